@@ -1,0 +1,165 @@
+// Command litebox runs unmodified Linux x86-64 programs in a sandbox whose
+// every system call is served by LiteBox-Go's own kernel.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/litebox-go/litebox/sandbox"
+)
+
+// Exit codes of litebox's own failures, distinct from any guest status
+// that is not itself one of these (as in shells and container runtimes).
+const (
+	exitUsage   = 125 // bad flags, bad mount, litebox could not start
+	exitCannot  = 126 // the program exists but cannot be executed
+	exitMissing = 127 // the program does not exist in the sandbox
+)
+
+// usageError marks errors caused by how litebox was invoked.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process exit, so tests can call it.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		// Last line of defence: a bug must not print a stack trace at the
+		// user; it becomes one clear line and the usage exit code.
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "litebox: internal error: %v\n", r)
+			code = exitUsage
+		}
+	}()
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var exit *sandbox.ExitError
+	var prog *sandbox.ProgramError
+	switch {
+	case errors.As(err, &exit):
+		return exit.ExitCode()
+	case errors.As(err, &prog):
+		fmt.Fprintf(stderr, "litebox: %v\n", err)
+		if errors.Is(err, sandbox.ErrNotFound) {
+			return exitMissing
+		}
+		return exitCannot
+	default:
+		fmt.Fprintf(stderr, "litebox: %v\n", err)
+		return exitUsage
+	}
+}
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "litebox",
+		Short: "Run unmodified Linux programs in a library-OS sandbox",
+		Long: `litebox runs unmodified Linux x86-64 programs in a sandbox. Every system call
+the program makes is trapped and served by LiteBox-Go's own kernel, written in
+Go; the program never talks to the host kernel directly.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newRunCmd(stdin, stdout, stderr))
+	return root
+}
+
+func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	var (
+		mounts   []string
+		envs     []string
+		cwd      string
+		platform string
+		logFlag  bool
+		audit    string
+		tmpSize  string
+	)
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- PROGRAM [ARGS...]",
+		Short: "Run a program in a new sandbox",
+		Long: `Run PROGRAM in a new sandbox and exit with its exit status (128+N if it is
+killed by signal N).
+
+The sandbox sees a read-only view of the host's /usr /bin /sbin /lib /lib64 and
+/etc (without shadow files, ssh keys or sudoers), a fresh in-memory /tmp, its own
+/dev and /proc, and the host directories added with --mount. PROGRAM is a path in
+that view, or a name looked up in the guest's PATH.
+
+litebox's own failures print one line starting with "litebox:" and exit with
+125 (bad usage or configuration), 126 (PROGRAM cannot be executed) or
+127 (PROGRAM not found).`,
+		Example: `  litebox run -- /bin/echo hello
+  litebox run --mount ./data:/data -- /usr/bin/sha256sum /data/input
+  litebox run -e NAME=value --mount /srv/out:/out:rw -- /usr/bin/env`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg := sandbox.Config{Platform: platform, LogUnsupported: logFlag}
+			for _, spec := range mounts {
+				m, err := sandbox.ParseMount(spec)
+				if err != nil {
+					return usageError{err}
+				}
+				cfg.Mounts = append(cfg.Mounts, m)
+			}
+			if tmpSize != "" {
+				n, err := parseSize(tmpSize)
+				if err != nil {
+					return usageError{fmt.Errorf("--tmpfs-size: %w", err)}
+				}
+				cfg.TmpSize = n
+			}
+			if logFlag {
+				cfg.Log = slog.New(slog.NewTextHandler(stderr, nil))
+			}
+			if audit != "" {
+				f, err := os.OpenFile(audit, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+				if err != nil {
+					return usageError{fmt.Errorf("--audit: %w", err)}
+				}
+				defer f.Close()
+				cfg.Audit = f
+			}
+			env, err := guestEnv(envs)
+			if err != nil {
+				return usageError{err}
+			}
+			sb, err := sandbox.New(cfg)
+			if err != nil {
+				return usageError{err}
+			}
+			c := sb.Command(args[0], args[1:]...)
+			c.Env, c.Dir = env, cwd
+			c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
+			return c.Run()
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.StringArrayVar(&mounts, "mount", nil, "add a host directory: HOSTDIR:GUESTDIR[:ro|:rw] (read-only unless :rw)")
+	f.StringArrayVarP(&envs, "env", "e", nil, "set a guest environment variable: KEY=VALUE, or KEY to copy the host's value")
+	f.StringVar(&cwd, "cwd", "", "guest working directory (default /)")
+	f.StringVar(&platform, "platform", "auto", "how guest code runs: ptrace or auto")
+	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
+	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
+	f.StringVar(&tmpSize, "tmpfs-size", "", "cap the bytes stored in /tmp (e.g. 64M); default unlimited")
+	return cmd
+}

@@ -1,0 +1,145 @@
+// Package fdtable is a process's file descriptor table: small integers
+// naming shared open file descriptions, with the close-on-exec flag kept per
+// descriptor as on Linux.
+package fdtable
+
+import (
+	"sort"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// File is an open file description with shared ownership.
+type File interface {
+	IncRef()
+	DecRef() error
+}
+
+type entry[F File] struct {
+	file    F
+	cloexec bool
+}
+
+// Table maps descriptors to files. It is safe for concurrent use.
+type Table[F File] struct {
+	mu    sync.Mutex
+	fds   map[int]entry[F]
+	limit int // RLIMIT_NOFILE: descriptors must be < limit
+}
+
+// New returns an empty table allowing descriptors below limit.
+func New[F File](limit int) *Table[F] {
+	return &Table[F]{fds: make(map[int]entry[F]), limit: limit}
+}
+
+// Limit returns the descriptor limit.
+func (t *Table[F]) Limit() int { t.mu.Lock(); defer t.mu.Unlock(); return t.limit }
+
+// SetLimit changes the descriptor limit; existing descriptors stay.
+func (t *Table[F]) SetLimit(n int) { t.mu.Lock(); t.limit = n; t.mu.Unlock() }
+
+// Get returns the file for fd, or EBADF.
+func (t *Table[F]) Get(fd int) (F, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.fds[fd]
+	if !ok {
+		var zero F
+		return zero, unix.EBADF
+	}
+	return e.file, nil
+}
+
+// Install gives f the lowest free descriptor >= min. The table takes over the
+// caller's reference to f.
+func (t *Table[F]) Install(f F, min int, cloexec bool) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if min < 0 || min >= t.limit {
+		return -1, unix.EINVAL
+	}
+	for fd := min; fd < t.limit; fd++ {
+		if _, used := t.fds[fd]; !used {
+			t.fds[fd] = entry[F]{file: f, cloexec: cloexec}
+			return fd, nil
+		}
+	}
+	return -1, unix.EMFILE
+}
+
+// InstallAt puts f at exactly fd, closing what was there (dup2 semantics).
+// The table takes over the caller's reference to f.
+func (t *Table[F]) InstallAt(fd int, f F, cloexec bool) error {
+	t.mu.Lock()
+	if fd < 0 || fd >= t.limit {
+		t.mu.Unlock()
+		return unix.EBADF
+	}
+	old, had := t.fds[fd]
+	t.fds[fd] = entry[F]{file: f, cloexec: cloexec}
+	t.mu.Unlock()
+	if had {
+		_ = old.file.DecRef() // errors of an implicit close are dropped, as on Linux
+	}
+	return nil
+}
+
+// Close removes fd and drops its reference.
+func (t *Table[F]) Close(fd int) error {
+	t.mu.Lock()
+	e, ok := t.fds[fd]
+	delete(t.fds, fd)
+	t.mu.Unlock()
+	if !ok {
+		return unix.EBADF
+	}
+	return e.file.DecRef()
+}
+
+// CloseOnExec reports the close-on-exec flag of fd.
+func (t *Table[F]) CloseOnExec(fd int) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.fds[fd]
+	if !ok {
+		return false, unix.EBADF
+	}
+	return e.cloexec, nil
+}
+
+// SetCloseOnExec sets the close-on-exec flag of fd.
+func (t *Table[F]) SetCloseOnExec(fd int, on bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.fds[fd]
+	if !ok {
+		return unix.EBADF
+	}
+	e.cloexec = on
+	t.fds[fd] = e
+	return nil
+}
+
+// FDs returns the open descriptors in ascending order.
+func (t *Table[F]) FDs() []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]int, 0, len(t.fds))
+	for fd := range t.fds {
+		out = append(out, fd)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// CloseAll drops every descriptor (process exit).
+func (t *Table[F]) CloseAll() {
+	t.mu.Lock()
+	fds := t.fds
+	t.fds = make(map[int]entry[F])
+	t.mu.Unlock()
+	for _, e := range fds {
+		_ = e.file.DecRef()
+	}
+}

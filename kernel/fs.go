@@ -1,0 +1,485 @@
+package kernel
+
+import (
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel/vfs"
+)
+
+// pathMax bounds every guest path, as PATH_MAX does on Linux.
+const pathMax = 4096
+
+// Path resolves a guest path given relative to dirfd (or the working
+// directory for AT_FDCWD) into an absolute guest path for the VFS. It joins
+// without cleaning: ".." must be walked by the VFS, after symlinks.
+func (p *Process) Path(dirfd int, path string) (string, error) {
+	if path == "" {
+		return "", unix.ENOENT
+	}
+	if len(path) >= pathMax {
+		return "", unix.ENAMETOOLONG
+	}
+	if strings.HasPrefix(path, "/") {
+		return path, nil
+	}
+	var base string
+	if dirfd == unix.AT_FDCWD {
+		base = p.Getcwd()
+	} else {
+		f, err := p.FDs.Get(dirfd)
+		if err != nil {
+			return "", err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			return "", err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return "", unix.ENOTDIR
+		}
+		base = f.Path()
+	}
+	return strings.TrimSuffix(base, "/") + "/" + path, nil
+}
+
+// Openat opens a file and returns the new descriptor.
+func (p *Process) Openat(dirfd int, path string, flags int, mode uint32) (int, error) {
+	abs, err := p.Path(dirfd, path)
+	if err != nil {
+		return -1, err
+	}
+	p.mu.Lock()
+	mode &^= p.umask
+	p.mu.Unlock()
+	f, err := p.k.cfg.FS.Open(abs, flags, mode&0o7777)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := p.FDs.Install(f, 0, flags&unix.O_CLOEXEC != 0)
+	if err != nil {
+		_ = f.DecRef()
+		return -1, err
+	}
+	return fd, nil
+}
+
+// OpenFile opens a guest path for the kernel's own use (the loader).
+func (p *Process) OpenFile(path string, flags int) (*vfs.File, error) {
+	abs, err := p.Path(unix.AT_FDCWD, path)
+	if err != nil {
+		return nil, err
+	}
+	return p.k.cfg.FS.Open(abs, flags, 0)
+}
+
+// Close closes a descriptor.
+func (p *Process) Close(fd int) error { return p.FDs.Close(fd) }
+
+// Read reads from a descriptor.
+func (p *Process) Read(fd int, b []byte) (int, error) {
+	f, err := p.readable(fd)
+	if err != nil {
+		return 0, err
+	}
+	return f.Read(b)
+}
+
+// Write writes to a descriptor.
+func (p *Process) Write(fd int, b []byte) (int, error) {
+	f, err := p.writable(fd)
+	if err != nil {
+		return 0, err
+	}
+	return f.Write(b)
+}
+
+// Pread reads at an offset without moving the file position.
+func (p *Process) Pread(fd int, b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	f, err := p.readable(fd)
+	if err != nil {
+		return 0, err
+	}
+	return f.Pread(b, off)
+}
+
+// Pwrite writes at an offset without moving the file position.
+func (p *Process) Pwrite(fd int, b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	f, err := p.writable(fd)
+	if err != nil {
+		return 0, err
+	}
+	return f.Pwrite(b, off)
+}
+
+func (p *Process) readable(fd int) (*vfs.File, error) {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return nil, err
+	}
+	if fl := f.Flags(); fl&unix.O_PATH != 0 || fl&unix.O_ACCMODE == unix.O_WRONLY {
+		return nil, unix.EBADF
+	}
+	return f, nil
+}
+
+func (p *Process) writable(fd int) (*vfs.File, error) {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return nil, err
+	}
+	if fl := f.Flags(); fl&unix.O_PATH != 0 || fl&unix.O_ACCMODE == unix.O_RDONLY {
+		return nil, unix.EBADF
+	}
+	return f, nil
+}
+
+// Seek moves the file position.
+func (p *Process) Seek(fd int, off int64, whence int) (int64, error) {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return 0, err
+	}
+	return f.Seek(off, whence)
+}
+
+// Fstat returns the attributes of an open file.
+func (p *Process) Fstat(fd int) (vfs.Stat, error) {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return vfs.Stat{}, err
+	}
+	return f.Stat()
+}
+
+// Fstatat returns the attributes of a path (AT_SYMLINK_NOFOLLOW and
+// AT_EMPTY_PATH are honoured).
+func (p *Process) Fstatat(dirfd int, path string, flags int) (vfs.Stat, error) {
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT|atStatxSyncType) != 0 {
+		return vfs.Stat{}, unix.EINVAL
+	}
+	if path == "" && flags&unix.AT_EMPTY_PATH != 0 {
+		if dirfd == unix.AT_FDCWD {
+			return p.k.cfg.FS.Stat(p.Getcwd(), true)
+		}
+		return p.Fstat(dirfd)
+	}
+	abs, err := p.Path(dirfd, path)
+	if err != nil {
+		return vfs.Stat{}, err
+	}
+	return p.k.cfg.FS.Stat(abs, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+}
+
+// Getdents returns up to max directory entries from an open directory.
+func (p *Process) Getdents(fd int, max int) ([]vfs.DirEntry, error) {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return nil, err
+	}
+	return f.Getdents(max)
+}
+
+// Mkdirat creates a directory.
+func (p *Process) Mkdirat(dirfd int, path string, mode uint32) error {
+	abs, err := p.Path(dirfd, path)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	mode &^= p.umask
+	p.mu.Unlock()
+	return p.k.cfg.FS.Mkdir(abs, mode&0o7777)
+}
+
+// Unlinkat removes a file, or a directory with AT_REMOVEDIR.
+func (p *Process) Unlinkat(dirfd int, path string, flags int) error {
+	if flags&^unix.AT_REMOVEDIR != 0 {
+		return unix.EINVAL
+	}
+	abs, err := p.Path(dirfd, path)
+	if err != nil {
+		return err
+	}
+	if flags&unix.AT_REMOVEDIR != 0 {
+		return p.k.cfg.FS.Rmdir(abs)
+	}
+	return p.k.cfg.FS.Unlink(abs)
+}
+
+// Renameat2 renames a file; only flags 0 and RENAME_NOREPLACE are served.
+func (p *Process) Renameat2(olddirfd int, oldpath string, newdirfd int, newpath string, flags uint) error {
+	if flags&^unix.RENAME_NOREPLACE != 0 {
+		return unix.EINVAL
+	}
+	oldAbs, err := p.Path(olddirfd, oldpath)
+	if err != nil {
+		return err
+	}
+	newAbs, err := p.Path(newdirfd, newpath)
+	if err != nil {
+		return err
+	}
+	if flags&unix.RENAME_NOREPLACE != 0 {
+		if _, err := p.k.cfg.FS.Stat(newAbs, false); err == nil {
+			return unix.EEXIST
+		}
+	}
+	return p.k.cfg.FS.Rename(oldAbs, newAbs)
+}
+
+// Symlinkat creates a symbolic link.
+func (p *Process) Symlinkat(target string, dirfd int, path string) error {
+	if target == "" {
+		return unix.ENOENT
+	}
+	abs, err := p.Path(dirfd, path)
+	if err != nil {
+		return err
+	}
+	return p.k.cfg.FS.Symlink(target, abs)
+}
+
+// Readlinkat returns a symbolic link's target.
+func (p *Process) Readlinkat(dirfd int, path string) (string, error) {
+	abs, err := p.Path(dirfd, path)
+	if err != nil {
+		return "", err
+	}
+	return p.k.cfg.FS.Readlink(abs)
+}
+
+// Faccessat checks access to a path for the guest's credentials.
+func (p *Process) Faccessat(dirfd int, path string, mode uint32, flags int) error {
+	if mode&^(unix.R_OK|unix.W_OK|unix.X_OK) != 0 ||
+		flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return unix.EINVAL
+	}
+	abs, err := p.Path(dirfd, path)
+	if err != nil {
+		return err
+	}
+	return p.k.cfg.FS.Access(abs, mode, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+}
+
+// Fchmodat changes permission bits of a path.
+func (p *Process) Fchmodat(dirfd int, path string, mode uint32) error {
+	abs, err := p.Path(dirfd, path)
+	if err != nil {
+		return err
+	}
+	return p.k.cfg.FS.Chmod(abs, mode&0o7777, true)
+}
+
+// Fchmod changes permission bits of an open file.
+func (p *Process) Fchmod(fd int, mode uint32) error {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return err
+	}
+	return p.k.cfg.FS.Chmod(f.Path(), mode&0o7777, true)
+}
+
+// Utimensat sets a path's access and modification times.
+func (p *Process) Utimensat(dirfd int, path string, atime, mtime unix.Timespec, flags int) error {
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return unix.EINVAL
+	}
+	var abs string
+	if path == "" {
+		if dirfd == unix.AT_FDCWD {
+			abs = p.Getcwd()
+		} else {
+			f, err := p.FDs.Get(dirfd)
+			if err != nil {
+				return err
+			}
+			abs = f.Path()
+		}
+	} else {
+		var err error
+		if abs, err = p.Path(dirfd, path); err != nil {
+			return err
+		}
+	}
+	return p.k.cfg.FS.Utimes(abs, atime, mtime, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+}
+
+// Ftruncate changes the size of an open file.
+func (p *Process) Ftruncate(fd int, size int64) error {
+	if size < 0 {
+		return unix.EINVAL
+	}
+	f, err := p.writable(fd)
+	if err != nil {
+		if err == unix.EBADF {
+			if _, gerr := p.FDs.Get(fd); gerr == nil {
+				return unix.EINVAL // open but not for writing
+			}
+		}
+		return err
+	}
+	return f.Truncate(size)
+}
+
+// Truncate changes the size of a file by path.
+func (p *Process) Truncate(path string, size int64) error {
+	if size < 0 {
+		return unix.EINVAL
+	}
+	abs, err := p.Path(unix.AT_FDCWD, path)
+	if err != nil {
+		return err
+	}
+	return p.k.cfg.FS.Truncate(abs, size)
+}
+
+// Fsync flushes an open file.
+func (p *Process) Fsync(fd int) error {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// Dup duplicates a descriptor onto the lowest free number >= min.
+func (p *Process) Dup(fd, min int, cloexec bool) (int, error) {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return -1, err
+	}
+	f.IncRef()
+	nfd, err := p.FDs.Install(f, min, cloexec)
+	if err != nil {
+		_ = f.DecRef()
+		return -1, err
+	}
+	return nfd, nil
+}
+
+// Dup3 duplicates oldfd onto newfd.
+func (p *Process) Dup3(oldfd, newfd int, flags int) error {
+	if flags&^unix.O_CLOEXEC != 0 || oldfd == newfd {
+		return unix.EINVAL
+	}
+	f, err := p.FDs.Get(oldfd)
+	if err != nil {
+		return err
+	}
+	f.IncRef()
+	if err := p.FDs.InstallAt(newfd, f, flags&unix.O_CLOEXEC != 0); err != nil {
+		_ = f.DecRef()
+		return err
+	}
+	return nil
+}
+
+// Dup2 is dup3 without flags, allowing oldfd == newfd.
+func (p *Process) Dup2(oldfd, newfd int) error {
+	if oldfd == newfd {
+		_, err := p.FDs.Get(oldfd)
+		return err
+	}
+	return p.Dup3(oldfd, newfd, 0)
+}
+
+// FcntlInt serves the integer fcntl commands.
+func (p *Process) FcntlInt(fd, cmd int, arg uint64) (int, error) {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return -1, err
+	}
+	switch cmd {
+	case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC:
+		if arg >= uint64(p.FDs.Limit()) {
+			return -1, unix.EINVAL
+		}
+		return p.Dup(fd, int(arg), cmd == unix.F_DUPFD_CLOEXEC)
+	case unix.F_GETFD:
+		ce, err := p.FDs.CloseOnExec(fd)
+		if ce {
+			return unix.FD_CLOEXEC, err
+		}
+		return 0, err
+	case unix.F_SETFD:
+		return 0, p.FDs.SetCloseOnExec(fd, arg&unix.FD_CLOEXEC != 0)
+	case unix.F_GETFL:
+		return f.Flags(), nil
+	case unix.F_SETFL:
+		f.SetFlags(int(arg))
+		return 0, nil
+	}
+	return -1, unix.EINVAL
+}
+
+// Ioctl serves terminal queries on terminals and ENOTTY elsewhere.
+func (p *Process) Ioctl(fd int, req uint, arg []byte) (int, error) {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return -1, err
+	}
+	switch req {
+	case fioclex:
+		return 0, p.FDs.SetCloseOnExec(fd, true)
+	case fionclex:
+		return 0, p.FDs.SetCloseOnExec(fd, false)
+	}
+	return f.Ioctl(req, arg)
+}
+
+// Getcwd returns the working directory.
+func (p *Process) Getcwd() string { p.mu.Lock(); defer p.mu.Unlock(); return p.cwd }
+
+// Chdir changes the working directory.
+func (p *Process) Chdir(path string) error {
+	abs, err := p.Path(unix.AT_FDCWD, path)
+	if err != nil {
+		return err
+	}
+	return p.chdirAbs(abs)
+}
+
+// Fchdir changes the working directory to an open directory.
+func (p *Process) Fchdir(fd int) error {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return err
+	}
+	return p.chdirAbs(f.Path())
+}
+
+func (p *Process) chdirAbs(abs string) error {
+	canon, err := p.k.cfg.FS.Canonical(abs)
+	if err != nil {
+		return err
+	}
+	st, err := p.k.cfg.FS.Stat(canon, true)
+	if err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return unix.ENOTDIR
+	}
+	if err := p.k.cfg.FS.Access(canon, unix.X_OK, true); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.cwd = canon
+	p.mu.Unlock()
+	return nil
+}
+
+// Constants x/sys/unix does not export.
+const (
+	atStatxSyncType = 0x6000 // AT_STATX_SYNC_TYPE
+	fioclex         = 0x5451 // FIOCLEX
+	fionclex        = 0x5450 // FIONCLEX
+)

@@ -1,0 +1,640 @@
+// Package mm keeps the kernel's own record of a guest address space (its
+// VMAs, brk and mmap area) and mirrors every change into the platform. The
+// record here is the single source of truth: the platform only holds pages.
+package mm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Page geometry and guest address-space bounds (x86-64, 4-level paging).
+const (
+	PageSize = 4096
+	MinAddr  = 0x10000
+	MaxAddr  = 0x7ffffffff000
+)
+
+// Mapper is what mm needs from a platform address space.
+type Mapper interface {
+	Map(addr, length uint64, prot int) error
+	Unmap(addr, length uint64) error
+	Protect(addr, length uint64, prot int) error
+	Remap(oldAddr, oldLen, newAddr, newLen uint64) error
+	Discard(addr, length uint64) error
+	CopyIn(addr uint64, dst []byte) (int, error)
+	CopyOut(addr uint64, src []byte) (int, error)
+}
+
+// Backing is the content source of a private file mapping.
+type Backing interface {
+	ReadAt(p []byte, off int64) (int, error)
+}
+
+// FileInfo names a file mapping in /proc/self/maps.
+type FileInfo struct {
+	Path     string
+	Dev, Ino uint64
+}
+
+// VMA is one mapped range with uniform attributes.
+type VMA struct {
+	Start, End uint64
+	Prot       int
+	Shared     bool
+	File       Backing // nil for anonymous memory
+	Info       FileInfo
+	Offset     uint64 // file offset of Start
+	Name       string // "[heap]", "[stack]" or "" for anonymous memory
+}
+
+func (v VMA) len() uint64 { return v.End - v.Start }
+
+// MM is one guest address space as the kernel sees it.
+type MM struct {
+	mu       sync.Mutex
+	as       Mapper
+	vmas     []VMA // sorted by Start, never overlapping
+	reserved []Range
+	mmapTop  uint64
+	brkStart uint64
+	brk      uint64
+	limit    uint64 // bytes of mapped memory allowed; 0 = unlimited
+	mapped   uint64
+}
+
+// Range is a half-open address range.
+type Range struct{ Start, End uint64 }
+
+// New returns an empty address space record backed by as. reserved ranges
+// (the platform's own code) are never handed out; mmapTop is where top-down
+// allocation starts.
+func New(as Mapper, reserved []Range, mmapTop uint64) *MM {
+	return &MM{as: as, reserved: reserved, mmapTop: mmapTop}
+}
+
+// SetLimit caps the bytes of guest memory this address space may map.
+func (m *MM) SetLimit(bytes uint64) { m.mu.Lock(); m.limit = bytes; m.mu.Unlock() }
+
+// Mapper returns the platform address space, for checked copies.
+func (m *MM) Mapper() Mapper { return m.as }
+
+func pageUp(x uint64) uint64   { return (x + PageSize - 1) &^ (PageSize - 1) }
+func pageDown(x uint64) uint64 { return x &^ (PageSize - 1) }
+
+// MapRequest describes an mmap call after the shim has decoded it.
+type MapRequest struct {
+	Addr, Length uint64
+	Prot         int
+	Fixed        bool // MAP_FIXED: replace whatever is there
+	NoReplace    bool // MAP_FIXED_NOREPLACE: EEXIST if anything is there
+	Shared       bool
+	File         Backing
+	Info         FileInfo
+	Offset       uint64
+	Name         string
+}
+
+// Mmap maps memory and returns its address.
+func (m *MM) Mmap(r MapRequest) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.Length == 0 || r.Offset%PageSize != 0 {
+		return 0, unix.EINVAL
+	}
+	length := pageUp(r.Length)
+	if length < r.Length || length > MaxAddr {
+		return 0, unix.ENOMEM
+	}
+	if r.Offset+length < r.Offset {
+		return 0, unix.EOVERFLOW
+	}
+	var addr uint64
+	switch {
+	case r.Fixed || r.NoReplace:
+		if r.Addr%PageSize != 0 {
+			return 0, unix.EINVAL
+		}
+		if r.Addr < MinAddr || r.Addr+length > MaxAddr || r.Addr+length < r.Addr {
+			return 0, unix.ENOMEM
+		}
+		if m.overlapsReserved(r.Addr, r.Addr+length) {
+			return 0, unix.ENOMEM
+		}
+		if r.NoReplace && m.overlapsVMA(r.Addr, r.Addr+length) {
+			return 0, unix.EEXIST
+		}
+		addr = r.Addr
+	default:
+		hint := pageDown(r.Addr)
+		if hint >= MinAddr && hint+length <= MaxAddr && hint+length > hint && m.free(hint, hint+length) {
+			addr = hint
+		} else {
+			var ok bool
+			if addr, ok = m.findFree(length); !ok {
+				return 0, unix.ENOMEM
+			}
+		}
+	}
+	if err := m.charge(addr, length); err != nil {
+		return 0, err
+	}
+	if err := m.unmapLocked(addr, addr+length); err != nil {
+		return 0, err
+	}
+	v := VMA{Start: addr, End: addr + length, Prot: r.Prot, Shared: r.Shared,
+		File: r.File, Info: r.Info, Offset: r.Offset, Name: r.Name}
+	if err := m.populate(v, v.Start, v.End); err != nil {
+		_ = m.as.Unmap(v.Start, v.len())
+		return 0, err
+	}
+	m.insert(v)
+	return addr, nil
+}
+
+// charge accounts for the memory a mapping of [addr, addr+length) adds.
+func (m *MM) charge(addr, length uint64) error {
+	if m.limit == 0 {
+		return nil
+	}
+	existing := uint64(0)
+	for _, v := range m.vmas {
+		if s, e := max(v.Start, addr), min(v.End, addr+length); s < e {
+			existing += e - s
+		}
+	}
+	if m.mapped-existing+length > m.limit {
+		return unix.ENOMEM
+	}
+	return nil
+}
+
+// populate creates host pages for [start, end) of v and, for file
+// mappings, fills them with the file's bytes. The pages are made writable
+// while filling and get v's protection afterwards.
+func (m *MM) populate(v VMA, start, end uint64) error {
+	prot := v.Prot
+	if v.File != nil {
+		prot |= unix.PROT_WRITE
+	}
+	if err := m.as.Map(start, end-start, prot); err != nil {
+		return fmt.Errorf("mm: map %#x-%#x: %w", start, end, err)
+	}
+	if v.File == nil {
+		return nil
+	}
+	if err := m.fill(v, start, end); err != nil {
+		return err
+	}
+	if prot != v.Prot {
+		return m.as.Protect(start, end-start, v.Prot)
+	}
+	return nil
+}
+
+// fill copies file bytes into [start, end), which must be writable. Bytes
+// past the end of the file stay zero, as on Linux for the partial last page.
+func (m *MM) fill(v VMA, start, end uint64) error {
+	buf := make([]byte, min(end-start, 1<<20))
+	for at := start; at < end; {
+		chunk := buf[:min(uint64(len(buf)), end-at)]
+		n, err := v.File.ReadAt(chunk, int64(v.Offset+(at-v.Start)))
+		if n > 0 {
+			if _, cerr := m.as.CopyOut(at, chunk[:n]); cerr != nil {
+				return fmt.Errorf("mm: filling %#x: %w", at, cerr)
+			}
+		}
+		if n < len(chunk) {
+			if err != nil && !errors.Is(err, io.EOF) {
+				return err
+			}
+			return nil // end of file: the rest is zero
+		}
+		at += uint64(n)
+	}
+	return nil
+}
+
+func (m *MM) overlapsReserved(start, end uint64) bool {
+	for _, r := range m.reserved {
+		if start < r.End && end > r.Start {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *MM) overlapsVMA(start, end uint64) bool {
+	for _, v := range m.vmas {
+		if start < v.End && end > v.Start {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *MM) free(start, end uint64) bool {
+	return !m.overlapsReserved(start, end) && !m.overlapsVMA(start, end)
+}
+
+// findFree picks the highest free range of length bytes below mmapTop.
+func (m *MM) findFree(length uint64) (uint64, bool) {
+	occupied := make([]Range, 0, len(m.vmas)+len(m.reserved))
+	for _, v := range m.vmas {
+		occupied = append(occupied, Range{v.Start, v.End})
+	}
+	occupied = append(occupied, m.reserved...)
+	sort.Slice(occupied, func(i, j int) bool { return occupied[i].Start < occupied[j].Start })
+	gapEnd := m.mmapTop
+	for i := len(occupied) - 1; i >= -1; i-- {
+		gapStart := uint64(MinAddr)
+		if i >= 0 {
+			if occupied[i].Start >= gapEnd {
+				continue
+			}
+			gapStart = max(occupied[i].End, MinAddr)
+		}
+		if gapEnd > gapStart && gapEnd-gapStart >= length {
+			return gapEnd - length, true
+		}
+		if i >= 0 {
+			gapEnd = occupied[i].Start
+		}
+	}
+	return 0, false
+}
+
+// insert adds v, which must not overlap anything.
+func (m *MM) insert(v VMA) {
+	i := sort.Search(len(m.vmas), func(i int) bool { return m.vmas[i].Start >= v.Start })
+	m.vmas = append(m.vmas, VMA{})
+	copy(m.vmas[i+1:], m.vmas[i:])
+	m.vmas[i] = v
+	m.mapped += v.len()
+}
+
+// split cuts VMAs at addr so that addr is a VMA boundary.
+func (m *MM) split(addr uint64) {
+	for i, v := range m.vmas {
+		if v.Start < addr && addr < v.End {
+			lo, hi := v, v
+			lo.End = addr
+			hi.Start = addr
+			if hi.File != nil {
+				hi.Offset += addr - v.Start
+			}
+			m.vmas[i] = lo
+			m.vmas = append(m.vmas, VMA{})
+			copy(m.vmas[i+2:], m.vmas[i+1:])
+			m.vmas[i+1] = hi
+			return
+		}
+	}
+}
+
+// Munmap removes [addr, addr+length); unmapped parts are ignored as on Linux.
+func (m *MM) Munmap(addr, length uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if addr%PageSize != 0 || length == 0 {
+		return unix.EINVAL
+	}
+	end := pageUp(addr + length)
+	if end < addr || end > MaxAddr {
+		return unix.EINVAL
+	}
+	return m.unmapLocked(addr, end)
+}
+
+func (m *MM) unmapLocked(start, end uint64) error {
+	m.split(start)
+	m.split(end)
+	kept := m.vmas[:0]
+	var firstErr error
+	for _, v := range m.vmas {
+		if v.Start >= start && v.End <= end {
+			if err := m.as.Unmap(v.Start, v.len()); err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("mm: unmap %#x-%#x: %w", v.Start, v.End, err)
+			}
+			m.mapped -= v.len()
+			continue
+		}
+		kept = append(kept, v)
+	}
+	m.vmas = kept
+	return firstErr
+}
+
+// Mprotect changes the protection of [addr, addr+length), which must be
+// fully mapped (ENOMEM otherwise, as on Linux).
+func (m *MM) Mprotect(addr, length uint64, prot int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if addr%PageSize != 0 {
+		return unix.EINVAL
+	}
+	if prot&^(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC) != 0 {
+		return unix.EINVAL
+	}
+	end := pageUp(addr + length)
+	if end < addr {
+		return unix.ENOMEM
+	}
+	if length == 0 {
+		return nil
+	}
+	if !m.covered(addr, end) {
+		return unix.ENOMEM
+	}
+	m.split(addr)
+	m.split(end)
+	for i := range m.vmas {
+		v := &m.vmas[i]
+		if v.Start >= addr && v.End <= end {
+			if err := m.as.Protect(v.Start, v.len(), prot); err != nil {
+				return fmt.Errorf("mm: protect: %w", err)
+			}
+			v.Prot = prot
+		}
+	}
+	return nil
+}
+
+// covered reports whether [start, end) is entirely mapped.
+func (m *MM) covered(start, end uint64) bool {
+	at := start
+	for _, v := range m.vmas {
+		if v.End <= at {
+			continue
+		}
+		if v.Start > at {
+			return false
+		}
+		at = v.End
+		if at >= end {
+			return true
+		}
+	}
+	return at >= end
+}
+
+// Madvise implements the advice values that change contents
+// (MADV_DONTNEED, MADV_FREE); the rest are hints and accepted.
+func (m *MM) Madvise(addr, length uint64, advice int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if addr%PageSize != 0 {
+		return unix.EINVAL
+	}
+	end := pageUp(addr + length)
+	if end < addr {
+		return unix.EINVAL
+	}
+	switch advice {
+	case unix.MADV_NORMAL, unix.MADV_RANDOM, unix.MADV_SEQUENTIAL, unix.MADV_WILLNEED,
+		unix.MADV_HUGEPAGE, unix.MADV_NOHUGEPAGE, unix.MADV_DONTFORK, unix.MADV_DOFORK,
+		unix.MADV_DONTDUMP, unix.MADV_DODUMP, unix.MADV_COLD, unix.MADV_PAGEOUT:
+		if !m.covered(addr, end) {
+			return unix.ENOMEM
+		}
+		return nil
+	case unix.MADV_DONTNEED, unix.MADV_FREE:
+	default:
+		return unix.EINVAL
+	}
+	if !m.covered(addr, end) {
+		return unix.ENOMEM
+	}
+	for _, v := range m.vmas {
+		s, e := max(v.Start, addr), min(v.End, end)
+		if s >= e {
+			continue
+		}
+		if err := m.as.Discard(s, e-s); err != nil {
+			return err
+		}
+		if v.File != nil && !v.Shared {
+			// A private file page that is dropped reads back the file.
+			if v.Prot&unix.PROT_WRITE == 0 {
+				if err := m.as.Protect(s, e-s, v.Prot|unix.PROT_WRITE); err != nil {
+					return err
+				}
+			}
+			vv := v
+			if err := m.fill(vv, s, e); err != nil {
+				return err
+			}
+			if v.Prot&unix.PROT_WRITE == 0 {
+				if err := m.as.Protect(s, e-s, v.Prot); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Mremap resizes or moves a mapping.
+func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uint64) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old%PageSize != 0 || newLen == 0 || (fixed && !mayMove) {
+		return 0, unix.EINVAL
+	}
+	oldLen, newLen = pageUp(oldLen), pageUp(newLen)
+	if oldLen == 0 {
+		return 0, unix.EINVAL // duplicating shared mappings is not supported
+	}
+	idx := -1
+	for i, v := range m.vmas {
+		if v.Start <= old && old+oldLen <= v.End {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return 0, unix.EFAULT
+	}
+	v := m.vmas[idx]
+	if fixed {
+		if newAddr%PageSize != 0 || newAddr < MinAddr || newAddr+newLen > MaxAddr ||
+			(newAddr < old+oldLen && newAddr+newLen > old) || m.overlapsReserved(newAddr, newAddr+newLen) {
+			return 0, unix.EINVAL
+		}
+	}
+	if !fixed && newLen <= oldLen {
+		if newLen < oldLen {
+			if err := m.unmapLocked(old+newLen, old+oldLen); err != nil {
+				return 0, err
+			}
+		}
+		return old, nil
+	}
+	if err := m.charge(old+oldLen, newLen-min(newLen, oldLen)); err != nil {
+		return 0, err
+	}
+	if !fixed && m.free(old+oldLen, old+newLen) && old+newLen <= MaxAddr {
+		grow := v
+		grow.Start, grow.End = old+oldLen, old+newLen
+		grow.Offset = v.Offset + (old + oldLen - v.Start)
+		if err := m.populate(grow, grow.Start, grow.End); err != nil {
+			return 0, err
+		}
+		m.insert(grow)
+		return old, nil
+	}
+	if !mayMove {
+		return 0, unix.ENOMEM
+	}
+	dst := newAddr
+	if fixed {
+		if err := m.unmapLocked(dst, dst+newLen); err != nil {
+			return 0, err
+		}
+	} else {
+		var ok bool
+		if dst, ok = m.findFree(newLen); !ok {
+			return 0, unix.ENOMEM
+		}
+	}
+	if err := m.as.Remap(old, oldLen, dst, newLen); err != nil {
+		return 0, fmt.Errorf("mm: remap: %w", err)
+	}
+	// Move the record: the old range is gone on the host already.
+	m.split(old)
+	m.split(old + oldLen)
+	moved := VMA{}
+	kept := m.vmas[:0]
+	for _, x := range m.vmas {
+		if x.Start == old {
+			moved = x
+			m.mapped -= x.len()
+			continue
+		}
+		kept = append(kept, x)
+	}
+	m.vmas = kept
+	moved.Start, moved.End = dst, dst+newLen
+	m.insert(moved)
+	if newLen > oldLen && moved.File != nil {
+		// The host grew the moved mapping with zero pages; a private file
+		// mapping shows the file's bytes there.
+		tail := moved
+		tail.Start = dst + oldLen
+		tail.Offset = moved.Offset + oldLen
+		if moved.Prot&unix.PROT_WRITE == 0 {
+			_ = m.as.Protect(tail.Start, newLen-oldLen, moved.Prot|unix.PROT_WRITE)
+		}
+		if err := m.fill(tail, tail.Start, tail.End); err != nil {
+			return 0, err
+		}
+		if moved.Prot&unix.PROT_WRITE == 0 {
+			_ = m.as.Protect(tail.Start, newLen-oldLen, moved.Prot)
+		}
+	}
+	return dst, nil
+}
+
+// SetBrkStart places the program break after the loaded executable.
+func (m *MM) SetBrkStart(addr uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.brkStart = pageUp(addr)
+	m.brk = m.brkStart
+}
+
+// Brk moves the program break; like Linux it returns the (possibly
+// unchanged) break rather than an error.
+func (m *MM) Brk(newBrk uint64) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if newBrk < m.brkStart || newBrk > MaxAddr {
+		return m.brk
+	}
+	oldEnd, newEnd := pageUp(m.brk), pageUp(newBrk)
+	switch {
+	case newEnd > oldEnd:
+		if !m.free(oldEnd, newEnd) || m.charge(oldEnd, newEnd-oldEnd) != nil {
+			return m.brk
+		}
+		v := VMA{Start: oldEnd, End: newEnd, Prot: unix.PROT_READ | unix.PROT_WRITE, Name: "[heap]"}
+		if err := m.populate(v, oldEnd, newEnd); err != nil {
+			return m.brk
+		}
+		m.insert(v)
+		m.merge()
+	case newEnd < oldEnd:
+		if err := m.unmapLocked(newEnd, oldEnd); err != nil {
+			return m.brk
+		}
+	}
+	m.brk = newBrk
+	return m.brk
+}
+
+// merge joins adjacent anonymous VMAs with identical attributes, so the heap
+// stays one line in /proc/self/maps.
+func (m *MM) merge() {
+	out := m.vmas[:0]
+	for _, v := range m.vmas {
+		if n := len(out); n > 0 {
+			p := &out[n-1]
+			if p.End == v.Start && p.File == nil && v.File == nil && p.Prot == v.Prot &&
+				p.Shared == v.Shared && p.Name == v.Name {
+				p.End = v.End
+				continue
+			}
+		}
+		out = append(out, v)
+	}
+	m.vmas = out
+}
+
+// VMAs returns a copy of the current mappings.
+func (m *MM) VMAs() []VMA {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]VMA(nil), m.vmas...)
+}
+
+// Mapped returns the bytes currently mapped.
+func (m *MM) Mapped() uint64 { m.mu.Lock(); defer m.mu.Unlock(); return m.mapped }
+
+// Maps renders the mappings in the format of /proc/self/maps.
+func (m *MM) Maps() string {
+	var b strings.Builder
+	for _, v := range m.VMAs() {
+		perm := []byte("---p")
+		if v.Prot&unix.PROT_READ != 0 {
+			perm[0] = 'r'
+		}
+		if v.Prot&unix.PROT_WRITE != 0 {
+			perm[1] = 'w'
+		}
+		if v.Prot&unix.PROT_EXEC != 0 {
+			perm[2] = 'x'
+		}
+		if v.Shared {
+			perm[3] = 's'
+		}
+		name := v.Name
+		var off, ino uint64
+		dev := "00:00"
+		if v.File != nil {
+			name, off, ino = v.Info.Path, v.Offset, v.Info.Ino
+			dev = fmt.Sprintf("%02x:%02x", v.Info.Dev>>8&0xfff, v.Info.Dev&0xff)
+		}
+		line := fmt.Sprintf("%08x-%08x %s %08x %s %d", v.Start, v.End, perm, off, dev, ino)
+		if name != "" {
+			line = fmt.Sprintf("%-73s%s", line+" ", name)
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,173 @@
+// Package procfs is the sandbox's /proc: it shows only the sandbox's own
+// processes and synthesized system files, never the host's.
+package procfs
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/vfs"
+	"github.com/litebox-go/litebox/kernel/vfs/synth"
+)
+
+// New returns a /proc file system for k.
+func New(k *kernel.Kernel) vfs.FileSystem {
+	p := &procfs{k: k, pids: map[int]*synth.Dir{}}
+	cpuinfo := hostCPUInfo()
+	static := map[string]vfs.Node{
+		"self":    synth.NewSymlink(p.self),
+		"cpuinfo": synth.NewFile(0o444, func() ([]byte, error) { return cpuinfo, nil }),
+		"meminfo": synth.NewFile(0o444, p.meminfo),
+		"version": synth.NewFile(0o444, func() ([]byte, error) {
+			return []byte("Linux version 6.1.0-litebox (litebox@litebox) #1 SMP LiteBox-Go\n"), nil
+		}),
+	}
+	root := synth.NewDir(func() map[string]vfs.Node {
+		out := make(map[string]vfs.Node, len(static)+4)
+		for name, n := range static {
+			out[name] = n
+		}
+		for _, pid := range k.PIDs() {
+			out[strconv.Itoa(pid)] = p.pidDir(pid)
+		}
+		return out
+	})
+	return synth.NewFS("proc", root)
+}
+
+type procfs struct {
+	k    *kernel.Kernel
+	mu   sync.Mutex
+	pids map[int]*synth.Dir
+}
+
+// self names the calling process. The sandbox runs one process for now, so
+// that is the lowest live pid; per-caller resolution comes with fork.
+func (p *procfs) self() (string, error) {
+	pids := p.k.PIDs()
+	if len(pids) == 0 {
+		return "", os.ErrNotExist
+	}
+	return strconv.Itoa(pids[0]), nil
+}
+
+// pidDir builds (once) the directory of one process.
+func (p *procfs) pidDir(pid int) *synth.Dir {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d, ok := p.pids[pid]; ok {
+		return d
+	}
+	proc := func() (*kernel.Process, error) {
+		pr, ok := p.k.Process(pid)
+		if !ok {
+			return nil, os.ErrNotExist
+		}
+		return pr, nil
+	}
+	fdDir := synth.NewDir(func() map[string]vfs.Node {
+		pr, err := proc()
+		if err != nil {
+			return nil
+		}
+		out := map[string]vfs.Node{}
+		for _, fd := range pr.FDs.FDs() {
+			fd := fd
+			out[strconv.Itoa(fd)] = synth.NewSymlink(func() (string, error) {
+				f, err := pr.FDs.Get(fd)
+				if err != nil {
+					return "", err
+				}
+				return f.Path(), nil
+			})
+		}
+		return out
+	})
+	d := synth.NewStaticDir(map[string]vfs.Node{
+		"exe": synth.NewSymlink(func() (string, error) {
+			pr, err := proc()
+			if err != nil {
+				return "", err
+			}
+			return pr.Exe(), nil
+		}),
+		"cwd": synth.NewSymlink(func() (string, error) {
+			pr, err := proc()
+			if err != nil {
+				return "", err
+			}
+			return pr.Getcwd(), nil
+		}),
+		"maps": synth.NewFile(0o444, func() ([]byte, error) {
+			pr, err := proc()
+			if err != nil {
+				return nil, err
+			}
+			return []byte(pr.MM.Maps()), nil
+		}),
+		"cmdline": synth.NewFile(0o444, func() ([]byte, error) {
+			pr, err := proc()
+			if err != nil {
+				return nil, err
+			}
+			var b []byte
+			for _, a := range pr.Args() {
+				b = append(append(b, a...), 0)
+			}
+			return b, nil
+		}),
+		"fd": fdDir,
+	})
+	p.pids[pid] = d
+	return d
+}
+
+// meminfo reports the guest's view of memory: what is mapped now, out of
+// the host's total (the limit once limits exist).
+func (p *procfs) meminfo() ([]byte, error) {
+	total := hostMemTotalKB()
+	var used uint64
+	for _, pid := range p.k.PIDs() {
+		if pr, ok := p.k.Process(pid); ok {
+			used += pr.MM.Mapped() / 1024
+		}
+	}
+	free := total - min(used, total)
+	var b strings.Builder
+	for _, kv := range []struct {
+		k string
+		v uint64
+	}{{"MemTotal", total}, {"MemFree", free}, {"MemAvailable", free}, {"Buffers", 0}, {"Cached", 0},
+		{"SwapCached", 0}, {"SwapTotal", 0}, {"SwapFree", 0}} {
+		fmt.Fprintf(&b, "%-16s%8d kB\n", kv.k+":", kv.v)
+	}
+	return []byte(b.String()), nil
+}
+
+// hostCPUInfo is the host's /proc/cpuinfo, read once: the guest runs on
+// these CPUs and programs size thread pools from it.
+func hostCPUInfo() []byte {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func hostMemTotalKB() uint64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

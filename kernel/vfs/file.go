@@ -1,0 +1,406 @@
+package vfs
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// File is an open file description, shared by dup'ed descriptors: it owns
+// the file offset, the status flags and the directory cursor.
+//
+// The methods follow syscall semantics rather than io.Reader's: end of file
+// is a zero-length read with a nil error, and every error is a unix.Errno.
+type File struct {
+	node      Node
+	ops       FileOps // nil for directories and O_PATH files
+	path      string
+	vfs       *VFS   // nil for stream files
+	parentIno uint64 // inode of ".." for getdents
+	stream    bool
+	tty       Terminal
+	refs      atomic.Int64
+	// access holds the O_ACCMODE and O_PATH bits, fixed at open, so that
+	// access checks need no lock while SetFlags changes f.flags.
+	access int
+
+	mu    sync.Mutex
+	off   int64
+	flags int
+	dents []DirEntry // directory snapshot, taken on first Getdents
+}
+
+// IncRef adds a reference (dup, fork, SCM_RIGHTS...).
+func (f *File) IncRef() { f.refs.Add(1) }
+
+// DecRef drops a reference; the last one closes the file.
+func (f *File) DecRef() error {
+	switch n := f.refs.Add(-1); {
+	case n > 0:
+		return nil
+	case n < 0:
+		return unix.EBADF // more DecRefs than references: a caller bug
+	}
+	if f.ops != nil {
+		return toErrno(f.ops.Close())
+	}
+	return nil
+}
+
+// Node returns the node the file was opened on.
+func (f *File) Node() Node { return f.node }
+
+// Path returns the canonical guest path the file was opened by (for
+// stream files, the name given to NewStreamFile).
+func (f *File) Path() string { return f.path }
+
+// Flags returns the status flags as fcntl(F_GETFL) reports them, including
+// the access mode.
+func (f *File) Flags() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.flags
+}
+
+// SetFlags implements fcntl(F_SETFL): only O_APPEND and O_NONBLOCK change.
+func (f *File) SetFlags(flags int) {
+	const changeable = unix.O_APPEND | unix.O_NONBLOCK
+	f.mu.Lock()
+	f.flags = f.flags&^changeable | flags&changeable
+	f.mu.Unlock()
+}
+
+func (f *File) isPath() bool { return f.access&unix.O_PATH != 0 }
+
+func (f *File) readable() bool {
+	return !f.isPath() && f.access&unix.O_ACCMODE != unix.O_WRONLY
+}
+
+func (f *File) writable() bool {
+	return !f.isPath() && f.access&unix.O_ACCMODE != unix.O_RDONLY
+}
+
+// newFile returns a File with one reference.
+func newFile(n Node, path string, v *VFS, flags int) *File {
+	f := &File{node: n, path: path, vfs: v, flags: flags &^ notStatusFlags,
+		access: flags & (unix.O_ACCMODE | unix.O_PATH)}
+	f.refs.Store(1)
+	return f
+}
+
+// ioCheck validates a read (write=false) or write on the file.
+func (f *File) ioCheck(write bool) error {
+	if write && !f.writable() || !write && !f.readable() {
+		return unix.EBADF
+	}
+	if f.ops == nil {
+		return unix.EISDIR // an open directory
+	}
+	return nil
+}
+
+// readResult maps the FileOps convention (io.EOF allowed) to syscall
+// semantics: data read before an error is returned without the error.
+func readResult(n int, err error) (int, error) {
+	if n > 0 {
+		return n, nil
+	}
+	return 0, toErrno(err)
+}
+
+func writeResult(n int, err error) (int, error) {
+	if n > 0 {
+		return n, nil
+	}
+	return 0, toErrno(err)
+}
+
+// Read reads at the file offset and advances it.
+func (f *File) Read(p []byte) (int, error) {
+	if err := f.ioCheck(false); err != nil {
+		return 0, err
+	}
+	if f.stream {
+		// No lock: a read blocking on a terminal must not hold up writers
+		// sharing the description (fds 0-2 are often one tty).
+		return readResult(f.ops.ReadAt(p, 0))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.ops.ReadAt(p, f.off)
+	f.off += int64(n)
+	return readResult(n, err)
+}
+
+// Write writes at the file offset (or the end with O_APPEND) and advances it.
+func (f *File) Write(p []byte) (int, error) {
+	if err := f.ioCheck(true); err != nil {
+		return 0, err
+	}
+	if f.stream {
+		return writeResult(f.ops.WriteAt(p, 0))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.flags&unix.O_APPEND != 0 {
+		n, end, err := f.appendLocked(p)
+		if err == nil || n > 0 {
+			f.off = end
+		}
+		return writeResult(n, err)
+	}
+	n, err := f.ops.WriteAt(p, f.off)
+	f.off += int64(n)
+	return writeResult(n, err)
+}
+
+// appendLocked writes p at end of file, returning the new end.
+func (f *File) appendLocked(p []byte) (int, int64, error) {
+	if a, ok := f.ops.(Appender); ok {
+		return a.Append(p)
+	}
+	st, err := f.statLocked()
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := f.ops.WriteAt(p, st.Size)
+	return n, st.Size + int64(n), err
+}
+
+// Pread reads at off without touching the file offset.
+func (f *File) Pread(p []byte, off int64) (int, error) {
+	if err := f.ioCheck(false); err != nil {
+		return 0, err
+	}
+	if f.stream {
+		return 0, unix.ESPIPE
+	}
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	return readResult(f.ops.ReadAt(p, off))
+}
+
+// Pwrite writes at off without touching the file offset. As on Linux, a
+// file opened with O_APPEND appends regardless of off.
+func (f *File) Pwrite(p []byte, off int64) (int, error) {
+	if err := f.ioCheck(true); err != nil {
+		return 0, err
+	}
+	if f.stream {
+		return 0, unix.ESPIPE
+	}
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	f.mu.Lock()
+	appendMode := f.flags&unix.O_APPEND != 0
+	if appendMode {
+		defer f.mu.Unlock()
+		n, _, err := f.appendLocked(p)
+		return writeResult(n, err)
+	}
+	f.mu.Unlock()
+	return writeResult(f.ops.WriteAt(p, off))
+}
+
+// Seek implements lseek for SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA and
+// SEEK_HOLE (files have no holes as far as the guest can tell). On a
+// directory the offset is the index of the next Getdents entry, and
+// seeking to 0 (rewinddir) refreshes the listing.
+func (f *File) Seek(off int64, whence int) (int64, error) {
+	if f.isPath() {
+		return 0, unix.EBADF
+	}
+	if f.stream {
+		return 0, unix.ESPIPE
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var pos int64
+	switch whence {
+	case unix.SEEK_SET:
+		pos = off
+	case unix.SEEK_CUR:
+		pos = f.off + off
+	case unix.SEEK_END, unix.SEEK_DATA, unix.SEEK_HOLE:
+		if f.ops == nil {
+			return 0, unix.EINVAL
+		}
+		st, err := f.statLocked()
+		if err != nil {
+			return 0, err
+		}
+		switch whence {
+		case unix.SEEK_END:
+			pos = st.Size + off
+		case unix.SEEK_DATA:
+			if off < 0 || off >= st.Size {
+				return 0, unix.ENXIO
+			}
+			pos = off
+		case unix.SEEK_HOLE:
+			if off < 0 || off >= st.Size {
+				return 0, unix.ENXIO
+			}
+			pos = st.Size
+		}
+	default:
+		return 0, unix.EINVAL
+	}
+	if pos < 0 || (whence == unix.SEEK_CUR && off > 0 && pos < f.off) {
+		return 0, unix.EINVAL // negative or overflowed
+	}
+	if f.ops == nil && pos == 0 {
+		f.dents = nil
+	}
+	f.off = pos
+	return pos, nil
+}
+
+// Stat returns the node's metadata, through the open handle when the
+// FileOps support it.
+func (f *File) Stat() (Stat, error) {
+	return f.statLocked()
+}
+
+// statLocked does not actually need f.mu; the name documents that it is
+// safe to call with it held.
+func (f *File) statLocked() (Stat, error) {
+	if s, ok := f.ops.(Stater); ok {
+		st, err := s.Stat()
+		return st, toErrno(err)
+	}
+	return stat(f.node)
+}
+
+// Truncate implements ftruncate.
+func (f *File) Truncate(size int64) error {
+	if f.isPath() {
+		return unix.EBADF
+	}
+	if size < 0 || f.ops == nil || !f.writable() {
+		return unix.EINVAL
+	}
+	return toErrno(f.ops.Truncate(size))
+}
+
+// Sync implements fsync/fdatasync.
+func (f *File) Sync() error {
+	if f.isPath() {
+		return unix.EBADF
+	}
+	if f.ops == nil {
+		return nil
+	}
+	return toErrno(f.ops.Sync())
+}
+
+// Ioctl forwards terminal ioctls; anything else is ENOTTY.
+func (f *File) Ioctl(req uint, arg []byte) (int, error) {
+	if f.isPath() {
+		return 0, unix.EBADF
+	}
+	t := f.tty
+	if t == nil {
+		if nt, ok := f.node.(Terminal); ok {
+			t = nt
+		} else if ot, ok := f.ops.(Terminal); ok {
+			t = ot
+		}
+	}
+	if t == nil {
+		return 0, unix.ENOTTY
+	}
+	n, err := t.Ioctl(req, arg)
+	return n, toErrno(err)
+}
+
+// Getdents returns up to max entries (max <= 0: all remaining) starting at
+// the cursor and advances it. "." and ".." come first; an empty slice
+// means the end. The cursor is the index of the next entry, so the d_off
+// of the i-th returned entry is the offset before the call plus i+1.
+func (f *File) Getdents(max int) ([]DirEntry, error) {
+	out := []DirEntry{}
+	err := f.GetdentsFunc(func(e DirEntry, _ int64) bool {
+		if max > 0 && len(out) >= max {
+			return false
+		}
+		out = append(out, e)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetdentsFunc calls fn for each entry from the cursor on, with the
+// cursor value after that entry (d_off). Returning false stops without
+// consuming the entry, so the caller can stop exactly when its buffer is
+// full.
+func (f *File) GetdentsFunc(fn func(e DirEntry, next int64) bool) error {
+	if f.isPath() {
+		return unix.EBADF
+	}
+	dn, ok := f.node.(DirNode)
+	if !ok || f.ops != nil {
+		return unix.ENOTDIR
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dents == nil {
+		d, err := f.snapshot(dn)
+		if err != nil {
+			return err
+		}
+		f.dents = d
+	}
+	for f.off < int64(len(f.dents)) {
+		if !fn(f.dents[f.off], f.off+1) {
+			break
+		}
+		f.off++
+	}
+	return nil
+}
+
+// snapshot lists the directory, adding "." and ".." and any mount points
+// that the underlying file system does not have.
+func (f *File) snapshot(dn DirNode) ([]DirEntry, error) {
+	st, err := stat(dn)
+	if err != nil {
+		return nil, err
+	}
+	list, err := dn.ReadDir()
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	out := make([]DirEntry, 0, len(list)+2)
+	out = append(out,
+		DirEntry{Name: ".", Ino: st.Ino, Type: unix.DT_DIR},
+		DirEntry{Name: "..", Ino: f.parentIno, Type: unix.DT_DIR})
+	out = append(out, list...)
+	if f.vfs == nil {
+		return out, nil
+	}
+	mounts := f.vfs.mountChildren(f.path)
+	if len(mounts) == 0 {
+		return out, nil
+	}
+	for _, e := range list {
+		delete(mounts, e.Name)
+	}
+	var extra []DirEntry
+	for name, m := range mounts {
+		var ino uint64
+		if mst, err := m.root.Stat(); err == nil {
+			ino = mst.Ino
+		}
+		extra = append(extra, DirEntry{Name: name, Ino: ino, Type: unix.DT_DIR})
+	}
+	sort.Slice(extra, func(i, j int) bool { return extra[i].Name < extra[j].Name })
+	return append(out, extra...), nil
+}

@@ -1,0 +1,589 @@
+// Package hostfs exposes a host directory to the guest, read-only or
+// read-write.
+//
+// Containment is the point of this package. The host directory is opened
+// once as an O_PATH directory fd, and every later host access is made
+// relative to that fd with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+// RESOLVE_NO_MAGICLINKS). The host kernel therefore never follows a
+// symlink or a ".." out of the root on our behalf: the VFS resolves guest
+// symlinks itself (through Readlink) and never passes ".." down, so a node
+// only ever holds a clean relative path of validated components. Mutating
+// calls (mkdirat, unlinkat, renameat, symlinkat, linkat) take a parent
+// directory fd obtained the same way plus a single validated name, so they
+// cannot traverse anything either, and attribute changes go through an
+// O_PATH fd of the node itself (fchmodat2/utimensat with AT_EMPTY_PATH).
+//
+// No host fd is kept per node (a guest walking a large tree must not
+// exhaust descriptors): nodes open what they need and close it right away.
+// Only open files (FileOps) hold one host fd each until Close.
+//
+// Device nodes, FIFOs and sockets found on the host can be stat'ed but not
+// opened (ENXIO), as on a "nodev" mount, and only regular files are ever
+// opened for I/O.
+package hostfs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel/vfs"
+)
+
+// Options configures a hostfs instance.
+type Options struct {
+	// ReadOnly makes every mutating operation fail with EROFS, and host
+	// files are opened O_RDONLY whatever the guest asks for.
+	ReadOnly bool
+	// Hide lists paths relative to the host directory (e.g. "shadow",
+	// "ssh") that behave as if they did not exist: lookups fail with
+	// ENOENT and listings omit them. Creating such a name fails with EACCES.
+	Hide []string
+	// OwnerAsGuest reports files owned by the host user running the
+	// sandbox (effective uid/gid) as owned by the guest user, the way a
+	// user namespace maps ids. It makes read-write mounts of the host
+	// user's own directories usable; leave it off for system directories.
+	OwnerAsGuest bool
+	// NoXDev refuses to cross host mount points below the directory
+	// (RESOLVE_NO_XDEV), e.g. a host /proc or /sys under a mounted "/".
+	NoXDev bool
+}
+
+// FS is one mounted host directory.
+type FS struct {
+	dir     string
+	rootFd  int
+	opts    Options
+	resolve uint64
+	hide    map[string]bool
+	dev     uint64
+	euid    uint32
+	egid    uint32
+	root    *Dir
+
+	devMu sync.Mutex
+	devs  map[uint64]uint64 // host st_dev -> guest Dev
+}
+
+// New opens hostDir, which must be a readable directory, and returns a
+// file system serving it. Call Close when it is no longer mounted.
+func New(hostDir string, opts Options) (*FS, error) {
+	fd, err := unix.Open(hostDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("hostfs: open root %q: %w", hostDir, err)
+	}
+	fs := &FS{
+		dir: hostDir, rootFd: fd, opts: opts,
+		resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		hide:    map[string]bool{},
+		dev:     vfs.NewDev(),
+		euid:    uint32(unix.Geteuid()),
+		egid:    uint32(unix.Getegid()),
+		devs:    map[uint64]uint64{},
+	}
+	if opts.NoXDev {
+		fs.resolve |= unix.RESOLVE_NO_XDEV
+	}
+	for _, h := range opts.Hide {
+		if rel := strings.TrimPrefix(path.Clean("/"+h), "/"); rel != "" {
+			fs.hide[rel] = true
+		}
+	}
+	// Fail now, not at the first guest access, if openat2 is unusable
+	// (Linux < 5.6 or a seccomp filter): there is no safe fallback. This
+	// also checks that the directory can be listed.
+	probe, err := fs.open(".", unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("hostfs: cannot read %q through openat2: %w", hostDir, err)
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(probe, &st)
+	unix.Close(probe)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("hostfs: stat %q: %w", hostDir, err)
+	}
+	fs.devs[st.Dev] = fs.dev
+	fs.root = &Dir{base{fs: fs, rel: "."}}
+	return fs, nil
+}
+
+// Close releases the host directory fd. Open files stay usable.
+func (fs *FS) Close() error { return unix.Close(fs.rootFd) }
+
+// Root returns the root directory.
+func (fs *FS) Root() vfs.DirNode { return fs.root }
+
+// ReadOnly reports whether the mount is read-only.
+func (fs *FS) ReadOnly() bool { return fs.opts.ReadOnly }
+
+// Name returns "hostfs".
+func (fs *FS) Name() string { return "hostfs" }
+
+// HostDir returns the host directory being served.
+func (fs *FS) HostDir() string { return fs.dir }
+
+// open opens rel beneath the root without following any symlink.
+func (fs *FS) open(rel string, flags int) (int, error) {
+	how := unix.OpenHow{
+		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
+		Resolve: fs.resolve,
+	}
+	for i := 0; ; i++ {
+		fd, err := unix.Openat2(fs.rootFd, rel, &how)
+		// EAGAIN: a concurrent rename raced the resolution; retry.
+		if (err == unix.EINTR || err == unix.EAGAIN) && i < 16 {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// withFd runs fn with an fd of rel opened with flags.
+func (fs *FS) withFd(rel string, flags int, fn func(fd int) error) error {
+	fd, err := fs.open(rel, flags)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return fn(fd)
+}
+
+func (fs *FS) hidden(rel string) bool { return len(fs.hide) > 0 && fs.hide[rel] }
+
+// guestDev maps a host device number to a guest one, so that Dev is
+// distinct per instance while (Dev, Ino) stays unique when the directory
+// spans several host file systems.
+func (fs *FS) guestDev(hostDev uint64) uint64 {
+	fs.devMu.Lock()
+	defer fs.devMu.Unlock()
+	d, ok := fs.devs[hostDev]
+	if !ok {
+		d = vfs.NewDev()
+		fs.devs[hostDev] = d
+	}
+	return d
+}
+
+func (fs *FS) convert(st *unix.Stat_t) vfs.Stat {
+	out := vfs.Stat{
+		Dev: fs.guestDev(st.Dev), Ino: st.Ino, Nlink: st.Nlink, Rdev: st.Rdev,
+		Mode: st.Mode, Uid: st.Uid, Gid: st.Gid,
+		Size: st.Size, Blksize: st.Blksize, Blocks: st.Blocks,
+		Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim,
+	}
+	if fs.opts.OwnerAsGuest {
+		if out.Uid == fs.euid {
+			out.Uid = vfs.GuestUID
+		}
+		if out.Gid == fs.egid {
+			out.Gid = vfs.GuestGID
+		}
+	}
+	return out
+}
+
+// childRel joins a directory's rel path and a validated name.
+func childRel(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// splitRel splits a node's rel path into its parent's rel path and name.
+func splitRel(rel string) (dir, name string) {
+	i := strings.LastIndexByte(rel, '/')
+	if i < 0 {
+		return ".", rel
+	}
+	return rel[:i], rel[i+1:]
+}
+
+// base is what every node has: the file system and a clean relative path
+// ("." for the root).
+type base struct {
+	fs  *FS
+	rel string
+}
+
+// Stat returns the host metadata of the node itself (never a link target).
+func (b *base) Stat() (vfs.Stat, error) {
+	var st unix.Stat_t
+	err := b.fs.withFd(b.rel, unix.O_PATH, func(fd int) error { return unix.Fstat(fd, &st) })
+	if err != nil {
+		return vfs.Stat{}, err
+	}
+	return b.fs.convert(&st), nil
+}
+
+// Chmod changes the permission bits through an O_PATH fd, so a symlink
+// swapped in concurrently is never followed (chmod of a symlink itself is
+// EOPNOTSUPP, as on Linux).
+func (b *base) Chmod(mode uint32) error {
+	if b.fs.opts.ReadOnly {
+		return unix.EROFS
+	}
+	return b.fs.withFd(b.rel, unix.O_PATH, func(fd int) error {
+		return unix.Fchmodat(fd, "", mode&0o7777, unix.AT_EMPTY_PATH)
+	})
+}
+
+// Utimes sets the times through an O_PATH fd (UTIME_NOW/OMIT are passed
+// to the host, which interprets them).
+func (b *base) Utimes(atime, mtime unix.Timespec) error {
+	if b.fs.opts.ReadOnly {
+		return unix.EROFS
+	}
+	return b.fs.withFd(b.rel, unix.O_PATH, func(fd int) error {
+		return unix.UtimesNanoAt(fd, "", []unix.Timespec{atime, mtime}, unix.AT_EMPTY_PATH)
+	})
+}
+
+// Symlink is a host symbolic link. It is only ever read, never followed by
+// the host.
+type Symlink struct{ base }
+
+// Readlink reads the link with readlinkat on an O_PATH fd of the parent.
+func (s *Symlink) Readlink() (string, error) {
+	dir, name := splitRel(s.rel)
+	var target string
+	err := s.fs.withFd(dir, unix.O_PATH|unix.O_DIRECTORY, func(fd int) error {
+		for size := 256; ; size *= 2 {
+			buf := make([]byte, size)
+			n, err := unix.Readlinkat(fd, name, buf)
+			if err != nil {
+				return err
+			}
+			if n < size {
+				target = string(buf[:n])
+				return nil
+			}
+			if size > vfs.PathMax {
+				return unix.ENAMETOOLONG
+			}
+		}
+	})
+	return target, err
+}
+
+// Special is a host device node, FIFO or socket: visible, not openable.
+type Special struct{ base }
+
+// File is a host regular file.
+type File struct{ base }
+
+// Open opens the host file. The fd is opened O_NONBLOCK|O_NOCTTY so that a
+// FIFO or terminal swapped in after the lookup cannot block us or become
+// our controlling tty, and anything but a regular file is refused.
+func (f *File) Open(flags int) (vfs.FileOps, error) {
+	acc := flags & unix.O_ACCMODE
+	if f.fs.opts.ReadOnly {
+		if acc != unix.O_RDONLY {
+			return nil, unix.EROFS
+		}
+	}
+	fd, err := f.fs.open(f.rel, acc|unix.O_NONBLOCK|unix.O_NOCTTY)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, unix.ENXIO
+	}
+	return &fileOps{fs: f.fs, fd: fd}, nil
+}
+
+// fileOps is an open host file; it owns one host fd.
+type fileOps struct {
+	fs   *FS
+	fd   int
+	once sync.Once
+}
+
+func (o *fileOps) ReadAt(p []byte, off int64) (int, error) {
+	for {
+		n, err := unix.Pread(o.fd, p, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if n == 0 && err == nil && len(p) > 0 {
+			return 0, io.EOF
+		}
+		return max(n, 0), err
+	}
+}
+
+func (o *fileOps) WriteAt(p []byte, off int64) (int, error) {
+	if o.fs.opts.ReadOnly {
+		return 0, unix.EROFS
+	}
+	for {
+		n, err := unix.Pwrite(o.fd, p, off)
+		if err == unix.EINTR {
+			continue
+		}
+		return max(n, 0), err
+	}
+}
+
+func (o *fileOps) Truncate(size int64) error {
+	if o.fs.opts.ReadOnly {
+		return unix.EROFS
+	}
+	return unix.Ftruncate(o.fd, size)
+}
+
+func (o *fileOps) Sync() error { return unix.Fsync(o.fd) }
+
+func (o *fileOps) Stat() (vfs.Stat, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(o.fd, &st); err != nil {
+		return vfs.Stat{}, err
+	}
+	return o.fs.convert(&st), nil
+}
+
+func (o *fileOps) Close() error {
+	err := error(unix.EBADF)
+	o.once.Do(func() { err = unix.Close(o.fd) })
+	return err
+}
+
+// Dir is a host directory.
+type Dir struct{ base }
+
+// nodeFor builds the node for rel from its host metadata.
+func (fs *FS) nodeFor(rel string, mode uint32) vfs.Node {
+	b := base{fs: fs, rel: rel}
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return &Dir{b}
+	case unix.S_IFLNK:
+		return &Symlink{b}
+	case unix.S_IFREG:
+		return &File{b}
+	}
+	return &Special{b}
+}
+
+// withSelf runs fn with an O_PATH fd of the directory itself, for *at
+// calls that take one validated name.
+func (d *Dir) withSelf(fn func(fd int) error) error {
+	return d.fs.withFd(d.rel, unix.O_PATH|unix.O_DIRECTORY, fn)
+}
+
+// Lookup finds name in the directory (without following it).
+func (d *Dir) Lookup(name string) (vfs.Node, error) {
+	if err := vfs.ValidName(name); err != nil {
+		return nil, err
+	}
+	rel := childRel(d.rel, name)
+	if d.fs.hidden(rel) {
+		return nil, unix.ENOENT
+	}
+	var st unix.Stat_t
+	err := d.withSelf(func(fd int) error {
+		return unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d.fs.nodeFor(rel, st.Mode), nil
+}
+
+// ReadDir lists the directory, omitting hidden names.
+func (d *Dir) ReadDir() ([]vfs.DirEntry, error) {
+	var out []vfs.DirEntry
+	err := d.fs.withFd(d.rel, unix.O_RDONLY|unix.O_DIRECTORY, func(fd int) error {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := unix.Getdents(fd, buf)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if n <= 0 {
+				return nil
+			}
+			out = d.parseDirents(fd, buf[:n], out)
+		}
+	})
+	return out, err
+}
+
+// parseDirents decodes linux_dirent64 records:
+// u64 ino, s64 off, u16 reclen, u8 type, name NUL-terminated.
+func (d *Dir) parseDirents(fd int, buf []byte, out []vfs.DirEntry) []vfs.DirEntry {
+	for len(buf) >= 19 {
+		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
+		if reclen < 19 || reclen > len(buf) {
+			break
+		}
+		rec := buf[:reclen]
+		buf = buf[reclen:]
+		name := rec[19:]
+		if i := strings.IndexByte(string(name), 0); i >= 0 {
+			name = name[:i]
+		}
+		e := vfs.DirEntry{Name: string(name), Ino: binary.NativeEndian.Uint64(rec[0:8]), Type: rec[18]}
+		if e.Name == "." || e.Name == ".." || d.fs.hidden(childRel(d.rel, e.Name)) {
+			continue
+		}
+		if e.Type == unix.DT_UNKNOWN { // some file systems do not fill d_type
+			var st unix.Stat_t
+			if unix.Fstatat(fd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				e.Type = vfs.DTFromMode(st.Mode)
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// checkNew validates a name about to be created.
+func (d *Dir) checkNew(name string) error {
+	if d.fs.opts.ReadOnly {
+		return unix.EROFS
+	}
+	if err := vfs.ValidName(name); err != nil {
+		return err
+	}
+	if d.fs.hidden(childRel(d.rel, name)) {
+		return unix.EACCES // cannot pretend to create what we hide
+	}
+	return nil
+}
+
+// checkOld validates the name of an existing entry about to be removed.
+func (d *Dir) checkOld(name string) error {
+	if d.fs.opts.ReadOnly {
+		return unix.EROFS
+	}
+	if err := vfs.ValidName(name); err != nil {
+		return err
+	}
+	if d.fs.hidden(childRel(d.rel, name)) {
+		return unix.ENOENT
+	}
+	return nil
+}
+
+// Create makes an empty regular file with exactly mode (the host umask is
+// undone with fchmod). O_EXCL guarantees no symlink is followed.
+func (d *Dir) Create(name string, mode uint32) (vfs.Node, error) {
+	if err := d.checkNew(name); err != nil {
+		return nil, err
+	}
+	err := d.withSelf(func(dfd int) error {
+		fd, err := unix.Openat(dfd, name,
+			unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, mode&0o7777)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return unix.Fchmod(fd, mode&0o7777)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &File{base{fs: d.fs, rel: childRel(d.rel, name)}}, nil
+}
+
+// Mkdir makes a directory with exactly mode.
+func (d *Dir) Mkdir(name string, mode uint32) error {
+	if err := d.checkNew(name); err != nil {
+		return err
+	}
+	if err := d.withSelf(func(fd int) error { return unix.Mkdirat(fd, name, mode&0o7777) }); err != nil {
+		return err
+	}
+	// Undo the host umask; best effort, the directory exists either way.
+	(&base{fs: d.fs, rel: childRel(d.rel, name)}).Chmod(mode & 0o7777)
+	return nil
+}
+
+// Symlink creates a host symlink holding target verbatim. The host never
+// follows it on our behalf.
+func (d *Dir) Symlink(target, name string) error {
+	if err := d.checkNew(name); err != nil {
+		return err
+	}
+	return d.withSelf(func(fd int) error { return unix.Symlinkat(target, fd, name) })
+}
+
+// Unlink removes a non-directory.
+func (d *Dir) Unlink(name string) error {
+	if err := d.checkOld(name); err != nil {
+		return err
+	}
+	return d.withSelf(func(fd int) error { return unix.Unlinkat(fd, name, 0) })
+}
+
+// Rmdir removes an empty directory.
+func (d *Dir) Rmdir(name string) error {
+	if err := d.checkOld(name); err != nil {
+		return err
+	}
+	return d.withSelf(func(fd int) error { return unix.Unlinkat(fd, name, unix.AT_REMOVEDIR) })
+}
+
+// Rename renames within this file system instance (EXDEV otherwise).
+func (d *Dir) Rename(oldName string, newDir vfs.DirNode, newName string) error {
+	nd, ok := newDir.(*Dir)
+	if !ok || nd.fs != d.fs {
+		return unix.EXDEV
+	}
+	if err := d.checkOld(oldName); err != nil {
+		return err
+	}
+	if err := nd.checkNew(newName); err != nil {
+		return err
+	}
+	return d.withSelf(func(ofd int) error {
+		return nd.withSelf(func(nfd int) error { return unix.Renameat(ofd, oldName, nfd, newName) })
+	})
+}
+
+// Link makes a hard link to target, a node of this file system.
+func (d *Dir) Link(target vfs.Node, name string) error {
+	var tb *base
+	switch t := target.(type) {
+	case *File:
+		tb = &t.base
+	case *Symlink:
+		tb = &t.base
+	case *Special:
+		tb = &t.base
+	case *Dir:
+		return unix.EPERM
+	default:
+		return unix.EXDEV
+	}
+	if tb.fs != d.fs {
+		return unix.EXDEV
+	}
+	if err := d.checkNew(name); err != nil {
+		return err
+	}
+	tdir, tname := splitRel(tb.rel)
+	return d.fs.withFd(tdir, unix.O_PATH|unix.O_DIRECTORY, func(tfd int) error {
+		return d.withSelf(func(dfd int) error {
+			// Single names and no AT_SYMLINK_FOLLOW: nothing is resolved.
+			return unix.Linkat(tfd, tname, dfd, name, 0)
+		})
+	})
+}

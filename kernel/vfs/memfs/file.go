@@ -1,0 +1,229 @@
+package memfs
+
+import (
+	"io"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel/vfs"
+)
+
+const pageSize = 4096
+
+type page [pageSize]byte
+
+// File is a regular file. Its data lives in a sparse page map: a page that
+// was never written reads as zeros. Invariant: no byte at or beyond size is
+// non-zero, so growing the file exposes zeros as POSIX requires.
+type File struct {
+	inode
+	// Guarded by mu.
+	size  int64
+	pages map[int64]*page
+	opens int // open handles; the data outlives the last link while > 0
+}
+
+// Stat returns the file's metadata.
+func (f *File) Stat() (vfs.Stat, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.statLocked(), nil
+}
+
+func (f *File) statLocked() vfs.Stat {
+	st := f.inode.statLocked()
+	st.Size = f.size
+	st.Blocks = int64(len(f.pages)) * (pageSize / 512)
+	return st
+}
+
+// Open returns a handle. The access mode is enforced by the handle.
+func (f *File) Open(flags int) (vfs.FileOps, error) {
+	f.mu.Lock()
+	f.opens++
+	f.mu.Unlock()
+	return &handle{f: f, acc: flags & unix.O_ACCMODE}, nil
+}
+
+// maybeRelease frees the data of a file that has neither links nor open
+// handles, returning its space to the file system.
+func (f *File) maybeRelease() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.nlink == 0 && f.opens == 0 && f.pages != nil {
+		f.fs.reserve(-f.size)
+		f.size = 0
+		f.pages = nil
+	}
+}
+
+func (f *File) readAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if off >= f.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), f.size-off))
+	for done := 0; done < n; {
+		pos := off + int64(done)
+		idx, in := pos/pageSize, int(pos%pageSize)
+		chunk := min(n-done, pageSize-in)
+		if pg := f.pages[idx]; pg != nil {
+			copy(p[done:done+chunk], pg[in:])
+		} else {
+			clear(p[done : done+chunk])
+		}
+		done += chunk
+	}
+	f.accessedLocked()
+	return n, nil
+}
+
+// writeLocked writes p at off; f.mu must be held. A write that does not
+// fit (size limit or MaxFileSize) is shortened, and fails only if nothing
+// fits.
+func (f *File) writeLocked(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if off >= MaxFileSize {
+		return 0, unix.EFBIG
+	}
+	if f.pages == nil {
+		f.pages = map[int64]*page{} // written after release via an open handle
+	}
+	n := int(min(int64(len(p)), MaxFileSize-off))
+	if end := off + int64(n); end > f.size {
+		if err := f.fs.reserve(end - f.size); err != nil {
+			room := f.size + f.fs.available() - off
+			if room <= 0 || f.fs.reserve(off+room-f.size) != nil {
+				return 0, unix.ENOSPC
+			}
+			n = int(room)
+		}
+	}
+	for done := 0; done < n; {
+		pos := off + int64(done)
+		idx, in := pos/pageSize, int(pos%pageSize)
+		chunk := min(n-done, pageSize-in)
+		pg := f.pages[idx]
+		if pg == nil {
+			pg = new(page)
+			f.pages[idx] = pg
+		}
+		copy(pg[in:], p[done:done+chunk])
+		done += chunk
+	}
+	f.size = max(f.size, off+int64(n))
+	f.touchLocked()
+	// A write by an unprivileged user drops set-user-ID (and executable
+	// set-group-ID) so a modified binary cannot keep its privileges.
+	f.perm &^= unix.S_ISUID
+	if f.perm&0o010 != 0 {
+		f.perm &^= unix.S_ISGID
+	}
+	return n, nil
+}
+
+func (f *File) truncate(size int64) error {
+	if size < 0 {
+		return unix.EINVAL
+	}
+	if size > MaxFileSize {
+		return unix.EFBIG
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fs.reserve(size - f.size); err != nil {
+		return err
+	}
+	if size < f.size {
+		// Drop whole pages past the end and zero the tail of the last
+		// one to keep the "nothing beyond size" invariant.
+		last := (size + pageSize - 1) / pageSize
+		for idx := range f.pages {
+			if idx >= last {
+				delete(f.pages, idx)
+			}
+		}
+		if in := size % pageSize; in != 0 {
+			if pg := f.pages[size/pageSize]; pg != nil {
+				clear(pg[in:])
+			}
+		}
+	}
+	f.size = size
+	f.touchLocked()
+	return nil
+}
+
+// handle is an open memfs file.
+type handle struct {
+	f      *File
+	acc    int
+	closed atomic.Bool
+}
+
+// The handle methods fail with EBADF after Close, so a closed handle can
+// never resurrect the data of a released file.
+
+func (h *handle) ReadAt(p []byte, off int64) (int, error) {
+	if h.acc == unix.O_WRONLY || h.closed.Load() {
+		return 0, unix.EBADF
+	}
+	return h.f.readAt(p, off)
+}
+
+func (h *handle) WriteAt(p []byte, off int64) (int, error) {
+	if h.acc == unix.O_RDONLY || h.closed.Load() {
+		return 0, unix.EBADF
+	}
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	return h.f.writeLocked(p, off)
+}
+
+// Append writes at the end of file atomically with respect to other
+// writers of the same file.
+func (h *handle) Append(p []byte) (int, int64, error) {
+	if h.acc == unix.O_RDONLY || h.closed.Load() {
+		return 0, 0, unix.EBADF
+	}
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	n, err := h.f.writeLocked(p, h.f.size)
+	return n, h.f.size, err
+}
+
+func (h *handle) Truncate(size int64) error {
+	if h.closed.Load() {
+		return unix.EBADF
+	}
+	if h.acc == unix.O_RDONLY {
+		return unix.EINVAL
+	}
+	return h.f.truncate(size)
+}
+
+func (h *handle) Sync() error { return nil }
+
+// Stat reports through the handle, so fstat works after unlink.
+func (h *handle) Stat() (vfs.Stat, error) { return h.f.Stat() }
+
+func (h *handle) Close() error {
+	if h.closed.Swap(true) {
+		return unix.EBADF
+	}
+	h.f.mu.Lock()
+	h.f.opens--
+	h.f.mu.Unlock()
+	h.f.maybeRelease()
+	return nil
+}

@@ -1,0 +1,148 @@
+package loader
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel/mm"
+)
+
+// fakeMapper accepts every mapping and records guest writes, so the loader
+// can be exercised without a platform.
+type fakeMapper struct{ writes int }
+
+func (*fakeMapper) Map(addr, length uint64, prot int) error             { return nil }
+func (*fakeMapper) Unmap(addr, length uint64) error                     { return nil }
+func (*fakeMapper) Protect(addr, length uint64, prot int) error         { return nil }
+func (*fakeMapper) Remap(oldAddr, oldLen, newAddr, newLen uint64) error { return nil }
+func (*fakeMapper) Discard(addr, length uint64) error                   { return nil }
+func (*fakeMapper) CopyIn(addr uint64, dst []byte) (int, error)         { return len(dst), nil }
+func (f *fakeMapper) CopyOut(addr uint64, src []byte) (int, error) {
+	f.writes++
+	return len(src), nil
+}
+
+type memFile []byte
+
+func (m memFile) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= int64(len(m)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+func (m memFile) Size() (int64, error) { return int64(len(m)), nil }
+func (m memFile) Info() mm.FileInfo    { return mm.FileInfo{Path: "/prog"} }
+
+// minimalELF builds a valid static x86-64 executable: one PT_LOAD holding
+// the headers and an entry point just after them.
+func minimalELF(typ uint16, machine uint16, class byte) []byte {
+	le := binary.LittleEndian
+	img := make([]byte, 0x200)
+	copy(img, []byte{0x7f, 'E', 'L', 'F', class, 1, 1})
+	le.PutUint16(img[16:], typ)
+	le.PutUint16(img[18:], machine)
+	le.PutUint32(img[20:], 1)
+	base := uint64(0x400000)
+	if typ == 3 {
+		base = 0
+	}
+	le.PutUint64(img[24:], base+0x100) // entry
+	le.PutUint64(img[32:], 64)         // phoff
+	le.PutUint16(img[52:], 64)
+	le.PutUint16(img[54:], 56)
+	le.PutUint16(img[56:], 1)
+	ph := img[64:]
+	le.PutUint32(ph[0:], 1)
+	le.PutUint32(ph[4:], 5)
+	le.PutUint64(ph[16:], base)
+	le.PutUint64(ph[24:], base)
+	le.PutUint64(ph[32:], 0x200)
+	le.PutUint64(ph[40:], 0x3000) // with .bss
+	le.PutUint64(ph[48:], 0x1000)
+	img[0x100] = 0xcc
+	return img
+}
+
+func load(img []byte) (Image, error) {
+	m := mm.New(&fakeMapper{}, nil, 0x7fe000000000)
+	open := func(string) (File, error) { return memFile(img), nil }
+	return Load(m, open, "/prog", []string{"prog", "arg"}, []string{"A=b"}, Hardware{}, Layout{})
+}
+
+func TestLoadErrors(t *testing.T) {
+	valid := minimalELF(2, 62, 2)
+	truncated := valid[:100]
+	badPhdr := append([]byte(nil), valid...)
+	binary.LittleEndian.PutUint64(badPhdr[64+32:], 0x10000) // filesz beyond the file
+	for _, tc := range []struct {
+		name string
+		img  []byte
+		want error
+	}{
+		{"static exec", valid, nil},
+		{"static pie", minimalELF(3, 62, 2), nil},
+		{"text file", []byte("#!/bin/sh\necho hi\n"), ErrNotELF},
+		{"empty", nil, ErrNotELF},
+		{"aarch64", minimalELF(2, 183, 2), ErrArch},
+		{"32-bit", minimalELF(2, 3, 1), ErrArch},
+		{"relocatable", minimalELF(1, 62, 2), ErrNotELF},
+		{"truncated", truncated, ErrMalformed},
+		{"segment beyond file", badPhdr, ErrMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(tc.img)
+			if tc.want == nil && err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("Load err = %v, want %v", err, tc.want)
+			}
+			if tc.want != nil && !errors.Is(err, unix.ENOEXEC) {
+				t.Fatalf("Load err = %v does not wrap ENOEXEC", err)
+			}
+		})
+	}
+}
+
+func TestLoadLayout(t *testing.T) {
+	img, err := load(minimalELF(2, 62, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Entry != 0x400100 {
+		t.Errorf("entry = %#x, want 0x400100", img.Entry)
+	}
+	if img.BrkStart != 0x403000 {
+		t.Errorf("brk start = %#x, want 0x403000 (end of .bss)", img.BrkStart)
+	}
+	if img.Stack%16 != 0 || img.Stack >= defaultStackTop || img.Stack < defaultStackTop-stackSize {
+		t.Errorf("stack pointer %#x not 16-byte aligned inside the stack", img.Stack)
+	}
+	pie, err := load(minimalELF(3, 62, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pie.Entry != defaultDynBase+0x100 {
+		t.Errorf("PIE entry = %#x, want %#x", pie.Entry, uint64(defaultDynBase+0x100))
+	}
+}
+
+// FuzzLoad feeds arbitrary bytes to the loader: it must return an error or
+// an image, never panic or hang.
+func FuzzLoad(f *testing.F) {
+	f.Add(minimalELF(2, 62, 2))
+	f.Add(minimalELF(3, 62, 2))
+	f.Add(minimalELF(2, 183, 2))
+	f.Add([]byte("\x7fELF"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = load(data)
+	})
+}

@@ -1,0 +1,98 @@
+// Package platform defines the South interface: the only layer that touches the
+// host to run guest code. An implementation creates guest address spaces and
+// threads and switches into them until the guest traps.
+//
+// The kernel never imports an implementation; the shim and the sandbox use
+// these interfaces, so another South (systrap, KVM) can replace ptrace.
+package platform
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Regs is the x86-64 general-purpose register file of a guest thread.
+type Regs = unix.PtraceRegs
+
+// Platform creates guest address spaces.
+type Platform interface {
+	// Name is the short name used on the command line ("ptrace").
+	Name() string
+	// NewAddressSpace returns a fresh, empty guest address space.
+	NewAddressSpace() (AddressSpace, error)
+}
+
+// AddressSpace is one guest address space. Every range is page aligned and
+// lies inside [MinAddr, MaxAddr) minus the platform's reserved ranges; the
+// implementation re-checks this because a mistake here would let the guest
+// overwrite the stub's own code.
+type AddressSpace interface {
+	// Map creates private anonymous memory at exactly [addr, addr+length),
+	// replacing whatever was there.
+	Map(addr, length uint64, prot int) error
+	// Unmap removes [addr, addr+length).
+	Unmap(addr, length uint64) error
+	// Protect changes the protection of [addr, addr+length).
+	Protect(addr, length uint64, prot int) error
+	// Remap moves and/or resizes the mapping at oldAddr to newAddr, keeping
+	// its contents (mremap with MREMAP_FIXED semantics).
+	Remap(oldAddr, oldLen, newAddr, newLen uint64) error
+	// Discard drops the contents of private anonymous memory in the range
+	// (madvise MADV_DONTNEED): the next read sees zeroes.
+	Discard(addr, length uint64) error
+	// CopyIn reads guest memory at addr into dst. It honours the guest's
+	// view: an unmapped or unreadable page ends the copy with EFAULT and
+	// the count copied so far.
+	CopyIn(addr uint64, dst []byte) (int, error)
+	// CopyOut writes src into guest memory at addr; unmapped or read-only
+	// pages end the copy with EFAULT.
+	CopyOut(addr uint64, src []byte) (int, error)
+	// CPUTime is the CPU time the guest has used in this address space.
+	CPUTime() (time.Duration, error)
+	// Reserved lists ranges the guest may never map over (the stub's code).
+	Reserved() []Range
+	// NewThread returns a thread that runs in this address space.
+	NewThread() (Thread, error)
+	// Release destroys the address space and every thread in it.
+	Release()
+}
+
+// Range is a half-open address range [Start, End).
+type Range struct{ Start, End uint64 }
+
+// Thread is one guest thread. All calls for a thread, and for the address
+// space it belongs to, must come from the goroutine that created the address
+// space, locked to its OS thread (ptrace demands it).
+type Thread interface {
+	// Switch loads regs, runs the guest until it traps, and stores the
+	// guest's registers back into regs.
+	Switch(regs *Regs) (Event, error)
+}
+
+// EventKind says why Switch returned.
+type EventKind int
+
+const (
+	// EventSyscall: the guest issued a system call; the number is in
+	// regs.Orig_rax and the call has not run on the host.
+	EventSyscall EventKind = iota + 1
+	// EventFault: the guest raised a synchronous signal (SIGSEGV, SIGBUS,
+	// SIGFPE, SIGILL, SIGTRAP) or received an asynchronous one.
+	EventFault
+)
+
+// Event describes a trap out of the guest.
+type Event struct {
+	Kind   EventKind
+	Signal unix.Signal // for EventFault
+	Code   int32       // si_code of the fault
+	Addr   uint64      // faulting address, when the signal has one
+}
+
+// Guest address-space bounds on x86-64 with 4-level paging.
+const (
+	MinAddr  = 0x10000 // mmap_min_addr: the guest may never map page zero
+	MaxAddr  = 0x7ffffffff000
+	PageSize = 4096
+)

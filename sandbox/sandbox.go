@@ -1,0 +1,231 @@
+// Package sandbox is the embedding API: a Config describes a sandbox, a
+// Sandbox owns its kernel and file systems, and a Cmd runs one guest program
+// in it, shaped like os/exec.
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/procfs"
+	"github.com/litebox-go/litebox/kernel/vfs"
+	"github.com/litebox-go/litebox/kernel/vfs/devfs"
+	"github.com/litebox-go/litebox/kernel/vfs/hostfs"
+	"github.com/litebox-go/litebox/kernel/vfs/memfs"
+)
+
+// Mount makes a host directory visible in the sandbox.
+type Mount struct {
+	HostPath  string
+	GuestPath string
+	Writable  bool
+}
+
+// ParseMount parses the CLI form HOSTDIR:GUESTDIR[:ro|:rw].
+func ParseMount(spec string) (Mount, error) {
+	parts := strings.Split(spec, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return Mount{}, fmt.Errorf("bad mount %q: want HOSTDIR:GUESTDIR[:ro|:rw]", spec)
+	}
+	m := Mount{HostPath: parts[0], GuestPath: parts[1]}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+		case "rw":
+			m.Writable = true
+		default:
+			return Mount{}, fmt.Errorf("bad mount %q: mode must be ro or rw, not %q", spec, parts[2])
+		}
+	}
+	if !strings.HasPrefix(m.GuestPath, "/") {
+		return Mount{}, fmt.Errorf("bad mount %q: guest path must be absolute", spec)
+	}
+	return m, nil
+}
+
+// Config describes a sandbox.
+type Config struct {
+	// Platform selects the South: "ptrace" or "auto" (the default).
+	Platform string
+	// Mounts are host directories added to the default view.
+	Mounts []Mount
+	// TmpSize caps the bytes stored in /tmp; 0 means unlimited.
+	TmpSize int64
+	// Log receives diagnostics; nil discards them.
+	Log *slog.Logger
+	// LogUnsupported reports every unsupported syscall once on Log.
+	LogUnsupported bool
+	// Audit receives JSON-lines audit events; nil disables the audit log.
+	Audit io.Writer
+	// Hostname is what uname reports ("litebox" by default).
+	Hostname string
+}
+
+// defaultHostDirs are the host directories of the default view, read-only.
+var defaultHostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"}
+
+// hiddenEtc are files of /etc a guest never sees: secrets of the host.
+var hiddenEtc = []string{"shadow", "shadow-", "gshadow", "gshadow-", "ssh", "sudoers", "sudoers.d",
+	"ssl/private", "security/opasswd", "krb5.keytab", "machine-id"}
+
+// Sandbox is a configured sandbox: its kernel and file systems.
+type Sandbox struct {
+	cfg    Config
+	fs     *vfs.VFS
+	kernel *kernel.Kernel
+	log    *slog.Logger
+	audit  *slog.Logger
+}
+
+// New builds the sandbox's file system view and kernel.
+func New(cfg Config) (*Sandbox, error) {
+	switch cfg.Platform {
+	case "", "auto", "ptrace":
+	default:
+		return nil, fmt.Errorf("unknown platform %q (want ptrace or auto)", cfg.Platform)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var audit *slog.Logger
+	if cfg.Audit != nil {
+		audit = slog.New(slog.NewJSONHandler(cfg.Audit, nil))
+	}
+	fs, err := buildFS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: audit}
+	s.kernel = kernel.New(kernel.Config{
+		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: audit, Hostname: cfg.Hostname,
+	})
+	if err := installProc(fs, s.kernel); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func buildFS(cfg Config) (*vfs.VFS, error) {
+	root := memfs.New(0)
+	fs := vfs.New(root)
+	for _, dir := range defaultHostDirs {
+		fi, err := os.Lstat(dir)
+		if err != nil {
+			continue // the host does not have it: neither does the guest
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			// Merged-/usr hosts link /bin to usr/bin: mirror the link, which
+			// the guest then resolves inside its own view.
+			target, err := os.Readlink(dir)
+			if err != nil {
+				return nil, fmt.Errorf("reading host link %s: %w", dir, err)
+			}
+			if err := fs.Symlink(target, dir); err != nil {
+				return nil, fmt.Errorf("linking %s: %w", dir, err)
+			}
+			continue
+		}
+		opts := hostfs.Options{ReadOnly: true}
+		if dir == "/etc" {
+			opts.Hide = hiddenEtc
+		}
+		if err := mountHost(fs, dir, dir, opts); err != nil {
+			return nil, err
+		}
+	}
+	tmp := memfs.New(cfg.TmpSize)
+	if err := mountAt(fs, "/tmp", tmp); err != nil {
+		return nil, fmt.Errorf("mounting /tmp: %w", err)
+	}
+	if err := fs.Chmod("/tmp", 0o1777, true); err != nil {
+		return nil, fmt.Errorf("chmod /tmp: %w", err)
+	}
+	if err := mountAt(fs, "/dev", devfs.New()); err != nil {
+		return nil, fmt.Errorf("mounting /dev: %w", err)
+	}
+	for _, m := range cfg.Mounts {
+		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable}); err != nil {
+			return nil, err
+		}
+	}
+	return fs, nil
+}
+
+func mountHost(fs *vfs.VFS, hostPath, guestPath string, opts hostfs.Options) error {
+	abs, err := filepath.Abs(hostPath)
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", hostPath, err)
+	}
+	hfs, err := hostfs.New(abs, opts)
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", hostPath, err)
+	}
+	if err := mountAt(fs, filepath.Clean(guestPath), hfs); err != nil {
+		return fmt.Errorf("mount %s at %s: %w", hostPath, guestPath, err)
+	}
+	return nil
+}
+
+// FS returns the sandbox's file system, for embedders that prepare files.
+func (s *Sandbox) FS() *vfs.VFS { return s.fs }
+
+// ExitError reports a guest that did not exit with status 0.
+type ExitError struct {
+	Status int    // exit status, when Signal is 0
+	Signal int    // signal that killed the guest
+	Reason string // set when the kernel ended the guest (e.g. a fault)
+}
+
+func (e *ExitError) Error() string {
+	if e.Signal != 0 {
+		return fmt.Sprintf("guest killed by signal %d", e.Signal)
+	}
+	return fmt.Sprintf("guest exited with status %d", e.Status)
+}
+
+// ExitCode is the status a shell would report: 128+N for signal N.
+func (e *ExitError) ExitCode() int {
+	if e.Signal != 0 {
+		return 128 + e.Signal
+	}
+	return e.Status
+}
+
+// Errors for programs that cannot be started.
+var (
+	ErrNotFound      = errors.New("program not found")
+	ErrNotExecutable = errors.New("cannot execute program")
+)
+
+func installProc(fs *vfs.VFS, k *kernel.Kernel) error {
+	if err := mountAt(fs, "/proc", procfs.New(k)); err != nil {
+		return fmt.Errorf("mounting /proc: %w", err)
+	}
+	return nil
+}
+
+// mountAt mounts mfs at guestPath, creating the mount point (and its
+// parents) in the guest's root first when it does not exist yet.
+func mountAt(fs *vfs.VFS, guestPath string, mfs vfs.FileSystem) error {
+	dir := ""
+	for _, part := range strings.Split(strings.Trim(guestPath, "/"), "/") {
+		if part == "" {
+			continue
+		}
+		dir += "/" + part
+		if _, err := fs.Stat(dir, true); err == nil {
+			continue
+		}
+		if err := fs.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("creating mount point %s: %w", dir, err)
+		}
+	}
+	return fs.Mount(guestPath, mfs)
+}

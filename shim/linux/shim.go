@@ -1,0 +1,107 @@
+// Package linux is the Linux x86-64 syscall ABI: it decodes a trapped guest
+// syscall from the registers, copies arguments in through the platform's
+// checked copy functions, calls the kernel, and copies results out.
+package linux
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/platform"
+)
+
+// Memory is the guest memory a task may touch: only through checked copies.
+type Memory interface {
+	CopyIn(addr uint64, dst []byte) (int, error)
+	CopyOut(addr uint64, src []byte) (int, error)
+}
+
+// Task is one guest thread as the shim sees it.
+type Task struct {
+	Proc *kernel.Process
+	Mem  Memory
+	Regs *platform.Regs
+	// CPUTime reports the guest's CPU time for the CPU-time clocks.
+	CPUTime func() (int64, error)
+	// Log receives internal errors (host failures), never guest data.
+	Log *slog.Logger
+}
+
+// Exit ends the guest: returned by Dispatch when the process is gone.
+type Exit struct {
+	Code   int         // exit status when Signal is 0
+	Signal unix.Signal // the signal that killed the process
+}
+
+func (e *Exit) Error() string {
+	if e.Signal != 0 {
+		return fmt.Sprintf("killed by %v", e.Signal)
+	}
+	return fmt.Sprintf("exited with status %d", e.Code)
+}
+
+type args [6]uint64
+
+type handler func(t *Task, a args) (uint64, error)
+
+type syscallEntry struct {
+	fn handler
+}
+
+// table is filled by the sys_*.go files' init functions.
+var table [512]syscallEntry
+
+func register(nr int, fn handler) { table[nr] = syscallEntry{fn: fn} }
+
+// Name returns the name of syscall nr.
+func Name(nr uint64) string {
+	if nr < uint64(len(sysNames)) && sysNames[nr] != "" {
+		return sysNames[nr]
+	}
+	return fmt.Sprintf("syscall_%d", nr)
+}
+
+// Implemented reports whether the shim serves syscall nr.
+func Implemented(nr uint64) bool { return nr < uint64(len(table)) && table[nr].fn != nil }
+
+// NumSyscalls is one past the highest syscall number the shim knows a name for.
+func NumSyscalls() int { return len(sysNames) }
+
+// Dispatch serves the syscall the task's registers describe and writes the
+// result into rax. It returns an *Exit when the process has ended.
+func Dispatch(t *Task) *Exit {
+	r := t.Regs
+	nr := r.Orig_rax
+	a := args{r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9}
+	if nr >= uint64(len(table)) || table[nr].fn == nil {
+		t.Proc.Kernel().Unsupported(Name(nr), nr, t.Proc.PID)
+		r.Rax = negErrno(unix.ENOSYS)
+		return nil
+	}
+	ret, err := table[nr].fn(t, a)
+	if err == nil {
+		r.Rax = ret
+		return nil
+	}
+	var exit *Exit
+	if errors.As(err, &exit) {
+		return exit
+	}
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
+		// Not a guest-visible error: a host failure or a kernel bug. The
+		// guest sees EIO; the operator sees the cause.
+		if t.Log != nil {
+			t.Log.Error("syscall failed inside the kernel", "syscall", Name(nr), "err", err)
+		}
+		errno = unix.EIO
+	}
+	r.Rax = negErrno(errno)
+	return nil
+}
+
+func negErrno(e unix.Errno) uint64 { return uint64(-int64(e)) }

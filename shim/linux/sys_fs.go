@@ -1,0 +1,553 @@
+package linux
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel/vfs"
+)
+
+func init() {
+	register(unix.SYS_READ, sysRead)
+	register(unix.SYS_WRITE, sysWrite)
+	register(unix.SYS_PREAD64, sysPread)
+	register(unix.SYS_PWRITE64, sysPwrite)
+	register(unix.SYS_READV, sysReadv)
+	register(unix.SYS_WRITEV, sysWritev)
+	register(unix.SYS_PREADV, sysPreadv)
+	register(unix.SYS_PWRITEV, sysPwritev)
+	register(unix.SYS_OPEN, func(t *Task, a args) (uint64, error) { return openat(t, unix.AT_FDCWD, a[0], a[1], a[2]) })
+	register(unix.SYS_OPENAT, func(t *Task, a args) (uint64, error) { return openat(t, fdArg(a[0]), a[1], a[2], a[3]) })
+	register(unix.SYS_CREAT, func(t *Task, a args) (uint64, error) {
+		return openat(t, unix.AT_FDCWD, a[0], unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, a[1])
+	})
+	register(unix.SYS_CLOSE, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Close(fdArg(a[0])) })
+	register(unix.SYS_LSEEK, sysLseek)
+	register(unix.SYS_FSTAT, sysFstat)
+	register(unix.SYS_STAT, func(t *Task, a args) (uint64, error) { return fstatat(t, unix.AT_FDCWD, a[0], a[1], 0) })
+	register(unix.SYS_LSTAT, func(t *Task, a args) (uint64, error) {
+		return fstatat(t, unix.AT_FDCWD, a[0], a[1], unix.AT_SYMLINK_NOFOLLOW)
+	})
+	register(unix.SYS_NEWFSTATAT, func(t *Task, a args) (uint64, error) { return fstatat(t, fdArg(a[0]), a[1], a[2], int(a[3])) })
+	register(unix.SYS_STATX, sysStatx)
+	register(unix.SYS_GETDENTS64, sysGetdents64)
+	register(unix.SYS_MKDIR, func(t *Task, a args) (uint64, error) { return mkdirat(t, unix.AT_FDCWD, a[0], a[1]) })
+	register(unix.SYS_MKDIRAT, func(t *Task, a args) (uint64, error) { return mkdirat(t, fdArg(a[0]), a[1], a[2]) })
+	register(unix.SYS_UNLINK, func(t *Task, a args) (uint64, error) { return unlinkat(t, unix.AT_FDCWD, a[0], 0) })
+	register(unix.SYS_RMDIR, func(t *Task, a args) (uint64, error) {
+		return unlinkat(t, unix.AT_FDCWD, a[0], unix.AT_REMOVEDIR)
+	})
+	register(unix.SYS_UNLINKAT, func(t *Task, a args) (uint64, error) { return unlinkat(t, fdArg(a[0]), a[1], int(a[2])) })
+	register(unix.SYS_RENAME, func(t *Task, a args) (uint64, error) {
+		return renameat(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
+	})
+	register(unix.SYS_RENAMEAT, func(t *Task, a args) (uint64, error) {
+		return renameat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], 0)
+	})
+	register(unix.SYS_RENAMEAT2, func(t *Task, a args) (uint64, error) {
+		return renameat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], uint(a[4]))
+	})
+	register(unix.SYS_SYMLINK, func(t *Task, a args) (uint64, error) { return symlinkat(t, a[0], unix.AT_FDCWD, a[1]) })
+	register(unix.SYS_SYMLINKAT, func(t *Task, a args) (uint64, error) { return symlinkat(t, a[0], fdArg(a[1]), a[2]) })
+	register(unix.SYS_READLINK, func(t *Task, a args) (uint64, error) { return readlinkat(t, unix.AT_FDCWD, a[0], a[1], a[2]) })
+	register(unix.SYS_READLINKAT, func(t *Task, a args) (uint64, error) { return readlinkat(t, fdArg(a[0]), a[1], a[2], a[3]) })
+	register(unix.SYS_ACCESS, func(t *Task, a args) (uint64, error) { return faccessat(t, unix.AT_FDCWD, a[0], a[1], 0) })
+	register(unix.SYS_FACCESSAT, func(t *Task, a args) (uint64, error) { return faccessat(t, fdArg(a[0]), a[1], a[2], 0) })
+	register(unix.SYS_FACCESSAT2, func(t *Task, a args) (uint64, error) {
+		return faccessat(t, fdArg(a[0]), a[1], a[2], int(a[3]))
+	})
+	register(unix.SYS_FCNTL, func(t *Task, a args) (uint64, error) {
+		r, err := t.Proc.FcntlInt(fdArg(a[0]), int(int32(a[1])), a[2])
+		return uint64(r), err
+	})
+	register(unix.SYS_DUP, func(t *Task, a args) (uint64, error) {
+		fd, err := t.Proc.Dup(fdArg(a[0]), 0, false)
+		return uint64(fd), err
+	})
+	register(unix.SYS_DUP2, func(t *Task, a args) (uint64, error) { return a[1], t.Proc.Dup2(fdArg(a[0]), fdArg(a[1])) })
+	register(unix.SYS_DUP3, func(t *Task, a args) (uint64, error) {
+		return a[1], t.Proc.Dup3(fdArg(a[0]), fdArg(a[1]), int(a[2]))
+	})
+	register(unix.SYS_IOCTL, sysIoctl)
+	register(unix.SYS_GETCWD, sysGetcwd)
+	register(unix.SYS_CHDIR, func(t *Task, a args) (uint64, error) {
+		p, err := t.readPath(a[0])
+		if err != nil {
+			return 0, err
+		}
+		return 0, t.Proc.Chdir(p)
+	})
+	register(unix.SYS_FCHDIR, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fchdir(fdArg(a[0])) })
+	register(unix.SYS_UMASK, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Umask(uint32(a[0]))), nil })
+	register(unix.SYS_FTRUNCATE, func(t *Task, a args) (uint64, error) {
+		return 0, t.Proc.Ftruncate(fdArg(a[0]), int64(a[1]))
+	})
+	register(unix.SYS_TRUNCATE, func(t *Task, a args) (uint64, error) {
+		p, err := t.readPath(a[0])
+		if err != nil {
+			return 0, err
+		}
+		return 0, t.Proc.Truncate(p, int64(a[1]))
+	})
+	register(unix.SYS_FSYNC, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) })
+	register(unix.SYS_FDATASYNC, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) })
+	register(unix.SYS_CHMOD, func(t *Task, a args) (uint64, error) { return fchmodat(t, unix.AT_FDCWD, a[0], a[1]) })
+	register(unix.SYS_FCHMODAT, func(t *Task, a args) (uint64, error) { return fchmodat(t, fdArg(a[0]), a[1], a[2]) })
+	register(unix.SYS_FCHMOD, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fchmod(fdArg(a[0]), uint32(a[1])) })
+	register(unix.SYS_UTIMENSAT, sysUtimensat)
+}
+
+// fdArg decodes a descriptor argument: the kernel reads it as a C int.
+func fdArg(v uint64) int { return int(int32(v)) }
+
+// readInto fills guest memory at addr with up to count bytes from rd,
+// chunk by chunk, stopping at the first short read.
+func (t *Task) readInto(addr, count uint64, rd func([]byte) (int, error)) (uint64, error) {
+	count = min(count, maxIO)
+	buf := make([]byte, min(count, ioChunk))
+	var done uint64
+	for done < count || count == 0 {
+		chunk := buf[:min(uint64(len(buf)), count-done)]
+		n, err := rd(chunk)
+		if n > 0 {
+			if cerr := t.copyOut(addr+done, chunk[:n]); cerr != nil {
+				if done > 0 {
+					return done, nil
+				}
+				return 0, cerr
+			}
+			done += uint64(n)
+		}
+		if err != nil && done == 0 {
+			if errors.Is(err, io.EOF) {
+				return 0, nil
+			}
+			return 0, err
+		}
+		if err != nil || n < len(chunk) || count == 0 {
+			break
+		}
+	}
+	return done, nil
+}
+
+// writeFrom moves up to count bytes from guest memory at addr into wr.
+func (t *Task) writeFrom(addr, count uint64, wr func([]byte) (int, error)) (uint64, error) {
+	count = min(count, maxIO)
+	if count == 0 {
+		_, err := wr(nil)
+		return 0, err
+	}
+	var done uint64
+	for done < count {
+		chunk, err := t.copyIn(addr+done, int(min(count-done, ioChunk)))
+		if err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+		n, err := wr(chunk)
+		done += uint64(n)
+		if err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+		if n < len(chunk) {
+			break
+		}
+	}
+	return done, nil
+}
+
+func sysRead(t *Task, a args) (uint64, error) {
+	fd := fdArg(a[0])
+	return t.readInto(a[1], a[2], func(b []byte) (int, error) { return t.Proc.Read(fd, b) })
+}
+
+func sysWrite(t *Task, a args) (uint64, error) {
+	fd := fdArg(a[0])
+	return t.writeFrom(a[1], a[2], func(b []byte) (int, error) { return t.Proc.Write(fd, b) })
+}
+
+func sysPread(t *Task, a args) (uint64, error) {
+	fd, off := fdArg(a[0]), int64(a[3])
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	return t.readInto(a[1], a[2], func(b []byte) (int, error) {
+		n, err := t.Proc.Pread(fd, b, off)
+		off += int64(n)
+		return n, err
+	})
+}
+
+func sysPwrite(t *Task, a args) (uint64, error) {
+	fd, off := fdArg(a[0]), int64(a[3])
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	return t.writeFrom(a[1], a[2], func(b []byte) (int, error) {
+		n, err := t.Proc.Pwrite(fd, b, off)
+		off += int64(n)
+		return n, err
+	})
+}
+
+// vectored runs one transfer per iovec until one comes back short.
+func (t *Task) vectored(iovAddr, count uint64, xfer func(iovec) (uint64, error)) (uint64, error) {
+	iovs, err := t.readIovecs(iovAddr, count)
+	if err != nil {
+		return 0, err
+	}
+	var total uint64
+	for _, iov := range iovs {
+		if iov.len == 0 {
+			continue
+		}
+		n, err := xfer(iov)
+		total += n
+		if err != nil {
+			if total > 0 {
+				return total, nil
+			}
+			return 0, err
+		}
+		if n < iov.len {
+			break
+		}
+	}
+	return total, nil
+}
+
+func sysReadv(t *Task, a args) (uint64, error) {
+	fd := fdArg(a[0])
+	if _, err := t.Proc.FDs.Get(fd); err != nil {
+		return 0, err
+	}
+	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
+		return t.readInto(v.base, v.len, func(b []byte) (int, error) { return t.Proc.Read(fd, b) })
+	})
+}
+
+func sysWritev(t *Task, a args) (uint64, error) {
+	fd := fdArg(a[0])
+	if _, err := t.Proc.FDs.Get(fd); err != nil {
+		return 0, err
+	}
+	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
+		return t.writeFrom(v.base, v.len, func(b []byte) (int, error) { return t.Proc.Write(fd, b) })
+	})
+}
+
+func sysPreadv(t *Task, a args) (uint64, error) {
+	fd, off := fdArg(a[0]), int64(a[3])
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
+		return t.readInto(v.base, v.len, func(b []byte) (int, error) {
+			n, err := t.Proc.Pread(fd, b, off)
+			off += int64(n)
+			return n, err
+		})
+	})
+}
+
+func sysPwritev(t *Task, a args) (uint64, error) {
+	fd, off := fdArg(a[0]), int64(a[3])
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
+		return t.writeFrom(v.base, v.len, func(b []byte) (int, error) {
+			n, err := t.Proc.Pwrite(fd, b, off)
+			off += int64(n)
+			return n, err
+		})
+	})
+}
+
+func openat(t *Task, dirfd int, pathAddr, flags, mode uint64) (uint64, error) {
+	path, err := t.readPath(pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	fd, err := t.Proc.Openat(dirfd, path, int(int32(flags)), uint32(mode))
+	return uint64(fd), err
+}
+
+func sysLseek(t *Task, a args) (uint64, error) {
+	off, err := t.Proc.Seek(fdArg(a[0]), int64(a[1]), int(int32(a[2])))
+	return uint64(off), err
+}
+
+// encodeStat lays out struct stat for x86-64.
+func encodeStat(st vfs.Stat) []byte {
+	b := make([]byte, 144)
+	le := binary.LittleEndian
+	le.PutUint64(b[0:], st.Dev)
+	le.PutUint64(b[8:], st.Ino)
+	le.PutUint64(b[16:], st.Nlink)
+	le.PutUint32(b[24:], st.Mode)
+	le.PutUint32(b[28:], st.Uid)
+	le.PutUint32(b[32:], st.Gid)
+	le.PutUint64(b[40:], st.Rdev)
+	le.PutUint64(b[48:], uint64(st.Size))
+	le.PutUint64(b[56:], uint64(st.Blksize))
+	le.PutUint64(b[64:], uint64(st.Blocks))
+	for i, ts := range []unix.Timespec{st.Atime, st.Mtime, st.Ctime} {
+		le.PutUint64(b[72+16*i:], uint64(ts.Sec))
+		le.PutUint64(b[80+16*i:], uint64(ts.Nsec))
+	}
+	return b
+}
+
+func sysFstat(t *Task, a args) (uint64, error) {
+	st, err := t.Proc.Fstat(fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.copyOut(a[1], encodeStat(st))
+}
+
+func fstatat(t *Task, dirfd int, pathAddr, buf uint64, flags int) (uint64, error) {
+	path, err := t.readPath(pathAddr)
+	if err != nil && !(err == unix.EFAULT && pathAddr == 0 && flags&unix.AT_EMPTY_PATH != 0) {
+		return 0, err
+	}
+	st, err := t.Proc.Fstatat(dirfd, path, flags)
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.copyOut(buf, encodeStat(st))
+}
+
+func sysStatx(t *Task, a args) (uint64, error) {
+	dirfd, flags := fdArg(a[0]), int(int32(a[2]))
+	path, err := t.readPath(a[1])
+	if err != nil && !(a[1] == 0 && flags&unix.AT_EMPTY_PATH != 0) {
+		return 0, err
+	}
+	if uint32(a[3])&unix.STATX__RESERVED != 0 {
+		return 0, unix.EINVAL
+	}
+	st, err := t.Proc.Fstatat(dirfd, path, flags&^0x6000)
+	if err != nil {
+		return 0, err
+	}
+	b := make([]byte, 256)
+	le := binary.LittleEndian
+	le.PutUint32(b[0:], unix.STATX_BASIC_STATS)
+	le.PutUint32(b[4:], uint32(st.Blksize))
+	le.PutUint32(b[16:], uint32(st.Nlink))
+	le.PutUint32(b[20:], st.Uid)
+	le.PutUint32(b[24:], st.Gid)
+	le.PutUint16(b[28:], uint16(st.Mode))
+	le.PutUint64(b[32:], st.Ino)
+	le.PutUint64(b[40:], uint64(st.Size))
+	le.PutUint64(b[48:], uint64(st.Blocks))
+	for off, ts := range map[int]unix.Timespec{64: st.Atime, 96: st.Ctime, 112: st.Mtime} {
+		le.PutUint64(b[off:], uint64(ts.Sec))
+		le.PutUint32(b[off+8:], uint32(ts.Nsec))
+	}
+	le.PutUint32(b[128:], unix.Major(st.Rdev))
+	le.PutUint32(b[132:], unix.Minor(st.Rdev))
+	le.PutUint32(b[136:], unix.Major(st.Dev))
+	le.PutUint32(b[140:], unix.Minor(st.Dev))
+	return 0, t.copyOut(a[4], b)
+}
+
+// direntMax is the largest linux_dirent64 record: header plus a 255-byte
+// name and its NUL, rounded to 8.
+const direntMax = (19 + 256 + 7) &^ 7
+
+func sysGetdents64(t *Task, a args) (uint64, error) {
+	fd, addr, count := fdArg(a[0]), a[1], min(a[2], 1<<20)
+	if count < direntMax {
+		// Asking for fewer entries than surely fit would lose one.
+		return 0, unix.EINVAL
+	}
+	ents, err := t.Proc.Getdents(fd, int(count/direntMax))
+	if err != nil {
+		return 0, err
+	}
+	var out []byte
+	for i, e := range ents {
+		reclen := (19 + len(e.Name) + 1 + 7) &^ 7
+		rec := make([]byte, reclen)
+		binary.LittleEndian.PutUint64(rec[0:], e.Ino)
+		binary.LittleEndian.PutUint64(rec[8:], uint64(i+1))
+		binary.LittleEndian.PutUint16(rec[16:], uint16(reclen))
+		rec[18] = e.Type
+		copy(rec[19:], e.Name)
+		out = append(out, rec...)
+	}
+	return uint64(len(out)), t.copyOut(addr, out)
+}
+
+func mkdirat(t *Task, dirfd int, pathAddr, mode uint64) (uint64, error) {
+	path, err := t.readPath(pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Mkdirat(dirfd, path, uint32(mode))
+}
+
+func unlinkat(t *Task, dirfd int, pathAddr uint64, flags int) (uint64, error) {
+	path, err := t.readPath(pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Unlinkat(dirfd, path, flags)
+}
+
+func renameat(t *Task, olddir int, oldAddr uint64, newdir int, newAddr uint64, flags uint) (uint64, error) {
+	oldPath, err := t.readPath(oldAddr)
+	if err != nil {
+		return 0, err
+	}
+	newPath, err := t.readPath(newAddr)
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Renameat2(olddir, oldPath, newdir, newPath, flags)
+}
+
+func symlinkat(t *Task, targetAddr uint64, dirfd int, pathAddr uint64) (uint64, error) {
+	target, err := t.readPath(targetAddr)
+	if err != nil {
+		return 0, err
+	}
+	path, err := t.readPath(pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Symlinkat(target, dirfd, path)
+}
+
+func readlinkat(t *Task, dirfd int, pathAddr, buf, size uint64) (uint64, error) {
+	if int64(size) <= 0 {
+		return 0, unix.EINVAL
+	}
+	path, err := t.readPath(pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	target, err := t.Proc.Readlinkat(dirfd, path)
+	if err != nil {
+		return 0, err
+	}
+	b := []byte(target)[:min(uint64(len(target)), size)]
+	return uint64(len(b)), t.copyOut(buf, b)
+}
+
+func faccessat(t *Task, dirfd int, pathAddr, mode uint64, flags int) (uint64, error) {
+	path, err := t.readPath(pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Faccessat(dirfd, path, uint32(mode), flags)
+}
+
+func fchmodat(t *Task, dirfd int, pathAddr, mode uint64) (uint64, error) {
+	path, err := t.readPath(pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Fchmodat(dirfd, path, uint32(mode))
+}
+
+func sysUtimensat(t *Task, a args) (uint64, error) {
+	dirfd, flags := fdArg(a[0]), int(int32(a[3]))
+	var path string
+	if a[1] != 0 {
+		var err error
+		if path, err = t.readPath(a[1]); err != nil {
+			return 0, err
+		}
+	}
+	now := unix.NsecToTimespec(timeNow().UnixNano())
+	times := [2]unix.Timespec{now, now}
+	if a[2] != 0 {
+		raw, err := t.copyIn(a[2], 32)
+		if err != nil {
+			return 0, err
+		}
+		for i := range times {
+			sec := int64(binary.LittleEndian.Uint64(raw[16*i:]))
+			nsec := int64(binary.LittleEndian.Uint64(raw[16*i+8:]))
+			switch nsec {
+			case unix.UTIME_NOW:
+			case unix.UTIME_OMIT:
+				times[i] = unix.Timespec{Sec: 0, Nsec: unix.UTIME_OMIT}
+			default:
+				if nsec < 0 || nsec >= 1e9 {
+					return 0, unix.EINVAL
+				}
+				times[i] = unix.Timespec{Sec: sec, Nsec: nsec}
+			}
+		}
+	}
+	return 0, t.Proc.Utimensat(dirfd, path, times[0], times[1], flags)
+}
+
+func sysGetcwd(t *Task, a args) (uint64, error) {
+	cwd := append([]byte(t.Proc.Getcwd()), 0)
+	if uint64(len(cwd)) > a[1] {
+		return 0, unix.ERANGE
+	}
+	return uint64(len(cwd)), t.copyOut(a[0], cwd)
+}
+
+// ioctlSizes are the argument sizes of the ioctls the kernel answers.
+var ioctlSizes = map[uint]int{
+	unix.TCGETS:     36, // struct termios (kernel layout)
+	unix.TIOCGWINSZ: 8,
+	unix.TIOCGPGRP:  4,
+	0x541b:          4, // FIONREAD
+	fionbio:         4,
+	0x5451:          0, // FIOCLEX
+	0x5450:          0, // FIONCLEX
+}
+
+func sysIoctl(t *Task, a args) (uint64, error) {
+	fd, req, argp := fdArg(a[0]), uint(uint32(a[1])), a[2]
+	size, known := ioctlSizes[req]
+	if !known {
+		if _, err := t.Proc.FDs.Get(fd); err != nil {
+			return 0, err
+		}
+		return 0, unix.ENOTTY
+	}
+	buf := make([]byte, size)
+	if req == fionbio {
+		in, err := t.copyIn(argp, 4)
+		if err != nil {
+			return 0, err
+		}
+		f, err := t.Proc.FDs.Get(fd)
+		if err != nil {
+			return 0, err
+		}
+		fl := f.Flags() &^ unix.O_NONBLOCK
+		if binary.LittleEndian.Uint32(in) != 0 {
+			fl |= unix.O_NONBLOCK
+		}
+		f.SetFlags(fl)
+		return 0, nil
+	}
+	r, err := t.Proc.Ioctl(fd, req, buf)
+	if err != nil {
+		return 0, err
+	}
+	return uint64(r), t.copyOut(argp, buf)
+}
+
+// fionbio is FIONBIO, which x/sys/unix does not export.
+const fionbio = 0x5421

@@ -1,0 +1,103 @@
+package linux
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel/mm"
+	"github.com/litebox-go/litebox/kernel/vfs"
+)
+
+func init() {
+	register(unix.SYS_BRK, func(t *Task, a args) (uint64, error) { return t.Proc.MM.Brk(a[0]), nil })
+	register(unix.SYS_MMAP, sysMmap)
+	register(unix.SYS_MUNMAP, func(t *Task, a args) (uint64, error) { return 0, t.Proc.MM.Munmap(a[0], a[1]) })
+	register(unix.SYS_MPROTECT, func(t *Task, a args) (uint64, error) {
+		prot := int(a[2]) &^ (unix.PROT_GROWSDOWN | unix.PROT_GROWSUP)
+		return 0, t.Proc.MM.Mprotect(a[0], a[1], prot)
+	})
+	register(unix.SYS_MREMAP, sysMremap)
+	register(unix.SYS_MADVISE, func(t *Task, a args) (uint64, error) {
+		return 0, t.Proc.MM.Madvise(a[0], a[1], int(int32(a[2])))
+	})
+}
+
+// mapFlagsKnown are the mmap flags the kernel honours or may safely treat
+// as hints (they change performance, not semantics, for our memory).
+const mapFlagsKnown = unix.MAP_SHARED | unix.MAP_PRIVATE | unix.MAP_SHARED_VALIDATE | unix.MAP_FIXED |
+	unix.MAP_ANONYMOUS | unix.MAP_GROWSDOWN | unix.MAP_DENYWRITE | unix.MAP_EXECUTABLE |
+	unix.MAP_LOCKED | unix.MAP_NORESERVE | unix.MAP_POPULATE | unix.MAP_NONBLOCK |
+	unix.MAP_STACK | unix.MAP_FIXED_NOREPLACE
+
+// fileBacking reads a mapped file through its open file description.
+type fileBacking struct{ f *vfs.File }
+
+func (b fileBacking) ReadAt(p []byte, off int64) (int, error) { return b.f.Pread(p, off) }
+
+func sysMmap(t *Task, a args) (uint64, error) {
+	addr, length, prot, flags, fd, off := a[0], a[1], int(a[2]), int(a[3]), fdArg(a[4]), a[5]
+	if prot&^(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC) != 0 {
+		return 0, unix.EINVAL
+	}
+	typ := flags & (unix.MAP_SHARED | unix.MAP_PRIVATE)
+	if typ == 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&^mapFlagsKnown != 0 {
+		if flags&unix.MAP_SHARED_VALIDATE == unix.MAP_SHARED_VALIDATE {
+			return 0, unix.EOPNOTSUPP
+		}
+		// MAP_32BIT, MAP_HUGETLB, MAP_SYNC...: not served, and never faked.
+		return 0, unix.EINVAL
+	}
+	req := mm.MapRequest{
+		Addr: addr, Length: length, Prot: prot,
+		Fixed:     flags&unix.MAP_FIXED != 0,
+		NoReplace: flags&unix.MAP_FIXED_NOREPLACE != 0,
+		Shared:    typ&unix.MAP_SHARED != 0,
+	}
+	if flags&unix.MAP_ANONYMOUS == 0 {
+		f, err := t.Proc.FDs.Get(fd)
+		if err != nil {
+			return 0, err
+		}
+		fl := f.Flags()
+		if fl&unix.O_PATH != 0 {
+			return 0, unix.EBADF
+		}
+		if fl&unix.O_ACCMODE == unix.O_WRONLY {
+			return 0, unix.EACCES
+		}
+		st, err := f.Stat()
+		if err != nil {
+			return 0, err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return 0, unix.ENODEV
+		}
+		if req.Shared && prot&unix.PROT_WRITE != 0 {
+			if fl&unix.O_ACCMODE != unix.O_RDWR {
+				return 0, unix.EACCES
+			}
+			// Writable shared file mappings need write-back to the file
+			// system, which the kernel does not do yet.
+			t.Proc.Kernel().Unsupported("mmap(MAP_SHARED|PROT_WRITE, file)", unix.SYS_MMAP, t.Proc.PID)
+			return 0, unix.ENODEV
+		}
+		req.File = fileBacking{f}
+		req.Info = mm.FileInfo{Path: f.Path(), Dev: st.Dev, Ino: st.Ino}
+		req.Offset = off
+		req.Shared = false // read-only shared file mappings are served as private copies
+	} else if req.Shared {
+		// Within one process, shared anonymous memory behaves as private.
+		req.Shared = false
+	}
+	return t.Proc.MM.Mmap(req)
+}
+
+func sysMremap(t *Task, a args) (uint64, error) {
+	flags := int(a[3])
+	if flags&^(unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED) != 0 {
+		return 0, unix.EINVAL
+	}
+	return t.Proc.MM.Mremap(a[0], a[1], a[2], flags&unix.MREMAP_MAYMOVE != 0, flags&unix.MREMAP_FIXED != 0, a[4])
+}

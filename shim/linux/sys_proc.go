@@ -1,0 +1,163 @@
+package linux
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel"
+)
+
+func init() {
+	register(unix.SYS_EXIT, sysExit)
+	register(unix.SYS_EXIT_GROUP, sysExit)
+	register(unix.SYS_GETPID, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getpid()), nil })
+	register(unix.SYS_GETTID, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getpid()), nil })
+	register(unix.SYS_GETPPID, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getppid()), nil })
+	for _, nr := range []int{unix.SYS_GETUID, unix.SYS_GETEUID} {
+		register(nr, func(t *Task, a args) (uint64, error) { return kernel.GuestUID, nil })
+	}
+	for _, nr := range []int{unix.SYS_GETGID, unix.SYS_GETEGID} {
+		register(nr, func(t *Task, a args) (uint64, error) { return kernel.GuestGID, nil })
+	}
+	register(unix.SYS_ARCH_PRCTL, sysArchPrctl)
+	register(unix.SYS_SET_TID_ADDRESS, func(t *Task, a args) (uint64, error) {
+		return uint64(t.Proc.SetTidAddress(a[0])), nil
+	})
+	register(unix.SYS_SET_ROBUST_LIST, func(t *Task, a args) (uint64, error) {
+		if a[1] != 24 { // sizeof(struct robust_list_head)
+			return 0, unix.EINVAL
+		}
+		// The list is only walked when a thread dies holding a robust
+		// mutex, which needs threads; one thread has nothing to recover.
+		return 0, nil
+	})
+	register(unix.SYS_PRLIMIT64, sysPrlimit)
+	register(unix.SYS_GETRLIMIT, func(t *Task, a args) (uint64, error) {
+		r, err := t.Proc.Getrlimit(int(a[0]))
+		if err != nil {
+			return 0, err
+		}
+		return 0, t.copyOut(a[1], encodeRlimit(r))
+	})
+	register(unix.SYS_SETRLIMIT, func(t *Task, a args) (uint64, error) {
+		r, err := t.readRlimit(a[1])
+		if err != nil {
+			return 0, err
+		}
+		return 0, t.Proc.Setrlimit(int(a[0]), r)
+	})
+	register(unix.SYS_UNAME, sysUname)
+	register(unix.SYS_SCHED_YIELD, func(t *Task, a args) (uint64, error) { runtime.Gosched(); return 0, nil })
+	register(unix.SYS_GETRANDOM, sysGetrandom)
+}
+
+func sysExit(t *Task, a args) (uint64, error) {
+	return 0, &Exit{Code: int(a[0] & 0xff)}
+}
+
+func sysArchPrctl(t *Task, a args) (uint64, error) {
+	switch a[0] {
+	case archSetFS:
+		if a[1] >= 1<<47 {
+			return 0, unix.EPERM
+		}
+		t.Regs.Fs_base = a[1]
+		return 0, nil
+	case archSetGS:
+		if a[1] >= 1<<47 {
+			return 0, unix.EPERM
+		}
+		t.Regs.Gs_base = a[1]
+		return 0, nil
+	case archGetFS:
+		return 0, t.writeU64(a[1], t.Regs.Fs_base)
+	case archGetGS:
+		return 0, t.writeU64(a[1], t.Regs.Gs_base)
+	}
+	return 0, unix.EINVAL
+}
+
+func encodeRlimit(r unix.Rlimit) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, r.Cur)
+	return binary.LittleEndian.AppendUint64(b, r.Max)
+}
+
+func (t *Task) readRlimit(addr uint64) (unix.Rlimit, error) {
+	b, err := t.copyIn(addr, 16)
+	if err != nil {
+		return unix.Rlimit{}, err
+	}
+	return unix.Rlimit{Cur: binary.LittleEndian.Uint64(b), Max: binary.LittleEndian.Uint64(b[8:])}, nil
+}
+
+func sysPrlimit(t *Task, a args) (uint64, error) {
+	pid, res := int(int32(a[0])), int(int32(a[1]))
+	if pid != 0 && pid != t.Proc.PID {
+		return 0, unix.ESRCH
+	}
+	old, err := t.Proc.Getrlimit(res)
+	if err != nil {
+		return 0, err
+	}
+	if a[2] != 0 {
+		r, err := t.readRlimit(a[2])
+		if err != nil {
+			return 0, err
+		}
+		if err := t.Proc.Setrlimit(res, r); err != nil {
+			return 0, err
+		}
+	}
+	if a[3] != 0 {
+		return 0, t.copyOut(a[3], encodeRlimit(old))
+	}
+	return 0, nil
+}
+
+// Release is the kernel release the guest sees: our own answer, recent
+// enough for glibc and musl.
+const Release = "6.1.0-litebox"
+
+func sysUname(t *Task, a args) (uint64, error) {
+	b := make([]byte, 6*65)
+	for i, s := range []string{"Linux", t.Proc.Kernel().Hostname(), Release,
+		"#1 SMP LiteBox-Go", "x86_64", "(none)"} {
+		copy(b[i*65:i*65+64], s)
+	}
+	return 0, t.copyOut(a[0], b)
+}
+
+func sysGetrandom(t *Task, a args) (uint64, error) {
+	if a[2]&^(unix.GRND_NONBLOCK|unix.GRND_RANDOM|unix.GRND_INSECURE) != 0 ||
+		a[2]&(unix.GRND_RANDOM|unix.GRND_INSECURE) == unix.GRND_RANDOM|unix.GRND_INSECURE {
+		return 0, unix.EINVAL
+	}
+	n := min(a[1], 1<<25-1) // Linux returns at most 32 MiB - 1 per call
+	buf := make([]byte, min(n, ioChunk))
+	var done uint64
+	for done < n {
+		chunk := buf[:min(uint64(len(buf)), n-done)]
+		if _, err := rand.Read(chunk); err != nil {
+			return 0, err
+		}
+		if err := t.copyOut(a[0]+done, chunk); err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+		done += uint64(len(chunk))
+	}
+	return done, nil
+}
+
+// arch_prctl codes (asm/prctl.h).
+const (
+	archSetGS = 0x1001
+	archSetFS = 0x1002
+	archGetFS = 0x1003
+	archGetGS = 0x1004
+)

@@ -1,0 +1,142 @@
+package linux
+
+import (
+	"encoding/binary"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// timeNow is the kernel's wall clock.
+var timeNow = time.Now
+
+func init() {
+	register(unix.SYS_CLOCK_GETTIME, sysClockGettime)
+	register(unix.SYS_CLOCK_GETRES, sysClockGetres)
+	register(unix.SYS_GETTIMEOFDAY, sysGettimeofday)
+	register(unix.SYS_TIME, func(t *Task, a args) (uint64, error) {
+		now := uint64(timeNow().Unix())
+		if a[0] != 0 {
+			if err := t.writeU64(a[0], now); err != nil {
+				return 0, err
+			}
+		}
+		return now, nil
+	})
+	register(unix.SYS_NANOSLEEP, func(t *Task, a args) (uint64, error) {
+		d, err := t.readTimespec(a[0])
+		if err != nil {
+			return 0, err
+		}
+		time.Sleep(d)
+		return 0, nil
+	})
+	register(unix.SYS_CLOCK_NANOSLEEP, sysClockNanosleep)
+}
+
+func encodeTimespec(d time.Duration) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, uint64(d/time.Second))
+	return binary.LittleEndian.AppendUint64(b, uint64(d%time.Second))
+}
+
+// readTimespec copies a struct timespec and validates it as a duration.
+func (t *Task) readTimespec(addr uint64) (time.Duration, error) {
+	b, err := t.copyIn(addr, 16)
+	if err != nil {
+		return 0, err
+	}
+	sec, nsec := int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))
+	if sec < 0 || nsec < 0 || nsec >= 1e9 {
+		return 0, unix.EINVAL
+	}
+	if sec > int64(1<<62)/1e9 {
+		sec = int64(1<<62) / 1e9
+	}
+	return time.Duration(sec)*time.Second + time.Duration(nsec), nil
+}
+
+// clockNow reads a guest clock as a duration since its epoch.
+func (t *Task) clockNow(clock int32) (time.Duration, error) {
+	switch clock {
+	case unix.CLOCK_REALTIME, unix.CLOCK_REALTIME_COARSE, unix.CLOCK_TAI:
+		return time.Duration(timeNow().UnixNano()), nil
+	case unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_COARSE, unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_BOOTTIME:
+		// Monotonic time starts at the sandbox's boot: the guest learns
+		// nothing about the host's uptime.
+		return time.Since(t.Proc.Kernel().BootTime()), nil
+	case unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
+		if t.CPUTime == nil {
+			return 0, unix.EINVAL
+		}
+		ns, err := t.CPUTime()
+		return time.Duration(ns), err
+	}
+	return 0, unix.EINVAL
+}
+
+func sysClockGettime(t *Task, a args) (uint64, error) {
+	d, err := t.clockNow(int32(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.copyOut(a[1], encodeTimespec(d))
+}
+
+func sysClockGetres(t *Task, a args) (uint64, error) {
+	if _, err := t.clockNow(int32(a[0])); err != nil {
+		return 0, err
+	}
+	res := time.Nanosecond
+	switch int32(a[0]) {
+	case unix.CLOCK_REALTIME_COARSE, unix.CLOCK_MONOTONIC_COARSE:
+		res = 4 * time.Millisecond
+	}
+	if a[1] == 0 {
+		return 0, nil
+	}
+	return 0, t.copyOut(a[1], encodeTimespec(res))
+}
+
+func sysGettimeofday(t *Task, a args) (uint64, error) {
+	if a[0] != 0 {
+		now := timeNow()
+		b := binary.LittleEndian.AppendUint64(nil, uint64(now.Unix()))
+		b = binary.LittleEndian.AppendUint64(b, uint64(now.Nanosecond()/1000))
+		if err := t.copyOut(a[0], b); err != nil {
+			return 0, err
+		}
+	}
+	if a[1] != 0 {
+		if err := t.copyOut(a[1], make([]byte, 8)); err != nil { // UTC, no DST
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+func sysClockNanosleep(t *Task, a args) (uint64, error) {
+	clock, flags := int32(a[0]), a[1]
+	if clock == unix.CLOCK_THREAD_CPUTIME_ID {
+		return 0, unix.EINVAL
+	}
+	if flags&^unix.TIMER_ABSTIME != 0 {
+		return 0, unix.EINVAL
+	}
+	d, err := t.readTimespec(a[2])
+	if err != nil {
+		return 0, err
+	}
+	if flags&unix.TIMER_ABSTIME != 0 {
+		now, err := t.clockNow(clock)
+		if err != nil {
+			return 0, err
+		}
+		d -= now
+	} else if _, err := t.clockNow(clock); err != nil {
+		return 0, err
+	}
+	if d > 0 {
+		time.Sleep(d)
+	}
+	return 0, nil
+}
