@@ -44,6 +44,9 @@ type Kernel struct {
 	unsupported map[string]bool
 	nextPID     int
 	procs       map[int]*Process
+
+	// Futexes are the sandbox's futex wait queues.
+	Futexes Futexes
 }
 
 // New returns a kernel serving cfg.FS.

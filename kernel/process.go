@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +29,7 @@ type Process struct {
 	umask   uint32
 	exe     string
 	args    []string
+	comm    string
 	sig     SignalState
 	rlimits map[int]unix.Rlimit
 	tidAddr uint64
@@ -79,6 +81,23 @@ func (p *Process) SetArgs(args []string) {
 	p.mu.Lock()
 	p.args = append([]string(nil), args...)
 	p.mu.Unlock()
+}
+
+// SetComm sets the process name (prctl PR_SET_NAME).
+func (p *Process) SetComm(name string) { p.mu.Lock(); p.comm = name; p.mu.Unlock() }
+
+// Comm returns the process name: set by prctl, else the executable's base name.
+func (p *Process) Comm() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.comm != "" {
+		return p.comm
+	}
+	name := p.exe[strings.LastIndex(p.exe, "/")+1:]
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	return name
 }
 
 // Args returns the argument vector.

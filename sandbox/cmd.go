@@ -23,11 +23,11 @@ import (
 )
 
 // DefaultPath is the guest's PATH when the caller gives none.
-const DefaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+const DefaultPath = "/usr/local/bin:/usr/bin:/bin"
 
 // DefaultEnv is the guest's environment when the caller gives none: nothing
 // of the host's environment reaches the guest unless asked for.
-var DefaultEnv = []string{"PATH=" + DefaultPath, "HOME=/tmp", "LANG=C.UTF-8"}
+var DefaultEnv = []string{"PATH=" + DefaultPath, "HOME=/tmp"}
 
 // Cmd is one guest program to run, shaped like os/exec.Cmd.
 type Cmd struct {

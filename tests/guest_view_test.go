@@ -30,7 +30,8 @@ func runListdir(t *testing.T, dir string, mounts ...string) harness.Result {
 // TestGuestFileSystemView checks the exact top-level view the contract
 // promises: host /usr /bin /sbin /lib /lib64 /etc (those that exist on the
 // host), litebox's own /dev, /proc and /tmp, plus mount points; an empty
-// /tmp; and exactly the five device nodes in /dev.
+// /tmp; and exactly the five device nodes in /dev plus the
+// stdin, stdout, stderr and fd links into /proc/self/fd.
 func TestGuestFileSystemView(t *testing.T) {
 	var root []string
 	for _, d := range []string{"usr", "bin", "sbin", "lib", "lib64", "etc"} {
@@ -50,7 +51,7 @@ func TestGuestFileSystemView(t *testing.T) {
 		{"/work/..", listing(root...)},
 		{"/work/../..", listing(root...)},
 		{"/..", listing(root...)},
-		{"/dev", listing("full", "null", "random", "urandom", "zero")},
+		{"/dev", listing("fd", "full", "null", "random", "stderr", "stdin", "stdout", "urandom", "zero")},
 		{"/tmp", listing()},
 	}
 	for _, tc := range cases {

@@ -101,16 +101,10 @@ func (f *File) ioCheck(write bool) error {
 	return nil
 }
 
-// readResult maps the FileOps convention (io.EOF allowed) to syscall
-// semantics: data read before an error is returned without the error.
-func readResult(n int, err error) (int, error) {
-	if n > 0 {
-		return n, nil
-	}
-	return 0, toErrno(err)
-}
-
-func writeResult(n int, err error) (int, error) {
+// ioResult maps a FileOps result to syscall semantics: a partial transfer
+// is reported without its error (the next call will see it), io.EOF is a
+// zero-length read, and other errors become errnos.
+func ioResult(n int, err error) (int, error) {
 	if n > 0 {
 		return n, nil
 	}
@@ -125,13 +119,13 @@ func (f *File) Read(p []byte) (int, error) {
 	if f.stream {
 		// No lock: a read blocking on a terminal must not hold up writers
 		// sharing the description (fds 0-2 are often one tty).
-		return readResult(f.ops.ReadAt(p, 0))
+		return ioResult(f.ops.ReadAt(p, 0))
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, err := f.ops.ReadAt(p, f.off)
 	f.off += int64(n)
-	return readResult(n, err)
+	return ioResult(n, err)
 }
 
 // Write writes at the file offset (or the end with O_APPEND) and advances it.
@@ -140,7 +134,7 @@ func (f *File) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	if f.stream {
-		return writeResult(f.ops.WriteAt(p, 0))
+		return ioResult(f.ops.WriteAt(p, 0))
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -149,11 +143,11 @@ func (f *File) Write(p []byte) (int, error) {
 		if err == nil || n > 0 {
 			f.off = end
 		}
-		return writeResult(n, err)
+		return ioResult(n, err)
 	}
 	n, err := f.ops.WriteAt(p, f.off)
 	f.off += int64(n)
-	return writeResult(n, err)
+	return ioResult(n, err)
 }
 
 // appendLocked writes p at end of file, returning the new end.
@@ -161,7 +155,7 @@ func (f *File) appendLocked(p []byte) (int, int64, error) {
 	if a, ok := f.ops.(Appender); ok {
 		return a.Append(p)
 	}
-	st, err := f.statLocked()
+	st, err := f.Stat()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -180,7 +174,7 @@ func (f *File) Pread(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	return readResult(f.ops.ReadAt(p, off))
+	return ioResult(f.ops.ReadAt(p, off))
 }
 
 // Pwrite writes at off without touching the file offset. As on Linux, a
@@ -196,14 +190,13 @@ func (f *File) Pwrite(p []byte, off int64) (int, error) {
 		return 0, unix.EINVAL
 	}
 	f.mu.Lock()
-	appendMode := f.flags&unix.O_APPEND != 0
-	if appendMode {
-		defer f.mu.Unlock()
-		n, _, err := f.appendLocked(p)
-		return writeResult(n, err)
+	if f.flags&unix.O_APPEND == 0 {
+		f.mu.Unlock()
+		return ioResult(f.ops.WriteAt(p, off))
 	}
-	f.mu.Unlock()
-	return writeResult(f.ops.WriteAt(p, off))
+	defer f.mu.Unlock()
+	n, _, err := f.appendLocked(p)
+	return ioResult(n, err)
 }
 
 // Seek implements lseek for SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA and
@@ -229,7 +222,7 @@ func (f *File) Seek(off int64, whence int) (int64, error) {
 		if f.ops == nil {
 			return 0, unix.EINVAL
 		}
-		st, err := f.statLocked()
+		st, err := f.Stat()
 		if err != nil {
 			return 0, err
 		}
@@ -261,14 +254,9 @@ func (f *File) Seek(off int64, whence int) (int64, error) {
 }
 
 // Stat returns the node's metadata, through the open handle when the
-// FileOps support it.
+// FileOps support it (so it keeps working after unlink). It does not take
+// f.mu, so it may be called with the lock held.
 func (f *File) Stat() (Stat, error) {
-	return f.statLocked()
-}
-
-// statLocked does not actually need f.mu; the name documents that it is
-// safe to call with it held.
-func (f *File) statLocked() (Stat, error) {
 	if s, ok := f.ops.(Stater); ok {
 		st, err := s.Stat()
 		return st, toErrno(err)

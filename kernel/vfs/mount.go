@@ -152,12 +152,10 @@ type skeleton struct {
 	st Stat
 }
 
-var skeletonDev = NewDev()
-
 func newSkeleton() *skeleton {
 	now := Now()
 	return &skeleton{st: Stat{
-		Dev: skeletonDev, Ino: NewIno(), Nlink: 2,
+		Dev: NewDev(), Ino: NewIno(), Nlink: 2,
 		Mode: unix.S_IFDIR | 0o755, Blksize: 4096,
 		Atime: now, Mtime: now, Ctime: now,
 	}}

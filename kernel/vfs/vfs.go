@@ -46,6 +46,7 @@ func (v *VFS) Open(path string, flags int, mode uint32) (*File, error) {
 		// O_EXCL never follows: a symlink in the way is an existing file.
 		follow: flags&unix.O_NOFOLLOW == 0 && !excl,
 		parent: creat,
+		mutate: creat, // O_CREAT applies its own trailing-slash rule
 		cred:   &v.cred,
 	}
 	// A concurrent creator can win the race between our lookup and Create;
@@ -55,20 +56,20 @@ func (v *VFS) Open(path string, flags int, mode uint32) (*File, error) {
 		if err != nil {
 			return nil, err
 		}
+		if creat && res.slash {
+			return nil, unix.EISDIR // as Linux, whether or not it exists
+		}
 		if res.node != nil {
 			if excl {
 				return nil, unix.EEXIST
 			}
 			return v.openNode(res, flags, false)
 		}
-		if res.slash {
-			return nil, unix.EISDIR
-		}
 		if err := v.mayCreate(res.parent); err != nil {
 			return nil, err
 		}
 		n, err := res.parent.dir.Create(res.name, mode&0o7777)
-		if err == unix.EEXIST && !excl && attempt < 3 {
+		if ErrnoOf(err) == unix.EEXIST && !excl && attempt < 3 {
 			continue
 		}
 		if err != nil {
@@ -307,9 +308,6 @@ func (v *VFS) Link(oldPath, newPath string, follow bool) error {
 // its parent: read-only mount, mount point, search/write permission on the
 // parent and the sticky-directory rule.
 func (v *VFS) mayDelete(res *walkResult, st *Stat) error {
-	if v.isMountPoint(res.path) {
-		return unix.EBUSY
-	}
 	pst, err := stat(res.parent.dir)
 	if err != nil {
 		return err
@@ -317,7 +315,13 @@ func (v *VFS) mayDelete(res *walkResult, st *Stat) error {
 	if err := v.cred.check(&pst, mayWrite|mayExec); err != nil {
 		return err
 	}
-	return v.cred.checkSticky(&pst, st)
+	if err := v.cred.checkSticky(&pst, st); err != nil {
+		return err
+	}
+	if v.isMountPoint(res.path) {
+		return unix.EBUSY
+	}
+	return nil
 }
 
 // Unlink removes a non-directory.

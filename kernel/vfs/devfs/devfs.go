@@ -68,6 +68,9 @@ func (fs *FS) Add(name string, n vfs.Node) error {
 	if err := vfs.ValidName(name); err != nil {
 		return err
 	}
+	if n == nil {
+		return unix.EINVAL
+	}
 	fs.root.mu.Lock()
 	defer fs.root.mu.Unlock()
 	if _, ok := fs.root.entries[name]; ok {

@@ -231,7 +231,12 @@ func (b *base) Chmod(mode uint32) error {
 		return unix.EROFS
 	}
 	return b.fs.withFd(b.rel, unix.O_PATH, func(fd int) error {
-		return unix.Fchmodat(fd, "", mode&0o7777, unix.AT_EMPTY_PATH)
+		err := unix.Fchmodat(fd, "", mode&0o7777, unix.AT_EMPTY_PATH)
+		if err != unix.EOPNOTSUPP && err != unix.ENOSYS {
+			return err
+		}
+		// Kernels before 6.6 lack fchmodat2.
+		return viaProcFd(fd, func(p string) error { return unix.Chmod(p, mode&0o7777) })
 	})
 }
 
@@ -241,9 +246,29 @@ func (b *base) Utimes(atime, mtime unix.Timespec) error {
 	if b.fs.opts.ReadOnly {
 		return unix.EROFS
 	}
+	ts := []unix.Timespec{atime, mtime}
 	return b.fs.withFd(b.rel, unix.O_PATH, func(fd int) error {
-		return unix.UtimesNanoAt(fd, "", []unix.Timespec{atime, mtime}, unix.AT_EMPTY_PATH)
+		err := unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH)
+		if err != unix.EINVAL && err != unix.ENOENT {
+			return err
+		}
+		// Kernels before 5.8 reject AT_EMPTY_PATH for utimensat.
+		return viaProcFd(fd, func(p string) error { return unix.UtimesNano(p, ts) })
 	})
+}
+
+// viaProcFd applies fn to the /proc/self/fd magic link of an O_PATH fd,
+// which names exactly the already-resolved inode, so nothing is looked up
+// again. It refuses symlinks, where the call would act on the target.
+func viaProcFd(fd int, fn func(path string) error) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return unix.EOPNOTSUPP
+	}
+	return fn(fmt.Sprintf("/proc/self/fd/%d", fd))
 }
 
 // Symlink is a host symbolic link. It is only ever read, never followed by

@@ -167,18 +167,11 @@ func NewFile(mode uint32, content func() ([]byte, error)) *File {
 	return &File{attr: newAttr(), mode: mode & 0o7777, content: content}
 }
 
-// Stat reports a regular file. Its size is that of the current content,
-// which is evaluated for the purpose (unlike Linux's /proc, where it is 0,
-// so that programs sizing a buffer from st_size work).
+// Stat reports a regular file of size 0, as Linux does for /proc files:
+// computing the content just to stat it would be wasteful and could fail.
+// An open file's fstat reports the size of its snapshot instead.
 func (f *File) Stat() (vfs.Stat, error) {
-	data, err := f.content()
-	if err != nil {
-		return vfs.Stat{}, err
-	}
-	st := f.stat(unix.S_IFREG | f.mode)
-	st.Size = int64(len(data))
-	st.Blocks = (st.Size + 511) / 512
-	return st, nil
+	return f.stat(unix.S_IFREG | f.mode), nil
 }
 
 // Open takes the snapshot.
@@ -190,26 +183,37 @@ func (f *File) Open(flags int) (vfs.FileOps, error) {
 	if err != nil {
 		return nil, err
 	}
-	return snapshot(data), nil
+	return &snapshot{f: f, data: data}, nil
 }
 
 // snapshot is an open synthetic file.
-type snapshot []byte
+type snapshot struct {
+	f    *File
+	data []byte
+}
 
-func (s snapshot) ReadAt(p []byte, off int64) (int, error) {
+func (s *snapshot) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	if off >= int64(len(s)) {
+	if off >= int64(len(s.data)) {
 		return 0, io.EOF
 	}
-	return copy(p, s[off:]), nil
+	return copy(p, s.data[off:]), nil
 }
 
-func (s snapshot) WriteAt([]byte, int64) (int, error) { return 0, unix.EBADF }
-func (s snapshot) Truncate(int64) error               { return unix.EROFS }
-func (s snapshot) Sync() error                        { return nil }
-func (s snapshot) Close() error                       { return nil }
+// Stat reports the snapshot's size.
+func (s *snapshot) Stat() (vfs.Stat, error) {
+	st, _ := s.f.Stat()
+	st.Size = int64(len(s.data))
+	st.Blocks = (st.Size + 511) / 512
+	return st, nil
+}
+
+func (s *snapshot) WriteAt([]byte, int64) (int, error) { return 0, unix.EBADF }
+func (s *snapshot) Truncate(int64) error               { return unix.EROFS }
+func (s *snapshot) Sync() error                        { return nil }
+func (s *snapshot) Close() error                       { return nil }
 
 // Symlink is a symbolic link whose target is computed when it is read.
 type Symlink struct {

@@ -1,0 +1,95 @@
+package linux
+
+import (
+	"encoding/binary"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel"
+)
+
+func init() {
+	register(unix.SYS_FUTEX, sysFutex)
+}
+
+// futex operations (linux/futex.h).
+const (
+	futexWait          = 0
+	futexWake          = 1
+	futexRequeue       = 3
+	futexCmpRequeue    = 4
+	futexWaitBitset    = 9
+	futexWakeBitset    = 10
+	futexPrivate       = 128
+	futexClockRealtime = 256
+	futexBitsetAll     = 0xffffffff
+)
+
+func sysFutex(t *Task, a args) (uint64, error) {
+	uaddr, op, val := a[0], int(a[1]), uint32(a[2])
+	cmd := op &^ (futexPrivate | futexClockRealtime)
+	if uaddr%4 != 0 {
+		return 0, unix.EINVAL
+	}
+	key := kernel.FutexKey{Space: t.Proc.MM, Addr: uaddr}
+	load := func() (uint32, error) {
+		b, err := t.copyIn(uaddr, 4)
+		if err != nil {
+			return 0, err
+		}
+		return binary.LittleEndian.Uint32(b), nil
+	}
+	futexes := &t.Proc.Kernel().Futexes
+	switch cmd {
+	case futexWait, futexWaitBitset:
+		bitset := uint32(futexBitsetAll)
+		if cmd == futexWaitBitset {
+			bitset = uint32(a[5])
+		} else if op&futexClockRealtime != 0 {
+			return 0, unix.ENOSYS // as Linux: FUTEX_WAIT has only a relative timeout
+		}
+		var deadline *time.Time
+		if a[3] != 0 {
+			d, err := t.readTimespec(a[3])
+			if err != nil {
+				return 0, err
+			}
+			var at time.Time
+			switch {
+			case cmd == futexWait:
+				at = time.Now().Add(d)
+			case op&futexClockRealtime != 0:
+				at = time.Unix(0, int64(d))
+			default:
+				at = t.Proc.Kernel().BootTime().Add(d)
+			}
+			deadline = &at
+		}
+		return 0, futexes.FutexWait(key, val, load, bitset, deadline)
+	case futexWake, futexWakeBitset:
+		bitset := uint32(futexBitsetAll)
+		if cmd == futexWakeBitset {
+			bitset = uint32(a[5])
+		}
+		n, err := futexes.FutexWake(key, int(min(val, 1<<30)), bitset)
+		return uint64(n), err
+	case futexRequeue, futexCmpRequeue:
+		if a[4]%4 != 0 {
+			return 0, unix.EINVAL
+		}
+		nMove := int(min(uint32(a[3]), 1<<30))
+		to := kernel.FutexKey{Space: t.Proc.MM, Addr: a[4]}
+		var check func() (bool, error)
+		if cmd == futexCmpRequeue {
+			check = func() (bool, error) {
+				cur, err := load()
+				return cur == uint32(a[5]), err
+			}
+		}
+		n, err := futexes.FutexRequeue(key, to, int(min(val, 1<<30)), nMove, check)
+		return uint64(n), err
+	}
+	t.Proc.Kernel().Unsupported("futex op", unix.SYS_FUTEX, t.Proc.PID)
+	return 0, unix.ENOSYS
+}

@@ -1,0 +1,111 @@
+package linux
+
+import (
+	"encoding/binary"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func init() {
+	register(unix.SYS_SYSINFO, sysSysinfo)
+	register(unix.SYS_SCHED_GETAFFINITY, sysSchedGetaffinity)
+	register(unix.SYS_FADVISE64, func(t *Task, a args) (uint64, error) {
+		if _, err := t.Proc.FDs.Get(fdArg(a[0])); err != nil {
+			return 0, err
+		}
+		if int64(a[2]) < 0 || a[3] > unix.FADV_NOREUSE {
+			return 0, unix.EINVAL
+		}
+		return 0, nil // advice only: our files have no page cache to tune
+	})
+	register(unix.SYS_PRCTL, sysPrctl)
+	for _, nr := range []int{unix.SYS_GETXATTR, unix.SYS_LGETXATTR, unix.SYS_FGETXATTR,
+		unix.SYS_LISTXATTR, unix.SYS_LLISTXATTR, unix.SYS_FLISTXATTR,
+		unix.SYS_SETXATTR, unix.SYS_LSETXATTR, unix.SYS_FSETXATTR,
+		unix.SYS_REMOVEXATTR, unix.SYS_LREMOVEXATTR, unix.SYS_FREMOVEXATTR} {
+		// Our file systems keep no extended attributes, which Linux
+		// reports the same way for file systems without xattr support.
+		register(nr, func(t *Task, a args) (uint64, error) { return 0, unix.EOPNOTSUPP })
+	}
+}
+
+func sysSysinfo(t *Task, a args) (uint64, error) {
+	b := make([]byte, 112) // struct sysinfo on x86-64
+	le := binary.LittleEndian
+	le.PutUint64(b[0:], uint64(time.Since(t.Proc.Kernel().BootTime())/time.Second))
+	var host unix.Sysinfo_t
+	if err := unix.Sysinfo(&host); err == nil {
+		unit := uint64(host.Unit)
+		if unit == 0 {
+			unit = 1
+		}
+		total := host.Totalram * unit
+		used := min(t.Proc.MM.Mapped(), total)
+		le.PutUint64(b[32:], total)      // totalram
+		le.PutUint64(b[40:], total-used) // freeram
+	}
+	le.PutUint16(b[80:], uint16(len(t.Proc.Kernel().PIDs()))) // procs
+	le.PutUint32(b[104:], 1)                                  // mem_unit
+	return 0, t.copyOut(a[0], b)
+}
+
+func sysSchedGetaffinity(t *Task, a args) (uint64, error) {
+	pid, size := int(int32(a[0])), a[1]
+	if pid != 0 && pid != t.Proc.PID {
+		return 0, unix.ESRCH
+	}
+	// The guest's threads run on the host's CPUs; report the ones this
+	// process may use.
+	n := runtime.NumCPU()
+	bytes := (n + 63) / 64 * 8
+	if size < uint64(bytes) || size%8 != 0 {
+		return 0, unix.EINVAL
+	}
+	mask := make([]byte, bytes)
+	for i := 0; i < n; i++ {
+		mask[i/8] |= 1 << (i % 8)
+	}
+	return uint64(bytes), t.copyOut(a[2], mask)
+}
+
+func sysPrctl(t *Task, a args) (uint64, error) {
+	switch a[0] {
+	case unix.PR_SET_NAME:
+		name, err := t.readString(a[1], 4096)
+		if err != nil {
+			return 0, err
+		}
+		if len(name) > 15 {
+			name = name[:15]
+		}
+		t.Proc.SetComm(name)
+		return 0, nil
+	case unix.PR_GET_NAME:
+		b := make([]byte, 16)
+		copy(b, t.Proc.Comm())
+		return 0, t.copyOut(a[1], b)
+	case unix.PR_GET_DUMPABLE:
+		return 1, nil
+	case unix.PR_SET_DUMPABLE:
+		if a[1] > 1 {
+			return 0, unix.EINVAL
+		}
+		return 0, nil
+	case unix.PR_GET_NO_NEW_PRIVS:
+		return 1, nil // the guest can never gain privileges
+	case unix.PR_SET_NO_NEW_PRIVS:
+		if a[1] != 1 {
+			return 0, unix.EINVAL
+		}
+		return 0, nil
+	case unix.PR_CAPBSET_READ:
+		if a[1] > 63 {
+			return 0, unix.EINVAL
+		}
+		return 0, nil // the guest holds no capabilities
+	}
+	t.Proc.Kernel().Unsupported("prctl option", unix.SYS_PRCTL, t.Proc.PID)
+	return 0, unix.EINVAL
+}
