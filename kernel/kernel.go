@@ -47,6 +47,7 @@ type Kernel struct {
 
 	// Futexes are the sandbox's futex wait queues.
 	Futexes Futexes
+	poll    notifier
 }
 
 // New returns a kernel serving cfg.FS.

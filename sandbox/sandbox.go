@@ -151,7 +151,7 @@ func buildFS(cfg Config) (*vfs.VFS, error) {
 		return nil, fmt.Errorf("mounting /dev: %w", err)
 	}
 	for _, m := range cfg.Mounts {
-		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable}); err != nil {
+		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true}); err != nil {
 			return nil, err
 		}
 	}

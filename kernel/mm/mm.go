@@ -88,6 +88,13 @@ func (m *MM) Mapper() Mapper { return m.as }
 func pageUp(x uint64) uint64   { return (x + PageSize - 1) &^ (PageSize - 1) }
 func pageDown(x uint64) uint64 { return x &^ (PageSize - 1) }
 
+// pageEnd returns addr plus length rounded up to a page, and false if that
+// wraps around: a huge length must not pass for an empty range.
+func pageEnd(addr, length uint64) (uint64, bool) {
+	l := pageUp(length)
+	return addr + l, l >= length && addr+l >= addr
+}
+
 // MapRequest describes an mmap call after the shim has decoded it.
 type MapRequest struct {
 	Addr, Length uint64
@@ -163,16 +170,21 @@ func (m *MM) charge(addr, length uint64) error {
 	if m.limit == 0 {
 		return nil
 	}
-	existing := uint64(0)
-	for _, v := range m.vmas {
-		if s, e := max(v.Start, addr), min(v.End, addr+length); s < e {
-			existing += e - s
-		}
-	}
-	if m.mapped-existing+length > m.limit {
+	if m.mapped-m.overlap(addr, addr+length)+length > m.limit {
 		return unix.ENOMEM
 	}
 	return nil
+}
+
+// overlap returns the bytes of [start, end) that are mapped.
+func (m *MM) overlap(start, end uint64) uint64 {
+	var n uint64
+	for _, v := range m.vmas {
+		if s, e := max(v.Start, start), min(v.End, end); s < e {
+			n += e - s
+		}
+	}
+	return n
 }
 
 // populate creates host pages for [start, end) of v and, for file
@@ -251,6 +263,17 @@ func (m *MM) findFree(length uint64) (uint64, bool) {
 	}
 	occupied = append(occupied, m.reserved...)
 	sort.Slice(occupied, func(i, j int) bool { return occupied[i].Start < occupied[j].Start })
+	// Reserved ranges may overlap or nest; merge them so that the gap
+	// below a range really is free.
+	merged := occupied[:0]
+	for _, r := range occupied {
+		if n := len(merged); n > 0 && r.Start <= merged[n-1].End {
+			merged[n-1].End = max(merged[n-1].End, r.End)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	occupied = merged
 	gapEnd := m.mmapTop
 	for i := len(occupied) - 1; i >= -1; i-- {
 		gapStart := uint64(MinAddr)
@@ -305,8 +328,8 @@ func (m *MM) Munmap(addr, length uint64) error {
 	if addr%PageSize != 0 || length == 0 {
 		return unix.EINVAL
 	}
-	end := pageUp(addr + length)
-	if end < addr || end > MaxAddr {
+	end, ok := pageEnd(addr, length)
+	if !ok || end > MaxAddr {
 		return unix.EINVAL
 	}
 	return m.unmapLocked(addr, end)
@@ -342,12 +365,12 @@ func (m *MM) Mprotect(addr, length uint64, prot int) error {
 	if prot&^(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC) != 0 {
 		return unix.EINVAL
 	}
-	end := pageUp(addr + length)
-	if end < addr {
-		return unix.ENOMEM
-	}
 	if length == 0 {
 		return nil
+	}
+	end, ok := pageEnd(addr, length)
+	if !ok {
+		return unix.ENOMEM
 	}
 	if !m.covered(addr, end) {
 		return unix.ENOMEM
@@ -368,6 +391,9 @@ func (m *MM) Mprotect(addr, length uint64, prot int) error {
 
 // covered reports whether [start, end) is entirely mapped.
 func (m *MM) covered(start, end uint64) bool {
+	if start >= end {
+		return true // as on Linux, an empty range is never a hole
+	}
 	at := start
 	for _, v := range m.vmas {
 		if v.End <= at {
@@ -392,8 +418,8 @@ func (m *MM) Madvise(addr, length uint64, advice int) error {
 	if addr%PageSize != 0 {
 		return unix.EINVAL
 	}
-	end := pageUp(addr + length)
-	if end < addr {
+	end, ok := pageEnd(addr, length)
+	if !ok {
 		return unix.EINVAL
 	}
 	switch advice {
@@ -444,16 +470,21 @@ func (m *MM) Madvise(addr, length uint64, advice int) error {
 func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uint64) (uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old%PageSize != 0 || newLen == 0 || (fixed && !mayMove) {
+	if old%PageSize != 0 || (fixed && !mayMove) {
 		return 0, unix.EINVAL
 	}
+	// Check newLen after rounding: a length that rounds up to zero is as
+	// nonsensical as zero itself.
 	oldLen, newLen = pageUp(oldLen), pageUp(newLen)
+	if newLen == 0 {
+		return 0, unix.EINVAL
+	}
 	if oldLen == 0 {
 		return 0, unix.EINVAL // duplicating shared mappings is not supported
 	}
 	idx := -1
 	for i, v := range m.vmas {
-		if v.Start <= old && old+oldLen <= v.End {
+		if v.Start <= old && old+oldLen <= v.End && old+oldLen > old {
 			idx = i
 			break
 		}
@@ -463,7 +494,7 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 	}
 	v := m.vmas[idx]
 	if fixed {
-		if newAddr%PageSize != 0 || newAddr < MinAddr || newAddr+newLen > MaxAddr ||
+		if newAddr%PageSize != 0 || newAddr < MinAddr || newAddr > MaxAddr || newLen > MaxAddr-newAddr ||
 			(newAddr < old+oldLen && newAddr+newLen > old) || m.overlapsReserved(newAddr, newAddr+newLen) {
 			return 0, unix.EINVAL
 		}
@@ -476,17 +507,31 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 		}
 		return old, nil
 	}
-	if err := m.charge(old+oldLen, newLen-min(newLen, oldLen)); err != nil {
-		return 0, err
+	if m.limit != 0 {
+		// The old range is released and, for MREMAP_FIXED, whatever is
+		// at the destination; newLen is added. (A neighbour that forces a
+		// move stays mapped, so charge() over the grown range would
+		// undercount.)
+		var replaced uint64
+		if fixed {
+			replaced = m.overlap(newAddr, newAddr+newLen)
+		}
+		if newLen > m.limit-min(m.limit, m.mapped-oldLen-replaced) {
+			return 0, unix.ENOMEM
+		}
 	}
-	if !fixed && m.free(old+oldLen, old+newLen) && old+newLen <= MaxAddr {
+	if !fixed && newLen <= MaxAddr-old && m.free(old+oldLen, old+newLen) {
+		// Grow in place. The free check implies old+oldLen == v.End, so
+		// v is extended, as Linux does: the mapping stays one VMA and a
+		// later mremap of all of it finds it whole.
 		grow := v
 		grow.Start, grow.End = old+oldLen, old+newLen
 		grow.Offset = v.Offset + (old + oldLen - v.Start)
 		if err := m.populate(grow, grow.Start, grow.End); err != nil {
 			return 0, err
 		}
-		m.insert(grow)
+		m.vmas[idx].End = grow.End
+		m.mapped += grow.len()
 		return old, nil
 	}
 	if !mayMove {
@@ -628,11 +673,13 @@ func (m *MM) Maps() string {
 		dev := "00:00"
 		if v.File != nil {
 			name, off, ino = v.Info.Path, v.Offset, v.Info.Ino
-			dev = fmt.Sprintf("%02x:%02x", v.Info.Dev>>8&0xfff, v.Info.Dev&0xff)
+			dev = fmt.Sprintf("%02x:%02x", unix.Major(v.Info.Dev), unix.Minor(v.Info.Dev))
 		}
-		line := fmt.Sprintf("%08x-%08x %s %08x %s %d", v.Start, v.End, perm, off, dev, ino)
+		// Like Linux's show_map_vma: the header always ends with a space,
+		// and a name starts in column 73.
+		line := fmt.Sprintf("%08x-%08x %s %08x %s %d ", v.Start, v.End, perm, off, dev, ino)
 		if name != "" {
-			line = fmt.Sprintf("%-73s%s", line+" ", name)
+			line = fmt.Sprintf("%-73s%s", line, name)
 		}
 		b.WriteString(line + "\n")
 	}

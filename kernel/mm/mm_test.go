@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
@@ -47,16 +46,17 @@ func newFakeMapper() *fakeMapper { return &fakeMapper{pages: map[uint64]*fakePag
 // fail the test, not exhaust the machine's memory.
 const maxFakeLen = 1 << 30
 
+// errBadRange is what the fake returns for a range the platform would
+// refuse. It is deliberately not an errno: mm must never send such a
+// range, and a test expecting an errno must not pass by accident.
+var errBadRange = errors.New("fake platform: bad range")
+
 // check validates a range the way the platform does before touching the
 // host: page aligned, non-empty and inside the guest address space.
 func (f *fakeMapper) check(addr, length uint64) error {
-	switch {
-	case addr%P != 0 || length%P != 0 || length == 0:
-		return fmt.Errorf("fake: unaligned or empty range %#x+%#x: %w", addr, length, unix.EINVAL)
-	case addr < mm.MinAddr || addr+length < addr || addr+length > mm.MaxAddr:
-		return fmt.Errorf("fake: range %#x+%#x outside the guest: %w", addr, length, unix.EINVAL)
-	case length > maxFakeLen:
-		return fmt.Errorf("fake: range %#x+%#x too large: %w", addr, length, unix.ENOMEM)
+	if addr%P != 0 || length%P != 0 || length == 0 || addr < mm.MinAddr ||
+		addr+length < addr || addr+length > mm.MaxAddr || length > maxFakeLen {
+		return fmt.Errorf("%w: %#x+%#x", errBadRange, addr, length)
 	}
 	return nil
 }
@@ -219,6 +219,9 @@ func pattern(n int, seed byte) []byte {
 	}
 	return b
 }
+
+// neg returns 2**64 - x: a length that wraps the address space around.
+func neg(x uint64) uint64 { return -x }
 
 func zeros(n int) []byte { return make([]byte, n) }
 
@@ -582,7 +585,7 @@ func TestMunmap(t *testing.T) {
 		{name: "past MaxAddr", addr: mm.MaxAddr - P, len: 2 * P, wantErr: unix.EINVAL},
 		// A length that wraps around must not be mistaken for an empty range.
 		{name: "length wraps", addr: A, len: ^uint64(0), wantErr: unix.EINVAL},
-		{name: "length wraps to the start", addr: A, len: -uint64(A), wantErr: unix.EINVAL},
+		{name: "length wraps to the start", addr: A, len: neg(A), wantErr: unix.EINVAL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -637,7 +640,7 @@ func TestMprotect(t *testing.T) {
 		{name: "unknown protection bits", addr: A, len: P, prot: unix.PROT_READ | 0x10, wantErr: unix.EINVAL},
 		// Rounding a huge length up wraps to zero; that is not an empty range.
 		{name: "length wraps", addr: A, len: ^uint64(0), prot: ro, wantErr: unix.ENOMEM},
-		{name: "end wraps to the start", addr: A, len: -uint64(A), prot: ro, wantErr: unix.ENOMEM},
+		{name: "end wraps to the start", addr: A, len: neg(A), prot: ro, wantErr: unix.ENOMEM},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -674,7 +677,9 @@ func TestMprotect(t *testing.T) {
 func TestMadvise(t *testing.T) {
 	fileData := pattern(P+100, 7)
 	fileWant := append(append([]byte(nil), fileData...), zeros(P-100)...)
-	const fileAt = A + 8*P // a 2-page private file mapping, the second page partial
+	// Layout: anonymous rw at A..A+2P, a private file mapping right after
+	// it at fileAt..fileAt+2P (its second page partial), then nothing.
+	const fileAt = A + 2*P
 	tests := []struct {
 		name      string
 		addr, len uint64
@@ -698,26 +703,25 @@ func TestMadvise(t *testing.T) {
 			fileProt: ro, want: map[uint64][]byte{fileAt + P: fileWant[P:]}},
 		{name: "DONTNEED restores a no-access file mapping", addr: fileAt, len: P, advice: unix.MADV_DONTNEED,
 			fileProt: nop, want: map[uint64][]byte{fileAt: fileWant[:P]}},
-		{name: "DONTNEED across anonymous and file mappings", addr: A + P, len: 8 * P, advice: unix.MADV_DONTNEED,
-			fileProt: rw, want: map[uint64][]byte{A + P: zeros(P), fileAt: fileWant[:P]}},
-		{name: "WILLNEED is a hint", addr: A, len: 2 * P, advice: unix.MADV_WILLNEED},
-		{name: "hint on a hole", addr: A + 2*P, len: P, advice: unix.MADV_WILLNEED, wantErr: unix.ENOMEM},
-		{name: "DONTNEED on a hole", addr: A + P, len: 2 * P, advice: unix.MADV_DONTNEED, wantErr: unix.ENOMEM},
+		{name: "DONTNEED across anonymous and file mappings", addr: A + P, len: 2 * P, advice: unix.MADV_DONTNEED,
+			fileProt: rx, want: map[uint64][]byte{A + P: zeros(P), fileAt: fileWant[:P]}},
+		{name: "WILLNEED is a hint", addr: A, len: 4 * P, advice: unix.MADV_WILLNEED},
+		{name: "hint on a hole", addr: A + 4*P, len: P, advice: unix.MADV_WILLNEED, wantErr: unix.ENOMEM},
+		{name: "DONTNEED running into a hole", addr: A + 3*P, len: 2 * P, advice: unix.MADV_DONTNEED, wantErr: unix.ENOMEM},
+		{name: "DONTNEED below everything", addr: A - 2*P, len: P, advice: unix.MADV_DONTNEED, wantErr: unix.ENOMEM},
 		{name: "unknown advice", addr: A, len: P, advice: 999, wantErr: unix.EINVAL},
 		{name: "unaligned address", addr: A + 1, len: P, advice: unix.MADV_DONTNEED, wantErr: unix.EINVAL},
 		// Linux returns 0 for an empty range before looking at the mappings.
-		{name: "zero length on a hole", addr: A + 4*P, len: 0, advice: unix.MADV_DONTNEED},
+		{name: "zero length on a hole", addr: A - 2*P, len: 0, advice: unix.MADV_DONTNEED},
+		{name: "zero length on a mapping", addr: A, len: 0, advice: unix.MADV_DONTNEED},
+		// Rounding a huge length up wraps to zero; Linux says EINVAL.
 		{name: "length wraps", addr: A, len: ^uint64(0), advice: unix.MADV_DONTNEED, wantErr: unix.EINVAL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, f := newMM()
 			mapFixed(t, m, f, A, 2*P, rw, 1)
-			prot := tt.fileProt
-			if prot == 0 && tt.want[fileAt] == nil && tt.want[fileAt+P] == nil {
-				prot = rw
-			}
-			mustMmap(t, m, mm.MapRequest{Addr: fileAt, Length: 2 * P, Prot: prot, Fixed: true, File: file(fileData)})
+			mustMmap(t, m, mm.MapRequest{Addr: fileAt, Length: 2 * P, Prot: tt.fileProt, Fixed: true, File: file(fileData)})
 			// The guest scribbled over its private copy of the file.
 			f.poke(t, fileAt, pattern(2*P, 3))
 			before := layout(m)
@@ -820,7 +824,7 @@ func TestMremap(t *testing.T) {
 		{name: "fixed onto a reserved range", reserved: []mm.Range{{Start: A + 16*P, End: A + 17*P}},
 			call:    call{old: A, oldLen: P, newLen: 2 * P, mayMove: true, fixed: true, newAddr: A + 15*P},
 			wantErr: unix.EINVAL},
-		{name: "fixed destination wraps around", call: call{old: A, oldLen: P, newLen: 2 * P, mayMove: true, fixed: true, newAddr: -uint64(P)},
+		{name: "fixed destination wraps around", call: call{old: A, oldLen: P, newLen: 2 * P, mayMove: true, fixed: true, newAddr: neg(P)},
 			wantErr: unix.EINVAL},
 		{name: "range spanning two mappings", blocker: true, call: call{old: A + P, oldLen: 2 * P, newLen: 4 * P, mayMove: true},
 			wantErr: unix.EFAULT},
@@ -828,16 +832,16 @@ func TestMremap(t *testing.T) {
 			wantErr: unix.EFAULT},
 		{name: "unmapped address", call: call{old: A + 8*P, oldLen: P, newLen: 2 * P, mayMove: true},
 			wantErr: unix.EFAULT},
-		{name: "old range wraps around", call: call{old: A, oldLen: -uint64(A) + P, newLen: P},
+		{name: "old range wraps around", call: call{old: A, oldLen: neg(A) + P, newLen: P},
 			wantErr: unix.EFAULT},
 		{name: "unaligned address", call: call{old: A + 1, oldLen: P, newLen: P}, wantErr: unix.EINVAL},
 		{name: "zero new length", call: call{old: A, oldLen: P, newLen: 0}, wantErr: unix.EINVAL},
 		// Rounding up wraps to zero: that is no request to unmap everything.
 		{name: "new length wraps to zero", call: call{old: A, oldLen: 2 * P, newLen: ^uint64(0)}, wantErr: unix.EINVAL},
 		{name: "zero old length", call: call{old: A, oldLen: 0, newLen: P, mayMove: true}, wantErr: unix.EINVAL},
-		{name: "new length beyond the address space", call: call{old: A, oldLen: 2 * P, newLen: -uint64(A) &^ (P - 1)},
+		{name: "new length beyond the address space", call: call{old: A, oldLen: 2 * P, newLen: neg(A) &^ (P - 1)},
 			wantErr: unix.ENOMEM},
-		{name: "new length beyond the address space, may move", call: call{old: A, oldLen: 2 * P, newLen: -uint64(A) &^ (P - 1), mayMove: true},
+		{name: "new length beyond the address space, may move", call: call{old: A, oldLen: 2 * P, newLen: neg(A) &^ (P - 1), mayMove: true},
 			wantErr: unix.ENOMEM},
 	}
 	for _, tt := range tests {
@@ -930,9 +934,7 @@ func TestBrk(t *testing.T) {
 				{start + P, start + P, []string{heap(start + P), span(start+2*P, start+3*P, ro)}},
 				{start + 3*P, start + P, []string{heap(start + P), span(start+2*P, start+3*P, ro)}},
 			}},
-		{name: "a reserved range stops growth",
-			setup: func(t *testing.T, m *mm.MM, f *fakeMapper) {},
-			steps: []step{{start + 20*P, start, nil}}},
+		{name: "a reserved range stops growth", steps: []step{{start + 20*P, start, nil}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -945,11 +947,7 @@ func TestBrk(t *testing.T) {
 				if got := m.Brk(s.arg); got != s.want {
 					t.Fatalf("step %d: Brk(%#x) = %#x, want %#x", i, s.arg, got, s.want)
 				}
-				want := s.wantLayout
-				if tt.setup != nil && len(want) == 0 {
-					want = layout(m) // only the setup's own mappings
-				}
-				wantLayout(t, m, want...)
+				wantLayout(t, m, s.wantLayout...)
 				checkMirror(t, m, f)
 			}
 		})
@@ -1077,7 +1075,7 @@ func TestFindFree(t *testing.T) {
 		{name: "nested reserved ranges",
 			reserved: []r{{T - 8*P, T - P}, {T - 4*P, T - 3*P}}, length: 2 * P, want: T - 10*P},
 		{name: "overlapping reserved ranges",
-			reserved: []r{{T - 8*P, T - 3*P}, {T - 5*P, T - 2*P}}, length: 2 * P, want: T - 10*P},
+			reserved: []r{{T - 8*P, T - 3*P}, {T - 5*P, T - 2*P}}, length: 3 * P, want: T - 11*P},
 		{name: "only the bottom is free", top: mm.MinAddr + 3*P,
 			vmas: []r{{mm.MinAddr + P, mm.MinAddr + 3*P}}, length: P, want: mm.MinAddr},
 		{name: "nothing fits", top: mm.MinAddr + 3*P,
@@ -1149,5 +1147,4 @@ func TestMaps(t *testing.T) {
 		}
 	}
 	checkMirror(t, m, f)
-	_ = io.EOF
 }

@@ -119,6 +119,9 @@ func (f *File) Read(p []byte) (int, error) {
 	if f.stream {
 		// No lock: a read blocking on a terminal must not hold up writers
 		// sharing the description (fds 0-2 are often one tty).
+		if fr, ok := f.ops.(FlagReader); ok {
+			return ioResult(fr.ReadFlags(p, f.Flags()))
+		}
 		return ioResult(f.ops.ReadAt(p, 0))
 	}
 	f.mu.Lock()
@@ -134,6 +137,9 @@ func (f *File) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	if f.stream {
+		if fw, ok := f.ops.(FlagWriter); ok {
+			return ioResult(fw.WriteFlags(p, f.Flags()))
+		}
 		return ioResult(f.ops.WriteAt(p, 0))
 	}
 	f.mu.Lock()
@@ -391,4 +397,44 @@ func (f *File) snapshot(dn DirNode) ([]DirEntry, error) {
 	}
 	sort.Slice(extra, func(i, j int) bool { return extra[i].Name < extra[j].Name })
 	return append(out, extra...), nil
+}
+
+// FlagReader is implemented by stream operations whose reads depend on the
+// file's status flags (O_NONBLOCK on pipes and sockets).
+type FlagReader interface {
+	ReadFlags(p []byte, flags int) (int, error)
+}
+
+// FlagWriter is the write-side counterpart of FlagReader.
+type FlagWriter interface {
+	WriteFlags(p []byte, flags int) (int, error)
+}
+
+// Poller is implemented by operations that can report poll readiness
+// (POLLIN, POLLOUT, POLLHUP, POLLERR); files without it are always ready.
+type Poller interface {
+	Readiness() int16
+}
+
+// Readiness returns the poll events the file is ready for.
+func (f *File) Readiness() int16 {
+	if p, ok := f.ops.(Poller); ok {
+		return p.Readiness()
+	}
+	return unix.POLLIN | unix.POLLOUT
+}
+
+// Ops returns the file's operations (nil for directories and O_PATH files).
+func (f *File) Ops() FileOps { return f.ops }
+
+// NewAnonFile returns an open file for a node that lives in no file system
+// (pipes, eventfds, sockets), with flags' access mode and status flags.
+// Operations implementing Streamer make it a stream (no offsets).
+func NewAnonFile(name string, n Node, ops FileOps, flags int) *File {
+	f := newFile(n, name, nil, flags)
+	f.ops = ops
+	if s, ok := ops.(Streamer); ok && s.IsStream() {
+		f.stream = true
+	}
+	return f
 }

@@ -172,7 +172,21 @@ func sysRead(t *Task, a args) (uint64, error) {
 
 func sysWrite(t *Task, a args) (uint64, error) {
 	fd := fdArg(a[0])
-	return t.writeFrom(a[1], a[2], func(b []byte) (int, error) { return t.Proc.Write(fd, b) })
+	return t.brokenPipe(t.writeFrom(a[1], a[2], func(b []byte) (int, error) { return t.Proc.Write(fd, b) }))
+}
+
+// brokenPipe raises SIGPIPE for a write that failed with EPIPE, as Linux
+// does; its default action ends the process.
+func (t *Task) brokenPipe(n uint64, err error) (uint64, error) {
+	if err != unix.EPIPE {
+		return n, err
+	}
+	if _, serr := signalSelf(t, uint64(unix.SIGPIPE)); serr != nil {
+		if _, isExit := serr.(*Exit); isExit {
+			return 0, serr
+		}
+	}
+	return 0, unix.EPIPE
 }
 
 func sysPread(t *Task, a args) (uint64, error) {
@@ -240,9 +254,9 @@ func sysWritev(t *Task, a args) (uint64, error) {
 	if _, err := t.Proc.FDs.Get(fd); err != nil {
 		return 0, err
 	}
-	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
+	return t.brokenPipe(t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
 		return t.writeFrom(v.base, v.len, func(b []byte) (int, error) { return t.Proc.Write(fd, b) })
-	})
+	}))
 }
 
 func sysPreadv(t *Task, a args) (uint64, error) {
@@ -363,30 +377,38 @@ func sysStatx(t *Task, a args) (uint64, error) {
 	return 0, t.copyOut(a[4], b)
 }
 
-// direntMax is the largest linux_dirent64 record: header plus a 255-byte
-// name and its NUL, rounded to 8.
-const direntMax = (19 + 256 + 7) &^ 7
-
 func sysGetdents64(t *Task, a args) (uint64, error) {
 	fd, addr, count := fdArg(a[0]), a[1], min(a[2], 1<<20)
-	if count < direntMax {
-		// Asking for fewer entries than surely fit would lose one.
-		return 0, unix.EINVAL
-	}
-	ents, err := t.Proc.Getdents(fd, int(count/direntMax))
+	f, err := t.Proc.FDs.Get(fd)
 	if err != nil {
 		return 0, err
 	}
 	var out []byte
-	for i, e := range ents {
+	err = f.GetdentsFunc(func(e vfs.DirEntry, next int64) bool {
 		reclen := (19 + len(e.Name) + 1 + 7) &^ 7
+		if uint64(len(out)+reclen) > count {
+			return false // stays for the next call
+		}
 		rec := make([]byte, reclen)
 		binary.LittleEndian.PutUint64(rec[0:], e.Ino)
-		binary.LittleEndian.PutUint64(rec[8:], uint64(i+1))
+		binary.LittleEndian.PutUint64(rec[8:], uint64(next))
 		binary.LittleEndian.PutUint16(rec[16:], uint16(reclen))
 		rec[18] = e.Type
 		copy(rec[19:], e.Name)
 		out = append(out, rec...)
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if len(out) == 0 && count > 0 {
+		// Either the end of the directory or a buffer too small for the
+		// next entry; Linux tells the two apart with EINVAL.
+		var pending bool
+		_ = f.GetdentsFunc(func(vfs.DirEntry, int64) bool { pending = true; return false })
+		if pending {
+			return 0, unix.EINVAL
+		}
 	}
 	return uint64(len(out)), t.copyOut(addr, out)
 }

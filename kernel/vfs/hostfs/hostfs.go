@@ -42,7 +42,10 @@ type Options struct {
 	ReadOnly bool
 	// Hide lists paths relative to the host directory (e.g. "shadow",
 	// "ssh") that behave as if they did not exist: lookups fail with
-	// ENOENT and listings omit them. Creating such a name fails with EACCES.
+	// ENOENT and listings omit them, which also makes everything below a
+	// hidden directory unreachable. Creating such a name fails with EACCES.
+	// Matching is by path: a host hard link under another name is not
+	// hidden.
 	Hide []string
 	// OwnerAsGuest reports files owned by the host user running the
 	// sandbox (effective uid/gid) as owned by the guest user, the way a
@@ -137,9 +140,14 @@ func (fs *FS) open(rel string, flags int) (int, error) {
 	}
 	for i := 0; ; i++ {
 		fd, err := unix.Openat2(fs.rootFd, rel, &how)
-		// EAGAIN: a concurrent rename raced the resolution; retry.
-		if (err == unix.EINTR || err == unix.EAGAIN) && i < 16 {
-			continue
+		switch {
+		case (err == unix.EINTR || err == unix.EAGAIN) && i < 16:
+			continue // EAGAIN: a concurrent rename raced the resolution
+		case err == unix.EXDEV:
+			// Leaving the root (impossible with our clean paths) or
+			// crossing a host mount with NoXDev: refuse, in terms the
+			// guest understands.
+			return -1, unix.EACCES
 		}
 		return fd, err
 	}

@@ -703,3 +703,34 @@ func TestNewErrors(t *testing.T) {
 		t.Error("FS metadata")
 	}
 }
+
+// TestHostMountPoints needs mount(2) (root); it checks the Dev mapping for
+// a second host file system below the root and the NoXDev option.
+func TestHostMountPoints(t *testing.T) {
+	_, root := hostLayout(t)
+	mnt := filepath.Join(root, "mnt")
+	must(t, "mkdir", os.Mkdir(mnt, 0o755))
+	if err := unix.Mount("none", mnt, "tmpfs", 0, "mode=0755"); err != nil {
+		t.Skipf("cannot mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	must(t, "write", os.WriteFile(filepath.Join(mnt, "f"), []byte("on tmpfs"), 0o644))
+
+	v := vfs.New(newFS(t, root, hostfs.Options{ReadOnly: true}))
+	if got, err := readFile(v, "/mnt/f"); got != "on tmpfs" || err != nil {
+		t.Fatalf("read across host mount: %q %v", got, err)
+	}
+	rootSt, _ := v.Stat("/", true)
+	mntSt, _ := v.Stat("/mnt", true)
+	fSt, _ := v.Stat("/mnt/f", true)
+	if mntSt.Dev == rootSt.Dev || fSt.Dev != mntSt.Dev {
+		t.Errorf("devs: root %d mnt %d f %d", rootSt.Dev, mntSt.Dev, fSt.Dev)
+	}
+
+	nox := vfs.New(newFS(t, root, hostfs.Options{ReadOnly: true, NoXDev: true}))
+	_, err := nox.Stat("/mnt/f", true)
+	wantErrno(t, "NoXDev crossing", err, unix.EACCES)
+	if got, _ := readFile(nox, "/hello.txt"); got != "hello" {
+		t.Errorf("NoXDev same-fs read %q", got)
+	}
+}

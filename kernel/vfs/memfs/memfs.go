@@ -123,7 +123,7 @@ func (i *inode) statLocked() vfs.Stat {
 	}
 }
 
-// touch sets mtime and ctime to now (content changed); i.mu must be held.
+// touchLocked sets mtime and ctime to now (content changed); i.mu must be held.
 func (i *inode) touchLocked() {
 	now := vfs.Now()
 	i.mtime, i.ctime = now, now
