@@ -52,8 +52,16 @@ type AddressSpace interface {
 	CPUTime() (time.Duration, error)
 	// Reserved lists ranges the guest may never map over (the stub's code).
 	Reserved() []Range
-	// NewThread returns a thread that runs in this address space.
+	// NewThread returns a thread that runs in this address space: the first
+	// call returns the initial thread, later calls create new ones (a copy
+	// of nothing: the caller sets all registers before the first Switch).
+	// Later calls must come from a goroutine driving a thread of this
+	// address space.
 	NewThread() (Thread, error)
+	// Fork returns a copy-on-write copy of this address space made by the
+	// host kernel, with one initial thread. It must be called from a
+	// goroutine driving a thread of this address space.
+	Fork() (AddressSpace, error)
 	// Release destroys the address space and every thread in it.
 	Release()
 }
@@ -61,13 +69,21 @@ type AddressSpace interface {
 // Range is a half-open address range [Start, End).
 type Range struct{ Start, End uint64 }
 
-// Thread is one guest thread. All calls for a thread, and for the address
-// space it belongs to, must come from the goroutine that created the address
-// space, locked to its OS thread (ptrace demands it).
+// Thread is one guest thread. Each thread is driven by one goroutine,
+// locked to its OS thread (ptrace demands it), which calls Bind once and
+// then Switch; operations on the address space are made from such a
+// goroutine too.
 type Thread interface {
+	// Bind ties the thread to the calling goroutine's OS thread.
+	Bind() error
 	// Switch loads regs, runs the guest until it traps, and stores the
 	// guest's registers back into regs.
 	Switch(regs *Regs) (Event, error)
+	// Interrupt makes a concurrent or the next Switch return
+	// EventInterrupt soon; any goroutine may call it.
+	Interrupt()
+	// Exit ends this thread alone, leaving the others running.
+	Exit()
 }
 
 // EventKind says why Switch returned.
@@ -78,8 +94,11 @@ const (
 	// regs.Orig_rax and the call has not run on the host.
 	EventSyscall EventKind = iota + 1
 	// EventFault: the guest raised a synchronous signal (SIGSEGV, SIGBUS,
-	// SIGFPE, SIGILL, SIGTRAP) or received an asynchronous one.
+	// SIGFPE, SIGILL, SIGTRAP).
 	EventFault
+	// EventInterrupt: Interrupt was called; the guest is stopped at an
+	// instruction boundary and can be resumed as it is.
+	EventInterrupt
 )
 
 // Event describes a trap out of the guest.

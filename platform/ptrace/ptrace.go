@@ -60,7 +60,7 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ptrace: starting stub: %w", err)
 	}
-	s := &stub{pid: pid}
+	s := newStub(pid, platform.Regs{})
 	if err := s.start(); err != nil {
 		s.Release()
 		return nil, err
@@ -68,26 +68,40 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	return s, nil
 }
 
-// stub is one traced stub process: an address space and, for now, its one
-// thread.
+// stub is one traced stub process: one guest address space. Each of its
+// threads is traced by the OS thread of the goroutine that drives it, so
+// ptrace calls never cross goroutines; operations on the address space are
+// injected through the caller's own stopped thread.
 type stub struct {
-	pid        int
-	base       platform.Regs // registers at the ready int3, used for injection
-	threadUsed bool
-	dead       bool
+	pid  int
+	base platform.Regs // registers at the ready int3, used for injection
+
+	mu      sync.Mutex
+	threads map[int]*thread // by tracer tid
+	initial *thread         // the first thread, until NewThread hands it out
+	dead    bool
+}
+
+func newStub(pid int, base platform.Regs) *stub {
+	s := &stub{pid: pid, base: base, threads: map[int]*thread{}}
+	s.initial = &thread{s: s, tid: pid}
+	return s
 }
 
 func (s *stub) start() error {
-	if _, err := s.waitStop(); err != nil { // the exec SIGTRAP
+	t := s.initial
+	t.tracer = unix.Gettid()
+	s.threads[t.tracer] = t
+	if _, err := t.waitStop(); err != nil { // the exec SIGTRAP
 		return fmt.Errorf("ptrace: stub exec: %w", err)
 	}
-	if err := unix.PtraceSetOptions(s.pid, unix.PTRACE_O_TRACESYSGOOD|unix.PTRACE_O_EXITKILL); err != nil {
+	if err := unix.PtraceSetOptions(s.pid, ptraceOptions); err != nil {
 		return fmt.Errorf("ptrace: set options: %w", err)
 	}
 	if err := unix.PtraceCont(s.pid, 0); err != nil {
 		return fmt.Errorf("ptrace: cont stub: %w", err)
 	}
-	sig, err := s.waitStop()
+	sig, err := t.waitStop()
 	if err != nil {
 		return fmt.Errorf("ptrace: stub start-up: %w", err)
 	}
@@ -100,12 +114,43 @@ func (s *stub) start() error {
 	return nil
 }
 
-// waitStop waits for the stub to stop and returns the stop signal (with
-// 0x80 set for syscall stops).
-func (s *stub) waitStop() (unix.Signal, error) {
+// ptraceOptions: syscall stops are marked, and a tracee never outlives
+// its tracer.
+const ptraceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_EXITKILL
+
+// interruptSignal is the host signal Interrupt sends to a running stub
+// thread to make Switch return; the guest can never send host signals.
+const interruptSignal = unix.SIGSTKFLT
+
+// caller returns the stub thread traced by the calling OS thread.
+func (s *stub) caller() (*thread, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dead {
+		return nil, unix.ESRCH
+	}
+	t := s.threads[unix.Gettid()]
+	if t == nil {
+		return nil, fmt.Errorf("ptrace: no thread of stub %d is traced by this OS thread", s.pid)
+	}
+	return t, nil
+}
+
+// inject runs one host syscall in the stub through the caller's thread.
+func (s *stub) inject(nr uintptr, args ...uint64) (uint64, error) {
+	t, err := s.caller()
+	if err != nil {
+		return 0, err
+	}
+	return t.inject(injectAddr, injectAddr+3, nr, args...)
+}
+
+// waitStop waits for the thread to stop and returns the stop signal (with
+// 0x80 set for syscall stops and the event in bits 8-15 for ptrace events).
+func (t *thread) waitStop() (unix.Signal, error) {
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(s.pid, &ws, unix.WALL, nil)
+		_, err := unix.Wait4(t.tid, &ws, unix.WALL, nil)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -116,50 +161,118 @@ func (s *stub) waitStop() (unix.Signal, error) {
 	}
 	switch {
 	case ws.Stopped():
-		return unix.Signal(int(ws) >> 8 & 0xff), nil
+		return unix.Signal(int(ws) >> 8 & 0xffff), nil
 	case ws.Exited():
-		s.dead = true
-		return 0, fmt.Errorf("stub exited with status %d", ws.ExitStatus())
+		t.dead = true
+		return 0, &DeadError{Status: ws.ExitStatus()}
 	case ws.Signaled():
-		s.dead = true
-		return 0, fmt.Errorf("stub killed by %v", ws.Signal())
+		t.dead = true
+		return 0, &DeadError{Signal: ws.Signal()}
 	}
 	return 0, fmt.Errorf("unexpected wait status %#x", int(ws))
 }
 
-// inject runs one host syscall in the stub and returns its result.
-func (s *stub) inject(nr uintptr, args ...uint64) (uint64, error) {
-	if s.dead {
+// DeadError reports a stub thread that is gone (killed or exited).
+type DeadError struct {
+	Status int
+	Signal unix.Signal
+}
+
+func (e *DeadError) Error() string {
+	if e.Signal != 0 {
+		return fmt.Sprintf("stub killed by %v", e.Signal)
+	}
+	return fmt.Sprintf("stub exited with status %d", e.Status)
+}
+
+// Is makes errors.Is(err, unix.ESRCH) true for a dead stub.
+func (e *DeadError) Is(target error) bool { return target == unix.ESRCH }
+
+// inject runs one host syscall on thread t at the given entry and expects
+// the stop at trapAt.
+func (t *thread) inject(entry, trapAt uint64, nr uintptr, args ...uint64) (uint64, error) {
+	if t.dead {
 		return 0, unix.ESRCH
 	}
-	r := s.base
-	r.Rip = injectAddr
+	r := t.s.base
+	r.Fs_base, r.Gs_base = t.fsBase, t.gsBase
+	r.Rip = entry
 	r.Rax = uint64(nr)
 	r.Orig_rax = ^uint64(0)
 	dst := []*uint64{&r.Rdi, &r.Rsi, &r.Rdx, &r.R10, &r.R8, &r.R9}
 	for i, a := range args {
 		*dst[i] = a
 	}
-	if err := unix.PtraceSetRegs(s.pid, &r); err != nil {
+	if err := unix.PtraceSetRegs(t.tid, &r); err != nil {
 		return 0, fmt.Errorf("ptrace: inject setregs: %w", err)
 	}
-	if err := unix.PtraceCont(s.pid, 0); err != nil {
+	if err := unix.PtraceCont(t.tid, 0); err != nil {
 		return 0, fmt.Errorf("ptrace: inject cont: %w", err)
 	}
-	sig, err := s.waitStop()
+	sig, err := t.waitStop()
 	if err != nil {
 		return 0, fmt.Errorf("ptrace: inject: %w", err)
 	}
-	if err := unix.PtraceGetRegs(s.pid, &r); err != nil {
+	for sig == interruptSignal {
+		// An Interrupt raced with the injection: drop it and go on.
+		if err := unix.PtraceCont(t.tid, 0); err != nil {
+			return 0, fmt.Errorf("ptrace: inject cont: %w", err)
+		}
+		if sig, err = t.waitStop(); err != nil {
+			return 0, fmt.Errorf("ptrace: inject: %w", err)
+		}
+	}
+	if err := unix.PtraceGetRegs(t.tid, &r); err != nil {
 		return 0, fmt.Errorf("ptrace: inject getregs: %w", err)
 	}
-	if sig != unix.SIGTRAP || r.Rip != injectAddr+3 {
+	if sig != unix.SIGTRAP || r.Rip != trapAt {
 		return 0, fmt.Errorf("ptrace: injected syscall %d stopped with %v at %#x", nr, sig, r.Rip)
 	}
 	if ret := int64(r.Rax); ret < 0 && ret > -4096 {
 		return 0, unix.Errno(-ret)
 	}
 	return r.Rax, nil
+}
+
+// Clone flags for the stubs the platform makes. Forked stubs are children
+// of litebox itself (CLONE_PARENT), so litebox reaps them; exit signal 0
+// keeps SIGCHLD away from the stubs.
+const (
+	forkFlags   = unix.CLONE_PARENT
+	threadFlags = unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND
+)
+
+// Fork makes a copy-on-write copy of the address space: the host kernel
+// forks the stub. The copy's only thread must be driven through NewThread.
+func (s *stub) Fork() (platform.AddressSpace, error) {
+	t, err := s.caller()
+	if err != nil {
+		return nil, err
+	}
+	pid, err := t.inject(injectAddr+cloneOff, injectAddr+cloneTrapOff, unix.SYS_CLONE, forkFlags, 0, 0, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ptrace: fork stub: %w", err)
+	}
+	return newStub(int(pid), s.base), nil
+}
+
+func (s *stub) NewThread() (platform.Thread, error) {
+	s.mu.Lock()
+	if t := s.initial; t != nil {
+		s.initial = nil
+		s.mu.Unlock()
+		return t, nil
+	}
+	s.mu.Unlock()
+	t, err := s.caller()
+	if err != nil {
+		return nil, err
+	}
+	tid, err := t.inject(injectAddr+cloneOff, injectAddr+cloneTrapOff, unix.SYS_CLONE, threadFlags, 0, 0, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ptrace: new stub thread: %w", err)
+	}
+	return &thread{s: s, tid: int(tid)}, nil
 }
 
 // checkRange refuses ranges outside the guest's part of the address space;
@@ -273,71 +386,151 @@ func (s *stub) Reserved() []platform.Range {
 	return []platform.Range{{Start: stubBase, End: stubEnd}}
 }
 
-func (s *stub) NewThread() (platform.Thread, error) {
-	if s.threadUsed {
-		return nil, fmt.Errorf("ptrace: more than one thread per address space: %w", unix.ENOSYS)
-	}
-	s.threadUsed = true
-	return &thread{s: s}, nil
-}
-
-// Release kills the stub and reaps it, so no process outlives the sandbox.
+// Release kills the stub. Each thread's tracer reaps its own thread when
+// its Switch sees the death; the process itself is reaped here.
 func (s *stub) Release() {
-	if s.pid <= 0 {
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
 		return
 	}
-	_ = unix.Kill(s.pid, unix.SIGKILL)
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(s.pid, &ws, unix.WALL, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		break
-	}
-	s.pid = -1
 	s.dead = true
+	s.mu.Unlock()
+	_ = unix.Kill(s.pid, unix.SIGKILL)
+	if t := s.threads[unix.Gettid()]; t != nil && !t.dead {
+		t.reap()
+	}
 }
 
-type thread struct{ s *stub }
+// thread is one stub thread.
+type thread struct {
+	s      *stub
+	tid    int
+	tracer int // OS thread tracing it; 0 until Bind
+	dead   bool
+	// The guest's TLS bases, kept for injected calls (they run on the
+	// guest's thread and must not lose them).
+	fsBase, gsBase uint64
+}
+
+// reap waits until the killed thread is gone.
+func (t *thread) reap() {
+	for !t.dead {
+		if _, err := t.waitStop(); err != nil {
+			var dead *DeadError
+			if !errors.As(err, &dead) {
+				return
+			}
+		} else {
+			_ = unix.PtraceCont(t.tid, 0)
+		}
+	}
+}
+
+// Bind makes the calling OS thread the tracer of t: it seizes the parked
+// stub thread and stops it. It must be called by the goroutine that will
+// call Switch, locked to its OS thread.
+func (t *thread) Bind() error {
+	me := unix.Gettid()
+	if t.tracer == me {
+		return nil
+	}
+	if t.tracer != 0 {
+		return fmt.Errorf("ptrace: thread %d is already traced by %d", t.tid, t.tracer)
+	}
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(t.tid), 0,
+		uintptr(ptraceOptions), 0, 0); errno != 0 {
+		return fmt.Errorf("ptrace: seize %d: %w", t.tid, errno)
+	}
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(t.tid), 0, 0, 0, 0); errno != 0 {
+		return fmt.Errorf("ptrace: interrupt %d: %w", t.tid, errno)
+	}
+	if _, err := t.waitStop(); err != nil {
+		return fmt.Errorf("ptrace: seizing %d: %w", t.tid, err)
+	}
+	t.tracer = me
+	t.s.mu.Lock()
+	t.s.threads[me] = t
+	t.s.mu.Unlock()
+	return nil
+}
 
 // Switch resumes the guest with PTRACE_SYSEMU until its next syscall or
 // signal. Signals are never passed on to the stub: the kernel decides.
 func (t *thread) Switch(regs *platform.Regs) (platform.Event, error) {
-	s := t.s
-	if s.dead {
-		return platform.Event{}, unix.ESRCH
+	if t.dead {
+		return platform.Event{}, &DeadError{Signal: unix.SIGKILL}
 	}
 	if regs.Cs == 0 {
 		// A fresh register file: take the segment selectors and flags of a
 		// normal 64-bit user thread from the stub.
-		regs.Cs, regs.Ss, regs.Ds, regs.Es = s.base.Cs, s.base.Ss, s.base.Ds, s.base.Es
-		regs.Eflags = s.base.Eflags
+		b := t.s.base
+		regs.Cs, regs.Ss, regs.Ds, regs.Es, regs.Eflags = b.Cs, b.Ss, b.Ds, b.Es, b.Eflags
 	}
-	if err := unix.PtraceSetRegs(s.pid, regs); err != nil {
-		return platform.Event{}, fmt.Errorf("ptrace: setregs: %w", err)
+	// A thread stopped inside the parking pause() must not have it
+	// restarted by the host on resume.
+	regs.Orig_rax = ^uint64(0)
+	if err := unix.PtraceSetRegs(t.tid, regs); err != nil {
+		return platform.Event{}, t.deadOr(fmt.Errorf("ptrace: setregs: %w", err))
 	}
-	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SYSEMU, uintptr(s.pid), 0, 0, 0, 0); errno != 0 {
-		return platform.Event{}, fmt.Errorf("ptrace: sysemu: %w", errno)
+	t.fsBase, t.gsBase = regs.Fs_base, regs.Gs_base
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SYSEMU, uintptr(t.tid), 0, 0, 0, 0); errno != 0 {
+		return platform.Event{}, t.deadOr(fmt.Errorf("ptrace: sysemu: %w", errno))
 	}
-	sig, err := s.waitStop()
+	sig, err := t.waitStop()
 	if err != nil {
-		return platform.Event{}, fmt.Errorf("ptrace: guest: %w", err)
+		return platform.Event{}, err
 	}
-	if err := unix.PtraceGetRegs(s.pid, regs); err != nil {
-		return platform.Event{}, fmt.Errorf("ptrace: getregs: %w", err)
+	if err := unix.PtraceGetRegs(t.tid, regs); err != nil {
+		return platform.Event{}, t.deadOr(fmt.Errorf("ptrace: getregs: %w", err))
 	}
-	if sig == unix.SIGTRAP|0x80 {
+	t.fsBase, t.gsBase = regs.Fs_base, regs.Gs_base
+	switch {
+	case sig == unix.SIGTRAP|0x80:
 		return platform.Event{Kind: platform.EventSyscall}, nil
+	case sig == interruptSignal:
+		return platform.Event{Kind: platform.EventInterrupt}, nil
+	case sig>>8 != 0:
+		// A ptrace event stop (group-stop after seize): nothing for the guest.
+		return platform.Event{Kind: platform.EventInterrupt}, nil
 	}
 	ev := platform.Event{Kind: platform.EventFault, Signal: sig}
 	var info [128]byte
-	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETSIGINFO, uintptr(s.pid), 0,
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETSIGINFO, uintptr(t.tid), 0,
 		uintptr(unsafe.Pointer(&info[0])), 0, 0); errno == 0 {
 		ev.Code = *(*int32)(unsafe.Pointer(&info[8]))
 		ev.Addr = *(*uint64)(unsafe.Pointer(&info[16]))
 	}
 	return ev, nil
+}
+
+// deadOr turns ESRCH from a vanished tracee into a DeadError after reaping.
+func (t *thread) deadOr(err error) error {
+	if !errors.Is(err, unix.ESRCH) {
+		return err
+	}
+	t.reap()
+	return &DeadError{Signal: unix.SIGKILL}
+}
+
+// Interrupt makes a concurrent Switch return EventInterrupt soon. It may be
+// called from any goroutine.
+func (t *thread) Interrupt() {
+	if !t.dead {
+		_ = unix.Tgkill(t.s.pid, t.tid, interruptSignal)
+	}
+}
+
+// Exit ends this stub thread alone (the guest thread exited).
+func (t *thread) Exit() {
+	if t.dead {
+		return
+	}
+	_, _ = t.inject(injectAddr, injectAddr+3, unix.SYS_EXIT, 0)
+	t.dead = true
+	t.s.mu.Lock()
+	delete(t.s.threads, t.tracer)
+	t.s.mu.Unlock()
 }
 
 // remoteIovec is an iovec naming memory in another process; keeping the

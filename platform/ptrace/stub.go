@@ -14,6 +14,9 @@ import (
 //	         int3                                     ; tell the tracer we are ready
 //	inject:  syscall                                  ; the platform's injected calls
 //	         int3
+//	clone:   syscall                                  ; injected clone (fork, thread)
+//	         test rax, rax ; jz child ; int3          ; the parent traps
+//	child:   pause() ; jmp child                      ; the child waits to be seized
 //
 // After start-up the stub owns nothing but this one page; the guest's memory
 // is mapped around it by injected mmap calls.
@@ -60,8 +63,24 @@ func stubCode() (code []byte, injectOff int) {
 	injectOff = len(c)
 	c = append(c, syscall...)
 	c = append(c, 0xcc)
+
+	// clone entry: the parent traps as for any injected call; the child
+	// (rax == 0) parks in pause() until its own tracer seizes it.
+	c = append(c, syscall...)
+	c = append(c, 0x48, 0x85, 0xc0)             // test rax, rax
+	c = append(c, 0x74, 0x01)                   // jz child
+	c = append(c, 0xcc)                         // int3
+	c = append(c, 0xb8, 0x22, 0x00, 0x00, 0x00) // child: mov eax, SYS_pause
+	c = append(c, syscall...)
+	c = append(c, 0xeb, 0xf7) // jmp child
 	return c, injectOff
 }
+
+// Offsets within the inject sequence.
+const (
+	cloneOff     = 3                        // clone entry, relative to the inject address
+	cloneTrapOff = cloneOff + 2 + 3 + 2 + 1 // where the parent stops after clone
+)
 
 // stubELF builds the stub executable image and returns it with the guest
 // address of the inject sequence.
