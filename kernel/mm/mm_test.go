@@ -869,6 +869,7 @@ func TestMremap(t *testing.T) {
 			}
 			wantLayout(t, m, tt.wantLayout...)
 			wantBytes(t, "remapped", f.peek(t, got, len(tt.wantData)), tt.wantData)
+			// The blocking neighbour is untouched unless a fixed move landed on it.
 			if tt.blocker && !(c.fixed && c.newAddr <= A+2*P && A+2*P < c.newAddr+c.newLen) {
 				wantBytes(t, "neighbour", f.peek(t, A+2*P, P), pattern(P, 2))
 			}

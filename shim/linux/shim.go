@@ -29,6 +29,8 @@ type Task struct {
 	CPUTime func() (int64, error)
 	// Log receives internal errors (host failures), never guest data.
 	Log *slog.Logger
+	// Usage, if not nil, records the syscalls issued; a guest's tasks share it.
+	Usage *Usage
 }
 
 // Exit ends the guest: returned by Dispatch when the process is gone.
@@ -77,6 +79,7 @@ func Dispatch(t *Task) *Exit {
 	r := t.Regs
 	nr := r.Orig_rax
 	a := args{r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9}
+	t.Usage.record(nr)
 	if nr >= uint64(len(table)) || table[nr].fn == nil {
 		t.Proc.Kernel().Unsupported(Name(nr), nr, t.Proc.PID)
 		r.Rax = negErrno(unix.ENOSYS)

@@ -103,6 +103,22 @@ func init() {
 // fdArg decodes a descriptor argument: the kernel reads it as a C int.
 func fdArg(v uint64) int { return int(int32(v)) }
 
+// checkIO validates fd for reading or writing before any guest memory is
+// touched: Linux reports a bad or wrongly opened descriptor with EBADF
+// even when the buffer is bad too.
+func (t *Task) checkIO(fd int, write bool) error {
+	f, err := t.Proc.FDs.Get(fd)
+	if err != nil {
+		return err
+	}
+	fl := f.Flags()
+	if mode := fl & unix.O_ACCMODE; fl&unix.O_PATH != 0 ||
+		write && mode == unix.O_RDONLY || !write && mode == unix.O_WRONLY {
+		return unix.EBADF
+	}
+	return nil
+}
+
 // readInto fills guest memory at addr with up to count bytes from rd,
 // chunk by chunk, stopping at the first short read.
 func (t *Task) readInto(addr, count uint64, rd func([]byte) (int, error)) (uint64, error) {
@@ -167,11 +183,17 @@ func (t *Task) writeFrom(addr, count uint64, wr func([]byte) (int, error)) (uint
 
 func sysRead(t *Task, a args) (uint64, error) {
 	fd := fdArg(a[0])
+	if err := t.checkIO(fd, false); err != nil {
+		return 0, err
+	}
 	return t.readInto(a[1], a[2], func(b []byte) (int, error) { return t.Proc.Read(fd, b) })
 }
 
 func sysWrite(t *Task, a args) (uint64, error) {
 	fd := fdArg(a[0])
+	if err := t.checkIO(fd, true); err != nil {
+		return 0, err
+	}
 	return t.brokenPipe(t.writeFrom(a[1], a[2], func(b []byte) (int, error) { return t.Proc.Write(fd, b) }))
 }
 
@@ -194,6 +216,9 @@ func sysPread(t *Task, a args) (uint64, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
+	if err := t.checkIO(fd, false); err != nil {
+		return 0, err
+	}
 	return t.readInto(a[1], a[2], func(b []byte) (int, error) {
 		n, err := t.Proc.Pread(fd, b, off)
 		off += int64(n)
@@ -205,6 +230,9 @@ func sysPwrite(t *Task, a args) (uint64, error) {
 	fd, off := fdArg(a[0]), int64(a[3])
 	if off < 0 {
 		return 0, unix.EINVAL
+	}
+	if err := t.checkIO(fd, true); err != nil {
+		return 0, err
 	}
 	return t.writeFrom(a[1], a[2], func(b []byte) (int, error) {
 		n, err := t.Proc.Pwrite(fd, b, off)
@@ -241,7 +269,7 @@ func (t *Task) vectored(iovAddr, count uint64, xfer func(iovec) (uint64, error))
 
 func sysReadv(t *Task, a args) (uint64, error) {
 	fd := fdArg(a[0])
-	if _, err := t.Proc.FDs.Get(fd); err != nil {
+	if err := t.checkIO(fd, false); err != nil {
 		return 0, err
 	}
 	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
@@ -251,7 +279,7 @@ func sysReadv(t *Task, a args) (uint64, error) {
 
 func sysWritev(t *Task, a args) (uint64, error) {
 	fd := fdArg(a[0])
-	if _, err := t.Proc.FDs.Get(fd); err != nil {
+	if err := t.checkIO(fd, true); err != nil {
 		return 0, err
 	}
 	return t.brokenPipe(t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
@@ -263,6 +291,9 @@ func sysPreadv(t *Task, a args) (uint64, error) {
 	fd, off := fdArg(a[0]), int64(a[3])
 	if off < 0 {
 		return 0, unix.EINVAL
+	}
+	if err := t.checkIO(fd, false); err != nil {
+		return 0, err
 	}
 	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
 		return t.readInto(v.base, v.len, func(b []byte) (int, error) {
@@ -277,6 +308,9 @@ func sysPwritev(t *Task, a args) (uint64, error) {
 	fd, off := fdArg(a[0]), int64(a[3])
 	if off < 0 {
 		return 0, unix.EINVAL
+	}
+	if err := t.checkIO(fd, true); err != nil {
+		return 0, err
 	}
 	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
 		return t.writeFrom(v.base, v.len, func(b []byte) (int, error) {

@@ -143,11 +143,12 @@ func sysGetrandom(t *Task, a args) (uint64, error) {
 		if _, err := rand.Read(chunk); err != nil {
 			return 0, err
 		}
-		if err := t.copyOut(a[0]+done, chunk); err != nil {
-			if done > 0 {
+		if n, err := t.Mem.CopyOut(a[0]+done, chunk); err != nil {
+			// Like Linux, report the bytes that landed before the fault.
+			if done += uint64(n); done > 0 {
 				return done, nil
 			}
-			return 0, err
+			return 0, unix.EFAULT
 		}
 		done += uint64(len(chunk))
 	}
