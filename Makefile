@@ -5,7 +5,7 @@ GO          ?= go
 # first that supports go 1.26; 2025.1.1 does not understand this go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test vet lint fuzz bench clean
+.PHONY: all build test vet lint fuzz bench syscalls-doc clean
 
 all: build
 
@@ -34,6 +34,24 @@ fuzz:
 # Medians of repeated native vs sandboxed runs, as a Markdown table.
 bench:
 	$(GO) run ./bench/cmd/report
+
+# docs/syscalls.md: every syscall number, whether the shim implements it and
+# which integration tests exercise it. Each guest run of the tests appends
+# the syscalls it used to a per-test file in a temporary directory (litebox's
+# hidden --trace-syscalls), and the generator turns those into the table.
+# LITEBOX_REQUIRE_ALL=1 as in `make test`: a skipped test would silently
+# vanish from the tests column. Failing tests still exercised syscalls (and
+# the implemented column does not depend on them), so the document is written
+# anyway and the target then fails with the tests' status.
+syscalls-doc: export LITEBOX_REQUIRE_ALL = 1
+syscalls-doc:
+	@trace="$$(mktemp -d)" || exit 1; trap 'rm -rf "$$trace"' EXIT; \
+	LITEBOX_SYSCALL_TRACE_DIR="$$trace" $(GO) test -count=1 -timeout 30m ./tests/; status=$$?; \
+	$(GO) run ./shim/linux/cmd/syscalldoc -trace-dir "$$trace" -o docs/syscalls.md || exit 1; \
+	if [ $$status -ne 0 ]; then \
+		echo "syscalls-doc: wrote docs/syscalls.md, but integration tests failed (above)" >&2; \
+	fi; \
+	exit $$status
 
 clean:
 	rm -rf bin

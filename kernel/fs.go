@@ -483,3 +483,22 @@ const (
 	fioclex         = 0x5451 // FIOCLEX
 	fionclex        = 0x5450 // FIONCLEX
 )
+
+// Read reads from a descriptor; a read that waits (pipes, the terminal)
+// gives up with ERESTARTSYS when a signal arrives for the thread.
+func (t *Task) Read(fd int, b []byte) (int, error) {
+	f, err := t.Proc.readable(fd)
+	if err != nil {
+		return 0, err
+	}
+	return f.ReadCancel(b, t.Interrupted())
+}
+
+// Write writes to a descriptor, interruptible like Read.
+func (t *Task) Write(fd int, b []byte) (int, error) {
+	f, err := t.Proc.writable(fd)
+	if err != nil {
+		return 0, err
+	}
+	return f.WriteCancel(b, t.Interrupted())
+}

@@ -26,9 +26,9 @@ type Futexes struct {
 }
 
 // FutexWait blocks while load() returns val, until woken, the timeout (if
-// non-nil) expires (ETIMEDOUT), or load fails. The value is read under the
+// non-nil) expires (ETIMEDOUT), cancel closes (ERESTARTSYS), or load fails. The value is read under the
 // queue lock, so a wake between the check and the sleep is never lost.
-func (f *Futexes) FutexWait(key FutexKey, val uint32, load func() (uint32, error), bitset uint32, deadline *time.Time) error {
+func (f *Futexes) FutexWait(key FutexKey, val uint32, load func() (uint32, error), bitset uint32, deadline *time.Time, cancel <-chan struct{}) error {
 	if bitset == 0 {
 		return unix.EINVAL
 	}
@@ -55,20 +55,24 @@ func (f *Futexes) FutexWait(key FutexKey, val uint32, load func() (uint32, error
 		defer t.Stop()
 		timeout = t.C
 	}
+	var result error
 	select {
 	case <-w.woken:
 		return nil
 	case <-timeout:
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		select {
-		case <-w.woken: // woken while timing out: the wake counts
-			return nil
-		default:
-		}
-		f.remove(key, w)
-		return unix.ETIMEDOUT
+		result = unix.ETIMEDOUT
+	case <-cancel:
+		result = ERESTARTSYS
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-w.woken: // woken while giving up: the wake counts
+		return nil
+	default:
+	}
+	f.remove(key, w)
+	return result
 }
 
 func (f *Futexes) remove(key FutexKey, w *futexWaiter) {

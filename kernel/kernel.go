@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -33,6 +35,7 @@ type Config struct {
 // default.
 type Limits struct {
 	NoFile int // descriptors per process
+	Tasks  int // live threads and processes in the sandbox; 0: unlimited
 }
 
 // Kernel is one sandbox's kernel.
@@ -44,6 +47,8 @@ type Kernel struct {
 	unsupported map[string]bool
 	nextPID     int
 	procs       map[int]*Process
+	usedPIDs    map[int]bool
+	initDone    chan struct{}
 
 	// Futexes are the sandbox's futex wait queues.
 	Futexes Futexes
@@ -62,7 +67,7 @@ func New(cfg Config) *Kernel {
 		cfg.Limits.NoFile = 1024
 	}
 	return &Kernel{cfg: cfg, boot: time.Now(), unsupported: map[string]bool{}, nextPID: 1,
-		procs: map[int]*Process{}}
+		procs: map[int]*Process{}, usedPIDs: map[int]bool{}, initDone: make(chan struct{})}
 }
 
 // FS returns the sandbox's file system.
@@ -98,12 +103,141 @@ func (k *Kernel) AuditEvent(event string, attrs ...slog.Attr) {
 	k.cfg.Audit.LogAttrs(context.Background(), slog.LevelInfo, event, attrs...)
 }
 
+// maxPID bounds the sandbox's pid space, as pid_max does.
+const maxPID = 1 << 22
+
+// allocPID hands out the next free number of the sandbox's pid space
+// (shared by processes and threads, as on Linux).
 func (k *Kernel) allocPID() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	pid := k.nextPID
-	k.nextPID++
-	return pid
+	for {
+		pid := k.nextPID
+		k.nextPID++
+		if k.nextPID >= maxPID {
+			k.nextPID = 2
+		}
+		if !k.usedPIDs[pid] {
+			k.usedPIDs[pid] = true
+			return pid
+		}
+	}
+}
+
+func (k *Kernel) freePID(pid int) {
+	k.mu.Lock()
+	delete(k.usedPIDs, pid)
+	k.mu.Unlock()
+}
+
+// checkTasks enforces the limit on live tasks (--pids).
+func (k *Kernel) checkTasks() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cfg.Limits.Tasks > 0 && len(k.usedPIDs) >= k.cfg.Limits.Tasks {
+		return unix.EAGAIN
+	}
+	return nil
+}
+
+// initProcess is pid 1, the reaper of orphans.
+func (k *Kernel) initProcess() *Process {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.procs[1]
+}
+
+// processExited drops a dead process from the live list; it stays
+// waitable through its parent until reaped.
+func (k *Kernel) processExited(p *Process) {
+	k.mu.Lock()
+	delete(k.procs, p.PID)
+	if p.PID == 1 {
+		// When init dies, the sandbox dies: like a pid namespace, every
+		// other process is killed.
+		for _, q := range k.procs {
+			go q.Kill(WaitStatusSignaled(unix.SIGKILL, false))
+		}
+	}
+	k.mu.Unlock()
+	if p.PID == 1 {
+		close(k.initDone)
+	}
+}
+
+// InitDone is closed when pid 1 has exited.
+func (k *Kernel) InitDone() <-chan struct{} { return k.initDone }
+
+// groupExists reports whether a live process has process group pgid.
+func (k *Kernel) groupExists(pgid int) bool {
+	for _, p := range k.liveProcs() {
+		if p.Pgid() == pgid {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *Kernel) groupInSession(pgid, sid int) bool {
+	for _, p := range k.liveProcs() {
+		if p.Pgid() == pgid && p.Sid() == sid {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *Kernel) liveProcs() []*Process {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]*Process, 0, len(k.procs))
+	for _, p := range k.procs {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Task returns the live thread with the given tid.
+func (k *Kernel) Task(tid int) (*Task, bool) {
+	for _, p := range k.liveProcs() {
+		p.mu.Lock()
+		t, ok := p.tasks[tid]
+		p.mu.Unlock()
+		if ok {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+// KillGroup sends a signal to every process in group pgid; ESRCH if none.
+func (k *Kernel) KillGroup(pgid int, info SigInfo) error {
+	found := false
+	for _, p := range k.liveProcs() {
+		if p.Pgid() == pgid {
+			found = true
+			_ = p.SendSignal(info)
+		}
+	}
+	if !found {
+		return unix.ESRCH
+	}
+	return nil
+}
+
+// KillAll sends a signal to every process but sender (kill -1).
+func (k *Kernel) KillAll(sender *Process, info SigInfo) error {
+	found := false
+	for _, p := range k.liveProcs() {
+		if p != sender && p.PID != 1 {
+			found = true
+			_ = p.SendSignal(info)
+		}
+	}
+	if !found {
+		return unix.ESRCH
+	}
+	return nil
 }
 
 // Process returns the live process with the given pid.

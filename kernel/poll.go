@@ -73,9 +73,11 @@ type PollFd struct {
 	Revents int16
 }
 
-// Poll waits until one of fds is ready or the timeout (nil: forever)
-// expires, and returns the number of ready entries.
-func (p *Process) Poll(fds []PollFd, timeout *time.Duration) (int, error) {
+// Poll waits until one of fds is ready, the timeout (nil: forever)
+// expires, or a signal arrives (ERESTARTNOHAND), and returns the number of
+// ready entries.
+func (t *Task) Poll(fds []PollFd, timeout *time.Duration) (int, error) {
+	p := t.Proc
 	var timer <-chan time.Time
 	if timeout != nil && *timeout > 0 {
 		t := time.NewTimer(*timeout)
@@ -110,6 +112,8 @@ func (p *Process) Poll(fds []PollFd, timeout *time.Duration) (int, error) {
 		case <-changed:
 		case <-timer:
 			return 0, nil
+		case <-t.Interrupted():
+			return 0, ERESTARTNOHAND
 		}
 	}
 }

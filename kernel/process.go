@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"maps"
 	"strings"
 	"sync"
 
@@ -24,33 +25,63 @@ type Process struct {
 	MM  *mm.MM
 	FDs *fdtable.Table[*vfs.File]
 
-	mu      sync.Mutex
-	cwd     string
-	umask   uint32
-	exe     string
-	args    []string
-	comm    string
-	sig     SignalState
-	rlimits map[int]unix.Rlimit
-	tidAddr uint64
+	sighand *sigHand
+
+	mu       sync.Mutex
+	cwd      string
+	umask    uint32
+	exe      string
+	args     []string
+	comm     string
+	rlimits  map[int]unix.Rlimit
+	parent   *Process
+	children map[int]*Process
+	tasks    map[int]*Task
+	pgid     int
+	sid      int
+	pending  sigQueue
+	// exiting is set once the process must die (exit_group, fatal signal);
+	// status is its wait status. zombie: every thread is gone.
+	exiting    bool
+	zombie     bool
+	status     int
+	exitSignal unix.Signal // sent to the parent at exit (SIGCHLD)
+	// stopped by a stop signal; stopReported/contReported for waitpid.
+	stopped      bool
+	stopSig      unix.Signal
+	stopReport   bool
+	contReport   bool
+	stateChanged notifier // children's state changes, for wait
+	stopCh       chan struct{}
+	itimer       *itimer
+	vforkDone    chan struct{}
 }
 
-// NewProcess creates the first process of the sandbox with the given
-// address space and standard streams on fds 0, 1 and 2.
+// NewProcess creates the first process of the sandbox (pid 1) with the
+// given address space and standard streams on fds 0, 1 and 2, and its
+// first thread.
 func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process, error) {
+	pid := k.allocPID()
 	p := &Process{
-		k:     k,
-		PID:   k.allocPID(),
-		MM:    m,
-		FDs:   fdtable.New[*vfs.File](k.cfg.Limits.NoFile),
-		cwd:   "/",
-		umask: 0o022,
+		k:       k,
+		PID:     pid,
+		MM:      m,
+		FDs:     fdtable.New[*vfs.File](k.cfg.Limits.NoFile),
+		sighand: &sigHand{},
+		cwd:     "/",
+		umask:   0o022,
 		rlimits: map[int]unix.Rlimit{
 			unix.RLIMIT_STACK:  {Cur: 8 << 20, Max: unix.RLIM_INFINITY},
 			unix.RLIMIT_NOFILE: {Cur: uint64(k.cfg.Limits.NoFile), Max: uint64(k.cfg.Limits.NoFile)},
 			unix.RLIMIT_CORE:   {Cur: 0, Max: 0},
 		},
+		children:   map[int]*Process{},
+		tasks:      map[int]*Task{},
+		pgid:       pid,
+		sid:        pid,
+		exitSignal: unix.SIGCHLD,
 	}
+	p.tasks[pid] = &Task{TID: pid, Proc: p}
 	k.mu.Lock()
 	k.procs[p.PID] = p
 	k.mu.Unlock()
@@ -69,6 +100,325 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 	}
 	return p, nil
 }
+
+// Leader returns the process's first thread.
+func (p *Process) Leader() *Task {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tasks[p.PID]
+}
+
+// Tasks returns the live threads.
+func (p *Process) Tasks() []*Task {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.taskList()
+}
+
+func (p *Process) taskList() []*Task {
+	out := make([]*Task, 0, len(p.tasks))
+	for _, t := range p.tasks {
+		out = append(out, t)
+	}
+	return out
+}
+
+// ForkOptions describes a new process made by clone without CLONE_THREAD.
+type ForkOptions struct {
+	MM          *mm.MM // the child's address space (shared with CLONE_VM)
+	ShareFiles  bool   // CLONE_FILES
+	ExitSignal  unix.Signal
+	Vfork       bool // CLONE_VFORK: the parent waits for exec or exit
+	ParentOfNew *Process
+}
+
+// Fork creates a child process of t's process with one thread.
+func (t *Task) Fork(o ForkOptions) (*Task, error) {
+	p := t.Proc
+	if err := p.k.checkTasks(); err != nil {
+		return nil, err
+	}
+	pid := p.k.allocPID()
+	p.mu.Lock()
+	c := &Process{
+		k:          p.k,
+		PID:        pid,
+		MM:         o.MM,
+		sighand:    p.sighand.clone(),
+		cwd:        p.cwd,
+		umask:      p.umask,
+		exe:        p.exe,
+		args:       p.args,
+		comm:       p.comm,
+		rlimits:    maps.Clone(p.rlimits),
+		parent:     p,
+		children:   map[int]*Process{},
+		tasks:      map[int]*Task{},
+		pgid:       p.pgid,
+		sid:        p.sid,
+		exitSignal: o.ExitSignal,
+	}
+	p.mu.Unlock()
+	if o.ShareFiles {
+		c.FDs = p.FDs
+	} else {
+		c.FDs = p.FDs.Clone()
+	}
+	if o.Vfork {
+		c.vforkDone = make(chan struct{})
+	}
+	ct := &Task{TID: pid, Proc: c, mask: t.Mask(), altStack: t.AltStackNow()}
+	c.tasks[pid] = ct
+	p.mu.Lock()
+	p.children[pid] = c
+	p.mu.Unlock()
+	p.k.mu.Lock()
+	p.k.procs[pid] = c
+	p.k.mu.Unlock()
+	return ct, nil
+}
+
+// NewThread creates a thread in t's process (clone with CLONE_THREAD).
+func (t *Task) NewThread() (*Task, error) {
+	p := t.Proc
+	if err := p.k.checkTasks(); err != nil {
+		return nil, err
+	}
+	tid := p.k.allocPID()
+	nt := &Task{TID: tid, Proc: p, mask: t.Mask()}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exiting {
+		return nil, unix.EAGAIN
+	}
+	p.tasks[tid] = nt
+	return nt, nil
+}
+
+// VforkDone returns a channel closed when a vfork child execs or exits;
+// nil for other processes.
+func (p *Process) VforkDone() <-chan struct{} { return p.vforkDone }
+
+func (p *Process) releaseVfork() {
+	p.mu.Lock()
+	ch := p.vforkDone
+	p.vforkDone = nil
+	p.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// Exec finishes an execve: the process has its new image in m. Other
+// threads must already be gone.
+func (t *Task) Exec(m *mm.MM, exe string, args []string) {
+	p := t.Proc
+	p.FDs.CloseOnExecAll()
+	p.sighand.resetForExec()
+	p.mu.Lock()
+	p.MM = m
+	p.exe, p.args, p.comm = exe, append([]string(nil), args...), ""
+	p.mu.Unlock()
+	t.mu.Lock()
+	t.altStack = AltStack{Flags: ssDisable}
+	t.clearTID = 0
+	t.mu.Unlock()
+	p.releaseVfork()
+}
+
+// Exiting reports whether the process is being torn down.
+func (p *Process) Exiting() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.exiting }
+
+// Kill ends the whole process with the given wait status (exit_group,
+// fatal signals): every thread is woken to leave.
+func (p *Process) Kill(status int) {
+	p.mu.Lock()
+	if p.exiting {
+		p.mu.Unlock()
+		return
+	}
+	p.exiting = true
+	p.status = status
+	if p.stopCh != nil {
+		close(p.stopCh)
+		p.stopCh = nil
+	}
+	tasks := p.taskList()
+	p.mu.Unlock()
+	for _, t := range tasks {
+		t.wake()
+	}
+}
+
+// Status returns the wait status the process exits with.
+func (p *Process) Status() int { p.mu.Lock(); defer p.mu.Unlock(); return p.status }
+
+// ExitTask removes t from its process. When it was the last thread the
+// process becomes a zombie (its parent is told) and ExitTask returns true:
+// the caller then releases the address space.
+func (t *Task) ExitTask(code int) (last bool) {
+	p := t.Proc
+	p.mu.Lock()
+	delete(p.tasks, t.TID)
+	last = len(p.tasks) == 0
+	p.stateChanged.notify()
+	if last && !p.exiting {
+		p.exiting = true
+		p.status = WaitStatusExited(code)
+	}
+	p.mu.Unlock()
+	if t.TID != p.PID {
+		p.k.freePID(t.TID)
+	}
+	if !last {
+		return false
+	}
+	p.becomeZombie()
+	return true
+}
+
+// becomeZombie releases the process's resources and notifies its parent.
+func (p *Process) becomeZombie() {
+	p.FDs.CloseAll()
+	p.releaseVfork()
+	p.stopTimer()
+	k := p.k
+	init := k.initProcess()
+	p.mu.Lock()
+	p.zombie = true
+	children := p.children
+	p.children = map[int]*Process{}
+	parent := p.parent
+	status := p.status
+	p.mu.Unlock()
+	// Orphans go to init; the sandbox's init is pid 1.
+	for pid, c := range children {
+		c.mu.Lock()
+		c.parent = init
+		zombie := c.zombie
+		c.mu.Unlock()
+		if init != nil && init != p {
+			init.mu.Lock()
+			init.children[pid] = c
+			init.mu.Unlock()
+			if zombie {
+				init.stateChanged.notify()
+			}
+		}
+	}
+	if parent == nil {
+		k.processExited(p)
+		return
+	}
+	info := SigInfo{Signo: unix.SIGCHLD, Pid: int32(p.PID), Uid: GuestUID}
+	switch {
+	case status&0x7f == 0:
+		info.Code, info.Status = CLDExited, int32(status>>8&0xff)
+	case status&0x80 != 0:
+		info.Code, info.Status = CLDDumped, int32(status&0x7f)
+	default:
+		info.Code, info.Status = CLDKilled, int32(status&0x7f)
+	}
+	if parent.sighand.get(unix.SIGCHLD).Handler == SigIgn ||
+		parent.sighand.get(unix.SIGCHLD).Flags&SANoCldWait != 0 {
+		// The parent asked not to keep zombies: reap at once.
+		parent.reap(p)
+	} else if p.exitSignal != 0 {
+		info.Signo = p.exitSignal
+		_ = parent.SendSignal(info)
+	}
+	parent.stateChanged.notify()
+	k.processExited(p)
+}
+
+// Wait statuses as wait4 reports them.
+func WaitStatusExited(code int) int { return (code & 0xff) << 8 }
+
+// WaitStatusSignaled is the status of a process killed by sig.
+func WaitStatusSignaled(sig unix.Signal, core bool) int {
+	s := int(sig) & 0x7f
+	if core {
+		s |= 0x80
+	}
+	return s
+}
+
+// stop puts the process into the stopped state (SIGSTOP and friends).
+func (p *Process) stop(sig unix.Signal) {
+	p.mu.Lock()
+	if p.stopped || p.exiting {
+		p.mu.Unlock()
+		return
+	}
+	p.stopped, p.stopSig, p.stopReport, p.contReport = true, sig, true, false
+	p.stopCh = make(chan struct{})
+	parent := p.parent
+	p.mu.Unlock()
+	if parent != nil {
+		if parent.sighand.get(unix.SIGCHLD).Flags&SANoCldStop == 0 {
+			_ = parent.SendSignal(SigInfo{Signo: unix.SIGCHLD, Code: CLDStopped, Pid: int32(p.PID),
+				Uid: GuestUID, Status: int32(sig)})
+		}
+		parent.stateChanged.notify()
+	}
+	for _, t := range p.Tasks() {
+		t.wake()
+	}
+}
+
+// continueStopped resumes a stopped process (SIGCONT).
+func (p *Process) continueStopped() {
+	p.mu.Lock()
+	if !p.stopped {
+		p.mu.Unlock()
+		return
+	}
+	p.stopped, p.stopReport, p.contReport = false, false, true
+	if p.stopCh != nil {
+		close(p.stopCh)
+		p.stopCh = nil
+	}
+	parent := p.parent
+	p.mu.Unlock()
+	if parent != nil {
+		_ = parent.SendSignal(SigInfo{Signo: unix.SIGCHLD, Code: CLDContinued, Pid: int32(p.PID),
+			Uid: GuestUID, Status: int32(unix.SIGCONT)})
+		parent.stateChanged.notify()
+	}
+}
+
+// WaitWhileStopped blocks the thread while its process is stopped.
+func (t *Task) WaitWhileStopped() {
+	for {
+		p := t.Proc
+		p.mu.Lock()
+		ch := p.stopCh
+		stopped := p.stopped && !p.exiting
+		p.mu.Unlock()
+		if !stopped || ch == nil {
+			return
+		}
+		<-ch
+	}
+}
+
+// Parent returns the parent process (nil for pid 1).
+func (p *Process) Parent() *Process { p.mu.Lock(); defer p.mu.Unlock(); return p.parent }
+
+// Getppid returns the parent's pid; the first process's parent is outside
+// the sandbox and shows as 0, as for pid 1 on Linux.
+func (p *Process) Getppid() int {
+	if pp := p.Parent(); pp != nil {
+		return pp.PID
+	}
+	return 0
+}
+
+// Pgid returns the process group.
+func (p *Process) Pgid() int { p.mu.Lock(); defer p.mu.Unlock(); return p.pgid }
+
+// Sid returns the session.
+func (p *Process) Sid() int { p.mu.Lock(); defer p.mu.Unlock(); return p.sid }
 
 // Kernel returns the kernel the process belongs to.
 func (p *Process) Kernel() *Kernel { return p.k }
@@ -108,18 +458,6 @@ func (p *Process) Exe() string { p.mu.Lock(); defer p.mu.Unlock(); return p.exe 
 
 // Getpid returns the process id in the sandbox's pid space.
 func (p *Process) Getpid() int { return p.PID }
-
-// Getppid returns the parent's pid; the first process's parent is outside
-// the sandbox and shows as 0, as for pid 1 on Linux.
-func (p *Process) Getppid() int { return 0 }
-
-// SetTidAddress records the clear_child_tid address and returns the tid.
-func (p *Process) SetTidAddress(addr uint64) int {
-	p.mu.Lock()
-	p.tidAddr = addr
-	p.mu.Unlock()
-	return p.PID
-}
 
 // Umask sets the file mode creation mask and returns the old one.
 func (p *Process) Umask(mask uint32) uint32 {
@@ -163,14 +501,6 @@ func (p *Process) Setrlimit(resource int, r unix.Rlimit) error {
 		p.FDs.SetLimit(int(min(r.Cur, uint64(p.k.cfg.Limits.NoFile))))
 	}
 	return nil
-}
-
-// Exit releases the process's resources.
-func (p *Process) Exit() {
-	p.FDs.CloseAll()
-	p.k.mu.Lock()
-	delete(p.k.procs, p.PID)
-	p.k.mu.Unlock()
 }
 
 // rlimNLimits is RLIM_NLIMITS on Linux: the number of resource limits.

@@ -84,6 +84,10 @@ type Thread interface {
 	Interrupt()
 	// Exit ends this thread alone, leaving the others running.
 	Exit()
+	// FPState returns the thread's floating-point and vector registers as
+	// an XSAVE image; SetFPState restores one (the host validates it).
+	FPState() ([]byte, error)
+	SetFPState([]byte) error
 }
 
 // EventKind says why Switch returned.

@@ -9,12 +9,14 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/kernel/mm"
+	"github.com/litebox-go/litebox/kernel/pipe"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/loader"
 	"github.com/litebox-go/litebox/platform"
@@ -39,7 +41,9 @@ type Cmd struct {
 	Stdout io.Writer
 	Stderr io.Writer
 
-	sb *Sandbox
+	sb   *Sandbox
+	mu   sync.Mutex
+	init *kernel.Process
 }
 
 // Command returns a Cmd that runs name with args in the sandbox.
@@ -134,98 +138,235 @@ func (s *Sandbox) lookPath(name string, env []string, dir string) (string, error
 // reserved ranges.
 const mmapTop = 0x7fe000000000
 
-func (c *Cmd) run(path string, env []string) error {
-	s := c.sb
-	plat := ptrace.New()
-	as, err := plat.NewAddressSpace()
-	if err != nil {
-		return fmt.Errorf("creating the guest address space: %w", err)
+// maxShebangDepth bounds #! interpreters of interpreters, as Linux does.
+const maxShebangDepth = 4
+
+// image is a loaded program ready to run.
+type image struct {
+	as   platform.AddressSpace
+	mm   *mm.MM
+	img  loader.Image
+	path string
+	argv []string
+}
+
+// load creates a fresh address space on the calling goroutine (which
+// becomes its tracer) and loads path into it, following #! lines.
+func (s *Sandbox) load(proc *kernel.Process, path string, argv, envp []string) (*image, error) {
+	for depth := 0; ; depth++ {
+		f, err := openProgram(proc, path)
+		if err != nil {
+			return nil, err
+		}
+		head := make([]byte, 256)
+		n, _ := f.ReadAt(head, 0)
+		interp, arg, ok := linux.ParseShebang(head[:n])
+		if !ok {
+			break
+		}
+		if depth == maxShebangDepth {
+			return nil, unix.ELOOP
+		}
+		na := []string{interp}
+		if arg != "" {
+			na = append(na, arg)
+		}
+		na = append(na, path)
+		if len(argv) > 1 {
+			na = append(na, argv[1:]...)
+		}
+		path, argv = interp, na
+		if !strings.HasPrefix(path, "/") {
+			path = strings.TrimSuffix(proc.Getcwd(), "/") + "/" + path
+		}
 	}
-	defer as.Release()
+	as, err := ptrace.New().NewAddressSpace()
+	if err != nil {
+		return nil, fmt.Errorf("creating the guest address space: %w", err)
+	}
 	var reserved []mm.Range
 	for _, r := range as.Reserved() {
 		reserved = append(reserved, mm.Range{Start: r.Start, End: r.End})
 	}
 	m := mm.New(as, reserved, mmapTop)
-	stdio := [3]*vfs.File{
-		vfs.NewStreamFile("pipe:[stdin]", c.Stdin, nil, hostTerminal(c.Stdin)),
+	open := func(p string) (loader.File, error) { return openProgram(proc, p) }
+	img, err := loader.Load(m, open, path, argv, envp, hardware(), loader.Layout{})
+	if err != nil {
+		as.Release()
+		return nil, err
+	}
+	canon, err := s.fs.Realpath(path)
+	if err != nil {
+		canon = path
+	}
+	return &image{as: as, mm: m, img: img, path: canon, argv: argv}, nil
+}
+
+// exec is the execve hook: it replaces t's image once the new one loaded.
+func (s *Sandbox) exec(t *linux.Task, path string, argv, envp []string) error {
+	im, err := s.load(t.Proc, path, argv, envp)
+	if err != nil {
+		return err
+	}
+	// The point of no return: other threads go, then the old image.
+	t.K.KillOthers()
+	old := t.Proc.MM
+	if old.Put() {
+		t.AS.Release()
+	} else {
+		t.Thread.Exit() // a vfork parent still uses the old address space
+	}
+	th, err := im.as.NewThread()
+	if err != nil {
+		im.as.Release()
+		t.Proc.Kill(kernel.WaitStatusSignaled(unix.SIGKILL, false))
+		return err
+	}
+	t.AS, t.Mem, t.Thread = im.as, im.as, th
+	t.CPUTime = cpuTime(im.as)
+	*t.Regs = platform.Regs{Rip: im.img.Entry, Rsp: im.img.Stack}
+	t.K.Exec(im.mm, im.path, im.argv)
+	t.K.SetKick(th.Interrupt)
+	if err := th.Bind(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// start is the hook that runs a new task on its own locked goroutine.
+func (s *Sandbox) start(t *linux.Task) {
+	s.tasks.Add(1)
+	go func() {
+		defer s.tasks.Done()
+		runtime.LockOSThread()
+		// Every stub thread this OS thread traced is gone when Run
+		// returns, so the thread can go back to Go's pool.
+		defer runtime.UnlockOSThread()
+		linux.Run(t)
+	}()
+}
+
+func cpuTime(as platform.AddressSpace) func() (int64, error) {
+	return func() (int64, error) {
+		d, err := as.CPUTime()
+		return int64(d), err
+	}
+}
+
+func (c *Cmd) run(path string, env []string) error {
+	s := c.sb
+	stdin, err := stdinFile(c.Stdin)
+	if err != nil {
+		return err
+	}
+	stdio := [3]*vfs.File{stdin,
 		vfs.NewStreamFile("pipe:[stdout]", nil, c.Stdout, hostTerminal(c.Stdout)),
 		vfs.NewStreamFile("pipe:[stderr]", nil, c.Stderr, hostTerminal(c.Stderr)),
 	}
-	proc, err := s.kernel.NewProcess(m, stdio, c.Dir)
+	proc, err := s.kernel.NewProcess(nil, stdio, c.Dir)
 	if err != nil {
 		return &ProgramError{Path: c.Dir, Err: fmt.Errorf("%w: working directory: %v", ErrNotFound, err)}
 	}
-	defer proc.Exit()
-
-	open := func(p string) (loader.File, error) { return openProgram(proc, p) }
-	img, err := loader.Load(m, open, path, c.Args, env, hardware(), loader.Layout{})
+	im, err := s.load(proc, path, c.Args, env)
 	if err != nil {
+		proc.Leader().ExitTask(127)
 		if errors.Is(err, unix.ENOENT) {
 			return &ProgramError{Path: path, Err: fmt.Errorf("%w: %v", ErrNotFound, err)}
 		}
 		return &ProgramError{Path: path, Err: fmt.Errorf("%w: %v", ErrNotExecutable, err)}
 	}
-	proc.SetExe(path)
-	proc.SetArgs(c.Args)
-	th, err := as.NewThread()
+	th, err := im.as.NewThread()
 	if err != nil {
+		im.as.Release()
 		return err
 	}
+	leader := proc.Leader()
+	leader.Exec(im.mm, im.path, im.argv)
 	s.kernel.AuditEvent("sandbox_start", slog.String("program", path), slog.Int("pid", proc.PID))
 	start := time.Now()
-	regs := platform.Regs{Rip: img.Entry, Rsp: img.Stack}
-	task := &linux.Task{Proc: proc, Mem: as, Regs: &regs, Log: s.log,
-		CPUTime: func() (int64, error) { d, err := as.CPUTime(); return int64(d), err }}
-	exit, err := loop(th, task)
+	regs := platform.Regs{Rip: im.img.Entry, Rsp: im.img.Stack}
+	usage := s.newSyscallUsage()
+	task := &linux.Task{K: leader, Proc: proc, Mem: im.as, AS: im.as, Thread: th, Regs: &regs, Log: s.log,
+		CPUTime: cpuTime(im.as), Usage: usage, Hooks: &linux.Hooks{Exec: s.exec, Start: s.start}}
+	c.mu.Lock()
+	c.init = proc
+	c.mu.Unlock()
+	s.tasks.Add(1)
+	func() {
+		defer s.tasks.Done()
+		linux.Run(task)
+	}()
+	// pid 1's death ends the sandbox: wait for every other task to go.
+	<-s.kernel.InitDone()
+	s.tasks.Wait()
+	err = s.writeSyscallTrace(usage)
+	status := proc.Status()
+	s.kernel.AuditEvent("sandbox_exit", slog.Int("wait_status", status),
+		slog.Duration("wall", time.Since(start)))
 	if err != nil {
 		return err
 	}
-	cpu, _ := as.CPUTime()
-	s.kernel.AuditEvent("sandbox_exit", slog.Int("status", exit.Code), slog.Int("signal", int(exit.Signal)),
-		slog.Duration("wall", time.Since(start)), slog.Duration("cpu", cpu), slog.Uint64("mapped_bytes", m.Mapped()))
-	if exit.Signal != 0 || exit.Code != 0 {
-		return &ExitError{Status: exit.Code, Signal: int(exit.Signal)}
+	switch {
+	case status&0x7f != 0:
+		return &ExitError{Signal: status & 0x7f}
+	case status>>8&0xff != 0:
+		return &ExitError{Status: status >> 8 & 0xff}
 	}
 	return nil
 }
 
-// loop switches into the guest until it exits.
-func loop(th platform.Thread, task *linux.Task) (*linux.Exit, error) {
-	for {
-		ev, err := th.Switch(task.Regs)
-		if err != nil {
-			return nil, err
-		}
-		switch ev.Kind {
-		case platform.EventSyscall:
-			if exit := linux.Dispatch(task); exit != nil {
-				return exit, nil
-			}
-		case platform.EventFault:
-			outcome, err := task.Proc.SendSignal(ev.Signal)
-			if err != nil {
-				return nil, err
-			}
-			if outcome == kernel.SignalIgnored && !synchronous(ev.Signal) {
-				continue
-			}
-			if outcome == kernel.SignalHandled {
-				task.Proc.Kernel().Unsupported("signal delivery to a guest handler", 0, task.Proc.PID)
-			}
-			// A synchronous fault cannot be ignored or blocked: re-running
-			// the instruction would fault again.
-			return &linux.Exit{Signal: ev.Signal}, nil
-		}
+// Signal sends sig to the guest's foreground process group (the first
+// process's group), as a terminal's Ctrl-C does. It does nothing before the
+// guest starts or after it ended.
+func (c *Cmd) Signal(sig unix.Signal) {
+	c.mu.Lock()
+	p := c.init
+	c.mu.Unlock()
+	if p == nil {
+		return
+	}
+	_ = c.sb.kernel.KillGroup(p.Pgid(), kernel.SigInfo{Signo: sig, Code: kernel.SIKernel})
+}
+
+// Kill ends the whole sandbox: every guest process dies of sig.
+func (c *Cmd) Kill(sig unix.Signal) {
+	c.mu.Lock()
+	p := c.init
+	c.mu.Unlock()
+	if p != nil {
+		p.Kill(kernel.WaitStatusSignaled(sig, false))
 	}
 }
 
-func synchronous(sig unix.Signal) bool {
-	switch sig {
-	case unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS:
-		return true
+// stdinFile makes the guest's standard input: a kernel pipe fed from r by
+// a goroutine, so that a guest read can be interrupted by signals.
+func stdinFile(r io.Reader) (*vfs.File, error) {
+	p := pipe.New()
+	re, we := p.Ends()
+	f := vfs.NewAnonFile("pipe:[stdin]", re, re, unix.O_RDONLY)
+	if tty := hostTerminal(r); tty != nil {
+		f.SetTerminal(tty)
 	}
-	return false
+	if r == nil {
+		_ = we.Close()
+		return f, nil
+	}
+	go func() {
+		defer we.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				if _, werr := we.WriteCancel(buf[:n], 0, nil); werr != nil {
+					return // the guest closed its stdin
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return f, nil
 }
 
 // programFile adapts an open guest file for the loader.

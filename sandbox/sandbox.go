@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/kernel/procfs"
@@ -65,6 +66,9 @@ type Config struct {
 	Audit io.Writer
 	// Hostname is what uname reports ("litebox" by default).
 	Hostname string
+	// SyscallTrace, if not nil, receives the names of the syscalls each guest
+	// run issued, one per line, sorted and unique, when the guest ends.
+	SyscallTrace io.Writer
 }
 
 // defaultHostDirs are the host directories of the default view, read-only.
@@ -76,6 +80,7 @@ var hiddenEtc = []string{"shadow", "shadow-", "gshadow", "gshadow-", "ssh", "sud
 
 // Sandbox is a configured sandbox: its kernel and file systems.
 type Sandbox struct {
+	tasks  sync.WaitGroup // goroutines running guest threads
 	cfg    Config
 	fs     *vfs.VFS
 	kernel *kernel.Kernel

@@ -140,6 +140,7 @@ func runNative(t testing.TB, dir string, env []string, stdin []byte, argv ...str
 // process itself gets the full host environment plus hostOnlyVar.
 func runGuest(t testing.TB, g harness.Guest, stdin []byte, prog string, args ...string) harness.Result {
 	t.Helper()
+	g.Test = t.Name() // names the syscall trace, when LITEBOX_SYSCALL_TRACE_DIR asks for one
 	return runLitebox(t, stdin, g.Argv(litebox(t), prog, args...)[1:]...)
 }
 

@@ -92,6 +92,7 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		logFlag  bool
 		audit    string
 		tmpSize  string
+		trace    string
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- PROGRAM [ARGS...]",
@@ -138,6 +139,14 @@ litebox's own failures print one line starting with "litebox:" and exit with
 				defer f.Close()
 				cfg.Audit = f
 			}
+			if trace != "" {
+				f, err := os.OpenFile(trace, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+				if err != nil {
+					return usageError{fmt.Errorf("--trace-syscalls: %w", err)}
+				}
+				defer f.Close()
+				cfg.SyscallTrace = f
+			}
 			env, err := guestEnv(envs)
 			if err != nil {
 				return usageError{err}
@@ -161,5 +170,13 @@ litebox's own failures print one line starting with "litebox:" and exit with
 	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
 	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
 	f.StringVar(&tmpSize, "tmpfs-size", "", "cap the bytes stored in /tmp (e.g. 64M); default unlimited")
+	// --trace-syscalls is a development aid, not part of the CLI contract:
+	// `make syscalls-doc` has the integration tests append the syscalls each
+	// guest used to a file per test, to learn which tests exercise which
+	// syscalls. Hidden so that users do not come to depend on it.
+	f.StringVar(&trace, "trace-syscalls", "", "append the names of the syscalls the guest used to `FILE`")
+	if err := f.MarkHidden("trace-syscalls"); err != nil {
+		panic(err) // only if the flag above were not defined
+	}
 	return cmd
 }

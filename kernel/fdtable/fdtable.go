@@ -143,3 +143,32 @@ func (t *Table[F]) CloseAll() {
 		_ = e.file.DecRef()
 	}
 }
+
+// Clone returns a copy of the table for a forked process: the same open
+// files, each with one more reference, and the same close-on-exec flags.
+func (t *Table[F]) Clone() *Table[F] {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := &Table[F]{fds: make(map[int]entry[F], len(t.fds)), limit: t.limit}
+	for fd, e := range t.fds {
+		e.file.IncRef()
+		c.fds[fd] = e
+	}
+	return c
+}
+
+// CloseOnExecAll closes every descriptor marked close-on-exec (execve).
+func (t *Table[F]) CloseOnExecAll() {
+	t.mu.Lock()
+	var closing []F
+	for fd, e := range t.fds {
+		if e.cloexec {
+			closing = append(closing, e.file)
+			delete(t.fds, fd)
+		}
+	}
+	t.mu.Unlock()
+	for _, f := range closing {
+		_ = f.DecRef()
+	}
+}

@@ -67,6 +67,7 @@ type MM struct {
 	brk      uint64
 	limit    uint64 // bytes of mapped memory allowed; 0 = unlimited
 	mapped   uint64
+	users    int // processes sharing this address space
 }
 
 // Range is a half-open address range.
@@ -76,7 +77,7 @@ type Range struct{ Start, End uint64 }
 // (the platform's own code) are never handed out; mmapTop is where top-down
 // allocation starts.
 func New(as Mapper, reserved []Range, mmapTop uint64) *MM {
-	return &MM{as: as, reserved: reserved, mmapTop: mmapTop}
+	return &MM{as: as, reserved: reserved, mmapTop: mmapTop, users: 1}
 }
 
 // SetLimit caps the bytes of guest memory this address space may map.
@@ -684,4 +685,38 @@ func (m *MM) Maps() string {
 		b.WriteString(line + "\n")
 	}
 	return b.String()
+}
+
+// Get counts one more process using this address space (CLONE_VM).
+func (m *MM) Get() { m.mu.Lock(); m.users++; m.mu.Unlock() }
+
+// Put drops one user and reports whether it was the last, when the caller
+// releases the platform address space.
+func (m *MM) Put() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.users--
+	return m.users <= 0
+}
+
+// Fork returns a copy of the record for the copy-on-write copy as of the
+// address space, which the platform has already made.
+func (m *MM) Fork(as Mapper) *MM {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &MM{as: as, vmas: append([]VMA(nil), m.vmas...), reserved: m.reserved, mmapTop: m.mmapTop,
+		brkStart: m.brkStart, brk: m.brk, limit: m.limit, mapped: m.mapped, users: 1}
+}
+
+// HasSharedAnon reports shared anonymous mappings, which a fork cannot
+// keep shared yet.
+func (m *MM) HasSharedAnon() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.vmas {
+		if v.Shared && v.File == nil {
+			return true
+		}
+	}
+	return false
 }

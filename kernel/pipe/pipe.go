@@ -20,7 +20,7 @@ const atomicMax = 4096
 // Pipe is one pipe's shared state.
 type Pipe struct {
 	mu      sync.Mutex
-	cond    *sync.Cond
+	waitCh  chan struct{} // closed and replaced on every state change
 	buf     []byte
 	cap     int
 	readers int
@@ -33,24 +33,49 @@ type Pipe struct {
 
 // New returns a pipe with one reader and one writer reference.
 func New() *Pipe {
-	p := &Pipe{cap: Capacity, readers: 1, writers: 1, ino: vfs.NewIno()}
-	p.cond = sync.NewCond(&p.mu)
-	return p
+	return &Pipe{cap: Capacity, readers: 1, writers: 1, ino: vfs.NewIno(), waitCh: make(chan struct{})}
 }
 
 // SetNotify installs the readiness callback.
 func (p *Pipe) SetNotify(fn func()) { p.mu.Lock(); p.notify = fn; p.mu.Unlock() }
 
+// broadcastLocked wakes every waiter; p.mu held.
+func (p *Pipe) broadcastLocked() {
+	close(p.waitCh)
+	p.waitCh = make(chan struct{})
+}
+
 func (p *Pipe) changed() {
-	p.cond.Broadcast()
-	if fn := p.notify; fn != nil {
+	p.mu.Lock()
+	p.broadcastLocked()
+	fn := p.notify
+	p.mu.Unlock()
+	if fn != nil {
 		fn()
 	}
 }
 
+// waitLocked releases p.mu until the pipe changes or cancel closes, and
+// reports ERESTARTSYS for the latter; p.mu is held again on return.
+func (p *Pipe) waitLocked(cancel <-chan struct{}) error {
+	ch := p.waitCh
+	p.mu.Unlock()
+	defer p.mu.Lock()
+	select {
+	case <-ch:
+		return nil
+	case <-cancel:
+		return restartSys
+	}
+}
+
+// restartSys is the kernel's ERESTARTSYS: the caller restarts or fails the
+// call with EINTR.
+const restartSys = unix.Errno(512)
+
 // Read reads available bytes; with none it returns 0 at EOF (no writers),
 // EAGAIN when nonblock, or waits.
-func (p *Pipe) Read(b []byte, nonblock bool) (int, error) {
+func (p *Pipe) Read(b []byte, nonblock bool, cancel <-chan struct{}) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
@@ -64,7 +89,10 @@ func (p *Pipe) Read(b []byte, nonblock bool) (int, error) {
 			p.mu.Unlock()
 			return 0, unix.EAGAIN
 		}
-		p.cond.Wait()
+		if err := p.waitLocked(cancel); err != nil {
+			p.mu.Unlock()
+			return 0, err
+		}
 	}
 	n := copy(b, p.buf)
 	p.buf = p.buf[n:]
@@ -78,7 +106,7 @@ func (p *Pipe) Read(b []byte, nonblock bool) (int, error) {
 
 // Write writes b. Without readers it fails with EPIPE (the caller raises
 // SIGPIPE). Writes of at most PIPE_BUF bytes are atomic.
-func (p *Pipe) Write(b []byte, nonblock bool) (int, error) {
+func (p *Pipe) Write(b []byte, nonblock bool, cancel <-chan struct{}) (int, error) {
 	p.mu.Lock()
 	done := 0
 	for done < len(b) || len(b) == 0 {
@@ -102,13 +130,19 @@ func (p *Pipe) Write(b []byte, nonblock bool) (int, error) {
 				}
 				return 0, unix.EAGAIN
 			}
-			p.cond.Wait()
+			if err := p.waitLocked(cancel); err != nil {
+				p.mu.Unlock()
+				if done > 0 {
+					return done, nil
+				}
+				return 0, err
+			}
 			continue
 		}
 		n := min(space, need)
 		p.buf = append(p.buf, b[done:done+n]...)
 		done += n
-		p.cond.Broadcast()
+		p.broadcastLocked()
 		if fn := p.notify; fn != nil {
 			p.mu.Unlock()
 			fn()
@@ -181,25 +215,27 @@ var pipeDev = vfs.NewDev()
 func (e *End) IsStream() bool { return true }
 
 // ReadAt reads from the read end, blocking.
-func (e *End) ReadAt(b []byte, _ int64) (int, error) { return e.ReadFlags(b, 0) }
+func (e *End) ReadAt(b []byte, _ int64) (int, error) { return e.ReadCancel(b, 0, nil) }
 
 // WriteAt writes to the write end, blocking.
-func (e *End) WriteAt(b []byte, _ int64) (int, error) { return e.WriteFlags(b, 0) }
+func (e *End) WriteAt(b []byte, _ int64) (int, error) { return e.WriteCancel(b, 0, nil) }
 
-// ReadFlags reads honouring O_NONBLOCK in flags.
-func (e *End) ReadFlags(b []byte, flags int) (int, error) {
+// ReadCancel reads honouring O_NONBLOCK in flags; a wait ends with
+// ERESTARTSYS when cancel closes.
+func (e *End) ReadCancel(b []byte, flags int, cancel <-chan struct{}) (int, error) {
 	if e.write {
 		return 0, unix.EBADF
 	}
-	return e.p.Read(b, flags&unix.O_NONBLOCK != 0)
+	return e.p.Read(b, flags&unix.O_NONBLOCK != 0, cancel)
 }
 
-// WriteFlags writes honouring O_NONBLOCK in flags.
-func (e *End) WriteFlags(b []byte, flags int) (int, error) {
+// WriteCancel writes honouring O_NONBLOCK in flags; a wait ends with
+// ERESTARTSYS when cancel closes.
+func (e *End) WriteCancel(b []byte, flags int, cancel <-chan struct{}) (int, error) {
 	if !e.write {
 		return 0, unix.EBADF
 	}
-	return e.p.Write(b, flags&unix.O_NONBLOCK != 0)
+	return e.p.Write(b, flags&unix.O_NONBLOCK != 0, cancel)
 }
 
 // Readiness reports poll events of this end.
@@ -216,3 +252,15 @@ func (e *End) Sync() error { return unix.EINVAL }
 
 // Close drops this end.
 func (e *End) Close() error { e.p.release(e.write); return nil }
+
+// AddRef counts one more holder of this end (a forked descriptor table
+// shares the open file, so this is only for ends opened anew).
+func (e *End) AddRef() {
+	e.p.mu.Lock()
+	if e.write {
+		e.p.writers++
+	} else {
+		e.p.readers++
+	}
+	e.p.mu.Unlock()
+}

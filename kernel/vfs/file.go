@@ -119,9 +119,6 @@ func (f *File) Read(p []byte) (int, error) {
 	if f.stream {
 		// No lock: a read blocking on a terminal must not hold up writers
 		// sharing the description (fds 0-2 are often one tty).
-		if fr, ok := f.ops.(FlagReader); ok {
-			return ioResult(fr.ReadFlags(p, f.Flags()))
-		}
 		return ioResult(f.ops.ReadAt(p, 0))
 	}
 	f.mu.Lock()
@@ -137,9 +134,6 @@ func (f *File) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	if f.stream {
-		if fw, ok := f.ops.(FlagWriter); ok {
-			return ioResult(fw.WriteFlags(p, f.Flags()))
-		}
 		return ioResult(f.ops.WriteAt(p, 0))
 	}
 	f.mu.Lock()
@@ -399,15 +393,39 @@ func (f *File) snapshot(dn DirNode) ([]DirEntry, error) {
 	return append(out, extra...), nil
 }
 
-// FlagReader is implemented by stream operations whose reads depend on the
-// file's status flags (O_NONBLOCK on pipes and sockets).
-type FlagReader interface {
-	ReadFlags(p []byte, flags int) (int, error)
+// CancelReader is implemented by stream operations whose reads may wait:
+// they honour the file's status flags (O_NONBLOCK) and give up with
+// ERESTARTSYS when cancel closes (a signal arrived).
+type CancelReader interface {
+	ReadCancel(p []byte, flags int, cancel <-chan struct{}) (int, error)
 }
 
-// FlagWriter is the write-side counterpart of FlagReader.
-type FlagWriter interface {
-	WriteFlags(p []byte, flags int) (int, error)
+// CancelWriter is the write-side counterpart of CancelReader.
+type CancelWriter interface {
+	WriteCancel(p []byte, flags int, cancel <-chan struct{}) (int, error)
+}
+
+// ReadCancel is Read for a caller that can be interrupted: streams that
+// wait give up when cancel closes.
+func (f *File) ReadCancel(p []byte, cancel <-chan struct{}) (int, error) {
+	if cr, ok := f.ops.(CancelReader); ok && f.stream {
+		if err := f.ioCheck(false); err != nil {
+			return 0, err
+		}
+		return ioResult(cr.ReadCancel(p, f.Flags(), cancel))
+	}
+	return f.Read(p)
+}
+
+// WriteCancel is Write for a caller that can be interrupted.
+func (f *File) WriteCancel(p []byte, cancel <-chan struct{}) (int, error) {
+	if cw, ok := f.ops.(CancelWriter); ok && f.stream {
+		if err := f.ioCheck(true); err != nil {
+			return 0, err
+		}
+		return ioResult(cw.WriteCancel(p, f.Flags(), cancel))
+	}
+	return f.Write(p)
 }
 
 // Poller is implemented by operations that can report poll readiness
@@ -438,3 +456,7 @@ func NewAnonFile(name string, n Node, ops FileOps, flags int) *File {
 	}
 	return f
 }
+
+// SetTerminal makes the file answer terminal ioctls through tty (an
+// anonymous file standing for the host's terminal).
+func (f *File) SetTerminal(tty Terminal) { f.tty = tty }

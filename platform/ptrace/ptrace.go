@@ -54,7 +54,6 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 		Sys: &syscall.SysProcAttr{
 			Ptrace:    true,
 			Setpgid:   true, // terminal signals go to litebox, which decides
-			Pdeathsig: syscall.SIGKILL,
 		},
 	})
 	if err != nil {
@@ -536,3 +535,32 @@ func (t *thread) Exit() {
 // remoteIovec is an iovec naming memory in another process; keeping the
 // address as an integer stops Go from treating it as a pointer.
 type remoteIovec struct{ base, len uint64 }
+
+// ntX86XState is NT_X86_XSTATE, the XSAVE register set.
+const ntX86XState = 0x202
+
+// FPState reads the thread's XSAVE area.
+func (t *thread) FPState() ([]byte, error) {
+	buf := make([]byte, 16384)
+	iov := unix.Iovec{Base: &buf[0]}
+	iov.SetLen(len(buf))
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETREGSET, uintptr(t.tid), ntX86XState,
+		uintptr(unsafe.Pointer(&iov)), 0, 0); errno != 0 {
+		return nil, fmt.Errorf("ptrace: getregset xstate: %w", errno)
+	}
+	return buf[:iov.Len], nil
+}
+
+// SetFPState writes the thread's XSAVE area.
+func (t *thread) SetFPState(b []byte) error {
+	if len(b) == 0 {
+		return unix.EINVAL
+	}
+	iov := unix.Iovec{Base: &b[0]}
+	iov.SetLen(len(b))
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SETREGSET, uintptr(t.tid), ntX86XState,
+		uintptr(unsafe.Pointer(&iov)), 0, 0); errno != 0 {
+		return fmt.Errorf("ptrace: setregset xstate: %w", errno)
+	}
+	return nil
+}

@@ -29,7 +29,7 @@ func newProcTask(t *testing.T, audit *slog.Logger) (*Task, *fakeMem) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(p.Exit)
+	t.Cleanup(func() { p.FDs.CloseAll() })
 	for _, r := range []struct {
 		addr, len uint64
 		prot      int
@@ -42,7 +42,7 @@ func newProcTask(t *testing.T, audit *slog.Logger) (*Task, *fakeMem) {
 			t.Fatal(err)
 		}
 	}
-	return &Task{Proc: p, Mem: mem, Regs: &platform.Regs{}}, mem
+	return &Task{K: p.Leader(), Proc: p, Mem: mem, Regs: &platform.Regs{}}, mem
 }
 
 // atFDCWD is AT_FDCWD (-100) as it arrives in a register.
@@ -147,6 +147,10 @@ func TestDispatchExit(t *testing.T) {
 	exit := Dispatch(task)
 	if exit == nil || exit.Code != 300&0xff || exit.Signal != 0 {
 		t.Fatalf("exit_group(300) = %v, want status %d", exit, 300&0xff)
+	}
+	if !task.Proc.Exiting() || task.Proc.Status() != kernel.WaitStatusExited(300&0xff) {
+		t.Fatalf("after exit_group(300): exiting=%v status=%#x, want the process exiting with status %#x",
+			task.Proc.Exiting(), task.Proc.Status(), kernel.WaitStatusExited(300&0xff))
 	}
 }
 

@@ -22,18 +22,39 @@ type Memory interface {
 
 // Task is one guest thread as the shim sees it.
 type Task struct {
-	Proc *kernel.Process
-	Mem  Memory
-	Regs *platform.Regs
+	K    *kernel.Task
+	Proc *kernel.Process // K.Proc
+	// Mem is the guest memory (the platform address space, or a fake in
+	// tests); AS and Thread are set when the task runs on a platform.
+	Mem    Memory
+	AS     platform.AddressSpace
+	Thread platform.Thread
+	Regs   *platform.Regs
 	// CPUTime reports the guest's CPU time for the CPU-time clocks.
 	CPUTime func() (int64, error)
 	// Log receives internal errors (host failures), never guest data.
 	Log *slog.Logger
 	// Usage, if not nil, records the syscalls issued; a guest's tasks share it.
 	Usage *Usage
+	// Hooks are the sandbox's services for process management.
+	Hooks *Hooks
+
+	// restart is set after a syscall so signal delivery can restart it.
+	afterSyscall bool
 }
 
-// Exit ends the guest: returned by Dispatch when the process is gone.
+// Hooks are what the shim needs from whoever runs guests (the sandbox):
+// loading programs and running new tasks.
+type Hooks struct {
+	// Exec replaces t's program image: new address space, thread and
+	// registers. On error the old image is untouched.
+	Exec func(t *Task, path string, argv, envp []string) error
+	// Start runs a new task on its own goroutine (locked to an OS thread):
+	// it must call Run(t) there.
+	Start func(t *Task)
+}
+
+// Exit ends the calling thread: returned by Dispatch when it must leave.
 type Exit struct {
 	Code   int         // exit status when Signal is 0
 	Signal unix.Signal // the signal that killed the process

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -186,7 +187,7 @@ func sysRead(t *Task, a args) (uint64, error) {
 	if err := t.checkIO(fd, false); err != nil {
 		return 0, err
 	}
-	return t.readInto(a[1], a[2], func(b []byte) (int, error) { return t.Proc.Read(fd, b) })
+	return t.readInto(a[1], a[2], func(b []byte) (int, error) { return t.K.Read(fd, b) })
 }
 
 func sysWrite(t *Task, a args) (uint64, error) {
@@ -194,7 +195,7 @@ func sysWrite(t *Task, a args) (uint64, error) {
 	if err := t.checkIO(fd, true); err != nil {
 		return 0, err
 	}
-	return t.brokenPipe(t.writeFrom(a[1], a[2], func(b []byte) (int, error) { return t.Proc.Write(fd, b) }))
+	return t.brokenPipe(t.writeFrom(a[1], a[2], func(b []byte) (int, error) { return t.K.Write(fd, b) }))
 }
 
 // brokenPipe raises SIGPIPE for a write that failed with EPIPE, as Linux
@@ -203,11 +204,7 @@ func (t *Task) brokenPipe(n uint64, err error) (uint64, error) {
 	if err != unix.EPIPE {
 		return n, err
 	}
-	if _, serr := signalSelf(t, uint64(unix.SIGPIPE)); serr != nil {
-		if _, isExit := serr.(*Exit); isExit {
-			return 0, serr
-		}
-	}
+	_ = t.K.SendSignal(t.senderInfo(unix.SIGPIPE, kernel.SIKernel))
 	return 0, unix.EPIPE
 }
 
@@ -273,7 +270,7 @@ func sysReadv(t *Task, a args) (uint64, error) {
 		return 0, err
 	}
 	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
-		return t.readInto(v.base, v.len, func(b []byte) (int, error) { return t.Proc.Read(fd, b) })
+		return t.readInto(v.base, v.len, func(b []byte) (int, error) { return t.K.Read(fd, b) })
 	})
 }
 
@@ -283,7 +280,7 @@ func sysWritev(t *Task, a args) (uint64, error) {
 		return 0, err
 	}
 	return t.brokenPipe(t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
-		return t.writeFrom(v.base, v.len, func(b []byte) (int, error) { return t.Proc.Write(fd, b) })
+		return t.writeFrom(v.base, v.len, func(b []byte) (int, error) { return t.K.Write(fd, b) })
 	}))
 }
 

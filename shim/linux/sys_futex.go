@@ -66,7 +66,7 @@ func sysFutex(t *Task, a args) (uint64, error) {
 			}
 			deadline = &at
 		}
-		return 0, futexes.FutexWait(key, val, load, bitset, deadline)
+		return 0, futexes.FutexWait(key, val, load, bitset, deadline, t.K.Interrupted())
 	case futexWake, futexWakeBitset:
 		bitset := uint32(futexBitsetAll)
 		if cmd == futexWakeBitset {

@@ -87,10 +87,9 @@ func sysMmap(t *Task, a args) (uint64, error) {
 		req.Info = mm.FileInfo{Path: f.Path(), Dev: st.Dev, Ino: st.Ino}
 		req.Offset = off
 		req.Shared = false // read-only shared file mappings are served as private copies
-	} else if req.Shared {
-		// Within one process, shared anonymous memory behaves as private.
-		req.Shared = false
 	}
+	// Shared anonymous memory is private host memory: shared by the
+	// threads of a process, but not across fork (reported at fork).
 	return t.Proc.MM.Mmap(req)
 }
 

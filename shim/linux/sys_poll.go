@@ -25,11 +25,21 @@ func init() {
 		if err != nil {
 			return 0, err
 		}
-		if a[3] != 0 && a[4] != 8 {
-			return 0, unix.EINVAL
+		if a[3] != 0 {
+			if a[4] != 8 {
+				return 0, unix.EINVAL
+			}
+			m, err := t.readU64(a[3])
+			if err != nil {
+				return 0, err
+			}
+			t.K.SaveMask(m)
+			n, err := poll(t, a[0], a[1], timeout)
+			if err == nil {
+				t.K.RestoreMask()
+			}
+			return n, err
 		}
-		// The signal mask only matters while a signal can arrive during the
-		// wait, which needs signal delivery; the mask is validated only.
 		return poll(t, a[0], a[1], timeout)
 	})
 	register(unix.SYS_SELECT, func(t *Task, a args) (uint64, error) {
@@ -96,7 +106,7 @@ func poll(t *Task, addr, nfds uint64, timeout *time.Duration) (uint64, error) {
 		fds[i] = kernel.PollFd{Fd: int(int32(binary.LittleEndian.Uint32(raw[i*8:]))),
 			Events: int16(binary.LittleEndian.Uint16(raw[i*8+4:]))}
 	}
-	n, err := t.Proc.Poll(fds, timeout)
+	n, err := t.K.Poll(fds, timeout)
 	if err != nil {
 		return 0, err
 	}
@@ -144,7 +154,7 @@ func sel(t *Task, a args, timeout *time.Duration) (uint64, error) {
 			fds = append(fds, kernel.PollFd{Fd: fd, Events: ev})
 		}
 	}
-	if _, err := t.Proc.Poll(fds, timeout); err != nil {
+	if _, err := t.K.Poll(fds, timeout); err != nil {
 		return 0, err
 	}
 	var out [3][]byte

@@ -11,10 +11,10 @@ import (
 )
 
 func init() {
-	register(unix.SYS_EXIT, sysExit)
-	register(unix.SYS_EXIT_GROUP, sysExit)
+	register(unix.SYS_EXIT, func(t *Task, a args) (uint64, error) { return 0, &Exit{Code: int(a[0] & 0xff)} })
+	register(unix.SYS_EXIT_GROUP, sysExitGroup)
 	register(unix.SYS_GETPID, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getpid()), nil })
-	register(unix.SYS_GETTID, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getpid()), nil })
+	register(unix.SYS_GETTID, func(t *Task, a args) (uint64, error) { return uint64(t.K.TID), nil })
 	register(unix.SYS_GETPPID, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getppid()), nil })
 	for _, nr := range []int{unix.SYS_GETUID, unix.SYS_GETEUID} {
 		register(nr, func(t *Task, a args) (uint64, error) { return kernel.GuestUID, nil })
@@ -24,14 +24,16 @@ func init() {
 	}
 	register(unix.SYS_ARCH_PRCTL, sysArchPrctl)
 	register(unix.SYS_SET_TID_ADDRESS, func(t *Task, a args) (uint64, error) {
-		return uint64(t.Proc.SetTidAddress(a[0])), nil
+		t.K.SetClearTID(a[0])
+		return uint64(t.K.TID), nil
 	})
 	register(unix.SYS_SET_ROBUST_LIST, func(t *Task, a args) (uint64, error) {
 		if a[1] != 24 { // sizeof(struct robust_list_head)
 			return 0, unix.EINVAL
 		}
-		// The list is only walked when a thread dies holding a robust
-		// mutex, which needs threads; one thread has nothing to recover.
+		// Recorded by glibc for every thread; the list is only walked when
+		// a thread dies holding a robust mutex, which the kernel does not
+		// do yet (a dying owner leaves such a mutex locked).
 		return 0, nil
 	})
 	register(unix.SYS_PRLIMIT64, sysPrlimit)
@@ -54,7 +56,8 @@ func init() {
 	register(unix.SYS_GETRANDOM, sysGetrandom)
 }
 
-func sysExit(t *Task, a args) (uint64, error) {
+func sysExitGroup(t *Task, a args) (uint64, error) {
+	t.Proc.Kill(kernel.WaitStatusExited(int(a[0] & 0xff)))
 	return 0, &Exit{Code: int(a[0] & 0xff)}
 }
 

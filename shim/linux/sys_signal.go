@@ -2,6 +2,7 @@ package linux
 
 import (
 	"encoding/binary"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -11,50 +12,158 @@ import (
 func init() {
 	register(unix.SYS_RT_SIGACTION, sysRtSigaction)
 	register(unix.SYS_RT_SIGPROCMASK, sysRtSigprocmask)
-	register(unix.SYS_KILL, func(t *Task, a args) (uint64, error) {
-		pid := int(int32(a[0]))
-		if pid != 0 && pid != -1 && pid != t.Proc.PID && pid != -t.Proc.PID {
-			return 0, unix.ESRCH
-		}
-		return signalSelf(t, a[1])
-	})
-	register(unix.SYS_TGKILL, func(t *Task, a args) (uint64, error) {
-		if int(int32(a[0])) <= 0 || int(int32(a[1])) <= 0 {
+	register(unix.SYS_RT_SIGRETURN, sysRtSigreturn)
+	register(unix.SYS_SIGALTSTACK, sysSigaltstack)
+	register(unix.SYS_RT_SIGPENDING, func(t *Task, a args) (uint64, error) {
+		if a[1] > 8 {
 			return 0, unix.EINVAL
 		}
-		if int(int32(a[0])) != t.Proc.PID || int(int32(a[1])) != t.Proc.PID {
-			return 0, unix.ESRCH
+		return 0, t.writeU64(a[0], t.K.Pending()&t.K.Mask())
+	})
+	register(unix.SYS_RT_SIGSUSPEND, func(t *Task, a args) (uint64, error) {
+		if a[1] != 8 {
+			return 0, unix.EINVAL
 		}
-		return signalSelf(t, a[2])
+		m, err := t.readU64(a[0])
+		if err != nil {
+			return 0, err
+		}
+		t.K.SaveMask(m)
+		<-t.K.Interrupted()
+		return 0, kernel.ERESTARTNOHAND
+	})
+	register(unix.SYS_PAUSE, func(t *Task, a args) (uint64, error) {
+		<-t.K.Interrupted()
+		return 0, kernel.ERESTARTNOHAND
+	})
+	register(unix.SYS_RT_SIGTIMEDWAIT, sysRtSigtimedwait)
+	register(unix.SYS_KILL, sysKill)
+	register(unix.SYS_TGKILL, func(t *Task, a args) (uint64, error) {
+		tgid, tid := int(int32(a[0])), int(int32(a[1]))
+		if tgid <= 0 || tid <= 0 {
+			return 0, unix.EINVAL
+		}
+		return 0, t.tkill(tid, tgid, a[2])
 	})
 	register(unix.SYS_TKILL, func(t *Task, a args) (uint64, error) {
-		if int(int32(a[0])) <= 0 {
+		tid := int(int32(a[0]))
+		if tid <= 0 {
 			return 0, unix.EINVAL
 		}
-		if int(int32(a[0])) != t.Proc.PID {
-			return 0, unix.ESRCH
+		return 0, t.tkill(tid, 0, a[1])
+	})
+	register(unix.SYS_ALARM, func(t *Task, a args) (uint64, error) {
+		left, _ := t.Proc.SetAlarm(time.Duration(uint32(a[0]))*time.Second, 0)
+		secs := uint64((left + time.Second/2) / time.Second)
+		if left > 0 && secs == 0 {
+			secs = 1
 		}
-		return signalSelf(t, a[1])
+		return secs, nil
+	})
+	register(unix.SYS_SETITIMER, sysSetitimer)
+	register(unix.SYS_GETITIMER, func(t *Task, a args) (uint64, error) {
+		if a[0] != unix.ITIMER_REAL {
+			return 0, t.unsupportedTimer()
+		}
+		left, interval := t.Proc.Alarm()
+		return 0, t.copyOut(a[1], encodeItimerval(interval, left))
 	})
 }
 
-// signalSelf applies a signal the process sent to itself.
-func signalSelf(t *Task, sigArg uint64) (uint64, error) {
-	sig := unix.Signal(int32(sigArg))
-	outcome, err := t.Proc.SendSignal(sig)
+func (t *Task) unsupportedTimer() error {
+	t.Proc.Kernel().Unsupported("itimer other than ITIMER_REAL", unix.SYS_SETITIMER, t.Proc.PID)
+	return unix.EINVAL
+}
+
+func encodeItimerval(interval, value time.Duration) []byte {
+	b := make([]byte, 32)
+	le := binary.LittleEndian
+	le.PutUint64(b[0:], uint64(interval/time.Second))
+	le.PutUint64(b[8:], uint64(interval%time.Second/time.Microsecond))
+	le.PutUint64(b[16:], uint64(value/time.Second))
+	le.PutUint64(b[24:], uint64(value%time.Second/time.Microsecond))
+	return b
+}
+
+func sysSetitimer(t *Task, a args) (uint64, error) {
+	if a[0] != unix.ITIMER_REAL {
+		return 0, t.unsupportedTimer()
+	}
+	var value, interval time.Duration
+	if a[1] != 0 {
+		b, err := t.copyIn(a[1], 32)
+		if err != nil {
+			return 0, err
+		}
+		le := binary.LittleEndian
+		tv := func(off int) (time.Duration, error) {
+			sec, usec := int64(le.Uint64(b[off:])), int64(le.Uint64(b[off+8:]))
+			if sec < 0 || usec < 0 || usec >= 1e6 {
+				return 0, unix.EINVAL
+			}
+			return time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond, nil
+		}
+		if interval, err = tv(0); err != nil {
+			return 0, err
+		}
+		if value, err = tv(16); err != nil {
+			return 0, err
+		}
+	}
+	left, oldInterval := t.Proc.SetAlarm(value, interval)
+	if a[2] != 0 {
+		return 0, t.copyOut(a[2], encodeItimerval(oldInterval, left))
+	}
+	return 0, nil
+}
+
+// senderInfo is the siginfo of a signal sent by kill/tgkill.
+func (t *Task) senderInfo(sig unix.Signal, code int32) kernel.SigInfo {
+	return kernel.SigInfo{Signo: sig, Code: code, Pid: int32(t.Proc.PID), Uid: kernel.GuestUID}
+}
+
+func sigArg(v uint64) (unix.Signal, error) {
+	s := int(int32(v))
+	if s < 0 || s > 64 {
+		return 0, unix.EINVAL
+	}
+	return unix.Signal(s), nil
+}
+
+func sysKill(t *Task, a args) (uint64, error) {
+	pid := int(int32(a[0]))
+	sig, err := sigArg(a[1])
 	if err != nil {
 		return 0, err
 	}
-	switch outcome {
-	case kernel.SignalTerminates:
-		return 0, &Exit{Signal: sig}
-	case kernel.SignalHandled, kernel.SignalBlocked:
-		// Running guest signal handlers (and keeping blocked signals
-		// pending) is not built yet; say so rather than pretend.
-		t.Proc.Kernel().Unsupported("signal delivery to a guest handler", unix.SYS_KILL, t.Proc.PID)
-		return 0, unix.ENOSYS
+	info := t.senderInfo(sig, kernel.SIUser)
+	k := t.Proc.Kernel()
+	switch {
+	case pid > 0:
+		p, ok := k.Process(pid)
+		if !ok {
+			return 0, unix.ESRCH
+		}
+		return 0, p.SendSignal(info)
+	case pid == 0:
+		return 0, k.KillGroup(t.Proc.Pgid(), info)
+	case pid == -1:
+		return 0, k.KillAll(t.Proc, info)
+	default:
+		return 0, k.KillGroup(-pid, info)
 	}
-	return 0, nil
+}
+
+func (t *Task) tkill(tid, tgid int, sigv uint64) error {
+	sig, err := sigArg(sigv)
+	if err != nil {
+		return err
+	}
+	target, ok := t.Proc.Kernel().Task(tid)
+	if !ok || (tgid != 0 && target.Proc.PID != tgid) {
+		return unix.ESRCH
+	}
+	return target.SendSignal(t.senderInfo(sig, kernel.SITkill))
 }
 
 func sysRtSigaction(t *Task, a args) (uint64, error) {
@@ -97,7 +206,7 @@ func sysRtSigprocmask(t *Task, a args) (uint64, error) {
 		}
 		set = &v
 	}
-	old, err := t.Proc.Sigprocmask(int(int32(a[0])), set)
+	old, err := t.K.Sigprocmask(int(int32(a[0])), set)
 	if err != nil {
 		return 0, err
 	}
@@ -105,4 +214,87 @@ func sysRtSigprocmask(t *Task, a args) (uint64, error) {
 		return 0, t.writeU64(a[2], old)
 	}
 	return 0, nil
+}
+
+func sysSigaltstack(t *Task, a args) (uint64, error) {
+	var set *kernel.AltStack
+	if a[0] != 0 {
+		b, err := t.copyIn(a[0], 24)
+		if err != nil {
+			return 0, err
+		}
+		le := binary.LittleEndian
+		set = &kernel.AltStack{Sp: le.Uint64(b), Flags: int32(le.Uint32(b[8:])), Size: le.Uint64(b[16:])}
+	}
+	cur := t.K.AltStackNow()
+	onStack := cur.Size != 0 && t.Regs.Rsp-cur.Sp < cur.Size
+	old, err := t.K.SigAltStack(set, onStack)
+	if a[1] != 0 {
+		b := make([]byte, 24)
+		le := binary.LittleEndian
+		le.PutUint64(b[0:], old.Sp)
+		le.PutUint32(b[8:], uint32(old.Flags))
+		le.PutUint64(b[16:], old.Size)
+		if cerr := t.copyOut(a[1], b); cerr != nil {
+			return 0, cerr
+		}
+	}
+	return 0, err
+}
+
+func sysRtSigtimedwait(t *Task, a args) (uint64, error) {
+	if a[3] != 8 {
+		return 0, unix.EINVAL
+	}
+	set, err := t.readU64(a[0])
+	if err != nil {
+		return 0, err
+	}
+	timeout, err := t.optTimespec(a[2])
+	if err != nil {
+		return 0, err
+	}
+	var timer <-chan time.Time
+	if timeout != nil {
+		tm := time.NewTimer(*timeout)
+		defer tm.Stop()
+		timer = tm.C
+	}
+	// Wait with the awaited signals unblocked, so that their arrival wakes
+	// us; they are taken here rather than delivered.
+	old := t.K.Mask()
+	for {
+		if info, ok := t.K.TakeSignal(set); ok {
+			if a[1] != 0 {
+				if err := t.copyOut(a[1], encodeSiginfo(info)); err != nil {
+					return 0, err
+				}
+			}
+			return uint64(info.Signo), nil
+		}
+		if timeout != nil && *timeout == 0 {
+			return 0, unix.EAGAIN
+		}
+		t.K.SaveMask(old &^ set)
+		wake := t.K.Interrupted()
+		if info, ok := t.K.TakeSignal(set); ok {
+			t.K.RestoreMask()
+			if a[1] != 0 {
+				if err := t.copyOut(a[1], encodeSiginfo(info)); err != nil {
+					return 0, err
+				}
+			}
+			return uint64(info.Signo), nil
+		}
+		select {
+		case <-wake:
+			if _, ok := t.K.PeekSignal(set); !ok {
+				return 0, kernel.ERESTARTNOHAND // another signal: deliver it
+			}
+			t.K.RestoreMask()
+		case <-timer:
+			t.K.RestoreMask()
+			return 0, unix.EAGAIN
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel"
 )
 
 // timeNow is the kernel's wall clock.
@@ -28,8 +30,7 @@ func init() {
 		if err != nil {
 			return 0, err
 		}
-		time.Sleep(d)
-		return 0, nil
+		return 0, t.sleep(d, a[1])
 	})
 	register(unix.SYS_CLOCK_NANOSLEEP, sysClockNanosleep)
 }
@@ -135,8 +136,31 @@ func sysClockNanosleep(t *Task, a args) (uint64, error) {
 	} else if _, err := t.clockNow(clock); err != nil {
 		return 0, err
 	}
-	if d > 0 {
-		time.Sleep(d)
+	rem := a[3]
+	if flags&unix.TIMER_ABSTIME != 0 {
+		rem = 0 // an absolute sleep has nothing to report
 	}
-	return 0, nil
+	return 0, t.sleep(d, rem)
+}
+
+// sleep waits for d unless a signal interrupts it; then the time left goes
+// to rem (if non-zero) and the call ends with EINTR once a handler ran.
+func (t *Task) sleep(d time.Duration, rem uint64) error {
+	if d <= 0 {
+		return nil
+	}
+	end := time.Now().Add(d)
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-t.K.Interrupted():
+		if rem != 0 {
+			if err := t.copyOut(rem, encodeTimespec(max(time.Until(end), 0))); err != nil {
+				return err
+			}
+		}
+		return kernel.ERESTARTNOHAND
+	}
 }

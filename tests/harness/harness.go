@@ -182,6 +182,10 @@ type Guest struct {
 	Env    []string // -e KEY=VALUE
 	Cwd    string   // --cwd, if not empty
 	Flags  []string // any further flags, placed before "--"
+	// Test names the test running the guest. When the environment variable
+	// SyscallTraceDirEnv is set, Argv adds --trace-syscalls so that the run
+	// is counted in docs/syscalls.md (see `make syscalls-doc`).
+	Test string
 }
 
 // Argv returns the command line running prog with args under litebox.
@@ -197,6 +201,9 @@ func (g Guest) Argv(litebox, prog string, args ...string) []string {
 		argv = append(argv, "--cwd", g.Cwd)
 	}
 	argv = append(argv, g.Flags...)
+	if dir := os.Getenv(SyscallTraceDirEnv); dir != "" && g.Test != "" {
+		argv = append(argv, "--trace-syscalls", SyscallTraceFile(dir, g.Test))
+	}
 	argv = append(argv, "--", prog)
 	return append(argv, args...)
 }

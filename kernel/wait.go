@@ -1,0 +1,213 @@
+package kernel
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// WaitResult is what wait4/waitid report about a child.
+type WaitResult struct {
+	PID    int
+	Status int // wait status (WIFEXITED etc. encoding)
+	// For waitid: the siginfo code and status.
+	Code      int32
+	SigStatus int32
+}
+
+// WaitOptions are wait4/waitid's options.
+type WaitOptions struct {
+	Exited    bool // WEXITED (wait4: always)
+	Stopped   bool // WUNTRACED / WSTOPPED
+	Continued bool // WCONTINUED
+	NoHang    bool // WNOHANG
+	NoWait    bool // WNOWAIT: leave the child waitable
+}
+
+// Wait waits for a child matching sel (pid > 0: that child; -1: any; 0:
+// same group; < -1: group -sel) to change state. It returns ECHILD if no
+// child can ever match, a zero result for WNOHANG, or ERESTARTSYS when a
+// signal interrupts the wait.
+func (t *Task) Wait(sel int, o WaitOptions) (WaitResult, error) {
+	p := t.Proc
+	for {
+		changed := p.stateChanged.wait()
+		res, found, err := p.findWaitable(sel, o)
+		if err != nil || found {
+			return res, err
+		}
+		if o.NoHang {
+			return WaitResult{}, nil
+		}
+		select {
+		case <-changed:
+		case <-t.Interrupted():
+			return WaitResult{}, ERESTARTSYS
+		}
+	}
+}
+
+func (p *Process) findWaitable(sel int, o WaitOptions) (WaitResult, bool, error) {
+	p.mu.Lock()
+	pgid := p.pgid
+	var candidates []*Process
+	for _, c := range p.children {
+		candidates = append(candidates, c)
+	}
+	p.mu.Unlock()
+	any := false
+	for _, c := range candidates {
+		c.mu.Lock()
+		match := sel == -1 || (sel > 0 && c.PID == sel) || (sel == 0 && c.pgid == pgid) || (sel < -1 && c.pgid == -sel)
+		if !match {
+			c.mu.Unlock()
+			continue
+		}
+		any = true
+		switch {
+		case c.zombie && o.Exited:
+			res := WaitResult{PID: c.PID, Status: c.status}
+			res.Code, res.SigStatus = waitidCode(c.status)
+			c.mu.Unlock()
+			if !o.NoWait {
+				p.reap(c)
+			}
+			return res, true, nil
+		case c.stopped && c.stopReport && o.Stopped:
+			res := WaitResult{PID: c.PID, Status: int(c.stopSig)<<8 | 0x7f, Code: CLDStopped, SigStatus: int32(c.stopSig)}
+			if !o.NoWait {
+				c.stopReport = false
+			}
+			c.mu.Unlock()
+			return res, true, nil
+		case c.contReport && o.Continued:
+			res := WaitResult{PID: c.PID, Status: 0xffff, Code: CLDContinued, SigStatus: int32(unix.SIGCONT)}
+			if !o.NoWait {
+				c.contReport = false
+			}
+			c.mu.Unlock()
+			return res, true, nil
+		}
+		c.mu.Unlock()
+	}
+	if !any {
+		return WaitResult{}, false, unix.ECHILD
+	}
+	return WaitResult{}, false, nil
+}
+
+func waitidCode(status int) (int32, int32) {
+	switch {
+	case status&0x7f == 0:
+		return CLDExited, int32(status >> 8 & 0xff)
+	case status&0x80 != 0:
+		return CLDDumped, int32(status & 0x7f)
+	}
+	return CLDKilled, int32(status & 0x7f)
+}
+
+// reap removes a zombie child for good.
+func (p *Process) reap(c *Process) {
+	p.mu.Lock()
+	delete(p.children, c.PID)
+	p.mu.Unlock()
+	p.k.freePID(c.PID)
+}
+
+// Setpgid moves process pid (0: the caller) into group pgid (0: its own).
+func (t *Task) Setpgid(pid, pgid int) error {
+	if pgid < 0 {
+		return unix.EINVAL
+	}
+	p := t.Proc
+	target := p
+	if pid != 0 && pid != p.PID {
+		c, ok := p.k.Process(pid)
+		if !ok || c.Parent() != p {
+			return unix.ESRCH
+		}
+		target = c
+	}
+	if pgid == 0 {
+		pgid = target.PID
+	}
+	target.mu.Lock()
+	defer target.mu.Unlock()
+	if target.sid == target.PID {
+		return unix.EPERM // a session leader cannot move
+	}
+	if target.sid != p.Sid() {
+		return unix.EPERM
+	}
+	if pgid != target.PID && !p.k.groupInSession(pgid, target.sid) {
+		return unix.EPERM
+	}
+	target.pgid = pgid
+	return nil
+}
+
+// Setsid makes the caller a session and group leader.
+func (t *Task) Setsid() (int, error) {
+	p := t.Proc
+	if p.k.groupExists(p.PID) && p.Pgid() != p.PID {
+		return -1, unix.EPERM
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pgid == p.PID {
+		return -1, unix.EPERM
+	}
+	p.sid, p.pgid = p.PID, p.PID
+	return p.PID, nil
+}
+
+// itimer is a process's ITIMER_REAL (alarm, setitimer).
+type itimer struct {
+	timer    *time.Timer
+	deadline time.Time
+	interval time.Duration
+}
+
+// SetAlarm arms ITIMER_REAL to fire after value and then every interval
+// (0: once); a zero value disarms it. It returns the previous remaining
+// time and interval.
+func (p *Process) SetAlarm(value, interval time.Duration) (time.Duration, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var oldLeft, oldInterval time.Duration
+	if it := p.itimer; it != nil {
+		it.timer.Stop()
+		oldLeft, oldInterval = max(time.Until(it.deadline), time.Microsecond), it.interval
+		p.itimer = nil
+	}
+	if value > 0 {
+		it := &itimer{deadline: time.Now().Add(value), interval: interval}
+		var fire func()
+		fire = func() {
+			_ = p.SendSignal(SigInfo{Signo: unix.SIGALRM, Code: SIKernel})
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if p.itimer == it && it.interval > 0 && !p.exiting {
+				it.deadline = time.Now().Add(it.interval)
+				it.timer = time.AfterFunc(it.interval, fire)
+			} else if p.itimer == it {
+				p.itimer = nil
+			}
+		}
+		it.timer = time.AfterFunc(value, fire)
+		p.itimer = it
+	}
+	return oldLeft, oldInterval
+}
+
+// Alarm returns ITIMER_REAL's remaining time and interval.
+func (p *Process) Alarm() (time.Duration, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if it := p.itimer; it != nil {
+		return max(time.Until(it.deadline), time.Microsecond), it.interval
+	}
+	return 0, 0
+}
+
+func (p *Process) stopTimer() { p.SetAlarm(0, 0) }

@@ -1,0 +1,271 @@
+package linux
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/platform"
+)
+
+// Run drives the guest thread t until it exits. It must run on the
+// goroutine that owns t.Thread (locked to its OS thread).
+func Run(t *Task) {
+	code := 0
+	if err := t.Thread.Bind(); err != nil {
+		t.logErr("binding a guest thread", err)
+		t.Proc.Kill(kernel.WaitStatusSignaled(unix.SIGKILL, false))
+	} else {
+		t.K.SetKick(t.Thread.Interrupt)
+		code = t.loop()
+	}
+	t.K.SetKick(nil)
+	t.exitThread(code)
+}
+
+// loop runs guest code and serves its traps; it returns the thread's exit
+// code when the thread leaves.
+func (t *Task) loop() int {
+	for {
+		if t.Proc.Exiting() || t.K.Killed() {
+			return 0
+		}
+		t.K.WaitWhileStopped()
+		t.deliverSignals()
+		if t.Proc.Exiting() || t.K.Killed() {
+			return 0
+		}
+		t.afterSyscall = false
+		ev, err := t.Thread.Switch(t.Regs)
+		if err != nil {
+			// The stub vanished under us (killed from outside the kernel):
+			// the process cannot go on.
+			if !errors.Is(err, unix.ESRCH) {
+				t.logErr("running guest code", err)
+			}
+			t.Proc.Kill(kernel.WaitStatusSignaled(unix.SIGKILL, false))
+			return 0
+		}
+		switch ev.Kind {
+		case platform.EventSyscall:
+			if exit := Dispatch(t); exit != nil {
+				return exit.Code
+			}
+			t.afterSyscall = true
+		case platform.EventFault:
+			t.K.ForceSignal(kernel.SigInfo{Signo: ev.Signal, Code: ev.Code, Addr: ev.Addr})
+		case platform.EventInterrupt:
+		}
+	}
+}
+
+func (t *Task) logErr(what string, err error) {
+	if t.Log != nil {
+		t.Log.Error(what, "tid", t.K.TID, "err", err)
+	}
+}
+
+// exitThread removes the thread: the last one turns the process into a
+// zombie and releases the address space if no other process shares it.
+func (t *Task) exitThread(code int) {
+	if addr := t.K.ClearTID(); addr != 0 && !t.Proc.Exiting() {
+		// CLONE_CHILD_CLEARTID: pthread_join waits on this word.
+		if err := t.writeU32(addr, 0); err == nil {
+			_, _ = t.Proc.Kernel().Futexes.FutexWake(kernel.FutexKey{Space: t.Proc.MM, Addr: addr}, 1, ^uint32(0))
+		}
+	}
+	m := t.Proc.MM
+	if !t.K.ExitTask(code) {
+		if t.Thread != nil {
+			t.Thread.Exit()
+		}
+		return
+	}
+	if m.Put() {
+		t.AS.Release()
+	} else if t.Thread != nil {
+		t.Thread.Exit() // another process (vfork parent) still uses it
+	}
+}
+
+// deliverSignals runs pending signals: default actions in the kernel, and
+// for a handled one, a signal frame on the guest stack. It also finishes a
+// syscall that was interrupted (restart or EINTR).
+func (t *Task) deliverSignals() {
+	restart := t.afterSyscall && isRestart(t.Regs.Rax)
+	if !restart && !t.K.HasSignal() {
+		return
+	}
+	d, ok := t.K.NextSignal()
+	if restart {
+		errno := unix.Errno(-int64(t.Regs.Rax))
+		switch {
+		case !ok || errno == kernel.ERESTARTNOINTR ||
+			(errno == kernel.ERESTARTSYS && d.Action.Flags&kernel.SARestart != 0):
+			// No handler runs, or it asked for restarts: run the call again.
+			t.Regs.Rax = t.Regs.Orig_rax
+			t.Regs.Rip -= 2
+		default:
+			t.Regs.Rax = negErrno(unix.EINTR)
+		}
+		t.afterSyscall = false
+	}
+	if !ok {
+		t.K.RestoreMask()
+		return
+	}
+	if err := t.setupFrame(d); err != nil {
+		// An unusable stack is fatal, as on Linux (SIGSEGV, forced).
+		t.Proc.Kill(kernel.WaitStatusSignaled(unix.SIGSEGV, true))
+	}
+}
+
+func isRestart(rax uint64) bool {
+	e := unix.Errno(-int64(rax))
+	return e == kernel.ERESTARTSYS || e == kernel.ERESTARTNOINTR || e == kernel.ERESTARTNOHAND
+}
+
+// Layout of the x86-64 signal frame (arch/x86/include/asm/sigframe.h).
+const (
+	ucontextSize = 304 // uc_flags, uc_link, uc_stack, uc_mcontext, uc_sigmask
+	siginfoSize  = 128
+	frameSize    = 8 + ucontextSize + siginfoSize
+	mcontextOff  = 40
+	sigmaskOff   = 296
+	ucFPXState   = 0x1 // UC_FP_XSTATE
+)
+
+// gregs lists the registers in struct sigcontext order (r8 ... rip).
+func gregs(r *platform.Regs) []*uint64 {
+	return []*uint64{&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15,
+		&r.Rdi, &r.Rsi, &r.Rbp, &r.Rbx, &r.Rdx, &r.Rax, &r.Rcx, &r.Rsp, &r.Rip}
+}
+
+func encodeSiginfo(info kernel.SigInfo) []byte {
+	b := make([]byte, siginfoSize)
+	le := binary.LittleEndian
+	le.PutUint32(b[0:], uint32(info.Signo))
+	le.PutUint32(b[4:], uint32(info.Errno))
+	le.PutUint32(b[8:], uint32(info.Code))
+	switch info.Signo {
+	case unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP:
+		if info.Code > 0 { // a fault, not a kill
+			le.PutUint64(b[16:], info.Addr)
+			return b
+		}
+	}
+	le.PutUint32(b[16:], uint32(info.Pid))
+	le.PutUint32(b[20:], info.Uid)
+	if info.Signo == unix.SIGCHLD {
+		le.PutUint32(b[24:], uint32(info.Status))
+	}
+	return b
+}
+
+// setupFrame builds the rt_sigframe and points the thread at the handler.
+func (t *Task) setupFrame(d kernel.Delivery) error {
+	r := t.Regs
+	act := d.Action
+	if act.Flags&kernel.SARestorer == 0 || act.Restorer == 0 {
+		return unix.EFAULT // x86-64 has no kernel-provided sigreturn trampoline
+	}
+	sp := r.Rsp
+	alt := t.K.AltStackNow()
+	onAlt := alt.Size != 0 && sp-alt.Sp < alt.Size
+	if act.Flags&kernel.SAOnStack != 0 && alt.Flags&2 == 0 && alt.Size != 0 && !onAlt {
+		sp = alt.Sp + alt.Size
+	} else {
+		sp -= 128 // the red zone below the interrupted code's stack pointer
+	}
+	fp, err := t.Thread.FPState()
+	if err != nil {
+		return err
+	}
+	sp = (sp - uint64(len(fp))) &^ 63
+	fpAddr := sp
+	frame := ((sp - frameSize) &^ 15) - 8
+	if err := t.copyOut(fpAddr, fp); err != nil {
+		return err
+	}
+	b := make([]byte, frameSize)
+	le := binary.LittleEndian
+	le.PutUint64(b[0:], act.Restorer)
+	uc := b[8:]
+	le.PutUint64(uc[0:], ucFPXState)
+	le.PutUint64(uc[16:], alt.Sp)
+	flags := uint32(alt.Flags)
+	if onAlt {
+		flags |= 1 // SS_ONSTACK
+	}
+	le.PutUint32(uc[24:], flags)
+	le.PutUint64(uc[32:], alt.Size)
+	mc := uc[mcontextOff:]
+	for i, p := range gregs(r) {
+		le.PutUint64(mc[i*8:], *p)
+	}
+	le.PutUint64(mc[17*8:], r.Eflags)
+	le.PutUint16(mc[18*8:], uint16(r.Cs))
+	le.PutUint16(mc[18*8+6:], uint16(r.Ss))
+	le.PutUint64(mc[21*8:], t.K.Mask()) // oldmask
+	if d.Info.Signo == unix.SIGSEGV || d.Info.Signo == unix.SIGBUS {
+		le.PutUint64(mc[22*8:], d.Info.Addr) // cr2
+	}
+	le.PutUint64(mc[23*8:], fpAddr)
+	le.PutUint64(uc[sigmaskOff:], t.K.TakeSavedMask())
+	copy(b[8+ucontextSize:], encodeSiginfo(d.Info))
+	if err := t.copyOut(frame, b); err != nil {
+		return err
+	}
+	newMask := t.K.Mask() | act.Mask
+	if act.Flags&kernel.SANoDefer == 0 {
+		newMask |= 1 << (uint(d.Info.Signo) - 1)
+	}
+	t.K.SetMask(newMask)
+	r.Rsp = frame
+	r.Rip = act.Handler
+	r.Rdi = uint64(d.Info.Signo)
+	r.Rsi = frame + 8 + ucontextSize
+	r.Rdx = frame + 8
+	r.Rax = 0
+	return nil
+}
+
+// sigreturn restores the state saved by setupFrame; the handler's return
+// to the restorer left rsp just past pretcode, at the ucontext.
+func sysRtSigreturn(t *Task, _ args) (uint64, error) {
+	r := t.Regs
+	uc, err := t.copyIn(r.Rsp, ucontextSize)
+	if err != nil {
+		return 0, &Exit{}
+	}
+	le := binary.LittleEndian
+	mc := uc[mcontextOff:]
+	var nr platform.Regs = *r
+	for i, p := range gregs(&nr) {
+		*p = le.Uint64(mc[i*8:])
+	}
+	// Only the flags a user program may change come back from the frame.
+	const userFlags = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x40000 | 0x200000
+	nr.Eflags = r.Eflags&^userFlags | le.Uint64(mc[17*8:])&userFlags
+	if fpAddr := le.Uint64(mc[23*8:]); fpAddr != 0 {
+		cur, err := t.Thread.FPState()
+		if err == nil {
+			fp, err := t.copyIn(fpAddr, len(cur))
+			if err != nil || t.Thread.SetFPState(fp) != nil {
+				return t.badFrame()
+			}
+		}
+	}
+	t.K.SetMask(le.Uint64(uc[sigmaskOff:]))
+	*r = nr
+	// rax is the interrupted code's rax: Dispatch must not overwrite it.
+	return r.Rax, nil
+}
+
+// badFrame kills the process for a corrupt signal frame, as Linux does.
+func (t *Task) badFrame() (uint64, error) {
+	t.K.ForceSignal(kernel.SigInfo{Signo: unix.SIGSEGV, Code: kernel.SIKernel})
+	return t.Regs.Rax, nil
+}
