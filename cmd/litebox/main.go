@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/sandbox"
 )
@@ -158,6 +160,8 @@ litebox's own failures print one line starting with "litebox:" and exit with
 			c := sb.Command(args[0], args[1:]...)
 			c.Env, c.Dir = env, cwd
 			c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
+			stop := forwardSignals(c)
+			defer stop()
 			return c.Run()
 		},
 	}
@@ -179,4 +183,33 @@ litebox's own failures print one line starting with "litebox:" and exit with
 		panic(err) // only if the flag above were not defined
 	}
 	return cmd
+}
+
+// forwardSignals gives the guest what a terminal would: Ctrl-C (SIGINT) and
+// SIGQUIT go to the guest's foreground process group, and SIGTERM or SIGHUP
+// to litebox end the whole sandbox with that signal.
+func forwardSignals(c *sandbox.Cmd) (stop func()) {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-ch:
+				sig := s.(unix.Signal)
+				switch sig {
+				case unix.SIGINT, unix.SIGQUIT:
+					c.Signal(sig)
+				default:
+					c.Kill(sig)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
 }
