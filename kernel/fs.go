@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"log/slog"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -500,5 +501,54 @@ func (t *Task) Write(fd int, b []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if b, err = t.limitFileSize(f, b, -1); err != nil {
+		return 0, err
+	}
 	return f.WriteCancel(b, t.Interrupted())
+}
+
+// Pwrite writes at an offset, within the file-size limit.
+func (t *Task) Pwrite(fd int, b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	f, err := t.Proc.writable(fd)
+	if err != nil {
+		return 0, err
+	}
+	if b, err = t.limitFileSize(f, b, off); err != nil {
+		return 0, err
+	}
+	return f.Pwrite(b, off)
+}
+
+// limitFileSize applies RLIMIT_FSIZE to a write of b at off (-1: the file
+// position, or the end with O_APPEND): the write is shortened to the limit,
+// and one wholly beyond it fails with EFBIG after SIGXFSZ, as on Linux.
+func (t *Task) limitFileSize(f *vfs.File, b []byte, off int64) ([]byte, error) {
+	lim, _ := t.Proc.Getrlimit(unix.RLIMIT_FSIZE)
+	if lim.Cur == unix.RLIM_INFINITY || len(b) == 0 {
+		return b, nil
+	}
+	st, err := f.Stat()
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return b, nil
+	}
+	if off < 0 {
+		if f.Flags()&unix.O_APPEND != 0 {
+			off = st.Size
+		} else if off, err = f.Seek(0, unix.SEEK_CUR); err != nil {
+			return b, nil
+		}
+	}
+	if uint64(off) >= lim.Cur {
+		t.Proc.k.AuditEvent("limit_exceeded", slog.String("limit", "fsize"), slog.Uint64("max", lim.Cur),
+			slog.Int("pid", t.Proc.PID))
+		_ = t.SendSignal(SigInfo{Signo: unix.SIGXFSZ, Code: SIKernel})
+		return nil, unix.EFBIG
+	}
+	if uint64(off)+uint64(len(b)) > lim.Cur {
+		b = b[:lim.Cur-uint64(off)]
+	}
+	return b, nil
 }

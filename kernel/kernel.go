@@ -34,8 +34,9 @@ type Config struct {
 // Limits are the resource limits the kernel enforces; zero means the
 // default.
 type Limits struct {
-	NoFile int // descriptors per process
-	Tasks  int // live threads and processes in the sandbox; 0: unlimited
+	NoFile   int    // descriptors per process
+	Tasks    int    // live threads and processes in the sandbox; 0: unlimited
+	FileSize uint64 // largest file a process may write (RLIMIT_FSIZE); 0: unlimited
 }
 
 // Kernel is one sandbox's kernel.
@@ -135,6 +136,7 @@ func (k *Kernel) checkTasks() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.cfg.Limits.Tasks > 0 && len(k.usedPIDs) >= k.cfg.Limits.Tasks {
+		go k.AuditEvent("limit_exceeded", slog.String("limit", "pids"), slog.Int("max", k.cfg.Limits.Tasks))
 		return unix.EAGAIN
 	}
 	return nil
@@ -258,4 +260,18 @@ func (k *Kernel) PIDs() []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// SignalEverything sends sig to every process of the sandbox.
+func (k *Kernel) SignalEverything(sig unix.Signal) {
+	for _, p := range k.liveProcs() {
+		_ = p.SendSignal(SigInfo{Signo: sig, Code: SIKernel})
+	}
+}
+
+// KillEverything ends every process of the sandbox with sig.
+func (k *Kernel) KillEverything(sig unix.Signal) {
+	for _, p := range k.liveProcs() {
+		p.Kill(WaitStatusSignaled(sig, false))
+	}
 }

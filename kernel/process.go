@@ -74,6 +74,7 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 			unix.RLIMIT_STACK:  {Cur: 8 << 20, Max: unix.RLIM_INFINITY},
 			unix.RLIMIT_NOFILE: {Cur: uint64(k.cfg.Limits.NoFile), Max: uint64(k.cfg.Limits.NoFile)},
 			unix.RLIMIT_CORE:   {Cur: 0, Max: 0},
+			unix.RLIMIT_FSIZE:  fsizeLimit(k.cfg.Limits.FileSize),
 		},
 		children:   map[int]*Process{},
 		tasks:      map[int]*Task{},
@@ -505,3 +506,10 @@ func (p *Process) Setrlimit(resource int, r unix.Rlimit) error {
 
 // rlimNLimits is RLIM_NLIMITS on Linux: the number of resource limits.
 const rlimNLimits = 16
+
+func fsizeLimit(n uint64) unix.Rlimit {
+	if n == 0 {
+		return unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	}
+	return unix.Rlimit{Cur: n, Max: n}
+}

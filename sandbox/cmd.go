@@ -180,15 +180,17 @@ func (s *Sandbox) load(proc *kernel.Process, path string, argv, envp []string) (
 			path = strings.TrimSuffix(proc.Getcwd(), "/") + "/" + path
 		}
 	}
-	as, err := ptrace.New().NewAddressSpace()
+	raw, err := ptrace.New().NewAddressSpace()
 	if err != nil {
 		return nil, fmt.Errorf("creating the guest address space: %w", err)
 	}
+	as := s.spaces.track(raw)
 	var reserved []mm.Range
 	for _, r := range as.Reserved() {
 		reserved = append(reserved, mm.Range{Start: r.Start, End: r.End})
 	}
 	m := mm.New(as, reserved, mmapTop)
+	m.SetBudget(s.budget)
 	open := func(p string) (loader.File, error) { return openProgram(proc, p) }
 	img, err := loader.Load(m, open, path, argv, envp, hardware(), loader.Layout{})
 	if err != nil {
@@ -213,6 +215,7 @@ func (s *Sandbox) exec(t *linux.Task, path string, argv, envp []string) error {
 	old := t.Proc.MM
 	if old.Put() {
 		t.AS.Release()
+		old.Release()
 	} else {
 		t.Thread.Exit() // a vfork parent still uses the old address space
 	}
@@ -291,6 +294,8 @@ func (c *Cmd) run(path string, env []string) error {
 	c.mu.Lock()
 	c.init = proc
 	c.mu.Unlock()
+	stopWatch := s.watchLimits(proc)
+	defer stopWatch()
 	s.tasks.Add(1)
 	func() {
 		defer s.tasks.Done()
@@ -427,4 +432,46 @@ func hardware() loader.Hardware {
 		}
 	}
 	return hw
+}
+
+// watchLimits enforces the wall-clock and CPU-time limits: past the CPU
+// limit every process gets SIGXCPU, and SIGKILL a second later (as with
+// RLIMIT_CPU's soft and hard limits); past the timeout the sandbox is
+// killed.
+func (s *Sandbox) watchLimits(init *kernel.Process) (stop func()) {
+	lim := s.cfg.Limits
+	done := make(chan struct{})
+	if lim.Timeout > 0 {
+		t := time.AfterFunc(lim.Timeout, func() {
+			s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "timeout"), slog.Duration("max", lim.Timeout))
+			s.kernel.KillEverything(unix.SIGKILL)
+		})
+		go func() { <-done; t.Stop() }()
+	}
+	if lim.CPUTime > 0 {
+		go func() {
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			var xcpuAt time.Time
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+				}
+				if s.spaces.cpuTime() < lim.CPUTime {
+					continue
+				}
+				if xcpuAt.IsZero() {
+					xcpuAt = time.Now()
+					s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "cpu-time"), slog.Duration("max", lim.CPUTime))
+					s.kernel.SignalEverything(unix.SIGXCPU)
+				} else if time.Since(xcpuAt) > time.Second {
+					s.kernel.KillEverything(unix.SIGKILL)
+					return
+				}
+			}
+		}()
+	}
+	return func() { close(done) }
 }

@@ -12,8 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/procfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/kernel/vfs/devfs"
@@ -58,6 +60,8 @@ type Config struct {
 	Mounts []Mount
 	// TmpSize caps the bytes stored in /tmp; 0 means unlimited.
 	TmpSize int64
+	// Limits are enforced by the kernel; zero fields mean no limit.
+	Limits Limits
 	// Log receives diagnostics; nil discards them.
 	Log *slog.Logger
 	// LogUnsupported reports every unsupported syscall once on Log.
@@ -71,6 +75,16 @@ type Config struct {
 	SyscallTrace io.Writer
 }
 
+// Limits bound what a sandbox's guests may use.
+type Limits struct {
+	Memory   uint64        // bytes mapped across all guest processes (--memory)
+	Tasks    int           // live processes and threads (--pids)
+	NoFile   int           // open descriptors per process (--nofile)
+	FileSize uint64        // largest file a guest may write (--fsize)
+	CPUTime  time.Duration // CPU time of all guest processes (--cpu-time)
+	Timeout  time.Duration // wall-clock time of the run (--timeout)
+}
+
 // defaultHostDirs are the host directories of the default view, read-only.
 var defaultHostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"}
 
@@ -81,6 +95,8 @@ var hiddenEtc = []string{"shadow", "shadow-", "gshadow", "gshadow-", "ssh", "sud
 // Sandbox is a configured sandbox: its kernel and file systems.
 type Sandbox struct {
 	tasks  sync.WaitGroup // goroutines running guest threads
+	budget *mm.Budget
+	spaces spaceSet
 	cfg    Config
 	fs     *vfs.VFS
 	kernel *kernel.Kernel
@@ -110,7 +126,13 @@ func New(cfg Config) (*Sandbox, error) {
 	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: audit}
 	s.kernel = kernel.New(kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: audit, Hostname: cfg.Hostname,
+		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
 	})
+	s.budget = mm.NewBudget(cfg.Limits.Memory)
+	s.budget.OnExceeded = func(want uint64) {
+		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),
+			slog.Uint64("max", cfg.Limits.Memory), slog.Uint64("requested", want))
+	}
 	if err := installProc(fs, s.kernel); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -95,6 +96,12 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		audit    string
 		tmpSize  string
 		trace    string
+		memory   string
+		fsize    string
+		pids     int
+		nofile   int
+		cpuTime  time.Duration
+		timeout  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- PROGRAM [ARGS...]",
@@ -123,13 +130,28 @@ litebox's own failures print one line starting with "litebox:" and exit with
 				}
 				cfg.Mounts = append(cfg.Mounts, m)
 			}
-			if tmpSize != "" {
-				n, err := parseSize(tmpSize)
-				if err != nil {
-					return usageError{fmt.Errorf("--tmpfs-size: %w", err)}
+			for _, sz := range []struct {
+				flag, val string
+				dst       func(int64)
+			}{
+				{"--tmpfs-size", tmpSize, func(n int64) { cfg.TmpSize = n }},
+				{"--memory", memory, func(n int64) { cfg.Limits.Memory = uint64(n) }},
+				{"--fsize", fsize, func(n int64) { cfg.Limits.FileSize = uint64(n) }},
+			} {
+				if sz.val == "0" || sz.val == "" {
+					continue
 				}
-				cfg.TmpSize = n
+				n, err := parseSize(sz.val)
+				if err != nil {
+					return usageError{fmt.Errorf("%s: %w", sz.flag, err)}
+				}
+				sz.dst(n)
 			}
+			if pids < 0 || nofile < 3 || nofile > 1<<20 || cpuTime < 0 || timeout < 0 {
+				return usageError{fmt.Errorf("limits must be positive (--nofile between 3 and %d)", 1<<20)}
+			}
+			cfg.Limits.Tasks, cfg.Limits.NoFile = pids, nofile
+			cfg.Limits.CPUTime, cfg.Limits.Timeout = cpuTime, timeout
 			if logFlag {
 				cfg.Log = slog.New(slog.NewTextHandler(stderr, nil))
 			}
@@ -173,7 +195,13 @@ litebox's own failures print one line starting with "litebox:" and exit with
 	f.StringVar(&platform, "platform", "auto", "how guest code runs: ptrace or auto")
 	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
 	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
-	f.StringVar(&tmpSize, "tmpfs-size", "", "cap the bytes stored in /tmp (e.g. 64M); default unlimited")
+	f.StringVar(&tmpSize, "tmpfs-size", "1G", "cap the bytes stored in /tmp (K, M, G suffixes; 0: unlimited)")
+	f.StringVar(&memory, "memory", "4G", "cap the memory mapped by all guest processes together (0: unlimited)")
+	f.StringVar(&fsize, "fsize", "4G", "largest file a guest may write (SIGXFSZ/EFBIG beyond; 0: unlimited)")
+	f.IntVar(&pids, "pids", 512, "most processes and threads alive at once (fork gives EAGAIN beyond; 0: unlimited)")
+	f.IntVar(&nofile, "nofile", 1024, "most open descriptors per process (EMFILE beyond)")
+	f.DurationVar(&cpuTime, "cpu-time", 0, "CPU time for all guest processes: SIGXCPU, then SIGKILL 1s later (0: unlimited)")
+	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit for the whole run, e.g. 30s (0: none)")
 	// --trace-syscalls is a development aid, not part of the CLI contract:
 	// `make syscalls-doc` has the integration tests append the syscalls each
 	// guest used to a file per test, to learn which tests exercise which

@@ -66,6 +66,7 @@ type MM struct {
 	brkStart uint64
 	brk      uint64
 	limit    uint64 // bytes of mapped memory allowed; 0 = unlimited
+	budget   *Budget
 	mapped   uint64
 	users    int // processes sharing this address space
 }
@@ -168,13 +169,77 @@ func (m *MM) Mmap(r MapRequest) (uint64, error) {
 
 // charge accounts for the memory a mapping of [addr, addr+length) adds.
 func (m *MM) charge(addr, length uint64) error {
+	added := length - m.overlap(addr, addr+length)
+	if !m.budget.fits(added) {
+		return unix.ENOMEM
+	}
 	if m.limit == 0 {
 		return nil
 	}
-	if m.mapped-m.overlap(addr, addr+length)+length > m.limit {
+	if m.mapped+added > m.limit {
 		return unix.ENOMEM
 	}
 	return nil
+}
+
+// addMapped changes the mapped byte count of this space and its budget.
+func (m *MM) addMapped(n int64) {
+	m.mapped = uint64(int64(m.mapped) + n)
+	m.budget.add(n)
+}
+
+// Budget is a memory limit shared by every address space of a sandbox
+// (--memory): the bytes mapped across all guest processes.
+type Budget struct {
+	mu    sync.Mutex
+	limit uint64 // 0: unlimited
+	used  uint64
+	// OnExceeded, if set, is called when a mapping is refused.
+	OnExceeded func(want uint64)
+}
+
+// NewBudget returns a budget of limit bytes (0: unlimited).
+func NewBudget(limit uint64) *Budget { return &Budget{limit: limit} }
+
+func (b *Budget) fits(n uint64) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	ok := b.limit == 0 || b.used+n <= b.limit
+	cb := b.OnExceeded
+	b.mu.Unlock()
+	if !ok && cb != nil {
+		cb(n)
+	}
+	return ok
+}
+
+func (b *Budget) add(n int64) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.used = uint64(int64(b.used) + n)
+	b.mu.Unlock()
+}
+
+// Used returns the bytes mapped across the sandbox.
+func (b *Budget) Used() uint64 {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+// SetBudget makes this address space draw from b.
+func (m *MM) SetBudget(b *Budget) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.budget = b
+	b.add(int64(m.mapped))
 }
 
 // overlap returns the bytes of [start, end) that are mapped.
@@ -300,7 +365,7 @@ func (m *MM) insert(v VMA) {
 	m.vmas = append(m.vmas, VMA{})
 	copy(m.vmas[i+1:], m.vmas[i:])
 	m.vmas[i] = v
-	m.mapped += v.len()
+	m.addMapped(int64(v.len()))
 }
 
 // split cuts VMAs at addr so that addr is a VMA boundary.
@@ -346,7 +411,7 @@ func (m *MM) unmapLocked(start, end uint64) error {
 			if err := m.as.Unmap(v.Start, v.len()); err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("mm: unmap %#x-%#x: %w", v.Start, v.End, err)
 			}
-			m.mapped -= v.len()
+			m.addMapped(-int64(v.len()))
 			continue
 		}
 		kept = append(kept, v)
@@ -508,6 +573,15 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 		}
 		return old, nil
 	}
+	{
+		var replaced uint64
+		if fixed {
+			replaced = m.overlap(newAddr, newAddr+newLen)
+		}
+		if grow := int64(newLen) - int64(oldLen) - int64(replaced); grow > 0 && !m.budget.fits(uint64(grow)) {
+			return 0, unix.ENOMEM
+		}
+	}
 	if m.limit != 0 {
 		// The old range is released and, for MREMAP_FIXED, whatever is
 		// at the destination; newLen is added. (A neighbour that forces a
@@ -532,7 +606,7 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 			return 0, err
 		}
 		m.vmas[idx].End = grow.End
-		m.mapped += grow.len()
+		m.addMapped(int64(grow.len()))
 		return old, nil
 	}
 	if !mayMove {
@@ -560,7 +634,7 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 	for _, x := range m.vmas {
 		if x.Start == old {
 			moved = x
-			m.mapped -= x.len()
+			m.addMapped(-int64(x.len()))
 			continue
 		}
 		kept = append(kept, x)
@@ -704,8 +778,13 @@ func (m *MM) Put() bool {
 func (m *MM) Fork(as Mapper) *MM {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return &MM{as: as, vmas: append([]VMA(nil), m.vmas...), reserved: m.reserved, mmapTop: m.mmapTop,
-		brkStart: m.brkStart, brk: m.brk, limit: m.limit, mapped: m.mapped, users: 1}
+	c := &MM{as: as, vmas: append([]VMA(nil), m.vmas...), reserved: m.reserved, mmapTop: m.mmapTop,
+		brkStart: m.brkStart, brk: m.brk, limit: m.limit, mapped: m.mapped, users: 1, budget: m.budget}
+	// The copy counts in full against the sandbox's budget, like a fork
+	// against RLIMIT_AS-style accounting (the host shares pages until
+	// written, the limit does not).
+	m.budget.add(int64(c.mapped))
+	return c
 }
 
 // HasSharedAnon reports shared anonymous mappings, which a fork cannot
@@ -719,4 +798,26 @@ func (m *MM) HasSharedAnon() bool {
 		}
 	}
 	return false
+}
+
+// CanFork reports whether the sandbox's memory budget has room for a copy
+// of this address space (ENOMEM otherwise, as fork gives).
+func (m *MM) CanFork() error {
+	m.mu.Lock()
+	n := m.mapped
+	m.mu.Unlock()
+	if !m.budget.fits(n) {
+		return unix.ENOMEM
+	}
+	return nil
+}
+
+// Release returns this address space's memory to the budget; called once
+// the platform address space is gone.
+func (m *MM) Release() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.budget.add(-int64(m.mapped))
+	m.mapped = 0
+	m.vmas = nil
 }

@@ -85,6 +85,7 @@ func (t *Task) exitThread(code int) {
 	}
 	if m.Put() {
 		t.AS.Release()
+		m.Release()
 	} else if t.Thread != nil {
 		t.Thread.Exit() // another process (vfork parent) still uses it
 	}

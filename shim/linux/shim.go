@@ -124,6 +124,14 @@ func Dispatch(t *Task) *Exit {
 		}
 		errno = unix.EIO
 	}
+	switch errno {
+	case unix.EACCES, unix.EPERM, unix.EROFS:
+		t.Proc.Kernel().AuditEvent("denied", slog.String("syscall", Name(nr)),
+			slog.String("errno", unix.ErrnoName(errno)), slog.Int("pid", t.Proc.PID))
+	case unix.EMFILE:
+		t.Proc.Kernel().AuditEvent("limit_exceeded", slog.String("limit", "nofile"),
+			slog.String("syscall", Name(nr)), slog.Int("pid", t.Proc.PID))
+	}
 	r.Rax = negErrno(errno)
 	return nil
 }

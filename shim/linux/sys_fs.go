@@ -232,7 +232,7 @@ func sysPwrite(t *Task, a args) (uint64, error) {
 		return 0, err
 	}
 	return t.writeFrom(a[1], a[2], func(b []byte) (int, error) {
-		n, err := t.Proc.Pwrite(fd, b, off)
+		n, err := t.K.Pwrite(fd, b, off)
 		off += int64(n)
 		return n, err
 	})
@@ -311,7 +311,7 @@ func sysPwritev(t *Task, a args) (uint64, error) {
 	}
 	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
 		return t.writeFrom(v.base, v.len, func(b []byte) (int, error) {
-			n, err := t.Proc.Pwrite(fd, b, off)
+			n, err := t.K.Pwrite(fd, b, off)
 			off += int64(n)
 			return n, err
 		})

@@ -1,0 +1,480 @@
+// Package lock implements Linux advisory file locks inside the sandbox:
+// POSIX record locks and open-file-description (OFD) locks for fcntl
+// (F_GETLK, F_SETLK, F_SETLKW and their F_OFD_ forms) and whole-file locks
+// for flock(2).
+//
+// Nothing is delegated to the host: guest files may be synthetic or shared
+// between guests that the host sees as one process, so host locks would
+// neither cover every file nor separate the owners correctly. All state lives
+// in a Manager in kernel memory.
+//
+// As on Linux, fcntl locks and flock locks are separate namespaces and never
+// conflict with each other, while POSIX and OFD locks share one namespace and
+// do conflict (they differ only in who owns them).
+package lock
+
+import (
+	"math"
+	"slices"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Key identifies a file: locks on the same (Dev, Ino) interact.
+type Key struct{ Dev, Ino uint64 }
+
+// Owner is a lock owner. The shim passes a *Process for classic POSIX locks
+// and an open file description pointer for OFD locks and flock. It must be
+// comparable (pointers are); it is used as a map key.
+type Owner any
+
+// Lock is a lock request or a held lock over the absolute byte range
+// [Start, End] inclusive. End = math.MaxInt64 means "to end of file and
+// beyond", which is how the shim spells l_len == 0.
+type Lock struct {
+	Type       int16 // unix.F_RDLCK, unix.F_WRLCK, unix.F_UNLCK
+	Start, End int64
+	Pid        int32 // for F_GETLK reports: the owner's pid, -1 for OFD locks
+}
+
+// ToEOF is the End of a lock that extends to the end of the file and beyond.
+const ToEOF = math.MaxInt64
+
+// restartSys is the kernel's ERESTARTSYS (see kernel.ERESTARTSYS, which this
+// package cannot import without a cycle): the shim restarts the call or fails
+// it with EINTR.
+const restartSys = unix.Errno(512)
+
+// Validate reports EINVAL for a type other than F_RDLCK, F_WRLCK or F_UNLCK,
+// a negative start or an empty range. Set checks this itself; the shim calls
+// it before Test, which has no error result. (Linux also rejects F_GETLK with
+// F_UNLCK; that check is the shim's.)
+func (l Lock) Validate() error {
+	switch l.Type {
+	case unix.F_RDLCK, unix.F_WRLCK, unix.F_UNLCK:
+	default:
+		return unix.EINVAL
+	}
+	if l.Start < 0 || l.End < l.Start {
+		return unix.EINVAL
+	}
+	return nil
+}
+
+func (l Lock) overlaps(start, end int64) bool {
+	return l.Start <= end && start <= l.End
+}
+
+// conflicts reports whether locks of types a and b over overlapping ranges
+// of different owners exclude each other: only two read locks coexist.
+func conflicts(a, b int16) bool {
+	return a == unix.F_WRLCK || b == unix.F_WRLCK
+}
+
+// record is a held fcntl lock.
+type record struct {
+	owner Owner
+	Lock  // Pid is what Test reports for it
+}
+
+// flockRecord is a held flock lock; it always covers the whole file.
+type flockRecord struct {
+	owner Owner
+	typ   int16 // F_RDLCK for LOCK_SH, F_WRLCK for LOCK_EX
+}
+
+// file is the lock state of one Key.
+type file struct {
+	posix  []record // fcntl locks of all owners, sorted by Start
+	flocks []flockRecord
+
+	// waiters counts goroutines sleeping on changed. While it is non-zero
+	// the file stays in Manager.files even without locks, so that a later
+	// release closes the very channel those goroutines hold.
+	waiters int
+	// changed is closed, and dropped, whenever the locks change: a broadcast
+	// to every waiter, each of which re-examines the state. It is made only
+	// when someone waits, so changes with no waiters cost nothing.
+	changed chan struct{}
+}
+
+func (f *file) empty() bool {
+	return len(f.posix) == 0 && len(f.flocks) == 0 && f.waiters == 0
+}
+
+// wake broadcasts a change. Spurious wake-ups are harmless: a woken waiter
+// re-checks and sleeps again.
+func (f *file) wake() {
+	if f.changed != nil {
+		close(f.changed)
+		f.changed = nil
+	}
+}
+
+// waiter is a POSIX owner's blocked F_SETLKW, recorded for deadlock
+// detection: the owner waits for whoever holds locks conflicting with lock
+// on key.
+type waiter struct {
+	key  Key
+	lock Lock
+}
+
+// Manager holds every advisory lock of the kernel. The zero value is ready;
+// it is safe for concurrent use. One mutex guards everything, because
+// deadlock detection walks the wait-for graph across files.
+type Manager struct {
+	mu    sync.Mutex
+	files map[Key]*file
+	// waiting maps each POSIX owner blocked in Set to its requests (a
+	// multi-threaded process may have several at once). OFD owners are never
+	// entered, as Linux leaves them out of deadlock detection.
+	waiting map[Owner][]*waiter
+}
+
+// file returns k's state, creating it; m.mu is held. Callers pair it with
+// release so that files without locks or waiters do not accumulate.
+func (m *Manager) file(k Key) *file {
+	if m.files == nil {
+		m.files = map[Key]*file{}
+	}
+	f := m.files[k]
+	if f == nil {
+		f = &file{}
+		m.files[k] = f
+	}
+	return f
+}
+
+// release forgets k's state once nothing refers to it; m.mu is held.
+func (m *Manager) release(k Key, f *file) {
+	if f.empty() && m.files[k] == f {
+		delete(m.files, k)
+	}
+}
+
+// block sleeps until f changes or cancel closes (ERESTARTSYS). m.mu is held
+// on entry and on return, and dropped while asleep. Taking the channel under
+// m.mu is what makes a wake between the caller's check and the sleep
+// impossible to miss.
+func (m *Manager) block(f *file, cancel <-chan struct{}) error {
+	if f.changed == nil {
+		f.changed = make(chan struct{})
+	}
+	ch := f.changed
+	f.waiters++
+	m.mu.Unlock()
+	var err error
+	select {
+	case <-ch:
+	case <-cancel:
+		err = restartSys
+	}
+	m.mu.Lock()
+	f.waiters--
+	return err
+}
+
+// Test implements F_GETLK: it returns the first lock (lowest Start) of
+// another owner that conflicts with l, or l with Type F_UNLCK when l could
+// be placed. o's own locks never conflict, as for F_SETLK. l should have
+// passed Validate; an F_UNLCK l conflicts with nothing.
+func (m *Manager) Test(k Key, o Owner, l Lock) Lock {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f := m.files[k]; f != nil && l.Type != unix.F_UNLCK {
+		if r, ok := f.conflict(o, l); ok {
+			return r.Lock
+		}
+	}
+	l.Type = unix.F_UNLCK
+	return l
+}
+
+// conflict returns the first lock of an owner other than o that excludes l.
+func (f *file) conflict(o Owner, l Lock) (record, bool) {
+	for _, r := range f.posix {
+		if r.Start > l.End {
+			break // sorted by Start: nothing further can overlap
+		}
+		if r.owner != o && r.overlaps(l.Start, l.End) && conflicts(r.Type, l.Type) {
+			return r, true
+		}
+	}
+	return record{}, false
+}
+
+// Set implements F_SETLK and F_SETLKW (wait) and their OFD forms.
+//
+// F_UNLCK removes o's locks within the range, splitting locks that straddle
+// its ends. F_RDLCK and F_WRLCK replace o's own locks within the range, which
+// is how a process upgrades or downgrades (part of) a lock, and merge the
+// result with o's adjacent or overlapping locks of the same type, so o never
+// holds two touching locks of one type. A conflicting lock of another owner
+// gives EAGAIN, or with wait sleeps until the lock can be placed, cancel
+// closes (ERESTARTSYS), or placing it would close a cycle of POSIX owners
+// each waiting for the next (EDEADLK).
+//
+// pid is what Test reports for o's locks. A negative pid marks o as an open
+// file description: its locks report pid -1 and it takes no part in deadlock
+// detection, as on Linux, where an OFD may be shared by many processes and a
+// cycle through it proves nothing.
+func (m *Manager) Set(k Key, o Owner, pid int32, l Lock, wait bool, cancel <-chan struct{}) error {
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	posix := pid >= 0
+	if !posix {
+		pid = -1
+	}
+	l.Pid = pid
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := m.file(k)
+	defer m.release(k, f)
+
+	if l.Type == unix.F_UNLCK {
+		if f.set(o, l) {
+			f.wake()
+		}
+		return nil
+	}
+	for registered := false; ; {
+		if _, ok := f.conflict(o, l); !ok {
+			f.set(o, l)
+			// Wake even on a plain new lock: replacing o's locks may have
+			// downgraded or shrunk them, and waiters re-check deadlocks.
+			f.wake()
+			return nil
+		}
+		if !wait {
+			return unix.EAGAIN
+		}
+		if posix {
+			// Checked before every sleep, not just the first: the holders
+			// may have changed, and a cycle may have formed meanwhile.
+			if m.deadlock(k, o, l) {
+				return unix.EDEADLK
+			}
+			if !registered {
+				registered = true
+				defer m.unwait(o, m.await(k, o, l))
+			}
+		}
+		if err := m.block(f, cancel); err != nil {
+			return err
+		}
+	}
+}
+
+// set applies l (any type) to o's locks in f and reports whether they
+// changed: o's locks are cut out of [l.Start, l.End], l is added unless it
+// is F_UNLCK, and o's touching same-type locks are coalesced.
+func (f *file) set(o Owner, l Lock) bool {
+	changed := false
+	out := make([]record, 0, len(f.posix)+2)
+	for _, r := range f.posix {
+		if r.owner != o || !r.overlaps(l.Start, l.End) {
+			out = append(out, r)
+			continue
+		}
+		changed = true
+		if r.Start < l.Start { // keep the part before the range
+			left := r
+			left.End = l.Start - 1
+			out = append(out, left)
+		}
+		if r.End > l.End { // keep the part after; l.End < r.End, so no overflow
+			right := r
+			right.Start = l.End + 1
+			out = append(out, right)
+		}
+	}
+	if l.Type != unix.F_UNLCK {
+		out = append(out, record{owner: o, Lock: l})
+		changed = true
+	}
+	slices.SortStableFunc(out, func(a, b record) int {
+		switch {
+		case a.Start < b.Start:
+			return -1
+		case a.Start > b.Start:
+			return 1
+		}
+		return 0
+	})
+	f.posix = coalesce(out, o)
+	return changed
+}
+
+// coalesce merges o's same-type locks that overlap or touch in rs, sorted by
+// Start. o's locks are disjoint after set cuts the range, so merging only
+// joins neighbours; other owners' locks are left as they are.
+func coalesce(rs []record, o Owner) []record {
+	out := rs[:0]
+	last := -1 // index in out of o's latest lock
+	for _, r := range rs {
+		if r.owner == o {
+			// r.Start-1 cannot overflow (Start >= 0), unlike prev.End+1.
+			if last >= 0 && out[last].Type == r.Type && r.Start-1 <= out[last].End {
+				out[last].End = max(out[last].End, r.End)
+				continue
+			}
+			last = len(out)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// await records that POSIX owner o sleeps for l on k.
+func (m *Manager) await(k Key, o Owner, l Lock) *waiter {
+	if m.waiting == nil {
+		m.waiting = map[Owner][]*waiter{}
+	}
+	w := &waiter{key: k, lock: l}
+	m.waiting[o] = append(m.waiting[o], w)
+	return w
+}
+
+// unwait undoes await; m.mu is held.
+func (m *Manager) unwait(o Owner, w *waiter) {
+	ws := slices.DeleteFunc(m.waiting[o], func(x *waiter) bool { return x == w })
+	if len(ws) == 0 {
+		delete(m.waiting, o)
+	} else {
+		m.waiting[o] = ws
+	}
+}
+
+// deadlock reports whether o sleeping for l on k would close a cycle: o
+// waits for the holders of conflicting locks, each of which (as a sleeping
+// POSIX owner) waits for the holders of the locks it wants, and so on back
+// to o. Edges are computed from the current locks rather than remembered,
+// so they never go stale. Linux follows only the first blocker to a depth of
+// ten; following all of them finds every cycle and terminates because each
+// owner is expanded once.
+func (m *Manager) deadlock(k Key, o Owner, l Lock) bool {
+	seen := map[Owner]bool{}
+	var reaches func(k Key, from Owner, l Lock) bool
+	reaches = func(k Key, from Owner, l Lock) bool {
+		f := m.files[k]
+		if f == nil {
+			return false
+		}
+		for _, r := range f.posix {
+			if r.owner == from || !r.overlaps(l.Start, l.End) || !conflicts(r.Type, l.Type) {
+				continue
+			}
+			if r.owner == o {
+				return true
+			}
+			if seen[r.owner] {
+				continue
+			}
+			seen[r.owner] = true
+			for _, w := range m.waiting[r.owner] {
+				if reaches(w.key, r.owner, w.lock) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return reaches(k, o, l)
+}
+
+// ReleaseOwner drops every lock of o on k, fcntl and flock alike: the shim
+// calls it on any close of the file by a process (POSIX locks) and on the
+// last close of an open file description (its OFD and flock locks).
+func (m *Manager) ReleaseOwner(k Key, o Owner) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f := m.files[k]; f != nil {
+		m.drop(k, f, o)
+	}
+}
+
+// ReleaseAll drops every lock of o on every file, as at process exit.
+func (m *Manager) ReleaseAll(o Owner) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, f := range m.files {
+		m.drop(k, f, o)
+	}
+}
+
+// drop removes o's locks from f and wakes waiters if there were any.
+func (m *Manager) drop(k Key, f *file, o Owner) {
+	n := len(f.posix) + len(f.flocks)
+	f.posix = slices.DeleteFunc(f.posix, func(r record) bool { return r.owner == o })
+	f.flocks = slices.DeleteFunc(f.flocks, func(r flockRecord) bool { return r.owner == o })
+	if len(f.posix)+len(f.flocks) != n {
+		f.wake()
+	}
+	m.release(k, f)
+}
+
+// Flock implements flock(2) for open file description o. op is LOCK_SH,
+// LOCK_EX or LOCK_UN, optionally with LOCK_NB; anything else is EINVAL.
+// Locking again with the held type is a no-op. A conflict gives EWOULDBLOCK
+// with LOCK_NB and otherwise sleeps until the lock is free or cancel closes
+// (ERESTARTSYS).
+//
+// Converting between LOCK_SH and LOCK_EX is not atomic, as on Linux and BSD
+// (see flock(2)): the held lock is released first, so a pending request of
+// another owner may be granted in between, and a conversion that fails
+// (LOCK_NB) or is interrupted leaves o with no lock at all.
+func (m *Manager) Flock(k Key, o Owner, op int, cancel <-chan struct{}) error {
+	var typ int16
+	switch op &^ unix.LOCK_NB {
+	case unix.LOCK_SH:
+		typ = unix.F_RDLCK
+	case unix.LOCK_EX:
+		typ = unix.F_WRLCK
+	case unix.LOCK_UN:
+		typ = unix.F_UNLCK
+	default:
+		return unix.EINVAL
+	}
+	nonblock := op&unix.LOCK_NB != 0
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := m.file(k)
+	defer m.release(k, f)
+
+	if i := slices.IndexFunc(f.flocks, func(r flockRecord) bool { return r.owner == o }); i >= 0 {
+		if f.flocks[i].typ == typ {
+			return nil
+		}
+		f.flocks = slices.Delete(f.flocks, i, i+1)
+		f.wake()
+	}
+	if typ == unix.F_UNLCK {
+		return nil
+	}
+	for {
+		if !f.flockConflict(o, typ) {
+			// A new lock frees nothing, so there is no one to wake.
+			f.flocks = append(f.flocks, flockRecord{owner: o, typ: typ})
+			return nil
+		}
+		if nonblock {
+			return unix.EWOULDBLOCK
+		}
+		if err := m.block(f, cancel); err != nil {
+			return err
+		}
+	}
+}
+
+func (f *file) flockConflict(o Owner, typ int16) bool {
+	for _, r := range f.flocks {
+		if r.owner != o && conflicts(r.typ, typ) {
+			return true
+		}
+	}
+	return false
+}
