@@ -75,8 +75,14 @@ func (p *Process) OpenFile(path string, flags int) (*vfs.File, error) {
 	return p.k.cfg.FS.Open(abs, flags, 0)
 }
 
-// Close closes a descriptor.
-func (p *Process) Close(fd int) error { return p.FDs.Close(fd) }
+// Close closes a descriptor, dropping the process's record locks on the
+// file as POSIX requires.
+func (p *Process) Close(fd int) error {
+	if f, err := p.FDs.Get(fd); err == nil {
+		p.releasePOSIXLocks(f)
+	}
+	return p.FDs.Close(fd)
+}
 
 // Read reads from a descriptor.
 func (p *Process) Read(fd int, b []byte) (int, error) {

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/lock"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -54,6 +55,7 @@ type Kernel struct {
 	// Futexes are the sandbox's futex wait queues.
 	Futexes Futexes
 	poll    notifier
+	locks   lock.Manager
 }
 
 // New returns a kernel serving cfg.FS.

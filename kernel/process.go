@@ -280,6 +280,7 @@ func (t *Task) ExitTask(code int) (last bool) {
 
 // becomeZombie releases the process's resources and notifies its parent.
 func (p *Process) becomeZombie() {
+	p.k.locks.ReleaseAll(p)
 	p.FDs.CloseAll()
 	p.releaseVfork()
 	p.stopTimer()

@@ -200,6 +200,7 @@ func (p *Pipe) Ends() (r, w *End) {
 type End struct {
 	p     *Pipe
 	write bool
+	shut  bool // released early by Shutdown
 }
 
 // Stat reports a FIFO owned by the guest.
@@ -251,7 +252,7 @@ func (e *End) Truncate(int64) error { return unix.EINVAL }
 func (e *End) Sync() error { return unix.EINVAL }
 
 // Close drops this end.
-func (e *End) Close() error { e.p.release(e.write); return nil }
+func (e *End) Close() error { return e.Shutdown() }
 
 // AddRef counts one more holder of this end (a forked descriptor table
 // shares the open file, so this is only for ends opened anew).
@@ -263,4 +264,17 @@ func (e *End) AddRef() {
 		e.p.readers++
 	}
 	e.p.mu.Unlock()
+}
+
+// Shutdown ends this end's direction once (socket shutdown): later
+// shutdowns and the final Close do not count it twice.
+func (e *End) Shutdown() error {
+	e.p.mu.Lock()
+	done := e.shut
+	e.shut = true
+	e.p.mu.Unlock()
+	if !done {
+		e.p.release(e.write)
+	}
+	return nil
 }

@@ -30,6 +30,9 @@ type File struct {
 	off   int64
 	flags int
 	dents []DirEntry // directory snapshot, taken on first Getdents
+	// onLastClose runs when the last reference goes (see OnLastClose).
+	onLastClose []func()
+	hasLockHook bool
 }
 
 // IncRef adds a reference (dup, fork, SCM_RIGHTS...).
@@ -43,10 +46,30 @@ func (f *File) DecRef() error {
 	case n < 0:
 		return unix.EBADF // more DecRefs than references: a caller bug
 	}
+	f.mu.Lock()
+	hooks := f.onLastClose
+	f.onLastClose = nil
+	f.mu.Unlock()
+	for _, fn := range hooks {
+		fn()
+	}
 	if f.ops != nil {
 		return toErrno(f.ops.Close())
 	}
 	return nil
+}
+
+// OnLastClose registers fn to run when the last reference goes. Only the
+// first registration is kept: its one use is releasing the locks owned by
+// the open file description, and one release covers them all.
+func (f *File) OnLastClose(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hasLockHook {
+		return
+	}
+	f.hasLockHook = true
+	f.onLastClose = append(f.onLastClose, fn)
 }
 
 // Node returns the node the file was opened on.

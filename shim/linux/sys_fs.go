@@ -60,10 +60,8 @@ func init() {
 	register(unix.SYS_FACCESSAT2, func(t *Task, a args) (uint64, error) {
 		return faccessat(t, fdArg(a[0]), a[1], a[2], int(a[3]))
 	})
-	register(unix.SYS_FCNTL, func(t *Task, a args) (uint64, error) {
-		r, err := t.Proc.FcntlInt(fdArg(a[0]), int(int32(a[1])), a[2])
-		return uint64(r), err
-	})
+	register(unix.SYS_FCNTL, sysFcntl)
+	register(unix.SYS_FLOCK, func(t *Task, a args) (uint64, error) { return 0, t.K.Flock(fdArg(a[0]), int(a[1])) })
 	register(unix.SYS_DUP, func(t *Task, a args) (uint64, error) {
 		fd, err := t.Proc.Dup(fdArg(a[0]), 0, false)
 		return uint64(fd), err
@@ -604,3 +602,32 @@ func sysIoctl(t *Task, a args) (uint64, error) {
 
 // fionbio is FIONBIO, which x/sys/unix does not export.
 const fionbio = 0x5421
+
+func sysFcntl(t *Task, a args) (uint64, error) {
+	fd, cmd := fdArg(a[0]), int(int32(a[1]))
+	switch cmd {
+	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
+		raw, err := t.copyIn(a[2], 32) // struct flock
+		if err != nil {
+			return 0, err
+		}
+		le := binary.LittleEndian
+		fl := kernel.Flock{Type: int16(le.Uint16(raw[0:])), Whence: int16(le.Uint16(raw[2:])),
+			Start: int64(le.Uint64(raw[8:])), Len: int64(le.Uint64(raw[16:])), Pid: int32(le.Uint32(raw[24:]))}
+		out, err := t.K.RecordLock(fd, cmd, fl)
+		if err != nil {
+			return 0, err
+		}
+		if cmd == unix.F_GETLK || cmd == unix.F_OFD_GETLK {
+			le.PutUint16(raw[0:], uint16(out.Type))
+			le.PutUint16(raw[2:], uint16(out.Whence))
+			le.PutUint64(raw[8:], uint64(out.Start))
+			le.PutUint64(raw[16:], uint64(out.Len))
+			le.PutUint32(raw[24:], uint32(out.Pid))
+			return 0, t.copyOut(a[2], raw)
+		}
+		return 0, nil
+	}
+	r, err := t.Proc.FcntlInt(fd, cmd, a[2])
+	return uint64(r), err
+}
