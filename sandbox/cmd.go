@@ -152,7 +152,7 @@ type image struct {
 
 // load creates a fresh address space on the calling goroutine (which
 // becomes its tracer) and loads path into it, following #! lines.
-func (s *Sandbox) load(proc *kernel.Process, path string, argv, envp []string) (*image, error) {
+func (s *Sandbox) load(plat *ptrace.Platform, proc *kernel.Process, path string, argv, envp []string) (*image, error) {
 	for depth := 0; ; depth++ {
 		f, err := openProgram(proc, path)
 		if err != nil {
@@ -180,7 +180,7 @@ func (s *Sandbox) load(proc *kernel.Process, path string, argv, envp []string) (
 			path = strings.TrimSuffix(proc.Getcwd(), "/") + "/" + path
 		}
 	}
-	raw, err := ptrace.New().NewAddressSpace()
+	raw, err := plat.NewAddressSpace()
 	if err != nil {
 		return nil, fmt.Errorf("creating the guest address space: %w", err)
 	}
@@ -205,8 +205,8 @@ func (s *Sandbox) load(proc *kernel.Process, path string, argv, envp []string) (
 }
 
 // exec is the execve hook: it replaces t's image once the new one loaded.
-func (s *Sandbox) exec(t *linux.Task, path string, argv, envp []string) error {
-	im, err := s.load(t.Proc, path, argv, envp)
+func (s *Sandbox) exec(plat *ptrace.Platform, t *linux.Task, path string, argv, envp []string) error {
+	im, err := s.load(plat, t.Proc, path, argv, envp)
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,10 @@ func (c *Cmd) run(path string, env []string) error {
 	if err != nil {
 		return &ProgramError{Path: c.Dir, Err: fmt.Errorf("%w: working directory: %v", ErrNotFound, err)}
 	}
-	im, err := s.load(proc, path, c.Args, env)
+	// One platform per run: its holder stub owns the run's namespaces.
+	plat := ptrace.New()
+	defer plat.Close()
+	im, err := s.load(plat, proc, path, c.Args, env)
 	if err != nil {
 		proc.Leader().ExitTask(127)
 		if errors.Is(err, unix.ENOENT) {
@@ -290,7 +293,12 @@ func (c *Cmd) run(path string, env []string) error {
 	regs := platform.Regs{Rip: im.img.Entry, Rsp: im.img.Stack}
 	usage := s.newSyscallUsage()
 	task := &linux.Task{K: leader, Proc: proc, Mem: im.as, AS: im.as, Thread: th, Regs: &regs, Log: s.log,
-		CPUTime: cpuTime(im.as), Usage: usage, Hooks: &linux.Hooks{Exec: s.exec, Start: s.start}}
+		CPUTime: cpuTime(im.as), Usage: usage, Hooks: &linux.Hooks{
+			Exec: func(t *linux.Task, path string, argv, envp []string) error {
+				return s.exec(plat, t, path, argv, envp)
+			},
+			Start: s.start,
+		}}
 	c.mu.Lock()
 	c.init = proc
 	c.mu.Unlock()

@@ -24,7 +24,9 @@ func onLockedThread(fn func()) {
 func TestForkIsCopyOnWrite(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	as, err := New().NewAddressSpace()
+	p := New()
+	defer p.Close()
+	as, err := p.NewAddressSpace()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,9 @@ func TestForkIsCopyOnWrite(t *testing.T) {
 func TestGuestThreads(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	as, err := New().NewAddressSpace()
+	p := New()
+	defer p.Close()
+	as, err := p.NewAddressSpace()
 	if err != nil {
 		t.Fatal(err)
 	}

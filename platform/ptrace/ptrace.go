@@ -8,6 +8,8 @@ package ptrace
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -18,8 +20,23 @@ import (
 	"github.com/litebox-go/litebox/platform"
 )
 
-// Platform is the ptrace South.
-type Platform struct{}
+// Platform is the ptrace South. Its first address space starts the
+// holder: a stub in new namespaces that never runs guest code and whose
+// clones become every address space of the sandbox, so all stubs share one
+// set of namespaces and outlive each other freely.
+type Platform struct {
+	once    sync.Once
+	err     error
+	holder  *stub
+	reqs    chan chan holderReply
+	closeCh chan struct{}
+	closed  chan struct{} // the holder is dead and reaped
+}
+
+type holderReply struct {
+	pid int
+	err error
+}
 
 // New returns the ptrace platform.
 func New() *Platform { return &Platform{} }
@@ -33,9 +50,52 @@ var (
 	injectAddr uint64
 )
 
-// NewAddressSpace starts a stub process. The caller's goroutine must be
-// locked to its OS thread and stay so for the life of the address space.
-func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+// startHolder runs the holder's tracer goroutine: ptrace demands that one
+// OS thread issue every request for the holder, so clone requests come in
+// over a channel.
+func (p *Platform) startHolder() error {
+	p.once.Do(func() {
+		ready := make(chan error, 1)
+		p.reqs = make(chan chan holderReply)
+		p.closeCh = make(chan struct{})
+		p.closed = make(chan struct{})
+		go func() {
+			runtime.LockOSThread() // the holder dies with this thread (EXITKILL)
+			h, err := execHolder()
+			ready <- err
+			if err != nil {
+				return
+			}
+			p.holder = h
+			t := h.threads[unix.Gettid()]
+			for {
+				select {
+				case reply := <-p.reqs:
+					pid, err := t.cloneChild(holderFlags)
+					reply <- holderReply{pid: pid, err: err}
+				case <-p.closeCh:
+					h.Release()
+					close(p.closed)
+					return
+				}
+			}
+		}()
+		p.err = <-ready
+	})
+	return p.err
+}
+
+// Close ends the holder, and with it every stub of the platform.
+func (p *Platform) Close() {
+	if p.closeCh != nil && p.err == nil {
+		close(p.closeCh)
+		<-p.closed
+	}
+}
+
+// execHolder starts the holder stub from a sealed memfd, in new
+// namespaces, as an unprivileged user of its own user namespace.
+func execHolder() (*stub, error) {
 	stubOnce.Do(func() { stubImage, injectAddr = stubELF() })
 	fd, err := unix.MemfdCreate("litebox-stub", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
@@ -49,18 +109,58 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
 		return nil, fmt.Errorf("ptrace: sealing stub: %w", err)
 	}
+	// The stub is root of its own user namespace, mapped to an
+	// unprivileged host user: nobody when litebox runs as root, else
+	// litebox's own user.
+	hostUID, hostGID := os.Getuid(), os.Getgid()
+	if hostUID == 0 {
+		hostUID, hostGID = 65534, 65534
+	}
 	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", fd), []string{"litebox-stub"}, &syscall.ProcAttr{
 		Env: []string{},
 		Sys: &syscall.SysProcAttr{
-			Ptrace:    true,
-			Setpgid:   true, // terminal signals go to litebox, which decides
+			Ptrace:  true,
+			Setpgid: true, // terminal signals go to litebox, which decides
+			Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET |
+				unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: hostUID, Size: 1}},
+			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: hostGID, Size: 1}},
+			GidMappingsEnableSetgroups: false,
+			// Become the namespace's root before exec, so the exec keeps
+			// the capabilities the set-up needs (it then drops them all).
+			Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ptrace: starting stub: %w", err)
+		return nil, fmt.Errorf("ptrace: starting the stub in new namespaces (user namespaces must be enabled): %w", err)
 	}
 	s := newStub(pid, platform.Regs{})
 	if err := s.start(); err != nil {
+		s.Release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewAddressSpace returns a fresh, empty address space: a clone of the
+// holder. Its initial thread is bound to the calling goroutine, which must
+// be locked to its OS thread.
+func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	if err := p.startHolder(); err != nil {
+		return nil, err
+	}
+	reply := make(chan holderReply, 1)
+	select {
+	case p.reqs <- reply:
+	case <-p.closeCh:
+		return nil, unix.ESRCH
+	}
+	r := <-reply
+	if r.err != nil {
+		return nil, fmt.Errorf("ptrace: new stub: %w", r.err)
+	}
+	s := newStub(r.pid, p.holder.base)
+	if err := s.initial.Bind(); err != nil {
 		s.Release()
 		return nil, err
 	}
@@ -89,6 +189,7 @@ func newStub(pid int, base platform.Regs) *stub {
 
 func (s *stub) start() error {
 	t := s.initial
+	s.initial = nil
 	t.tracer = unix.Gettid()
 	s.threads[t.tracer] = t
 	if _, err := t.waitStop(); err != nil { // the exec SIGTRAP
@@ -108,14 +209,17 @@ func (s *stub) start() error {
 		return fmt.Errorf("ptrace: stub regs: %w", err)
 	}
 	if sig != unix.SIGTRAP || s.base.Rip != injectAddr {
-		return fmt.Errorf("ptrace: stub stopped with %v at %#x, want SIGTRAP at %#x", sig, s.base.Rip, injectAddr)
+		// rax holds the failed set-up call's -errno (see stubCode).
+		return fmt.Errorf("ptrace: stub set-up stopped with %v at %#x (rax %d), want SIGTRAP at %#x",
+			sig, s.base.Rip, int64(s.base.Rax), injectAddr)
 	}
 	return nil
 }
 
-// ptraceOptions: syscall stops are marked, and a tracee never outlives
-// its tracer.
-const ptraceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_EXITKILL
+// ptraceOptions: syscall stops are marked, a tracee never outlives its
+// tracer, and clones made by injection report the new stub's host pid.
+const ptraceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACECLONE |
+	unix.PTRACE_O_TRACEFORK
 
 // interruptSignal is the host signal Interrupt sends to a running stub
 // thread to make Switch return; the guest can never send host signals.
@@ -233,13 +337,74 @@ func (t *thread) inject(entry, trapAt uint64, nr uintptr, args ...uint64) (uint6
 	return r.Rax, nil
 }
 
-// Clone flags for the stubs the platform makes. Forked stubs are children
-// of litebox itself (CLONE_PARENT), so litebox reaps them; exit signal 0
-// keeps SIGCHLD away from the stubs.
-const (
-	forkFlags   = unix.CLONE_PARENT
-	threadFlags = unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND
-)
+// cloneChild injects clone(flags) on t and returns the new stub thread's
+// host tid. The child is traced automatically (PTRACE_O_TRACECLONE), which
+// is how its host pid is learnt (the stub sees its own pid namespace); it
+// is then detached and parks in pause() until its own tracer seizes it.
+func (t *thread) cloneChild(flags uint64) (int, error) {
+	if t.dead {
+		return 0, unix.ESRCH
+	}
+	r := t.s.base
+	r.Fs_base, r.Gs_base = t.fsBase, t.gsBase
+	r.Rip = injectAddr + cloneOff
+	r.Rax = unix.SYS_CLONE
+	r.Orig_rax = ^uint64(0)
+	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8 = flags, 0, 0, 0, 0
+	if err := unix.PtraceSetRegs(t.tid, &r); err != nil {
+		return 0, fmt.Errorf("ptrace: clone setregs: %w", err)
+	}
+	if err := unix.PtraceCont(t.tid, 0); err != nil {
+		return 0, fmt.Errorf("ptrace: clone cont: %w", err)
+	}
+	child := 0
+	for {
+		sig, err := t.waitStop()
+		if err != nil {
+			return 0, fmt.Errorf("ptrace: clone: %w", err)
+		}
+		if sig == unix.SIGTRAP|unix.PTRACE_EVENT_CLONE<<8 || sig == unix.SIGTRAP|unix.PTRACE_EVENT_FORK<<8 {
+			msg, err := unix.PtraceGetEventMsg(t.tid)
+			if err != nil {
+				return 0, fmt.Errorf("ptrace: clone event: %w", err)
+			}
+			child = int(msg)
+			if err := unix.PtraceCont(t.tid, 0); err != nil {
+				return 0, fmt.Errorf("ptrace: clone cont: %w", err)
+			}
+			continue
+		}
+		if sig == interruptSignal {
+			if err := unix.PtraceCont(t.tid, 0); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if err := unix.PtraceGetRegs(t.tid, &r); err != nil {
+			return 0, fmt.Errorf("ptrace: clone getregs: %w", err)
+		}
+		if sig != unix.SIGTRAP || r.Rip != injectAddr+cloneTrapOff {
+			return 0, fmt.Errorf("ptrace: injected clone stopped with %v at %#x", sig, r.Rip)
+		}
+		break
+	}
+	if ret := int64(r.Rax); ret < 0 && ret > -4096 {
+		return 0, unix.Errno(-ret)
+	}
+	if child == 0 {
+		return 0, fmt.Errorf("ptrace: clone returned without a clone event")
+	}
+	// The child starts with an attach stop; hand it back to the host
+	// untraced so that another OS thread can seize it.
+	ct := &thread{s: t.s, tid: child}
+	if _, err := ct.waitStop(); err != nil {
+		return 0, fmt.Errorf("ptrace: clone child: %w", err)
+	}
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(child), 0, 0, 0, 0); errno != 0 {
+		return 0, fmt.Errorf("ptrace: detach clone child: %w", errno)
+	}
+	return child, nil
+}
 
 // Fork makes a copy-on-write copy of the address space: the host kernel
 // forks the stub. The copy's only thread must be driven through NewThread.
@@ -248,11 +413,11 @@ func (s *stub) Fork() (platform.AddressSpace, error) {
 	if err != nil {
 		return nil, err
 	}
-	pid, err := t.inject(injectAddr+cloneOff, injectAddr+cloneTrapOff, unix.SYS_CLONE, forkFlags, 0, 0, 0, 0)
+	pid, err := t.cloneChild(forkFlags)
 	if err != nil {
 		return nil, fmt.Errorf("ptrace: fork stub: %w", err)
 	}
-	return newStub(int(pid), s.base), nil
+	return newStub(pid, s.base), nil
 }
 
 func (s *stub) NewThread() (platform.Thread, error) {
@@ -267,11 +432,11 @@ func (s *stub) NewThread() (platform.Thread, error) {
 	if err != nil {
 		return nil, err
 	}
-	tid, err := t.inject(injectAddr+cloneOff, injectAddr+cloneTrapOff, unix.SYS_CLONE, threadFlags, 0, 0, 0, 0)
+	tid, err := t.cloneChild(threadFlags)
 	if err != nil {
 		return nil, fmt.Errorf("ptrace: new stub thread: %w", err)
 	}
-	return &thread{s: s, tid: int(tid)}, nil
+	return &thread{s: s, tid: tid}, nil
 }
 
 // checkRange refuses ranges outside the guest's part of the address space;

@@ -15,7 +15,9 @@ import (
 func TestStubOwnsOnlyItsPage(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	as, err := New().NewAddressSpace()
+	p := New()
+	defer p.Close()
+	as, err := p.NewAddressSpace()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,9 @@ func TestStubOwnsOnlyItsPage(t *testing.T) {
 func TestMapCopyProtect(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	as, err := New().NewAddressSpace()
+	p := New()
+	defer p.Close()
+	as, err := p.NewAddressSpace()
 	if err != nil {
 		t.Fatal(err)
 	}
