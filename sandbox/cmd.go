@@ -286,6 +286,12 @@ func (c *Cmd) run(path string, env []string) error {
 		im.as.Release()
 		return err
 	}
+	if s.cfg.Harden != nil {
+		if err := s.cfg.Harden(); err != nil {
+			im.as.Release()
+			return fmt.Errorf("confining litebox itself: %w", err)
+		}
+	}
 	leader := proc.Leader()
 	leader.Exec(im.mm, im.path, im.argv)
 	s.kernel.AuditEvent("sandbox_start", slog.String("program", path), slog.Int("pid", proc.PID))

@@ -62,6 +62,10 @@ type Config struct {
 	TmpSize int64
 	// Limits are enforced by the kernel; zero fields mean no limit.
 	Limits Limits
+	// Harden, if set, is called once the guest's first address space
+	// exists and before its first instruction runs: the moment to confine
+	// the calling process itself (the CLI installs hostpolicy there).
+	Harden func() error
 	// Log receives diagnostics; nil discards them.
 	Log *slog.Logger
 	// LogUnsupported reports every unsupported syscall once on Log.

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/sandbox"
+	"github.com/litebox-go/litebox/sandbox/hostpolicy"
 )
 
 // Exit codes of litebox's own failures, distinct from any guest status
@@ -83,25 +84,27 @@ Go; the program never talks to the host kernel directly.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(stdin, stdout, stderr))
+	root.AddCommand(newPolicyCmd(stdout))
 	return root
 }
 
 func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	var (
-		mounts   []string
-		envs     []string
-		cwd      string
-		platform string
-		logFlag  bool
-		audit    string
-		tmpSize  string
-		trace    string
-		memory   string
-		fsize    string
-		pids     int
-		nofile   int
-		cpuTime  time.Duration
-		timeout  time.Duration
+		mounts       []string
+		envs         []string
+		cwd          string
+		platform     string
+		logFlag      bool
+		audit        string
+		tmpSize      string
+		trace        string
+		memory       string
+		fsize        string
+		pids         int
+		nofile       int
+		cpuTime      time.Duration
+		timeout      time.Duration
+		noHostPolicy bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- PROGRAM [ARGS...]",
@@ -123,6 +126,9 @@ litebox's own failures print one line starting with "litebox:" and exit with
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := sandbox.Config{Platform: platform, LogUnsupported: logFlag}
+			if !noHostPolicy {
+				cfg.Harden = hostpolicy.Install
+			}
 			for _, spec := range mounts {
 				m, err := sandbox.ParseMount(spec)
 				if err != nil {
@@ -202,6 +208,7 @@ litebox's own failures print one line starting with "litebox:" and exit with
 	f.IntVar(&nofile, "nofile", 1024, "most open descriptors per process (EMFILE beyond)")
 	f.DurationVar(&cpuTime, "cpu-time", 0, "CPU time for all guest processes: SIGXCPU, then SIGKILL 1s later (0: unlimited)")
 	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit for the whole run, e.g. 30s (0: none)")
+	f.BoolVar(&noHostPolicy, "no-host-seccomp", false, "do not confine litebox itself with its seccomp allowlist (debugging only)")
 	// --trace-syscalls is a development aid, not part of the CLI contract:
 	// `make syscalls-doc` has the integration tests append the syscalls each
 	// guest used to a file per test, to learn which tests exercise which
