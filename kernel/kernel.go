@@ -56,6 +56,10 @@ type Kernel struct {
 	Futexes Futexes
 	poll    notifier
 	locks   lock.Manager
+	// byOSThread maps the OS thread running a task to the task: every
+	// syscall of a task is served on its own locked OS thread, so this is
+	// how /proc/self finds its caller.
+	byOSThread sync.Map
 }
 
 // New returns a kernel serving cfg.FS.
@@ -276,4 +280,19 @@ func (k *Kernel) KillEverything(sig unix.Signal) {
 	for _, p := range k.liveProcs() {
 		p.Kill(WaitStatusSignaled(sig, false))
 	}
+}
+
+// BindOSThread records that the calling OS thread serves t.
+func (t *Task) BindOSThread() { t.Proc.k.byOSThread.Store(unix.Gettid(), t) }
+
+// UnbindOSThread forgets the calling OS thread's task.
+func (t *Task) UnbindOSThread() { t.Proc.k.byOSThread.Delete(unix.Gettid()) }
+
+// Current returns the task served by the calling OS thread, if any.
+func (k *Kernel) Current() (*Task, bool) {
+	v, ok := k.byOSThread.Load(unix.Gettid())
+	if !ok {
+		return nil, false
+	}
+	return v.(*Task), true
 }

@@ -45,9 +45,12 @@ type procfs struct {
 	pids map[int]*synth.Dir
 }
 
-// self names the calling process. The sandbox runs one process for now, so
-// that is the lowest live pid; per-caller resolution comes with fork.
+// self names the calling process: the task served by the calling OS
+// thread; outside any task (the sandbox itself), the lowest live pid.
 func (p *procfs) self() (string, error) {
+	if t, ok := p.k.Current(); ok {
+		return strconv.Itoa(t.Proc.PID), nil
+	}
 	pids := p.k.PIDs()
 	if len(pids) == 0 {
 		return "", os.ErrNotExist

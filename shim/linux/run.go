@@ -19,7 +19,9 @@ func Run(t *Task) {
 		t.Proc.Kill(kernel.WaitStatusSignaled(unix.SIGKILL, false))
 	} else {
 		t.K.SetKick(t.Thread.Interrupt)
+		t.K.BindOSThread()
 		code = t.loop()
+		t.K.UnbindOSThread()
 	}
 	t.K.SetKick(nil)
 	t.exitThread(code)
