@@ -1,0 +1,44 @@
+// escape_forkbomb: forks until fork fails; every child pauses. Prints the
+// errno of the failing fork and how many forks succeeded, then kills its
+// process group with SIGTERM (which it ignores itself, the children do
+// not), reaps every child and exits 0.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(void) {
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGTERM, SIG_IGN);
+	int n = 0, err = 0;
+	// Bounded so that a missing limit does not hang the host: 10000 is far
+	// beyond any --pids the tests use.
+	while (n < 10000) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			err = errno;
+			break;
+		}
+		if (pid == 0) {
+			signal(SIGTERM, SIG_DFL);
+			for (;;)
+				pause();
+		}
+		n++;
+	}
+	const char *name = err ? strerrorname_np(err) : "no error";
+	printf("fork failed: %s\n", name ? name : "unknown errno");
+	printf("forks succeeded: %d\n", n);
+	if (kill(0, SIGTERM) < 0)
+		printf("kill(0, SIGTERM): %s\n", strerrorname_np(errno));
+	int reaped = 0, st;
+	while (wait(&st) > 0)
+		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM)
+			reaped++;
+	printf("children killed by SIGTERM and reaped: %d\n", reaped);
+	printf("wait afterwards: %s\n", strerrorname_np(errno));
+	return 0;
+}
