@@ -21,6 +21,9 @@ type Platform interface {
 	Name() string
 	// NewAddressSpace returns a fresh, empty guest address space.
 	NewAddressSpace() (AddressSpace, error)
+	// Close ends every address space of the platform and what it needed
+	// to make them (the holder stub).
+	Close()
 }
 
 // AddressSpace is one guest address space. Every range is page aligned and

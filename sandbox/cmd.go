@@ -21,6 +21,7 @@ import (
 	"github.com/litebox-go/litebox/loader"
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/platform/ptrace"
+	"github.com/litebox-go/litebox/platform/systrap"
 	"github.com/litebox-go/litebox/shim/linux"
 )
 
@@ -152,7 +153,7 @@ type image struct {
 
 // load creates a fresh address space on the calling goroutine (which
 // becomes its tracer) and loads path into it, following #! lines.
-func (s *Sandbox) load(plat *ptrace.Platform, proc *kernel.Process, path string, argv, envp []string) (*image, error) {
+func (s *Sandbox) load(plat platform.Platform, proc *kernel.Process, path string, argv, envp []string) (*image, error) {
 	for depth := 0; ; depth++ {
 		f, err := openProgram(proc, path)
 		if err != nil {
@@ -182,7 +183,7 @@ func (s *Sandbox) load(plat *ptrace.Platform, proc *kernel.Process, path string,
 	}
 	raw, err := plat.NewAddressSpace()
 	if err != nil {
-		return nil, fmt.Errorf("creating the guest address space: %w", err)
+		return nil, &platformError{fmt.Errorf("creating the guest address space: %w", err)}
 	}
 	as := s.spaces.track(raw)
 	var reserved []mm.Range
@@ -204,8 +205,41 @@ func (s *Sandbox) load(plat *ptrace.Platform, proc *kernel.Process, path string,
 	return &image{as: as, mm: m, img: img, path: canon, argv: argv}, nil
 }
 
+// firstImage picks the platform (systrap when the host allows it, for
+// "auto") and loads the first program with it.
+func (s *Sandbox) firstImage(proc *kernel.Process, path string, argv, envp []string) (platform.Platform, *image, error) {
+	switch s.cfg.Platform {
+	case "ptrace":
+		p := ptrace.New()
+		im, err := s.load(p, proc, path, argv, envp)
+		return p, im, err
+	case "systrap":
+		p := systrap.New()
+		im, err := s.load(p, proc, path, argv, envp)
+		return p, im, err
+	}
+	p := systrap.New()
+	im, err := s.load(p, proc, path, argv, envp)
+	var pe *platformError
+	if errors.As(err, &pe) {
+		p.Close()
+		s.log.Info("systrap unavailable, using ptrace", "err", err)
+		q := ptrace.New()
+		im, err = s.load(q, proc, path, argv, envp)
+		return q, im, err
+	}
+	return p, im, err
+}
+
+// platformError marks a failure to create an address space (as opposed to
+// a program that cannot be loaded).
+type platformError struct{ err error }
+
+func (e *platformError) Error() string { return e.err.Error() }
+func (e *platformError) Unwrap() error { return e.err }
+
 // exec is the execve hook: it replaces t's image once the new one loaded.
-func (s *Sandbox) exec(plat *ptrace.Platform, t *linux.Task, path string, argv, envp []string) error {
+func (s *Sandbox) exec(plat platform.Platform, t *linux.Task, path string, argv, envp []string) error {
 	im, err := s.load(plat, t.Proc, path, argv, envp)
 	if err != nil {
 		return err
@@ -271,9 +305,10 @@ func (c *Cmd) run(path string, env []string) error {
 		return &ProgramError{Path: c.Dir, Err: fmt.Errorf("%w: working directory: %v", ErrNotFound, err)}
 	}
 	// One platform per run: its holder stub owns the run's namespaces.
-	plat := ptrace.New()
-	defer plat.Close()
-	im, err := s.load(plat, proc, path, c.Args, env)
+	plat, im, err := s.firstImage(proc, path, c.Args, env)
+	if plat != nil {
+		defer plat.Close()
+	}
 	if err != nil {
 		proc.Leader().ExitTask(127)
 		if errors.Is(err, unix.ENOENT) {

@@ -54,7 +54,8 @@ func ParseMount(spec string) (Mount, error) {
 
 // Config describes a sandbox.
 type Config struct {
-	// Platform selects the South: "ptrace" or "auto" (the default).
+	// Platform selects the South: "ptrace", "systrap" or "auto" (the
+	// default: systrap when the host allows it, else ptrace).
 	Platform string
 	// Mounts are host directories added to the default view.
 	Mounts []Mount
@@ -111,9 +112,9 @@ type Sandbox struct {
 // New builds the sandbox's file system view and kernel.
 func New(cfg Config) (*Sandbox, error) {
 	switch cfg.Platform {
-	case "", "auto", "ptrace":
+	case "", "auto", "ptrace", "systrap":
 	default:
-		return nil, fmt.Errorf("unknown platform %q (want ptrace or auto)", cfg.Platform)
+		return nil, fmt.Errorf("unknown platform %q (want ptrace, systrap or auto)", cfg.Platform)
 	}
 	log := cfg.Log
 	if log == nil {

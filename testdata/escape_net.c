@@ -7,8 +7,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/netlink.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +91,12 @@ int main(int argc, char **argv) {
 	tcp6(port, "::ffff:127.0.0.1", "socket(AF_INET6, SOCK_STREAM) ::ffff:127.0.0.1");
 	errno = 0;
 	report("socket(AF_INET6, SOCK_DGRAM)", socket(AF_INET6, SOCK_DGRAM, 0));
+	errno = 0;
+	report("socket(AF_NETLINK, SOCK_RAW)", socket(AF_NETLINK, SOCK_RAW, 0));
+	errno = 0;
+	report("socket(AF_PACKET, SOCK_RAW)", socket(AF_PACKET, SOCK_RAW, 0));
+	errno = 0;
+	report("socketpair(AF_INET, SOCK_STREAM)", socketpair(AF_INET, SOCK_STREAM, 0, (int[2]){0}));
 	if (argc > 2)
 		unix_connect("connect(unix socket file)", argv[2], 0);
 	if (argc > 3)

@@ -198,7 +198,7 @@ litebox's own failures print one line starting with "litebox:" and exit with
 	f.StringArrayVar(&mounts, "mount", nil, "add a host directory: HOSTDIR:GUESTDIR[:ro|:rw] (read-only unless :rw)")
 	f.StringArrayVarP(&envs, "env", "e", nil, "set a guest environment variable: KEY=VALUE, or KEY to copy the host's value")
 	f.StringVar(&cwd, "cwd", "", "guest working directory (default /)")
-	f.StringVar(&platform, "platform", "auto", "how guest code runs: ptrace or auto")
+	f.StringVar(&platform, "platform", "auto", "how guest code runs: systrap (fast), ptrace (portable) or auto")
 	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
 	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
 	f.StringVar(&tmpSize, "tmpfs-size", "1G", "cap the bytes stored in /tmp (K, M, G suffixes; 0: unlimited)")

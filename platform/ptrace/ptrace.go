@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/platform"
+	"github.com/litebox-go/litebox/platform/internal/hostmem"
 )
 
 // Platform is the ptrace South. Its first address space starts the
@@ -498,42 +499,9 @@ func (s *stub) Discard(addr, length uint64) error {
 	return err
 }
 
-func (s *stub) CopyIn(addr uint64, dst []byte) (int, error) {
-	return s.copy(addr, dst, unix.SYS_PROCESS_VM_READV)
-}
+func (s *stub) CopyIn(addr uint64, dst []byte) (int, error) { return hostmem.Read(s.pid, addr, dst) }
 
-func (s *stub) CopyOut(addr uint64, src []byte) (int, error) {
-	return s.copy(addr, src, unix.SYS_PROCESS_VM_WRITEV)
-}
-
-// copy moves bytes between our memory and the stub's with
-// process_vm_readv/writev, which go through the stub's page tables and
-// protections exactly as the guest's own accesses would.
-func (s *stub) copy(addr uint64, buf []byte, nr uintptr) (int, error) {
-	if len(buf) == 0 {
-		return 0, nil
-	}
-	if addr+uint64(len(buf)) < addr || addr+uint64(len(buf)) > platform.MaxAddr {
-		return 0, unix.EFAULT
-	}
-	done := 0
-	for done < len(buf) {
-		local := unix.Iovec{Base: &buf[done]}
-		local.SetLen(len(buf) - done)
-		// The remote address belongs to the stub; it is only a number here.
-		remote := remoteIovec{base: addr + uint64(done), len: uint64(len(buf) - done)}
-		n, _, errno := unix.Syscall6(nr, uintptr(s.pid),
-			uintptr(unsafe.Pointer(&local)), 1, uintptr(unsafe.Pointer(&remote)), 1, 0)
-		if errno == unix.EINTR {
-			continue
-		}
-		if errno != 0 || n == 0 {
-			return done, unix.EFAULT
-		}
-		done += int(n)
-	}
-	return done, nil
-}
+func (s *stub) CopyOut(addr uint64, src []byte) (int, error) { return hostmem.Write(s.pid, addr, src) }
 
 // CPUTime reads the stub's process CPU clock, which counts exactly the
 // guest's instructions plus the host's syscall-entry work for it.
@@ -696,10 +664,6 @@ func (t *thread) Exit() {
 	delete(t.s.threads, t.tracer)
 	t.s.mu.Unlock()
 }
-
-// remoteIovec is an iovec naming memory in another process; keeping the
-// address as an integer stops Go from treating it as a pointer.
-type remoteIovec struct{ base, len uint64 }
 
 // ntX86XState is NT_X86_XSTATE, the XSAVE register set.
 const ntX86XState = 0x202

@@ -188,6 +188,19 @@ type Guest struct {
 	Test string
 }
 
+// PlatformEnv names the environment variable selecting the platform every
+// guest run uses.
+const PlatformEnv = "LITEBOX_PLATFORM"
+
+func hasFlag(flags []string, name string) bool {
+	for _, f := range flags {
+		if f == name || strings.HasPrefix(f, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
 // Argv returns the command line running prog with args under litebox.
 func (g Guest) Argv(litebox, prog string, args ...string) []string {
 	argv := []string{litebox, "run"}
@@ -201,6 +214,11 @@ func (g Guest) Argv(litebox, prog string, args ...string) []string {
 		argv = append(argv, "--cwd", g.Cwd)
 	}
 	argv = append(argv, g.Flags...)
+	// LITEBOX_PLATFORM runs the whole suite on one platform (make test
+	// runs it once per platform).
+	if p := os.Getenv(PlatformEnv); p != "" && !hasFlag(g.Flags, "--platform") {
+		argv = append(argv, "--platform", p)
+	}
 	if dir := os.Getenv(SyscallTraceDirEnv); dir != "" && g.Test != "" {
 		argv = append(argv, "--trace-syscalls", SyscallTraceFile(dir, g.Test))
 	}

@@ -1,0 +1,245 @@
+package systrap
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform"
+)
+
+// tracedOptions: a tracee dies with its tracer, and injected clones report
+// the new stub's host pid (stubs live in their own pid namespace).
+const tracedOptions = unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEFORK
+
+// traced is a stub thread while litebox traces it: the holder always, other
+// stub threads only while they are being cloned.
+type traced struct {
+	tid  int
+	base platform.Regs // registers to inject with
+}
+
+func (t *traced) waitStop() (unix.Signal, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(t.tid, &ws, unix.WALL, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		break
+	}
+	switch {
+	case ws.Stopped():
+		return unix.Signal(int(ws) >> 8 & 0xffff), nil
+	case ws.Exited(), ws.Signaled():
+		return 0, &DeadError{}
+	}
+	return 0, fmt.Errorf("unexpected wait status %#x", int(ws))
+}
+
+// reap waits for a killed tracee to be gone.
+func (t *traced) reap() {
+	for {
+		if _, err := t.waitStop(); err != nil {
+			return
+		}
+		_ = unix.PtraceCont(t.tid, 0)
+	}
+}
+
+// inject runs one syscall at the stub's inject point and returns its
+// result; the thread must be in a ptrace stop.
+func (t *traced) inject(nr uintptr, args ...uint64) (uint64, error) {
+	r := t.base
+	r.Rip = codeBase + offInject
+	r.Rax = uint64(nr)
+	r.Orig_rax = ^uint64(0)
+	dst := []*uint64{&r.Rdi, &r.Rsi, &r.Rdx, &r.R10, &r.R8, &r.R9}
+	for i, a := range args {
+		*dst[i] = a
+	}
+	if err := unix.PtraceSetRegs(t.tid, &r); err != nil {
+		return 0, fmt.Errorf("systrap: inject setregs: %w", err)
+	}
+	if err := unix.PtraceCont(t.tid, 0); err != nil {
+		return 0, err
+	}
+	sig, err := t.stopAt(codeBase+offInject+3, &r)
+	if err != nil {
+		return 0, err
+	}
+	_ = sig
+	if ret := int64(r.Rax); ret < 0 && ret > -4096 {
+		return 0, unix.Errno(-ret)
+	}
+	return r.Rax, nil
+}
+
+// stopAt waits for the int3 that ends an injection, passing over stray
+// interrupt signals, and loads the registers into r.
+func (t *traced) stopAt(trapAt uint64, r *platform.Regs) (unix.Signal, error) {
+	for {
+		sig, err := t.waitStop()
+		if err != nil {
+			return 0, err
+		}
+		if sig == unix.SIGSTKFLT || sig>>8 != 0 && sig&0xff != unix.SIGTRAP {
+			if err := unix.PtraceCont(t.tid, 0); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if err := unix.PtraceGetRegs(t.tid, r); err != nil {
+			return 0, err
+		}
+		if sig != unix.SIGTRAP || r.Rip != trapAt {
+			return 0, fmt.Errorf("systrap: injection stopped with %v at %#x", sig, r.Rip)
+		}
+		return sig, nil
+	}
+}
+
+// clone injects clone(flags) with the secret the stubs' seccomp filter
+// demands, and returns the child's host tid; the child is left in its
+// attach stop, traced by the caller.
+func (t *traced) clone(flags, secret uint64) (int, error) {
+	r := t.base
+	r.Rip = codeBase + offCloneEntry
+	r.Rax = unix.SYS_CLONE
+	r.Orig_rax = ^uint64(0)
+	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = flags, 0, 0, 0, 0, secret
+	if err := unix.PtraceSetRegs(t.tid, &r); err != nil {
+		return 0, fmt.Errorf("systrap: clone setregs: %w", err)
+	}
+	if err := unix.PtraceCont(t.tid, 0); err != nil {
+		return 0, err
+	}
+	child := 0
+	for child == 0 {
+		sig, err := t.waitStop()
+		if err != nil {
+			return 0, err
+		}
+		if sig == unix.SIGTRAP|unix.PTRACE_EVENT_CLONE<<8 || sig == unix.SIGTRAP|unix.PTRACE_EVENT_FORK<<8 {
+			msg, err := unix.PtraceGetEventMsg(t.tid)
+			if err != nil {
+				return 0, err
+			}
+			child = int(msg)
+		} else if sig == unix.SIGTRAP {
+			_ = unix.PtraceGetRegs(t.tid, &r)
+			return 0, fmt.Errorf("systrap: clone failed: %w", unix.Errno(-int64(r.Rax)))
+		}
+		if err := unix.PtraceCont(t.tid, 0); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := t.stopAt(codeBase+offCloneEntry+2+3+2+1, &r); err != nil {
+		return 0, err
+	}
+	c := &traced{tid: child}
+	if _, err := c.waitStop(); err != nil { // the child's attach stop
+		return 0, fmt.Errorf("systrap: clone child: %w", err)
+	}
+	return child, nil
+}
+
+// startThread prepares a stopped, traced new stub thread to run: it maps
+// the signal stack of its slot (mapStack) and sends it to thread_start,
+// untraced from then on.
+func (t *traced) startThread(slot int, mapStack bool) error {
+	var r platform.Regs
+	if err := unix.PtraceGetRegs(t.tid, &r); err != nil {
+		return err
+	}
+	t.base = r
+	if mapStack {
+		if _, err := t.inject(unix.SYS_MMAP, stackBase(slot), stackSize, unix.PROT_READ|unix.PROT_WRITE,
+			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uint64(0), 0); err != nil {
+			return fmt.Errorf("systrap: signal stack: %w", err)
+		}
+	}
+	r.Rip = codeBase + offThreadStart
+	r.R13, r.R14 = slotAddr(slot), stackTop(slot)
+	r.Orig_rax = ^uint64(0)
+	if err := unix.PtraceSetRegs(t.tid, &r); err != nil {
+		return err
+	}
+	return t.detach()
+}
+
+func (t *traced) detach() error {
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(t.tid), 0, 0, 0, 0); errno != 0 {
+		return fmt.Errorf("systrap: detach %d: %w", t.tid, errno)
+	}
+	return nil
+}
+
+// cloneUnderPtrace makes a new stub thread (threadFlags) or stub process
+// (forkFlags) from this thread, which is waiting in its handler: it is
+// seized, the clone injected with the secret, and the thread restored
+// exactly as it was and released. The child starts at thread_start with
+// slot; a new thread gets its own signal stack, a forked process keeps its
+// copy of the parent thread's.
+func (t *thread) cloneUnderPtrace(flags uint64, slot int, newStack bool) (int, error) {
+	if _, err := t.waitState(stateEvent, stateHostcallDone); err != nil {
+		return 0, err
+	}
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(t.tid), 0, tracedOptions, 0, 0); errno != 0 {
+		return 0, fmt.Errorf("seize: %w", errno)
+	}
+	tr := &traced{tid: t.tid}
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(t.tid), 0, 0, 0, 0); errno != 0 {
+		_ = tr.detach()
+		return 0, fmt.Errorf("interrupt: %w", errno)
+	}
+	if _, err := tr.waitStop(); err != nil {
+		return 0, err
+	}
+	var saved platform.Regs
+	if err := unix.PtraceGetRegs(t.tid, &saved); err != nil {
+		_ = tr.detach()
+		return 0, err
+	}
+	tr.base = saved
+	restore := func() {
+		_ = unix.PtraceSetRegs(t.tid, &saved)
+		_ = tr.detach()
+	}
+	if newStack {
+		if _, err := tr.inject(unix.SYS_MMAP, stackBase(slot), stackSize, unix.PROT_READ|unix.PROT_WRITE,
+			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uint64(0), 0); err != nil {
+			restore()
+			return 0, fmt.Errorf("signal stack: %w", err)
+		}
+	}
+	child, err := tr.clone(flags, t.s.p.secret)
+	restore()
+	if err != nil {
+		return 0, err
+	}
+	c := &traced{tid: child}
+	var cr platform.Regs
+	if err := unix.PtraceGetRegs(child, &cr); err != nil {
+		return 0, err
+	}
+	cr.Rip = codeBase + offThreadStart
+	cr.R13 = slotAddr(slot)
+	if newStack {
+		cr.R14 = stackTop(slot)
+	} else {
+		cr.R14 = stackTop(t.slot) // the child's copy of our signal stack
+	}
+	cr.Orig_rax = ^uint64(0)
+	if err := unix.PtraceSetRegs(child, &cr); err != nil {
+		return 0, err
+	}
+	if err := c.detach(); err != nil {
+		return 0, err
+	}
+	return child, nil
+}
