@@ -20,6 +20,9 @@ vet:
 test: export LITEBOX_REQUIRE_ALL = 1
 test: vet
 	$(GO) test -count=1 -timeout 30m ./...
+	# The integration suite once more on the portable platform (the run
+	# above used the default, systrap where the host allows it).
+	LITEBOX_PLATFORM=ptrace $(GO) test -count=1 -timeout 30m ./tests/
 
 lint:
 	@unformatted="$$(gofmt -l .)"; \

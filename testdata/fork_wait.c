@@ -13,6 +13,8 @@
 //   vfork       vfork + _exit, vfork + execve, posix_spawn
 //   pgroup      setpgid, getpgid, kill(-pgid), waitpid(-pgid), setsid
 //   many        100 children, reaped with wait
+//   procself    /proc/self names the caller in the parent, a child and a
+//               thread-less grandchild
 //   pids        sandbox-only: getpid()==1, getppid()==0, a child's
 //               getppid()==1, an orphan's getppid()==1, kill(1234567, 0)
 //
@@ -582,6 +584,33 @@ static int many(void) {
 	return 0;
 }
 
+static int self_is_me(void) {
+	char buf[64];
+	ssize_t n = readlink("/proc/self", buf, sizeof buf - 1);
+	if (n < 0)
+		return 0;
+	buf[n] = 0;
+	return atoi(buf) == getpid();
+}
+
+static int procself(void) {
+	printf("parent: /proc/self is getpid(): %s\n", yes(self_is_me()));
+	pid_t pid = xfork();
+	if (pid == 0) {
+		printf("child: /proc/self is getpid(): %s\n", yes(self_is_me()));
+		pid_t g = fork();
+		if (g == 0) {
+			printf("grandchild: /proc/self is getpid(): %s\n", yes(self_is_me()));
+			_exit(0);
+		}
+		waitpid(g, NULL, 0);
+		_exit(0);
+	}
+	reap("child", pid);
+	printf("parent again: /proc/self is getpid(): %s\n", yes(self_is_me()));
+	return 0;
+}
+
 static int pids(void) {
 	printf("getpid()==1: %s\n", yes(getpid() == 1));
 	printf("getppid()==0: %s\n", yes(getppid() == 0));
@@ -660,6 +689,8 @@ int main(int argc, char **argv) {
 		return pgroup();
 	if (strcmp(m, "many") == 0)
 		return many();
+	if (strcmp(m, "procself") == 0)
+		return procself();
 	if (strcmp(m, "pids") == 0)
 		return pids();
 	fprintf(stderr, "fork_wait: unknown mode %s\n", m);

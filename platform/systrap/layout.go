@@ -23,15 +23,17 @@ const (
 
 // Slot fields (byte offsets; see stub.S).
 const (
-	slotState   = 0
-	slotSigno   = 8
-	slotCode    = 16
-	slotSiAddr  = 24
-	slotFSBase  = 40
-	slotNr      = 48
-	slotArgs    = 56
-	slotResult  = 104
-	slotContext = 128 // struct sigcontext, 256 bytes
+	slotState          = 0
+	slotStubSleeping   = 4
+	slotKernelSleeping = 32
+	slotSigno          = 8
+	slotCode           = 16
+	slotSiAddr         = 24
+	slotFSBase         = 40
+	slotNr             = 48
+	slotArgs           = 56
+	slotResult         = 104
+	slotContext        = 128 // struct sigcontext, 256 bytes
 )
 
 // Slot states.

@@ -11,7 +11,8 @@
 //   STACKS = 0x7ff010000000  one 64 KiB private signal stack per thread
 //
 // Slot layout (shared, one page per stub thread):
-//   0 state (u32 futex word)   8 signo   16 si_code   24 si_addr
+//   0 state (u32 futex word)   4 stub sleeping (u32)   8 signo
+//   16 si_code   24 si_addr   32 litebox sleeping (u32)
 //   40 fs_base wanted   48 hostcall nr   56..96 hostcall args   104 result
 //   128..384 struct sigcontext of the trapped guest   400 stack_t scratch
 // States: 0 idle, 1 event (stub -> litebox), 2 resume, 3 hostcall,
@@ -47,12 +48,19 @@
 	jnz fail
 	.endm
 
-	.macro FUTEX_WAKE
+	// POST state: publish a new state (xchg: a full barrier before we look
+	// at litebox's sleeping flag) and wake litebox only if it sleeps.
+	.macro POST state
+	mov eax, \state
+	xchg [rbx], eax
+	cmp dword ptr [rbx + 32], 0
+	je 9f
 	mov rdi, rbx
 	mov esi, 1	// FUTEX_WAKE (shared: the slot is in a shared memfd)
 	mov edx, 1
 	mov eax, 202
 	syscall
+9:
 	.endm
 
 // _start: set-up of the holder, the first stub; every other stub is a
@@ -205,8 +213,7 @@ report:
 	lea rdi, [rbx + 128]
 	mov ecx, 32
 	rep movsq
-	mov dword ptr [rbx], 1
-	FUTEX_WAKE
+	POST 1
 wait:
 	mov ecx, SPIN
 spin:
@@ -220,12 +227,25 @@ spin:
 	pause
 	dec ecx
 	jnz spin
+	// Sleep: announce it (xchg: a full barrier), look once more, then
+	// FUTEX_WAIT while the state is what we saw.
+	mov edx, 1
+	xchg [rbx + 4], edx
+	mov eax, [rbx]
+	cmp eax, 2
+	je 2f
+	cmp eax, 3
+	je 2f
+	cmp eax, 5
+	je 2f
 	mov rdi, rbx
-	xor esi, esi	// FUTEX_WAIT while the state is unchanged
+	xor esi, esi
 	mov edx, eax
 	xor r10d, r10d
 	mov eax, 202
 	syscall
+2:
+	mov dword ptr [rbx + 4], 0
 	jmp wait
 resume:
 	lea rsi, [rbx + 128]
@@ -255,8 +275,7 @@ hostcall:
 	mov r9, [rbx + 96]
 	syscall
 	mov [rbx + 104], rax
-	mov dword ptr [rbx], 4
-	FUTEX_WAKE
+	POST 4
 	jmp wait
 exit_thread:
 	mov eax, 60

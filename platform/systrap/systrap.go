@@ -279,7 +279,9 @@ type stub struct {
 
 func (s *stub) newThread(tid, slot int) *thread {
 	t := &thread{s: s, tid: tid, slot: slot,
-		state: (*uint32)(unsafe.Pointer(&s.p.shm[slot*slotSize+slotState]))}
+		state:          (*uint32)(unsafe.Pointer(&s.p.shm[slot*slotSize+slotState])),
+		stubSleeping:   (*uint32)(unsafe.Pointer(&s.p.shm[slot*slotSize+slotStubSleeping])),
+		kernelSleeping: (*uint32)(unsafe.Pointer(&s.p.shm[slot*slotSize+slotKernelSleeping]))}
 	s.mu.Lock()
 	s.all = append(s.all, t)
 	s.mu.Unlock()
@@ -445,6 +447,9 @@ type thread struct {
 	tid   int
 	slot  int
 	state *uint32
+	// The sleeping flags of both sides: a wake is a syscall, made only
+	// when the other side really sleeps in FUTEX_WAIT.
+	stubSleeping, kernelSleeping *uint32
 	// The guest's TLS base as litebox last set it.
 	fsBase   uint64
 	started  bool
@@ -474,19 +479,24 @@ func (t *thread) alive() bool {
 	return unix.Tgkill(t.s.pid, t.tid, 0) == nil
 }
 
+// spinLoops bounds the busy wait before sleeping: about 20-50 µs, longer
+// than a typical trap round trip and much shorter than a time slice.
+const spinLoops = 20000
+
 // waitState waits until the slot holds one of the wanted states: a short
 // spin (the guest often traps again within microseconds), then futex waits
 // that check now and then that the stub is still alive.
 func (t *thread) waitState(want1, want2 uint32) (uint32, error) {
-	for i := 0; i < 4000; i++ {
+	for i := 0; i < spinLoops; i++ {
 		if v := atomic.LoadUint32(t.state); v == want1 || v == want2 {
 			return v, nil
 		}
-		if i > 100 {
-			runtime.Gosched()
-		}
 	}
 	timeout := unix.Timespec{Nsec: 50 * 1e6}
+	// Announce that we sleep (the stub wakes us only then), look once
+	// more, then wait; atomic stores are full barriers on amd64.
+	atomic.StoreUint32(t.kernelSleeping, 1)
+	defer atomic.StoreUint32(t.kernelSleeping, 0)
 	for {
 		v := atomic.LoadUint32(t.state)
 		if v == want1 || v == want2 {
@@ -504,9 +514,12 @@ func (t *thread) waitState(want1, want2 uint32) (uint32, error) {
 	}
 }
 
+// setState publishes a state to the stub, waking it only if it sleeps.
 func (t *thread) setState(v uint32) {
 	atomic.StoreUint32(t.state, v)
-	_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(t.state)), 1 /* FUTEX_WAKE */, 1, 0, 0, 0)
+	if atomic.LoadUint32(t.stubSleeping) != 0 {
+		_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(t.state)), 1 /* FUTEX_WAKE */, 1, 0, 0, 0)
+	}
 }
 
 // hostcall runs a syscall in the stub on this (stopped) thread.
