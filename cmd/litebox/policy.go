@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/litebox-go/litebox/platform/ptrace"
+	"github.com/litebox-go/litebox/platform/systrap"
 	"github.com/litebox-go/litebox/sandbox/hostpolicy"
 )
 
@@ -29,9 +30,14 @@ processes that hold guest memory may make (everything else kills the stub).`,
 			for _, s := range hostpolicy.Allowed {
 				fmt.Fprintf(w, "  %s\t%d\t%s\n", s.Name, s.Nr, s.Why)
 			}
-			fmt.Fprintf(w, "\nstub processes: %d host syscalls allowed (guest syscalls never reach the host)\n",
+			fmt.Fprintf(w, "\nptrace stubs: %d host syscalls allowed (guest syscalls stop before seccomp and never reach the host)\n",
 				len(ptrace.StubSyscalls))
 			for _, s := range ptrace.StubSyscalls {
+				fmt.Fprintf(w, "  %s\t%d\t%s\n", s.Name, s.Nr, s.Why)
+			}
+			fmt.Fprintf(w, "\nsystrap stubs: %d host syscalls allowed, only from the stub's code page; every other syscall traps to litebox\n",
+				len(systrap.StubSyscalls))
+			for _, s := range systrap.StubSyscalls {
 				fmt.Fprintf(w, "  %s\t%d\t%s\n", s.Name, s.Nr, s.Why)
 			}
 			return w.Flush()

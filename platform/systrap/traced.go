@@ -165,6 +165,7 @@ func (t *traced) startThread(slot int, mapStack bool) error {
 	}
 	r.Rip = codeBase + offThreadStart
 	r.R13, r.R14 = slotAddr(slot), stackTop(slot)
+	r.R9 = 0 // the clone's secret argument: never left in a stub register
 	r.Orig_rax = ^uint64(0)
 	if err := unix.PtraceSetRegs(t.tid, &r); err != nil {
 		return err
@@ -228,6 +229,7 @@ func (t *thread) cloneUnderPtrace(flags uint64, slot int, newStack bool) (int, e
 		return 0, err
 	}
 	cr.Rip = codeBase + offThreadStart
+	cr.R9 = 0 // the clone's secret argument: never left in a stub register
 	cr.R13 = slotAddr(slot)
 	if newStack {
 		cr.R14 = stackTop(slot)
