@@ -115,6 +115,8 @@ func (p *Process) reap(c *Process) {
 }
 
 // Setpgid moves process pid (0: the caller) into group pgid (0: its own).
+// No two process locks are held at once: the checks read each process
+// under its own lock.
 func (t *Task) Setpgid(pid, pgid int) error {
 	if pgid < 0 {
 		return unix.EINVAL
@@ -131,18 +133,19 @@ func (t *Task) Setpgid(pid, pgid int) error {
 	if pgid == 0 {
 		pgid = target.PID
 	}
-	target.mu.Lock()
-	defer target.mu.Unlock()
-	if target.sid == target.PID {
+	callerSid := p.Sid()
+	targetSid := target.Sid()
+	switch {
+	case targetSid == target.PID:
 		return unix.EPERM // a session leader cannot move
-	}
-	if target.sid != p.Sid() {
+	case targetSid != callerSid:
+		return unix.EPERM
+	case pgid != target.PID && !p.k.groupInSession(pgid, targetSid):
 		return unix.EPERM
 	}
-	if pgid != target.PID && !p.k.groupInSession(pgid, target.sid) {
-		return unix.EPERM
-	}
+	target.mu.Lock()
 	target.pgid = pgid
+	target.mu.Unlock()
 	return nil
 }
 

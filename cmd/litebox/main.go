@@ -159,7 +159,7 @@ litebox's own failures print one line starting with "litebox:" and exit with
 			cfg.Limits.Tasks, cfg.Limits.NoFile = pids, nofile
 			cfg.Limits.CPUTime, cfg.Limits.Timeout = cpuTime, timeout
 			if logFlag {
-				cfg.Log = slog.New(slog.NewTextHandler(stderr, nil))
+				cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
 			}
 			if audit != "" {
 				f, err := os.OpenFile(audit, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -247,4 +247,12 @@ func forwardSignals(c *sandbox.Cmd) (stop func()) {
 		signal.Stop(ch)
 		close(done)
 	}
+}
+
+// logLevel is Info, or Debug (guest faults too) when LITEBOX_DEBUG is set.
+func logLevel() slog.Level {
+	if os.Getenv("LITEBOX_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }

@@ -57,6 +57,10 @@ func (t *Task) loop() int {
 			}
 			t.afterSyscall = true
 		case platform.EventFault:
+			if t.Log != nil {
+				t.Log.Debug("guest fault", "pid", t.Proc.PID, "tid", t.K.TID, "signal", ev.Signal,
+					"code", ev.Code, "addr", ev.Addr, "rip", t.Regs.Rip)
+			}
 			t.K.ForceSignal(kernel.SigInfo{Signo: ev.Signal, Code: ev.Code, Addr: ev.Addr})
 		case platform.EventInterrupt:
 		}
