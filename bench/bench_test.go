@@ -2,6 +2,7 @@ package bench
 
 import (
 	"os"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -39,63 +40,64 @@ func needPython(b *testing.B) {
 	}
 }
 
-var modes = []struct {
-	name    string
-	sandbox bool
-}{
-	{"native", false},
-	{"litebox", true},
+// eachSystem runs bench as a sub-benchmark per system (native,
+// litebox-ptrace, litebox-systrap, gvisor, bwrap), skipping those that
+// cannot run here.
+func eachSystem(b *testing.B, bench func(b *testing.B, e *Env, s *System)) {
+	e := setup(b)
+	for _, s := range e.Systems {
+		b.Run(s.Name, func(b *testing.B) {
+			if s.Unavailable != "" {
+				b.Skipf("%s: %s", s.Name, s.Unavailable)
+			}
+			bench(b, e, s)
+		})
+	}
 }
 
 // benchPerOperation runs measure (which returns nanoseconds per operation)
-// in each mode and reports the mean under the given unit; ns/op is then
+// on each system and reports the mean under the given unit; ns/op is then
 // the time of one measurement, a full run plus an empty one.
-func benchPerOperation(b *testing.B, unit string, measure func(e *Env, sandbox bool) (float64, error)) {
-	e := setup(b)
-	for _, m := range modes {
-		b.Run(m.name, func(b *testing.B) {
-			var total float64
-			n := 0
-			for b.Loop() {
-				ns, err := measure(e, m.sandbox)
-				if err != nil {
-					b.Fatal(err)
-				}
-				total += ns
-				n++
+func benchPerOperation(b *testing.B, unit string, measure func(e *Env, s *System) (Sample, error)) {
+	eachSystem(b, func(b *testing.B, e *Env, s *System) {
+		var total float64
+		n := 0
+		for b.Loop() {
+			sample, err := measure(e, s)
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(total/float64(n), unit)
-		})
-	}
+			total += sample.Ns
+			n++
+		}
+		b.ReportMetric(total/float64(n), unit)
+	})
 }
 
-// benchWholeRun runs run once per iteration in each mode (ns/op is the
+// benchWholeRun runs run once per iteration on each system (ns/op is the
 // wall-clock time of one run).
-func benchWholeRun(b *testing.B, run func(e *Env, sandbox bool) error) {
-	e := setup(b)
-	for _, m := range modes {
-		b.Run(m.name, func(b *testing.B) {
-			for b.Loop() {
-				if err := run(e, m.sandbox); err != nil {
-					b.Fatal(err)
-				}
+func benchWholeRun(b *testing.B, run func(e *Env, s *System) error) {
+	eachSystem(b, func(b *testing.B, e *Env, s *System) {
+		for b.Loop() {
+			if err := run(e, s); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+		}
+	})
 }
 
 // BenchmarkGetppid reports the cost of one trapped system call (ns/syscall);
 // ns/op is the time of a 100000-call run plus an empty run.
 func BenchmarkGetppid(b *testing.B) {
-	benchPerOperation(b, "ns/syscall", func(e *Env, sandbox bool) (float64, error) {
-		return e.SyscallCost(sandbox, GetppidIterations)
+	benchPerOperation(b, "ns/syscall", func(e *Env, s *System) (Sample, error) {
+		return e.SyscallCost(s, GetppidIterations)
 	})
 }
 
-// BenchmarkStartup measures running the static hello program once (ns/op).
+// BenchmarkStartup measures running the static bench_true once (ns/op).
 func BenchmarkStartup(b *testing.B) {
-	benchWholeRun(b, func(e *Env, sandbox bool) error {
-		_, err := e.Startup(sandbox)
+	benchWholeRun(b, func(e *Env, s *System) error {
+		_, err := e.Startup(s)
 		return err
 	})
 }
@@ -103,8 +105,8 @@ func BenchmarkStartup(b *testing.B) {
 // BenchmarkPythonStartup measures one `/usr/bin/python3 -c pass` (ns/op).
 func BenchmarkPythonStartup(b *testing.B) {
 	needPython(b)
-	benchWholeRun(b, func(e *Env, sandbox bool) error {
-		_, err := e.PythonStartup(sandbox)
+	benchWholeRun(b, func(e *Env, s *System) error {
+		_, err := e.PythonStartup(s)
 		return err
 	})
 }
@@ -114,8 +116,8 @@ func BenchmarkPythonStartup(b *testing.B) {
 // natively).
 func BenchmarkPythonCPU(b *testing.B) {
 	needPython(b)
-	benchWholeRun(b, func(e *Env, sandbox bool) error {
-		_, err := e.PythonPrimes(sandbox, PythonPrimesLimit)
+	benchWholeRun(b, func(e *Env, s *System) error {
+		_, err := e.PythonPrimes(s, PythonPrimesLimit)
 		return err
 	})
 }
@@ -124,8 +126,8 @@ func BenchmarkPythonCPU(b *testing.B) {
 // waitpid (ns/fork-exec); ns/op is the time of a 200-iteration run plus an
 // empty run.
 func BenchmarkForkExec(b *testing.B) {
-	benchPerOperation(b, "ns/fork-exec", func(e *Env, sandbox bool) (float64, error) {
-		return e.ForkExecCost(sandbox, ForkExecIterations)
+	benchPerOperation(b, "ns/fork-exec", func(e *Env, s *System) (Sample, error) {
+		return e.ForkExecCost(s, ForkExecIterations)
 	})
 }
 
@@ -133,8 +135,36 @@ func BenchmarkForkExec(b *testing.B) {
 // threads (ns/round-trip); ns/op is the time of a 20000-round run plus an
 // empty run.
 func BenchmarkFutex(b *testing.B) {
-	benchPerOperation(b, "ns/round-trip", func(e *Env, sandbox bool) (float64, error) {
-		return e.FutexRoundTrip(sandbox, FutexRoundTrips)
+	benchPerOperation(b, "ns/round-trip", func(e *Env, s *System) (Sample, error) {
+		return e.FutexRoundTrip(s, FutexRoundTrips)
+	})
+}
+
+// BenchmarkFileIO reports the throughput of writing and reading back a
+// FileIOMiB file in the system's /tmp, in 4 KiB and in 1 MiB blocks, as
+// MB/s of each phase (write-4K-MB/s...); ns/op is the wall-clock time of
+// the whole bench_fileio run.
+func BenchmarkFileIO(b *testing.B) {
+	eachSystem(b, func(b *testing.B, e *Env, s *System) {
+		totals := map[string]float64{}
+		var names []string
+		n := 0
+		for b.Loop() {
+			phases, _, err := e.FileIO(s, FileIOMiB, FileIOBlocks)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range phases {
+				if n == 0 {
+					names = append(names, p.Name())
+				}
+				totals[p.Name()] += p.Ns
+			}
+			n++
+		}
+		for _, name := range names {
+			b.ReportMetric(float64(FileIOMiB<<20)/(totals[name]/float64(n)/1e9)/1e6, name+"-MB/s")
+		}
 	})
 }
 
@@ -145,6 +175,44 @@ func TestCountPrimes(t *testing.T) {
 	} {
 		if got := countPrimes(tc.limit); got != tc.want {
 			t.Errorf("countPrimes(%d) = %d, want %d", tc.limit, got, tc.want)
+		}
+	}
+}
+
+// TestParseFileIO checks the parsing of bench_fileio's output.
+func TestParseFileIO(t *testing.T) {
+	phases, err := parseFileIO([]byte("write 4096 1000\nread 4096 2000\n\nwrite 1048576 30\nread 1048576 40\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []FileIOPhase{{"write", 4096, 1000}, {"read", 4096, 2000}, {"write", 1 << 20, 30}, {"read", 1 << 20, 40}}
+	if len(phases) != len(want) {
+		t.Fatalf("got %v, want %v", phases, want)
+	}
+	for i := range want {
+		if phases[i] != want[i] {
+			t.Errorf("phase %d = %v, want %v", i, phases[i], want[i])
+		}
+	}
+	if got := []string{phases[0].Name(), phases[3].Name()}; got[0] != "write-4K" || got[1] != "read-1M" {
+		t.Errorf("names %q, want write-4K, read-1M", got)
+	}
+	for _, bad := range []string{"write 4096\n", "seek 4096 10\n", "read x 10\n", "read 4096 -1\n"} {
+		if _, err := parseFileIO([]byte(bad)); err == nil {
+			t.Errorf("parseFileIO(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestFirstLine checks the shortening of error messages for table cells.
+func TestFirstLine(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"\n  boom | bang \nmore", "boom / bang"},
+		{strings.Repeat("é", 150), strings.Repeat("é", 100) + "…"},
+	} {
+		if got := firstLine(tc.in); got != tc.want {
+			t.Errorf("firstLine(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
