@@ -272,41 +272,44 @@ func (e *Env) setupSystems() error {
 
 	gv := &System{Name: GVisor, Peer: true, kind: kindPrefix, TmpDir: "/tmp",
 		TmpNote: "/tmp (in the root overlay of `runsc do`, whose upper layer is gVisor's in-memory tmpfs)"}
+	gvisor := func(flags []string) []string {
+		cmd := append([]string{"runsc"}, flags...)
+		return append(cmd, "--network=none", "--platform="+GVisorPlatform, "do")
+	}
+	gv.Command = gvisor(nil)
 	if _, err := exec.LookPath("runsc"); err != nil {
 		gv.Unavailable = NotInstalled
 	} else {
 		var first error
-		for i, flags := range gvisorFlagSets {
-			gv.Command = append(append([]string{"runsc"}, flags...),
-				"--network=none", "--platform="+GVisorPlatform, "do")
+		for _, flags := range gvisorFlagSets {
+			gv.Command = gvisor(flags)
 			err := e.probe(gv)
 			if err == nil {
+				first = nil
 				break
 			}
-			if i == 0 {
+			if first == nil {
 				first = err
 			}
-			if i == len(gvisorFlagSets)-1 {
-				// Report the plain command and why it failed.
-				gv.Command = append([]string{"runsc"}, gv.Command[len(flags)+1:]...)
-				gv.Unavailable = "unavailable: " + firstLine(first.Error())
-			}
+		}
+		if first != nil {
+			// Report the plain command and why it failed.
+			gv.Command = gvisor(nil)
+			gv.Unavailable = "unavailable: " + firstLine(first.Error())
 		}
 	}
 	e.Systems = append(e.Systems, gv)
 
-	bw := &System{Name: Bwrap, Peer: true, kind: kindPrefix, TmpDir: "/tmp", TmpNote: "/tmp (bwrap --tmpfs)"}
+	// --tmpfs /tmp hides the host's /tmp, where the programs are built:
+	// bind their directory back, read-only, at the same path.
+	progs := e.programs.Dir(e.variant)
+	bw := &System{Name: Bwrap, Peer: true, kind: kindPrefix, TmpDir: "/tmp", TmpNote: "/tmp (bwrap --tmpfs)",
+		Command: []string{"bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+			"--tmpfs", "/tmp", "--unshare-all", "--ro-bind", progs, progs, "--"}}
 	if _, err := exec.LookPath("bwrap"); err != nil {
 		bw.Unavailable = NotInstalled
-	} else {
-		// --tmpfs /tmp hides the host's /tmp, where the programs are
-		// built: bind their directory back, read-only, at the same path.
-		progs := e.programs.Dir(e.variant)
-		bw.Command = []string{"bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-			"--tmpfs", "/tmp", "--unshare-all", "--ro-bind", progs, progs, "--"}
-		if err := e.probe(bw); err != nil {
-			bw.Unavailable = "unavailable: " + firstLine(err.Error())
-		}
+	} else if err := e.probe(bw); err != nil {
+		bw.Unavailable = "unavailable: " + firstLine(err.Error())
 	}
 	e.Systems = append(e.Systems, bw)
 	return nil

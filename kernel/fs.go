@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"log/slog"
 	"strings"
 
@@ -438,6 +439,11 @@ func (p *Process) Ioctl(fd int, req uint, arg []byte) (int, error) {
 		return 0, p.FDs.SetCloseOnExec(fd, true)
 	case fionclex:
 		return 0, p.FDs.SetCloseOnExec(fd, false)
+	case fionread:
+		if n, ok := bytesReadable(f); ok && len(arg) >= 4 {
+			binary.LittleEndian.PutUint32(arg, uint32(min(n, 1<<31-1)))
+			return 0, nil
+		}
 	}
 	return f.Ioctl(req, arg)
 }
@@ -489,7 +495,25 @@ const (
 	atStatxSyncType = 0x6000 // AT_STATX_SYNC_TYPE
 	fioclex         = 0x5451 // FIOCLEX
 	fionclex        = 0x5450 // FIONCLEX
+	fionread        = 0x541b // FIONREAD
 )
+
+// bytesReadable answers FIONREAD: bytes buffered in a pipe or socket, or
+// left to read in a regular file.
+func bytesReadable(f *vfs.File) (int64, bool) {
+	if b, ok := f.Ops().(interface{ Buffered() int }); ok {
+		return int64(b.Buffered()), true
+	}
+	st, err := f.Stat()
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return 0, false
+	}
+	off, err := f.Seek(0, unix.SEEK_CUR)
+	if err != nil {
+		return 0, false
+	}
+	return max(st.Size-off, 0), true
+}
 
 // Read reads from a descriptor; a read that waits (pipes, the terminal)
 // gives up with ERESTARTSYS when a signal arrives for the thread.

@@ -214,6 +214,17 @@ func (p *Process) releaseVfork() {
 // threads must already be gone.
 func (t *Task) Exec(m *mm.MM, exe string, args []string) {
 	p := t.Proc
+	if t.TID != p.PID {
+		// Like Linux's de_thread: a non-leader thread that execs takes
+		// over the leader's id (the leader is gone by now).
+		p.mu.Lock()
+		old := t.TID
+		delete(p.tasks, old)
+		t.TID = p.PID
+		p.tasks[p.PID] = t
+		p.mu.Unlock()
+		p.k.freePID(old)
+	}
 	p.FDs.CloseOnExecAll()
 	p.sighand.resetForExec()
 	p.mu.Lock()

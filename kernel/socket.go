@@ -162,3 +162,6 @@ func (t *Task) SockIO(fd int, b []byte, write, dontwait bool) (int, error) {
 	}
 	return s.ReadCancel(b, flags, t.Interrupted())
 }
+
+// Buffered returns the bytes the peer sent and this end has not read.
+func (s *sockEnd) Buffered() int { return s.in.Buffered() }

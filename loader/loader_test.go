@@ -16,6 +16,7 @@ import (
 type fakeMapper struct{ writes int }
 
 func (*fakeMapper) Map(addr, length uint64, prot int) error             { return nil }
+func (*fakeMapper) MapShared(addr, length uint64, prot int) error       { return nil }
 func (*fakeMapper) Unmap(addr, length uint64) error                     { return nil }
 func (*fakeMapper) Protect(addr, length uint64, prot int) error         { return nil }
 func (*fakeMapper) Remap(oldAddr, oldLen, newAddr, newLen uint64) error { return nil }

@@ -34,6 +34,9 @@ type AddressSpace interface {
 	// Map creates private anonymous memory at exactly [addr, addr+length),
 	// replacing whatever was there.
 	Map(addr, length uint64, prot int) error
+	// MapShared creates anonymous memory at [addr, addr+length) that stays
+	// shared with the copies Fork makes (MAP_SHARED|MAP_ANONYMOUS).
+	MapShared(addr, length uint64, prot int) error
 	// Unmap removes [addr, addr+length).
 	Unmap(addr, length uint64) error
 	// Protect changes the protection of [addr, addr+length).

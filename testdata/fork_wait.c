@@ -268,31 +268,39 @@ static int echild(void) {
 	int rc = waitid(P_ALL, 0, &si, WEXITED);
 	printf("waitid(P_ALL): %d %s\n", rc, ename(errno));
 
-	// A grandchild is not our child.
-	int p[2], q[2];
-	if (pipe(p) < 0 || pipe(q) < 0)
-		die("pipe");
-	pid_t child = xfork();
-	if (child == 0) {
-		pid_t g = fork();
-		if (g == 0) {
-			char ch;
-			close(q[1]);
-			read(q[0], &ch, 1); // until the top process closes q
+	// A grandchild is not our child, and an orphaned grandchild is
+	// adopted by init (pid 1 of the sandbox, which is why this runs in a
+	// child C: in the sandbox the top process is init itself).
+	pid_t c = xfork();
+	if (c == 0) {
+		int p[2], q[2];
+		if (pipe(p) < 0 || pipe(q) < 0)
+			die("pipe");
+		pid_t child = xfork();
+		if (child == 0) {
+			pid_t g = fork();
+			if (g == 0) {
+				char ch;
+				close(q[1]);
+				read(q[0], &ch, 1); // until C closes q
+				_exit(0);
+			}
+			write(p[1], &g, sizeof g);
 			_exit(0);
 		}
-		write(p[1], &g, sizeof g);
+		close(q[0]);
+		close(p[1]);
+		pid_t g;
+		if (read(p[0], &g, sizeof g) != sizeof g)
+			die("read grandchild pid");
+		reap("child of C", child);
+		errno = 0;
+		r = waitpid(g, NULL, 0);
+		printf("C: waitpid(orphaned grandchild): %d %s\n", (int)r, ename(errno));
+		close(q[1]);
 		_exit(0);
 	}
-	close(q[0]);
-	pid_t g;
-	if (read(p[0], &g, sizeof g) != sizeof g)
-		die("read grandchild pid");
-	reap("child", child);
-	errno = 0;
-	r = waitpid(g, NULL, 0);
-	printf("waitpid(grandchild): %d %s\n", (int)r, ename(errno));
-	close(q[1]);
+	reap("C", c);
 
 	// Invalid options.
 	errno = 0;

@@ -865,8 +865,9 @@ static int do_kill(void) {
 		_exit(0);
 	siginfo_t si;
 	waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
+	errno = 0;
 	r = kill(pid, 0);
-	printf("kill(zombie, 0): %d\n", r);
+	printf("kill(zombie, 0): %d %s\n", r, r < 0 ? ename(errno) : "ok");
 	reap("zombie", pid);
 	// kill(0, sig) signals the caller's process group, including itself:
 	// done in a child that leads a group of its own.

@@ -98,8 +98,9 @@ child: exited 9
 	{name: "echild", prog: "fork_wait", args: []string{"echild"}, want: `wait(): -1 ECHILD
 waitpid(-1, WNOHANG): -1 ECHILD
 waitid(P_ALL): -1 ECHILD
-child: exited 0
-waitpid(grandchild): -1 ECHILD
+child of C: exited 0
+C: waitpid(orphaned grandchild): -1 ECHILD
+C: exited 0
 waitpid(bad options): -1 EINVAL
 `},
 	{name: "waitid", prog: "fork_wait", args: []string{"waitid"}, want: `WNOWAIT: si_signo=SIGCHLD si_code=CLD_EXITED si_status=5 si_pid==child: yes

@@ -97,7 +97,7 @@ kill(getpid(), 999): -1 EINVAL
 kill(getpid(), -1): -1 EINVAL
 child: exited 0
 kill(reaped child, 0): -1 ESRCH
-kill(zombie, 0): 0
+kill(zombie, 0): 0 ok
 zombie: exited 0
 child kill(0, SIGUSR2) with a handler: exited 0
 child kill(0, SIGTERM): killed by SIGTERM

@@ -24,6 +24,7 @@ const (
 // Mapper is what mm needs from a platform address space.
 type Mapper interface {
 	Map(addr, length uint64, prot int) error
+	MapShared(addr, length uint64, prot int) error
 	Unmap(addr, length uint64) error
 	Protect(addr, length uint64, prot int) error
 	Remap(oldAddr, oldLen, newAddr, newLen uint64) error
@@ -260,6 +261,13 @@ func (m *MM) populate(v VMA, start, end uint64) error {
 	prot := v.Prot
 	if v.File != nil {
 		prot |= unix.PROT_WRITE
+	}
+	if v.Shared && v.File == nil {
+		// Shared anonymous memory must stay shared with forks.
+		if err := m.as.MapShared(start, end-start, prot); err != nil {
+			return fmt.Errorf("mm: map shared %#x-%#x: %w", start, end, err)
+		}
+		return nil
 	}
 	if err := m.as.Map(start, end-start, prot); err != nil {
 		return fmt.Errorf("mm: map %#x-%#x: %w", start, end, err)
@@ -623,8 +631,21 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 			return 0, unix.ENOMEM
 		}
 	}
-	if err := m.as.Remap(old, oldLen, dst, newLen); err != nil {
+	sharedAnon := v.Shared && v.File == nil
+	moveLen := newLen
+	if sharedAnon && newLen > oldLen {
+		// The host would grow a shared mapping with the memfd's next
+		// pages, which belong to someone else: move the old part only
+		// and give the tail fresh shared pages.
+		moveLen = oldLen
+	}
+	if err := m.as.Remap(old, oldLen, dst, moveLen); err != nil {
 		return 0, fmt.Errorf("mm: remap: %w", err)
+	}
+	if moveLen < newLen {
+		if err := m.as.MapShared(dst+oldLen, newLen-oldLen, v.Prot); err != nil {
+			return 0, fmt.Errorf("mm: remap: %w", err)
+		}
 	}
 	// Move the record: the old range is gone on the host already.
 	m.split(old)
@@ -785,19 +806,6 @@ func (m *MM) Fork(as Mapper) *MM {
 	// written, the limit does not).
 	m.budget.add(int64(c.mapped))
 	return c
-}
-
-// HasSharedAnon reports shared anonymous mappings, which a fork cannot
-// keep shared yet.
-func (m *MM) HasSharedAnon() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, v := range m.vmas {
-		if v.Shared && v.File == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // CanFork reports whether the sandbox's memory budget has room for a copy

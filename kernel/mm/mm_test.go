@@ -71,6 +71,9 @@ func (f *fakeMapper) allMapped(addr, length uint64) bool {
 	return true
 }
 
+// MapShared maps like Map: the fake has no fork, so sharing cannot show.
+func (f *fakeMapper) MapShared(addr, length uint64, prot int) error { return f.Map(addr, length, prot) }
+
 func (f *fakeMapper) Map(addr, length uint64, prot int) error {
 	if err := f.mapErr; err != nil {
 		f.mapErr = nil

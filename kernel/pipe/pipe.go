@@ -278,3 +278,6 @@ func (e *End) Shutdown() error {
 	}
 	return nil
 }
+
+// Buffered returns the bytes waiting to be read at this end (FIONREAD).
+func (e *End) Buffered() int { return e.p.Buffered() }

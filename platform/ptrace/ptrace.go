@@ -19,6 +19,7 @@ import (
 
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/platform/internal/hostmem"
+	"github.com/litebox-go/litebox/platform/internal/pool"
 )
 
 // Platform is the ptrace South. Its first address space starts the
@@ -28,6 +29,7 @@ import (
 type Platform struct {
 	once    sync.Once
 	err     error
+	pool    *pool.Pool
 	holder  *stub
 	reqs    chan chan holderReply
 	closeCh chan struct{}
@@ -60,9 +62,12 @@ func (p *Platform) startHolder() error {
 		p.reqs = make(chan chan holderReply)
 		p.closeCh = make(chan struct{})
 		p.closed = make(chan struct{})
+		if p.pool, p.err = pool.New(); p.err != nil {
+			return
+		}
 		go func() {
 			runtime.LockOSThread() // the holder dies with this thread (EXITKILL)
-			h, err := execHolder()
+			h, err := execHolder(p.pool.FD())
 			ready <- err
 			if err != nil {
 				return
@@ -92,11 +97,14 @@ func (p *Platform) Close() {
 		close(p.closeCh)
 		<-p.closed
 	}
+	if p.pool != nil {
+		p.pool.Close()
+	}
 }
 
 // execHolder starts the holder stub from a sealed memfd, in new
 // namespaces, as an unprivileged user of its own user namespace.
-func execHolder() (*stub, error) {
+func execHolder(poolFD int) (*stub, error) {
 	stubOnce.Do(func() { stubImage, injectAddr = stubELF() })
 	fd, err := unix.MemfdCreate("litebox-stub", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
@@ -117,8 +125,10 @@ func execHolder() (*stub, error) {
 	if hostUID == 0 {
 		hostUID, hostGID = 65534, 65534
 	}
+	pfd := uintptr(poolFD)
 	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", fd), []string{"litebox-stub"}, &syscall.ProcAttr{
-		Env: []string{},
+		Env:   []string{},
+		Files: []uintptr{pfd, pfd, pfd, pfd}, // fd 3: the pool, mapped then closed by the stub
 		Sys: &syscall.SysProcAttr{
 			Ptrace:  true,
 			Setpgid: true, // terminal signals go to litebox, which decides
@@ -161,6 +171,7 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 		return nil, fmt.Errorf("ptrace: new stub: %w", r.err)
 	}
 	s := newStub(r.pid, p.holder.base)
+	s.pool = p.pool
 	if err := s.initial.Bind(); err != nil {
 		s.Release()
 		return nil, err
@@ -175,6 +186,7 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 type stub struct {
 	pid  int
 	base platform.Regs // registers at the ready int3, used for injection
+	pool *pool.Pool
 
 	mu      sync.Mutex
 	threads map[int]*thread // by tracer tid
@@ -418,7 +430,9 @@ func (s *stub) Fork() (platform.AddressSpace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ptrace: fork stub: %w", err)
 	}
-	return newStub(pid, s.base), nil
+	c := newStub(pid, s.base)
+	c.pool = s.pool
+	return c, nil
 }
 
 func (s *stub) NewThread() (platform.Thread, error) {
@@ -448,10 +462,29 @@ func (s *stub) checkRange(addr, length uint64) error {
 		addr < platform.MinAddr || end > platform.MaxAddr {
 		return unix.EINVAL
 	}
-	if addr < stubEnd && end > stubBase {
+	if addr < stubEnd && end > stubBase || addr < pool.End && end > pool.Base {
 		return unix.EINVAL
 	}
 	return nil
+}
+
+// MapShared maps memory at [addr, addr+length) that stays shared with the
+// forks of this address space: fresh pages of the pool, mapped a second
+// time at addr.
+func (s *stub) MapShared(addr, length uint64, prot int) error {
+	if err := s.checkRange(addr, length); err != nil {
+		return err
+	}
+	off, err := s.pool.Alloc(length)
+	if err != nil {
+		return err
+	}
+	if _, err := s.inject(unix.SYS_MREMAP, pool.Base+off, 0, length, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, addr); err != nil {
+		return err
+	}
+	// The copy keeps the pool's PROT_NONE until given the guest's.
+	_, err = s.inject(unix.SYS_MPROTECT, addr, length, uint64(prot))
+	return err
 }
 
 func (s *stub) Map(addr, length uint64, prot int) error {
@@ -515,7 +548,7 @@ func (s *stub) CPUTime() (time.Duration, error) {
 }
 
 func (s *stub) Reserved() []platform.Range {
-	return []platform.Range{{Start: stubBase, End: stubEnd}}
+	return []platform.Range{{Start: stubBase, End: stubEnd}, {Start: pool.Base, End: pool.End}}
 }
 
 // Release kills the stub. Each thread's tracer reaps its own thread when

@@ -34,8 +34,11 @@ func TestStubOwnsOnlyItsPage(t *testing.T) {
 			user = append(user, l)
 		}
 	}
-	if len(user) != 1 || !strings.HasPrefix(user[0], "7ff000000000-7ff000001000 r-xp") {
-		t.Fatalf("stub maps = %q, want only the stub page", user)
+	// The stub page, and the shared-memory pool, inaccessible (---s)
+	// until pieces of it are mapped for the guest.
+	if len(user) != 2 || !strings.HasPrefix(user[0], "7ff000000000-7ff000001000 r-xp") ||
+		!strings.HasPrefix(user[1], "7ff100000000-7ff200000000 ---s") {
+		t.Fatalf("stub maps = %q, want only the stub page and the PROT_NONE pool", user)
 	}
 	fds, err := os.ReadDir("/proc/" + strconv.Itoa(s.pid) + "/fd")
 	if err != nil {

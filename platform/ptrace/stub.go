@@ -3,6 +3,8 @@ package ptrace
 import (
 	"encoding/binary"
 
+	"github.com/litebox-go/litebox/platform/internal/pool"
+
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -14,15 +16,15 @@ import (
 // every other stub is a clone of the holder or of another stub and inherits
 // all of its confinement. Its code:
 //
-//	_start:  close_range(0, ~0, 0)                    ; no host fds at all
+//	_start:  mmap(pool, fd 3, MAP_SHARED)             ; shared guest memory
+//	         close_range(0, ~0, 0)                    ; no host fds at all
 //	         mount("none", "/proc", "tmpfs", nosuid|nodev|noexec)
 //	         chroot("/proc"); chdir("/")              ; an empty root
 //	         rt_sigaction(SIGCHLD, SIG_IGN)           ; dead stubs are reaped
 //	         capset(all empty)                        ; no capabilities
 //	         prctl(PR_SET_NO_NEW_PRIVS, 1)
 //	         seccomp(SET_MODE_FILTER, stubFilter)     ; only the platform's calls
-//	         munmap(0, stubBase)                      ; drop everything but us:
-//	         munmap(stubEnd, maxUser-stubEnd)         ; stack, vdso, vvar
+//	         munmap all but our page and the pool     ; stack, vdso, vvar
 //	         int3                                     ; tell the tracer we are ready
 //	inject:  syscall                                  ; the platform's injected calls
 //	         int3
@@ -38,6 +40,10 @@ const (
 	stubSize = 0x1000
 	stubEnd  = stubBase + stubSize
 	maxUser  = 0x7ffffffff000 // TASK_SIZE on x86-64 with 4-level paging
+
+	// The shared-memory pool (see the pool package).
+	poolBase = pool.Base
+	poolSize = pool.Size
 
 	elfHeaderSize  = 64
 	progHeaderSize = 56
@@ -172,6 +178,26 @@ func stubCode(codeAddr uint64) (code []byte, injectOff int) {
 	}
 	syscall := []byte{0x0f, 0x05}
 
+	// mmap(poolBase, poolSize, PROT_NONE, MAP_SHARED|MAP_FIXED, 3, 0): the
+	// pool of shared memory (fd 3) every stub inherits; MAP_SHARED guest
+	// memory is carved from it, so it stays shared across fork. PROT_NONE:
+	// the guest reaches pool pages only where they are mapped for it.
+	a.movEAX(unix.SYS_MMAP)
+	movabs(0xbf, poolBase)
+	movabs(0xbe, poolSize)
+	a.emit(0xba)
+	a.imm32(unix.PROT_NONE) // mov edx, prot
+	a.emit(0x41, 0xba)
+	a.imm32(unix.MAP_SHARED | unix.MAP_FIXED) // mov r10d, flags
+	a.emit(0x41, 0xb8)
+	a.imm32(3)               // mov r8d, 3
+	a.emit(0x45, 0x31, 0xc9) // xor r9d, r9d
+	a.emit(syscall...)
+	a.emit(0x48, 0x39, 0xf8) // cmp rax, rdi
+	a.emit(0x0f, 0x85)       // jne fail
+	a.fixups = append(a.fixups, fixup{at: len(a.b), label: "fail", end: len(a.b) + 4})
+	a.imm32(0)
+
 	// close_range(0, ~0U, 0): the stub keeps no host file descriptor.
 	a.movEAX(unix.SYS_CLOSE_RANGE)
 	a.emit(0x31, 0xff)                   // xor edi, edi
@@ -227,14 +253,18 @@ func stubCode(codeAddr uint64) (code []byte, injectOff int) {
 	a.lea(0x15, "fprog")
 	a.syscallOrFail()
 
-	// Drop everything below and above our page.
+	// Drop everything but our page and the pool.
 	a.movEAX(unix.SYS_MUNMAP)
 	a.emit(0x31, 0xff) // xor edi, edi
 	movabs(0xbe, stubBase)
 	a.syscallOrFail()
 	a.movEAX(unix.SYS_MUNMAP)
 	movabs(0xbf, stubEnd)
-	movabs(0xbe, maxUser-stubEnd)
+	movabs(0xbe, poolBase-stubEnd)
+	a.syscallOrFail()
+	a.movEAX(unix.SYS_MUNMAP)
+	movabs(0xbf, poolBase+poolSize)
+	movabs(0xbe, maxUser-(poolBase+poolSize))
 	a.syscallOrFail()
 	a.emit(0xcc) // int3: ready
 

@@ -9,6 +9,7 @@
 //                            (with the secret they hold) before any guest runs
 //   SHM    = 0x7ff000100000  slots shared with litebox (MAP_SHARED memfd)
 //   STACKS = 0x7ff010000000  one 64 KiB private signal stack per thread
+//   POOL   = 0x7ff100000000  shared guest memory (MAP_SHARED memfd, fd 4)
 //
 // Slot layout (shared, one page per stub thread):
 //   0 state (u32 futex word)   4 stub sleeping (u32)   8 signo
@@ -27,6 +28,8 @@
 
 	.equ PARAMS, 0x7ff000001000
 	.equ SHM, 0x7ff000100000
+	.equ POOL, 0x7ff100000000
+	.equ POOL_SIZE, 0x100000000
 	.equ STACK_SIZE, 0x10000
 	.equ SPIN, 2000
 
@@ -66,6 +69,18 @@
 // _start: set-up of the holder, the first stub; every other stub is a
 // clone of it and inherits the result.
 _start:
+	// mmap(POOL, POOL_SIZE, PROT_NONE, MAP_SHARED|MAP_FIXED, 4, 0): the
+	// shared-memory pool MAP_SHARED guest memory is carved from.
+	movabs rdi, POOL
+	movabs rsi, POOL_SIZE
+	xor edx, edx
+	mov r10d, 0x11
+	mov r8d, 4
+	xor r9d, r9d
+	mov eax, 9
+	syscall
+	cmp rax, rdi
+	jne fail
 	// mmap(SHM, size, RW, MAP_SHARED|MAP_FIXED, 3, 0): the slots.
 	movabs rdi, SHM
 	movabs rax, P_SHM_SIZE
@@ -132,8 +147,11 @@ _start:
 	movabs rdi, SHM
 	movabs rax, P_SHM_SIZE
 	add rdi, [rax]
-	movabs rsi, 0x7ffffffff000
+	movabs rsi, POOL
 	sub rsi, rdi
+	SYSCALL_OK 11
+	movabs rdi, POOL + POOL_SIZE
+	movabs rsi, 0x7ffffffff000 - (POOL + POOL_SIZE)
 	SYSCALL_OK 11
 	movabs rdi, PARAMS	// last: the code above still reads it
 	mov esi, 0x1000

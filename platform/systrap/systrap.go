@@ -25,6 +25,7 @@ import (
 
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/platform/internal/hostmem"
+	"github.com/litebox-go/litebox/platform/internal/pool"
 )
 
 // Platform is the systrap South. Like the ptrace platform it starts a
@@ -35,6 +36,7 @@ type Platform struct {
 	secret uint64
 	shm    []byte // the slots, shared with every stub
 	shmFD  int
+	pool   *pool.Pool
 
 	slotMu sync.Mutex
 	used   [maxSlots]bool
@@ -110,6 +112,9 @@ func (p *Platform) start() error {
 			p.err = fmt.Errorf("systrap: mapping slots: %w", err)
 			return
 		}
+		if p.pool, p.err = pool.New(); p.err != nil {
+			return
+		}
 		ready := make(chan error, 1)
 		p.reqs = make(chan chan holderReply)
 		p.closeCh = make(chan struct{})
@@ -155,6 +160,9 @@ func (p *Platform) Close() {
 		_ = unix.Close(p.shmFD)
 		p.shm = nil
 	}
+	if p.pool != nil {
+		p.pool.Close()
+	}
 }
 
 // execHolder starts the holder from a sealed memfd in new namespaces with
@@ -177,10 +185,10 @@ func (p *Platform) execHolder() (*traced, error) {
 	if hostUID == 0 {
 		hostUID, hostGID = 65534, 65534
 	}
-	shm := uintptr(p.shmFD)
+	shm, pl := uintptr(p.shmFD), uintptr(p.pool.FD())
 	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", fd), []string{"litebox-stub"}, &syscall.ProcAttr{
 		Env:   []string{},
-		Files: []uintptr{shm, shm, shm, shm},
+		Files: []uintptr{shm, shm, shm, shm, pl}, // fd 3: the slots, fd 4: the pool
 		Sys: &syscall.SysProcAttr{
 			Ptrace:  true,
 			Setpgid: true,
@@ -307,10 +315,44 @@ func (s *stub) checkRange(addr, length uint64) error {
 	if addr%pageSize != 0 || length == 0 || end < addr || addr < platform.MinAddr || end > platform.MaxAddr {
 		return unix.EINVAL
 	}
-	if addr < reservedEnd && end > codeBase {
+	if addr < reservedEnd && end > codeBase || addr < pool.End && end > pool.Base {
 		return unix.EINVAL
 	}
 	return nil
+}
+
+// MapShared maps pool pages at addr: memory that stays shared with the
+// forks of this address space.
+func (s *stub) MapShared(addr, length uint64, prot int) error {
+	if err := s.checkRange(addr, length); err != nil {
+		return err
+	}
+	off, err := s.p.pool.Alloc(length)
+	if err != nil {
+		return err
+	}
+	if _, err := s.hostcall(unix.SYS_MREMAP, pool.Base+off, 0, length, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, addr); err != nil {
+		return err
+	}
+	_, err = s.hostcall(unix.SYS_MPROTECT, addr, length, uint64(prot))
+	return err
+}
+
+// guestRange cuts [addr, addr+n) at the first byte litebox must not touch
+// on the guest's behalf: the stub's own memory and the pool, which are
+// mapped in the guest's address space but are not the guest's memory.
+func guestRange(addr uint64, n int) int {
+	end := addr + uint64(n)
+	for _, r := range [][2]uint64{{codeBase, reservedEnd}, {pool.Base, pool.End}} {
+		if addr >= r[0] && addr < r[1] {
+			return 0
+		}
+		if addr < r[0] && end > r[0] {
+			n = int(r[0] - addr)
+			end = r[0]
+		}
+	}
+	return n
 }
 
 func (s *stub) hostcall(nr uintptr, args ...uint64) (uint64, error) {
@@ -365,9 +407,23 @@ func (s *stub) Discard(addr, length uint64) error {
 	return err
 }
 
-func (s *stub) CopyIn(addr uint64, dst []byte) (int, error) { return hostmem.Read(s.pid, addr, dst) }
+func (s *stub) CopyIn(addr uint64, dst []byte) (int, error) {
+	n := guestRange(addr, len(dst))
+	got, err := hostmem.Read(s.pid, addr, dst[:n])
+	if err == nil && n < len(dst) {
+		err = unix.EFAULT
+	}
+	return got, err
+}
 
-func (s *stub) CopyOut(addr uint64, src []byte) (int, error) { return hostmem.Write(s.pid, addr, src) }
+func (s *stub) CopyOut(addr uint64, src []byte) (int, error) {
+	n := guestRange(addr, len(src))
+	got, err := hostmem.Write(s.pid, addr, src[:n])
+	if err == nil && n < len(src) {
+		err = unix.EFAULT
+	}
+	return got, err
+}
 
 func (s *stub) CPUTime() (time.Duration, error) {
 	var ts unix.Timespec
@@ -379,7 +435,7 @@ func (s *stub) CPUTime() (time.Duration, error) {
 }
 
 func (s *stub) Reserved() []platform.Range {
-	return []platform.Range{{Start: codeBase, End: reservedEnd}}
+	return []platform.Range{{Start: codeBase, End: reservedEnd}, {Start: pool.Base, End: pool.End}}
 }
 
 func (s *stub) NewThread() (platform.Thread, error) {

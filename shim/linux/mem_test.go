@@ -51,6 +51,9 @@ func checkRange(addr, length uint64) error {
 	return nil
 }
 
+// MapShared maps like Map: the fake has no fork, so sharing cannot show.
+func (m *fakeMem) MapShared(addr, length uint64, prot int) error { return m.Map(addr, length, prot) }
+
 func (m *fakeMem) Map(addr, length uint64, prot int) error {
 	if err := checkRange(addr, length); err != nil {
 		return err

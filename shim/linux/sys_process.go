@@ -126,10 +126,6 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 		if err := t.Proc.MM.CanFork(); err != nil {
 			return 0, err
 		}
-		if t.Proc.MM.HasSharedAnon() {
-			t.Proc.Kernel().Unsupported("fork with MAP_SHARED|MAP_ANONYMOUS memory (the child gets a private copy)",
-				unix.SYS_CLONE, t.Proc.PID)
-		}
 		if as, err = t.AS.Fork(); err != nil {
 			return 0, fmt.Errorf("fork: %w", err)
 		}

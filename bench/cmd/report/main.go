@@ -1,14 +1,28 @@
-// Command report runs the bench measurements several times natively and
-// under litebox and prints the medians and the sandbox/native ratio as a
-// Markdown table, optionally also writing them as JSON:
+// Command report runs the bench measurements several times natively, under
+// litebox on each platform (ptrace, systrap) and under the peer sandboxes
+// gVisor (runsc, ptrace platform) and bubblewrap, and prints the medians and
+// the ratios to native as a Markdown table on standard output. It can also
+// write every raw run as JSON and the ratios as a PNG bar chart:
 //
-//	go run ./bench/cmd/report [-runs 7] [-json FILE]
-//	    [-iterations 100000] [-forks 200] [-roundtrips 20000] [-primes 600000]
+//	go run ./bench/cmd/report [-runs 5] [-json FILE] [-png FILE]
+//	    [-systems native,litebox-ptrace,litebox-systrap,gvisor,bwrap]
+//	    [-iterations 100000] [-forks 200] [-roundtrips 20000] [-mib 256]
+//	    [-primes 600000]
 //
-// Native and sandboxed runs alternate, so that a change in the machine's
-// load affects both columns alike. A measurement that fails is reported as
-// such (and makes the command exit 1) without stopping the others. With the
-// defaults the whole report takes about a minute and a half on two cores.
+// The command line of `make bench` is
+//
+//	go run ./bench/cmd/report -json bench/results.json -png bench/results.png
+//
+// Each round measures every row on every system one after the other, native
+// first, so that a change in the machine's load affects all columns alike;
+// a ratio is taken between the sandbox's and native's figures of the same
+// round, and the table shows the median over the rounds of each. A peer
+// sandbox that is not installed or cannot run here is reported as such in
+// its column. A measurement that fails is reported without stopping the
+// others; the command then exits 1 if it was native's or litebox's (or if
+// litebox-ptrace cannot run at all), not for a peer's. Progress goes to
+// standard error. With the defaults the whole report takes about three
+// minutes on two cores, most of it in the sandboxes on ptrace.
 package main
 
 import (
@@ -29,18 +43,26 @@ type config struct {
 	iterations int // getppid calls per run
 	forks      int // fork+exec+wait iterations per run
 	roundTrips int // futex round trips per run
+	mib        int // size of the file of the throughput rows
 	primes     int // limit of the Python workload
+	systems    string
 	jsonFile   string
+	pngFile    string
 }
+
+var allSystems = []string{bench.Native, bench.LiteboxPtrace, bench.LiteboxSystrap, bench.GVisor, bench.Bwrap}
 
 func main() {
 	var c config
-	flag.IntVar(&c.runs, "runs", 7, "measurements per row and mode; the median is reported")
+	flag.IntVar(&c.runs, "runs", 5, "rounds of measurements; the medians are reported")
 	flag.IntVar(&c.iterations, "iterations", bench.GetppidIterations, "getppid calls per run")
 	flag.IntVar(&c.forks, "forks", bench.ForkExecIterations, "fork+execve+waitpid iterations per run")
 	flag.IntVar(&c.roundTrips, "roundtrips", bench.FutexRoundTrips, "futex round trips per run")
+	flag.IntVar(&c.mib, "mib", bench.FileIOMiB, "MiB written and read back in each block size by the /tmp throughput rows")
 	flag.IntVar(&c.primes, "primes", bench.PythonPrimesLimit, "the CPU-bound Python workload counts the primes below this")
-	flag.StringVar(&c.jsonFile, "json", "", "also write the results as JSON to this file")
+	flag.StringVar(&c.systems, "systems", strings.Join(allSystems, ","), "comma-separated systems to measure (native is always measured)")
+	flag.StringVar(&c.jsonFile, "json", "", "also write the results, with every run, as JSON to this file")
+	flag.StringVar(&c.pngFile, "png", "", "also draw the ratios to native as a PNG bar chart in this file")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "report: unexpected arguments %q\n", flag.Args())
@@ -56,111 +78,212 @@ func main() {
 	}
 }
 
-// row is one measurement: measure returns nanoseconds.
+// row is one line of the table.
 type row struct {
-	id      string // stable key of the JSON output
-	name    string // Markdown table label
-	per     string // what one sample measures
-	n       int    // operations per run, or the workload's size; 0 if none
-	measure func(sandbox bool) (float64, error)
+	id    string // stable key of the JSON output
+	name  string // Markdown table label
+	short string // chart label
+	per   string // what one value measures
+	n     int    // operations per run, or the workload's size; 0 if none
+	bytes int64  // for a throughput row, the bytes of the phase: shown as MB/s
+}
+
+// group is one or more rows measured by the same runs: measure returns one
+// value, in nanoseconds, per row, and the wall-clock times of the process
+// runs they come from.
+type group struct {
+	rows    []row
+	measure func(s *bench.System) (values []float64, runs []time.Duration, err error)
+}
+
+// single adapts a measurement of one row to a group's measure.
+func single(f func(s *bench.System) (bench.Sample, error)) func(s *bench.System) ([]float64, []time.Duration, error) {
+	return func(s *bench.System) ([]float64, []time.Duration, error) {
+		sample, err := f(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []float64{sample.Ns}, sample.Runs, nil
+	}
 }
 
 // Report is the JSON output.
 type Report struct {
-	Time         string        `json:"time"` // RFC 3339
-	GOOS         string        `json:"goos"`
-	GOARCH       string        `json:"goarch"`
-	CPUs         int           `json:"cpus"`
-	Runs         int           `json:"runs"`
-	Measurements []Measurement `json:"measurements"`
+	Time         string         `json:"time"` // RFC 3339
+	DurationS    float64        `json:"duration_s"`
+	GOOS         string         `json:"goos"`
+	GOARCH       string         `json:"goarch"`
+	Kernel       string         `json:"kernel,omitempty"`
+	CPUs         int            `json:"cpus"`
+	Runs         int            `json:"runs"`
+	Systems      []SystemInfo   `json:"systems"`
+	Measurements []*Measurement `json:"measurements"`
+}
+
+// SystemInfo describes one column.
+type SystemInfo struct {
+	Name        string   `json:"name"`
+	Command     []string `json:"command,omitempty"`
+	Unavailable string   `json:"unavailable,omitempty"`
+	Peer        bool     `json:"peer,omitempty"`
+	TmpDir      string   `json:"tmp_dir"`
+	TmpNote     string   `json:"tmp_note"`
 }
 
 // Measurement is one row of the report.
 type Measurement struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Per     string `json:"per"`
-	N       int    `json:"n,omitempty"`
-	Native  Mode   `json:"native"`
-	LiteBox Mode   `json:"litebox"`
-	// Ratio is LiteBox.MedianNs / Native.MedianNs, absent if either failed.
-	Ratio *float64 `json:"ratio,omitempty"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Short string `json:"short"`
+	Per   string `json:"per"`
+	N     int    `json:"n,omitempty"`
+	// Bytes is set for the throughput rows: the value is the time of moving
+	// that many bytes, shown as MB/s (10^6 bytes per second).
+	Bytes   int64     `json:"bytes,omitempty"`
+	Results []*Result `json:"results"` // one per system, in column order
 }
 
-// Mode holds the runs of one measurement natively or under litebox.
-type Mode struct {
-	MedianNs  *float64  `json:"median_ns,omitempty"`
-	SamplesNs []float64 `json:"samples_ns"`
-	Error     string    `json:"error,omitempty"`
+// Result holds the runs of one measurement on one system.
+type Result struct {
+	System string `json:"system"`
+	// MedianNs is the median of the samples' values.
+	MedianNs *float64 `json:"median_ns,omitempty"`
+	// Ratio is the median of the samples' ratios to native; absent natively.
+	Ratio       *float64 `json:"ratio,omitempty"`
+	Samples     []Sample `json:"samples"`
+	Error       string   `json:"error,omitempty"`
+	Unavailable string   `json:"unavailable,omitempty"`
+	peer        bool
+}
+
+// Sample is one round of one measurement on one system.
+type Sample struct {
+	Round   int     `json:"round"`
+	ValueNs float64 `json:"value_ns"`
+	// Ratio is ValueNs over native's value of the same round.
+	Ratio *float64 `json:"ratio,omitempty"`
+	// RunsNs are the wall-clock times of the process runs of the sample:
+	// the full and the empty run of a per-operation row, the one run
+	// otherwise (for the throughput rows, the whole bench_fileio run, which
+	// gives all four).
+	RunsNs []int64 `json:"runs_ns"`
 }
 
 func report(c config) (ok bool, err error) {
-	if c.runs < 1 || c.iterations < 1 || c.forks < 1 || c.roundTrips < 1 || c.primes < 1 {
-		return false, fmt.Errorf("-runs, -iterations, -forks, -roundtrips and -primes must be positive")
+	if c.runs < 1 || c.iterations < 1 || c.forks < 1 || c.roundTrips < 1 || c.mib < 1 || c.primes < 1 {
+		return false, fmt.Errorf("-runs, -iterations, -forks, -roundtrips, -mib and -primes must be positive")
 	}
+	selected := map[string]bool{bench.Native: true}
+	for name := range strings.SplitSeq(c.systems, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(allSystems, name) {
+			return false, fmt.Errorf("-systems: unknown system %q (known: %s)", name, strings.Join(allSystems, ", "))
+		}
+		selected[name] = true
+	}
+
 	start := time.Now()
+	fmt.Fprintln(os.Stderr, "report: building litebox and the programs, probing the sandboxes...")
 	e, err := bench.Setup()
 	if err != nil {
 		return false, err
 	}
 	defer e.Close()
 
-	rows := []row{
-		{"getppid", fmt.Sprintf("getppid system call (per call, %d-call loop)", c.iterations), "call", c.iterations,
-			func(sandbox bool) (float64, error) { return e.SyscallCost(sandbox, c.iterations) }},
-		{"static_startup", "start-up of static hello (whole run)", "run", 0,
-			func(sandbox bool) (float64, error) { return duration(e.Startup(sandbox)) }},
-		{"python_startup", "start-up of `python3 -c pass` (whole run)", "run", 0,
-			func(sandbox bool) (float64, error) { return duration(e.PythonStartup(sandbox)) }},
-		{"python_cpu", fmt.Sprintf("CPU-bound Python: count primes below %d (whole run)", c.primes), "run", c.primes,
-			func(sandbox bool) (float64, error) { return duration(e.PythonPrimes(sandbox, c.primes)) }},
-		{"fork_exec", fmt.Sprintf("fork + execve /bin/true + waitpid (per iteration, %d-iteration loop)", c.forks), "iteration", c.forks,
-			func(sandbox bool) (float64, error) { return e.ForkExecCost(sandbox, c.forks) }},
-		{"futex_pingpong", fmt.Sprintf("futex ping-pong between two threads (per round trip, %d round trips)", c.roundTrips), "round trip", c.roundTrips,
-			func(sandbox bool) (float64, error) { return e.FutexRoundTrip(sandbox, c.roundTrips) }},
-	}
-
 	out := Report{
 		Time:   start.Format(time.RFC3339),
 		GOOS:   runtime.GOOS,
 		GOARCH: runtime.GOARCH,
+		Kernel: kernelRelease(),
 		CPUs:   runtime.NumCPU(),
 		Runs:   c.runs,
 	}
-	for _, r := range rows {
-		fmt.Fprintf(os.Stderr, "report: measuring %s...\n", r.id)
-		out.Measurements = append(out.Measurements, measure(r, c.runs))
+	var systems []*bench.System
+	for _, s := range e.Systems {
+		if !selected[s.Name] {
+			continue
+		}
+		systems = append(systems, s)
+		out.Systems = append(out.Systems, SystemInfo{Name: s.Name, Command: s.Command, Unavailable: s.Unavailable,
+			Peer: s.Peer, TmpDir: s.TmpDir, TmpNote: s.TmpNote})
+		state := "ok"
+		if s.Unavailable != "" {
+			state = s.Unavailable
+		}
+		fmt.Fprintf(os.Stderr, "report: %s: %s\n", s.Name, state)
 	}
-	fmt.Fprintf(os.Stderr, "report: done in %v\n", time.Since(start).Round(time.Second))
 
-	fmt.Printf("Medians of %d runs each, native and litebox runs alternating; %s/%s, %d CPUs, %s.\n\n",
-		c.runs, out.GOOS, out.GOARCH, out.CPUs, start.Format(time.DateOnly))
-	fmt.Println("| Measurement | Native | LiteBox | LiteBox / native |")
-	fmt.Println("|---|---:|---:|---:|")
-	ok = true
-	var failures []string
-	for _, m := range out.Measurements {
-		ratio := "n/a"
-		if m.Ratio != nil {
-			ratio = formatRatio(*m.Ratio)
+	fileBytes := int64(c.mib) << 20
+	var ioRows []row
+	for _, b := range bench.FileIOBlocks {
+		for _, op := range []string{"write", "read"} {
+			name := op + "-" + bench.BlockName(b)
+			ioRows = append(ioRows, row{"tmp_" + strings.ReplaceAll(name, "-", "_"),
+				fmt.Sprintf("/tmp %s: %d MiB in %s blocks (MB/s)", op, c.mib, bench.BlockName(b)),
+				"/tmp " + name, "phase", c.mib, fileBytes})
 		}
-		fmt.Printf("| %s | %s | %s | %s |\n", m.Name, formatMode(m.Native), formatMode(m.LiteBox), ratio)
-		for _, f := range []struct {
-			mode string
-			m    Mode
-		}{{"native", m.Native}, {"litebox", m.LiteBox}} {
-			if f.m.Error != "" {
-				ok = false
-				failures = append(failures, fmt.Sprintf("%s, %s: %s", m.Name, f.mode, f.m.Error))
+	}
+	groups := []group{
+		{[]row{{"getppid", fmt.Sprintf("getppid system call (per call, %d-call loop)", c.iterations),
+			"getppid syscall", "call", c.iterations, 0}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.SyscallCost(s, c.iterations) })},
+		{[]row{{"static_startup", "start-up of a static `true` (whole run)", "start static true", "run", 0, 0}},
+			single(e.Startup)},
+		{[]row{{"python_startup", "start-up of `python3 -c pass` (whole run)", "start python3", "run", 0, 0}},
+			single(e.PythonStartup)},
+		{[]row{{"fork_exec", fmt.Sprintf("fork + execve /bin/true + waitpid (per iteration, %d-iteration loop)", c.forks),
+			"fork+exec+wait", "iteration", c.forks, 0}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.ForkExecCost(s, c.forks) })},
+		{ioRows, func(s *bench.System) ([]float64, []time.Duration, error) {
+			phases, run, err := e.FileIO(s, c.mib, bench.FileIOBlocks)
+			if err != nil {
+				return nil, nil, err
 			}
-		}
+			values := make([]float64, len(phases))
+			for i, p := range phases {
+				values[i] = p.Ns
+			}
+			return values, []time.Duration{run}, nil
+		}},
+		{[]row{{"python_cpu", fmt.Sprintf("CPU-bound Python: count primes below %d (whole run)", c.primes),
+			"Python CPU", "run", c.primes, 0}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.PythonPrimes(s, c.primes) })},
+		{[]row{{"futex_pingpong", fmt.Sprintf("futex ping-pong between two threads (per round trip, %d round trips)", c.roundTrips),
+			"futex ping-pong", "round trip", c.roundTrips, 0}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.FutexRoundTrip(s, c.roundTrips) })},
 	}
-	if len(failures) > 0 {
-		fmt.Println("\nFailed measurements:")
-		for _, f := range failures {
-			fmt.Printf("\n- %s\n", strings.ReplaceAll(f, "\n", "\n  "))
+
+	for i, g := range groups {
+		label := g.rows[0].id
+		if len(g.rows) > 1 {
+			label = "tmp_io"
 		}
+		t0 := time.Now()
+		lastRound := -1
+		out.Measurements = append(out.Measurements, measure(g, systems, c.runs,
+			func(round int, system string) {
+				if round != lastRound {
+					if lastRound >= 0 {
+						fmt.Fprintln(os.Stderr)
+					}
+					fmt.Fprintf(os.Stderr, "report: [%d/%d] %s: round %d/%d:", i+1, len(groups), label, round+1, c.runs)
+					lastRound = round
+				}
+				fmt.Fprintf(os.Stderr, " %s", system)
+			})...)
+		if lastRound >= 0 {
+			fmt.Fprintln(os.Stderr)
+		}
+		fmt.Fprintf(os.Stderr, "report: [%d/%d] %s done in %v\n", i+1, len(groups), label, time.Since(t0).Round(100*time.Millisecond))
 	}
+	elapsed := time.Since(start)
+	out.DurationS = elapsed.Seconds()
+	fmt.Fprintf(os.Stderr, "report: done in %v\n", elapsed.Round(time.Second))
+
+	ok = printMarkdown(os.Stdout, &out, systems, start, elapsed)
 
 	if c.jsonFile != "" {
 		data, err := json.MarshalIndent(out, "", "  ")
@@ -170,47 +293,92 @@ func report(c config) (ok bool, err error) {
 		if err := os.WriteFile(c.jsonFile, append(data, '\n'), 0o644); err != nil {
 			return false, err
 		}
+		fmt.Fprintf(os.Stderr, "report: wrote %s\n", c.jsonFile)
+	}
+	if c.pngFile != "" {
+		if err := writeChart(c.pngFile, &out); err != nil {
+			return false, err
+		}
+		fmt.Fprintf(os.Stderr, "report: wrote %s\n", c.pngFile)
 	}
 	return ok, nil
 }
 
-// duration adapts a time.Duration measurement to a row's measure.
-func duration(d time.Duration, err error) (float64, error) {
-	return float64(d), err
+// kernelRelease returns the host kernel's release, or "".
+func kernelRelease() string {
+	data, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }
 
-// measure runs r natively and under litebox, alternately, runs times each.
-// A mode stops at its first failure; the other carries on.
-func measure(r row, runs int) Measurement {
-	m := Measurement{ID: r.id, Name: r.name, Per: r.per, N: r.n}
-	modes := []struct {
-		sandbox bool
-		m       *Mode
-	}{{false, &m.Native}, {true, &m.LiteBox}}
-	for range runs {
-		for _, mode := range modes {
-			if mode.m.Error != "" {
+// measure runs g runs times on every system, native first in each round.
+// A system stops at its first failure in g; the others carry on. progress
+// is called before each measurement.
+func measure(g group, systems []*bench.System, runs int, progress func(round int, system string)) []*Measurement {
+	ms := make([]*Measurement, len(g.rows))
+	for i, r := range g.rows {
+		ms[i] = &Measurement{ID: r.id, Name: r.name, Short: r.short, Per: r.per, N: r.n, Bytes: r.bytes}
+		for _, s := range systems {
+			ms[i].Results = append(ms[i].Results, &Result{System: s.Name, Unavailable: s.Unavailable, peer: s.Peer})
+		}
+	}
+	for round := range runs {
+		var native []float64 // this round's native values, nil if native failed
+		for si, s := range systems {
+			if s.Unavailable != "" || ms[0].Results[si].Error != "" {
 				continue
 			}
-			v, err := r.measure(mode.sandbox)
+			progress(round, s.Name)
+			values, runTimes, err := g.measure(s)
+			if err == nil && len(values) != len(g.rows) {
+				err = fmt.Errorf("%d values for %d rows", len(values), len(g.rows))
+			}
 			if err != nil {
-				mode.m.Error = err.Error()
+				for _, m := range ms {
+					m.Results[si].Error = err.Error()
+				}
 				continue
 			}
-			mode.m.SamplesNs = append(mode.m.SamplesNs, v)
+			if s.Name == bench.Native {
+				native = values
+			}
+			runsNs := make([]int64, len(runTimes))
+			for i, d := range runTimes {
+				runsNs[i] = d.Nanoseconds()
+			}
+			for i, m := range ms {
+				sample := Sample{Round: round + 1, ValueNs: values[i], RunsNs: runsNs}
+				if s.Name != bench.Native && native != nil && native[i] > 0 {
+					ratio := values[i] / native[i]
+					sample.Ratio = &ratio
+				}
+				m.Results[si].Samples = append(m.Results[si].Samples, sample)
+			}
 		}
 	}
-	for _, mode := range modes {
-		if mode.m.Error == "" {
-			med := median(mode.m.SamplesNs)
-			mode.m.MedianNs = &med
+	for _, m := range ms {
+		for _, r := range m.Results {
+			if r.Error != "" || r.Unavailable != "" || len(r.Samples) == 0 {
+				continue
+			}
+			var values, ratios []float64
+			for _, s := range r.Samples {
+				values = append(values, s.ValueNs)
+				if s.Ratio != nil {
+					ratios = append(ratios, *s.Ratio)
+				}
+			}
+			med := median(values)
+			r.MedianNs = &med
+			if len(ratios) > 0 {
+				ratio := median(ratios)
+				r.Ratio = &ratio
+			}
 		}
 	}
-	if m.Native.MedianNs != nil && m.LiteBox.MedianNs != nil && *m.Native.MedianNs > 0 {
-		ratio := *m.LiteBox.MedianNs / *m.Native.MedianNs
-		m.Ratio = &ratio
-	}
-	return m
+	return ms
 }
 
 // median returns the median of vals, which must not be empty.
@@ -222,34 +390,4 @@ func median(vals []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// formatMode prints the median of a mode, or that it failed.
-func formatMode(m Mode) string {
-	if m.MedianNs == nil {
-		return "failed"
-	}
-	return formatNs(*m.MedianNs)
-}
-
-// formatRatio prints a ratio with two significant digits at least.
-func formatRatio(r float64) string {
-	if r < 10 {
-		return fmt.Sprintf("%.2f×", r)
-	}
-	return fmt.Sprintf("%.1f×", r)
-}
-
-// formatNs prints a duration in nanoseconds with a unit suited to its size.
-func formatNs(ns float64) string {
-	switch {
-	case ns < 1e3:
-		return fmt.Sprintf("%.1f ns", ns)
-	case ns < 1e6:
-		return fmt.Sprintf("%.2f µs", ns/1e3)
-	case ns < 1e9:
-		return fmt.Sprintf("%.2f ms", ns/1e6)
-	default:
-		return fmt.Sprintf("%.2f s", ns/1e9)
-	}
 }

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/litebox-go/litebox/bench"
+)
+
+// printMarkdown writes the table, the systems' command lines and the
+// failures. It returns false if native or litebox failed a measurement, or
+// if litebox-ptrace, which must run anywhere, could not run at all.
+func printMarkdown(w io.Writer, out *Report, systems []*bench.System, start time.Time, elapsed time.Duration) (ok bool) {
+	kernel := ""
+	if out.Kernel != "" {
+		kernel = ", kernel " + out.Kernel
+	}
+	fmt.Fprintf(w, "Medians of %d rounds; %s/%s%s, %d CPUs, %s, %v in all.\n",
+		out.Runs, out.GOOS, out.GOARCH, kernel, out.CPUs, start.Format(time.DateOnly), elapsed.Round(time.Second))
+	fmt.Fprintln(w, "A sandbox's cell is its median and, in parentheses, the median over the rounds of its time")
+	fmt.Fprintln(w, "divided by native's in the same round (for the MB/s rows, native MB/s ÷ sandbox MB/s):")
+	fmt.Fprintln(w, "above 1× is slower than native.")
+	fmt.Fprintln(w)
+
+	fmt.Fprint(w, "| Measurement |")
+	for _, s := range systems {
+		fmt.Fprintf(w, " %s |", s.Name)
+	}
+	fmt.Fprint(w, "\n|---|")
+	for range systems {
+		fmt.Fprint(w, "---:|")
+	}
+	fmt.Fprintln(w)
+	ok = true
+	var failures []string
+	for _, m := range out.Measurements {
+		fmt.Fprintf(w, "| %s |", m.Name)
+		for _, r := range m.Results {
+			fmt.Fprintf(w, " %s |", formatCell(m, r))
+			if r.Error != "" {
+				if !r.peer {
+					ok = false
+				}
+				failures = append(failures, fmt.Sprintf("%s, %s: %s", m.Name, r.System, r.Error))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+
+	fmt.Fprintln(w, "\nSystems (PROGRAM is the program and its arguments):")
+	fmt.Fprintln(w)
+	for _, s := range systems {
+		cmd := "PROGRAM, directly"
+		if len(s.Command) > 0 {
+			cmd = "`" + strings.Join(s.Command, " ") + " PROGRAM`"
+		}
+		fmt.Fprintf(w, "- %s: %s; /tmp rows in %s", s.Name, cmd, s.TmpNote)
+		if s.Unavailable != "" {
+			fmt.Fprintf(w, "; %s", s.Unavailable)
+			if s.Name == bench.LiteboxPtrace {
+				ok = false
+			}
+		}
+		fmt.Fprintln(w, ".")
+	}
+
+	if len(failures) > 0 {
+		fmt.Fprintln(w, "\nFailed measurements:")
+		for _, f := range failures {
+			fmt.Fprintf(w, "\n- %s\n", strings.ReplaceAll(strings.TrimSpace(f), "\n", "\n  "))
+		}
+	}
+	return ok
+}
+
+// formatCell prints the median of a result with its ratio to native, or
+// why there is none.
+func formatCell(m *Measurement, r *Result) string {
+	switch {
+	case r.Unavailable != "":
+		return r.Unavailable
+	case r.Error != "":
+		return "failed"
+	case r.MedianNs == nil:
+		return "n/a"
+	}
+	v := formatNs(*r.MedianNs)
+	if m.Bytes > 0 {
+		v = formatMBps(float64(m.Bytes) / (*r.MedianNs / 1e9) / 1e6)
+	}
+	if r.System == bench.Native {
+		return v
+	}
+	ratio := "n/a"
+	if r.Ratio != nil {
+		ratio = formatRatio(*r.Ratio)
+	}
+	return fmt.Sprintf("%s (%s)", v, ratio)
+}
+
+// formatRatio prints a ratio with two significant digits at least.
+func formatRatio(r float64) string {
+	if r < 10 {
+		return fmt.Sprintf("%.2f×", r)
+	}
+	return fmt.Sprintf("%.1f×", r)
+}
+
+// formatMBps prints a throughput.
+func formatMBps(v float64) string {
+	if v < 100 {
+		return fmt.Sprintf("%.1f MB/s", v)
+	}
+	return fmt.Sprintf("%.0f MB/s", v)
+}
+
+// formatNs prints a duration in nanoseconds with a unit suited to its size.
+func formatNs(ns float64) string {
+	switch {
+	case ns < 1e3:
+		return fmt.Sprintf("%.1f ns", ns)
+	case ns < 1e6:
+		return fmt.Sprintf("%.2f µs", ns/1e3)
+	case ns < 1e9:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	default:
+		return fmt.Sprintf("%.2f s", ns/1e9)
+	}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/litebox-go/litebox/bench"
+)
+
+func ptr(v float64) *float64 { return &v }
+
+// TestMeasure checks the per-round ratios, the medians and that a failing
+// or unavailable system leaves the others alone.
+func TestMeasure(t *testing.T) {
+	systems := []*bench.System{
+		{Name: bench.Native},
+		{Name: bench.LiteboxPtrace},
+		{Name: bench.GVisor, Peer: true},
+		{Name: bench.Bwrap, Peer: true, Unavailable: bench.NotInstalled},
+	}
+	round := 0
+	values := map[string][]float64{
+		bench.Native:        {10, 20, 10},
+		bench.LiteboxPtrace: {30, 40, 50},
+	}
+	g := group{
+		rows: []row{{id: "a"}, {id: "b"}},
+		measure: func(s *bench.System) ([]float64, []time.Duration, error) {
+			if s.Name == bench.GVisor {
+				return nil, nil, errTest
+			}
+			v := values[s.Name][round]
+			return []float64{v, 2 * v}, []time.Duration{time.Duration(v)}, nil
+		},
+	}
+	ms := measure(g, systems, 3, func(r int, _ string) { round = r })
+	if len(ms) != 2 {
+		t.Fatalf("%d measurements, want 2", len(ms))
+	}
+	for i, m := range ms {
+		native, lb, gv, bw := m.Results[0], m.Results[1], m.Results[2], m.Results[3]
+		scale := float64(i + 1)
+		if native.MedianNs == nil || *native.MedianNs != 10*scale || native.Ratio != nil {
+			t.Errorf("%s native: median %v, ratio %v; want %v, none", m.ID, native.MedianNs, native.Ratio, 10*scale)
+		}
+		// Ratios 3, 2, 5: median 3, while the medians' quotient is 4.
+		if lb.MedianNs == nil || *lb.MedianNs != 40*scale || lb.Ratio == nil || *lb.Ratio != 3 {
+			t.Errorf("%s litebox: median %v, ratio %v; want %v, 3", m.ID, lb.MedianNs, lb.Ratio, 40*scale)
+		}
+		if len(lb.Samples) != 3 || lb.Samples[2].RunsNs[0] != 50 {
+			t.Errorf("%s litebox samples %+v", m.ID, lb.Samples)
+		}
+		if gv.Error == "" || gv.MedianNs != nil || len(gv.Samples) != 0 {
+			t.Errorf("%s gvisor: %+v, want an error and no samples", m.ID, gv)
+		}
+		if bw.Unavailable != bench.NotInstalled || len(bw.Samples) != 0 {
+			t.Errorf("%s bwrap: %+v, want not installed", m.ID, bw)
+		}
+	}
+	if c := formatCell(ms[0], ms[0].Results[3]); c != bench.NotInstalled {
+		t.Errorf("bwrap cell %q", c)
+	}
+	if c := formatCell(ms[0], ms[0].Results[2]); c != "failed" {
+		t.Errorf("gvisor cell %q", c)
+	}
+	if c := formatCell(ms[0], ms[0].Results[1]); c != "40.0 ns (3.00×)" {
+		t.Errorf("litebox cell %q", c)
+	}
+}
+
+type testError struct{}
+
+func (testError) Error() string { return "boom" }
+
+var errTest = testError{}
+
+// TestFormatCellThroughput checks that a throughput row shows MB/s.
+func TestFormatCellThroughput(t *testing.T) {
+	m := &Measurement{Bytes: 256 << 20}
+	r := &Result{System: bench.LiteboxSystrap, MedianNs: ptr(1e9), Ratio: ptr(12.5)}
+	if got, want := formatCell(m, r), "268 MB/s (12.5×)"; got != want {
+		t.Errorf("formatCell = %q, want %q", got, want)
+	}
+}
+
+// TestLogAxis checks the ends and ticks of the chart's scale.
+func TestLogAxis(t *testing.T) {
+	a := newLogAxis(0.63, 328, 100, 900)
+	if a.lo != 0.5 || a.hi != 500 {
+		t.Errorf("ends %v, %v; want 0.5, 500", a.lo, a.hi)
+	}
+	var ticks []string
+	for _, v := range a.ticks() {
+		ticks = append(ticks, formatTick(v))
+	}
+	if got := strings.Join(ticks, " "); got != "0.5x 1x 10x 100x 500x" {
+		t.Errorf("ticks %s", got)
+	}
+	if a.x(0.5) != 100 || a.x(500) != 900 || a.x(1e6) != 900 {
+		t.Errorf("x(0.5), x(500), x(1e6) = %d, %d, %d", a.x(0.5), a.x(500), a.x(1e6))
+	}
+	b := newLogAxis(1, 1, 0, 100)
+	if b.lo != 1 || b.hi != 2 {
+		t.Errorf("degenerate axis ends %v, %v; want 1, 2", b.lo, b.hi)
+	}
+}
+
+// TestDrawChart draws a chart with every kind of cell.
+func TestDrawChart(t *testing.T) {
+	out := &Report{
+		Runs: 1,
+		Systems: []SystemInfo{{Name: bench.Native}, {Name: bench.LiteboxPtrace}, {Name: bench.GVisor},
+			{Name: bench.Bwrap, Unavailable: bench.NotInstalled}},
+		Measurements: []*Measurement{{Short: "x", Results: []*Result{
+			{System: bench.Native, MedianNs: ptr(1)},
+			{System: bench.LiteboxPtrace, MedianNs: ptr(-3), Ratio: ptr(-3)},
+			{System: bench.GVisor, Error: "boom"},
+			{System: bench.Bwrap, Unavailable: bench.NotInstalled},
+		}}, {Short: "y", Results: []*Result{
+			{System: bench.Native, MedianNs: ptr(1)},
+			{System: bench.LiteboxPtrace, MedianNs: ptr(300), Ratio: ptr(300)},
+			{System: bench.GVisor, MedianNs: ptr(0.5), Ratio: ptr(0.5)},
+		}}},
+	}
+	img := drawChart(out)
+	if b := img.Bounds(); b.Dx() != chartWidth || b.Dy() < plotTop+2*groupGap {
+		t.Errorf("bounds %v", b)
+	}
+}
