@@ -263,9 +263,9 @@ func (e *Env) setupSystems() error {
 		}
 		s.Command = s.Command[:len(s.Command)-1] // the empty program
 		if e.liteboxErr != nil {
-			s.Unavailable = "unavailable: " + firstLine(e.liteboxErr.Error())
+			s.Unavailable = "unavailable: " + firstLine(e.liteboxErr.Error(), maxReason)
 		} else if err := e.probe(s); err != nil {
-			s.Unavailable = "unavailable: " + firstLine(err.Error())
+			s.Unavailable = "unavailable: " + firstLine(err.Error(), maxReason)
 		}
 		e.Systems = append(e.Systems, s)
 	}
@@ -295,7 +295,7 @@ func (e *Env) setupSystems() error {
 		if first != nil {
 			// Report the plain command and why it failed.
 			gv.Command = gvisor(nil)
-			gv.Unavailable = "unavailable: " + firstLine(first.Error())
+			gv.Unavailable = "unavailable: " + firstLine(first.Error(), maxReason)
 		}
 	}
 	e.Systems = append(e.Systems, gv)
@@ -309,33 +309,52 @@ func (e *Env) setupSystems() error {
 	if _, err := exec.LookPath("bwrap"); err != nil {
 		bw.Unavailable = NotInstalled
 	} else if err := e.probe(bw); err != nil {
-		bw.Unavailable = "unavailable: " + firstLine(err.Error())
+		bw.Unavailable = "unavailable: " + firstLine(err.Error(), maxReason)
 	}
 	e.Systems = append(e.Systems, bw)
 	return nil
 }
 
-// probe runs bench_true on s once. Its error is short, for a table cell:
-// why the run could not start, or its exit code and the last line of its
-// standard error.
+// probeTimeout bounds a probe run: bench_true takes milliseconds, about
+// 0.1 s in gVisor.
+const probeTimeout = 20 * time.Second
+
+// probe runs bench_true on s, trying a second time if the first run fails
+// so that one hiccup does not take a whole column out of a report. Its
+// error is the first run's, short: why the run could not start, or its exit
+// code and the last line of its standard error.
 func (e *Env) probe(s *System) error {
-	res, err := e.RunResult(s, "bench_true")
-	switch {
-	case err == nil:
-		return nil
-	case res.Err != nil:
-		return res.Err
-	case res.ExitCode != 0:
-		lines := strings.Split(strings.TrimSpace(string(res.Stderr)), "\n")
-		return fmt.Errorf("exit code %d: %s", res.ExitCode, lines[len(lines)-1])
-	default:
+	path, err := e.programs.Build("bench_true", e.variant)
+	if err != nil {
 		return err
 	}
+	var first error
+	for range 2 {
+		res, err := e.run(s, probeTimeout, path, "/work/"+filepath.Base(path))
+		switch {
+		case err == nil:
+			return nil
+		case first != nil:
+			// Keep the first run's error.
+		case res.Err != nil:
+			first = res.Err
+		case res.ExitCode != 0:
+			lines := strings.Split(strings.TrimSpace(string(res.Stderr)), "\n")
+			first = fmt.Errorf("exit code %d: %s", res.ExitCode, lines[len(lines)-1])
+		default:
+			first = err
+		}
+	}
+	return first
 }
 
-// firstLine returns the first non-empty line of msg, shortened for a table
-// cell, with the characters that would break a Markdown table replaced.
-func firstLine(msg string) string {
+// maxReason bounds the length of an Unavailable reason.
+const maxReason = 300
+
+// firstLine returns the first non-empty line of msg, shortened to at most
+// limit runes (and an ellipsis), with the characters that would break a
+// Markdown table replaced.
+func firstLine(msg string, limit int) string {
 	line := ""
 	for l := range strings.SplitSeq(msg, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
@@ -344,8 +363,8 @@ func firstLine(msg string) string {
 		}
 	}
 	line = strings.ReplaceAll(line, "|", "/")
-	if r := []rune(line); len(r) > 100 {
-		line = string(r[:100]) + "…"
+	if r := []rune(line); len(r) > limit {
+		line = string(r[:limit]) + "…"
 	}
 	return line
 }
@@ -373,15 +392,15 @@ func (e *Env) argv(s *System, hostPath, guestPath string, args ...string) ([]str
 	}
 }
 
-// run runs a program once on s in the guests' minimal environment. A
-// non-zero exit is an error: a failing run must not be mistaken for a fast
-// one.
-func (e *Env) run(s *System, hostPath, guestPath string, args ...string) (harness.Result, error) {
+// run runs a program once on s in the guests' minimal environment, killing
+// it after timeout (0: harness.DefaultTimeout). A non-zero exit is an
+// error: a failing run must not be mistaken for a fast one.
+func (e *Env) run(s *System, timeout time.Duration, hostPath, guestPath string, args ...string) (harness.Result, error) {
 	argv, err := e.argv(s, hostPath, guestPath, args...)
 	if err != nil {
 		return harness.Result{}, err
 	}
-	res := harness.Run(harness.Cmd{Argv: argv, Env: harness.MinimalEnv(), Dir: os.TempDir()})
+	res := harness.Run(harness.Cmd{Argv: argv, Env: harness.MinimalEnv(), Dir: os.TempDir(), Timeout: timeout})
 	if res.Err != nil || res.ExitCode != 0 {
 		return res, fmt.Errorf("%q failed:\n%s", argv, res)
 	}
@@ -395,7 +414,7 @@ func (e *Env) RunResult(s *System, prog string, args ...string) (harness.Result,
 	if err != nil {
 		return harness.Result{}, err
 	}
-	return e.run(s, path, "/work/"+filepath.Base(path), args...)
+	return e.run(s, 0, path, "/work/"+filepath.Base(path), args...)
 }
 
 // Run runs a benchmark program of testdata/ once on s and returns its
@@ -409,7 +428,7 @@ func (e *Env) Run(s *System, prog string, args ...string) (time.Duration, error)
 // path must be visible at the same place in every sandbox (for example
 // under /usr).
 func (e *Env) RunHost(s *System, path string, args ...string) (harness.Result, error) {
-	return e.run(s, path, path, args...)
+	return e.run(s, 0, path, path, args...)
 }
 
 // Sample is one measurement on one system: its value and the wall-clock

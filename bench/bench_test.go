@@ -210,8 +210,9 @@ func TestFirstLine(t *testing.T) {
 		{"", ""},
 		{"\n  boom | bang \nmore", "boom / bang"},
 		{strings.Repeat("é", 150), strings.Repeat("é", 100) + "…"},
+		{strings.Repeat("é", 100), strings.Repeat("é", 100)},
 	} {
-		if got := firstLine(tc.in); got != tc.want {
+		if got := firstLine(tc.in, 100); got != tc.want {
 			t.Errorf("firstLine(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}

@@ -155,16 +155,17 @@ func (k *Kernel) initProcess() *Process {
 	return k.procs[1]
 }
 
-// processExited drops a dead process from the live list; it stays
-// waitable through its parent until reaped.
+// processExited handles a process that became a zombie: it stays in the
+// process table (kill(pid, 0) finds it, /proc lists it) until reaped.
 func (k *Kernel) processExited(p *Process) {
 	k.mu.Lock()
-	delete(k.procs, p.PID)
 	if p.PID == 1 {
 		// When init dies, the sandbox dies: like a pid namespace, every
 		// other process is killed.
 		for _, q := range k.procs {
-			go q.Kill(WaitStatusSignaled(unix.SIGKILL, false))
+			if q != p {
+				go q.Kill(WaitStatusSignaled(unix.SIGKILL, false))
+			}
 		}
 	}
 	k.mu.Unlock()
@@ -248,7 +249,14 @@ func (k *Kernel) KillAll(sender *Process, info SigInfo) error {
 	return nil
 }
 
-// Process returns the live process with the given pid.
+// dropProcess removes a reaped process from the table.
+func (k *Kernel) dropProcess(pid int) {
+	k.mu.Lock()
+	delete(k.procs, pid)
+	k.mu.Unlock()
+}
+
+// Process returns the process (live or zombie) with the given pid.
 func (k *Kernel) Process(pid int) (*Process, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()

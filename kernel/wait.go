@@ -111,6 +111,7 @@ func (p *Process) reap(c *Process) {
 	p.mu.Lock()
 	delete(p.children, c.PID)
 	p.mu.Unlock()
+	p.k.dropProcess(c.PID)
 	p.k.freePID(c.PID)
 }
 

@@ -9,6 +9,8 @@
 //              condvars; pthread_cond_timedwait times out
 //   exit       a thread calls exit(3) while main blocks in pthread_join:
 //              the whole process exits with 3
+//   exit-race  a thread calls exit(3) 5 ms in, while the main thread is
+//              still creating 200 threads: the process must exit with 3
 //   fork       a thread forks; the child has only that thread
 //   exec       a thread calls execve: the other threads vanish, the pid is
 //              kept (re-executes itself with --after-exec PID)
@@ -359,6 +361,23 @@ static int do_exit(void) {
 	return 0;
 }
 
+static void *exit_soon(void *arg) {
+	(void)arg;
+	sleep_ms(5);
+	exit(3);
+}
+
+static int exit_race(void) {
+	pthread_t t;
+	pthread_create(&t, NULL, exit_soon, NULL);
+	for (int i = 0; i < 200; i++)
+		if (pthread_create(&t, NULL, sleeper, NULL) != 0)
+			break; // EAGAIN once the process is exiting
+	for (;;)
+		pause();
+	return 0;
+}
+
 static void *fork_worker(void *arg) {
 	(void)arg;
 	fflush(stdout);
@@ -553,6 +572,8 @@ int main(int argc, char **argv) {
 		return prodcons();
 	if (strcmp(m, "exit") == 0)
 		return do_exit();
+	if (strcmp(m, "exit-race") == 0)
+		return exit_race();
 	if (strcmp(m, "fork") == 0)
 		return do_fork();
 	if (strcmp(m, "exec") == 0)

@@ -300,6 +300,9 @@ trylock free mutex: 0
 trylock held mutex from another thread: EBUSY
 `},
 	{name: "exit", prog: "threads", args: []string{"exit"}, want: "thread calls exit(3)\n", wantExit: 3},
+	// exit_group racing with thread creation: every thread, including
+	// those still being created, must go.
+	{name: "exit-race", prog: "threads", args: []string{"exit-race"}, wantExit: 3},
 	{name: "fork", prog: "threads", args: []string{"fork"}, want: `child: new thread works: yes
 forked from a thread: exited 11
 `},

@@ -266,7 +266,7 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 		return nil, fmt.Errorf("systrap: new stub: %w", r.err)
 	}
 	s := &stub{p: p, pid: r.pid, threads: map[int]*thread{}}
-	s.initial = s.newThread(r.pid, r.slot)
+	s.initial = s.newThread(r.pid, r.slot, stackTop(r.slot))
 	// Like the ptrace platform: the caller drives the first thread, so
 	// the loader's mappings go through it.
 	_ = s.initial.Bind()
@@ -285,8 +285,8 @@ type stub struct {
 	dead    bool
 }
 
-func (s *stub) newThread(tid, slot int) *thread {
-	t := &thread{s: s, tid: tid, slot: slot,
+func (s *stub) newThread(tid, slot int, stack uint64) *thread {
+	t := &thread{s: s, tid: tid, slot: slot, stack: stack,
 		state:          (*uint32)(unsafe.Pointer(&s.p.shm[slot*slotSize+slotState])),
 		stubSleeping:   (*uint32)(unsafe.Pointer(&s.p.shm[slot*slotSize+slotStubSleeping])),
 		kernelSleeping: (*uint32)(unsafe.Pointer(&s.p.shm[slot*slotSize+slotKernelSleeping]))}
@@ -459,7 +459,7 @@ func (s *stub) NewThread() (platform.Thread, error) {
 		s.p.freeSlot(slot)
 		return nil, fmt.Errorf("systrap: new stub thread: %w", err)
 	}
-	return s.newThread(tid, slot), nil
+	return s.newThread(tid, slot, stackTop(slot)), nil
 }
 
 func (s *stub) Fork() (platform.AddressSpace, error) {
@@ -477,7 +477,7 @@ func (s *stub) Fork() (platform.AddressSpace, error) {
 		return nil, fmt.Errorf("systrap: fork stub: %w", err)
 	}
 	c := &stub{p: s.p, pid: pid, threads: map[int]*thread{}}
-	c.initial = c.newThread(pid, slot)
+	c.initial = c.newThread(pid, slot, t.stack)
 	return c, nil
 }
 
@@ -502,6 +502,9 @@ type thread struct {
 	s     *stub
 	tid   int
 	slot  int
+	// stack is the top of the thread's signal stack: its slot's, or for
+	// the first thread of a forked stub, its copy of the forking thread's.
+	stack uint64
 	state *uint32
 	// The sleeping flags of both sides: a wake is a syscall, made only
 	// when the other side really sleeps in FUTEX_WAIT.

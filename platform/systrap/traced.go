@@ -234,7 +234,7 @@ func (t *thread) cloneUnderPtrace(flags uint64, slot int, newStack bool) (int, e
 	if newStack {
 		cr.R14 = stackTop(slot)
 	} else {
-		cr.R14 = stackTop(t.slot) // the child's copy of our signal stack
+		cr.R14 = t.stack // the child's copy of our signal stack
 	}
 	cr.Orig_rax = ^uint64(0)
 	if err := unix.PtraceSetRegs(child, &cr); err != nil {

@@ -75,11 +75,18 @@ func printMarkdown(w io.Writer, out *Report, systems []*bench.System, start time
 	return ok
 }
 
+// maxCellReason bounds the length of an unavailable system's cells.
+const maxCellReason = 80
+
 // formatCell prints the median of a result with its ratio to native, or
 // why there is none.
 func formatCell(m *Measurement, r *Result) string {
 	switch {
 	case r.Unavailable != "":
+		// The whole reason is in the list of systems below the table.
+		if u := []rune(r.Unavailable); len(u) > maxCellReason {
+			return string(u[:maxCellReason]) + "…"
+		}
 		return r.Unavailable
 	case r.Error != "":
 		return "failed"
