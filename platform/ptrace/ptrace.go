@@ -686,12 +686,20 @@ func (t *thread) Interrupt() {
 	}
 }
 
-// Exit ends this stub thread alone (the guest thread exited).
+// Exit ends this stub thread alone (the guest thread exited). Whatever
+// happens, the thread is reaped by its tracer before Exit returns: an
+// unreaped thread would keep its group leader's exit from ever being
+// reported to the leader's tracer.
 func (t *thread) Exit() {
 	if t.dead {
 		return
 	}
-	_, _ = t.inject(injectAddr, injectAddr+3, unix.SYS_EXIT, 0)
+	if _, err := t.inject(injectAddr, injectAddr+3, unix.SYS_EXIT, 0); err != nil && !t.dead {
+		// The thread is dying already (its process was killed) or cannot
+		// be driven: make sure it dies, then reap it.
+		_ = unix.Tgkill(t.s.pid, t.tid, unix.SIGKILL)
+		t.reap()
+	}
 	t.dead = true
 	t.s.mu.Lock()
 	delete(t.s.threads, t.tracer)

@@ -40,6 +40,10 @@ type Platform struct {
 
 	slotMu sync.Mutex
 	used   [maxSlots]bool
+	// dying slots belong to stub threads told to exit or killed: a slot is
+	// reused only once its thread is really gone, or the old thread could
+	// still read the new one's states.
+	dying []dyingSlot
 
 	holderPid int
 	reqs      chan chan holderReply
@@ -66,9 +70,20 @@ func Supported() error {
 	return p.start()
 }
 
+type dyingSlot struct{ slot, pid, tid int }
+
 func (p *Platform) allocSlot() (int, error) {
 	p.slotMu.Lock()
 	defer p.slotMu.Unlock()
+	still := p.dying[:0]
+	for _, d := range p.dying {
+		if unix.Tgkill(d.pid, d.tid, 0) == unix.ESRCH {
+			p.used[d.slot] = false
+		} else {
+			still = append(still, d)
+		}
+	}
+	p.dying = still
 	for i := range p.used {
 		if !p.used[i] {
 			p.used[i] = true
@@ -82,6 +97,13 @@ func (p *Platform) allocSlot() (int, error) {
 func (p *Platform) freeSlot(i int) {
 	p.slotMu.Lock()
 	p.used[i] = false
+	p.slotMu.Unlock()
+}
+
+// retireSlot frees slot i once host thread tid of pid is gone.
+func (p *Platform) retireSlot(i, pid, tid int) {
+	p.slotMu.Lock()
+	p.dying = append(p.dying, dyingSlot{slot: i, pid: pid, tid: tid})
 	p.slotMu.Unlock()
 }
 
@@ -499,9 +521,9 @@ func (s *stub) Release() {
 
 // thread is one stub thread and its slot.
 type thread struct {
-	s     *stub
-	tid   int
-	slot  int
+	s    *stub
+	tid  int
+	slot int
 	// stack is the top of the thread's signal stack: its slot's, or for
 	// the first thread of a forked stub, its copy of the forking thread's.
 	stack uint64
@@ -517,7 +539,7 @@ type thread struct {
 
 func (t *thread) markDead() {
 	if t.deadFlag.CompareAndSwap(false, true) {
-		t.s.p.freeSlot(t.slot)
+		t.s.p.retireSlot(t.slot, t.s.pid, t.tid)
 	}
 }
 
