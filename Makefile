@@ -36,7 +36,7 @@ fuzz:
 
 # Medians of repeated native vs sandboxed runs, as a Markdown table.
 bench:
-	$(GO) run ./bench/cmd/report
+	$(GO) run ./bench/cmd/report -json bench/results.json -png bench/results.png
 
 # docs/syscalls.md: every syscall number, whether the shim implements it and
 # which integration tests exercise it. Each guest run of the tests appends
