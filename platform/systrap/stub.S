@@ -31,7 +31,7 @@
 	.equ POOL, 0x7ff100000000
 	.equ POOL_SIZE, 0x100000000
 	.equ STACK_SIZE, 0x10000
-	.equ SPIN, 100	// ~2-3 µs of pause: enough for a quick answer, not a CPU hog
+	.equ SPIN, 1000	// ~10-20 µs of pause: covers a typical syscall's service time in litebox
 
 	.equ P_SHM_SIZE, PARAMS + 0x08
 	.equ P_HANDLER, PARAMS + 0x10
