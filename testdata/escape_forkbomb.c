@@ -3,7 +3,8 @@
 // process group with SIGTERM (which it ignores itself, the children do
 // not), reaps every child and exits 0. Each child reports on a pipe once it
 // has restored the default SIGTERM action, and the parent waits for all of
-// them before the kill: otherwise a child still ignoring SIGTERM (inherited)
+// them (and 200 ms, so that the test sees the processes on the host) before
+// the kill: otherwise a child still ignoring SIGTERM (inherited)
 // would survive it and the parent would wait forever.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int main(void) {
@@ -47,6 +49,9 @@ int main(void) {
 			printf("ready pipe: short read after %d\n", i);
 			break;
 		}
+	// Let the host side see the stubs of all these processes.
+	struct timespec ts = {0, 200 * 1000000L};
+	nanosleep(&ts, NULL);
 	if (kill(0, SIGTERM) < 0)
 		printf("kill(0, SIGTERM): %s\n", strerrorname_np(errno));
 	int reaped = 0, st;

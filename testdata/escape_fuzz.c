@@ -13,7 +13,7 @@
 // blocking timeouts become zero, prlimit64 acts on the caller only,
 // arch_prctl may not replace the FS/GS base, mmap never gets MAP_FIXED.
 // The children's stdin, stdout and stderr are /dev/null, so random writes
-// cannot garble the output.
+// cannot garble the output; a child that cannot set that up exits 120.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -120,8 +121,10 @@ static int sanitized(unsigned nr) {
 // well-formed strings.
 static char *scratch;
 #define SCRATCH (64 << 10)
+// /data and /data/f are a read-only host mount in the tests.
 static const char *const strs[] = {"/tmp/fuzz", "/dev/null", "/proc/self/maps", "/", ".", "/etc/passwd",
-				   "/tmp", "/proc/self/fd/0", "/dev/zero", "/tmp/fuzz/dir", "/proc/1/cmdline"};
+				   "/tmp", "/proc/self/fd/0", "/dev/zero", "/tmp/fuzz/dir", "/proc/1/cmdline",
+				   "/data", "/data/f", "..", "/proc/self/exe"};
 static struct timespec zero_ts;
 static struct {
 	long tv_sec, tv_usec;
@@ -178,16 +181,16 @@ static long raw(long nr, long a, long b, long c, long d, long e, long f) {
 // shared[0] is the number of the call in progress, shared[1] its index.
 static volatile long *shared;
 
+// devnull is /dev/null, opened by the parent: a child cannot rely on
+// opening it, since an earlier child may have made the path unreachable
+// (e.g. chmod("..", 0) from "/": the guest user owns the sandbox's root).
+static int devnull = -1;
+
 static void child(uint64_t seed) {
 	state = seed ? seed : 1;
-	int null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		if (null > 2)
-			close(null);
-	}
+	if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+		raw(SYS_exit_group, 120, 0, 0, 0, 0, 0);
+	close(devnull);
 	alarm(2);
 	for (int i = 0; i < PER_CHILD; i++) {
 		if (next() % 8 == 0)
@@ -280,11 +283,21 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	memset(scratch, 0, SCRATCH);
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull < 0) {
+		printf("open /dev/null: %s\n", strerrorname_np(errno));
+		return 1;
+	}
 	int children = (int)((calls + PER_CHILD - 1) / PER_CHILD);
 	int exited = 0, alarmed = 0, signaled = 0, watchdog = 0, forkfail = 0;
 	for (int c = 0; c < children; c++) {
 		shared[0] = -1;
 		shared[1] = -1;
+		// The guest user owns / and /tmp, so a child may have chmodded
+		// them (a mode without x locks every path out): undo that, so
+		// that every child starts from the same file system view.
+		chmod("/", 0755);
+		chmod("/tmp", 01777);
 		pid_t pid = fork();
 		if (pid < 0) {
 			forkfail++;

@@ -2,7 +2,8 @@
 //   big   malloc(2 GiB) and mmap(2 GiB): prints the errno of each failure.
 //   loop  mallocs 16 MiB blocks and touches every page until malloc fails
 //         (at most 128 blocks, 2 GiB, so a missing limit cannot hurt the
-//         host); prints the errno and the number of MiB obtained.
+//         host); prints the errno and the number of MiB obtained, then
+//         stays alive for 300 ms so that the host can measure its RSS.
 // Exits 0 either way, so a kill by the sandbox shows as another status.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *ename(int e) {
@@ -56,6 +58,10 @@ int main(int argc, char **argv) {
 		}
 		printf("malloc(16 MiB) failed: %s\n", err ? ename(err) : "never");
 		printf("MiB obtained: %d\n", n * 16);
+		// Stay alive a moment with everything mapped, so that the test
+		// can read the process's peak RSS on the host.
+		struct timespec ts = {0, 300 * 1000000L};
+		nanosleep(&ts, NULL);
 		return 0;
 	}
 	fprintf(stderr, "escape_mem: unknown mode %s\n", argv[1]);

@@ -1,6 +1,9 @@
-// escape_proc: what the sandbox's /proc shows. Forks a child (which pauses),
-// then prints "self N", "child N", every numeric entry of /proc as "pid N"
-// (sorted), and /proc/1/cmdline with its NULs shown as spaces.
+// escape_proc [HOSTPID]: what the sandbox's /proc shows. Forks a child
+// (which pauses), then prints "self N", "child N", every numeric entry of
+// /proc as "pid N" (sorted), and /proc/1/cmdline with its NULs shown as
+// spaces. With HOSTPID (a host process, not a sandbox pid) it also tries to
+// open /proc/HOSTPID/cmdline and /proc/HOSTPID/status and prints
+// "open /proc/HOSTPID/...: <ERRNO>" (or "ok").
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <dirent.h>
@@ -15,7 +18,7 @@
 
 static int cmp(const void *a, const void *b) { return *(const long *)a < *(const long *)b ? -1 : *(const long *)a > *(const long *)b; }
 
-int main(void) {
+int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	int p[2];
 	if (pipe(p) < 0)
@@ -69,6 +72,17 @@ int main(void) {
 		buf[len] = 0;
 		printf("cmdline %s\n", buf);
 		close(fd);
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *files[] = {"cmdline", "status"};
+		for (int j = 0; j < 2; j++) {
+			char path[128];
+			snprintf(path, sizeof path, "/proc/%s/%s", argv[i], files[j]);
+			int hfd = open(path, O_RDONLY);
+			printf("open /proc/HOSTPID/%s: %s\n", files[j], hfd < 0 ? strerrorname_np(errno) : "ok");
+			if (hfd >= 0)
+				close(hfd);
+		}
 	}
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);

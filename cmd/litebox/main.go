@@ -237,6 +237,10 @@ func forwardSignals(c *sandbox.Cmd) (stop func()) {
 					c.Signal(sig)
 				default:
 					c.Kill(sig)
+					// If the sandbox does not end promptly (a kernel bug, a
+					// deadlock), leave anyway: the stubs die with us (their
+					// tracers or their pid namespace's holder go too).
+					time.AfterFunc(3*time.Second, func() { os.Exit(128 + int(sig)) })
 				}
 			case <-done:
 				return
