@@ -8,10 +8,8 @@ package ptrace
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -19,7 +17,9 @@ import (
 
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/platform/internal/hostmem"
+	"github.com/litebox-go/litebox/platform/internal/hostops"
 	"github.com/litebox-go/litebox/platform/internal/pool"
+	"github.com/litebox-go/litebox/platform/internal/stubexec"
 )
 
 // Platform is the ptrace South. Its first address space starts the
@@ -106,46 +106,13 @@ func (p *Platform) Close() {
 // namespaces, as an unprivileged user of its own user namespace.
 func execHolder(poolFD int) (*stub, error) {
 	stubOnce.Do(func() { stubImage, injectAddr = stubELF() })
-	fd, err := unix.MemfdCreate("litebox-stub", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, fmt.Errorf("ptrace: memfd for stub: %w", err)
-	}
-	defer unix.Close(fd)
-	if _, err := unix.Write(fd, stubImage); err != nil {
-		return nil, fmt.Errorf("ptrace: writing stub: %w", err)
-	}
-	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
-		return nil, fmt.Errorf("ptrace: sealing stub: %w", err)
-	}
-	// The stub is root of its own user namespace, mapped to an
-	// unprivileged host user: nobody when litebox runs as root, else
-	// litebox's own user.
-	hostUID, hostGID := os.Getuid(), os.Getgid()
-	if hostUID == 0 {
-		hostUID, hostGID = 65534, 65534
-	}
 	pfd := uintptr(poolFD)
-	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", fd), []string{"litebox-stub"}, &syscall.ProcAttr{
-		Env:   []string{},
-		Files: []uintptr{pfd, pfd, pfd, pfd}, // fd 3: the pool, mapped then closed by the stub
-		Sys: &syscall.SysProcAttr{
-			Ptrace:  true,
-			Setpgid: true, // terminal signals go to litebox, which decides
-			Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET |
-				unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
-			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: hostUID, Size: 1}},
-			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: hostGID, Size: 1}},
-			GidMappingsEnableSetgroups: false,
-			// Become the namespace's root before exec, so the exec keeps
-			// the capabilities the set-up needs (it then drops them all).
-			Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
-		},
-	})
+	// fd 3: the pool, mapped then closed by the stub.
+	pid, err := stubexec.Exec(stubImage, []uintptr{pfd, pfd, pfd, pfd})
 	if err != nil {
-		return nil, fmt.Errorf("ptrace: starting the stub in new namespaces (user namespaces must be enabled): %w", err)
+		return nil, fmt.Errorf("ptrace: %w", err)
 	}
-	s := newStub(pid, platform.Regs{})
+	s := newStub(pid, platform.Regs{}, nil)
 	if err := s.start(); err != nil {
 		s.Release()
 		return nil, err
@@ -170,8 +137,7 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("ptrace: new stub: %w", r.err)
 	}
-	s := newStub(r.pid, p.holder.base)
-	s.pool = p.pool
+	s := newStub(r.pid, p.holder.base, p.pool)
 	if err := s.initial.Bind(); err != nil {
 		s.Release()
 		return nil, err
@@ -184,6 +150,8 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 // ptrace calls never cross goroutines; operations on the address space are
 // injected through the caller's own stopped thread.
 type stub struct {
+	hostops.Ops // memory operations, injected through the caller's thread
+
 	pid  int
 	base platform.Regs // registers at the ready int3, used for injection
 	pool *pool.Pool
@@ -194,8 +162,10 @@ type stub struct {
 	dead    bool
 }
 
-func newStub(pid int, base platform.Regs) *stub {
-	s := &stub{pid: pid, base: base, threads: map[int]*thread{}}
+func newStub(pid int, base platform.Regs, p *pool.Pool) *stub {
+	s := &stub{pid: pid, base: base, pool: p, threads: map[int]*thread{}}
+	s.Ops = hostops.Ops{Call: s.inject, Pool: p,
+		Reserved: []platform.Range{{Start: stubBase, End: stubEnd}, {Start: pool.Base, End: pool.End}}}
 	s.initial = &thread{s: s, tid: pid}
 	return s
 }
@@ -430,9 +400,7 @@ func (s *stub) Fork() (platform.AddressSpace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ptrace: fork stub: %w", err)
 	}
-	c := newStub(pid, s.base)
-	c.pool = s.pool
-	return c, nil
+	return newStub(pid, s.base, s.pool), nil
 }
 
 func (s *stub) NewThread() (platform.Thread, error) {
@@ -454,84 +422,6 @@ func (s *stub) NewThread() (platform.Thread, error) {
 	return &thread{s: s, tid: tid}, nil
 }
 
-// checkRange refuses ranges outside the guest's part of the address space;
-// it is the last line of defence for the stub's own page.
-func (s *stub) checkRange(addr, length uint64) error {
-	end := addr + length
-	if addr%platform.PageSize != 0 || length == 0 || end < addr ||
-		addr < platform.MinAddr || end > platform.MaxAddr {
-		return unix.EINVAL
-	}
-	if addr < stubEnd && end > stubBase || addr < pool.End && end > pool.Base {
-		return unix.EINVAL
-	}
-	return nil
-}
-
-// MapShared maps memory at [addr, addr+length) that stays shared with the
-// forks of this address space: fresh pages of the pool, mapped a second
-// time at addr.
-func (s *stub) MapShared(addr, length uint64, prot int) error {
-	if err := s.checkRange(addr, length); err != nil {
-		return err
-	}
-	off, err := s.pool.Alloc(length)
-	if err != nil {
-		return err
-	}
-	if _, err := s.inject(unix.SYS_MREMAP, pool.Base+off, 0, length, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, addr); err != nil {
-		return err
-	}
-	// The copy keeps the pool's PROT_NONE until given the guest's.
-	_, err = s.inject(unix.SYS_MPROTECT, addr, length, uint64(prot))
-	return err
-}
-
-func (s *stub) Map(addr, length uint64, prot int) error {
-	if err := s.checkRange(addr, length); err != nil {
-		return err
-	}
-	_, err := s.inject(unix.SYS_MMAP, addr, length, uint64(prot),
-		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE, ^uint64(0), 0)
-	return err
-}
-
-func (s *stub) Unmap(addr, length uint64) error {
-	if err := s.checkRange(addr, length); err != nil {
-		return err
-	}
-	_, err := s.inject(unix.SYS_MUNMAP, addr, length)
-	return err
-}
-
-func (s *stub) Protect(addr, length uint64, prot int) error {
-	if err := s.checkRange(addr, length); err != nil {
-		return err
-	}
-	_, err := s.inject(unix.SYS_MPROTECT, addr, length, uint64(prot))
-	return err
-}
-
-func (s *stub) Remap(oldAddr, oldLen, newAddr, newLen uint64) error {
-	if err := s.checkRange(oldAddr, oldLen); err != nil {
-		return err
-	}
-	if err := s.checkRange(newAddr, newLen); err != nil {
-		return err
-	}
-	_, err := s.inject(unix.SYS_MREMAP, oldAddr, oldLen, newLen,
-		unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, newAddr)
-	return err
-}
-
-func (s *stub) Discard(addr, length uint64) error {
-	if err := s.checkRange(addr, length); err != nil {
-		return err
-	}
-	_, err := s.inject(unix.SYS_MADVISE, addr, length, unix.MADV_DONTNEED)
-	return err
-}
-
 func (s *stub) CopyIn(addr uint64, dst []byte) (int, error) { return hostmem.Read(s.pid, addr, dst) }
 
 func (s *stub) CopyOut(addr uint64, src []byte) (int, error) { return hostmem.Write(s.pid, addr, src) }
@@ -547,9 +437,7 @@ func (s *stub) CPUTime() (time.Duration, error) {
 	return time.Duration(ts.Nano()), nil
 }
 
-func (s *stub) Reserved() []platform.Range {
-	return []platform.Range{{Start: stubBase, End: stubEnd}, {Start: pool.Base, End: pool.End}}
-}
+func (s *stub) Reserved() []platform.Range { return s.ReservedRanges() }
 
 // Release kills the stub. Each thread's tracer reaps its own thread when
 // its Switch sees the death; the process itself is reaped here.

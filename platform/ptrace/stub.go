@@ -134,7 +134,6 @@ type fixup struct {
 	at    int // offset of the rel32 field
 	label string
 	end   int // offset of the next instruction
-	rel8  bool
 }
 
 func (a *asm) emit(b ...byte)    { a.b = append(a.b, b...) }

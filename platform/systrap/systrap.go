@@ -13,11 +13,9 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -25,7 +23,9 @@ import (
 
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/platform/internal/hostmem"
+	"github.com/litebox-go/litebox/platform/internal/hostops"
 	"github.com/litebox-go/litebox/platform/internal/pool"
+	"github.com/litebox-go/litebox/platform/internal/stubexec"
 )
 
 // Platform is the systrap South. Like the ptrace platform it starts a
@@ -191,38 +191,11 @@ func (p *Platform) Close() {
 // the slots memfd as its fd 3 (it maps it, then closes every fd).
 func (p *Platform) execHolder() (*traced, error) {
 	img := stubImage(p.secret)
-	fd, err := unix.MemfdCreate("litebox-stub", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, fmt.Errorf("systrap: memfd for stub: %w", err)
-	}
-	defer unix.Close(fd)
-	if _, err := unix.Write(fd, img); err != nil {
-		return nil, fmt.Errorf("systrap: writing stub: %w", err)
-	}
-	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
-		return nil, fmt.Errorf("systrap: sealing stub: %w", err)
-	}
-	hostUID, hostGID := os.Getuid(), os.Getgid()
-	if hostUID == 0 {
-		hostUID, hostGID = 65534, 65534
-	}
 	shm, pl := uintptr(p.shmFD), uintptr(p.pool.FD())
-	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", fd), []string{"litebox-stub"}, &syscall.ProcAttr{
-		Env:   []string{},
-		Files: []uintptr{shm, shm, shm, shm, pl}, // fd 3: the slots, fd 4: the pool
-		Sys: &syscall.SysProcAttr{
-			Ptrace:  true,
-			Setpgid: true,
-			Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET |
-				unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: hostUID, Size: 1}},
-			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: hostGID, Size: 1}},
-			Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
-		},
-	})
+	// fd 3: the slots, fd 4: the pool; the stub maps both, then closes all.
+	pid, err := stubexec.Exec(img, []uintptr{shm, shm, shm, shm, pl})
 	if err != nil {
-		return nil, fmt.Errorf("systrap: starting the stub in new namespaces: %w", err)
+		return nil, fmt.Errorf("systrap: %w", err)
 	}
 	h := &traced{tid: pid}
 	if _, err := h.waitStop(); err != nil {
@@ -287,7 +260,7 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("systrap: new stub: %w", r.err)
 	}
-	s := &stub{p: p, pid: r.pid, threads: map[int]*thread{}}
+	s := p.newStub(r.pid)
 	s.initial = s.newThread(r.pid, r.slot, stackTop(r.slot))
 	// Like the ptrace platform: the caller drives the first thread, so
 	// the loader's mappings go through it.
@@ -297,6 +270,8 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 
 // stub is one stub process: one guest address space.
 type stub struct {
+	hostops.Ops // memory operations, run by the caller's thread's handler
+
 	p   *Platform
 	pid int
 
@@ -332,34 +307,6 @@ func (s *stub) caller() (*thread, error) {
 	return t, nil
 }
 
-func (s *stub) checkRange(addr, length uint64) error {
-	end := addr + length
-	if addr%pageSize != 0 || length == 0 || end < addr || addr < platform.MinAddr || end > platform.MaxAddr {
-		return unix.EINVAL
-	}
-	if addr < reservedEnd && end > codeBase || addr < pool.End && end > pool.Base {
-		return unix.EINVAL
-	}
-	return nil
-}
-
-// MapShared maps pool pages at addr: memory that stays shared with the
-// forks of this address space.
-func (s *stub) MapShared(addr, length uint64, prot int) error {
-	if err := s.checkRange(addr, length); err != nil {
-		return err
-	}
-	off, err := s.p.pool.Alloc(length)
-	if err != nil {
-		return err
-	}
-	if _, err := s.hostcall(unix.SYS_MREMAP, pool.Base+off, 0, length, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, addr); err != nil {
-		return err
-	}
-	_, err = s.hostcall(unix.SYS_MPROTECT, addr, length, uint64(prot))
-	return err
-}
-
 // guestRange cuts [addr, addr+n) at the first byte litebox must not touch
 // on the guest's behalf: the stub's own memory and the pool, which are
 // mapped in the guest's address space but are not the guest's memory.
@@ -383,50 +330,6 @@ func (s *stub) hostcall(nr uintptr, args ...uint64) (uint64, error) {
 		return 0, err
 	}
 	return t.hostcall(nr, args...)
-}
-
-func (s *stub) Map(addr, length uint64, prot int) error {
-	if err := s.checkRange(addr, length); err != nil {
-		return err
-	}
-	_, err := s.hostcall(unix.SYS_MMAP, addr, length, uint64(prot),
-		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE, ^uint64(0), 0)
-	return err
-}
-
-func (s *stub) Unmap(addr, length uint64) error {
-	if err := s.checkRange(addr, length); err != nil {
-		return err
-	}
-	_, err := s.hostcall(unix.SYS_MUNMAP, addr, length)
-	return err
-}
-
-func (s *stub) Protect(addr, length uint64, prot int) error {
-	if err := s.checkRange(addr, length); err != nil {
-		return err
-	}
-	_, err := s.hostcall(unix.SYS_MPROTECT, addr, length, uint64(prot))
-	return err
-}
-
-func (s *stub) Remap(oldAddr, oldLen, newAddr, newLen uint64) error {
-	if err := s.checkRange(oldAddr, oldLen); err != nil {
-		return err
-	}
-	if err := s.checkRange(newAddr, newLen); err != nil {
-		return err
-	}
-	_, err := s.hostcall(unix.SYS_MREMAP, oldAddr, oldLen, newLen, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, newAddr)
-	return err
-}
-
-func (s *stub) Discard(addr, length uint64) error {
-	if err := s.checkRange(addr, length); err != nil {
-		return err
-	}
-	_, err := s.hostcall(unix.SYS_MADVISE, addr, length, unix.MADV_DONTNEED)
-	return err
 }
 
 func (s *stub) CopyIn(addr uint64, dst []byte) (int, error) {
@@ -456,8 +359,14 @@ func (s *stub) CPUTime() (time.Duration, error) {
 	return time.Duration(ts.Nano()), nil
 }
 
-func (s *stub) Reserved() []platform.Range {
-	return []platform.Range{{Start: codeBase, End: reservedEnd}, {Start: pool.Base, End: pool.End}}
+func (s *stub) Reserved() []platform.Range { return s.ReservedRanges() }
+
+// newStub records a stub process of the platform.
+func (p *Platform) newStub(pid int) *stub {
+	s := &stub{p: p, pid: pid, threads: map[int]*thread{}}
+	s.Ops = hostops.Ops{Call: s.hostcall, Pool: p.pool,
+		Reserved: []platform.Range{{Start: codeBase, End: reservedEnd}, {Start: pool.Base, End: pool.End}}}
+	return s
 }
 
 func (s *stub) NewThread() (platform.Thread, error) {
@@ -498,7 +407,7 @@ func (s *stub) Fork() (platform.AddressSpace, error) {
 		s.p.freeSlot(slot)
 		return nil, fmt.Errorf("systrap: fork stub: %w", err)
 	}
-	c := &stub{p: s.p, pid: pid, threads: map[int]*thread{}}
+	c := s.p.newStub(pid)
 	c.initial = c.newThread(pid, slot, t.stack)
 	return c, nil
 }
@@ -533,7 +442,6 @@ type thread struct {
 	stubSleeping, kernelSleeping *uint32
 	// The guest's TLS base as litebox last set it.
 	fsBase   uint64
-	started  bool
 	deadFlag atomic.Bool
 }
 
