@@ -1,0 +1,215 @@
+// Command seccompcount dumps the seccomp filter of a running process
+// (PTRACE_SECCOMP_GET_FILTER; needs root) and counts the x86-64 syscall
+// numbers for which some path through the filter returns ALLOW, treating
+// syscall arguments as unknown. It measures litebox's own allowlist and
+// gVisor's Sentry side by side:
+//
+//	go run ./tools/seccompcount $(pgrep -f 'litebox run' | head -1)
+//	go run ./tools/seccompcount $(pgrep -f runsc-sandbox | head -1)
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ins is one classic BPF instruction as the kernel returns it.
+type ins struct {
+	code   uint16
+	jt, jf uint8
+	k      uint32
+}
+
+// val is a register or scratch value, known or not.
+type val struct {
+	known bool
+	v     uint32
+}
+
+func main() {
+	runtime.LockOSThread() // ptrace requests must come from one OS thread
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: seccompcount PID")
+		os.Exit(2)
+	}
+	pid, err := strconv.Atoi(os.Args[1])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "seccompcount: bad pid %q\n", os.Args[1])
+		os.Exit(2)
+	}
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, 0, 0, 0); e != 0 {
+		fmt.Fprintf(os.Stderr, "seccompcount: attaching to %d: %v\n", pid, e)
+		os.Exit(1)
+	}
+	unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(pid), 0, 0, 0, 0)
+	var ws unix.WaitStatus
+	unix.Wait4(pid, &ws, unix.WALL, nil)
+	const PTRACE_SECCOMP_GET_FILTER = 0x420c
+	buf := make([]ins, 65536)
+	n, _, e := unix.Syscall6(unix.SYS_PTRACE, PTRACE_SECCOMP_GET_FILTER, uintptr(pid), 0, uintptr(unsafe.Pointer(&buf[0])), 0, 0)
+	if e != 0 {
+		fmt.Fprintf(os.Stderr, "seccompcount: reading the filter of %d: %v\n", pid, e)
+		os.Exit(1)
+	}
+	prog := buf[:n]
+	unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(pid), 0, 0, 0, 0)
+	allowed := 0
+	var names []int
+	for nr := uint32(0); nr < 512; nr++ {
+		if reach(prog, nr) {
+			allowed++
+			names = append(names, int(nr))
+		}
+	}
+	fmt.Printf("filter: %d instructions; syscall numbers with a path to ALLOW: %d\n", len(prog), allowed)
+	fmt.Println(names)
+}
+
+// reach explores every path (unknown argument values take both branches).
+func reach(prog []ins, nr uint32) bool {
+	type st struct {
+		pc   int
+		a, x val
+		m    [16]val
+	}
+	var walk func(s st, depth int) bool
+	walk = func(s st, depth int) bool {
+		if depth > 4000 {
+			return false
+		}
+		for s.pc < len(prog) {
+			in := prog[s.pc]
+			cls := in.code & 0x07
+			switch cls {
+			case 0x00: // LD
+				mode := in.code & 0xe0
+				if mode == 0x20 { // ABS
+					switch in.k {
+					case 0:
+						s.a = val{true, nr}
+					case 4:
+						s.a = val{true, 0xc000003e}
+					default:
+						s.a = val{}
+					}
+				} else if mode == 0x00 { // IMM
+					s.a = val{true, in.k}
+				} else if mode == 0x60 { // MEM
+					s.a = s.m[in.k&15]
+				} else if mode == 0x80 { // LEN
+					s.a = val{true, 64}
+				} else {
+					s.a = val{}
+				}
+			case 0x01: // LDX
+				mode := in.code & 0xe0
+				if mode == 0x00 {
+					s.x = val{true, in.k}
+				} else if mode == 0x60 {
+					s.x = s.m[in.k&15]
+				} else {
+					s.x = val{}
+				}
+			case 0x02:
+				s.m[in.k&15] = s.a
+			case 0x03:
+				s.m[in.k&15] = s.x
+			case 0x04: // ALU
+				src := val{true, in.k}
+				if in.code&0x08 != 0 {
+					src = s.x
+				}
+				if !s.a.known || !src.known {
+					s.a = val{}
+				} else {
+					a, b := s.a.v, src.v
+					switch in.code & 0xf0 {
+					case 0x00:
+						a += b
+					case 0x10:
+						a -= b
+					case 0x20:
+						a *= b
+					case 0x30:
+						if b != 0 {
+							a /= b
+						}
+					case 0x40:
+						a |= b
+					case 0x50:
+						a &= b
+					case 0x60:
+						a <<= b
+					case 0x70:
+						a >>= b
+					case 0x80:
+						a = -a
+					case 0xa0:
+						a ^= b
+					}
+					s.a = val{true, a}
+				}
+			case 0x05: // JMP
+				op := in.code & 0xf0
+				if op == 0x00 {
+					s.pc += int(in.k) + 1
+					continue
+				}
+				src := val{true, in.k}
+				if in.code&0x08 != 0 {
+					src = s.x
+				}
+				if !s.a.known || !src.known {
+					t := s
+					t.pc += int(in.jt) + 1
+					if walk(t, depth+1) {
+						return true
+					}
+					s.pc += int(in.jf) + 1
+					continue
+				}
+				var c bool
+				switch op {
+				case 0x10:
+					c = s.a.v == src.v
+				case 0x20:
+					c = s.a.v > src.v
+				case 0x30:
+					c = s.a.v >= src.v
+				case 0x40:
+					c = s.a.v&src.v != 0
+				}
+				if c {
+					s.pc += int(in.jt) + 1
+				} else {
+					s.pc += int(in.jf) + 1
+				}
+				continue
+			case 0x06: // RET
+				k := in.k
+				if in.code&0x18 == 0x10 && s.a.known {
+					k = s.a.v
+				}
+				return k&0xffff0000 == 0x7fff0000 // SECCOMP_RET_ALLOW
+			case 0x07: // MISC
+				if in.code&0xf8 == 0x00 {
+					s.x = s.a
+				} else {
+					s.a = s.x
+				}
+			}
+			s.pc++
+		}
+		return false
+	}
+	return walk(struct {
+		pc   int
+		a, x val
+		m    [16]val
+	}{}, 0)
+}
