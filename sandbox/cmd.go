@@ -45,6 +45,8 @@ type Cmd struct {
 	sb   *Sandbox
 	mu   sync.Mutex
 	init *kernel.Process
+	// limitHit says which limit ended the run, if one did.
+	limitHit string
 }
 
 // Command returns a Cmd that runs name with args in the sandbox.
@@ -343,7 +345,11 @@ func (c *Cmd) run(path string, env []string) error {
 	c.mu.Lock()
 	c.init = proc
 	c.mu.Unlock()
-	stopWatch := s.watchLimits(proc)
+	stopWatch := s.watchLimits(func(reason string) {
+		c.mu.Lock()
+		c.limitHit = reason
+		c.mu.Unlock()
+	})
 	defer stopWatch()
 	s.tasks.Add(1)
 	func() {
@@ -360,11 +366,14 @@ func (c *Cmd) run(path string, env []string) error {
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	reason := c.limitHit
+	c.mu.Unlock()
 	switch {
 	case status&0x7f != 0:
-		return &ExitError{Signal: status & 0x7f}
+		return &ExitError{Signal: status & 0x7f, Reason: reason}
 	case status>>8&0xff != 0:
-		return &ExitError{Status: status >> 8 & 0xff}
+		return &ExitError{Status: status >> 8 & 0xff, Reason: reason}
 	}
 	return nil
 }
@@ -487,12 +496,13 @@ func hardware() loader.Hardware {
 // limit every process gets SIGXCPU, and SIGKILL a second later (as with
 // RLIMIT_CPU's soft and hard limits); past the timeout the sandbox is
 // killed.
-func (s *Sandbox) watchLimits(init *kernel.Process) (stop func()) {
+func (s *Sandbox) watchLimits(hit func(reason string)) (stop func()) {
 	lim := s.cfg.Limits
 	done := make(chan struct{})
 	if lim.Timeout > 0 {
 		t := time.AfterFunc(lim.Timeout, func() {
 			s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "timeout"), slog.Duration("max", lim.Timeout))
+			hit(fmt.Sprintf("wall-clock limit (--timeout %v) reached: the sandbox was killed", lim.Timeout))
 			s.kernel.KillEverything(unix.SIGKILL)
 		})
 		go func() { <-done; t.Stop() }()
@@ -514,6 +524,7 @@ func (s *Sandbox) watchLimits(init *kernel.Process) (stop func()) {
 				if xcpuAt.IsZero() {
 					xcpuAt = time.Now()
 					s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "cpu-time"), slog.Duration("max", lim.CPUTime))
+					hit(fmt.Sprintf("CPU-time limit (--cpu-time %v) reached: SIGXCPU sent", lim.CPUTime))
 					s.kernel.SignalEverything(unix.SIGXCPU)
 				} else if time.Since(xcpuAt) > time.Second {
 					s.kernel.KillEverything(unix.SIGKILL)

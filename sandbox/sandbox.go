@@ -212,7 +212,7 @@ func (s *Sandbox) FS() *vfs.VFS { return s.fs }
 type ExitError struct {
 	Status int    // exit status, when Signal is 0
 	Signal int    // signal that killed the guest
-	Reason string // set when the kernel ended the guest (e.g. a fault)
+	Reason string // set when litebox ended the guest (a --timeout or --cpu-time limit)
 }
 
 func (e *ExitError) Error() string {

@@ -113,3 +113,29 @@ func TestStdio(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeLimits checks that a wall-clock or CPU-time limit ends the guest
+// with the Linux status (SIGKILL, SIGXCPU) and one line saying which limit.
+func TestTimeLimits(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		skipOrFail(t, "python3 is needed: %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		status int
+		line   string
+	}{
+		{"timeout", []string{"--timeout", "1s", "--", "/bin/sleep", "30"}, 128 + 9,
+			"litebox: wall-clock limit (--timeout 1s) reached: the sandbox was killed\n"},
+		{"cpu-time", []string{"--cpu-time", "300ms", "--", "/usr/bin/python3", "-c", "while True: pass"}, 128 + 24,
+			"litebox: CPU-time limit (--cpu-time 300ms) reached: SIGXCPU sent\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := runLitebox(t, nil, append([]string{"run"}, tc.args...)...)
+			checkNoPanic(t, got)
+			checkResult(t, got, harness.Result{ExitCode: tc.status, Stderr: []byte(tc.line)}, true)
+		})
+	}
+}

@@ -56,6 +56,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	var prog *sandbox.ProgramError
 	switch {
 	case errors.As(err, &exit):
+		if exit.Reason != "" {
+			fmt.Fprintf(stderr, "litebox: %s\n", exit.Reason)
+		}
 		return exit.ExitCode()
 	case errors.As(err, &prog):
 		fmt.Fprintf(stderr, "litebox: %v\n", err)
