@@ -362,7 +362,8 @@ func (c *Cmd) run(path string, env []string) error {
 	err = s.writeSyscallTrace(usage)
 	status := proc.Status()
 	s.kernel.AuditEvent("sandbox_exit", slog.Int("wait_status", status),
-		slog.Duration("wall", time.Since(start)))
+		slog.Duration("wall", time.Since(start)), slog.Duration("cpu", s.spaces.cpuTime()),
+		slog.Uint64("peak_mapped_bytes", s.budget.Peak()))
 	if err != nil {
 		return err
 	}

@@ -40,10 +40,13 @@ func TestAuditFlag(t *testing.T) {
 		name string
 		args []string
 		want harness.Result
+		// event must appear with these fields (beyond start and exit).
+		event map[string]any
 	}{
-		{"hello", []string{"/work/hello"}, harness.Result{Stdout: []byte("hello, world\n")}},
+		{"hello", []string{"/work/hello"}, harness.Result{Stdout: []byte("hello, world\n")}, nil},
 		{"denied-write", []string{"/work/writefile", "/etc/passwd", "x"},
-			harness.Result{ExitCode: 1, Stdout: []byte("open: EROFS\n")}},
+			harness.Result{ExitCode: 1, Stdout: []byte("open: EROFS\n")},
+			map[string]any{"msg": "denied", "syscall": "openat", "errno": "EROFS"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,19 +63,46 @@ func TestAuditFlag(t *testing.T) {
 			if err != nil {
 				t.Fatalf("audit file: %v", err)
 			}
-			// The contract fixes the format (JSON lines) but not which events
-			// are recorded, so an empty file is valid.
-			if len(data) == 0 {
-				return
-			}
 			if !bytes.HasSuffix(data, []byte("\n")) {
-				t.Errorf("audit file does not end with a newline")
+				t.Fatalf("audit file does not end with a newline: %q", data)
 			}
+			var events []map[string]any
 			for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
 				var obj map[string]any
 				if err := json.Unmarshal([]byte(line), &obj); err != nil {
-					t.Errorf("audit line %d is not a JSON object: %v\n%s", i+1, err, line)
+					t.Fatalf("audit line %d is not a JSON object: %v\n%s", i+1, err, line)
 				}
+				events = append(events, obj)
+			}
+			has := func(want map[string]any) bool {
+				for _, ev := range events {
+					ok := true
+					for k, v := range want {
+						if ev[k] != v {
+							ok = false
+						}
+					}
+					if ok {
+						return true
+					}
+				}
+				return false
+			}
+			if !has(map[string]any{"msg": "sandbox_start", "pid": float64(1)}) {
+				t.Errorf("no sandbox_start event for pid 1:\n%s", data)
+			}
+			exit := events[len(events)-1]
+			wantStatus := float64(tc.want.ExitCode << 8)
+			if exit["msg"] != "sandbox_exit" || exit["wait_status"] != wantStatus {
+				t.Errorf("last event %v, want sandbox_exit with wait_status %v", exit, wantStatus)
+			}
+			for _, k := range []string{"wall", "cpu", "peak_mapped_bytes"} {
+				if v, ok := exit[k].(float64); !ok || v <= 0 {
+					t.Errorf("sandbox_exit %s = %v, want a positive resource figure", k, exit[k])
+				}
+			}
+			if tc.event != nil && !has(tc.event) {
+				t.Errorf("no event %v in:\n%s", tc.event, data)
 			}
 		})
 	}

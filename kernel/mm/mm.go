@@ -195,6 +195,7 @@ type Budget struct {
 	mu    sync.Mutex
 	limit uint64 // 0: unlimited
 	used  uint64
+	peak  uint64
 	// OnExceeded, if set, is called when a mapping is refused.
 	OnExceeded func(want uint64)
 }
@@ -222,7 +223,18 @@ func (b *Budget) add(n int64) {
 	}
 	b.mu.Lock()
 	b.used = uint64(int64(b.used) + n)
+	b.peak = max(b.peak, b.used)
 	b.mu.Unlock()
+}
+
+// Peak returns the most bytes ever mapped at once across the sandbox.
+func (b *Budget) Peak() uint64 {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peak
 }
 
 // Used returns the bytes mapped across the sandbox.
