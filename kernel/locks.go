@@ -134,6 +134,9 @@ func (t *Task) Flock(fd, op int) error {
 // releasePOSIXLocks drops the process's record locks on the file behind a
 // descriptor being closed: POSIX locks die with any close of the file.
 func (p *Process) releasePOSIXLocks(f *vfs.File) {
+	if p.k.locks.Empty() {
+		return
+	}
 	if k, err := lockKey(f); err == nil {
 		p.k.locks.ReleaseOwner(k, p)
 	}

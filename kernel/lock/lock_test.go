@@ -666,3 +666,21 @@ func TestMutualExclusion(t *testing.T) {
 		t.Fatalf("state leaked: files=%v waiting=%v", m.files, m.waiting)
 	}
 }
+
+func TestEmpty(t *testing.T) {
+	var m Manager
+	if !m.Empty() {
+		t.Fatal("a new manager is not empty")
+	}
+	k := Key{Dev: 1, Ino: 2}
+	if err := m.Set(k, "a", 1, Lock{Type: unix.F_WRLCK, Start: 0, End: 9}, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m.Empty() {
+		t.Fatal("manager holding a lock reports empty")
+	}
+	m.ReleaseAll("a")
+	if !m.Empty() {
+		t.Fatal("manager not empty after the last lock went")
+	}
+}
