@@ -17,6 +17,8 @@ type FutexKey struct {
 type futexWaiter struct {
 	bitset uint32
 	woken  chan struct{}
+	// key is the queue the waiter is on now: a requeue moves it.
+	key FutexKey
 }
 
 // Futexes is the kernel's futex wait queues.
@@ -45,7 +47,7 @@ func (f *Futexes) FutexWait(key FutexKey, val uint32, load func() (uint32, error
 	if f.waiters == nil {
 		f.waiters = map[FutexKey][]*futexWaiter{}
 	}
-	w := &futexWaiter{bitset: bitset, woken: make(chan struct{})}
+	w := &futexWaiter{bitset: bitset, woken: make(chan struct{}), key: key}
 	f.waiters[key] = append(f.waiters[key], w)
 	f.mu.Unlock()
 
@@ -71,7 +73,7 @@ func (f *Futexes) FutexWait(key FutexKey, val uint32, load func() (uint32, error
 		return nil
 	default:
 	}
-	f.remove(key, w)
+	f.remove(w.key, w) // where it is now, after any requeue
 	return result
 }
 
@@ -135,6 +137,7 @@ func (f *Futexes) FutexRequeue(from, to FutexKey, nWake, nMove int, check func()
 			f.remove(from, w)
 		case done < nWake+nMove:
 			f.remove(from, w)
+			w.key = to
 			f.waiters[to] = append(f.waiters[to], w)
 		default:
 			return done, nil

@@ -126,11 +126,10 @@ func (p *Process) taskList() []*Task {
 
 // ForkOptions describes a new process made by clone without CLONE_THREAD.
 type ForkOptions struct {
-	MM          *mm.MM // the child's address space (shared with CLONE_VM)
-	ShareFiles  bool   // CLONE_FILES
-	ExitSignal  unix.Signal
-	Vfork       bool // CLONE_VFORK: the parent waits for exec or exit
-	ParentOfNew *Process
+	MM         *mm.MM // the child's address space (shared with CLONE_VM)
+	ShareFiles bool   // CLONE_FILES
+	ExitSignal unix.Signal
+	Vfork      bool // CLONE_VFORK: the parent waits for exec or exit
 }
 
 // Fork creates a child process of t's process with one thread.

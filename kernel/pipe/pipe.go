@@ -254,18 +254,6 @@ func (e *End) Sync() error { return unix.EINVAL }
 // Close drops this end.
 func (e *End) Close() error { return e.Shutdown() }
 
-// AddRef counts one more holder of this end (a forked descriptor table
-// shares the open file, so this is only for ends opened anew).
-func (e *End) AddRef() {
-	e.p.mu.Lock()
-	if e.write {
-		e.p.writers++
-	} else {
-		e.p.readers++
-	}
-	e.p.mu.Unlock()
-}
-
 // Shutdown ends this end's direction once (socket shutdown): later
 // shutdowns and the final Close do not count it twice.
 func (e *End) Shutdown() error {
