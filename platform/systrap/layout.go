@@ -44,6 +44,7 @@ const (
 	stateHostcall
 	stateHostcallDone
 	stateExit
+	stateParked // litebox expects to take long: the stub sleeps at once
 )
 
 // Clone flags of the stubs the platform makes (see the ptrace platform):

@@ -17,7 +17,8 @@
 //   40 fs_base wanted   48 hostcall nr   56..96 hostcall args   104 result
 //   128..384 struct sigcontext of the trapped guest   400 stack_t scratch
 // States: 0 idle, 1 event (stub -> litebox), 2 resume, 3 hostcall,
-// 4 hostcall done (stub -> litebox), 5 exit.
+// 4 hostcall done (stub -> litebox), 5 exit, 6 parked (litebox expects to
+// take long: sleep at once instead of spinning).
 // Each signal stack starts with the thread's slot address and the fs_base
 // the thread currently has (so arch_prctl runs only on change).
 
@@ -242,9 +243,12 @@ spin:
 	je hostcall
 	cmp eax, 5
 	je exit_thread
+	cmp eax, 6
+	je sleep
 	pause
 	dec ecx
 	jnz spin
+sleep:
 	// Sleep: announce it (xchg: a full barrier), look once more, then
 	// FUTEX_WAIT while the state is what we saw.
 	mov edx, 1

@@ -475,9 +475,17 @@ const spinLoops = 20000
 // waitState waits until the slot holds one of the wanted states: a short
 // spin (the guest often traps again within microseconds), then futex waits
 // that check now and then that the stub is still alive.
-func (t *thread) waitState(want1, want2 uint32) (uint32, error) {
+func (t *thread) waitState(want ...uint32) (uint32, error) {
+	wanted := func(v uint32) bool {
+		for _, w := range want {
+			if v == w {
+				return true
+			}
+		}
+		return false
+	}
 	for i := 0; i < spinLoops; i++ {
-		if v := atomic.LoadUint32(t.state); v == want1 || v == want2 {
+		if v := atomic.LoadUint32(t.state); wanted(v) {
 			return v, nil
 		}
 	}
@@ -488,7 +496,7 @@ func (t *thread) waitState(want1, want2 uint32) (uint32, error) {
 	defer atomic.StoreUint32(t.kernelSleeping, 0)
 	for {
 		v := atomic.LoadUint32(t.state)
-		if v == want1 || v == want2 {
+		if wanted(v) {
 			return v, nil
 		}
 		if t.deadFlag.Load() || t.s.dead {
@@ -503,6 +511,19 @@ func (t *thread) waitState(want1, want2 uint32) (uint32, error) {
 	}
 }
 
+// waitStopped waits until the thread is in its handler, waiting for
+// litebox: it reported an event or a hostcall, or litebox parked it.
+func (t *thread) waitStopped() (uint32, error) {
+	return t.waitState(stateEvent, stateHostcallDone, stateParked)
+}
+
+// Park tells the stub thread, stopped in its handler, that litebox expects
+// to take long (a syscall that may block): it sleeps at once instead of
+// spinning, leaving the CPU to the threads that can run.
+func (t *thread) Park() {
+	atomic.CompareAndSwapUint32(t.state, stateEvent, stateParked)
+}
+
 // setState publishes a state to the stub, waking it only if it sleeps.
 func (t *thread) setState(v uint32) {
 	atomic.StoreUint32(t.state, v)
@@ -513,7 +534,7 @@ func (t *thread) setState(v uint32) {
 
 // hostcall runs a syscall in the stub on this (stopped) thread.
 func (t *thread) hostcall(nr uintptr, args ...uint64) (uint64, error) {
-	if _, err := t.waitState(stateEvent, stateHostcallDone); err != nil {
+	if _, err := t.waitStopped(); err != nil {
 		return 0, err
 	}
 	b := t.slotBytes()
@@ -557,7 +578,7 @@ func (t *thread) Switch(regs *platform.Regs) (platform.Event, error) {
 	if t.deadFlag.Load() {
 		return platform.Event{}, &DeadError{}
 	}
-	if _, err := t.waitState(stateEvent, stateHostcallDone); err != nil {
+	if _, err := t.waitStopped(); err != nil {
 		return platform.Event{}, err
 	}
 	b := t.slotBytes()
@@ -605,7 +626,7 @@ func (t *thread) Exit() {
 	if t.deadFlag.Load() {
 		return
 	}
-	if _, err := t.waitState(stateEvent, stateHostcallDone); err == nil {
+	if _, err := t.waitStopped(); err == nil {
 		t.setState(stateExit)
 	}
 	t.s.mu.Lock()

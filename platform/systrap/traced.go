@@ -187,7 +187,7 @@ func (t *traced) detach() error {
 // slot; a new thread gets its own signal stack, a forked process keeps its
 // copy of the parent thread's.
 func (t *thread) cloneUnderPtrace(flags uint64, slot int, newStack bool) (int, error) {
-	if _, err := t.waitState(stateEvent, stateHostcallDone); err != nil {
+	if _, err := t.waitStopped(); err != nil {
 		return 0, err
 	}
 	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(t.tid), 0, tracedOptions, 0, 0); errno != 0 {

@@ -106,6 +106,11 @@ func Dispatch(t *Task) *Exit {
 		r.Rax = negErrno(unix.ENOSYS)
 		return nil
 	}
+	if mayBlock(nr, a) {
+		if p, ok := t.Thread.(parker); ok {
+			p.Park()
+		}
+	}
 	ret, err := table[nr].fn(t, a)
 	if err == nil {
 		r.Rax = ret
@@ -137,3 +142,23 @@ func Dispatch(t *Task) *Exit {
 }
 
 func negErrno(e unix.Errno) uint64 { return uint64(-int64(e)) }
+
+// parker is implemented by platform threads that can be told a syscall may
+// keep litebox busy for long (systrap: the stub stops spinning).
+type parker interface{ Park() }
+
+// mayBlock reports syscalls that usually wait: sleeps, waits for children
+// or signals, futex waits and readiness waits. Reads and writes are left
+// out: they are mostly served at once.
+func mayBlock(nr uint64, a args) bool {
+	switch nr {
+	case unix.SYS_FUTEX:
+		op := a[1] & 0x7f
+		return op == futexWait || op == futexWaitBitset
+	case unix.SYS_WAIT4, unix.SYS_WAITID, unix.SYS_NANOSLEEP, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_PAUSE,
+		unix.SYS_RT_SIGSUSPEND, unix.SYS_RT_SIGTIMEDWAIT, unix.SYS_POLL, unix.SYS_PPOLL, unix.SYS_SELECT,
+		unix.SYS_PSELECT6, unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_VFORK:
+		return true
+	}
+	return false
+}
