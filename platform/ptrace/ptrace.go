@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -249,10 +250,10 @@ func (t *thread) waitStop() (unix.Signal, error) {
 	case ws.Stopped():
 		return unix.Signal(int(ws) >> 8 & 0xffff), nil
 	case ws.Exited():
-		t.dead = true
+		t.dead.Store(true)
 		return 0, &DeadError{Status: ws.ExitStatus()}
 	case ws.Signaled():
-		t.dead = true
+		t.dead.Store(true)
 		return 0, &DeadError{Signal: ws.Signal()}
 	}
 	return 0, fmt.Errorf("unexpected wait status %#x", int(ws))
@@ -277,7 +278,7 @@ func (e *DeadError) Is(target error) bool { return target == unix.ESRCH }
 // inject runs one host syscall on thread t at the given entry and expects
 // the stop at trapAt.
 func (t *thread) inject(entry, trapAt uint64, nr uintptr, args ...uint64) (uint64, error) {
-	if t.dead {
+	if t.dead.Load() {
 		return 0, unix.ESRCH
 	}
 	r := t.s.base
@@ -325,7 +326,7 @@ func (t *thread) inject(entry, trapAt uint64, nr uintptr, args ...uint64) (uint6
 // is how its host pid is learnt (the stub sees its own pid namespace); it
 // is then detached and parks in pause() until its own tracer seizes it.
 func (t *thread) cloneChild(flags uint64) (int, error) {
-	if t.dead {
+	if t.dead.Load() {
 		return 0, unix.ESRCH
 	}
 	r := t.s.base
@@ -448,10 +449,11 @@ func (s *stub) Release() {
 		return
 	}
 	s.dead = true
+	mine := s.threads[unix.Gettid()]
 	s.mu.Unlock()
 	_ = unix.Kill(s.pid, unix.SIGKILL)
-	if t := s.threads[unix.Gettid()]; t != nil && !t.dead {
-		t.reap()
+	if mine != nil && !mine.dead.Load() {
+		mine.reap()
 	}
 }
 
@@ -460,7 +462,8 @@ type thread struct {
 	s      *stub
 	tid    int
 	tracer int // OS thread tracing it; 0 until Bind
-	dead   bool
+	// dead is read by Interrupt from any goroutine.
+	dead atomic.Bool
 	// The guest's TLS bases, kept for injected calls (they run on the
 	// guest's thread and must not lose them).
 	fsBase, gsBase uint64
@@ -468,7 +471,7 @@ type thread struct {
 
 // reap waits until the killed thread is gone.
 func (t *thread) reap() {
-	for !t.dead {
+	for !t.dead.Load() {
 		if _, err := t.waitStop(); err != nil {
 			var dead *DeadError
 			if !errors.As(err, &dead) {
@@ -511,7 +514,7 @@ func (t *thread) Bind() error {
 // Switch resumes the guest with PTRACE_SYSEMU until its next syscall or
 // signal. Signals are never passed on to the stub: the kernel decides.
 func (t *thread) Switch(regs *platform.Regs) (platform.Event, error) {
-	if t.dead {
+	if t.dead.Load() {
 		return platform.Event{}, &DeadError{Signal: unix.SIGKILL}
 	}
 	if regs.Cs == 0 {
@@ -569,7 +572,7 @@ func (t *thread) deadOr(err error) error {
 // Interrupt makes a concurrent Switch return EventInterrupt soon. It may be
 // called from any goroutine.
 func (t *thread) Interrupt() {
-	if !t.dead {
+	if !t.dead.Load() {
 		_ = unix.Tgkill(t.s.pid, t.tid, interruptSignal)
 	}
 }
@@ -579,16 +582,16 @@ func (t *thread) Interrupt() {
 // unreaped thread would keep its group leader's exit from ever being
 // reported to the leader's tracer.
 func (t *thread) Exit() {
-	if t.dead {
+	if t.dead.Load() {
 		return
 	}
-	if _, err := t.inject(injectAddr, injectAddr+3, unix.SYS_EXIT, 0); err != nil && !t.dead {
+	if _, err := t.inject(injectAddr, injectAddr+3, unix.SYS_EXIT, 0); err != nil && !t.dead.Load() {
 		// The thread is dying already (its process was killed) or cannot
 		// be driven: make sure it dies, then reap it.
 		_ = unix.Tgkill(t.s.pid, t.tid, unix.SIGKILL)
 		t.reap()
 	}
-	t.dead = true
+	t.dead.Store(true)
 	t.s.mu.Lock()
 	delete(t.s.threads, t.tracer)
 	t.s.mu.Unlock()

@@ -412,6 +412,13 @@ func (s *stub) Fork() (platform.AddressSpace, error) {
 	return c, nil
 }
 
+// isDead reports whether the stub was released.
+func (s *stub) isDead() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dead
+}
+
 // Release kills the stub; the holder reaps it.
 func (s *stub) Release() {
 	s.mu.Lock()
@@ -499,7 +506,7 @@ func (t *thread) waitState(want ...uint32) (uint32, error) {
 		if wanted(v) {
 			return v, nil
 		}
-		if t.deadFlag.Load() || t.s.dead {
+		if t.deadFlag.Load() || t.s.isDead() {
 			return 0, &DeadError{}
 		}
 		_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(t.state)), 0 /* FUTEX_WAIT */, uintptr(v),
