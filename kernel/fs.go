@@ -85,24 +85,6 @@ func (p *Process) Close(fd int) error {
 	return p.FDs.Close(fd)
 }
 
-// Read reads from a descriptor.
-func (p *Process) Read(fd int, b []byte) (int, error) {
-	f, err := p.readable(fd)
-	if err != nil {
-		return 0, err
-	}
-	return f.Read(b)
-}
-
-// Write writes to a descriptor.
-func (p *Process) Write(fd int, b []byte) (int, error) {
-	f, err := p.writable(fd)
-	if err != nil {
-		return 0, err
-	}
-	return f.Write(b)
-}
-
 // Pread reads at an offset without moving the file position.
 func (p *Process) Pread(fd int, b []byte, off int64) (int, error) {
 	if off < 0 {
@@ -113,18 +95,6 @@ func (p *Process) Pread(fd int, b []byte, off int64) (int, error) {
 		return 0, err
 	}
 	return f.Pread(b, off)
-}
-
-// Pwrite writes at an offset without moving the file position.
-func (p *Process) Pwrite(fd int, b []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, unix.EINVAL
-	}
-	f, err := p.writable(fd)
-	if err != nil {
-		return 0, err
-	}
-	return f.Pwrite(b, off)
 }
 
 func (p *Process) readable(fd int) (*vfs.File, error) {
@@ -184,15 +154,6 @@ func (p *Process) Fstatat(dirfd int, path string, flags int) (vfs.Stat, error) {
 		return vfs.Stat{}, err
 	}
 	return p.k.cfg.FS.Stat(abs, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
-}
-
-// Getdents returns up to max directory entries from an open directory.
-func (p *Process) Getdents(fd int, max int) ([]vfs.DirEntry, error) {
-	f, err := p.FDs.Get(fd)
-	if err != nil {
-		return nil, err
-	}
-	return f.Getdents(max)
 }
 
 // Mkdirat creates a directory.

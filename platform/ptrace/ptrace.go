@@ -8,7 +8,6 @@ package ptrace
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/platform/internal/hostmem"
 	"github.com/litebox-go/litebox/platform/internal/hostops"
+	"github.com/litebox-go/litebox/platform/internal/lockedthread"
 	"github.com/litebox-go/litebox/platform/internal/pool"
 	"github.com/litebox-go/litebox/platform/internal/stubexec"
 )
@@ -28,18 +28,13 @@ import (
 // clones become every address space of the sandbox, so all stubs share one
 // set of namespaces and outlive each other freely.
 type Platform struct {
-	once    sync.Once
-	err     error
-	pool    *pool.Pool
-	holder  *stub
-	reqs    chan chan holderReply
-	closeCh chan struct{}
-	closed  chan struct{} // the holder is dead and reaped
-}
-
-type holderReply struct {
-	pid int
-	err error
+	once   sync.Once
+	err    error
+	pool   *pool.Pool
+	holder *stub
+	// tracer is the holder's tracer thread: ptrace demands that one OS
+	// thread issue every request for the holder.
+	tracer *lockedthread.Thread
 }
 
 // New returns the ptrace platform.
@@ -54,49 +49,25 @@ var (
 	injectAddr uint64
 )
 
-// startHolder runs the holder's tracer goroutine: ptrace demands that one
-// OS thread issue every request for the holder, so clone requests come in
-// over a channel.
+// startHolder starts the holder on its own tracer thread, once.
 func (p *Platform) startHolder() error {
 	p.once.Do(func() {
-		ready := make(chan error, 1)
-		p.reqs = make(chan chan holderReply)
-		p.closeCh = make(chan struct{})
-		p.closed = make(chan struct{})
 		if p.pool, p.err = pool.New(); p.err != nil {
 			return
 		}
-		go func() {
-			runtime.LockOSThread() // the holder dies with this thread (EXITKILL)
-			h, err := execHolder(p.pool.FD())
-			ready <- err
-			if err != nil {
-				return
-			}
-			p.holder = h
-			t := h.threads[unix.Gettid()]
-			for {
-				select {
-				case reply := <-p.reqs:
-					pid, err := t.cloneChild(holderFlags)
-					reply <- holderReply{pid: pid, err: err}
-				case <-p.closeCh:
-					h.Release()
-					close(p.closed)
-					return
-				}
-			}
-		}()
-		p.err = <-ready
+		p.tracer, p.err = lockedthread.Start(func() error {
+			var err error
+			p.holder, err = execHolder(p.pool.FD())
+			return err
+		}, func() { p.holder.Release() })
 	})
 	return p.err
 }
 
 // Close ends the holder, and with it every stub of the platform.
 func (p *Platform) Close() {
-	if p.closeCh != nil && p.err == nil {
-		close(p.closeCh)
-		<-p.closed
+	if p.tracer != nil {
+		p.tracer.Stop()
 	}
 	if p.pool != nil {
 		p.pool.Close()
@@ -128,17 +99,20 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if err := p.startHolder(); err != nil {
 		return nil, err
 	}
-	reply := make(chan holderReply, 1)
-	select {
-	case p.reqs <- reply:
-	case <-p.closeCh:
+	var pid int
+	var err error
+	if !p.tracer.Do(func() {
+		var t *thread
+		if t, err = p.holder.caller(); err == nil {
+			pid, err = t.cloneChild(holderFlags)
+		}
+	}) {
 		return nil, unix.ESRCH
 	}
-	r := <-reply
-	if r.err != nil {
-		return nil, fmt.Errorf("ptrace: new stub: %w", r.err)
+	if err != nil {
+		return nil, fmt.Errorf("ptrace: new stub: %w", err)
 	}
-	s := newStub(r.pid, p.holder.base, p.pool)
+	s := newStub(pid, p.holder.base, p.pool)
 	if err := s.initial.Bind(); err != nil {
 		s.Release()
 		return nil, err

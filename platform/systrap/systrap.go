@@ -13,7 +13,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/platform/internal/hostmem"
 	"github.com/litebox-go/litebox/platform/internal/hostops"
+	"github.com/litebox-go/litebox/platform/internal/lockedthread"
 	"github.com/litebox-go/litebox/platform/internal/pool"
 	"github.com/litebox-go/litebox/platform/internal/stubexec"
 )
@@ -45,16 +45,10 @@ type Platform struct {
 	// still read the new one's states.
 	dying []dyingSlot
 
-	holderPid int
-	reqs      chan chan holderReply
-	closeCh   chan struct{}
-	closed    chan struct{}
-}
-
-type holderReply struct {
-	pid  int
-	slot int
-	err  error
+	// tracer is the holder's tracer thread: ptrace demands that one OS
+	// thread issue every request for the holder.
+	tracer *lockedthread.Thread
+	holder *traced
 }
 
 // New returns the systrap platform.
@@ -62,13 +56,6 @@ func New() *Platform { return &Platform{} }
 
 // Name implements platform.Platform.
 func (*Platform) Name() string { return "systrap" }
-
-// Supported reports whether this host can run systrap stubs: it tries.
-func Supported() error {
-	p := New()
-	defer p.Close()
-	return p.start()
-}
 
 type dyingSlot struct{ slot, pid, tid int }
 
@@ -137,45 +124,22 @@ func (p *Platform) start() error {
 		if p.pool, p.err = pool.New(); p.err != nil {
 			return
 		}
-		ready := make(chan error, 1)
-		p.reqs = make(chan chan holderReply)
-		p.closeCh = make(chan struct{})
-		p.closed = make(chan struct{})
-		go p.holderLoop(ready)
-		p.err = <-ready
+		p.tracer, p.err = lockedthread.Start(func() error {
+			var err error
+			p.holder, err = p.execHolder()
+			return err
+		}, func() {
+			_ = unix.Kill(p.holder.tid, unix.SIGKILL)
+			p.holder.reap()
+		})
 	})
 	return p.err
 }
 
-// holderLoop runs on one locked OS thread: the holder's tracer.
-func (p *Platform) holderLoop(ready chan<- error) {
-	runtime.LockOSThread()
-	h, err := p.execHolder()
-	ready <- err
-	if err != nil {
-		close(p.closed)
-		return
-	}
-	p.holderPid = h.tid
-	for {
-		select {
-		case reply := <-p.reqs:
-			pid, slot, err := p.spawn(h)
-			reply <- holderReply{pid: pid, slot: slot, err: err}
-		case <-p.closeCh:
-			_ = unix.Kill(h.tid, unix.SIGKILL)
-			h.reap()
-			close(p.closed)
-			return
-		}
-	}
-}
-
 // Close ends the holder and with it every stub of the platform.
 func (p *Platform) Close() {
-	if p.closeCh != nil && p.err == nil {
-		close(p.closeCh)
-		<-p.closed
+	if p.tracer != nil {
+		p.tracer.Stop()
 	}
 	if p.shm != nil {
 		_ = unix.Munmap(p.shm)
@@ -250,18 +214,16 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if err := p.start(); err != nil {
 		return nil, err
 	}
-	reply := make(chan holderReply, 1)
-	select {
-	case p.reqs <- reply:
-	case <-p.closeCh:
+	var pid, slot int
+	var err error
+	if !p.tracer.Do(func() { pid, slot, err = p.spawn(p.holder) }) {
 		return nil, unix.ESRCH
 	}
-	r := <-reply
-	if r.err != nil {
-		return nil, fmt.Errorf("systrap: new stub: %w", r.err)
+	if err != nil {
+		return nil, fmt.Errorf("systrap: new stub: %w", err)
 	}
-	s := p.newStub(r.pid)
-	s.initial = s.newThread(r.pid, r.slot, stackTop(r.slot))
+	s := p.newStub(pid)
+	s.initial = s.newThread(pid, slot, stackTop(slot))
 	// Like the ptrace platform: the caller drives the first thread, so
 	// the loader's mappings go through it.
 	_ = s.initial.Bind()

@@ -236,30 +236,13 @@ func sysPwrite(t *Task, a args) (uint64, error) {
 	})
 }
 
-// vectored runs one transfer per iovec until one comes back short.
+// vectored copies the iovec array at iovAddr and transfers through it.
 func (t *Task) vectored(iovAddr, count uint64, xfer func(iovec) (uint64, error)) (uint64, error) {
 	iovs, err := t.readIovecs(iovAddr, count)
 	if err != nil {
 		return 0, err
 	}
-	var total uint64
-	for _, iov := range iovs {
-		if iov.len == 0 {
-			continue
-		}
-		n, err := xfer(iov)
-		total += n
-		if err != nil {
-			if total > 0 {
-				return total, nil
-			}
-			return 0, err
-		}
-		if n < iov.len {
-			break
-		}
-	}
-	return total, nil
+	return t.vectoredIovs(iovs, xfer)
 }
 
 func sysReadv(t *Task, a args) (uint64, error) {

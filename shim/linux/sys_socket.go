@@ -102,7 +102,8 @@ func (t *Task) sockXfer(fd int, iovs []iovec, flags int, write bool) (uint64, er
 	return n, err
 }
 
-// vectoredIovs is vectored over already-copied iovecs.
+// vectoredIovs runs one transfer per iovec until one comes back short;
+// data moved before an error is reported instead of the error.
 func (t *Task) vectoredIovs(iovs []iovec, xfer func(iovec) (uint64, error)) (uint64, error) {
 	var total uint64
 	for _, iov := range iovs {
