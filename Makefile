@@ -5,7 +5,7 @@ GO          ?= go
 # first that supports go 1.26; 2025.1.1 does not understand this go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test vet lint fuzz bench syscalls-doc clean
+.PHONY: all build test vet lint fuzz fuzz-guest bench syscalls-doc clean
 
 all: build
 
@@ -33,6 +33,12 @@ lint:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzLoad -fuzztime=60s ./loader
+
+# A guest that forges the systrap slots from racing threads, for a minute
+# (make test runs it for 8 s).
+fuzz-guest: export LITEBOX_REQUIRE_ALL = 1
+fuzz-guest:
+	LITEBOX_FUZZ_GUEST_SECONDS=60 $(GO) test -count=1 -run '^TestEscapeSlotFuzz$$' -v -timeout 10m ./tests/
 
 # Medians of repeated native vs sandboxed runs, as a Markdown table.
 bench:

@@ -52,6 +52,9 @@ func (h *sigHand) clone() *sigHand {
 }
 
 func (h *sigHand) get(sig unix.Signal) SigAction {
+	if sig < 0 || int(sig) >= len(h.actions) {
+		return SigAction{}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.actions[sig]
@@ -382,6 +385,12 @@ func (t *Task) NextSignal() (Delivery, bool) {
 // it, the default action applies anyway (a re-run instruction would fault
 // again), as Linux's force_sig does.
 func (t *Task) ForceSignal(info SigInfo) {
+	if info.Signo < 1 || info.Signo > 64 {
+		// No genuine fault carries such a number (the platforms refuse
+		// forged events); never index the tables with it: the thread's
+		// process cannot be trusted to go on.
+		info = SigInfo{Signo: unix.SIGKILL, Code: SIKernel}
+	}
 	act := t.Proc.sighand.get(info.Signo)
 	blocked := t.Mask()&sigBit(info.Signo) != 0
 	if blocked || act.Handler == SigIgn {

@@ -242,6 +242,19 @@ func TestSendSignalInvalid(t *testing.T) {
 	}
 }
 
+// TestForceSignalInvalid: a fault number no genuine fault carries (a
+// forged platform event) never indexes the signal tables; the thread gets
+// SIGKILL instead.
+func TestForceSignalInvalid(t *testing.T) {
+	for _, sig := range []unix.Signal{-1, 0, 65, 1000, 1 << 30} {
+		p := newProc(t)
+		p.Leader().ForceSignal(kernel.SigInfo{Signo: sig})
+		if got := p.Leader().Pending(); got != bit(unix.SIGKILL) {
+			t.Errorf("ForceSignal(%d): pending %#x, want SIGKILL alone", sig, got)
+		}
+	}
+}
+
 func TestResetHand(t *testing.T) {
 	p := newProc(t)
 	task := p.Leader()

@@ -505,6 +505,7 @@ func (s *Sandbox) watchLimits(hit func(reason string)) (stop func()) {
 			s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "timeout"), slog.Duration("max", lim.Timeout))
 			hit(fmt.Sprintf("wall-clock limit (--timeout %v) reached: the sandbox was killed", lim.Timeout))
 			s.kernel.KillEverything(unix.SIGKILL)
+			s.spaces.releaseAll()
 		})
 		go func() { <-done; t.Stop() }()
 	}
@@ -529,6 +530,7 @@ func (s *Sandbox) watchLimits(hit func(reason string)) (stop func()) {
 					s.kernel.SignalEverything(unix.SIGXCPU)
 				} else if time.Since(xcpuAt) > time.Second {
 					s.kernel.KillEverything(unix.SIGKILL)
+					s.spaces.releaseAll()
 					return
 				}
 			}

@@ -68,3 +68,19 @@ func (s *spaceSet) cpuTime() time.Duration {
 	}
 	return total
 }
+
+// releaseAll destroys every live address space at once (the host kills
+// the stubs), so that no goroutine serving a guest thread waits on a stub
+// any longer: the sandbox's end never depends on a guest thread. The
+// goroutines then see their stub gone and end.
+func (s *spaceSet) releaseAll() {
+	s.mu.Lock()
+	live := make([]*trackedSpace, 0, len(s.live))
+	for t := range s.live {
+		live = append(live, t)
+	}
+	s.mu.Unlock()
+	for _, t := range live {
+		t.Release()
+	}
+}

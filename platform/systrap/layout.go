@@ -7,10 +7,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+//go:generate go run gen.go
+
 // Layout of a stub's reserved part of the address space (see stub.S).
 const (
 	codeBase    = 0x7ff000000000
 	paramsBase  = 0x7ff000001000
+	ctrlBase    = 0x7ff000080000
+	ctrlEntry   = 64
+	ctrlSize    = 0x22000 // maxSlots entries, then room for the longest completion packet
 	shmBase     = 0x7ff000100000
 	slotSize    = 4096
 	maxSlots    = 2048
@@ -19,9 +24,25 @@ const (
 	stackSize   = 0x10000
 	reservedEnd = stacksBase + maxSlots*stackSize
 	pageSize    = 4096
+
+	// gfprogOff is where, in the code page, the guest threads' seccomp
+	// filter (its sock_fprog, then the instructions) is written.
+	gfprogOff = 0x9f0
+	// completionFD is the stub's write end of the completion pipe.
+	completionFD = 6
 )
 
-// Slot fields (byte offsets; see stub.S).
+// CTRL entry fields (byte offsets; read-only in the stub).
+const (
+	ctrlSeq   = 0
+	ctrlSlot  = 4
+	ctrlNr    = 8
+	ctrlArgs  = 16
+	ctrlStack = 16 // a guest thread's stack_t
+)
+
+// Slot fields (byte offsets; see stub.S). Everything in a slot is
+// guest-writable and read by litebox as untrusted data.
 const (
 	slotState          = 0
 	slotStubSleeping   = 4
@@ -30,21 +51,17 @@ const (
 	slotCode           = 16
 	slotSiAddr         = 24
 	slotFSBase         = 40
-	slotNr             = 48
-	slotArgs           = 56
-	slotResult         = 104
 	slotContext        = 128 // struct sigcontext, 256 bytes
+	slotHint           = 8   // in a hostcall thread's slot: the last seq it served
 )
 
 // Slot states.
 const (
-	stateIdle = iota
-	stateEvent
-	stateResume
-	stateHostcall
-	stateHostcallDone
-	stateExit
-	stateParked // litebox expects to take long: the stub sleeps at once
+	stateIdle   = 0
+	stateEvent  = 1
+	stateResume = 2
+	stateExit   = 5
+	stateParked = 6 // litebox expects to take long: the stub sleeps at once
 )
 
 // Clone flags of the stubs the platform makes (see the ptrace platform):
@@ -56,76 +73,140 @@ const (
 	threadFlags = unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND
 )
 
-// StubSyscalls are the host syscalls a systrap stub may make, and only
-// from its own code page; every other syscall (everything the guest
-// issues) traps into the stub's handler, and anything else from the code
-// page kills the stub.
-var StubSyscalls = []struct {
+// StubSyscall is one host syscall a stub may make from its code page.
+type StubSyscall struct {
 	Name string
 	Nr   uint32
 	Why  string
-}{
-	{"mmap", unix.SYS_MMAP, "map guest memory and thread signal stacks"},
-	{"munmap", unix.SYS_MUNMAP, "unmap guest memory"},
-	{"mprotect", unix.SYS_MPROTECT, "change guest memory protection"},
-	{"mremap", unix.SYS_MREMAP, "move or resize guest memory"},
-	{"madvise", unix.SYS_MADVISE, "drop guest pages"},
-	{"futex", unix.SYS_FUTEX, "wait for and wake litebox through the shared slot"},
-	{"rt_sigreturn", unix.SYS_RT_SIGRETURN, "return into the guest after a trap"},
-	{"sigaltstack", unix.SYS_SIGALTSTACK, "each stub thread's signal stack"},
-	{"arch_prctl", unix.SYS_ARCH_PRCTL, "set the guest's fs_base"},
-	{"exit", unix.SYS_EXIT, "end one stub thread"},
-	{"pause", unix.SYS_PAUSE, "a new stub waits to be set up"},
-	{"clone", unix.SYS_CLONE, "fork a stub or add a thread: only with the run's secret, which only ptrace injections carry"},
 }
 
-// filter is the seccomp program of systrap stubs.
-func filter(secret uint64) []bpf.RawInstruction {
-	const (
-		retKill  = 0x80000000 // SECCOMP_RET_KILL_PROCESS
-		retTrap  = 0x00030000 // SECCOMP_RET_TRAP: SIGSYS into the handler
-		retAllow = 0x7fff0000
-		archX86  = 0xc000003e
-	)
-	// seccomp_data: nr 0, arch 4, instruction_pointer 8, args 16 + 8*i.
-	prog := []bpf.Instruction{
+// StubSyscalls are the host syscalls the stubs' first filter allows from
+// the stub's code page (every syscall from anywhere else traps into the
+// stub's handler and reaches litebox; anything else from the code page
+// kills the stub). Only hostcall threads and the holder, which never run
+// guest code, can use all of them: guest threads add GuestSyscalls' filter.
+var StubSyscalls = []StubSyscall{
+	{"mmap", unix.SYS_MMAP, "map guest memory, slots and signal stacks (hostcall thread)"},
+	{"munmap", unix.SYS_MUNMAP, "unmap guest memory (hostcall thread)"},
+	{"mprotect", unix.SYS_MPROTECT, "change guest memory protection (hostcall thread)"},
+	{"mremap", unix.SYS_MREMAP, "move or resize guest memory (hostcall thread)"},
+	{"madvise", unix.SYS_MADVISE, "drop guest pages (hostcall thread)"},
+	{"clone", unix.SYS_CLONE, "fork a stub or add a thread (injected by ptrace into the holder or a hostcall thread)"},
+	{"write", unix.SYS_WRITE, "report a hostcall's completion on fd 6 (hostcall thread)"},
+	{"seccomp", unix.SYS_SECCOMP, "a new guest thread adds the guest filter"},
+	{"sigaltstack", unix.SYS_SIGALTSTACK, "a new guest thread installs its signal stack"},
+	{"futex", unix.SYS_FUTEX, "wait for and wake litebox"},
+	{"rt_sigreturn", unix.SYS_RT_SIGRETURN, "return into the guest after a trap"},
+	{"arch_prctl", unix.SYS_ARCH_PRCTL, "set the guest's fs_base"},
+	{"exit", unix.SYS_EXIT, "end one stub thread"},
+	{"pause", unix.SYS_PAUSE, "a new stub thread waits to be set up"},
+}
+
+// GuestSyscalls are what a guest thread may still do from the code page
+// once its own filter is in place: everything the handler needs, nothing
+// that changes memory, creates threads or processes, or writes to an fd.
+var GuestSyscalls = []StubSyscall{
+	{"futex", unix.SYS_FUTEX, "FUTEX_WAIT and FUTEX_WAKE only: wait for and wake litebox through the slot"},
+	{"rt_sigreturn", unix.SYS_RT_SIGRETURN, "return into the guest after a trap"},
+	{"arch_prctl", unix.SYS_ARCH_PRCTL, "ARCH_SET_FS only: the guest's TLS base"},
+	{"exit", unix.SYS_EXIT, "end this thread"},
+}
+
+const (
+	futexWake = 1          // FUTEX_WAKE
+	archSetFS = 0x1002     // ARCH_SET_FS
+	retKill   = 0x80000000 // SECCOMP_RET_KILL_PROCESS
+	retTrap   = 0x00030000 // SECCOMP_RET_TRAP: SIGSYS into the handler
+	retAllow  = 0x7fff0000
+	archX86   = 0xc000003e
+)
+
+// seccomp_data offsets: nr 0, arch 4, instruction_pointer 8, args 16 + 8*i.
+func argLo(i int) uint32 { return uint32(16 + 8*i) }
+func argHi(i int) uint32 { return uint32(16 + 8*i + 4) }
+
+// fromCodePage jumps to the rest of the program for syscalls issued from
+// the stub's code page and returns outside for every other one.
+func fromCodePage(outside uint32) []bpf.Instruction {
+	return []bpf.Instruction{
 		bpf.LoadAbsolute{Off: 4, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: archX86, SkipTrue: 1},
 		bpf.RetConstant{Val: retKill},
 		bpf.LoadAbsolute{Off: 12, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(codeBase >> 32), SkipTrue: 1},
-		bpf.RetConstant{Val: retTrap},
+		bpf.RetConstant{Val: outside},
 		bpf.LoadAbsolute{Off: 8, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpLessThan, Val: uint32(codeBase&0xffffffff) + pageSize, SkipTrue: 1},
-		bpf.RetConstant{Val: retTrap},
+		bpf.RetConstant{Val: outside},
 		bpf.LoadAbsolute{Off: 0, Size: 4},
 	}
-	for _, s := range StubSyscalls {
-		if s.Nr == unix.SYS_CLONE {
-			continue
-		}
-		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: s.Nr, SkipFalse: 1}, bpf.RetConstant{Val: retAllow})
-	}
-	prog = append(prog,
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_CLONE, SkipFalse: 5},
-		bpf.LoadAbsolute{Off: 16 + 5*8, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(secret), SkipFalse: 3},
-		bpf.LoadAbsolute{Off: 16 + 5*8 + 4, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(secret >> 32), SkipFalse: 1},
-		bpf.RetConstant{Val: retAllow},
+}
+
+// argRule allows syscall nr when argument i, as a whole 64-bit value,
+// passes cond against val, and kills the stub otherwise; any other syscall
+// goes on to the next rule.
+func argRule(nr uint32, i int, cond bpf.JumpTest, val uint32) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 6},
+		bpf.LoadAbsolute{Off: argHi(i), Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 2},
+		bpf.LoadAbsolute{Off: argLo(i), Size: 4},
+		bpf.JumpIf{Cond: cond, Val: val, SkipTrue: 1},
 		bpf.RetConstant{Val: retKill},
-	)
+		bpf.RetConstant{Val: retAllow},
+	}
+}
+
+func assemble(prog []bpf.Instruction) []bpf.RawInstruction {
 	raw, err := bpf.Assemble(prog)
 	if err != nil {
-		panic("systrap: stub seccomp filter: " + err.Error()) // a bug in the program above
+		panic("systrap: stub seccomp filter: " + err.Error()) // a bug in the program
 	}
 	return raw
 }
 
-// stubImage builds the stub executable: the code page and the parameter
-// page its set-up reads (handler sigaction, capability sets, the seccomp
-// program with this run's secret).
-func stubImage(secret uint64) []byte {
+// stubFilter is the seccomp program every stub installs at set-up: any
+// syscall from outside the code page traps; from the code page the
+// StubSyscalls are allowed (write only to the completion pipe).
+func stubFilter() []bpf.RawInstruction {
+	prog := fromCodePage(retTrap)
+	for _, s := range StubSyscalls {
+		if s.Nr == unix.SYS_WRITE {
+			prog = append(prog, argRule(s.Nr, 0, bpf.JumpEqual, completionFD)...)
+			continue
+		}
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: s.Nr, SkipFalse: 1}, bpf.RetConstant{Val: retAllow})
+	}
+	return assemble(append(prog, bpf.RetConstant{Val: retKill}))
+}
+
+// guestFilter is the seccomp program a guest thread adds before it runs
+// guest code. Syscalls from outside the code page are left to the first
+// filter (which traps them); from the code page only GuestSyscalls pass,
+// with futex limited to FUTEX_WAIT/FUTEX_WAKE and arch_prctl to
+// ARCH_SET_FS; everything else kills the stub process.
+func guestFilter() []bpf.RawInstruction {
+	prog := fromCodePage(retAllow)
+	prog = append(prog,
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_RT_SIGRETURN, SkipFalse: 1},
+		bpf.RetConstant{Val: retAllow},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXIT, SkipFalse: 1},
+		bpf.RetConstant{Val: retAllow},
+	)
+	// futex(addr, op, ...): op is WAIT (0) or WAKE (1), high word included.
+	prog = append(prog, argRule(unix.SYS_FUTEX, 1, bpf.JumpLessOrEqual, futexWake)...)
+	// arch_prctl(ARCH_SET_FS, base).
+	prog = append(prog, argRule(unix.SYS_ARCH_PRCTL, 0, bpf.JumpEqual, archSetFS)...)
+	prog = append(prog,
+		bpf.RetConstant{Val: retKill},
+	)
+	return assemble(prog)
+}
+
+// stubImage builds the stub executable: the code page (with the guest
+// filter at gfprogOff) and the parameter page its set-up reads (handler
+// sigaction, capability sets, the stub filter).
+func stubImage() []byte {
 	le := binary.LittleEndian
 	const codeOff, paramsOff = 0x1000, 0x2000
 	img := make([]byte, paramsOff+pageSize)
@@ -143,7 +224,7 @@ func stubImage(secret uint64) []byte {
 		size       uint64
 		flags      uint32
 	}{
-		{codeOff, codeBase, uint64(len(stubCode)), 4 | 1},
+		{codeOff, codeBase, pageSize, 4 | 1},
 		{paramsOff, paramsBase, pageSize, 4},
 	} {
 		ph := img[64+56*i:]
@@ -156,9 +237,12 @@ func stubImage(secret uint64) []byte {
 		le.PutUint64(ph[40:], seg.size)
 		le.PutUint64(ph[48:], pageSize)
 	}
+	if len(stubCode) > gfprogOff {
+		panic("systrap: stub code overlaps the guest filter") // caught by the tests
+	}
 	copy(img[codeOff:], stubCode)
+	putFilter(img[codeOff+gfprogOff:], img[codeOff+gfprogOff+16:], codeBase+gfprogOff+16, guestFilter())
 	p := img[paramsOff:]
-	le.PutUint64(p[0x08:], shmSize)
 	// The trap handler: SA_SIGINFO|SA_ONSTACK|SA_RESTORER, every signal
 	// blocked while it runs.
 	le.PutUint64(p[0x10:], codeBase+offHandler)
@@ -167,18 +251,27 @@ func stubImage(secret uint64) []byte {
 	le.PutUint64(p[0x28:], ^uint64(0))
 	le.PutUint64(p[0x30:], 1) // SIGCHLD: SIG_IGN
 	le.PutUint32(p[0x50:], unix.LINUX_CAPABILITY_VERSION_3)
-	prog := filter(secret)
-	le.PutUint16(p[0x70:], uint16(len(prog)))
-	le.PutUint64(p[0x78:], paramsBase+0x100)
 	copy(p[0x80:], "none\x00")
 	copy(p[0x88:], "/proc\x00")
 	copy(p[0x90:], "tmpfs\x00")
 	copy(p[0x98:], "/\x00")
+	putFilter(p[0x70:], p[0x100:], paramsBase+0x100, stubFilter())
+	return img
+}
+
+// putFilter writes a struct sock_fprog into hdr and its instructions into
+// insns, which the stub sees at address at.
+func putFilter(hdr, insns []byte, at uint64, prog []bpf.RawInstruction) {
+	le := binary.LittleEndian
+	if len(prog)*8 > len(insns) {
+		panic("systrap: seccomp filter does not fit its page") // caught by the tests
+	}
+	le.PutUint16(hdr[0:], uint16(len(prog)))
+	le.PutUint64(hdr[8:], at)
 	for i, ins := range prog {
-		o := p[0x100+8*i:]
+		o := insns[8*i:]
 		le.PutUint16(o[0:], ins.Op)
 		o[2], o[3] = ins.Jt, ins.Jf
 		le.PutUint32(o[4:], ins.K)
 	}
-	return img
 }

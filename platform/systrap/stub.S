@@ -4,21 +4,36 @@
 // source.
 //
 // Layout of the stub's part of the address space (see layout.go):
-//   CODE   = 0x7ff000000000  this code, r-x, one page
+//   CODE   = 0x7ff000000000  this code, r-x, one page; from GFPROG on, the
+//                            guest threads' seccomp filter (written by litebox)
 //   PARAMS = 0x7ff000001000  set-up parameters written by litebox; unmapped
-//                            (with the secret they hold) before any guest runs
-//   SHM    = 0x7ff000100000  slots shared with litebox (MAP_SHARED memfd)
+//                            before any guest runs
+//   CTRL   = 0x7ff000080000  requests from litebox, READ-ONLY here (a
+//                            MAP_SHARED memfd mapped from a read-only fd)
+//   SHM    = 0x7ff000100000  slots shared with litebox (MAP_SHARED memfd,
+//                            fd 3): only the slots of this stub's own threads
+//                            are mapped
 //   STACKS = 0x7ff010000000  one 64 KiB private signal stack per thread
-//   POOL   = 0x7ff100000000  shared guest memory (MAP_SHARED memfd, fd 4)
+//   POOL   = 0x7ff100000000  shared guest memory (MAP_SHARED memfd)
 //
-// Slot layout (shared, one page per stub thread):
+// Two kinds of threads run here:
+//  - one hostcall thread per stub process. It never runs guest code. It waits
+//    for a request in its CTRL entry (which the guest cannot write), runs the
+//    syscall, and reports completion by writing to the completion pipe (fd 6)
+//    a packet whose bytes come from the CTRL entry and whose length carries the
+//    errno: nothing the guest can write is read on this path;
+//  - guest threads, which add a second seccomp filter (GFPROG) before their
+//    first guest instruction: from the code page they may only use futex
+//    wait/wake, rt_sigreturn, arch_prctl(ARCH_SET_FS) and exit.
+//
+// CTRL entry (64 bytes, read-only here): 0 seq (u32)  4 slot (u32)
+//   8 syscall nr  16..56 args; for a guest thread's slot, 16 its stack_t.
+// Slot (shared, one page per guest thread):
 //   0 state (u32 futex word)   4 stub sleeping (u32)   8 signo
 //   16 si_code   24 si_addr   32 litebox sleeping (u32)
-//   40 fs_base wanted   48 hostcall nr   56..96 hostcall args   104 result
-//   128..384 struct sigcontext of the trapped guest   400 stack_t scratch
-// States: 0 idle, 1 event (stub -> litebox), 2 resume, 3 hostcall,
-// 4 hostcall done (stub -> litebox), 5 exit, 6 parked (litebox expects to
-// take long: sleep at once instead of spinning).
+//   40 fs_base wanted   128..384 struct sigcontext of the trapped guest
+// States: 0 idle, 1 event (stub -> litebox), 2 resume, 5 exit, 6 parked
+// (litebox expects to take long: sleep at once instead of spinning).
 // Each signal stack starts with the thread's slot address and the fs_base
 // the thread currently has (so arch_prctl runs only on change).
 
@@ -28,13 +43,16 @@
 	// (the object is never linked); nm still lists these local labels.
 
 	.equ PARAMS, 0x7ff000001000
-	.equ SHM, 0x7ff000100000
+	.equ CTRL, 0x7ff000080000
+	.equ CTRL_SIZE, 0x22000
 	.equ POOL, 0x7ff100000000
 	.equ POOL_SIZE, 0x100000000
 	.equ STACK_SIZE, 0x10000
+	.equ GFPROG, 0x7ff0000009f0
+	.equ COMPLETION_FD, 6
 	.equ SPIN, 1000	// ~10-20 µs of pause: covers a typical syscall's service time in litebox
+	.equ HC_SPIN, 400	// the hostcall thread waits longer: requests come in bursts
 
-	.equ P_SHM_SIZE, PARAMS + 0x08
 	.equ P_HANDLER, PARAMS + 0x10
 	.equ P_SIGIGN, PARAMS + 0x30
 	.equ P_CAPHDR, PARAMS + 0x50
@@ -68,7 +86,8 @@
 	.endm
 
 // _start: set-up of the holder, the first stub; every other stub is a
-// clone of it and inherits the result.
+// clone of it and inherits the result. Descriptors on entry: 3 the slots,
+// 4 the pool, 5 the requests (read-only), 6 the completion pipe.
 _start:
 	// mmap(POOL, POOL_SIZE, PROT_NONE, MAP_SHARED|MAP_FIXED, 4, 0): the
 	// shared-memory pool MAP_SHARED guest memory is carved from.
@@ -82,21 +101,28 @@ _start:
 	syscall
 	cmp rax, rdi
 	jne fail
-	// mmap(SHM, size, RW, MAP_SHARED|MAP_FIXED, 3, 0): the slots.
-	movabs rdi, SHM
-	movabs rax, P_SHM_SIZE
-	mov rsi, [rax]
-	mov edx, 3
+	// mmap(CTRL, CTRL_SIZE, PROT_READ, MAP_SHARED|MAP_FIXED, 5, 0): the
+	// requests. fd 5 is read-only, so not even mprotect can make it writable.
+	movabs rdi, CTRL
+	mov esi, CTRL_SIZE
+	mov edx, 1
 	mov r10d, 0x11
-	mov r8d, 3
+	mov r8d, 5
 	xor r9d, r9d
 	mov eax, 9
 	syscall
-	movabs rcx, SHM
-	cmp rax, rcx
+	cmp rax, rdi
 	jne fail
-	// close_range(0, ~0U, 0): no host fds at all.
+	// Keep only fd 3 (slots, mapped per thread later) and fd 6 (completions).
 	xor edi, edi
+	mov esi, 2
+	xor edx, edx
+	SYSCALL_OK 436	// close_range
+	mov edi, 4
+	mov esi, 5
+	xor edx, edx
+	SYSCALL_OK 436
+	mov edi, 7
 	mov esi, 0xffffffff
 	xor edx, edx
 	SYSCALL_OK 436
@@ -140,16 +166,13 @@ _start:
 	xor esi, esi
 	movabs rdx, P_FPROG
 	SYSCALL_OK 317
-	// Drop everything but the code page and the slots: the parameters
-	// (and the secret in the filter) go too.
+	// Drop everything but the code page, the requests and the pool: the
+	// parameters go too.
 	xor edi, edi
 	movabs rsi, 0x7ff000000000
 	SYSCALL_OK 11
-	movabs rdi, SHM
-	movabs rax, P_SHM_SIZE
-	add rdi, [rax]
-	movabs rsi, POOL
-	sub rsi, rdi
+	movabs rdi, CTRL + CTRL_SIZE
+	movabs rsi, POOL - (CTRL + CTRL_SIZE)
 	SYSCALL_OK 11
 	movabs rdi, POOL + POOL_SIZE
 	movabs rsi, 0x7ffffffff000 - (POOL + POOL_SIZE)
@@ -159,7 +182,8 @@ _start:
 	SYSCALL_OK 11
 	int3	// ready
 
-// Injection points, used by litebox through ptrace (holder, fork, clone).
+// Injection points, used by litebox through ptrace (holder and hostcall
+// threads only; guest threads are never injected into).
 inject:
 	syscall
 	int3
@@ -173,24 +197,76 @@ parked:
 	syscall
 	jmp parked
 
-// thread_start: a new stub thread begins here (r13 = its slot, r14 = the
-// top of its signal stack). It installs the signal stack, builds a blank
-// signal frame on it, and reports itself as if a signal had arrived, so its
-// first resume is an ordinary rt_sigreturn into the guest.
+// hostcall_loop: the hostcall thread (r12 = its CTRL entry, r13 = its slot
+// page, r15d = the last sequence number it served). Nothing here reads
+// guest-writable memory; the only write there is a hint for litebox.
+hostcall_loop:
+	mov ecx, HC_SPIN
+1:
+	mov eax, [r12]
+	cmp eax, r15d
+	jne 3f
+	pause
+	dec ecx
+	jnz 1b
+	// futex(entry, FUTEX_WAIT, last seq, NULL): litebox always wakes.
+	mov rdi, r12
+	xor esi, esi
+	mov edx, r15d
+	xor r10d, r10d
+	mov eax, 202
+	syscall
+	jmp hostcall_loop
+3:
+	mov r15d, eax
+	lfence	// the arguments are read after the sequence number
+	mov rax, [r12 + 8]
+	mov rdi, [r12 + 16]
+	mov rsi, [r12 + 24]
+	mov rdx, [r12 + 32]
+	mov r10, [r12 + 40]
+	mov r8, [r12 + 48]
+	mov r9, [r12 + 56]
+	syscall
+	// A hint that the completion is on its way: litebox stops spinning on
+	// it and reads the socket (a forged hint only makes it read sooner).
+	mov [r13 + 8], r15d
+	// Completion: write(COMPLETION_FD, entry, 8 + errno). The first 8 bytes
+	// (seq, slot) come from the read-only entry; the length is the result.
+	xor edx, edx
+	cmp rax, -4095
+	jb 4f
+	mov rdx, rax
+	neg rdx
+	cmp edx, 4088
+	jbe 4f
+	mov edx, 4088
+4:
+	add edx, 8
+	mov edi, COMPLETION_FD
+	mov rsi, r12
+	mov eax, 1
+	syscall
+	jmp hostcall_loop
+
+// thread_start: a new guest thread begins here (r12 = its slot's CTRL entry
+// holding its stack_t, r13 = its slot, r14 = the top of its signal stack).
+// It installs the signal stack, adds the guest filter, builds a blank signal
+// frame and reports itself as if a signal had arrived, so its first resume
+// is an ordinary rt_sigreturn into the guest.
 thread_start:
 	mov rbx, r13
-	// sigaltstack({base, 0, STACK_SIZE}, NULL), the stack_t in the slot.
-	// rsp is 0 meanwhile: a forked stub still has its parent's signal
-	// stack installed and would get EPERM while "running on" it.
-	mov rax, r14
-	sub rax, STACK_SIZE
-	mov [rbx + 400], rax
-	mov qword ptr [rbx + 408], 0
-	mov qword ptr [rbx + 416], STACK_SIZE
-	lea rdi, [rbx + 400]
+	// sigaltstack(entry + 16, NULL). rsp is 0 meanwhile: a forked stub's
+	// thread could otherwise be "running on" an inherited signal stack.
+	lea rdi, [r12 + 16]
 	xor esi, esi
 	xor esp, esp
 	SYSCALL_OK 131	// sigaltstack
+	// The guest filter, from the code page (the guest cannot change it).
+	mov edi, 1	// SECCOMP_SET_MODE_FILTER
+	xor esi, esi
+	movabs rdx, GFPROG
+	SYSCALL_OK 317
 	mov rax, r14
 	sub rax, STACK_SIZE
 	mov [rax], r13
@@ -239,8 +315,6 @@ spin:
 	mov eax, [rbx]
 	cmp eax, 2
 	je resume
-	cmp eax, 3
-	je hostcall
 	cmp eax, 5
 	je exit_thread
 	cmp eax, 6
@@ -255,8 +329,6 @@ sleep:
 	xchg [rbx + 4], edx
 	mov eax, [rbx]
 	cmp eax, 2
-	je 2f
-	cmp eax, 3
 	je 2f
 	cmp eax, 5
 	je 2f
@@ -287,18 +359,6 @@ resume:
 1:
 	mov dword ptr [rbx], 0
 	ret	// into restorer: rt_sigreturn loads the guest's registers
-hostcall:
-	mov rax, [rbx + 48]
-	mov rdi, [rbx + 56]
-	mov rsi, [rbx + 64]
-	mov rdx, [rbx + 72]
-	mov r10, [rbx + 80]
-	mov r8, [rbx + 88]
-	mov r9, [rbx + 96]
-	syscall
-	mov [rbx + 104], rax
-	POST 4
-	jmp wait
 exit_thread:
 	mov eax, 60
 	xor edi, edi

@@ -3,6 +3,7 @@ package systrap
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -103,15 +104,14 @@ func (t *traced) stopAt(trapAt uint64, r *platform.Regs) (unix.Signal, error) {
 	}
 }
 
-// clone injects clone(flags) with the secret the stubs' seccomp filter
-// demands, and returns the child's host tid; the child is left in its
-// attach stop, traced by the caller.
-func (t *traced) clone(flags, secret uint64) (int, error) {
+// clone injects clone(flags) and returns the child's host tid; the child
+// is left in its attach stop, traced by the caller's OS thread.
+func (t *traced) clone(flags uint64) (int, error) {
 	r := t.base
 	r.Rip = codeBase + offCloneEntry
 	r.Rax = unix.SYS_CLONE
 	r.Orig_rax = ^uint64(0)
-	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = flags, 0, 0, 0, 0, secret
+	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = flags, 0, 0, 0, 0, 0
 	if err := unix.PtraceSetRegs(t.tid, &r); err != nil {
 		return 0, fmt.Errorf("systrap: clone setregs: %w", err)
 	}
@@ -148,31 +148,6 @@ func (t *traced) clone(flags, secret uint64) (int, error) {
 	return child, nil
 }
 
-// startThread prepares a stopped, traced new stub thread to run: it maps
-// the signal stack of its slot (mapStack) and sends it to thread_start,
-// untraced from then on.
-func (t *traced) startThread(slot int, mapStack bool) error {
-	var r platform.Regs
-	if err := unix.PtraceGetRegs(t.tid, &r); err != nil {
-		return err
-	}
-	t.base = r
-	if mapStack {
-		if _, err := t.inject(unix.SYS_MMAP, stackBase(slot), stackSize, unix.PROT_READ|unix.PROT_WRITE,
-			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uint64(0), 0); err != nil {
-			return fmt.Errorf("systrap: signal stack: %w", err)
-		}
-	}
-	r.Rip = codeBase + offThreadStart
-	r.R13, r.R14 = slotAddr(slot), stackTop(slot)
-	r.R9 = 0 // the clone's secret argument: never left in a stub register
-	r.Orig_rax = ^uint64(0)
-	if err := unix.PtraceSetRegs(t.tid, &r); err != nil {
-		return err
-	}
-	return t.detach()
-}
-
 func (t *traced) detach() error {
 	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(t.tid), 0, 0, 0, 0); errno != 0 {
 		return fmt.Errorf("systrap: detach %d: %w", t.tid, errno)
@@ -180,68 +155,91 @@ func (t *traced) detach() error {
 	return nil
 }
 
-// cloneUnderPtrace makes a new stub thread (threadFlags) or stub process
-// (forkFlags) from this thread, which is waiting in its handler: it is
-// seized, the clone injected with the secret, and the thread restored
-// exactly as it was and released. The child starts at thread_start with
-// slot; a new thread gets its own signal stack, a forked process keeps its
-// copy of the parent thread's.
-func (t *thread) cloneUnderPtrace(flags uint64, slot int, newStack bool) (int, error) {
-	if _, err := t.waitStopped(); err != nil {
-		return 0, err
+// addGuestThread makes a guest thread in the stub whose hostcall thread
+// (or holder) t is in a ptrace stop: it maps the slot's page and signal
+// stack, clones a thread and sends it to thread_start, untraced from then
+// on. It returns the new thread's host tid.
+func (p *Platform) addGuestThread(t *traced, slot int) (int, error) {
+	if _, err := t.inject(unix.SYS_MMAP, slotAddr(slot), slotSize, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_SHARED|unix.MAP_FIXED, 3, uint64(slot)*slotSize); err != nil {
+		return 0, fmt.Errorf("systrap: mapping slot: %w", err)
 	}
-	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(t.tid), 0, tracedOptions, 0, 0); errno != 0 {
-		return 0, fmt.Errorf("seize: %w", errno)
+	if _, err := t.inject(unix.SYS_MMAP, stackBase(slot), stackSize, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uint64(0), 0); err != nil {
+		return 0, fmt.Errorf("systrap: signal stack: %w", err)
 	}
-	tr := &traced{tid: t.tid}
-	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(t.tid), 0, 0, 0, 0); errno != 0 {
-		_ = tr.detach()
-		return 0, fmt.Errorf("interrupt: %w", errno)
-	}
-	if _, err := tr.waitStop(); err != nil {
-		return 0, err
-	}
-	var saved platform.Regs
-	if err := unix.PtraceGetRegs(t.tid, &saved); err != nil {
-		_ = tr.detach()
-		return 0, err
-	}
-	tr.base = saved
-	restore := func() {
-		_ = unix.PtraceSetRegs(t.tid, &saved)
-		_ = tr.detach()
-	}
-	if newStack {
-		if _, err := tr.inject(unix.SYS_MMAP, stackBase(slot), stackSize, unix.PROT_READ|unix.PROT_WRITE,
-			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uint64(0), 0); err != nil {
-			restore()
-			return 0, fmt.Errorf("signal stack: %w", err)
-		}
-	}
-	child, err := tr.clone(flags, t.s.p.secret)
-	restore()
+	p.setStack(slot)
+	tid, err := t.clone(threadFlags)
 	if err != nil {
 		return 0, err
 	}
-	c := &traced{tid: child}
-	var cr platform.Regs
-	if err := unix.PtraceGetRegs(child, &cr); err != nil {
+	c := &traced{tid: tid}
+	var r platform.Regs
+	if err := unix.PtraceGetRegs(tid, &r); err != nil {
 		return 0, err
 	}
-	cr.Rip = codeBase + offThreadStart
-	cr.R9 = 0 // the clone's secret argument: never left in a stub register
-	cr.R13 = slotAddr(slot)
-	if newStack {
-		cr.R14 = stackTop(slot)
-	} else {
-		cr.R14 = t.stack // the child's copy of our signal stack
-	}
-	cr.Orig_rax = ^uint64(0)
-	if err := unix.PtraceSetRegs(child, &cr); err != nil {
+	r.Rip = codeBase + offThreadStart
+	r.R12, r.R13, r.R14 = ctrlAddr(slot), slotAddr(slot), stackTop(slot)
+	r.Orig_rax = ^uint64(0)
+	if err := unix.PtraceSetRegs(tid, &r); err != nil {
 		return 0, err
 	}
 	if err := c.detach(); err != nil {
 		return 0, err
 	}
-	return child, nil
+	return tid, nil
+}
+
+// startHostcall sends a stub's new first thread t, in a ptrace stop, into
+// the hostcall loop serving slot's CTRL entry, untraced from then on. The
+// slot's page carries its completion hints.
+func (p *Platform) startHostcall(t *traced, slot int) error {
+	if _, err := t.inject(unix.SYS_MMAP, slotAddr(slot), slotSize, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_SHARED|unix.MAP_FIXED, 3, uint64(slot)*slotSize); err != nil {
+		return fmt.Errorf("systrap: mapping the hostcall slot: %w", err)
+	}
+	var r platform.Regs
+	if err := unix.PtraceGetRegs(t.tid, &r); err != nil {
+		return err
+	}
+	r.Rip = codeBase + offHostcallLoop
+	r.R12, r.R13 = ctrlAddr(slot), slotAddr(slot)
+	r.R15 = uint64(p.ctrlSeq(slot))
+	r.Rsp = 0 // the hostcall thread needs no stack
+	r.Orig_rax = ^uint64(0)
+	if err := unix.PtraceSetRegs(t.tid, &r); err != nil {
+		return err
+	}
+	return t.detach()
+}
+
+// seizeHostcall stops the stub's hostcall thread under ptrace from the
+// calling OS thread, runs fn on it, and restores and releases it exactly
+// as it was. The caller holds s.hcMu, so no request is in flight.
+func (s *stub) seizeHostcall(fn func(tr *traced) error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(s.pid), 0, tracedOptions, 0, 0); errno != 0 {
+		return fmt.Errorf("seize: %w", errno)
+	}
+	tr := &traced{tid: s.pid}
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(s.pid), 0, 0, 0, 0); errno != 0 {
+		_ = tr.detach()
+		return fmt.Errorf("interrupt: %w", errno)
+	}
+	if _, err := tr.waitStop(); err != nil {
+		return err
+	}
+	var saved platform.Regs
+	if err := unix.PtraceGetRegs(s.pid, &saved); err != nil {
+		_ = tr.detach()
+		return err
+	}
+	tr.base = saved
+	err := fn(tr)
+	_ = unix.PtraceSetRegs(s.pid, &saved)
+	if derr := tr.detach(); err == nil {
+		err = derr
+	}
+	return err
 }
