@@ -249,9 +249,15 @@ func TestInitFPState(t *testing.T) {
 	}
 }
 
-func putU16(m *fakeMem, addr uint64, v uint16) { _, _ = m.CopyOut(addr, binary.LittleEndian.AppendUint16(nil, v)) }
-func putU32(m *fakeMem, addr uint64, v uint32) { _, _ = m.CopyOut(addr, binary.LittleEndian.AppendUint32(nil, v)) }
-func putU64(m *fakeMem, addr uint64, v uint64) { _, _ = m.CopyOut(addr, binary.LittleEndian.AppendUint64(nil, v)) }
+func putU16(m *fakeMem, addr uint64, v uint16) {
+	_, _ = m.CopyOut(addr, binary.LittleEndian.AppendUint16(nil, v))
+}
+func putU32(m *fakeMem, addr uint64, v uint32) {
+	_, _ = m.CopyOut(addr, binary.LittleEndian.AppendUint32(nil, v))
+}
+func putU64(m *fakeMem, addr uint64, v uint64) {
+	_, _ = m.CopyOut(addr, binary.LittleEndian.AppendUint64(nil, v))
+}
 
 func getU64(t *testing.T, m *fakeMem, addr uint64) uint64 {
 	t.Helper()
