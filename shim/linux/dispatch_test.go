@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -223,6 +224,23 @@ func TestDispatch(t *testing.T) {
 				}
 				return []uint64{addr, 1 << 25, 0}
 			}},
+
+		{name: "getcpu", nr: unix.SYS_GETCPU,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+				mem.poke(t, buf, bytes.Repeat([]byte{0xff}, 8))
+				return []uint64{buf, buf + 4, 0}
+			},
+			check: func(t *testing.T, task *Task, mem *fakeMem) {
+				b := mem.peek(t, buf, 8)
+				cpu, node := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
+				if cpu >= uint32(runtime.NumCPU()) || node != 0 {
+					t.Errorf("getcpu: cpu %d node %d, want a CPU of the affinity mask on node 0", cpu, node)
+				}
+			}},
+		{name: "getcpu NULL", nr: unix.SYS_GETCPU,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{0, 0, 0} }},
+		{name: "getcpu bad node pointer", nr: unix.SYS_GETCPU, wantErr: unix.EFAULT,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{buf, noAccess, 0} }},
 
 		{name: "clock_gettime monotonic", nr: unix.SYS_CLOCK_GETTIME,
 			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{unix.CLOCK_MONOTONIC, buf} },
