@@ -103,3 +103,15 @@ func TestNewInoMapKeysDiffer(t *testing.T) {
 		t.Error("two fresh maps agree: the key is not random")
 	}
 }
+
+func BenchmarkInoMap(b *testing.B) {
+	m, err := NewInoMap()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sink uint64
+	for i := range b.N {
+		sink += m.Map(uint64(i) + 1)
+	}
+	_ = sink
+}
