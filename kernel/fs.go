@@ -204,6 +204,25 @@ func (p *Process) Renameat2(olddirfd int, oldpath string, newdirfd int, newpath 
 	return p.k.cfg.FS.Rename(oldAbs, newAbs)
 }
 
+// Linkat makes a hard link newpath to oldpath, which is followed only with
+// AT_SYMLINK_FOLLOW (link(2) never follows it on Linux either).
+// AT_EMPTY_PATH with an empty oldpath (linking an open file) needs a
+// capability the guest never has: ENOENT, as Linux says then.
+func (p *Process) Linkat(olddirfd int, oldpath string, newdirfd int, newpath string, flags int) error {
+	if flags&^(unix.AT_SYMLINK_FOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return unix.EINVAL
+	}
+	oldAbs, err := p.Path(olddirfd, oldpath)
+	if err != nil {
+		return err
+	}
+	newAbs, err := p.Path(newdirfd, newpath)
+	if err != nil {
+		return err
+	}
+	return p.k.cfg.FS.Link(oldAbs, newAbs, flags&unix.AT_SYMLINK_FOLLOW != 0)
+}
+
 // Symlinkat creates a symbolic link.
 func (p *Process) Symlinkat(target string, dirfd int, path string) error {
 	if target == "" {

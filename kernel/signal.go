@@ -426,15 +426,19 @@ func (t *Task) SigAltStack(set *AltStack, onStack bool) (AltStack, error) {
 		if onStack {
 			return old, unix.EPERM
 		}
+		// SS_ONSTACK is accepted and means nothing (Linux keeps it for old
+		// programs, and rt_sigreturn passes back the uc_stack of a handler
+		// that ran on the alternate stack, which has it set).
+		mode := set.Flags &^ ssAutoDisarm
 		switch {
-		case set.Flags&ssDisable != 0:
+		case mode == ssDisable:
 			t.altStack = AltStack{Flags: ssDisable}
-		case set.Flags&^ssAutoDisarm != 0:
+		case mode != 0 && mode != ssOnStack:
 			return old, unix.EINVAL
 		case set.Size < minSigStkSize:
 			return old, unix.ENOMEM
 		default:
-			t.altStack = *set
+			t.altStack = AltStack{Sp: set.Sp, Size: set.Size, Flags: set.Flags &^ ssOnStack}
 		}
 	}
 	return old, nil

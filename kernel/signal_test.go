@@ -484,3 +484,41 @@ func TestInterruptedBySignal(t *testing.T) {
 		t.Fatal("signal did not close Interrupted")
 	}
 }
+
+func TestSigAltStackFlags(t *testing.T) {
+	const autoDisarm = -1 << 31
+	cases := []struct {
+		name      string
+		flags     int32
+		size      uint64
+		onStack   bool
+		wantErr   error
+		wantFlags int32 // of the stack afterwards
+		wantSize  uint64
+	}{
+		{name: "plain", flags: 0, size: 8192, wantSize: 8192},
+		{name: "SS_ONSTACK is accepted and not kept", flags: 1, size: 8192, wantSize: 8192},
+		{name: "SS_AUTODISARM is kept", flags: autoDisarm, size: 8192, wantFlags: autoDisarm, wantSize: 8192},
+		{name: "SS_DISABLE", flags: 2, size: 8192, wantFlags: 2},
+		{name: "SS_DISABLE|SS_ONSTACK", flags: 3, size: 8192, wantErr: unix.EINVAL},
+		{name: "unknown flag", flags: 4, size: 8192, wantErr: unix.EINVAL},
+		{name: "too small", flags: 0, size: 1024, wantErr: unix.ENOMEM},
+		{name: "while on the stack", flags: 0, size: 8192, onStack: true, wantErr: unix.EPERM},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			task := newProc(t).Leader()
+			_, err := task.SigAltStack(&kernel.AltStack{Sp: 0x10000, Flags: c.flags, Size: c.size}, c.onStack)
+			if err != c.wantErr {
+				t.Fatalf("err %v, want %v", err, c.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			got := task.AltStackNow()
+			if got.Flags != c.wantFlags || got.Size != c.wantSize {
+				t.Errorf("stack %+v, want flags %#x size %d", got, c.wantFlags, c.wantSize)
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ processes that hold guest memory may make (everything else kills the stub).`,
 			for _, s := range ptrace.StubSyscalls {
 				fmt.Fprintf(w, "  %s\t%d\t%s\n", s.Name, s.Nr, s.Why)
 			}
+			fmt.Fprintf(w, "  (a guest call into the vsyscall page, which the host emulates as a syscall, traps: SIGSYS to litebox, nothing runs)\n")
 			fmt.Fprintf(w, "\nsystrap stubs: %d host syscalls allowed, only from the stub's code page; every other syscall traps to litebox\n",
 				len(systrap.StubSyscalls))
 			for _, s := range systrap.StubSyscalls {

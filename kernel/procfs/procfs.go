@@ -110,7 +110,7 @@ func (p *procfs) pidDir(pid int) *synth.Dir {
 			if err != nil {
 				return nil, err
 			}
-			return []byte(pr.MM.Maps()), nil
+			return []byte(pr.MM.Maps() + vsyscallMaps), nil
 		}),
 		"cmdline": synth.NewFile(0o444, func() ([]byte, error) {
 			pr, err := proc()
@@ -174,3 +174,8 @@ func hostMemTotalKB() uint64 {
 	}
 	return 0
 }
+
+// vsyscallMaps is the line Linux shows for the legacy vsyscall page
+// (vsyscall=xonly): execute-only, its calls served. Both platforms serve
+// calls into it from the kernel, so every guest has it.
+const vsyscallMaps = "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n"

@@ -530,8 +530,25 @@ func (t *thread) Switch(regs *platform.Regs) (platform.Event, error) {
 		uintptr(unsafe.Pointer(&info[0])), 0, 0); errno == 0 {
 		ev.Code = *(*int32)(unsafe.Pointer(&info[8]))
 		ev.Addr = *(*uint64)(unsafe.Pointer(&info[16]))
+		// A call into the legacy vsyscall page (see vsyscall.go): the
+		// signal is dropped by the next resume like any other.
+		if sig == unix.SIGSYS && vsyscallFromSigsys(info[:], regs) {
+			return platform.Event{Kind: platform.EventSyscall}, nil
+		}
+		if vsyscallFromFault(sig, ev.Addr, regs, t.readStack) {
+			return platform.Event{Kind: platform.EventSyscall}, nil
+		}
 	}
 	return ev, nil
+}
+
+// readStack reads guest memory for the vsyscall emulation.
+func (t *thread) readStack(addr uint64, b []byte) error {
+	n, err := hostmem.Read(t.s.pid, addr, b)
+	if err == nil && n != len(b) {
+		err = unix.EFAULT
+	}
+	return err
 }
 
 // deadOr turns ESRCH from a vanished tracee into a DeadError after reaping.

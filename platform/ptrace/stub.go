@@ -84,18 +84,32 @@ var StubSyscalls = []struct {
 	{"pause", unix.SYS_PAUSE, "a new stub thread waits to be seized"},
 }
 
-// stubFilter is the seccomp program of the stubs.
+// stubFilter is the seccomp program of the stubs: StubSyscalls from the
+// platform's own code, SECCOMP_RET_TRAP for the host's emulation of a
+// vsyscall-page call, and a kill for anything else.
 func stubFilter() []bpf.RawInstruction {
 	const (
 		retKill  = 0x80000000 // SECCOMP_RET_KILL_PROCESS
 		retAllow = 0x7fff0000 // SECCOMP_RET_ALLOW
+		retTrap  = 0x00030000 // SECCOMP_RET_TRAP: SIGSYS, the call is skipped
 		archX86  = 0xc000003e // AUDIT_ARCH_X86_64
 	)
-	// seccomp_data: nr at 0, arch at 4, args[0] at 16.
+	// seccomp_data: nr at 0, arch at 4, instruction_pointer at 8, args[0]
+	// at 16.
 	prog := []bpf.Instruction{
 		bpf.LoadAbsolute{Off: 4, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: archX86, SkipTrue: 1},
 		bpf.RetConstant{Val: retKill},
+		// A guest call into the legacy vsyscall page is emulated by the
+		// host kernel as a syscall checked by this filter, with the
+		// instruction pointer in that page (no stub code is there): trap
+		// it (SIGSYS, the call skipped) so the tracer serves it instead.
+		bpf.LoadAbsolute{Off: 12, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(vsyscallBase >> 32), SkipFalse: 4},
+		bpf.LoadAbsolute{Off: 8, Size: 4},
+		bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: ^uint32(vsyscallSize - 1)},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(vsyscallBase & 0xffffffff), SkipFalse: 1},
+		bpf.RetConstant{Val: retTrap},
 		bpf.LoadAbsolute{Off: 0, Size: 4},
 	}
 	for _, s := range StubSyscalls {

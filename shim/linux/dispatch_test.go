@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -224,6 +225,23 @@ func TestDispatch(t *testing.T) {
 				return []uint64{addr, 1 << 25, 0}
 			}},
 
+		{name: "getcpu", nr: unix.SYS_GETCPU,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+				mem.poke(t, buf, bytes.Repeat([]byte{0xff}, 8))
+				return []uint64{buf, buf + 4, 0}
+			},
+			check: func(t *testing.T, task *Task, mem *fakeMem) {
+				b := mem.peek(t, buf, 8)
+				cpu, node := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
+				if cpu >= uint32(runtime.NumCPU()) || node != 0 {
+					t.Errorf("getcpu: cpu %d node %d, want a CPU of the affinity mask on node 0", cpu, node)
+				}
+			}},
+		{name: "getcpu NULL", nr: unix.SYS_GETCPU,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{0, 0, 0} }},
+		{name: "getcpu bad node pointer", nr: unix.SYS_GETCPU, wantErr: unix.EFAULT,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{buf, noAccess, 0} }},
+
 		{name: "clock_gettime monotonic", nr: unix.SYS_CLOCK_GETTIME,
 			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{unix.CLOCK_MONOTONIC, buf} },
 			check: func(t *testing.T, task *Task, mem *fakeMem) {
@@ -347,6 +365,65 @@ func TestDispatch(t *testing.T) {
 				return []uint64{atFDCWD, memBase, unix.O_RDONLY}
 			}},
 
+		// Hard links: one inode under two names.
+		{name: "link", nr: unix.SYS_LINK,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+				linkSource(t, task)
+				mem.poke(t, buf, []byte("/f\x00/g\x00"))
+				return []uint64{buf, buf + 3}
+			},
+			check: func(t *testing.T, task *Task, mem *fakeMem) {
+				f, _ := task.Proc.Fstatat(unix.AT_FDCWD, "/f", 0)
+				g, err := task.Proc.Fstatat(unix.AT_FDCWD, "/g", 0)
+				if err != nil || g.Ino != f.Ino || g.Dev != f.Dev || g.Nlink != 2 {
+					t.Errorf("link: %+v, %v; want the inode of /f (%d) with 2 links", g, err, f.Ino)
+				}
+			}},
+		{name: "link onto an existing name", nr: unix.SYS_LINK, wantErr: unix.EEXIST,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+				linkSource(t, task)
+				mem.poke(t, buf, []byte("/f\x00/f\x00"))
+				return []uint64{buf, buf + 3}
+			}},
+		{name: "link to a directory", nr: unix.SYS_LINK, wantErr: unix.EPERM,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+				mem.poke(t, buf, []byte("/\x00/g\x00"))
+				return []uint64{buf, buf + 2}
+			}},
+		{name: "linkat relative to AT_FDCWD with AT_SYMLINK_FOLLOW", nr: unix.SYS_LINKAT,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+				linkSource(t, task)
+				if err := task.Proc.Symlinkat("/f", unix.AT_FDCWD, "/s"); err != nil {
+					t.Fatal(err)
+				}
+				mem.poke(t, buf, []byte("s\x00g\x00"))
+				return []uint64{atFDCWD, buf, atFDCWD, buf + 2, unix.AT_SYMLINK_FOLLOW}
+			},
+			check: func(t *testing.T, task *Task, mem *fakeMem) {
+				f, _ := task.Proc.Fstatat(unix.AT_FDCWD, "/f", 0)
+				g, _ := task.Proc.Fstatat(unix.AT_FDCWD, "/g", unix.AT_SYMLINK_NOFOLLOW)
+				if g.Ino != f.Ino {
+					t.Errorf("AT_SYMLINK_FOLLOW linked inode %d, want the target's %d", g.Ino, f.Ino)
+				}
+			}},
+		{name: "linkat unknown flag", nr: unix.SYS_LINKAT, wantErr: unix.EINVAL,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+				linkSource(t, task)
+				mem.poke(t, buf, []byte("/f\x00/g\x00"))
+				return []uint64{atFDCWD, buf, atFDCWD, buf + 3, 0x1}
+			}},
+		{name: "linkat AT_EMPTY_PATH with an empty path", nr: unix.SYS_LINKAT, wantErr: unix.ENOENT,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+				linkSource(t, task)
+				mem.poke(t, buf, []byte("\x00/g\x00"))
+				return []uint64{atFDCWD, buf, atFDCWD, buf + 1, unix.AT_EMPTY_PATH}
+			}},
+		{name: "link from a bad pointer", nr: unix.SYS_LINK, wantErr: unix.EFAULT,
+			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+				mem.poke(t, buf, []byte("/g\x00"))
+				return []uint64{noAccess, buf}
+			}},
+
 		{name: "arch_prctl ARCH_SET_FS", nr: unix.SYS_ARCH_PRCTL,
 			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{archSetFS, 0x7f0000001000} },
 			check: func(t *testing.T, task *Task, mem *fakeMem) {
@@ -406,4 +483,16 @@ func openFile(t *testing.T, task *Task, path string, flags int) int {
 		t.Fatalf("open %s: %v", path, err)
 	}
 	return fd
+}
+
+// linkSource creates the regular file /f for the link tests.
+func linkSource(t *testing.T, task *Task) {
+	t.Helper()
+	fd, err := task.Proc.Openat(unix.AT_FDCWD, "/f", unix.O_CREAT|unix.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Proc.FDs.Close(fd); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -101,7 +101,9 @@ func (t *Task) exitThread(code int) {
 // for a handled one, a signal frame on the guest stack. It also finishes a
 // syscall that was interrupted (restart or EINTR).
 func (t *Task) deliverSignals() {
-	restart := t.afterSyscall && isRestart(t.Regs.Rax)
+	// After rt_sigreturn (orig_rax -1) rax is the restored register, not a
+	// syscall result.
+	restart := t.afterSyscall && int64(t.Regs.Orig_rax) >= 0 && isRestart(t.Regs.Rax)
 	if !restart && !t.K.HasSignal() {
 		return
 	}
@@ -141,7 +143,11 @@ const (
 	frameSize    = 8 + ucontextSize + siginfoSize
 	mcontextOff  = 40
 	sigmaskOff   = 296
-	ucFPXState   = 0x1 // UC_FP_XSTATE
+	// uc_flags: the FP state is in XSAVE format, the frame's SS is
+	// meaningful and sigreturn must restore it as is.
+	ucFPXState        = 0x1 // UC_FP_XSTATE
+	ucSigcontextSS    = 0x2 // UC_SIGCONTEXT_SS
+	ucStrictRestoreSS = 0x4 // UC_STRICT_RESTORE_SS
 )
 
 // gregs lists the registers in struct sigcontext order (r8 ... rip).
@@ -200,7 +206,7 @@ func (t *Task) setupFrame(d kernel.Delivery) error {
 	le := binary.LittleEndian
 	le.PutUint64(b[0:], act.Restorer)
 	uc := b[8:]
-	le.PutUint64(uc[0:], ucFPXState)
+	le.PutUint64(uc[0:], ucFPXState|ucSigcontextSS|ucStrictRestoreSS)
 	le.PutUint64(uc[16:], alt.Sp)
 	flags := uint32(alt.Flags)
 	if onAlt {
@@ -225,6 +231,11 @@ func (t *Task) setupFrame(d kernel.Delivery) error {
 	if err := t.copyOut(frame, b); err != nil {
 		return err
 	}
+	// The handler starts with a clean FP state, as on Linux; the
+	// interrupted code's is in the frame.
+	if err := t.Thread.SetFPState(initFPState(fp)); err != nil {
+		return err
+	}
 	newMask := t.K.Mask() | act.Mask
 	if act.Flags&kernel.SANoDefer == 0 {
 		newMask |= 1 << (uint(d.Info.Signo) - 1)
@@ -240,39 +251,129 @@ func (t *Task) setupFrame(d kernel.Delivery) error {
 }
 
 // sigreturn restores the state saved by setupFrame; the handler's return
-// to the restorer left rsp just past pretcode, at the ucontext.
+// to the restorer left rsp just past pretcode, at the ucontext. A frame
+// that cannot be used raises SIGSEGV, as Linux's badframe does: the guest
+// controls every byte of it.
 func sysRtSigreturn(t *Task, _ args) (uint64, error) {
 	r := t.Regs
 	uc, err := t.copyIn(r.Rsp, ucontextSize)
 	if err != nil {
-		return 0, &Exit{}
+		return t.badFrame()
 	}
 	le := binary.LittleEndian
+	// Linux applies the frame's mask, then the registers, and only then
+	// looks at the FP state: a frame failing there leaves both restored
+	// (the SIGSEGV handler sees them).
+	t.K.SetMask(le.Uint64(uc[sigmaskOff:]))
 	mc := uc[mcontextOff:]
-	var nr platform.Regs = *r
+	nr := *r
 	for i, p := range gregs(&nr) {
 		*p = le.Uint64(mc[i*8:])
 	}
 	// Only the flags a user program may change come back from the frame.
 	const userFlags = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x40000 | 0x200000
 	nr.Eflags = r.Eflags&^userFlags | le.Uint64(mc[17*8:])&userFlags
-	if fpAddr := le.Uint64(mc[23*8:]); fpAddr != 0 {
-		cur, err := t.Thread.FPState()
-		if err == nil {
-			fp, err := t.copyIn(fpAddr, len(cur))
-			if err != nil || t.Thread.SetFPState(fp) != nil {
-				return t.badFrame()
-			}
-		}
-	}
-	t.K.SetMask(le.Uint64(uc[sigmaskOff:]))
+	// Not in a syscall any more: whatever rax the frame holds, it is not a
+	// restart request (Linux sets orig_ax to -1 here).
+	nr.Orig_rax = ^uint64(0)
 	*r = nr
+	if !frameSegmentsOK(le.Uint64(uc[0:]), le.Uint16(mc[18*8:]), le.Uint16(mc[18*8+6:])) {
+		return t.badFrame()
+	}
+	if err := t.restoreFPState(le.Uint64(mc[23*8:])); err != nil {
+		return t.badFrame()
+	}
+	t.restoreAltStack(uc[16:40])
 	// rax is the interrupted code's rax: Dispatch must not overwrite it.
 	return r.Rax, nil
 }
 
-// badFrame kills the process for a corrupt signal frame, as Linux does.
+// User segment selectors of 64-bit code (__USER_CS, __USER_DS).
+const (
+	userCS = 0x33
+	userDS = 0x2b
+)
+
+// frameSegmentsOK checks the CS and SS a frame asks for. Linux loads them
+// (with RPL 3) and an unusable selector faults on the return to user mode;
+// SS is only taken from the frame with UC_STRICT_RESTORE_SS, otherwise an
+// invalid one is replaced by __USER_DS. The guest has no LDT and no TLS
+// descriptors, so the only usable data segment is __USER_DS; and litebox
+// runs 64-bit code only, so the 32-bit __USER32_CS (which Linux would
+// accept) is refused too. The thread keeps the platform's selectors: they
+// are these values.
+func frameSegmentsOK(ucFlags uint64, cs, ss uint16) bool {
+	if cs|3 != userCS {
+		return false
+	}
+	return ucFlags&ucStrictRestoreSS == 0 || ss|3 == userDS
+}
+
+// restoreFPState loads the FP state a frame points at; 0 means "reset it",
+// as Linux does for a NULL fpstate.
+func (t *Task) restoreFPState(fpAddr uint64) error {
+	cur, err := t.Thread.FPState()
+	if err != nil {
+		// The platform cannot read it (a fresh thread): nothing to restore.
+		return nil
+	}
+	if fpAddr == 0 {
+		return t.Thread.SetFPState(initFPState(cur))
+	}
+	fp, err := t.copyIn(fpAddr, len(cur))
+	if err != nil {
+		return err
+	}
+	if len(cur) < 32 {
+		return t.Thread.SetFPState(fp)
+	}
+	// XRSTOR faults on reserved MXCSR bits, but ptrace's SETREGSET checks
+	// them only when the image says the SSE state is in use: check here.
+	if mask := binary.LittleEndian.Uint32(cur[28:]); mask != 0 && binary.LittleEndian.Uint32(fp[24:])&^mask != 0 {
+		return unix.EINVAL
+	}
+	return t.Thread.SetFPState(fp)
+}
+
+// initFPState returns the initial FP state (x87 control word 0x37f, MXCSR
+// 0x1f80, every register zero, every other component in its init state) in
+// the layout of cur, keeping cur's MXCSR mask and software-reserved bytes.
+func initFPState(cur []byte) []byte {
+	b := make([]byte, len(cur))
+	copy(b, cur)
+	if len(b) < 512 {
+		return b // not an FXSAVE image: platforms never return one
+	}
+	le := binary.LittleEndian
+	mask := le.Uint32(cur[28:])
+	clear(b[:464])
+	le.PutUint16(b[0:], 0x37f)
+	le.PutUint32(b[24:], 0x1f80)
+	le.PutUint32(b[28:], mask)
+	if len(b) >= 576 {
+		// XSAVE header: x87 and SSE come from the legacy area above (so
+		// MXCSR is loaded, not kept), the other components are reset.
+		clear(b[512:576])
+		le.PutUint64(b[512:], 0x3)
+	}
+	return b
+}
+
+// restoreAltStack applies the frame's uc_stack like sigaltstack would,
+// ignoring its errors (Linux squashes all but EFAULT, which cannot happen:
+// the bytes are already read).
+func (t *Task) restoreAltStack(b []byte) {
+	le := binary.LittleEndian
+	set := kernel.AltStack{Sp: le.Uint64(b[0:]), Flags: int32(le.Uint32(b[8:])), Size: le.Uint64(b[16:])}
+	cur := t.K.AltStackNow()
+	onStack := cur.Size != 0 && t.Regs.Rsp-cur.Sp < cur.Size
+	_, _ = t.K.SigAltStack(&set, onStack)
+}
+
+// badFrame raises SIGSEGV for a frame that cannot be used, as Linux does
+// (force_sig: a handler runs if it can, else the process dies). The
+// syscall itself returns 0.
 func (t *Task) badFrame() (uint64, error) {
 	t.K.ForceSignal(kernel.SigInfo{Signo: unix.SIGSEGV, Code: kernel.SIKernel})
-	return t.Regs.Rax, nil
+	return 0, nil
 }

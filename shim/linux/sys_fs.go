@@ -51,6 +51,12 @@ func init() {
 	register(unix.SYS_RENAMEAT2, func(t *Task, a args) (uint64, error) {
 		return renameat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], uint(a[4]))
 	})
+	register(unix.SYS_LINK, func(t *Task, a args) (uint64, error) {
+		return linkat(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
+	})
+	register(unix.SYS_LINKAT, func(t *Task, a args) (uint64, error) {
+		return linkat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], int(int32(a[4])))
+	})
 	register(unix.SYS_SYMLINK, func(t *Task, a args) (uint64, error) { return symlinkat(t, a[0], unix.AT_FDCWD, a[1]) })
 	register(unix.SYS_SYMLINKAT, func(t *Task, a args) (uint64, error) { return symlinkat(t, a[0], fdArg(a[1]), a[2]) })
 	register(unix.SYS_READLINK, func(t *Task, a args) (uint64, error) { return readlinkat(t, unix.AT_FDCWD, a[0], a[1], a[2]) })
@@ -451,6 +457,18 @@ func renameat(t *Task, olddir int, oldAddr uint64, newdir int, newAddr uint64, f
 		return 0, err
 	}
 	return 0, t.Proc.Renameat2(olddir, oldPath, newdir, newPath, flags)
+}
+
+func linkat(t *Task, olddir int, oldAddr uint64, newdir int, newAddr uint64, flags int) (uint64, error) {
+	oldPath, err := t.readPath(oldAddr)
+	if err != nil {
+		return 0, err
+	}
+	newPath, err := t.readPath(newAddr)
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Linkat(olddir, oldPath, newdir, newPath, flags)
 }
 
 func symlinkat(t *Task, targetAddr uint64, dirfd int, pathAddr uint64) (uint64, error) {

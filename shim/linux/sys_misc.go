@@ -11,6 +11,7 @@ import (
 func init() {
 	register(unix.SYS_SYSINFO, sysSysinfo)
 	register(unix.SYS_SCHED_GETAFFINITY, sysSchedGetaffinity)
+	register(unix.SYS_GETCPU, sysGetcpu)
 	register(unix.SYS_FADVISE64, func(t *Task, a args) (uint64, error) {
 		if _, err := t.Proc.FDs.Get(fdArg(a[0])); err != nil {
 			return 0, err
@@ -68,6 +69,26 @@ func sysSchedGetaffinity(t *Task, a args) (uint64, error) {
 		mask[i/8] |= 1 << (i % 8)
 	}
 	return uint64(bytes), t.copyOut(a[2], mask)
+}
+
+// sysGetcpu reports a CPU of the affinity mask sched_getaffinity gives, on
+// node 0. Which host CPU a stub runs on is not the guest's business (and
+// would be stale at once); a fixed CPU per thread, spread over the CPUs by
+// thread id, keeps per-CPU caches in the guest spread as they would be.
+// The third argument (a cache) has been unused since Linux 2.6.24.
+func sysGetcpu(t *Task, a args) (uint64, error) {
+	cpu := uint32((t.K.TID - 1) % runtime.NumCPU())
+	if a[0] != 0 {
+		if err := t.writeU32(a[0], cpu); err != nil {
+			return 0, err
+		}
+	}
+	if a[1] != 0 {
+		if err := t.writeU32(a[1], 0); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
 }
 
 func sysPrctl(t *Task, a args) (uint64, error) {

@@ -71,11 +71,18 @@ type FS struct {
 
 	devMu sync.Mutex
 	devs  map[uint64]uint64 // host st_dev -> guest Dev
+	// inos hides host inode numbers: the guest sees this mount's own
+	// stable numbering of them.
+	inos *vfs.InoMap
 }
 
 // New opens hostDir, which must be a readable directory, and returns a
 // file system serving it. Call Close when it is no longer mounted.
 func New(hostDir string, opts Options) (*FS, error) {
+	inos, err := vfs.NewInoMap()
+	if err != nil {
+		return nil, fmt.Errorf("hostfs: %w", err)
+	}
 	fd, err := unix.Open(hostDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("hostfs: open root %q: %w", hostDir, err)
@@ -88,6 +95,7 @@ func New(hostDir string, opts Options) (*FS, error) {
 		euid:    uint32(unix.Geteuid()),
 		egid:    uint32(unix.Getegid()),
 		devs:    map[uint64]uint64{},
+		inos:    inos,
 	}
 	if opts.NoXDev {
 		fs.resolve |= unix.RESOLVE_NO_XDEV
@@ -167,7 +175,9 @@ func (fs *FS) hidden(rel string) bool { return len(fs.hide) > 0 && fs.hide[rel] 
 
 // guestDev maps a host device number to a guest one, so that Dev is
 // distinct per instance while (Dev, Ino) stays unique when the directory
-// spans several host file systems.
+// spans several host file systems. Inode numbers are mapped by fs.inos, a
+// permutation, so (host dev, host ino) -> (guest dev, guest ino) is
+// one-to-one: hard links share a number, distinct files never do.
 func (fs *FS) guestDev(hostDev uint64) uint64 {
 	fs.devMu.Lock()
 	defer fs.devMu.Unlock()
@@ -181,7 +191,7 @@ func (fs *FS) guestDev(hostDev uint64) uint64 {
 
 func (fs *FS) convert(st *unix.Stat_t) vfs.Stat {
 	out := vfs.Stat{
-		Dev: fs.guestDev(st.Dev), Ino: st.Ino, Nlink: st.Nlink, Rdev: st.Rdev,
+		Dev: fs.guestDev(st.Dev), Ino: fs.inos.Map(st.Ino), Nlink: st.Nlink, Rdev: st.Rdev,
 		Mode: st.Mode, Uid: st.Uid, Gid: st.Gid,
 		Size: st.Size, Blksize: st.Blksize, Blocks: st.Blocks,
 		Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim,
@@ -472,7 +482,10 @@ func (d *Dir) parseDirents(fd int, buf []byte, out []vfs.DirEntry) []vfs.DirEntr
 		if i := strings.IndexByte(string(name), 0); i >= 0 {
 			name = name[:i]
 		}
-		e := vfs.DirEntry{Name: string(name), Ino: binary.NativeEndian.Uint64(rec[0:8]), Type: rec[18]}
+		// d_ino is numbered like st_ino (entries are on the directory's
+		// host file system; a mount point's is its covered directory's,
+		// as on Linux).
+		e := vfs.DirEntry{Name: string(name), Ino: d.fs.inos.Map(binary.NativeEndian.Uint64(rec[0:8])), Type: rec[18]}
 		if e.Name == "." || e.Name == ".." || d.fs.hidden(childRel(d.rel, e.Name)) {
 			continue
 		}

@@ -484,6 +484,7 @@ func TestReadWrite(t *testing.T) {
 	wantErrno(t, "read guest-made link to /etc/passwd", err, unix.ENOENT)
 
 	writeFile(t, v, "/newdir/a", "A")
+	before, _ := v.Stat("/newdir/a", false)
 	must(t, "rename", v.Rename("/newdir/a", "/dir/b"))
 	if data, _ := os.ReadFile(host("dir/b")); string(data) != "A" {
 		t.Errorf("renamed file %q", data)
@@ -501,8 +502,12 @@ func TestReadWrite(t *testing.T) {
 		t.Errorf("host stat after truncate/chmod/utimes: %+v", hst)
 	}
 	st, _ := v.Stat("/dir/b", false)
-	if st.Ino != hst.Ino || st.Size != 0 || st.Mode != hst.Mode || st.Uid != vfs.GuestUID {
+	if st.Size != 0 || st.Mode != hst.Mode || st.Uid != vfs.GuestUID {
 		t.Errorf("guest stat %+v vs host %+v", st, hst)
+	}
+	// One file keeps one number: across a rename and under a hard link.
+	if cst, _ := v.Stat("/dir/c", false); st.Ino != before.Ino || cst.Ino != st.Ino || st.Dev != cst.Dev {
+		t.Errorf("inode numbers: before the rename %d, after %d, hard link %d", before.Ino, st.Ino, cst.Ino)
 	}
 
 	// O_APPEND without an atomic host append falls back to stat+pwrite.
@@ -628,9 +633,13 @@ func TestStatNumbers(t *testing.T) {
 	sa, _ := a.Stat("/hello.txt", true)
 	sa2, _ := a.Stat("/hello.txt", true)
 	sb, _ := b.Stat("/hello.txt", true)
-	if sa.Ino != hst.Ino || sa.Dev != sa2.Dev || sa.Dev == sb.Dev || sa.Size != 5 ||
+	if sa.Dev != sa2.Dev || sa.Ino != sa2.Ino || sa.Dev == sb.Dev || sa.Size != 5 ||
 		sa.Uid != hst.Uid || sa.Mode != hst.Mode || sa.Mtime != hst.Mtim {
 		t.Errorf("stat: %+v / %+v, host %+v", sa, sb, hst)
+	}
+	// The host's inode number never shows; each mount numbers on its own.
+	if sa.Ino == hst.Ino || sb.Ino == hst.Ino || sa.Ino == sb.Ino || sa.Ino == 0 {
+		t.Errorf("inode numbers: mount a %d, mount b %d, host %d", sa.Ino, sb.Ino, hst.Ino)
 	}
 	if root, _ := a.Stat("/", true); root.Dev != sa.Dev {
 		t.Error("files of one host fs have different Devs")
@@ -639,6 +648,72 @@ func TestStatNumbers(t *testing.T) {
 	if lst.Mode&unix.S_IFMT != unix.S_IFLNK || lst.Size != int64(len("../../")) {
 		t.Errorf("lstat of link %+v", lst)
 	}
+}
+
+// TestInodeNumbering checks the guest's inode numbers of a mount against
+// the host's: one-to-one (hard links share one, distinct files never do),
+// the same in stat and in directory listings, stable, and never the
+// host's own.
+func TestInodeNumbering(t *testing.T) {
+	_, root := hostLayout(t)
+	must(t, "link", os.Link(filepath.Join(root, "hello.txt"), filepath.Join(root, "dir", "hello-link")))
+	fs := newFS(t, root, hostfs.Options{ReadOnly: true})
+	v := vfs.New(fs)
+	paths := []string{"/", "/hello.txt", "/dir", "/dir/sub", "/dir/sub/deep.txt", "/dir/hello-link", "/empty",
+		"/up", "/loop", "/shadow"}
+	guest := map[string]vfs.Stat{}
+	byIno := map[uint64]string{}
+	for _, p := range paths {
+		st, err := v.Stat(p, false)
+		if err != nil {
+			t.Fatalf("stat %s: %v", p, err)
+		}
+		var hst unix.Stat_t
+		must(t, "lstat", unix.Lstat(filepath.Join(root, p), &hst))
+		if st.Ino == hst.Ino {
+			t.Errorf("%s: the guest sees the host inode number %d", p, hst.Ino)
+		}
+		if again, _ := v.Stat(p, false); again.Ino != st.Ino || again.Dev != st.Dev {
+			t.Errorf("%s: (dev, ino) changed between two stats", p)
+		}
+		guest[p] = st
+		if other, dup := byIno[st.Ino]; dup && hst.Ino != mustLstatIno(t, filepath.Join(root, other)) {
+			t.Errorf("%s and %s are different host files with the same guest number %d", p, other, st.Ino)
+		}
+		byIno[st.Ino] = p
+	}
+	if guest["/hello.txt"].Ino != guest["/dir/hello-link"].Ino {
+		t.Errorf("hard links: %d and %d", guest["/hello.txt"].Ino, guest["/dir/hello-link"].Ino)
+	}
+	// Directory listings give the numbers stat gives.
+	for dir, names := range map[string][]string{"/": {"hello.txt", "dir", "empty", "up", "loop"}, "/dir": {"sub", "hello-link"}} {
+		f, err := v.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]uint64{}
+		must(t, "getdents", f.GetdentsFunc(func(e vfs.DirEntry, _ int64) bool { got[e.Name] = e.Ino; return true }))
+		f.DecRef()
+		for _, n := range names {
+			p := filepath.Join(dir, n)
+			if got[n] != guest[p].Ino {
+				t.Errorf("%s: d_ino %d, st_ino %d", p, got[n], guest[p].Ino)
+			}
+		}
+		if got["."] != guest[dir].Ino {
+			t.Errorf("%s: d_ino of . %d, st_ino %d", dir, got["."], guest[dir].Ino)
+		}
+	}
+	if got := guest["/dir"].Ino; got == guest["/dir/sub"].Ino {
+		t.Error("two directories share a number")
+	}
+}
+
+func mustLstatIno(t *testing.T, path string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	must(t, "lstat", unix.Lstat(path, &st))
+	return st.Ino
 }
 
 func countFds(t *testing.T) int {

@@ -31,6 +31,9 @@ type FS struct {
 	dev   uint64
 	limit int64 // 0: unlimited
 	used  atomic.Int64
+	// lastIno numbers this instance's inodes on their own: nothing about
+	// other file systems (or sandboxes) shows in them.
+	lastIno atomic.Uint64
 
 	tree sync.Mutex
 	root *Dir
@@ -99,7 +102,7 @@ type inode struct {
 func (fs *FS) newInode(typ, perm uint32) inode {
 	now := vfs.Now()
 	return inode{
-		fs: fs, ino: vfs.NewIno(), typ: typ, perm: perm & 0o7777,
+		fs: fs, ino: fs.lastIno.Add(1), typ: typ, perm: perm & 0o7777,
 		uid: vfs.GuestUID, gid: vfs.GuestGID, nlink: 1,
 		atime: now, mtime: now, ctime: now,
 	}
