@@ -8,7 +8,9 @@ package tests
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/litebox-go/litebox/tests/harness"
@@ -66,9 +68,138 @@ func TestEscapeTruncateFileSize(t *testing.T) {
 	}
 }
 
+// nativeTmpfs mounts a tmpfs with the given options in a fresh directory
+// for the native half of a comparison, or returns "" when that is not
+// possible (not root, no mount permission).
+func nativeTmpfs(t *testing.T, opts string) string {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Logf("not root: no native tmpfs to compare with")
+		return ""
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, opts); err != nil {
+		t.Logf("mounting a native tmpfs (%s): %v", opts, err)
+		return ""
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmounting the native tmpfs: %v", err)
+		}
+	})
+	return dir
+}
+
+// liteboxPeakKB returns the peak RSS (VmHWM) litebox itself reached.
+func liteboxPeakKB(t *testing.T, lb map[int]hostProc) int64 {
+	t.Helper()
+	if len(lb) == 0 {
+		t.Fatalf("the host-side watch never saw the litebox process")
+	}
+	return sumHWM(lb)
+}
+
+// TestEscapeTmpfsSymlinkFlood: 50,000 symlinks with 4000-byte targets
+// under --tmpfs-size 1M: metadata is charged to the size, so creation
+// stops with ENOSPC after about as many as a 1 MiB Linux tmpfs holds
+// (there each such link takes a page: 255 with the root's inode; here a
+// link costs its target plus an inode and an entry, so a few fewer), all
+// of it is given back when they are removed, and litebox's RSS stays
+// bounded (before the fix: all 50,000 succeeded and litebox grew to
+// 350 MB).
+func TestEscapeTmpfsSymlinkFlood(t *testing.T) {
+	t.Parallel()
+	prog := program(t, "escape_tmpfs", staticVariant)
+	nativeMax := 256 // what a 1 MiB tmpfs could hold at one page per link
+	if dir := nativeTmpfs(t, "size=1M,nr_inodes=256"); dir != "" {
+		nat := runNative(t, "", nil, nil, prog, dir, "symlinks", "50000")
+		l := lines(nat.Stdout)
+		if len(l) != 3 || l[0] != "symlink: ENOSPC" || l[2] != "after cleanup: ok" {
+			t.Fatalf("native run:\n%s", nat)
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(l[1], "created: "))
+		if err != nil {
+			t.Fatalf("native: %q", l[1])
+		}
+		nativeMax = n
+	}
+	g, audit := escapeGuest(t, "--tmpfs-size", "1M")
+	w := watchTree(audit)
+	got := runGuest(t, g, nil, "/work/escape_tmpfs", "/tmp", "symlinks", "50000")
+	lb, stubs, _ := w.finish()
+	checkExitedNormally(t, got)
+	l := lines(got.Stdout)
+	if got.ExitCode != 0 || len(l) != 3 || l[0] != "symlink: ENOSPC" || l[2] != "after cleanup: ok" {
+		t.Fatalf("want ENOSPC, every link removable and room again afterwards:\n%s", got)
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(l[1], "created: "))
+	if err != nil || n < nativeMax/2 || n > nativeMax {
+		t.Errorf("%q: want between %d and %d (a native 1 MiB tmpfs holds %d)", l[1], nativeMax/2, nativeMax, nativeMax)
+	}
+	// litebox's own baseline is some 10-30 MiB; the links may add at
+	// most the 1 MiB they are charged, and the bound is far below what
+	// 50,000 links would take (200 MiB of targets alone).
+	const budgetKB = 64 << 10
+	kb := liteboxPeakKB(t, lb)
+	t.Logf("guest created %d links; litebox peak RSS %d KiB", n, kb)
+	if kb > budgetKB {
+		t.Errorf("litebox peak RSS %d KiB, more than %d KiB", kb, budgetKB)
+	}
+	checkStubsGone(t, stubs)
+}
+
+// TestEscapeTmpfsInodes: the inode cap of /tmp is one inode per 4 KiB of
+// --tmpfs-size by default (256 for 1M), like a Linux tmpfs mounted with
+// nr_inodes=256: empty files stop with ENOSPC after exactly the same count
+// (the root counts), in /tmp and in the root directory (which shares
+// /tmp's limits), and --tmpfs-inodes sets the cap.
+func TestEscapeTmpfsInodes(t *testing.T) {
+	prog := program(t, "escape_tmpfs", staticVariant)
+	want := harness.Result{Stdout: []byte("create: ENOSPC\ncreated: 255\nafter cleanup: ok\n")}
+	if dir := nativeTmpfs(t, "size=1M,nr_inodes=256"); dir != "" {
+		nat := runNative(t, "", nil, nil, prog, dir, "files", "50000")
+		checkResult(t, nat, want, true)
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		dir   string
+		want  harness.Result
+	}{
+		{"tmp", nil, "/tmp", want},
+		{"root", nil, "/", want},
+		{"tmpfs-inodes", []string{"--tmpfs-inodes", "101"}, "/tmp",
+			harness.Result{Stdout: []byte("create: ENOSPC\ncreated: 100\nafter cleanup: ok\n")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g, _ := escapeGuest(t, append([]string{"--tmpfs-size", "1M"}, tc.flags...)...)
+			got := runGuest(t, g, nil, "/work/escape_tmpfs", tc.dir, "files", "50000")
+			checkExitedNormally(t, got)
+			checkResult(t, got, tc.want, true)
+		})
+	}
+}
+
+// TestEscapeTmpfsSparse: under --tmpfs-size 1M, four 1 GiB files made
+// with ftruncate, each with one written page, all fit: /tmp charges the
+// pages a file holds, not its size, exactly as a Linux tmpfs (same output
+// as natively, st_blocks 8 each).
+func TestEscapeTmpfsSparse(t *testing.T) {
+	t.Parallel()
+	prog := program(t, "escape_tmpfs", staticVariant)
+	want := harness.Result{Stdout: []byte(strings.Repeat(
+		"ftruncate(1 GiB): ok\npwrite(4096 at 512 MiB): ok\nsize 1073741824 blocks 8\n", 4))}
+	if dir := nativeTmpfs(t, "size=1M"); dir != "" {
+		checkResult(t, runNative(t, "", nil, nil, prog, dir, "sparse"), want, true)
+	}
+	g, _ := escapeGuest(t, "--tmpfs-size", "1M")
+	got := runGuest(t, g, nil, "/work/escape_tmpfs", "/tmp", "sparse")
+	checkExitedNormally(t, got)
+	checkResult(t, got, want, true)
+}
+
 // lines splits output into lines without the final newline.
 func lines(b []byte) []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
-
-var _ = harness.Result{}
