@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/litebox-go/litebox/tests/harness"
 )
@@ -202,4 +203,46 @@ func TestEscapeTmpfsSparse(t *testing.T) {
 // lines splits output into lines without the final newline.
 func lines(b []byte) []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+// TestEscapeLockFlood: record locks are bounded per sandbox
+// (lock.DefaultMaxLocks, 65536): a flood of one-byte write locks stops
+// there with ENOLCK, which is what Linux returns when it cannot allocate
+// a lock; the locks are all held (another process sees them with F_GETLK)
+// and one unlock frees them all. Below the limit the program behaves
+// exactly as natively. Placing a lock costs O(log n): litebox's CPU time
+// for the whole flood stays within a generous bound (before the fix, each
+// call re-sorted every lock of the sandbox: 20,000 locks took 13-20 s of
+// litebox CPU, and 65,536 would take minutes).
+func TestEscapeLockFlood(t *testing.T) {
+	t.Parallel()
+	prog := program(t, "escape_locks", staticVariant)
+	const tail = "getlk held: F_WRLCK by parent yes\ngetlk free: F_UNLCK\nunlock all: ok\nlock again: ok\n"
+	t.Run("below-limit", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		want := runNative(t, dir, nil, nil, prog, filepath.Join(dir, "l"), "5000")
+		checkResult(t, want, harness.Result{Stdout: []byte("setlk: ok\nlocks: 5000\n" + tail)}, true)
+		g, _ := escapeGuest(t)
+		got := runGuest(t, g, nil, "/work/escape_locks", "/tmp/l", "5000")
+		checkExitedNormally(t, got)
+		checkResult(t, got, want, true)
+	})
+	t.Run("flood", func(t *testing.T) {
+		t.Parallel()
+		g, audit := escapeGuest(t)
+		w := watchTree(audit)
+		got := runGuest(t, g, nil, "/work/escape_locks", "/tmp/l", "100000")
+		lb, _, _ := w.finish()
+		checkExitedNormally(t, got)
+		checkResult(t, got, harness.Result{Stdout: []byte("setlk: ENOLCK\nlocks: 65536\n" + tail)}, true)
+		kb := liteboxPeakKB(t, lb)
+		t.Logf("litebox: %v CPU, peak RSS %d KiB", got.CPU, kb)
+		if got.CPU > 20*time.Second {
+			t.Errorf("litebox used %v of CPU for 65,536 locks, want well under 20s", got.CPU)
+		}
+		if kb > 128<<10 {
+			t.Errorf("litebox peak RSS %d KiB, want under 128 MiB", kb)
+		}
+	})
 }
