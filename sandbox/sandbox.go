@@ -86,7 +86,7 @@ type Config struct {
 
 // Limits bound what a sandbox's guests may use.
 type Limits struct {
-	Memory   uint64        // bytes mapped across all guest processes (--memory)
+	Memory   uint64        // bytes mapped across all guest processes plus the kernel objects they hold (--memory)
 	Tasks    int           // live processes and threads (--pids)
 	NoFile   int           // open descriptors per process (--nofile)
 	FileSize uint64        // largest file a guest may write (--fsize)
@@ -133,11 +133,12 @@ func New(cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: audit}
+	s.budget = mm.NewBudget(cfg.Limits.Memory)
 	s.kernel = kernel.New(kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: audit, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
+		Memory: s.budget,
 	})
-	s.budget = mm.NewBudget(cfg.Limits.Memory)
 	s.budget.OnExceeded = func(want uint64) {
 		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),
 			slog.Uint64("max", cfg.Limits.Memory), slog.Uint64("requested", want))

@@ -7,6 +7,7 @@ package tests
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -245,4 +246,105 @@ func TestEscapeLockFlood(t *testing.T) {
 			t.Errorf("litebox peak RSS %d KiB, want under 128 MiB", kb)
 		}
 	})
+}
+
+// TestEscapePipeFill: under --memory 64M, children that fill pipe (or
+// socketpair) buffers, each holding them until the end, run into the
+// memory budget, which pipe buffers are charged to like the guest's own
+// mappings: writes then fail with ENOMEM (Linux's pipe_write when it cannot
+// get a page), pipe/socketpair with ENFILE and fork with ENOMEM, and
+// litebox's RSS stays bounded (before the fix it grew past 250 MB). A run
+// that stays within the budget behaves exactly as natively.
+func TestEscapePipeFill(t *testing.T) {
+	prog := program(t, "escape_pipes", staticVariant)
+	for _, mode := range []string{"pipe", "socketpair"} {
+		t.Run(mode+"/within-budget", func(t *testing.T) {
+			t.Parallel()
+			want := runNative(t, "", nil, nil, prog, mode, "3", "20")
+			checkResult(t, want, harness.Result{Stdout: []byte("stopped by ok: 3\nreaped: 3\n")}, true)
+			g, _ := escapeGuest(t)
+			got := runGuest(t, g, nil, "/work/escape_pipes", mode, "3", "20")
+			checkExitedNormally(t, got)
+			checkResult(t, got, want, true)
+		})
+		t.Run(mode+"/exhausted", func(t *testing.T) {
+			t.Parallel()
+			g, audit := escapeGuest(t, "--memory", "64M")
+			w := watchTree(audit)
+			got := runGuest(t, g, nil, "/work/escape_pipes", mode, "16", "500")
+			lb, stubs, _ := w.finish()
+			checkExitedNormally(t, got)
+			if got.ExitCode != 0 || len(got.Stderr) != 0 {
+				t.Fatalf("escape_pipes failed:\n%s", got)
+			}
+			stopped, exhausted, forked := 0, false, -1
+			for _, line := range lines(got.Stdout) {
+				var n int
+				var what string
+				switch {
+				case strings.HasPrefix(line, "stopped by "):
+					what, _, _ = strings.Cut(strings.TrimPrefix(line, "stopped by "), ":")
+					n, _ = strconv.Atoi(strings.TrimSpace(line[strings.LastIndexByte(line, ':')+1:]))
+					if what != "ok" && what != "ENOMEM" && what != "ENFILE" {
+						t.Errorf("a child stopped with %s: want ENOMEM or ENFILE (or no error)", what)
+					}
+					exhausted = exhausted || what != "ok"
+					stopped += n
+				case strings.HasPrefix(line, "fork: "):
+					if !strings.HasPrefix(line, "fork: ENOMEM after ") {
+						t.Errorf("%q: want fork to fail with ENOMEM", line)
+					}
+					exhausted = true
+				case strings.HasPrefix(line, "reaped: "):
+					forked, _ = strconv.Atoi(strings.TrimPrefix(line, "reaped: "))
+				default:
+					t.Errorf("unexpected line %q", line)
+				}
+			}
+			if !exhausted {
+				t.Errorf("16 children x 500 full buffers did not run out of a 64 MiB budget:\n%s", got.Stdout)
+			}
+			if forked != stopped {
+				t.Errorf("%d children reaped but %d reported", forked, stopped)
+			}
+			checkAuditLimit(t, audit, "memory")
+			// litebox's baseline (10-30 MiB) plus at most the 64 MiB budget.
+			kb := liteboxPeakKB(t, lb)
+			t.Logf("%s; litebox peak RSS %d KiB", strings.ReplaceAll(string(got.Stdout), "\n", "; "), kb)
+			if kb > 128<<10 {
+				t.Errorf("litebox peak RSS %d KiB, more than 128 MiB under --memory 64M", kb)
+			}
+			checkStubsGone(t, stubs)
+		})
+	}
+}
+
+// TestEscapeSigqueue: queued signals are bounded by RLIMIT_SIGPENDING,
+// counted across the sandbox as Linux counts them per user: past the limit
+// a real-time signal sent with tgkill fails with EAGAIN, kill() and
+// standard signals still succeed without their information, exactly as
+// natively (the native run gets a user namespace of its own, so that other
+// processes of the same host user do not count).
+func TestEscapeSigqueue(t *testing.T) {
+	t.Parallel()
+	prog := program(t, "escape_sigqueue", staticVariant)
+	want := harness.Result{Stdout: []byte(`tgkill(SIGRTMIN): EAGAIN after 100
+kill(SIGRTMIN) past the limit: ok
+tgkill(SIGUSR1) past the limit: ok
+dequeued: SIGRTMIN 101, SIGUSR1 1, without information 2
+tgkill(SIGRTMIN) after draining: ok
+`)}
+	if unshare, err := exec.LookPath("unshare"); err == nil {
+		nat := runNative(t, "", nil, nil, unshare, "--user", prog, "100")
+		if nat.ExitCode == 0 {
+			checkResult(t, nat, want, true)
+		} else {
+			t.Logf("no native run in a user namespace: %s", nat)
+		}
+	}
+	g, audit := escapeGuest(t)
+	got := runGuest(t, g, nil, "/work/escape_sigqueue", "100")
+	checkExitedNormally(t, got)
+	checkResult(t, got, want, true)
+	checkAuditLimit(t, audit, "sigpending")
 }

@@ -355,3 +355,4 @@ func TestNotify(t *testing.T) {
 		t.Fatal("no notify on read")
 	}
 }
+
