@@ -355,4 +355,3 @@ func TestNotify(t *testing.T) {
 		t.Fatal("no notify on read")
 	}
 }
-
