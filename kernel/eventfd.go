@@ -26,6 +26,9 @@ func (p *Process) Eventfd(initval uint, flags int) (int, error) {
 	if flags&^(unix.EFD_CLOEXEC|unix.EFD_NONBLOCK|unix.EFD_SEMAPHORE) != 0 {
 		return -1, unix.EINVAL
 	}
+	if err := p.k.charge(EventfdCost); err != nil {
+		return -1, err
+	}
 	e := &eventFD{count: uint64(initval), semaphore: flags&unix.EFD_SEMAPHORE != 0, ino: vfs.NewIno(), k: p.k}
 	f := vfs.NewAnonFile("anon_inode:[eventfd]", e, e, unix.O_RDWR|flags&unix.O_NONBLOCK)
 	fd, err := p.FDs.Install(f, 0, flags&unix.EFD_CLOEXEC != 0)
@@ -125,7 +128,7 @@ func (e *eventFD) Readiness() int16 {
 
 func (e *eventFD) Truncate(int64) error { return unix.EINVAL }
 func (e *eventFD) Sync() error          { return unix.EINVAL }
-func (e *eventFD) Close() error         { return nil }
+func (e *eventFD) Close() error         { e.k.uncharge(EventfdCost); return nil }
 
 // epollFile is an epoll instance.
 type epollFile struct {
@@ -148,6 +151,9 @@ func (p *Process) EpollCreate(flags int) (int, error) {
 	if flags&^unix.EPOLL_CLOEXEC != 0 {
 		return -1, unix.EINVAL
 	}
+	if err := p.k.charge(EpollCost); err != nil {
+		return -1, err
+	}
 	ep := &epollFile{interest: map[int]*epollItem{}, ino: vfs.NewIno(), p: p}
 	f := vfs.NewAnonFile("anon_inode:[eventpoll]", ep, ep, unix.O_RDWR)
 	fd, err := p.FDs.Install(f, 0, flags&unix.EPOLL_CLOEXEC != 0)
@@ -168,7 +174,17 @@ func (ep *epollFile) ReadAt([]byte, int64) (int, error)  { return 0, unix.EINVAL
 func (ep *epollFile) WriteAt([]byte, int64) (int, error) { return 0, unix.EINVAL }
 func (ep *epollFile) Truncate(int64) error               { return unix.EINVAL }
 func (ep *epollFile) Sync() error                        { return unix.EINVAL }
-func (ep *epollFile) Close() error                       { return nil }
+
+// Close gives back the instance's charge and its watches'.
+func (ep *epollFile) Close() error {
+	ep.mu.Lock()
+	n := len(ep.interest)
+	ep.interest = map[int]*epollItem{}
+	ep.mu.Unlock()
+	ep.p.k.dropWatches(n)
+	ep.p.k.uncharge(EpollCost)
+	return nil
+}
 
 // Readiness: an epoll fd is readable when one of its items is ready.
 func (ep *epollFile) Readiness() int16 {
@@ -211,12 +227,16 @@ func (p *Process) EpollCtl(epfd, op, fd int, events uint32, data uint64) error {
 	it, exists := ep.interest[fd]
 	if exists && it.file != f {
 		delete(ep.interest, fd) // the fd was closed and reused
+		p.k.dropWatches(1)
 		exists = false
 	}
 	switch op {
 	case unix.EPOLL_CTL_ADD:
 		if exists {
 			return unix.EEXIST
+		}
+		if err := p.k.addWatch(p.PID); err != nil {
+			return err
 		}
 		ep.interest[fd] = &epollItem{file: f, events: events, data: data}
 	case unix.EPOLL_CTL_MOD:
@@ -229,6 +249,7 @@ func (p *Process) EpollCtl(epfd, op, fd int, events uint32, data uint64) error {
 			return unix.ENOENT
 		}
 		delete(ep.interest, fd)
+		p.k.dropWatches(1)
 	default:
 		return unix.EINVAL
 	}
@@ -253,6 +274,7 @@ func (ep *epollFile) collect(max int, peek bool) []EpollEvent {
 		}
 		if cur, err := ep.p.FDs.Get(fd); err != nil || cur != it.file {
 			delete(ep.interest, fd) // closed: Linux drops it with the file
+			ep.p.k.dropWatches(1)
 			continue
 		}
 		if it.disabled {

@@ -300,8 +300,11 @@ func (p *Process) Utimensat(dirfd int, path string, atime, mtime unix.Timespec, 
 	return p.k.cfg.FS.Utimes(abs, atime, mtime, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 }
 
-// Ftruncate changes the size of an open file.
-func (p *Process) Ftruncate(fd int, size int64) error {
+// Ftruncate changes the size of an open file. Growing it past
+// RLIMIT_FSIZE raises SIGXFSZ and fails with EFBIG, whatever the file
+// system (a sparse host file must not grow past --fsize either).
+func (t *Task) Ftruncate(fd int, size int64) error {
+	p := t.Proc
 	if size < 0 {
 		return unix.EINVAL
 	}
@@ -314,19 +317,50 @@ func (p *Process) Ftruncate(fd int, size int64) error {
 		}
 		return err
 	}
-	return f.Truncate(size)
-}
-
-// Truncate changes the size of a file by path.
-func (p *Process) Truncate(path string, size int64) error {
-	if size < 0 {
-		return unix.EINVAL
-	}
-	abs, err := p.Path(unix.AT_FDCWD, path)
+	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	return p.k.cfg.FS.Truncate(abs, size)
+	if st.Mode&unix.S_IFMT == unix.S_IFREG && size > st.Size {
+		if err := t.checkGrow(st.Size, size); err != nil {
+			return err
+		}
+	}
+	return f.Truncate(size)
+}
+
+// Truncate changes the size of a file by path, within RLIMIT_FSIZE like
+// Ftruncate.
+func (t *Task) Truncate(path string, size int64) error {
+	if size < 0 {
+		return unix.EINVAL
+	}
+	abs, err := t.Proc.Path(unix.AT_FDCWD, path)
+	if err != nil {
+		return err
+	}
+	return t.Proc.k.cfg.FS.TruncateCheck(abs, size, t.checkGrow)
+}
+
+// checkGrow applies RLIMIT_FSIZE to a file growing from cur to size bytes
+// without a write (truncate), as Linux's inode_newsize_ok: a file may grow
+// to exactly the limit; beyond it the caller gets SIGXFSZ and EFBIG.
+func (t *Task) checkGrow(cur, size int64) error {
+	lim, _ := t.Proc.Getrlimit(unix.RLIMIT_FSIZE)
+	if lim.Cur == unix.RLIM_INFINITY || size <= cur || uint64(size) <= lim.Cur {
+		return nil
+	}
+	return t.fileSizeExceeded(lim.Cur)
+}
+
+// fileSizeExceeded records and signals an attempt to pass RLIMIT_FSIZE
+// (limit bytes) and returns EFBIG, the error the call fails with when the
+// signal does not kill the process.
+func (t *Task) fileSizeExceeded(limit uint64) error {
+	t.Proc.k.AuditEvent("limit_exceeded", slog.String("limit", "fsize"), slog.Uint64("max", limit),
+		slog.Int("pid", t.Proc.PID))
+	_ = t.SendSignal(SigInfo{Signo: unix.SIGXFSZ, Code: SIKernel})
+	return unix.EFBIG
 }
 
 // Fsync flushes an open file.
@@ -552,10 +586,7 @@ func (t *Task) limitFileSize(f *vfs.File, b []byte, off int64) ([]byte, error) {
 		}
 	}
 	if uint64(off) >= lim.Cur {
-		t.Proc.k.AuditEvent("limit_exceeded", slog.String("limit", "fsize"), slog.Uint64("max", lim.Cur),
-			slog.Int("pid", t.Proc.PID))
-		_ = t.SendSignal(SigInfo{Signo: unix.SIGXFSZ, Code: SIKernel})
-		return nil, unix.EFBIG
+		return nil, t.fileSizeExceeded(lim.Cur)
 	}
 	if uint64(off)+uint64(len(b)) > lim.Cur {
 		b = b[:lim.Cur-uint64(off)]

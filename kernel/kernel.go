@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel/lock"
+	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -30,6 +32,9 @@ type Config struct {
 	Hostname string
 	// Limits are the sandbox's resource limits.
 	Limits Limits
+	// Memory is the sandbox's memory budget (--memory), which the kernel
+	// objects a guest creates are charged to as well; nil: unlimited.
+	Memory *mm.Budget
 }
 
 // Limits are the resource limits the kernel enforces; zero means the
@@ -56,6 +61,11 @@ type Kernel struct {
 	Futexes Futexes
 	poll    notifier
 	locks   lock.Manager
+	// sigPending counts the signals queued in the whole sandbox against
+	// RLIMIT_SIGPENDING (one user's count, as on Linux); epollWatches the
+	// descriptors watched by all epoll instances.
+	sigPending   atomic.Int64
+	epollWatches atomic.Int64
 	// byOSThread maps the OS thread running a task to the task: every
 	// syscall of a task is served on its own locked OS thread, so this is
 	// how /proc/self finds its caller.
@@ -73,8 +83,10 @@ func New(cfg Config) *Kernel {
 	if cfg.Limits.NoFile == 0 {
 		cfg.Limits.NoFile = 1024
 	}
-	return &Kernel{cfg: cfg, boot: time.Now(), unsupported: map[string]bool{}, nextPID: 1,
+	k := &Kernel{cfg: cfg, boot: time.Now(), unsupported: map[string]bool{}, nextPID: 1,
 		procs: map[int]*Process{}, usedPIDs: map[int]bool{}, initDone: make(chan struct{})}
+	k.locks.Charge = k.chargeSigned
+	return k
 }
 
 // FS returns the sandbox's file system.

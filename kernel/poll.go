@@ -7,7 +7,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/litebox-go/litebox/kernel/pipe"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -42,7 +41,10 @@ func (p *Process) Pipe2(flags int) (int, int, error) {
 	if flags&^(unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_DIRECT) != 0 {
 		return -1, -1, unix.EINVAL
 	}
-	pp := pipe.New()
+	pp, err := p.k.newPipe()
+	if err != nil {
+		return -1, -1, err
+	}
 	pp.SetNotify(p.k.poll.notify)
 	re, we := pp.Ends()
 	st, _ := re.Stat()

@@ -75,6 +75,8 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 			unix.RLIMIT_NOFILE: {Cur: uint64(k.cfg.Limits.NoFile), Max: uint64(k.cfg.Limits.NoFile)},
 			unix.RLIMIT_CORE:   {Cur: 0, Max: 0},
 			unix.RLIMIT_FSIZE:  fsizeLimit(k.cfg.Limits.FileSize),
+			unix.RLIMIT_SIGPENDING: {Cur: defaultSigPending(k.memory().Limit()),
+				Max: defaultSigPending(k.memory().Limit())},
 		},
 		children:   map[int]*Process{},
 		tasks:      map[int]*Task{},
@@ -83,6 +85,11 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 		exitSignal: unix.SIGCHLD,
 	}
 	p.tasks[pid] = &Task{TID: pid, Proc: p}
+	// The first thread is charged like any other (ExitTask gives it back),
+	// whether or not it fits: the sandbox must be able to start.
+	if k.charge(TaskCost) != nil {
+		k.memory().Force(TaskCost)
+	}
 	k.mu.Lock()
 	k.procs[p.PID] = p
 	k.mu.Unlock()
@@ -138,6 +145,9 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 	if err := p.k.checkTasks(); err != nil {
 		return nil, err
 	}
+	if err := p.k.charge(TaskCost); err != nil {
+		return nil, err
+	}
 	pid := p.k.allocPID()
 	p.mu.Lock()
 	c := &Process{
@@ -184,11 +194,16 @@ func (t *Task) NewThread() (*Task, error) {
 	if err := p.k.checkTasks(); err != nil {
 		return nil, err
 	}
+	if err := p.k.charge(TaskCost); err != nil {
+		return nil, err
+	}
 	tid := p.k.allocPID()
 	nt := &Task{TID: tid, Proc: p, mask: t.Mask()}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.exiting {
+		p.k.uncharge(TaskCost)
+		p.k.freePID(tid)
 		return nil, unix.EAGAIN
 	}
 	p.tasks[tid] = nt
@@ -278,12 +293,15 @@ func (t *Task) ExitTask(code int) (last bool) {
 		p.status = WaitStatusExited(code)
 	}
 	p.mu.Unlock()
+	p.k.uncharge(TaskCost)
+	t.dropPending()
 	if t.TID != p.PID {
 		p.k.freePID(t.TID)
 	}
 	if !last {
 		return false
 	}
+	p.dropPending()
 	p.becomeZombie()
 	return true
 }

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"math/bits"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -138,70 +139,131 @@ func (p *Process) ignored(sig unix.Signal) bool {
 
 func (p *Process) discardPending(sig unix.Signal) {
 	p.mu.Lock()
-	p.pending.remove(sig)
+	p.pending.remove(p.k, sig)
 	tasks := p.taskList()
 	p.mu.Unlock()
 	for _, t := range tasks {
 		t.mu.Lock()
-		t.pending.remove(sig)
+		t.pending.remove(p.k, sig)
 		t.mu.Unlock()
 	}
 }
 
-// sigQueue holds pending signals: at most one of each standard signal,
-// real-time signals queued in order.
-type sigQueue struct{ q []SigInfo }
+// sigRTMin is the first real-time signal (the kernel's SIGRTMIN).
+const sigRTMin = 32
 
-func (s *sigQueue) add(info SigInfo) {
-	if info.Signo < 32 {
-		for _, x := range s.q {
-			if x.Signo == info.Signo {
-				return
-			}
-		}
+// sigQueue holds pending signals: at most one of each standard signal,
+// real-time signals queued in order, one FIFO per signal number. Every
+// entry but a "lost" one (see add) counts against the sandbox's
+// RLIMIT_SIGPENDING, Kernel.sigPending.
+type sigQueue struct {
+	q    [64][]pendingSig // by signal number - 1
+	mask uint64           // the numbers with entries
+}
+
+type pendingSig struct {
+	info    SigInfo
+	charged bool // counted in Kernel.sigPending
+}
+
+// add queues info as Linux's __send_signal does. A standard signal that is
+// already pending is not queued again. Past limit queued signals (the
+// target's RLIMIT_SIGPENDING) a real-time signal fails with EAGAIN unless
+// sent by kill(2) (SI_USER), which instead marks it pending without its
+// information (siginfo zeroed, SI_USER) if it is not pending yet; a
+// standard signal is always queued (the kernel overrides the limit for
+// those sent with si_code >= 0, and kills the information of others).
+func (s *sigQueue) add(k *Kernel, info SigInfo, limit uint64) error {
+	sig := info.Signo
+	bit := sigBit(sig)
+	if sig < sigRTMin && s.mask&bit != 0 {
+		return nil
 	}
-	if len(s.q) >= 1024 { // RLIMIT_SIGPENDING-like bound
+	override := sig < sigRTMin && info.Code >= 0
+	if override || k.sigPending.Load() < int64(min(limit, 1<<62)) {
+		k.sigPending.Add(1)
+		s.push(pendingSig{info: info, charged: true})
+		return nil
+	}
+	if sig >= sigRTMin && info.Code != SIUser {
+		return unix.EAGAIN
+	}
+	if s.mask&bit == 0 {
+		s.push(pendingSig{info: SigInfo{Signo: sig, Code: SIUser}})
+	}
+	return nil
+}
+
+func (s *sigQueue) push(ps pendingSig) {
+	i := ps.info.Signo - 1
+	s.q[i] = append(s.q[i], ps)
+	s.mask |= sigBit(ps.info.Signo)
+}
+
+// remove drops every pending sig.
+func (s *sigQueue) remove(k *Kernel, sig unix.Signal) {
+	if sig < 1 || sig > 64 {
 		return
 	}
-	s.q = append(s.q, info)
-}
-
-func (s *sigQueue) remove(sig unix.Signal) {
-	out := s.q[:0]
-	for _, x := range s.q {
-		if x.Signo != sig {
-			out = append(out, x)
+	for _, ps := range s.q[sig-1] {
+		if ps.charged {
+			k.sigPending.Add(-1)
 		}
 	}
-	s.q = out
+	s.q[sig-1] = nil
+	s.mask &^= sigBit(sig)
 }
 
-func (s *sigQueue) set() uint64 {
-	var m uint64
-	for _, x := range s.q {
-		m |= sigBit(x.Signo)
+// drain drops everything, as when the thread or process is gone.
+func (s *sigQueue) drain(k *Kernel) {
+	for m := s.mask; m != 0; m &= m - 1 {
+		s.remove(k, unix.Signal(bits.TrailingZeros64(m)+1))
 	}
-	return m
 }
 
-// take removes and returns the first pending signal not in blocked,
-// preferring synchronous faults and then the lowest number, as Linux does.
-func (s *sigQueue) take(blocked uint64) (SigInfo, bool) {
-	best := -1
-	for i, x := range s.q {
-		if blocked&sigBit(x.Signo) != 0 {
-			continue
-		}
-		if best < 0 || x.Signo < s.q[best].Signo {
-			best = i
-		}
-	}
-	if best < 0 {
+func (s *sigQueue) set() uint64 { return s.mask }
+
+// take removes and returns the first pending signal not in blocked: the
+// lowest number, the oldest of its queue, as Linux does.
+func (s *sigQueue) take(k *Kernel, blocked uint64) (SigInfo, bool) {
+	m := s.mask &^ blocked
+	if m == 0 {
 		return SigInfo{}, false
 	}
-	info := s.q[best]
-	s.q = append(s.q[:best], s.q[best+1:]...)
-	return info, true
+	i := bits.TrailingZeros64(m)
+	ps := s.q[i][0]
+	s.q[i][0] = pendingSig{}
+	s.q[i] = s.q[i][1:]
+	if len(s.q[i]) == 0 {
+		s.q[i] = nil
+		s.mask &^= 1 << i
+	}
+	if ps.charged {
+		k.sigPending.Add(-1)
+	}
+	return ps.info, true
+}
+
+// sigPendingLimit is the RLIMIT_SIGPENDING of p, read before taking a
+// queue's lock.
+func (p *Process) sigPendingLimit() uint64 {
+	lim, _ := p.Getrlimit(unix.RLIMIT_SIGPENDING)
+	return lim.Cur
+}
+
+// dropPending discards the thread's queued signals (it exited).
+func (t *Task) dropPending() {
+	t.mu.Lock()
+	t.pending.drain(t.Proc.k)
+	t.mu.Unlock()
+}
+
+// dropPending discards the process's queued signals (its last thread
+// exited).
+func (p *Process) dropPending() {
+	p.mu.Lock()
+	p.pending.drain(p.k)
+	p.mu.Unlock()
 }
 
 // Sigprocmask changes the calling thread's blocked-signal mask and
@@ -264,12 +326,17 @@ func (p *Process) SendSignal(info SigInfo) error {
 	if !p.prepareSignal(info.Signo) {
 		return nil
 	}
+	limit := p.sigPendingLimit()
 	p.mu.Lock()
 	if p.zombie {
 		p.mu.Unlock()
 		return nil
 	}
-	p.pending.add(info)
+	if err := p.pending.add(p.k, info, limit); err != nil {
+		p.mu.Unlock()
+		p.k.auditLimit("sigpending", p.PID)
+		return err
+	}
 	tasks := p.taskList()
 	p.mu.Unlock()
 	// Wake one thread that can take it; if all block it, it waits.
@@ -293,9 +360,14 @@ func (t *Task) SendSignal(info SigInfo) error {
 	if !t.Proc.prepareSignal(info.Signo) {
 		return nil
 	}
+	limit := t.Proc.sigPendingLimit()
 	t.mu.Lock()
-	t.pending.add(info)
+	err := t.pending.add(t.Proc.k, info, limit)
 	t.mu.Unlock()
+	if err != nil {
+		t.Proc.k.auditLimit("sigpending", t.Proc.PID)
+		return err
+	}
 	t.wake()
 	return nil
 }
@@ -342,12 +414,12 @@ type Delivery struct {
 func (t *Task) NextSignal() (Delivery, bool) {
 	for {
 		t.mu.Lock()
-		info, ok := t.pending.take(t.mask)
+		info, ok := t.pending.take(t.Proc.k, t.mask)
 		mask := t.mask
 		t.mu.Unlock()
 		if !ok {
 			t.Proc.mu.Lock()
-			info, ok = t.Proc.pending.take(mask)
+			info, ok = t.Proc.pending.take(t.Proc.k, mask)
 			t.Proc.mu.Unlock()
 		}
 		if !ok {
@@ -402,7 +474,8 @@ func (t *Task) ForceSignal(info SigInfo) {
 		t.mu.Unlock()
 	}
 	t.mu.Lock()
-	t.pending.add(info)
+	// A fault is always queued: it is a standard signal sent by the kernel.
+	_ = t.pending.add(t.Proc.k, info, 0)
 	t.mu.Unlock()
 }
 
@@ -471,14 +544,14 @@ const (
 // not, from the thread's queue or else its process's.
 func (t *Task) TakeSignal(set uint64) (SigInfo, bool) {
 	t.mu.Lock()
-	info, ok := t.pending.take(^set)
+	info, ok := t.pending.take(t.Proc.k, ^set)
 	t.mu.Unlock()
 	if ok {
 		return info, true
 	}
 	t.Proc.mu.Lock()
 	defer t.Proc.mu.Unlock()
-	return t.Proc.pending.take(^set)
+	return t.Proc.pending.take(t.Proc.k, ^set)
 }
 
 // PeekSignal reports whether a signal in set is pending.

@@ -49,7 +49,16 @@ func (p *Process) Socketpair(domain, typ, proto int) (int, int, error) {
 	if proto != 0 {
 		return -1, -1, unix.EPROTONOSUPPORT
 	}
-	ab, ba := pipe.New(), pipe.New()
+	ab, err := p.k.newPipe()
+	if err != nil {
+		return -1, -1, err
+	}
+	ba, err := p.k.newPipe()
+	if err != nil {
+		abR, abW := ab.Ends()
+		_, _ = abR.Close(), abW.Close()
+		return -1, -1, err
+	}
 	ab.SetNotify(p.k.poll.notify)
 	ba.SetNotify(p.k.poll.notify)
 	abR, abW := ab.Ends()

@@ -59,8 +59,12 @@ type Config struct {
 	Platform string
 	// Mounts are host directories added to the default view.
 	Mounts []Mount
-	// TmpSize caps the bytes stored in /tmp; 0 means unlimited.
+	// TmpSize caps the bytes stored in /tmp and the root directory, data
+	// and metadata; 0 means unlimited.
 	TmpSize int64
+	// TmpInodes caps the files, directories and symlinks in /tmp and the
+	// root directory; 0 means one per 4 KiB of TmpSize.
+	TmpInodes int64
 	// Limits are enforced by the kernel; zero fields mean no limit.
 	Limits Limits
 	// Harden, if set, is called once the guest's first address space
@@ -82,7 +86,7 @@ type Config struct {
 
 // Limits bound what a sandbox's guests may use.
 type Limits struct {
-	Memory   uint64        // bytes mapped across all guest processes (--memory)
+	Memory   uint64        // bytes mapped across all guest processes plus the kernel objects they hold (--memory)
 	Tasks    int           // live processes and threads (--pids)
 	NoFile   int           // open descriptors per process (--nofile)
 	FileSize uint64        // largest file a guest may write (--fsize)
@@ -124,16 +128,17 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.Audit != nil {
 		audit = slog.New(slog.NewJSONHandler(cfg.Audit, nil))
 	}
-	fs, err := buildFS(cfg)
+	fs, grant, err := buildFS(cfg)
 	if err != nil {
 		return nil, err
 	}
 	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: audit}
+	s.budget = mm.NewBudget(cfg.Limits.Memory)
 	s.kernel = kernel.New(kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: audit, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
+		Memory: s.budget,
 	})
-	s.budget = mm.NewBudget(cfg.Limits.Memory)
 	s.budget.OnExceeded = func(want uint64) {
 		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),
 			slog.Uint64("max", cfg.Limits.Memory), slog.Uint64("requested", want))
@@ -141,11 +146,20 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := installProc(fs, s.kernel); err != nil {
 		return nil, err
 	}
+	grant()
 	return s, nil
 }
 
-func buildFS(cfg Config) (*vfs.VFS, error) {
-	root := memfs.New(0)
+func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
+	// The root directory is writable by the guest too, so it shares the
+	// limits of /tmp; what the sandbox itself puts there (mount points,
+	// host links) is granted on top once the view is built.
+	tmp := memfs.New(cfg.TmpSize)
+	if cfg.TmpInodes > 0 {
+		tmp.SetInodeLimit(cfg.TmpInodes)
+	}
+	ownBytes, ownInodes := tmp.Used(), tmp.Inodes()
+	root := memfs.Sharing(tmp)
 	fs := vfs.New(root)
 	for _, dir := range defaultHostDirs {
 		fi, err := os.Lstat(dir)
@@ -157,10 +171,10 @@ func buildFS(cfg Config) (*vfs.VFS, error) {
 			// the guest then resolves inside its own view.
 			target, err := os.Readlink(dir)
 			if err != nil {
-				return nil, fmt.Errorf("reading host link %s: %w", dir, err)
+				return nil, nil, fmt.Errorf("reading host link %s: %w", dir, err)
 			}
 			if err := fs.Symlink(target, dir); err != nil {
-				return nil, fmt.Errorf("linking %s: %w", dir, err)
+				return nil, nil, fmt.Errorf("linking %s: %w", dir, err)
 			}
 			continue
 		}
@@ -169,25 +183,25 @@ func buildFS(cfg Config) (*vfs.VFS, error) {
 			opts.Hide = hiddenEtc
 		}
 		if err := mountHost(fs, dir, dir, opts); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	tmp := memfs.New(cfg.TmpSize)
 	if err := mountAt(fs, "/tmp", tmp); err != nil {
-		return nil, fmt.Errorf("mounting /tmp: %w", err)
+		return nil, nil, fmt.Errorf("mounting /tmp: %w", err)
 	}
 	if err := fs.Chmod("/tmp", 0o1777, true); err != nil {
-		return nil, fmt.Errorf("chmod /tmp: %w", err)
+		return nil, nil, fmt.Errorf("chmod /tmp: %w", err)
 	}
 	if err := mountAt(fs, "/dev", devfs.New()); err != nil {
-		return nil, fmt.Errorf("mounting /dev: %w", err)
+		return nil, nil, fmt.Errorf("mounting /dev: %w", err)
 	}
 	for _, m := range cfg.Mounts {
 		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return fs, nil
+	// Granted when the view is complete (New adds /proc).
+	return fs, func() { tmp.RaiseLimits(tmp.Used()-ownBytes, tmp.Inodes()-ownInodes) }, nil
 }
 
 func mountHost(fs *vfs.VFS, hostPath, guestPath string, opts hostfs.Options) error {

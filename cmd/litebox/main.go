@@ -103,6 +103,7 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		trace        string
 		memory       string
 		fsize        string
+		tmpInodes    int64
 		pids         int
 		nofile       int
 		cpuTime      time.Duration
@@ -156,6 +157,10 @@ litebox's own failures print one line starting with "litebox:" and exit with
 				}
 				sz.dst(n)
 			}
+			if tmpInodes < 0 {
+				return usageError{fmt.Errorf("--tmpfs-inodes must not be negative")}
+			}
+			cfg.TmpInodes = tmpInodes
 			if pids < 0 || nofile < 3 || nofile > 1<<20 || cpuTime < 0 || timeout < 0 {
 				return usageError{fmt.Errorf("limits must be positive (--nofile between 3 and %d)", 1<<20)}
 			}
@@ -204,7 +209,8 @@ litebox's own failures print one line starting with "litebox:" and exit with
 	f.StringVar(&platform, "platform", "auto", "how guest code runs: systrap (fast), ptrace (portable) or auto")
 	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
 	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
-	f.StringVar(&tmpSize, "tmpfs-size", "1G", "cap the bytes stored in /tmp (K, M, G suffixes; 0: unlimited)")
+	f.StringVar(&tmpSize, "tmpfs-size", "1G", "cap the bytes stored in /tmp, data and metadata (K, M, G suffixes; 0: unlimited)")
+	f.Int64Var(&tmpInodes, "tmpfs-inodes", 0, "cap the files, directories and symlinks in /tmp (0: one per 4 KiB of --tmpfs-size)")
 	f.StringVar(&memory, "memory", "4G", "cap the memory mapped by all guest processes together (0: unlimited)")
 	f.StringVar(&fsize, "fsize", "4G", "largest file a guest may write (SIGXFSZ/EFBIG beyond; 0: unlimited)")
 	f.IntVar(&pids, "pids", 512, "most processes and threads alive at once (fork gives EAGAIN beyond; 0: unlimited)")

@@ -75,7 +75,8 @@ func conflicts(a, b int16) bool {
 // record is a held fcntl lock.
 type record struct {
 	owner Owner
-	Lock  // Pid is what Test reports for it
+	Lock         // Pid is what Test reports for it
+	seq   uint64 // orders records with the same Start in a tree
 }
 
 // flockRecord is a held flock lock; it always covers the whole file.
@@ -86,7 +87,11 @@ type flockRecord struct {
 
 // file is the lock state of one Key.
 type file struct {
-	posix  []record // fcntl locks of all owners, sorted by Start
+	// posix holds the fcntl locks of all owners; owners holds each owner's
+	// own (which never overlap one another) for the calls that change
+	// them. Every record is in both.
+	posix  tree
+	owners map[Owner]*tree
 	flocks []flockRecord
 
 	// waiters counts goroutines sleeping on changed. While it is non-zero
@@ -100,7 +105,7 @@ type file struct {
 }
 
 func (f *file) empty() bool {
-	return len(f.posix) == 0 && len(f.flocks) == 0 && f.waiters == 0
+	return f.posix.n == 0 && len(f.flocks) == 0 && f.waiters == 0
 }
 
 // wake broadcasts a change. Spurious wake-ups are harmless: a woken waiter
@@ -120,16 +125,98 @@ type waiter struct {
 	lock Lock
 }
 
+// DefaultMaxLocks is how many locks (fcntl records and flock locks
+// together) a Manager holds at most when MaxLocks is 0.
+const DefaultMaxLocks = 1 << 16
+
+// LockCost is what each held lock is charged through Manager.Charge: at
+// least what it takes on the heap (TestLockCostCoversHeap measures it).
+const LockCost = 320
+
 // Manager holds every advisory lock of the kernel. The zero value is ready;
 // it is safe for concurrent use. One mutex guards everything, because
 // deadlock detection walks the wait-for graph across files.
+//
+// What it holds is bounded: a call that would make it hold more than
+// MaxLocks locks, or whose locks Charge refuses, fails with ENOLCK and
+// changes nothing, as Linux does when it cannot allocate a lock (which
+// can happen on an unlock too, when it splits a lock in two).
 type Manager struct {
+	// MaxLocks caps the locks held; 0 means DefaultMaxLocks. Set it before
+	// first use.
+	MaxLocks int
+	// Charge, if set, is asked for LockCost bytes per lock before it is
+	// held (an error refuses the lock), and called with the negative
+	// amount when locks go. Set it before first use.
+	Charge func(bytes int64) error
+
 	mu    sync.Mutex
 	files map[Key]*file
+	// byOwner indexes the files on which each owner holds locks, so that
+	// releasing an owner's locks does not visit every file.
+	byOwner map[Owner]map[Key]bool
+	held    int    // locks held, fcntl and flock
+	seq     uint64 // last record sequence number
 	// waiting maps each POSIX owner blocked in Set to its requests (a
 	// multi-threaded process may have several at once). OFD owners are never
 	// entered, as Linux leaves them out of deadlock detection.
 	waiting map[Owner][]*waiter
+}
+
+// reserve accounts for n more locks (n < 0: fewer); m.mu is held. It fails
+// with ENOLCK, charging nothing, when they do not fit.
+func (m *Manager) reserve(n int) error {
+	if n > 0 {
+		limit := m.MaxLocks
+		if limit <= 0 {
+			limit = DefaultMaxLocks
+		}
+		if m.held+n > limit {
+			return unix.ENOLCK
+		}
+		if m.Charge != nil && m.Charge(int64(n)*LockCost) != nil {
+			return unix.ENOLCK
+		}
+	} else if n < 0 && m.Charge != nil {
+		_ = m.Charge(int64(n) * LockCost)
+	}
+	m.held += n
+	return nil
+}
+
+// Held returns the number of locks held, fcntl and flock.
+func (m *Manager) Held() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.held
+}
+
+// index records that o holds locks on k (or, with on false, no more).
+func (m *Manager) index(o Owner, k Key, on bool) {
+	if on {
+		if m.byOwner == nil {
+			m.byOwner = map[Owner]map[Key]bool{}
+		}
+		if m.byOwner[o] == nil {
+			m.byOwner[o] = map[Key]bool{}
+		}
+		m.byOwner[o][k] = true
+		return
+	}
+	if ks := m.byOwner[o]; ks != nil {
+		delete(ks, k)
+		if len(ks) == 0 {
+			delete(m.byOwner, o)
+		}
+	}
+}
+
+// holds reports whether o has any lock on f.
+func (f *file) holds(o Owner) bool {
+	if t := f.owners[o]; t != nil && t.n > 0 {
+		return true
+	}
+	return slices.ContainsFunc(f.flocks, func(r flockRecord) bool { return r.owner == o })
 }
 
 // file returns k's state, creating it; m.mu is held. Callers pair it with
@@ -191,17 +278,21 @@ func (m *Manager) Test(k Key, o Owner, l Lock) Lock {
 	return l
 }
 
-// conflict returns the first lock of an owner other than o that excludes l.
+// conflict returns the first lock (lowest Start) of an owner other than o
+// that excludes l.
 func (f *file) conflict(o Owner, l Lock) (record, bool) {
-	for _, r := range f.posix {
-		if r.Start > l.End {
-			break // sorted by Start: nothing further can overlap
+	var found *record
+	f.posix.overlapping(l.Start, l.End, func(r *record) bool {
+		if r.owner != o && conflicts(r.Type, l.Type) {
+			found = r
+			return false
 		}
-		if r.owner != o && r.overlaps(l.Start, l.End) && conflicts(r.Type, l.Type) {
-			return r, true
-		}
+		return true
+	})
+	if found == nil {
+		return record{}, false
 	}
-	return record{}, false
+	return *found, true
 }
 
 // Set implements F_SETLK and F_SETLKW (wait) and their OFD forms.
@@ -235,14 +326,17 @@ func (m *Manager) Set(k Key, o Owner, pid int32, l Lock, wait bool, cancel <-cha
 	defer m.release(k, f)
 
 	if l.Type == unix.F_UNLCK {
-		if f.set(o, l) {
+		changed, err := m.set(k, f, o, l)
+		if changed {
 			f.wake()
 		}
-		return nil
+		return err
 	}
 	for registered := false; ; {
 		if _, ok := f.conflict(o, l); !ok {
-			f.set(o, l)
+			if _, err := m.set(k, f, o, l); err != nil {
+				return err
+			}
 			// Wake even on a plain new lock: replacing o's locks may have
 			// downgraded or shrunk them, and waiters re-check deadlocks.
 			f.wake()
@@ -270,62 +364,78 @@ func (m *Manager) Set(k Key, o Owner, pid int32, l Lock, wait bool, cancel <-cha
 
 // set applies l (any type) to o's locks in f and reports whether they
 // changed: o's locks are cut out of [l.Start, l.End], l is added unless it
-// is F_UNLCK, and o's touching same-type locks are coalesced.
-func (f *file) set(o Owner, l Lock) bool {
-	changed := false
-	out := make([]record, 0, len(f.posix)+2)
-	for _, r := range f.posix {
-		if r.owner != o || !r.overlaps(l.Start, l.End) {
-			out = append(out, r)
-			continue
-		}
-		changed = true
-		if r.Start < l.Start { // keep the part before the range
-			left := r
-			left.End = l.Start - 1
-			out = append(out, left)
-		}
-		if r.End > l.End { // keep the part after; l.End < r.End, so no overflow
-			right := r
-			right.Start = l.End + 1
-			out = append(out, right)
-		}
+// is F_UNLCK, and o's same-type locks that overlap or touch l are merged
+// into it, so o never holds two touching locks of one type. Only o's locks
+// within one byte of the range are looked at. If the result would hold
+// more locks than fit (reserve), nothing changes and the error is ENOLCK.
+// m.mu is held.
+func (m *Manager) set(k Key, f *file, o Owner, l Lock) (bool, error) {
+	mine := f.owners[o]
+	lo, hi := l.Start, l.End
+	if lo > 0 {
+		lo-- // a lock ending just before l touches it
+	}
+	if hi < ToEOF {
+		hi++ // and one starting just after
+	}
+	var gone, parts []*record
+	merged := l
+	if mine != nil {
+		mine.overlapping(lo, hi, func(r *record) bool {
+			inside := r.overlaps(l.Start, l.End)
+			switch {
+			case l.Type != unix.F_UNLCK && r.Type == l.Type:
+				// Same type, overlapping or touching: absorbed into l.
+				merged.Start, merged.End = min(merged.Start, r.Start), max(merged.End, r.End)
+				gone = append(gone, r)
+			case inside:
+				gone = append(gone, r)
+				if r.Start < l.Start { // keep the part before the range
+					left := *r
+					left.End = l.Start - 1
+					parts = append(parts, &left)
+				}
+				if r.End > l.End { // keep the part after; l.End < r.End, so no overflow
+					right := *r
+					right.Start = l.End + 1
+					parts = append(parts, &right)
+				}
+			}
+			return true
+		})
 	}
 	if l.Type != unix.F_UNLCK {
-		out = append(out, record{owner: o, Lock: l})
-		changed = true
+		rec := merged
+		parts = append(parts, &record{owner: o, Lock: rec})
 	}
-	slices.SortStableFunc(out, func(a, b record) int {
-		switch {
-		case a.Start < b.Start:
-			return -1
-		case a.Start > b.Start:
-			return 1
-		}
-		return 0
-	})
-	f.posix = coalesce(out, o)
-	return changed
-}
-
-// coalesce merges o's same-type locks that overlap or touch in rs, sorted by
-// Start. o's locks are disjoint after set cuts the range, so merging only
-// joins neighbours; other owners' locks are left as they are.
-func coalesce(rs []record, o Owner) []record {
-	out := rs[:0]
-	last := -1 // index in out of o's latest lock
-	for _, r := range rs {
-		if r.owner == o {
-			// r.Start-1 cannot overflow (Start >= 0), unlike prev.End+1.
-			if last >= 0 && out[last].Type == r.Type && r.Start-1 <= out[last].End {
-				out[last].End = max(out[last].End, r.End)
-				continue
-			}
-			last = len(out)
-		}
-		out = append(out, r)
+	if len(gone) == 0 && len(parts) == 0 {
+		return false, nil
 	}
-	return out
+	if err := m.reserve(len(parts) - len(gone)); err != nil {
+		return false, err
+	}
+	if mine == nil {
+		mine = &tree{}
+		if f.owners == nil {
+			f.owners = map[Owner]*tree{}
+		}
+		f.owners[o] = mine
+	}
+	for _, r := range gone {
+		mine.remove(r)
+		f.posix.remove(r)
+	}
+	for _, r := range parts {
+		m.seq++
+		r.seq = m.seq
+		mine.insert(r)
+		f.posix.insert(r)
+	}
+	if mine.n == 0 {
+		delete(f.owners, o)
+	}
+	m.index(o, k, f.holds(o))
+	return true, nil
 }
 
 // await records that POSIX owner o sleeps for l on k.
@@ -363,24 +473,28 @@ func (m *Manager) deadlock(k Key, o Owner, l Lock) bool {
 		if f == nil {
 			return false
 		}
-		for _, r := range f.posix {
-			if r.owner == from || !r.overlaps(l.Start, l.End) || !conflicts(r.Type, l.Type) {
-				continue
-			}
-			if r.owner == o {
+		found := false
+		f.posix.overlapping(l.Start, l.End, func(r *record) bool {
+			if r.owner == from || !conflicts(r.Type, l.Type) {
 				return true
 			}
+			if r.owner == o {
+				found = true
+				return false
+			}
 			if seen[r.owner] {
-				continue
+				return true
 			}
 			seen[r.owner] = true
 			for _, w := range m.waiting[r.owner] {
 				if reaches(w.key, r.owner, w.lock) {
-					return true
+					found = true
+					return false
 				}
 			}
-		}
-		return false
+			return true
+		})
+		return found
 	}
 	return reaches(k, o, l)
 }
@@ -400,19 +514,29 @@ func (m *Manager) ReleaseOwner(k Key, o Owner) {
 func (m *Manager) ReleaseAll(o Owner) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for k, f := range m.files {
-		m.drop(k, f, o)
+	for k := range m.byOwner[o] {
+		if f := m.files[k]; f != nil {
+			m.drop(k, f, o)
+		}
 	}
+	delete(m.byOwner, o)
 }
 
 // drop removes o's locks from f and wakes waiters if there were any.
 func (m *Manager) drop(k Key, f *file, o Owner) {
-	n := len(f.posix) + len(f.flocks)
-	f.posix = slices.DeleteFunc(f.posix, func(r record) bool { return r.owner == o })
+	n := f.posix.n + len(f.flocks)
+	if mine := f.owners[o]; mine != nil {
+		for _, r := range mine.all() {
+			f.posix.remove(r)
+		}
+		delete(f.owners, o)
+	}
 	f.flocks = slices.DeleteFunc(f.flocks, func(r flockRecord) bool { return r.owner == o })
-	if len(f.posix)+len(f.flocks) != n {
+	if dropped := n - f.posix.n - len(f.flocks); dropped > 0 {
+		_ = m.reserve(-dropped)
 		f.wake()
 	}
+	m.index(o, k, false)
 	m.release(k, f)
 }
 
@@ -450,6 +574,8 @@ func (m *Manager) Flock(k Key, o Owner, op int, cancel <-chan struct{}) error {
 			return nil
 		}
 		f.flocks = slices.Delete(f.flocks, i, i+1)
+		_ = m.reserve(-1)
+		m.index(o, k, f.holds(o))
 		f.wake()
 	}
 	if typ == unix.F_UNLCK {
@@ -457,8 +583,12 @@ func (m *Manager) Flock(k Key, o Owner, op int, cancel <-chan struct{}) error {
 	}
 	for {
 		if !f.flockConflict(o, typ) {
+			if err := m.reserve(1); err != nil {
+				return err
+			}
 			// A new lock frees nothing, so there is no one to wake.
 			f.flocks = append(f.flocks, flockRecord{owner: o, typ: typ})
+			m.index(o, k, true)
 			return nil
 		}
 		if nonblock {

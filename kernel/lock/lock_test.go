@@ -35,7 +35,7 @@ func held(m *Manager, k Key, o Owner) []Lock {
 	defer m.mu.Unlock()
 	var out []Lock
 	if f := m.files[k]; f != nil {
-		for _, r := range f.posix {
+		for _, r := range f.posix.all() {
 			if r.owner == o {
 				l := r.Lock
 				l.Pid = 0

@@ -190,12 +190,15 @@ func (m *MM) addMapped(n int64) {
 }
 
 // Budget is a memory limit shared by every address space of a sandbox
-// (--memory): the bytes mapped across all guest processes.
+// (--memory): the bytes mapped across all guest processes, plus what the
+// kernel holds on their behalf (pipe buffers, kernel objects, queued
+// data; see Charge), as a memory cgroup counts kernel memory.
 type Budget struct {
-	mu    sync.Mutex
-	limit uint64 // 0: unlimited
-	used  uint64
-	peak  uint64
+	mu     sync.Mutex
+	limit  uint64 // 0: unlimited
+	used   uint64
+	peak   uint64
+	kernel uint64 // the part of used charged by Charge
 	// OnExceeded, if set, is called when a mapping is refused.
 	OnExceeded func(want uint64)
 }
@@ -225,6 +228,74 @@ func (b *Budget) add(n int64) {
 	b.used = uint64(int64(b.used) + n)
 	b.peak = max(b.peak, b.used)
 	b.mu.Unlock()
+}
+
+// Charge takes n bytes of the budget for kernel memory held for the guest;
+// ENOMEM (and OnExceeded) when they do not fit. A nil budget takes
+// anything. Uncharge gives them back.
+func (b *Budget) Charge(n uint64) error {
+	if b == nil || n == 0 {
+		return nil
+	}
+	b.mu.Lock()
+	ok := b.limit == 0 || b.used+n <= b.limit
+	if ok {
+		b.used += n
+		b.kernel += n
+		b.peak = max(b.peak, b.used)
+	}
+	cb := b.OnExceeded
+	b.mu.Unlock()
+	if !ok {
+		if cb != nil {
+			cb(n)
+		}
+		return unix.ENOMEM
+	}
+	return nil
+}
+
+// Force takes n bytes like Charge even past the limit (for what must
+// exist, like a sandbox's first thread).
+func (b *Budget) Force(n uint64) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.used += n
+	b.kernel += n
+	b.peak = max(b.peak, b.used)
+	b.mu.Unlock()
+}
+
+// Uncharge returns n bytes taken by Charge.
+func (b *Budget) Uncharge(n uint64) {
+	if b == nil || n == 0 {
+		return
+	}
+	b.mu.Lock()
+	n = min(n, b.kernel)
+	b.used -= n
+	b.kernel -= n
+	b.mu.Unlock()
+}
+
+// Limit returns the budget's size in bytes (0: unlimited).
+func (b *Budget) Limit() uint64 {
+	if b == nil {
+		return 0
+	}
+	return b.limit
+}
+
+// Kernel returns the bytes currently taken by Charge.
+func (b *Budget) Kernel() uint64 {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.kernel
 }
 
 // Peak returns the most bytes ever mapped at once across the sandbox.

@@ -17,23 +17,58 @@ const Capacity = 65536
 // atomicMax is PIPE_BUF: writes up to this size are never interleaved.
 const atomicMax = 4096
 
+// pageSize is the unit in which a pipe holds (and charges) its data.
+const pageSize = 4096
+
+// PageCost is what each page of buffered data is charged: the page and its
+// slot in the buffer.
+const PageCost = pageSize + 16
+
+// Charge is what a pipe's memory is charged to: n > 0 takes n bytes or
+// fails, n < 0 gives them back.
+type Charge func(n int64) error
+
 // Pipe is one pipe's shared state.
 type Pipe struct {
-	mu      sync.Mutex
-	waitCh  chan struct{} // closed and replaced on every state change
-	buf     []byte
+	mu     sync.Mutex
+	waitCh chan struct{} // closed and replaced on every state change
+	// The buffered bytes: pages[0][head:] then whole pages, the last one
+	// filled up to tail. A page is allocated (and charged) when a write
+	// needs it and freed when a read empties it.
+	pages   []*[pageSize]byte
+	head    int
+	tail    int
+	n       int // bytes buffered
 	cap     int
 	readers int
 	writers int
 	ino     uint64
+	charge  Charge // nil: uncharged
+	base    int64  // charged for the pipe itself, given back with it
+	freed   bool
 	// notify is called (outside the lock) whenever readiness may change,
 	// so pollers can re-check.
 	notify func()
 }
 
-// New returns a pipe with one reader and one writer reference.
+// New returns an uncharged pipe with one reader and one writer reference.
 func New() *Pipe {
 	return &Pipe{cap: Capacity, readers: 1, writers: 1, ino: vfs.NewIno(), waitCh: make(chan struct{})}
+}
+
+// NewCharged returns a pipe whose memory is charged to charge: base bytes
+// for the pipe itself now (its error is returned if they do not fit), and
+// PageCost for each page of data it holds. All of it is given back when
+// both ends are closed. A write that cannot get a page fails with ENOMEM,
+// or is shortened if some of it was written, as Linux's pipe_write when a
+// page cannot be allocated.
+func NewCharged(charge Charge, base int64) (*Pipe, error) {
+	if err := charge(base); err != nil {
+		return nil, err
+	}
+	p := New()
+	p.charge, p.base = charge, base
+	return p, nil
 }
 
 // SetNotify installs the readiness callback.
@@ -80,7 +115,7 @@ func (p *Pipe) Read(b []byte, nonblock bool, cancel <-chan struct{}) (int, error
 		return 0, nil
 	}
 	p.mu.Lock()
-	for len(p.buf) == 0 {
+	for p.n == 0 {
 		if p.writers == 0 {
 			p.mu.Unlock()
 			return 0, nil
@@ -94,14 +129,104 @@ func (p *Pipe) Read(b []byte, nonblock bool, cancel <-chan struct{}) (int, error
 			return 0, err
 		}
 	}
-	n := copy(b, p.buf)
-	p.buf = p.buf[n:]
-	if len(p.buf) == 0 {
-		p.buf = nil // let the backing array go
-	}
+	n := p.takeLocked(b)
 	p.mu.Unlock()
 	p.changed()
 	return n, nil
+}
+
+// takeLocked moves up to len(b) buffered bytes into b, freeing the pages
+// it empties; p.mu held.
+func (p *Pipe) takeLocked(b []byte) int {
+	done := 0
+	for done < len(b) && p.n > 0 {
+		end := pageSize
+		if len(p.pages) == 1 {
+			end = p.tail
+		}
+		c := copy(b[done:], p.pages[0][p.head:end])
+		done += c
+		p.head += c
+		p.n -= c
+		if p.head == end {
+			p.dropFirstLocked()
+		}
+	}
+	return done
+}
+
+// dropFirstLocked frees the first page; p.mu held.
+func (p *Pipe) dropFirstLocked() {
+	p.pages[0] = nil
+	p.pages = p.pages[1:]
+	p.head = 0
+	if len(p.pages) == 0 {
+		p.pages, p.tail = nil, 0
+	}
+	p.uncharge(1)
+}
+
+// uncharge gives back the charge of n pages.
+func (p *Pipe) uncharge(n int) {
+	if p.charge != nil && n > 0 {
+		_ = p.charge(-int64(n) * PageCost)
+	}
+}
+
+// appendLocked buffers b, allocating the pages it needs; it stops at the
+// first page that cannot be charged and returns how much it buffered.
+// With whole set it first charges every page b needs and buffers nothing
+// if they do not all fit (PIPE_BUF atomicity). p.mu held.
+func (p *Pipe) appendLocked(b []byte, whole bool) int {
+	room := 0
+	if len(p.pages) > 0 {
+		room = pageSize - p.tail
+	}
+	if whole && len(b) > room && p.charge != nil {
+		need := (len(b) - room + pageSize - 1) / pageSize
+		if p.charge(int64(need)*PageCost) != nil {
+			return 0
+		}
+		// Pre-charged: allocate without charging again below.
+		return p.fillLocked(b, need)
+	}
+	return p.fillLocked(b, 0)
+}
+
+// fillLocked copies b into the buffer; the first prepaid new pages are
+// already charged. p.mu held.
+func (p *Pipe) fillLocked(b []byte, prepaid int) int {
+	done := 0
+	for done < len(b) {
+		if len(p.pages) == 0 || p.tail == pageSize {
+			if prepaid > 0 {
+				prepaid--
+			} else if p.charge != nil && p.charge(PageCost) != nil {
+				break
+			}
+			p.pages = append(p.pages, new([pageSize]byte))
+			p.tail = 0
+		}
+		c := copy(p.pages[len(p.pages)-1][p.tail:], b[done:])
+		p.tail += c
+		p.n += c
+		done += c
+	}
+	p.uncharge(prepaid) // pages charged for but not needed
+	return done
+}
+
+// freeLocked drops the buffered data and, once both ends are gone, gives
+// back the pipe's own charge; p.mu held.
+func (p *Pipe) freeLocked() {
+	p.uncharge(len(p.pages))
+	p.pages, p.head, p.tail, p.n = nil, 0, 0, 0
+	if p.readers == 0 && p.writers == 0 && !p.freed {
+		p.freed = true
+		if p.charge != nil {
+			_ = p.charge(-p.base)
+		}
+	}
 }
 
 // Write writes b. Without readers it fails with EPIPE (the caller raises
@@ -120,7 +245,7 @@ func (p *Pipe) Write(b []byte, nonblock bool, cancel <-chan struct{}) (int, erro
 		if len(b) == 0 {
 			break
 		}
-		space := p.cap - len(p.buf)
+		space := p.cap - p.n
 		need := len(b) - done
 		if space == 0 || (len(b) <= atomicMax && space < need) {
 			if nonblock {
@@ -139,8 +264,15 @@ func (p *Pipe) Write(b []byte, nonblock bool, cancel <-chan struct{}) (int, erro
 			}
 			continue
 		}
-		n := min(space, need)
-		p.buf = append(p.buf, b[done:done+n]...)
+		n := p.appendLocked(b[done:done+min(space, need)], len(b) <= atomicMax)
+		if n == 0 {
+			// No memory for the data: like a failed page allocation.
+			p.mu.Unlock()
+			if done > 0 {
+				return done, nil
+			}
+			return 0, unix.ENOMEM
+		}
 		done += n
 		p.broadcastLocked()
 		if fn := p.notify; fn != nil {
@@ -162,12 +294,12 @@ func (p *Pipe) Readiness(writeEnd bool) int16 {
 		if p.readers == 0 {
 			return unix.POLLERR | unix.POLLOUT
 		}
-		if p.cap-len(p.buf) >= atomicMax || p.cap-len(p.buf) == p.cap {
+		if p.cap-p.n >= atomicMax || p.n == 0 {
 			ev |= unix.POLLOUT
 		}
 		return ev
 	}
-	if len(p.buf) > 0 {
+	if p.n > 0 {
 		ev |= unix.POLLIN
 	}
 	if p.writers == 0 {
@@ -177,7 +309,7 @@ func (p *Pipe) Readiness(writeEnd bool) int16 {
 }
 
 // Buffered returns the bytes waiting to be read (FIONREAD).
-func (p *Pipe) Buffered() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.buf) }
+func (p *Pipe) Buffered() int { p.mu.Lock(); defer p.mu.Unlock(); return p.n }
 
 // release drops one end.
 func (p *Pipe) release(writeEnd bool) {
@@ -186,6 +318,11 @@ func (p *Pipe) release(writeEnd bool) {
 		p.writers--
 	} else {
 		p.readers--
+	}
+	if p.readers == 0 {
+		// Nobody can read the data any more (writes now fail with
+		// EPIPE): free it at once.
+		p.freeLocked()
 	}
 	p.mu.Unlock()
 	p.changed()

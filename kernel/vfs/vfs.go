@@ -545,7 +545,14 @@ func (v *VFS) Utimes(path string, atime, mtime unix.Timespec, follow bool) error
 }
 
 // Truncate sets the size of the regular file at path.
-func (v *VFS) Truncate(path string, size int64) error {
+func (v *VFS) Truncate(path string, size int64) error { return v.TruncateCheck(path, size, nil) }
+
+// TruncateCheck is Truncate with a hook: once the file is found and may be
+// written, grow (if not nil) is called with the current and the new size
+// when the call would make the file larger, and its error fails the call.
+// That is where the caller applies RLIMIT_FSIZE, after the permission
+// checks, in the order Linux checks them.
+func (v *VFS) TruncateCheck(path string, size int64, grow func(cur, size int64) error) error {
 	if size < 0 {
 		return unix.EINVAL
 	}
@@ -571,6 +578,11 @@ func (v *VFS) Truncate(path string, size int64) error {
 	on, ok := res.node.(OpenableNode)
 	if !ok {
 		return unix.EINVAL
+	}
+	if grow != nil && size > st.Size {
+		if err := grow(st.Size, size); err != nil {
+			return err
+		}
 	}
 	return truncateNode(on, size)
 }

@@ -88,14 +88,14 @@ func init() {
 	register(unix.SYS_FCHDIR, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fchdir(fdArg(a[0])) })
 	register(unix.SYS_UMASK, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Umask(uint32(a[0]))), nil })
 	register(unix.SYS_FTRUNCATE, func(t *Task, a args) (uint64, error) {
-		return 0, t.Proc.Ftruncate(fdArg(a[0]), int64(a[1]))
+		return 0, t.K.Ftruncate(fdArg(a[0]), int64(a[1]))
 	})
 	register(unix.SYS_TRUNCATE, func(t *Task, a args) (uint64, error) {
 		p, err := t.readPath(a[0])
 		if err != nil {
 			return 0, err
 		}
-		return 0, t.Proc.Truncate(p, int64(a[1]))
+		return 0, t.K.Truncate(p, int64(a[1]))
 	})
 	register(unix.SYS_FSYNC, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) })
 	register(unix.SYS_FDATASYNC, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) })

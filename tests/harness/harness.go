@@ -247,6 +247,9 @@ type Result struct {
 	// Err is set when the process could not be started or timed out.
 	Err      error
 	Duration time.Duration
+	// CPU is the user plus system CPU time of the process itself and of
+	// the children it waited for (getrusage), once it has exited.
+	CPU time.Duration
 }
 
 // DefaultTimeout bounds every run, so that a hanging sandbox fails one test
@@ -290,6 +293,9 @@ func Run(c Cmd) Result {
 		Stderr:   stderr.Bytes(),
 		Duration: time.Since(start),
 		ExitCode: -1,
+	}
+	if ps := cmd.ProcessState; ps != nil {
+		res.CPU = ps.UserTime() + ps.SystemTime()
 	}
 	var exitErr *exec.ExitError
 	switch {

@@ -46,15 +46,16 @@ func (f *File) Open(flags int) (vfs.FileOps, error) {
 	return &handle{f: f, acc: flags & unix.O_ACCMODE}, nil
 }
 
-// maybeRelease frees the data of a file that has neither links nor open
-// handles, returning its space to the file system.
+// maybeRelease frees the data and the inode of a file that has neither
+// links nor open handles, returning their space to the file system.
 func (f *File) maybeRelease() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.nlink == 0 && f.opens == 0 && f.pages != nil {
-		f.fs.reserve(-f.size)
+	if f.nlink == 0 && f.opens == 0 {
+		f.fs.reserve(-int64(len(f.pages)) * PageCost)
 		f.size = 0
 		f.pages = nil
+		f.releaseLocked()
 	}
 }
 
@@ -83,9 +84,11 @@ func (f *File) readAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// writeLocked writes p at off; f.mu must be held. A write that does not
-// fit (size limit or MaxFileSize) is shortened, and fails only if nothing
-// fits.
+// writeLocked writes p at off; f.mu must be held. Each page the write
+// adds is charged as it is filled, so a write that runs out of space is
+// shortened to the pages that fit, and fails with ENOSPC only if none
+// does (as tmpfs). A write past MaxFileSize is shortened too, or fails
+// with EFBIG.
 func (f *File) writeLocked(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
@@ -100,28 +103,26 @@ func (f *File) writeLocked(p []byte, off int64) (int, error) {
 		f.pages = map[int64]*page{} // written after release via an open handle
 	}
 	n := int(min(int64(len(p)), MaxFileSize-off))
-	if end := off + int64(n); end > f.size {
-		if err := f.fs.reserve(end - f.size); err != nil {
-			room := f.size + f.fs.available() - off
-			if room <= 0 || f.fs.reserve(off+room-f.size) != nil {
-				return 0, unix.ENOSPC
-			}
-			n = int(room)
-		}
-	}
-	for done := 0; done < n; {
+	done := 0
+	for done < n {
 		pos := off + int64(done)
 		idx, in := pos/pageSize, int(pos%pageSize)
 		chunk := min(n-done, pageSize-in)
 		pg := f.pages[idx]
 		if pg == nil {
+			if f.fs.reserve(PageCost) != nil {
+				break
+			}
 			pg = new(page)
 			f.pages[idx] = pg
 		}
 		copy(pg[in:], p[done:done+chunk])
 		done += chunk
 	}
-	f.size = max(f.size, off+int64(n))
+	if done == 0 {
+		return 0, unix.ENOSPC
+	}
+	f.size = max(f.size, off+int64(done))
 	f.touchLocked()
 	// A write by an unprivileged user drops set-user-ID (and executable
 	// set-group-ID) so a modified binary cannot keep its privileges.
@@ -129,9 +130,11 @@ func (f *File) writeLocked(p []byte, off int64) (int, error) {
 	if f.perm&0o010 != 0 {
 		f.perm &^= unix.S_ISGID
 	}
-	return n, nil
+	return done, nil
 }
 
+// truncate sets the size. Growing adds a hole, which costs nothing;
+// shrinking frees the pages past the new end.
 func (f *File) truncate(size int64) error {
 	if size < 0 {
 		return unix.EINVAL
@@ -141,18 +144,18 @@ func (f *File) truncate(size int64) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.fs.reserve(size - f.size); err != nil {
-		return err
-	}
 	if size < f.size {
 		// Drop whole pages past the end and zero the tail of the last
 		// one to keep the "nothing beyond size" invariant.
 		last := (size + pageSize - 1) / pageSize
+		freed := int64(0)
 		for idx := range f.pages {
 			if idx >= last {
 				delete(f.pages, idx)
+				freed++
 			}
 		}
+		f.fs.reserve(-freed * PageCost)
 		if in := size % pageSize; in != 0 {
 			if pg := f.pages[size/pageSize]; pg != nil {
 				clear(pg[in:])

@@ -3,9 +3,12 @@
 // fully writable by it, with Linux-like link counts and timestamps.
 //
 // File data is stored sparsely in pages, so holes (from Truncate or writes
-// far past the end) cost no memory. The optional size limit counts the
-// logical size of all files that are still linked or open; growing past it
-// fails with ENOSPC. No file may grow beyond MaxFileSize (EFBIG).
+// far past the end) cost no memory. Everything the file system holds is
+// charged against its size limit: each data page a file holds (not its
+// logical size), each inode, each directory entry with its name and each
+// symlink target, at the costs below; running out fails with ENOSPC, as a
+// full tmpfs does. The number of inodes is capped too (ENOSPC), like
+// tmpfs's nr_inodes. No file may grow beyond MaxFileSize (EFBIG).
 //
 // Locking: FS.tree guards every directory's entries, Dir.parent and the
 // link counts; each inode's mu guards its data and attributes. tree is
@@ -26,11 +29,39 @@ import (
 // MaxFileSize is the largest size a file may have (1 TiB).
 const MaxFileSize = 1 << 40
 
+// What each object costs against the size limit, in bytes. They are at
+// least what litebox's heap holds for it (TestChargesCoverHeap measures
+// that), so that a file system full of names, links or empty files is as
+// bounded as one full of data.
+const (
+	// InodeCost is charged for every file, directory and symlink, for as
+	// long as it exists (a file until its last link and handle are gone).
+	InodeCost = 512
+	// DirentCost is charged for every directory entry, plus the bytes of
+	// its name.
+	DirentCost = 128
+	// PageCost is charged for every data page a file holds: the page and
+	// its slot in the file's page map. Holes cost nothing.
+	PageCost = pageSize + 64
+)
+
+// bytesPerInode sets the default inode cap of a size-limited file system:
+// one inode per page of its size (see New).
+const bytesPerInode = pageSize
+
+// account is what the limits are charged against; file systems made with
+// Sharing draw from one account.
+type account struct {
+	limit     int64 // bytes; 0: unlimited
+	used      atomic.Int64
+	maxInodes int64 // 0: unlimited
+	inodes    atomic.Int64
+}
+
 // FS is one tmpfs instance.
 type FS struct {
-	dev   uint64
-	limit int64 // 0: unlimited
-	used  atomic.Int64
+	dev  uint64
+	acct *account
 	// lastIno numbers this instance's inodes on their own: nothing about
 	// other file systems (or sandboxes) shows in them.
 	lastIno atomic.Uint64
@@ -39,14 +70,53 @@ type FS struct {
 	root *Dir
 }
 
-// New returns an empty file system whose files may hold at most limit
-// bytes in total (0 means unlimited). The root directory is owned by the
-// guest user with mode 0755.
+// New returns an empty file system that may hold at most limit bytes in
+// total, data and metadata (0 means unlimited). A limited file system also
+// holds at most limit/4096 inodes (as if every file took at least a page;
+// SetInodeLimit changes that). The root directory is owned by the guest
+// user with mode 0755.
 func New(limit int64) *FS {
-	fs := &FS{dev: vfs.NewDev(), limit: limit}
-	fs.root = &Dir{inode: fs.newInode(unix.S_IFDIR, 0o755), entries: map[string]node{}}
+	a := &account{limit: max(limit, 0)}
+	if limit > 0 {
+		a.maxInodes = max(limit/bytesPerInode, 1)
+	}
+	return newFS(a)
+}
+
+// Sharing returns an empty file system that charges the limits of other:
+// both together hold at most what other alone may.
+func Sharing(other *FS) *FS { return newFS(other.acct) }
+
+func newFS(a *account) *FS {
+	fs := &FS{dev: vfs.NewDev(), acct: a}
+	fs.root = &Dir{entries: map[string]node{}}
+	if err := fs.initInode(&fs.root.inode, unix.S_IFDIR, 0o755, 0); err != nil {
+		// Only a limit too small for one inode gets here; the root exists
+		// anyway (charged) so that the file system is usable, if full.
+		a.used.Add(InodeCost)
+		a.inodes.Add(1)
+		fs.root.charge = InodeCost
+	}
 	fs.root.nlink = 2
 	return fs
+}
+
+// SetInodeLimit caps the inodes of the file system (and of those sharing
+// its limits) at n; 0 means no cap beyond the size limit. Call it before
+// the file system is used.
+func (fs *FS) SetInodeLimit(n int64) { fs.acct.maxInodes = max(n, 0) }
+
+// RaiseLimits adds bytes and inodes to the limits, if there are any: the
+// sandbox grants what it stored itself (the root skeleton sharing /tmp's
+// limits), so that the guest's share is exactly what was asked for.
+func (fs *FS) RaiseLimits(bytes, inodes int64) {
+	a := fs.acct
+	if a.limit > 0 {
+		a.limit += max(bytes, 0)
+	}
+	if a.maxInodes > 0 {
+		a.maxInodes += max(inodes, 0)
+	}
 }
 
 // Root returns the root directory.
@@ -59,32 +129,49 @@ func (fs *FS) ReadOnly() bool { return false }
 func (fs *FS) Name() string { return "tmpfs" }
 
 // Used returns the bytes currently charged against the size limit.
-func (fs *FS) Used() int64 { return fs.used.Load() }
+func (fs *FS) Used() int64 { return fs.acct.used.Load() }
+
+// Inodes returns the number of inodes that exist.
+func (fs *FS) Inodes() int64 { return fs.acct.inodes.Load() }
 
 // reserve charges delta bytes (negative to release) against the limit.
 func (fs *FS) reserve(delta int64) error {
-	if delta <= 0 || fs.limit <= 0 {
-		fs.used.Add(delta)
+	a := fs.acct
+	if delta <= 0 || a.limit <= 0 {
+		a.used.Add(delta)
 		return nil
 	}
 	for {
-		cur := fs.used.Load()
-		if cur+delta > fs.limit {
+		cur := a.used.Load()
+		if cur+delta > a.limit {
 			return unix.ENOSPC
 		}
-		if fs.used.CompareAndSwap(cur, cur+delta) {
+		if a.used.CompareAndSwap(cur, cur+delta) {
 			return nil
 		}
 	}
 }
 
-// available returns how many more bytes may be charged.
-func (fs *FS) available() int64 {
-	if fs.limit <= 0 {
-		return MaxFileSize
+// takeInode counts one more inode against the cap.
+func (fs *FS) takeInode() error {
+	a := fs.acct
+	if a.maxInodes <= 0 {
+		a.inodes.Add(1)
+		return nil
 	}
-	return max(fs.limit-fs.used.Load(), 0)
+	for {
+		cur := a.inodes.Load()
+		if cur >= a.maxInodes {
+			return unix.ENOSPC
+		}
+		if a.inodes.CompareAndSwap(cur, cur+1) {
+			return nil
+		}
+	}
 }
+
+// direntCharge is what a directory entry called name costs.
+func direntCharge(name string) int64 { return DirentCost + int64(len(name)) }
 
 // inode holds what all node types share.
 type inode struct {
@@ -97,15 +184,38 @@ type inode struct {
 	uid, gid            uint32
 	nlink               uint64
 	atime, mtime, ctime unix.Timespec
+	// charge is what the inode itself holds of the size limit (InodeCost
+	// plus a symlink's target); 0 once released.
+	charge int64
 }
 
-func (fs *FS) newInode(typ, perm uint32) inode {
+// initInode charges an inode, with extra bytes of its own (a symlink's
+// target), and fills in i; ENOSPC when the inode cap or the size limit is
+// reached. The charge is returned by releaseLocked.
+func (fs *FS) initInode(i *inode, typ, perm uint32, extra int64) error {
 	now := vfs.Now()
-	return inode{
-		fs: fs, ino: fs.lastIno.Add(1), typ: typ, perm: perm & 0o7777,
-		uid: vfs.GuestUID, gid: vfs.GuestGID, nlink: 1,
-		atime: now, mtime: now, ctime: now,
+	i.fs, i.ino, i.typ, i.perm = fs, fs.lastIno.Add(1), typ, perm&0o7777
+	i.uid, i.gid, i.nlink = vfs.GuestUID, vfs.GuestGID, 1
+	i.atime, i.mtime, i.ctime = now, now, now
+	if err := fs.takeInode(); err != nil {
+		return err
 	}
+	if err := fs.reserve(InodeCost + extra); err != nil {
+		fs.acct.inodes.Add(-1)
+		return err
+	}
+	i.charge = InodeCost + extra
+	return nil
+}
+
+// releaseLocked returns the inode's charge, once; i.mu must be held.
+func (i *inode) releaseLocked() {
+	if i.charge == 0 {
+		return
+	}
+	i.fs.reserve(-i.charge)
+	i.fs.acct.inodes.Add(-1)
+	i.charge = 0
 }
 
 // node is implemented by *File, *Dir and *Symlink.
@@ -239,8 +349,8 @@ func (d *Dir) ReadDir() ([]vfs.DirEntry, error) {
 	return out, nil
 }
 
-// addLocked links n under name; fs.tree must be held. fresh is set for a
-// newly made node (as opposed to a hard link).
+// addLocked links n under name, charging the entry; fs.tree must be held.
+// fresh is set for a newly made node (as opposed to a hard link).
 func (d *Dir) addLocked(name string, n node, fresh bool) error {
 	if err := vfs.ValidName(name); err != nil {
 		return err
@@ -250,6 +360,9 @@ func (d *Dir) addLocked(name string, n node, fresh bool) error {
 	}
 	if _, ok := d.entries[name]; ok {
 		return unix.EEXIST
+	}
+	if err := d.fs.reserve(direntCharge(name)); err != nil {
+		return err
 	}
 	m := n.meta()
 	d.mu.Lock()
@@ -270,12 +383,31 @@ func (d *Dir) addLocked(name string, n node, fresh bool) error {
 	return nil
 }
 
+// addNew links a node just made under name, giving back the node's
+// charge if that fails (an existing name, ENOSPC for the entry).
+func (d *Dir) addNew(name string, n node) error {
+	d.fs.tree.Lock()
+	err := d.addLocked(name, n, true)
+	d.fs.tree.Unlock()
+	if err != nil {
+		m := n.meta()
+		m.mu.Lock()
+		m.releaseLocked()
+		m.mu.Unlock()
+	}
+	return err
+}
+
 // Create makes an empty regular file.
 func (d *Dir) Create(name string, mode uint32) (vfs.Node, error) {
-	f := &File{inode: d.fs.newInode(unix.S_IFREG, mode), pages: map[int64]*page{}}
-	d.fs.tree.Lock()
-	defer d.fs.tree.Unlock()
-	if err := d.addLocked(name, f, true); err != nil {
+	if err := vfs.ValidName(name); err != nil {
+		return nil, err
+	}
+	f := &File{pages: map[int64]*page{}}
+	if err := d.fs.initInode(&f.inode, unix.S_IFREG, mode, 0); err != nil {
+		return nil, err
+	}
+	if err := d.addNew(name, f); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -283,23 +415,34 @@ func (d *Dir) Create(name string, mode uint32) (vfs.Node, error) {
 
 // Mkdir makes an empty directory.
 func (d *Dir) Mkdir(name string, mode uint32) error {
-	nd := &Dir{inode: d.fs.newInode(unix.S_IFDIR, mode), entries: map[string]node{}}
+	if err := vfs.ValidName(name); err != nil {
+		return err
+	}
+	nd := &Dir{parent: d, entries: map[string]node{}}
+	if err := d.fs.initInode(&nd.inode, unix.S_IFDIR, mode, 0); err != nil {
+		return err
+	}
 	nd.nlink = 2
-	d.fs.tree.Lock()
-	defer d.fs.tree.Unlock()
-	nd.parent = d
-	return d.addLocked(name, nd, true)
+	return d.addNew(name, nd)
 }
 
-// Symlink makes a symbolic link to target.
+// Symlink makes a symbolic link to target; the target's bytes are charged
+// with the link's inode.
 func (d *Dir) Symlink(target, name string) error {
 	if target == "" {
 		return unix.ENOENT
 	}
-	s := &Symlink{inode: d.fs.newInode(unix.S_IFLNK, 0o777), target: target}
-	d.fs.tree.Lock()
-	defer d.fs.tree.Unlock()
-	return d.addLocked(name, s, true)
+	if len(target) > vfs.PathMax {
+		return unix.ENAMETOOLONG
+	}
+	if err := vfs.ValidName(name); err != nil {
+		return err
+	}
+	sl := &Symlink{target: target}
+	if err := d.fs.initInode(&sl.inode, unix.S_IFLNK, 0o777, int64(len(target))); err != nil {
+		return err
+	}
+	return d.addNew(name, sl)
 }
 
 // Link adds a hard link to an existing file of the same file system.
@@ -331,8 +474,11 @@ func (d *Dir) Link(target vfs.Node, name string) error {
 }
 
 // dropLocked accounts for name (node n) leaving directory d; fs.tree must
-// be held and the entry already removed from d.entries.
-func (d *Dir) dropLocked(n node) {
+// be held and the entry already removed from d.entries. The entry's charge
+// is returned, and the node's once its last link is gone (for a file, once
+// also its last handle is closed).
+func (d *Dir) dropLocked(name string, n node) {
+	d.fs.reserve(-direntCharge(name))
 	m := n.meta()
 	now := vfs.Now()
 	m.mu.Lock()
@@ -341,6 +487,9 @@ func (d *Dir) dropLocked(n node) {
 		m.nlink = 0
 	} else if m.nlink > 0 {
 		m.nlink--
+	}
+	if _, file := n.(*File); !file && m.nlink == 0 {
+		m.releaseLocked()
 	}
 	m.ctime = now
 	m.mu.Unlock()
@@ -370,7 +519,7 @@ func (d *Dir) Unlink(name string) error {
 		return unix.EISDIR
 	}
 	delete(d.entries, name)
-	d.dropLocked(n)
+	d.dropLocked(name, n)
 	return nil
 }
 
@@ -393,7 +542,7 @@ func (d *Dir) Rmdir(name string) error {
 		return unix.ENOTEMPTY
 	}
 	delete(d.entries, name)
-	d.dropLocked(n)
+	d.dropLocked(name, n)
 	return nil
 }
 
@@ -441,10 +590,19 @@ func (d *Dir) Rename(oldName string, newDir vfs.DirNode, newName string) error {
 			return unix.ENOTEMPTY
 		}
 	}
+	// The entry changes name: charge the difference first, so that a
+	// rename that does not fit changes nothing.
+	if grow := direntCharge(newName) - direntCharge(oldName); grow > 0 {
+		if err := d.fs.reserve(grow); err != nil {
+			return err
+		}
+	} else {
+		d.fs.reserve(grow)
+	}
 	delete(d.entries, oldName)
 	if exists {
 		delete(nd.entries, newName)
-		nd.dropLocked(dst)
+		nd.dropLocked(newName, dst)
 	}
 	nd.entries[newName] = src
 	now := vfs.Now()

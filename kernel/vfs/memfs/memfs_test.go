@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -348,50 +350,246 @@ func TestHandleAccessMode(t *testing.T) {
 }
 
 func TestSizeLimit(t *testing.T) {
-	fs := New(100)
+	// Room for the root, one file with a one-letter name and two pages.
+	const limit = 2*InodeCost + DirentCost + 1 + 2*PageCost
+	fs := New(limit)
 	root := fs.Root()
 	f, _ := root.Create("f", 0o644)
 	ops, _ := f.(vfs.OpenableNode).Open(unix.O_RDWR)
-	n, err := ops.WriteAt(make([]byte, 80), 0)
-	if n != 80 || err != nil {
+	n, err := ops.WriteAt(make([]byte, 5000), 0)
+	if n != 5000 || err != nil {
 		t.Fatal(n, err)
 	}
-	// Only 20 bytes left: a 50-byte write is shortened, then the fs is full.
-	n, err = ops.WriteAt(make([]byte, 50), 80)
-	if n != 20 || err != nil {
+	// One page left: a write needing two more is shortened to the end of
+	// the page it can get, then the fs is full.
+	n, err = ops.WriteAt(make([]byte, 8192), 5000)
+	if n != 2*pageSize-5000 || err != nil {
 		t.Fatalf("short write: %d %v", n, err)
 	}
-	_, err = ops.WriteAt([]byte("x"), 100)
+	_, err = ops.WriteAt([]byte("x"), 2*pageSize)
 	wantErrno(t, "write when full", err, unix.ENOSPC)
-	wantErrno(t, "truncate beyond limit", ops.Truncate(101), unix.ENOSPC)
-	g, _ := root.Create("g", 0o644)
-	gops, _ := g.(vfs.OpenableNode).Open(unix.O_RDWR)
-	_, err = gops.WriteAt([]byte("x"), 0)
-	wantErrno(t, "other file when full", err, unix.ENOSPC)
-	// Overwriting within the size needs no new space.
+	// Overwriting held pages and growing with a hole need no new space.
 	if _, err := ops.WriteAt([]byte("abc"), 10); err != nil {
 		t.Fatal(err)
 	}
+	wantErrno(t, "truncate to 1 TiB when full", ops.Truncate(MaxFileSize), 0)
+	_, err = root.Create("g", 0o644)
+	wantErrno(t, "new file when full", err, unix.ENOSPC)
+	wantErrno(t, "symlink when full", root.Symlink("t", "l"), unix.ENOSPC)
+	wantErrno(t, "mkdir when full", root.Mkdir("d", 0o755), unix.ENOSPC)
+	if fs.Used() != limit || fs.Inodes() != 2 {
+		t.Fatalf("used %d inodes %d, want %d and 2", fs.Used(), fs.Inodes(), limit)
+	}
 
-	// Unlinking an open file keeps its data until the last close.
+	// Unlinking an open file keeps its data and inode until the last close.
 	if err := root.Unlink("f"); err != nil {
 		t.Fatal(err)
 	}
-	if fs.Used() != 100 {
-		t.Fatalf("used after unlink = %d, want 100 (still open)", fs.Used())
+	if want := int64(limit - DirentCost - 1); fs.Used() != want {
+		t.Fatalf("used after unlink = %d, want %d (still open)", fs.Used(), want)
 	}
 	buf := make([]byte, 3)
 	if n, _ := ops.ReadAt(buf, 10); n != 3 || string(buf) != "abc" {
 		t.Fatalf("unlinked file content %q", buf[:n])
 	}
 	ops.Close()
-	if fs.Used() != 0 {
-		t.Fatalf("used after close = %d, want 0", fs.Used())
+	if fs.Used() != InodeCost || fs.Inodes() != 1 {
+		t.Fatalf("used after close = %d, inodes %d; want only the root's %d, 1", fs.Used(), fs.Inodes(), InodeCost)
 	}
-	if _, err := gops.WriteAt(make([]byte, 100), 0); err != nil {
+	g, err := root.Create("g", 0o644)
+	if err != nil {
 		t.Fatal(err)
 	}
+	gops, _ := g.(vfs.OpenableNode).Open(unix.O_RDWR)
+	if n, err := gops.WriteAt(make([]byte, 2*pageSize), 0); n != 2*pageSize || err != nil {
+		t.Fatal(n, err)
+	}
 	gops.Close()
+}
+
+// TestSparseFileCharge: a file is charged by the pages it holds, not its
+// size: a 1 GiB file with one written page costs one page, and shrinking
+// it frees what lies beyond the new end.
+func TestSparseFileCharge(t *testing.T) {
+	fs := New(1 << 20)
+	root := fs.Root()
+	f := mustCreate(t, root, "f")
+	base := fs.Used()
+	ops, _ := f.(vfs.OpenableNode).Open(unix.O_RDWR)
+	defer ops.Close()
+	for _, step := range []struct {
+		name      string
+		op        func() error
+		wantPages int64
+	}{
+		{"truncate to 1 GiB", func() error { return ops.Truncate(1 << 30) }, 0},
+		{"write a page at 512 MiB", func() error { _, err := ops.WriteAt(make([]byte, pageSize), 512<<20); return err }, 1},
+		{"write 2 bytes across pages", func() error { _, err := ops.WriteAt([]byte("ab"), 2*pageSize-1); return err }, 3},
+		{"truncate to 1 TiB", func() error { return ops.Truncate(MaxFileSize) }, 3},
+		{"truncate to 2 pages", func() error { return ops.Truncate(2 * pageSize) }, 1},
+		{"truncate to 0", func() error { return ops.Truncate(0) }, 0},
+	} {
+		if err := step.op(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if got, want := fs.Used()-base, step.wantPages*PageCost; got != want {
+			t.Errorf("%s: charged %d bytes, want %d (%d pages)", step.name, got, want, step.wantPages)
+		}
+		if st := mustStat(t, f); st.Blocks != step.wantPages*pageSize/512 {
+			t.Errorf("%s: %d blocks, want %d", step.name, st.Blocks, step.wantPages*pageSize/512)
+		}
+	}
+}
+
+// TestMetadataCharge: inodes, directory entries with their names and
+// symlink targets are charged, and given back when they go.
+func TestMetadataCharge(t *testing.T) {
+	long := strings.Repeat("x", 4000)
+	for _, tc := range []struct {
+		name string
+		make func(d vfs.DirNode) error
+		undo func(d vfs.DirNode) error
+		want int64
+	}{
+		{"file", func(d vfs.DirNode) error { _, err := d.Create("name", 0o644); return err },
+			func(d vfs.DirNode) error { return d.Unlink("name") }, InodeCost + DirentCost + 4},
+		{"dir", func(d vfs.DirNode) error { return d.Mkdir("name", 0o755) },
+			func(d vfs.DirNode) error { return d.Rmdir("name") }, InodeCost + DirentCost + 4},
+		{"symlink", func(d vfs.DirNode) error { return d.Symlink(long, "name") },
+			func(d vfs.DirNode) error { return d.Unlink("name") }, InodeCost + DirentCost + 4 + 4000},
+		{"rename to a longer name", func(d vfs.DirNode) error { return d.Rename("f", d, "longer") },
+			func(d vfs.DirNode) error { return d.Rename("longer", d, "f") }, 5},
+		{"hard link", func(d vfs.DirNode) error { return d.(vfs.Linker).Link(lookup(t, d, "f"), "hl") },
+			func(d vfs.DirNode) error { return d.Unlink("hl") }, DirentCost + 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := New(0)
+			root := fs.Root()
+			mustCreate(t, root, "f")
+			before, inodes := fs.Used(), fs.Inodes()
+			if err := tc.make(root); err != nil {
+				t.Fatal(err)
+			}
+			if got := fs.Used() - before; got != tc.want {
+				t.Errorf("charged %d, want %d", got, tc.want)
+			}
+			if err := tc.undo(root); err != nil {
+				t.Fatal(err)
+			}
+			if fs.Used() != before || fs.Inodes() != inodes {
+				t.Errorf("after undo: used %d inodes %d, want %d and %d", fs.Used(), fs.Inodes(), before, inodes)
+			}
+		})
+	}
+}
+
+// TestInodeLimit: a limited file system holds at most one inode per page
+// of its size, counting the root, and a failed creation leaves nothing
+// charged; SetInodeLimit overrides the default.
+func TestInodeLimit(t *testing.T) {
+	fs := New(16 * pageSize)
+	root := fs.Root()
+	n := 0
+	var err error
+	for ; n < 100; n++ {
+		if _, err = root.Create(fmt.Sprint(n), 0o644); err != nil {
+			break
+		}
+	}
+	wantErrno(t, "create past the inode cap", err, unix.ENOSPC)
+	if n != 15 {
+		t.Errorf("created %d files, want 15 (16 inodes with the root)", n)
+	}
+	used := fs.Used()
+	wantErrno(t, "mkdir past the inode cap", root.Mkdir("d", 0o755), unix.ENOSPC)
+	wantErrno(t, "symlink past the inode cap", root.Symlink("t", "l"), unix.ENOSPC)
+	if fs.Used() != used || fs.Inodes() != 16 {
+		t.Errorf("failed creations changed the charge: used %d -> %d, inodes %d", used, fs.Used(), fs.Inodes())
+	}
+	wantErrno(t, "hard link past the inode cap", root.(vfs.Linker).Link(lookup(t, root, "0"), "hl"), 0)
+	if err := root.Unlink("1"); err != nil {
+		t.Fatal(err)
+	}
+	wantErrno(t, "create after unlink", root.Mkdir("d", 0o755), 0)
+
+	big := New(16 * pageSize)
+	big.SetInodeLimit(3)
+	mustCreate(t, big.Root(), "a")
+	mustCreate(t, big.Root(), "b")
+	_, err = big.Root().Create("c", 0o644)
+	wantErrno(t, "create past SetInodeLimit(3)", err, unix.ENOSPC)
+}
+
+// TestSharing: a file system made with Sharing draws from the other's
+// limits.
+func TestSharing(t *testing.T) {
+	a := New(8 * pageSize)
+	b := Sharing(a)
+	if a.Inodes() != 2 {
+		t.Fatalf("two roots: %d inodes", a.Inodes())
+	}
+	n := 0
+	for ; n < 10; n++ {
+		if _, err := b.Root().Create(fmt.Sprint(n), 0o644); err != nil {
+			wantErrno(t, "create in b", err, unix.ENOSPC)
+			break
+		}
+	}
+	if n != 6 {
+		t.Errorf("b took %d files, want 6 (8 inodes less both roots)", n)
+	}
+	_, err := a.Root().Create("x", 0o644)
+	wantErrno(t, "create in a when b used the inodes", err, unix.ENOSPC)
+}
+
+// TestChargesCoverHeap: what memfs charges for empty files, directories,
+// symlinks and data pages is at least what they take on the heap, so the
+// size limit bounds litebox's memory and not only a count.
+func TestChargesCoverHeap(t *testing.T) {
+	const n = 2000
+	target := strings.Repeat("t", 100)
+	for _, tc := range []struct {
+		name   string
+		make   func(d vfs.DirNode, i int) error
+		charge int64
+	}{
+		{"files", func(d vfs.DirNode, i int) error { _, err := d.Create(fmt.Sprintf("%08d", i), 0o644); return err },
+			InodeCost + DirentCost + 8},
+		{"dirs", func(d vfs.DirNode, i int) error { return d.Mkdir(fmt.Sprintf("%08d", i), 0o755) },
+			InodeCost + DirentCost + 8},
+		{"symlinks", func(d vfs.DirNode, i int) error { return d.Symlink(target, fmt.Sprintf("%08d", i)) },
+			InodeCost + DirentCost + 8 + 100},
+		{"pages", func(d vfs.DirNode, i int) error {
+			f := lookup(t, d, "data").(*File)
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			_, err := f.writeLocked([]byte("x"), int64(i)*7*pageSize)
+			return err
+		}, PageCost},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := New(0)
+			root := fs.Root()
+			mustCreate(t, root, "data")
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for i := range n {
+				// The guest's names arrive as fresh strings, as here.
+				if err := tc.make(root, i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			perObject := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+			t.Logf("%s: %d bytes of heap each, %d charged", tc.name, perObject, tc.charge)
+			if perObject > tc.charge {
+				t.Errorf("%s take %d bytes of heap each but are charged %d", tc.name, perObject, tc.charge)
+			}
+			runtime.KeepAlive(root)
+		})
+	}
 }
 
 func TestHardLink(t *testing.T) {
@@ -558,7 +756,8 @@ func TestConcurrency(t *testing.T) {
 	if st := mustStat(t, shared); st.Size != 8*50*10 {
 		t.Fatalf("appends lost: size %d", st.Size)
 	}
-	if fs.Used() != 8*50*10 {
-		t.Fatalf("used = %d", fs.Used())
+	// Left: the root, a, b and shared (with its entry), and its one page.
+	if want := int64(4*InodeCost + 3*DirentCost + 1 + 1 + len("shared") + PageCost); fs.Used() != want || fs.Inodes() != 4 {
+		t.Fatalf("used = %d, inodes %d; want %d, 4", fs.Used(), fs.Inodes(), want)
 	}
 }
