@@ -592,12 +592,18 @@ func (s *stub) NewThread() (platform.Thread, error) {
 	}
 	s.hcMu.Lock()
 	defer s.hcMu.Unlock()
+	// The mappings go through the hostcall thread's request page (fast);
+	// only the clone needs ptrace.
+	call := func(nr uintptr, args ...uint64) (uint64, error) { return s.p.request(s.hcSlot, s.pid, nr, args) }
 	var tid int
-	err = s.seizeHostcall(func(tr *traced) error {
-		var err error
-		tid, err = s.p.addGuestThread(tr, slot)
-		return err
-	})
+	err = mapThread(call, slot)
+	if err == nil {
+		err = s.seizeHostcall(func(tr *traced) error {
+			var err error
+			tid, err = s.p.cloneGuestThread(tr, slot)
+			return err
+		})
+	}
 	if err != nil {
 		s.p.freeSlot(slot)
 		return nil, fmt.Errorf("systrap: new stub thread: %w", err)

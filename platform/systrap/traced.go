@@ -160,14 +160,29 @@ func (t *traced) detach() error {
 // stack, clones a thread and sends it to thread_start, untraced from then
 // on. It returns the new thread's host tid.
 func (p *Platform) addGuestThread(t *traced, slot int) (int, error) {
-	if _, err := t.inject(unix.SYS_MMAP, slotAddr(slot), slotSize, unix.PROT_READ|unix.PROT_WRITE,
+	call := func(nr uintptr, args ...uint64) (uint64, error) { return t.inject(nr, args...) }
+	if err := mapThread(call, slot); err != nil {
+		return 0, err
+	}
+	return p.cloneGuestThread(t, slot)
+}
+
+// mapThread maps a guest thread's slot page and signal stack with call.
+func mapThread(call func(nr uintptr, args ...uint64) (uint64, error), slot int) error {
+	if _, err := call(unix.SYS_MMAP, slotAddr(slot), slotSize, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_SHARED|unix.MAP_FIXED, 3, uint64(slot)*slotSize); err != nil {
-		return 0, fmt.Errorf("systrap: mapping slot: %w", err)
+		return fmt.Errorf("systrap: mapping slot: %w", err)
 	}
-	if _, err := t.inject(unix.SYS_MMAP, stackBase(slot), stackSize, unix.PROT_READ|unix.PROT_WRITE,
+	if _, err := call(unix.SYS_MMAP, stackBase(slot), stackSize, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uint64(0), 0); err != nil {
-		return 0, fmt.Errorf("systrap: signal stack: %w", err)
+		return fmt.Errorf("systrap: signal stack: %w", err)
 	}
+	return nil
+}
+
+// cloneGuestThread clones, from t in a ptrace stop, a guest thread whose
+// slot and signal stack are mapped, and sends it to thread_start.
+func (p *Platform) cloneGuestThread(t *traced, slot int) (int, error) {
 	p.setStack(slot)
 	tid, err := t.clone(threadFlags)
 	if err != nil {
