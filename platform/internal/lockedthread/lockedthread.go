@@ -3,7 +3,25 @@
 // request for a platform's holder stub must come from that one thread.
 package lockedthread
 
-import "runtime"
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
+
+// Panic is what Do re-panics with on the caller's goroutine when fn
+// panicked on the thread: the caller (a guest thread's goroutine, which
+// recovers) learns of the bug, and the thread keeps serving.
+type Panic struct {
+	Value any
+	Stack []byte // the thread's stack at the panic
+}
+
+func (p *Panic) String() string { return fmt.Sprintf("%v (on the locked thread)", p.Value) }
+
+// PanicStack returns the stack where the panic happened, for whoever
+// records the re-raised one (the kernel's Crash).
+func (p *Panic) PanicStack() []byte { return p.Stack }
 
 // Thread is a goroutine locked to its OS thread, serving Do calls.
 type Thread struct {
@@ -44,12 +62,26 @@ func Start(setup func() error, teardown func()) (*Thread, error) {
 }
 
 // Do runs fn on the thread and waits for it; it reports false, without
-// running fn, once the thread is stopping.
+// running fn, once the thread is stopping. A panic in fn is caught on the
+// thread (which must live on: it holds the holder's tracee) and raised
+// again, as a *Panic, on the caller's goroutine.
 func (t *Thread) Do(fn func()) bool {
-	finished := make(chan struct{})
+	finished := make(chan *Panic, 1)
+	run := func() {
+		defer func() {
+			var p *Panic
+			if r := recover(); r != nil {
+				p = &Panic{Value: r, Stack: debug.Stack()}
+			}
+			finished <- p
+		}()
+		fn()
+	}
 	select {
-	case t.work <- func() { fn(); close(finished) }:
-		<-finished
+	case t.work <- run:
+		if p := <-finished; p != nil {
+			panic(p)
+		}
 		return true
 	case <-t.stop:
 		return false
