@@ -188,6 +188,7 @@ func (s *Sandbox) load(plat platform.Platform, proc *kernel.Process, path string
 		}
 		head := make([]byte, 256)
 		n, _ := f.ReadAt(head, 0)
+		_ = f.Close() // the loader opens the program again
 		interp, arg, ok := linux.ParseShebang(head[:n])
 		if !ok {
 			break
@@ -223,6 +224,7 @@ func (s *Sandbox) load(plat platform.Platform, proc *kernel.Process, path string
 	img, err := loader.Load(m, open, path, argv, envp, hardware(), loader.Layout{})
 	if err != nil {
 		as.Release()
+		m.Release() // the memory and files the partial image held
 		return nil, err
 	}
 	canon, err := s.fs.Realpath(path)
@@ -283,6 +285,7 @@ func (s *Sandbox) exec(plat platform.Platform, t *linux.Task, path string, argv,
 	th, err := im.as.NewThread()
 	if err != nil {
 		im.as.Release()
+		im.mm.Release()
 		t.Proc.Kill(kernel.WaitStatusSignaled(unix.SIGKILL, false))
 		return err
 	}
@@ -523,17 +526,24 @@ type programFile struct {
 	st vfs.Stat
 }
 
-func (p programFile) ReadAt(b []byte, off int64) (int, error) {
+func (p *programFile) ReadAt(b []byte, off int64) (int, error) {
 	n, err := p.f.Pread(b, off)
 	if err == nil && n < len(b) {
 		err = io.EOF
 	}
 	return n, err
 }
-func (p programFile) Size() (int64, error) { return p.st.Size, nil }
-func (p programFile) Info() mm.FileInfo {
+func (p *programFile) Size() (int64, error) { return p.st.Size, nil }
+func (p *programFile) Info() mm.FileInfo {
 	return mm.FileInfo{Path: p.f.Path(), Dev: p.st.Dev, Ino: p.st.Ino}
 }
+
+// Ref is the open file the program's mappings keep open.
+func (p *programFile) Ref() mm.FileRef { return p.f }
+
+// Close drops the opener's reference (each open holds a host fd for a
+// host file).
+func (p *programFile) Close() error { return p.f.DecRef() }
 
 // openProgram opens a program file as execve does: it must be a regular
 // file the guest may execute.
@@ -543,16 +553,17 @@ func openProgram(proc *kernel.Process, path string) (loader.File, error) {
 		return nil, err
 	}
 	st, err := f.Stat()
+	if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+		err = unix.EACCES
+	}
+	if err == nil {
+		err = proc.Kernel().FS().Access(f.Path(), unix.X_OK, true)
+	}
 	if err != nil {
+		_ = f.DecRef()
 		return nil, err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, unix.EACCES
-	}
-	if err := proc.Kernel().FS().Access(f.Path(), unix.X_OK, true); err != nil {
-		return nil, err
-	}
-	return programFile{f: f, st: st}, nil
+	return &programFile{f: f, st: st}, nil
 }
 
 // hardware reads the CPU capability words of our own auxv, so the guest

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/kernel/audit"
 	"github.com/litebox-go/litebox/kernel/mm"
@@ -158,6 +160,7 @@ func New(cfg Config) (*Sandbox, error) {
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
 	})
 	s.budget = mm.NewBudget(cfg.Limits.Memory)
+	s.budget.MaxFiles = mappedFilesCap()
 	s.budget.OnExceeded = func(want uint64) {
 		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),
 			slog.Uint64("max", cfg.Limits.Memory), slog.Uint64("requested", want))
@@ -166,6 +169,19 @@ func New(cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// mappedFilesCap bounds the open files a sandbox's file mappings keep open
+// after the guest closed their descriptors (ENFILE beyond): each is a host
+// fd of litebox, whose RLIMIT_NOFILE every sandbox of the process shares,
+// so a sandbox gets at most a quarter of it, and never more than
+// mm.DefaultMaxFiles.
+func mappedFilesCap() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return mm.DefaultMaxFiles
+	}
+	return int(max(64, min(uint64(mm.DefaultMaxFiles), lim.Cur/4)))
 }
 
 func buildFS(cfg Config) (*vfs.VFS, error) {

@@ -154,6 +154,10 @@ func Dispatch(t *Task) *Exit {
 	case unix.EMFILE:
 		t.Proc.Kernel().AuditEvent("limit_exceeded", slog.String("limit", "nofile"),
 			slog.String("syscall", Name(nr)), slog.Int("pid", t.Proc.PID))
+	case unix.ENFILE:
+		// The sandbox-wide cap on files held open by mappings.
+		t.Proc.Kernel().AuditEvent("limit_exceeded", slog.String("limit", "mapped-files"),
+			slog.String("syscall", Name(nr)), slog.Int("pid", t.Proc.PID))
 	}
 	r.Rax = negErrno(errno)
 	return nil
