@@ -5,7 +5,7 @@ GO          ?= go
 # first that supports go 1.26; 2025.1.1 does not understand this go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test vet lint fuzz bench syscalls-doc clean
+.PHONY: all build test vet lint fuzz bench soak syscalls-doc clean
 
 all: build
 
@@ -33,6 +33,16 @@ lint:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzLoad -fuzztime=60s ./loader
+
+# The soak test (tests/soak_test.go, a few minutes, not part of `make
+# test`): guests churning through execs, forks, threads and audited refused
+# syscalls, each ended by --timeout, while litebox's host fds, threads and
+# RSS are sampled; once per platform. LITEBOX_SOAK_SECONDS sets each run's
+# length (default 20).
+soak: export LITEBOX_SOAK = 1
+soak:
+	$(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v ./tests/
+	LITEBOX_PLATFORM=ptrace $(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v ./tests/
 
 # Medians of repeated native vs sandboxed runs, as a Markdown table.
 bench:
