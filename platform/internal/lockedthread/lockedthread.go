@@ -28,6 +28,19 @@ type Thread struct {
 	work chan func()
 	stop chan struct{}
 	done chan struct{}
+	// stopPanic is a panic of teardown, raised again by Stop.
+	stopPanic *Panic
+}
+
+// catch runs fn and returns its panic, if any, with the stack.
+func catch(fn func()) (p *Panic) {
+	defer func() {
+		if r := recover(); r != nil {
+			p = &Panic{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	fn()
+	return nil
 }
 
 // Start runs setup on a new locked thread and returns once it has run. If
@@ -39,7 +52,14 @@ func Start(setup func() error, teardown func()) (*Thread, error) {
 	go func() {
 		runtime.LockOSThread() // never unlocked: tracees die with the thread
 		defer close(t.done)
-		if err := setup(); err != nil {
+		var err error
+		// A panic in setup or teardown must not end the process from a
+		// goroutine nobody recovers on: it becomes an error of Start, or
+		// a panic of Stop's caller.
+		if p := catch(func() { err = setup() }); p != nil {
+			err = fmt.Errorf("starting the locked thread: panic: %v", p.Value)
+		}
+		if err != nil {
 			ready <- err
 			return
 		}
@@ -47,9 +67,9 @@ func Start(setup func() error, teardown func()) (*Thread, error) {
 		for {
 			select {
 			case fn := <-t.work:
-				fn()
+				fn() // Do's wrapper recovers
 			case <-t.stop:
-				teardown()
+				t.stopPanic = catch(teardown)
 				return
 			}
 		}
@@ -67,16 +87,7 @@ func Start(setup func() error, teardown func()) (*Thread, error) {
 // again, as a *Panic, on the caller's goroutine.
 func (t *Thread) Do(fn func()) bool {
 	finished := make(chan *Panic, 1)
-	run := func() {
-		defer func() {
-			var p *Panic
-			if r := recover(); r != nil {
-				p = &Panic{Value: r, Stack: debug.Stack()}
-			}
-			finished <- p
-		}()
-		fn()
-	}
+	run := func() { finished <- catch(fn) }
 	select {
 	case t.work <- run:
 		if p := <-finished; p != nil {
@@ -88,8 +99,12 @@ func (t *Thread) Do(fn func()) bool {
 	}
 }
 
-// Stop runs the teardown on the thread and waits until the thread ended.
+// Stop runs the teardown on the thread and waits until the thread ended;
+// a panic of teardown is raised again here.
 func (t *Thread) Stop() {
 	close(t.stop)
 	<-t.done
+	if t.stopPanic != nil {
+		panic(t.stopPanic)
+	}
 }

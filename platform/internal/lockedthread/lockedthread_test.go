@@ -61,3 +61,23 @@ func TestDoPanicReachesTheCaller(t *testing.T) {
 		t.Fatalf("after the panic Do ran on thread %d, want %d", again, tid)
 	}
 }
+
+// Panics of setup and teardown reach Start's and Stop's callers.
+func TestSetupAndTeardownPanics(t *testing.T) {
+	th, err := Start(func() error { panic("no holder") }, func() {})
+	if th != nil || err == nil || !strings.Contains(err.Error(), "no holder") {
+		t.Fatalf("Start = %v, %v; want an error carrying the panic", th, err)
+	}
+	th, err = Start(func() error { return nil }, func() { panic("teardown") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := func() (r any) {
+		defer func() { r = recover() }()
+		th.Stop()
+		return nil
+	}()
+	if p, ok := got.(*Panic); !ok || p.Value != "teardown" {
+		t.Fatalf("Stop's caller recovered %#v, want the teardown's panic", got)
+	}
+}
