@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,15 +23,6 @@ import (
 func hostFDs(pid int) (int, error) {
 	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	return len(entries), err
-}
-
-// hostThreads is the Threads field of /proc/PID/status.
-func hostThreads(pid int) (int, error) {
-	st, err := hostProcStatus(pid)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(st["Threads"])
 }
 
 // pausedRun is a litebox run of a guest that stops at points where the
