@@ -439,10 +439,11 @@ func (c *Cmd) run(path string, env []string) (err error) {
 	s.waitEnd()
 	err = s.writeSyscallTrace(usage)
 	status := proc.Status()
-	s.kernel.AuditCritical("sandbox_exit", slog.Int("wait_status", status),
+	// The last line of the log, after every pending event and count.
+	aerr := s.audit.Finish("sandbox_exit", slog.Int("wait_status", status),
 		slog.Duration("wall", time.Since(start)), slog.Duration("cpu", s.spaces.cpuTime()),
 		slog.Uint64("peak_mapped_bytes", s.budget.Peak()))
-	if aerr := s.audit.Close(); aerr != nil && err == nil {
+	if aerr != nil && err == nil {
 		err = fmt.Errorf("writing the audit log: %w", aerr)
 	}
 	if ie := s.kernel.CrashError(); ie != nil {

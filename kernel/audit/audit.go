@@ -77,6 +77,7 @@ type Log struct {
 
 	mu      sync.Mutex
 	closed  bool
+	final   *slog.Record // written last, by Finish
 	recent  map[string]*entry
 	dropped int64 // events lost since the last audit_dropped line
 
@@ -200,7 +201,19 @@ func (l *Log) send(q chan slog.Record, r slog.Record) {
 // Close writes what is pending (queued events, counts of coalesced ones,
 // drops) and stops the writer. Events after Close are discarded. It returns
 // the first write error, if any.
-func (l *Log) Close() error {
+func (l *Log) Close() error { return l.finish(nil) }
+
+// Finish is Close with one last event, written after everything else (the
+// end of a run, whose line must close the log).
+func (l *Log) Finish(msg string, attrs ...slog.Attr) error {
+	if l == nil {
+		return nil
+	}
+	r := record(l.opts.Now(), msg, attrs)
+	return l.finish(&r)
+}
+
+func (l *Log) finish(final *slog.Record) error {
 	if l == nil {
 		return nil
 	}
@@ -211,6 +224,7 @@ func (l *Log) Close() error {
 		return l.err
 	}
 	l.closed = true
+	l.final = final
 	l.mu.Unlock()
 	l.run()
 	close(l.stop)
@@ -237,6 +251,9 @@ func (l *Log) writer() {
 			close(ack)
 		case <-l.stop:
 			l.sweep(true)
+			if l.final != nil { // set before stop was closed
+				l.write(*l.final)
+			}
 			return
 		}
 	}

@@ -341,3 +341,27 @@ func TestNilAndClosedLogsDiscard(t *testing.T) {
 		t.Errorf("closed log wrote %q", buf.Bytes())
 	}
 }
+
+// Finish's event is the last line: after queued events and the counts of
+// coalesced ones.
+func TestFinishIsLast(t *testing.T) {
+	for range 20 {
+		var buf syncBuf
+		l := New(&buf, Options{Window: time.Hour})
+		for i := range 50 {
+			l.Event("denied", slog.Int("pid", i%5))
+		}
+		l.Critical("kernel_error", slog.String("panic", "x"))
+		if err := l.Finish("sandbox_exit", slog.Int("wait_status", 0)); err != nil {
+			t.Fatal(err)
+		}
+		evs := parse(t, buf.Bytes())
+		if len(evs) != 5+5+1+1 || evs[len(evs)-1]["msg"] != "sandbox_exit" {
+			t.Fatalf("%d lines, last %v; want 12 ending with sandbox_exit", len(evs), evs[len(evs)-1])
+		}
+		l.Event("late")
+		if err := l.Finish("again"); err != nil || len(parse(t, buf.Bytes())) != 12 {
+			t.Fatal("events after Finish were written")
+		}
+	}
+}
