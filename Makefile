@@ -5,7 +5,7 @@ GO          ?= go
 # first that supports go 1.26; 2025.1.1 does not understand this go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test vet lint fuzz fuzz-guest bench syscalls-doc clean
+.PHONY: all build test vet lint fuzz fuzz-guest bench soak syscalls-doc clean
 
 all: build
 
@@ -39,6 +39,16 @@ fuzz:
 fuzz-guest: export LITEBOX_REQUIRE_ALL = 1
 fuzz-guest:
 	LITEBOX_FUZZ_GUEST_SECONDS=60 $(GO) test -count=1 -run '^TestEscapeSlotFuzz$$' -v -timeout 10m ./tests/
+
+# The soak test (tests/soak_test.go, a few minutes, not part of `make
+# test`): guests churning through execs, forks, threads and audited refused
+# syscalls, each ended by --timeout, while litebox's host fds, threads and
+# RSS are sampled; once per platform. LITEBOX_SOAK_SECONDS sets each run's
+# length (default 20).
+soak: export LITEBOX_SOAK = 1
+soak:
+	$(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v ./tests/
+	LITEBOX_PLATFORM=ptrace $(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v ./tests/
 
 # Medians of repeated native vs sandboxed runs, as a Markdown table.
 bench:

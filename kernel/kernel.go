@@ -5,7 +5,6 @@
 package kernel
 
 import (
-	"context"
 	"log/slog"
 	"slices"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/audit"
 	"github.com/litebox-go/litebox/kernel/lock"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
@@ -27,7 +27,7 @@ type Config struct {
 	// LogUnsupported reports each unsupported syscall once on Log.
 	LogUnsupported bool
 	// Audit receives structured audit events; nil means none.
-	Audit *slog.Logger
+	Audit *audit.Log
 	// Hostname and domain name reported by uname.
 	Hostname string
 	// Limits are the sandbox's resource limits.
@@ -70,6 +70,13 @@ type Kernel struct {
 	// syscall of a task is served on its own locked OS thread, so this is
 	// how /proc/self finds its caller.
 	byOSThread sync.Map
+
+	// crash is the first kernel bug caught (see Crash); crashed is closed
+	// once it is set.
+	crashOnce sync.Once
+	crash     *InternalError
+	crashed   chan struct{}
+	crashing  atomic.Bool
 }
 
 // New returns a kernel serving cfg.FS.
@@ -84,7 +91,8 @@ func New(cfg Config) *Kernel {
 		cfg.Limits.NoFile = 1024
 	}
 	k := &Kernel{cfg: cfg, boot: time.Now(), unsupported: map[string]bool{}, nextPID: 1,
-		procs: map[int]*Process{}, usedPIDs: map[int]bool{}, initDone: make(chan struct{})}
+		procs: map[int]*Process{}, usedPIDs: map[int]bool{}, initDone: make(chan struct{}),
+		crashed: make(chan struct{})}
 	k.locks.Charge = k.chargeSigned
 	return k
 }
@@ -114,12 +122,15 @@ func (k *Kernel) Unsupported(name string, nr uint64, pid int) {
 	}
 }
 
-// AuditEvent writes one structured audit event.
-func (k *Kernel) AuditEvent(event string, attrs ...slog.Attr) {
-	if k.cfg.Audit == nil {
-		return
-	}
-	k.cfg.Audit.LogAttrs(context.Background(), slog.LevelInfo, event, attrs...)
+// AuditEvent records one structured audit event. It never blocks: the
+// audit log queues it for its writer, and identical events in a row are
+// folded into one line with a count (see package audit).
+func (k *Kernel) AuditEvent(event string, attrs ...slog.Attr) { k.cfg.Audit.Event(event, attrs...) }
+
+// AuditCritical records an event that is never folded with others (the
+// start and end of a run, kernel errors).
+func (k *Kernel) AuditCritical(event string, attrs ...slog.Attr) {
+	k.cfg.Audit.Critical(event, attrs...)
 }
 
 // maxPID bounds the sandbox's pid space, as pid_max does.
@@ -152,9 +163,10 @@ func (k *Kernel) freePID(pid int) {
 // checkTasks enforces the limit on live tasks (--pids).
 func (k *Kernel) checkTasks() error {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.cfg.Limits.Tasks > 0 && len(k.usedPIDs) >= k.cfg.Limits.Tasks {
-		go k.AuditEvent("limit_exceeded", slog.String("limit", "pids"), slog.Int("max", k.cfg.Limits.Tasks))
+	full := k.cfg.Limits.Tasks > 0 && len(k.usedPIDs) >= k.cfg.Limits.Tasks
+	k.mu.Unlock()
+	if full {
+		k.AuditEvent("limit_exceeded", slog.String("limit", "pids"), slog.Int("max", k.cfg.Limits.Tasks))
 		return unix.EAGAIN
 	}
 	return nil
@@ -170,20 +182,29 @@ func (k *Kernel) initProcess() *Process {
 // processExited handles a process that became a zombie: it stays in the
 // process table (kill(pid, 0) finds it, /proc lists it) until reaped.
 func (k *Kernel) processExited(p *Process) {
+	if p.PID != 1 {
+		return
+	}
+	// When init dies, the sandbox dies: like a pid namespace, every other
+	// process is killed. The kills run on one goroutine of their own: the
+	// caller holds locks of the dying init that Kill may need.
 	k.mu.Lock()
-	if p.PID == 1 {
-		// When init dies, the sandbox dies: like a pid namespace, every
-		// other process is killed.
-		for _, q := range k.procs {
-			if q != p {
-				go q.Kill(WaitStatusSignaled(unix.SIGKILL, false))
-			}
+	others := make([]*Process, 0, len(k.procs))
+	for _, q := range k.procs {
+		if q != p {
+			others = append(others, q)
 		}
 	}
 	k.mu.Unlock()
-	if p.PID == 1 {
-		close(k.initDone)
+	if len(others) > 0 {
+		go func() {
+			defer k.Recover()
+			for _, q := range others {
+				q.Kill(WaitStatusSignaled(unix.SIGKILL, false))
+			}
+		}()
 	}
+	close(k.initDone)
 }
 
 // InitDone is closed when pid 1 has exited.

@@ -10,14 +10,17 @@ import (
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
-// Socket is the policy of socket(2): the sandbox has no network (--net
-// none), so Internet, packet and netlink sockets are refused with EACCES
-// and recorded; named AF_UNIX sockets are not built yet.
+// socketDeniedReason is the audit reason of a refused socket.
+const socketDeniedReason = "the sandbox has no network"
+
+// Socket is the policy of socket(2): a sandbox has no network (there is
+// no option to give it one), so Internet, packet and netlink sockets are
+// refused with EACCES and recorded; named AF_UNIX sockets are not built yet.
 func (p *Process) Socket(domain, typ, proto int) (int, error) {
 	switch domain {
 	case unix.AF_INET, unix.AF_INET6, unix.AF_PACKET, unix.AF_NETLINK:
 		p.k.AuditEvent("denied", slog.String("operation", "socket"), slog.Int("domain", domain),
-			slog.String("reason", "network disabled (--net none)"), slog.Int("pid", p.PID))
+			slog.String("reason", socketDeniedReason), slog.Int("pid", p.PID))
 		return -1, unix.EACCES
 	case unix.AF_UNIX:
 		p.k.Unsupported("socket(AF_UNIX) (named unix sockets)", unix.SYS_SOCKET, p.PID)

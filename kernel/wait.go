@@ -188,6 +188,7 @@ func (p *Process) SetAlarm(value, interval time.Duration) (time.Duration, time.D
 		it := &itimer{deadline: time.Now().Add(value), interval: interval}
 		var fire func()
 		fire = func() {
+			defer p.k.Recover() // a timer goroutine serves the sandbox too
 			_ = p.SendSignal(SigInfo{Signo: unix.SIGALRM, Code: SIKernel})
 			p.mu.Lock()
 			defer p.mu.Unlock()

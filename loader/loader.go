@@ -30,6 +30,12 @@ type File interface {
 	io.ReaderAt
 	Size() (int64, error)
 	Info() mm.FileInfo
+	// Ref is the open file the program's mappings keep open while they
+	// exist (see mm.FileRef); nil when there is nothing to keep.
+	Ref() mm.FileRef
+	// Close drops the opener's reference. Load closes every file it
+	// opened, on success and failure alike; the mappings hold their own.
+	Close() error
 }
 
 // Opener opens a program file by guest path; it enforces execute permission.
@@ -84,6 +90,7 @@ func Load(m *mm.MM, open Opener, path string, argv, envp []string, hw Hardware, 
 	if err != nil {
 		return Image{}, err
 	}
+	defer f.Close()
 	exe, err := parse(f)
 	if err != nil {
 		return Image{}, err
@@ -102,6 +109,7 @@ func Load(m *mm.MM, open Opener, path string, argv, envp []string, hw Hardware, 
 		if err != nil {
 			return Image{}, fmt.Errorf("interpreter %s: %w", exe.interp, err)
 		}
+		defer ifile.Close()
 		interp, err := parse(ifile)
 		if err != nil {
 			return Image{}, fmt.Errorf("interpreter %s: %w", exe.interp, err)
@@ -316,7 +324,7 @@ func mapImage(m *mm.MM, f File, p *program, dynBase uint64) (uint64, error) {
 			off := ph.Off &^ (mm.PageSize - 1)
 			_, err := m.Mmap(mm.MapRequest{
 				Addr: start, Length: pageUp(fileEnd) - start, Prot: prot, Fixed: true,
-				File: segmentFile{f: f, limit: int64(ph.Off + ph.Filesz)}, Info: info, Offset: off,
+				File: segmentFile{f: f, limit: int64(ph.Off + ph.Filesz)}, Hold: f.Ref(), Info: info, Offset: off,
 			})
 			if err != nil {
 				return 0, fmt.Errorf("mapping segment at %#x: %w", start, err)

@@ -41,6 +41,8 @@ func (m memFile) ReadAt(p []byte, off int64) (int, error) {
 }
 func (m memFile) Size() (int64, error) { return int64(len(m)), nil }
 func (m memFile) Info() mm.FileInfo    { return mm.FileInfo{Path: "/prog"} }
+func (m memFile) Ref() mm.FileRef      { return nil }
+func (m memFile) Close() error         { return nil }
 
 // minimalELF builds a valid static x86-64 executable: one PT_LOAD holding
 // the headers and an entry point just after them.
@@ -146,4 +148,88 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = load(data)
 	})
+}
+
+// countedFile is a program file with a reference count, as the sandbox's
+// open files have: the opener's reference plus one per address space that
+// maps it.
+type countedFile struct {
+	memFile
+	refs int
+}
+
+func (c *countedFile) Ref() mm.FileRef { return c }
+func (c *countedFile) IncRef()         { c.refs++ }
+func (c *countedFile) DecRef() error   { c.refs--; return nil }
+func (c *countedFile) Close() error    { return c.DecRef() }
+
+// withInterp returns a copy of a minimalELF image with a PT_INTERP naming
+// path.
+func withInterp(img []byte, path string) []byte {
+	le := binary.LittleEndian
+	out := append([]byte(nil), img...)
+	le.PutUint16(out[56:], 2)
+	ph := out[64+56:]
+	le.PutUint32(ph[0:], 3) // PT_INTERP
+	le.PutUint32(ph[4:], 4)
+	le.PutUint64(ph[8:], 0x180)
+	le.PutUint64(ph[16:], 0x400180)
+	le.PutUint64(ph[32:], uint64(len(path)+1))
+	le.PutUint64(ph[40:], uint64(len(path)+1))
+	copy(out[0x180:], path+"\x00")
+	return out
+}
+
+// Load closes every file it opened, whatever the outcome; what stays open
+// is what the new address space maps, until it is released. (A leak here
+// cost two host fds per execve, ENOEXEC included.)
+func TestLoadClosesItsFiles(t *testing.T) {
+	exe := minimalELF(2, 62, 2)
+	interp := minimalELF(3, 62, 2)
+	for _, tc := range []struct {
+		name     string
+		files    map[string][]byte // what open finds
+		wantErr  bool
+		wantHeld int // files the address space keeps open after Load
+	}{
+		{"static", map[string][]byte{"/prog": exe}, false, 1},
+		{"with interpreter", map[string][]byte{"/prog": withInterp(exe, "/ld.so"), "/ld.so": interp}, false, 2},
+		{"not ELF (ENOEXEC)", map[string][]byte{"/prog": []byte("just text\n")}, true, 0},
+		{"missing interpreter", map[string][]byte{"/prog": withInterp(exe, "/ld.so")}, true, 1},
+		{"interpreter not ELF", map[string][]byte{"/prog": withInterp(exe, "/ld.so"), "/ld.so": []byte("text")}, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opened []*countedFile
+			open := func(p string) (File, error) {
+				data, ok := tc.files[p]
+				if !ok {
+					return nil, unix.ENOENT
+				}
+				f := &countedFile{memFile: memFile(data), refs: 1}
+				opened = append(opened, f)
+				return f, nil
+			}
+			m := mm.New(&fakeMapper{}, nil, 0x7fe000000000)
+			_, err := Load(m, open, "/prog", []string{"prog"}, nil, Hardware{}, Layout{})
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Load: %v, want error %v", err, tc.wantErr)
+			}
+			held := 0
+			for _, f := range opened {
+				if f.refs < 0 || f.refs > 1 {
+					t.Fatalf("file with %d references after Load", f.refs)
+				}
+				held += f.refs
+			}
+			if held != tc.wantHeld || m.HeldFiles() != tc.wantHeld {
+				t.Errorf("after Load %d files open (%d held by the address space), want %d", held, m.HeldFiles(), tc.wantHeld)
+			}
+			m.Release()
+			for _, f := range opened {
+				if f.refs != 0 {
+					t.Errorf("a file still has %d references after the address space was released", f.refs)
+				}
+			}
+		})
+	}
 }

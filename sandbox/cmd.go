@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +48,8 @@ type Cmd struct {
 	init *kernel.Process
 	// limitHit says which limit ended the run, if one did.
 	limitHit string
+	// done delivers the run's result to Wait; nil before Start.
+	done chan error
 }
 
 // Command returns a Cmd that runs name with args in the sandbox.
@@ -63,10 +66,21 @@ type ProgramError struct {
 func (e *ProgramError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
 func (e *ProgramError) Unwrap() error { return e.Err }
 
-// Run runs the program to completion. It returns nil for exit status 0, an
-// *ExitError for any other end of the guest, a *ProgramError when the
-// program cannot be started, and other errors for host failures.
+// Run runs the program to completion: Start, then Wait.
 func (c *Cmd) Run() error {
+	if err := c.Start(); err != nil {
+		return err
+	}
+	return c.Wait()
+}
+
+// Start starts the program and returns at once; Wait gives the result. A
+// program that cannot be found is reported by Start, one that cannot be
+// executed by Wait. A sandbox runs one Cmd.
+func (c *Cmd) Start() error {
+	if c.done != nil {
+		return errors.New("sandbox: Cmd already started")
+	}
 	env := c.Env
 	if env == nil {
 		env = DefaultEnv
@@ -75,16 +89,27 @@ func (c *Cmd) Run() error {
 	if err != nil {
 		return err
 	}
-	done := make(chan error, 1)
+	c.done = make(chan error, 1)
 	// ptrace ties a tracee to the OS thread that attached it, so the whole
 	// guest runs on one locked thread. The goroutine never unlocks it: the
 	// thread ends with the goroutine, and the stub's parent-death signal
 	// then guarantees the stub is gone too.
 	go func() {
 		runtime.LockOSThread()
-		done <- c.run(path, env)
+		c.done <- c.run(path, env)
 	}()
-	return <-done
+	return nil
+}
+
+// Wait waits for the program started by Start to end. It returns nil for
+// exit status 0, an *ExitError for any other end of the guest, a
+// *ProgramError when the program cannot be executed, an *InternalError when
+// a bug in litebox ended the sandbox, and other errors for host failures.
+func (c *Cmd) Wait() error {
+	if c.done == nil {
+		return errors.New("sandbox: Cmd not started")
+	}
+	return <-c.done
 }
 
 func (s *Sandbox) lookPath(name string, env []string, dir string) (string, error) {
@@ -163,6 +188,7 @@ func (s *Sandbox) load(plat platform.Platform, proc *kernel.Process, path string
 		}
 		head := make([]byte, 256)
 		n, _ := f.ReadAt(head, 0)
+		_ = f.Close() // the loader opens the program again
 		interp, arg, ok := linux.ParseShebang(head[:n])
 		if !ok {
 			break
@@ -198,6 +224,7 @@ func (s *Sandbox) load(plat platform.Platform, proc *kernel.Process, path string
 	img, err := loader.Load(m, open, path, argv, envp, hardware(), loader.Layout{})
 	if err != nil {
 		as.Release()
+		m.Release() // the memory and files the partial image held
 		return nil, err
 	}
 	canon, err := s.fs.Realpath(path)
@@ -258,6 +285,7 @@ func (s *Sandbox) exec(plat platform.Platform, t *linux.Task, path string, argv,
 	th, err := im.as.NewThread()
 	if err != nil {
 		im.as.Release()
+		im.mm.Release()
 		t.Proc.Kill(kernel.WaitStatusSignaled(unix.SIGKILL, false))
 		return err
 	}
@@ -273,16 +301,55 @@ func (s *Sandbox) exec(plat platform.Platform, t *linux.Task, path string, argv,
 }
 
 // start is the hook that runs a new task on its own locked goroutine.
+// linux.Run recovers a panic of its own; the deferred Recover covers
+// anything after it.
 func (s *Sandbox) start(t *linux.Task) {
 	s.tasks.Add(1)
 	go func() {
 		defer s.tasks.Done()
+		defer s.kernel.Recover()
 		runtime.LockOSThread()
 		// Every stub thread this OS thread traced is gone when Run
 		// returns, so the thread can go back to Go's pool.
 		defer runtime.UnlockOSThread()
 		linux.Run(t)
 	}()
+}
+
+// crashGrace is how long the end of a run waits for the guest threads once
+// a kernel bug ended the sandbox: they were all killed and normally leave
+// at once, but a thread stuck on state the panic broke must not hold the
+// run (and with it the embedder) forever. Past it, the run ends anyway and
+// the platform's teardown removes every stub.
+const crashGrace = time.Second
+
+// waitEnd waits for the end of the sandbox: pid 1's death ends it, then
+// every other task must go (or, after a crash, crashGrace passes).
+func (s *Sandbox) waitEnd() {
+	ended := make(chan struct{})
+	go func() {
+		<-s.kernel.InitDone()
+		s.tasks.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-s.kernel.Crashed():
+		select {
+		case <-ended:
+		case <-time.After(crashGrace):
+			s.log.Error("guest threads did not end after a kernel panic; leaving them behind")
+		}
+	}
+}
+
+// panicHook is the PanicOnSyscall test hook for the shim, nil when unset.
+func (s *Sandbox) panicHook() func(uint64) bool {
+	if s.cfg.PanicOnSyscall == "" {
+		return nil
+	}
+	want, _ := linux.Number(s.cfg.PanicOnSyscall) // checked by New
+	return func(nr uint64) bool { return nr == want }
 }
 
 func cpuTime(as platform.AddressSpace) func() (int64, error) {
@@ -292,9 +359,21 @@ func cpuTime(as platform.AddressSpace) func() (int64, error) {
 	}
 }
 
-func (c *Cmd) run(path string, env []string) error {
+func (c *Cmd) run(path string, env []string) (err error) {
 	s := c.sb
-	stdin, err := stdinFile(c.Stdin)
+	defer func() {
+		// A bug outside the guest threads' own loops (loading, the run's
+		// bookkeeping) ends this sandbox too, not the process. Deferred
+		// first, so it runs last: after the platform's teardown, and
+		// before the audit log is closed on every way out (the normal end
+		// closes it earlier, right after sandbox_exit).
+		if r := recover(); r != nil {
+			s.kernel.Crash(r, debug.Stack())
+			err = s.kernel.CrashError()
+		}
+		s.audit.Close()
+	}()
+	stdin, err := stdinFile(s.kernel, c.Stdin)
 	if err != nil {
 		return err
 	}
@@ -331,7 +410,7 @@ func (c *Cmd) run(path string, env []string) error {
 	}
 	leader := proc.Leader()
 	leader.Exec(im.mm, im.path, im.argv)
-	s.kernel.AuditEvent("sandbox_start", slog.String("program", path), slog.Int("pid", proc.PID))
+	s.kernel.AuditCritical("sandbox_start", slog.String("program", path), slog.Int("pid", proc.PID))
 	start := time.Now()
 	regs := platform.Regs{Rip: im.img.Entry, Rsp: im.img.Stack}
 	usage := s.newSyscallUsage()
@@ -340,7 +419,8 @@ func (c *Cmd) run(path string, env []string) error {
 			Exec: func(t *linux.Task, path string, argv, envp []string) error {
 				return s.exec(plat, t, path, argv, envp)
 			},
-			Start: s.start,
+			Start:   s.start,
+			PanicOn: s.panicHook(),
 		}}
 	c.mu.Lock()
 	c.init = proc
@@ -356,14 +436,19 @@ func (c *Cmd) run(path string, env []string) error {
 		defer s.tasks.Done()
 		linux.Run(task)
 	}()
-	// pid 1's death ends the sandbox: wait for every other task to go.
-	<-s.kernel.InitDone()
-	s.tasks.Wait()
+	s.waitEnd()
 	err = s.writeSyscallTrace(usage)
 	status := proc.Status()
-	s.kernel.AuditEvent("sandbox_exit", slog.Int("wait_status", status),
+	// The last line of the log, after every pending event and count.
+	aerr := s.audit.Finish("sandbox_exit", slog.Int("wait_status", status),
 		slog.Duration("wall", time.Since(start)), slog.Duration("cpu", s.spaces.cpuTime()),
 		slog.Uint64("peak_mapped_bytes", s.budget.Peak()))
+	if aerr != nil && err == nil {
+		err = fmt.Errorf("writing the audit log: %w", aerr)
+	}
+	if ie := s.kernel.CrashError(); ie != nil {
+		return ie
+	}
 	if err != nil {
 		return err
 	}
@@ -383,6 +468,7 @@ func (c *Cmd) run(path string, env []string) error {
 // process's group), as a terminal's Ctrl-C does. It does nothing before the
 // guest starts or after it ended.
 func (c *Cmd) Signal(sig unix.Signal) {
+	defer c.sb.kernel.Recover()
 	c.mu.Lock()
 	p := c.init
 	c.mu.Unlock()
@@ -394,6 +480,7 @@ func (c *Cmd) Signal(sig unix.Signal) {
 
 // Kill ends the whole sandbox: every guest process dies of sig.
 func (c *Cmd) Kill(sig unix.Signal) {
+	defer c.sb.kernel.Recover()
 	c.mu.Lock()
 	p := c.init
 	c.mu.Unlock()
@@ -404,7 +491,7 @@ func (c *Cmd) Kill(sig unix.Signal) {
 
 // stdinFile makes the guest's standard input: a kernel pipe fed from r by
 // a goroutine, so that a guest read can be interrupted by signals.
-func stdinFile(r io.Reader) (*vfs.File, error) {
+func stdinFile(k *kernel.Kernel, r io.Reader) (*vfs.File, error) {
 	p := pipe.New()
 	re, we := p.Ends()
 	f := vfs.NewAnonFile("pipe:[stdin]", re, re, unix.O_RDONLY)
@@ -416,6 +503,7 @@ func stdinFile(r io.Reader) (*vfs.File, error) {
 		return f, nil
 	}
 	go func() {
+		defer k.Recover()
 		defer we.Close()
 		buf := make([]byte, 64<<10)
 		for {
@@ -439,17 +527,24 @@ type programFile struct {
 	st vfs.Stat
 }
 
-func (p programFile) ReadAt(b []byte, off int64) (int, error) {
+func (p *programFile) ReadAt(b []byte, off int64) (int, error) {
 	n, err := p.f.Pread(b, off)
 	if err == nil && n < len(b) {
 		err = io.EOF
 	}
 	return n, err
 }
-func (p programFile) Size() (int64, error) { return p.st.Size, nil }
-func (p programFile) Info() mm.FileInfo {
+func (p *programFile) Size() (int64, error) { return p.st.Size, nil }
+func (p *programFile) Info() mm.FileInfo {
 	return mm.FileInfo{Path: p.f.Path(), Dev: p.st.Dev, Ino: p.st.Ino}
 }
+
+// Ref is the open file the program's mappings keep open.
+func (p *programFile) Ref() mm.FileRef { return p.f }
+
+// Close drops the opener's reference (each open holds a host fd for a
+// host file).
+func (p *programFile) Close() error { return p.f.DecRef() }
 
 // openProgram opens a program file as execve does: it must be a regular
 // file the guest may execute.
@@ -459,16 +554,17 @@ func openProgram(proc *kernel.Process, path string) (loader.File, error) {
 		return nil, err
 	}
 	st, err := f.Stat()
+	if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+		err = unix.EACCES
+	}
+	if err == nil {
+		err = proc.Kernel().FS().Access(f.Path(), unix.X_OK, true)
+	}
 	if err != nil {
+		_ = f.DecRef()
 		return nil, err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, unix.EACCES
-	}
-	if err := proc.Kernel().FS().Access(f.Path(), unix.X_OK, true); err != nil {
-		return nil, err
-	}
-	return programFile{f: f, st: st}, nil
+	return &programFile{f: f, st: st}, nil
 }
 
 // hardware reads the CPU capability words of our own auxv, so the guest
@@ -502,6 +598,7 @@ func (s *Sandbox) watchLimits(hit func(reason string)) (stop func()) {
 	done := make(chan struct{})
 	if lim.Timeout > 0 {
 		t := time.AfterFunc(lim.Timeout, func() {
+			defer s.kernel.Recover()
 			s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "timeout"), slog.Duration("max", lim.Timeout))
 			hit(fmt.Sprintf("wall-clock limit (--timeout %v) reached: the sandbox was killed", lim.Timeout))
 			s.kernel.KillEverything(unix.SIGKILL)
@@ -511,6 +608,7 @@ func (s *Sandbox) watchLimits(hit func(reason string)) (stop func()) {
 	}
 	if lim.CPUTime > 0 {
 		go func() {
+			defer s.kernel.Recover()
 			tick := time.NewTicker(50 * time.Millisecond)
 			defer tick.Stop()
 			var xcpuAt time.Time

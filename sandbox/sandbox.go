@@ -14,13 +14,17 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/audit"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/procfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/kernel/vfs/devfs"
 	"github.com/litebox-go/litebox/kernel/vfs/hostfs"
 	"github.com/litebox-go/litebox/kernel/vfs/memfs"
+	"github.com/litebox-go/litebox/shim/linux"
 )
 
 // Mount makes a host directory visible in the sandbox.
@@ -76,7 +80,18 @@ type Config struct {
 	// LogUnsupported reports every unsupported syscall once on Log.
 	LogUnsupported bool
 	// Audit receives JSON-lines audit events; nil disables the audit log.
+	// It is written by one goroutine of the sandbox, never by a guest
+	// thread, and repeated events are folded (see kernel/audit).
 	Audit io.Writer
+	// AuditMaxSize caps the audit log's size; 0 means no cap. When Audit
+	// is an *os.File, the bytes already in it count (an appended file).
+	// The line that would pass the cap is replaced by one audit_truncated
+	// event and nothing is written after it.
+	AuditMaxSize int64
+	// PanicOnSyscall is a test hook: when a guest issues the syscall of
+	// this name, the kernel panics as a bug would (the sandbox then ends
+	// with an *InternalError). Empty outside tests.
+	PanicOnSyscall string
 	// Hostname is what uname reports ("litebox" by default).
 	Hostname string
 	// SyscallTrace, if not nil, receives the names of the syscalls each guest
@@ -110,7 +125,7 @@ type Sandbox struct {
 	fs     *vfs.VFS
 	kernel *kernel.Kernel
 	log    *slog.Logger
-	audit  *slog.Logger
+	audit  *audit.Log
 }
 
 // New builds the sandbox's file system view and kernel.
@@ -124,18 +139,30 @@ func New(cfg Config) (*Sandbox, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var audit *slog.Logger
-	if cfg.Audit != nil {
-		audit = slog.New(slog.NewJSONHandler(cfg.Audit, nil))
+	if cfg.PanicOnSyscall != "" {
+		if _, ok := linux.Number(cfg.PanicOnSyscall); !ok {
+			return nil, fmt.Errorf("unknown syscall %q for the panic test hook", cfg.PanicOnSyscall)
+		}
 	}
 	fs, grant, err := buildFS(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: audit}
+	var alog *audit.Log
+	if cfg.Audit != nil {
+		opts := audit.Options{MaxSize: cfg.AuditMaxSize}
+		if f, ok := cfg.Audit.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+				opts.Existing = fi.Size()
+			}
+		}
+		alog = audit.New(cfg.Audit, opts)
+	}
+	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: alog}
 	s.budget = mm.NewBudget(cfg.Limits.Memory)
+	s.budget.MaxFiles = mappedFilesCap()
 	s.kernel = kernel.New(kernel.Config{
-		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: audit, Hostname: cfg.Hostname,
+		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
 		Memory: s.budget,
 	})
@@ -150,6 +177,30 @@ func New(cfg Config) (*Sandbox, error) {
 	return s, nil
 }
 
+// mappedFilesCap bounds the open files a sandbox's file mappings keep open
+// after the guest closed their descriptors (ENFILE beyond): each is a host
+// fd of litebox, whose RLIMIT_NOFILE every sandbox of the process shares,
+// so a sandbox gets at most a quarter of it, and never more than
+// mm.DefaultMaxFiles.
+func mappedFilesCap() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return mm.DefaultMaxFiles
+	}
+	return int(max(64, min(uint64(mm.DefaultMaxFiles), lim.Cur/4)))
+}
+
+// hostFDsCap bounds the host descriptors a sandbox's open host files hold
+// at once (ENFILE beyond): like mapped files, at most a quarter of
+// litebox's RLIMIT_NOFILE, which every sandbox of the process shares.
+func hostFDsCap() int64 {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return 256
+	}
+	return int64(max(64, lim.Cur/4))
+}
+
 func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
 	// The root directory is writable by the guest too, so it shares the
 	// limits of /tmp; what the sandbox itself puts there (mount points,
@@ -160,6 +211,7 @@ func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
 	}
 	ownBytes, ownInodes := tmp.Used(), tmp.Inodes()
 	root := memfs.Sharing(tmp)
+	fds := &hostfs.FDBudget{Max: hostFDsCap()}
 	fs := vfs.New(root)
 	for _, dir := range defaultHostDirs {
 		fi, err := os.Lstat(dir)
@@ -178,7 +230,7 @@ func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
 			}
 			continue
 		}
-		opts := hostfs.Options{ReadOnly: true}
+		opts := hostfs.Options{ReadOnly: true, FDs: fds}
 		if dir == "/etc" {
 			opts.Hide = hiddenEtc
 		}
@@ -196,7 +248,7 @@ func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
 		return nil, nil, fmt.Errorf("mounting /dev: %w", err)
 	}
 	for _, m := range cfg.Mounts {
-		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true}); err != nil {
+		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true, FDs: fds}); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -243,6 +295,12 @@ func (e *ExitError) ExitCode() int {
 	}
 	return e.Status
 }
+
+// InternalError is returned by Cmd.Run and Cmd.Wait when a bug in litebox
+// (a panic on any goroutine serving the sandbox) ended the sandbox. Its
+// processes were killed; other sandboxes of the process are unaffected.
+// The stack is also in the audit log (kernel_error).
+type InternalError = kernel.InternalError
 
 // Errors for programs that cannot be started.
 var (

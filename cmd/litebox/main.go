@@ -21,9 +21,10 @@ import (
 // Exit codes of litebox's own failures, distinct from any guest status
 // that is not itself one of these (as in shells and container runtimes).
 const (
-	exitUsage   = 125 // bad flags, bad mount, litebox could not start
-	exitCannot  = 126 // the program exists but cannot be executed
-	exitMissing = 127 // the program does not exist in the sandbox
+	exitInternal = 70  // a bug in litebox ended the sandbox (EX_SOFTWARE)
+	exitUsage    = 125 // bad flags, bad mount, litebox could not start
+	exitCannot   = 126 // the program exists but cannot be executed
+	exitMissing  = 127 // the program does not exist in the sandbox
 )
 
 // usageError marks errors caused by how litebox was invoked.
@@ -39,11 +40,12 @@ func main() {
 // run is main without the process exit, so tests can call it.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	defer func() {
-		// Last line of defence: a bug must not print a stack trace at the
-		// user; it becomes one clear line and the usage exit code.
+		// Last line of defence on the main goroutine (every goroutine
+		// serving a sandbox recovers on its own): a bug must not print a
+		// stack trace at the user; it becomes one clear line.
 		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "litebox: internal error: %v\n", r)
-			code = exitUsage
+			fmt.Fprintf(stderr, "litebox: %v\n", (&sandbox.InternalError{Value: r}).Error())
+			code = exitInternal
 		}
 	}()
 	root := newRootCmd(stdin, stdout, stderr)
@@ -54,7 +56,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	}
 	var exit *sandbox.ExitError
 	var prog *sandbox.ProgramError
+	var internal *sandbox.InternalError
 	switch {
+	case errors.As(err, &internal):
+		// One line; the stack is in the audit log (kernel_error).
+		fmt.Fprintf(stderr, "litebox: %v\n", internal)
+		return exitInternal
 	case errors.As(err, &exit):
 		if exit.Reason != "" {
 			fmt.Fprintf(stderr, "litebox: %s\n", exit.Reason)
@@ -99,6 +106,8 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		platform     string
 		logFlag      bool
 		audit        string
+		auditMax     string
+		panicSyscall string
 		tmpSize      string
 		trace        string
 		memory       string
@@ -122,14 +131,14 @@ The sandbox sees a read-only view of the host's /usr /bin /sbin /lib /lib64 and
 that view, or a name looked up in the guest's PATH.
 
 litebox's own failures print one line starting with "litebox:" and exit with
-125 (bad usage or configuration), 126 (PROGRAM cannot be executed) or
-127 (PROGRAM not found).`,
+70 (internal error: a bug in litebox ended the sandbox), 125 (bad usage or
+configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 		Example: `  litebox run -- /bin/echo hello
   litebox run --mount ./data:/data -- /usr/bin/sha256sum /data/input
   litebox run -e NAME=value --mount /srv/out:/out:rw -- /usr/bin/env`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg := sandbox.Config{Platform: platform, LogUnsupported: logFlag}
+			cfg := sandbox.Config{Platform: platform, LogUnsupported: logFlag, PanicOnSyscall: panicSyscall}
 			if !noHostPolicy {
 				cfg.Harden = hostpolicy.Install
 			}
@@ -147,6 +156,7 @@ litebox's own failures print one line starting with "litebox:" and exit with
 				{"--tmpfs-size", tmpSize, func(n int64) { cfg.TmpSize = n }},
 				{"--memory", memory, func(n int64) { cfg.Limits.Memory = uint64(n) }},
 				{"--fsize", fsize, func(n int64) { cfg.Limits.FileSize = uint64(n) }},
+				{"--audit-max-size", auditMax, func(n int64) { cfg.AuditMaxSize = n }},
 			} {
 				if sz.val == "0" || sz.val == "" {
 					continue
@@ -209,6 +219,7 @@ litebox's own failures print one line starting with "litebox:" and exit with
 	f.StringVar(&platform, "platform", "auto", "how guest code runs: systrap (fast), ptrace (portable) or auto")
 	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
 	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
+	f.StringVar(&auditMax, "audit-max-size", "64M", "cap the --audit file's size; one audit_truncated event ends it (0: unlimited)")
 	f.StringVar(&tmpSize, "tmpfs-size", "1G", "cap the bytes stored in /tmp, data and metadata (K, M, G suffixes; 0: unlimited)")
 	f.Int64Var(&tmpInodes, "tmpfs-inodes", 0, "cap the files, directories and symlinks in /tmp (0: one per 4 KiB of --tmpfs-size)")
 	f.StringVar(&memory, "memory", "4G", "cap the memory mapped by all guest processes together (0: unlimited)")
@@ -223,8 +234,15 @@ litebox's own failures print one line starting with "litebox:" and exit with
 	// guest used to a file per test, to learn which tests exercise which
 	// syscalls. Hidden so that users do not come to depend on it.
 	f.StringVar(&trace, "trace-syscalls", "", "append the names of the syscalls the guest used to `FILE`")
-	if err := f.MarkHidden("trace-syscalls"); err != nil {
-		panic(err) // only if the flag above were not defined
+	// --test-panic-syscall is a test hook: the kernel panics, as a bug
+	// would, when the guest issues the named syscall, so that the tests can
+	// check how litebox ends a sandbox on an internal error. Only whoever
+	// starts litebox can set it; the guest cannot.
+	f.StringVar(&panicSyscall, "test-panic-syscall", "", "make the kernel panic on the named guest syscall (tests only)")
+	for _, name := range []string{"trace-syscalls", "test-panic-syscall"} {
+		if err := f.MarkHidden(name); err != nil {
+			panic(err) // only if the flag above were not defined
+		}
 	}
 	return cmd
 }

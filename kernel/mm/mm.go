@@ -50,6 +50,7 @@ type VMA struct {
 	Prot       int
 	Shared     bool
 	File       Backing // nil for anonymous memory
+	Hold       FileRef // the open file File reads, kept open while mapped (files.go)
 	Info       FileInfo
 	Offset     uint64 // file offset of Start
 	Name       string // "[heap]", "[stack]" or "" for anonymous memory
@@ -70,6 +71,7 @@ type MM struct {
 	budget   *Budget
 	mapped   uint64
 	users    int // processes sharing this address space
+	held     map[FileRef]struct{}
 }
 
 // Range is a half-open address range.
@@ -106,6 +108,7 @@ type MapRequest struct {
 	NoReplace    bool // MAP_FIXED_NOREPLACE: EEXIST if anything is there
 	Shared       bool
 	File         Backing
+	Hold         FileRef // the open file File reads from, if any (see FileRef)
 	Info         FileInfo
 	Offset       uint64
 	Name         string
@@ -115,6 +118,7 @@ type MapRequest struct {
 func (m *MM) Mmap(r MapRequest) (uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer m.dropUnmapped()
 	if r.Length == 0 || r.Offset%PageSize != 0 {
 		return 0, unix.EINVAL
 	}
@@ -155,11 +159,17 @@ func (m *MM) Mmap(r MapRequest) (uint64, error) {
 	if err := m.charge(addr, length); err != nil {
 		return 0, err
 	}
+	if r.File == nil {
+		r.Hold = nil
+	}
+	if err := m.hold(r.Hold); err != nil {
+		return 0, err
+	}
 	if err := m.unmapLocked(addr, addr+length); err != nil {
 		return 0, err
 	}
 	v := VMA{Start: addr, End: addr + length, Prot: r.Prot, Shared: r.Shared,
-		File: r.File, Info: r.Info, Offset: r.Offset, Name: r.Name}
+		File: r.File, Hold: r.Hold, Info: r.Info, Offset: r.Offset, Name: r.Name}
 	if err := m.populate(v, v.Start, v.End); err != nil {
 		_ = m.as.Unmap(v.Start, v.len())
 		return 0, err
@@ -201,6 +211,10 @@ type Budget struct {
 	kernel uint64 // the part of used charged by Charge
 	// OnExceeded, if set, is called when a mapping is refused.
 	OnExceeded func(want uint64)
+	// MaxFiles caps the distinct open files the sandbox's file mappings
+	// keep open (ENFILE beyond); 0 means DefaultMaxFiles.
+	MaxFiles int
+	files    map[FileRef]int // address spaces holding each file
 }
 
 // NewBudget returns a budget of limit bytes (0: unlimited).
@@ -482,6 +496,7 @@ func (m *MM) split(addr uint64) {
 func (m *MM) Munmap(addr, length uint64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer m.dropUnmapped()
 	if addr%PageSize != 0 || length == 0 {
 		return unix.EINVAL
 	}
@@ -627,6 +642,7 @@ func (m *MM) Madvise(addr, length uint64, advice int) error {
 func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uint64) (uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer m.dropUnmapped()
 	if old%PageSize != 0 || (fixed && !mayMove) {
 		return 0, unix.EINVAL
 	}
@@ -778,6 +794,7 @@ func (m *MM) SetBrkStart(addr uint64) {
 func (m *MM) Brk(newBrk uint64) uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer m.dropUnmapped()
 	if newBrk < m.brkStart || newBrk > MaxAddr {
 		return m.brk
 	}
@@ -888,6 +905,17 @@ func (m *MM) Fork(as Mapper) *MM {
 	// against RLIMIT_AS-style accounting (the host shares pages until
 	// written, the limit does not).
 	m.budget.add(int64(c.mapped))
+	// The copy maps the same files: it holds them too (never past the
+	// cap, which counts distinct files).
+	for r := range m.held {
+		if c.budget.holdFile(r) == nil {
+			r.IncRef()
+			if c.held == nil {
+				c.held = map[FileRef]struct{}{}
+			}
+			c.held[r] = struct{}{}
+		}
+	}
 	return c
 }
 
@@ -911,4 +939,5 @@ func (m *MM) Release() {
 	m.budget.add(-int64(m.mapped))
 	m.mapped = 0
 	m.vmas = nil
+	m.dropAll()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"log/slog"
 	"runtime"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/audit"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/kernel/vfs/memfs"
@@ -22,10 +22,10 @@ import (
 // newProcTask returns a task of a fresh process on an empty tmpfs, its
 // memory laid out as in newMemTask but mapped through the process's MM,
 // so the kernel's record and the fake memory agree.
-func newProcTask(t *testing.T, audit *slog.Logger) (*Task, *fakeMem) {
+func newProcTask(t *testing.T, log *audit.Log) (*Task, *fakeMem) {
 	t.Helper()
 	mem := newFakeMem()
-	k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0)), Audit: audit})
+	k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0)), Audit: log})
 	p, err := k.NewProcess(mm.New(mem, nil, 0x7fe000000000), [3]*vfs.File{}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -125,8 +125,9 @@ func TestDispatchUnimplemented(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.wantName, func(t *testing.T) {
-			var audit bytes.Buffer
-			task, _ := newProcTask(t, slog.New(slog.NewJSONHandler(&audit, nil)))
+			var buf bytes.Buffer
+			log := audit.New(&buf, audit.Options{})
+			task, _ := newProcTask(t, log)
 			if Implemented(tt.nr) {
 				t.Fatalf("%s is implemented", tt.wantName)
 			}
@@ -134,9 +135,12 @@ func TestDispatchUnimplemented(t *testing.T) {
 				t.Errorf("rax = -%d, want -ENOSYS", got)
 			}
 			// The operator learns which syscall the guest wanted.
-			if want := fmt.Sprintf(`"syscall":%q`, tt.wantName); !strings.Contains(audit.String(), want) ||
-				!strings.Contains(audit.String(), "unsupported_syscall") {
-				t.Errorf("audit log %q does not report %s", audit.String(), want)
+			if err := log.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf(`"syscall":%q`, tt.wantName); !strings.Contains(buf.String(), want) ||
+				!strings.Contains(buf.String(), "unsupported_syscall") {
+				t.Errorf("audit log %q does not report %s", buf.String(), want)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package linux
 import (
 	"encoding/binary"
 	"errors"
+	"runtime/debug"
 
 	"golang.org/x/sys/unix"
 
@@ -12,7 +13,17 @@ import (
 
 // Run drives the guest thread t until it exits. It must run on the
 // goroutine that owns t.Thread (locked to its OS thread).
+//
+// A panic while serving the thread (a kernel bug) ends this sandbox, not
+// the process: the kernel records it (Crash: audit event, every guest
+// process killed) and the thread leaves as if killed.
 func Run(t *Task) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.Proc.Kernel().Crash(r, debug.Stack())
+			t.abandon()
+		}
+	}()
 	code := 0
 	if err := t.Thread.Bind(); err != nil {
 		t.logErr("binding a guest thread", err)
@@ -50,6 +61,11 @@ func (t *Task) loop() int {
 			t.Proc.Kill(kernel.WaitStatusSignaled(unix.SIGKILL, false))
 			return 0
 		}
+		if t.Proc.Kernel().Crashing() {
+			// A kernel bug ended the sandbox: whatever the guest asked
+			// for in the meantime is not served.
+			return 0
+		}
 		switch ev.Kind {
 		case platform.EventSyscall:
 			if exit := Dispatch(t); exit != nil {
@@ -65,6 +81,22 @@ func (t *Task) loop() int {
 		case platform.EventInterrupt:
 		}
 	}
+}
+
+// abandon removes a thread whose goroutine panicked, so that the end of
+// the sandbox does not wait for it. The kernel's state may be broken: a
+// second panic here is swallowed (the first is recorded), and if a lock the
+// panic left held makes this block, only this goroutine is stuck; the
+// sandbox's waiter gives up after a grace period and tears the platform
+// down.
+func (t *Task) abandon() {
+	defer func() { _ = recover() }()
+	t.K.UnbindOSThread()
+	t.K.SetKick(nil)
+	// Everything dies before this thread's exit can be seen (a parent
+	// waiting for it must not run on as if nothing happened).
+	t.Proc.Kernel().KillEverything(unix.SIGKILL)
+	t.exitThread(0)
 }
 
 func (t *Task) logErr(what string, err error) {
@@ -243,12 +275,24 @@ func (t *Task) setupFrame(d kernel.Delivery) error {
 	t.K.SetMask(newMask)
 	r.Rsp = frame
 	r.Rip = act.Handler
+	// As Linux does on delivery: the handler runs without single-stepping
+	// (a trap flag set by the interrupted code or its frame would trap
+	// the handler itself, with SIGTRAP blocked), with DF clear as the ABI
+	// wants, and RF clear. The frame keeps the flags for sigreturn.
+	r.Eflags &^= eflagsTF | eflagsDF | eflagsRF
 	r.Rdi = uint64(d.Info.Signo)
 	r.Rsi = frame + 8 + ucontextSize
 	r.Rdx = frame + 8
 	r.Rax = 0
 	return nil
 }
+
+// Flags cleared for a signal handler.
+const (
+	eflagsTF = 1 << 8
+	eflagsDF = 1 << 10
+	eflagsRF = 1 << 16
+)
 
 // sigreturn restores the state saved by setupFrame; the handler's return
 // to the restorer left rsp just past pretcode, at the ucontext. A frame

@@ -52,6 +52,11 @@ type Hooks struct {
 	// Start runs a new task on its own goroutine (locked to an OS thread):
 	// it must call Run(t) there.
 	Start func(t *Task)
+	// PanicOn is a test hook, nil outside tests: Dispatch panics, as a
+	// kernel bug would, on a syscall number for which it returns true. It
+	// is set only by the embedder (litebox's hidden --test-panic-syscall
+	// flag); nothing a guest does can set it.
+	PanicOn func(nr uint64) bool
 }
 
 // Exit ends the calling thread: returned by Dispatch when it must leave.
@@ -88,6 +93,16 @@ func Name(nr uint64) string {
 	return fmt.Sprintf("syscall_%d", nr)
 }
 
+// Number returns the number of the syscall called name.
+func Number(name string) (uint64, bool) {
+	for nr, n := range sysNames {
+		if n == name && n != "" {
+			return uint64(nr), true
+		}
+	}
+	return 0, false
+}
+
 // Implemented reports whether the shim serves syscall nr.
 func Implemented(nr uint64) bool { return nr < uint64(len(table)) && table[nr].fn != nil }
 
@@ -101,6 +116,9 @@ func Dispatch(t *Task) *Exit {
 	nr := r.Orig_rax
 	a := args{r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9}
 	t.Usage.record(nr)
+	if h := t.Hooks; h != nil && h.PanicOn != nil && h.PanicOn(nr) {
+		panic("test hook: injected kernel panic in " + Name(nr))
+	}
 	if nr >= uint64(len(table)) || table[nr].fn == nil {
 		t.Proc.Kernel().Unsupported(Name(nr), nr, t.Proc.PID)
 		r.Rax = negErrno(unix.ENOSYS)
@@ -135,6 +153,10 @@ func Dispatch(t *Task) *Exit {
 			slog.String("errno", unix.ErrnoName(errno)), slog.Int("pid", t.Proc.PID))
 	case unix.EMFILE:
 		t.Proc.Kernel().AuditEvent("limit_exceeded", slog.String("limit", "nofile"),
+			slog.String("syscall", Name(nr)), slog.Int("pid", t.Proc.PID))
+	case unix.ENFILE:
+		// The sandbox-wide cap on files held open by mappings.
+		t.Proc.Kernel().AuditEvent("limit_exceeded", slog.String("limit", "mapped-files"),
 			slog.String("syscall", Name(nr)), slog.Int("pid", t.Proc.PID))
 	}
 	r.Rax = negErrno(errno)

@@ -84,6 +84,9 @@ func sysMmap(t *Task, a args) (uint64, error) {
 			return 0, unix.ENODEV
 		}
 		req.File = fileBacking{f}
+		// The mapping keeps the file open after the guest closes fd (its
+		// pages may be read again), and only as long as it exists.
+		req.Hold = f
 		req.Info = mm.FileInfo{Path: f.Path(), Dev: st.Dev, Ino: st.Ino}
 		req.Offset = off
 		req.Shared = false // read-only shared file mappings are served as private copies

@@ -29,6 +29,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -55,7 +56,40 @@ type Options struct {
 	// NoXDev refuses to cross host mount points below the directory
 	// (RESOLVE_NO_XDEV), e.g. a host /proc or /sys under a mounted "/".
 	NoXDev bool
+	// FDs, when set, bounds the host descriptors that open files of every
+	// file system sharing it hold at once (one sandbox's mounts): each
+	// guest open of a host file costs litebox one, and litebox's own
+	// RLIMIT_NOFILE is shared by every sandbox of the process.
+	FDs *FDBudget
 }
+
+// FDBudget counts host descriptors held by open files against a maximum.
+type FDBudget struct {
+	Max  int64
+	used atomic.Int64
+}
+
+// take reserves one descriptor: ENFILE (the system-wide table is full, as
+// Linux says) when the budget is spent.
+func (b *FDBudget) take() error {
+	if b == nil {
+		return nil
+	}
+	if b.used.Add(1) > b.Max {
+		b.used.Add(-1)
+		return unix.ENFILE
+	}
+	return nil
+}
+
+func (b *FDBudget) give() {
+	if b != nil {
+		b.used.Add(-1)
+	}
+}
+
+// Used reports the descriptors held now.
+func (b *FDBudget) Used() int64 { return b.used.Load() }
 
 // FS is one mounted host directory.
 type FS struct {
@@ -332,75 +366,115 @@ func (f *File) Open(flags int) (vfs.FileOps, error) {
 			return nil, unix.EROFS
 		}
 	}
+	if err := f.fs.opts.FDs.take(); err != nil {
+		return nil, err
+	}
 	fd, err := f.fs.open(f.rel, acc|unix.O_NONBLOCK|unix.O_NOCTTY)
 	if err != nil {
+		f.fs.opts.FDs.give()
 		return nil, err
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
+		f.fs.opts.FDs.give()
 		return nil, err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
+		f.fs.opts.FDs.give()
 		return nil, unix.ENXIO
 	}
 	return &fileOps{fs: f.fs, fd: fd}, nil
 }
 
-// fileOps is an open host file; it owns one host fd.
+// fileOps is an open host file; it owns one host fd. Every use holds mu
+// for reading and Close holds it for writing, so an operation racing a
+// close (one guest thread reading while another closes the descriptor)
+// gets EBADF, never a host fd number litebox has since reused for another
+// file, perhaps another sandbox's.
 type fileOps struct {
-	fs   *FS
-	fd   int
-	once sync.Once
+	fs *FS
+	mu sync.RWMutex
+	fd int // -1 once closed
 }
 
-func (o *fileOps) ReadAt(p []byte, off int64) (int, error) {
-	for {
-		n, err := unix.Pread(o.fd, p, off)
-		if err == unix.EINTR {
-			continue
-		}
-		if n == 0 && err == nil && len(p) > 0 {
-			return 0, io.EOF
-		}
-		return max(n, 0), err
+// use runs fn with the host fd while it is open.
+func (o *fileOps) use(fn func(fd int) error) error {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if o.fd < 0 {
+		return unix.EBADF
 	}
+	return fn(o.fd)
 }
 
-func (o *fileOps) WriteAt(p []byte, off int64) (int, error) {
+func (o *fileOps) ReadAt(p []byte, off int64) (n int, err error) {
+	err = o.use(func(fd int) error {
+		for {
+			var e error
+			n, e = unix.Pread(fd, p, off)
+			if e == unix.EINTR {
+				continue
+			}
+			n = max(n, 0)
+			if n == 0 && e == nil && len(p) > 0 {
+				return io.EOF
+			}
+			return e
+		}
+	})
+	return n, err
+}
+
+func (o *fileOps) WriteAt(p []byte, off int64) (n int, err error) {
 	if o.fs.opts.ReadOnly {
 		return 0, unix.EROFS
 	}
-	for {
-		n, err := unix.Pwrite(o.fd, p, off)
-		if err == unix.EINTR {
-			continue
+	err = o.use(func(fd int) error {
+		for {
+			var e error
+			n, e = unix.Pwrite(fd, p, off)
+			if e == unix.EINTR {
+				continue
+			}
+			n = max(n, 0)
+			return e
 		}
-		return max(n, 0), err
-	}
+	})
+	return n, err
 }
 
 func (o *fileOps) Truncate(size int64) error {
 	if o.fs.opts.ReadOnly {
 		return unix.EROFS
 	}
-	return unix.Ftruncate(o.fd, size)
+	return o.use(func(fd int) error { return unix.Ftruncate(fd, size) })
 }
 
-func (o *fileOps) Sync() error { return unix.Fsync(o.fd) }
+func (o *fileOps) Sync() error { return o.use(unix.Fsync) }
 
-func (o *fileOps) Stat() (vfs.Stat, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(o.fd, &st); err != nil {
-		return vfs.Stat{}, err
-	}
-	return o.fs.convert(&st), nil
+func (o *fileOps) Stat() (st vfs.Stat, err error) {
+	err = o.use(func(fd int) error {
+		var hst unix.Stat_t
+		if err := unix.Fstat(fd, &hst); err != nil {
+			return err
+		}
+		st = o.fs.convert(&hst)
+		return nil
+	})
+	return st, err
 }
 
 func (o *fileOps) Close() error {
-	err := error(unix.EBADF)
-	o.once.Do(func() { err = unix.Close(o.fd) })
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.fd < 0 {
+		return unix.EBADF
+	}
+	err := unix.Close(o.fd)
+	o.fd = -1
+	o.fs.opts.FDs.give()
 	return err
 }
 

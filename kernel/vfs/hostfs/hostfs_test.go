@@ -809,3 +809,86 @@ func TestHostMountPoints(t *testing.T) {
 		t.Errorf("NoXDev same-fs read %q", got)
 	}
 }
+
+// TestClosedFileNeverReachesAnother: an open host file whose descriptor
+// was closed (a guest thread racing close against read) answers EBADF; it
+// must never use the host fd number again, which the next open reuses for
+// another file (perhaps another sandbox's).
+func TestClosedFileNeverReachesAnother(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"a": "file a", "b": "secret b"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs := newFS(t, dir, hostfs.Options{})
+	open := func(name string) vfs.FileOps {
+		n, err := fs.Root().Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops, err := n.(vfs.OpenableNode).Open(unix.O_RDONLY)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ops
+	}
+	a := open("a")
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := open("b") // takes the host fd number a had
+	defer b.Close()
+	buf := make([]byte, 16)
+	if n, err := a.ReadAt(buf, 0); err != unix.EBADF {
+		t.Fatalf("read of a closed file: %d bytes %q, %v; want EBADF", n, buf[:max(n, 0)], err)
+	}
+	if err := a.Sync(); err != unix.EBADF {
+		t.Errorf("fsync of a closed file: %v, want EBADF", err)
+	}
+	if err := a.Close(); err != unix.EBADF {
+		t.Errorf("second close: %v, want EBADF", err)
+	}
+}
+
+// TestFDBudget: open host files hold host descriptors of litebox; past
+// the sandbox's budget an open fails with ENFILE, and a close gives the
+// descriptor back.
+func TestFDBudget(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	budget := &hostfs.FDBudget{Max: 2}
+	fs := newFS(t, dir, hostfs.Options{FDs: budget})
+	n, err := fs.Root().Lookup("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() (vfs.FileOps, error) { return n.(vfs.OpenableNode).Open(unix.O_RDONLY) }
+	a, err1 := open()
+	b, err2 := open()
+	if err1 != nil || err2 != nil {
+		t.Fatalf("opens within the budget: %v, %v", err1, err2)
+	}
+	if _, err := open(); err != unix.ENFILE {
+		t.Fatalf("open past the budget: %v, want ENFILE", err)
+	}
+	if budget.Used() != 2 {
+		t.Errorf("used %d, want 2", budget.Used())
+	}
+	a.Close()
+	c, err := open()
+	if err != nil {
+		t.Fatalf("open after a close: %v", err)
+	}
+	b.Close()
+	c.Close()
+	if budget.Used() != 0 {
+		t.Errorf("used %d after closing everything, want 0", budget.Used())
+	}
+	// A failed open gives its descriptor back too.
+	if _, err := fs.Root().Lookup("missing"); err == nil {
+		t.Fatal("lookup of a missing file succeeded")
+	}
+}
