@@ -51,10 +51,13 @@ type Kernel struct {
 	procs       map[int]*Process
 	usedPIDs    map[int]bool
 	initDone    chan struct{}
+	ending      chan struct{}
+	endOnce     sync.Once
 
 	// Futexes are the sandbox's futex wait queues.
 	Futexes Futexes
 	poll    notifier
+	epoll   epollGraph
 	locks   lock.Manager
 	// byOSThread maps the OS thread running a task to the task: every
 	// syscall of a task is served on its own locked OS thread, so this is
@@ -74,7 +77,8 @@ func New(cfg Config) *Kernel {
 		cfg.Limits.NoFile = 1024
 	}
 	return &Kernel{cfg: cfg, boot: time.Now(), unsupported: map[string]bool{}, nextPID: 1,
-		procs: map[int]*Process{}, usedPIDs: map[int]bool{}, initDone: make(chan struct{})}
+		procs: map[int]*Process{}, usedPIDs: map[int]bool{}, initDone: make(chan struct{}),
+		ending: make(chan struct{})}
 }
 
 // FS returns the sandbox's file system.
@@ -170,12 +174,21 @@ func (k *Kernel) processExited(p *Process) {
 	}
 	k.mu.Unlock()
 	if p.PID == 1 {
+		k.endSandbox()
 		close(k.initDone)
 	}
 }
 
 // InitDone is closed when pid 1 has exited.
 func (k *Kernel) InitDone() <-chan struct{} { return k.initDone }
+
+// Ending is closed as soon as the sandbox starts to end: pid 1 was killed
+// or exited (its wait status is set by then). Every other task has been
+// told to leave or soon will be; InitDone follows once pid 1's threads are
+// gone.
+func (k *Kernel) Ending() <-chan struct{} { return k.ending }
+
+func (k *Kernel) endSandbox() { k.endOnce.Do(func() { close(k.ending) }) }
 
 // groupExists reports whether a live process has process group pgid.
 func (k *Kernel) groupExists(pgid int) bool {
