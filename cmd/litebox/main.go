@@ -239,11 +239,12 @@ func forwardSignals(c *sandbox.Cmd) (stop func()) {
 				case unix.SIGINT, unix.SIGQUIT:
 					c.Signal(sig)
 				default:
-					c.Kill(sig)
 					// If the sandbox does not end promptly (a kernel bug, a
 					// deadlock), leave anyway: the stubs die with us (their
-					// tracers or their pid namespace's holder go too).
+					// tracers or their pid namespace's holder go too). Armed
+					// first, so that not even a Kill that blocks can stop it.
 					time.AfterFunc(3*time.Second, func() { os.Exit(128 + int(sig)) })
+					c.Kill(sig)
 				}
 			case <-done:
 				return
