@@ -346,6 +346,9 @@ func (t *Task) NextSignal() (Delivery, bool) {
 			t.Proc.mu.Lock()
 			info, ok = t.Proc.pending.take(mask)
 			t.Proc.mu.Unlock()
+			if ok && info.Signo == unix.SIGALRM {
+				t.Proc.rearmAlarm()
+			}
 		}
 		if !ok {
 			return Delivery{}, false
@@ -464,8 +467,12 @@ func (t *Task) TakeSignal(set uint64) (SigInfo, bool) {
 		return info, true
 	}
 	t.Proc.mu.Lock()
-	defer t.Proc.mu.Unlock()
-	return t.Proc.pending.take(^set)
+	info, ok = t.Proc.pending.take(^set)
+	t.Proc.mu.Unlock()
+	if ok && info.Signo == unix.SIGALRM {
+		t.Proc.rearmAlarm()
+	}
+	return info, ok
 }
 
 // PeekSignal reports whether a signal in set is pending.
