@@ -344,6 +344,7 @@ func (s *Sandbox) start(t *linux.Task) {
 		// Every stub thread this OS thread traced is gone when Run
 		// returns, so the thread can go back to Go's pool.
 		defer runtime.UnlockOSThread()
+		defer s.serve.begin()()
 		linux.Run(t)
 	}()
 }
@@ -433,6 +434,7 @@ func (c *Cmd) run(path string, env []string) error {
 	s.tasks.Add(1)
 	func() {
 		defer s.tasks.Done()
+		defer s.serve.begin()()
 		linux.Run(task)
 	}()
 	// pid 1's death ends the sandbox: wait for every other task to go.
@@ -452,7 +454,7 @@ func (c *Cmd) exit(proc *kernel.Process, start time.Time, err error) error {
 		status := proc.Status()
 		s.kernel.AuditEvent("sandbox_exit", slog.Int("wait_status", status),
 			slog.Duration("wall", time.Since(start)), slog.Duration("cpu", s.spaces.cpuTime()),
-			slog.Uint64("peak_mapped_bytes", s.budget.Peak()))
+			slog.Duration("litebox_cpu", s.serve.total()), slog.Uint64("peak_mapped_bytes", s.budget.Peak()))
 		if err != nil {
 			c.exitErr = err
 			return
@@ -586,9 +588,10 @@ func hardware() loader.Hardware {
 }
 
 // watchLimits enforces the wall-clock and CPU-time limits: past the CPU
-// limit every process gets SIGXCPU, and SIGKILL a second later (as with
+// limit (the stubs' CPU time plus litebox's serving the guest, see
+// serveCPU) every process gets SIGXCPU, and SIGKILL a second later (as with
 // RLIMIT_CPU's soft and hard limits); past the timeout the sandbox is
-// killed.
+// killed. killing is called just before the sandbox is killed.
 func (s *Sandbox) watchLimits(hit func(reason string), killing func()) (stop func()) {
 	lim := s.cfg.Limits
 	done := make(chan struct{})
@@ -612,7 +615,9 @@ func (s *Sandbox) watchLimits(hit func(reason string), killing func()) (stop fun
 					return
 				case <-tick.C:
 				}
-				if s.spaces.cpuTime() < lim.CPUTime {
+				// The guest's CPU and litebox's work serving it, as
+				// RLIMIT_CPU counts user and system time.
+				if s.spaces.cpuTime()+s.serve.total() < lim.CPUTime {
 					continue
 				}
 				if xcpuAt.IsZero() {
