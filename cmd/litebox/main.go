@@ -209,7 +209,7 @@ litebox's own failures print one line starting with "litebox:" and exit with
 	f.StringVar(&fsize, "fsize", "4G", "largest file a guest may write (SIGXFSZ/EFBIG beyond; 0: unlimited)")
 	f.IntVar(&pids, "pids", 512, "most processes and threads alive at once (fork gives EAGAIN beyond; 0: unlimited)")
 	f.IntVar(&nofile, "nofile", 1024, "most open descriptors per process (EMFILE beyond)")
-	f.DurationVar(&cpuTime, "cpu-time", 0, "CPU time for all guest processes: SIGXCPU, then SIGKILL 1s later (0: unlimited)")
+	f.DurationVar(&cpuTime, "cpu-time", 0, "CPU time for all guest processes and litebox's work for them: SIGXCPU, then SIGKILL 1s later (0: unlimited)")
 	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit for the whole run, e.g. 30s (0: none)")
 	f.BoolVar(&noHostPolicy, "no-host-seccomp", false, "do not confine litebox itself with its seccomp allowlist (debugging only)")
 	// --trace-syscalls is a development aid, not part of the CLI contract:
