@@ -56,10 +56,13 @@ type Kernel struct {
 	procs       map[int]*Process
 	usedPIDs    map[int]bool
 	initDone    chan struct{}
+	ending      chan struct{}
+	endOnce     sync.Once
 
 	// Futexes are the sandbox's futex wait queues.
 	Futexes Futexes
 	poll    notifier
+	epoll   epollGraph
 	locks   lock.Manager
 	// sigPending counts the signals queued in the whole sandbox against
 	// RLIMIT_SIGPENDING (one user's count, as on Linux); epollWatches the
@@ -92,7 +95,7 @@ func New(cfg Config) *Kernel {
 	}
 	k := &Kernel{cfg: cfg, boot: time.Now(), unsupported: map[string]bool{}, nextPID: 1,
 		procs: map[int]*Process{}, usedPIDs: map[int]bool{}, initDone: make(chan struct{}),
-		crashed: make(chan struct{})}
+		crashed: make(chan struct{}), ending: make(chan struct{})}
 	k.locks.Charge = k.chargeSigned
 	return k
 }
@@ -204,11 +207,20 @@ func (k *Kernel) processExited(p *Process) {
 			}
 		}()
 	}
+	k.endSandbox()
 	close(k.initDone)
 }
 
 // InitDone is closed when pid 1 has exited.
 func (k *Kernel) InitDone() <-chan struct{} { return k.initDone }
+
+// Ending is closed as soon as the sandbox starts to end: pid 1 was killed
+// or exited (its wait status is set by then). Every other task has been
+// told to leave or soon will be; InitDone follows once pid 1's threads are
+// gone.
+func (k *Kernel) Ending() <-chan struct{} { return k.ending }
+
+func (k *Kernel) endSandbox() { k.endOnce.Do(func() { close(k.ending) }) }
 
 // groupExists reports whether a live process has process group pgid.
 func (k *Kernel) groupExists(pgid int) bool {

@@ -271,7 +271,11 @@ func (p *Process) Kill(status int) {
 	}
 	tasks := p.taskList()
 	p.mu.Unlock()
+	if p.PID == 1 {
+		p.k.endSandbox() // init is going: so is the sandbox
+	}
 	for _, t := range tasks {
+		t.markDying()
 		t.wake()
 	}
 }

@@ -421,6 +421,9 @@ func (t *Task) NextSignal() (Delivery, bool) {
 			t.Proc.mu.Lock()
 			info, ok = t.Proc.pending.take(t.Proc.k, mask)
 			t.Proc.mu.Unlock()
+			if ok && info.Signo == unix.SIGALRM {
+				t.Proc.rearmAlarm()
+			}
 		}
 		if !ok {
 			return Delivery{}, false
@@ -550,8 +553,12 @@ func (t *Task) TakeSignal(set uint64) (SigInfo, bool) {
 		return info, true
 	}
 	t.Proc.mu.Lock()
-	defer t.Proc.mu.Unlock()
-	return t.Proc.pending.take(t.Proc.k, ^set)
+	info, ok = t.Proc.pending.take(t.Proc.k, ^set)
+	t.Proc.mu.Unlock()
+	if ok && info.Signo == unix.SIGALRM {
+		t.Proc.rearmAlarm()
+	}
+	return info, ok
 }
 
 // PeekSignal reports whether a signal in set is pending.

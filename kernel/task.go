@@ -29,15 +29,22 @@ type Task struct {
 	hasSavedMask bool
 	// killed: this thread alone must leave (execve kills the others).
 	killed bool
+	// dieCh is closed (dead set) once the thread must leave for good: its
+	// process is exiting or it was killed. Made on demand.
+	dieCh chan struct{}
+	dead  bool
 }
 
 // Killed reports whether the thread must leave.
 func (t *Task) Killed() bool { t.mu.Lock(); defer t.mu.Unlock(); return t.killed }
 
 // KillOthers makes every other thread of t's process leave and waits until
-// they are gone (the first step of execve).
-func (t *Task) KillOthers() {
+// they are gone (the first step of execve). Like Linux's de_thread the wait
+// is killable: it reports false, with others possibly left, when t itself
+// must die meanwhile (the process is killed, or the sandbox ends).
+func (t *Task) KillOthers() bool {
 	p := t.Proc
+	dying := t.Dying()
 	for {
 		p.mu.Lock()
 		var others []*Task
@@ -49,19 +56,54 @@ func (t *Task) KillOthers() {
 		ch := p.stateChanged.wait()
 		p.mu.Unlock()
 		if len(others) == 0 {
-			return
+			return true
 		}
 		for _, o := range others {
 			o.mu.Lock()
 			o.killed = true
 			o.mu.Unlock()
+			o.markDying()
 			o.wake()
 		}
 		select {
 		case <-ch:
+		case <-dying:
+			return false
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// Dying returns a channel closed once the thread must leave for good: its
+// process is exiting (exit_group, a fatal signal, the sandbox's end) or
+// execve in another thread killed it. The waits Linux makes killable rather
+// than interruptible (vfork's parent, de_thread) select on it: an ordinary
+// signal does not end them, SIGKILL does.
+func (t *Task) Dying() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.dieCh == nil {
+		t.dieCh = make(chan struct{})
+	}
+	if !t.dead && (t.killed || t.Proc.Exiting()) {
+		t.dead = true
+		close(t.dieCh)
+	}
+	return t.dieCh
+}
+
+// markDying closes the channel Dying returns.
+func (t *Task) markDying() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.dead {
+		return
+	}
+	t.dead = true
+	if t.dieCh == nil {
+		t.dieCh = make(chan struct{})
+	}
+	close(t.dieCh)
 }
 
 // SetKick installs the function that interrupts the task's guest code.

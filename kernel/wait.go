@@ -165,11 +165,21 @@ func (t *Task) Setsid() (int, error) {
 	return p.PID, nil
 }
 
-// itimer is a process's ITIMER_REAL (alarm, setitimer).
+// itimer is a process's ITIMER_REAL (alarm, setitimer). As on Linux
+// (kernel/time/itimer.c, posixtimer_rearm_itimer), a periodic timer is
+// re-armed when its SIGALRM is taken from the process's queue, not when it
+// fires: it fires once and waits for the guest to take the signal (deliver
+// it, find it ignored at delivery, or sigtimedwait for it). However small
+// the interval, a timer costs one expiry per signal the guest takes, and
+// nothing while the signal stays pending (blocked) or was dropped at
+// sending (ignored). The next expiry stays on the timer's original grid,
+// skipping the periods missed meanwhile (hrtimer_forward).
 type itimer struct {
 	timer    *time.Timer
-	deadline time.Time
+	deadline time.Time // the expiry pending, or the one that last fired
 	interval time.Duration
+	queued   bool   // an expiry is pending (Linux: hrtimer_is_queued)
+	gen      uint64 // which arming a firing belongs to
 }
 
 // SetAlarm arms ITIMER_REAL to fire after value and then every interval
@@ -178,41 +188,81 @@ type itimer struct {
 func (p *Process) SetAlarm(value, interval time.Duration) (time.Duration, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var oldLeft, oldInterval time.Duration
-	if it := p.itimer; it != nil {
+	oldLeft, oldInterval := p.alarmLocked()
+	if it := p.itimer; it != nil && it.timer != nil {
 		it.timer.Stop()
-		oldLeft, oldInterval = max(time.Until(it.deadline), time.Microsecond), it.interval
-		p.itimer = nil
 	}
+	p.itimer = nil
 	if value > 0 {
-		it := &itimer{deadline: time.Now().Add(value), interval: interval}
-		var fire func()
-		fire = func() {
-			defer p.k.Recover() // a timer goroutine serves the sandbox too
-			_ = p.SendSignal(SigInfo{Signo: unix.SIGALRM, Code: SIKernel})
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			if p.itimer == it && it.interval > 0 && !p.exiting {
-				it.deadline = time.Now().Add(it.interval)
-				it.timer = time.AfterFunc(it.interval, fire)
-			} else if p.itimer == it {
-				p.itimer = nil
-			}
-		}
-		it.timer = time.AfterFunc(value, fire)
+		it := &itimer{interval: interval}
 		p.itimer = it
+		p.armLocked(it, time.Now().Add(value))
 	}
 	return oldLeft, oldInterval
+}
+
+// armLocked schedules it's next expiry at at; p.mu held.
+func (p *Process) armLocked(it *itimer, at time.Time) {
+	it.gen++
+	gen := it.gen
+	it.deadline, it.queued = at, true
+	it.timer = time.AfterFunc(time.Until(at), func() {
+		defer p.k.Recover() // a timer goroutine serves the sandbox too
+		p.mu.Lock()
+		fired := p.itimer == it && it.gen == gen && it.queued
+		if fired {
+			it.queued = false
+		}
+		p.mu.Unlock()
+		if fired {
+			_ = p.SendSignal(SigInfo{Signo: unix.SIGALRM, Code: SIKernel})
+		}
+	})
+}
+
+// rearmAlarm restarts a periodic ITIMER_REAL that fired and waits: called
+// when a SIGALRM is taken from the process's queue.
+func (p *Process) rearmAlarm() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	it := p.itimer
+	if it == nil || it.queued || it.interval <= 0 || p.exiting {
+		return
+	}
+	p.armLocked(it, forwardExpiry(it.deadline, time.Now(), it.interval))
+}
+
+// forwardExpiry is hrtimer_forward: the first expiry of the grid
+// expires + k*interval (k >= 1) that is after now, or expires itself if it
+// is still ahead.
+func forwardExpiry(expires, now time.Time, interval time.Duration) time.Time {
+	delta := now.Sub(expires)
+	if delta < 0 {
+		return expires
+	}
+	interval = max(interval, time.Nanosecond)
+	return expires.Add((delta/interval + 1) * interval)
 }
 
 // Alarm returns ITIMER_REAL's remaining time and interval.
 func (p *Process) Alarm() (time.Duration, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if it := p.itimer; it != nil {
-		return max(time.Until(it.deadline), time.Microsecond), it.interval
+	return p.alarmLocked()
+}
+
+// alarmLocked is Alarm with p.mu held: a timer that fired and waits for its
+// signal to be taken reports no time left (Linux: the hrtimer is inactive),
+// an armed one at least a microsecond.
+func (p *Process) alarmLocked() (time.Duration, time.Duration) {
+	it := p.itimer
+	switch {
+	case it == nil:
+		return 0, 0
+	case !it.queued:
+		return 0, it.interval
 	}
-	return 0, 0
+	return max(time.Until(it.deadline), time.Microsecond), it.interval
 }
 
 func (p *Process) stopTimer() { p.SetAlarm(0, 0) }

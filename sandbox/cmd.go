@@ -50,6 +50,38 @@ type Cmd struct {
 	limitHit string
 	// done delivers the run's result to Wait; nil before Start.
 	done chan error
+	// killed is closed when the run is ended from outside (Kill, the
+	// timeout, the CPU limit's SIGKILL); made on demand.
+	killed     chan struct{}
+	killedOnce sync.Once
+	// abandoned receives the result when the guest's threads did not end
+	// in time after the sandbox ended (see watchEnd).
+	abandoned chan error
+	// exitOnce makes the sandbox_exit audit event and the result once,
+	// whichever of the run and its abandonment gets there first.
+	exitOnce sync.Once
+	exitErr  error
+}
+
+// endGrace is how long the guest's threads get to go once the sandbox ends
+// (pid 1 died or the run was killed) before Run returns without them. They
+// normally take milliseconds; only a kernel bug can keep one (a wait that
+// does not give way), and the sandbox's end must not depend on it.
+const endGrace = 500 * time.Millisecond
+
+func (c *Cmd) killedCh() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.killed == nil {
+		c.killed = make(chan struct{})
+	}
+	return c.killed
+}
+
+// markKilled records that the run is being ended from outside.
+func (c *Cmd) markKilled() {
+	ch := c.killedCh()
+	c.killedOnce.Do(func() { close(ch) })
 }
 
 // Command returns a Cmd that runs name with args in the sandbox.
@@ -90,6 +122,7 @@ func (c *Cmd) Start() error {
 		return err
 	}
 	c.done = make(chan error, 1)
+	c.abandoned = make(chan error, 1)
 	// ptrace ties a tracee to the OS thread that attached it, so the whole
 	// guest runs on one locked thread. The goroutine never unlocks it: the
 	// thread ends with the goroutine, and the stub's parent-death signal
@@ -109,7 +142,31 @@ func (c *Cmd) Wait() error {
 	if c.done == nil {
 		return errors.New("sandbox: Cmd not started")
 	}
-	return <-c.done
+	select {
+	case err := <-c.done:
+		return err
+	case err := <-c.abandoned:
+		return err
+	}
+}
+
+// watchEnd gives up on the guest's threads: once the sandbox is ending or
+// the run was killed, if they are not all gone (tasksDone) within grace,
+// abandon runs. It returns when the threads are gone or abandon ran.
+func watchEnd(ending, killed, tasksDone <-chan struct{}, grace time.Duration, abandon func()) {
+	select {
+	case <-ending:
+	case <-killed:
+	case <-tasksDone:
+		return
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-tasksDone:
+	case <-t.C:
+		abandon()
+	}
 }
 
 func (s *Sandbox) lookPath(name string, env []string, dir string) (string, error) {
@@ -273,8 +330,14 @@ func (s *Sandbox) exec(plat platform.Platform, t *linux.Task, path string, argv,
 	if err != nil {
 		return err
 	}
-	// The point of no return: other threads go, then the old image.
-	t.K.KillOthers()
+	// The point of no return: other threads go, then the old image. If
+	// this thread is killed while waiting for them, the exec is abandoned
+	// (the process is dying anyway).
+	if !t.K.KillOthers() {
+		im.as.Release()
+		im.mm.Release()
+		return unix.EINTR
+	}
 	old := t.Proc.MM
 	if old.Put() {
 		t.AS.Release()
@@ -312,6 +375,7 @@ func (s *Sandbox) start(t *linux.Task) {
 		// Every stub thread this OS thread traced is gone when Run
 		// returns, so the thread can go back to Go's pool.
 		defer runtime.UnlockOSThread()
+		defer s.serve.begin()()
 		linux.Run(t)
 	}()
 }
@@ -377,12 +441,17 @@ func (c *Cmd) run(path string, env []string) (err error) {
 	if err != nil {
 		return err
 	}
+	// Guest output reaches the host through one writer goroutine, so that
+	// a host reader that stops reading blocks the guest in an
+	// interruptible wait, never in a host write.
+	out := newHostOutput()
 	stdio := [3]*vfs.File{stdin,
-		vfs.NewStreamFile("pipe:[stdout]", nil, c.Stdout, hostTerminal(c.Stdout)),
-		vfs.NewStreamFile("pipe:[stderr]", nil, c.Stderr, hostTerminal(c.Stderr)),
+		vfs.NewStreamFile("pipe:[stdout]", nil, out.sink(c.Stdout), hostTerminal(c.Stdout)),
+		vfs.NewStreamFile("pipe:[stderr]", nil, out.sink(c.Stderr), hostTerminal(c.Stderr)),
 	}
 	proc, err := s.kernel.NewProcess(nil, stdio, c.Dir)
 	if err != nil {
+		out.close(nil, 0)
 		return &ProgramError{Path: c.Dir, Err: fmt.Errorf("%w: working directory: %v", ErrNotFound, err)}
 	}
 	// One platform per run: its holder stub owns the run's namespaces.
@@ -391,6 +460,7 @@ func (c *Cmd) run(path string, env []string) (err error) {
 		defer plat.Close()
 	}
 	if err != nil {
+		out.close(nil, 0)
 		proc.Leader().ExitTask(127)
 		if errors.Is(err, unix.ENOENT) {
 			return &ProgramError{Path: path, Err: fmt.Errorf("%w: %v", ErrNotFound, err)}
@@ -399,11 +469,13 @@ func (c *Cmd) run(path string, env []string) (err error) {
 	}
 	th, err := im.as.NewThread()
 	if err != nil {
+		out.close(nil, 0)
 		im.as.Release()
 		return err
 	}
 	if s.cfg.Harden != nil {
 		if err := s.cfg.Harden(); err != nil {
+			out.close(nil, 0)
 			im.as.Release()
 			return fmt.Errorf("confining litebox itself: %w", err)
 		}
@@ -429,39 +501,63 @@ func (c *Cmd) run(path string, env []string) (err error) {
 		c.mu.Lock()
 		c.limitHit = reason
 		c.mu.Unlock()
-	})
+	}, c.markKilled)
 	defer stopWatch()
+	tasksDone := make(chan struct{})
+	go watchEnd(s.kernel.Ending(), c.killedCh(), tasksDone, endGrace, func() {
+		defer s.kernel.Recover()
+		s.log.Error("guest threads did not end after the sandbox ended: leaving them behind", "grace", endGrace)
+		s.kernel.AuditEvent("kernel_error", slog.String("error", "guest threads did not end after the sandbox ended"),
+			slog.Duration("grace", endGrace))
+		out.close(nil, endGrace)
+		c.abandoned <- c.exit(proc, start, nil)
+	})
 	s.tasks.Add(1)
 	func() {
 		defer s.tasks.Done()
+		defer s.serve.begin()()
 		linux.Run(task)
 	}()
 	s.waitEnd()
-	err = s.writeSyscallTrace(usage)
-	status := proc.Status()
-	// The last line of the log, after every pending event and count.
-	aerr := s.audit.Finish("sandbox_exit", slog.Int("wait_status", status),
-		slog.Duration("wall", time.Since(start)), slog.Duration("cpu", s.spaces.cpuTime()),
-		slog.Uint64("peak_mapped_bytes", s.budget.Peak()))
-	if aerr != nil && err == nil {
-		err = fmt.Errorf("writing the audit log: %w", aerr)
-	}
-	if ie := s.kernel.CrashError(); ie != nil {
-		return ie
-	}
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	reason := c.limitHit
-	c.mu.Unlock()
-	switch {
-	case status&0x7f != 0:
-		return &ExitError{Signal: status & 0x7f, Reason: reason}
-	case status>>8&0xff != 0:
-		return &ExitError{Status: status >> 8 & 0xff, Reason: reason}
-	}
-	return nil
+	close(tasksDone)
+	// What the guest wrote reaches the host before Run returns, unless the
+	// run is killed meanwhile (a host reader that never reads).
+	out.close(c.killedCh(), 0)
+	return c.exit(proc, start, s.writeSyscallTrace(usage))
+}
+
+// exit writes the sandbox_exit audit event (the log's last line, after
+// every pending event and count) and makes Run's result, once: the run's
+// end and its abandonment (watchEnd) may both get there.
+func (c *Cmd) exit(proc *kernel.Process, start time.Time, err error) error {
+	c.exitOnce.Do(func() {
+		s := c.sb
+		status := proc.Status()
+		aerr := s.audit.Finish("sandbox_exit", slog.Int("wait_status", status),
+			slog.Duration("wall", time.Since(start)), slog.Duration("cpu", s.spaces.cpuTime()),
+			slog.Duration("litebox_cpu", s.serve.total()), slog.Uint64("peak_mapped_bytes", s.budget.Peak()))
+		if aerr != nil && err == nil {
+			err = fmt.Errorf("writing the audit log: %w", aerr)
+		}
+		if ie := s.kernel.CrashError(); ie != nil {
+			c.exitErr = ie
+			return
+		}
+		if err != nil {
+			c.exitErr = err
+			return
+		}
+		c.mu.Lock()
+		reason := c.limitHit
+		c.mu.Unlock()
+		switch {
+		case status&0x7f != 0:
+			c.exitErr = &ExitError{Signal: status & 0x7f, Reason: reason}
+		case status>>8&0xff != 0:
+			c.exitErr = &ExitError{Status: status >> 8 & 0xff, Reason: reason}
+		}
+	})
+	return c.exitErr
 }
 
 // Signal sends sig to the guest's foreground process group (the first
@@ -485,6 +581,7 @@ func (c *Cmd) Kill(sig unix.Signal) {
 	p := c.init
 	c.mu.Unlock()
 	if p != nil {
+		c.markKilled()
 		p.Kill(kernel.WaitStatusSignaled(sig, false))
 	}
 }
@@ -590,10 +687,11 @@ func hardware() loader.Hardware {
 }
 
 // watchLimits enforces the wall-clock and CPU-time limits: past the CPU
-// limit every process gets SIGXCPU, and SIGKILL a second later (as with
+// limit (the stubs' CPU time plus litebox's serving the guest, see
+// serveCPU) every process gets SIGXCPU, and SIGKILL a second later (as with
 // RLIMIT_CPU's soft and hard limits); past the timeout the sandbox is
-// killed.
-func (s *Sandbox) watchLimits(hit func(reason string)) (stop func()) {
+// killed. killing is called just before the sandbox is killed.
+func (s *Sandbox) watchLimits(hit func(reason string), killing func()) (stop func()) {
 	lim := s.cfg.Limits
 	done := make(chan struct{})
 	if lim.Timeout > 0 {
@@ -601,6 +699,7 @@ func (s *Sandbox) watchLimits(hit func(reason string)) (stop func()) {
 			defer s.kernel.Recover()
 			s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "timeout"), slog.Duration("max", lim.Timeout))
 			hit(fmt.Sprintf("wall-clock limit (--timeout %v) reached: the sandbox was killed", lim.Timeout))
+			killing()
 			s.kernel.KillEverything(unix.SIGKILL)
 			s.spaces.releaseAll()
 		})
@@ -618,7 +717,9 @@ func (s *Sandbox) watchLimits(hit func(reason string)) (stop func()) {
 					return
 				case <-tick.C:
 				}
-				if s.spaces.cpuTime() < lim.CPUTime {
+				// The guest's CPU and litebox's work serving it, as
+				// RLIMIT_CPU counts user and system time.
+				if s.spaces.cpuTime()+s.serve.total() < lim.CPUTime {
 					continue
 				}
 				if xcpuAt.IsZero() {
@@ -627,6 +728,7 @@ func (s *Sandbox) watchLimits(hit func(reason string)) (stop func()) {
 					hit(fmt.Sprintf("CPU-time limit (--cpu-time %v) reached: SIGXCPU sent", lim.CPUTime))
 					s.kernel.SignalEverything(unix.SIGXCPU)
 				} else if time.Since(xcpuAt) > time.Second {
+					killing()
 					s.kernel.KillEverything(unix.SIGKILL)
 					s.spaces.releaseAll()
 					return

@@ -121,6 +121,7 @@ type Sandbox struct {
 	tasks  sync.WaitGroup // goroutines running guest threads
 	budget *mm.Budget
 	spaces spaceSet
+	serve  serveCPU // litebox's CPU serving the guest's threads
 	cfg    Config
 	fs     *vfs.VFS
 	kernel *kernel.Kernel

@@ -226,7 +226,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 	f.StringVar(&fsize, "fsize", "4G", "largest file a guest may write (SIGXFSZ/EFBIG beyond; 0: unlimited)")
 	f.IntVar(&pids, "pids", 512, "most processes and threads alive at once (fork gives EAGAIN beyond; 0: unlimited)")
 	f.IntVar(&nofile, "nofile", 1024, "most open descriptors per process (EMFILE beyond)")
-	f.DurationVar(&cpuTime, "cpu-time", 0, "CPU time for all guest processes: SIGXCPU, then SIGKILL 1s later (0: unlimited)")
+	f.DurationVar(&cpuTime, "cpu-time", 0, "CPU time for all guest processes and litebox's work for them: SIGXCPU, then SIGKILL 1s later (0: unlimited)")
 	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit for the whole run, e.g. 30s (0: none)")
 	f.BoolVar(&noHostPolicy, "no-host-seccomp", false, "do not confine litebox itself with its seccomp allowlist (debugging only)")
 	// --trace-syscalls is a development aid, not part of the CLI contract:
@@ -263,11 +263,12 @@ func forwardSignals(c *sandbox.Cmd) (stop func()) {
 				case unix.SIGINT, unix.SIGQUIT:
 					c.Signal(sig)
 				default:
-					c.Kill(sig)
 					// If the sandbox does not end promptly (a kernel bug, a
 					// deadlock), leave anyway: the stubs die with us (their
-					// tracers or their pid namespace's holder go too).
+					// tracers or their pid namespace's holder go too). Armed
+					// first, so that not even a Kill that blocks can stop it.
 					time.AfterFunc(3*time.Second, func() { os.Exit(128 + int(sig)) })
+					c.Kill(sig)
 				}
 			case <-done:
 				return

@@ -33,6 +33,11 @@ type File struct {
 	// onLastClose runs when the last reference goes (see OnLastClose).
 	onLastClose []func()
 	hasLockHook bool
+	// watchers run when the last reference goes, like onLastClose, but
+	// each can be cancelled (see WatchRelease); released is set then.
+	watchers  map[uint64]func()
+	watchNext uint64
+	released  bool
 }
 
 // IncRef adds a reference (dup, fork, SCM_RIGHTS...).
@@ -49,8 +54,14 @@ func (f *File) DecRef() error {
 	f.mu.Lock()
 	hooks := f.onLastClose
 	f.onLastClose = nil
+	watchers := f.watchers
+	f.watchers = nil
+	f.released = true
 	f.mu.Unlock()
 	for _, fn := range hooks {
+		fn()
+	}
+	for _, fn := range watchers {
 		fn()
 	}
 	if f.ops != nil {
@@ -70,6 +81,31 @@ func (f *File) OnLastClose(fn func()) {
 	}
 	f.hasLockHook = true
 	f.onLastClose = append(f.onLastClose, fn)
+}
+
+// WatchRelease registers fn to run when the last reference goes and
+// returns a function that unregisters it (safe to call more than once, and
+// after fn ran). It reports false, registering nothing, when the file is
+// already released: a concurrent close won the race. Epoll items use it, as
+// Linux's eventpoll_release does, to leave their interest lists with the
+// file rather than with one of its descriptors.
+func (f *File) WatchRelease(fn func()) (cancel func(), ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.released {
+		return nil, false
+	}
+	if f.watchers == nil {
+		f.watchers = map[uint64]func(){}
+	}
+	id := f.watchNext
+	f.watchNext++
+	f.watchers[id] = fn
+	return func() {
+		f.mu.Lock()
+		delete(f.watchers, id)
+		f.mu.Unlock()
+	}, true
 }
 
 // Node returns the node the file was opened on.

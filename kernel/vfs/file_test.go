@@ -297,6 +297,33 @@ func TestRefcount(t *testing.T) {
 	wantErrno(t, "extra DecRef", f.DecRef(), unix.EBADF)
 }
 
+// TestWatchRelease: watchers run once, at the last DecRef, unless
+// cancelled; a released file accepts no more watchers.
+func TestWatchRelease(t *testing.T) {
+	v, _ := newTree(t)
+	f := openT(t, v, "/w", unix.O_RDWR|unix.O_CREAT)
+	var fired []string
+	_, ok := f.WatchRelease(func() { fired = append(fired, "kept") })
+	cancel, ok2 := f.WatchRelease(func() { fired = append(fired, "cancelled") })
+	if !ok || !ok2 {
+		t.Fatal("WatchRelease refused on an open file")
+	}
+	cancel()
+	cancel() // twice is harmless
+	f.IncRef()
+	must(t, "first DecRef", f.DecRef())
+	if len(fired) != 0 {
+		t.Fatalf("watchers ran with a reference left: %v", fired)
+	}
+	must(t, "last DecRef", f.DecRef())
+	if len(fired) != 1 || fired[0] != "kept" {
+		t.Fatalf("watchers ran: %v, want [kept]", fired)
+	}
+	if _, ok := f.WatchRelease(func() {}); ok {
+		t.Fatal("WatchRelease accepted a released file")
+	}
+}
+
 type fakeTTY struct{ req uint }
 
 func (t *fakeTTY) Ioctl(req uint, arg []byte) (int, error) {

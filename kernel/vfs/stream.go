@@ -67,6 +67,18 @@ func (s *streamOps) WriteAt(p []byte, _ int64) (int, error) {
 	return s.w.Write(p)
 }
 
+// WriteCancel lets a writer that can wait (the sandbox's host output)
+// give up when the guest is interrupted; other writers are called as is.
+func (s *streamOps) WriteCancel(p []byte, flags int, cancel <-chan struct{}) (int, error) {
+	if cw, ok := s.w.(CancelWriter); ok {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return cw.WriteCancel(p, flags, cancel)
+	}
+	return s.WriteAt(p, 0)
+}
+
 func (s *streamOps) Truncate(int64) error { return unix.EINVAL }
 func (s *streamOps) Sync() error          { return unix.EINVAL } // as fsync on a tty or pipe
 func (s *streamOps) Close() error         { return nil }

@@ -166,9 +166,13 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 	vforkDone := kt.Proc.VforkDone()
 	t.Hooks.Start(child)
 	if f&unix.CLONE_VFORK != 0 && vforkDone != nil && f&unix.CLONE_THREAD == 0 {
-		// The parent sleeps until the child execs or exits (a signal does
-		// not end the wait early on our side: the child borrows our stack).
-		<-vforkDone
+		// The parent sleeps until the child execs or exits. Like Linux's,
+		// the wait is killable but not interruptible: an ordinary signal
+		// waits for the child (it borrows our stack), a fatal one does not.
+		select {
+		case <-vforkDone:
+		case <-t.K.Dying():
+		}
 	}
 	return tid, nil
 }

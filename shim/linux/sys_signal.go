@@ -101,6 +101,8 @@ func sysSetitimer(t *Task, a args) (uint64, error) {
 			if sec < 0 || usec < 0 || usec >= 1e6 {
 				return 0, unix.EINVAL
 			}
+			// Saturate like Linux's ktime conversion, far from overflow.
+			sec = min(sec, int64(1<<62)/1e9)
 			return time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond, nil
 		}
 		if interval, err = tv(0); err != nil {
