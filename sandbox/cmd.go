@@ -701,7 +701,7 @@ func (s *Sandbox) watchLimits(hit func(reason string), killing func()) (stop fun
 			hit(fmt.Sprintf("wall-clock limit (--timeout %v) reached: the sandbox was killed", lim.Timeout))
 			killing()
 			s.kernel.KillEverything(unix.SIGKILL)
-			s.spaces.releaseAll()
+			s.spaces.killAll()
 		})
 		go func() { <-done; t.Stop() }()
 	}
@@ -730,7 +730,7 @@ func (s *Sandbox) watchLimits(hit func(reason string), killing func()) (stop fun
 				} else if time.Since(xcpuAt) > time.Second {
 					killing()
 					s.kernel.KillEverything(unix.SIGKILL)
-					s.spaces.releaseAll()
+					s.spaces.killAll()
 					return
 				}
 			}

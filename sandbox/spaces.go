@@ -69,11 +69,16 @@ func (s *spaceSet) cpuTime() time.Duration {
 	return total
 }
 
-// releaseAll destroys every live address space at once (the host kills
-// the stubs), so that no goroutine serving a guest thread waits on a stub
-// any longer: the sandbox's end never depends on a guest thread. The
-// goroutines then see their stub gone and end.
-func (s *spaceSet) releaseAll() {
+// killer is implemented by address spaces that can be killed from any
+// goroutine without being released (the ptrace platform: only a stub's
+// tracer may release and reap it).
+type killer interface{ Kill() }
+
+// killAll kills every live address space at once (the host kills the
+// stubs), so that no goroutine serving a guest thread waits on a stub any
+// longer: the sandbox's end never depends on a guest thread. Each is
+// released as usual by the goroutine that sees its stub gone.
+func (s *spaceSet) killAll() {
 	s.mu.Lock()
 	live := make([]*trackedSpace, 0, len(s.live))
 	for t := range s.live {
@@ -81,6 +86,8 @@ func (s *spaceSet) releaseAll() {
 	}
 	s.mu.Unlock()
 	for _, t := range live {
-		t.Release()
+		if k, ok := t.AddressSpace.(killer); ok {
+			k.Kill()
+		}
 	}
 }

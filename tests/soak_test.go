@@ -63,6 +63,11 @@ var soakWorkloads = []soakWorkload{
 	// Threads: each guest thread is a locked OS thread of litebox while it
 	// lives.
 	{name: "thread churn", prog: "soak_churn", args: []string{"threads"}},
+	// Record locks taken and dropped by the thousand.
+	{name: "lock flood", prog: "soak_churn", args: []string{"locks"}},
+	// 16 processes with 1 µs interval timers whose SIGALRM wakes pause():
+	// timers re-arm only as signals are taken.
+	{name: "timer flood", prog: "itimer_flood", args: []string{"16", "1000000", "pause"}},
 	// Refused syscalls, one identical audit event each: folded into counts.
 	{name: "refused sockets, audited", prog: "audit_flood", args: []string{"socket", "1000000000000"}, audit: true},
 	// Distinct audit events, nothing to fold: the size cap holds.
@@ -75,6 +80,7 @@ type soakSample struct {
 	at             time.Duration
 	fds, threads   int
 	rssKiB         int64
+	cpu            time.Duration // litebox's utime+stime so far
 	fdErr, statErr error
 }
 
@@ -87,6 +93,17 @@ func sampleLitebox(pid int, at time.Duration) soakSample {
 		return s
 	}
 	s.threads, _ = strconv.Atoi(st["Threads"])
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// Fields after the command name: utime and stime are the 12th and
+		// 13th, in clock ticks (100 per second on Linux).
+		if i := bytes.LastIndexByte(data, ')'); i >= 0 {
+			if f := strings.Fields(string(data[i+1:])); len(f) > 12 {
+				ut, _ := strconv.ParseInt(f[11], 10, 64)
+				stt, _ := strconv.ParseInt(f[12], 10, 64)
+				s.cpu = time.Duration(ut+stt) * 10 * time.Millisecond
+			}
+		}
+	}
 	if f := strings.Fields(st["VmRSS"]); len(f) > 0 {
 		s.rssKiB, _ = strconv.ParseInt(f[0], 10, 64)
 	}
@@ -224,6 +241,21 @@ func runSoak(t *testing.T, w soakWorkload, timeout time.Duration) {
 	}
 	if all.rssKiB > maxRSS<<10 {
 		t.Errorf("litebox RSS reached %d MiB, bound %d MiB", all.rssKiB>>10, maxRSS)
+	}
+	// litebox's CPU rate (cores) over the first and the last quarter: work
+	// that grows with what the run accumulated (a list scanned per call, a
+	// leak) shows as the last above the first.
+	rate := func(a, b soakSample) float64 {
+		if b.at <= a.at {
+			return 0
+		}
+		return float64(b.cpu-a.cpu) / float64(b.at-a.at)
+	}
+	q := n / 4
+	firstRate, lastRate := rate(samples[0], samples[q]), rate(samples[n-1-q], samples[n-1])
+	t.Logf("litebox CPU: %.2f cores in the first quarter, %.2f in the last", firstRate, lastRate)
+	if lastRate > firstRate*1.5+0.25 {
+		t.Errorf("litebox's CPU rate crept up: %.2f cores in the first quarter, %.2f in the last", firstRate, lastRate)
 	}
 	if last.fds > first.fds+8 {
 		t.Errorf("host fds crept up: %d in the first quarter, %d in the last", first.fds, last.fds)

@@ -416,6 +416,10 @@ func (s *stub) Reserved() []platform.Range { return s.ReservedRanges() }
 
 // Release kills the stub. Each thread's tracer reaps its own thread when
 // its Switch sees the death; the process itself is reaped here.
+// Kill kills the stub from any goroutine; its tracer still releases and
+// reaps it when it sees it gone.
+func (s *stub) Kill() { _ = unix.Kill(s.pid, unix.SIGKILL) }
+
 func (s *stub) Release() {
 	s.mu.Lock()
 	if s.dead {

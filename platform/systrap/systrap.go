@@ -638,6 +638,9 @@ func (s *stub) isDead() bool {
 	return s.dead
 }
 
+// Kill kills the stub from any goroutine: for systrap that is Release.
+func (s *stub) Kill() { s.Release() }
+
 // Release kills the stub; the holder reaps it.
 func (s *stub) Release() {
 	s.mu.Lock()
