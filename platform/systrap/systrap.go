@@ -518,10 +518,16 @@ func guestRange(addr uint64, n int) int {
 	return n
 }
 
-// memorySyscalls are the guest syscalls that usually make the kernel send
-// requests to the hostcall thread.
-var memorySyscalls = map[uint64]bool{unix.SYS_MMAP: true, unix.SYS_MUNMAP: true, unix.SYS_MPROTECT: true,
-	unix.SYS_MREMAP: true, unix.SYS_BRK: true, unix.SYS_MADVISE: true, unix.SYS_EXECVE: true, unix.SYS_SHMAT: true}
+// memorySyscall reports the guest syscalls that usually make the kernel
+// send requests to the hostcall thread.
+func memorySyscall(nr uint64) bool {
+	switch nr {
+	case unix.SYS_MMAP, unix.SYS_MUNMAP, unix.SYS_MPROTECT, unix.SYS_MREMAP, unix.SYS_BRK, unix.SYS_MADVISE,
+		unix.SYS_EXECVE, unix.SYS_SHMAT:
+		return true
+	}
+	return false
+}
 
 // prewake wakes the hostcall thread without a request: it spins for a
 // while, so the requests the kernel is about to send find it awake
@@ -801,16 +807,22 @@ type ForgedError struct{ What string }
 
 func (e *ForgedError) Error() string { return "systrap: forged slot: " + e.What }
 
-// trapSignals are the signals the stub's handler is installed for: the
-// only ones a genuine event can carry (0 is a new thread's first report).
-var trapSignals = map[unix.Signal]bool{0: true, unix.SIGSYS: true, unix.SIGSEGV: true, unix.SIGBUS: true,
-	unix.SIGFPE: true, unix.SIGILL: true, unix.SIGTRAP: true, unix.SIGSTKFLT: true}
+// trapSignal reports the signals the stub's handler is installed for:
+// the only ones a genuine event can carry (0 is a new thread's first
+// report).
+func trapSignal(sig unix.Signal) bool {
+	switch sig {
+	case 0, unix.SIGSYS, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSTKFLT:
+		return true
+	}
+	return false
+}
 
 // decodeEvent turns a slot's signal fields into an event, refusing what
 // the handler cannot have written.
 func decodeEvent(signo uint64, code int64) (platform.Event, error) {
 	sig := unix.Signal(signo)
-	if signo > 64 || !trapSignals[sig] {
+	if signo > 64 || !trapSignal(sig) {
 		return platform.Event{}, &ForgedError{What: fmt.Sprintf("signal %d", signo)}
 	}
 	if code != int64(int32(code)) {
@@ -872,7 +884,7 @@ func (t *thread) Switch(regs *platform.Regs) (platform.Event, error) {
 	switch ev.Kind {
 	case platform.EventSyscall:
 		regs.Orig_rax = regs.Rax // the trap rolled rax back to the number
-		if memorySyscalls[regs.Orig_rax] {
+		if memorySyscall(regs.Orig_rax) {
 			t.s.prewake()
 		}
 	case platform.EventFault:
