@@ -38,8 +38,9 @@ func TestEscapeStubPage(t *testing.T) {
 			g, audit := escapeGuest(t, "--memory", "64M", "--pids", strconv.Itoa(pids))
 			w := watchTree(audit)
 			got := runGuest(t, g, nil, "/work/escape_stubpage", attack)
-			_, stubs, maxStubs := w.finish()
+			lb, stubs, maxStubs := w.finish()
 			checkExitedNormally(t, got)
+			checkLiteboxRSS(t, lb)
 			if got.ExitCode != 0 {
 				t.Fatalf("exit code %d, want 0:\n%s", got.ExitCode, got)
 			}
@@ -81,6 +82,22 @@ func TestEscapeStubPage(t *testing.T) {
 	}
 }
 
+// maxLiteboxRSSKiB bounds litebox's own peak RSS in the stub escape tests:
+// nothing a guest does to its stub may make litebox hold memory for it.
+const maxLiteboxRSSKiB = 128 << 10
+
+// checkLiteboxRSS asserts litebox's own peak RSS (VmHWM, as the watch saw
+// it) stayed under maxLiteboxRSSKiB, and that the watch saw litebox at all.
+func checkLiteboxRSS(t *testing.T, lb map[int]hostProc) {
+	t.Helper()
+	if len(lb) == 0 {
+		t.Error("the host-side watch never saw the litebox process")
+	}
+	if kb := sumHWM(lb); kb > maxLiteboxRSSKiB {
+		t.Errorf("litebox's peak RSS: %d KiB, more than %d KiB", kb, maxLiteboxRSSKiB)
+	}
+}
+
 // TestEscapeSlotFuzz runs testdata/escape_slotfuzz.c: child processes whose
 // threads trap through their slots while another thread writes random and
 // interesting values over every slot page and signal stack it can find,
@@ -107,8 +124,9 @@ func TestEscapeSlotFuzz(t *testing.T) {
 		t.Fatalf("litebox: %v", got.Err)
 	}
 	checkNoPanic(t, got)
-	_, stubs, _ := w.finish()
+	lb, stubs, _ := w.finish()
 	checkExitedNormally(t, got)
+	checkLiteboxRSS(t, lb)
 	if got.ExitCode != 0 || !regexp.MustCompile(`^done: [1-9]\d* children, \d+ killed after 3 s\n$`).Match(got.Stdout) {
 		t.Fatalf("want exit 0 and \"done: N children\":\n%s", got)
 	}
