@@ -270,7 +270,7 @@ func (p *Platform) setUp() error {
 		return err
 	}, func() {
 		_ = unix.Kill(p.holder.tid, unix.SIGKILL)
-		p.holder.reap()
+		reapAll()
 	})
 	// Only stubs hold the write end now.
 	_ = unix.Close(p.complW)
@@ -421,7 +421,8 @@ func (p *Platform) newProcess(parent *traced, flags uint64, inherited []platform
 	}
 	fail := func(e error) (int, int, int, int, error) {
 		if pid > 0 {
-			_ = unix.Kill(pid, unix.SIGKILL)
+			// Still traced by this OS thread: kill and reap it here.
+			(&traced{tid: pid}).abandon()
 			p.retireSlot(hcSlot, pid, pid)
 			p.retireSlot(slot, pid, pid)
 		} else {

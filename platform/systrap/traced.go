@@ -42,6 +42,38 @@ func (t *traced) waitStop() (unix.Signal, error) {
 	return 0, fmt.Errorf("unexpected wait status %#x", int(ws))
 }
 
+// abandon kills a tracee of the calling OS thread that cannot be set up
+// (its whole process: a stub with a half-made thread is of no use) and
+// reaps it. A traced tracee that dies stays a zombie until its tracer
+// reaps it, and a zombie in the stubs' pid namespace would keep the holder
+// from ever finishing its own exit.
+func (t *traced) abandon() {
+	_ = unix.Tgkill(t.tid, t.tid, unix.SIGKILL) // a thread's own tid: kills its process
+	_ = unix.Kill(t.tid, unix.SIGKILL)
+	t.reap()
+}
+
+// reapAll reaps every tracee of the calling OS thread (wait4(-1)), letting
+// stopped ones go on to their death, until none is left: the holder's
+// tracer does it at the end, as a zombie it still traces would keep the
+// holder from finishing its exit.
+func reapAll() {
+	var ws unix.WaitStatus
+	for {
+		pid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return // ECHILD: nothing left
+		}
+		if ws.Stopped() {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			_ = unix.PtraceCont(pid, 0)
+		}
+	}
+}
+
 // reap waits for a killed tracee to be gone.
 func (t *traced) reap() {
 	for {
@@ -138,11 +170,13 @@ func (t *traced) clone(flags uint64) (int, error) {
 			return 0, err
 		}
 	}
+	c := &traced{tid: child}
 	if _, err := t.stopAt(codeBase+offCloneEntry+2+3+2+1, &r); err != nil {
+		c.abandon()
 		return 0, err
 	}
-	c := &traced{tid: child}
 	if _, err := c.waitStop(); err != nil { // the child's attach stop
+		c.abandon()
 		return 0, fmt.Errorf("systrap: clone child: %w", err)
 	}
 	return child, nil
@@ -190,16 +224,21 @@ func (p *Platform) cloneGuestThread(t *traced, slot int) (int, error) {
 	}
 	c := &traced{tid: tid}
 	var r platform.Regs
-	if err := unix.PtraceGetRegs(tid, &r); err != nil {
-		return 0, err
+	err = unix.PtraceGetRegs(tid, &r)
+	if err == nil {
+		r.Rip = codeBase + offThreadStart
+		r.R12, r.R13, r.R14 = ctrlAddr(slot), slotAddr(slot), stackTop(slot)
+		r.Orig_rax = ^uint64(0)
+		err = unix.PtraceSetRegs(tid, &r)
 	}
-	r.Rip = codeBase + offThreadStart
-	r.R12, r.R13, r.R14 = ctrlAddr(slot), slotAddr(slot), stackTop(slot)
-	r.Orig_rax = ^uint64(0)
-	if err := unix.PtraceSetRegs(tid, &r); err != nil {
-		return 0, err
+	if err == nil {
+		err = c.detach()
 	}
-	if err := c.detach(); err != nil {
+	if err != nil {
+		// The stub is dying under us (or broken): finish it, and reap the
+		// new thread, which is ours to reap while we trace it.
+		_ = unix.Kill(t.tid, unix.SIGKILL)
+		c.reap()
 		return 0, err
 	}
 	return tid, nil
@@ -239,22 +278,39 @@ func (s *stub) seizeHostcall(fn func(tr *traced) error) error {
 	}
 	tr := &traced{tid: s.pid}
 	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(s.pid), 0, 0, 0, 0); errno != 0 {
-		_ = tr.detach()
+		if tr.detach() != nil {
+			tr.reap()
+		}
 		return fmt.Errorf("interrupt: %w", errno)
 	}
 	if _, err := tr.waitStop(); err != nil {
-		return err
+		return err // dead, and reaped by waitStop's wait
 	}
 	var saved platform.Regs
 	if err := unix.PtraceGetRegs(s.pid, &saved); err != nil {
-		_ = tr.detach()
+		if tr.detach() != nil {
+			tr.reap()
+		}
 		return err
 	}
 	tr.base = saved
 	err := fn(tr)
+	if err != nil {
+		// Something this OS thread attached (a clone child whose pid a
+		// dying parent never reported) may still be traced by it, and a
+		// traced zombie keeps the holder from exiting. Keep the thread
+		// locked: when the goroutine ends, Go ends the OS thread, and the
+		// host detaches and releases whatever it still traced.
+		runtime.LockOSThread()
+	}
 	_ = unix.PtraceSetRegs(s.pid, &saved)
-	if derr := tr.detach(); err == nil {
-		err = derr
+	if derr := tr.detach(); derr != nil {
+		// Killed while we held it (a timeout, Release): it is a zombie
+		// only we can reap.
+		tr.reap()
+		if err == nil {
+			err = derr
+		}
 	}
 	return err
 }
