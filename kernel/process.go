@@ -310,6 +310,13 @@ func (t *Task) ExitTask(code int) (last bool) {
 	return true
 }
 
+// autoReaps reports whether p's children are reaped as they die (SIGCHLD
+// ignored, or SA_NOCLDWAIT).
+func (p *Process) autoReaps() bool {
+	act := p.sighand.get(unix.SIGCHLD)
+	return act.Handler == SigIgn || act.Flags&SANoCldWait != 0
+}
+
 // becomeZombie releases the process's resources and notifies its parent.
 func (p *Process) becomeZombie() {
 	p.k.locks.ReleaseAll(p)
@@ -318,6 +325,19 @@ func (p *Process) becomeZombie() {
 	p.stopTimer()
 	k := p.k
 	init := k.initProcess()
+	// A parent that ignores SIGCHLD or set SA_NOCLDWAIT never sees this
+	// zombie: it leaves the parent's children before it becomes one, so
+	// that a wait scanning them meanwhile cannot collect it (Linux decides
+	// this atomically in exit_notify).
+	p.mu.Lock()
+	early := p.parent
+	p.mu.Unlock()
+	autoReap := early != nil && early.autoReaps()
+	if autoReap {
+		early.mu.Lock()
+		delete(early.children, p.PID)
+		early.mu.Unlock()
+	}
 	p.mu.Lock()
 	p.zombie = true
 	children := p.children
@@ -353,8 +373,7 @@ func (p *Process) becomeZombie() {
 	default:
 		info.Code, info.Status = CLDKilled, int32(status&0x7f)
 	}
-	if parent.sighand.get(unix.SIGCHLD).Handler == SigIgn ||
-		parent.sighand.get(unix.SIGCHLD).Flags&SANoCldWait != 0 {
+	if parent == early && autoReap || parent.autoReaps() {
 		// The parent asked not to keep zombies: reap at once.
 		parent.reap(p)
 	} else if p.exitSignal != 0 {

@@ -4,6 +4,7 @@ package tests
 // layout and attacks the stub's code page and its shared slots.
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strconv"
@@ -132,4 +133,36 @@ func TestEscapeSlotFuzz(t *testing.T) {
 	}
 	checkStubsGone(t, stubs)
 	t.Logf("%s", strings.TrimSpace(string(got.Stdout)))
+}
+
+// TestTimeoutDuringChurn: a --timeout that strikes while litebox is in the
+// middle of making a stub or a thread (ptrace injections into the stub)
+// still ends the run at once. Several churning runs at a time make the
+// window likely: a stub killed mid-injection used to stay a traced zombie
+// that kept the holder, and with it litebox, from ever exiting.
+func TestTimeoutDuringChurn(t *testing.T) {
+	program(t, "soak_churn", staticVariant)
+	for i := range 6 {
+		mode := []string{"fork", "tree", "threads"}[i%3]
+		t.Run(fmt.Sprintf("%s-%d", mode, i), func(t *testing.T) {
+			t.Parallel()
+			g := harness.Guest{Mounts: []string{workMount(staticVariant)}, Flags: []string{"--timeout", "2s"}}
+			g.Test = t.Name()
+			start := time.Now()
+			got := harness.Run(harness.Cmd{Argv: g.Argv(litebox(t), "/work/soak_churn", mode),
+				Dir: t.TempDir(), Timeout: 30 * time.Second})
+			if got.Err != nil {
+				t.Fatalf("litebox: %v (after %v)", got.Err, time.Since(start).Round(time.Millisecond))
+			}
+			checkNoPanic(t, got)
+			checkExitedNormally(t, got)
+			if got.ExitCode != 137 {
+				t.Errorf("exit code %d, want 137 (killed at --timeout):\n%s", got.ExitCode, got)
+			}
+			// A generous bound: the point is that it ends, not how fast.
+			if d := time.Since(start); d > 12*time.Second {
+				t.Errorf("run took %v with --timeout 2s", d.Round(time.Millisecond))
+			}
+		})
+	}
 }

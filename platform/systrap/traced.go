@@ -53,14 +53,16 @@ func (t *traced) abandon() {
 	t.reap()
 }
 
-// reapAll reaps every tracee of the calling OS thread (wait4(-1)), letting
+// reapAll reaps every tracee of the calling OS thread, letting
 // stopped ones go on to their death, until none is left: the holder's
 // tracer does it at the end, as a zombie it still traces would keep the
 // holder from finishing its exit.
 func reapAll() {
 	var ws unix.WaitStatus
 	for {
-		pid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		// __WNOTHREAD: this thread's own children and tracees only, never
+		// another sandbox's holder (a child of litebox too).
+		pid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOTHREAD, nil)
 		if err == unix.EINTR {
 			continue
 		}
