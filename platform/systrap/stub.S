@@ -152,6 +152,14 @@ _start:
 	mov r10d, 8
 	SYSCALL_OK 13
 	.endr
+	// Every signal blocked, inherited by every clone: a new guest thread
+	// must not take a signal in thread_start, before its signal stack
+	// exists; its first rt_sigreturn sets the guest's own mask.
+	xor edi, edi	// SIG_BLOCK
+	movabs rsi, PARAMS + 0x28	// the handler's sa_mask: all ones
+	xor edx, edx
+	mov r10d, 8
+	SYSCALL_OK 14	// rt_sigprocmask
 	// No capabilities, no new privileges, then the seccomp filter.
 	movabs rdi, P_CAPHDR
 	movabs rsi, P_CAPDATA
