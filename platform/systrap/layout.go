@@ -250,6 +250,12 @@ func stubImage() []byte {
 	le.PutUint64(p[0x20:], codeBase+offRestorer)
 	le.PutUint64(p[0x28:], ^uint64(0))
 	le.PutUint64(p[0x30:], 1) // SIGCHLD: SIG_IGN
+	// The mask every stub thread starts with: all but the fault signals.
+	var faults uint64
+	for _, sig := range []unix.Signal{unix.SIGSYS, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP} {
+		faults |= 1 << (sig - 1)
+	}
+	le.PutUint64(p[0xa0:], ^faults)
 	le.PutUint32(p[0x50:], unix.LINUX_CAPABILITY_VERSION_3)
 	copy(p[0x80:], "none\x00")
 	copy(p[0x88:], "/proc\x00")

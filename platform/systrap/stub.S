@@ -62,6 +62,7 @@
 	.equ P_PROC, PARAMS + 0x88
 	.equ P_TMPFS, PARAMS + 0x90
 	.equ P_ROOT, PARAMS + 0x98
+	.equ P_ASYNC, PARAMS + 0xa0
 
 	.macro SYSCALL_OK nr
 	mov eax, \nr
@@ -152,11 +153,14 @@ _start:
 	mov r10d, 8
 	SYSCALL_OK 13
 	.endr
-	// Every signal blocked, inherited by every clone: a new guest thread
-	// must not take a signal in thread_start, before its signal stack
-	// exists; its first rt_sigreturn sets the guest's own mask.
+	// Every asynchronous signal blocked, inherited by every clone: a new
+	// guest thread must not take litebox's interrupt in thread_start,
+	// before its signal stack exists; its first rt_sigreturn sets the
+	// guest's own mask. The fault signals stay unblocked: a blocked one
+	// would be forced, and the kernel would reset its handler for the
+	// whole process (the injection points' int3 raises SIGTRAP).
 	xor edi, edi	// SIG_BLOCK
-	movabs rsi, PARAMS + 0x28	// the handler's sa_mask: all ones
+	movabs rsi, P_ASYNC
 	xor edx, edx
 	mov r10d, 8
 	SYSCALL_OK 14	// rt_sigprocmask
