@@ -59,7 +59,12 @@ func (p *Platform) startHolder() error {
 			var err error
 			p.holder, err = execHolder(p.pool.FD())
 			return err
-		}, func() { p.holder.Release() })
+		}, func() {
+			// Not Release: a zombie stub still traced by another thread
+			// of litebox would keep the holder from ever exiting.
+			p.holder.markReleased()
+			stubexec.ReapHolder(p.holder.pid, 10*time.Second)
+		})
 	})
 	return p.err
 }
@@ -416,6 +421,13 @@ func (s *stub) Reserved() []platform.Range { return s.ReservedRanges() }
 
 // Release kills the stub. Each thread's tracer reaps its own thread when
 // its Switch sees the death; the process itself is reaped here.
+// markReleased records that the stub is gone without touching it.
+func (s *stub) markReleased() {
+	s.mu.Lock()
+	s.dead = true
+	s.mu.Unlock()
+}
+
 // Kill kills the stub from any goroutine; its tracer still releases and
 // reaps it when it sees it gone.
 func (s *stub) Kill() { _ = unix.Kill(s.pid, unix.SIGKILL) }

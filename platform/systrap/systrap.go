@@ -269,7 +269,7 @@ func (p *Platform) setUp() error {
 		p.holder, err = p.execHolder()
 		return err
 	}, func() {
-		_ = unix.Kill(p.holder.tid, unix.SIGKILL)
+		stubexec.ReapHolder(p.holder.tid, 10*time.Second)
 		reapAll()
 	})
 	// Only stubs hold the write end now.

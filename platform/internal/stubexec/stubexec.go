@@ -7,7 +7,10 @@ package stubexec
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,4 +55,34 @@ func Exec(image []byte, files []uintptr) (int, error) {
 		return 0, fmt.Errorf("starting the stub in new namespaces (user namespaces must be enabled): %w", err)
 	}
 	return pid, nil
+}
+
+// ReapHolder kills the holder pid and waits until it is reaped, reaping
+// on the way every child of the holder that is a zombie: a stub killed
+// while a litebox thread traced it (a timeout during a fork) stays a
+// zombie until it is reaped, and the holder, the init of the stubs' pid
+// namespace, cannot finish its exit before. wait4 on a specific pid from
+// any thread of litebox reaps it, whichever thread traces it, and never
+// touches another sandbox's processes. It gives up after timeout.
+func ReapHolder(pid int, timeout time.Duration) {
+	_ = unix.Kill(pid, unix.SIGKILL)
+	var ws unix.WaitStatus
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
+		if got, err := unix.Wait4(pid, &ws, unix.WALL|unix.WNOHANG, nil); got == pid || err == unix.ECHILD {
+			if got == pid && ws.Stopped() {
+				_ = unix.PtraceCont(pid, 0) // a last ptrace stop on its way out
+				continue
+			}
+			return
+		}
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		for _, f := range strings.Fields(string(data)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				if got, _ := unix.Wait4(c, &ws, unix.WALL|unix.WNOHANG, nil); got == c && ws.Stopped() {
+					_ = unix.PtraceCont(c, 0)
+				}
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
