@@ -178,29 +178,29 @@ func New(cfg Config) (*Sandbox, error) {
 	return s, nil
 }
 
-// mappedFilesCap bounds the open files a sandbox's file mappings keep open
-// after the guest closed their descriptors (ENFILE beyond): each is a host
-// fd of litebox, whose RLIMIT_NOFILE every sandbox of the process shares,
-// so a sandbox gets at most a quarter of it, and never more than
-// mm.DefaultMaxFiles.
-func mappedFilesCap() int {
+// nofileShare is a sandbox's share of litebox's RLIMIT_NOFILE, which every
+// sandbox of the process shares: a quarter of it (at least 64), or
+// fallback when the limit cannot be read. File mappings and open host
+// files each get one share.
+func nofileShare(fallback uint64) uint64 {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return mm.DefaultMaxFiles
+		return fallback
 	}
-	return int(max(64, min(uint64(mm.DefaultMaxFiles), lim.Cur/4)))
+	return max(64, lim.Cur/4)
+}
+
+// mappedFilesCap bounds the open files a sandbox's file mappings keep open
+// after the guest closed their descriptors (ENFILE beyond): each is a host
+// fd of litebox, so a sandbox gets one share of RLIMIT_NOFILE, and never
+// more than mm.DefaultMaxFiles.
+func mappedFilesCap() int {
+	return int(min(uint64(mm.DefaultMaxFiles), nofileShare(mm.DefaultMaxFiles)))
 }
 
 // hostFDsCap bounds the host descriptors a sandbox's open host files hold
-// at once (ENFILE beyond): like mapped files, at most a quarter of
-// litebox's RLIMIT_NOFILE, which every sandbox of the process shares.
-func hostFDsCap() int64 {
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return 256
-	}
-	return int64(max(64, lim.Cur/4))
-}
+// at once (ENFILE beyond): one share of RLIMIT_NOFILE.
+func hostFDsCap() int64 { return int64(nofileShare(256)) }
 
 func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
 	// The root directory is writable by the guest too, so it shares the

@@ -269,8 +269,9 @@ func (p *Platform) setUp() error {
 		p.holder, err = p.execHolder()
 		return err
 	}, func() {
+		// Also reaps the stubs still traced by this thread: all are the
+		// holder's children.
 		stubexec.ReapHolder(p.holder.tid, 10*time.Second)
-		reapAll()
 	})
 	// Only stubs hold the write end now.
 	_ = unix.Close(p.complW)

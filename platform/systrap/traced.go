@@ -48,32 +48,8 @@ func (t *traced) waitStop() (unix.Signal, error) {
 // reaps it, and a zombie in the stubs' pid namespace would keep the holder
 // from ever finishing its own exit.
 func (t *traced) abandon() {
-	_ = unix.Tgkill(t.tid, t.tid, unix.SIGKILL) // a thread's own tid: kills its process
-	_ = unix.Kill(t.tid, unix.SIGKILL)
+	_ = unix.Kill(t.tid, unix.SIGKILL) // any tid of a process names the whole process
 	t.reap()
-}
-
-// reapAll reaps every tracee of the calling OS thread, letting
-// stopped ones go on to their death, until none is left: the holder's
-// tracer does it at the end, as a zombie it still traces would keep the
-// holder from finishing its exit.
-func reapAll() {
-	var ws unix.WaitStatus
-	for {
-		// __WNOTHREAD: this thread's own children and tracees only, never
-		// another sandbox's holder (a child of litebox too).
-		pid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOTHREAD, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return // ECHILD: nothing left
-		}
-		if ws.Stopped() {
-			_ = unix.Kill(pid, unix.SIGKILL)
-			_ = unix.PtraceCont(pid, 0)
-		}
-	}
 }
 
 // reap waits for a killed tracee to be gone.
