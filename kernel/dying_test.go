@@ -19,8 +19,8 @@ func isClosed(ch <-chan struct{}) bool {
 }
 
 // TestDying: the channel of killable waits closes when the process is
-// killed, not for an ordinary signal; the kernel's Ending closes with pid
-// 1's death only.
+// killed, not for an ordinary signal; the job's Ending closes with its
+// leader's death only.
 func TestDying(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -55,8 +55,8 @@ func TestDying(t *testing.T) {
 			if got := isClosed(childDying); got != tc.wantChild {
 				t.Errorf("child dying = %v, want %v", got, tc.wantChild)
 			}
-			if got := isClosed(p.Kernel().Ending()); got != tc.wantEnd {
-				t.Errorf("kernel ending = %v, want %v", got, tc.wantEnd)
+			if got := isClosed(p.Job().Ending()); got != tc.wantEnd {
+				t.Errorf("job ending = %v, want %v", got, tc.wantEnd)
 			}
 			// Asked afterwards, Dying agrees.
 			if got := isClosed(p.Leader().Dying()); got != tc.wantDying {

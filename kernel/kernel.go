@@ -55,9 +55,6 @@ type Kernel struct {
 	nextPID     int
 	procs       map[int]*Process
 	usedPIDs    map[int]bool
-	initDone    chan struct{}
-	ending      chan struct{}
-	endOnce     sync.Once
 
 	// Futexes are the sandbox's futex wait queues.
 	Futexes Futexes
@@ -94,8 +91,8 @@ func New(cfg Config) *Kernel {
 		cfg.Limits.NoFile = 1024
 	}
 	k := &Kernel{cfg: cfg, boot: time.Now(), unsupported: map[string]bool{}, nextPID: 1,
-		procs: map[int]*Process{}, usedPIDs: map[int]bool{}, initDone: make(chan struct{}),
-		crashed: make(chan struct{}), ending: make(chan struct{})}
+		procs: map[int]*Process{}, usedPIDs: map[int]bool{},
+		crashed: make(chan struct{})}
 	k.locks.Charge = k.chargeSigned
 	return k
 }
@@ -174,53 +171,6 @@ func (k *Kernel) checkTasks() error {
 	}
 	return nil
 }
-
-// initProcess is pid 1, the reaper of orphans.
-func (k *Kernel) initProcess() *Process {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.procs[1]
-}
-
-// processExited handles a process that became a zombie: it stays in the
-// process table (kill(pid, 0) finds it, /proc lists it) until reaped.
-func (k *Kernel) processExited(p *Process) {
-	if p.PID != 1 {
-		return
-	}
-	// When init dies, the sandbox dies: like a pid namespace, every other
-	// process is killed. The kills run on one goroutine of their own: the
-	// caller holds locks of the dying init that Kill may need.
-	k.mu.Lock()
-	others := make([]*Process, 0, len(k.procs))
-	for _, q := range k.procs {
-		if q != p {
-			others = append(others, q)
-		}
-	}
-	k.mu.Unlock()
-	if len(others) > 0 {
-		go func() {
-			defer k.Recover()
-			for _, q := range others {
-				q.Kill(WaitStatusSignaled(unix.SIGKILL, false))
-			}
-		}()
-	}
-	k.endSandbox()
-	close(k.initDone)
-}
-
-// InitDone is closed when pid 1 has exited.
-func (k *Kernel) InitDone() <-chan struct{} { return k.initDone }
-
-// Ending is closed as soon as the sandbox starts to end: pid 1 was killed
-// or exited (its wait status is set by then). Every other task has been
-// told to leave or soon will be; InitDone follows once pid 1's threads are
-// gone.
-func (k *Kernel) Ending() <-chan struct{} { return k.ending }
-
-func (k *Kernel) endSandbox() { k.endOnce.Do(func() { close(k.ending) }) }
 
 // groupExists reports whether a live process has process group pgid.
 func (k *Kernel) groupExists(pgid int) bool {

@@ -26,6 +26,7 @@ type Process struct {
 	FDs *fdtable.Table[*vfs.File]
 
 	sighand *sigHand
+	job     *Job // the command the process belongs to
 
 	mu       sync.Mutex
 	cwd      string
@@ -57,9 +58,11 @@ type Process struct {
 	vforkDone    chan struct{}
 }
 
-// NewProcess creates the first process of the sandbox (pid 1) with the
-// given address space and standard streams on fds 0, 1 and 2, and its
-// first thread.
+// NewProcess creates the first process of a new job (a command of the
+// sandbox; the first one gets pid 1) with the given address space and
+// standard streams on fds 0, 1 and 2, and its first thread. It leads a new
+// session and process group, and its parent is the kernel's init, outside
+// the guest's view (getppid 0).
 func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process, error) {
 	pid := k.allocPID()
 	p := &Process{
@@ -83,7 +86,10 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 		pgid:       pid,
 		sid:        pid,
 		exitSignal: unix.SIGCHLD,
+		job:        newJob(k),
 	}
+	p.job.leader = p
+	p.job.addTask()
 	p.tasks[pid] = &Task{TID: pid, Proc: p}
 	// The first thread is charged like any other (ExitTask gives it back),
 	// whether or not it fits: the sandbox must be able to start.
@@ -98,11 +104,13 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 			continue
 		}
 		if err := p.FDs.InstallAt(fd, f, false); err != nil {
+			p.Leader().ExitTask(127) // out of the process table again
 			return nil, err
 		}
 	}
 	if cwd != "" {
 		if err := p.Chdir(cwd); err != nil {
+			p.Leader().ExitTask(127)
 			return nil, err
 		}
 	}
@@ -167,6 +175,7 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 		pgid:       p.pgid,
 		sid:        p.sid,
 		exitSignal: o.ExitSignal,
+		job:        p.job,
 	}
 	p.mu.Unlock()
 	if o.ShareFiles {
@@ -185,6 +194,7 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 	p.k.mu.Lock()
 	p.k.procs[pid] = c
 	p.k.mu.Unlock()
+	p.job.addTask()
 	return ct, nil
 }
 
@@ -207,6 +217,7 @@ func (t *Task) NewThread() (*Task, error) {
 		return nil, unix.EAGAIN
 	}
 	p.tasks[tid] = nt
+	p.job.addTask()
 	return nt, nil
 }
 
@@ -271,8 +282,8 @@ func (p *Process) Kill(status int) {
 	}
 	tasks := p.taskList()
 	p.mu.Unlock()
-	if p.PID == 1 {
-		p.k.endSandbox() // init is going: so is the sandbox
+	if p.job.leader == p {
+		p.job.end() // the leader is going: so is its job
 	}
 	for _, t := range tasks {
 		t.markDying()
@@ -302,12 +313,14 @@ func (t *Task) ExitTask(code int) (last bool) {
 	if t.TID != p.PID {
 		p.k.freePID(t.TID)
 	}
-	if !last {
-		return false
+	if last {
+		p.dropPending()
+		p.becomeZombie()
 	}
-	p.dropPending()
-	p.becomeZombie()
-	return true
+	// Counted last: the job is done only once its last process is a
+	// zombie with everything released.
+	p.job.taskExited()
+	return last
 }
 
 // autoReaps reports whether p's children are reaped as they die (SIGCHLD
@@ -324,7 +337,6 @@ func (p *Process) becomeZombie() {
 	p.releaseVfork()
 	p.stopTimer()
 	k := p.k
-	init := k.initProcess()
 	// A parent that ignores SIGCHLD or set SA_NOCLDWAIT never sees this
 	// zombie: it leaves the parent's children before it becomes one, so
 	// that a wait scanning them meanwhile cannot collect it (Linux decides
@@ -345,23 +357,10 @@ func (p *Process) becomeZombie() {
 	parent := p.parent
 	status := p.status
 	p.mu.Unlock()
-	// Orphans go to init; the sandbox's init is pid 1.
-	for pid, c := range children {
-		c.mu.Lock()
-		c.parent = init
-		zombie := c.zombie
-		c.mu.Unlock()
-		if init != nil && init != p {
-			init.mu.Lock()
-			init.children[pid] = c
-			init.mu.Unlock()
-			if zombie {
-				init.stateChanged.notify()
-			}
-		}
-	}
+	// Orphans go to their reaper: the job's leader, or the kernel's init.
+	k.reparent(p, children)
 	if parent == nil {
-		k.processExited(p)
+		k.initChildExited(p)
 		return
 	}
 	info := SigInfo{Signo: unix.SIGCHLD, Pid: int32(p.PID), Uid: GuestUID}
@@ -381,7 +380,6 @@ func (p *Process) becomeZombie() {
 		_ = parent.SendSignal(info)
 	}
 	parent.stateChanged.notify()
-	k.processExited(p)
 }
 
 // Wait statuses as wait4 reports them.
@@ -455,11 +453,12 @@ func (t *Task) WaitWhileStopped() {
 	}
 }
 
-// Parent returns the parent process (nil for pid 1).
+// Parent returns the parent process (nil for a job's leader and for
+// orphans of a dying job: their parent is the kernel's init).
 func (p *Process) Parent() *Process { p.mu.Lock(); defer p.mu.Unlock(); return p.parent }
 
-// Getppid returns the parent's pid; the first process's parent is outside
-// the sandbox and shows as 0, as for pid 1 on Linux.
+// Getppid returns the parent's pid; the kernel's init is outside the
+// guest's view and shows as 0, as pid 1's parent does on Linux.
 func (p *Process) Getppid() int {
 	if pp := p.Parent(); pp != nil {
 		return pp.PID

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,7 +35,11 @@ const DefaultPath = "/usr/local/bin:/usr/bin:/bin"
 // of the host's environment reaches the guest unless asked for.
 var DefaultEnv = []string{"PATH=" + DefaultPath, "HOME=/tmp"}
 
-// Cmd is one guest program to run, shaped like os/exec.Cmd.
+// Cmd is one guest program to run, shaped like os/exec.Cmd. A Sandbox runs
+// any number of them, one after another and at the same time, sharing its
+// file systems and its pid space; each is a job of the kernel (see
+// kernel.Job): a new session and process group, ended with everything it
+// started when its first process ends.
 type Cmd struct {
 	Path   string   // guest path or name looked up in the guest's PATH
 	Args   []string // argv, including argv[0]
@@ -43,30 +49,45 @@ type Cmd struct {
 	Stdout io.Writer
 	Stderr io.Writer
 
-	sb   *Sandbox
-	mu   sync.Mutex
+	// Process is the command's first process, set by a successful Start.
+	Process *Process
+
+	sb  *Sandbox
+	ctx context.Context // CommandContext's; nil for Command
+	mu  sync.Mutex
+	// init is the command's first process, the leader of its job.
 	init *kernel.Process
-	// limitHit says which limit ended the run, if one did.
-	limitHit string
+	// started is set by Start, waited by Wait (each once, as in os/exec).
+	started, waited bool
 	// done delivers the run's result to Wait; nil before Start.
 	done chan error
-	// killed is closed when the run is ended from outside (Kill, the
-	// timeout, the CPU limit's SIGKILL); made on demand.
+	// jobOver is closed when every thread of the command is gone (before
+	// its output is flushed): Wait then closes the pipes, as os/exec does
+	// once the process exited.
+	jobOver chan struct{}
+	// killed is closed when the run is ended from outside (Kill, a
+	// cancelled context, Sandbox.Close, the timeout, the CPU limit's
+	// SIGKILL); made on demand.
 	killed     chan struct{}
 	killedOnce sync.Once
+	// ctxErr is the context's error once its end killed the command.
+	ctxErr error
+	// pipes are the ends StdinPipe, StdoutPipe and StderrPipe made.
+	pipes cmdPipes
 	// abandoned receives the result when the guest's threads did not end
-	// in time after the sandbox ended (see watchEnd).
+	// in time after the command ended (see watchEnd).
 	abandoned chan error
-	// exitOnce makes the sandbox_exit audit event and the result once,
+	// exitOnce makes the command_exit audit event and the result once,
 	// whichever of the run and its abandonment gets there first.
 	exitOnce sync.Once
 	exitErr  error
 }
 
-// endGrace is how long the guest's threads get to go once the sandbox ends
-// (pid 1 died or the run was killed) before Run returns without them. They
-// normally take milliseconds; only a kernel bug can keep one (a wait that
-// does not give way), and the sandbox's end must not depend on it.
+// endGrace is how long the guest's threads get to go once a command ends
+// (its first process died or it was killed) before Wait returns without
+// them. They normally take milliseconds; only a kernel bug can keep one (a
+// wait that does not give way), and the command's end must not depend on
+// it.
 const endGrace = 500 * time.Millisecond
 
 func (c *Cmd) killedCh() chan struct{} {
@@ -89,6 +110,21 @@ func (s *Sandbox) Command(name string, args ...string) *Cmd {
 	return &Cmd{Path: name, Args: append([]string{name}, args...), sb: s}
 }
 
+// CommandContext is Command with a context: if ctx is done before the
+// command ends, the whole command (every process of its job) is killed with
+// SIGKILL, and Wait reports it as os/exec does: an *ExitError for the
+// killed guest, which unwraps to ctx.Err() (errors.Is(err,
+// context.Canceled) holds), or ctx.Err() itself should the guest still
+// exit with status 0. Start with a done ctx returns ctx.Err().
+func (s *Sandbox) CommandContext(ctx context.Context, name string, args ...string) *Cmd {
+	if ctx == nil {
+		panic("sandbox: nil Context")
+	}
+	c := s.Command(name, args...)
+	c.ctx = ctx
+	return c
+}
+
 // ProgramError says why a program could not be started.
 type ProgramError struct {
 	Path string
@@ -106,44 +142,125 @@ func (c *Cmd) Run() error {
 	return c.Wait()
 }
 
-// Start starts the program and returns at once; Wait gives the result. A
-// program that cannot be found is reported by Start, one that cannot be
-// executed by Wait. A sandbox runs one Cmd.
+// Errors of the Cmd's life cycle, as os/exec reports them.
+var (
+	errStarted    = errors.New("sandbox: already started")
+	errNotStarted = errors.New("sandbox: not started")
+	errWaited     = errors.New("sandbox: Wait was already called")
+	errNoSandbox  = errors.New("sandbox: Cmd not made by Sandbox.Command")
+)
+
+// Start starts the program and returns once it is loaded, about to run its
+// first instruction; Wait gives the result. Like os/exec's, it reports
+// every failure to start: a *ProgramError for a program that cannot be
+// found or executed (or a working directory that does not exist),
+// ErrClosed for a sandbox that was closed or ended by a limit, ctx.Err()
+// for a CommandContext whose context is done. Start may be called once.
 func (c *Cmd) Start() error {
-	if c.done != nil {
-		return errors.New("sandbox: Cmd already started")
+	c.mu.Lock()
+	if c.started {
+		c.mu.Unlock()
+		return errStarted
+	}
+	c.started = true
+	c.mu.Unlock()
+	s := c.sb
+	if s == nil {
+		return errNoSandbox
+	}
+	if c.ctx != nil {
+		if err := c.ctx.Err(); err != nil {
+			c.pipes.closeAll()
+			return err
+		}
 	}
 	env := c.Env
 	if env == nil {
 		env = DefaultEnv
 	}
-	path, err := c.sb.lookPath(c.Path, env, c.Dir)
+	path, err := s.lookPath(c.Path, env, c.Dir)
 	if err != nil {
+		c.pipes.closeAll()
 		return err
 	}
-	c.done = make(chan error, 1)
+	if !s.addRun() {
+		c.pipes.closeAll()
+		return ErrClosed
+	}
+	// ready receives Start's result from the run goroutine: nil once the
+	// program is loaded and about to run.
+	ready := make(chan error, 1)
+	done := make(chan error, 1)
+	c.jobOver = make(chan struct{})
 	c.abandoned = make(chan error, 1)
-	// ptrace ties a tracee to the OS thread that attached it, so the whole
-	// guest runs on one locked thread. The goroutine never unlocks it: the
-	// thread ends with the goroutine, and the stub's parent-death signal
-	// then guarantees the stub is gone too.
+	// ptrace ties a tracee to the OS thread that attached it, so the
+	// command's first thread runs on one locked thread. The goroutine
+	// never unlocks it: the thread ends with the goroutine, and the stub's
+	// parent-death signal then guarantees the stub is gone too.
 	go func() {
+		defer s.runs.Done()
 		runtime.LockOSThread()
-		c.done <- c.run(path, env)
+		done <- c.run(path, env, ready)
 	}()
+	if err := <-ready; err != nil {
+		<-done
+		c.pipes.closeAll()
+		return err
+	}
+	c.mu.Lock()
+	c.done = done
+	c.Process = &Process{Pid: c.init.PID, p: c.init, cmd: c}
+	c.mu.Unlock()
+	if c.ctx != nil {
+		go c.watchCtx()
+	}
 	return nil
 }
 
-// Wait waits for the program started by Start to end. It returns nil for
-// exit status 0, an *ExitError for any other end of the guest, a
-// *ProgramError when the program cannot be executed, an *InternalError when
-// a bug in litebox ended the sandbox, and other errors for host failures.
+// watchCtx kills the command when its context is done first.
+func (c *Cmd) watchCtx() {
+	select {
+	case <-c.jobOver:
+	case <-c.ctx.Done():
+		c.mu.Lock()
+		c.ctxErr = c.ctx.Err()
+		c.mu.Unlock()
+		c.Kill(unix.SIGKILL)
+	}
+}
+
+// Wait waits for the program started by Start to end: every process of the
+// command, not only the first (the others are killed when it ends). It
+// returns nil for exit status 0, an *ExitError for any other end of the
+// guest, an *InternalError when a bug in litebox ended the sandbox, and
+// other errors for host failures. As in os/exec, Wait may be called once,
+// only after a successful Start, and it closes the command's pipes once the
+// command ended: read them to the end before calling Wait.
 func (c *Cmd) Wait() error {
-	if c.done == nil {
-		return errors.New("sandbox: Cmd not started")
+	c.mu.Lock()
+	done, waited := c.done, c.waited
+	c.waited = c.waited || done != nil
+	c.mu.Unlock()
+	switch {
+	case done == nil:
+		return errNotStarted
+	case waited:
+		return errWaited
 	}
 	select {
-	case err := <-c.done:
+	case <-c.jobOver:
+	case err := <-done:
+		c.pipes.closeParentEnds()
+		return err
+	case err := <-c.abandoned:
+		c.pipes.closeParentEnds()
+		return err
+	}
+	// A host side that never reads its pipe must not keep the output's
+	// flush, and Wait, waiting: the guest is gone, so its pipes close.
+	c.pipes.closeParentEnds()
+	select {
+	case err := <-done:
 		return err
 	case err := <-c.abandoned:
 		return err
@@ -387,20 +504,15 @@ func (s *Sandbox) start(t *linux.Task) {
 // the platform's teardown removes every stub.
 const crashGrace = time.Second
 
-// waitEnd waits for the end of the sandbox: pid 1's death ends it, then
-// every other task must go (or, after a crash, crashGrace passes).
-func (s *Sandbox) waitEnd() {
-	ended := make(chan struct{})
-	go func() {
-		<-s.kernel.InitDone()
-		s.tasks.Wait()
-		close(ended)
-	}()
+// waitJob waits for the end of a command: its first process's death ends
+// it, then every other task of its job must go (or, after a crash,
+// crashGrace passes).
+func (s *Sandbox) waitJob(j *kernel.Job) {
 	select {
-	case <-ended:
+	case <-j.Done():
 	case <-s.kernel.Crashed():
 		select {
-		case <-ended:
+		case <-j.Done():
 		case <-time.After(crashGrace):
 			s.log.Error("guest threads did not end after a kernel panic; leaving them behind")
 		}
@@ -423,21 +535,21 @@ func cpuTime(as platform.AddressSpace) func() (int64, error) {
 	}
 }
 
-func (c *Cmd) run(path string, env []string) (err error) {
+func (c *Cmd) run(path string, env []string, readyCh chan<- error) (err error) {
 	s := c.sb
+	var readyOnce sync.Once
+	ready := func(err error) { readyOnce.Do(func() { readyCh <- err }) }
 	defer func() {
 		// A bug outside the guest threads' own loops (loading, the run's
-		// bookkeeping) ends this sandbox too, not the process. Deferred
-		// first, so it runs last: after the platform's teardown, and
-		// before the audit log is closed on every way out (the normal end
-		// closes it earlier, right after sandbox_exit).
+		// bookkeeping) ends this sandbox too, not the process.
 		if r := recover(); r != nil {
 			s.kernel.Crash(r, debug.Stack())
 			err = s.kernel.CrashError()
+			s.finishAudit()
 		}
-		s.audit.Close()
+		ready(err)
 	}()
-	stdin, err := stdinFile(s.kernel, c.Stdin)
+	stdin, err := c.stdinFile(c.Stdin)
 	if err != nil {
 		return err
 	}
@@ -449,16 +561,20 @@ func (c *Cmd) run(path string, env []string) (err error) {
 		vfs.NewStreamFile("pipe:[stdout]", nil, out.sink(c.Stdout), hostTerminal(c.Stdout)),
 		vfs.NewStreamFile("pipe:[stderr]", nil, out.sink(c.Stderr), hostTerminal(c.Stderr)),
 	}
+	// The command's first process: a new job, session and process group.
 	proc, err := s.kernel.NewProcess(nil, stdio, c.Dir)
 	if err != nil {
 		out.close(nil, 0)
 		return &ProgramError{Path: c.Dir, Err: fmt.Errorf("%w: working directory: %v", ErrNotFound, err)}
 	}
-	// One platform per run: its holder stub owns the run's namespaces.
-	plat, im, err := s.firstImage(proc, path, c.Args, env)
-	if plat != nil {
-		defer plat.Close()
+	if !s.admit(c) {
+		// Closed meanwhile: its kill may have missed this process.
+		out.close(nil, 0)
+		proc.Leader().ExitTask(127)
+		return ErrClosed
 	}
+	defer s.leave(c)
+	plat, im, err := s.image(proc, path, c.Args, env)
 	if err != nil {
 		out.close(nil, 0)
 		proc.Leader().ExitTask(127)
@@ -468,22 +584,20 @@ func (c *Cmd) run(path string, env []string) (err error) {
 		return &ProgramError{Path: path, Err: fmt.Errorf("%w: %v", ErrNotExecutable, err)}
 	}
 	th, err := im.as.NewThread()
+	if err == nil {
+		err = s.harden()
+	}
 	if err != nil {
 		out.close(nil, 0)
 		im.as.Release()
+		im.mm.Release()
+		proc.Leader().ExitTask(127)
 		return err
-	}
-	if s.cfg.Harden != nil {
-		if err := s.cfg.Harden(); err != nil {
-			out.close(nil, 0)
-			im.as.Release()
-			return fmt.Errorf("confining litebox itself: %w", err)
-		}
 	}
 	leader := proc.Leader()
 	leader.Exec(im.mm, im.path, im.argv)
 	s.kernel.AuditCritical("sandbox_start", slog.String("program", path), slog.Int("pid", proc.PID))
-	start := time.Now()
+	start := s.startLimits()
 	regs := platform.Regs{Rip: im.img.Entry, Rsp: im.img.Stack}
 	usage := s.newSyscallUsage()
 	task := &linux.Task{K: leader, Proc: proc, Mem: im.as, AS: im.as, Thread: th, Regs: &regs, Log: s.log,
@@ -497,17 +611,13 @@ func (c *Cmd) run(path string, env []string) (err error) {
 	c.mu.Lock()
 	c.init = proc
 	c.mu.Unlock()
-	stopWatch := s.watchLimits(func(reason string) {
-		c.mu.Lock()
-		c.limitHit = reason
-		c.mu.Unlock()
-	}, c.markKilled)
-	defer stopWatch()
+	ready(nil)
+	job := proc.Job()
 	tasksDone := make(chan struct{})
-	go watchEnd(s.kernel.Ending(), c.killedCh(), tasksDone, endGrace, func() {
+	go watchEnd(job.Ending(), c.killedCh(), tasksDone, endGrace, func() {
 		defer s.kernel.Recover()
-		s.log.Error("guest threads did not end after the sandbox ended: leaving them behind", "grace", endGrace)
-		s.kernel.AuditEvent("kernel_error", slog.String("error", "guest threads did not end after the sandbox ended"),
+		s.log.Error("guest threads did not end after the command ended: leaving them behind", "grace", endGrace)
+		s.kernel.AuditEvent("kernel_error", slog.String("error", "guest threads did not end after the command ended"),
 			slog.Duration("grace", endGrace))
 		out.close(nil, endGrace)
 		c.abandoned <- c.exit(proc, start, nil)
@@ -518,28 +628,29 @@ func (c *Cmd) run(path string, env []string) (err error) {
 		defer s.serve.begin()()
 		linux.Run(task)
 	}()
-	s.waitEnd()
+	s.waitJob(job)
 	close(tasksDone)
-	// What the guest wrote reaches the host before Run returns, unless the
-	// run is killed meanwhile (a host reader that never reads).
+	close(c.jobOver)
+	// What the guest wrote reaches the host before Wait returns, unless the
+	// command is killed meanwhile (a host reader that never reads).
 	out.close(c.killedCh(), 0)
+	c.pipes.closeChildEnds()
 	return c.exit(proc, start, s.writeSyscallTrace(usage))
 }
 
-// exit writes the sandbox_exit audit event (the log's last line, after
-// every pending event and count) and makes Run's result, once: the run's
-// end and its abandonment (watchEnd) may both get there.
+// exit writes the command_exit audit event and makes Wait's result, once:
+// the run's end and its abandonment (watchEnd) may both get there. A
+// sandbox a kernel bug ended has run its last command: its audit log is
+// finished (sandbox_exit) here.
 func (c *Cmd) exit(proc *kernel.Process, start time.Time, err error) error {
 	c.exitOnce.Do(func() {
 		s := c.sb
 		status := proc.Status()
-		aerr := s.audit.Finish("sandbox_exit", slog.Int("wait_status", status),
-			slog.Duration("wall", time.Since(start)), slog.Duration("cpu", s.spaces.cpuTime()),
-			slog.Duration("litebox_cpu", s.serve.total()), slog.Uint64("peak_mapped_bytes", s.budget.Peak()))
-		if aerr != nil && err == nil {
-			err = fmt.Errorf("writing the audit log: %w", aerr)
-		}
+		s.commandEnded(status)
+		s.kernel.AuditCritical("command_exit", slog.Int("pid", proc.PID), slog.Int("wait_status", status),
+			slog.Duration("wall", time.Since(start)))
 		if ie := s.kernel.CrashError(); ie != nil {
+			s.finishAudit()
 			c.exitErr = ie
 			return
 		}
@@ -548,21 +659,22 @@ func (c *Cmd) exit(proc *kernel.Process, start time.Time, err error) error {
 			return
 		}
 		c.mu.Lock()
-		reason := c.limitHit
+		ctxErr := c.ctxErr
 		c.mu.Unlock()
+		ws := syscall.WaitStatus(status)
 		switch {
-		case status&0x7f != 0:
-			c.exitErr = &ExitError{Signal: status & 0x7f, Reason: reason}
-		case status>>8&0xff != 0:
-			c.exitErr = &ExitError{Status: status >> 8 & 0xff, Reason: reason}
+		case ws.Exited() && ws.ExitStatus() == 0:
+			c.exitErr = ctxErr // nil unless the context's end came first
+		default:
+			c.exitErr = &ExitError{WaitStatus: ws, Reason: s.limitReason(), ctxErr: ctxErr}
 		}
 	})
 	return c.exitErr
 }
 
-// Signal sends sig to the guest's foreground process group (the first
+// Signal sends sig to the command's foreground process group (its first
 // process's group), as a terminal's Ctrl-C does. It does nothing before the
-// guest starts or after it ended.
+// command starts or after it ended.
 func (c *Cmd) Signal(sig unix.Signal) {
 	defer c.sb.kernel.Recover()
 	c.mu.Lock()
@@ -574,7 +686,8 @@ func (c *Cmd) Signal(sig unix.Signal) {
 	_ = c.sb.kernel.KillGroup(p.Pgid(), kernel.SigInfo{Signo: sig, Code: kernel.SIKernel})
 }
 
-// Kill ends the whole sandbox: every guest process dies of sig.
+// Kill ends the whole command: its first process dies of sig, every other
+// process of its job of SIGKILL. Other commands of the sandbox go on.
 func (c *Cmd) Kill(sig unix.Signal) {
 	defer c.sb.kernel.Recover()
 	c.mu.Lock()
@@ -582,13 +695,16 @@ func (c *Cmd) Kill(sig unix.Signal) {
 	c.mu.Unlock()
 	if p != nil {
 		c.markKilled()
-		p.Kill(kernel.WaitStatusSignaled(sig, false))
+		p.Job().Kill(kernel.WaitStatusSignaled(sig, false))
 	}
 }
 
 // stdinFile makes the guest's standard input: a kernel pipe fed from r by
-// a goroutine, so that a guest read can be interrupted by signals.
-func stdinFile(k *kernel.Kernel, r io.Reader) (*vfs.File, error) {
+// a goroutine, so that a guest read can be interrupted by signals. When
+// the guest closes its end, a StdinPipe's writer gets an error, as a
+// host pipe's writer gets EPIPE.
+func (c *Cmd) stdinFile(r io.Reader) (*vfs.File, error) {
+	k := c.sb.kernel
 	p := pipe.New()
 	re, we := p.Ends()
 	f := vfs.NewAnonFile("pipe:[stdin]", re, re, unix.O_RDONLY)
@@ -607,6 +723,7 @@ func stdinFile(k *kernel.Kernel, r io.Reader) (*vfs.File, error) {
 			n, err := r.Read(buf)
 			if n > 0 {
 				if _, werr := we.WriteCancel(buf[:n], 0, nil); werr != nil {
+					c.pipes.stdinGone()
 					return // the guest closed its stdin
 				}
 			}

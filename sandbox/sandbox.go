@@ -1,6 +1,19 @@
 // Package sandbox is the embedding API: a Config describes a sandbox, a
-// Sandbox owns its kernel and file systems, and a Cmd runs one guest program
-// in it, shaped like os/exec.
+// Sandbox owns its kernel, file systems and pid space, and a Cmd runs one
+// guest program in it, shaped like os/exec (Start, Wait, Run,
+// CommandContext, Process, StdinPipe/StdoutPipe/StderrPipe, *ExitError).
+//
+// A Sandbox runs any number of commands, one after another and at the same
+// time, sharing its file systems, like `docker exec` into a running
+// container, until Close. The sandbox's pid space has one init that lives
+// as long as the Sandbox: the kernel itself, with no guest code and no pid
+// a guest can name (a command's first process has getppid 0). Each command
+// is a job of the kernel: its first process leads a new session and process
+// group (the first command of a sandbox gets pid 1) and adopts the orphans
+// of its job, as a pid namespace's init does; when it ends, every other
+// process of the job is killed with it, so Wait returning means nothing of
+// the command runs any more. Commands see each other's processes (kill,
+// /proc), as processes of one container do.
 package sandbox
 
 import (
@@ -24,6 +37,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/vfs/devfs"
 	"github.com/litebox-go/litebox/kernel/vfs/hostfs"
 	"github.com/litebox-go/litebox/kernel/vfs/memfs"
+	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/shim/linux"
 )
 
@@ -116,9 +130,11 @@ var defaultHostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"
 var hiddenEtc = []string{"shadow", "shadow-", "gshadow", "gshadow-", "ssh", "sudoers", "sudoers.d",
 	"ssl/private", "security/opasswd", "krb5.keytab", "machine-id"}
 
-// Sandbox is a configured sandbox: its kernel and file systems.
+// Sandbox is a configured sandbox: its kernel, file systems, pid space and
+// platform, shared by the commands it runs (see Cmd), until Close.
 type Sandbox struct {
 	tasks  sync.WaitGroup // goroutines running guest threads
+	runs   sync.WaitGroup // commands' run goroutines (loading, waiting for the end)
 	budget *mm.Budget
 	spaces spaceSet
 	serve  serveCPU // litebox's CPU serving the guest's threads
@@ -127,6 +143,24 @@ type Sandbox struct {
 	kernel *kernel.Kernel
 	log    *slog.Logger
 	audit  *audit.Log
+
+	// platMu guards plat: the first command's load picks it.
+	platMu     sync.Mutex
+	plat       platform.Platform
+	hardenOnce sync.Once
+	hardenErr  error
+
+	mu         sync.Mutex
+	closed     bool          // Close began, or a limit ended the sandbox
+	running    map[*Cmd]bool // commands whose first process exists
+	firstStart time.Time     // the first command's start: the limits count from it
+	stopLimits func()
+	limitHit   string // which limit ended the sandbox, if one did
+	lastStatus int    // wait status of the latest command to end
+
+	closeOnce  sync.Once
+	finishOnce sync.Once
+	finishErr  error
 }
 
 // New builds the sandbox's file system view and kernel.
@@ -274,28 +308,6 @@ func mountHost(fs *vfs.VFS, hostPath, guestPath string, opts hostfs.Options) err
 
 // FS returns the sandbox's file system, for embedders that prepare files.
 func (s *Sandbox) FS() *vfs.VFS { return s.fs }
-
-// ExitError reports a guest that did not exit with status 0.
-type ExitError struct {
-	Status int    // exit status, when Signal is 0
-	Signal int    // signal that killed the guest
-	Reason string // set when litebox ended the guest (a --timeout or --cpu-time limit)
-}
-
-func (e *ExitError) Error() string {
-	if e.Signal != 0 {
-		return fmt.Sprintf("guest killed by signal %d", e.Signal)
-	}
-	return fmt.Sprintf("guest exited with status %d", e.Status)
-}
-
-// ExitCode is the status a shell would report: 128+N for signal N.
-func (e *ExitError) ExitCode() int {
-	if e.Signal != 0 {
-		return 128 + e.Signal
-	}
-	return e.Status
-}
 
 // InternalError is returned by Cmd.Run and Cmd.Wait when a bug in litebox
 // (a panic on any goroutine serving the sandbox) ended the sandbox. Its

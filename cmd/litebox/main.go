@@ -66,7 +66,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		if exit.Reason != "" {
 			fmt.Fprintf(stderr, "litebox: %s\n", exit.Reason)
 		}
-		return exit.ExitCode()
+		if exit.Signaled() {
+			return 128 + int(exit.Signal())
+		}
+		return exit.ExitStatus()
 	case errors.As(err, &prog):
 		fmt.Fprintf(stderr, "litebox: %v\n", err)
 		if errors.Is(err, sandbox.ErrNotFound) {
@@ -208,7 +211,13 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 			c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
 			stop := forwardSignals(c)
 			defer stop()
-			return c.Run()
+			// One command: the sandbox ends with it (Close tears the
+			// platform down and writes the audit log's sandbox_exit).
+			err = c.Run()
+			if cerr := sb.Close(); err == nil {
+				err = cerr
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
