@@ -72,6 +72,7 @@ func TestKernelPanicEndsOnlyItsSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer good.Close()
 	gc := good.Command("/work/kernel_panic", "work", "100")
 	gc.Stdout, gc.Stderr = &goodOut, &goodErr
 
@@ -81,6 +82,7 @@ func TestKernelPanicEndsOnlyItsSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer bad.Close()
 	bc := bad.Command("/work/kernel_panic", "child")
 	bc.Stdout = &badOut
 
