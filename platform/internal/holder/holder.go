@@ -176,7 +176,7 @@ func Build(s Spec) (*Stub, error) {
 		return nil, fmt.Errorf("holder: code page overflows: %d bytes", len(a.b))
 	}
 	return &Stub{
-		Image:      elf(s.Base, s.Base+uint64(entry), a.b),
+		Image:      elfImage(s.Base, s.Base+uint64(entry), a.b),
 		Entry:      s.Base + uint64(entry),
 		Inject:     s.Base + uint64(inject),
 		CloneEntry: s.Base + uint64(clone),
@@ -207,9 +207,9 @@ func gaps(s Spec) [][2]uint64 {
 	return out
 }
 
-// elf wraps the code page into a static executable: the ELF header and
+// elfImage wraps the code page into a static executable: the ELF header and
 // one program header in the file's first page, the code page r-x at base.
-func elf(base, entry uint64, code []byte) []byte {
+func elfImage(base, entry uint64, code []byte) []byte {
 	le := binary.LittleEndian
 	img := make([]byte, 2*pageSize)
 	copy(img, []byte{0x7f, 'E', 'L', 'F', 2 /* 64-bit */, 1 /* LE */, 1 /* version */})
