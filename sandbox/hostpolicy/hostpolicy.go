@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -87,27 +88,46 @@ var base = []seccomp.Rule{
 }
 
 // Rules returns the allowlist: the base list, then what every registered
-// platform needs to be driven (each number once; the reasons of a number
-// several platforms need are joined).
+// platform needs to be driven, each number once; a reason is prefixed with
+// the platforms that gave it ("systrap, ptrace: ...").
 func Rules() ([]seccomp.Rule, error) { return union(base, platform.Registered()) }
 
 func union(base []seccomp.Rule, platforms []platform.Info) ([]seccomp.Rule, error) {
 	rules := slices.Clone(base)
+	type reason struct {
+		why   string
+		users []string
+	}
+	reasons := map[uint32][]reason{} // per number, in order of appearance
 	for _, p := range platforms {
 		for _, r := range p.HostRules {
+			why := r.Why
 			i := slices.IndexFunc(rules, func(have seccomp.Rule) bool { return have.Nr == r.Nr })
 			if i < 0 {
-				r.Why = p.Name + ": " + r.Why
+				r.Why = "" // the platforms' reasons are added below
 				rules = append(rules, r)
-				continue
-			}
-			if !reflect.DeepEqual(rules[i].Args, r.Args) || rules[i].Action != r.Action {
+			} else if !reflect.DeepEqual(rules[i].Args, r.Args) || rules[i].Action != r.Action {
 				// A union of different conditions is not one rule: refuse
 				// rather than widen one platform's rule to the other's.
 				return nil, fmt.Errorf("hostpolicy: platform %s needs %s with other conditions than another rule", p.Name, r.Name)
 			}
-			rules[i].Why += "; " + p.Name + ": " + r.Why
+			rs := reasons[r.Nr]
+			if j := slices.IndexFunc(rs, func(x reason) bool { return x.why == why }); j >= 0 {
+				rs[j].users = append(rs[j].users, p.Name)
+			} else {
+				reasons[r.Nr] = append(rs, reason{why, []string{p.Name}})
+			}
 		}
+	}
+	for i := range rules {
+		whys := []string{}
+		if rules[i].Why != "" {
+			whys = append(whys, rules[i].Why)
+		}
+		for _, x := range reasons[rules[i].Nr] {
+			whys = append(whys, strings.Join(x.users, ", ")+": "+x.why)
+		}
+		rules[i].Why = strings.Join(whys, "; ")
 	}
 	return rules, nil
 }
