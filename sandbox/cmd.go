@@ -23,8 +23,6 @@ import (
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/loader"
 	"github.com/litebox-go/litebox/platform"
-	"github.com/litebox-go/litebox/platform/ptrace"
-	"github.com/litebox-go/litebox/platform/systrap"
 	"github.com/litebox-go/litebox/shim/linux"
 )
 
@@ -408,30 +406,10 @@ func (s *Sandbox) load(plat platform.Platform, proc *kernel.Process, path string
 	return &image{as: as, mm: m, img: img, path: canon, argv: argv}, nil
 }
 
-// firstImage picks the platform (systrap when the host allows it, for
-// "auto") and loads the first program with it.
+// firstImage picks the platform (the most preferred one the host allows,
+// for "auto") and loads the first program with it.
 func (s *Sandbox) firstImage(proc *kernel.Process, path string, argv, envp []string) (platform.Platform, *image, error) {
-	switch s.cfg.Platform {
-	case "ptrace":
-		p := ptrace.New()
-		im, err := s.load(p, proc, path, argv, envp)
-		return p, im, err
-	case "systrap":
-		p := systrap.New()
-		im, err := s.load(p, proc, path, argv, envp)
-		return p, im, err
-	}
-	p := systrap.New()
-	im, err := s.load(p, proc, path, argv, envp)
-	var pe *platformError
-	if errors.As(err, &pe) {
-		p.Close()
-		s.log.Info("systrap unavailable, using ptrace", "err", err)
-		q := ptrace.New()
-		im, err = s.load(q, proc, path, argv, envp)
-		return q, im, err
-	}
-	return p, im, err
+	return s.withPlatform(func(p platform.Platform) (*image, error) { return s.load(p, proc, path, argv, envp) })
 }
 
 // platformError marks a failure to create an address space (as opposed to

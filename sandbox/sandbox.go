@@ -72,8 +72,9 @@ func ParseMount(spec string) (Mount, error) {
 
 // Config describes a sandbox.
 type Config struct {
-	// Platform selects the South: "ptrace", "systrap" or "auto" (the
-	// default: systrap when the host allows it, else ptrace).
+	// Platform selects the South: a registered platform's name ("systrap",
+	// "ptrace") or "auto" (the default: the most preferred one the host
+	// allows, systrap then ptrace).
 	Platform string
 	// Mounts are host directories added to the default view.
 	Mounts []Mount
@@ -165,10 +166,8 @@ type Sandbox struct {
 
 // New builds the sandbox's file system view and kernel.
 func New(cfg Config) (*Sandbox, error) {
-	switch cfg.Platform {
-	case "", "auto", "ptrace", "systrap":
-	default:
-		return nil, fmt.Errorf("unknown platform %q (want ptrace, systrap or auto)", cfg.Platform)
+	if err := checkPlatform(cfg.Platform); err != nil {
+		return nil, err
 	}
 	log := cfg.Log
 	if log == nil {

@@ -225,7 +225,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 	f.StringArrayVar(&mounts, "mount", nil, "add a host directory: HOSTDIR:GUESTDIR[:ro|:rw] (read-only unless :rw)")
 	f.StringArrayVarP(&envs, "env", "e", nil, "set a guest environment variable: KEY=VALUE, or KEY to copy the host's value")
 	f.StringVar(&cwd, "cwd", "", "guest working directory (default /)")
-	f.StringVar(&platform, "platform", "auto", "how guest code runs: systrap (fast), ptrace (portable) or auto")
+	f.StringVar(&platform, "platform", "auto", platformHelp())
 	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
 	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
 	f.StringVar(&auditMax, "audit-max-size", "64M", "cap the --audit file's size; one audit_truncated event ends it (0: unlimited)")

@@ -43,12 +43,6 @@ func New() *Platform { return &Platform{} }
 // Name implements platform.Platform.
 func (*Platform) Name() string { return "ptrace" }
 
-var (
-	stubOnce   sync.Once
-	stubImage  []byte
-	injectAddr uint64
-)
-
 // startHolder starts the holder on its own tracer thread, once.
 func (p *Platform) startHolder() error {
 	p.once.Do(func() {
@@ -82,10 +76,9 @@ func (p *Platform) Close() {
 // execHolder starts the holder stub from a sealed memfd, in new
 // namespaces, as an unprivileged user of its own user namespace.
 func execHolder(poolFD int) (*stub, error) {
-	stubOnce.Do(func() { stubImage, injectAddr = stubELF() })
 	pfd := uintptr(poolFD)
 	// fd 3: the pool, mapped then closed by the stub.
-	pid, err := stubexec.Exec(stubImage, []uintptr{pfd, pfd, pfd, pfd})
+	pid, err := stubexec.Exec(holderStub().Image, []uintptr{pfd, pfd, pfd, pfd})
 	if err != nil {
 		return nil, fmt.Errorf("ptrace: %w", err)
 	}
@@ -171,10 +164,10 @@ func (s *stub) start() error {
 	if err := unix.PtraceGetRegs(s.pid, &s.base); err != nil {
 		return fmt.Errorf("ptrace: stub regs: %w", err)
 	}
-	if sig != unix.SIGTRAP || s.base.Rip != injectAddr {
-		// rax holds the failed set-up call's -errno (see stubCode).
+	if sig != unix.SIGTRAP || s.base.Rip != holderStub().Inject {
+		// rax holds the failed set-up call's result (see the holder).
 		return fmt.Errorf("ptrace: stub set-up stopped with %v at %#x (rax %d), want SIGTRAP at %#x",
-			sig, s.base.Rip, int64(s.base.Rax), injectAddr)
+			sig, s.base.Rip, int64(s.base.Rax), holderStub().Inject)
 	}
 	return nil
 }
@@ -208,7 +201,7 @@ func (s *stub) inject(nr uintptr, args ...uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return t.inject(injectAddr, injectAddr+3, nr, args...)
+	return t.inject(holderStub().Inject, holderStub().Inject+3, nr, args...)
 }
 
 // waitStop waits for the thread to stop and returns the stop signal (with
@@ -310,7 +303,7 @@ func (t *thread) cloneChild(flags uint64) (int, error) {
 	}
 	r := t.s.base
 	r.Fs_base, r.Gs_base = t.fsBase, t.gsBase
-	r.Rip = injectAddr + cloneOff
+	r.Rip = holderStub().CloneEntry
 	r.Rax = unix.SYS_CLONE
 	r.Orig_rax = ^uint64(0)
 	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8 = flags, 0, 0, 0, 0
@@ -346,7 +339,7 @@ func (t *thread) cloneChild(flags uint64) (int, error) {
 		if err := unix.PtraceGetRegs(t.tid, &r); err != nil {
 			return 0, fmt.Errorf("ptrace: clone getregs: %w", err)
 		}
-		if sig != unix.SIGTRAP || r.Rip != injectAddr+cloneTrapOff {
+		if sig != unix.SIGTRAP || r.Rip != holderStub().CloneTrap {
 			return 0, fmt.Errorf("ptrace: injected clone stopped with %v at %#x", sig, r.Rip)
 		}
 		break
@@ -592,7 +585,7 @@ func (t *thread) Exit() {
 	if t.dead.Load() {
 		return
 	}
-	if _, err := t.inject(injectAddr, injectAddr+3, unix.SYS_EXIT, 0); err != nil && !t.dead.Load() {
+	if _, err := t.inject(holderStub().Inject, holderStub().Inject+3, unix.SYS_EXIT, 0); err != nil && !t.dead.Load() {
 		// The thread is dying already (its process was killed) or cannot
 		// be driven: make sure it dies, then reap it.
 		_ = unix.Tgkill(t.s.pid, t.tid, unix.SIGKILL)

@@ -5,10 +5,10 @@ import (
 	"runtime"
 	"testing"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/platform"
+	"github.com/litebox-go/litebox/platform/seccomp"
 )
 
 // TestVsyscallCalls calls each vsyscall entry from guest code in a real
@@ -199,53 +199,45 @@ func TestVsyscallFromFault(t *testing.T) {
 	}
 }
 
-// seccompData lays out struct seccomp_data for the x/net/bpf VM, which
-// loads words big-endian where the kernel loads them in host order.
-func seccompData(nr, arch uint32, ip uint64, arg0 uint64) []byte {
-	b := make([]byte, 64)
-	be := binary.BigEndian
-	be.PutUint32(b[0:], nr)
-	be.PutUint32(b[4:], arch)
-	be.PutUint32(b[8:], uint32(ip))
-	be.PutUint32(b[12:], uint32(ip>>32))
-	be.PutUint32(b[16:], uint32(arg0))
-	be.PutUint32(b[20:], uint32(arg0>>32))
-	return b
-}
-
 func TestStubFilter(t *testing.T) {
-	insns, ok := bpf.Disassemble(stubFilter())
-	if !ok {
-		t.Fatal("the stub filter does not disassemble")
-	}
-	vm, err := bpf.NewVM(insns)
+	prog, err := stubFilter.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
 	const (
-		kill  = 0x80000000
-		allow = 0x7fff0000
-		trap  = 0x00030000
+		kill  = seccomp.KillProcess
+		allow = seccomp.Allow
+		trap  = seccomp.Trap
 		x86   = unix.AUDIT_ARCH_X86_64
 	)
+	data := func(nr, arch uint32, ip uint64, arg0 uint64) seccomp.Data {
+		return seccomp.Data{Nr: nr, Arch: arch, IP: ip, Args: [6]uint64{arg0}}
+	}
 	for _, c := range []struct {
 		name string
-		data []byte
-		want int
+		data seccomp.Data
+		want seccomp.Action
 	}{
-		{"mmap from the stub", seccompData(unix.SYS_MMAP, x86, stubBase+0x200, 0), allow},
-		{"thread clone", seccompData(unix.SYS_CLONE, x86, stubBase+0x200, threadFlags), allow},
-		{"other clone", seccompData(unix.SYS_CLONE, x86, stubBase+0x200, unix.CLONE_VM), kill},
-		{"gettimeofday from the stub", seccompData(unix.SYS_GETTIMEOFDAY, x86, stubBase+0x200, 0), kill},
-		{"vsyscall time", seccompData(unix.SYS_TIME, x86, vsyscallBase+0x400, 0), trap},
-		{"vsyscall gettimeofday", seccompData(unix.SYS_GETTIMEOFDAY, x86, vsyscallBase, 0), trap},
-		{"vsyscall getcpu", seccompData(unix.SYS_GETCPU, x86, vsyscallBase+0x800, 0), trap},
-		{"mmap with ip in the vsyscall page", seccompData(unix.SYS_MMAP, x86, vsyscallBase+0x10, 0), trap},
-		{"ip just below the page", seccompData(unix.SYS_GETTIMEOFDAY, x86, vsyscallBase-1, 0), kill},
-		{"same low word, user half", seccompData(unix.SYS_GETTIMEOFDAY, x86, vsyscallBase&0xffffffff, 0), kill},
-		{"i386", seccompData(unix.SYS_MMAP, 0x40000003, vsyscallBase, 0), kill},
+		{"mmap from the stub", data(unix.SYS_MMAP, x86, stubBase+0x200, 0), allow},
+		{"thread clone", data(unix.SYS_CLONE, x86, stubBase+0x200, threadFlags), allow},
+		{"fork clone", data(unix.SYS_CLONE, x86, stubBase+0x200, forkFlags), allow},
+		{"holder clone", data(unix.SYS_CLONE, x86, stubBase+0x200, holderFlags), allow},
+		{"other clone", data(unix.SYS_CLONE, x86, stubBase+0x200, unix.CLONE_VM), kill},
+		{"thread clone with high bits", data(unix.SYS_CLONE, x86, stubBase+0x200, 1<<32|threadFlags), kill},
+		{"pause", data(unix.SYS_PAUSE, x86, stubBase+0x200, 0), allow},
+		{"exit", data(unix.SYS_EXIT, x86, stubBase+0x200, 0), allow},
+		{"exit_group", data(unix.SYS_EXIT_GROUP, x86, stubBase+0x200, 0), kill},
+		{"x32 mmap", data(0x40000000|unix.SYS_MMAP, x86, stubBase+0x200, 0), kill},
+		{"gettimeofday from the stub", data(unix.SYS_GETTIMEOFDAY, x86, stubBase+0x200, 0), kill},
+		{"vsyscall time", data(unix.SYS_TIME, x86, vsyscallBase+0x400, 0), trap},
+		{"vsyscall gettimeofday", data(unix.SYS_GETTIMEOFDAY, x86, vsyscallBase, 0), trap},
+		{"vsyscall getcpu", data(unix.SYS_GETCPU, x86, vsyscallBase+0x800, 0), trap},
+		{"mmap with ip in the vsyscall page", data(unix.SYS_MMAP, x86, vsyscallBase+0x10, 0), trap},
+		{"ip just below the page", data(unix.SYS_GETTIMEOFDAY, x86, vsyscallBase-1, 0), kill},
+		{"same low word, user half", data(unix.SYS_GETTIMEOFDAY, x86, vsyscallBase&0xffffffff, 0), kill},
+		{"i386", data(unix.SYS_MMAP, 0x40000003, vsyscallBase, 0), kill},
 	} {
-		got, err := vm.Run(c.data)
+		got, err := seccomp.Run(prog, c.data)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

@@ -1,46 +1,41 @@
 package systrap
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform/seccomp"
 )
 
-// seccompData builds a struct seccomp_data for x/net/bpf's VM, which loads
-// words in network byte order: each 32-bit field is stored big-endian at
-// the offset the kernel's little-endian layout gives it.
-func seccompData(arch, nr uint32, ip uint64, args ...uint64) []byte {
-	b := make([]byte, 64)
-	be := binary.BigEndian
-	be.PutUint32(b[0:], nr)
-	be.PutUint32(b[4:], arch)
-	be.PutUint32(b[8:], uint32(ip))
-	be.PutUint32(b[12:], uint32(ip>>32))
-	for i, a := range args {
-		be.PutUint32(b[16+8*i:], uint32(a))
-		be.PutUint32(b[16+8*i+4:], uint32(a>>32))
-	}
-	return b
+// seccompData builds a struct seccomp_data.
+func seccompData(arch, nr uint32, ip uint64, args ...uint64) seccomp.Data {
+	d := seccomp.Data{Nr: nr, Arch: arch, IP: ip}
+	copy(d.Args[:], args)
+	return d
 }
 
-func runFilter(t *testing.T, raw []bpf.RawInstruction, data []byte) uint32 {
+func runFilter(t *testing.T, f *seccomp.Filter, data seccomp.Data) seccomp.Action {
 	t.Helper()
-	prog, ok := bpf.Disassemble(raw)
-	if !ok {
-		t.Fatal("filter does not disassemble")
-	}
-	vm, err := bpf.NewVM(prog)
+	prog, err := f.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := vm.Run(data)
+	out, err := seccomp.Run(prog, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return uint32(out)
+	return out
 }
+
+const (
+	retKill  = seccomp.KillProcess
+	retTrap  = seccomp.Trap
+	retAllow = seccomp.Allow
+	archX86  = seccomp.AuditArchX86_64
+)
 
 const (
 	inCode  = codeBase + 0x100
@@ -50,8 +45,8 @@ const (
 func TestStubFilter(t *testing.T) {
 	cases := []struct {
 		name string
-		data []byte
-		want uint32
+		data seccomp.Data
+		want seccomp.Action
 	}{
 		{"i386 arch", seccompData(0x40000003, unix.SYS_MMAP, inCode), retKill},
 		{"guest getpid", seccompData(archX86, unix.SYS_GETPID, outside), retTrap},
@@ -64,6 +59,8 @@ func TestStubFilter(t *testing.T) {
 		{"stub write to fd 1", seccompData(archX86, unix.SYS_WRITE, inCode, 1), retKill},
 		{"stub write to fd 6+2^32", seccompData(archX86, unix.SYS_WRITE, inCode, 1<<32|completionFD), retKill},
 		{"stub getpid", seccompData(archX86, unix.SYS_GETPID, inCode), retKill},
+		{"stub x32 mmap", seccompData(archX86, 0x40000000|unix.SYS_MMAP, inCode), retKill},
+		{"guest x32 mmap", seccompData(archX86, 0x40000000|unix.SYS_MMAP, outside), retTrap},
 		{"stub execve", seccompData(archX86, unix.SYS_EXECVE, inCode), retKill},
 		{"stub ptrace", seccompData(archX86, unix.SYS_PTRACE, inCode), retKill},
 	}
@@ -81,7 +78,7 @@ func TestStubFilter(t *testing.T) {
 // the way (the stub filter traps those calls).
 func TestGuestFilter(t *testing.T) {
 	f := guestFilter()
-	allowed := map[string][]byte{
+	allowed := map[string]seccomp.Data{
 		"futex wait":         seccompData(archX86, unix.SYS_FUTEX, inCode, shmBase, 0),
 		"futex wake":         seccompData(archX86, unix.SYS_FUTEX, inCode, shmBase, 1),
 		"rt_sigreturn":       seccompData(archX86, unix.SYS_RT_SIGRETURN, inCode),
@@ -98,7 +95,7 @@ func TestGuestFilter(t *testing.T) {
 			t.Errorf("%s: %#x, want allow", name, got)
 		}
 	}
-	killed := map[string][]byte{
+	killed := map[string]seccomp.Data{
 		"i386":                 seccompData(0x40000003, unix.SYS_EXIT, inCode),
 		"futex lock_pi":        seccompData(archX86, unix.SYS_FUTEX, inCode, shmBase, 6),
 		"futex wait private":   seccompData(archX86, unix.SYS_FUTEX, inCode, shmBase, 128),
@@ -124,24 +121,39 @@ func TestGuestFilter(t *testing.T) {
 	}
 }
 
-// TestImageLayout: the code fits before the guest filter, which fits in
-// the code page, and the requests page leaves room for the longest
-// completion packet after the last entry.
+// TestImageLayout: the code fits before the guest filter, and the holder
+// (which checks that the whole page fits) builds around both; the
+// requests page leaves room for the longest completion packet after the
+// last entry.
 func TestImageLayout(t *testing.T) {
 	if len(stubCode) > gfprogOff {
 		t.Fatalf("stub code is %d bytes, past the guest filter at %#x", len(stubCode), gfprogOff)
 	}
-	if n := len(guestFilter()); gfprogOff+16+8*n > pageSize {
-		t.Fatalf("guest filter of %d instructions does not fit the code page", n)
-	}
-	if n := len(stubFilter()); 0x100+8*n > pageSize {
-		t.Fatalf("stub filter of %d instructions does not fit the parameter page", n)
-	}
 	if maxSlots*ctrlEntry+8+4088 > ctrlSize || ctrlBase+ctrlSize > shmBase {
 		t.Fatal("requests page too small for the longest completion packet, or overlapping the slots")
 	}
-	img := stubImage()
-	if len(img) != 0x3000 {
-		t.Fatalf("image is %d bytes", len(img))
+	s := holderStub()
+	if len(s.Image) != 0x2000 {
+		t.Fatalf("image is %d bytes", len(s.Image))
+	}
+	// The guest filter the stub code installs is in the code page, r-x.
+	page := s.Image[0x1000:]
+	guest := guestFilter().MustCompile()
+	if n := binary.LittleEndian.Uint16(page[gfprogOff:]); int(n) != len(guest) {
+		t.Fatalf("guest sock_fprog says %d instructions, the filter has %d", n, len(guest))
+	}
+	if p := binary.LittleEndian.Uint64(page[gfprogOff+8:]); p != codeBase+gfprogOff+16 {
+		t.Fatalf("guest sock_fprog points at %#x", p)
+	}
+	if !bytes.Equal(page[gfprogOff+16:gfprogOff+16+8*len(guest)], seccomp.Bytes(guest)) {
+		t.Fatal("guest filter bytes differ from the compiled filter")
+	}
+	// thread_start loads the filter's address with movabs rdx, GFPROG.
+	movabs := binary.LittleEndian.AppendUint64([]byte{0x48, 0xba}, codeBase+gfprogOff)
+	if !bytes.Contains(stubCode, movabs) {
+		t.Fatalf("stub.S's GFPROG is not codeBase+gfprogOff (%#x)", codeBase+gfprogOff)
+	}
+	if s.Entry < codeBase+gfprogOff+16+8*uint64(len(guest)) {
+		t.Fatalf("holder set-up at %#x overlaps the guest filter", s.Entry)
 	}
 }

@@ -5,9 +5,8 @@
 //
 // Layout of the stub's part of the address space (see layout.go):
 //   CODE   = 0x7ff000000000  this code, r-x, one page; from GFPROG on, the
-//                            guest threads' seccomp filter (written by litebox)
-//   PARAMS = 0x7ff000001000  set-up parameters written by litebox; unmapped
-//                            before any guest runs
+//                            guest threads' seccomp filter, then the holder's
+//                            set-up and its data (written by litebox)
 //   CTRL   = 0x7ff000080000  requests from litebox, READ-ONLY here (a
 //                            MAP_SHARED memfd mapped from a read-only fd)
 //   SHM    = 0x7ff000100000  slots shared with litebox (MAP_SHARED memfd,
@@ -42,27 +41,11 @@
 	// No .globl: references to global symbols would be left as relocations
 	// (the object is never linked); nm still lists these local labels.
 
-	.equ PARAMS, 0x7ff000001000
-	.equ CTRL, 0x7ff000080000
-	.equ CTRL_SIZE, 0x22000
-	.equ POOL, 0x7ff100000000
-	.equ POOL_SIZE, 0x100000000
 	.equ STACK_SIZE, 0x10000
-	.equ GFPROG, 0x7ff0000009f0
+	.equ GFPROG, 0x7ff000000300
 	.equ COMPLETION_FD, 6
 	.equ SPIN, 1000	// ~10-20 µs of pause: covers a typical syscall's service time in litebox
 	.equ HC_SPIN, 400	// the hostcall thread waits longer: requests come in bursts
-
-	.equ P_HANDLER, PARAMS + 0x10
-	.equ P_SIGIGN, PARAMS + 0x30
-	.equ P_CAPHDR, PARAMS + 0x50
-	.equ P_CAPDATA, PARAMS + 0x58
-	.equ P_FPROG, PARAMS + 0x70
-	.equ P_NONE, PARAMS + 0x80
-	.equ P_PROC, PARAMS + 0x88
-	.equ P_TMPFS, PARAMS + 0x90
-	.equ P_ROOT, PARAMS + 0x98
-	.equ P_ASYNC, PARAMS + 0xa0
 
 	.macro SYSCALL_OK nr
 	mov eax, \nr
@@ -86,128 +69,10 @@
 9:
 	.endm
 
-// _start: set-up of the holder, the first stub; every other stub is a
-// clone of it and inherits the result. Descriptors on entry: 3 the slots,
-// 4 the pool, 5 the requests (read-only), 6 the completion pipe.
-_start:
-	// mmap(POOL, POOL_SIZE, PROT_NONE, MAP_SHARED|MAP_FIXED, 4, 0): the
-	// shared-memory pool MAP_SHARED guest memory is carved from.
-	movabs rdi, POOL
-	movabs rsi, POOL_SIZE
-	xor edx, edx
-	mov r10d, 0x11
-	mov r8d, 4
-	xor r9d, r9d
-	mov eax, 9
-	syscall
-	cmp rax, rdi
-	jne fail
-	// mmap(CTRL, CTRL_SIZE, PROT_READ, MAP_SHARED|MAP_FIXED, 5, 0): the
-	// requests. fd 5 is read-only, so not even mprotect can make it writable.
-	movabs rdi, CTRL
-	mov esi, CTRL_SIZE
-	mov edx, 1
-	mov r10d, 0x11
-	mov r8d, 5
-	xor r9d, r9d
-	mov eax, 9
-	syscall
-	cmp rax, rdi
-	jne fail
-	// Keep only fd 3 (slots, mapped per thread later) and fd 6 (completions).
-	xor edi, edi
-	mov esi, 2
-	xor edx, edx
-	SYSCALL_OK 436	// close_range
-	mov edi, 4
-	mov esi, 5
-	xor edx, edx
-	SYSCALL_OK 436
-	mov edi, 7
-	mov esi, 0xffffffff
-	xor edx, edx
-	SYSCALL_OK 436
-	// An empty root: tmpfs over /proc in our own mount namespace.
-	movabs rdi, P_NONE
-	movabs rsi, P_PROC
-	movabs rdx, P_TMPFS
-	mov r10d, 0xe	// MS_NOSUID|MS_NODEV|MS_NOEXEC
-	xor r8d, r8d
-	SYSCALL_OK 165
-	movabs rdi, P_PROC
-	SYSCALL_OK 161	// chroot
-	movabs rdi, P_ROOT
-	SYSCALL_OK 80	// chdir
-	// SIGCHLD ignored: dead stubs are reaped by the host.
-	mov edi, 17
-	movabs rsi, P_SIGIGN
-	xor edx, edx
-	mov r10d, 8
-	SYSCALL_OK 13
-	// The trap handler for SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-	// SIGTRAP and SIGSTKFLT (litebox's interrupt).
-	.irp sig, 31, 11, 7, 8, 4, 5, 16
-	mov edi, \sig
-	movabs rsi, P_HANDLER
-	xor edx, edx
-	mov r10d, 8
-	SYSCALL_OK 13
-	.endr
-	// Every asynchronous signal blocked, inherited by every clone: a new
-	// guest thread must not take litebox's interrupt in thread_start,
-	// before its signal stack exists; its first rt_sigreturn sets the
-	// guest's own mask. The fault signals stay unblocked: a blocked one
-	// would be forced, and the kernel would reset its handler for the
-	// whole process (the injection points' int3 raises SIGTRAP).
-	xor edi, edi	// SIG_BLOCK
-	movabs rsi, P_ASYNC
-	xor edx, edx
-	mov r10d, 8
-	SYSCALL_OK 14	// rt_sigprocmask
-	// No capabilities, no new privileges, then the seccomp filter.
-	movabs rdi, P_CAPHDR
-	movabs rsi, P_CAPDATA
-	SYSCALL_OK 126
-	mov edi, 38	// PR_SET_NO_NEW_PRIVS
-	mov esi, 1
-	xor edx, edx
-	xor r10d, r10d
-	xor r8d, r8d
-	SYSCALL_OK 157
-	mov edi, 1	// SECCOMP_SET_MODE_FILTER
-	xor esi, esi
-	movabs rdx, P_FPROG
-	SYSCALL_OK 317
-	// Drop everything but the code page, the requests and the pool: the
-	// parameters go too.
-	xor edi, edi
-	movabs rsi, 0x7ff000000000
-	SYSCALL_OK 11
-	movabs rdi, CTRL + CTRL_SIZE
-	movabs rsi, POOL - (CTRL + CTRL_SIZE)
-	SYSCALL_OK 11
-	movabs rdi, POOL + POOL_SIZE
-	movabs rsi, 0x7ffffffff000 - (POOL + POOL_SIZE)
-	SYSCALL_OK 11
-	movabs rdi, PARAMS	// last: the code above still reads it
-	mov esi, 0x1000
-	SYSCALL_OK 11
-	int3	// ready
-
-// Injection points, used by litebox through ptrace (holder and hostcall
-// threads only; guest threads are never injected into).
-inject:
-	syscall
-	int3
-clone_entry:
-	syscall
-	test rax, rax
-	jz parked
-	int3
-parked:
-	mov eax, 34	// pause: wait for litebox to seize this new thread
-	syscall
-	jmp parked
+// The holder's set-up, and the injection points litebox uses through ptrace
+// (holder and hostcall threads only; guest threads are never injected
+// into), follow this code in the page: platform/internal/holder generates
+// them, for both platforms (see layout.go).
 
 // hostcall_loop: the hostcall thread (r12 = its CTRL entry, r13 = its slot
 // page, r15d = the last sequence number it served). Nothing here reads

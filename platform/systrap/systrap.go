@@ -377,7 +377,7 @@ func (p *Platform) execHolder() (*traced, error) {
 	}
 	defer unix.Close(ro)
 	shm := uintptr(p.shmFD)
-	pid, err := stubexec.Exec(stubImage(), []uintptr{shm, shm, shm, shm, uintptr(p.pool.FD()), uintptr(ro), uintptr(p.complW)})
+	pid, err := stubexec.Exec(holderStub().Image, []uintptr{shm, shm, shm, shm, uintptr(p.pool.FD()), uintptr(ro), uintptr(p.complW)})
 	if err != nil {
 		return nil, fmt.Errorf("systrap: %w", err)
 	}
@@ -399,7 +399,7 @@ func (p *Platform) execHolder() (*traced, error) {
 	if err := unix.PtraceGetRegs(pid, &r); err != nil {
 		return nil, err
 	}
-	if sig != unix.SIGTRAP || r.Rip != codeBase+offInject {
+	if sig != unix.SIGTRAP || r.Rip != holderStub().Inject {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		return nil, fmt.Errorf("systrap: stub set-up stopped with %v at %#x (rax %d)", sig, r.Rip, int64(r.Rax))
 	}

@@ -66,7 +66,7 @@ func (t *traced) reap() {
 // result; the thread must be in a ptrace stop.
 func (t *traced) inject(nr uintptr, args ...uint64) (uint64, error) {
 	r := t.base
-	r.Rip = codeBase + offInject
+	r.Rip = holderStub().Inject
 	r.Rax = uint64(nr)
 	r.Orig_rax = ^uint64(0)
 	dst := []*uint64{&r.Rdi, &r.Rsi, &r.Rdx, &r.R10, &r.R8, &r.R9}
@@ -79,7 +79,7 @@ func (t *traced) inject(nr uintptr, args ...uint64) (uint64, error) {
 	if err := unix.PtraceCont(t.tid, 0); err != nil {
 		return 0, err
 	}
-	sig, err := t.stopAt(codeBase+offInject+3, &r)
+	sig, err := t.stopAt(holderStub().Inject+3, &r)
 	if err != nil {
 		return 0, err
 	}
@@ -118,7 +118,7 @@ func (t *traced) stopAt(trapAt uint64, r *platform.Regs) (unix.Signal, error) {
 // is left in its attach stop, traced by the caller's OS thread.
 func (t *traced) clone(flags uint64) (int, error) {
 	r := t.base
-	r.Rip = codeBase + offCloneEntry
+	r.Rip = holderStub().CloneEntry
 	r.Rax = unix.SYS_CLONE
 	r.Orig_rax = ^uint64(0)
 	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = flags, 0, 0, 0, 0, 0
@@ -149,7 +149,7 @@ func (t *traced) clone(flags uint64) (int, error) {
 		}
 	}
 	c := &traced{tid: child}
-	if _, err := t.stopAt(codeBase+offCloneEntry+2+3+2+1, &r); err != nil {
+	if _, err := t.stopAt(holderStub().CloneTrap, &r); err != nil {
 		c.abandon()
 		return 0, err
 	}

@@ -6,124 +6,153 @@ package hostpolicy
 
 import (
 	"fmt"
+	"reflect"
 	"runtime"
+	"slices"
+	"strings"
 	"unsafe"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform"
+	"github.com/litebox-go/litebox/platform/seccomp"
 )
 
-// Syscall is one allowed host syscall and the reason it is needed.
-type Syscall struct {
-	Name string
-	Nr   uint32
-	Why  string
-}
-
-// Allowed is the allowlist, grouped by who needs it.
-var Allowed = []Syscall{
+// base is what litebox needs whichever platform runs the guest, grouped
+// by who needs it; the platforms' own needs come from the registry.
+var base = []seccomp.Rule{
 	// The Go runtime: threads, memory, scheduling, signals, timers.
-	{"read", unix.SYS_READ, "Go runtime and host stdin"},
-	{"write", unix.SYS_WRITE, "host stdout/stderr, audit log"},
-	{"close", unix.SYS_CLOSE, "closing host files"},
-	{"mmap", unix.SYS_MMAP, "Go heap"},
-	{"munmap", unix.SYS_MUNMAP, "Go heap"},
-	{"mprotect", unix.SYS_MPROTECT, "Go runtime"},
-	{"madvise", unix.SYS_MADVISE, "Go heap scavenger"},
-	{"futex", unix.SYS_FUTEX, "Go scheduler"},
-	{"clone", unix.SYS_CLONE, "Go runtime threads"},
-	{"clone3", unix.SYS_CLONE3, "Go runtime threads"},
-	{"exit", unix.SYS_EXIT, "thread exit"},
-	{"exit_group", unix.SYS_EXIT_GROUP, "process exit"},
-	{"gettid", unix.SYS_GETTID, "Go runtime; ptrace platform finds the calling tracer"},
-	{"getpid", unix.SYS_GETPID, "Go runtime signals"},
-	{"tgkill", unix.SYS_TGKILL, "Go preemption signals; interrupting stub threads"},
-	{"rt_sigaction", unix.SYS_RT_SIGACTION, "Go signal handling"},
-	{"rt_sigprocmask", unix.SYS_RT_SIGPROCMASK, "Go signal handling"},
-	{"rt_sigreturn", unix.SYS_RT_SIGRETURN, "Go signal handling"},
-	{"sigaltstack", unix.SYS_SIGALTSTACK, "Go signal handling"},
-	{"nanosleep", unix.SYS_NANOSLEEP, "Go scheduler"},
-	{"sched_yield", unix.SYS_SCHED_YIELD, "Go scheduler"},
-	{"sched_getaffinity", unix.SYS_SCHED_GETAFFINITY, "Go runtime"},
-	{"clock_gettime", unix.SYS_CLOCK_GETTIME, "time; CPU clocks of stubs (--cpu-time)"},
-	{"getrandom", unix.SYS_GETRANDOM, "crypto/rand for AT_RANDOM, getrandom, /dev/urandom"},
-	{"epoll_create1", unix.SYS_EPOLL_CREATE1, "Go netpoller"},
-	{"epoll_ctl", unix.SYS_EPOLL_CTL, "Go netpoller"},
-	{"epoll_pwait", unix.SYS_EPOLL_PWAIT, "Go netpoller"},
-	{"eventfd2", unix.SYS_EVENTFD2, "Go netpoller"},
-	{"pipe2", unix.SYS_PIPE2, "Go netpoller"},
-	{"fcntl", unix.SYS_FCNTL, "Go os package"},
-	{"rseq", unix.SYS_RSEQ, "glibc-free Go runtime probes it on new threads"},
-	{"set_robust_list", unix.SYS_SET_ROBUST_LIST, "new threads"},
-	{"prlimit64", unix.SYS_PRLIMIT64, "Go runtime"},
-	// The ptrace platform: running and inspecting stubs.
-	{"ptrace", unix.SYS_PTRACE, "trace stub threads (PTRACE_SYSEMU, SEIZE, GETREGS...)"},
-	{"wait4", unix.SYS_WAIT4, "stub stops and deaths"},
-	{"kill", unix.SYS_KILL, "killing stubs (sandbox end, execve)"},
-	{"process_vm_readv", unix.SYS_PROCESS_VM_READV, "checked copies from guest memory"},
-	{"process_vm_writev", unix.SYS_PROCESS_VM_WRITEV, "checked copies to guest memory"},
+	{Name: "read", Nr: unix.SYS_READ, Why: "Go runtime and host stdin"},
+	{Name: "write", Nr: unix.SYS_WRITE, Why: "host stdout/stderr, audit log"},
+	{Name: "close", Nr: unix.SYS_CLOSE, Why: "closing host files"},
+	{Name: "mmap", Nr: unix.SYS_MMAP, Why: "Go heap"},
+	{Name: "munmap", Nr: unix.SYS_MUNMAP, Why: "Go heap"},
+	{Name: "mprotect", Nr: unix.SYS_MPROTECT, Why: "Go runtime"},
+	{Name: "madvise", Nr: unix.SYS_MADVISE, Why: "Go heap scavenger"},
+	{Name: "futex", Nr: unix.SYS_FUTEX, Why: "Go scheduler"},
+	{Name: "clone", Nr: unix.SYS_CLONE, Why: "Go runtime threads"},
+	{Name: "clone3", Nr: unix.SYS_CLONE3, Why: "Go runtime threads"},
+	{Name: "exit", Nr: unix.SYS_EXIT, Why: "thread exit"},
+	{Name: "exit_group", Nr: unix.SYS_EXIT_GROUP, Why: "process exit"},
+	{Name: "gettid", Nr: unix.SYS_GETTID, Why: "Go runtime; ptrace platform finds the calling tracer"},
+	{Name: "getpid", Nr: unix.SYS_GETPID, Why: "Go runtime signals"},
+	{Name: "tgkill", Nr: unix.SYS_TGKILL, Why: "Go preemption signals; interrupting stub threads"},
+	{Name: "rt_sigaction", Nr: unix.SYS_RT_SIGACTION, Why: "Go signal handling"},
+	{Name: "rt_sigprocmask", Nr: unix.SYS_RT_SIGPROCMASK, Why: "Go signal handling"},
+	{Name: "rt_sigreturn", Nr: unix.SYS_RT_SIGRETURN, Why: "Go signal handling"},
+	{Name: "sigaltstack", Nr: unix.SYS_SIGALTSTACK, Why: "Go signal handling"},
+	{Name: "nanosleep", Nr: unix.SYS_NANOSLEEP, Why: "Go scheduler"},
+	{Name: "sched_yield", Nr: unix.SYS_SCHED_YIELD, Why: "Go scheduler"},
+	{Name: "sched_getaffinity", Nr: unix.SYS_SCHED_GETAFFINITY, Why: "Go runtime"},
+	{Name: "clock_gettime", Nr: unix.SYS_CLOCK_GETTIME, Why: "time; CPU clocks of stubs (--cpu-time)"},
+	{Name: "getrandom", Nr: unix.SYS_GETRANDOM, Why: "crypto/rand for AT_RANDOM, getrandom, /dev/urandom"},
+	{Name: "epoll_create1", Nr: unix.SYS_EPOLL_CREATE1, Why: "Go netpoller"},
+	{Name: "epoll_ctl", Nr: unix.SYS_EPOLL_CTL, Why: "Go netpoller"},
+	{Name: "epoll_pwait", Nr: unix.SYS_EPOLL_PWAIT, Why: "Go netpoller"},
+	{Name: "eventfd2", Nr: unix.SYS_EVENTFD2, Why: "Go netpoller"},
+	{Name: "pipe2", Nr: unix.SYS_PIPE2, Why: "Go netpoller"},
+	{Name: "fcntl", Nr: unix.SYS_FCNTL, Why: "Go os package"},
+	{Name: "rseq", Nr: unix.SYS_RSEQ, Why: "glibc-free Go runtime probes it on new threads"},
+	{Name: "set_robust_list", Nr: unix.SYS_SET_ROBUST_LIST, Why: "new threads"},
+	{Name: "prlimit64", Nr: unix.SYS_PRLIMIT64, Why: "Go runtime"},
 	// hostfs: host directories beneath their roots.
-	{"openat", unix.SYS_OPENAT, "Go os package (audit file, /proc/self reads)"},
-	{"openat2", unix.SYS_OPENAT2, "hostfs: every path RESOLVE_BENEATH|NO_SYMLINKS"},
-	{"fstat", unix.SYS_FSTAT, "hostfs metadata"},
-	{"newfstatat", unix.SYS_NEWFSTATAT, "hostfs metadata"},
-	{"statx", unix.SYS_STATX, "hostfs metadata"},
-	{"getdents64", unix.SYS_GETDENTS64, "hostfs directory listings"},
-	{"readlinkat", unix.SYS_READLINKAT, "hostfs symlinks (resolved by our VFS)"},
-	{"pread64", unix.SYS_PREAD64, "hostfs file reads"},
-	{"pwrite64", unix.SYS_PWRITE64, "hostfs writes (:rw mounts only)"},
-	{"lseek", unix.SYS_LSEEK, "hostfs"},
-	{"mkdirat", unix.SYS_MKDIRAT, "hostfs (:rw mounts only)"},
-	{"unlinkat", unix.SYS_UNLINKAT, "hostfs (:rw mounts only)"},
-	{"renameat2", unix.SYS_RENAMEAT2, "hostfs (:rw mounts only)"},
-	{"renameat", unix.SYS_RENAMEAT, "hostfs (:rw mounts only)"},
-	{"symlinkat", unix.SYS_SYMLINKAT, "hostfs (:rw mounts only)"},
-	{"linkat", unix.SYS_LINKAT, "hostfs (:rw mounts only)"},
-	{"fchmodat", unix.SYS_FCHMODAT, "hostfs (:rw mounts only)"},
-	{"fchmod", unix.SYS_FCHMOD, "hostfs (:rw mounts only)"},
-	{"utimensat", unix.SYS_UTIMENSAT, "hostfs (:rw mounts only)"},
-	{"ftruncate", unix.SYS_FTRUNCATE, "hostfs (:rw mounts only)"},
-	{"fsync", unix.SYS_FSYNC, "hostfs (:rw mounts only)"},
-	{"fdatasync", unix.SYS_FDATASYNC, "hostfs (:rw mounts only)"},
-	{"getuid", unix.SYS_GETUID, "hostfs: files of the host user appear as the guest's"},
-	{"geteuid", unix.SYS_GETEUID, "hostfs: files of the host user appear as the guest's"},
-	{"getgid", unix.SYS_GETGID, "hostfs: files of the host user appear as the guest's"},
-	{"getegid", unix.SYS_GETEGID, "hostfs: files of the host user appear as the guest's"},
+	{Name: "openat", Nr: unix.SYS_OPENAT, Why: "Go os package (audit file, /proc/self reads)"},
+	{Name: "openat2", Nr: unix.SYS_OPENAT2, Why: "hostfs: every path RESOLVE_BENEATH|NO_SYMLINKS"},
+	{Name: "fstat", Nr: unix.SYS_FSTAT, Why: "hostfs metadata"},
+	{Name: "newfstatat", Nr: unix.SYS_NEWFSTATAT, Why: "hostfs metadata"},
+	{Name: "statx", Nr: unix.SYS_STATX, Why: "hostfs metadata"},
+	{Name: "getdents64", Nr: unix.SYS_GETDENTS64, Why: "hostfs directory listings"},
+	{Name: "readlinkat", Nr: unix.SYS_READLINKAT, Why: "hostfs symlinks (resolved by our VFS)"},
+	{Name: "pread64", Nr: unix.SYS_PREAD64, Why: "hostfs file reads"},
+	{Name: "pwrite64", Nr: unix.SYS_PWRITE64, Why: "hostfs writes (:rw mounts only)"},
+	{Name: "lseek", Nr: unix.SYS_LSEEK, Why: "hostfs"},
+	{Name: "mkdirat", Nr: unix.SYS_MKDIRAT, Why: "hostfs (:rw mounts only)"},
+	{Name: "unlinkat", Nr: unix.SYS_UNLINKAT, Why: "hostfs (:rw mounts only)"},
+	{Name: "renameat2", Nr: unix.SYS_RENAMEAT2, Why: "hostfs (:rw mounts only)"},
+	{Name: "renameat", Nr: unix.SYS_RENAMEAT, Why: "hostfs (:rw mounts only)"},
+	{Name: "symlinkat", Nr: unix.SYS_SYMLINKAT, Why: "hostfs (:rw mounts only)"},
+	{Name: "linkat", Nr: unix.SYS_LINKAT, Why: "hostfs (:rw mounts only)"},
+	{Name: "fchmodat", Nr: unix.SYS_FCHMODAT, Why: "hostfs (:rw mounts only)"},
+	{Name: "fchmod", Nr: unix.SYS_FCHMOD, Why: "hostfs (:rw mounts only)"},
+	{Name: "utimensat", Nr: unix.SYS_UTIMENSAT, Why: "hostfs (:rw mounts only)"},
+	{Name: "ftruncate", Nr: unix.SYS_FTRUNCATE, Why: "hostfs (:rw mounts only)"},
+	{Name: "fsync", Nr: unix.SYS_FSYNC, Why: "hostfs (:rw mounts only)"},
+	{Name: "fdatasync", Nr: unix.SYS_FDATASYNC, Why: "hostfs (:rw mounts only)"},
+	{Name: "getuid", Nr: unix.SYS_GETUID, Why: "hostfs: files of the host user appear as the guest's"},
+	{Name: "geteuid", Nr: unix.SYS_GETEUID, Why: "hostfs: files of the host user appear as the guest's"},
+	{Name: "getgid", Nr: unix.SYS_GETGID, Why: "hostfs: files of the host user appear as the guest's"},
+	{Name: "getegid", Nr: unix.SYS_GETEGID, Why: "hostfs: files of the host user appear as the guest's"},
 	// Queries answered from the host.
-	{"ioctl", unix.SYS_IOCTL, "TCGETS/TIOCGWINSZ on the host terminal"},
-	{"sysinfo", unix.SYS_SYSINFO, "total RAM for sysinfo and /proc/meminfo"},
+	{Name: "ioctl", Nr: unix.SYS_IOCTL, Why: "TCGETS/TIOCGWINSZ on the host terminal"},
+	{Name: "sysinfo", Nr: unix.SYS_SYSINFO, Why: "total RAM for sysinfo and /proc/meminfo"},
 }
 
-// filter builds the seccomp program: allow the list, EPERM otherwise, and
-// kill anything that is not x86-64.
-func filter() ([]bpf.RawInstruction, error) {
-	const (
-		retKill  = 0x80000000 // SECCOMP_RET_KILL_PROCESS
-		retAllow = 0x7fff0000
-		retErrno = 0x00050000 // SECCOMP_RET_ERRNO
-		archX86  = 0xc000003e
-	)
-	prog := []bpf.Instruction{
-		bpf.LoadAbsolute{Off: 4, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: archX86, SkipTrue: 1},
-		bpf.RetConstant{Val: retKill},
-		bpf.LoadAbsolute{Off: 0, Size: 4},
-		// x32 syscall numbers have bit 30 set: never allowed.
-		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x40000000, SkipFalse: 1},
-		bpf.RetConstant{Val: retErrno | uint32(unix.EPERM)},
+// Rules returns the allowlist: the base list, then what every registered
+// platform needs to be driven, each number once; a reason is prefixed with
+// the platforms that gave it ("systrap, ptrace: ...").
+func Rules() ([]seccomp.Rule, error) { return union(base, platform.Registered()) }
+
+func union(base []seccomp.Rule, platforms []platform.Info) ([]seccomp.Rule, error) {
+	rules := slices.Clone(base)
+	type reason struct {
+		why   string
+		users []string
 	}
-	for _, s := range Allowed {
-		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: s.Nr, SkipFalse: 1}, bpf.RetConstant{Val: retAllow})
+	reasons := map[uint32][]reason{} // per number, in order of appearance
+	for _, p := range platforms {
+		for _, r := range p.HostRules {
+			why := r.Why
+			i := slices.IndexFunc(rules, func(have seccomp.Rule) bool { return have.Nr == r.Nr })
+			if i < 0 {
+				r.Why = "" // the platforms' reasons are added below
+				rules = append(rules, r)
+			} else if !reflect.DeepEqual(rules[i].Args, r.Args) || rules[i].Action != r.Action {
+				// A union of different conditions is not one rule: refuse
+				// rather than widen one platform's rule to the other's.
+				return nil, fmt.Errorf("hostpolicy: platform %s needs %s with other conditions than another rule", p.Name, r.Name)
+			}
+			rs := reasons[r.Nr]
+			if j := slices.IndexFunc(rs, func(x reason) bool { return x.why == why }); j >= 0 {
+				rs[j].users = append(rs[j].users, p.Name)
+			} else {
+				reasons[r.Nr] = append(rs, reason{why, []string{p.Name}})
+			}
+		}
 	}
-	prog = append(prog, bpf.RetConstant{Val: retErrno | uint32(unix.EPERM)})
-	return bpf.Assemble(prog)
+	for i := range rules {
+		whys := []string{}
+		if rules[i].Why != "" {
+			whys = append(whys, rules[i].Why)
+		}
+		for _, x := range reasons[rules[i].Nr] {
+			whys = append(whys, strings.Join(x.users, ", ")+": "+x.why)
+		}
+		rules[i].Why = strings.Join(whys, "; ")
+	}
+	return rules, nil
+}
+
+// filter is the seccomp program: allow the list, EPERM otherwise (x32
+// calls included), and kill anything that is not x86-64. It checks
+// numbers only, so the host kernel's seccomp action cache answers every
+// allowed call without running it.
+func filter() (*seccomp.Filter, error) {
+	rules, err := Rules()
+	if err != nil {
+		return nil, err
+	}
+	return &seccomp.Filter{Rules: rules, Default: seccomp.Errno(unix.EPERM)}, nil
 }
 
 // Install applies the allowlist to every thread of the process. It cannot
 // be undone: call it once the sandbox's start-up (stub creation, which
 // needs execve and memfd_create) is over.
 func Install() error {
-	raw, err := filter()
+	f, err := filter()
+	if err != nil {
+		return err
+	}
+	raw, err := f.Compile()
 	if err != nil {
 		return fmt.Errorf("hostpolicy: building the filter: %w", err)
 	}

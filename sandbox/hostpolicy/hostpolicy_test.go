@@ -7,6 +7,11 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform"
+	_ "github.com/litebox-go/litebox/platform/ptrace"
+	"github.com/litebox-go/litebox/platform/seccomp"
+	_ "github.com/litebox-go/litebox/platform/systrap"
 )
 
 // TestInstall runs itself in a child process (a filter cannot be removed),
@@ -54,15 +59,96 @@ func TestInstall(t *testing.T) {
 	}
 }
 
-func TestAllowlistHasNoDuplicates(t *testing.T) {
-	seen := map[uint32]string{}
-	for _, s := range Allowed {
-		if prev, ok := seen[s.Nr]; ok {
-			t.Errorf("syscall %d listed as %s and %s", s.Nr, prev, s.Name)
-		}
-		seen[s.Nr] = s.Name
-	}
-	if _, err := filter(); err != nil {
+// TestFilter runs the compiled allowlist on sample calls: listed numbers
+// pass whatever their arguments, the rest (x32 included) get EPERM, other
+// architectures die.
+func TestFilter(t *testing.T) {
+	f, err := filter()
+	if err != nil {
 		t.Fatal(err)
+	}
+	prog, err := f.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eperm := seccomp.Errno(unix.EPERM)
+	for _, c := range []struct {
+		name string
+		d    seccomp.Data
+		want seccomp.Action
+	}{
+		{"futex", seccomp.Data{Nr: unix.SYS_FUTEX, Arch: seccomp.AuditArchX86_64, Args: [6]uint64{1, 2, 3}}, seccomp.Allow},
+		{"ptrace (platforms)", seccomp.Data{Nr: unix.SYS_PTRACE, Arch: seccomp.AuditArchX86_64}, seccomp.Allow},
+		{"process_vm_writev (platforms)", seccomp.Data{Nr: unix.SYS_PROCESS_VM_WRITEV, Arch: seccomp.AuditArchX86_64}, seccomp.Allow},
+		{"sysinfo (last)", seccomp.Data{Nr: unix.SYS_SYSINFO, Arch: seccomp.AuditArchX86_64}, seccomp.Allow},
+		{"socket", seccomp.Data{Nr: unix.SYS_SOCKET, Arch: seccomp.AuditArchX86_64}, eperm},
+		{"execve", seccomp.Data{Nr: unix.SYS_EXECVE, Arch: seccomp.AuditArchX86_64}, eperm},
+		{"x32 read", seccomp.Data{Nr: 0x40000000 | unix.SYS_READ, Arch: seccomp.AuditArchX86_64}, eperm},
+		{"i386 read", seccomp.Data{Nr: unix.SYS_READ, Arch: 0x40000003}, seccomp.KillProcess},
+	} {
+		if got, err := seccomp.Run(prog, c.d); err != nil || got != c.want {
+			t.Errorf("%s: %#x, %v; want %#x", c.name, got, err, c.want)
+		}
+	}
+}
+
+// TestRulesIncludePlatforms: the allowlist is the base list plus every
+// registered platform's host rules, each number once, with the reasons of
+// all platforms that need it.
+func TestRulesIncludePlatforms(t *testing.T) {
+	rules, err := Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNr := map[uint32]seccomp.Rule{}
+	for _, r := range rules {
+		if _, dup := byNr[r.Nr]; dup {
+			t.Errorf("syscall %d (%s) listed twice", r.Nr, r.Name)
+		}
+		byNr[r.Nr] = r
+	}
+	if len(platform.Registered()) < 2 {
+		t.Fatalf("platforms registered: %v", platform.Names())
+	}
+	for _, p := range platform.Registered() {
+		for _, hr := range p.HostRules {
+			if r, ok := byNr[hr.Nr]; !ok || !strings.Contains(r.Why, hr.Why) || !strings.Contains(r.Why, p.Name) {
+				t.Errorf("%s's %s missing from the allowlist (%+v)", p.Name, hr.Name, r)
+			}
+		}
+	}
+	for _, r := range base {
+		if byNr[r.Nr].Why != r.Why {
+			t.Errorf("base rule %s changed to %q", r.Name, byNr[r.Nr].Why)
+		}
+	}
+}
+
+func TestUnion(t *testing.T) {
+	base := []seccomp.Rule{{Name: "read", Nr: 0, Why: "runtime"}}
+	a := platform.Info{Name: "a", HostRules: []seccomp.Rule{{Name: "ptrace", Nr: 101, Why: "trace"}, {Name: "read", Nr: 0, Why: "completions"}}}
+	b := platform.Info{Name: "b", HostRules: []seccomp.Rule{{Name: "ptrace", Nr: 101, Why: "inject"}, {Name: "ioctl", Nr: 16, Why: "kvm"}}}
+	c := platform.Info{Name: "c", HostRules: []seccomp.Rule{{Name: "ptrace", Nr: 101, Why: "trace"}}}
+	got, err := union(base, []platform.Info{a, b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []seccomp.Rule{
+		{Name: "read", Nr: 0, Why: "runtime; a: completions"},
+		{Name: "ptrace", Nr: 101, Why: "a, c: trace; b: inject"},
+		{Name: "ioctl", Nr: 16, Why: "b: kvm"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("union %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || got[i].Nr != want[i].Nr || got[i].Why != want[i].Why {
+			t.Errorf("rule %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	// Conditions that differ cannot be joined into one rule.
+	d := platform.Info{Name: "d", HostRules: []seccomp.Rule{{Name: "ioctl", Nr: 16, Args: []seccomp.Cond{seccomp.ArgEq(1, 5)}}}}
+	if _, err := union(base, []platform.Info{b, d}); err == nil {
+		t.Fatal("rules with different argument conditions were merged")
 	}
 }

@@ -1,11 +1,17 @@
 // Command seccompcount dumps the seccomp filter of a running process
 // (PTRACE_SECCOMP_GET_FILTER; needs root) and counts the x86-64 syscall
 // numbers for which some path through the filter returns ALLOW, treating
-// syscall arguments as unknown. It measures litebox's own allowlist and
-// gVisor's Sentry side by side:
+// syscall arguments and instruction pointers as unknown. It measures
+// litebox's own allowlist and gVisor's Sentry side by side:
 //
 //	go run ./tools/seccompcount $(pgrep -f 'litebox run' | head -1)
 //	go run ./tools/seccompcount $(pgrep -f runsc-sandbox | head -1)
+//
+// With -builtin it counts litebox's own filters as compiled from their
+// rules (the allowlist and every registered platform's stub filters),
+// without a running process:
+//
+//	go run ./tools/seccompcount -builtin
 package main
 
 import (
@@ -15,7 +21,13 @@ import (
 	"strconv"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform"
+	"github.com/litebox-go/litebox/platform/seccomp"
+	_ "github.com/litebox-go/litebox/sandbox" // registers the platforms
+	"github.com/litebox-go/litebox/sandbox/hostpolicy"
 )
 
 // ins is one classic BPF instruction as the kernel returns it.
@@ -34,8 +46,15 @@ type val struct {
 func main() {
 	runtime.LockOSThread() // ptrace requests must come from one OS thread
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: seccompcount PID")
+		fmt.Fprintln(os.Stderr, "usage: seccompcount PID | -builtin")
 		os.Exit(2)
+	}
+	if os.Args[1] == "-builtin" {
+		if err := builtin(); err != nil {
+			fmt.Fprintln(os.Stderr, "seccompcount:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	pid, err := strconv.Atoi(os.Args[1])
 	if err != nil {
@@ -58,16 +77,55 @@ func main() {
 	}
 	prog := buf[:n]
 	unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(pid), 0, 0, 0, 0)
-	allowed := 0
+	report("filter", prog)
+}
+
+// report prints how many syscall numbers have a path to ALLOW in prog.
+func report(name string, prog []ins) {
 	var names []int
 	for nr := uint32(0); nr < 512; nr++ {
 		if reach(prog, nr) {
-			allowed++
 			names = append(names, int(nr))
 		}
 	}
-	fmt.Printf("filter: %d instructions; syscall numbers with a path to ALLOW: %d\n", len(prog), allowed)
+	fmt.Printf("%s: %d instructions; syscall numbers with a path to ALLOW: %d\n", name, len(prog), len(names))
 	fmt.Println(names)
+}
+
+// builtin reports litebox's own filters, compiled from their rules.
+func builtin() error {
+	rules, err := hostpolicy.Rules()
+	if err != nil {
+		return err
+	}
+	filters := []struct {
+		name string
+		f    *seccomp.Filter
+	}{{"litebox process", &seccomp.Filter{Rules: rules, Default: seccomp.Errno(unix.EPERM)}}}
+	for _, p := range platform.Registered() {
+		for _, sf := range p.StubFilters {
+			filters = append(filters, struct {
+				name string
+				f    *seccomp.Filter
+			}{sf.Title, sf.Filter})
+		}
+	}
+	for _, f := range filters {
+		raw, err := f.f.Compile()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+		report(f.name, fromRaw(raw))
+	}
+	return nil
+}
+
+func fromRaw(raw []bpf.RawInstruction) []ins {
+	prog := make([]ins, len(raw))
+	for i, r := range raw {
+		prog[i] = ins{code: r.Op, jt: r.Jt, jf: r.Jf, k: r.K}
+	}
+	return prog
 }
 
 // reach explores every path (unknown argument values take both branches).

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform/seccomp"
 )
 
 // Exec starts image with files as its descriptors 0..n-1 and returns its
@@ -85,4 +87,15 @@ func ReapHolder(pid int, timeout time.Duration) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// HostRules are the host syscalls litebox makes to drive stubs started
+// with Exec, whichever platform: platforms declare them to the registry so
+// that litebox's own seccomp allowlist includes them.
+var HostRules = []seccomp.Rule{
+	{Name: "ptrace", Nr: unix.SYS_PTRACE, Why: "trace stub threads (SEIZE, SYSEMU, GETREGS/SETREGS, CONT...)"},
+	{Name: "wait4", Nr: unix.SYS_WAIT4, Why: "stub stops and deaths"},
+	{Name: "kill", Nr: unix.SYS_KILL, Why: "killing stubs (sandbox end, execve); is a stub still alive"},
+	{Name: "process_vm_readv", Nr: unix.SYS_PROCESS_VM_READV, Why: "checked copies from guest memory"},
+	{Name: "process_vm_writev", Nr: unix.SYS_PROCESS_VM_WRITEV, Why: "checked copies to guest memory"},
 }

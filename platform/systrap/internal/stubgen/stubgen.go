@@ -17,7 +17,7 @@ import (
 )
 
 // Symbols are the entry points litebox needs to know.
-var Symbols = []string{"_start", "inject", "clone_entry", "hostcall_loop", "thread_start", "handler", "restorer"}
+var Symbols = []string{"hostcall_loop", "thread_start", "handler", "restorer"}
 
 // Generate assembles src and returns the formatted Go file.
 func Generate(src string) ([]byte, error) {
