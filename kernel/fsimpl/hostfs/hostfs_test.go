@@ -11,9 +11,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/fsimpl/hostfs"
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/kernel/vfs/hostfs"
-	"github.com/litebox-go/litebox/kernel/vfs/memfs"
 )
 
 const secret = "TOP SECRET"

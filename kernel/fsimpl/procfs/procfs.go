@@ -10,8 +10,8 @@ import (
 	"sync"
 
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/fsimpl/procfs/synth"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/kernel/vfs/synth"
 )
 
 // New returns a /proc file system for k.
