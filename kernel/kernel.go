@@ -97,6 +97,11 @@ func New(cfg Config) *Kernel {
 		procs: map[int]*Process{}, usedPIDs: map[int]bool{}, initDone: make(chan struct{}),
 		crashed: make(chan struct{}), ending: make(chan struct{})}
 	k.locks.Charge = k.chargeSigned
+	if cfg.FS != nil {
+		// What the guest makes the VFS hold (dentries) counts against the
+		// sandbox's memory like any other kernel object.
+		cfg.FS.SetCharge(k.chargeSigned)
+	}
 	return k
 }
 

@@ -103,7 +103,7 @@ func (p *procfs) pidDir(pid int) *synth.Dir {
 			if err != nil {
 				return "", err
 			}
-			return pr.Getcwd(), nil
+			return pr.CwdLink()
 		}),
 		"maps": synth.NewFile(0o444, func() ([]byte, error) {
 			pr, err := proc()
