@@ -230,4 +230,3 @@ func (d *Dentry) linkPath() string {
 // LinkPath returns the path Linux's /proc/<pid>/cwd shows for a working
 // directory: the canonical path, with " (deleted)" once it was removed.
 func (d *Dentry) LinkPath() string { return d.linkPath() }
-
