@@ -141,9 +141,12 @@ func (v *VFS) childLocked(p *Dentry, name string, n Node, m *mount) (*Dentry, er
 		c.refs.Add(1)
 		return c, nil
 	}
-	cost := int64(DentryCost + len(name))
-	if err := v.chargeFor(cost); err != nil {
-		return nil, err
+	var cost int64 // what is given back at the drop: nothing before SetCharge
+	if v.charge != nil {
+		cost = int64(DentryCost + len(name))
+		if err := v.chargeFor(cost); err != nil {
+			return nil, err
+		}
 	}
 	c := &Dentry{mnt: m, vfs: v, parent: p, name: name, charged: cost}
 	c.refs.Store(1)

@@ -291,3 +291,17 @@ func TestDentriesConcurrent(t *testing.T) {
 		t.Errorf("Path = %q, want /x/d", got)
 	}
 }
+
+// TestDentriesBeforeSetCharge: dentries made before SetCharge (the
+// sandbox's own mounts and setup) give nothing back when dropped later.
+func TestDentriesBeforeSetCharge(t *testing.T) {
+	v := vfs.New(memfs.New(0))
+	must(t, "mkdir", v.Mkdir("/a", 0o755))
+	f := openDir(t, v, vfs.Loc{}, "/a")
+	c := &charged{}
+	v.SetCharge(c.charge)
+	must(t, "close", f.DecRef())
+	if got := c.held.Load(); got != 0 {
+		t.Errorf("dropping an uncharged dentry changed the charge by %d", got)
+	}
+}

@@ -194,7 +194,7 @@
 //
 // Additions beyond the contract: VFS.Link, VFS.Realpath, VFS.Mounts,
 // VFS.SetCharge and the *Dentry variants (ChmodDentry, UtimesDentry,
-// AccessDentry, ChdirDentry) for calls on an open file;
+// ChdirDentry) for calls on an open file;
 // File.GetdentsFunc; the optional Linker, Stater and Appender interfaces;
 // Cred/GuestCred, the GuestUID/GuestGID and limit constants; and helpers
 // for file system implementations (ValidName, ErrnoOf, DTFromMode, Now,

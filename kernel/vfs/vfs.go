@@ -649,18 +649,18 @@ func (v *VFS) AccessAt(at Loc, path string, mode uint32, follow bool) error {
 	if mode&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
 		return unix.EINVAL
 	}
+	return v.onNode(at, path, follow, func(n Node, m *mount) error { return v.access(n, m, mode) })
+}
+
+// onNode resolves path from at and applies fn to the node and its mount.
+func (v *VFS) onNode(at Loc, path string, follow bool, fn func(n Node, m *mount) error) error {
 	v.ns.RLock()
 	defer v.ns.RUnlock()
 	res, err := v.walk(at, path, walkOpts{follow: follow, cred: &v.cred})
 	if err != nil {
 		return err
 	}
-	return v.access(res.node, res.mnt, mode)
-}
-
-// AccessDentry is AccessAt for the node d names (an open file).
-func (v *VFS) AccessDentry(d *Dentry, mode uint32) error {
-	return v.access(d.Node(), d.mnt, mode)
+	return fn(res.node, res.mnt)
 }
 
 func (v *VFS) access(n Node, m *mount, mode uint32) error {
@@ -708,13 +708,7 @@ func (v *VFS) Chmod(path string, mode uint32, follow bool) error {
 // do so (EPERM); like Linux, S_ISGID is dropped when the caller is not in
 // the file's group.
 func (v *VFS) ChmodAt(at Loc, path string, mode uint32, follow bool) error {
-	v.ns.RLock()
-	defer v.ns.RUnlock()
-	res, err := v.walk(at, path, walkOpts{follow: follow, cred: &v.cred})
-	if err != nil {
-		return err
-	}
-	return v.chmod(res.node, res.mnt, mode)
+	return v.onNode(at, path, follow, func(n Node, m *mount) error { return v.chmod(n, m, mode) })
 }
 
 // ChmodDentry is ChmodAt for the node d names (fchmod).
@@ -747,13 +741,7 @@ func (v *VFS) UtimesAt(at Loc, path string, atime, mtime unix.Timespec, follow b
 	if err := checkTimes(atime, mtime); err != nil {
 		return err
 	}
-	v.ns.RLock()
-	defer v.ns.RUnlock()
-	res, err := v.walk(at, path, walkOpts{follow: follow, cred: &v.cred})
-	if err != nil {
-		return err
-	}
-	return v.utimes(res.node, res.mnt, atime, mtime)
+	return v.onNode(at, path, follow, func(n Node, m *mount) error { return v.utimes(n, m, atime, mtime) })
 }
 
 // UtimesDentry is UtimesAt for the node d names (futimens).
