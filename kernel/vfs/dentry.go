@@ -120,6 +120,9 @@ func (v *VFS) dropLocked(d *Dentry) {
 		p := d.parent
 		if p != nil && p.children[d.name] == d {
 			delete(p.children, d.name)
+			if len(p.children) == 0 {
+				p.children = nil // a Go map never shrinks: let it go
+			}
 		}
 		v.uncharge(d.charged)
 		if p == nil || p.refs.Add(-1) > 0 {
