@@ -12,8 +12,8 @@ import (
 
 	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/kernel/audit"
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/kernel/vfs/memfs"
 )
 
 // lockedBuf is written by the audit log's goroutine and read by the test.

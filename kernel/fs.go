@@ -13,49 +13,80 @@ import (
 // pathMax bounds every guest path, as PATH_MAX does on Linux.
 const pathMax = 4096
 
-// Path resolves a guest path given relative to dirfd (or the working
-// directory for AT_FDCWD) into an absolute guest path for the VFS. It joins
-// without cleaning: ".." must be walked by the VFS, after symlinks.
-func (p *Process) Path(dirfd int, path string) (string, error) {
+// at returns where a walk of path given relative to dirfd (or the working
+// directory for AT_FDCWD) starts: the process's root, and the working
+// directory's or dirfd's dentry. The references it holds are released with
+// Loc.Release.
+func (p *Process) at(dirfd int, path string) (vfs.Loc, error) {
 	if path == "" {
-		return "", unix.ENOENT
+		return vfs.Loc{}, unix.ENOENT
 	}
 	if len(path) >= pathMax {
-		return "", unix.ENAMETOOLONG
+		return vfs.Loc{}, unix.ENAMETOOLONG
 	}
-	if strings.HasPrefix(path, "/") {
+	rel := path[0] != '/'
+	loc, err := p.fs.at(rel && dirfd == unix.AT_FDCWD)
+	if err != nil || !rel || dirfd == unix.AT_FDCWD {
+		return loc, err
+	}
+	d, err := p.dirDentry(dirfd)
+	if err != nil {
+		loc.Release()
+		return vfs.Loc{}, err
+	}
+	loc.Dir = d
+	return loc, nil
+}
+
+// dirDentry returns the dentry of the directory open as fd, referenced:
+// EBADF, or ENOTDIR when fd is not a directory.
+func (p *Process) dirDentry(fd int) (*vfs.Dentry, error) {
+	f, err := p.FDs.Get(fd)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	d := f.Dentry()
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || d == nil {
+		return nil, unix.ENOTDIR
+	}
+	if !d.TryIncRef() {
+		return nil, unix.EBADF // closed meanwhile
+	}
+	return d, nil
+}
+
+// Path resolves a guest path given relative to dirfd (or the working
+// directory for AT_FDCWD) into an absolute guest path: the path the
+// directory's dentry has now, joined without cleaning (".." must be walked
+// by the VFS, after symlinks). Callers that can should walk from the
+// dentry instead (at), which no rename can race.
+func (p *Process) Path(dirfd int, path string) (string, error) {
+	loc, err := p.at(dirfd, path)
+	if err != nil {
+		return "", err
+	}
+	defer loc.Release()
+	if loc.Dir == nil {
 		return path, nil
 	}
-	var base string
-	if dirfd == unix.AT_FDCWD {
-		base = p.Getcwd()
-	} else {
-		f, err := p.FDs.Get(dirfd)
-		if err != nil {
-			return "", err
-		}
-		st, err := f.Stat()
-		if err != nil {
-			return "", err
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			return "", unix.ENOTDIR
-		}
-		base = f.Path()
-	}
-	return strings.TrimSuffix(base, "/") + "/" + path, nil
+	return strings.TrimSuffix(loc.Dir.Path(), "/") + "/" + path, nil
 }
 
 // Openat opens a file and returns the new descriptor.
 func (p *Process) Openat(dirfd int, path string, flags int, mode uint32) (int, error) {
-	abs, err := p.Path(dirfd, path)
+	at, err := p.at(dirfd, path)
 	if err != nil {
 		return -1, err
 	}
+	defer at.Release()
 	p.mu.Lock()
 	mode &^= p.umask
 	p.mu.Unlock()
-	f, err := p.k.cfg.FS.Open(abs, flags, mode&0o7777)
+	f, err := p.k.cfg.FS.OpenAt(at, path, flags, mode&0o7777)
 	if err != nil {
 		return -1, err
 	}
@@ -69,11 +100,12 @@ func (p *Process) Openat(dirfd int, path string, flags int, mode uint32) (int, e
 
 // OpenFile opens a guest path for the kernel's own use (the loader).
 func (p *Process) OpenFile(path string, flags int) (*vfs.File, error) {
-	abs, err := p.Path(unix.AT_FDCWD, path)
+	at, err := p.at(unix.AT_FDCWD, path)
 	if err != nil {
 		return nil, err
 	}
-	return p.k.cfg.FS.Open(abs, flags, 0)
+	defer at.Release()
+	return p.k.cfg.FS.OpenAt(at, path, flags, 0)
 }
 
 // Close closes a descriptor, dropping the process's record locks on the
@@ -145,27 +177,34 @@ func (p *Process) Fstatat(dirfd int, path string, flags int) (vfs.Stat, error) {
 	}
 	if path == "" && flags&unix.AT_EMPTY_PATH != 0 {
 		if dirfd == unix.AT_FDCWD {
-			return p.k.cfg.FS.Stat(p.Getcwd(), true)
+			at, err := p.fs.at(true)
+			if err != nil {
+				return vfs.Stat{}, err
+			}
+			defer at.Release()
+			return at.Dir.Stat()
 		}
 		return p.Fstat(dirfd)
 	}
-	abs, err := p.Path(dirfd, path)
+	at, err := p.at(dirfd, path)
 	if err != nil {
 		return vfs.Stat{}, err
 	}
-	return p.k.cfg.FS.Stat(abs, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	defer at.Release()
+	return p.k.cfg.FS.StatAt(at, path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 }
 
 // Mkdirat creates a directory.
 func (p *Process) Mkdirat(dirfd int, path string, mode uint32) error {
-	abs, err := p.Path(dirfd, path)
+	at, err := p.at(dirfd, path)
 	if err != nil {
 		return err
 	}
+	defer at.Release()
 	p.mu.Lock()
 	mode &^= p.umask
 	p.mu.Unlock()
-	return p.k.cfg.FS.Mkdir(abs, mode&0o7777)
+	return p.k.cfg.FS.MkdirAt(at, path, mode&0o7777)
 }
 
 // Unlinkat removes a file, or a directory with AT_REMOVEDIR.
@@ -173,14 +212,15 @@ func (p *Process) Unlinkat(dirfd int, path string, flags int) error {
 	if flags&^unix.AT_REMOVEDIR != 0 {
 		return unix.EINVAL
 	}
-	abs, err := p.Path(dirfd, path)
+	at, err := p.at(dirfd, path)
 	if err != nil {
 		return err
 	}
+	defer at.Release()
 	if flags&unix.AT_REMOVEDIR != 0 {
-		return p.k.cfg.FS.Rmdir(abs)
+		return p.k.cfg.FS.RmdirAt(at, path)
 	}
-	return p.k.cfg.FS.Unlink(abs)
+	return p.k.cfg.FS.UnlinkAt(at, path)
 }
 
 // Renameat2 renames a file; only flags 0 and RENAME_NOREPLACE are served.
@@ -188,20 +228,17 @@ func (p *Process) Renameat2(olddirfd int, oldpath string, newdirfd int, newpath 
 	if flags&^unix.RENAME_NOREPLACE != 0 {
 		return unix.EINVAL
 	}
-	oldAbs, err := p.Path(olddirfd, oldpath)
+	oldAt, err := p.at(olddirfd, oldpath)
 	if err != nil {
 		return err
 	}
-	newAbs, err := p.Path(newdirfd, newpath)
+	defer oldAt.Release()
+	newAt, err := p.at(newdirfd, newpath)
 	if err != nil {
 		return err
 	}
-	if flags&unix.RENAME_NOREPLACE != 0 {
-		if _, err := p.k.cfg.FS.Stat(newAbs, false); err == nil {
-			return unix.EEXIST
-		}
-	}
-	return p.k.cfg.FS.Rename(oldAbs, newAbs)
+	defer newAt.Release()
+	return p.k.cfg.FS.RenameAt(oldAt, oldpath, newAt, newpath, flags&unix.RENAME_NOREPLACE != 0)
 }
 
 // Linkat makes a hard link newpath to oldpath, which is followed only with
@@ -212,15 +249,17 @@ func (p *Process) Linkat(olddirfd int, oldpath string, newdirfd int, newpath str
 	if flags&^(unix.AT_SYMLINK_FOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return unix.EINVAL
 	}
-	oldAbs, err := p.Path(olddirfd, oldpath)
+	oldAt, err := p.at(olddirfd, oldpath)
 	if err != nil {
 		return err
 	}
-	newAbs, err := p.Path(newdirfd, newpath)
+	defer oldAt.Release()
+	newAt, err := p.at(newdirfd, newpath)
 	if err != nil {
 		return err
 	}
-	return p.k.cfg.FS.Link(oldAbs, newAbs, flags&unix.AT_SYMLINK_FOLLOW != 0)
+	defer newAt.Release()
+	return p.k.cfg.FS.LinkAt(oldAt, oldpath, newAt, newpath, flags&unix.AT_SYMLINK_FOLLOW != 0)
 }
 
 // Symlinkat creates a symbolic link.
@@ -228,20 +267,22 @@ func (p *Process) Symlinkat(target string, dirfd int, path string) error {
 	if target == "" {
 		return unix.ENOENT
 	}
-	abs, err := p.Path(dirfd, path)
+	at, err := p.at(dirfd, path)
 	if err != nil {
 		return err
 	}
-	return p.k.cfg.FS.Symlink(target, abs)
+	defer at.Release()
+	return p.k.cfg.FS.SymlinkAt(target, at, path)
 }
 
 // Readlinkat returns a symbolic link's target.
 func (p *Process) Readlinkat(dirfd int, path string) (string, error) {
-	abs, err := p.Path(dirfd, path)
+	at, err := p.at(dirfd, path)
 	if err != nil {
 		return "", err
 	}
-	return p.k.cfg.FS.Readlink(abs)
+	defer at.Release()
+	return p.k.cfg.FS.ReadlinkAt(at, path)
 }
 
 // Faccessat checks access to a path for the guest's credentials.
@@ -250,20 +291,22 @@ func (p *Process) Faccessat(dirfd int, path string, mode uint32, flags int) erro
 		flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return unix.EINVAL
 	}
-	abs, err := p.Path(dirfd, path)
+	at, err := p.at(dirfd, path)
 	if err != nil {
 		return err
 	}
-	return p.k.cfg.FS.Access(abs, mode, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	defer at.Release()
+	return p.k.cfg.FS.AccessAt(at, path, mode, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 }
 
 // Fchmodat changes permission bits of a path.
 func (p *Process) Fchmodat(dirfd int, path string, mode uint32) error {
-	abs, err := p.Path(dirfd, path)
+	at, err := p.at(dirfd, path)
 	if err != nil {
 		return err
 	}
-	return p.k.cfg.FS.Chmod(abs, mode&0o7777, true)
+	defer at.Release()
+	return p.k.cfg.FS.ChmodAt(at, path, mode&0o7777, true)
 }
 
 // Fchmod changes permission bits of an open file.
@@ -272,7 +315,11 @@ func (p *Process) Fchmod(fd int, mode uint32) error {
 	if err != nil {
 		return err
 	}
-	return p.k.cfg.FS.Chmod(f.Path(), mode&0o7777, true)
+	d := f.Dentry()
+	if d == nil {
+		return unix.EINVAL // pipes, sockets: no file-system node to change
+	}
+	return p.k.cfg.FS.ChmodDentry(d, mode&0o7777)
 }
 
 // Utimensat sets a path's access and modification times.
@@ -280,24 +327,33 @@ func (p *Process) Utimensat(dirfd int, path string, atime, mtime unix.Timespec, 
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return unix.EINVAL
 	}
-	var abs string
 	if path == "" {
+		// futimens and utimensat(fd, NULL): the file itself.
+		var d *vfs.Dentry
 		if dirfd == unix.AT_FDCWD {
-			abs = p.Getcwd()
+			at, err := p.fs.at(true)
+			if err != nil {
+				return err
+			}
+			defer at.Release()
+			d = at.Dir
 		} else {
 			f, err := p.FDs.Get(dirfd)
 			if err != nil {
 				return err
 			}
-			abs = f.Path()
+			if d = f.Dentry(); d == nil {
+				return unix.EINVAL // pipes, sockets: no file-system node to change
+			}
 		}
-	} else {
-		var err error
-		if abs, err = p.Path(dirfd, path); err != nil {
-			return err
-		}
+		return p.k.cfg.FS.UtimesDentry(d, atime, mtime)
 	}
-	return p.k.cfg.FS.Utimes(abs, atime, mtime, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	at, err := p.at(dirfd, path)
+	if err != nil {
+		return err
+	}
+	defer at.Release()
+	return p.k.cfg.FS.UtimesAt(at, path, atime, mtime, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 }
 
 // Ftruncate changes the size of an open file. Growing it past
@@ -335,11 +391,12 @@ func (t *Task) Truncate(path string, size int64) error {
 	if size < 0 {
 		return unix.EINVAL
 	}
-	abs, err := t.Proc.Path(unix.AT_FDCWD, path)
+	at, err := t.Proc.at(unix.AT_FDCWD, path)
 	if err != nil {
 		return err
 	}
-	return t.Proc.k.cfg.FS.TruncateCheck(abs, size, t.checkGrow)
+	defer at.Release()
+	return t.Proc.k.cfg.FS.TruncateCheck(at, path, size, t.checkGrow)
 }
 
 // checkGrow applies RLIMIT_FSIZE to a file growing from cur to size bytes
@@ -462,45 +519,78 @@ func (p *Process) Ioctl(fd int, req uint, arg []byte) (int, error) {
 	return f.Ioctl(req, arg)
 }
 
-// Getcwd returns the working directory.
-func (p *Process) Getcwd() string { p.mu.Lock(); defer p.mu.Unlock(); return p.cwd }
+// Getcwd returns the working directory's path as it is now (its last
+// path, if it was removed), for the kernel's and the sandbox's own use.
+// The guest's getcwd(2) is Cwd.
+func (p *Process) Getcwd() string {
+	at, err := p.fs.at(true)
+	if err != nil {
+		return "/"
+	}
+	defer at.Release()
+	return at.Dir.Path()
+}
+
+// Cwd answers getcwd(2) from the working directory's dentry: ENOENT once
+// it was removed, and, as Linux, a path prefixed with "(unreachable)" when
+// it is not below the process's root.
+func (p *Process) Cwd() (string, error) {
+	at, err := p.fs.at(true)
+	if err != nil {
+		return "", err
+	}
+	defer at.Release()
+	if at.Dir.Deleted() {
+		return "", unix.ENOENT
+	}
+	path, reachable := at.Dir.PathFrom(at.Root)
+	if !reachable {
+		path = "(unreachable)" + path
+	}
+	return path, nil
+}
+
+// CwdLink is the target /proc/<pid>/cwd shows: the working directory's
+// path, with " (deleted)" once it was removed; ENOENT for a zombie.
+func (p *Process) CwdLink() (string, error) {
+	at, err := p.fs.at(true)
+	if err != nil {
+		return "", err
+	}
+	defer at.Release()
+	return at.Dir.LinkPath(), nil
+}
 
 // Chdir changes the working directory.
 func (p *Process) Chdir(path string) error {
-	abs, err := p.Path(unix.AT_FDCWD, path)
+	at, err := p.at(unix.AT_FDCWD, path)
 	if err != nil {
 		return err
 	}
-	return p.chdirAbs(abs)
+	defer at.Release()
+	d, err := p.k.cfg.FS.Chdir(at, path)
+	if err != nil {
+		return err
+	}
+	p.fs.setCwd(d)
+	return nil
 }
 
-// Fchdir changes the working directory to an open directory.
+// Fchdir changes the working directory to an open directory: its dentry,
+// wherever it is now.
 func (p *Process) Fchdir(fd int) error {
 	f, err := p.FDs.Get(fd)
 	if err != nil {
 		return err
 	}
-	return p.chdirAbs(f.Path())
-}
-
-func (p *Process) chdirAbs(abs string) error {
-	canon, err := p.k.cfg.FS.Canonical(abs)
-	if err != nil {
-		return err
-	}
-	st, err := p.k.cfg.FS.Stat(canon, true)
-	if err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if f.Dentry() == nil {
 		return unix.ENOTDIR
 	}
-	if err := p.k.cfg.FS.Access(canon, unix.X_OK, true); err != nil {
+	d, err := p.k.cfg.FS.ChdirDentry(f.Dentry())
+	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	p.cwd = canon
-	p.mu.Unlock()
+	p.fs.setCwd(d)
 	return nil
 }
 

@@ -94,6 +94,11 @@ func New(cfg Config) *Kernel {
 		procs: map[int]*Process{}, usedPIDs: map[int]bool{},
 		crashed: make(chan struct{})}
 	k.locks.Charge = k.chargeSigned
+	if cfg.FS != nil {
+		// What the guest makes the VFS hold (dentries) counts against the
+		// sandbox's memory like any other kernel object.
+		cfg.FS.SetCharge(k.chargeSigned)
+	}
 	return k
 }
 

@@ -28,8 +28,10 @@ type Process struct {
 	sighand *sigHand
 	job     *Job // the command the process belongs to
 
+	// fs is the root and working directory (shared with CLONE_FS).
+	fs *FSContext
+
 	mu       sync.Mutex
-	cwd      string
 	umask    uint32
 	exe      string
 	args     []string
@@ -71,7 +73,7 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 		MM:      m,
 		FDs:     fdtable.New[*vfs.File](k.cfg.Limits.NoFile),
 		sighand: &sigHand{},
-		cwd:     "/",
+		fs:      newFSContext(k.cfg.FS),
 		umask:   0o022,
 		rlimits: map[int]unix.Rlimit{
 			unix.RLIMIT_STACK:  {Cur: 8 << 20, Max: unix.RLIM_INFINITY},
@@ -143,6 +145,7 @@ func (p *Process) taskList() []*Task {
 type ForkOptions struct {
 	MM         *mm.MM // the child's address space (shared with CLONE_VM)
 	ShareFiles bool   // CLONE_FILES
+	ShareFS    bool   // CLONE_FS: share the root and working directory
 	ExitSignal unix.Signal
 	Vfork      bool // CLONE_VFORK: the parent waits for exec or exit
 }
@@ -163,7 +166,7 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 		PID:        pid,
 		MM:         o.MM,
 		sighand:    p.sighand.clone(),
-		cwd:        p.cwd,
+		fs:         p.fs.fork(o.ShareFS),
 		umask:      p.umask,
 		exe:        p.exe,
 		args:       p.args,
@@ -334,6 +337,7 @@ func (p *Process) autoReaps() bool {
 func (p *Process) becomeZombie() {
 	p.k.locks.ReleaseAll(p)
 	p.FDs.CloseAll()
+	p.fs.release()
 	p.releaseVfork()
 	p.stopTimer()
 	k := p.k

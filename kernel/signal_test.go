@@ -6,9 +6,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/kernel/vfs/memfs"
 )
 
 // fakeMapper is a platform address space that accepts everything: these

@@ -31,12 +31,12 @@ import (
 
 	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/kernel/audit"
+	"github.com/litebox-go/litebox/kernel/fsimpl/devfs"
+	"github.com/litebox-go/litebox/kernel/fsimpl/hostfs"
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
+	"github.com/litebox-go/litebox/kernel/fsimpl/procfs"
 	"github.com/litebox-go/litebox/kernel/mm"
-	"github.com/litebox-go/litebox/kernel/procfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/kernel/vfs/devfs"
-	"github.com/litebox-go/litebox/kernel/vfs/hostfs"
-	"github.com/litebox-go/litebox/kernel/vfs/memfs"
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/shim/linux"
 )

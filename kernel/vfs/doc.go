@@ -1,7 +1,8 @@
 // Package vfs is the sandbox kernel's virtual file system: the node
-// interfaces every file system implements, the VFS type (mount table and
-// path walk) and File, the open file description. It is consumed by
-// shim/linux and the kernel.
+// interfaces every file system implements (the file systems themselves are
+// siblings under kernel/fsimpl), the VFS type (the dentry tree, its mounts
+// and the path walk) and File, the open file description. It is consumed
+// by shim/linux and the kernel.
 //
 // # Errors
 //
@@ -11,23 +12,69 @@
 // The VFS and File methods return bare Errno values, so == comparisons
 // work on them too.
 //
-// # Paths
+// # Dentries and paths
 //
-// Paths given to VFS methods are absolute guest paths: the caller joins
-// the cwd or dirfd path first (a relative path is EINVAL). The VFS walks
-// them component by component itself, handling ".", "..", mount points and
-// symlinks:
+// The namespace is a tree of reference-counted dentries (see Dentry). A
+// dentry names a node: a name within its parent dentry, on one mount.
+// What must follow renames holds a dentry, never a path: a process's
+// root and working directory (the kernel's FSContext), every open File
+// (File.Path is derived from it), every mount point. Rename, unlink and
+// rmdir update the tree, so a held dentry follows its directory, and a
+// removed one is dead (its path shows " (deleted)", creating in it is
+// ENOENT). Unreferenced dentries are dropped at once: the tree holds only
+// what something holds, and each dentry is charged to the function given
+// to SetCharge (the sandbox's memory budget).
+//
+// A walk starts from a dentry: Loc{Root, Dir} names the walker's root (for
+// absolute paths, absolute symlinks and the limit of "..") and the
+// directory relative paths start from (a cwd, a dirfd's dentry). The *At
+// methods take one; the path-only methods (Open, Stat, ...) resolve
+// absolute paths from the VFS root and refuse relative ones (EINVAL). The
+// VFS walks component by component itself, handling ".", "..", mount
+// points and symlinks:
 //
 //   - at most MaxSymlinks (40) symlinks per resolution, then ELOOP;
 //   - a component longer than 255 bytes or a path longer than 4095 bytes
 //     is ENAMETOOLONG; an empty path is ENOENT;
 //   - a non-directory in the middle of a path is ENOTDIR, and so is a
 //     trailing slash after one;
-//   - ".." is resolved against the path actually walked, never by a file
-//     system: ".." at a mount root goes to the mount point's parent in the
-//     guest tree, and ".." at "/" stays at "/". A file system is never
-//     asked to look up "." or ".." (hostfs relies on this for containment);
+//   - ".." is resolved against the dentry tree, never by a file system:
+//     ".." at a mount root goes to the mount point's parent in the guest
+//     tree, ".." at the walker's root stays there, and ".." from a
+//     directory that was moved goes to its new parent. A file system is
+//     never asked to look up "." or ".." (hostfs relies on this for
+//     containment);
 //   - search (X) permission is checked on every directory traversed.
+//
+// Locking: every walk holds the namespace lock for reading; unlink, rmdir,
+// rename and mount hold it for writing, so no walk sees a half-done move.
+//
+// # What a file system implements
+//
+// A file system is a FileSystem whose Root is a DirNode; the VFS keeps the
+// dentries, so a file system keeps no names, parents or mounts of its own
+// and never resolves a path. What the VFS relies on:
+//
+//   - Lookup, ReadDir, Create, Mkdir, Unlink, Rmdir, Rename, Symlink (and
+//     Link) receive single validated names, never "." or "..", and
+//     directories the VFS looked up through the same file system.
+//   - A node may be an object (memfs: Lookup returns the same value for as
+//     long as the entry exists) or a name (hostfs: a path below the root,
+//     so each Lookup returns a new value). After a rename the VFS looks the
+//     moved entry up again in its new directory, and when the answer is
+//     another value it gives that node, and the nodes of the entries held
+//     below it, to their dentries. Whenever a walk finds a node other than
+//     the one a dentry holds for that name, the dentry takes the new one.
+//     Either kind works; a node must simply stay valid for as long as its
+//     name does, and be comparable with == (a pointer, in practice).
+//   - Open files keep what they need in their FileOps (a host descriptor,
+//     a page list): nodes and dentries hold no host resources, so holding
+//     many dentries (directories, working directories) costs no host fds.
+//   - A read-only file system (tar images, lower layers) reports ReadOnly;
+//     the VFS then refuses every mutation with EROFS itself. An overlay is
+//     a file system like any other: its nodes pair a lower and an upper
+//     node, and copying up replaces the node a name has, which the rule
+//     above covers.
 //
 // # Identity and permissions
 //
@@ -45,9 +92,10 @@
 //
 // # Mounts
 //
-// The mount table is keyed by canonical guest path and consulted before
-// the parent file system at each step, so a mount hides whatever the parent
-// has there. A mount point must be a directory in its parent; when the
+// A mount is attached to its mount point's dentry, which the walk checks
+// before asking the parent file system, so a mount hides whatever the
+// parent has there, and renaming a directory above a mount point carries
+// the mount along. A mount point must be a directory in its parent; when the
 // parent file system is read-only and lacks it (or directories leading to
 // it), implicit empty read-only directories are put in place (the mount
 // skeleton). Listings of a directory include its child mount points.
@@ -115,6 +163,17 @@
 //	func (v *VFS) Truncate(path string, size int64) error
 //	func (v *VFS) Canonical(path string) (string, error) // resolved absolute path (for chdir/getcwd); ENOTDIR etc.
 //
+//	// Dentries and walks from them (see "Dentries and paths").
+//	type Loc struct{ Root, Dir *Dentry }
+//	func (v *VFS) Root() *Dentry
+//	func (v *VFS) OpenAt(at Loc, path string, flags int, mode uint32) (*File, error)
+//	// ... StatAt, ReadlinkAt, MkdirAt, UnlinkAt, RmdirAt, RenameAt, SymlinkAt, LinkAt,
+//	// AccessAt, ChmodAt, UtimesAt, TruncateCheck: the path methods from at.
+//	func (v *VFS) Chdir(at Loc, path string) (*Dentry, error) // a directory the guest may enter, referenced
+//	func (d *Dentry) IncRef(); func (d *Dentry) TryIncRef() bool; func (d *Dentry) DecRef()
+//	func (d *Dentry) Path() string; func (d *Dentry) PathFrom(root *Dentry) (string, bool)
+//	func (f *File) Dentry() *Dentry
+//
 //	// File is an open file description (shared by dup'ed fds).
 //	func NewStreamFile(name string, r io.Reader, w io.Writer, tty Terminal) *File // host stdio
 //	func (f *File) Read(p []byte) (int, error)
@@ -124,7 +183,7 @@
 //	func (f *File) Seek(off int64, whence int) (int64, error) // SEEK_SET/CUR/END; EINVAL for negative result
 //	func (f *File) Stat() (Stat, error)
 //	func (f *File) Getdents(max int) ([]DirEntry, error) // cursor kept in File; "." and ".." first; empty slice at end
-//	func (f *File) Path() string       // guest path it was opened by (canonical)
+//	func (f *File) Path() string       // canonical guest path now, from its dentry; " (deleted)" once removed
 //	func (f *File) Flags() int         // status flags as fcntl(F_GETFL) reports, incl. access mode
 //	func (f *File) SetFlags(flags int) // only O_APPEND|O_NONBLOCK are changeable
 //	func (f *File) Truncate(size int64) error
@@ -133,7 +192,9 @@
 //	func (f *File) Ioctl(req uint, arg []byte) (int, error) // ENOTTY unless the node is a Terminal
 //	func (f *File) IncRef(); func (f *File) DecRef() error  // Close happens at the last DecRef
 //
-// Additions beyond the contract: VFS.Link, VFS.Realpath and VFS.Mounts;
+// Additions beyond the contract: VFS.Link, VFS.Realpath, VFS.Mounts,
+// VFS.SetCharge and the *Dentry variants (ChmodDentry, UtimesDentry,
+// ChdirDentry) for calls on an open file;
 // File.GetdentsFunc; the optional Linker, Stater and Appender interfaces;
 // Cred/GuestCred, the GuestUID/GuestGID and limit constants; and helpers
 // for file system implementations (ValidName, ErrnoOf, DTFromMode, Now,

@@ -14,14 +14,15 @@ import (
 // The methods follow syscall semantics rather than io.Reader's: end of file
 // is a zero-length read with a nil error, and every error is a unix.Errno.
 type File struct {
-	node      Node
-	ops       FileOps // nil for directories and O_PATH files
-	path      string
-	vfs       *VFS   // nil for stream files
-	parentIno uint64 // inode of ".." for getdents
-	stream    bool
-	tty       Terminal
-	refs      atomic.Int64
+	node Node
+	ops  FileOps // nil for directories and O_PATH files
+	// dentry names the file in the VFS (nil for anonymous and stream
+	// files, which have name instead); the file holds a reference on it.
+	dentry *Dentry
+	name   string
+	stream bool
+	tty    Terminal
+	refs   atomic.Int64
 	// access holds the O_ACCMODE and O_PATH bits, fixed at open, so that
 	// access checks need no lock while SetFlags changes f.flags.
 	access int
@@ -64,10 +65,14 @@ func (f *File) DecRef() error {
 	for _, fn := range watchers {
 		fn()
 	}
+	var err error
 	if f.ops != nil {
-		return toErrno(f.ops.Close())
+		err = toErrno(f.ops.Close())
 	}
-	return nil
+	if f.dentry != nil {
+		f.dentry.DecRef()
+	}
+	return err
 }
 
 // OnLastClose registers fn to run when the last reference goes. Only the
@@ -111,9 +116,34 @@ func (f *File) WatchRelease(fn func()) (cancel func(), ok bool) {
 // Node returns the node the file was opened on.
 func (f *File) Node() Node { return f.node }
 
-// Path returns the canonical guest path the file was opened by (for
-// stream files, the name given to NewStreamFile).
-func (f *File) Path() string { return f.path }
+// Path returns the file's canonical guest path now, derived from its
+// dentry, so it follows renames of the file and of the directories above
+// it; " (deleted)" is appended once its name was removed, as in
+// /proc/<pid>/fd. Anonymous and stream files return their name
+// ("pipe:[3]", the name given to NewStreamFile).
+func (f *File) Path() string {
+	if f.dentry != nil {
+		return f.dentry.linkPath()
+	}
+	return f.name
+}
+
+// Dentry returns the file's dentry (nil for anonymous and stream files).
+// It is valid while the file is referenced; callers that keep it take a
+// reference with TryIncRef.
+func (f *File) Dentry() *Dentry { return f.dentry }
+
+// dirNode is the node directory operations use: the dentry's current one,
+// which a file system whose nodes are names (hostfs) renews after a rename
+// of the directory.
+func (f *File) dirNode() Node {
+	if f.dentry != nil {
+		if n := f.dentry.Node(); n != nil {
+			return n
+		}
+	}
+	return f.node
+}
 
 // Flags returns the status flags as fcntl(F_GETFL) reports them, including
 // the access mode.
@@ -141,9 +171,10 @@ func (f *File) writable() bool {
 	return !f.isPath() && f.access&unix.O_ACCMODE != unix.O_RDONLY
 }
 
-// newFile returns a File with one reference.
-func newFile(n Node, path string, v *VFS, flags int) *File {
-	f := &File{node: n, path: path, vfs: v, flags: flags &^ notStatusFlags,
+// newFile returns a File with one reference, taking over the caller's
+// reference to d (nil: an anonymous file called name).
+func newFile(n Node, d *Dentry, name string, flags int) *File {
+	f := &File{node: n, dentry: d, name: name, flags: flags &^ notStatusFlags,
 		access: flags & (unix.O_ACCMODE | unix.O_PATH)}
 	f.refs.Store(1)
 	return f
@@ -320,7 +351,7 @@ func (f *File) Stat() (Stat, error) {
 		st, err := s.Stat()
 		return st, toErrno(err)
 	}
-	return stat(f.node)
+	return stat(f.dirNode())
 }
 
 // Truncate implements ftruncate.
@@ -392,7 +423,7 @@ func (f *File) GetdentsFunc(fn func(e DirEntry, next int64) bool) error {
 	if f.isPath() {
 		return unix.EBADF
 	}
-	dn, ok := f.node.(DirNode)
+	dn, ok := f.dirNode().(DirNode)
 	if !ok || f.ops != nil {
 		return unix.ENOTDIR
 	}
@@ -428,12 +459,12 @@ func (f *File) snapshot(dn DirNode) ([]DirEntry, error) {
 	out := make([]DirEntry, 0, len(list)+2)
 	out = append(out,
 		DirEntry{Name: ".", Ino: st.Ino, Type: unix.DT_DIR},
-		DirEntry{Name: "..", Ino: f.parentIno, Type: unix.DT_DIR})
+		DirEntry{Name: "..", Ino: f.parentIno(st.Ino), Type: unix.DT_DIR})
 	out = append(out, list...)
-	if f.vfs == nil {
+	if f.dentry == nil {
 		return out, nil
 	}
-	mounts := f.vfs.mountChildren(f.path)
+	mounts := f.dentry.vfs.mountChildren(f.dentry)
 	if len(mounts) == 0 {
 		return out, nil
 	}
@@ -450,6 +481,26 @@ func (f *File) snapshot(dn DirNode) ([]DirEntry, error) {
 	}
 	sort.Slice(extra, func(i, j int) bool { return extra[i].Name < extra[j].Name })
 	return append(out, extra...), nil
+}
+
+// parentIno is the inode number getdents reports for "..": the directory's
+// parent's now (self is its own at the root).
+func (f *File) parentIno(self uint64) uint64 {
+	if f.dentry == nil {
+		return 0
+	}
+	v := f.dentry.vfs
+	v.dmu.Lock()
+	p := f.dentry.parent
+	v.dmu.Unlock()
+	if p == nil {
+		return self
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return 0
+	}
+	return st.Ino
 }
 
 // CancelReader is implemented by stream operations whose reads may wait:
@@ -508,7 +559,7 @@ func (f *File) Ops() FileOps { return f.ops }
 // (pipes, eventfds, sockets), with flags' access mode and status flags.
 // Operations implementing Streamer make it a stream (no offsets).
 func NewAnonFile(name string, n Node, ops FileOps, flags int) *File {
-	f := newFile(n, name, nil, flags)
+	f := newFile(n, nil, name, flags)
 	f.ops = ops
 	if s, ok := ops.(Streamer); ok && s.IsStream() {
 		f.stream = true

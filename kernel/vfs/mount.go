@@ -1,80 +1,92 @@
 package vfs
 
 import (
-	"path"
 	"sort"
 	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// mount is one entry of the mount table.
+// mount is one mounted file system. Mounts are attached to dentries: the
+// mount point is a dentry of the parent mount (pinned by the mount), and
+// the walk crosses into root when it reaches point. Renaming a directory
+// above a mount point therefore carries the mount along, as on Linux.
 type mount struct {
-	path string // canonical guest path of the mount point
-	fs   FileSystem
-	root DirNode // fs.Root(), cached
+	fs    FileSystem
+	root  *Dentry // fs.Root(); its parent and name are the mount point's
+	point *Dentry // nil for the root mount
 }
 
 func (m *mount) readOnly() bool { return m.fs.ReadOnly() }
 
-// VFS is the guest's file-system namespace: a mount table keyed by
-// canonical guest path plus the path walk. It is safe for concurrent use.
+// VFS is the guest's file-system namespace: the dentry tree with its
+// mounts, and the path walk. It is safe for concurrent use.
 type VFS struct {
 	cred Cred
 
-	mu     sync.RWMutex
-	mounts map[string]*mount
+	// ns is the namespace lock: read by every walk, written by whatever
+	// removes or moves names (see Dentry).
+	ns   sync.RWMutex
+	dmu  sync.Mutex
+	root *Dentry
+	// mounts lists every mount, in mount order; guarded by ns.
+	mounts []*mount
+	// charge takes (n > 0) or gives back (n < 0) bytes for dentries; nil
+	// charges nothing. Set once, before the guest runs (SetCharge).
+	charge func(n int64) error
 }
 
 // New returns a VFS with fs mounted at "/".
 func New(root FileSystem) *VFS {
-	v := &VFS{cred: GuestCred, mounts: make(map[string]*mount)}
-	v.mounts["/"] = &mount{path: "/", fs: root, root: root.Root()}
+	v := &VFS{cred: GuestCred}
+	m := &mount{fs: root}
+	d := &Dentry{mnt: m, vfs: v}
+	d.refs.Store(1) // the mount's, for ever
+	d.setNode(root.Root())
+	m.root = d
+	v.root = d
+	v.mounts = []*mount{m}
 	return v
 }
 
-func (v *VFS) mountAt(p string) *mount {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	return v.mounts[p]
-}
+// SetCharge makes every dentry created from now on charged to charge
+// (DentryCost plus its name length; n < 0 gives back), so that what the
+// guest makes the VFS hold counts against the sandbox's memory budget.
+// An error from charge fails the operation that needed the dentry (the
+// kernel returns ENOMEM). Call it before the VFS is shared.
+func (v *VFS) SetCharge(charge func(n int64) error) { v.charge = charge }
 
-func (v *VFS) rootFrame() frame {
-	m := v.mountAt("/")
-	return frame{path: "/", dir: m.root, mnt: m}
-}
-
-// isMountPoint reports whether p (canonical) has something mounted on it.
-func (v *VFS) isMountPoint(p string) bool { return v.mountAt(p) != nil }
-
-// mountChildren returns the mounts whose mount point is a direct child of
-// the canonical directory path dir, keyed by name. Getdents merges them in
-// so that implicit mount points show up in listings.
-func (v *VFS) mountChildren(dir string) map[string]*mount {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	var out map[string]*mount
-	for p, m := range v.mounts {
-		if p == "/" || path.Dir(p) != dir {
-			continue
-		}
-		if out == nil {
-			out = make(map[string]*mount)
-		}
-		out[path.Base(p)] = m
+func (v *VFS) chargeFor(n int64) error {
+	if v.charge == nil {
+		return nil
 	}
-	return out
+	if err := v.charge(n); err != nil {
+		return unix.ENOMEM
+	}
+	return nil
 }
+
+func (v *VFS) uncharge(n int64) {
+	if v.charge != nil && n > 0 {
+		_ = v.charge(-n)
+	}
+}
+
+// Root returns the root dentry of the namespace. It is held by the root
+// mount for as long as the VFS exists; callers that keep it IncRef it like
+// any other dentry.
+func (v *VFS) Root() *Dentry { return v.root }
 
 // Mount mounts fs at guestPath. The path is resolved like any other
-// (symlinks are followed, the key is the canonical path). The mount point
-// must be an existing directory; when it, or any directory leading to it,
-// is missing from a read-only parent file system, an implicit empty
-// read-only directory is put there instead (the "mount skeleton"), so that
-// e.g. /proc can be mounted over a read-only host root that lacks it.
-// Mounting twice on the same path fails with EBUSY.
+// (symlinks are followed) and the mount is attached to the dentry it
+// resolves to. The mount point must be an existing directory; when it, or
+// any directory leading to it, is missing from a read-only parent file
+// system, an implicit empty read-only directory is mounted there instead
+// (the "mount skeleton"), so that e.g. /proc can be mounted over a
+// read-only host root that lacks it. Mounting twice on the same point
+// fails with EBUSY.
 func (v *VFS) Mount(guestPath string, fs FileSystem) error {
-	if err := checkPath(guestPath); err != nil {
+	if err := checkPath(guestPath, false); err != nil {
 		return err
 	}
 	comps, err := splitPath(guestPath)
@@ -84,45 +96,75 @@ func (v *VFS) Mount(guestPath string, fs FileSystem) error {
 	if len(comps) == 0 {
 		return unix.EBUSY // "/" is mounted by New
 	}
-	cur := "/" // canonical path resolved so far
+	v.ns.Lock()
+	defer v.ns.Unlock()
+	cur := v.root
+	cur.IncRef()
+	defer func() { cur.DecRef() }()
 	for i, c := range comps {
 		last := i == len(comps)-1
-		res, err := v.walk(joinPath(cur, c), walkOpts{follow: true})
+		res, err := v.walk(Loc{Dir: cur}, c, walkOpts{follow: true, locked: true})
 		switch {
 		case err == nil:
 			if !isDirNode(res.node) {
 				return unix.ENOTDIR
 			}
-			cur = res.path
+			if last && res.mountRoot {
+				return unix.EBUSY
+			}
+			next, err := v.materialize(res)
+			if err != nil {
+				return err
+			}
+			cur.DecRef()
+			cur = next
 			continue
 		case err != unix.ENOENT:
 			return err
 		}
-		parent, err := v.walk(cur, walkOpts{follow: true})
+		if !cur.mnt.readOnly() {
+			return unix.ENOENT
+		}
+		// An implicit mount point: a dentry without a node, covered at
+		// once (by fs itself when it is the last component).
+		v.dmu.Lock()
+		point, err := v.childLocked(cur, c, nil, cur.mnt)
+		v.dmu.Unlock()
 		if err != nil {
 			return err
 		}
-		if !parent.mnt.readOnly() {
-			return unix.ENOENT
-		}
-		cur = joinPath(cur, c)
+		mfs := fs
 		if !last {
-			if err := v.addMount(cur, newSkeleton()); err != nil && err != unix.EBUSY {
-				return err
-			}
+			mfs = newSkeleton()
 		}
+		m := v.attach(point, mfs)
+		cur.DecRef()
+		cur = m.root
+		cur.IncRef()
 	}
-	return v.addMount(cur, fs)
+	if cur.Node() == nil || cur.mnt.fs == fs {
+		return nil // mounted on an implicit point above
+	}
+	point := cur
+	point.IncRef() // the mount's; cur's own is dropped by the defer
+	v.attach(point, fs)
+	return nil
 }
 
-func (v *VFS) addMount(p string, fs FileSystem) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if _, ok := v.mounts[p]; ok {
-		return unix.EBUSY
-	}
-	v.mounts[p] = &mount{path: p, fs: fs, root: fs.Root()}
-	return nil
+// attach mounts fs on point, taking over the caller's reference to point.
+// The caller holds ns for writing.
+func (v *VFS) attach(point *Dentry, fs FileSystem) *mount {
+	m := &mount{fs: fs, point: point}
+	r := &Dentry{mnt: m, vfs: v, parent: point.parent, name: point.name}
+	r.refs.Store(1) // the mount's, for ever
+	r.setNode(fs.Root())
+	m.root = r
+	v.dmu.Lock()
+	point.parent.refs.Add(1) // r's, as any child holds its parent
+	point.mounted = m
+	v.dmu.Unlock()
+	v.mounts = append(v.mounts, m)
+	return m
 }
 
 // MountInfo describes one mount, for /proc/self/mounts and friends.
@@ -131,23 +173,47 @@ type MountInfo struct {
 	FS   FileSystem
 }
 
-// Mounts lists the mount table sorted by path (parents before children).
-// Implicit skeleton directories are included; their Name is "skeleton".
+// Mounts lists the mounts sorted by path (parents before children), with
+// the paths their mount points have now. Implicit skeleton directories
+// are included; their Name is "skeleton".
 func (v *VFS) Mounts() []MountInfo {
-	v.mu.RLock()
+	v.ns.RLock()
 	out := make([]MountInfo, 0, len(v.mounts))
-	for p, m := range v.mounts {
+	for _, m := range v.mounts {
+		p := "/"
+		if m.point != nil {
+			p = m.point.Path()
+		}
 		out = append(out, MountInfo{Path: p, FS: m.fs})
 	}
-	v.mu.RUnlock()
+	v.ns.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// mountChildren returns the mounts whose mount points are children of d,
+// by name. Getdents merges them in so that implicit mount points show up
+// in listings.
+func (v *VFS) mountChildren(d *Dentry) map[string]*mount {
+	v.dmu.Lock()
+	defer v.dmu.Unlock()
+	var out map[string]*mount
+	for name, c := range d.children {
+		if c.mounted == nil {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]*mount)
+		}
+		out[name] = c.mounted
+	}
 	return out
 }
 
 // skeleton is an implicit, empty, read-only directory standing in for a
 // mount point (or a directory on the way to one) that the parent file
 // system does not have. Its only visible children are mounts, which the
-// walk and Getdents supply from the mount table.
+// walk and Getdents supply from the dentry tree.
 type skeleton struct {
 	st Stat
 }

@@ -5,9 +5,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
+	"github.com/litebox-go/litebox/kernel/fsimpl/procfs/synth"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/kernel/vfs/memfs"
-	"github.com/litebox-go/litebox/kernel/vfs/synth"
 )
 
 func TestMountCrossing(t *testing.T) {

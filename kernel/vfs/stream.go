@@ -31,7 +31,7 @@ func NewStreamFile(name string, r io.Reader, w io.Writer, tty Terminal) *File {
 	if w != nil {
 		acc = unix.O_RDWR
 	}
-	f := newFile(n, name, nil, acc)
+	f := newFile(n, nil, name, acc)
 	f.ops = &streamOps{r: r, w: w}
 	f.stream = true
 	f.tty = tty

@@ -21,11 +21,16 @@ func stat(n Node) (Stat, error) {
 	return st, toErrno(err)
 }
 
-// Open opens path. It implements O_CREAT, O_EXCL, O_TRUNC, O_DIRECTORY,
+// Open opens the absolute path (see OpenAt).
+func (v *VFS) Open(path string, flags int, mode uint32) (*File, error) {
+	return v.OpenAt(Loc{}, path, flags, mode)
+}
+
+// OpenAt opens path, resolved from at. It implements O_CREAT, O_EXCL, O_TRUNC, O_DIRECTORY,
 // O_NOFOLLOW, O_APPEND and O_PATH, and checks access (EACCES), read-only
 // mounts (EROFS) and directories opened for writing (EISDIR). mode is used
 // only when a file is created; the caller has already applied the umask.
-func (v *VFS) Open(path string, flags int, mode uint32) (*File, error) {
+func (v *VFS) OpenAt(at Loc, path string, flags int, mode uint32) (*File, error) {
 	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
 		return nil, unix.EOPNOTSUPP
 	}
@@ -49,34 +54,62 @@ func (v *VFS) Open(path string, flags int, mode uint32) (*File, error) {
 		mutate: creat, // O_CREAT applies its own trailing-slash rule
 		cred:   &v.cred,
 	}
+	d, st, created, err := v.openDentry(at, path, flags, mode, o)
+	if err != nil {
+		return nil, err
+	}
+	f, err := v.openNode(d, &st, flags, created)
+	if err != nil {
+		d.DecRef()
+		return nil, err
+	}
+	return f, nil
+}
+
+// openDentry resolves (and with O_CREAT creates) what OpenAt opens and
+// returns its dentry, referenced, with its metadata.
+func (v *VFS) openDentry(at Loc, path string, flags int, mode uint32, o walkOpts) (*Dentry, Stat, bool, error) {
+	creat := o.parent
+	excl := creat && flags&unix.O_EXCL != 0
+	v.ns.RLock()
+	defer v.ns.RUnlock()
 	// A concurrent creator can win the race between our lookup and Create;
 	// without O_EXCL that is not an error, so look again.
 	for attempt := 0; ; attempt++ {
-		res, err := v.walk(path, o)
+		res, err := v.walk(at, path, o)
 		if err != nil {
-			return nil, err
+			return nil, Stat{}, false, err
 		}
 		if creat && res.slash {
-			return nil, unix.EISDIR // as Linux, whether or not it exists
+			return nil, Stat{}, false, unix.EISDIR // as Linux, whether or not it exists
 		}
+		created := false
 		if res.node != nil {
 			if excl {
-				return nil, unix.EEXIST
+				return nil, Stat{}, false, unix.EEXIST
 			}
-			return v.openNode(res, flags, false)
+		} else {
+			if err := v.mayCreate(res.parent()); err != nil {
+				return nil, Stat{}, false, err
+			}
+			n, err := res.parent().dir.Create(res.name, mode&0o7777)
+			if ErrnoOf(err) == unix.EEXIST && !excl && attempt < 3 {
+				continue
+			}
+			if err != nil {
+				return nil, Stat{}, false, toErrno(err)
+			}
+			res.node, res.mnt, created = n, res.parent().mnt, true
 		}
-		if err := v.mayCreate(res.parent); err != nil {
-			return nil, err
-		}
-		n, err := res.parent.dir.Create(res.name, mode&0o7777)
-		if ErrnoOf(err) == unix.EEXIST && !excl && attempt < 3 {
-			continue
-		}
+		st, err := stat(res.node)
 		if err != nil {
-			return nil, toErrno(err)
+			return nil, Stat{}, false, err
 		}
-		res.node, res.mnt = n, res.parent.mnt
-		return v.openNode(res, flags, true)
+		d, err := v.materialize(res)
+		if err != nil {
+			return nil, Stat{}, false, err
+		}
+		return d, st, created, nil
 	}
 }
 
@@ -85,27 +118,23 @@ func (v *VFS) mayCreate(dir frame) error {
 	if dir.mnt.readOnly() {
 		return unix.EROFS
 	}
+	if dir.d != nil && dir.d.dead {
+		return unix.ENOENT // as Linux in a removed directory
+	}
 	return v.cred.checkNode(dir.dir, mayWrite|mayExec)
 }
 
-// openNode opens the resolved node. created is set when Open just created
-// it: like Linux, the new file's own mode is not checked for this open.
-func (v *VFS) openNode(res *walkResult, flags int, created bool) (*File, error) {
-	n := res.node
-	st, err := stat(n)
-	if err != nil {
-		return nil, err
-	}
+// openNode opens the resolved node, taking over the caller's reference
+// to d on success. created is set when Open just created it: like Linux,
+// the new file's own mode is not checked for this open.
+func (v *VFS) openNode(d *Dentry, st *Stat, flags int, created bool) (*File, error) {
+	n := d.Node()
 	isDir := st.IsDir()
 	if flags&unix.O_DIRECTORY != 0 && !isDir {
 		return nil, unix.ENOTDIR
 	}
-	f := newFile(n, res.path, v, flags)
-	if isDir {
-		f.parentIno = res.parent.inoOf()
-	}
 	if flags&unix.O_PATH != 0 {
-		return f, nil // no access check: O_PATH only names the file
+		return newFile(n, d, "", flags), nil // no access check: O_PATH only names the file
 	}
 	if st.IsSymlink() {
 		return nil, unix.ELOOP // O_NOFOLLOW on a symlink
@@ -122,7 +151,7 @@ func (v *VFS) openNode(res *walkResult, flags int, created bool) (*File, error) 
 		return nil, unix.EISDIR
 	}
 	if !created {
-		if (write || trunc) && res.mnt.readOnly() && !roExempt(&st) {
+		if (write || trunc) && d.mnt.readOnly() && !roExempt(st) {
 			return nil, unix.EROFS
 		}
 		var want uint32
@@ -132,12 +161,12 @@ func (v *VFS) openNode(res *walkResult, flags int, created bool) (*File, error) 
 		if write || trunc {
 			want |= mayWrite
 		}
-		if err := v.cred.check(&st, want); err != nil {
+		if err := v.cred.check(st, want); err != nil {
 			return nil, err
 		}
 	}
 	if isDir {
-		return f, nil
+		return newFile(n, d, "", flags), nil
 	}
 	on, ok := n.(OpenableNode)
 	if !ok {
@@ -161,17 +190,10 @@ func (v *VFS) openNode(res *walkResult, flags int, created bool) (*File, error) 
 			return nil, toErrno(err)
 		}
 	}
+	f := newFile(n, d, "", flags)
 	f.ops = ops
 	f.stream = isStream(n, ops)
 	return f, nil
-}
-
-func (fr frame) inoOf() uint64 {
-	st, err := fr.dir.Stat()
-	if err != nil {
-		return 0
-	}
-	return st.Ino
 }
 
 func isStream(n Node, ops FileOps) bool {
@@ -194,19 +216,30 @@ func truncateNode(on OpenableNode, size int64) error {
 	return toErrno(err)
 }
 
-// Stat returns the metadata of path; follow selects stat vs lstat.
-func (v *VFS) Stat(path string, follow bool) (Stat, error) {
-	res, err := v.walk(path, walkOpts{follow: follow, cred: &v.cred})
+// Stat returns the metadata of the absolute path; follow selects stat vs
+// lstat.
+func (v *VFS) Stat(path string, follow bool) (Stat, error) { return v.StatAt(Loc{}, path, follow) }
+
+// StatAt returns the metadata of path resolved from at.
+func (v *VFS) StatAt(at Loc, path string, follow bool) (Stat, error) {
+	v.ns.RLock()
+	defer v.ns.RUnlock()
+	res, err := v.walk(at, path, walkOpts{follow: follow, cred: &v.cred})
 	if err != nil {
 		return Stat{}, err
 	}
 	return stat(res.node)
 }
 
-// Readlink returns the target of the symlink at path (EINVAL if it is not
-// a symlink).
-func (v *VFS) Readlink(path string) (string, error) {
-	res, err := v.walk(path, walkOpts{cred: &v.cred})
+// Readlink returns the target of the symlink at the absolute path (EINVAL
+// if it is not a symlink).
+func (v *VFS) Readlink(path string) (string, error) { return v.ReadlinkAt(Loc{}, path) }
+
+// ReadlinkAt is Readlink for a path resolved from at.
+func (v *VFS) ReadlinkAt(at Loc, path string) (string, error) {
+	v.ns.RLock()
+	defer v.ns.RUnlock()
+	res, err := v.walk(at, path, walkOpts{cred: &v.cred})
 	if err != nil {
 		return "", err
 	}
@@ -219,35 +252,47 @@ func (v *VFS) Readlink(path string) (string, error) {
 }
 
 // mutateWalk resolves the parent of path for an operation on its final
-// name, which is never followed.
-func (v *VFS) mutateWalk(path string) (*walkResult, error) {
-	return v.walk(path, walkOpts{parent: true, mutate: true, cred: &v.cred})
+// name, which is never followed. The caller holds ns; locked says it
+// holds it for writing.
+func (v *VFS) mutateWalk(at Loc, path string, locked bool) (*walkResult, error) {
+	return v.walk(at, path, walkOpts{parent: true, mutate: true, cred: &v.cred, locked: locked})
 }
 
-// Mkdir creates a directory. mode is masked to 01777 as in Linux.
-func (v *VFS) Mkdir(path string, mode uint32) error {
-	res, err := v.mutateWalk(path)
+// Mkdir creates a directory at the absolute path (see MkdirAt).
+func (v *VFS) Mkdir(path string, mode uint32) error { return v.MkdirAt(Loc{}, path, mode) }
+
+// MkdirAt creates a directory. mode is masked to 01777 as in Linux.
+func (v *VFS) MkdirAt(at Loc, path string, mode uint32) error {
+	v.ns.RLock()
+	defer v.ns.RUnlock()
+	res, err := v.mutateWalk(at, path, false)
 	if err != nil {
 		return err
 	}
 	if res.node != nil {
 		return unix.EEXIST // also "/", "." and ".."
 	}
-	if err := v.mayCreate(res.parent); err != nil {
+	if err := v.mayCreate(res.parent()); err != nil {
 		return err
 	}
-	return toErrno(res.parent.dir.Mkdir(res.name, mode&0o1777))
+	return toErrno(res.parent().dir.Mkdir(res.name, mode&0o1777))
 }
 
-// Symlink creates linkPath pointing at target (stored verbatim).
-func (v *VFS) Symlink(target, linkPath string) error {
+// Symlink creates the absolute linkPath pointing at target (see SymlinkAt).
+func (v *VFS) Symlink(target, linkPath string) error { return v.SymlinkAt(target, Loc{}, linkPath) }
+
+// SymlinkAt creates linkPath, resolved from at, pointing at target (stored
+// verbatim).
+func (v *VFS) SymlinkAt(target string, at Loc, linkPath string) error {
 	if target == "" {
 		return unix.ENOENT
 	}
 	if len(target) > PathMax {
 		return unix.ENAMETOOLONG
 	}
-	res, err := v.mutateWalk(linkPath)
+	v.ns.RLock()
+	defer v.ns.RUnlock()
+	res, err := v.mutateWalk(at, linkPath, false)
 	if err != nil {
 		return err
 	}
@@ -257,21 +302,28 @@ func (v *VFS) Symlink(target, linkPath string) error {
 	if res.slash {
 		return unix.ENOENT
 	}
-	if err := v.mayCreate(res.parent); err != nil {
+	if err := v.mayCreate(res.parent()); err != nil {
 		return err
 	}
-	return toErrno(res.parent.dir.Symlink(target, res.name))
+	return toErrno(res.parent().dir.Symlink(target, res.name))
 }
 
-// Link creates newPath as a hard link to oldPath (linkat; follow is
+// Link creates the absolute newPath as a hard link to oldPath (see LinkAt).
+func (v *VFS) Link(oldPath, newPath string, follow bool) error {
+	return v.LinkAt(Loc{}, oldPath, Loc{}, newPath, follow)
+}
+
+// LinkAt creates newPath as a hard link to oldPath (linkat; follow is
 // AT_SYMLINK_FOLLOW). As with Linux's protected_hardlinks, the caller must
 // own the source or be able to read and write it.
-func (v *VFS) Link(oldPath, newPath string, follow bool) error {
-	src, err := v.walk(oldPath, walkOpts{follow: follow, cred: &v.cred})
+func (v *VFS) LinkAt(oldAt Loc, oldPath string, newAt Loc, newPath string, follow bool) error {
+	v.ns.RLock()
+	defer v.ns.RUnlock()
+	src, err := v.walk(oldAt, oldPath, walkOpts{follow: follow, cred: &v.cred})
 	if err != nil {
 		return err
 	}
-	dst, err := v.mutateWalk(newPath)
+	dst, err := v.mutateWalk(newAt, newPath, false)
 	if err != nil {
 		return err
 	}
@@ -281,10 +333,10 @@ func (v *VFS) Link(oldPath, newPath string, follow bool) error {
 	if dst.slash {
 		return unix.ENOENT
 	}
-	if src.mnt != dst.parent.mnt {
+	if src.mnt != dst.parent().mnt {
 		return unix.EXDEV
 	}
-	if err := v.mayCreate(dst.parent); err != nil {
+	if err := v.mayCreate(dst.parent()); err != nil {
 		return err
 	}
 	st, err := stat(src.node)
@@ -297,7 +349,7 @@ func (v *VFS) Link(oldPath, newPath string, follow bool) error {
 	if !v.cred.owns(&st) && !(st.IsRegular() && v.cred.permitted(&st, mayRead|mayWrite)) {
 		return unix.EPERM
 	}
-	l, ok := dst.parent.dir.(Linker)
+	l, ok := dst.parent().dir.(Linker)
 	if !ok {
 		return unix.EPERM
 	}
@@ -305,10 +357,10 @@ func (v *VFS) Link(oldPath, newPath string, follow bool) error {
 }
 
 // mayDelete checks that res (an existing, named entry) may be removed from
-// its parent: read-only mount, mount point, search/write permission on the
-// parent and the sticky-directory rule.
+// its parent: mount point, search/write permission on the parent and the
+// sticky-directory rule.
 func (v *VFS) mayDelete(res *walkResult, st *Stat) error {
-	pst, err := stat(res.parent.dir)
+	pst, err := stat(res.parent().dir)
 	if err != nil {
 		return err
 	}
@@ -318,22 +370,42 @@ func (v *VFS) mayDelete(res *walkResult, st *Stat) error {
 	if err := v.cred.checkSticky(&pst, st); err != nil {
 		return err
 	}
-	if v.isMountPoint(res.path) {
+	if res.mountRoot {
 		return unix.EBUSY
 	}
 	return nil
 }
 
-// Unlink removes a non-directory.
-func (v *VFS) Unlink(path string) error {
-	res, err := v.mutateWalk(path)
+// removed records in the dentry tree that name left dir: its dentry, if
+// any, is dead from now on (holders keep it; paths show " (deleted)").
+// The caller holds ns for writing.
+func (v *VFS) removed(dir frame, name string) {
+	if dir.d == nil || dir.d.dropped {
+		return
+	}
+	v.dmu.Lock()
+	defer v.dmu.Unlock()
+	if c := dir.d.children[name]; c != nil {
+		delete(dir.d.children, name)
+		c.dead = true
+	}
+}
+
+// Unlink removes the non-directory at the absolute path (see UnlinkAt).
+func (v *VFS) Unlink(path string) error { return v.UnlinkAt(Loc{}, path) }
+
+// UnlinkAt removes a non-directory.
+func (v *VFS) UnlinkAt(at Loc, path string) error {
+	v.ns.Lock()
+	defer v.ns.Unlock()
+	res, err := v.mutateWalk(at, path, true)
 	if err != nil {
 		return err
 	}
 	if res.name == "" {
 		return unix.EISDIR
 	}
-	if res.parent.mnt.readOnly() {
+	if res.parent().mnt.readOnly() {
 		return unix.EROFS
 	}
 	if res.node == nil {
@@ -352,25 +424,34 @@ func (v *VFS) Unlink(path string) error {
 	if st.IsDir() {
 		return unix.EISDIR
 	}
-	return toErrno(res.parent.dir.Unlink(res.name))
+	if err := res.parent().dir.Unlink(res.name); err != nil {
+		return toErrno(err)
+	}
+	v.removed(res.parent(), res.name)
+	return nil
 }
 
-// Rmdir removes an empty directory.
-func (v *VFS) Rmdir(path string) error {
-	res, err := v.mutateWalk(path)
+// Rmdir removes the empty directory at the absolute path (see RmdirAt).
+func (v *VFS) Rmdir(path string) error { return v.RmdirAt(Loc{}, path) }
+
+// RmdirAt removes an empty directory.
+func (v *VFS) RmdirAt(at Loc, path string) error {
+	v.ns.Lock()
+	defer v.ns.Unlock()
+	res, err := v.mutateWalk(at, path, true)
 	if err != nil {
 		return err
 	}
 	if res.name == "" {
 		switch {
-		case res.path == "/":
+		case res.d == v.root:
 			return unix.EBUSY
 		case strings.HasSuffix(strings.TrimRight(path, "/"), ".."):
 			return unix.ENOTEMPTY
 		}
 		return unix.EINVAL // "."
 	}
-	if res.parent.mnt.readOnly() {
+	if res.parent().mnt.readOnly() {
 		return unix.EROFS
 	}
 	if res.node == nil {
@@ -386,26 +467,41 @@ func (v *VFS) Rmdir(path string) error {
 	if err := v.mayDelete(res, &st); err != nil {
 		return err
 	}
-	return toErrno(res.parent.dir.Rmdir(res.name))
+	if err := res.parent().dir.Rmdir(res.name); err != nil {
+		return toErrno(err)
+	}
+	v.removed(res.parent(), res.name)
+	return nil
 }
 
-// Rename renames oldPath to newPath, replacing newPath if allowed.
+// Rename renames the absolute oldPath to newPath (see RenameAt).
 func (v *VFS) Rename(oldPath, newPath string) error {
-	src, err := v.mutateWalk(oldPath)
+	return v.RenameAt(Loc{}, oldPath, Loc{}, newPath, false)
+}
+
+// RenameAt renames oldPath to newPath, replacing newPath if allowed, or
+// failing with EEXIST if it exists and noReplace is set
+// (RENAME_NOREPLACE). The dentries follow: whatever held the old name's
+// dentry (a cwd, an open directory, a mount below it) now sees the new
+// path, and a replaced entry's dentry is dead.
+func (v *VFS) RenameAt(oldAt Loc, oldPath string, newAt Loc, newPath string, noReplace bool) error {
+	v.ns.Lock()
+	defer v.ns.Unlock()
+	src, err := v.mutateWalk(oldAt, oldPath, true)
 	if err != nil {
 		return err
 	}
-	dst, err := v.mutateWalk(newPath)
+	dst, err := v.mutateWalk(newAt, newPath, true)
 	if err != nil {
 		return err
 	}
-	if src.parent.mnt != dst.parent.mnt {
+	if src.parent().mnt != dst.parent().mnt {
 		return unix.EXDEV
 	}
 	if src.name == "" || dst.name == "" {
 		return unix.EBUSY
 	}
-	if src.parent.mnt.readOnly() {
+	if src.parent().mnt.readOnly() {
 		return unix.EROFS
 	}
 	if src.node == nil {
@@ -418,10 +514,26 @@ func (v *VFS) Rename(oldPath, newPath string) error {
 	if !sst.IsDir() && (src.slash || dst.slash) {
 		return unix.ENOTDIR
 	}
-	if sst.IsDir() && strings.HasPrefix(dst.path+"/", src.path+"/") && dst.path != src.path {
+	// Where the two names are in the tree decides EINVAL and ENOTEMPTY:
+	// the dentries of both parents say it exactly, across symlinks, ".."
+	// and mounts.
+	sp, err := v.parentDentry(src)
+	if err != nil {
+		return err
+	}
+	defer sp.DecRef()
+	dp, err := v.parentDentry(dst)
+	if err != nil {
+		return err
+	}
+	defer dp.DecRef()
+	if sst.IsDir() && under(dp, sp, src.name) {
 		return unix.EINVAL // into its own subtree
 	}
 	if dst.node != nil {
+		if noReplace {
+			return unix.EEXIST
+		}
 		dstSt, err := stat(dst.node)
 		if err != nil {
 			return err
@@ -429,7 +541,7 @@ func (v *VFS) Rename(oldPath, newPath string) error {
 		if dstSt.Dev == sst.Dev && dstSt.Ino == sst.Ino {
 			return nil // same file: rename(2) does nothing
 		}
-		if strings.HasPrefix(src.path+"/", dst.path+"/") {
+		if under(sp, dp, dst.name) {
 			return unix.ENOTEMPTY // target is an ancestor of the source
 		}
 		if err := v.mayDelete(dst, &dstSt); err != nil {
@@ -441,69 +553,169 @@ func (v *VFS) Rename(oldPath, newPath string) error {
 		case !sst.IsDir() && dstSt.IsDir():
 			return unix.EISDIR
 		}
-	} else if err := v.cred.checkNode(dst.parent.dir, mayWrite|mayExec); err != nil {
+	} else if err := v.cred.checkNode(dst.parent().dir, mayWrite|mayExec); err != nil {
 		return err
 	}
 	if err := v.mayDelete(src, &sst); err != nil {
 		return err
 	}
-	if sst.IsDir() && src.parent.path != dst.parent.path {
+	if sst.IsDir() && sp != dp {
 		// Moving a directory rewrites its ".." entry.
 		if err := v.cred.check(&sst, mayWrite); err != nil {
 			return err
 		}
 	}
-	return toErrno(src.parent.dir.Rename(src.name, dst.parent.dir, dst.name))
+	if err := src.parent().dir.Rename(src.name, dst.parent().dir, dst.name); err != nil {
+		return toErrno(err)
+	}
+	v.moved(sp, src.name, dp, dst.parent().dir, dst.name)
+	return nil
 }
 
-// Access implements access(2)/faccessat(2) for mode F_OK or a combination
-// of R_OK, W_OK and X_OK.
+// under reports whether d is the entry name of dir, or below it. The
+// caller holds ns.
+func under(d, dir *Dentry, name string) bool {
+	for c := d; c != nil; c = c.parent {
+		if c.parent == dir && c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// moved records a rename in the dentry tree: oldName of op is now name in
+// dir (whose dentry is p), and whatever had that name is dead. The caller
+// holds ns for writing and references on op and p.
+func (v *VFS) moved(op *Dentry, oldName string, p *Dentry, dir DirNode, name string) {
+	v.dmu.Lock()
+	if c := p.children[name]; c != nil {
+		delete(p.children, name)
+		c.dead = true
+	}
+	d := op.children[oldName]
+	if d == nil {
+		v.dmu.Unlock()
+		return // nothing holds the moved entry
+	}
+	delete(op.children, oldName)
+	if p.children == nil {
+		p.children = map[string]*Dentry{}
+	}
+	p.children[name] = d
+	p.refs.Add(1)
+	d.parent, d.name = p, name
+	op.refs.Add(-1) // d's, moved to p; the caller still holds op
+	v.dmu.Unlock()
+	// A file system whose nodes are names (hostfs) answers with new nodes
+	// for the moved entry and whatever is cached below it.
+	v.refresh(d, dir, name)
+}
+
+// refresh looks d up again as name in dir and, when the file system
+// answers with another node (its nodes are names, not objects), gives d
+// and the cached dentries below it their new nodes. The caller holds ns
+// for writing.
+func (v *VFS) refresh(d *Dentry, dir DirNode, name string) {
+	n, err := dir.Lookup(name)
+	if err != nil || n == nil || n == d.Node() {
+		return
+	}
+	d.setNode(n)
+	sub, ok := n.(DirNode)
+	if !ok {
+		return
+	}
+	v.dmu.Lock()
+	kids := make(map[string]*Dentry, len(d.children))
+	for cn, c := range d.children {
+		if c.mounted == nil { // a mount's nodes are its own file system's
+			kids[cn] = c
+		}
+	}
+	v.dmu.Unlock()
+	for cn, c := range kids {
+		v.refresh(c, sub, cn)
+	}
+}
+
+// Access implements access(2) for the absolute path (see AccessAt).
 func (v *VFS) Access(path string, mode uint32, follow bool) error {
+	return v.AccessAt(Loc{}, path, mode, follow)
+}
+
+// AccessAt implements faccessat(2) for mode F_OK or a combination of R_OK,
+// W_OK and X_OK.
+func (v *VFS) AccessAt(at Loc, path string, mode uint32, follow bool) error {
 	if mode&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
 		return unix.EINVAL
 	}
-	res, err := v.walk(path, walkOpts{follow: follow, cred: &v.cred})
+	return v.onNode(at, path, follow, func(n Node, m *mount) error { return v.access(n, m, mode) })
+}
+
+// onNode resolves path from at and applies fn to the node and its mount.
+func (v *VFS) onNode(at Loc, path string, follow bool, fn func(n Node, m *mount) error) error {
+	v.ns.RLock()
+	defer v.ns.RUnlock()
+	res, err := v.walk(at, path, walkOpts{follow: follow, cred: &v.cred})
 	if err != nil {
 		return err
 	}
+	return fn(res.node, res.mnt)
+}
+
+func (v *VFS) access(n Node, m *mount, mode uint32) error {
 	if mode == unix.F_OK {
 		return nil
 	}
-	st, err := stat(res.node)
+	if n == nil {
+		return unix.ENOENT
+	}
+	st, err := stat(n)
 	if err != nil {
 		return err
 	}
-	if mode&unix.W_OK != 0 && res.mnt.readOnly() && !roExempt(&st) {
+	if mode&unix.W_OK != 0 && m.readOnly() && !roExempt(&st) {
 		return unix.EROFS
 	}
 	return v.cred.check(&st, mode)
 }
 
-// setAttrTarget resolves path for chmod/utimes and checks the mount.
-func (v *VFS) setAttrTarget(path string, follow bool) (SetAttrer, Stat, error) {
-	res, err := v.walk(path, walkOpts{follow: follow, cred: &v.cred})
-	if err != nil {
-		return nil, Stat{}, err
-	}
-	if res.mnt.readOnly() {
+// setAttrTarget checks that n on m may have its attributes changed.
+func setAttrTarget(n Node, m *mount) (SetAttrer, Stat, error) {
+	if m.readOnly() {
 		return nil, Stat{}, unix.EROFS
 	}
-	st, err := stat(res.node)
+	if n == nil {
+		return nil, Stat{}, unix.ENOENT
+	}
+	st, err := stat(n)
 	if err != nil {
 		return nil, Stat{}, err
 	}
-	sa, ok := res.node.(SetAttrer)
+	sa, ok := n.(SetAttrer)
 	if !ok {
 		return nil, st, unix.EPERM
 	}
 	return sa, st, nil
 }
 
-// Chmod changes the permission bits (07777) of path. Only the owner may do
-// so (EPERM); like Linux, S_ISGID is dropped when the caller is not in the
-// file's group.
+// Chmod changes the permission bits of the absolute path (see ChmodAt).
 func (v *VFS) Chmod(path string, mode uint32, follow bool) error {
-	sa, st, err := v.setAttrTarget(path, follow)
+	return v.ChmodAt(Loc{}, path, mode, follow)
+}
+
+// ChmodAt changes the permission bits (07777) of path. Only the owner may
+// do so (EPERM); like Linux, S_ISGID is dropped when the caller is not in
+// the file's group.
+func (v *VFS) ChmodAt(at Loc, path string, mode uint32, follow bool) error {
+	return v.onNode(at, path, follow, func(n Node, m *mount) error { return v.chmod(n, m, mode) })
+}
+
+// ChmodDentry is ChmodAt for the node d names (fchmod).
+func (v *VFS) ChmodDentry(d *Dentry, mode uint32) error { return v.chmod(d.Node(), d.mnt, mode) }
+
+func (v *VFS) chmod(n Node, m *mount, mode uint32) error {
+	sa, st, err := setAttrTarget(n, m)
 	if err != nil {
 		return err
 	}
@@ -517,16 +729,40 @@ func (v *VFS) Chmod(path string, mode uint32, follow bool) error {
 	return toErrno(sa.Chmod(mode))
 }
 
-// Utimes sets access and modification times; each may be UTIME_NOW or
+// Utimes sets the times of the absolute path (see UtimesAt).
+func (v *VFS) Utimes(path string, atime, mtime unix.Timespec, follow bool) error {
+	return v.UtimesAt(Loc{}, path, atime, mtime, follow)
+}
+
+// UtimesAt sets access and modification times; each may be UTIME_NOW or
 // UTIME_OMIT. The owner may set any time; others with write permission may
 // only set both to "now" (EACCES otherwise, EPERM for explicit times).
-func (v *VFS) Utimes(path string, atime, mtime unix.Timespec, follow bool) error {
+func (v *VFS) UtimesAt(at Loc, path string, atime, mtime unix.Timespec, follow bool) error {
+	if err := checkTimes(atime, mtime); err != nil {
+		return err
+	}
+	return v.onNode(at, path, follow, func(n Node, m *mount) error { return v.utimes(n, m, atime, mtime) })
+}
+
+// UtimesDentry is UtimesAt for the node d names (futimens).
+func (v *VFS) UtimesDentry(d *Dentry, atime, mtime unix.Timespec) error {
+	if err := checkTimes(atime, mtime); err != nil {
+		return err
+	}
+	return v.utimes(d.Node(), d.mnt, atime, mtime)
+}
+
+func checkTimes(atime, mtime unix.Timespec) error {
 	for _, ts := range []unix.Timespec{atime, mtime} {
 		if ts.Nsec != unix.UTIME_NOW && ts.Nsec != unix.UTIME_OMIT && (ts.Nsec < 0 || ts.Nsec >= 1e9) {
 			return unix.EINVAL
 		}
 	}
-	sa, st, err := v.setAttrTarget(path, follow)
+	return nil
+}
+
+func (v *VFS) utimes(n Node, m *mount, atime, mtime unix.Timespec) error {
+	sa, st, err := setAttrTarget(n, m)
 	if err != nil {
 		return err
 	}
@@ -544,19 +780,22 @@ func (v *VFS) Utimes(path string, atime, mtime unix.Timespec, follow bool) error
 	return toErrno(sa.Utimes(atime, mtime))
 }
 
-// Truncate sets the size of the regular file at path.
-func (v *VFS) Truncate(path string, size int64) error { return v.TruncateCheck(path, size, nil) }
+// Truncate sets the size of the regular file at the absolute path.
+func (v *VFS) Truncate(path string, size int64) error { return v.TruncateCheck(Loc{}, path, size, nil) }
 
-// TruncateCheck is Truncate with a hook: once the file is found and may be
-// written, grow (if not nil) is called with the current and the new size
-// when the call would make the file larger, and its error fails the call.
-// That is where the caller applies RLIMIT_FSIZE, after the permission
-// checks, in the order Linux checks them.
-func (v *VFS) TruncateCheck(path string, size int64, grow func(cur, size int64) error) error {
+// TruncateCheck is Truncate for a path resolved from at, with a hook: once
+// the file is found and may be written, grow (if not nil) is called with
+// the current and the new size when the call would make the file larger,
+// and its error fails the call. That is where the caller applies
+// RLIMIT_FSIZE, after the permission checks, in the order Linux checks
+// them.
+func (v *VFS) TruncateCheck(at Loc, path string, size int64, grow func(cur, size int64) error) error {
 	if size < 0 {
 		return unix.EINVAL
 	}
-	res, err := v.walk(path, walkOpts{follow: true, cred: &v.cred})
+	v.ns.RLock()
+	defer v.ns.RUnlock()
+	res, err := v.walk(at, path, walkOpts{follow: true, cred: &v.cred})
 	if err != nil {
 		return err
 	}
@@ -587,32 +826,72 @@ func (v *VFS) TruncateCheck(path string, size int64, grow func(cur, size int64) 
 	return truncateNode(on, size)
 }
 
-// Canonical resolves path to the canonical absolute path of a directory
-// the guest may enter, as chdir(2) requires (ENOTDIR, EACCES, ...).
+// Canonical resolves the absolute path to the canonical path of a
+// directory the guest may enter (see Chdir).
 func (v *VFS) Canonical(path string) (string, error) {
-	res, err := v.walk(path, walkOpts{follow: true, cred: &v.cred})
+	d, err := v.Chdir(Loc{}, path)
 	if err != nil {
 		return "", err
 	}
-	st, err := stat(res.node)
-	if err != nil {
-		return "", err
-	}
-	if !st.IsDir() {
-		return "", unix.ENOTDIR
-	}
-	if err := v.cred.check(&st, mayExec); err != nil {
-		return "", err
-	}
-	return res.path, nil
+	defer d.DecRef()
+	return d.Path(), nil
 }
 
-// Realpath resolves path (following all symlinks) to the canonical path of
-// whatever it names, like realpath(3).
+// Chdir resolves path from at to a directory the guest may enter, as
+// chdir(2) requires (ENOTDIR, EACCES, ...), and returns its dentry,
+// referenced.
+func (v *VFS) Chdir(at Loc, path string) (*Dentry, error) {
+	v.ns.RLock()
+	defer v.ns.RUnlock()
+	res, err := v.walk(at, path, walkOpts{follow: true, cred: &v.cred})
+	if err != nil {
+		return nil, err
+	}
+	if err := v.mayChdir(res.node); err != nil {
+		return nil, err
+	}
+	return v.materialize(res)
+}
+
+// ChdirDentry checks that d is a directory the guest may enter (fchdir)
+// and returns it referenced.
+func (v *VFS) ChdirDentry(d *Dentry) (*Dentry, error) {
+	if err := v.mayChdir(d.Node()); err != nil {
+		return nil, err
+	}
+	if !d.TryIncRef() {
+		return nil, unix.EBADF
+	}
+	return d, nil
+}
+
+func (v *VFS) mayChdir(n Node) error {
+	if n == nil {
+		return unix.ENOENT
+	}
+	st, err := stat(n)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return unix.ENOTDIR
+	}
+	return v.cred.check(&st, mayExec)
+}
+
+// Realpath resolves the absolute path (following all symlinks) to the
+// canonical path of whatever it names, like realpath(3).
 func (v *VFS) Realpath(path string) (string, error) {
-	res, err := v.walk(path, walkOpts{follow: true, cred: &v.cred})
+	v.ns.RLock()
+	defer v.ns.RUnlock()
+	res, err := v.walk(Loc{}, path, walkOpts{follow: true, cred: &v.cred})
 	if err != nil {
 		return "", err
 	}
-	return res.path, nil
+	d, err := v.materialize(res)
+	if err != nil {
+		return "", err
+	}
+	defer d.DecRef()
+	return d.Path(), nil
 }

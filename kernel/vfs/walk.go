@@ -6,15 +6,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Loc is where a path walk starts: Dir is the directory relative paths are
+// resolved from (a process's cwd, or a dirfd's dentry), Root the directory
+// absolute paths and absolute symlinks start from and ".." never climbs
+// above (a process's root). nil fields mean the VFS root, so the zero Loc
+// resolves absolute paths only (a relative path is EINVAL then).
+type Loc struct {
+	Root, Dir *Dentry
+}
+
 // frame is one directory on the walk stack. The stack mirrors the guest
-// path that was actually resolved, so ".." is answered by popping it: this
-// is what makes ".." at a mount root go to the mount point's parent in the
-// guest tree, and what guarantees that a file system is never asked to
-// resolve ".." (hostfs relies on that for containment).
+// path that was actually resolved, so ".." is answered by popping it, and
+// below the bottom by the bottom dentry's parent: this is what makes ".."
+// at a mount root go to the mount point's parent in the guest tree, and
+// what guarantees that a file system is never asked to resolve ".."
+// (hostfs relies on that for containment).
+//
+// A frame has a dentry when one exists already; otherwise (d == nil) it is
+// the child name of the frame below, and materialize creates its dentry if
+// the caller needs one. The bottom frame always has one.
 type frame struct {
-	path string // canonical guest path of dir
+	d    *Dentry
 	dir  DirNode
 	mnt  *mount
+	name string
 }
 
 // walkOpts selects how the final component is treated.
@@ -22,7 +37,7 @@ type walkOpts struct {
 	// follow: follow a trailing symlink.
 	follow bool
 	// parent: the final component may be missing; the result then has a nil
-	// node and the caller creates it in result.parent.
+	// node and the caller creates it in the result's parent.
 	parent bool
 	// mutate: the caller removes/renames/creates the final name itself. A
 	// trailing slash then never forces following a symlink and never yields
@@ -30,17 +45,29 @@ type walkOpts struct {
 	mutate bool
 	// cred: nil disables permission checks (mount setup by the host).
 	cred *Cred
+	// locked: the caller holds ns (for writing); otherwise walk expects the
+	// caller to hold it for reading.
+	locked bool
 }
 
 // walkResult describes the resolved final component.
 type walkResult struct {
-	parent frame  // directory containing the node (the root for "/")
-	name   string // final component; "" when the path ended in "/", "." or ".."
-	node   Node   // nil when missing (only with walkOpts.parent)
-	mnt    *mount // mount the node belongs to
-	path   string // canonical guest path of the node
-	slash  bool   // the path had a trailing slash
+	buf   [8]frame
+	stack []frame // the directories walked; the last is the parent
+	name  string  // final component; "" when the path ended in "/", "." or ".."
+	dname string  // the node's name in its parent (name, or the directory's for "/", "." and "..")
+	node  Node    // nil when missing (only with walkOpts.parent)
+	mnt   *mount  // mount the node belongs to
+	d     *Dentry // the node's dentry, when one exists already
+	// mountRoot: node is the root of a mount (reached through its mount
+	// point, or the VFS root itself).
+	mountRoot bool
+	slash     bool // the path had a trailing slash
 }
+
+// parent is the directory containing the node (for a path ending in "/",
+// "." or "..", the directory below the node on the stack, or the node).
+func (r *walkResult) parent() frame { return r.stack[len(r.stack)-1] }
 
 // isDirNode reports whether n is a directory, by type assertion.
 func isDirNode(n Node) bool {
@@ -64,23 +91,17 @@ func splitPath(p string) ([]string, error) {
 	return out, nil
 }
 
-func joinPath(dir, name string) string {
-	if dir == "/" {
-		return "/" + name
-	}
-	return dir + "/" + name
-}
-
-// checkPath applies the checks every path argument goes through.
-func checkPath(p string) error {
+// checkPath applies the checks every path argument goes through. A
+// relative path needs a starting directory (rel).
+func checkPath(p string, rel bool) error {
 	switch {
 	case p == "":
 		return unix.ENOENT
 	case len(p) > PathMax:
 		return unix.ENAMETOOLONG
-	case p[0] != '/':
-		// The caller must join the cwd or dirfd path first; accepting
-		// relative paths here would silently resolve them against "/".
+	case p[0] != '/' && !rel:
+		// Without a starting directory a relative path would silently
+		// resolve against "/".
 		return unix.EINVAL
 	case strings.IndexByte(p, 0) >= 0:
 		return unix.EINVAL
@@ -88,23 +109,41 @@ func checkPath(p string) error {
 	return nil
 }
 
-// walk resolves p component by component.
-func (v *VFS) walk(p string, o walkOpts) (*walkResult, error) {
-	if err := checkPath(p); err != nil {
+// frameOf is the frame of an existing directory dentry.
+func frameOf(d *Dentry) frame {
+	dir, _ := d.Node().(DirNode)
+	return frame{d: d, dir: dir, mnt: d.mnt}
+}
+
+// walk resolves p component by component from at. The caller holds ns
+// (for reading, or for writing with o.locked).
+func (v *VFS) walk(at Loc, p string, o walkOpts) (*walkResult, error) {
+	if err := checkPath(p, at.Dir != nil); err != nil {
 		return nil, err
 	}
 	comps, err := splitPath(p)
 	if err != nil {
 		return nil, err
 	}
-	slash := len(comps) > 0 && strings.HasSuffix(p, "/")
-	stack := []frame{v.rootFrame()}
+	root := at.Root
+	if root == nil {
+		root = v.root
+	}
+	start := at.Dir
+	if start == nil || p[0] == '/' {
+		start = root
+	}
+	r := &walkResult{slash: len(comps) > 0 && strings.HasSuffix(p, "/")}
+	r.stack = append(r.buf[:0], frameOf(start))
+	if r.stack[0].dir == nil {
+		return nil, unix.ENOTDIR
+	}
 	links := 0
 	for len(comps) > 0 {
 		name := comps[0]
 		comps = comps[1:]
 		final := len(comps) == 0
-		cur := stack[len(stack)-1]
+		cur := r.stack[len(r.stack)-1]
 		if o.cred != nil {
 			if err := o.cred.checkNode(cur.dir, mayExec); err != nil {
 				return nil, err
@@ -114,19 +153,23 @@ func (v *VFS) walk(p string, o walkOpts) (*walkResult, error) {
 		case ".":
 			continue
 		case "..":
-			if len(stack) > 1 {
-				stack = stack[:len(stack)-1]
+			switch {
+			case len(r.stack) > 1:
+				r.stack = r.stack[:len(r.stack)-1]
+			case cur.d != root && cur.d.parent != nil:
+				r.stack[0] = frameOf(cur.d.parent)
 			}
 			continue
 		}
-		child, mnt, err := v.lookupChild(cur, name)
+		child, cd, mnt, err := v.lookupChild(cur, name)
 		if err != nil {
 			if err == unix.ENOENT && final && o.parent {
-				return &walkResult{parent: cur, name: name, path: joinPath(cur.path, name), slash: slash}, nil
+				r.name, r.dname = name, name
+				return r, nil
 			}
 			return nil, err
 		}
-		if sl, ok := child.(SymlinkNode); ok && (!final || o.follow || (slash && !o.mutate)) {
+		if sl, ok := child.(SymlinkNode); ok && (!final || o.follow || (r.slash && !o.mutate)) {
 			links++
 			if links > MaxSymlinks {
 				return nil, unix.ELOOP
@@ -146,51 +189,152 @@ func (v *VFS) walk(p string, o walkOpts) (*walkResult, error) {
 				return nil, err
 			}
 			if target[0] == '/' {
-				stack = stack[:1]
+				r.stack = append(r.stack[:0], frameOf(root))
 			}
 			if final && strings.HasSuffix(target, "/") {
-				slash = true // "link -> dir/" must resolve to a directory
+				r.slash = true // "link -> dir/" must resolve to a directory
 			}
 			comps = append(tcomps, comps...)
 			continue
 		}
-		path := joinPath(cur.path, name)
 		if final {
-			if slash && !o.mutate && !isDirNode(child) {
+			if r.slash && !o.mutate && !isDirNode(child) {
 				return nil, unix.ENOTDIR
 			}
-			return &walkResult{parent: cur, name: name, node: child, mnt: mnt, path: path, slash: slash}, nil
+			r.name, r.dname, r.node, r.d, r.mnt = name, name, child, cd, mnt
+			r.mountRoot = cd != nil && cd == mnt.root
+			return r, nil
 		}
 		dir, ok := child.(DirNode)
 		if !ok {
 			return nil, unix.ENOTDIR
 		}
-		stack = append(stack, frame{path: path, dir: dir, mnt: mnt})
+		r.stack = append(r.stack, frame{d: cd, dir: dir, mnt: mnt, name: name})
 	}
 	// The path ended at a directory reached through "/", "." or "..".
-	top := stack[len(stack)-1]
-	parent := top
-	if len(stack) > 1 {
-		parent = stack[len(stack)-2]
+	top := r.stack[len(r.stack)-1]
+	r.node, r.d, r.mnt, r.dname = top.dir, top.d, top.mnt, top.name
+	r.mountRoot = top.d != nil && top.d == top.mnt.root
+	if len(r.stack) > 1 {
+		r.stack = r.stack[:len(r.stack)-1]
+	} else if top.d.parent != nil && top.d != root {
+		r.stack[0] = frameOf(top.d.parent)
 	}
-	return &walkResult{parent: parent, node: top.dir, mnt: top.mnt, path: top.path, slash: slash}, nil
+	return r, nil
 }
 
-// lookupChild looks name up in cur, giving mounts precedence over whatever
-// the underlying file system has (or lacks) at that path.
-func (v *VFS) lookupChild(cur frame, name string) (Node, *mount, error) {
-	if m := v.mountAt(joinPath(cur.path, name)); m != nil {
-		return m.root, m, nil
+// lookupChild looks name up in cur. A mount on the child's dentry takes
+// precedence over whatever the underlying file system has (or lacks)
+// there. It also returns the child's dentry when one exists.
+func (v *VFS) lookupChild(cur frame, name string) (Node, *Dentry, *mount, error) {
+	var cd *Dentry
+	if cur.d != nil {
+		if cd = v.cachedChild(cur.d, name); cd != nil && cd.mounted != nil {
+			m := cd.mounted
+			return m.root.Node(), m.root, m, nil
+		}
 	}
 	if err := ValidName(name); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	if cur.d != nil && cur.d.dead {
+		// A removed directory is empty, whatever a file system whose
+		// nodes are names (hostfs) would find at its old path now.
+		return nil, nil, nil, unix.ENOENT
 	}
 	n, err := cur.dir.Lookup(name)
 	if err != nil {
-		return nil, nil, toErrno(err)
+		return nil, nil, nil, toErrno(err)
 	}
 	if n == nil {
-		return nil, nil, unix.ENOENT
+		return nil, nil, nil, unix.ENOENT
 	}
-	return n, cur.mnt, nil
+	if cd != nil && cd.Node() != n {
+		// The file system answers with another node than the dentry
+		// holds: its nodes are names (hostfs), or the entry changed
+		// behind the VFS. The dentry names what is there now.
+		cd.setNode(n)
+	}
+	return n, cd, cur.mnt, nil
+}
+
+// materialize returns a referenced dentry for the result's node, creating
+// the dentries of the directories walked, and of the node, that do not
+// exist yet. The caller holds ns.
+func (v *VFS) materialize(r *walkResult) (*Dentry, error) {
+	v.dmu.Lock()
+	defer v.dmu.Unlock()
+	if r.d != nil && !r.d.dropped {
+		r.d.refs.Add(1)
+		return r.d, nil
+	}
+	made, err := v.fillLocked(r.stack)
+	if err != nil {
+		return nil, err
+	}
+	d, err := v.childLocked(r.parent().d, r.dname, r.node, r.mnt)
+	if made != nil {
+		made.refs.Add(-1) // held by d now, or dropped with it on failure
+		v.dropLocked(made)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.d = d
+	return d, nil
+}
+
+// parentDentry returns a referenced dentry for the result's parent
+// directory. The caller holds ns.
+func (v *VFS) parentDentry(r *walkResult) (*Dentry, error) {
+	v.dmu.Lock()
+	defer v.dmu.Unlock()
+	made, err := v.fillLocked(r.stack)
+	if err != nil {
+		return nil, err
+	}
+	d := r.parent().d
+	d.refs.Add(1)
+	if made != nil {
+		made.refs.Add(-1)
+	}
+	return d, nil
+}
+
+// fillLocked gives every frame of stack a live dentry, creating the
+// missing ones (a frame's dentry may also have been dropped since the walk
+// saw it unreferenced). It returns the deepest dentry it created, which
+// still holds the reference it was created with, for the caller to drop
+// once it has referenced what it needs; on failure nothing is left behind.
+func (v *VFS) fillLocked(stack []frame) (made *Dentry, err error) {
+	for i := 1; i < len(stack); i++ {
+		f := &stack[i]
+		if f.d != nil && !f.d.dropped {
+			continue
+		}
+		d, err := v.childLocked(stack[i-1].d, f.name, f.dir, f.mnt)
+		if err != nil {
+			if made != nil {
+				made.refs.Add(-1)
+				v.dropLocked(made)
+			}
+			return nil, err
+		}
+		if made != nil {
+			made.refs.Add(-1) // now held by d, its child
+		}
+		f.d, made = d, d
+	}
+	return made, nil
+}
+
+// Release drops the references a Loc handed out by a caller holds (nil
+// fields are skipped).
+func (l Loc) Release() {
+	if l.Root != nil {
+		l.Root.DecRef()
+	}
+	if l.Dir != nil {
+		l.Dir.DecRef()
+	}
 }

@@ -13,9 +13,9 @@ import (
 
 	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/kernel/audit"
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/kernel/vfs/memfs"
 	"github.com/litebox-go/litebox/platform"
 )
 

@@ -550,7 +550,11 @@ func sysUtimensat(t *Task, a args) (uint64, error) {
 }
 
 func sysGetcwd(t *Task, a args) (uint64, error) {
-	cwd := append([]byte(t.Proc.Getcwd()), 0)
+	path, err := t.Proc.Cwd()
+	if err != nil {
+		return 0, err
+	}
+	cwd := append([]byte(path), 0)
 	if uint64(len(cwd)) > a[1] {
 		return 0, unix.ERANGE
 	}

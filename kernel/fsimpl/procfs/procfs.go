@@ -10,8 +10,8 @@ import (
 	"sync"
 
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/fsimpl/procfs/synth"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/kernel/vfs/synth"
 )
 
 // New returns a /proc file system for k.
@@ -103,7 +103,7 @@ func (p *procfs) pidDir(pid int) *synth.Dir {
 			if err != nil {
 				return "", err
 			}
-			return pr.Getcwd(), nil
+			return pr.CwdLink()
 		}),
 		"maps": synth.NewFile(0o444, func() ([]byte, error) {
 			pr, err := proc()

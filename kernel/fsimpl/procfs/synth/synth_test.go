@@ -10,9 +10,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
+	"github.com/litebox-go/litebox/kernel/fsimpl/procfs/synth"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/kernel/vfs/memfs"
-	"github.com/litebox-go/litebox/kernel/vfs/synth"
 )
 
 func wantErrno(t *testing.T, what string, err error, want unix.Errno) {

@@ -11,9 +11,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/fsimpl/hostfs"
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/kernel/vfs/hostfs"
-	"github.com/litebox-go/litebox/kernel/vfs/memfs"
 )
 
 const secret = "TOP SECRET"
@@ -890,5 +890,57 @@ func TestFDBudget(t *testing.T) {
 	// A failed open gives its descriptor back too.
 	if _, err := fs.Root().Lookup("missing"); err == nil {
 		t.Fatal("lookup of a missing file succeeded")
+	}
+}
+
+// TestDentriesHoldNoHostFDs: open directories and working directories on
+// a host mount are dentries holding hostfs nodes, which are names below
+// the root, not host descriptors: holding many costs no part of the fd
+// budget. A rename through the VFS gives the held dentries (and those
+// below them) the nodes of their new names, so walks from them keep
+// working, still confined to the root.
+func TestDentriesHoldNoHostFDs(t *testing.T) {
+	root := t.TempDir()
+	budget := &hostfs.FDBudget{Max: 4}
+	v := vfs.New(newFS(t, root, hostfs.Options{FDs: budget, OwnerAsGuest: true}))
+	var held []*vfs.File
+	for i := range 20 {
+		dir := fmt.Sprintf("/d%d/sub", i)
+		must(t, "mkdir", v.Mkdir(fmt.Sprintf("/d%d", i), 0o755))
+		must(t, "mkdir", v.Mkdir(dir, 0o755))
+		f, err := v.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		must(t, "open "+dir, err)
+		held = append(held, f)
+		d, err := v.Chdir(vfs.Loc{}, dir)
+		must(t, "chdir "+dir, err)
+		defer d.DecRef()
+	}
+	if used := budget.Used(); used != 0 {
+		t.Fatalf("20 open directories and 20 working directories hold %d host fds", used)
+	}
+	must(t, "rename", v.Rename("/d0", "/moved"))
+	f := held[0]
+	if got := f.Path(); got != "/moved/sub" {
+		t.Errorf("Path after rename = %q", got)
+	}
+	nf, err := v.OpenAt(vfs.Loc{Dir: f.Dentry()}, "x", unix.O_CREAT|unix.O_WRONLY, 0o644)
+	must(t, "create from the renamed directory", err)
+	must(t, "close", nf.DecRef())
+	if _, err := os.Stat(filepath.Join(root, "moved", "sub", "x")); err != nil {
+		t.Errorf("file not created in the renamed host directory: %v", err)
+	}
+	ents, err := f.Getdents(0)
+	must(t, "getdents of the renamed directory", err)
+	if len(ents) != 3 || ents[2].Name != "x" {
+		t.Errorf("getdents = %v, want ., .., x", ents)
+	}
+	up, err := v.OpenAt(vfs.Loc{Dir: f.Dentry()}, "../../..", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	must(t, "open ../../..", err)
+	if got := up.Path(); got != "/" {
+		t.Errorf(".. past the root is %q, want /", got)
+	}
+	must(t, "close", up.DecRef())
+	for _, f := range held {
+		must(t, "close", f.DecRef())
 	}
 }

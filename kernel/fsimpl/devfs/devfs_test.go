@@ -7,9 +7,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/fsimpl/devfs"
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/kernel/vfs/devfs"
-	"github.com/litebox-go/litebox/kernel/vfs/memfs"
 )
 
 func wantErrno(t *testing.T, what string, err error, want unix.Errno) {
