@@ -76,15 +76,6 @@ type args [6]uint64
 
 type handler func(t *Task, a args) (uint64, error)
 
-type syscallEntry struct {
-	fn handler
-}
-
-// table is filled by the sys_*.go files' init functions.
-var table [512]syscallEntry
-
-func register(nr int, fn handler) { table[nr] = syscallEntry{fn: fn} }
-
 // Name returns the name of syscall nr.
 func Name(nr uint64) string {
 	if nr < uint64(len(sysNames)) && sysNames[nr] != "" {
@@ -106,6 +97,15 @@ func Number(name string) (uint64, bool) {
 // Implemented reports whether the shim serves syscall nr.
 func Implemented(nr uint64) bool { return nr < uint64(len(table)) && table[nr].fn != nil }
 
+// Note says what of syscall nr the shim does not support ("" when nothing
+// is known to be missing, or it is not implemented at all).
+func Note(nr uint64) string {
+	if nr >= uint64(len(table)) {
+		return ""
+	}
+	return table[nr].note
+}
+
 // NumSyscalls is one past the highest syscall number the shim knows a name for.
 func NumSyscalls() int { return len(sysNames) }
 
@@ -124,12 +124,13 @@ func Dispatch(t *Task) *Exit {
 		r.Rax = negErrno(unix.ENOSYS)
 		return nil
 	}
-	if mayBlock(nr, a) {
+	e := &table[nr]
+	if e.flags&mayBlock != 0 && (e.blocks == nil || e.blocks(a)) {
 		if p, ok := t.Thread.(parker); ok {
 			p.Park()
 		}
 	}
-	ret, err := table[nr].fn(t, a)
+	ret, err := e.fn(t, a)
 	if err == nil {
 		r.Rax = ret
 		return nil
@@ -168,19 +169,3 @@ func negErrno(e unix.Errno) uint64 { return uint64(-int64(e)) }
 // parker is implemented by platform threads that can be told a syscall may
 // keep litebox busy for long (systrap: the stub stops spinning).
 type parker interface{ Park() }
-
-// mayBlock reports syscalls that usually wait: sleeps, waits for children
-// or signals, futex waits and readiness waits. Reads and writes are left
-// out: they are mostly served at once.
-func mayBlock(nr uint64, a args) bool {
-	switch nr {
-	case unix.SYS_FUTEX:
-		op := a[1] & 0x7f
-		return op == futexWait || op == futexWaitBitset
-	case unix.SYS_WAIT4, unix.SYS_WAITID, unix.SYS_NANOSLEEP, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_PAUSE,
-		unix.SYS_RT_SIGSUSPEND, unix.SYS_RT_SIGTIMEDWAIT, unix.SYS_POLL, unix.SYS_PPOLL, unix.SYS_SELECT,
-		unix.SYS_PSELECT6, unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_VFORK:
-		return true
-	}
-	return false
-}

@@ -8,21 +8,22 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_CHOWN, func(t *Task, a args) (uint64, error) { return chown(t, unix.AT_FDCWD, a[0], a[1], a[2], 0) })
-	register(unix.SYS_LCHOWN, func(t *Task, a args) (uint64, error) {
-		return chown(t, unix.AT_FDCWD, a[0], a[1], a[2], unix.AT_SYMLINK_NOFOLLOW)
-	})
-	register(unix.SYS_FCHOWNAT, func(t *Task, a args) (uint64, error) {
-		return chown(t, fdArg(a[0]), a[1], a[2], a[3], int(a[4]))
-	})
-	register(unix.SYS_FCHOWN, func(t *Task, a args) (uint64, error) {
-		st, err := t.Proc.Fstat(fdArg(a[0]))
-		if err != nil {
-			return 0, err
-		}
-		return 0, chownIDs(t, st.Uid, a[1], a[2])
-	})
+func sysChown(t *Task, a args) (uint64, error) { return chown(t, unix.AT_FDCWD, a[0], a[1], a[2], 0) }
+
+func sysLchown(t *Task, a args) (uint64, error) {
+	return chown(t, unix.AT_FDCWD, a[0], a[1], a[2], unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func sysFchownat(t *Task, a args) (uint64, error) {
+	return chown(t, fdArg(a[0]), a[1], a[2], a[3], int(a[4]))
+}
+
+func sysFchown(t *Task, a args) (uint64, error) {
+	st, err := t.Proc.Fstat(fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	return 0, chownIDs(t, st.Uid, a[1], a[2])
 }
 
 // chown serves the chown family. The guest is an unprivileged user (uid

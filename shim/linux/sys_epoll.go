@@ -7,59 +7,63 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func init() {
-	register(unix.SYS_EVENTFD, func(t *Task, a args) (uint64, error) {
-		fd, err := t.Proc.Eventfd(uint(uint32(a[0])), 0)
-		return uint64(fd), err
-	})
-	register(unix.SYS_EVENTFD2, func(t *Task, a args) (uint64, error) {
-		fd, err := t.Proc.Eventfd(uint(uint32(a[0])), int(a[1]))
-		return uint64(fd), err
-	})
-	register(unix.SYS_EPOLL_CREATE, func(t *Task, a args) (uint64, error) {
-		if int32(a[0]) <= 0 {
+func sysEventfd(t *Task, a args) (uint64, error) {
+	fd, err := t.Proc.Eventfd(uint(uint32(a[0])), 0)
+	return uint64(fd), err
+}
+
+func sysEventfd2(t *Task, a args) (uint64, error) {
+	fd, err := t.Proc.Eventfd(uint(uint32(a[0])), int(a[1]))
+	return uint64(fd), err
+}
+
+func sysEpollCreate(t *Task, a args) (uint64, error) {
+	if int32(a[0]) <= 0 {
+		return 0, unix.EINVAL
+	}
+	fd, err := t.Proc.EpollCreate(0)
+	return uint64(fd), err
+}
+
+func sysEpollCreate1(t *Task, a args) (uint64, error) {
+	fd, err := t.Proc.EpollCreate(int(a[0]))
+	return uint64(fd), err
+}
+
+func sysEpollCtl(t *Task, a args) (uint64, error) {
+	var events uint32
+	var data uint64
+	if int(a[1]) != unix.EPOLL_CTL_DEL {
+		b, err := t.copyIn(a[3], 12) // struct epoll_event is packed on x86-64
+		if err != nil {
+			return 0, err
+		}
+		events, data = binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint64(b[4:])
+	}
+	return 0, t.Proc.EpollCtl(fdArg(a[0]), int(a[1]), fdArg(a[2]), events, data)
+}
+
+func sysEpollWait(t *Task, a args) (uint64, error) {
+	return epollWait(t, a[0], a[1], a[2], int32(a[3]))
+}
+
+func sysEpollPwait(t *Task, a args) (uint64, error) {
+	if a[4] != 0 {
+		if a[5] != 8 {
 			return 0, unix.EINVAL
 		}
-		fd, err := t.Proc.EpollCreate(0)
-		return uint64(fd), err
-	})
-	register(unix.SYS_EPOLL_CREATE1, func(t *Task, a args) (uint64, error) {
-		fd, err := t.Proc.EpollCreate(int(a[0]))
-		return uint64(fd), err
-	})
-	register(unix.SYS_EPOLL_CTL, func(t *Task, a args) (uint64, error) {
-		var events uint32
-		var data uint64
-		if int(a[1]) != unix.EPOLL_CTL_DEL {
-			b, err := t.copyIn(a[3], 12) // struct epoll_event is packed on x86-64
-			if err != nil {
-				return 0, err
-			}
-			events, data = binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint64(b[4:])
+		m, err := t.readU64(a[4])
+		if err != nil {
+			return 0, err
 		}
-		return 0, t.Proc.EpollCtl(fdArg(a[0]), int(a[1]), fdArg(a[2]), events, data)
-	})
-	register(unix.SYS_EPOLL_WAIT, func(t *Task, a args) (uint64, error) {
-		return epollWait(t, a[0], a[1], a[2], int32(a[3]))
-	})
-	register(unix.SYS_EPOLL_PWAIT, func(t *Task, a args) (uint64, error) {
-		if a[4] != 0 {
-			if a[5] != 8 {
-				return 0, unix.EINVAL
-			}
-			m, err := t.readU64(a[4])
-			if err != nil {
-				return 0, err
-			}
-			t.K.SaveMask(m)
-			n, err := epollWait(t, a[0], a[1], a[2], int32(a[3]))
-			if err == nil {
-				t.K.RestoreMask()
-			}
-			return n, err
+		t.K.SaveMask(m)
+		n, err := epollWait(t, a[0], a[1], a[2], int32(a[3]))
+		if err == nil {
+			t.K.RestoreMask()
 		}
-		return epollWait(t, a[0], a[1], a[2], int32(a[3]))
-	})
+		return n, err
+	}
+	return epollWait(t, a[0], a[1], a[2], int32(a[3]))
 }
 
 func epollWait(t *Task, epfd, addr, max uint64, ms int32) (uint64, error) {

@@ -11,99 +11,124 @@ import (
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
-func init() {
-	register(unix.SYS_READ, sysRead)
-	register(unix.SYS_WRITE, sysWrite)
-	register(unix.SYS_PREAD64, sysPread)
-	register(unix.SYS_PWRITE64, sysPwrite)
-	register(unix.SYS_READV, sysReadv)
-	register(unix.SYS_WRITEV, sysWritev)
-	register(unix.SYS_PREADV, sysPreadv)
-	register(unix.SYS_PWRITEV, sysPwritev)
-	register(unix.SYS_OPEN, func(t *Task, a args) (uint64, error) { return openat(t, unix.AT_FDCWD, a[0], a[1], a[2]) })
-	register(unix.SYS_OPENAT, func(t *Task, a args) (uint64, error) { return openat(t, fdArg(a[0]), a[1], a[2], a[3]) })
-	register(unix.SYS_CREAT, func(t *Task, a args) (uint64, error) {
-		return openat(t, unix.AT_FDCWD, a[0], unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, a[1])
-	})
-	register(unix.SYS_CLOSE, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Close(fdArg(a[0])) })
-	register(unix.SYS_LSEEK, sysLseek)
-	register(unix.SYS_FSTAT, sysFstat)
-	register(unix.SYS_STAT, func(t *Task, a args) (uint64, error) { return fstatat(t, unix.AT_FDCWD, a[0], a[1], 0) })
-	register(unix.SYS_LSTAT, func(t *Task, a args) (uint64, error) {
-		return fstatat(t, unix.AT_FDCWD, a[0], a[1], unix.AT_SYMLINK_NOFOLLOW)
-	})
-	register(unix.SYS_NEWFSTATAT, func(t *Task, a args) (uint64, error) { return fstatat(t, fdArg(a[0]), a[1], a[2], int(a[3])) })
-	register(unix.SYS_STATX, sysStatx)
-	register(unix.SYS_GETDENTS64, sysGetdents64)
-	register(unix.SYS_MKDIR, func(t *Task, a args) (uint64, error) { return mkdirat(t, unix.AT_FDCWD, a[0], a[1]) })
-	register(unix.SYS_MKDIRAT, func(t *Task, a args) (uint64, error) { return mkdirat(t, fdArg(a[0]), a[1], a[2]) })
-	register(unix.SYS_UNLINK, func(t *Task, a args) (uint64, error) { return unlinkat(t, unix.AT_FDCWD, a[0], 0) })
-	register(unix.SYS_RMDIR, func(t *Task, a args) (uint64, error) {
-		return unlinkat(t, unix.AT_FDCWD, a[0], unix.AT_REMOVEDIR)
-	})
-	register(unix.SYS_UNLINKAT, func(t *Task, a args) (uint64, error) { return unlinkat(t, fdArg(a[0]), a[1], int(a[2])) })
-	register(unix.SYS_RENAME, func(t *Task, a args) (uint64, error) {
-		return renameat(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
-	})
-	register(unix.SYS_RENAMEAT, func(t *Task, a args) (uint64, error) {
-		return renameat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], 0)
-	})
-	register(unix.SYS_RENAMEAT2, func(t *Task, a args) (uint64, error) {
-		return renameat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], uint(a[4]))
-	})
-	register(unix.SYS_LINK, func(t *Task, a args) (uint64, error) {
-		return linkat(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
-	})
-	register(unix.SYS_LINKAT, func(t *Task, a args) (uint64, error) {
-		return linkat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], int(int32(a[4])))
-	})
-	register(unix.SYS_SYMLINK, func(t *Task, a args) (uint64, error) { return symlinkat(t, a[0], unix.AT_FDCWD, a[1]) })
-	register(unix.SYS_SYMLINKAT, func(t *Task, a args) (uint64, error) { return symlinkat(t, a[0], fdArg(a[1]), a[2]) })
-	register(unix.SYS_READLINK, func(t *Task, a args) (uint64, error) { return readlinkat(t, unix.AT_FDCWD, a[0], a[1], a[2]) })
-	register(unix.SYS_READLINKAT, func(t *Task, a args) (uint64, error) { return readlinkat(t, fdArg(a[0]), a[1], a[2], a[3]) })
-	register(unix.SYS_ACCESS, func(t *Task, a args) (uint64, error) { return faccessat(t, unix.AT_FDCWD, a[0], a[1], 0) })
-	register(unix.SYS_FACCESSAT, func(t *Task, a args) (uint64, error) { return faccessat(t, fdArg(a[0]), a[1], a[2], 0) })
-	register(unix.SYS_FACCESSAT2, func(t *Task, a args) (uint64, error) {
-		return faccessat(t, fdArg(a[0]), a[1], a[2], int(a[3]))
-	})
-	register(unix.SYS_FCNTL, sysFcntl)
-	register(unix.SYS_FLOCK, func(t *Task, a args) (uint64, error) { return 0, t.K.Flock(fdArg(a[0]), int(a[1])) })
-	register(unix.SYS_DUP, func(t *Task, a args) (uint64, error) {
-		fd, err := t.Proc.Dup(fdArg(a[0]), 0, false)
-		return uint64(fd), err
-	})
-	register(unix.SYS_DUP2, func(t *Task, a args) (uint64, error) { return a[1], t.Proc.Dup2(fdArg(a[0]), fdArg(a[1])) })
-	register(unix.SYS_DUP3, func(t *Task, a args) (uint64, error) {
-		return a[1], t.Proc.Dup3(fdArg(a[0]), fdArg(a[1]), int(a[2]))
-	})
-	register(unix.SYS_IOCTL, sysIoctl)
-	register(unix.SYS_GETCWD, sysGetcwd)
-	register(unix.SYS_CHDIR, func(t *Task, a args) (uint64, error) {
-		p, err := t.readPath(a[0])
-		if err != nil {
-			return 0, err
-		}
-		return 0, t.Proc.Chdir(p)
-	})
-	register(unix.SYS_FCHDIR, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fchdir(fdArg(a[0])) })
-	register(unix.SYS_UMASK, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Umask(uint32(a[0]))), nil })
-	register(unix.SYS_FTRUNCATE, func(t *Task, a args) (uint64, error) {
-		return 0, t.K.Ftruncate(fdArg(a[0]), int64(a[1]))
-	})
-	register(unix.SYS_TRUNCATE, func(t *Task, a args) (uint64, error) {
-		p, err := t.readPath(a[0])
-		if err != nil {
-			return 0, err
-		}
-		return 0, t.K.Truncate(p, int64(a[1]))
-	})
-	register(unix.SYS_FSYNC, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) })
-	register(unix.SYS_FDATASYNC, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) })
-	register(unix.SYS_CHMOD, func(t *Task, a args) (uint64, error) { return fchmodat(t, unix.AT_FDCWD, a[0], a[1]) })
-	register(unix.SYS_FCHMODAT, func(t *Task, a args) (uint64, error) { return fchmodat(t, fdArg(a[0]), a[1], a[2]) })
-	register(unix.SYS_FCHMOD, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fchmod(fdArg(a[0]), uint32(a[1])) })
-	register(unix.SYS_UTIMENSAT, sysUtimensat)
+func sysOpen(t *Task, a args) (uint64, error) { return openat(t, unix.AT_FDCWD, a[0], a[1], a[2]) }
+
+func sysOpenat(t *Task, a args) (uint64, error) { return openat(t, fdArg(a[0]), a[1], a[2], a[3]) }
+
+func sysCreat(t *Task, a args) (uint64, error) {
+	return openat(t, unix.AT_FDCWD, a[0], unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, a[1])
 }
+
+func sysClose(t *Task, a args) (uint64, error) { return 0, t.Proc.Close(fdArg(a[0])) }
+
+func sysStat(t *Task, a args) (uint64, error) { return fstatat(t, unix.AT_FDCWD, a[0], a[1], 0) }
+
+func sysLstat(t *Task, a args) (uint64, error) {
+	return fstatat(t, unix.AT_FDCWD, a[0], a[1], unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func sysNewfstatat(t *Task, a args) (uint64, error) {
+	return fstatat(t, fdArg(a[0]), a[1], a[2], int(a[3]))
+}
+
+func sysMkdir(t *Task, a args) (uint64, error) { return mkdirat(t, unix.AT_FDCWD, a[0], a[1]) }
+
+func sysMkdirat(t *Task, a args) (uint64, error) { return mkdirat(t, fdArg(a[0]), a[1], a[2]) }
+
+func sysUnlink(t *Task, a args) (uint64, error) { return unlinkat(t, unix.AT_FDCWD, a[0], 0) }
+
+func sysRmdir(t *Task, a args) (uint64, error) {
+	return unlinkat(t, unix.AT_FDCWD, a[0], unix.AT_REMOVEDIR)
+}
+
+func sysUnlinkat(t *Task, a args) (uint64, error) { return unlinkat(t, fdArg(a[0]), a[1], int(a[2])) }
+
+func sysRename(t *Task, a args) (uint64, error) {
+	return renameat(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
+}
+
+func sysRenameat(t *Task, a args) (uint64, error) {
+	return renameat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], 0)
+}
+
+func sysRenameat2(t *Task, a args) (uint64, error) {
+	return renameat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], uint(a[4]))
+}
+
+func sysLink(t *Task, a args) (uint64, error) {
+	return linkat(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
+}
+
+func sysLinkat(t *Task, a args) (uint64, error) {
+	return linkat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], int(int32(a[4])))
+}
+
+func sysSymlink(t *Task, a args) (uint64, error) { return symlinkat(t, a[0], unix.AT_FDCWD, a[1]) }
+
+func sysSymlinkat(t *Task, a args) (uint64, error) { return symlinkat(t, a[0], fdArg(a[1]), a[2]) }
+
+func sysReadlink(t *Task, a args) (uint64, error) {
+	return readlinkat(t, unix.AT_FDCWD, a[0], a[1], a[2])
+}
+
+func sysReadlinkat(t *Task, a args) (uint64, error) {
+	return readlinkat(t, fdArg(a[0]), a[1], a[2], a[3])
+}
+
+func sysAccess(t *Task, a args) (uint64, error) { return faccessat(t, unix.AT_FDCWD, a[0], a[1], 0) }
+
+func sysFaccessat(t *Task, a args) (uint64, error) { return faccessat(t, fdArg(a[0]), a[1], a[2], 0) }
+
+func sysFaccessat2(t *Task, a args) (uint64, error) {
+	return faccessat(t, fdArg(a[0]), a[1], a[2], int(a[3]))
+}
+
+func sysFlock(t *Task, a args) (uint64, error) { return 0, t.K.Flock(fdArg(a[0]), int(a[1])) }
+
+func sysDup(t *Task, a args) (uint64, error) {
+	fd, err := t.Proc.Dup(fdArg(a[0]), 0, false)
+	return uint64(fd), err
+}
+
+func sysDup2(t *Task, a args) (uint64, error) { return a[1], t.Proc.Dup2(fdArg(a[0]), fdArg(a[1])) }
+
+func sysDup3(t *Task, a args) (uint64, error) {
+	return a[1], t.Proc.Dup3(fdArg(a[0]), fdArg(a[1]), int(a[2]))
+}
+
+func sysChdir(t *Task, a args) (uint64, error) {
+	p, err := t.readPath(a[0])
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Chdir(p)
+}
+
+func sysFchdir(t *Task, a args) (uint64, error) { return 0, t.Proc.Fchdir(fdArg(a[0])) }
+
+func sysUmask(t *Task, a args) (uint64, error) { return uint64(t.Proc.Umask(uint32(a[0]))), nil }
+
+func sysFtruncate(t *Task, a args) (uint64, error) {
+	return 0, t.K.Ftruncate(fdArg(a[0]), int64(a[1]))
+}
+
+func sysTruncate(t *Task, a args) (uint64, error) {
+	p, err := t.readPath(a[0])
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.K.Truncate(p, int64(a[1]))
+}
+
+func sysFsync(t *Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) }
+
+func sysFdatasync(t *Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) }
+
+func sysChmod(t *Task, a args) (uint64, error) { return fchmodat(t, unix.AT_FDCWD, a[0], a[1]) }
+
+func sysFchmodat(t *Task, a args) (uint64, error) { return fchmodat(t, fdArg(a[0]), a[1], a[2]) }
+
+func sysFchmod(t *Task, a args) (uint64, error) { return 0, t.Proc.Fchmod(fdArg(a[0]), uint32(a[1])) }
 
 // fdArg decodes a descriptor argument: the kernel reads it as a C int.
 func fdArg(v uint64) int { return int(int32(v)) }

@@ -9,10 +9,6 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_FUTEX, sysFutex)
-}
-
 // futex operations (linux/futex.h).
 const (
 	futexWait          = 0
@@ -92,4 +88,10 @@ func sysFutex(t *Task, a args) (uint64, error) {
 	}
 	t.Proc.Kernel().Unsupported("futex op", unix.SYS_FUTEX, t.Proc.PID)
 	return 0, unix.ENOSYS
+}
+
+// futexWaits refines the table's mayBlock for futex: only the waits block.
+func futexWaits(a args) bool {
+	op := a[1] & 0x7f
+	return op == futexWait || op == futexWaitBitset
 }

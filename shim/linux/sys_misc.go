@@ -8,28 +8,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func init() {
-	register(unix.SYS_SYSINFO, sysSysinfo)
-	register(unix.SYS_SCHED_GETAFFINITY, sysSchedGetaffinity)
-	register(unix.SYS_GETCPU, sysGetcpu)
-	register(unix.SYS_FADVISE64, func(t *Task, a args) (uint64, error) {
-		if _, err := t.Proc.FDs.Get(fdArg(a[0])); err != nil {
-			return 0, err
-		}
-		if int64(a[2]) < 0 || a[3] > unix.FADV_NOREUSE {
-			return 0, unix.EINVAL
-		}
-		return 0, nil // advice only: our files have no page cache to tune
-	})
-	register(unix.SYS_PRCTL, sysPrctl)
-	for _, nr := range []int{unix.SYS_GETXATTR, unix.SYS_LGETXATTR, unix.SYS_FGETXATTR,
-		unix.SYS_LISTXATTR, unix.SYS_LLISTXATTR, unix.SYS_FLISTXATTR,
-		unix.SYS_SETXATTR, unix.SYS_LSETXATTR, unix.SYS_FSETXATTR,
-		unix.SYS_REMOVEXATTR, unix.SYS_LREMOVEXATTR, unix.SYS_FREMOVEXATTR} {
-		// Our file systems keep no extended attributes, which Linux
-		// reports the same way for file systems without xattr support.
-		register(nr, func(t *Task, a args) (uint64, error) { return 0, unix.EOPNOTSUPP })
+// sysXattr serves the extended-attribute calls: our file systems keep no
+// extended attributes, which Linux reports the same way for file systems
+// without xattr support.
+func sysXattr(t *Task, a args) (uint64, error) { return 0, unix.EOPNOTSUPP }
+
+func sysFadvise64(t *Task, a args) (uint64, error) {
+	if _, err := t.Proc.FDs.Get(fdArg(a[0])); err != nil {
+		return 0, err
 	}
+	if int64(a[2]) < 0 || a[3] > unix.FADV_NOREUSE {
+		return 0, unix.EINVAL
+	}
+	return 0, nil // advice only: our files have no page cache to tune
 }
 
 func sysSysinfo(t *Task, a args) (uint64, error) {

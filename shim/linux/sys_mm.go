@@ -7,18 +7,17 @@ import (
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
-func init() {
-	register(unix.SYS_BRK, func(t *Task, a args) (uint64, error) { return t.Proc.MM.Brk(a[0]), nil })
-	register(unix.SYS_MMAP, sysMmap)
-	register(unix.SYS_MUNMAP, func(t *Task, a args) (uint64, error) { return 0, t.Proc.MM.Munmap(a[0], a[1]) })
-	register(unix.SYS_MPROTECT, func(t *Task, a args) (uint64, error) {
-		prot := int(a[2]) &^ (unix.PROT_GROWSDOWN | unix.PROT_GROWSUP)
-		return 0, t.Proc.MM.Mprotect(a[0], a[1], prot)
-	})
-	register(unix.SYS_MREMAP, sysMremap)
-	register(unix.SYS_MADVISE, func(t *Task, a args) (uint64, error) {
-		return 0, t.Proc.MM.Madvise(a[0], a[1], int(int32(a[2])))
-	})
+func sysBrk(t *Task, a args) (uint64, error) { return t.Proc.MM.Brk(a[0]), nil }
+
+func sysMunmap(t *Task, a args) (uint64, error) { return 0, t.Proc.MM.Munmap(a[0], a[1]) }
+
+func sysMprotect(t *Task, a args) (uint64, error) {
+	prot := int(a[2]) &^ (unix.PROT_GROWSDOWN | unix.PROT_GROWSUP)
+	return 0, t.Proc.MM.Mprotect(a[0], a[1], prot)
+}
+
+func sysMadvise(t *Task, a args) (uint64, error) {
+	return 0, t.Proc.MM.Madvise(a[0], a[1], int(int32(a[2])))
 }
 
 // mapFlagsKnown are the mmap flags the kernel honours or may safely treat

@@ -9,62 +9,65 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_PIPE, func(t *Task, a args) (uint64, error) { return sysPipe2(t, a[0], 0) })
-	register(unix.SYS_PIPE2, func(t *Task, a args) (uint64, error) { return sysPipe2(t, a[0], int(a[1])) })
-	register(unix.SYS_POLL, func(t *Task, a args) (uint64, error) {
-		var timeout *time.Duration
-		if ms := int32(a[2]); ms >= 0 {
-			d := time.Duration(ms) * time.Millisecond
-			timeout = &d
+func sysPipe(t *Task, a args) (uint64, error) { return makePipe(t, a[0], 0) }
+
+func sysPipe2(t *Task, a args) (uint64, error) { return makePipe(t, a[0], int(a[1])) }
+
+func sysPoll(t *Task, a args) (uint64, error) {
+	var timeout *time.Duration
+	if ms := int32(a[2]); ms >= 0 {
+		d := time.Duration(ms) * time.Millisecond
+		timeout = &d
+	}
+	return poll(t, a[0], a[1], timeout)
+}
+
+func sysPpoll(t *Task, a args) (uint64, error) {
+	timeout, err := t.optTimespec(a[2])
+	if err != nil {
+		return 0, err
+	}
+	if a[3] != 0 {
+		if a[4] != 8 {
+			return 0, unix.EINVAL
 		}
-		return poll(t, a[0], a[1], timeout)
-	})
-	register(unix.SYS_PPOLL, func(t *Task, a args) (uint64, error) {
-		timeout, err := t.optTimespec(a[2])
+		m, err := t.readU64(a[3])
 		if err != nil {
 			return 0, err
 		}
-		if a[3] != 0 {
-			if a[4] != 8 {
-				return 0, unix.EINVAL
-			}
-			m, err := t.readU64(a[3])
-			if err != nil {
-				return 0, err
-			}
-			t.K.SaveMask(m)
-			n, err := poll(t, a[0], a[1], timeout)
-			if err == nil {
-				t.K.RestoreMask()
-			}
-			return n, err
+		t.K.SaveMask(m)
+		n, err := poll(t, a[0], a[1], timeout)
+		if err == nil {
+			t.K.RestoreMask()
 		}
-		return poll(t, a[0], a[1], timeout)
-	})
-	register(unix.SYS_SELECT, func(t *Task, a args) (uint64, error) {
-		var timeout *time.Duration
-		if a[4] != 0 {
-			b, err := t.copyIn(a[4], 16)
-			if err != nil {
-				return 0, err
-			}
-			sec, usec := int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))
-			if sec < 0 || usec < 0 || usec >= 1e6 {
-				return 0, unix.EINVAL
-			}
-			d := time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond
-			timeout = &d
-		}
-		return sel(t, a, timeout)
-	})
-	register(unix.SYS_PSELECT6, func(t *Task, a args) (uint64, error) {
-		timeout, err := t.optTimespec(a[4])
+		return n, err
+	}
+	return poll(t, a[0], a[1], timeout)
+}
+
+func sysSelect(t *Task, a args) (uint64, error) {
+	var timeout *time.Duration
+	if a[4] != 0 {
+		b, err := t.copyIn(a[4], 16)
 		if err != nil {
 			return 0, err
 		}
-		return sel(t, a, timeout)
-	})
+		sec, usec := int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))
+		if sec < 0 || usec < 0 || usec >= 1e6 {
+			return 0, unix.EINVAL
+		}
+		d := time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond
+		timeout = &d
+	}
+	return sel(t, a, timeout)
+}
+
+func sysPselect6(t *Task, a args) (uint64, error) {
+	timeout, err := t.optTimespec(a[4])
+	if err != nil {
+		return 0, err
+	}
+	return sel(t, a, timeout)
 }
 
 func (t *Task) optTimespec(addr uint64) (*time.Duration, error) {
@@ -78,7 +81,7 @@ func (t *Task) optTimespec(addr uint64) (*time.Duration, error) {
 	return &d, nil
 }
 
-func sysPipe2(t *Task, addr uint64, flags int) (uint64, error) {
+func makePipe(t *Task, addr uint64, flags int) (uint64, error) {
 	r, w, err := t.Proc.Pipe2(flags)
 	if err != nil {
 		return 0, err

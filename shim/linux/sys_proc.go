@@ -10,51 +10,52 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_EXIT, func(t *Task, a args) (uint64, error) { return 0, &Exit{Code: int(a[0] & 0xff)} })
-	register(unix.SYS_EXIT_GROUP, sysExitGroup)
-	register(unix.SYS_GETPID, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getpid()), nil })
-	register(unix.SYS_GETTID, func(t *Task, a args) (uint64, error) { return uint64(t.K.TID), nil })
-	register(unix.SYS_GETPPID, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getppid()), nil })
-	for _, nr := range []int{unix.SYS_GETUID, unix.SYS_GETEUID} {
-		register(nr, func(t *Task, a args) (uint64, error) { return kernel.GuestUID, nil })
-	}
-	for _, nr := range []int{unix.SYS_GETGID, unix.SYS_GETEGID} {
-		register(nr, func(t *Task, a args) (uint64, error) { return kernel.GuestGID, nil })
-	}
-	register(unix.SYS_ARCH_PRCTL, sysArchPrctl)
-	register(unix.SYS_SET_TID_ADDRESS, func(t *Task, a args) (uint64, error) {
-		t.K.SetClearTID(a[0])
-		return uint64(t.K.TID), nil
-	})
-	register(unix.SYS_SET_ROBUST_LIST, func(t *Task, a args) (uint64, error) {
-		if a[1] != 24 { // sizeof(struct robust_list_head)
-			return 0, unix.EINVAL
-		}
-		// Recorded by glibc for every thread; the list is only walked when
-		// a thread dies holding a robust mutex, which the kernel does not
-		// do yet (a dying owner leaves such a mutex locked).
-		return 0, nil
-	})
-	register(unix.SYS_PRLIMIT64, sysPrlimit)
-	register(unix.SYS_GETRLIMIT, func(t *Task, a args) (uint64, error) {
-		r, err := t.Proc.Getrlimit(int(a[0]))
-		if err != nil {
-			return 0, err
-		}
-		return 0, t.copyOut(a[1], encodeRlimit(r))
-	})
-	register(unix.SYS_SETRLIMIT, func(t *Task, a args) (uint64, error) {
-		r, err := t.readRlimit(a[1])
-		if err != nil {
-			return 0, err
-		}
-		return 0, t.Proc.Setrlimit(int(a[0]), r)
-	})
-	register(unix.SYS_UNAME, sysUname)
-	register(unix.SYS_SCHED_YIELD, func(t *Task, a args) (uint64, error) { runtime.Gosched(); return 0, nil })
-	register(unix.SYS_GETRANDOM, sysGetrandom)
+// sysGetuid serves getuid and geteuid: the guest is one unprivileged user.
+func sysGetuid(t *Task, a args) (uint64, error) { return kernel.GuestUID, nil }
+
+// sysGetgid serves getgid and getegid.
+func sysGetgid(t *Task, a args) (uint64, error) { return kernel.GuestGID, nil }
+
+func sysExit(t *Task, a args) (uint64, error) { return 0, &Exit{Code: int(a[0] & 0xff)} }
+
+func sysGetpid(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getpid()), nil }
+
+func sysGettid(t *Task, a args) (uint64, error) { return uint64(t.K.TID), nil }
+
+func sysGetppid(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getppid()), nil }
+
+func sysSetTidAddress(t *Task, a args) (uint64, error) {
+	t.K.SetClearTID(a[0])
+	return uint64(t.K.TID), nil
 }
+
+func sysSetRobustList(t *Task, a args) (uint64, error) {
+	if a[1] != 24 { // sizeof(struct robust_list_head)
+		return 0, unix.EINVAL
+	}
+	// Recorded by glibc for every thread; the list is only walked when
+	// a thread dies holding a robust mutex, which the kernel does not
+	// do yet (a dying owner leaves such a mutex locked).
+	return 0, nil
+}
+
+func sysGetrlimit(t *Task, a args) (uint64, error) {
+	r, err := t.Proc.Getrlimit(int(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.copyOut(a[1], encodeRlimit(r))
+}
+
+func sysSetrlimit(t *Task, a args) (uint64, error) {
+	r, err := t.readRlimit(a[1])
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Setrlimit(int(a[0]), r)
+}
+
+func sysSchedYield(t *Task, a args) (uint64, error) { runtime.Gosched(); return 0, nil }
 
 func sysExitGroup(t *Task, a args) (uint64, error) {
 	t.Proc.Kill(kernel.WaitStatusExited(int(a[0] & 0xff)))

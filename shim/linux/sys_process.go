@@ -11,45 +11,50 @@ import (
 	"github.com/litebox-go/litebox/platform"
 )
 
-func init() {
-	register(unix.SYS_CLONE, func(t *Task, a args) (uint64, error) {
-		// x86-64 order: flags, stack, parent_tid, child_tid, tls.
-		return t.clone(cloneArgs{flags: a[0], stack: a[1], parentTID: a[2], childTID: a[3], tls: a[4]})
-	})
-	register(unix.SYS_FORK, func(t *Task, a args) (uint64, error) {
-		return t.clone(cloneArgs{flags: uint64(unix.SIGCHLD)})
-	})
-	register(unix.SYS_VFORK, func(t *Task, a args) (uint64, error) {
-		return t.clone(cloneArgs{flags: unix.CLONE_VM | unix.CLONE_VFORK | uint64(unix.SIGCHLD)})
-	})
-	register(unix.SYS_EXECVE, func(t *Task, a args) (uint64, error) { return t.execve(unix.AT_FDCWD, a[0], a[1], a[2], 0) })
-	register(unix.SYS_EXECVEAT, func(t *Task, a args) (uint64, error) {
-		return t.execve(fdArg(a[0]), a[1], a[2], a[3], int(a[4]))
-	})
-	register(unix.SYS_WAIT4, sysWait4)
-	register(unix.SYS_WAITID, sysWaitid)
-	register(unix.SYS_GETPGID, func(t *Task, a args) (uint64, error) {
-		p, err := t.processArg(int(int32(a[0])))
-		if err != nil {
-			return 0, err
-		}
-		return uint64(p.Pgid()), nil
-	})
-	register(unix.SYS_GETPGRP, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Pgid()), nil })
-	register(unix.SYS_GETSID, func(t *Task, a args) (uint64, error) {
-		p, err := t.processArg(int(int32(a[0])))
-		if err != nil {
-			return 0, err
-		}
-		return uint64(p.Sid()), nil
-	})
-	register(unix.SYS_SETPGID, func(t *Task, a args) (uint64, error) {
-		return 0, t.K.Setpgid(int(int32(a[0])), int(int32(a[1])))
-	})
-	register(unix.SYS_SETSID, func(t *Task, a args) (uint64, error) {
-		sid, err := t.K.Setsid()
-		return uint64(sid), err
-	})
+func sysClone(t *Task, a args) (uint64, error) {
+	// x86-64 order: flags, stack, parent_tid, child_tid, tls.
+	return t.clone(cloneArgs{flags: a[0], stack: a[1], parentTID: a[2], childTID: a[3], tls: a[4]})
+}
+
+func sysFork(t *Task, a args) (uint64, error) {
+	return t.clone(cloneArgs{flags: uint64(unix.SIGCHLD)})
+}
+
+func sysVfork(t *Task, a args) (uint64, error) {
+	return t.clone(cloneArgs{flags: unix.CLONE_VM | unix.CLONE_VFORK | uint64(unix.SIGCHLD)})
+}
+
+func sysExecve(t *Task, a args) (uint64, error) { return t.execve(unix.AT_FDCWD, a[0], a[1], a[2], 0) }
+
+func sysExecveat(t *Task, a args) (uint64, error) {
+	return t.execve(fdArg(a[0]), a[1], a[2], a[3], int(a[4]))
+}
+
+func sysGetpgid(t *Task, a args) (uint64, error) {
+	p, err := t.processArg(int(int32(a[0])))
+	if err != nil {
+		return 0, err
+	}
+	return uint64(p.Pgid()), nil
+}
+
+func sysGetpgrp(t *Task, a args) (uint64, error) { return uint64(t.Proc.Pgid()), nil }
+
+func sysGetsid(t *Task, a args) (uint64, error) {
+	p, err := t.processArg(int(int32(a[0])))
+	if err != nil {
+		return 0, err
+	}
+	return uint64(p.Sid()), nil
+}
+
+func sysSetpgid(t *Task, a args) (uint64, error) {
+	return 0, t.K.Setpgid(int(int32(a[0])), int(int32(a[1])))
+}
+
+func sysSetsid(t *Task, a args) (uint64, error) {
+	sid, err := t.K.Setsid()
+	return uint64(sid), err
 }
 
 func (t *Task) processArg(pid int) (*kernel.Process, error) {

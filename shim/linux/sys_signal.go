@@ -9,65 +9,62 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_RT_SIGACTION, sysRtSigaction)
-	register(unix.SYS_RT_SIGPROCMASK, sysRtSigprocmask)
-	register(unix.SYS_RT_SIGRETURN, sysRtSigreturn)
-	register(unix.SYS_SIGALTSTACK, sysSigaltstack)
-	register(unix.SYS_RT_SIGPENDING, func(t *Task, a args) (uint64, error) {
-		if a[1] > 8 {
-			return 0, unix.EINVAL
-		}
-		return 0, t.writeU64(a[0], t.K.Pending()&t.K.Mask())
-	})
-	register(unix.SYS_RT_SIGSUSPEND, func(t *Task, a args) (uint64, error) {
-		if a[1] != 8 {
-			return 0, unix.EINVAL
-		}
-		m, err := t.readU64(a[0])
-		if err != nil {
-			return 0, err
-		}
-		t.K.SaveMask(m)
-		<-t.K.Interrupted()
-		return 0, kernel.ERESTARTNOHAND
-	})
-	register(unix.SYS_PAUSE, func(t *Task, a args) (uint64, error) {
-		<-t.K.Interrupted()
-		return 0, kernel.ERESTARTNOHAND
-	})
-	register(unix.SYS_RT_SIGTIMEDWAIT, sysRtSigtimedwait)
-	register(unix.SYS_KILL, sysKill)
-	register(unix.SYS_TGKILL, func(t *Task, a args) (uint64, error) {
-		tgid, tid := int(int32(a[0])), int(int32(a[1]))
-		if tgid <= 0 || tid <= 0 {
-			return 0, unix.EINVAL
-		}
-		return 0, t.tkill(tid, tgid, a[2])
-	})
-	register(unix.SYS_TKILL, func(t *Task, a args) (uint64, error) {
-		tid := int(int32(a[0]))
-		if tid <= 0 {
-			return 0, unix.EINVAL
-		}
-		return 0, t.tkill(tid, 0, a[1])
-	})
-	register(unix.SYS_ALARM, func(t *Task, a args) (uint64, error) {
-		left, _ := t.Proc.SetAlarm(time.Duration(uint32(a[0]))*time.Second, 0)
-		secs := uint64((left + time.Second/2) / time.Second)
-		if left > 0 && secs == 0 {
-			secs = 1
-		}
-		return secs, nil
-	})
-	register(unix.SYS_SETITIMER, sysSetitimer)
-	register(unix.SYS_GETITIMER, func(t *Task, a args) (uint64, error) {
-		if a[0] != unix.ITIMER_REAL {
-			return 0, t.unsupportedTimer()
-		}
-		left, interval := t.Proc.Alarm()
-		return 0, t.copyOut(a[1], encodeItimerval(interval, left))
-	})
+func sysRtSigpending(t *Task, a args) (uint64, error) {
+	if a[1] > 8 {
+		return 0, unix.EINVAL
+	}
+	return 0, t.writeU64(a[0], t.K.Pending()&t.K.Mask())
+}
+
+func sysRtSigsuspend(t *Task, a args) (uint64, error) {
+	if a[1] != 8 {
+		return 0, unix.EINVAL
+	}
+	m, err := t.readU64(a[0])
+	if err != nil {
+		return 0, err
+	}
+	t.K.SaveMask(m)
+	<-t.K.Interrupted()
+	return 0, kernel.ERESTARTNOHAND
+}
+
+func sysPause(t *Task, a args) (uint64, error) {
+	<-t.K.Interrupted()
+	return 0, kernel.ERESTARTNOHAND
+}
+
+func sysTgkill(t *Task, a args) (uint64, error) {
+	tgid, tid := int(int32(a[0])), int(int32(a[1]))
+	if tgid <= 0 || tid <= 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, t.tkill(tid, tgid, a[2])
+}
+
+func sysTkill(t *Task, a args) (uint64, error) {
+	tid := int(int32(a[0]))
+	if tid <= 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, t.tkill(tid, 0, a[1])
+}
+
+func sysAlarm(t *Task, a args) (uint64, error) {
+	left, _ := t.Proc.SetAlarm(time.Duration(uint32(a[0]))*time.Second, 0)
+	secs := uint64((left + time.Second/2) / time.Second)
+	if left > 0 && secs == 0 {
+		secs = 1
+	}
+	return secs, nil
+}
+
+func sysGetitimer(t *Task, a args) (uint64, error) {
+	if a[0] != unix.ITIMER_REAL {
+		return 0, t.unsupportedTimer()
+	}
+	left, interval := t.Proc.Alarm()
+	return 0, t.copyOut(a[1], encodeItimerval(interval, left))
 }
 
 func (t *Task) unsupportedTimer() error {

@@ -8,76 +8,85 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_SOCKET, func(t *Task, a args) (uint64, error) {
-		fd, err := t.Proc.Socket(int(a[0]), int(a[1]), int(a[2]))
-		return uint64(fd), err
-	})
-	register(unix.SYS_SOCKETPAIR, func(t *Task, a args) (uint64, error) {
-		x, y, err := t.Proc.Socketpair(int(a[0]), int(a[1]), int(a[2]))
-		if err != nil {
-			return 0, err
-		}
-		b := binary.LittleEndian.AppendUint32(nil, uint32(x))
-		b = binary.LittleEndian.AppendUint32(b, uint32(y))
-		if err := t.copyOut(a[3], b); err != nil {
-			_ = t.Proc.Close(x)
-			_ = t.Proc.Close(y)
-			return 0, err
-		}
-		return 0, nil
-	})
-	register(unix.SYS_SENDTO, func(t *Task, a args) (uint64, error) {
-		return t.sockXfer(fdArg(a[0]), []iovec{{a[1], a[2]}}, int(a[3]), true)
-	})
-	register(unix.SYS_RECVFROM, func(t *Task, a args) (uint64, error) {
-		n, err := t.sockXfer(fdArg(a[0]), []iovec{{a[1], a[2]}}, int(a[3]), false)
-		if err == nil && a[4] != 0 && a[5] != 0 {
-			err = t.writeU32(a[5], 0) // the peer of a socketpair is unnamed
-		}
-		return n, err
-	})
-	register(unix.SYS_SENDMSG, func(t *Task, a args) (uint64, error) { return t.msgXfer(fdArg(a[0]), a[1], int(a[2]), true) })
-	register(unix.SYS_RECVMSG, func(t *Task, a args) (uint64, error) { return t.msgXfer(fdArg(a[0]), a[1], int(a[2]), false) })
-	register(unix.SYS_SHUTDOWN, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Shutdown(fdArg(a[0]), int(a[1])) })
-	register(unix.SYS_GETSOCKOPT, sysGetsockopt)
-	register(unix.SYS_SETSOCKOPT, func(t *Task, a args) (uint64, error) {
-		if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
-			return 0, err
-		}
-		if a[1] == unix.SOL_SOCKET {
-			switch a[2] {
-			case unix.SO_RCVBUF, unix.SO_SNDBUF, unix.SO_PASSCRED, unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
-				// Buffer sizes are hints; credentials and timeouts are not
-				// served yet and say so.
-				if a[2] == unix.SO_RCVBUF || a[2] == unix.SO_SNDBUF {
-					return 0, nil
-				}
-			}
-		}
-		t.Proc.Kernel().Unsupported("setsockopt option", unix.SYS_SETSOCKOPT, t.Proc.PID)
-		return 0, unix.ENOPROTOOPT
-	})
-	for _, nr := range []int{unix.SYS_GETSOCKNAME, unix.SYS_GETPEERNAME} {
-		register(nr, func(t *Task, a args) (uint64, error) {
-			if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
-				return 0, err
-			}
-			// An unnamed AF_UNIX address: just the family.
-			if err := t.copyOut(a[1], []byte{unix.AF_UNIX, 0}); err != nil {
-				return 0, err
-			}
-			return 0, t.writeU32(a[2], 2)
-		})
+// sysGetsockname serves getsockname and getpeername: a socketpair end has
+// an unnamed AF_UNIX address, just the family.
+func sysGetsockname(t *Task, a args) (uint64, error) {
+	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
+		return 0, err
 	}
-	for _, nr := range []int{unix.SYS_CONNECT, unix.SYS_BIND, unix.SYS_LISTEN, unix.SYS_ACCEPT, unix.SYS_ACCEPT4} {
-		register(nr, func(t *Task, a args) (uint64, error) {
-			if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
-				return 0, err
-			}
-			return 0, unix.EINVAL // a socketpair end is already connected
-		})
+	if err := t.copyOut(a[1], []byte{unix.AF_UNIX, 0}); err != nil {
+		return 0, err
 	}
+	return 0, t.writeU32(a[2], 2)
+}
+
+// sysConnect serves connect, bind, listen, accept and accept4 on the only
+// sockets there are: a socketpair end is already connected.
+func sysConnect(t *Task, a args) (uint64, error) {
+	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
+		return 0, err
+	}
+	return 0, unix.EINVAL
+}
+
+func sysSocket(t *Task, a args) (uint64, error) {
+	fd, err := t.Proc.Socket(int(a[0]), int(a[1]), int(a[2]))
+	return uint64(fd), err
+}
+
+func sysSocketpair(t *Task, a args) (uint64, error) {
+	x, y, err := t.Proc.Socketpair(int(a[0]), int(a[1]), int(a[2]))
+	if err != nil {
+		return 0, err
+	}
+	b := binary.LittleEndian.AppendUint32(nil, uint32(x))
+	b = binary.LittleEndian.AppendUint32(b, uint32(y))
+	if err := t.copyOut(a[3], b); err != nil {
+		_ = t.Proc.Close(x)
+		_ = t.Proc.Close(y)
+		return 0, err
+	}
+	return 0, nil
+}
+
+func sysSendto(t *Task, a args) (uint64, error) {
+	return t.sockXfer(fdArg(a[0]), []iovec{{a[1], a[2]}}, int(a[3]), true)
+}
+
+func sysRecvfrom(t *Task, a args) (uint64, error) {
+	n, err := t.sockXfer(fdArg(a[0]), []iovec{{a[1], a[2]}}, int(a[3]), false)
+	if err == nil && a[4] != 0 && a[5] != 0 {
+		err = t.writeU32(a[5], 0) // the peer of a socketpair is unnamed
+	}
+	return n, err
+}
+
+func sysSendmsg(t *Task, a args) (uint64, error) {
+	return t.msgXfer(fdArg(a[0]), a[1], int(a[2]), true)
+}
+
+func sysRecvmsg(t *Task, a args) (uint64, error) {
+	return t.msgXfer(fdArg(a[0]), a[1], int(a[2]), false)
+}
+
+func sysShutdown(t *Task, a args) (uint64, error) { return 0, t.Proc.Shutdown(fdArg(a[0]), int(a[1])) }
+
+func sysSetsockopt(t *Task, a args) (uint64, error) {
+	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
+		return 0, err
+	}
+	if a[1] == unix.SOL_SOCKET {
+		switch a[2] {
+		case unix.SO_RCVBUF, unix.SO_SNDBUF, unix.SO_PASSCRED, unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
+			// Buffer sizes are hints; credentials and timeouts are not
+			// served yet and say so.
+			if a[2] == unix.SO_RCVBUF || a[2] == unix.SO_SNDBUF {
+				return 0, nil
+			}
+		}
+	}
+	t.Proc.Kernel().Unsupported("setsockopt option", unix.SYS_SETSOCKOPT, t.Proc.PID)
+	return 0, unix.ENOPROTOOPT
 }
 
 // sockXfer moves data through a socket for send/recv with flags.

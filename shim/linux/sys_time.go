@@ -12,27 +12,22 @@ import (
 // timeNow is the kernel's wall clock.
 var timeNow = time.Now
 
-func init() {
-	register(unix.SYS_CLOCK_GETTIME, sysClockGettime)
-	register(unix.SYS_CLOCK_GETRES, sysClockGetres)
-	register(unix.SYS_GETTIMEOFDAY, sysGettimeofday)
-	register(unix.SYS_TIME, func(t *Task, a args) (uint64, error) {
-		now := uint64(timeNow().Unix())
-		if a[0] != 0 {
-			if err := t.writeU64(a[0], now); err != nil {
-				return 0, err
-			}
-		}
-		return now, nil
-	})
-	register(unix.SYS_NANOSLEEP, func(t *Task, a args) (uint64, error) {
-		d, err := t.readTimespec(a[0])
-		if err != nil {
+func sysTime(t *Task, a args) (uint64, error) {
+	now := uint64(timeNow().Unix())
+	if a[0] != 0 {
+		if err := t.writeU64(a[0], now); err != nil {
 			return 0, err
 		}
-		return 0, t.sleep(d, a[1])
-	})
-	register(unix.SYS_CLOCK_NANOSLEEP, sysClockNanosleep)
+	}
+	return now, nil
+}
+
+func sysNanosleep(t *Task, a args) (uint64, error) {
+	d, err := t.readTimespec(a[0])
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.sleep(d, a[1])
 }
 
 func encodeTimespec(d time.Duration) []byte {
