@@ -55,7 +55,7 @@ func (p *Process) Openat(dirfd int, path string, flags int, mode uint32) (int, e
 	p.mu.Lock()
 	mode &^= p.umask
 	p.mu.Unlock()
-	f, err := p.k.cfg.FS.Open(abs, flags, mode&0o7777)
+	f, err := p.k.cfg.FS.OpenContext(p.ctx, abs, flags, mode&0o7777)
 	if err != nil {
 		return -1, err
 	}
@@ -73,7 +73,7 @@ func (p *Process) OpenFile(path string, flags int) (*vfs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.k.cfg.FS.Open(abs, flags, 0)
+	return p.k.cfg.FS.OpenContext(p.ctx, abs, flags, 0)
 }
 
 // Close closes a descriptor, dropping the process's record locks on the
@@ -145,7 +145,7 @@ func (p *Process) Fstatat(dirfd int, path string, flags int) (vfs.Stat, error) {
 	}
 	if path == "" && flags&unix.AT_EMPTY_PATH != 0 {
 		if dirfd == unix.AT_FDCWD {
-			return p.k.cfg.FS.Stat(p.Getcwd(), true)
+			return p.k.cfg.FS.StatContext(p.ctx, p.Getcwd(), true)
 		}
 		return p.Fstat(dirfd)
 	}
@@ -153,7 +153,7 @@ func (p *Process) Fstatat(dirfd int, path string, flags int) (vfs.Stat, error) {
 	if err != nil {
 		return vfs.Stat{}, err
 	}
-	return p.k.cfg.FS.Stat(abs, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	return p.k.cfg.FS.StatContext(p.ctx, abs, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 }
 
 // Mkdirat creates a directory.
@@ -197,7 +197,7 @@ func (p *Process) Renameat2(olddirfd int, oldpath string, newdirfd int, newpath 
 		return err
 	}
 	if flags&unix.RENAME_NOREPLACE != 0 {
-		if _, err := p.k.cfg.FS.Stat(newAbs, false); err == nil {
+		if _, err := p.k.cfg.FS.StatContext(p.ctx, newAbs, false); err == nil {
 			return unix.EEXIST
 		}
 	}
@@ -241,7 +241,7 @@ func (p *Process) Readlinkat(dirfd int, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return p.k.cfg.FS.Readlink(abs)
+	return p.k.cfg.FS.ReadlinkContext(p.ctx, abs)
 }
 
 // Faccessat checks access to a path for the guest's credentials.
@@ -254,7 +254,7 @@ func (p *Process) Faccessat(dirfd int, path string, mode uint32, flags int) erro
 	if err != nil {
 		return err
 	}
-	return p.k.cfg.FS.Access(abs, mode, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	return p.k.cfg.FS.AccessContext(p.ctx, abs, mode, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 }
 
 // Fchmodat changes permission bits of a path.
@@ -484,18 +484,18 @@ func (p *Process) Fchdir(fd int) error {
 }
 
 func (p *Process) chdirAbs(abs string) error {
-	canon, err := p.k.cfg.FS.Canonical(abs)
+	canon, err := p.k.cfg.FS.CanonicalContext(p.ctx, abs)
 	if err != nil {
 		return err
 	}
-	st, err := p.k.cfg.FS.Stat(canon, true)
+	st, err := p.k.cfg.FS.StatContext(p.ctx, canon, true)
 	if err != nil {
 		return err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return unix.ENOTDIR
 	}
-	if err := p.k.cfg.FS.Access(canon, unix.X_OK, true); err != nil {
+	if err := p.k.cfg.FS.AccessContext(p.ctx, canon, unix.X_OK, true); err != nil {
 		return err
 	}
 	p.mu.Lock()

@@ -1,17 +1,44 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform"
 )
 
-// Task is one guest thread. Its pid-space number is TID; the thread-group
-// leader's TID is the process's PID.
+// Memory is the guest memory a task may touch: only through checked copies.
+type Memory interface {
+	CopyIn(addr uint64, dst []byte) (int, error)
+	CopyOut(addr uint64, src []byte) (int, error)
+}
+
+// Task is one guest thread: the kernel's only task type. Its pid-space
+// number is TID; the thread-group leader's TID is the process's PID.
+//
+// The machine state (Regs, Mem, AS, Thread, CPUTime) belongs to the
+// goroutine that runs the task (Run): only it, and the syscalls it serves,
+// read or change them. The platform is reached through its interfaces only.
 type Task struct {
 	TID  int
 	Proc *Process
+
+	// Regs are the guest's registers while the kernel serves a trap.
+	Regs *platform.Regs
+	// Mem is the guest memory (the platform address space, or a fake in
+	// tests); AS and Thread are set when the task runs on a platform.
+	Mem    Memory
+	AS     platform.AddressSpace
+	Thread platform.Thread
+	// CPUTime reports the guest's CPU time for the CPU-time clocks.
+	CPUTime func() (int64, error)
+	// abi serves the task's syscalls; inherited from the parent.
+	abi ABI
+	// afterSyscall is set after a syscall so signal delivery can restart it.
+	afterSyscall bool
 
 	mu       sync.Mutex
 	mask     uint64
@@ -211,3 +238,47 @@ const (
 	ERESTARTNOINTR = unix.Errno(513) // always restart
 	ERESTARTNOHAND = unix.Errno(514) // restart only if no handler ran
 )
+
+// CopyIn copies n bytes of guest memory at addr; EFAULT if any is not
+// readable.
+func (t *Task) CopyIn(addr uint64, n int) ([]byte, error) {
+	buf := make([]byte, n)
+	if n == 0 {
+		return buf, nil
+	}
+	if _, err := t.Mem.CopyIn(addr, buf); err != nil {
+		return nil, unix.EFAULT
+	}
+	return buf, nil
+}
+
+// CopyOut copies b into guest memory at addr; EFAULT if any byte is not
+// writable.
+func (t *Task) CopyOut(addr uint64, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := t.Mem.CopyOut(addr, b); err != nil {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+// ReadU64 reads a 64-bit guest word.
+func (t *Task) ReadU64(addr uint64) (uint64, error) {
+	b, err := t.CopyIn(addr, 8)
+	if err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(b), nil
+}
+
+// WriteU64 writes a 64-bit guest word.
+func (t *Task) WriteU64(addr, v uint64) error {
+	return t.CopyOut(addr, binary.LittleEndian.AppendUint64(nil, v))
+}
+
+// WriteU32 writes a 32-bit guest word.
+func (t *Task) WriteU32(addr uint64, v uint32) error {
+	return t.CopyOut(addr, binary.LittleEndian.AppendUint32(nil, v))
+}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -118,7 +117,6 @@ var hiddenEtc = []string{"shadow", "shadow-", "gshadow", "gshadow-", "ssh", "sud
 
 // Sandbox is a configured sandbox: its kernel and file systems.
 type Sandbox struct {
-	tasks  sync.WaitGroup // goroutines running guest threads
 	budget *mm.Budget
 	spaces spaceSet
 	serve  serveCPU // litebox's CPU serving the guest's threads
@@ -165,7 +163,7 @@ func New(cfg Config) (*Sandbox, error) {
 	s.kernel = kernel.New(kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
-		Memory: s.budget,
+		Memory: s.budget, Serving: s.serve.begin,
 	})
 	s.budget.OnExceeded = func(want uint64) {
 		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),

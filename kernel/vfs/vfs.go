@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"context"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -26,6 +27,11 @@ func stat(n Node) (Stat, error) {
 // mounts (EROFS) and directories opened for writing (EISDIR). mode is used
 // only when a file is created; the caller has already applied the umask.
 func (v *VFS) Open(path string, flags int, mode uint32) (*File, error) {
+	return v.OpenContext(context.Background(), path, flags, mode)
+}
+
+// OpenContext is Open for the caller ctx (see ContextSymlink).
+func (v *VFS) OpenContext(ctx context.Context, path string, flags int, mode uint32) (*File, error) {
 	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
 		return nil, unix.EOPNOTSUPP
 	}
@@ -48,6 +54,7 @@ func (v *VFS) Open(path string, flags int, mode uint32) (*File, error) {
 		parent: creat,
 		mutate: creat, // O_CREAT applies its own trailing-slash rule
 		cred:   &v.cred,
+		ctx:    ctx,
 	}
 	// A concurrent creator can win the race between our lookup and Create;
 	// without O_EXCL that is not an error, so look again.
@@ -196,7 +203,12 @@ func truncateNode(on OpenableNode, size int64) error {
 
 // Stat returns the metadata of path; follow selects stat vs lstat.
 func (v *VFS) Stat(path string, follow bool) (Stat, error) {
-	res, err := v.walk(path, walkOpts{follow: follow, cred: &v.cred})
+	return v.StatContext(context.Background(), path, follow)
+}
+
+// StatContext is Stat for the caller ctx (see ContextSymlink).
+func (v *VFS) StatContext(ctx context.Context, path string, follow bool) (Stat, error) {
+	res, err := v.walk(path, walkOpts{ctx: ctx, follow: follow, cred: &v.cred})
 	if err != nil {
 		return Stat{}, err
 	}
@@ -206,7 +218,12 @@ func (v *VFS) Stat(path string, follow bool) (Stat, error) {
 // Readlink returns the target of the symlink at path (EINVAL if it is not
 // a symlink).
 func (v *VFS) Readlink(path string) (string, error) {
-	res, err := v.walk(path, walkOpts{cred: &v.cred})
+	return v.ReadlinkContext(context.Background(), path)
+}
+
+// ReadlinkContext is Readlink for the caller ctx (see ContextSymlink).
+func (v *VFS) ReadlinkContext(ctx context.Context, path string) (string, error) {
+	res, err := v.walk(path, walkOpts{ctx: ctx, cred: &v.cred})
 	if err != nil {
 		return "", err
 	}
@@ -214,7 +231,7 @@ func (v *VFS) Readlink(path string) (string, error) {
 	if !ok {
 		return "", unix.EINVAL
 	}
-	t, err := sl.Readlink()
+	t, err := readlink(ctx, sl)
 	return t, toErrno(err)
 }
 
@@ -459,10 +476,15 @@ func (v *VFS) Rename(oldPath, newPath string) error {
 // Access implements access(2)/faccessat(2) for mode F_OK or a combination
 // of R_OK, W_OK and X_OK.
 func (v *VFS) Access(path string, mode uint32, follow bool) error {
+	return v.AccessContext(context.Background(), path, mode, follow)
+}
+
+// AccessContext is Access for the caller ctx (see ContextSymlink).
+func (v *VFS) AccessContext(ctx context.Context, path string, mode uint32, follow bool) error {
 	if mode&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
 		return unix.EINVAL
 	}
-	res, err := v.walk(path, walkOpts{follow: follow, cred: &v.cred})
+	res, err := v.walk(path, walkOpts{ctx: ctx, follow: follow, cred: &v.cred})
 	if err != nil {
 		return err
 	}
@@ -590,7 +612,12 @@ func (v *VFS) TruncateCheck(path string, size int64, grow func(cur, size int64) 
 // Canonical resolves path to the canonical absolute path of a directory
 // the guest may enter, as chdir(2) requires (ENOTDIR, EACCES, ...).
 func (v *VFS) Canonical(path string) (string, error) {
-	res, err := v.walk(path, walkOpts{follow: true, cred: &v.cred})
+	return v.CanonicalContext(context.Background(), path)
+}
+
+// CanonicalContext is Canonical for the caller ctx (see ContextSymlink).
+func (v *VFS) CanonicalContext(ctx context.Context, path string) (string, error) {
+	res, err := v.walk(path, walkOpts{ctx: ctx, follow: true, cred: &v.cred})
 	if err != nil {
 		return "", err
 	}

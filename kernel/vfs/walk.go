@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"context"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -19,6 +20,9 @@ type frame struct {
 
 // walkOpts selects how the final component is treated.
 type walkOpts struct {
+	// ctx is the caller's context, passed to symlinks that resolve per
+	// caller (ContextSymlink: /proc/self); nil means no caller.
+	ctx context.Context
 	// follow: follow a trailing symlink.
 	follow bool
 	// parent: the final component may be missing; the result then has a nil
@@ -131,7 +135,7 @@ func (v *VFS) walk(p string, o walkOpts) (*walkResult, error) {
 			if links > MaxSymlinks {
 				return nil, unix.ELOOP
 			}
-			target, err := sl.Readlink()
+			target, err := readlink(o.ctx, sl)
 			if err != nil {
 				return nil, toErrno(err)
 			}

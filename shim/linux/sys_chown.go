@@ -8,17 +8,19 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-func sysChown(t *Task, a args) (uint64, error) { return chown(t, unix.AT_FDCWD, a[0], a[1], a[2], 0) }
+func sysChown(t *kernel.Task, a args) (uint64, error) {
+	return chown(t, unix.AT_FDCWD, a[0], a[1], a[2], 0)
+}
 
-func sysLchown(t *Task, a args) (uint64, error) {
+func sysLchown(t *kernel.Task, a args) (uint64, error) {
 	return chown(t, unix.AT_FDCWD, a[0], a[1], a[2], unix.AT_SYMLINK_NOFOLLOW)
 }
 
-func sysFchownat(t *Task, a args) (uint64, error) {
+func sysFchownat(t *kernel.Task, a args) (uint64, error) {
 	return chown(t, fdArg(a[0]), a[1], a[2], a[3], int(a[4]))
 }
 
-func sysFchown(t *Task, a args) (uint64, error) {
+func sysFchown(t *kernel.Task, a args) (uint64, error) {
 	st, err := t.Proc.Fstat(fdArg(a[0]))
 	if err != nil {
 		return 0, err
@@ -30,8 +32,8 @@ func sysFchown(t *Task, a args) (uint64, error) {
 // and gid 1000) and owns what it creates, so the only ownership change it
 // may make is to itself — a no-op — as on Linux for a non-root user;
 // anything else is EPERM. Nothing ever reaches the host.
-func chown(t *Task, dirfd int, pathAddr, uid, gid uint64, flags int) (uint64, error) {
-	path, err := t.readPath(pathAddr)
+func chown(t *kernel.Task, dirfd int, pathAddr, uid, gid uint64, flags int) (uint64, error) {
+	path, err := readPath(t, pathAddr)
 	if err != nil && !(pathAddr != 0 && flags&unix.AT_EMPTY_PATH != 0) {
 		return 0, err
 	}
@@ -44,7 +46,7 @@ func chown(t *Task, dirfd int, pathAddr, uid, gid uint64, flags int) (uint64, er
 
 // chownIDs decides a chown of a file owned by owner: an unprivileged user
 // may only "change" the owner and group of its own files to itself.
-func chownIDs(t *Task, owner uint32, uid, gid uint64) error {
+func chownIDs(t *kernel.Task, owner uint32, uid, gid uint64) error {
 	const keep = ^uint32(0) // (uid_t)-1: leave unchanged
 	u, g := uint32(uid), uint32(gid)
 	if u == keep && g == keep {

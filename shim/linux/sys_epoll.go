@@ -5,19 +5,21 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel"
 )
 
-func sysEventfd(t *Task, a args) (uint64, error) {
+func sysEventfd(t *kernel.Task, a args) (uint64, error) {
 	fd, err := t.Proc.Eventfd(uint(uint32(a[0])), 0)
 	return uint64(fd), err
 }
 
-func sysEventfd2(t *Task, a args) (uint64, error) {
+func sysEventfd2(t *kernel.Task, a args) (uint64, error) {
 	fd, err := t.Proc.Eventfd(uint(uint32(a[0])), int(a[1]))
 	return uint64(fd), err
 }
 
-func sysEpollCreate(t *Task, a args) (uint64, error) {
+func sysEpollCreate(t *kernel.Task, a args) (uint64, error) {
 	if int32(a[0]) <= 0 {
 		return 0, unix.EINVAL
 	}
@@ -25,16 +27,16 @@ func sysEpollCreate(t *Task, a args) (uint64, error) {
 	return uint64(fd), err
 }
 
-func sysEpollCreate1(t *Task, a args) (uint64, error) {
+func sysEpollCreate1(t *kernel.Task, a args) (uint64, error) {
 	fd, err := t.Proc.EpollCreate(int(a[0]))
 	return uint64(fd), err
 }
 
-func sysEpollCtl(t *Task, a args) (uint64, error) {
+func sysEpollCtl(t *kernel.Task, a args) (uint64, error) {
 	var events uint32
 	var data uint64
 	if int(a[1]) != unix.EPOLL_CTL_DEL {
-		b, err := t.copyIn(a[3], 12) // struct epoll_event is packed on x86-64
+		b, err := t.CopyIn(a[3], 12) // struct epoll_event is packed on x86-64
 		if err != nil {
 			return 0, err
 		}
@@ -43,30 +45,30 @@ func sysEpollCtl(t *Task, a args) (uint64, error) {
 	return 0, t.Proc.EpollCtl(fdArg(a[0]), int(a[1]), fdArg(a[2]), events, data)
 }
 
-func sysEpollWait(t *Task, a args) (uint64, error) {
+func sysEpollWait(t *kernel.Task, a args) (uint64, error) {
 	return epollWait(t, a[0], a[1], a[2], int32(a[3]))
 }
 
-func sysEpollPwait(t *Task, a args) (uint64, error) {
+func sysEpollPwait(t *kernel.Task, a args) (uint64, error) {
 	if a[4] != 0 {
 		if a[5] != 8 {
 			return 0, unix.EINVAL
 		}
-		m, err := t.readU64(a[4])
+		m, err := t.ReadU64(a[4])
 		if err != nil {
 			return 0, err
 		}
-		t.K.SaveMask(m)
+		t.SaveMask(m)
 		n, err := epollWait(t, a[0], a[1], a[2], int32(a[3]))
 		if err == nil {
-			t.K.RestoreMask()
+			t.RestoreMask()
 		}
 		return n, err
 	}
 	return epollWait(t, a[0], a[1], a[2], int32(a[3]))
 }
 
-func epollWait(t *Task, epfd, addr, max uint64, ms int32) (uint64, error) {
+func epollWait(t *kernel.Task, epfd, addr, max uint64, ms int32) (uint64, error) {
 	var timeout *time.Duration
 	if ms >= 0 {
 		d := time.Duration(ms) * time.Millisecond
@@ -75,7 +77,7 @@ func epollWait(t *Task, epfd, addr, max uint64, ms int32) (uint64, error) {
 	if int32(max) <= 0 || max > 1<<20 {
 		return 0, unix.EINVAL
 	}
-	evs, err := t.K.EpollWait(fdArg(epfd), int(max), timeout)
+	evs, err := t.EpollWait(fdArg(epfd), int(max), timeout)
 	if err != nil {
 		return 0, err
 	}
@@ -84,5 +86,5 @@ func epollWait(t *Task, epfd, addr, max uint64, ms int32) (uint64, error) {
 		binary.LittleEndian.PutUint32(b[i*12:], e.Events)
 		binary.LittleEndian.PutUint64(b[i*12+4:], e.Data)
 	}
-	return uint64(len(evs)), t.copyOut(addr, b)
+	return uint64(len(evs)), t.CopyOut(addr, b)
 }

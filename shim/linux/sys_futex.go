@@ -22,7 +22,7 @@ const (
 	futexBitsetAll     = 0xffffffff
 )
 
-func sysFutex(t *Task, a args) (uint64, error) {
+func sysFutex(t *kernel.Task, a args) (uint64, error) {
 	uaddr, op, val := a[0], int(a[1]), uint32(a[2])
 	cmd := op &^ (futexPrivate | futexClockRealtime)
 	if uaddr%4 != 0 {
@@ -30,7 +30,7 @@ func sysFutex(t *Task, a args) (uint64, error) {
 	}
 	key := kernel.FutexKey{Space: t.Proc.MM, Addr: uaddr}
 	load := func() (uint32, error) {
-		b, err := t.copyIn(uaddr, 4)
+		b, err := t.CopyIn(uaddr, 4)
 		if err != nil {
 			return 0, err
 		}
@@ -47,7 +47,7 @@ func sysFutex(t *Task, a args) (uint64, error) {
 		}
 		var deadline *time.Time
 		if a[3] != 0 {
-			d, err := t.readTimespec(a[3])
+			d, err := readTimespec(t, a[3])
 			if err != nil {
 				return 0, err
 			}
@@ -62,7 +62,7 @@ func sysFutex(t *Task, a args) (uint64, error) {
 			}
 			deadline = &at
 		}
-		return 0, futexes.FutexWait(key, val, load, bitset, deadline, t.K.Interrupted())
+		return 0, futexes.FutexWait(key, val, load, bitset, deadline, t.Interrupted())
 	case futexWake, futexWakeBitset:
 		bitset := uint32(futexBitsetAll)
 		if cmd == futexWakeBitset {

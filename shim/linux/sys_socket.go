@@ -10,38 +10,38 @@ import (
 
 // sysGetsockname serves getsockname and getpeername: a socketpair end has
 // an unnamed AF_UNIX address, just the family.
-func sysGetsockname(t *Task, a args) (uint64, error) {
+func sysGetsockname(t *kernel.Task, a args) (uint64, error) {
 	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
 		return 0, err
 	}
-	if err := t.copyOut(a[1], []byte{unix.AF_UNIX, 0}); err != nil {
+	if err := t.CopyOut(a[1], []byte{unix.AF_UNIX, 0}); err != nil {
 		return 0, err
 	}
-	return 0, t.writeU32(a[2], 2)
+	return 0, t.WriteU32(a[2], 2)
 }
 
 // sysConnect serves connect, bind, listen, accept and accept4 on the only
 // sockets there are: a socketpair end is already connected.
-func sysConnect(t *Task, a args) (uint64, error) {
+func sysConnect(t *kernel.Task, a args) (uint64, error) {
 	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
 		return 0, err
 	}
 	return 0, unix.EINVAL
 }
 
-func sysSocket(t *Task, a args) (uint64, error) {
+func sysSocket(t *kernel.Task, a args) (uint64, error) {
 	fd, err := t.Proc.Socket(int(a[0]), int(a[1]), int(a[2]))
 	return uint64(fd), err
 }
 
-func sysSocketpair(t *Task, a args) (uint64, error) {
+func sysSocketpair(t *kernel.Task, a args) (uint64, error) {
 	x, y, err := t.Proc.Socketpair(int(a[0]), int(a[1]), int(a[2]))
 	if err != nil {
 		return 0, err
 	}
 	b := binary.LittleEndian.AppendUint32(nil, uint32(x))
 	b = binary.LittleEndian.AppendUint32(b, uint32(y))
-	if err := t.copyOut(a[3], b); err != nil {
+	if err := t.CopyOut(a[3], b); err != nil {
 		_ = t.Proc.Close(x)
 		_ = t.Proc.Close(y)
 		return 0, err
@@ -49,29 +49,31 @@ func sysSocketpair(t *Task, a args) (uint64, error) {
 	return 0, nil
 }
 
-func sysSendto(t *Task, a args) (uint64, error) {
-	return t.sockXfer(fdArg(a[0]), []iovec{{a[1], a[2]}}, int(a[3]), true)
+func sysSendto(t *kernel.Task, a args) (uint64, error) {
+	return sockXfer(t, fdArg(a[0]), []iovec{{a[1], a[2]}}, int(a[3]), true)
 }
 
-func sysRecvfrom(t *Task, a args) (uint64, error) {
-	n, err := t.sockXfer(fdArg(a[0]), []iovec{{a[1], a[2]}}, int(a[3]), false)
+func sysRecvfrom(t *kernel.Task, a args) (uint64, error) {
+	n, err := sockXfer(t, fdArg(a[0]), []iovec{{a[1], a[2]}}, int(a[3]), false)
 	if err == nil && a[4] != 0 && a[5] != 0 {
-		err = t.writeU32(a[5], 0) // the peer of a socketpair is unnamed
+		err = t.WriteU32(a[5], 0) // the peer of a socketpair is unnamed
 	}
 	return n, err
 }
 
-func sysSendmsg(t *Task, a args) (uint64, error) {
-	return t.msgXfer(fdArg(a[0]), a[1], int(a[2]), true)
+func sysSendmsg(t *kernel.Task, a args) (uint64, error) {
+	return msgXfer(t, fdArg(a[0]), a[1], int(a[2]), true)
 }
 
-func sysRecvmsg(t *Task, a args) (uint64, error) {
-	return t.msgXfer(fdArg(a[0]), a[1], int(a[2]), false)
+func sysRecvmsg(t *kernel.Task, a args) (uint64, error) {
+	return msgXfer(t, fdArg(a[0]), a[1], int(a[2]), false)
 }
 
-func sysShutdown(t *Task, a args) (uint64, error) { return 0, t.Proc.Shutdown(fdArg(a[0]), int(a[1])) }
+func sysShutdown(t *kernel.Task, a args) (uint64, error) {
+	return 0, t.Proc.Shutdown(fdArg(a[0]), int(a[1]))
+}
 
-func sysSetsockopt(t *Task, a args) (uint64, error) {
+func sysSetsockopt(t *kernel.Task, a args) (uint64, error) {
 	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
 		return 0, err
 	}
@@ -90,7 +92,7 @@ func sysSetsockopt(t *Task, a args) (uint64, error) {
 }
 
 // sockXfer moves data through a socket for send/recv with flags.
-func (t *Task) sockXfer(fd int, iovs []iovec, flags int, write bool) (uint64, error) {
+func sockXfer(t *kernel.Task, fd int, iovs []iovec, flags int, write bool) (uint64, error) {
 	if flags&^(unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL|unix.MSG_WAITALL|unix.MSG_CMSG_CLOEXEC) != 0 {
 		t.Proc.Kernel().Unsupported("socket message flags", unix.SYS_SENDTO, t.Proc.PID)
 		return 0, unix.EOPNOTSUPP
@@ -99,21 +101,21 @@ func (t *Task) sockXfer(fd int, iovs []iovec, flags int, write bool) (uint64, er
 		return 0, err
 	}
 	dontwait := flags&unix.MSG_DONTWAIT != 0
-	n, err := t.vectoredIovs(iovs, func(v iovec) (uint64, error) {
+	n, err := vectoredIovs(t, iovs, func(v iovec) (uint64, error) {
 		if write {
-			return t.writeFrom(v.base, v.len, func(b []byte) (int, error) { return t.K.SockIO(fd, b, true, dontwait) })
+			return writeFrom(t, v.base, v.len, func(b []byte) (int, error) { return t.SockIO(fd, b, true, dontwait) })
 		}
-		return t.readInto(v.base, v.len, func(b []byte) (int, error) { return t.K.SockIO(fd, b, false, dontwait) })
+		return readInto(t, v.base, v.len, func(b []byte) (int, error) { return t.SockIO(fd, b, false, dontwait) })
 	})
 	if write && err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
-		_ = t.K.SendSignal(t.senderInfo(unix.SIGPIPE, kernel.SIKernel))
+		_ = t.SendSignal(senderInfo(t, unix.SIGPIPE, kernel.SIKernel))
 	}
 	return n, err
 }
 
 // vectoredIovs runs one transfer per iovec until one comes back short;
 // data moved before an error is reported instead of the error.
-func (t *Task) vectoredIovs(iovs []iovec, xfer func(iovec) (uint64, error)) (uint64, error) {
+func vectoredIovs(t *kernel.Task, iovs []iovec, xfer func(iovec) (uint64, error)) (uint64, error) {
 	var total uint64
 	for _, iov := range iovs {
 		if iov.len == 0 {
@@ -136,8 +138,8 @@ func (t *Task) vectoredIovs(iovs []iovec, xfer func(iovec) (uint64, error)) (uin
 
 // msgXfer serves sendmsg/recvmsg without ancillary data (SCM_RIGHTS is
 // not built yet: sending it fails rather than dropping descriptors).
-func (t *Task) msgXfer(fd int, msgAddr uint64, flags int, write bool) (uint64, error) {
-	raw, err := t.copyIn(msgAddr, 56) // struct msghdr
+func msgXfer(t *kernel.Task, fd int, msgAddr uint64, flags int, write bool) (uint64, error) {
+	raw, err := t.CopyIn(msgAddr, 56) // struct msghdr
 	if err != nil {
 		return 0, err
 	}
@@ -148,11 +150,11 @@ func (t *Task) msgXfer(fd int, msgAddr uint64, flags int, write bool) (uint64, e
 		t.Proc.Kernel().Unsupported("sendmsg with ancillary data", unix.SYS_SENDMSG, t.Proc.PID)
 		return 0, unix.EOPNOTSUPP
 	}
-	iovs, err := t.readIovecs(iovAddr, iovLen)
+	iovs, err := readIovecs(t, iovAddr, iovLen)
 	if err != nil {
 		return 0, err
 	}
-	n, err := t.sockXfer(fd, iovs, flags, write)
+	n, err := sockXfer(t, fd, iovs, flags, write)
 	if err != nil || write {
 		return n, err
 	}
@@ -160,10 +162,10 @@ func (t *Task) msgXfer(fd int, msgAddr uint64, flags int, write bool) (uint64, e
 	le.PutUint32(raw[8:], 0)
 	le.PutUint64(raw[40:], 0)
 	le.PutUint32(raw[48:], 0)
-	return n, t.copyOut(msgAddr, raw)
+	return n, t.CopyOut(msgAddr, raw)
 }
 
-func sysGetsockopt(t *Task, a args) (uint64, error) {
+func sysGetsockopt(t *kernel.Task, a args) (uint64, error) {
 	_, typ, err := t.Proc.SocketOf(fdArg(a[0]))
 	if err != nil {
 		return 0, err
@@ -184,15 +186,15 @@ func sysGetsockopt(t *Task, a args) (uint64, error) {
 	default:
 		return 0, unix.ENOPROTOOPT
 	}
-	l, err := t.copyIn(a[4], 4)
+	l, err := t.CopyIn(a[4], 4)
 	if err != nil {
 		return 0, err
 	}
 	if binary.LittleEndian.Uint32(l) < 4 {
 		return 0, unix.EINVAL
 	}
-	if err := t.writeU32(a[3], v); err != nil {
+	if err := t.WriteU32(a[3], v); err != nil {
 		return 0, err
 	}
-	return 0, t.writeU32(a[4], 4)
+	return 0, t.WriteU32(a[4], 4)
 }
