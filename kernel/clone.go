@@ -75,7 +75,7 @@ func (t *Task) Clone(c CloneArgs) (int, error) {
 		// waits for the child (it borrows our stack), a fatal one does not.
 		select {
 		case <-vforkDone:
-		case <-t.Dying():
+		case <-t.Killable().Done():
 		}
 	}
 	return tid, nil

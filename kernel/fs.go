@@ -536,7 +536,7 @@ func (t *Task) Read(fd int, b []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return f.ReadCancel(b, t.Interrupted())
+	return f.ReadCancel(b, t.Interruptible())
 }
 
 // Write writes to a descriptor, interruptible like Read.
@@ -548,7 +548,7 @@ func (t *Task) Write(fd int, b []byte) (int, error) {
 	if b, err = t.limitFileSize(f, b, -1); err != nil {
 		return 0, err
 	}
-	return f.WriteCancel(b, t.Interrupted())
+	return f.WriteCancel(b, t.Interruptible())
 }
 
 // Pwrite writes at an offset, within the file-size limit.

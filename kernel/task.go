@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"encoding/binary"
 	"sync"
 	"time"
@@ -71,7 +72,7 @@ func (t *Task) Killed() bool { t.mu.Lock(); defer t.mu.Unlock(); return t.killed
 // must die meanwhile (the process is killed, or the sandbox ends).
 func (t *Task) KillOthers() bool {
 	p := t.Proc
-	dying := t.Dying()
+	dying := t.dying()
 	for {
 		p.mu.Lock()
 		var others []*Task
@@ -101,12 +102,42 @@ func (t *Task) KillOthers() bool {
 	}
 }
 
-// Dying returns a channel closed once the thread must leave for good: its
+// waitContext is the context.Context of one blocking wait: its Done channel
+// is one of the task's wake channels (made on demand, as before contexts).
+// A channel is pointer-shaped, so making a waitContext allocates nothing
+// and the syscall path pays no more than the channel it always made.
+type waitContext <-chan struct{}
+
+func (c waitContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c waitContext) Done() <-chan struct{}       { return c }
+func (c waitContext) Value(any) any               { return nil }
+func (c waitContext) Err() error {
+	select {
+	case <-c:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// Interruptible returns the context of an interruptible wait (Linux's
+// TASK_INTERRUPTIBLE): done when a signal is to be delivered to the task or
+// it must die. Blocking kernel operations take it and return
+// ERESTARTSYS-family errors when it is done; a wait takes a new one each
+// time (a delivered signal ends the old one for good).
+func (t *Task) Interruptible() context.Context { return waitContext(t.interrupted()) }
+
+// Killable returns the context of a killable wait (TASK_KILLABLE): done
+// only once the thread must leave for good (see dying). Ordinary signals do
+// not end it.
+func (t *Task) Killable() context.Context { return waitContext(t.dying()) }
+
+// dying returns a channel closed once the thread must leave for good: its
 // process is exiting (exit_group, a fatal signal, the sandbox's end) or
 // execve in another thread killed it. The waits Linux makes killable rather
 // than interruptible (vfork's parent, de_thread) select on it: an ordinary
 // signal does not end them, SIGKILL does.
-func (t *Task) Dying() <-chan struct{} {
+func (t *Task) dying() <-chan struct{} {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.dieCh == nil {
@@ -119,7 +150,7 @@ func (t *Task) Dying() <-chan struct{} {
 	return t.dieCh
 }
 
-// markDying closes the channel Dying returns.
+// markDying closes the channel dying returns.
 func (t *Task) markDying() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -136,10 +167,9 @@ func (t *Task) markDying() {
 // SetKick installs the function that interrupts the task's guest code.
 func (t *Task) SetKick(fn func()) { t.mu.Lock(); t.kick = fn; t.mu.Unlock() }
 
-// Interrupted returns a channel closed when the task should stop waiting:
-// a signal is pending for it or its process is exiting. Blocking kernel
-// operations select on it and return ERESTARTSYS-family errors.
-func (t *Task) Interrupted() <-chan struct{} {
+// interrupted returns a channel closed when the task should stop waiting:
+// a signal is pending for it or its process is exiting (Interruptible).
+func (t *Task) interrupted() <-chan struct{} {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.wakeCh == nil {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -434,7 +435,7 @@ func stdinFile(k *kernel.Kernel, r io.Reader) (*vfs.File, error) {
 		for {
 			n, err := r.Read(buf)
 			if n > 0 {
-				if _, werr := we.WriteCancel(buf[:n], 0, nil); werr != nil {
+				if _, werr := we.WriteCancel(buf[:n], 0, context.Background()); werr != nil {
 					return // the guest closed its stdin
 				}
 			}

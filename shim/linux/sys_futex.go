@@ -62,7 +62,7 @@ func sysFutex(t *kernel.Task, a args) (uint64, error) {
 			}
 			deadline = &at
 		}
-		return 0, futexes.FutexWait(key, val, load, bitset, deadline, t.Interrupted())
+		return 0, futexes.FutexWait(key, val, load, bitset, deadline, t.Interruptible())
 	case futexWake, futexWakeBitset:
 		bitset := uint32(futexBitsetAll)
 		if cmd == futexWakeBitset {

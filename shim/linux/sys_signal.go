@@ -25,12 +25,12 @@ func sysRtSigsuspend(t *kernel.Task, a args) (uint64, error) {
 		return 0, err
 	}
 	t.SaveMask(m)
-	<-t.Interrupted()
+	<-t.Interruptible().Done()
 	return 0, kernel.ERESTARTNOHAND
 }
 
 func sysPause(t *kernel.Task, a args) (uint64, error) {
-	<-t.Interrupted()
+	<-t.Interruptible().Done()
 	return 0, kernel.ERESTARTNOHAND
 }
 
@@ -275,7 +275,7 @@ func sysRtSigtimedwait(t *kernel.Task, a args) (uint64, error) {
 			return 0, unix.EAGAIN
 		}
 		t.SaveMask(old &^ set)
-		wake := t.Interrupted()
+		wake := t.Interruptible().Done()
 		if info, ok := t.TakeSignal(set); ok {
 			t.RestoreMask()
 			if a[1] != 0 {

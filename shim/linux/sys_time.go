@@ -150,7 +150,7 @@ func sleep(t *kernel.Task, d time.Duration, rem uint64) error {
 	select {
 	case <-timer.C:
 		return nil
-	case <-t.Interrupted():
+	case <-t.Interruptible().Done():
 		if rem != 0 {
 			if err := t.CopyOut(rem, encodeTimespec(max(time.Until(end), 0))); err != nil {
 				return err
