@@ -78,15 +78,15 @@ func (f *fakeFPThread) SetFPState(b []byte) error {
 	return nil
 }
 
-// testFP is an XSAVE image of 1 KiB with a non-initial MXCSR and FCW.
+// testFP is the thread's FP state before the signal, an XSAVE image of 1
+// KiB that is not the initial one: FCW 0x0340 (exceptions unmasked), MXCSR
+// 0x7f80 (round toward zero) with mask 0xffff, xstate_bv 7 (x87, SSE,
+// AVX) and some AVX state.
 func testFP() []byte {
 	b := make([]byte, 1024)
-	le := binary.LittleEndian
-	le.PutUint16(b[0:], 0x0340)  // FCW: exceptions unmasked
-	le.PutUint32(b[24:], 0x7f80) // MXCSR: round toward zero
-	le.PutUint32(b[28:], 0xffff) // MXCSR mask
-	le.PutUint64(b[512:], 0x7)   // xstate_bv: x87, SSE, AVX
-	b[600] = 0xaa                // some AVX state
+	copy(b[0:], []byte{0x40, 0x03})
+	copy(b[24:], []byte{0x80, 0x7f, 0, 0, 0xff, 0xff})
+	b[512], b[600] = 0x7, 0xaa
 	return b
 }
 

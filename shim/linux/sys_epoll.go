@@ -51,10 +51,7 @@ func sysEpollWait(t *kernel.Task, a args) (uint64, error) {
 
 func sysEpollPwait(t *kernel.Task, a args) (uint64, error) {
 	if a[4] != 0 {
-		if a[5] != 8 {
-			return 0, unix.EINVAL
-		}
-		m, err := t.ReadU64(a[4])
+		m, err := readSigset(t, a[4], a[5])
 		if err != nil {
 			return 0, err
 		}

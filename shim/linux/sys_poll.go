@@ -28,10 +28,7 @@ func sysPpoll(t *kernel.Task, a args) (uint64, error) {
 		return 0, err
 	}
 	if a[3] != 0 {
-		if a[4] != 8 {
-			return 0, unix.EINVAL
-		}
-		m, err := t.ReadU64(a[3])
+		m, err := readSigset(t, a[3], a[4])
 		if err != nil {
 			return 0, err
 		}

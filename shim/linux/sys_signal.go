@@ -17,10 +17,7 @@ func sysRtSigpending(t *kernel.Task, a args) (uint64, error) {
 }
 
 func sysRtSigsuspend(t *kernel.Task, a args) (uint64, error) {
-	if a[1] != 8 {
-		return 0, unix.EINVAL
-	}
-	m, err := t.ReadU64(a[0])
+	m, err := readSigset(t, a[0], a[1])
 	if err != nil {
 		return 0, err
 	}
@@ -242,10 +239,7 @@ func sysSigaltstack(t *kernel.Task, a args) (uint64, error) {
 }
 
 func sysRtSigtimedwait(t *kernel.Task, a args) (uint64, error) {
-	if a[3] != 8 {
-		return 0, unix.EINVAL
-	}
-	set, err := t.ReadU64(a[0])
+	set, err := readSigset(t, a[0], a[3])
 	if err != nil {
 		return 0, err
 	}
@@ -305,4 +299,13 @@ func sysRtSigreturn(t *kernel.Task, _ args) (uint64, error) { return t.SignalRet
 func marshalSiginfo(info kernel.SigInfo) []byte {
 	b := info.Marshal()
 	return b[:]
+}
+
+// readSigset reads a sigset_t argument of size bytes: the kernel's sigset
+// is 8 bytes and any other size is EINVAL, as on Linux.
+func readSigset(t *kernel.Task, addr, size uint64) (uint64, error) {
+	if size != 8 {
+		return 0, unix.EINVAL
+	}
+	return t.ReadU64(addr)
 }

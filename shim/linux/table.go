@@ -81,7 +81,7 @@ var table = [numSlots]entry{
 	unix.SYS_SOCKETPAIR:        {name: "socketpair", fn: sysSocketpair, note: "AF_UNIX stream and datagram"},
 	unix.SYS_SETSOCKOPT:        {name: "setsockopt", fn: sysSetsockopt},
 	unix.SYS_GETSOCKOPT:        {name: "getsockopt", fn: sysGetsockopt},
-	unix.SYS_CLONE:             {name: "clone", fn: sysClone, note: "namespace and ptrace flags refused (EINVAL)"},
+	unix.SYS_CLONE:             {name: "clone", fn: sysClone, note: "CLONE_NEW* (namespaces), CLONE_PTRACE, CLONE_PARENT, CLONE_PIDFD, CLONE_IO, CLONE_UNTRACED: EINVAL"},
 	unix.SYS_FORK:              {name: "fork", fn: sysFork},
 	unix.SYS_VFORK:             {name: "vfork", fn: sysVfork, flags: mayBlock},
 	unix.SYS_EXECVE:            {name: "execve", fn: sysExecve, note: "#! interpreters up to 4 deep"},
