@@ -99,8 +99,8 @@ func execHolder(poolFD int) (*stub, error) {
 }
 
 // NewAddressSpace returns a fresh, empty address space: a clone of the
-// holder. Its initial thread is bound to the calling goroutine, which must
-// be locked to its OS thread.
+// holder. Its initial thread is bound to the calling goroutine (Bind locks
+// it to its OS thread).
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if err := p.startHolder(); err != nil {
 		return nil, err
