@@ -47,7 +47,7 @@ func TestDying(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dying, childDying := p.Leader().Dying(), ct.Dying()
+			dying, childDying := p.Leader().Killable().Done(), ct.Killable().Done()
 			tc.act(p, ct.Proc)
 			if got := isClosed(dying); got != tc.wantDying {
 				t.Errorf("pid 1 dying = %v, want %v", got, tc.wantDying)
@@ -59,7 +59,7 @@ func TestDying(t *testing.T) {
 				t.Errorf("job ending = %v, want %v", got, tc.wantEnd)
 			}
 			// Asked afterwards, Dying agrees.
-			if got := isClosed(p.Leader().Dying()); got != tc.wantDying {
+			if got := isClosed(p.Leader().Killable().Done()); got != tc.wantDying {
 				t.Errorf("pid 1 Dying() afterwards = %v, want %v", got, tc.wantDying)
 			}
 		})
@@ -82,7 +82,7 @@ func TestKillOthersKillable(t *testing.T) {
 		t.Fatalf("KillOthers returned %v with the other thread still there", ok)
 	case <-time.After(30 * time.Millisecond):
 	}
-	if !isClosed(other.Dying()) || !other.Killed() {
+	if !isClosed(other.Killable().Done()) || !other.Killed() {
 		t.Error("the other thread was not told to die")
 	}
 	p.Kill(kernel.WaitStatusSignaled(unix.SIGKILL, false))

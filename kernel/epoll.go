@@ -511,7 +511,7 @@ func (t *Task) EpollWait(epfd, max int, timeout *time.Duration) ([]EpollEvent, e
 		case <-changed:
 		case <-timer:
 			return nil, nil
-		case <-t.Interrupted():
+		case <-t.Interruptible().Done():
 			return nil, ERESTARTNOHAND
 		}
 	}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"encoding/binary"
 	"sync"
 
@@ -49,11 +50,15 @@ var anonDev = vfs.NewDev()
 
 func (e *eventFD) IsStream() bool { return true }
 
-func (e *eventFD) ReadAt(p []byte, _ int64) (int, error) { return e.ReadCancel(p, 0, nil) }
+func (e *eventFD) ReadAt(p []byte, _ int64) (int, error) {
+	return e.ReadCancel(p, 0, context.Background())
+}
 
-func (e *eventFD) WriteAt(p []byte, _ int64) (int, error) { return e.WriteCancel(p, 0, nil) }
+func (e *eventFD) WriteAt(p []byte, _ int64) (int, error) {
+	return e.WriteCancel(p, 0, context.Background())
+}
 
-func (e *eventFD) ReadCancel(p []byte, flags int, cancel <-chan struct{}) (int, error) {
+func (e *eventFD) ReadCancel(p []byte, flags int, ctx context.Context) (int, error) {
 	if len(p) < 8 {
 		return 0, unix.EINVAL
 	}
@@ -77,13 +82,13 @@ func (e *eventFD) ReadCancel(p []byte, flags int, cancel <-chan struct{}) (int, 
 		}
 		select {
 		case <-changed:
-		case <-cancel:
+		case <-ctx.Done():
 			return 0, ERESTARTSYS
 		}
 	}
 }
 
-func (e *eventFD) WriteCancel(p []byte, flags int, cancel <-chan struct{}) (int, error) {
+func (e *eventFD) WriteCancel(p []byte, flags int, ctx context.Context) (int, error) {
 	if len(p) < 8 {
 		return 0, unix.EINVAL
 	}
@@ -106,7 +111,7 @@ func (e *eventFD) WriteCancel(p []byte, flags int, cancel <-chan struct{}) (int,
 		}
 		select {
 		case <-changed:
-		case <-cancel:
+		case <-ctx.Done():
 			return 0, ERESTARTSYS
 		}
 	}

@@ -26,6 +26,7 @@ func (p *Process) at(dirfd int, path string) (vfs.Loc, error) {
 	}
 	rel := path[0] != '/'
 	loc, err := p.fs.at(rel && dirfd == unix.AT_FDCWD)
+	loc.Ctx = p.ctx // /proc/self answers for p
 	if err != nil || !rel || dirfd == unix.AT_FDCWD {
 		return loc, err
 	}
@@ -626,7 +627,7 @@ func (t *Task) Read(fd int, b []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return f.ReadCancel(b, t.Interrupted())
+	return f.ReadCancel(b, t.Interruptible())
 }
 
 // Write writes to a descriptor, interruptible like Read.
@@ -638,7 +639,7 @@ func (t *Task) Write(fd int, b []byte) (int, error) {
 	if b, err = t.limitFileSize(f, b, -1); err != nil {
 		return 0, err
 	}
-	return f.WriteCancel(b, t.Interrupted())
+	return f.WriteCancel(b, t.Interruptible())
 }
 
 // Pwrite writes at an offset, within the file-size limit.

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -28,9 +29,9 @@ type Futexes struct {
 }
 
 // FutexWait blocks while load() returns val, until woken, the timeout (if
-// non-nil) expires (ETIMEDOUT), cancel closes (ERESTARTSYS), or load fails. The value is read under the
+// non-nil) expires (ETIMEDOUT), ctx is done (ERESTARTSYS), or load fails. The value is read under the
 // queue lock, so a wake between the check and the sleep is never lost.
-func (f *Futexes) FutexWait(key FutexKey, val uint32, load func() (uint32, error), bitset uint32, deadline *time.Time, cancel <-chan struct{}) error {
+func (f *Futexes) FutexWait(key FutexKey, val uint32, load func() (uint32, error), bitset uint32, deadline *time.Time, ctx context.Context) error {
 	if bitset == 0 {
 		return unix.EINVAL
 	}
@@ -63,7 +64,7 @@ func (f *Futexes) FutexWait(key FutexKey, val uint32, load func() (uint32, error
 		return nil
 	case <-timeout:
 		result = unix.ETIMEDOUT
-	case <-cancel:
+	case <-ctx.Done():
 		result = ERESTARTSYS
 	}
 	f.mu.Lock()

@@ -1,6 +1,7 @@
 package kernel_test
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"testing"
@@ -26,9 +27,9 @@ var (
 
 // startWaiter runs FutexWait in a goroutine and returns the channel its
 // result arrives on.
-func startWaiter(f *kernel.Futexes, key kernel.FutexKey, bitset uint32, deadline *time.Time, cancel <-chan struct{}) <-chan error {
+func startWaiter(f *kernel.Futexes, key kernel.FutexKey, bitset uint32, deadline *time.Time, ctx context.Context) <-chan error {
 	ch := make(chan error, 1)
-	go func() { ch <- f.FutexWait(key, 0, constLoad(0), bitset, deadline, cancel) }()
+	go func() { ch <- f.FutexWait(key, 0, constLoad(0), bitset, deadline, ctx) }()
 	return ch
 }
 
@@ -91,7 +92,7 @@ func TestFutexWaitImmediate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f kernel.Futexes
-			err := f.FutexWait(keyA, tc.val, tc.load, tc.bitset, tc.dl, nil)
+			err := f.FutexWait(keyA, tc.val, tc.load, tc.bitset, tc.dl, context.Background())
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("FutexWait = %v, want %v", err, tc.want)
 			}
@@ -118,11 +119,11 @@ func TestFutexWakeCount(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f kernel.Futexes
-			cancel := make(chan struct{})
-			defer close(cancel)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			var chs []<-chan error
 			for range tc.waiters {
-				chs = append(chs, startWaiter(&f, keyA, ^uint32(0), nil, cancel))
+				chs = append(chs, startWaiter(&f, keyA, ^uint32(0), nil, ctx))
 			}
 			waitQueued(t, &f, keyA, tc.waiters)
 			n, err := f.FutexWake(keyA, tc.wake, ^uint32(0))
@@ -181,8 +182,8 @@ func TestFutexWakeBitset(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f kernel.Futexes
-			cancel := make(chan struct{})
-			ch := startWaiter(&f, keyA, tc.waitBits, nil, cancel)
+			ctx, cancel := context.WithCancel(context.Background())
+			ch := startWaiter(&f, keyA, tc.waitBits, nil, ctx)
 			waitQueued(t, &f, keyA, 1)
 			n, err := f.FutexWake(keyA, 1, tc.wakeBits)
 			if err != nil || n != tc.wantWoken {
@@ -194,13 +195,13 @@ func TestFutexWakeBitset(t *testing.T) {
 				}
 			} else {
 				notReturned(t, ch)
-				close(cancel)
+				cancel()
 				if err := result(t, ch); err != kernel.ERESTARTSYS {
 					t.Fatalf("FutexWait after cancel = %v", err)
 				}
 				return
 			}
-			close(cancel)
+			cancel()
 		})
 	}
 	t.Run("zero bitset", func(t *testing.T) {
@@ -212,11 +213,11 @@ func TestFutexWakeBitset(t *testing.T) {
 	t.Run("skips non-matching", func(t *testing.T) {
 		// A waiter whose bitset does not match must not use up the count.
 		var f kernel.Futexes
-		cancel := make(chan struct{})
-		defer close(cancel)
-		other := startWaiter(&f, keyA, 0b10, nil, cancel)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		other := startWaiter(&f, keyA, 0b10, nil, ctx)
 		waitQueued(t, &f, keyA, 1)
-		mine := startWaiter(&f, keyA, 0b01, nil, cancel)
+		mine := startWaiter(&f, keyA, 0b01, nil, ctx)
 		waitQueued(t, &f, keyA, 2)
 		if n, _ := f.FutexWake(keyA, 1, 0b01); n != 1 {
 			t.Fatalf("FutexWake = %d, want 1", n)
@@ -241,11 +242,12 @@ func TestFutexWaitGivesUp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f kernel.Futexes
-			cancel := make(chan struct{})
-			ch := startWaiter(&f, keyA, ^uint32(0), tc.dl(), cancel)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ch := startWaiter(&f, keyA, ^uint32(0), tc.dl(), ctx)
 			if tc.stop {
 				waitQueued(t, &f, keyA, 1)
-				close(cancel)
+				cancel()
 			}
 			if err := result(t, ch); err != tc.want {
 				t.Fatalf("FutexWait = %v, want %v", err, tc.want)
@@ -275,11 +277,11 @@ func TestFutexRequeue(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f kernel.Futexes
-			cancel := make(chan struct{})
-			defer close(cancel)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			var chs []<-chan error
 			for range tc.waiters {
-				chs = append(chs, startWaiter(&f, keyA, ^uint32(0), nil, cancel))
+				chs = append(chs, startWaiter(&f, keyA, ^uint32(0), nil, ctx))
 			}
 			waitQueued(t, &f, keyA, tc.waiters)
 			n, err := f.FutexRequeue(keyA, keyB, tc.nWake, tc.nMove, func() (bool, error) { return true, nil })
@@ -332,9 +334,9 @@ func TestFutexRequeueCheck(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f kernel.Futexes
-			cancel := make(chan struct{})
-			defer close(cancel)
-			ch := startWaiter(&f, keyA, ^uint32(0), nil, cancel)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ch := startWaiter(&f, keyA, ^uint32(0), nil, ctx)
 			waitQueued(t, &f, keyA, 1)
 			n, err := f.FutexRequeue(keyA, keyB, 1, 1, tc.check)
 			if n != 0 || !errors.Is(err, tc.want) {
@@ -360,16 +362,16 @@ func TestFutexRequeuedWaiterGivesUp(t *testing.T) {
 	var f kernel.Futexes
 	a, b := kernel.FutexKey{Addr: 0x1000}, kernel.FutexKey{Addr: 0x2000}
 	load := func() (uint32, error) { return 0, nil }
-	cancel := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
 	gaveUp := make(chan error, 1)
-	go func() { gaveUp <- f.FutexWait(a, 0, load, ^uint32(0), nil, cancel) }()
+	go func() { gaveUp <- f.FutexWait(a, 0, load, ^uint32(0), nil, ctx) }()
 	for {
 		if n, _ := f.FutexRequeue(a, b, 0, 1, nil); n == 1 {
 			break
 		}
 		runtime.Gosched()
 	}
-	close(cancel)
+	cancel()
 	if err := <-gaveUp; err != kernel.ERESTARTSYS {
 		t.Fatalf("cancelled wait: %v, want ERESTARTSYS", err)
 	}

@@ -62,7 +62,7 @@ func TestJobs(t *testing.T) {
 	// The leader exits: the rest of its job is killed, the other job not.
 	a.Leader().ExitTask(3)
 	waitClosed(t, "job ending", a.Job().Ending())
-	waitClosed(t, "orphan dying", grand.Dying())
+	waitClosed(t, "orphan dying", grand.Killable().Done())
 	if got := grand.Proc.Getppid(); got != 0 {
 		t.Errorf("orphan of a dead leader: getppid = %d, want 0 (the kernel's init)", got)
 	}
@@ -89,7 +89,7 @@ func TestJobs(t *testing.T) {
 	// Killing a job's leader ends that job with the leader's status.
 	b.Job().Kill(kernel.WaitStatusSignaled(unix.SIGTERM, false))
 	waitClosed(t, "second job ending", b.Job().Ending())
-	waitClosed(t, "second job's child dying", bChild.Dying())
+	waitClosed(t, "second job's child dying", bChild.Killable().Done())
 	bChild.ExitTask(0)
 	b.Leader().ExitTask(0)
 	waitClosed(t, "second job done", b.Job().Done())

@@ -35,6 +35,10 @@ type Config struct {
 	// Memory is the sandbox's memory budget (--memory), which the kernel
 	// objects a guest creates are charged to as well; nil: unlimited.
 	Memory *mm.Budget
+	// Serving, if set, is called on each goroutine that runs a task when it
+	// starts serving, and the function it returns when it stops (the
+	// sandbox counts their CPU time against --cpu-time).
+	Serving func() (done func())
 }
 
 // Limits are the resource limits the kernel enforces; zero means the
@@ -56,6 +60,9 @@ type Kernel struct {
 	procs       map[int]*Process
 	usedPIDs    map[int]bool
 
+	// tasks counts the goroutines running tasks (Run, clone's start).
+	tasks sync.WaitGroup
+
 	// Futexes are the sandbox's futex wait queues.
 	Futexes Futexes
 	poll    notifier
@@ -66,10 +73,6 @@ type Kernel struct {
 	// descriptors watched by all epoll instances.
 	sigPending   atomic.Int64
 	epollWatches atomic.Int64
-	// byOSThread maps the OS thread running a task to the task: every
-	// syscall of a task is served on its own locked OS thread, so this is
-	// how /proc/self finds its caller.
-	byOSThread sync.Map
 
 	// crash is the first kernel bug caught (see Crash); crashed is closed
 	// once it is set.
@@ -101,6 +104,10 @@ func New(cfg Config) *Kernel {
 	}
 	return k
 }
+
+// Log is the diagnostic log: internal errors (host failures), never guest
+// data.
+func (k *Kernel) Log() *slog.Logger { return k.cfg.Log }
 
 // FS returns the sandbox's file system.
 func (k *Kernel) FS() *vfs.VFS { return k.cfg.FS }
@@ -288,19 +295,4 @@ func (k *Kernel) KillEverything(sig unix.Signal) {
 	for _, p := range k.liveProcs() {
 		p.Kill(WaitStatusSignaled(sig, false))
 	}
-}
-
-// BindOSThread records that the calling OS thread serves t.
-func (t *Task) BindOSThread() { t.Proc.k.byOSThread.Store(unix.Gettid(), t) }
-
-// UnbindOSThread forgets the calling OS thread's task.
-func (t *Task) UnbindOSThread() { t.Proc.k.byOSThread.Delete(unix.Gettid()) }
-
-// Current returns the task served by the calling OS thread, if any.
-func (k *Kernel) Current() (*Task, bool) {
-	v, ok := k.byOSThread.Load(unix.Gettid())
-	if !ok {
-		return nil, false
-	}
-	return v.(*Task), true
 }

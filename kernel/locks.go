@@ -110,7 +110,7 @@ func (t *Task) RecordLock(fd, cmd int, fl Flock) (Flock, error) {
 		return fl, unix.EBADF
 	}
 	wait := cmd == unix.F_SETLKW || cmd == unix.F_OFD_SETLKW
-	return fl, p.k.locks.Set(k, owner, pid, l, wait, t.Interrupted())
+	return fl, p.k.locks.Set(k, owner, pid, l, wait, t.Interruptible())
 }
 
 // Flock serves flock(2).
@@ -128,7 +128,7 @@ func (t *Task) Flock(fd, op int) error {
 	}
 	p := t.Proc
 	f.OnLastClose(func() { p.k.locks.ReleaseAll(f) })
-	return p.k.locks.Flock(k, f, op, t.Interrupted())
+	return p.k.locks.Flock(k, f, op, t.Interruptible())
 }
 
 // releasePOSIXLocks drops the process's record locks on the file behind a

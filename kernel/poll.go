@@ -114,7 +114,7 @@ func (t *Task) Poll(fds []PollFd, timeout *time.Duration) (int, error) {
 		case <-changed:
 		case <-timer:
 			return 0, nil
-		case <-t.Interrupted():
+		case <-t.Interruptible().Done():
 			return 0, ERESTARTNOHAND
 		}
 	}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"maps"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/fdtable"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
+	"github.com/litebox-go/litebox/platform"
 )
 
 // The guest's credentials: it runs as an unprivileged user of its own.
@@ -30,6 +32,12 @@ type Process struct {
 
 	// fs is the root and working directory (shared with CLONE_FS).
 	fs *FSContext
+
+	// plat makes the process's address spaces (execve); inherited.
+	plat platform.Platform
+	// ctx is the process as a caller of path walks: it carries p, so that
+	// /proc/self names it (see CallerProcess). Made once, never per call.
+	ctx context.Context
 
 	mu       sync.Mutex
 	umask    uint32
@@ -92,6 +100,7 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 	}
 	p.job.leader = p
 	p.job.addTask()
+	p.ctx = context.WithValue(context.Background(), callerKey{}, p)
 	p.tasks[pid] = &Task{TID: pid, Proc: p}
 	// The first thread is charged like any other (ExitTask gives it back),
 	// whether or not it fits: the sandbox must be able to start.
@@ -118,6 +127,20 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 	}
 	return p, nil
 }
+
+// callerKey is the context key of the calling process.
+type callerKey struct{}
+
+// CallerProcess returns the process whose path walk ctx belongs to (the
+// caller /proc/self names), if any.
+func CallerProcess(ctx context.Context) (*Process, bool) {
+	p, ok := ctx.Value(callerKey{}).(*Process)
+	return p, ok
+}
+
+// Context is the context the process's path walks carry: it names the
+// process as the caller.
+func (p *Process) Context() context.Context { return p.ctx }
 
 // Leader returns the process's first thread.
 func (p *Process) Leader() *Task {
@@ -167,6 +190,7 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 		MM:         o.MM,
 		sighand:    p.sighand.clone(),
 		fs:         p.fs.fork(o.ShareFS),
+		plat:       p.plat,
 		umask:      p.umask,
 		exe:        p.exe,
 		args:       p.args,
@@ -181,6 +205,7 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 		job:        p.job,
 	}
 	p.mu.Unlock()
+	c.ctx = context.WithValue(context.Background(), callerKey{}, c)
 	if o.ShareFiles {
 		c.FDs = p.FDs
 	} else {
@@ -238,9 +263,9 @@ func (p *Process) releaseVfork() {
 	}
 }
 
-// Exec finishes an execve: the process has its new image in m. Other
+// execImage finishes an execve: the process has its new image in m. Other
 // threads must already be gone.
-func (t *Task) Exec(m *mm.MM, exe string, args []string) {
+func (t *Task) execImage(m *mm.MM, exe string, args []string) {
 	p := t.Proc
 	if t.TID != p.PID {
 		// Like Linux's de_thread: a non-leader thread that execs takes

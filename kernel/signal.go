@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/arch"
 )
 
 // SigAction is a guest signal disposition as rt_sigaction passes it.
@@ -22,15 +24,7 @@ const (
 )
 
 // SigInfo is one queued signal and what siginfo_t tells about it.
-type SigInfo struct {
-	Signo  unix.Signal
-	Code   int32
-	Errno  int32
-	Pid    int32  // sender (SI_USER, SIGCHLD)
-	Uid    uint32 // sender's uid
-	Status int32  // SIGCHLD: exit status or signal
-	Addr   uint64 // faults: the faulting address
-}
+type SigInfo = arch.SigInfo
 
 // siginfo codes (asm-generic/siginfo.h).
 const (

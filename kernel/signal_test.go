@@ -1,6 +1,7 @@
 package kernel_test
 
 import (
+	"context"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -470,7 +471,7 @@ func TestTakeSignal(t *testing.T) {
 func TestInterruptedBySignal(t *testing.T) {
 	p := newProc(t)
 	task := p.Leader()
-	ch := task.Interrupted()
+	ch := task.Interruptible().Done()
 	select {
 	case <-ch:
 		t.Fatal("interrupted with nothing pending")
@@ -482,6 +483,38 @@ func TestInterruptedBySignal(t *testing.T) {
 	case <-ch:
 	default:
 		t.Fatal("signal did not close Interrupted")
+	}
+}
+
+// TestWaitContexts: the contexts blocking calls take are the task's wake
+// channels: done by a deliverable signal (interruptible) or only by the
+// process's death (killable), and free to make on the syscall path.
+func TestWaitContexts(t *testing.T) {
+	p := newProc(t)
+	task := p.Leader()
+	ctx, killable := task.Interruptible(), task.Killable()
+	if ctx.Err() != nil || killable.Err() != nil {
+		t.Fatalf("contexts done with nothing pending: %v, %v", ctx.Err(), killable.Err())
+	}
+	if _, ok := ctx.Deadline(); ok {
+		t.Error("an interruptible wait has a deadline")
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = task.Interruptible() }); n != 0 {
+		t.Errorf("Interruptible allocates %v times per call", n)
+	}
+	_, _ = p.Sigaction(int(unix.SIGUSR1), &kernel.SigAction{Handler: handler})
+	_ = p.SendSignal(kernel.SigInfo{Signo: unix.SIGUSR1})
+	if ctx.Err() != context.Canceled {
+		t.Errorf("interruptible Err after a signal = %v, want context.Canceled", ctx.Err())
+	}
+	if killable.Err() != nil {
+		t.Errorf("a handled signal ended a killable wait: %v", killable.Err())
+	}
+	p.Kill(kernel.WaitStatusSignaled(unix.SIGKILL, false))
+	select {
+	case <-killable.Done():
+	default:
+		t.Error("the process's death did not end the killable wait")
 	}
 }
 

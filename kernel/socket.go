@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -97,16 +98,16 @@ func (s *sockEnd) Stat() (vfs.Stat, error) {
 }
 func (s *sockEnd) IsStream() bool { return true }
 func (s *sockEnd) ReadAt(b []byte, _ int64) (int, error) {
-	return s.ReadCancel(b, 0, nil)
+	return s.ReadCancel(b, 0, context.Background())
 }
 func (s *sockEnd) WriteAt(b []byte, _ int64) (int, error) {
-	return s.WriteCancel(b, 0, nil)
+	return s.WriteCancel(b, 0, context.Background())
 }
-func (s *sockEnd) ReadCancel(b []byte, flags int, cancel <-chan struct{}) (int, error) {
-	return s.in.ReadCancel(b, flags, cancel)
+func (s *sockEnd) ReadCancel(b []byte, flags int, ctx context.Context) (int, error) {
+	return s.in.ReadCancel(b, flags, ctx)
 }
-func (s *sockEnd) WriteCancel(b []byte, flags int, cancel <-chan struct{}) (int, error) {
-	return s.out.WriteCancel(b, flags, cancel)
+func (s *sockEnd) WriteCancel(b []byte, flags int, ctx context.Context) (int, error) {
+	return s.out.WriteCancel(b, flags, ctx)
 }
 func (s *sockEnd) Readiness() int16 {
 	in, out := s.in.Readiness(), s.out.Readiness()
@@ -170,9 +171,9 @@ func (t *Task) SockIO(fd int, b []byte, write, dontwait bool) (int, error) {
 		flags |= unix.O_NONBLOCK
 	}
 	if write {
-		return s.WriteCancel(b, flags, t.Interrupted())
+		return s.WriteCancel(b, flags, t.Interruptible())
 	}
-	return s.ReadCancel(b, flags, t.Interrupted())
+	return s.ReadCancel(b, flags, t.Interruptible())
 }
 
 // Buffered returns the bytes the peer sent and this end has not read.

@@ -1,17 +1,45 @@
 package kernel
 
 import (
+	"context"
+	"encoding/binary"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform"
 )
 
-// Task is one guest thread. Its pid-space number is TID; the thread-group
-// leader's TID is the process's PID.
+// Memory is the guest memory a task may touch: only through checked copies.
+type Memory interface {
+	CopyIn(addr uint64, dst []byte) (int, error)
+	CopyOut(addr uint64, src []byte) (int, error)
+}
+
+// Task is one guest thread: the kernel's only task type. Its pid-space
+// number is TID; the thread-group leader's TID is the process's PID.
+//
+// The machine state (Regs, Mem, AS, Thread, CPUTime) belongs to the
+// goroutine that runs the task (Run): only it, and the syscalls it serves,
+// read or change them. The platform is reached through its interfaces only.
 type Task struct {
 	TID  int
 	Proc *Process
+
+	// Regs are the guest's registers while the kernel serves a trap.
+	Regs *platform.Regs
+	// Mem is the guest memory (the platform address space, or a fake in
+	// tests); AS and Thread are set when the task runs on a platform.
+	Mem    Memory
+	AS     platform.AddressSpace
+	Thread platform.Thread
+	// CPUTime reports the guest's CPU time for the CPU-time clocks.
+	CPUTime func() (int64, error)
+	// abi serves the task's syscalls; inherited from the parent.
+	abi ABI
+	// afterSyscall is set after a syscall so signal delivery can restart it.
+	afterSyscall bool
 
 	mu       sync.Mutex
 	mask     uint64
@@ -44,7 +72,7 @@ func (t *Task) Killed() bool { t.mu.Lock(); defer t.mu.Unlock(); return t.killed
 // must die meanwhile (the process is killed, or the sandbox ends).
 func (t *Task) KillOthers() bool {
 	p := t.Proc
-	dying := t.Dying()
+	dying := t.dying()
 	for {
 		p.mu.Lock()
 		var others []*Task
@@ -74,12 +102,42 @@ func (t *Task) KillOthers() bool {
 	}
 }
 
-// Dying returns a channel closed once the thread must leave for good: its
+// waitContext is the context.Context of one blocking wait: its Done channel
+// is one of the task's wake channels (made on demand, as before contexts).
+// A channel is pointer-shaped, so making a waitContext allocates nothing
+// and the syscall path pays no more than the channel it always made.
+type waitContext <-chan struct{}
+
+func (c waitContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c waitContext) Done() <-chan struct{}       { return c }
+func (c waitContext) Value(any) any               { return nil }
+func (c waitContext) Err() error {
+	select {
+	case <-c:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// Interruptible returns the context of an interruptible wait (Linux's
+// TASK_INTERRUPTIBLE): done when a signal is to be delivered to the task or
+// it must die. Blocking kernel operations take it and return
+// ERESTARTSYS-family errors when it is done; a wait takes a new one each
+// time (a delivered signal ends the old one for good).
+func (t *Task) Interruptible() context.Context { return waitContext(t.interrupted()) }
+
+// Killable returns the context of a killable wait (TASK_KILLABLE): done
+// only once the thread must leave for good (see dying). Ordinary signals do
+// not end it.
+func (t *Task) Killable() context.Context { return waitContext(t.dying()) }
+
+// dying returns a channel closed once the thread must leave for good: its
 // process is exiting (exit_group, a fatal signal, the sandbox's end) or
 // execve in another thread killed it. The waits Linux makes killable rather
 // than interruptible (vfork's parent, de_thread) select on it: an ordinary
 // signal does not end them, SIGKILL does.
-func (t *Task) Dying() <-chan struct{} {
+func (t *Task) dying() <-chan struct{} {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.dieCh == nil {
@@ -92,7 +150,7 @@ func (t *Task) Dying() <-chan struct{} {
 	return t.dieCh
 }
 
-// markDying closes the channel Dying returns.
+// markDying closes the channel dying returns.
 func (t *Task) markDying() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -109,10 +167,9 @@ func (t *Task) markDying() {
 // SetKick installs the function that interrupts the task's guest code.
 func (t *Task) SetKick(fn func()) { t.mu.Lock(); t.kick = fn; t.mu.Unlock() }
 
-// Interrupted returns a channel closed when the task should stop waiting:
-// a signal is pending for it or its process is exiting. Blocking kernel
-// operations select on it and return ERESTARTSYS-family errors.
-func (t *Task) Interrupted() <-chan struct{} {
+// interrupted returns a channel closed when the task should stop waiting:
+// a signal is pending for it or its process is exiting (Interruptible).
+func (t *Task) interrupted() <-chan struct{} {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.wakeCh == nil {
@@ -211,3 +268,47 @@ const (
 	ERESTARTNOINTR = unix.Errno(513) // always restart
 	ERESTARTNOHAND = unix.Errno(514) // restart only if no handler ran
 )
+
+// CopyIn copies n bytes of guest memory at addr; EFAULT if any is not
+// readable.
+func (t *Task) CopyIn(addr uint64, n int) ([]byte, error) {
+	buf := make([]byte, n)
+	if n == 0 {
+		return buf, nil
+	}
+	if _, err := t.Mem.CopyIn(addr, buf); err != nil {
+		return nil, unix.EFAULT
+	}
+	return buf, nil
+}
+
+// CopyOut copies b into guest memory at addr; EFAULT if any byte is not
+// writable.
+func (t *Task) CopyOut(addr uint64, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := t.Mem.CopyOut(addr, b); err != nil {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+// ReadU64 reads a 64-bit guest word.
+func (t *Task) ReadU64(addr uint64) (uint64, error) {
+	b, err := t.CopyIn(addr, 8)
+	if err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(b), nil
+}
+
+// WriteU64 writes a 64-bit guest word.
+func (t *Task) WriteU64(addr, v uint64) error {
+	return t.CopyOut(addr, binary.LittleEndian.AppendUint64(nil, v))
+}
+
+// WriteU32 writes a 32-bit guest word.
+func (t *Task) WriteU32(addr uint64, v uint32) error {
+	return t.CopyOut(addr, binary.LittleEndian.AppendUint32(nil, v))
+}

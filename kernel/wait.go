@@ -41,7 +41,7 @@ func (t *Task) Wait(sel int, o WaitOptions) (WaitResult, error) {
 		}
 		select {
 		case <-changed:
-		case <-t.Interrupted():
+		case <-t.Interruptible().Done():
 			return WaitResult{}, ERESTARTSYS
 		}
 	}

@@ -2,8 +2,8 @@
 // host to run guest code. An implementation creates guest address spaces and
 // threads and switches into them until the guest traps.
 //
-// The kernel never imports an implementation; the shim and the sandbox use
-// these interfaces, so another South (systrap, KVM) can replace ptrace.
+// The kernel never imports an implementation; the kernel and the sandbox
+// use these interfaces, so another South (systrap, KVM) can replace ptrace.
 package platform
 
 import (
@@ -76,11 +76,13 @@ type AddressSpace interface {
 type Range struct{ Start, End uint64 }
 
 // Thread is one guest thread. Each thread is driven by one goroutine,
-// locked to its OS thread (ptrace demands it), which calls Bind once and
-// then Switch; operations on the address space are made from such a
-// goroutine too.
+// which calls Bind once and then Switch; operations on the address space
+// are made from such a goroutine too. A platform that needs the goroutine
+// to stay on one OS thread (ptrace ties a tracee to its tracer's thread)
+// locks it itself, in Bind and NewAddressSpace, and unlocks it when the
+// thread exits or its address space is released: callers never lock.
 type Thread interface {
-	// Bind ties the thread to the calling goroutine's OS thread.
+	// Bind ties the thread to the calling goroutine.
 	Bind() error
 	// Switch loads regs, runs the guest until it traps, and stores the
 	// guest's registers back into regs.

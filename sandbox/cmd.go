@@ -2,13 +2,10 @@ package sandbox
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -18,10 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
-	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/pipe"
 	"github.com/litebox-go/litebox/kernel/vfs"
-	"github.com/litebox-go/litebox/loader"
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/shim/linux"
 )
@@ -191,13 +186,10 @@ func (c *Cmd) Start() error {
 	done := make(chan error, 1)
 	c.jobOver = make(chan struct{})
 	c.abandoned = make(chan error, 1)
-	// ptrace ties a tracee to the OS thread that attached it, so the
-	// command's first thread runs on one locked thread. The goroutine
-	// never unlocks it: the thread ends with the goroutine, and the stub's
-	// parent-death signal then guarantees the stub is gone too.
+	// The first thread runs on the run goroutine (see run); the platform
+	// locks it to an OS thread if it needs to (ptrace does).
 	go func() {
 		defer s.runs.Done()
-		runtime.LockOSThread()
 		done <- c.run(path, env, ready)
 	}()
 	if err := <-ready; err != nil {
@@ -334,145 +326,12 @@ func (s *Sandbox) lookPath(name string, env []string, dir string) (string, error
 	return "", &ProgramError{Path: name, Err: firstErr}
 }
 
-// Guest address-space layout: the mmap area sits below the platform's
-// reserved ranges.
-const mmapTop = 0x7fe000000000
-
-// maxShebangDepth bounds #! interpreters of interpreters, as Linux does.
-const maxShebangDepth = 4
-
-// image is a loaded program ready to run.
-type image struct {
-	as   platform.AddressSpace
-	mm   *mm.MM
-	img  loader.Image
-	path string
-	argv []string
-}
-
-// load creates a fresh address space on the calling goroutine (which
-// becomes its tracer) and loads path into it, following #! lines.
-func (s *Sandbox) load(plat platform.Platform, proc *kernel.Process, path string, argv, envp []string) (*image, error) {
-	for depth := 0; ; depth++ {
-		f, err := openProgram(proc, path)
-		if err != nil {
-			return nil, err
-		}
-		head := make([]byte, 256)
-		n, _ := f.ReadAt(head, 0)
-		_ = f.Close() // the loader opens the program again
-		interp, arg, ok := linux.ParseShebang(head[:n])
-		if !ok {
-			break
-		}
-		if depth == maxShebangDepth {
-			return nil, unix.ELOOP
-		}
-		na := []string{interp}
-		if arg != "" {
-			na = append(na, arg)
-		}
-		na = append(na, path)
-		if len(argv) > 1 {
-			na = append(na, argv[1:]...)
-		}
-		path, argv = interp, na
-		if !strings.HasPrefix(path, "/") {
-			path = strings.TrimSuffix(proc.Getcwd(), "/") + "/" + path
-		}
-	}
-	raw, err := plat.NewAddressSpace()
-	if err != nil {
-		return nil, &platformError{fmt.Errorf("creating the guest address space: %w", err)}
-	}
-	as := s.spaces.track(raw)
-	var reserved []mm.Range
-	for _, r := range as.Reserved() {
-		reserved = append(reserved, mm.Range{Start: r.Start, End: r.End})
-	}
-	m := mm.New(as, reserved, mmapTop)
-	m.SetBudget(s.budget)
-	open := func(p string) (loader.File, error) { return openProgram(proc, p) }
-	img, err := loader.Load(m, open, path, argv, envp, hardware(), loader.Layout{})
-	if err != nil {
-		as.Release()
-		m.Release() // the memory and files the partial image held
-		return nil, err
-	}
-	canon, err := s.fs.Realpath(path)
-	if err != nil {
-		canon = path
-	}
-	return &image{as: as, mm: m, img: img, path: canon, argv: argv}, nil
-}
-
 // firstImage picks the platform (the most preferred one the host allows,
-// for "auto") and loads the first program with it.
-func (s *Sandbox) firstImage(proc *kernel.Process, path string, argv, envp []string) (platform.Platform, *image, error) {
-	return s.withPlatform(func(p platform.Platform) (*image, error) { return s.load(p, proc, path, argv, envp) })
-}
-
-// platformError marks a failure to create an address space (as opposed to
-// a program that cannot be loaded).
-type platformError struct{ err error }
-
-func (e *platformError) Error() string { return e.err.Error() }
-func (e *platformError) Unwrap() error { return e.err }
-
-// exec is the execve hook: it replaces t's image once the new one loaded.
-func (s *Sandbox) exec(plat platform.Platform, t *linux.Task, path string, argv, envp []string) error {
-	im, err := s.load(plat, t.Proc, path, argv, envp)
-	if err != nil {
-		return err
-	}
-	// The point of no return: other threads go, then the old image. If
-	// this thread is killed while waiting for them, the exec is abandoned
-	// (the process is dying anyway).
-	if !t.K.KillOthers() {
-		im.as.Release()
-		im.mm.Release()
-		return unix.EINTR
-	}
-	old := t.Proc.MM
-	if old.Put() {
-		t.AS.Release()
-		old.Release()
-	} else {
-		t.Thread.Exit() // a vfork parent still uses the old address space
-	}
-	th, err := im.as.NewThread()
-	if err != nil {
-		im.as.Release()
-		im.mm.Release()
-		t.Proc.Kill(kernel.WaitStatusSignaled(unix.SIGKILL, false))
-		return err
-	}
-	t.AS, t.Mem, t.Thread = im.as, im.as, th
-	t.CPUTime = cpuTime(im.as)
-	*t.Regs = platform.Regs{Rip: im.img.Entry, Rsp: im.img.Stack}
-	t.K.Exec(im.mm, im.path, im.argv)
-	t.K.SetKick(th.Interrupt)
-	if err := th.Bind(); err != nil {
-		return err
-	}
-	return nil
-}
-
-// start is the hook that runs a new task on its own locked goroutine.
-// linux.Run recovers a panic of its own; the deferred Recover covers
-// anything after it.
-func (s *Sandbox) start(t *linux.Task) {
-	s.tasks.Add(1)
-	go func() {
-		defer s.tasks.Done()
-		defer s.kernel.Recover()
-		runtime.LockOSThread()
-		// Every stub thread this OS thread traced is gone when Run
-		// returns, so the thread can go back to Go's pool.
-		defer runtime.UnlockOSThread()
-		defer s.serve.begin()()
-		linux.Run(t)
-	}()
+// for "auto") and has the kernel load the first program with it.
+func (s *Sandbox) firstImage(leader *kernel.Task, abi kernel.ABI, path string, argv, envp []string) (platform.Platform, error) {
+	return s.withPlatform(func(p platform.Platform) error {
+		return leader.Load(s.spaces.platform(p), abi, path, argv, envp)
+	})
 }
 
 // crashGrace is how long the end of a run waits for the guest threads once
@@ -504,13 +363,6 @@ func (s *Sandbox) panicHook() func(uint64) bool {
 	}
 	want, _ := linux.Number(s.cfg.PanicOnSyscall) // checked by New
 	return func(nr uint64) bool { return nr == want }
-}
-
-func cpuTime(as platform.AddressSpace) func() (int64, error) {
-	return func() (int64, error) {
-		d, err := as.CPUTime()
-		return int64(d), err
-	}
 }
 
 func (c *Cmd) run(path string, env []string, readyCh chan<- error) (err error) {
@@ -551,8 +403,11 @@ func (c *Cmd) run(path string, env []string, readyCh chan<- error) (err error) {
 		proc.Leader().ExitTask(127)
 		return ErrClosed
 	}
+	usage := s.newSyscallUsage()
+	abi := &linux.ABI{Usage: usage, PanicOn: s.panicHook()}
+	leader := proc.Leader()
 	defer s.leave(c)
-	plat, im, err := s.image(proc, path, c.Args, env)
+	err = s.image(leader, abi, path, c.Args, env)
 	if err != nil {
 		out.close(nil, 0)
 		proc.Leader().ExitTask(127)
@@ -561,31 +416,15 @@ func (c *Cmd) run(path string, env []string, readyCh chan<- error) (err error) {
 		}
 		return &ProgramError{Path: path, Err: fmt.Errorf("%w: %v", ErrNotExecutable, err)}
 	}
-	th, err := im.as.NewThread()
-	if err == nil {
-		err = s.harden()
-	}
-	if err != nil {
+	if err := s.harden(); err != nil {
 		out.close(nil, 0)
-		im.as.Release()
-		im.mm.Release()
-		proc.Leader().ExitTask(127)
+		leader.AS.Release()
+		proc.MM.Release()
+		leader.ExitTask(127)
 		return err
 	}
-	leader := proc.Leader()
-	leader.Exec(im.mm, im.path, im.argv)
 	s.kernel.AuditCritical("sandbox_start", slog.String("program", path), slog.Int("pid", proc.PID))
 	start := s.startLimits()
-	regs := platform.Regs{Rip: im.img.Entry, Rsp: im.img.Stack}
-	usage := s.newSyscallUsage()
-	task := &linux.Task{K: leader, Proc: proc, Mem: im.as, AS: im.as, Thread: th, Regs: &regs, Log: s.log,
-		CPUTime: cpuTime(im.as), Usage: usage, Hooks: &linux.Hooks{
-			Exec: func(t *linux.Task, path string, argv, envp []string) error {
-				return s.exec(plat, t, path, argv, envp)
-			},
-			Start:   s.start,
-			PanicOn: s.panicHook(),
-		}}
 	c.mu.Lock()
 	c.init = proc
 	c.mu.Unlock()
@@ -600,12 +439,9 @@ func (c *Cmd) run(path string, env []string, readyCh chan<- error) (err error) {
 		out.close(nil, endGrace)
 		c.abandoned <- c.exit(proc, start, nil)
 	})
-	s.tasks.Add(1)
-	func() {
-		defer s.tasks.Done()
-		defer s.serve.begin()()
-		linux.Run(task)
-	}()
+	// The first thread runs on this goroutine, which made its address
+	// space (see kernel.Task.Load); clone runs the others.
+	leader.Run()
 	s.waitJob(job)
 	close(tasksDone)
 	close(c.jobOver)
@@ -700,7 +536,7 @@ func (c *Cmd) stdinFile(r io.Reader) (*vfs.File, error) {
 		for {
 			n, err := r.Read(buf)
 			if n > 0 {
-				if _, werr := we.WriteCancel(buf[:n], 0, nil); werr != nil {
+				if _, werr := we.WriteCancel(buf[:n], 0, context.Background()); werr != nil {
 					c.pipes.stdinGone()
 					return // the guest closed its stdin
 				}
@@ -711,74 +547,6 @@ func (c *Cmd) stdinFile(r io.Reader) (*vfs.File, error) {
 		}
 	}()
 	return f, nil
-}
-
-// programFile adapts an open guest file for the loader.
-type programFile struct {
-	f  *vfs.File
-	st vfs.Stat
-}
-
-func (p *programFile) ReadAt(b []byte, off int64) (int, error) {
-	n, err := p.f.Pread(b, off)
-	if err == nil && n < len(b) {
-		err = io.EOF
-	}
-	return n, err
-}
-func (p *programFile) Size() (int64, error) { return p.st.Size, nil }
-func (p *programFile) Info() mm.FileInfo {
-	return mm.FileInfo{Path: p.f.Path(), Dev: p.st.Dev, Ino: p.st.Ino}
-}
-
-// Ref is the open file the program's mappings keep open.
-func (p *programFile) Ref() mm.FileRef { return p.f }
-
-// Close drops the opener's reference (each open holds a host fd for a
-// host file).
-func (p *programFile) Close() error { return p.f.DecRef() }
-
-// openProgram opens a program file as execve does: it must be a regular
-// file the guest may execute.
-func openProgram(proc *kernel.Process, path string) (loader.File, error) {
-	f, err := proc.OpenFile(path, unix.O_RDONLY)
-	if err != nil {
-		return nil, err
-	}
-	st, err := f.Stat()
-	if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
-		err = unix.EACCES
-	}
-	if err == nil {
-		err = proc.Kernel().FS().Access(f.Path(), unix.X_OK, true)
-	}
-	if err != nil {
-		_ = f.DecRef()
-		return nil, err
-	}
-	return &programFile{f: f, st: st}, nil
-}
-
-// hardware reads the CPU capability words of our own auxv, so the guest
-// sees the machine it actually runs on.
-func hardware() loader.Hardware {
-	var hw loader.Hardware
-	raw, err := os.ReadFile("/proc/self/auxv")
-	if err != nil {
-		return hw
-	}
-	for i := 0; i+16 <= len(raw); i += 16 {
-		k, v := binary.LittleEndian.Uint64(raw[i:]), binary.LittleEndian.Uint64(raw[i+8:])
-		switch k {
-		case 16:
-			hw.HWCap = v
-		case 26:
-			hw.HWCap2 = v
-		case 51:
-			hw.MinSigStkSz = v
-		}
-	}
-	return hw
 }
 
 // watchLimits enforces the wall-clock and CPU-time limits: past the CPU

@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
-	"github.com/litebox-go/litebox/platform"
 )
 
 // ErrClosed is returned by Start once the sandbox is closed, or ended by
@@ -71,22 +70,21 @@ func (s *Sandbox) killAllCmds() {
 // address spaces are stubs of that one platform, made after Harden has
 // confined litebox, which would no longer allow a new holder. Commands
 // starting meanwhile wait for the first load.
-func (s *Sandbox) image(proc *kernel.Process, path string, argv, envp []string) (platform.Platform, *image, error) {
+func (s *Sandbox) image(leader *kernel.Task, abi kernel.ABI, path string, argv, envp []string) error {
 	s.platMu.Lock()
 	if plat := s.plat; plat != nil {
 		s.platMu.Unlock()
-		im, err := s.load(plat, proc, path, argv, envp)
-		return plat, im, err
+		return leader.Load(s.spaces.platform(plat), abi, path, argv, envp)
 	}
 	defer s.platMu.Unlock()
-	plat, im, err := s.firstImage(proc, path, argv, envp)
-	var pe *platformError
+	plat, err := s.firstImage(leader, abi, path, argv, envp)
+	var pe *kernel.PlatformError
 	if plat != nil && errors.As(err, &pe) {
 		plat.Close() // it cannot make address spaces: the next command tries again
-		return nil, nil, err
+		return err
 	}
 	s.plat = plat
-	return plat, im, err
+	return err
 }
 
 // harden calls Config.Harden once, when the first command's address space
@@ -174,7 +172,7 @@ func (s *Sandbox) Close() error {
 		ended := make(chan struct{})
 		go func() {
 			s.runs.Wait()
-			s.tasks.Wait()
+			s.kernel.WaitTasks()
 			close(ended)
 		}()
 		t := time.NewTimer(endGrace)

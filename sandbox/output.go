@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"io"
 	"sync"
 	"time"
@@ -96,12 +97,12 @@ func (o *hostOutput) pump() {
 
 // Write is WriteCancel without a way to give up (the vfs calls it only for
 // writers that cannot wait, which this one is not; kept for io.Writer).
-func (s *outSink) Write(p []byte) (int, error) { return s.WriteCancel(p, 0, nil) }
+func (s *outSink) Write(p []byte) (int, error) { return s.WriteCancel(p, 0, context.Background()) }
 
 // WriteCancel queues p, waiting while the queue is full until there is
-// room or cancel closes; it returns how much it queued (ERESTARTSYS if
+// room or ctx is done; it returns how much it queued (ERESTARTSYS if
 // nothing, EAGAIN with O_NONBLOCK).
-func (s *outSink) WriteCancel(p []byte, flags int, cancel <-chan struct{}) (int, error) {
+func (s *outSink) WriteCancel(p []byte, flags int, ctx context.Context) (int, error) {
 	o := s.o
 	done := 0
 	o.mu.Lock()
@@ -130,7 +131,7 @@ func (s *outSink) WriteCancel(p []byte, flags int, cancel <-chan struct{}) (int,
 			case <-ch:
 				o.mu.Lock()
 				continue
-			case <-cancel:
+			case <-ctx.Done():
 				o.mu.Lock()
 				if done > 0 {
 					return done, nil

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"sync"
@@ -66,7 +67,7 @@ func TestHostOutputOrder(t *testing.T) {
 		if i%3 == 0 {
 			w = errs
 		}
-		if n, err := w.WriteCancel(s, 0, nil); n != 1 || err != nil {
+		if n, err := w.WriteCancel(s, 0, context.Background()); n != 1 || err != nil {
 			t.Fatalf("WriteCancel = %d, %v", n, err)
 		}
 		want.Write(s)
@@ -88,32 +89,32 @@ func TestHostOutputFull(t *testing.T) {
 	o := newHostOutput()
 	w := sinkOf(t, o, dst)
 	big := bytes.Repeat([]byte("x"), outputBuffer+10)
-	cancel := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var n int
 	var err error
 	go func() {
 		defer close(done)
-		n, err = w.WriteCancel(big, 0, cancel)
+		n, err = w.WriteCancel(big, 0, ctx)
 	}()
 	select {
 	case <-done:
 		t.Fatalf("a write larger than the buffer returned at once: %d, %v", n, err)
 	case <-time.After(20 * time.Millisecond):
 	}
-	close(cancel)
+	cancel()
 	<-done
 	if err != nil || n <= 0 || n >= len(big) {
 		t.Fatalf("cancelled write = %d, %v; want the part queued", n, err)
 	}
-	if n2, err := w.WriteCancel([]byte("y"), 0, cancel); n2 != 0 || err != kernel.ERESTARTSYS {
+	if n2, err := w.WriteCancel([]byte("y"), 0, ctx); n2 != 0 || err != kernel.ERESTARTSYS {
 		t.Fatalf("cancelled write with nothing queued = %d, %v; want ERESTARTSYS", n2, err)
 	}
-	if n2, err := w.WriteCancel([]byte("y"), unix.O_NONBLOCK, nil); n2 != 0 || err != unix.EAGAIN {
+	if n2, err := w.WriteCancel([]byte("y"), unix.O_NONBLOCK, context.Background()); n2 != 0 || err != unix.EAGAIN {
 		t.Fatalf("non-blocking write to a full buffer = %d, %v; want EAGAIN", n2, err)
 	}
 	close(dst.release)
-	if n2, err := w.WriteCancel([]byte("z"), 0, nil); n2 != 1 || err != nil {
+	if n2, err := w.WriteCancel([]byte("z"), 0, context.Background()); n2 != 1 || err != nil {
 		t.Fatalf("write after the host read = %d, %v", n2, err)
 	}
 	if !o.close(nil, 0) {
@@ -129,12 +130,12 @@ func TestHostOutputFull(t *testing.T) {
 func TestHostOutputError(t *testing.T) {
 	o := newHostOutput()
 	w := sinkOf(t, o, failingWriter{})
-	if n, err := w.WriteCancel([]byte("a"), 0, nil); n != 1 || err != nil {
+	if n, err := w.WriteCancel([]byte("a"), 0, context.Background()); n != 1 || err != nil {
 		t.Fatalf("first write = %d, %v", n, err)
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		n, err := w.WriteCancel([]byte("b"), 0, nil)
+		n, err := w.WriteCancel([]byte("b"), 0, context.Background())
 		if err == unix.EPIPE && n == 0 {
 			break
 		}
@@ -153,7 +154,7 @@ func TestHostOutputCloseGivesUp(t *testing.T) {
 	defer close(dst.release)
 	o := newHostOutput()
 	w := sinkOf(t, o, dst)
-	if _, err := w.WriteCancel([]byte("stuck"), 0, nil); err != nil {
+	if _, err := w.WriteCancel([]byte("stuck"), 0, context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	giveUp := make(chan struct{})
@@ -164,7 +165,7 @@ func TestHostOutputCloseGivesUp(t *testing.T) {
 	if o.close(nil, 10*time.Millisecond) {
 		t.Fatal("close with a wait reported a drained output with the host writer stuck")
 	}
-	if _, err := w.WriteCancel([]byte("late"), 0, nil); !errors.Is(err, unix.EPIPE) {
+	if _, err := w.WriteCancel([]byte("late"), 0, context.Background()); !errors.Is(err, unix.EPIPE) {
 		t.Fatalf("write after close = %v, want EPIPE", err)
 	}
 }

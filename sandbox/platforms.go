@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/platform"
 
 	// The platforms a sandbox can use: each registers itself. This is the
@@ -27,25 +28,24 @@ func checkPlatform(name string) error {
 
 // withPlatform creates the configured platform and runs start with it.
 // For "auto" it tries the registered platforms, most preferred first,
-// moving on while start fails with a *platformError (the host lacks what
+// moving on while start fails with a *kernel.PlatformError (the host lacks what
 // the platform needs); other errors (a program that cannot be loaded) end
 // the choice.
-func (s *Sandbox) withPlatform(start func(platform.Platform) (*image, error)) (platform.Platform, *image, error) {
+func (s *Sandbox) withPlatform(start func(platform.Platform) error) (platform.Platform, error) {
 	if info, ok := platform.Lookup(s.cfg.Platform); ok {
 		p := info.New()
-		im, err := start(p)
-		return p, im, err
+		return p, start(p)
 	}
 	infos := platform.Registered()
 	for i, info := range infos {
 		p := info.New()
-		im, err := start(p)
-		var pe *platformError
+		err := start(p)
+		var pe *kernel.PlatformError
 		if i == len(infos)-1 || !errors.As(err, &pe) {
-			return p, im, err
+			return p, err
 		}
 		p.Close()
 		s.log.Info(info.Name+" unavailable, trying "+infos[i+1].Name, "err", err, "needs", info.Needs)
 	}
-	return nil, nil, errors.New("no platform registered")
+	return nil, errors.New("no platform registered")
 }

@@ -134,7 +134,6 @@ var hiddenEtc = []string{"shadow", "shadow-", "gshadow", "gshadow-", "ssh", "sud
 // Sandbox is a configured sandbox: its kernel, file systems, pid space and
 // platform, shared by the commands it runs (see Cmd), until Close.
 type Sandbox struct {
-	tasks  sync.WaitGroup // goroutines running guest threads
 	runs   sync.WaitGroup // commands' run goroutines (loading, waiting for the end)
 	budget *mm.Budget
 	spaces spaceSet
@@ -198,7 +197,7 @@ func New(cfg Config) (*Sandbox, error) {
 	s.kernel = kernel.New(kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
-		Memory: s.budget,
+		Memory: s.budget, Serving: s.serve.begin,
 	})
 	s.budget.OnExceeded = func(want uint64) {
 		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),

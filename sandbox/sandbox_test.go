@@ -108,7 +108,7 @@ func TestKernelPanicEndsOnlyItsSandbox(t *testing.T) {
 	if !errors.As(badErr, &ie) {
 		t.Fatalf("crashed sandbox: Wait = %v (%T), want *sandbox.InternalError", badErr, badErr)
 	}
-	if ie.Value != "test hook: injected kernel panic in getppid" || !strings.Contains(string(ie.Stack), "shim/linux.Dispatch(") {
+	if ie.Value != "test hook: injected kernel panic in getppid" || !strings.Contains(string(ie.Stack), "shim/linux.(*ABI).Syscall(") {
 		t.Errorf("InternalError value %q, stack:\n%s", ie.Value, ie.Stack)
 	}
 	if got := badOut.String(); got != "before\n" {
@@ -122,7 +122,7 @@ func TestKernelPanicEndsOnlyItsSandbox(t *testing.T) {
 		}
 		if ev["msg"] == "kernel_error" {
 			kernelErrors++
-			if s, _ := ev["stack"].(string); !strings.Contains(s, "shim/linux.Dispatch(") {
+			if s, _ := ev["stack"].(string); !strings.Contains(s, "shim/linux.(*ABI).Syscall(") {
 				t.Errorf("kernel_error stack: %q", s)
 			}
 		}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
@@ -10,9 +11,11 @@ import (
 // serveCPU adds up the CPU time litebox's own threads spend serving the
 // sandbox's guest threads, for --cpu-time: on Linux the kernel's work for
 // a process (its system time) counts against RLIMIT_CPU, and here that
-// work is litebox's. Every guest thread is served by one goroutine locked
-// to an OS thread, so that thread's CPU clock, from the moment it starts
-// serving until it stops, is litebox's work for the guest thread: its
+// work is litebox's. Every guest thread is served by one goroutine, which
+// begin locks to its OS thread for this count's sake (the kernel and the
+// platforms need no such lock, but for ptrace's own), so that thread's CPU
+// clock, from the moment it starts serving until it stops, is litebox's
+// work for the guest thread: its
 // syscalls, faults and signal deliveries, execve and fork, and the
 // platform's waits for the stub. Work done elsewhere on the guest's behalf
 // (timer and output goroutines, the garbage collector, the holder's
@@ -23,13 +26,14 @@ type serveCPU struct {
 	live map[int]time.Duration // host tid -> its CPU clock when it started
 }
 
-// begin starts counting the calling goroutine's OS thread (which must be
-// locked to it); end stops.
+// begin locks the calling goroutine to its OS thread and starts counting
+// that thread; end stops and unlocks.
 func (s *serveCPU) begin() (end func()) {
+	runtime.LockOSThread()
 	tid := unix.Gettid()
 	start, err := threadCPU(0)
 	if err != nil {
-		return func() {}
+		return runtime.UnlockOSThread
 	}
 	s.mu.Lock()
 	if s.live == nil {
@@ -45,6 +49,7 @@ func (s *serveCPU) begin() (end func()) {
 			s.done += now - start
 		}
 		s.mu.Unlock()
+		runtime.UnlockOSThread()
 	}
 }
 

@@ -22,6 +22,25 @@ type trackedSpace struct {
 	set *spaceSet
 }
 
+// trackedPlatform makes address spaces that the set tracks.
+type trackedPlatform struct {
+	platform.Platform
+	set *spaceSet
+}
+
+// platform returns p with every address space it makes tracked by s.
+func (s *spaceSet) platform(p platform.Platform) platform.Platform {
+	return &trackedPlatform{Platform: p, set: s}
+}
+
+func (p *trackedPlatform) NewAddressSpace() (platform.AddressSpace, error) {
+	as, err := p.Platform.NewAddressSpace()
+	if err != nil {
+		return nil, err
+	}
+	return p.set.track(as), nil
+}
+
 func (s *spaceSet) track(as platform.AddressSpace) *trackedSpace {
 	t := &trackedSpace{AddressSpace: as, set: s}
 	s.mu.Lock()

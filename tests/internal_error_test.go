@@ -52,7 +52,7 @@ func TestKernelPanicEndsTheSandbox(t *testing.T) {
 				t.Errorf("kernel_error panic = %q", ev["panic"])
 			}
 			stack, _ := ev["stack"].(string)
-			for _, frame := range []string{"goroutine ", "shim/linux.Dispatch(", "shim/linux.Run("} {
+			for _, frame := range []string{"goroutine ", "shim/linux.(*ABI).Syscall(", "kernel.(*Task).run("} {
 				if !strings.Contains(stack, frame) {
 					t.Errorf("kernel_error stack lacks %q:\n%s", frame, stack)
 				}

@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"runtime"
@@ -41,7 +42,7 @@ func TestLockLimit(t *testing.T) {
 		{"now the split fits", a, lk(un, 12, 13), nil, 3},
 	}
 	for _, s := range steps {
-		if err := m.Set(kA, s.o, 1, s.l, false, nil); err != s.want {
+		if err := m.Set(kA, s.o, 1, s.l, false, context.Background()); err != s.want {
 			t.Fatalf("%s: Set = %v, want %v", s.name, err, s.want)
 		}
 		if m.Held() != s.held || charged != int64(s.held)*LockCost {
@@ -51,15 +52,15 @@ func TestLockLimit(t *testing.T) {
 	if got := held(&m, kA, a); !slices.Equal(got, []Lock{lk(wr, 0, 5), lk(wr, 10, 11), lk(wr, 14, 19)}) {
 		t.Fatalf("A holds %v", got)
 	}
-	if err := m.Flock(kB, b, unix.LOCK_EX, nil); err != unix.ENOLCK {
+	if err := m.Flock(kB, b, unix.LOCK_EX, context.Background()); err != unix.ENOLCK {
 		t.Fatalf("flock past the limit = %v, want ENOLCK", err)
 	}
 	m.ReleaseAll(a)
 	refuse = true
-	if err := m.Set(kA, b, 2, lk(rd, 0, 0), false, nil); err != unix.ENOLCK {
+	if err := m.Set(kA, b, 2, lk(rd, 0, 0), false, context.Background()); err != unix.ENOLCK {
 		t.Fatalf("Set refused by Charge = %v, want ENOLCK", err)
 	}
-	if err := m.Flock(kB, b, unix.LOCK_SH, nil); err != unix.ENOLCK {
+	if err := m.Flock(kB, b, unix.LOCK_SH, context.Background()); err != unix.ENOLCK {
 		t.Fatalf("Flock refused by Charge = %v, want ENOLCK", err)
 	}
 	if m.Held() != 0 || charged != 0 || !m.Empty() || len(m.byOwner) != 0 {
@@ -148,7 +149,7 @@ func TestAgainstModel(t *testing.T) {
 			}
 			l := lk(typ, start, end)
 			want := md.set(o, l)
-			if got := m.Set(kA, o, 1, l, false, nil); got != want {
+			if got := m.Set(kA, o, 1, l, false, context.Background()); got != want {
 				t.Fatalf("seed %d step %d: %v Set(%v) = %v, want %v", seed, step, o, l, got, want)
 			}
 			total := 0
@@ -209,7 +210,7 @@ func TestLockCostCoversHeap(t *testing.T) {
 		// Many owners on many files, so the per-owner and per-file maps count.
 		o := owners[i%len(owners)]
 		k := Key{Dev: 1, Ino: uint64(i % 100)}
-		if err := m.Set(k, o, 1, lk(rd, int64(2*i), int64(2*i)), false, nil); err != nil {
+		if err := m.Set(k, o, 1, lk(rd, int64(2*i), int64(2*i)), false, context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

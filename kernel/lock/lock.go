@@ -14,6 +14,7 @@
 package lock
 
 import (
+	"context"
 	"math"
 	"slices"
 	"sync"
@@ -240,11 +241,11 @@ func (m *Manager) release(k Key, f *file) {
 	}
 }
 
-// block sleeps until f changes or cancel closes (ERESTARTSYS). m.mu is held
+// block sleeps until f changes or ctx is done (ERESTARTSYS). m.mu is held
 // on entry and on return, and dropped while asleep. Taking the channel under
 // m.mu is what makes a wake between the caller's check and the sleep
 // impossible to miss.
-func (m *Manager) block(f *file, cancel <-chan struct{}) error {
+func (m *Manager) block(f *file, ctx context.Context) error {
 	if f.changed == nil {
 		f.changed = make(chan struct{})
 	}
@@ -254,7 +255,7 @@ func (m *Manager) block(f *file, cancel <-chan struct{}) error {
 	var err error
 	select {
 	case <-ch:
-	case <-cancel:
+	case <-ctx.Done():
 		err = restartSys
 	}
 	m.mu.Lock()
@@ -310,7 +311,7 @@ func (f *file) conflict(o Owner, l Lock) (record, bool) {
 // file description: its locks report pid -1 and it takes no part in deadlock
 // detection, as on Linux, where an OFD may be shared by many processes and a
 // cycle through it proves nothing.
-func (m *Manager) Set(k Key, o Owner, pid int32, l Lock, wait bool, cancel <-chan struct{}) error {
+func (m *Manager) Set(k Key, o Owner, pid int32, l Lock, wait bool, ctx context.Context) error {
 	if err := l.Validate(); err != nil {
 		return err
 	}
@@ -356,7 +357,7 @@ func (m *Manager) Set(k Key, o Owner, pid int32, l Lock, wait bool, cancel <-cha
 				defer m.unwait(o, m.await(k, o, l))
 			}
 		}
-		if err := m.block(f, cancel); err != nil {
+		if err := m.block(f, ctx); err != nil {
 			return err
 		}
 	}
@@ -543,14 +544,14 @@ func (m *Manager) drop(k Key, f *file, o Owner) {
 // Flock implements flock(2) for open file description o. op is LOCK_SH,
 // LOCK_EX or LOCK_UN, optionally with LOCK_NB; anything else is EINVAL.
 // Locking again with the held type is a no-op. A conflict gives EWOULDBLOCK
-// with LOCK_NB and otherwise sleeps until the lock is free or cancel closes
+// with LOCK_NB and otherwise sleeps until the lock is free or ctx is done
 // (ERESTARTSYS).
 //
 // Converting between LOCK_SH and LOCK_EX is not atomic, as on Linux and BSD
 // (see flock(2)): the held lock is released first, so a pending request of
 // another owner may be granted in between, and a conversion that fails
 // (LOCK_NB) or is interrupted leaves o with no lock at all.
-func (m *Manager) Flock(k Key, o Owner, op int, cancel <-chan struct{}) error {
+func (m *Manager) Flock(k Key, o Owner, op int, ctx context.Context) error {
 	var typ int16
 	switch op &^ unix.LOCK_NB {
 	case unix.LOCK_SH:
@@ -594,7 +595,7 @@ func (m *Manager) Flock(k Key, o Owner, op int, cancel <-chan struct{}) error {
 		if nonblock {
 			return unix.EWOULDBLOCK
 		}
-		if err := m.block(f, cancel); err != nil {
+		if err := m.block(f, ctx); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -231,7 +232,7 @@ func TestSet(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var m Manager
 			for i, s := range tt.steps {
-				if err := m.Set(kA, s.o, 100, s.l, false, nil); err != s.err {
+				if err := m.Set(kA, s.o, 100, s.l, false, context.Background()); err != s.err {
 					t.Fatalf("step %d: %v Set(%+v) = %v, want %v", i, s.o, s.l, err, s.err)
 				}
 			}
@@ -262,7 +263,7 @@ func TestTest(t *testing.T) {
 		{b, 200, lk(wr, 30, 39)},
 		{ofd, -7, lk(rd, 50, 59)}, // any negative pid marks an OFD owner
 	} {
-		if err := m.Set(kA, s.o, s.pid, s.l, false, nil); err != nil {
+		if err := m.Set(kA, s.o, s.pid, s.l, false, context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -307,12 +308,12 @@ func TestRelease(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(m.Set(kA, a, 1, lk(wr, 0, 9), false, nil))
-	must(m.Set(kA, a, 1, lk(rd, 20, 29), false, nil))
-	must(m.Set(kB, a, 1, lk(wr, 0, ToEOF), false, nil))
-	must(m.Set(kA, b, 2, lk(rd, 20, 29), false, nil))
-	must(m.Set(kA, desc, -1, lk(rd, 40, 49), false, nil))
-	must(m.Flock(kA, desc, unix.LOCK_EX, nil))
+	must(m.Set(kA, a, 1, lk(wr, 0, 9), false, context.Background()))
+	must(m.Set(kA, a, 1, lk(rd, 20, 29), false, context.Background()))
+	must(m.Set(kB, a, 1, lk(wr, 0, ToEOF), false, context.Background()))
+	must(m.Set(kA, b, 2, lk(rd, 20, 29), false, context.Background()))
+	must(m.Set(kA, desc, -1, lk(rd, 40, 49), false, context.Background()))
+	must(m.Flock(kA, desc, unix.LOCK_EX, context.Background()))
 
 	steps := []struct {
 		name string
@@ -336,7 +337,7 @@ func TestRelease(t *testing.T) {
 		}
 	}
 	// The description's flock went with it: another description may lock.
-	if err := m.Flock(kA, &proc{"other"}, unix.LOCK_EX|unix.LOCK_NB, nil); err != nil {
+	if err := m.Flock(kA, &proc{"other"}, unix.LOCK_EX|unix.LOCK_NB, context.Background()); err != nil {
 		t.Fatalf("flock after ReleaseOwner of the holder: %v", err)
 	}
 	if _, ok := m.files[kB]; ok {
@@ -354,20 +355,20 @@ func TestSetWait(t *testing.T) {
 		want    Lock
 		release func(m *Manager) error
 	}{
-		{"unlock", lk(wr, 0, 99), lk(wr, 50, 50), func(m *Manager) error { return m.Set(kA, a, 1, lk(un, 0, ToEOF), false, nil) }},
-		{"partial unlock", lk(wr, 0, 99), lk(wr, 50, 50), func(m *Manager) error { return m.Set(kA, a, 1, lk(un, 40, 59), false, nil) }},
-		{"downgrade", lk(wr, 0, 99), lk(rd, 50, 50), func(m *Manager) error { return m.Set(kA, a, 1, lk(rd, 0, 99), false, nil) }},
+		{"unlock", lk(wr, 0, 99), lk(wr, 50, 50), func(m *Manager) error { return m.Set(kA, a, 1, lk(un, 0, ToEOF), false, context.Background()) }},
+		{"partial unlock", lk(wr, 0, 99), lk(wr, 50, 50), func(m *Manager) error { return m.Set(kA, a, 1, lk(un, 40, 59), false, context.Background()) }},
+		{"downgrade", lk(wr, 0, 99), lk(rd, 50, 50), func(m *Manager) error { return m.Set(kA, a, 1, lk(rd, 0, 99), false, context.Background()) }},
 		{"ReleaseOwner", lk(rd, 0, 99), lk(wr, 50, 50), func(m *Manager) error { m.ReleaseOwner(kA, a); return nil }},
 		{"ReleaseAll", lk(rd, 0, 99), lk(wr, 50, 50), func(m *Manager) error { m.ReleaseAll(a); return nil }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var m Manager
-			if err := m.Set(kA, a, 1, tt.held, false, nil); err != nil {
+			if err := m.Set(kA, a, 1, tt.held, false, context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			done := make(chan error, 1)
-			go func() { done <- m.Set(kA, b, 2, tt.want, true, nil) }()
+			go func() { done <- m.Set(kA, b, 2, tt.want, true, context.Background()) }()
 			waitSleepers(t, &m, kA, 1)
 			still(t, done)
 			if err := tt.release(&m); err != nil {
@@ -386,14 +387,14 @@ func TestSetWait(t *testing.T) {
 func TestSetWaitCancel(t *testing.T) {
 	a, b := &proc{"A"}, &proc{"B"}
 	var m Manager
-	if err := m.Set(kA, a, 1, lk(wr, 0, 9), false, nil); err != nil {
+	if err := m.Set(kA, a, 1, lk(wr, 0, 9), false, context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cancel := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- m.Set(kA, b, 2, lk(rd, 0, 0), true, cancel) }()
+	go func() { done <- m.Set(kA, b, 2, lk(rd, 0, 0), true, ctx) }()
 	waitSleepers(t, &m, kA, 1)
-	close(cancel)
+	cancel()
 	if err := result(t, done); err != restartSys {
 		t.Fatalf("cancelled Set = %v, want ERESTARTSYS", err)
 	}
@@ -404,7 +405,7 @@ func TestSetWaitCancel(t *testing.T) {
 		t.Fatalf("cancelled waiter left behind: waiting=%v sleepers=%d", m.waiting, sleepers(&m, kA))
 	}
 	// A closed cancel does not stop a request that needs no wait.
-	if err := m.Set(kA, b, 2, lk(rd, 10, 10), true, cancel); err != nil {
+	if err := m.Set(kA, b, 2, lk(rd, 10, 10), true, ctx); err != nil {
 		t.Fatalf("uncontended Set with closed cancel = %v", err)
 	}
 	m.ReleaseAll(a)
@@ -431,7 +432,7 @@ func TestDeadlock(t *testing.T) {
 			owners := make([]*proc, tt.n)
 			for i := range owners {
 				owners[i] = &proc{fmt.Sprint(i)}
-				if err := m.Set(kA, owners[i], tt.pid, lk(wr, int64(10*i), int64(10*i+9)), false, nil); err != nil {
+				if err := m.Set(kA, owners[i], tt.pid, lk(wr, int64(10*i), int64(10*i+9)), false, context.Background()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -440,20 +441,21 @@ func TestDeadlock(t *testing.T) {
 			for i := range done {
 				done[i] = make(chan error, 1)
 				l := lk(wr, int64(10*(i+1)), int64(10*(i+1)))
-				go func() { done[i] <- m.Set(kA, owners[i], tt.pid, l, true, nil) }()
+				go func() { done[i] <- m.Set(kA, owners[i], tt.pid, l, true, context.Background()) }()
 				waitSleepers(t, &m, kA, i+1)
 			}
 			// Without wait there is no deadlock to report, just a conflict.
 			last := owners[tt.n-1]
-			if err := m.Set(kA, last, tt.pid, lk(wr, 0, 0), false, nil); err != unix.EAGAIN {
+			if err := m.Set(kA, last, tt.pid, lk(wr, 0, 0), false, context.Background()); err != unix.EAGAIN {
 				t.Fatalf("non-blocking ring close = %v, want EAGAIN", err)
 			}
-			cancel := make(chan struct{})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			closing := make(chan error, 1)
-			go func() { closing <- m.Set(kA, last, tt.pid, lk(wr, 0, 0), true, cancel) }()
+			go func() { closing <- m.Set(kA, last, tt.pid, lk(wr, 0, 0), true, ctx) }()
 			if tt.wantE == restartSys {
 				waitSleepers(t, &m, kA, tt.n)
-				close(cancel)
+				cancel()
 			}
 			if err := result(t, closing); err != tt.wantE {
 				t.Fatalf("ring close = %v, want %v", err, tt.wantE)
@@ -481,14 +483,14 @@ func TestDeadlock(t *testing.T) {
 func TestDeadlockNotFalse(t *testing.T) {
 	a, b, c := &proc{"A"}, &proc{"B"}, &proc{"C"}
 	var m Manager
-	_ = m.Set(kA, a, 1, lk(wr, 0, 9), false, nil)
-	_ = m.Set(kB, b, 2, lk(rd, 0, 9), false, nil)
-	_ = m.Set(kB, c, 3, lk(wr, 20, 29), false, nil)
+	_ = m.Set(kA, a, 1, lk(wr, 0, 9), false, context.Background())
+	_ = m.Set(kB, b, 2, lk(rd, 0, 9), false, context.Background())
+	_ = m.Set(kB, c, 3, lk(wr, 20, 29), false, context.Background())
 	bDone := make(chan error, 1)
-	go func() { bDone <- m.Set(kB, b, 2, lk(wr, 20, 20), true, nil) }() // B waits for C
+	go func() { bDone <- m.Set(kB, b, 2, lk(wr, 20, 20), true, context.Background()) }() // B waits for C
 	waitSleepers(t, &m, kB, 1)
 	aDone := make(chan error, 1)
-	go func() { aDone <- m.Set(kB, a, 1, lk(wr, 5, 5), true, nil) }() // A waits for B
+	go func() { aDone <- m.Set(kB, a, 1, lk(wr, 5, 5), true, context.Background()) }() // A waits for B
 	waitSleepers(t, &m, kB, 2)
 	still(t, aDone)
 	m.ReleaseAll(c)
@@ -541,23 +543,23 @@ func TestFlock(t *testing.T) {
 		{"unknown bit", d2, sh | 64, unix.EINVAL},
 	}
 	for _, s := range steps {
-		if err := m.Flock(kA, s.o, s.op, nil); err != s.err {
+		if err := m.Flock(kA, s.o, s.op, context.Background()); err != s.err {
 			t.Fatalf("%s: %v Flock(%#x) = %v, want %v", s.name, s.o, s.op, err, s.err)
 		}
 	}
 
 	// flock and fcntl locks live in separate namespaces.
-	if err := m.Set(kA, d2, 2, lk(wr, 0, ToEOF), false, nil); err != nil {
+	if err := m.Set(kA, d2, 2, lk(wr, 0, ToEOF), false, context.Background()); err != nil {
 		t.Fatalf("fcntl lock under another's flock: %v", err)
 	}
 	if got := m.Test(kA, d3, lk(wr, 0, ToEOF)); got.Type != wr || got.Pid != 2 {
 		t.Fatalf("Test sees %+v, want only d2's fcntl lock", got)
 	}
-	if err := m.Flock(kA, d3, ex|nb, nil); err != unix.EWOULDBLOCK {
+	if err := m.Flock(kA, d3, ex|nb, context.Background()); err != unix.EWOULDBLOCK {
 		t.Fatalf("flock blocked by d1 only: %v", err)
 	}
 	m.ReleaseAll(d1)
-	if err := m.Flock(kA, d3, ex|nb, nil); err != nil {
+	if err := m.Flock(kA, d3, ex|nb, context.Background()); err != nil {
 		t.Fatalf("flock under another's fcntl lock: %v", err)
 	}
 }
@@ -570,18 +572,18 @@ func TestFlockWait(t *testing.T) {
 		want    int
 		release func(m *Manager) error
 	}{
-		{"unlock", unix.LOCK_EX, unix.LOCK_EX, func(m *Manager) error { return m.Flock(kA, d1, unix.LOCK_UN, nil) }},
-		{"downgrade", unix.LOCK_EX, unix.LOCK_SH, func(m *Manager) error { return m.Flock(kA, d1, unix.LOCK_SH, nil) }},
+		{"unlock", unix.LOCK_EX, unix.LOCK_EX, func(m *Manager) error { return m.Flock(kA, d1, unix.LOCK_UN, context.Background()) }},
+		{"downgrade", unix.LOCK_EX, unix.LOCK_SH, func(m *Manager) error { return m.Flock(kA, d1, unix.LOCK_SH, context.Background()) }},
 		{"last close", unix.LOCK_SH, unix.LOCK_EX, func(m *Manager) error { m.ReleaseOwner(kA, d1); return nil }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var m Manager
-			if err := m.Flock(kA, d1, tt.held, nil); err != nil {
+			if err := m.Flock(kA, d1, tt.held, context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			done := make(chan error, 1)
-			go func() { done <- m.Flock(kA, d2, tt.want, nil) }()
+			go func() { done <- m.Flock(kA, d2, tt.want, context.Background()) }()
 			waitSleepers(t, &m, kA, 1)
 			still(t, done)
 			if err := tt.release(&m); err != nil {
@@ -595,14 +597,14 @@ func TestFlockWait(t *testing.T) {
 
 	t.Run("cancel", func(t *testing.T) {
 		var m Manager
-		if err := m.Flock(kA, d1, unix.LOCK_EX, nil); err != nil {
+		if err := m.Flock(kA, d1, unix.LOCK_EX, context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		cancel := make(chan struct{})
+		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- m.Flock(kA, d2, unix.LOCK_SH, cancel) }()
+		go func() { done <- m.Flock(kA, d2, unix.LOCK_SH, ctx) }()
 		waitSleepers(t, &m, kA, 1)
-		close(cancel)
+		cancel()
 		if err := result(t, done); err != restartSys {
 			t.Fatalf("cancelled Flock = %v, want ERESTARTSYS", err)
 		}
@@ -631,9 +633,9 @@ func TestMutualExclusion(t *testing.T) {
 				flock := i%2 == 0
 				var err error
 				if flock {
-					err = m.Flock(kA, o, unix.LOCK_EX, nil)
+					err = m.Flock(kA, o, unix.LOCK_EX, context.Background())
 				} else {
-					err = m.Set(kA, o, int32(i), lk(wr, 0, 0), true, nil)
+					err = m.Set(kA, o, int32(i), lk(wr, 0, 0), true, context.Background())
 				}
 				if err != nil {
 					t.Error(err)
@@ -650,9 +652,9 @@ func TestMutualExclusion(t *testing.T) {
 				inside[i%2]--
 				mu.Unlock()
 				if flock {
-					err = m.Flock(kA, o, unix.LOCK_UN, nil)
+					err = m.Flock(kA, o, unix.LOCK_UN, context.Background())
 				} else {
-					err = m.Set(kA, o, int32(i), lk(un, 0, 0), false, nil)
+					err = m.Set(kA, o, int32(i), lk(un, 0, 0), false, context.Background())
 				}
 				if err != nil {
 					t.Error(err)
@@ -673,7 +675,7 @@ func TestEmpty(t *testing.T) {
 		t.Fatal("a new manager is not empty")
 	}
 	k := Key{Dev: 1, Ino: 2}
-	if err := m.Set(k, "a", 1, Lock{Type: unix.F_WRLCK, Start: 0, End: 9}, false, nil); err != nil {
+	if err := m.Set(k, "a", 1, Lock{Type: unix.F_WRLCK, Start: 0, End: 9}, false, context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if m.Empty() {

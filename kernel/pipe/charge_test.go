@@ -2,6 +2,7 @@ package pipe_test
 
 import (
 	"bytes"
+	"context"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -82,7 +83,7 @@ func TestChargedPipe(t *testing.T) {
 
 func chWrite(t *testing.T, p *pipe.Pipe, n, want int, wantErr error) {
 	t.Helper()
-	got, err := p.Write(bytes.Repeat([]byte("w"), n), true, nil)
+	got, err := p.Write(bytes.Repeat([]byte("w"), n), true, context.Background())
 	if got != want || err != wantErr {
 		t.Fatalf("write %d = %d, %v; want %d, %v", n, got, err, want, wantErr)
 	}
@@ -91,7 +92,7 @@ func chWrite(t *testing.T, p *pipe.Pipe, n, want int, wantErr error) {
 func chRead(t *testing.T, p *pipe.Pipe, n int) {
 	t.Helper()
 	b := make([]byte, n)
-	if got, err := p.Read(b, true, nil); got != n || err != nil || !bytes.Equal(b, bytes.Repeat([]byte("w"), n)) {
+	if got, err := p.Read(b, true, context.Background()); got != n || err != nil || !bytes.Equal(b, bytes.Repeat([]byte("w"), n)) {
 		t.Fatalf("read %d = %d, %v", n, got, err)
 	}
 }

@@ -4,6 +4,7 @@
 package pipe
 
 import (
+	"context"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -90,16 +91,16 @@ func (p *Pipe) changed() {
 	}
 }
 
-// waitLocked releases p.mu until the pipe changes or cancel closes, and
+// waitLocked releases p.mu until the pipe changes or ctx is done, and
 // reports ERESTARTSYS for the latter; p.mu is held again on return.
-func (p *Pipe) waitLocked(cancel <-chan struct{}) error {
+func (p *Pipe) waitLocked(ctx context.Context) error {
 	ch := p.waitCh
 	p.mu.Unlock()
 	defer p.mu.Lock()
 	select {
 	case <-ch:
 		return nil
-	case <-cancel:
+	case <-ctx.Done():
 		return restartSys
 	}
 }
@@ -110,7 +111,7 @@ const restartSys = unix.Errno(512)
 
 // Read reads available bytes; with none it returns 0 at EOF (no writers),
 // EAGAIN when nonblock, or waits.
-func (p *Pipe) Read(b []byte, nonblock bool, cancel <-chan struct{}) (int, error) {
+func (p *Pipe) Read(b []byte, nonblock bool, ctx context.Context) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
@@ -124,7 +125,7 @@ func (p *Pipe) Read(b []byte, nonblock bool, cancel <-chan struct{}) (int, error
 			p.mu.Unlock()
 			return 0, unix.EAGAIN
 		}
-		if err := p.waitLocked(cancel); err != nil {
+		if err := p.waitLocked(ctx); err != nil {
 			p.mu.Unlock()
 			return 0, err
 		}
@@ -231,7 +232,7 @@ func (p *Pipe) freeLocked() {
 
 // Write writes b. Without readers it fails with EPIPE (the caller raises
 // SIGPIPE). Writes of at most PIPE_BUF bytes are atomic.
-func (p *Pipe) Write(b []byte, nonblock bool, cancel <-chan struct{}) (int, error) {
+func (p *Pipe) Write(b []byte, nonblock bool, ctx context.Context) (int, error) {
 	p.mu.Lock()
 	done := 0
 	for done < len(b) || len(b) == 0 {
@@ -255,7 +256,7 @@ func (p *Pipe) Write(b []byte, nonblock bool, cancel <-chan struct{}) (int, erro
 				}
 				return 0, unix.EAGAIN
 			}
-			if err := p.waitLocked(cancel); err != nil {
+			if err := p.waitLocked(ctx); err != nil {
 				p.mu.Unlock()
 				if done > 0 {
 					return done, nil
@@ -353,27 +354,29 @@ var pipeDev = vfs.NewDev()
 func (e *End) IsStream() bool { return true }
 
 // ReadAt reads from the read end, blocking.
-func (e *End) ReadAt(b []byte, _ int64) (int, error) { return e.ReadCancel(b, 0, nil) }
+func (e *End) ReadAt(b []byte, _ int64) (int, error) { return e.ReadCancel(b, 0, context.Background()) }
 
 // WriteAt writes to the write end, blocking.
-func (e *End) WriteAt(b []byte, _ int64) (int, error) { return e.WriteCancel(b, 0, nil) }
+func (e *End) WriteAt(b []byte, _ int64) (int, error) {
+	return e.WriteCancel(b, 0, context.Background())
+}
 
 // ReadCancel reads honouring O_NONBLOCK in flags; a wait ends with
-// ERESTARTSYS when cancel closes.
-func (e *End) ReadCancel(b []byte, flags int, cancel <-chan struct{}) (int, error) {
+// ERESTARTSYS when ctx is done.
+func (e *End) ReadCancel(b []byte, flags int, ctx context.Context) (int, error) {
 	if e.write {
 		return 0, unix.EBADF
 	}
-	return e.p.Read(b, flags&unix.O_NONBLOCK != 0, cancel)
+	return e.p.Read(b, flags&unix.O_NONBLOCK != 0, ctx)
 }
 
 // WriteCancel writes honouring O_NONBLOCK in flags; a wait ends with
-// ERESTARTSYS when cancel closes.
-func (e *End) WriteCancel(b []byte, flags int, cancel <-chan struct{}) (int, error) {
+// ERESTARTSYS when ctx is done.
+func (e *End) WriteCancel(b []byte, flags int, ctx context.Context) (int, error) {
 	if !e.write {
 		return 0, unix.EBADF
 	}
-	return e.p.Write(b, flags&unix.O_NONBLOCK != 0, cancel)
+	return e.p.Write(b, flags&unix.O_NONBLOCK != 0, ctx)
 }
 
 // Readiness reports poll events of this end.

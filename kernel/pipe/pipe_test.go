@@ -2,6 +2,7 @@ package pipe_test
 
 import (
 	"bytes"
+	"context"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ func TestReadWriteNonblock(t *testing.T) {
 			r, w := p.Ends()
 			tc.setup(p, r, w)
 			b := make([]byte, tc.readLen)
-			n, err := p.Read(b, true, nil)
+			n, err := p.Read(b, true, context.Background())
 			if n != tc.wantN || err != tc.wantErr || string(b[:n]) != tc.wantBytes {
 				t.Fatalf("Read = %d %q, %v; want %d %q, %v", n, b[:n], err, tc.wantN, tc.wantBytes, tc.wantErr)
 			}
@@ -51,7 +52,7 @@ func TestReadWriteNonblock(t *testing.T) {
 }
 
 func mustWrite(p *pipe.Pipe, s string) {
-	if n, err := p.Write([]byte(s), true, nil); n != len(s) || err != nil {
+	if n, err := p.Write([]byte(s), true, context.Background()); n != len(s) || err != nil {
 		panic("write failed")
 	}
 }
@@ -89,7 +90,7 @@ func TestWrite(t *testing.T) {
 			if tc.closeR {
 				_ = r.Close()
 			}
-			n, err := p.Write(make([]byte, tc.data), tc.nonblock, nil)
+			n, err := p.Write(make([]byte, tc.data), tc.nonblock, context.Background())
 			if n != tc.wantN || err != tc.wantErr {
 				t.Fatalf("Write = %d, %v; want %d, %v", n, err, tc.wantN, tc.wantErr)
 			}
@@ -107,7 +108,7 @@ func TestBlockedReadWokenByWrite(t *testing.T) {
 	done := make(chan ioResult, 1)
 	go func() {
 		b := make([]byte, 16)
-		n, err := p.Read(b, false, nil)
+		n, err := p.Read(b, false, context.Background())
 		done <- ioResult{n, err, b[:n]}
 	}()
 	select {
@@ -131,7 +132,7 @@ func TestBlockedReadWokenByClose(t *testing.T) {
 	_, w := p.Ends()
 	done := make(chan ioResult, 1)
 	go func() {
-		n, err := p.Read(make([]byte, 16), false, nil)
+		n, err := p.Read(make([]byte, 16), false, context.Background())
 		done <- ioResult{n: n, err: err}
 	}()
 	time.Sleep(10 * time.Millisecond)
@@ -149,22 +150,22 @@ func TestBlockedReadWokenByClose(t *testing.T) {
 func TestBlockedCancel(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		op   func(p *pipe.Pipe, cancel <-chan struct{}) (int, error)
+		op   func(p *pipe.Pipe, ctx context.Context) (int, error)
 	}{
-		{"read", func(p *pipe.Pipe, cancel <-chan struct{}) (int, error) {
-			return p.Read(make([]byte, 4), false, cancel)
+		{"read", func(p *pipe.Pipe, ctx context.Context) (int, error) {
+			return p.Read(make([]byte, 4), false, ctx)
 		}},
-		{"write to full pipe", func(p *pipe.Pipe, cancel <-chan struct{}) (int, error) {
+		{"write to full pipe", func(p *pipe.Pipe, ctx context.Context) (int, error) {
 			mustWrite(p, string(make([]byte, pipe.Capacity)))
-			return p.Write([]byte("x"), false, cancel)
+			return p.Write([]byte("x"), false, ctx)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := pipe.New()
-			cancel := make(chan struct{})
+			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan ioResult, 1)
 			go func() {
-				n, err := tc.op(p, cancel)
+				n, err := tc.op(p, ctx)
 				done <- ioResult{n: n, err: err}
 			}()
 			select {
@@ -172,7 +173,7 @@ func TestBlockedCancel(t *testing.T) {
 				t.Fatalf("returned before cancel: %+v", r)
 			case <-time.After(20 * time.Millisecond):
 			}
-			close(cancel)
+			cancel()
 			select {
 			case r := <-done:
 				if r.n != 0 || r.err != errRestartSys {
@@ -191,7 +192,7 @@ func TestBlockedWriteCompletesAfterRead(t *testing.T) {
 	msg := bytes.Repeat([]byte("z"), 100) // atomic: must wait for 100 free bytes
 	done := make(chan ioResult, 1)
 	go func() {
-		n, err := p.Write(msg, false, nil)
+		n, err := p.Write(msg, false, context.Background())
 		done <- ioResult{n: n, err: err}
 	}()
 	select {
@@ -202,7 +203,7 @@ func TestBlockedWriteCompletesAfterRead(t *testing.T) {
 	if p.Buffered() != pipe.Capacity-10 {
 		t.Fatalf("atomic write went in partially: Buffered = %d", p.Buffered())
 	}
-	if n, err := p.Read(make([]byte, 1000), true, nil); n != 1000 || err != nil {
+	if n, err := p.Read(make([]byte, 1000), true, context.Background()); n != 1000 || err != nil {
 		t.Fatalf("Read = %d, %v", n, err)
 	}
 	select {
@@ -221,7 +222,7 @@ func TestBlockedWriteEPIPEWhenReaderCloses(t *testing.T) {
 	mustWrite(p, string(make([]byte, pipe.Capacity)))
 	done := make(chan ioResult, 1)
 	go func() {
-		n, err := p.Write([]byte("x"), false, nil)
+		n, err := p.Write([]byte("x"), false, context.Background())
 		done <- ioResult{n: n, err: err}
 	}()
 	time.Sleep(10 * time.Millisecond)
@@ -288,7 +289,7 @@ func TestBufferedAndOrder(t *testing.T) {
 	p := pipe.New()
 	r, w := p.Ends()
 	for _, s := range []string{"ab", "cde", "f"} {
-		if n, err := w.WriteCancel([]byte(s), unix.O_NONBLOCK, nil); n != len(s) || err != nil {
+		if n, err := w.WriteCancel([]byte(s), unix.O_NONBLOCK, context.Background()); n != len(s) || err != nil {
 			t.Fatalf("WriteCancel(%q) = %d, %v", s, n, err)
 		}
 	}
@@ -296,7 +297,7 @@ func TestBufferedAndOrder(t *testing.T) {
 		t.Fatalf("Buffered = %d, want 6", got)
 	}
 	b := make([]byte, 4)
-	if n, err := r.ReadCancel(b, unix.O_NONBLOCK, nil); n != 4 || err != nil || string(b) != "abcd" {
+	if n, err := r.ReadCancel(b, unix.O_NONBLOCK, context.Background()); n != 4 || err != nil || string(b) != "abcd" {
 		t.Fatalf("ReadCancel = %d %q, %v", n, b[:n], err)
 	}
 	if got := p.Buffered(); got != 2 {
@@ -307,10 +308,10 @@ func TestBufferedAndOrder(t *testing.T) {
 func TestEnds(t *testing.T) {
 	p := pipe.New()
 	r, w := p.Ends()
-	if _, err := r.WriteCancel([]byte("x"), 0, nil); err != unix.EBADF {
+	if _, err := r.WriteCancel([]byte("x"), 0, context.Background()); err != unix.EBADF {
 		t.Errorf("write on read end = %v, want EBADF", err)
 	}
-	if _, err := w.ReadCancel(make([]byte, 1), 0, nil); err != unix.EBADF {
+	if _, err := w.ReadCancel(make([]byte, 1), 0, context.Background()); err != unix.EBADF {
 		t.Errorf("read on write end = %v, want EBADF", err)
 	}
 	if !r.IsStream() || r.Pipe() != p || w.Pipe() != p {
@@ -331,7 +332,7 @@ func TestEnds(t *testing.T) {
 	// twice, the count would be -1 and a write would not see EPIPE.
 	_ = r.Shutdown()
 	_ = r.Close()
-	if n, err := p.Write([]byte("x"), true, nil); n != 0 || err != unix.EPIPE {
+	if n, err := p.Write([]byte("x"), true, context.Background()); n != 0 || err != unix.EPIPE {
 		t.Fatalf("Write with the only reader gone = %d, %v; want EPIPE", n, err)
 	}
 }
@@ -346,7 +347,7 @@ func TestNotify(t *testing.T) {
 	default:
 		t.Fatal("no notify on write")
 	}
-	if _, err := p.Read(make([]byte, 1), true, nil); err != nil {
+	if _, err := p.Read(make([]byte, 1), true, context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	select {

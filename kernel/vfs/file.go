@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -505,35 +506,35 @@ func (f *File) parentIno(self uint64) uint64 {
 
 // CancelReader is implemented by stream operations whose reads may wait:
 // they honour the file's status flags (O_NONBLOCK) and give up with
-// ERESTARTSYS when cancel closes (a signal arrived).
+// ERESTARTSYS when ctx is done (a signal arrived).
 type CancelReader interface {
-	ReadCancel(p []byte, flags int, cancel <-chan struct{}) (int, error)
+	ReadCancel(p []byte, flags int, ctx context.Context) (int, error)
 }
 
 // CancelWriter is the write-side counterpart of CancelReader.
 type CancelWriter interface {
-	WriteCancel(p []byte, flags int, cancel <-chan struct{}) (int, error)
+	WriteCancel(p []byte, flags int, ctx context.Context) (int, error)
 }
 
 // ReadCancel is Read for a caller that can be interrupted: streams that
-// wait give up when cancel closes.
-func (f *File) ReadCancel(p []byte, cancel <-chan struct{}) (int, error) {
+// wait give up when ctx is done.
+func (f *File) ReadCancel(p []byte, ctx context.Context) (int, error) {
 	if cr, ok := f.ops.(CancelReader); ok && f.stream {
 		if err := f.ioCheck(false); err != nil {
 			return 0, err
 		}
-		return ioResult(cr.ReadCancel(p, f.Flags(), cancel))
+		return ioResult(cr.ReadCancel(p, f.Flags(), ctx))
 	}
 	return f.Read(p)
 }
 
 // WriteCancel is Write for a caller that can be interrupted.
-func (f *File) WriteCancel(p []byte, cancel <-chan struct{}) (int, error) {
+func (f *File) WriteCancel(p []byte, ctx context.Context) (int, error) {
 	if cw, ok := f.ops.(CancelWriter); ok && f.stream {
 		if err := f.ioCheck(true); err != nil {
 			return 0, err
 		}
-		return ioResult(cw.WriteCancel(p, f.Flags(), cancel))
+		return ioResult(cw.WriteCancel(p, f.Flags(), ctx))
 	}
 	return f.Write(p)
 }

@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"context"
 	"errors"
 	"io"
 	"sync/atomic"
@@ -79,6 +80,21 @@ type DirNode interface {
 type SymlinkNode interface {
 	Node
 	Readlink() (string, error)
+}
+
+// ContextSymlink is a symlink whose target depends on who asks (/proc/self):
+// path walks made for a caller (the ...Context methods) pass its context.
+type ContextSymlink interface {
+	SymlinkNode
+	ReadlinkContext(ctx context.Context) (string, error)
+}
+
+// readlink reads sl's target for the caller ctx (nil: no caller).
+func readlink(ctx context.Context, sl SymlinkNode) (string, error) {
+	if cs, ok := sl.(ContextSymlink); ok && ctx != nil {
+		return cs.ReadlinkContext(ctx)
+	}
+	return sl.Readlink()
 }
 
 // OpenableNode is a node with I/O operations (regular files, devices).

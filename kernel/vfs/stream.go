@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"context"
 	"io"
 
 	"golang.org/x/sys/unix"
@@ -69,12 +70,12 @@ func (s *streamOps) WriteAt(p []byte, _ int64) (int, error) {
 
 // WriteCancel lets a writer that can wait (the sandbox's host output)
 // give up when the guest is interrupted; other writers are called as is.
-func (s *streamOps) WriteCancel(p []byte, flags int, cancel <-chan struct{}) (int, error) {
+func (s *streamOps) WriteCancel(p []byte, flags int, ctx context.Context) (int, error) {
 	if cw, ok := s.w.(CancelWriter); ok {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		return cw.WriteCancel(p, flags, cancel)
+		return cw.WriteCancel(p, flags, ctx)
 	}
 	return s.WriteAt(p, 0)
 }

@@ -247,7 +247,7 @@ func (v *VFS) ReadlinkAt(at Loc, path string) (string, error) {
 	if !ok {
 		return "", unix.EINVAL
 	}
-	t, err := sl.Readlink()
+	t, err := readlink(at.Ctx, sl)
 	return t, toErrno(err)
 }
 
@@ -661,6 +661,15 @@ func (v *VFS) onNode(at Loc, path string, follow bool, fn func(n Node, m *mount)
 		return err
 	}
 	return fn(res.node, res.mnt)
+}
+
+// AccessDentry is AccessAt for what d names (execve checks X_OK on the
+// file it opened, not on a path that may name another file by then).
+func (v *VFS) AccessDentry(d *Dentry, mode uint32) error {
+	if mode&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
+		return unix.EINVAL
+	}
+	return v.access(d.Node(), d.mnt, mode)
 }
 
 func (v *VFS) access(n Node, m *mount, mode uint32) error {

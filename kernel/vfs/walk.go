@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"context"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -11,8 +12,12 @@ import (
 // absolute paths and absolute symlinks start from and ".." never climbs
 // above (a process's root). nil fields mean the VFS root, so the zero Loc
 // resolves absolute paths only (a relative path is EINVAL then).
+//
+// Ctx is the caller the walk is made for, passed to symlinks whose target
+// depends on who asks (ContextSymlink: /proc/self); nil means no caller.
 type Loc struct {
 	Root, Dir *Dentry
+	Ctx       context.Context
 }
 
 // frame is one directory on the walk stack. The stack mirrors the guest
@@ -174,7 +179,7 @@ func (v *VFS) walk(at Loc, p string, o walkOpts) (*walkResult, error) {
 			if links > MaxSymlinks {
 				return nil, unix.ELOOP
 			}
-			target, err := sl.Readlink()
+			target, err := readlink(at.Ctx, sl)
 			if err != nil {
 				return nil, toErrno(err)
 			}

@@ -8,6 +8,7 @@ package ptrace
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,8 +92,8 @@ func execHolder(poolFD int) (*stub, error) {
 }
 
 // NewAddressSpace returns a fresh, empty address space: a clone of the
-// holder. Its initial thread is bound to the calling goroutine, which must
-// be locked to its OS thread.
+// holder. Its initial thread is bound to the calling goroutine (Bind locks
+// it to its OS thread).
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if err := p.startHolder(); err != nil {
 		return nil, err
@@ -438,6 +439,18 @@ func (s *stub) Release() {
 	if mine != nil && !mine.dead.Load() {
 		mine.reap()
 	}
+	if mine != nil {
+		mine.unlock()
+	}
+}
+
+// unlock releases the OS thread Bind locked, once the thread is reaped: it
+// traces nothing of the stub any more. Only t's tracer calls it.
+func (t *thread) unlock() {
+	if t.locked && t.dead.Load() {
+		t.locked = false
+		runtime.UnlockOSThread()
+	}
 }
 
 // thread is one stub thread.
@@ -447,6 +460,9 @@ type thread struct {
 	tracer int // OS thread tracing it; 0 until Bind
 	// dead is read by Interrupt from any goroutine.
 	dead atomic.Bool
+	// locked: Bind locked the tracer's goroutine to its OS thread, which
+	// unlock undoes once the thread is gone (only the tracer touches it).
+	locked bool
 	// The guest's TLS bases, kept for injected calls (they run on the
 	// guest's thread and must not lose them).
 	fsBase, gsBase uint64
@@ -468,19 +484,31 @@ func (t *thread) reap() {
 
 // Bind makes the calling OS thread the tracer of t: it seizes the parked
 // stub thread and stops it. It must be called by the goroutine that will
-// call Switch, locked to its OS thread.
+// call Switch. ptrace ties a tracee to the OS thread that seized it, so
+// Bind locks the calling goroutine to its OS thread (this rule stays inside
+// the platform): until the thread exits (Exit) or its stub is released by
+// this goroutine (Release). A goroutine that ends while still tracing ends
+// its OS thread with it, and the host then kills what it traced
+// (PTRACE_O_EXITKILL).
 func (t *thread) Bind() error {
+	runtime.LockOSThread()
 	me := unix.Gettid()
 	if t.tracer == me {
+		runtime.UnlockOSThread() // locked since the first Bind
 		return nil
 	}
 	if t.tracer != 0 {
+		runtime.UnlockOSThread()
 		return fmt.Errorf("ptrace: thread %d is already traced by %d", t.tid, t.tracer)
 	}
 	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(t.tid), 0,
 		uintptr(ptraceOptions), 0, 0); errno != 0 {
+		runtime.UnlockOSThread() // nothing is traced
 		return fmt.Errorf("ptrace: seize %d: %w", t.tid, errno)
 	}
+	// From here on this OS thread traces the stub thread: it stays locked
+	// even on failure.
+	t.locked = true
 	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(t.tid), 0, 0, 0, 0); errno != 0 {
 		return fmt.Errorf("ptrace: interrupt %d: %w", t.tid, errno)
 	}
@@ -582,6 +610,7 @@ func (t *thread) Interrupt() {
 // unreaped thread would keep its group leader's exit from ever being
 // reported to the leader's tracer.
 func (t *thread) Exit() {
+	defer t.unlock()
 	if t.dead.Load() {
 		return
 	}

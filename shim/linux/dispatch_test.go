@@ -22,7 +22,7 @@ import (
 // newProcTask returns a task of a fresh process on an empty tmpfs, its
 // memory laid out as in newMemTask but mapped through the process's MM,
 // so the kernel's record and the fake memory agree.
-func newProcTask(t *testing.T, log *audit.Log) (*Task, *fakeMem) {
+func newProcTask(t *testing.T, log *audit.Log) (*kernel.Task, *fakeMem) {
 	t.Helper()
 	mem := newFakeMem()
 	k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0)), Audit: log})
@@ -43,21 +43,26 @@ func newProcTask(t *testing.T, log *audit.Log) (*Task, *fakeMem) {
 			t.Fatal(err)
 		}
 	}
-	return &Task{K: p.Leader(), Proc: p, Mem: mem, Regs: &platform.Regs{}}, mem
+	task := p.Leader()
+	task.Mem, task.Regs = mem, &platform.Regs{}
+	return task, mem
 }
+
+// testABI serves the tests' syscalls: no usage record, no panic hook.
+var testABI = &ABI{}
 
 // atFDCWD is AT_FDCWD (-100) as it arrives in a register.
 const atFDCWD = ^uint64(-unix.AT_FDCWD - 1)
 
 // syscall runs one syscall through Dispatch and returns rax.
-func syscall(t *testing.T, task *Task, nr uint64, a ...uint64) uint64 {
+func syscall(t *testing.T, task *kernel.Task, nr uint64, a ...uint64) uint64 {
 	t.Helper()
 	var args [6]uint64
 	copy(args[:], a)
 	r := task.Regs
 	r.Orig_rax, r.Rax = nr, 0xdead // rax must be overwritten
 	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = args[0], args[1], args[2], args[3], args[4], args[5]
-	if exit := Dispatch(task); exit != nil {
+	if exit := testABI.Syscall(task); exit != nil {
 		t.Fatalf("%s: unexpected exit: %v", Name(nr), exit)
 	}
 	return r.Rax
@@ -149,7 +154,7 @@ func TestDispatchUnimplemented(t *testing.T) {
 func TestDispatchExit(t *testing.T) {
 	task, _ := newProcTask(t, nil)
 	task.Regs.Orig_rax, task.Regs.Rdi = unix.SYS_EXIT_GROUP, 300
-	exit := Dispatch(task)
+	exit := testABI.Syscall(task)
 	if exit == nil || exit.Code != 300&0xff || exit.Signal != 0 {
 		t.Fatalf("exit_group(300) = %v, want status %d", exit, 300&0xff)
 	}
@@ -164,15 +169,15 @@ func TestDispatch(t *testing.T) {
 	tests := []struct {
 		name string
 		// setup prepares the task and returns the syscall's arguments.
-		setup   func(t *testing.T, task *Task, mem *fakeMem) []uint64
+		setup   func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64
 		nr      uint64
 		want    uint64
 		wantErr unix.Errno
-		check   func(t *testing.T, task *Task, mem *fakeMem)
+		check   func(t *testing.T, task *kernel.Task, mem *fakeMem)
 	}{
 		{name: "uname", nr: unix.SYS_UNAME,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{buf} },
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{buf} },
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				u := mem.peek(t, buf, 6*65)
 				for i, want := range []string{"Linux", "litebox", Release, "", "x86_64", "(none)"} {
 					field := u[i*65 : (i+1)*65]
@@ -185,13 +190,13 @@ func TestDispatch(t *testing.T) {
 				}
 			}},
 		{name: "uname NULL", nr: unix.SYS_UNAME, wantErr: unix.EFAULT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{0} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{0} }},
 		{name: "uname running into an unmapped page", nr: unix.SYS_UNAME, wantErr: unix.EFAULT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{memEnd - 100} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{memEnd - 100} }},
 
 		{name: "getrandom", nr: unix.SYS_GETRANDOM, want: 64,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{buf, 64, 0} },
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{buf, 64, 0} },
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				got := mem.peek(t, buf, 65)
 				if bytes.Equal(got[:64], make([]byte, 64)) {
 					t.Error("getrandom wrote no random bytes")
@@ -201,27 +206,29 @@ func TestDispatch(t *testing.T) {
 				}
 			}},
 		{name: "getrandom nothing", nr: unix.SYS_GETRANDOM, want: 0,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{0, 0, 0} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{0, 0, 0} }},
 		{name: "getrandom nonblocking insecure", nr: unix.SYS_GETRANDOM, want: 16,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				return []uint64{buf, 16, unix.GRND_NONBLOCK | unix.GRND_INSECURE}
 			}},
 		{name: "getrandom GRND_RANDOM", nr: unix.SYS_GETRANDOM, want: 16,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{buf, 16, unix.GRND_RANDOM} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
+				return []uint64{buf, 16, unix.GRND_RANDOM}
+			}},
 		// The two are contradictory: Linux refuses the pair.
 		{name: "getrandom GRND_RANDOM|GRND_INSECURE", nr: unix.SYS_GETRANDOM, wantErr: unix.EINVAL,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				return []uint64{buf, 16, unix.GRND_RANDOM | unix.GRND_INSECURE}
 			}},
 		{name: "getrandom unknown flag", nr: unix.SYS_GETRANDOM, wantErr: unix.EINVAL,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{buf, 16, 0x8} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{buf, 16, 0x8} }},
 		{name: "getrandom NULL", nr: unix.SYS_GETRANDOM, wantErr: unix.EFAULT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{0, 16, 0} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{0, 16, 0} }},
 		// Like Linux, report the bytes written before the fault.
 		{name: "getrandom running into an unmapped page", nr: unix.SYS_GETRANDOM, want: 16,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{memEnd - 16, 64, 0} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{memEnd - 16, 64, 0} }},
 		{name: "getrandom caps one call at 32 MiB - 1", nr: unix.SYS_GETRANDOM, want: 1<<25 - 1,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				addr, err := task.Proc.MM.Mmap(mm.MapRequest{Length: 1<<25 + pageSize, Prot: unix.PROT_READ | unix.PROT_WRITE})
 				if err != nil {
 					t.Fatal(err)
@@ -230,11 +237,11 @@ func TestDispatch(t *testing.T) {
 			}},
 
 		{name: "getcpu", nr: unix.SYS_GETCPU,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				mem.poke(t, buf, bytes.Repeat([]byte{0xff}, 8))
 				return []uint64{buf, buf + 4, 0}
 			},
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				b := mem.peek(t, buf, 8)
 				cpu, node := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
 				if cpu >= uint32(runtime.NumCPU()) || node != 0 {
@@ -242,13 +249,15 @@ func TestDispatch(t *testing.T) {
 				}
 			}},
 		{name: "getcpu NULL", nr: unix.SYS_GETCPU,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{0, 0, 0} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{0, 0, 0} }},
 		{name: "getcpu bad node pointer", nr: unix.SYS_GETCPU, wantErr: unix.EFAULT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{buf, noAccess, 0} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{buf, noAccess, 0} }},
 
 		{name: "clock_gettime monotonic", nr: unix.SYS_CLOCK_GETTIME,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{unix.CLOCK_MONOTONIC, buf} },
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
+				return []uint64{unix.CLOCK_MONOTONIC, buf}
+			},
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				ts := mem.peek(t, buf, 16)
 				sec, nsec := binary.LittleEndian.Uint64(ts), binary.LittleEndian.Uint64(ts[8:])
 				// Monotonic time counts from the sandbox's boot, just now.
@@ -257,76 +266,78 @@ func TestDispatch(t *testing.T) {
 				}
 			}},
 		{name: "clock_gettime realtime", nr: unix.SYS_CLOCK_GETTIME,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{unix.CLOCK_REALTIME, buf} },
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
+				return []uint64{unix.CLOCK_REALTIME, buf}
+			},
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				sec := int64(binary.LittleEndian.Uint64(mem.peek(t, buf, 8)))
 				if d := time.Now().Unix() - sec; d < 0 || d > 60 {
 					t.Errorf("CLOCK_REALTIME = %d, now %d", sec, time.Now().Unix())
 				}
 			}},
 		{name: "clock_gettime process CPU time", nr: unix.SYS_CLOCK_GETTIME,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				task.CPUTime = func() (int64, error) { return 1_500_000_000, nil }
 				return []uint64{unix.CLOCK_PROCESS_CPUTIME_ID, buf}
 			},
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				ts := mem.peek(t, buf, 16)
 				if sec, nsec := binary.LittleEndian.Uint64(ts), binary.LittleEndian.Uint64(ts[8:]); sec != 1 || nsec != 5e8 {
 					t.Errorf("CLOCK_PROCESS_CPUTIME_ID = %d.%09d, want 1.5", sec, nsec)
 				}
 			}},
 		{name: "clock_gettime CPU time without a source", nr: unix.SYS_CLOCK_GETTIME, wantErr: unix.EINVAL,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				return []uint64{unix.CLOCK_THREAD_CPUTIME_ID, buf}
 			}},
 		{name: "clock_gettime bad clock", nr: unix.SYS_CLOCK_GETTIME, wantErr: unix.EINVAL,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{100, buf} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{100, buf} }},
 		// The id is a 32-bit int: high bits must not turn a bad id into a good one.
 		{name: "clock_gettime bad clock, high bits", nr: unix.SYS_CLOCK_GETTIME, wantErr: unix.EINVAL,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{1<<32 | 100, buf} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{1<<32 | 100, buf} }},
 		{name: "clock_gettime bad pointer", nr: unix.SYS_CLOCK_GETTIME, wantErr: unix.EFAULT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				return []uint64{unix.CLOCK_REALTIME, memEnd - 8}
 			}},
 
 		{name: "write to a bad fd", nr: unix.SYS_WRITE, wantErr: unix.EBADF,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{99, buf, 4} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{99, buf, 4} }},
 		{name: "write to fd -1", nr: unix.SYS_WRITE, wantErr: unix.EBADF,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{^uint64(0), buf, 4} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{^uint64(0), buf, 4} }},
 		// Linux looks at the descriptor before the buffer.
 		{name: "write to a bad fd from a bad buffer", nr: unix.SYS_WRITE, wantErr: unix.EBADF,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 4} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 4} }},
 		{name: "write to a read-only fd from a bad buffer", nr: unix.SYS_WRITE, wantErr: unix.EBADF,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				return []uint64{uint64(openFile(t, task, "/f", unix.O_CREAT|unix.O_RDONLY)), 0, 4}
 			}},
 		{name: "read from a bad fd into a bad buffer", nr: unix.SYS_READ, wantErr: unix.EBADF,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 4} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 4} }},
 		{name: "read from a write-only fd into a bad buffer", nr: unix.SYS_READ, wantErr: unix.EBADF,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				return []uint64{uint64(openFile(t, task, "/f", unix.O_CREAT|unix.O_WRONLY)), 0, 4}
 			}},
 		{name: "pwrite to a bad fd from a bad buffer", nr: unix.SYS_PWRITE64, wantErr: unix.EBADF,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 4, 0} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 4, 0} }},
 		{name: "pread from a bad fd into a bad buffer", nr: unix.SYS_PREAD64, wantErr: unix.EBADF,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 4, 0} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 4, 0} }},
 		{name: "writev to a bad fd from a bad iovec array", nr: unix.SYS_WRITEV, wantErr: unix.EBADF,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 1} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 1} }},
 		{name: "pwritev to a bad fd from a bad iovec array", nr: unix.SYS_PWRITEV, wantErr: unix.EBADF,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 1, 0} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{99, 0, 1, 0} }},
 		{name: "readv from a write-only fd into a bad iovec array", nr: unix.SYS_READV, wantErr: unix.EBADF,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				return []uint64{uint64(openFile(t, task, "/f", unix.O_CREAT|unix.O_WRONLY)), 0, 1}
 			}},
 		// pwrite checks the offset before the descriptor, as Linux does.
 		{name: "pwrite at a negative offset to a bad fd", nr: unix.SYS_PWRITE64, wantErr: unix.EINVAL,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{99, buf, 4, ^uint64(0)} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{99, buf, 4, ^uint64(0)} }},
 		{name: "write to a file", nr: unix.SYS_WRITE, want: 5,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				mem.poke(t, buf, []byte("hello"))
 				return []uint64{uint64(openFile(t, task, "/f", unix.O_CREAT|unix.O_RDWR)), buf, 5}
 			},
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				got := make([]byte, 16)
 				n, err := task.Proc.Pread(0, got, 0)
 				if err != nil || string(got[:n]) != "hello" {
@@ -335,48 +346,48 @@ func TestDispatch(t *testing.T) {
 			}},
 
 		{name: "openat a missing path", nr: unix.SYS_OPENAT, wantErr: unix.ENOENT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				mem.poke(t, buf, []byte("/missing\x00"))
 				return []uint64{atFDCWD, buf, unix.O_RDONLY}
 			}},
 		{name: "openat in a missing directory", nr: unix.SYS_OPENAT, wantErr: unix.ENOENT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				mem.poke(t, buf, []byte("/no/such/file\x00"))
 				return []uint64{atFDCWD, buf, unix.O_CREAT | unix.O_RDWR, 0o644}
 			}},
 		{name: "openat creates", nr: unix.SYS_OPENAT, want: 0, // the lowest free descriptor
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				mem.poke(t, buf, []byte("/new\x00"))
 				return []uint64{atFDCWD, buf, unix.O_CREAT | unix.O_RDWR, 0o644}
 			},
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				if _, err := task.Proc.Fstatat(unix.AT_FDCWD, "/new", 0); err != nil {
 					t.Errorf("created file: %v", err)
 				}
 			}},
 		{name: "openat NULL path", nr: unix.SYS_OPENAT, wantErr: unix.EFAULT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				return []uint64{atFDCWD, 0, unix.O_RDONLY}
 			}},
 		{name: "openat path running into an unmapped page", nr: unix.SYS_OPENAT, wantErr: unix.EFAULT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				mem.poke(t, memEnd-4, []byte("/abc"))
 				return []uint64{atFDCWD, memEnd - 4, unix.O_RDONLY}
 			}},
 		{name: "openat path too long", nr: unix.SYS_OPENAT, wantErr: unix.ENAMETOOLONG,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				mem.poke(t, memBase, []byte("/"+strings.Repeat("a", unix.PathMax)+"\x00"))
 				return []uint64{atFDCWD, memBase, unix.O_RDONLY}
 			}},
 
 		// Hard links: one inode under two names.
 		{name: "link", nr: unix.SYS_LINK,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				linkSource(t, task)
 				mem.poke(t, buf, []byte("/f\x00/g\x00"))
 				return []uint64{buf, buf + 3}
 			},
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				f, _ := task.Proc.Fstatat(unix.AT_FDCWD, "/f", 0)
 				g, err := task.Proc.Fstatat(unix.AT_FDCWD, "/g", 0)
 				if err != nil || g.Ino != f.Ino || g.Dev != f.Dev || g.Nlink != 2 {
@@ -384,18 +395,18 @@ func TestDispatch(t *testing.T) {
 				}
 			}},
 		{name: "link onto an existing name", nr: unix.SYS_LINK, wantErr: unix.EEXIST,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				linkSource(t, task)
 				mem.poke(t, buf, []byte("/f\x00/f\x00"))
 				return []uint64{buf, buf + 3}
 			}},
 		{name: "link to a directory", nr: unix.SYS_LINK, wantErr: unix.EPERM,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				mem.poke(t, buf, []byte("/\x00/g\x00"))
 				return []uint64{buf, buf + 2}
 			}},
 		{name: "linkat relative to AT_FDCWD with AT_SYMLINK_FOLLOW", nr: unix.SYS_LINKAT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				linkSource(t, task)
 				if err := task.Proc.Symlinkat("/f", unix.AT_FDCWD, "/s"); err != nil {
 					t.Fatal(err)
@@ -403,7 +414,7 @@ func TestDispatch(t *testing.T) {
 				mem.poke(t, buf, []byte("s\x00g\x00"))
 				return []uint64{atFDCWD, buf, atFDCWD, buf + 2, unix.AT_SYMLINK_FOLLOW}
 			},
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				f, _ := task.Proc.Fstatat(unix.AT_FDCWD, "/f", 0)
 				g, _ := task.Proc.Fstatat(unix.AT_FDCWD, "/g", unix.AT_SYMLINK_NOFOLLOW)
 				if g.Ino != f.Ino {
@@ -411,55 +422,57 @@ func TestDispatch(t *testing.T) {
 				}
 			}},
 		{name: "linkat unknown flag", nr: unix.SYS_LINKAT, wantErr: unix.EINVAL,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				linkSource(t, task)
 				mem.poke(t, buf, []byte("/f\x00/g\x00"))
 				return []uint64{atFDCWD, buf, atFDCWD, buf + 3, 0x1}
 			}},
 		{name: "linkat AT_EMPTY_PATH with an empty path", nr: unix.SYS_LINKAT, wantErr: unix.ENOENT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				linkSource(t, task)
 				mem.poke(t, buf, []byte("\x00/g\x00"))
 				return []uint64{atFDCWD, buf, atFDCWD, buf + 1, unix.AT_EMPTY_PATH}
 			}},
 		{name: "link from a bad pointer", nr: unix.SYS_LINK, wantErr: unix.EFAULT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				mem.poke(t, buf, []byte("/g\x00"))
 				return []uint64{noAccess, buf}
 			}},
 
 		{name: "arch_prctl ARCH_SET_FS", nr: unix.SYS_ARCH_PRCTL,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{archSetFS, 0x7f0000001000} },
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
+				return []uint64{archSetFS, 0x7f0000001000}
+			},
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				if task.Regs.Fs_base != 0x7f0000001000 {
 					t.Errorf("fs_base = %#x, want %#x", task.Regs.Fs_base, 0x7f0000001000)
 				}
 			}},
 		// A non-canonical base would fault on the host's return to the guest.
 		{name: "arch_prctl ARCH_SET_FS non-canonical", nr: unix.SYS_ARCH_PRCTL, wantErr: unix.EPERM,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				task.Regs.Fs_base = 0x1234
 				return []uint64{archSetFS, 1 << 47}
 			},
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				if task.Regs.Fs_base != 0x1234 {
 					t.Errorf("fs_base changed to %#x", task.Regs.Fs_base)
 				}
 			}},
 		{name: "arch_prctl ARCH_GET_FS", nr: unix.SYS_ARCH_PRCTL,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 {
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 {
 				task.Regs.Fs_base = 0x7f0000002000
 				return []uint64{archGetFS, buf}
 			},
-			check: func(t *testing.T, task *Task, mem *fakeMem) {
+			check: func(t *testing.T, task *kernel.Task, mem *fakeMem) {
 				if got := binary.LittleEndian.Uint64(mem.peek(t, buf, 8)); got != 0x7f0000002000 {
 					t.Errorf("ARCH_GET_FS wrote %#x", got)
 				}
 			}},
 		{name: "arch_prctl ARCH_GET_FS bad pointer", nr: unix.SYS_ARCH_PRCTL, wantErr: unix.EFAULT,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{archGetFS, noAccess} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{archGetFS, noAccess} }},
 		{name: "arch_prctl unknown code", nr: unix.SYS_ARCH_PRCTL, wantErr: unix.EINVAL,
-			setup: func(t *testing.T, task *Task, mem *fakeMem) []uint64 { return []uint64{0x1011, 0} }},
+			setup: func(t *testing.T, task *kernel.Task, mem *fakeMem) []uint64 { return []uint64{0x1011, 0} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -480,7 +493,7 @@ func TestDispatch(t *testing.T) {
 }
 
 // openFile opens path in the task's process for a test's setup.
-func openFile(t *testing.T, task *Task, path string, flags int) int {
+func openFile(t *testing.T, task *kernel.Task, path string, flags int) int {
 	t.Helper()
 	fd, err := task.Proc.Openat(unix.AT_FDCWD, path, flags, 0o644)
 	if err != nil {
@@ -490,7 +503,7 @@ func openFile(t *testing.T, task *Task, path string, flags int) int {
 }
 
 // linkSource creates the regular file /f for the link tests.
-func linkSource(t *testing.T, task *Task) {
+func linkSource(t *testing.T, task *kernel.Task) {
 	t.Helper()
 	fd, err := task.Proc.Openat(unix.AT_FDCWD, "/f", unix.O_CREAT|unix.O_WRONLY, 0o644)
 	if err != nil {

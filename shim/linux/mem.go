@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel"
 )
 
 // maxIO bounds the bytes a single read or write moves through the kernel,
@@ -14,46 +16,9 @@ const maxIO = 1 << 30
 // ioChunk is the buffer size for moving data between guest and kernel.
 const ioChunk = 1 << 20
 
-func (t *Task) copyIn(addr uint64, n int) ([]byte, error) {
-	buf := make([]byte, n)
-	if n == 0 {
-		return buf, nil
-	}
-	if _, err := t.Mem.CopyIn(addr, buf); err != nil {
-		return nil, unix.EFAULT
-	}
-	return buf, nil
-}
-
-func (t *Task) copyOut(addr uint64, b []byte) error {
-	if len(b) == 0 {
-		return nil
-	}
-	if _, err := t.Mem.CopyOut(addr, b); err != nil {
-		return unix.EFAULT
-	}
-	return nil
-}
-
-func (t *Task) readU64(addr uint64) (uint64, error) {
-	b, err := t.copyIn(addr, 8)
-	if err != nil {
-		return 0, err
-	}
-	return binary.LittleEndian.Uint64(b), nil
-}
-
-func (t *Task) writeU64(addr, v uint64) error {
-	return t.copyOut(addr, binary.LittleEndian.AppendUint64(nil, v))
-}
-
-func (t *Task) writeU32(addr uint64, v uint32) error {
-	return t.copyOut(addr, binary.LittleEndian.AppendUint32(nil, v))
-}
-
 // readString copies a NUL-terminated string of at most max bytes
 // (terminator excluded) from the guest; longer strings give ENAMETOOLONG.
-func (t *Task) readString(addr uint64, max int) (string, error) {
+func readString(t *kernel.Task, addr uint64, max int) (string, error) {
 	if addr == 0 {
 		return "", unix.EFAULT
 	}
@@ -80,26 +45,26 @@ func (t *Task) readString(addr uint64, max int) (string, error) {
 }
 
 // readPath copies a path argument.
-func (t *Task) readPath(addr uint64) (string, error) {
-	return t.readString(addr, unix.PathMax-1)
+func readPath(t *kernel.Task, addr uint64) (string, error) {
+	return readString(t, addr, unix.PathMax-1)
 }
 
 // readStringArray copies a NULL-terminated array of string pointers (argv).
-func (t *Task) readStringArray(addr uint64, maxTotal int) ([]string, error) {
+func readStringArray(t *kernel.Task, addr uint64, maxTotal int) ([]string, error) {
 	if addr == 0 {
 		return nil, nil
 	}
 	var out []string
 	total := 0
 	for i := 0; ; i++ {
-		p, err := t.readU64(addr + uint64(i)*8)
+		p, err := t.ReadU64(addr + uint64(i)*8)
 		if err != nil {
 			return nil, err
 		}
 		if p == 0 {
 			return out, nil
 		}
-		s, err := t.readString(p, maxTotal-total)
+		s, err := readString(t, p, maxTotal-total)
 		if err != nil {
 			if err == unix.ENAMETOOLONG {
 				return nil, unix.E2BIG
@@ -114,11 +79,11 @@ func (t *Task) readStringArray(addr uint64, maxTotal int) ([]string, error) {
 type iovec struct{ base, len uint64 }
 
 // readIovecs copies an iovec array, validating its count and total length.
-func (t *Task) readIovecs(addr uint64, count uint64) ([]iovec, error) {
+func readIovecs(t *kernel.Task, addr uint64, count uint64) ([]iovec, error) {
 	if count > 1024 { // UIO_MAXIOV
 		return nil, unix.EINVAL
 	}
-	raw, err := t.copyIn(addr, int(count)*16)
+	raw, err := t.CopyIn(addr, int(count)*16)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel/mm"
+
+	"github.com/litebox-go/litebox/kernel"
 )
 
 const pageSize = mm.PageSize
@@ -178,7 +180,7 @@ func (m *fakeMem) peek(t *testing.T, addr uint64, n int) []byte {
 
 // newMemTask returns a task whose memory has the standard layout. The
 // copy helpers only use Mem, so no process is needed.
-func newMemTask(t *testing.T) (*Task, *fakeMem) {
+func newMemTask(t *testing.T) (*kernel.Task, *fakeMem) {
 	t.Helper()
 	mem := newFakeMem()
 	for _, r := range []struct {
@@ -193,7 +195,7 @@ func newMemTask(t *testing.T) (*Task, *fakeMem) {
 			t.Fatal(err)
 		}
 	}
-	return &Task{Mem: mem}, mem
+	return &kernel.Task{Mem: mem}, mem
 }
 
 // wantErrno fails unless err carries exactly want (0 meaning success).
@@ -248,9 +250,9 @@ func TestReadString(t *testing.T) {
 			var got string
 			var err error
 			if tt.max == 0 {
-				got, err = task.readPath(tt.addr)
+				got, err = readPath(task, tt.addr)
 			} else {
-				got, err = task.readString(tt.addr, tt.max)
+				got, err = readString(task, tt.addr, tt.max)
 			}
 			wantErrno(t, err, tt.wantErr)
 			if got != tt.want {
@@ -308,7 +310,7 @@ func TestReadStringArray(t *testing.T) {
 			if len(raw) > 0 {
 				mem.poke(t, tt.addr, raw)
 			}
-			got, err := task.readStringArray(tt.addr, tt.maxTotal)
+			got, err := readStringArray(task, tt.addr, tt.maxTotal)
 			wantErrno(t, err, tt.wantErr)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("got %q, want %q", got, tt.want)
@@ -365,7 +367,7 @@ func TestReadIovecs(t *testing.T) {
 			if len(raw) > 0 {
 				mem.poke(t, tt.addr, raw)
 			}
-			got, err := task.readIovecs(tt.addr, tt.count)
+			got, err := readIovecs(task, tt.addr, tt.count)
 			wantErrno(t, err, tt.wantErr)
 			if tt.wantErr == 0 && !slices.Equal(got, tt.want) {
 				t.Errorf("got %d iovecs %v, want %d", len(got), got[:min(len(got), 4)], len(tt.want))
@@ -377,20 +379,20 @@ func TestReadIovecs(t *testing.T) {
 func TestCopyHelpers(t *testing.T) {
 	task, mem := newMemTask(t)
 	// Empty copies never touch memory, so any address will do.
-	if b, err := task.copyIn(0, 0); err != nil || len(b) != 0 {
+	if b, err := task.CopyIn(0, 0); err != nil || len(b) != 0 {
 		t.Errorf("copyIn(NULL, 0) = %v, %v", b, err)
 	}
-	if err := task.copyOut(0, nil); err != nil {
+	if err := task.CopyOut(0, nil); err != nil {
 		t.Errorf("copyOut(NULL, nil) = %v", err)
 	}
 
-	if err := task.writeU64(memEnd-8, 0x1122334455667788); err != nil {
+	if err := task.WriteU64(memEnd-8, 0x1122334455667788); err != nil {
 		t.Fatalf("writeU64 into the last mapped bytes: %v", err)
 	}
-	if v, err := task.readU64(memEnd - 8); err != nil || v != 0x1122334455667788 {
+	if v, err := task.ReadU64(memEnd - 8); err != nil || v != 0x1122334455667788 {
 		t.Errorf("readU64 = %#x, %v", v, err)
 	}
-	if err := task.writeU32(memEnd-4, 0xdeadbeef); err != nil {
+	if err := task.WriteU32(memEnd-4, 0xdeadbeef); err != nil {
 		t.Fatal(err)
 	}
 	if got := mem.peek(t, memEnd-8, 8); binary.LittleEndian.Uint64(got) != 0xdeadbeef55667788 {
@@ -398,10 +400,10 @@ func TestCopyHelpers(t *testing.T) {
 	}
 
 	// Errors are EFAULT whatever the platform said.
-	_, err := task.readU64(memEnd - 4)
+	_, err := task.ReadU64(memEnd - 4)
 	wantErrno(t, err, unix.EFAULT)
-	wantErrno(t, task.writeU64(memEnd-4, 1), unix.EFAULT)
-	wantErrno(t, task.writeU32(noAccess, 1), unix.EFAULT)
-	_, err = task.copyIn(noAccess-8, 16)
+	wantErrno(t, task.WriteU64(memEnd-4, 1), unix.EFAULT)
+	wantErrno(t, task.WriteU32(noAccess, 1), unix.EFAULT)
+	_, err = task.CopyIn(noAccess-8, 16)
 	wantErrno(t, err, unix.EFAULT)
 }

@@ -11,79 +11,24 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
-	"github.com/litebox-go/litebox/platform"
 )
 
-// Memory is the guest memory a task may touch: only through checked copies.
-type Memory interface {
-	CopyIn(addr uint64, dst []byte) (int, error)
-	CopyOut(addr uint64, src []byte) (int, error)
-}
-
-// Task is one guest thread as the shim sees it.
-type Task struct {
-	K    *kernel.Task
-	Proc *kernel.Process // K.Proc
-	// Mem is the guest memory (the platform address space, or a fake in
-	// tests); AS and Thread are set when the task runs on a platform.
-	Mem    Memory
-	AS     platform.AddressSpace
-	Thread platform.Thread
-	Regs   *platform.Regs
-	// CPUTime reports the guest's CPU time for the CPU-time clocks.
-	CPUTime func() (int64, error)
-	// Log receives internal errors (host failures), never guest data.
-	Log *slog.Logger
-	// Usage, if not nil, records the syscalls issued; a guest's tasks share it.
+// ABI is the Linux x86-64 syscall ABI: the kernel's run loop hands it each
+// trapped syscall (it implements kernel.ABI). One ABI serves a guest run's
+// tasks; the zero value is ready to use.
+type ABI struct {
+	// Usage, if not nil, records the syscalls issued.
 	Usage *Usage
-	// Hooks are the sandbox's services for process management.
-	Hooks *Hooks
-
-	// restart is set after a syscall so signal delivery can restart it.
-	afterSyscall bool
-}
-
-// Hooks are what the shim needs from whoever runs guests (the sandbox):
-// loading programs and running new tasks.
-type Hooks struct {
-	// Exec replaces t's program image: new address space, thread and
-	// registers. On error the old image is untouched.
-	Exec func(t *Task, path string, argv, envp []string) error
-	// Start runs a new task on its own goroutine (locked to an OS thread):
-	// it must call Run(t) there.
-	Start func(t *Task)
-	// PanicOn is a test hook, nil outside tests: Dispatch panics, as a
+	// PanicOn is a test hook, nil outside tests: Syscall panics, as a
 	// kernel bug would, on a syscall number for which it returns true. It
 	// is set only by the embedder (litebox's hidden --test-panic-syscall
 	// flag); nothing a guest does can set it.
 	PanicOn func(nr uint64) bool
 }
 
-// Exit ends the calling thread: returned by Dispatch when it must leave.
-type Exit struct {
-	Code   int         // exit status when Signal is 0
-	Signal unix.Signal // the signal that killed the process
-}
-
-func (e *Exit) Error() string {
-	if e.Signal != 0 {
-		return fmt.Sprintf("killed by %v", e.Signal)
-	}
-	return fmt.Sprintf("exited with status %d", e.Code)
-}
-
 type args [6]uint64
 
-type handler func(t *Task, a args) (uint64, error)
-
-type syscallEntry struct {
-	fn handler
-}
-
-// table is filled by the sys_*.go files' init functions.
-var table [512]syscallEntry
-
-func register(nr int, fn handler) { table[nr] = syscallEntry{fn: fn} }
+type handler func(t *kernel.Task, a args) (uint64, error)
 
 // Name returns the name of syscall nr.
 func Name(nr uint64) string {
@@ -106,17 +51,26 @@ func Number(name string) (uint64, bool) {
 // Implemented reports whether the shim serves syscall nr.
 func Implemented(nr uint64) bool { return nr < uint64(len(table)) && table[nr].fn != nil }
 
+// Note says what of syscall nr the shim does not support ("" when nothing
+// is known to be missing, or it is not implemented at all).
+func Note(nr uint64) string {
+	if nr >= uint64(len(table)) {
+		return ""
+	}
+	return table[nr].note
+}
+
 // NumSyscalls is one past the highest syscall number the shim knows a name for.
 func NumSyscalls() int { return len(sysNames) }
 
-// Dispatch serves the syscall the task's registers describe and writes the
-// result into rax. It returns an *Exit when the process has ended.
-func Dispatch(t *Task) *Exit {
+// Syscall serves the syscall the task's registers describe and writes the
+// result into rax. It returns a *kernel.Exit when the thread must leave.
+func (abi *ABI) Syscall(t *kernel.Task) *kernel.Exit {
 	r := t.Regs
 	nr := r.Orig_rax
 	a := args{r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9}
-	t.Usage.record(nr)
-	if h := t.Hooks; h != nil && h.PanicOn != nil && h.PanicOn(nr) {
+	abi.Usage.record(nr)
+	if abi.PanicOn != nil && abi.PanicOn(nr) {
 		panic("test hook: injected kernel panic in " + Name(nr))
 	}
 	if nr >= uint64(len(table)) || table[nr].fn == nil {
@@ -124,17 +78,18 @@ func Dispatch(t *Task) *Exit {
 		r.Rax = negErrno(unix.ENOSYS)
 		return nil
 	}
-	if mayBlock(nr, a) {
+	e := &table[nr]
+	if e.flags&mayBlock != 0 && (e.blocks == nil || e.blocks(a)) {
 		if p, ok := t.Thread.(parker); ok {
 			p.Park()
 		}
 	}
-	ret, err := table[nr].fn(t, a)
+	ret, err := e.fn(t, a)
 	if err == nil {
 		r.Rax = ret
 		return nil
 	}
-	var exit *Exit
+	var exit *kernel.Exit
 	if errors.As(err, &exit) {
 		return exit
 	}
@@ -142,9 +97,7 @@ func Dispatch(t *Task) *Exit {
 	if !errors.As(err, &errno) {
 		// Not a guest-visible error: a host failure or a kernel bug. The
 		// guest sees EIO; the operator sees the cause.
-		if t.Log != nil {
-			t.Log.Error("syscall failed inside the kernel", "syscall", Name(nr), "err", err)
-		}
+		t.Proc.Kernel().Log().Error("syscall failed inside the kernel", "syscall", Name(nr), "err", err)
 		errno = unix.EIO
 	}
 	switch errno {
@@ -168,19 +121,3 @@ func negErrno(e unix.Errno) uint64 { return uint64(-int64(e)) }
 // parker is implemented by platform threads that can be told a syscall may
 // keep litebox busy for long (systrap: the stub stops spinning).
 type parker interface{ Park() }
-
-// mayBlock reports syscalls that usually wait: sleeps, waits for children
-// or signals, futex waits and readiness waits. Reads and writes are left
-// out: they are mostly served at once.
-func mayBlock(nr uint64, a args) bool {
-	switch nr {
-	case unix.SYS_FUTEX:
-		op := a[1] & 0x7f
-		return op == futexWait || op == futexWaitBitset
-	case unix.SYS_WAIT4, unix.SYS_WAITID, unix.SYS_NANOSLEEP, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_PAUSE,
-		unix.SYS_RT_SIGSUSPEND, unix.SYS_RT_SIGTIMEDWAIT, unix.SYS_POLL, unix.SYS_PPOLL, unix.SYS_SELECT,
-		unix.SYS_PSELECT6, unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_VFORK:
-		return true
-	}
-	return false
-}

@@ -5,64 +5,67 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_EVENTFD, func(t *Task, a args) (uint64, error) {
-		fd, err := t.Proc.Eventfd(uint(uint32(a[0])), 0)
-		return uint64(fd), err
-	})
-	register(unix.SYS_EVENTFD2, func(t *Task, a args) (uint64, error) {
-		fd, err := t.Proc.Eventfd(uint(uint32(a[0])), int(a[1]))
-		return uint64(fd), err
-	})
-	register(unix.SYS_EPOLL_CREATE, func(t *Task, a args) (uint64, error) {
-		if int32(a[0]) <= 0 {
-			return 0, unix.EINVAL
-		}
-		fd, err := t.Proc.EpollCreate(0)
-		return uint64(fd), err
-	})
-	register(unix.SYS_EPOLL_CREATE1, func(t *Task, a args) (uint64, error) {
-		fd, err := t.Proc.EpollCreate(int(a[0]))
-		return uint64(fd), err
-	})
-	register(unix.SYS_EPOLL_CTL, func(t *Task, a args) (uint64, error) {
-		var events uint32
-		var data uint64
-		if int(a[1]) != unix.EPOLL_CTL_DEL {
-			b, err := t.copyIn(a[3], 12) // struct epoll_event is packed on x86-64
-			if err != nil {
-				return 0, err
-			}
-			events, data = binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint64(b[4:])
-		}
-		return 0, t.Proc.EpollCtl(fdArg(a[0]), int(a[1]), fdArg(a[2]), events, data)
-	})
-	register(unix.SYS_EPOLL_WAIT, func(t *Task, a args) (uint64, error) {
-		return epollWait(t, a[0], a[1], a[2], int32(a[3]))
-	})
-	register(unix.SYS_EPOLL_PWAIT, func(t *Task, a args) (uint64, error) {
-		if a[4] != 0 {
-			if a[5] != 8 {
-				return 0, unix.EINVAL
-			}
-			m, err := t.readU64(a[4])
-			if err != nil {
-				return 0, err
-			}
-			t.K.SaveMask(m)
-			n, err := epollWait(t, a[0], a[1], a[2], int32(a[3]))
-			if err == nil {
-				t.K.RestoreMask()
-			}
-			return n, err
-		}
-		return epollWait(t, a[0], a[1], a[2], int32(a[3]))
-	})
+func sysEventfd(t *kernel.Task, a args) (uint64, error) {
+	fd, err := t.Proc.Eventfd(uint(uint32(a[0])), 0)
+	return uint64(fd), err
 }
 
-func epollWait(t *Task, epfd, addr, max uint64, ms int32) (uint64, error) {
+func sysEventfd2(t *kernel.Task, a args) (uint64, error) {
+	fd, err := t.Proc.Eventfd(uint(uint32(a[0])), int(a[1]))
+	return uint64(fd), err
+}
+
+func sysEpollCreate(t *kernel.Task, a args) (uint64, error) {
+	if int32(a[0]) <= 0 {
+		return 0, unix.EINVAL
+	}
+	fd, err := t.Proc.EpollCreate(0)
+	return uint64(fd), err
+}
+
+func sysEpollCreate1(t *kernel.Task, a args) (uint64, error) {
+	fd, err := t.Proc.EpollCreate(int(a[0]))
+	return uint64(fd), err
+}
+
+func sysEpollCtl(t *kernel.Task, a args) (uint64, error) {
+	var events uint32
+	var data uint64
+	if int(a[1]) != unix.EPOLL_CTL_DEL {
+		b, err := t.CopyIn(a[3], 12) // struct epoll_event is packed on x86-64
+		if err != nil {
+			return 0, err
+		}
+		events, data = binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint64(b[4:])
+	}
+	return 0, t.Proc.EpollCtl(fdArg(a[0]), int(a[1]), fdArg(a[2]), events, data)
+}
+
+func sysEpollWait(t *kernel.Task, a args) (uint64, error) {
+	return epollWait(t, a[0], a[1], a[2], int32(a[3]))
+}
+
+func sysEpollPwait(t *kernel.Task, a args) (uint64, error) {
+	if a[4] != 0 {
+		m, err := readSigset(t, a[4], a[5])
+		if err != nil {
+			return 0, err
+		}
+		t.SaveMask(m)
+		n, err := epollWait(t, a[0], a[1], a[2], int32(a[3]))
+		if err == nil {
+			t.RestoreMask()
+		}
+		return n, err
+	}
+	return epollWait(t, a[0], a[1], a[2], int32(a[3]))
+}
+
+func epollWait(t *kernel.Task, epfd, addr, max uint64, ms int32) (uint64, error) {
 	var timeout *time.Duration
 	if ms >= 0 {
 		d := time.Duration(ms) * time.Millisecond
@@ -71,7 +74,7 @@ func epollWait(t *Task, epfd, addr, max uint64, ms int32) (uint64, error) {
 	if int32(max) <= 0 || max > 1<<20 {
 		return 0, unix.EINVAL
 	}
-	evs, err := t.K.EpollWait(fdArg(epfd), int(max), timeout)
+	evs, err := t.EpollWait(fdArg(epfd), int(max), timeout)
 	if err != nil {
 		return 0, err
 	}
@@ -80,5 +83,5 @@ func epollWait(t *Task, epfd, addr, max uint64, ms int32) (uint64, error) {
 		binary.LittleEndian.PutUint32(b[i*12:], e.Events)
 		binary.LittleEndian.PutUint64(b[i*12+4:], e.Data)
 	}
-	return uint64(len(evs)), t.copyOut(addr, b)
+	return uint64(len(evs)), t.CopyOut(addr, b)
 }

@@ -11,98 +11,141 @@ import (
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
-func init() {
-	register(unix.SYS_READ, sysRead)
-	register(unix.SYS_WRITE, sysWrite)
-	register(unix.SYS_PREAD64, sysPread)
-	register(unix.SYS_PWRITE64, sysPwrite)
-	register(unix.SYS_READV, sysReadv)
-	register(unix.SYS_WRITEV, sysWritev)
-	register(unix.SYS_PREADV, sysPreadv)
-	register(unix.SYS_PWRITEV, sysPwritev)
-	register(unix.SYS_OPEN, func(t *Task, a args) (uint64, error) { return openat(t, unix.AT_FDCWD, a[0], a[1], a[2]) })
-	register(unix.SYS_OPENAT, func(t *Task, a args) (uint64, error) { return openat(t, fdArg(a[0]), a[1], a[2], a[3]) })
-	register(unix.SYS_CREAT, func(t *Task, a args) (uint64, error) {
-		return openat(t, unix.AT_FDCWD, a[0], unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, a[1])
-	})
-	register(unix.SYS_CLOSE, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Close(fdArg(a[0])) })
-	register(unix.SYS_LSEEK, sysLseek)
-	register(unix.SYS_FSTAT, sysFstat)
-	register(unix.SYS_STAT, func(t *Task, a args) (uint64, error) { return fstatat(t, unix.AT_FDCWD, a[0], a[1], 0) })
-	register(unix.SYS_LSTAT, func(t *Task, a args) (uint64, error) {
-		return fstatat(t, unix.AT_FDCWD, a[0], a[1], unix.AT_SYMLINK_NOFOLLOW)
-	})
-	register(unix.SYS_NEWFSTATAT, func(t *Task, a args) (uint64, error) { return fstatat(t, fdArg(a[0]), a[1], a[2], int(a[3])) })
-	register(unix.SYS_STATX, sysStatx)
-	register(unix.SYS_GETDENTS64, sysGetdents64)
-	register(unix.SYS_MKDIR, func(t *Task, a args) (uint64, error) { return mkdirat(t, unix.AT_FDCWD, a[0], a[1]) })
-	register(unix.SYS_MKDIRAT, func(t *Task, a args) (uint64, error) { return mkdirat(t, fdArg(a[0]), a[1], a[2]) })
-	register(unix.SYS_UNLINK, func(t *Task, a args) (uint64, error) { return unlinkat(t, unix.AT_FDCWD, a[0], 0) })
-	register(unix.SYS_RMDIR, func(t *Task, a args) (uint64, error) {
-		return unlinkat(t, unix.AT_FDCWD, a[0], unix.AT_REMOVEDIR)
-	})
-	register(unix.SYS_UNLINKAT, func(t *Task, a args) (uint64, error) { return unlinkat(t, fdArg(a[0]), a[1], int(a[2])) })
-	register(unix.SYS_RENAME, func(t *Task, a args) (uint64, error) {
-		return renameat(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
-	})
-	register(unix.SYS_RENAMEAT, func(t *Task, a args) (uint64, error) {
-		return renameat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], 0)
-	})
-	register(unix.SYS_RENAMEAT2, func(t *Task, a args) (uint64, error) {
-		return renameat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], uint(a[4]))
-	})
-	register(unix.SYS_LINK, func(t *Task, a args) (uint64, error) {
-		return linkat(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
-	})
-	register(unix.SYS_LINKAT, func(t *Task, a args) (uint64, error) {
-		return linkat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], int(int32(a[4])))
-	})
-	register(unix.SYS_SYMLINK, func(t *Task, a args) (uint64, error) { return symlinkat(t, a[0], unix.AT_FDCWD, a[1]) })
-	register(unix.SYS_SYMLINKAT, func(t *Task, a args) (uint64, error) { return symlinkat(t, a[0], fdArg(a[1]), a[2]) })
-	register(unix.SYS_READLINK, func(t *Task, a args) (uint64, error) { return readlinkat(t, unix.AT_FDCWD, a[0], a[1], a[2]) })
-	register(unix.SYS_READLINKAT, func(t *Task, a args) (uint64, error) { return readlinkat(t, fdArg(a[0]), a[1], a[2], a[3]) })
-	register(unix.SYS_ACCESS, func(t *Task, a args) (uint64, error) { return faccessat(t, unix.AT_FDCWD, a[0], a[1], 0) })
-	register(unix.SYS_FACCESSAT, func(t *Task, a args) (uint64, error) { return faccessat(t, fdArg(a[0]), a[1], a[2], 0) })
-	register(unix.SYS_FACCESSAT2, func(t *Task, a args) (uint64, error) {
-		return faccessat(t, fdArg(a[0]), a[1], a[2], int(a[3]))
-	})
-	register(unix.SYS_FCNTL, sysFcntl)
-	register(unix.SYS_FLOCK, func(t *Task, a args) (uint64, error) { return 0, t.K.Flock(fdArg(a[0]), int(a[1])) })
-	register(unix.SYS_DUP, func(t *Task, a args) (uint64, error) {
-		fd, err := t.Proc.Dup(fdArg(a[0]), 0, false)
-		return uint64(fd), err
-	})
-	register(unix.SYS_DUP2, func(t *Task, a args) (uint64, error) { return a[1], t.Proc.Dup2(fdArg(a[0]), fdArg(a[1])) })
-	register(unix.SYS_DUP3, func(t *Task, a args) (uint64, error) {
-		return a[1], t.Proc.Dup3(fdArg(a[0]), fdArg(a[1]), int(a[2]))
-	})
-	register(unix.SYS_IOCTL, sysIoctl)
-	register(unix.SYS_GETCWD, sysGetcwd)
-	register(unix.SYS_CHDIR, func(t *Task, a args) (uint64, error) {
-		p, err := t.readPath(a[0])
-		if err != nil {
-			return 0, err
-		}
-		return 0, t.Proc.Chdir(p)
-	})
-	register(unix.SYS_FCHDIR, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fchdir(fdArg(a[0])) })
-	register(unix.SYS_UMASK, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Umask(uint32(a[0]))), nil })
-	register(unix.SYS_FTRUNCATE, func(t *Task, a args) (uint64, error) {
-		return 0, t.K.Ftruncate(fdArg(a[0]), int64(a[1]))
-	})
-	register(unix.SYS_TRUNCATE, func(t *Task, a args) (uint64, error) {
-		p, err := t.readPath(a[0])
-		if err != nil {
-			return 0, err
-		}
-		return 0, t.K.Truncate(p, int64(a[1]))
-	})
-	register(unix.SYS_FSYNC, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) })
-	register(unix.SYS_FDATASYNC, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) })
-	register(unix.SYS_CHMOD, func(t *Task, a args) (uint64, error) { return fchmodat(t, unix.AT_FDCWD, a[0], a[1]) })
-	register(unix.SYS_FCHMODAT, func(t *Task, a args) (uint64, error) { return fchmodat(t, fdArg(a[0]), a[1], a[2]) })
-	register(unix.SYS_FCHMOD, func(t *Task, a args) (uint64, error) { return 0, t.Proc.Fchmod(fdArg(a[0]), uint32(a[1])) })
-	register(unix.SYS_UTIMENSAT, sysUtimensat)
+func sysOpen(t *kernel.Task, a args) (uint64, error) {
+	return openat(t, unix.AT_FDCWD, a[0], a[1], a[2])
+}
+
+func sysOpenat(t *kernel.Task, a args) (uint64, error) {
+	return openat(t, fdArg(a[0]), a[1], a[2], a[3])
+}
+
+func sysCreat(t *kernel.Task, a args) (uint64, error) {
+	return openat(t, unix.AT_FDCWD, a[0], unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, a[1])
+}
+
+func sysClose(t *kernel.Task, a args) (uint64, error) { return 0, t.Proc.Close(fdArg(a[0])) }
+
+func sysStat(t *kernel.Task, a args) (uint64, error) { return fstatat(t, unix.AT_FDCWD, a[0], a[1], 0) }
+
+func sysLstat(t *kernel.Task, a args) (uint64, error) {
+	return fstatat(t, unix.AT_FDCWD, a[0], a[1], unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func sysNewfstatat(t *kernel.Task, a args) (uint64, error) {
+	return fstatat(t, fdArg(a[0]), a[1], a[2], int(a[3]))
+}
+
+func sysMkdir(t *kernel.Task, a args) (uint64, error) { return mkdirat(t, unix.AT_FDCWD, a[0], a[1]) }
+
+func sysMkdirat(t *kernel.Task, a args) (uint64, error) { return mkdirat(t, fdArg(a[0]), a[1], a[2]) }
+
+func sysUnlink(t *kernel.Task, a args) (uint64, error) { return unlinkat(t, unix.AT_FDCWD, a[0], 0) }
+
+func sysRmdir(t *kernel.Task, a args) (uint64, error) {
+	return unlinkat(t, unix.AT_FDCWD, a[0], unix.AT_REMOVEDIR)
+}
+
+func sysUnlinkat(t *kernel.Task, a args) (uint64, error) {
+	return unlinkat(t, fdArg(a[0]), a[1], int(a[2]))
+}
+
+func sysRename(t *kernel.Task, a args) (uint64, error) {
+	return renameat(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
+}
+
+func sysRenameat(t *kernel.Task, a args) (uint64, error) {
+	return renameat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], 0)
+}
+
+func sysRenameat2(t *kernel.Task, a args) (uint64, error) {
+	return renameat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], uint(a[4]))
+}
+
+func sysLink(t *kernel.Task, a args) (uint64, error) {
+	return linkat(t, unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], 0)
+}
+
+func sysLinkat(t *kernel.Task, a args) (uint64, error) {
+	return linkat(t, fdArg(a[0]), a[1], fdArg(a[2]), a[3], int(int32(a[4])))
+}
+
+func sysSymlink(t *kernel.Task, a args) (uint64, error) {
+	return symlinkat(t, a[0], unix.AT_FDCWD, a[1])
+}
+
+func sysSymlinkat(t *kernel.Task, a args) (uint64, error) {
+	return symlinkat(t, a[0], fdArg(a[1]), a[2])
+}
+
+func sysReadlink(t *kernel.Task, a args) (uint64, error) {
+	return readlinkat(t, unix.AT_FDCWD, a[0], a[1], a[2])
+}
+
+func sysReadlinkat(t *kernel.Task, a args) (uint64, error) {
+	return readlinkat(t, fdArg(a[0]), a[1], a[2], a[3])
+}
+
+func sysAccess(t *kernel.Task, a args) (uint64, error) {
+	return faccessat(t, unix.AT_FDCWD, a[0], a[1], 0)
+}
+
+func sysFaccessat(t *kernel.Task, a args) (uint64, error) {
+	return faccessat(t, fdArg(a[0]), a[1], a[2], 0)
+}
+
+func sysFaccessat2(t *kernel.Task, a args) (uint64, error) {
+	return faccessat(t, fdArg(a[0]), a[1], a[2], int(a[3]))
+}
+
+func sysFlock(t *kernel.Task, a args) (uint64, error) { return 0, t.Flock(fdArg(a[0]), int(a[1])) }
+
+func sysDup(t *kernel.Task, a args) (uint64, error) {
+	fd, err := t.Proc.Dup(fdArg(a[0]), 0, false)
+	return uint64(fd), err
+}
+
+func sysDup2(t *kernel.Task, a args) (uint64, error) {
+	return a[1], t.Proc.Dup2(fdArg(a[0]), fdArg(a[1]))
+}
+
+func sysDup3(t *kernel.Task, a args) (uint64, error) {
+	return a[1], t.Proc.Dup3(fdArg(a[0]), fdArg(a[1]), int(a[2]))
+}
+
+func sysChdir(t *kernel.Task, a args) (uint64, error) {
+	p, err := readPath(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Chdir(p)
+}
+
+func sysFchdir(t *kernel.Task, a args) (uint64, error) { return 0, t.Proc.Fchdir(fdArg(a[0])) }
+
+func sysUmask(t *kernel.Task, a args) (uint64, error) { return uint64(t.Proc.Umask(uint32(a[0]))), nil }
+
+func sysFtruncate(t *kernel.Task, a args) (uint64, error) {
+	return 0, t.Ftruncate(fdArg(a[0]), int64(a[1]))
+}
+
+func sysTruncate(t *kernel.Task, a args) (uint64, error) {
+	p, err := readPath(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Truncate(p, int64(a[1]))
+}
+
+func sysFsync(t *kernel.Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) }
+
+func sysFdatasync(t *kernel.Task, a args) (uint64, error) { return 0, t.Proc.Fsync(fdArg(a[0])) }
+
+func sysChmod(t *kernel.Task, a args) (uint64, error) { return fchmodat(t, unix.AT_FDCWD, a[0], a[1]) }
+
+func sysFchmodat(t *kernel.Task, a args) (uint64, error) { return fchmodat(t, fdArg(a[0]), a[1], a[2]) }
+
+func sysFchmod(t *kernel.Task, a args) (uint64, error) {
+	return 0, t.Proc.Fchmod(fdArg(a[0]), uint32(a[1]))
 }
 
 // fdArg decodes a descriptor argument: the kernel reads it as a C int.
@@ -111,7 +154,7 @@ func fdArg(v uint64) int { return int(int32(v)) }
 // checkIO validates fd for reading or writing before any guest memory is
 // touched: Linux reports a bad or wrongly opened descriptor with EBADF
 // even when the buffer is bad too.
-func (t *Task) checkIO(fd int, write bool) error {
+func checkIO(t *kernel.Task, fd int, write bool) error {
 	f, err := t.Proc.FDs.Get(fd)
 	if err != nil {
 		return err
@@ -126,7 +169,7 @@ func (t *Task) checkIO(fd int, write bool) error {
 
 // readInto fills guest memory at addr with up to count bytes from rd,
 // chunk by chunk, stopping at the first short read.
-func (t *Task) readInto(addr, count uint64, rd func([]byte) (int, error)) (uint64, error) {
+func readInto(t *kernel.Task, addr, count uint64, rd func([]byte) (int, error)) (uint64, error) {
 	count = min(count, maxIO)
 	buf := make([]byte, min(count, ioChunk))
 	var done uint64
@@ -134,7 +177,7 @@ func (t *Task) readInto(addr, count uint64, rd func([]byte) (int, error)) (uint6
 		chunk := buf[:min(uint64(len(buf)), count-done)]
 		n, err := rd(chunk)
 		if n > 0 {
-			if cerr := t.copyOut(addr+done, chunk[:n]); cerr != nil {
+			if cerr := t.CopyOut(addr+done, chunk[:n]); cerr != nil {
 				if done > 0 {
 					return done, nil
 				}
@@ -156,7 +199,7 @@ func (t *Task) readInto(addr, count uint64, rd func([]byte) (int, error)) (uint6
 }
 
 // writeFrom moves up to count bytes from guest memory at addr into wr.
-func (t *Task) writeFrom(addr, count uint64, wr func([]byte) (int, error)) (uint64, error) {
+func writeFrom(t *kernel.Task, addr, count uint64, wr func([]byte) (int, error)) (uint64, error) {
 	count = min(count, maxIO)
 	if count == 0 {
 		_, err := wr(nil)
@@ -164,7 +207,7 @@ func (t *Task) writeFrom(addr, count uint64, wr func([]byte) (int, error)) (uint
 	}
 	var done uint64
 	for done < count {
-		chunk, err := t.copyIn(addr+done, int(min(count-done, ioChunk)))
+		chunk, err := t.CopyIn(addr+done, int(min(count-done, ioChunk)))
 		if err != nil {
 			if done > 0 {
 				return done, nil
@@ -186,101 +229,103 @@ func (t *Task) writeFrom(addr, count uint64, wr func([]byte) (int, error)) (uint
 	return done, nil
 }
 
-func sysRead(t *Task, a args) (uint64, error) {
+func sysRead(t *kernel.Task, a args) (uint64, error) {
 	fd := fdArg(a[0])
-	if err := t.checkIO(fd, false); err != nil {
+	if err := checkIO(t, fd, false); err != nil {
 		return 0, err
 	}
-	return t.readInto(a[1], a[2], func(b []byte) (int, error) { return t.K.Read(fd, b) })
+	return readInto(t, a[1], a[2], func(b []byte) (int, error) { return t.Read(fd, b) })
 }
 
-func sysWrite(t *Task, a args) (uint64, error) {
+func sysWrite(t *kernel.Task, a args) (uint64, error) {
 	fd := fdArg(a[0])
-	if err := t.checkIO(fd, true); err != nil {
+	if err := checkIO(t, fd, true); err != nil {
 		return 0, err
 	}
-	return t.brokenPipe(t.writeFrom(a[1], a[2], func(b []byte) (int, error) { return t.K.Write(fd, b) }))
+	n, err := writeFrom(t, a[1], a[2], func(b []byte) (int, error) { return t.Write(fd, b) })
+	return brokenPipe(t, n, err)
 }
 
 // brokenPipe raises SIGPIPE for a write that failed with EPIPE, as Linux
 // does; its default action ends the process.
-func (t *Task) brokenPipe(n uint64, err error) (uint64, error) {
+func brokenPipe(t *kernel.Task, n uint64, err error) (uint64, error) {
 	if err != unix.EPIPE {
 		return n, err
 	}
-	_ = t.K.SendSignal(t.senderInfo(unix.SIGPIPE, kernel.SIKernel))
+	_ = t.SendSignal(senderInfo(t, unix.SIGPIPE, kernel.SIKernel))
 	return 0, unix.EPIPE
 }
 
-func sysPread(t *Task, a args) (uint64, error) {
+func sysPread(t *kernel.Task, a args) (uint64, error) {
 	fd, off := fdArg(a[0]), int64(a[3])
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	if err := t.checkIO(fd, false); err != nil {
+	if err := checkIO(t, fd, false); err != nil {
 		return 0, err
 	}
-	return t.readInto(a[1], a[2], func(b []byte) (int, error) {
+	return readInto(t, a[1], a[2], func(b []byte) (int, error) {
 		n, err := t.Proc.Pread(fd, b, off)
 		off += int64(n)
 		return n, err
 	})
 }
 
-func sysPwrite(t *Task, a args) (uint64, error) {
+func sysPwrite(t *kernel.Task, a args) (uint64, error) {
 	fd, off := fdArg(a[0]), int64(a[3])
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	if err := t.checkIO(fd, true); err != nil {
+	if err := checkIO(t, fd, true); err != nil {
 		return 0, err
 	}
-	return t.writeFrom(a[1], a[2], func(b []byte) (int, error) {
-		n, err := t.K.Pwrite(fd, b, off)
+	return writeFrom(t, a[1], a[2], func(b []byte) (int, error) {
+		n, err := t.Pwrite(fd, b, off)
 		off += int64(n)
 		return n, err
 	})
 }
 
 // vectored copies the iovec array at iovAddr and transfers through it.
-func (t *Task) vectored(iovAddr, count uint64, xfer func(iovec) (uint64, error)) (uint64, error) {
-	iovs, err := t.readIovecs(iovAddr, count)
+func vectored(t *kernel.Task, iovAddr, count uint64, xfer func(iovec) (uint64, error)) (uint64, error) {
+	iovs, err := readIovecs(t, iovAddr, count)
 	if err != nil {
 		return 0, err
 	}
-	return t.vectoredIovs(iovs, xfer)
+	return vectoredIovs(t, iovs, xfer)
 }
 
-func sysReadv(t *Task, a args) (uint64, error) {
+func sysReadv(t *kernel.Task, a args) (uint64, error) {
 	fd := fdArg(a[0])
-	if err := t.checkIO(fd, false); err != nil {
+	if err := checkIO(t, fd, false); err != nil {
 		return 0, err
 	}
-	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
-		return t.readInto(v.base, v.len, func(b []byte) (int, error) { return t.K.Read(fd, b) })
+	return vectored(t, a[1], a[2], func(v iovec) (uint64, error) {
+		return readInto(t, v.base, v.len, func(b []byte) (int, error) { return t.Read(fd, b) })
 	})
 }
 
-func sysWritev(t *Task, a args) (uint64, error) {
+func sysWritev(t *kernel.Task, a args) (uint64, error) {
 	fd := fdArg(a[0])
-	if err := t.checkIO(fd, true); err != nil {
+	if err := checkIO(t, fd, true); err != nil {
 		return 0, err
 	}
-	return t.brokenPipe(t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
-		return t.writeFrom(v.base, v.len, func(b []byte) (int, error) { return t.K.Write(fd, b) })
-	}))
+	n, err := vectored(t, a[1], a[2], func(v iovec) (uint64, error) {
+		return writeFrom(t, v.base, v.len, func(b []byte) (int, error) { return t.Write(fd, b) })
+	})
+	return brokenPipe(t, n, err)
 }
 
-func sysPreadv(t *Task, a args) (uint64, error) {
+func sysPreadv(t *kernel.Task, a args) (uint64, error) {
 	fd, off := fdArg(a[0]), int64(a[3])
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	if err := t.checkIO(fd, false); err != nil {
+	if err := checkIO(t, fd, false); err != nil {
 		return 0, err
 	}
-	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
-		return t.readInto(v.base, v.len, func(b []byte) (int, error) {
+	return vectored(t, a[1], a[2], func(v iovec) (uint64, error) {
+		return readInto(t, v.base, v.len, func(b []byte) (int, error) {
 			n, err := t.Proc.Pread(fd, b, off)
 			off += int64(n)
 			return n, err
@@ -288,25 +333,25 @@ func sysPreadv(t *Task, a args) (uint64, error) {
 	})
 }
 
-func sysPwritev(t *Task, a args) (uint64, error) {
+func sysPwritev(t *kernel.Task, a args) (uint64, error) {
 	fd, off := fdArg(a[0]), int64(a[3])
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	if err := t.checkIO(fd, true); err != nil {
+	if err := checkIO(t, fd, true); err != nil {
 		return 0, err
 	}
-	return t.vectored(a[1], a[2], func(v iovec) (uint64, error) {
-		return t.writeFrom(v.base, v.len, func(b []byte) (int, error) {
-			n, err := t.K.Pwrite(fd, b, off)
+	return vectored(t, a[1], a[2], func(v iovec) (uint64, error) {
+		return writeFrom(t, v.base, v.len, func(b []byte) (int, error) {
+			n, err := t.Pwrite(fd, b, off)
 			off += int64(n)
 			return n, err
 		})
 	})
 }
 
-func openat(t *Task, dirfd int, pathAddr, flags, mode uint64) (uint64, error) {
-	path, err := t.readPath(pathAddr)
+func openat(t *kernel.Task, dirfd int, pathAddr, flags, mode uint64) (uint64, error) {
+	path, err := readPath(t, pathAddr)
 	if err != nil {
 		return 0, err
 	}
@@ -314,7 +359,7 @@ func openat(t *Task, dirfd int, pathAddr, flags, mode uint64) (uint64, error) {
 	return uint64(fd), err
 }
 
-func sysLseek(t *Task, a args) (uint64, error) {
+func sysLseek(t *kernel.Task, a args) (uint64, error) {
 	off, err := t.Proc.Seek(fdArg(a[0]), int64(a[1]), int(int32(a[2])))
 	return uint64(off), err
 }
@@ -340,16 +385,16 @@ func encodeStat(st vfs.Stat) []byte {
 	return b
 }
 
-func sysFstat(t *Task, a args) (uint64, error) {
+func sysFstat(t *kernel.Task, a args) (uint64, error) {
 	st, err := t.Proc.Fstat(fdArg(a[0]))
 	if err != nil {
 		return 0, err
 	}
-	return 0, t.copyOut(a[1], encodeStat(st))
+	return 0, t.CopyOut(a[1], encodeStat(st))
 }
 
-func fstatat(t *Task, dirfd int, pathAddr, buf uint64, flags int) (uint64, error) {
-	path, err := t.readPath(pathAddr)
+func fstatat(t *kernel.Task, dirfd int, pathAddr, buf uint64, flags int) (uint64, error) {
+	path, err := readPath(t, pathAddr)
 	if err != nil && !(err == unix.EFAULT && pathAddr == 0 && flags&unix.AT_EMPTY_PATH != 0) {
 		return 0, err
 	}
@@ -357,12 +402,12 @@ func fstatat(t *Task, dirfd int, pathAddr, buf uint64, flags int) (uint64, error
 	if err != nil {
 		return 0, err
 	}
-	return 0, t.copyOut(buf, encodeStat(st))
+	return 0, t.CopyOut(buf, encodeStat(st))
 }
 
-func sysStatx(t *Task, a args) (uint64, error) {
+func sysStatx(t *kernel.Task, a args) (uint64, error) {
 	dirfd, flags := fdArg(a[0]), int(int32(a[2]))
-	path, err := t.readPath(a[1])
+	path, err := readPath(t, a[1])
 	if err != nil && !(a[1] == 0 && flags&unix.AT_EMPTY_PATH != 0) {
 		return 0, err
 	}
@@ -392,10 +437,10 @@ func sysStatx(t *Task, a args) (uint64, error) {
 	le.PutUint32(b[132:], unix.Minor(st.Rdev))
 	le.PutUint32(b[136:], unix.Major(st.Dev))
 	le.PutUint32(b[140:], unix.Minor(st.Dev))
-	return 0, t.copyOut(a[4], b)
+	return 0, t.CopyOut(a[4], b)
 }
 
-func sysGetdents64(t *Task, a args) (uint64, error) {
+func sysGetdents64(t *kernel.Task, a args) (uint64, error) {
 	fd, addr, count := fdArg(a[0]), a[1], min(a[2], 1<<20)
 	f, err := t.Proc.FDs.Get(fd)
 	if err != nil {
@@ -428,66 +473,66 @@ func sysGetdents64(t *Task, a args) (uint64, error) {
 			return 0, unix.EINVAL
 		}
 	}
-	return uint64(len(out)), t.copyOut(addr, out)
+	return uint64(len(out)), t.CopyOut(addr, out)
 }
 
-func mkdirat(t *Task, dirfd int, pathAddr, mode uint64) (uint64, error) {
-	path, err := t.readPath(pathAddr)
+func mkdirat(t *kernel.Task, dirfd int, pathAddr, mode uint64) (uint64, error) {
+	path, err := readPath(t, pathAddr)
 	if err != nil {
 		return 0, err
 	}
 	return 0, t.Proc.Mkdirat(dirfd, path, uint32(mode))
 }
 
-func unlinkat(t *Task, dirfd int, pathAddr uint64, flags int) (uint64, error) {
-	path, err := t.readPath(pathAddr)
+func unlinkat(t *kernel.Task, dirfd int, pathAddr uint64, flags int) (uint64, error) {
+	path, err := readPath(t, pathAddr)
 	if err != nil {
 		return 0, err
 	}
 	return 0, t.Proc.Unlinkat(dirfd, path, flags)
 }
 
-func renameat(t *Task, olddir int, oldAddr uint64, newdir int, newAddr uint64, flags uint) (uint64, error) {
-	oldPath, err := t.readPath(oldAddr)
+func renameat(t *kernel.Task, olddir int, oldAddr uint64, newdir int, newAddr uint64, flags uint) (uint64, error) {
+	oldPath, err := readPath(t, oldAddr)
 	if err != nil {
 		return 0, err
 	}
-	newPath, err := t.readPath(newAddr)
+	newPath, err := readPath(t, newAddr)
 	if err != nil {
 		return 0, err
 	}
 	return 0, t.Proc.Renameat2(olddir, oldPath, newdir, newPath, flags)
 }
 
-func linkat(t *Task, olddir int, oldAddr uint64, newdir int, newAddr uint64, flags int) (uint64, error) {
-	oldPath, err := t.readPath(oldAddr)
+func linkat(t *kernel.Task, olddir int, oldAddr uint64, newdir int, newAddr uint64, flags int) (uint64, error) {
+	oldPath, err := readPath(t, oldAddr)
 	if err != nil {
 		return 0, err
 	}
-	newPath, err := t.readPath(newAddr)
+	newPath, err := readPath(t, newAddr)
 	if err != nil {
 		return 0, err
 	}
 	return 0, t.Proc.Linkat(olddir, oldPath, newdir, newPath, flags)
 }
 
-func symlinkat(t *Task, targetAddr uint64, dirfd int, pathAddr uint64) (uint64, error) {
-	target, err := t.readPath(targetAddr)
+func symlinkat(t *kernel.Task, targetAddr uint64, dirfd int, pathAddr uint64) (uint64, error) {
+	target, err := readPath(t, targetAddr)
 	if err != nil {
 		return 0, err
 	}
-	path, err := t.readPath(pathAddr)
+	path, err := readPath(t, pathAddr)
 	if err != nil {
 		return 0, err
 	}
 	return 0, t.Proc.Symlinkat(target, dirfd, path)
 }
 
-func readlinkat(t *Task, dirfd int, pathAddr, buf, size uint64) (uint64, error) {
+func readlinkat(t *kernel.Task, dirfd int, pathAddr, buf, size uint64) (uint64, error) {
 	if int64(size) <= 0 {
 		return 0, unix.EINVAL
 	}
-	path, err := t.readPath(pathAddr)
+	path, err := readPath(t, pathAddr)
 	if err != nil {
 		return 0, err
 	}
@@ -496,38 +541,38 @@ func readlinkat(t *Task, dirfd int, pathAddr, buf, size uint64) (uint64, error) 
 		return 0, err
 	}
 	b := []byte(target)[:min(uint64(len(target)), size)]
-	return uint64(len(b)), t.copyOut(buf, b)
+	return uint64(len(b)), t.CopyOut(buf, b)
 }
 
-func faccessat(t *Task, dirfd int, pathAddr, mode uint64, flags int) (uint64, error) {
-	path, err := t.readPath(pathAddr)
+func faccessat(t *kernel.Task, dirfd int, pathAddr, mode uint64, flags int) (uint64, error) {
+	path, err := readPath(t, pathAddr)
 	if err != nil {
 		return 0, err
 	}
 	return 0, t.Proc.Faccessat(dirfd, path, uint32(mode), flags)
 }
 
-func fchmodat(t *Task, dirfd int, pathAddr, mode uint64) (uint64, error) {
-	path, err := t.readPath(pathAddr)
+func fchmodat(t *kernel.Task, dirfd int, pathAddr, mode uint64) (uint64, error) {
+	path, err := readPath(t, pathAddr)
 	if err != nil {
 		return 0, err
 	}
 	return 0, t.Proc.Fchmodat(dirfd, path, uint32(mode))
 }
 
-func sysUtimensat(t *Task, a args) (uint64, error) {
+func sysUtimensat(t *kernel.Task, a args) (uint64, error) {
 	dirfd, flags := fdArg(a[0]), int(int32(a[3]))
 	var path string
 	if a[1] != 0 {
 		var err error
-		if path, err = t.readPath(a[1]); err != nil {
+		if path, err = readPath(t, a[1]); err != nil {
 			return 0, err
 		}
 	}
 	now := unix.NsecToTimespec(timeNow().UnixNano())
 	times := [2]unix.Timespec{now, now}
 	if a[2] != 0 {
-		raw, err := t.copyIn(a[2], 32)
+		raw, err := t.CopyIn(a[2], 32)
 		if err != nil {
 			return 0, err
 		}
@@ -549,7 +594,7 @@ func sysUtimensat(t *Task, a args) (uint64, error) {
 	return 0, t.Proc.Utimensat(dirfd, path, times[0], times[1], flags)
 }
 
-func sysGetcwd(t *Task, a args) (uint64, error) {
+func sysGetcwd(t *kernel.Task, a args) (uint64, error) {
 	path, err := t.Proc.Cwd()
 	if err != nil {
 		return 0, err
@@ -558,7 +603,7 @@ func sysGetcwd(t *Task, a args) (uint64, error) {
 	if uint64(len(cwd)) > a[1] {
 		return 0, unix.ERANGE
 	}
-	return uint64(len(cwd)), t.copyOut(a[0], cwd)
+	return uint64(len(cwd)), t.CopyOut(a[0], cwd)
 }
 
 // ioctlSizes are the argument sizes of the ioctls the kernel answers.
@@ -572,7 +617,7 @@ var ioctlSizes = map[uint]int{
 	0x5450:          0, // FIONCLEX
 }
 
-func sysIoctl(t *Task, a args) (uint64, error) {
+func sysIoctl(t *kernel.Task, a args) (uint64, error) {
 	fd, req, argp := fdArg(a[0]), uint(uint32(a[1])), a[2]
 	size, known := ioctlSizes[req]
 	if !known {
@@ -583,7 +628,7 @@ func sysIoctl(t *Task, a args) (uint64, error) {
 	}
 	buf := make([]byte, size)
 	if req == fionbio {
-		in, err := t.copyIn(argp, 4)
+		in, err := t.CopyIn(argp, 4)
 		if err != nil {
 			return 0, err
 		}
@@ -602,24 +647,24 @@ func sysIoctl(t *Task, a args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return uint64(r), t.copyOut(argp, buf)
+	return uint64(r), t.CopyOut(argp, buf)
 }
 
 // fionbio is FIONBIO, which x/sys/unix does not export.
 const fionbio = 0x5421
 
-func sysFcntl(t *Task, a args) (uint64, error) {
+func sysFcntl(t *kernel.Task, a args) (uint64, error) {
 	fd, cmd := fdArg(a[0]), int(int32(a[1]))
 	switch cmd {
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
-		raw, err := t.copyIn(a[2], 32) // struct flock
+		raw, err := t.CopyIn(a[2], 32) // struct flock
 		if err != nil {
 			return 0, err
 		}
 		le := binary.LittleEndian
 		fl := kernel.Flock{Type: int16(le.Uint16(raw[0:])), Whence: int16(le.Uint16(raw[2:])),
 			Start: int64(le.Uint64(raw[8:])), Len: int64(le.Uint64(raw[16:])), Pid: int32(le.Uint32(raw[24:]))}
-		out, err := t.K.RecordLock(fd, cmd, fl)
+		out, err := t.RecordLock(fd, cmd, fl)
 		if err != nil {
 			return 0, err
 		}
@@ -629,7 +674,7 @@ func sysFcntl(t *Task, a args) (uint64, error) {
 			le.PutUint64(raw[8:], uint64(out.Start))
 			le.PutUint64(raw[16:], uint64(out.Len))
 			le.PutUint32(raw[24:], uint32(out.Pid))
-			return 0, t.copyOut(a[2], raw)
+			return 0, t.CopyOut(a[2], raw)
 		}
 		return 0, nil
 	}

@@ -9,10 +9,6 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_FUTEX, sysFutex)
-}
-
 // futex operations (linux/futex.h).
 const (
 	futexWait          = 0
@@ -26,7 +22,7 @@ const (
 	futexBitsetAll     = 0xffffffff
 )
 
-func sysFutex(t *Task, a args) (uint64, error) {
+func sysFutex(t *kernel.Task, a args) (uint64, error) {
 	uaddr, op, val := a[0], int(a[1]), uint32(a[2])
 	cmd := op &^ (futexPrivate | futexClockRealtime)
 	if uaddr%4 != 0 {
@@ -34,7 +30,7 @@ func sysFutex(t *Task, a args) (uint64, error) {
 	}
 	key := kernel.FutexKey{Space: t.Proc.MM, Addr: uaddr}
 	load := func() (uint32, error) {
-		b, err := t.copyIn(uaddr, 4)
+		b, err := t.CopyIn(uaddr, 4)
 		if err != nil {
 			return 0, err
 		}
@@ -51,7 +47,7 @@ func sysFutex(t *Task, a args) (uint64, error) {
 		}
 		var deadline *time.Time
 		if a[3] != 0 {
-			d, err := t.readTimespec(a[3])
+			d, err := readTimespec(t, a[3])
 			if err != nil {
 				return 0, err
 			}
@@ -66,7 +62,7 @@ func sysFutex(t *Task, a args) (uint64, error) {
 			}
 			deadline = &at
 		}
-		return 0, futexes.FutexWait(key, val, load, bitset, deadline, t.K.Interrupted())
+		return 0, futexes.FutexWait(key, val, load, bitset, deadline, t.Interruptible())
 	case futexWake, futexWakeBitset:
 		bitset := uint32(futexBitsetAll)
 		if cmd == futexWakeBitset {
@@ -92,4 +88,10 @@ func sysFutex(t *Task, a args) (uint64, error) {
 	}
 	t.Proc.Kernel().Unsupported("futex op", unix.SYS_FUTEX, t.Proc.PID)
 	return 0, unix.ENOSYS
+}
+
+// futexWaits refines the table's mayBlock for futex: only the waits block.
+func futexWaits(a args) bool {
+	op := a[1] & 0x7f
+	return op == futexWait || op == futexWaitBitset
 }

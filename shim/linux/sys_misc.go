@@ -6,33 +6,26 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_SYSINFO, sysSysinfo)
-	register(unix.SYS_SCHED_GETAFFINITY, sysSchedGetaffinity)
-	register(unix.SYS_GETCPU, sysGetcpu)
-	register(unix.SYS_FADVISE64, func(t *Task, a args) (uint64, error) {
-		if _, err := t.Proc.FDs.Get(fdArg(a[0])); err != nil {
-			return 0, err
-		}
-		if int64(a[2]) < 0 || a[3] > unix.FADV_NOREUSE {
-			return 0, unix.EINVAL
-		}
-		return 0, nil // advice only: our files have no page cache to tune
-	})
-	register(unix.SYS_PRCTL, sysPrctl)
-	for _, nr := range []int{unix.SYS_GETXATTR, unix.SYS_LGETXATTR, unix.SYS_FGETXATTR,
-		unix.SYS_LISTXATTR, unix.SYS_LLISTXATTR, unix.SYS_FLISTXATTR,
-		unix.SYS_SETXATTR, unix.SYS_LSETXATTR, unix.SYS_FSETXATTR,
-		unix.SYS_REMOVEXATTR, unix.SYS_LREMOVEXATTR, unix.SYS_FREMOVEXATTR} {
-		// Our file systems keep no extended attributes, which Linux
-		// reports the same way for file systems without xattr support.
-		register(nr, func(t *Task, a args) (uint64, error) { return 0, unix.EOPNOTSUPP })
+// sysXattr serves the extended-attribute calls: our file systems keep no
+// extended attributes, which Linux reports the same way for file systems
+// without xattr support.
+func sysXattr(t *kernel.Task, a args) (uint64, error) { return 0, unix.EOPNOTSUPP }
+
+func sysFadvise64(t *kernel.Task, a args) (uint64, error) {
+	if _, err := t.Proc.FDs.Get(fdArg(a[0])); err != nil {
+		return 0, err
 	}
+	if int64(a[2]) < 0 || a[3] > unix.FADV_NOREUSE {
+		return 0, unix.EINVAL
+	}
+	return 0, nil // advice only: our files have no page cache to tune
 }
 
-func sysSysinfo(t *Task, a args) (uint64, error) {
+func sysSysinfo(t *kernel.Task, a args) (uint64, error) {
 	b := make([]byte, 112) // struct sysinfo on x86-64
 	le := binary.LittleEndian
 	le.PutUint64(b[0:], uint64(time.Since(t.Proc.Kernel().BootTime())/time.Second))
@@ -49,10 +42,10 @@ func sysSysinfo(t *Task, a args) (uint64, error) {
 	}
 	le.PutUint16(b[80:], uint16(len(t.Proc.Kernel().PIDs()))) // procs
 	le.PutUint32(b[104:], 1)                                  // mem_unit
-	return 0, t.copyOut(a[0], b)
+	return 0, t.CopyOut(a[0], b)
 }
 
-func sysSchedGetaffinity(t *Task, a args) (uint64, error) {
+func sysSchedGetaffinity(t *kernel.Task, a args) (uint64, error) {
 	pid, size := int(int32(a[0])), a[1]
 	if pid != 0 && pid != t.Proc.PID {
 		return 0, unix.ESRCH
@@ -68,7 +61,7 @@ func sysSchedGetaffinity(t *Task, a args) (uint64, error) {
 	for i := 0; i < n; i++ {
 		mask[i/8] |= 1 << (i % 8)
 	}
-	return uint64(bytes), t.copyOut(a[2], mask)
+	return uint64(bytes), t.CopyOut(a[2], mask)
 }
 
 // sysGetcpu reports a CPU of the affinity mask sched_getaffinity gives, on
@@ -76,25 +69,25 @@ func sysSchedGetaffinity(t *Task, a args) (uint64, error) {
 // would be stale at once); a fixed CPU per thread, spread over the CPUs by
 // thread id, keeps per-CPU caches in the guest spread as they would be.
 // The third argument (a cache) has been unused since Linux 2.6.24.
-func sysGetcpu(t *Task, a args) (uint64, error) {
-	cpu := uint32((t.K.TID - 1) % runtime.NumCPU())
+func sysGetcpu(t *kernel.Task, a args) (uint64, error) {
+	cpu := uint32((t.TID - 1) % runtime.NumCPU())
 	if a[0] != 0 {
-		if err := t.writeU32(a[0], cpu); err != nil {
+		if err := t.WriteU32(a[0], cpu); err != nil {
 			return 0, err
 		}
 	}
 	if a[1] != 0 {
-		if err := t.writeU32(a[1], 0); err != nil {
+		if err := t.WriteU32(a[1], 0); err != nil {
 			return 0, err
 		}
 	}
 	return 0, nil
 }
 
-func sysPrctl(t *Task, a args) (uint64, error) {
+func sysPrctl(t *kernel.Task, a args) (uint64, error) {
 	switch a[0] {
 	case unix.PR_SET_NAME:
-		name, err := t.readString(a[1], 4096)
+		name, err := readString(t, a[1], 4096)
 		if err != nil {
 			return 0, err
 		}
@@ -106,7 +99,7 @@ func sysPrctl(t *Task, a args) (uint64, error) {
 	case unix.PR_GET_NAME:
 		b := make([]byte, 16)
 		copy(b, t.Proc.Comm())
-		return 0, t.copyOut(a[1], b)
+		return 0, t.CopyOut(a[1], b)
 	case unix.PR_GET_DUMPABLE:
 		return 1, nil
 	case unix.PR_SET_DUMPABLE:

@@ -5,20 +5,21 @@ import (
 
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
+
+	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_BRK, func(t *Task, a args) (uint64, error) { return t.Proc.MM.Brk(a[0]), nil })
-	register(unix.SYS_MMAP, sysMmap)
-	register(unix.SYS_MUNMAP, func(t *Task, a args) (uint64, error) { return 0, t.Proc.MM.Munmap(a[0], a[1]) })
-	register(unix.SYS_MPROTECT, func(t *Task, a args) (uint64, error) {
-		prot := int(a[2]) &^ (unix.PROT_GROWSDOWN | unix.PROT_GROWSUP)
-		return 0, t.Proc.MM.Mprotect(a[0], a[1], prot)
-	})
-	register(unix.SYS_MREMAP, sysMremap)
-	register(unix.SYS_MADVISE, func(t *Task, a args) (uint64, error) {
-		return 0, t.Proc.MM.Madvise(a[0], a[1], int(int32(a[2])))
-	})
+func sysBrk(t *kernel.Task, a args) (uint64, error) { return t.Proc.MM.Brk(a[0]), nil }
+
+func sysMunmap(t *kernel.Task, a args) (uint64, error) { return 0, t.Proc.MM.Munmap(a[0], a[1]) }
+
+func sysMprotect(t *kernel.Task, a args) (uint64, error) {
+	prot := int(a[2]) &^ (unix.PROT_GROWSDOWN | unix.PROT_GROWSUP)
+	return 0, t.Proc.MM.Mprotect(a[0], a[1], prot)
+}
+
+func sysMadvise(t *kernel.Task, a args) (uint64, error) {
+	return 0, t.Proc.MM.Madvise(a[0], a[1], int(int32(a[2])))
 }
 
 // mapFlagsKnown are the mmap flags the kernel honours or may safely treat
@@ -33,7 +34,7 @@ type fileBacking struct{ f *vfs.File }
 
 func (b fileBacking) ReadAt(p []byte, off int64) (int, error) { return b.f.Pread(p, off) }
 
-func sysMmap(t *Task, a args) (uint64, error) {
+func sysMmap(t *kernel.Task, a args) (uint64, error) {
 	addr, length, prot, flags, fd, off := a[0], a[1], int(a[2]), int(a[3]), fdArg(a[4]), a[5]
 	if prot&^(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC) != 0 {
 		return 0, unix.EINVAL
@@ -96,7 +97,7 @@ func sysMmap(t *Task, a args) (uint64, error) {
 	return t.Proc.MM.Mmap(req)
 }
 
-func sysMremap(t *Task, a args) (uint64, error) {
+func sysMremap(t *kernel.Task, a args) (uint64, error) {
 	flags := int(a[3])
 	if flags&^(unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED) != 0 {
 		return 0, unix.EINVAL

@@ -9,83 +9,83 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_PIPE, func(t *Task, a args) (uint64, error) { return sysPipe2(t, a[0], 0) })
-	register(unix.SYS_PIPE2, func(t *Task, a args) (uint64, error) { return sysPipe2(t, a[0], int(a[1])) })
-	register(unix.SYS_POLL, func(t *Task, a args) (uint64, error) {
-		var timeout *time.Duration
-		if ms := int32(a[2]); ms >= 0 {
-			d := time.Duration(ms) * time.Millisecond
-			timeout = &d
-		}
-		return poll(t, a[0], a[1], timeout)
-	})
-	register(unix.SYS_PPOLL, func(t *Task, a args) (uint64, error) {
-		timeout, err := t.optTimespec(a[2])
-		if err != nil {
-			return 0, err
-		}
-		if a[3] != 0 {
-			if a[4] != 8 {
-				return 0, unix.EINVAL
-			}
-			m, err := t.readU64(a[3])
-			if err != nil {
-				return 0, err
-			}
-			t.K.SaveMask(m)
-			n, err := poll(t, a[0], a[1], timeout)
-			if err == nil {
-				t.K.RestoreMask()
-			}
-			return n, err
-		}
-		return poll(t, a[0], a[1], timeout)
-	})
-	register(unix.SYS_SELECT, func(t *Task, a args) (uint64, error) {
-		var timeout *time.Duration
-		if a[4] != 0 {
-			b, err := t.copyIn(a[4], 16)
-			if err != nil {
-				return 0, err
-			}
-			sec, usec := int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))
-			if sec < 0 || usec < 0 || usec >= 1e6 {
-				return 0, unix.EINVAL
-			}
-			d := time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond
-			timeout = &d
-		}
-		return sel(t, a, timeout)
-	})
-	register(unix.SYS_PSELECT6, func(t *Task, a args) (uint64, error) {
-		timeout, err := t.optTimespec(a[4])
-		if err != nil {
-			return 0, err
-		}
-		return sel(t, a, timeout)
-	})
+func sysPipe(t *kernel.Task, a args) (uint64, error) { return makePipe(t, a[0], 0) }
+
+func sysPipe2(t *kernel.Task, a args) (uint64, error) { return makePipe(t, a[0], int(a[1])) }
+
+func sysPoll(t *kernel.Task, a args) (uint64, error) {
+	var timeout *time.Duration
+	if ms := int32(a[2]); ms >= 0 {
+		d := time.Duration(ms) * time.Millisecond
+		timeout = &d
+	}
+	return poll(t, a[0], a[1], timeout)
 }
 
-func (t *Task) optTimespec(addr uint64) (*time.Duration, error) {
+func sysPpoll(t *kernel.Task, a args) (uint64, error) {
+	timeout, err := optTimespec(t, a[2])
+	if err != nil {
+		return 0, err
+	}
+	if a[3] != 0 {
+		m, err := readSigset(t, a[3], a[4])
+		if err != nil {
+			return 0, err
+		}
+		t.SaveMask(m)
+		n, err := poll(t, a[0], a[1], timeout)
+		if err == nil {
+			t.RestoreMask()
+		}
+		return n, err
+	}
+	return poll(t, a[0], a[1], timeout)
+}
+
+func sysSelect(t *kernel.Task, a args) (uint64, error) {
+	var timeout *time.Duration
+	if a[4] != 0 {
+		b, err := t.CopyIn(a[4], 16)
+		if err != nil {
+			return 0, err
+		}
+		sec, usec := int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))
+		if sec < 0 || usec < 0 || usec >= 1e6 {
+			return 0, unix.EINVAL
+		}
+		d := time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond
+		timeout = &d
+	}
+	return sel(t, a, timeout)
+}
+
+func sysPselect6(t *kernel.Task, a args) (uint64, error) {
+	timeout, err := optTimespec(t, a[4])
+	if err != nil {
+		return 0, err
+	}
+	return sel(t, a, timeout)
+}
+
+func optTimespec(t *kernel.Task, addr uint64) (*time.Duration, error) {
 	if addr == 0 {
 		return nil, nil
 	}
-	d, err := t.readTimespec(addr)
+	d, err := readTimespec(t, addr)
 	if err != nil {
 		return nil, err
 	}
 	return &d, nil
 }
 
-func sysPipe2(t *Task, addr uint64, flags int) (uint64, error) {
+func makePipe(t *kernel.Task, addr uint64, flags int) (uint64, error) {
 	r, w, err := t.Proc.Pipe2(flags)
 	if err != nil {
 		return 0, err
 	}
 	b := binary.LittleEndian.AppendUint32(nil, uint32(r))
 	b = binary.LittleEndian.AppendUint32(b, uint32(w))
-	if err := t.copyOut(addr, b); err != nil {
+	if err := t.CopyOut(addr, b); err != nil {
 		_ = t.Proc.Close(r)
 		_ = t.Proc.Close(w)
 		return 0, err
@@ -93,11 +93,11 @@ func sysPipe2(t *Task, addr uint64, flags int) (uint64, error) {
 	return 0, nil
 }
 
-func poll(t *Task, addr, nfds uint64, timeout *time.Duration) (uint64, error) {
+func poll(t *kernel.Task, addr, nfds uint64, timeout *time.Duration) (uint64, error) {
 	if nfds > uint64(t.Proc.FDs.Limit()) {
 		return 0, unix.EINVAL
 	}
-	raw, err := t.copyIn(addr, int(nfds)*8)
+	raw, err := t.CopyIn(addr, int(nfds)*8)
 	if err != nil {
 		return 0, err
 	}
@@ -106,18 +106,18 @@ func poll(t *Task, addr, nfds uint64, timeout *time.Duration) (uint64, error) {
 		fds[i] = kernel.PollFd{Fd: int(int32(binary.LittleEndian.Uint32(raw[i*8:]))),
 			Events: int16(binary.LittleEndian.Uint16(raw[i*8+4:]))}
 	}
-	n, err := t.K.Poll(fds, timeout)
+	n, err := t.Poll(fds, timeout)
 	if err != nil {
 		return 0, err
 	}
 	for i, f := range fds {
 		binary.LittleEndian.PutUint16(raw[i*8+6:], uint16(f.Revents))
 	}
-	return uint64(n), t.copyOut(addr, raw)
+	return uint64(n), t.CopyOut(addr, raw)
 }
 
 // sel serves select and pselect6 by translating fd_sets to a poll set.
-func sel(t *Task, a args, timeout *time.Duration) (uint64, error) {
+func sel(t *kernel.Task, a args, timeout *time.Duration) (uint64, error) {
 	nfds := int(int32(a[0]))
 	if nfds < 0 || nfds > t.Proc.FDs.Limit() {
 		return 0, unix.EINVAL
@@ -128,7 +128,7 @@ func sel(t *Task, a args, timeout *time.Duration) (uint64, error) {
 		if addr == 0 {
 			continue
 		}
-		b, err := t.copyIn(addr, setBytes)
+		b, err := t.CopyIn(addr, setBytes)
 		if err != nil {
 			return 0, err
 		}
@@ -154,7 +154,7 @@ func sel(t *Task, a args, timeout *time.Duration) (uint64, error) {
 			fds = append(fds, kernel.PollFd{Fd: fd, Events: ev})
 		}
 	}
-	if _, err := t.K.Poll(fds, timeout); err != nil {
+	if _, err := t.Poll(fds, timeout); err != nil {
 		return 0, err
 	}
 	var out [3][]byte
@@ -183,7 +183,7 @@ func sel(t *Task, a args, timeout *time.Duration) (uint64, error) {
 	}
 	for i, addr := range []uint64{a[1], a[2], a[3]} {
 		if out[i] != nil {
-			if err := t.copyOut(addr, out[i]); err != nil {
+			if err := t.CopyOut(addr, out[i]); err != nil {
 				return 0, err
 			}
 		}

@@ -10,58 +10,59 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_EXIT, func(t *Task, a args) (uint64, error) { return 0, &Exit{Code: int(a[0] & 0xff)} })
-	register(unix.SYS_EXIT_GROUP, sysExitGroup)
-	register(unix.SYS_GETPID, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getpid()), nil })
-	register(unix.SYS_GETTID, func(t *Task, a args) (uint64, error) { return uint64(t.K.TID), nil })
-	register(unix.SYS_GETPPID, func(t *Task, a args) (uint64, error) { return uint64(t.Proc.Getppid()), nil })
-	for _, nr := range []int{unix.SYS_GETUID, unix.SYS_GETEUID} {
-		register(nr, func(t *Task, a args) (uint64, error) { return kernel.GuestUID, nil })
-	}
-	for _, nr := range []int{unix.SYS_GETGID, unix.SYS_GETEGID} {
-		register(nr, func(t *Task, a args) (uint64, error) { return kernel.GuestGID, nil })
-	}
-	register(unix.SYS_ARCH_PRCTL, sysArchPrctl)
-	register(unix.SYS_SET_TID_ADDRESS, func(t *Task, a args) (uint64, error) {
-		t.K.SetClearTID(a[0])
-		return uint64(t.K.TID), nil
-	})
-	register(unix.SYS_SET_ROBUST_LIST, func(t *Task, a args) (uint64, error) {
-		if a[1] != 24 { // sizeof(struct robust_list_head)
-			return 0, unix.EINVAL
-		}
-		// Recorded by glibc for every thread; the list is only walked when
-		// a thread dies holding a robust mutex, which the kernel does not
-		// do yet (a dying owner leaves such a mutex locked).
-		return 0, nil
-	})
-	register(unix.SYS_PRLIMIT64, sysPrlimit)
-	register(unix.SYS_GETRLIMIT, func(t *Task, a args) (uint64, error) {
-		r, err := t.Proc.Getrlimit(int(a[0]))
-		if err != nil {
-			return 0, err
-		}
-		return 0, t.copyOut(a[1], encodeRlimit(r))
-	})
-	register(unix.SYS_SETRLIMIT, func(t *Task, a args) (uint64, error) {
-		r, err := t.readRlimit(a[1])
-		if err != nil {
-			return 0, err
-		}
-		return 0, t.Proc.Setrlimit(int(a[0]), r)
-	})
-	register(unix.SYS_UNAME, sysUname)
-	register(unix.SYS_SCHED_YIELD, func(t *Task, a args) (uint64, error) { runtime.Gosched(); return 0, nil })
-	register(unix.SYS_GETRANDOM, sysGetrandom)
+// sysGetuid serves getuid and geteuid: the guest is one unprivileged user.
+func sysGetuid(t *kernel.Task, a args) (uint64, error) { return kernel.GuestUID, nil }
+
+// sysGetgid serves getgid and getegid.
+func sysGetgid(t *kernel.Task, a args) (uint64, error) { return kernel.GuestGID, nil }
+
+func sysExit(t *kernel.Task, a args) (uint64, error) { return 0, &kernel.Exit{Code: int(a[0] & 0xff)} }
+
+func sysGetpid(t *kernel.Task, a args) (uint64, error) { return uint64(t.Proc.Getpid()), nil }
+
+func sysGettid(t *kernel.Task, a args) (uint64, error) { return uint64(t.TID), nil }
+
+func sysGetppid(t *kernel.Task, a args) (uint64, error) { return uint64(t.Proc.Getppid()), nil }
+
+func sysSetTidAddress(t *kernel.Task, a args) (uint64, error) {
+	t.SetClearTID(a[0])
+	return uint64(t.TID), nil
 }
 
-func sysExitGroup(t *Task, a args) (uint64, error) {
+func sysSetRobustList(t *kernel.Task, a args) (uint64, error) {
+	if a[1] != 24 { // sizeof(struct robust_list_head)
+		return 0, unix.EINVAL
+	}
+	// Recorded by glibc for every thread; the list is only walked when
+	// a thread dies holding a robust mutex, which the kernel does not
+	// do yet (a dying owner leaves such a mutex locked).
+	return 0, nil
+}
+
+func sysGetrlimit(t *kernel.Task, a args) (uint64, error) {
+	r, err := t.Proc.Getrlimit(int(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.CopyOut(a[1], encodeRlimit(r))
+}
+
+func sysSetrlimit(t *kernel.Task, a args) (uint64, error) {
+	r, err := readRlimit(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Setrlimit(int(a[0]), r)
+}
+
+func sysSchedYield(t *kernel.Task, a args) (uint64, error) { runtime.Gosched(); return 0, nil }
+
+func sysExitGroup(t *kernel.Task, a args) (uint64, error) {
 	t.Proc.Kill(kernel.WaitStatusExited(int(a[0] & 0xff)))
-	return 0, &Exit{Code: int(a[0] & 0xff)}
+	return 0, &kernel.Exit{Code: int(a[0] & 0xff)}
 }
 
-func sysArchPrctl(t *Task, a args) (uint64, error) {
+func sysArchPrctl(t *kernel.Task, a args) (uint64, error) {
 	switch a[0] {
 	case archSetFS:
 		if a[1] >= 1<<47 {
@@ -76,9 +77,9 @@ func sysArchPrctl(t *Task, a args) (uint64, error) {
 		t.Regs.Gs_base = a[1]
 		return 0, nil
 	case archGetFS:
-		return 0, t.writeU64(a[1], t.Regs.Fs_base)
+		return 0, t.WriteU64(a[1], t.Regs.Fs_base)
 	case archGetGS:
-		return 0, t.writeU64(a[1], t.Regs.Gs_base)
+		return 0, t.WriteU64(a[1], t.Regs.Gs_base)
 	}
 	return 0, unix.EINVAL
 }
@@ -88,15 +89,15 @@ func encodeRlimit(r unix.Rlimit) []byte {
 	return binary.LittleEndian.AppendUint64(b, r.Max)
 }
 
-func (t *Task) readRlimit(addr uint64) (unix.Rlimit, error) {
-	b, err := t.copyIn(addr, 16)
+func readRlimit(t *kernel.Task, addr uint64) (unix.Rlimit, error) {
+	b, err := t.CopyIn(addr, 16)
 	if err != nil {
 		return unix.Rlimit{}, err
 	}
 	return unix.Rlimit{Cur: binary.LittleEndian.Uint64(b), Max: binary.LittleEndian.Uint64(b[8:])}, nil
 }
 
-func sysPrlimit(t *Task, a args) (uint64, error) {
+func sysPrlimit(t *kernel.Task, a args) (uint64, error) {
 	pid, res := int(int32(a[0])), int(int32(a[1]))
 	if pid != 0 && pid != t.Proc.PID {
 		return 0, unix.ESRCH
@@ -106,7 +107,7 @@ func sysPrlimit(t *Task, a args) (uint64, error) {
 		return 0, err
 	}
 	if a[2] != 0 {
-		r, err := t.readRlimit(a[2])
+		r, err := readRlimit(t, a[2])
 		if err != nil {
 			return 0, err
 		}
@@ -115,7 +116,7 @@ func sysPrlimit(t *Task, a args) (uint64, error) {
 		}
 	}
 	if a[3] != 0 {
-		return 0, t.copyOut(a[3], encodeRlimit(old))
+		return 0, t.CopyOut(a[3], encodeRlimit(old))
 	}
 	return 0, nil
 }
@@ -124,16 +125,16 @@ func sysPrlimit(t *Task, a args) (uint64, error) {
 // enough for glibc and musl.
 const Release = "6.1.0-litebox"
 
-func sysUname(t *Task, a args) (uint64, error) {
+func sysUname(t *kernel.Task, a args) (uint64, error) {
 	b := make([]byte, 6*65)
 	for i, s := range []string{"Linux", t.Proc.Kernel().Hostname(), Release,
 		"#1 SMP LiteBox-Go", "x86_64", "(none)"} {
 		copy(b[i*65:i*65+64], s)
 	}
-	return 0, t.copyOut(a[0], b)
+	return 0, t.CopyOut(a[0], b)
 }
 
-func sysGetrandom(t *Task, a args) (uint64, error) {
+func sysGetrandom(t *kernel.Task, a args) (uint64, error) {
 	if a[2]&^(unix.GRND_NONBLOCK|unix.GRND_RANDOM|unix.GRND_INSECURE) != 0 ||
 		a[2]&(unix.GRND_RANDOM|unix.GRND_INSECURE) == unix.GRND_RANDOM|unix.GRND_INSECURE {
 		return 0, unix.EINVAL

@@ -9,68 +9,62 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-func init() {
-	register(unix.SYS_RT_SIGACTION, sysRtSigaction)
-	register(unix.SYS_RT_SIGPROCMASK, sysRtSigprocmask)
-	register(unix.SYS_RT_SIGRETURN, sysRtSigreturn)
-	register(unix.SYS_SIGALTSTACK, sysSigaltstack)
-	register(unix.SYS_RT_SIGPENDING, func(t *Task, a args) (uint64, error) {
-		if a[1] > 8 {
-			return 0, unix.EINVAL
-		}
-		return 0, t.writeU64(a[0], t.K.Pending()&t.K.Mask())
-	})
-	register(unix.SYS_RT_SIGSUSPEND, func(t *Task, a args) (uint64, error) {
-		if a[1] != 8 {
-			return 0, unix.EINVAL
-		}
-		m, err := t.readU64(a[0])
-		if err != nil {
-			return 0, err
-		}
-		t.K.SaveMask(m)
-		<-t.K.Interrupted()
-		return 0, kernel.ERESTARTNOHAND
-	})
-	register(unix.SYS_PAUSE, func(t *Task, a args) (uint64, error) {
-		<-t.K.Interrupted()
-		return 0, kernel.ERESTARTNOHAND
-	})
-	register(unix.SYS_RT_SIGTIMEDWAIT, sysRtSigtimedwait)
-	register(unix.SYS_KILL, sysKill)
-	register(unix.SYS_TGKILL, func(t *Task, a args) (uint64, error) {
-		tgid, tid := int(int32(a[0])), int(int32(a[1]))
-		if tgid <= 0 || tid <= 0 {
-			return 0, unix.EINVAL
-		}
-		return 0, t.tkill(tid, tgid, a[2])
-	})
-	register(unix.SYS_TKILL, func(t *Task, a args) (uint64, error) {
-		tid := int(int32(a[0]))
-		if tid <= 0 {
-			return 0, unix.EINVAL
-		}
-		return 0, t.tkill(tid, 0, a[1])
-	})
-	register(unix.SYS_ALARM, func(t *Task, a args) (uint64, error) {
-		left, _ := t.Proc.SetAlarm(time.Duration(uint32(a[0]))*time.Second, 0)
-		secs := uint64((left + time.Second/2) / time.Second)
-		if left > 0 && secs == 0 {
-			secs = 1
-		}
-		return secs, nil
-	})
-	register(unix.SYS_SETITIMER, sysSetitimer)
-	register(unix.SYS_GETITIMER, func(t *Task, a args) (uint64, error) {
-		if a[0] != unix.ITIMER_REAL {
-			return 0, t.unsupportedTimer()
-		}
-		left, interval := t.Proc.Alarm()
-		return 0, t.copyOut(a[1], encodeItimerval(interval, left))
-	})
+func sysRtSigpending(t *kernel.Task, a args) (uint64, error) {
+	if a[1] > 8 {
+		return 0, unix.EINVAL
+	}
+	return 0, t.WriteU64(a[0], t.Pending()&t.Mask())
 }
 
-func (t *Task) unsupportedTimer() error {
+func sysRtSigsuspend(t *kernel.Task, a args) (uint64, error) {
+	m, err := readSigset(t, a[0], a[1])
+	if err != nil {
+		return 0, err
+	}
+	t.SaveMask(m)
+	<-t.Interruptible().Done()
+	return 0, kernel.ERESTARTNOHAND
+}
+
+func sysPause(t *kernel.Task, a args) (uint64, error) {
+	<-t.Interruptible().Done()
+	return 0, kernel.ERESTARTNOHAND
+}
+
+func sysTgkill(t *kernel.Task, a args) (uint64, error) {
+	tgid, tid := int(int32(a[0])), int(int32(a[1]))
+	if tgid <= 0 || tid <= 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, tkill(t, tid, tgid, a[2])
+}
+
+func sysTkill(t *kernel.Task, a args) (uint64, error) {
+	tid := int(int32(a[0]))
+	if tid <= 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, tkill(t, tid, 0, a[1])
+}
+
+func sysAlarm(t *kernel.Task, a args) (uint64, error) {
+	left, _ := t.Proc.SetAlarm(time.Duration(uint32(a[0]))*time.Second, 0)
+	secs := uint64((left + time.Second/2) / time.Second)
+	if left > 0 && secs == 0 {
+		secs = 1
+	}
+	return secs, nil
+}
+
+func sysGetitimer(t *kernel.Task, a args) (uint64, error) {
+	if a[0] != unix.ITIMER_REAL {
+		return 0, unsupportedTimer(t)
+	}
+	left, interval := t.Proc.Alarm()
+	return 0, t.CopyOut(a[1], encodeItimerval(interval, left))
+}
+
+func unsupportedTimer(t *kernel.Task) error {
 	t.Proc.Kernel().Unsupported("itimer other than ITIMER_REAL", unix.SYS_SETITIMER, t.Proc.PID)
 	return unix.EINVAL
 }
@@ -85,13 +79,13 @@ func encodeItimerval(interval, value time.Duration) []byte {
 	return b
 }
 
-func sysSetitimer(t *Task, a args) (uint64, error) {
+func sysSetitimer(t *kernel.Task, a args) (uint64, error) {
 	if a[0] != unix.ITIMER_REAL {
-		return 0, t.unsupportedTimer()
+		return 0, unsupportedTimer(t)
 	}
 	var value, interval time.Duration
 	if a[1] != 0 {
-		b, err := t.copyIn(a[1], 32)
+		b, err := t.CopyIn(a[1], 32)
 		if err != nil {
 			return 0, err
 		}
@@ -114,13 +108,13 @@ func sysSetitimer(t *Task, a args) (uint64, error) {
 	}
 	left, oldInterval := t.Proc.SetAlarm(value, interval)
 	if a[2] != 0 {
-		return 0, t.copyOut(a[2], encodeItimerval(oldInterval, left))
+		return 0, t.CopyOut(a[2], encodeItimerval(oldInterval, left))
 	}
 	return 0, nil
 }
 
 // senderInfo is the siginfo of a signal sent by kill/tgkill.
-func (t *Task) senderInfo(sig unix.Signal, code int32) kernel.SigInfo {
+func senderInfo(t *kernel.Task, sig unix.Signal, code int32) kernel.SigInfo {
 	return kernel.SigInfo{Signo: sig, Code: code, Pid: int32(t.Proc.PID), Uid: kernel.GuestUID}
 }
 
@@ -132,13 +126,13 @@ func sigArg(v uint64) (unix.Signal, error) {
 	return unix.Signal(s), nil
 }
 
-func sysKill(t *Task, a args) (uint64, error) {
+func sysKill(t *kernel.Task, a args) (uint64, error) {
 	pid := int(int32(a[0]))
 	sig, err := sigArg(a[1])
 	if err != nil {
 		return 0, err
 	}
-	info := t.senderInfo(sig, kernel.SIUser)
+	info := senderInfo(t, sig, kernel.SIUser)
 	k := t.Proc.Kernel()
 	switch {
 	case pid > 0:
@@ -156,7 +150,7 @@ func sysKill(t *Task, a args) (uint64, error) {
 	}
 }
 
-func (t *Task) tkill(tid, tgid int, sigv uint64) error {
+func tkill(t *kernel.Task, tid, tgid int, sigv uint64) error {
 	sig, err := sigArg(sigv)
 	if err != nil {
 		return err
@@ -165,16 +159,16 @@ func (t *Task) tkill(tid, tgid int, sigv uint64) error {
 	if !ok || (tgid != 0 && target.Proc.PID != tgid) {
 		return unix.ESRCH
 	}
-	return target.SendSignal(t.senderInfo(sig, kernel.SITkill))
+	return target.SendSignal(senderInfo(t, sig, kernel.SITkill))
 }
 
-func sysRtSigaction(t *Task, a args) (uint64, error) {
+func sysRtSigaction(t *kernel.Task, a args) (uint64, error) {
 	if a[3] != 8 {
 		return 0, unix.EINVAL
 	}
 	var act *kernel.SigAction
 	if a[1] != 0 {
-		b, err := t.copyIn(a[1], 32)
+		b, err := t.CopyIn(a[1], 32)
 		if err != nil {
 			return 0, err
 		}
@@ -191,68 +185,65 @@ func sysRtSigaction(t *Task, a args) (uint64, error) {
 		b = binary.LittleEndian.AppendUint64(b, old.Flags)
 		b = binary.LittleEndian.AppendUint64(b, old.Restorer)
 		b = binary.LittleEndian.AppendUint64(b, old.Mask)
-		return 0, t.copyOut(a[2], b)
+		return 0, t.CopyOut(a[2], b)
 	}
 	return 0, nil
 }
 
-func sysRtSigprocmask(t *Task, a args) (uint64, error) {
+func sysRtSigprocmask(t *kernel.Task, a args) (uint64, error) {
 	if a[3] != 8 {
 		return 0, unix.EINVAL
 	}
 	var set *uint64
 	if a[1] != 0 {
-		v, err := t.readU64(a[1])
+		v, err := t.ReadU64(a[1])
 		if err != nil {
 			return 0, err
 		}
 		set = &v
 	}
-	old, err := t.K.Sigprocmask(int(int32(a[0])), set)
+	old, err := t.Sigprocmask(int(int32(a[0])), set)
 	if err != nil {
 		return 0, err
 	}
 	if a[2] != 0 {
-		return 0, t.writeU64(a[2], old)
+		return 0, t.WriteU64(a[2], old)
 	}
 	return 0, nil
 }
 
-func sysSigaltstack(t *Task, a args) (uint64, error) {
+func sysSigaltstack(t *kernel.Task, a args) (uint64, error) {
 	var set *kernel.AltStack
 	if a[0] != 0 {
-		b, err := t.copyIn(a[0], 24)
+		b, err := t.CopyIn(a[0], 24)
 		if err != nil {
 			return 0, err
 		}
 		le := binary.LittleEndian
 		set = &kernel.AltStack{Sp: le.Uint64(b), Flags: int32(le.Uint32(b[8:])), Size: le.Uint64(b[16:])}
 	}
-	cur := t.K.AltStackNow()
+	cur := t.AltStackNow()
 	onStack := cur.Size != 0 && t.Regs.Rsp-cur.Sp < cur.Size
-	old, err := t.K.SigAltStack(set, onStack)
+	old, err := t.SigAltStack(set, onStack)
 	if a[1] != 0 {
 		b := make([]byte, 24)
 		le := binary.LittleEndian
 		le.PutUint64(b[0:], old.Sp)
 		le.PutUint32(b[8:], uint32(old.Flags))
 		le.PutUint64(b[16:], old.Size)
-		if cerr := t.copyOut(a[1], b); cerr != nil {
+		if cerr := t.CopyOut(a[1], b); cerr != nil {
 			return 0, cerr
 		}
 	}
 	return 0, err
 }
 
-func sysRtSigtimedwait(t *Task, a args) (uint64, error) {
-	if a[3] != 8 {
-		return 0, unix.EINVAL
-	}
-	set, err := t.readU64(a[0])
+func sysRtSigtimedwait(t *kernel.Task, a args) (uint64, error) {
+	set, err := readSigset(t, a[0], a[3])
 	if err != nil {
 		return 0, err
 	}
-	timeout, err := t.optTimespec(a[2])
+	timeout, err := optTimespec(t, a[2])
 	if err != nil {
 		return 0, err
 	}
@@ -264,11 +255,11 @@ func sysRtSigtimedwait(t *Task, a args) (uint64, error) {
 	}
 	// Wait with the awaited signals unblocked, so that their arrival wakes
 	// us; they are taken here rather than delivered.
-	old := t.K.Mask()
+	old := t.Mask()
 	for {
-		if info, ok := t.K.TakeSignal(set); ok {
+		if info, ok := t.TakeSignal(set); ok {
 			if a[1] != 0 {
-				if err := t.copyOut(a[1], encodeSiginfo(info)); err != nil {
+				if err := t.CopyOut(a[1], marshalSiginfo(info)); err != nil {
 					return 0, err
 				}
 			}
@@ -277,12 +268,12 @@ func sysRtSigtimedwait(t *Task, a args) (uint64, error) {
 		if timeout != nil && *timeout == 0 {
 			return 0, unix.EAGAIN
 		}
-		t.K.SaveMask(old &^ set)
-		wake := t.K.Interrupted()
-		if info, ok := t.K.TakeSignal(set); ok {
-			t.K.RestoreMask()
+		t.SaveMask(old &^ set)
+		wake := t.Interruptible().Done()
+		if info, ok := t.TakeSignal(set); ok {
+			t.RestoreMask()
 			if a[1] != 0 {
-				if err := t.copyOut(a[1], encodeSiginfo(info)); err != nil {
+				if err := t.CopyOut(a[1], marshalSiginfo(info)); err != nil {
 					return 0, err
 				}
 			}
@@ -290,13 +281,31 @@ func sysRtSigtimedwait(t *Task, a args) (uint64, error) {
 		}
 		select {
 		case <-wake:
-			if _, ok := t.K.PeekSignal(set); !ok {
+			if _, ok := t.PeekSignal(set); !ok {
 				return 0, kernel.ERESTARTNOHAND // another signal: deliver it
 			}
-			t.K.RestoreMask()
+			t.RestoreMask()
 		case <-timer:
-			t.K.RestoreMask()
+			t.RestoreMask()
 			return 0, unix.EAGAIN
 		}
 	}
+}
+
+// sysRtSigreturn returns from a signal handler: the kernel restores what
+// the frame saved, rax included (so Syscall writes the restored value).
+func sysRtSigreturn(t *kernel.Task, _ args) (uint64, error) { return t.SignalReturn(), nil }
+
+func marshalSiginfo(info kernel.SigInfo) []byte {
+	b := info.Marshal()
+	return b[:]
+}
+
+// readSigset reads a sigset_t argument of size bytes: the kernel's sigset
+// is 8 bytes and any other size is EINVAL, as on Linux.
+func readSigset(t *kernel.Task, addr, size uint64) (uint64, error) {
+	if size != 8 {
+		return 0, unix.EINVAL
+	}
+	return t.ReadU64(addr)
 }

@@ -12,27 +12,22 @@ import (
 // timeNow is the kernel's wall clock.
 var timeNow = time.Now
 
-func init() {
-	register(unix.SYS_CLOCK_GETTIME, sysClockGettime)
-	register(unix.SYS_CLOCK_GETRES, sysClockGetres)
-	register(unix.SYS_GETTIMEOFDAY, sysGettimeofday)
-	register(unix.SYS_TIME, func(t *Task, a args) (uint64, error) {
-		now := uint64(timeNow().Unix())
-		if a[0] != 0 {
-			if err := t.writeU64(a[0], now); err != nil {
-				return 0, err
-			}
-		}
-		return now, nil
-	})
-	register(unix.SYS_NANOSLEEP, func(t *Task, a args) (uint64, error) {
-		d, err := t.readTimespec(a[0])
-		if err != nil {
+func sysTime(t *kernel.Task, a args) (uint64, error) {
+	now := uint64(timeNow().Unix())
+	if a[0] != 0 {
+		if err := t.WriteU64(a[0], now); err != nil {
 			return 0, err
 		}
-		return 0, t.sleep(d, a[1])
-	})
-	register(unix.SYS_CLOCK_NANOSLEEP, sysClockNanosleep)
+	}
+	return now, nil
+}
+
+func sysNanosleep(t *kernel.Task, a args) (uint64, error) {
+	d, err := readTimespec(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	return 0, sleep(t, d, a[1])
 }
 
 func encodeTimespec(d time.Duration) []byte {
@@ -41,8 +36,8 @@ func encodeTimespec(d time.Duration) []byte {
 }
 
 // readTimespec copies a struct timespec and validates it as a duration.
-func (t *Task) readTimespec(addr uint64) (time.Duration, error) {
-	b, err := t.copyIn(addr, 16)
+func readTimespec(t *kernel.Task, addr uint64) (time.Duration, error) {
+	b, err := t.CopyIn(addr, 16)
 	if err != nil {
 		return 0, err
 	}
@@ -57,7 +52,7 @@ func (t *Task) readTimespec(addr uint64) (time.Duration, error) {
 }
 
 // clockNow reads a guest clock as a duration since its epoch.
-func (t *Task) clockNow(clock int32) (time.Duration, error) {
+func clockNow(t *kernel.Task, clock int32) (time.Duration, error) {
 	switch clock {
 	case unix.CLOCK_REALTIME, unix.CLOCK_REALTIME_COARSE, unix.CLOCK_TAI:
 		return time.Duration(timeNow().UnixNano()), nil
@@ -75,16 +70,16 @@ func (t *Task) clockNow(clock int32) (time.Duration, error) {
 	return 0, unix.EINVAL
 }
 
-func sysClockGettime(t *Task, a args) (uint64, error) {
-	d, err := t.clockNow(int32(a[0]))
+func sysClockGettime(t *kernel.Task, a args) (uint64, error) {
+	d, err := clockNow(t, int32(a[0]))
 	if err != nil {
 		return 0, err
 	}
-	return 0, t.copyOut(a[1], encodeTimespec(d))
+	return 0, t.CopyOut(a[1], encodeTimespec(d))
 }
 
-func sysClockGetres(t *Task, a args) (uint64, error) {
-	if _, err := t.clockNow(int32(a[0])); err != nil {
+func sysClockGetres(t *kernel.Task, a args) (uint64, error) {
+	if _, err := clockNow(t, int32(a[0])); err != nil {
 		return 0, err
 	}
 	res := time.Nanosecond
@@ -95,27 +90,27 @@ func sysClockGetres(t *Task, a args) (uint64, error) {
 	if a[1] == 0 {
 		return 0, nil
 	}
-	return 0, t.copyOut(a[1], encodeTimespec(res))
+	return 0, t.CopyOut(a[1], encodeTimespec(res))
 }
 
-func sysGettimeofday(t *Task, a args) (uint64, error) {
+func sysGettimeofday(t *kernel.Task, a args) (uint64, error) {
 	if a[0] != 0 {
 		now := timeNow()
 		b := binary.LittleEndian.AppendUint64(nil, uint64(now.Unix()))
 		b = binary.LittleEndian.AppendUint64(b, uint64(now.Nanosecond()/1000))
-		if err := t.copyOut(a[0], b); err != nil {
+		if err := t.CopyOut(a[0], b); err != nil {
 			return 0, err
 		}
 	}
 	if a[1] != 0 {
-		if err := t.copyOut(a[1], make([]byte, 8)); err != nil { // UTC, no DST
+		if err := t.CopyOut(a[1], make([]byte, 8)); err != nil { // UTC, no DST
 			return 0, err
 		}
 	}
 	return 0, nil
 }
 
-func sysClockNanosleep(t *Task, a args) (uint64, error) {
+func sysClockNanosleep(t *kernel.Task, a args) (uint64, error) {
 	clock, flags := int32(a[0]), a[1]
 	if clock == unix.CLOCK_THREAD_CPUTIME_ID {
 		return 0, unix.EINVAL
@@ -123,29 +118,29 @@ func sysClockNanosleep(t *Task, a args) (uint64, error) {
 	if flags&^unix.TIMER_ABSTIME != 0 {
 		return 0, unix.EINVAL
 	}
-	d, err := t.readTimespec(a[2])
+	d, err := readTimespec(t, a[2])
 	if err != nil {
 		return 0, err
 	}
 	if flags&unix.TIMER_ABSTIME != 0 {
-		now, err := t.clockNow(clock)
+		now, err := clockNow(t, clock)
 		if err != nil {
 			return 0, err
 		}
 		d -= now
-	} else if _, err := t.clockNow(clock); err != nil {
+	} else if _, err := clockNow(t, clock); err != nil {
 		return 0, err
 	}
 	rem := a[3]
 	if flags&unix.TIMER_ABSTIME != 0 {
 		rem = 0 // an absolute sleep has nothing to report
 	}
-	return 0, t.sleep(d, rem)
+	return 0, sleep(t, d, rem)
 }
 
 // sleep waits for d unless a signal interrupts it; then the time left goes
 // to rem (if non-zero) and the call ends with EINTR once a handler ran.
-func (t *Task) sleep(d time.Duration, rem uint64) error {
+func sleep(t *kernel.Task, d time.Duration, rem uint64) error {
 	if d <= 0 {
 		return nil
 	}
@@ -155,9 +150,9 @@ func (t *Task) sleep(d time.Duration, rem uint64) error {
 	select {
 	case <-timer.C:
 		return nil
-	case <-t.K.Interrupted():
+	case <-t.Interruptible().Done():
 		if rem != 0 {
-			if err := t.copyOut(rem, encodeTimespec(max(time.Until(end), 0))); err != nil {
+			if err := t.CopyOut(rem, encodeTimespec(max(time.Until(end), 0))); err != nil {
 				return err
 			}
 		}

@@ -15,13 +15,8 @@ import (
 type Usage struct {
 	// One counter per table slot: numbers outside the table cannot be
 	// served anyway and are not worth a map lookup on every syscall.
-	counts [usageSlots]atomic.Uint64
+	counts [numSlots]atomic.Uint64
 }
-
-// usageSlots is len(table), spelled out because Task refers to Usage and
-// table's handlers refer to Task, which would make [len(table)] a recursive
-// type. TestUsageCoversTable keeps the two equal.
-const usageSlots = 512
 
 // record counts one issue of syscall nr. It is a no-op on a nil Usage, so
 // Dispatch needs no check of its own.

@@ -6,12 +6,6 @@ import (
 	"testing"
 )
 
-func TestUsageCoversTable(t *testing.T) {
-	if usageSlots != len(table) {
-		t.Fatalf("usageSlots = %d, want len(table) = %d", usageSlots, len(table))
-	}
-}
-
 func TestUsageRecord(t *testing.T) {
 	var u Usage
 	// Concurrent records, as from the tasks of one guest (run with -race).

@@ -3,6 +3,7 @@
 package procfs
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -19,7 +20,7 @@ func New(k *kernel.Kernel) vfs.FileSystem {
 	p := &procfs{k: k, pids: map[int]*synth.Dir{}}
 	cpuinfo := hostCPUInfo()
 	static := map[string]vfs.Node{
-		"self":    synth.NewSymlink(p.self),
+		"self":    synth.NewCallerSymlink(p.self),
 		"cpuinfo": synth.NewFile(0o444, func() ([]byte, error) { return cpuinfo, nil }),
 		"meminfo": synth.NewFile(0o444, p.meminfo),
 		"version": synth.NewFile(0o444, func() ([]byte, error) {
@@ -45,11 +46,12 @@ type procfs struct {
 	pids map[int]*synth.Dir
 }
 
-// self names the calling process: the task served by the calling OS
-// thread; outside any task (the sandbox itself), the lowest live pid.
-func (p *procfs) self() (string, error) {
-	if t, ok := p.k.Current(); ok {
-		return strconv.Itoa(t.Proc.PID), nil
+// self names the calling process: the one whose path walk ctx belongs to
+// (kernel.Process.Context); outside any process (the sandbox itself), the
+// lowest live pid.
+func (p *procfs) self(ctx context.Context) (string, error) {
+	if caller, ok := kernel.CallerProcess(ctx); ok {
+		return strconv.Itoa(caller.PID), nil
 	}
 	pids := p.k.PIDs()
 	if len(pids) == 0 {

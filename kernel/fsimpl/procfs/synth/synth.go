@@ -17,6 +17,7 @@
 package synth
 
 import (
+	"context"
 	"io"
 	"sort"
 	"sync"
@@ -237,3 +238,22 @@ func (s *Symlink) Stat() (vfs.Stat, error) {
 
 // Readlink evaluates the target.
 func (s *Symlink) Readlink() (string, error) { return s.target() }
+
+// CallerSymlink is a symlink whose target depends on the caller: the
+// context a path walk passes (vfs.ContextSymlink).
+type CallerSymlink struct {
+	*Symlink
+	forCaller func(ctx context.Context) (string, error)
+}
+
+// NewCallerSymlink returns a symlink evaluating target for each caller; a
+// walk made without one (context.Background) gets target's answer for it.
+func NewCallerSymlink(target func(ctx context.Context) (string, error)) *CallerSymlink {
+	return &CallerSymlink{
+		Symlink:   NewSymlink(func() (string, error) { return target(context.Background()) }),
+		forCaller: target,
+	}
+}
+
+// ReadlinkContext evaluates the target for the caller ctx.
+func (s *CallerSymlink) ReadlinkContext(ctx context.Context) (string, error) { return s.forCaller(ctx) }

@@ -168,15 +168,17 @@ func render(w io.Writer, uses map[string]map[string]bool) (unknown []string) {
 	fmt.Fprintf(w, "which runs `go test -count=1 ./tests/` with `LITEBOX_SYSCALL_TRACE_DIR` set and then\n")
 	fmt.Fprintf(w, "`go run ./shim/linux/cmd/syscalldoc -trace-dir DIR -o docs/syscalls.md`.\n\n")
 
-	fmt.Fprintf(w, "| number | name | implemented | tests |\n")
-	fmt.Fprintf(w, "|---:|---|---|---|\n")
+	fmt.Fprintf(w, "The notes column comes from the shim's syscall table (`shim/linux/table.go`): what of an\n")
+	fmt.Fprintf(w, "implemented syscall is not supported.\n\n")
+	fmt.Fprintf(w, "| number | name | implemented | notes | tests |\n")
+	fmt.Fprintf(w, "|---:|---|---|---|---|\n")
 	for nr := range n {
 		name := linux.Name(uint64(nr))
 		impl := implementedNo
 		if linux.Implemented(uint64(nr)) {
 			impl = implementedYes
 		}
-		fmt.Fprintf(w, "| %d | `%s` | %s | %s |\n", nr, name, impl, testList(uses[name]))
+		fmt.Fprintf(w, "| %d | `%s` | %s | %s | %s |\n", nr, name, impl, linux.Note(uint64(nr)), testList(uses[name]))
 	}
 	return unknown
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/litebox-go/litebox/shim/linux"
 )
 
@@ -67,7 +69,8 @@ func TestRenderRoundTrip(t *testing.T) {
 	if len(unknown) != 1 || unknown[0] != "syscall_99" {
 		t.Errorf("render unknown = %q, want [syscall_99]", unknown)
 	}
-	if !strings.Contains(buf.String(), "| 0 | `read` | ") || !strings.Contains(buf.String(), "| TestA, TestB |") {
+	if !strings.Contains(buf.String(), "| 0 | `read` | ") || !strings.Contains(buf.String(), "| TestA, TestB |") ||
+		!strings.Contains(buf.String(), "| 9 | `mmap` | yes | "+linux.Note(unix.SYS_MMAP)+" |") {
 		t.Errorf("render output lacks the read row:\n%s", buf.String())
 	}
 	doc, err := parseImplemented(&buf)
@@ -119,8 +122,8 @@ func parseImplemented(r io.Reader) (map[int]bool, error) {
 	sc := bufio.NewScanner(r)
 	for line := 1; sc.Scan(); line++ {
 		cells := strings.Split(sc.Text(), "|")
-		// "| nr | name | implemented | tests |" splits into 6 cells.
-		if len(cells) != 6 || strings.TrimSpace(cells[0]) != "" {
+		// "| nr | name | implemented | notes | tests |" splits into 7 cells.
+		if len(cells) != 7 || strings.TrimSpace(cells[0]) != "" {
 			continue
 		}
 		nr, err := strconv.Atoi(strings.TrimSpace(cells[1]))
@@ -129,6 +132,9 @@ func parseImplemented(r io.Reader) (map[int]bool, error) {
 		}
 		if _, dup := rows[nr]; dup {
 			return nil, fmt.Errorf("line %d: second row for syscall %d", line, nr)
+		}
+		if note := strings.TrimSpace(cells[4]); note != linux.Note(uint64(nr)) {
+			return nil, fmt.Errorf("line %d: notes column is %q, the table says %q", line, note, linux.Note(uint64(nr)))
 		}
 		switch impl := strings.TrimSpace(cells[3]); impl {
 		case implementedYes:

@@ -1,0 +1,61 @@
+package arch
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/unix"
+)
+
+// The FP state is an XSAVE image (the platforms return one): the legacy
+// FXSAVE area, then the XSAVE header, then the extended components.
+const (
+	fxsaveSize   = 512 // the legacy area
+	xsaveHdrEnd  = 576 // the legacy area and the XSAVE header
+	fxRegsEnd    = 464 // x87/SSE registers; the rest is software-reserved
+	offFCW       = 0
+	offMXCSR     = 24
+	offMXCSRMask = 28
+	offXstateBV  = fxsaveSize
+	initFCW      = 0x37f
+	initMXCSR    = 0x1f80
+	// xstate_bv of an initial image: x87 and SSE come from the legacy
+	// area (so MXCSR is loaded, not kept), every other component is reset.
+	initXstateBV = 0x3
+)
+
+// InitFPState returns the initial FP state (x87 control word 0x37f, MXCSR
+// 0x1f80, every register zero, every other component in its init state) in
+// the layout of cur, keeping cur's MXCSR mask and software-reserved bytes.
+func InitFPState(cur []byte) []byte {
+	b := make([]byte, len(cur))
+	copy(b, cur)
+	if len(b) < fxsaveSize {
+		return b // not an FXSAVE image: platforms never return one
+	}
+	le := binary.LittleEndian
+	mask := le.Uint32(cur[offMXCSRMask:])
+	clear(b[:fxRegsEnd])
+	le.PutUint16(b[offFCW:], initFCW)
+	le.PutUint32(b[offMXCSR:], initMXCSR)
+	le.PutUint32(b[offMXCSRMask:], mask)
+	if len(b) >= xsaveHdrEnd {
+		clear(b[fxsaveSize:xsaveHdrEnd])
+		le.PutUint64(b[offXstateBV:], initXstateBV)
+	}
+	return b
+}
+
+// CheckFPState checks an FP image from the guest (fp) against the thread's
+// current one (cur, same layout): XRSTOR faults on reserved MXCSR bits, but
+// ptrace's SETREGSET checks them only when the image says the SSE state is
+// in use, so they are checked here.
+func CheckFPState(cur, fp []byte) error {
+	if len(cur) < offMXCSRMask+4 || len(fp) < len(cur) {
+		return nil
+	}
+	le := binary.LittleEndian
+	if mask := le.Uint32(cur[offMXCSRMask:]); mask != 0 && le.Uint32(fp[offMXCSR:])&^mask != 0 {
+		return unix.EINVAL
+	}
+	return nil
+}
