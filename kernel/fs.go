@@ -77,13 +77,20 @@ func (p *Process) Path(dirfd int, path string) (string, error) {
 	return strings.TrimSuffix(loc.Dir.Path(), "/") + "/" + path, nil
 }
 
-// Openat opens a file and returns the new descriptor.
+// Openat opens a file and returns the new descriptor. An open that must
+// wait (a FIFO) waits uninterruptibly; threads use Task.Openat.
 func (p *Process) Openat(dirfd int, path string, flags int, mode uint32) (int, error) {
+	return p.openat(dirfd, path, flags, mode, nil)
+}
+
+// openat opens a file for p; w (nil: none) interrupts an open that waits.
+func (p *Process) openat(dirfd int, path string, flags int, mode uint32, w vfs.Waiter) (int, error) {
 	at, err := p.at(dirfd, path)
 	if err != nil {
 		return -1, err
 	}
 	defer at.Release()
+	at.Wait = w
 	p.mu.Lock()
 	mode &^= p.umask
 	p.mu.Unlock()
@@ -91,6 +98,7 @@ func (p *Process) Openat(dirfd int, path string, flags int, mode uint32) (int, e
 	if err != nil {
 		return -1, err
 	}
+	p.watchPipe(f)
 	fd, err := p.FDs.Install(f, 0, flags&unix.O_CLOEXEC != 0)
 	if err != nil {
 		_ = f.DecRef()
@@ -497,7 +505,7 @@ func (p *Process) FcntlInt(fd, cmd int, arg uint64) (int, error) {
 		f.SetFlags(int(arg))
 		return 0, nil
 	}
-	return -1, unix.EINVAL
+	return p.fcntlFile(f, cmd, arg)
 }
 
 // Ioctl serves terminal queries on terminals and ENOTTY elsewhere.
