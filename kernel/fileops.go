@@ -47,15 +47,7 @@ func (p *Process) Mknodat(dirfd int, path string, mode uint32) error {
 	default:
 		return unix.EINVAL
 	}
-	at, err := p.at(dirfd, path)
-	if err != nil {
-		return err
-	}
-	defer at.Release()
-	p.mu.Lock()
-	mode &^= p.umask
-	p.mu.Unlock()
-	return p.k.cfg.FS.MknodAt(at, path, mode&0o7777)
+	return p.create(dirfd, path, mode, p.k.cfg.FS.MknodAt)
 }
 
 // Statfs answers statfs(2) for a path.

@@ -205,6 +205,11 @@ func (p *Process) Fstatat(dirfd int, path string, flags int) (vfs.Stat, error) {
 
 // Mkdirat creates a directory.
 func (p *Process) Mkdirat(dirfd int, path string, mode uint32) error {
+	return p.create(dirfd, path, mode, p.k.cfg.FS.MkdirAt)
+}
+
+// create makes a new name with mode less the umask (mkdir, mknod).
+func (p *Process) create(dirfd int, path string, mode uint32, mk func(vfs.Loc, string, uint32) error) error {
 	at, err := p.at(dirfd, path)
 	if err != nil {
 		return err
@@ -213,7 +218,7 @@ func (p *Process) Mkdirat(dirfd int, path string, mode uint32) error {
 	p.mu.Lock()
 	mode &^= p.umask
 	p.mu.Unlock()
-	return p.k.cfg.FS.MkdirAt(at, path, mode&0o7777)
+	return mk(at, path, mode&0o7777)
 }
 
 // Unlinkat removes a file, or a directory with AT_REMOVEDIR.

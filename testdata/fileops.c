@@ -480,6 +480,11 @@ static int copies(void) {
 	return 0;
 }
 
+static int mkfifoAt(void) {
+	printf("mkfifo: %s\n", res(mkfifo(in("fifo"), 0600)));
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3) {
 		fprintf(stderr, "usage: fileops MODE DIR\n");
@@ -490,24 +495,15 @@ int main(int argc, char **argv) {
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IONBF, 0);
-	if (strcmp(argv[1], "reopen") == 0)
-		return reopen();
-	if (strcmp(argv[1], "fifo") == 0)
-		return fifo();
-	if (strcmp(argv[1], "mknod") == 0)
-		return mknods();
-	if (strcmp(argv[1], "statfs") == 0)
-		return statfss();
-	if (strcmp(argv[1], "closerange") == 0)
-		return closerange();
-	if (strcmp(argv[1], "pipesz") == 0)
-		return pipesz();
-	if (strcmp(argv[1], "copy") == 0)
-		return copies();
-	if (strcmp(argv[1], "mkfifo-at") == 0) {
-		printf("mkfifo: %s\n", res(mkfifo(in("fifo"), 0600)));
-		return 0;
-	}
+	static const struct {
+		const char *name;
+		int (*run)(void);
+	} modes[] = {{"reopen", reopen}, {"fifo", fifo}, {"mknod", mknods}, {"mkfifo-at", mkfifoAt},
+	             {"statfs", statfss}, {"closerange", closerange}, {"pipesz", pipesz},
+	             {"copy", copies}};
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+		if (strcmp(argv[1], modes[i].name) == 0)
+			return modes[i].run();
 	fprintf(stderr, "unknown mode %s\n", argv[1]);
 	return 2;
 }

@@ -10,17 +10,8 @@ import "golang.org/x/sys/unix"
 func (v *VFS) MknodAt(at Loc, path string, mode uint32) error {
 	v.ns.RLock()
 	defer v.ns.RUnlock()
-	res, err := v.mutateWalk(at, path, false)
+	res, err := v.newEntry(at, path)
 	if err != nil {
-		return err
-	}
-	if res.node != nil {
-		return unix.EEXIST // also "/", "." and ".."
-	}
-	if res.slash {
-		return unix.ENOENT // "fifo/" names a directory that is not there
-	}
-	if err := v.mayCreate(res.parent()); err != nil {
 		return err
 	}
 	mk, ok := res.parent().dir.(Mknoder)
@@ -28,4 +19,26 @@ func (v *VFS) MknodAt(at Loc, path string, mode uint32) error {
 		return unix.EPERM
 	}
 	return toErrno(mk.Mknod(res.name, unix.S_IFIFO|mode&0o7777))
+}
+
+// newEntry resolves the parent directory of a non-directory path is to
+// create (a FIFO, a symlink) and checks that it may be made there: EEXIST
+// when the name exists (also "/", "." and ".."), ENOENT for a trailing
+// slash (it would name a directory that is not there), and mayCreate's
+// checks. The caller holds ns for reading.
+func (v *VFS) newEntry(at Loc, path string) (*walkResult, error) {
+	res, err := v.mutateWalk(at, path, false)
+	if err != nil {
+		return nil, err
+	}
+	if res.node != nil {
+		return nil, unix.EEXIST
+	}
+	if res.slash {
+		return nil, unix.ENOENT
+	}
+	if err := v.mayCreate(res.parent()); err != nil {
+		return nil, err
+	}
+	return res, nil
 }

@@ -349,17 +349,8 @@ func (v *VFS) SymlinkAt(target string, at Loc, linkPath string) error {
 	}
 	v.ns.RLock()
 	defer v.ns.RUnlock()
-	res, err := v.mutateWalk(at, linkPath, false)
+	res, err := v.newEntry(at, linkPath)
 	if err != nil {
-		return err
-	}
-	if res.node != nil {
-		return unix.EEXIST
-	}
-	if res.slash {
-		return unix.ENOENT
-	}
-	if err := v.mayCreate(res.parent()); err != nil {
 		return err
 	}
 	return toErrno(res.parent().dir.Symlink(target, res.name))
