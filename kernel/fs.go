@@ -77,13 +77,20 @@ func (p *Process) Path(dirfd int, path string) (string, error) {
 	return strings.TrimSuffix(loc.Dir.Path(), "/") + "/" + path, nil
 }
 
-// Openat opens a file and returns the new descriptor.
+// Openat opens a file and returns the new descriptor. An open that must
+// wait (a FIFO) waits uninterruptibly; threads use Task.Openat.
 func (p *Process) Openat(dirfd int, path string, flags int, mode uint32) (int, error) {
+	return p.openat(dirfd, path, flags, mode, nil)
+}
+
+// openat opens a file for p; w (nil: none) interrupts an open that waits.
+func (p *Process) openat(dirfd int, path string, flags int, mode uint32, w vfs.Waiter) (int, error) {
 	at, err := p.at(dirfd, path)
 	if err != nil {
 		return -1, err
 	}
 	defer at.Release()
+	at.Wait = w
 	p.mu.Lock()
 	mode &^= p.umask
 	p.mu.Unlock()
@@ -91,6 +98,7 @@ func (p *Process) Openat(dirfd int, path string, flags int, mode uint32) (int, e
 	if err != nil {
 		return -1, err
 	}
+	p.watchPipe(f)
 	fd, err := p.FDs.Install(f, 0, flags&unix.O_CLOEXEC != 0)
 	if err != nil {
 		_ = f.DecRef()
@@ -197,6 +205,11 @@ func (p *Process) Fstatat(dirfd int, path string, flags int) (vfs.Stat, error) {
 
 // Mkdirat creates a directory.
 func (p *Process) Mkdirat(dirfd int, path string, mode uint32) error {
+	return p.create(dirfd, path, mode, p.k.cfg.FS.MkdirAt)
+}
+
+// create makes a new name with mode less the umask (mkdir, mknod).
+func (p *Process) create(dirfd int, path string, mode uint32, mk func(vfs.Loc, string, uint32) error) error {
 	at, err := p.at(dirfd, path)
 	if err != nil {
 		return err
@@ -205,7 +218,7 @@ func (p *Process) Mkdirat(dirfd int, path string, mode uint32) error {
 	p.mu.Lock()
 	mode &^= p.umask
 	p.mu.Unlock()
-	return p.k.cfg.FS.MkdirAt(at, path, mode&0o7777)
+	return mk(at, path, mode&0o7777)
 }
 
 // Unlinkat removes a file, or a directory with AT_REMOVEDIR.
@@ -497,7 +510,7 @@ func (p *Process) FcntlInt(fd, cmd int, arg uint64) (int, error) {
 		f.SetFlags(int(arg))
 		return 0, nil
 	}
-	return -1, unix.EINVAL
+	return p.fcntlFile(f, cmd, arg)
 }
 
 // Ioctl serves terminal queries on terminals and ENOTTY elsewhere.

@@ -43,10 +43,13 @@ type Pipe struct {
 	cap     int
 	readers int
 	writers int
-	ino     uint64
-	charge  Charge // nil: uncharged
-	base    int64  // charged for the pipe itself, given back with it
-	freed   bool
+	// rOpens and wOpens count the opens of each end (a FIFO's opener
+	// waits for the other's to change, as Linux's r_counter/w_counter).
+	rOpens, wOpens uint64
+	ino            uint64
+	charge         Charge // nil: uncharged
+	base           int64  // charged for the pipe itself, given back with it
+	freed          bool
 	// notify is called (outside the lock) whenever readiness may change,
 	// so pollers can re-check.
 	notify func()
@@ -248,7 +251,7 @@ func (p *Pipe) Write(b []byte, nonblock bool, ctx context.Context) (int, error) 
 		}
 		space := p.cap - p.n
 		need := len(b) - done
-		if space == 0 || (len(b) <= atomicMax && space < need) {
+		if space <= 0 || (len(b) <= atomicMax && space < need) {
 			if nonblock {
 				p.mu.Unlock()
 				if done > 0 {
@@ -312,13 +315,18 @@ func (p *Pipe) Readiness(writeEnd bool) int16 {
 // Buffered returns the bytes waiting to be read (FIONREAD).
 func (p *Pipe) Buffered() int { p.mu.Lock(); defer p.mu.Unlock(); return p.n }
 
-// release drops one end.
-func (p *Pipe) release(writeEnd bool) {
+// release drops one end (read, write or both, for an O_RDWR open of a
+// FIFO) and gives back what opening it charged.
+func (p *Pipe) release(read, write bool, cost int64) {
 	p.mu.Lock()
-	if writeEnd {
+	if write {
 		p.writers--
-	} else {
+	}
+	if read {
 		p.readers--
+	}
+	if cost > 0 && p.charge != nil {
+		_ = p.charge(-cost)
 	}
 	if p.readers == 0 {
 		// Nobody can read the data any more (writes now fail with
@@ -331,14 +339,73 @@ func (p *Pipe) release(writeEnd bool) {
 
 // Ends returns the vfs nodes and operations of the two ends.
 func (p *Pipe) Ends() (r, w *End) {
-	return &End{p: p}, &End{p: p, write: true}
+	return &End{p: p, read: true}, &End{p: p, write: true}
+}
+
+// EndCost is what each end opened after the first two (Reopen, FIFO
+// opens) is charged: the end and its open file description.
+const EndCost = 256
+
+// Reopen implements vfs.Reopener for an end of an anonymous pipe.
+func (e *End) Reopen(flags int) (vfs.FileOps, error) {
+	ne, err := e.p.Reopen(flags)
+	if err != nil {
+		return nil, err
+	}
+	return ne, nil
+}
+
+// Reopen opens the pipe again with flags' access mode, as Linux does for
+// an open of /proc/<pid>/fd/N naming a pipe: a new open file description
+// of the same pipe, which never waits for a partner (Linux's fifo_open
+// waits only for named FIFOs). It fails with ENOENT once every end is
+// closed (the descriptor it was found through was closed meanwhile).
+func (p *Pipe) Reopen(flags int) (*End, error) {
+	read, write := accessEnds(flags)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.freed || p.readers == 0 && p.writers == 0 {
+		return nil, unix.ENOENT
+	}
+	return p.addEndLocked(read, write)
+}
+
+// accessEnds tells which ends an open with flags' access mode is.
+func accessEnds(flags int) (read, write bool) {
+	switch flags & unix.O_ACCMODE {
+	case unix.O_WRONLY:
+		return false, true
+	case unix.O_RDWR:
+		return true, true
+	}
+	return true, false
+}
+
+// addEndLocked counts and charges a new end; p.mu held.
+func (p *Pipe) addEndLocked(read, write bool) (*End, error) {
+	if p.charge != nil {
+		if err := p.charge(EndCost); err != nil {
+			return nil, unix.ENOMEM
+		}
+	}
+	if read {
+		p.readers++
+	}
+	if write {
+		p.writers++
+	}
+	p.broadcastLocked()
+	return &End{p: p, read: read, write: write, cost: EndCost}, nil
 }
 
 // End is one end of a pipe: both its node (for fstat) and its operations.
+// An end opened O_RDWR (a FIFO, or a pipe reopened through /proc) is both
+// a reader and a writer.
 type End struct {
-	p     *Pipe
-	write bool
-	shut  bool // released early by Shutdown
+	p           *Pipe
+	read, write bool
+	cost        int64 // charged for the end itself (Reopen)
+	shut        bool  // released early by Shutdown
 }
 
 // Stat reports a FIFO owned by the guest.
@@ -364,7 +431,7 @@ func (e *End) WriteAt(b []byte, _ int64) (int, error) {
 // ReadCancel reads honouring O_NONBLOCK in flags; a wait ends with
 // ERESTARTSYS when ctx is done.
 func (e *End) ReadCancel(b []byte, flags int, ctx context.Context) (int, error) {
-	if e.write {
+	if !e.read {
 		return 0, unix.EBADF
 	}
 	return e.p.Read(b, flags&unix.O_NONBLOCK != 0, ctx)
@@ -379,8 +446,14 @@ func (e *End) WriteCancel(b []byte, flags int, ctx context.Context) (int, error)
 	return e.p.Write(b, flags&unix.O_NONBLOCK != 0, ctx)
 }
 
-// Readiness reports poll events of this end.
-func (e *End) Readiness() int16 { return e.p.Readiness(e.write) }
+// Readiness reports poll events of this end: an O_RDWR end has those of
+// both (and never sees POLLHUP or POLLERR, being a reader and a writer).
+func (e *End) Readiness() int16 {
+	if e.read && e.write {
+		return e.p.Readiness(false) | e.p.Readiness(true)
+	}
+	return e.p.Readiness(e.write)
+}
 
 // Pipe returns the pipe of this end.
 func (e *End) Pipe() *Pipe { return e.p }
@@ -402,10 +475,44 @@ func (e *End) Shutdown() error {
 	e.shut = true
 	e.p.mu.Unlock()
 	if !done {
-		e.p.release(e.write)
+		e.p.release(e.read, e.write, e.cost)
 	}
 	return nil
 }
 
 // Buffered returns the bytes waiting to be read at this end (FIONREAD).
 func (e *End) Buffered() int { return e.p.Buffered() }
+
+// MaxCapacity is the largest buffer F_SETPIPE_SZ may ask for, Linux's
+// default /proc/sys/fs/pipe-max-size for an unprivileged caller.
+const MaxCapacity = 1 << 20
+
+// Cap returns the buffer size (F_GETPIPE_SZ).
+func (p *Pipe) Cap() int { p.mu.Lock(); defer p.mu.Unlock(); return p.cap }
+
+// SetCap sets the buffer size as F_SETPIPE_SZ: n rounded up to a power of
+// two pages; more than MaxCapacity is EPERM, less than what is buffered
+// now (in pages) EBUSY. Only pages that hold data are charged, so a larger
+// buffer costs nothing until it is filled.
+func (p *Pipe) SetCap(n uint32) (int, error) {
+	if n > 1<<31 {
+		return -1, unix.EINVAL
+	}
+	size := pageSize
+	for size < int(n) {
+		size <<= 1
+	}
+	if size > MaxCapacity {
+		return -1, unix.EPERM
+	}
+	p.mu.Lock()
+	if len(p.pages) > size/pageSize {
+		p.mu.Unlock()
+		return -1, unix.EBUSY
+	}
+	p.cap = size
+	p.broadcastLocked()
+	p.mu.Unlock()
+	p.changed()
+	return size, nil
+}

@@ -97,6 +97,45 @@ func readlink(ctx context.Context, sl SymlinkNode) (string, error) {
 	return sl.Readlink()
 }
 
+// FDLink is a symlink that stands for an open file (/proc/<pid>/fd/N,
+// Linux's "magic links"): a walk that follows it reaches the open file
+// itself, not its path, so it works for files that have no path (pipes)
+// and for files whose name was removed. Readlink still gives the path
+// Linux shows ("pipe:[N]", "/tmp/f (deleted)"). The file is not
+// referenced: the walk re-checks that it is still open where it matters.
+type FDLink interface {
+	SymlinkNode
+	LinkedFile() (*File, error)
+}
+
+// Reopener may be implemented by the FileOps of an anonymous file: opening
+// its FDLink makes a new open file description of the same object with
+// the flags asked for (a pipe end, as Linux's fifo_open). Anonymous files
+// without it (sockets, eventfds) cannot be opened that way: ENXIO, as
+// Linux answers for a socket.
+type Reopener interface {
+	Reopen(flags int) (FileOps, error)
+}
+
+// Waiter gives the context an open that waits (a FIFO waiting for its
+// other end) ends with: the caller's interruptible wait (kernel.Task).
+type Waiter interface {
+	Interruptible() context.Context
+}
+
+// BlockingOpener is implemented by nodes whose open may wait (FIFOs); the
+// VFS calls it instead of Open, with the caller's interruptible context
+// (context.Background when the walk has no Waiter).
+type BlockingOpener interface {
+	OpenBlocking(flags int, ctx context.Context) (FileOps, error)
+}
+
+// Mknoder is implemented by directories that can hold FIFOs: Mknod makes
+// one (mode carries S_IFIFO and the permission bits).
+type Mknoder interface {
+	Mknod(name string, mode uint32) error
+}
+
 // OpenableNode is a node with I/O operations (regular files, devices).
 //
 // Open receives the access mode (O_RDONLY/O_WRONLY/O_RDWR) and the status

@@ -80,6 +80,11 @@ func (s *streamOps) WriteCancel(p []byte, flags int, ctx context.Context) (int, 
 	return s.WriteAt(p, 0)
 }
 
+// Reopen shares the stream with a new open file description (/dev/stdout
+// naming the sandbox's output): host stdio has no per-open state, and
+// closing a stream file never closes it.
+func (s *streamOps) Reopen(int) (FileOps, error) { return s, nil }
+
 func (s *streamOps) Truncate(int64) error { return unix.EINVAL }
 func (s *streamOps) Sync() error          { return unix.EINVAL } // as fsync on a tty or pipe
 func (s *streamOps) Close() error         { return nil }

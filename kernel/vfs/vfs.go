@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"context"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -54,11 +55,14 @@ func (v *VFS) OpenAt(at Loc, path string, flags int, mode uint32) (*File, error)
 		mutate: creat, // O_CREAT applies its own trailing-slash rule
 		cred:   &v.cred,
 	}
-	d, st, created, err := v.openDentry(at, path, flags, mode, o)
+	d, st, created, anon, err := v.openDentry(at, path, flags, mode, o)
 	if err != nil {
 		return nil, err
 	}
-	f, err := v.openNode(d, &st, flags, created)
+	if anon != nil {
+		return v.reopenAnon(anon, &st, flags)
+	}
+	f, err := v.openNode(d, &st, flags, created, at.Wait)
 	if err != nil {
 		d.DecRef()
 		return nil, err
@@ -67,8 +71,9 @@ func (v *VFS) OpenAt(at Loc, path string, flags int, mode uint32) (*File, error)
 }
 
 // openDentry resolves (and with O_CREAT creates) what OpenAt opens and
-// returns its dentry, referenced, with its metadata.
-func (v *VFS) openDentry(at Loc, path string, flags int, mode uint32, o walkOpts) (*Dentry, Stat, bool, error) {
+// returns its dentry, referenced, with its metadata; or, for an FDLink to
+// an anonymous file (a pipe), that file (anon) and no dentry.
+func (v *VFS) openDentry(at Loc, path string, flags int, mode uint32, o walkOpts) (d *Dentry, st Stat, created bool, anon *File, err error) {
 	creat := o.parent
 	excl := creat && flags&unix.O_EXCL != 0
 	v.ns.RLock()
@@ -78,38 +83,45 @@ func (v *VFS) openDentry(at Loc, path string, flags int, mode uint32, o walkOpts
 	for attempt := 0; ; attempt++ {
 		res, err := v.walk(at, path, o)
 		if err != nil {
-			return nil, Stat{}, false, err
+			return nil, Stat{}, false, nil, err
 		}
 		if creat && res.slash {
-			return nil, Stat{}, false, unix.EISDIR // as Linux, whether or not it exists
+			return nil, Stat{}, false, nil, unix.EISDIR // as Linux, whether or not it exists
 		}
-		created := false
+		created = false
 		if res.node != nil {
 			if excl {
-				return nil, Stat{}, false, unix.EEXIST
+				return nil, Stat{}, false, nil, unix.EEXIST
 			}
 		} else {
 			if err := v.mayCreate(res.parent()); err != nil {
-				return nil, Stat{}, false, err
+				return nil, Stat{}, false, nil, err
 			}
 			n, err := res.parent().dir.Create(res.name, mode&0o7777)
 			if ErrnoOf(err) == unix.EEXIST && !excl && attempt < 3 {
 				continue
 			}
 			if err != nil {
-				return nil, Stat{}, false, toErrno(err)
+				return nil, Stat{}, false, nil, toErrno(err)
 			}
 			res.node, res.mnt, created = n, res.parent().mnt, true
 		}
+		if res.file != nil && res.d == nil {
+			st, err := res.file.Stat()
+			if err != nil {
+				return nil, Stat{}, false, nil, err
+			}
+			return nil, st, false, res.file, nil
+		}
 		st, err := stat(res.node)
 		if err != nil {
-			return nil, Stat{}, false, err
+			return nil, Stat{}, false, nil, err
 		}
 		d, err := v.materialize(res)
 		if err != nil {
-			return nil, Stat{}, false, err
+			return nil, Stat{}, false, nil, err
 		}
-		return d, st, created, nil
+		return d, st, created, nil, nil
 	}
 }
 
@@ -127,7 +139,7 @@ func (v *VFS) mayCreate(dir frame) error {
 // openNode opens the resolved node, taking over the caller's reference
 // to d on success. created is set when Open just created it: like Linux,
 // the new file's own mode is not checked for this open.
-func (v *VFS) openNode(d *Dentry, st *Stat, flags int, created bool) (*File, error) {
+func (v *VFS) openNode(d *Dentry, st *Stat, flags int, created bool, w Waiter) (*File, error) {
 	n := d.Node()
 	isDir := st.IsDir()
 	if flags&unix.O_DIRECTORY != 0 && !isDir {
@@ -180,7 +192,17 @@ func (v *VFS) openNode(d *Dentry, st *Stat, flags int, created bool) (*File, err
 		}
 		trunc = false
 	}
-	ops, err := on.Open(flags &^ openOnlyFlags)
+	var ops FileOps
+	var err error
+	if bo, ok := n.(BlockingOpener); ok {
+		ctx := context.Background()
+		if w != nil {
+			ctx = w.Interruptible()
+		}
+		ops, err = bo.OpenBlocking(flags&^openOnlyFlags, ctx)
+	} else {
+		ops, err = on.Open(flags &^ openOnlyFlags)
+	}
 	if err != nil {
 		return nil, toErrno(err)
 	}
@@ -194,6 +216,41 @@ func (v *VFS) openNode(d *Dentry, st *Stat, flags int, created bool) (*File, err
 	f.ops = ops
 	f.stream = isStream(n, ops)
 	return f, nil
+}
+
+// reopenAnon opens an anonymous file again, reached through its FDLink
+// (/proc/self/fd/N naming a pipe): a new open file description of the
+// same object, with the access checked against the object's mode as
+// Linux's may_open does. Objects that cannot be reopened (sockets) are
+// ENXIO.
+func (v *VFS) reopenAnon(f *File, st *Stat, flags int) (*File, error) {
+	if flags&unix.O_DIRECTORY != 0 {
+		return nil, unix.ENOTDIR
+	}
+	if flags&unix.O_PATH != 0 {
+		return newFile(f.node, nil, f.name, flags), nil
+	}
+	var want uint32
+	if acc := flags & unix.O_ACCMODE; acc != unix.O_WRONLY {
+		want |= mayRead
+	}
+	if flags&unix.O_ACCMODE != unix.O_RDONLY {
+		want |= mayWrite
+	}
+	if err := v.cred.check(st, want); err != nil {
+		return nil, err
+	}
+	ro, ok := f.ops.(Reopener)
+	if !ok {
+		return nil, unix.ENXIO
+	}
+	ops, err := ro.Reopen(flags &^ openOnlyFlags)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	nf := newFile(f.node, nil, f.name, flags)
+	nf.ops, nf.stream, nf.tty = ops, isStream(f.node, ops), f.tty
+	return nf, nil
 }
 
 func isStream(n Node, ops FileOps) bool {
@@ -292,17 +349,8 @@ func (v *VFS) SymlinkAt(target string, at Loc, linkPath string) error {
 	}
 	v.ns.RLock()
 	defer v.ns.RUnlock()
-	res, err := v.mutateWalk(at, linkPath, false)
+	res, err := v.newEntry(at, linkPath)
 	if err != nil {
-		return err
-	}
-	if res.node != nil {
-		return unix.EEXIST
-	}
-	if res.slash {
-		return unix.ENOENT
-	}
-	if err := v.mayCreate(res.parent()); err != nil {
 		return err
 	}
 	return toErrno(res.parent().dir.Symlink(target, res.name))

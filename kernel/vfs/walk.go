@@ -15,9 +15,13 @@ import (
 //
 // Ctx is the caller the walk is made for, passed to symlinks whose target
 // depends on who asks (ContextSymlink: /proc/self); nil means no caller.
+//
+// Wait, when set, gives the context an open that must wait (a FIFO) is
+// interrupted by; without it such an open waits uninterruptibly.
 type Loc struct {
 	Root, Dir *Dentry
 	Ctx       context.Context
+	Wait      Waiter
 }
 
 // frame is one directory on the walk stack. The stack mirrors the guest
@@ -67,7 +71,10 @@ type walkResult struct {
 	// mountRoot: node is the root of a mount (reached through its mount
 	// point, or the VFS root itself).
 	mountRoot bool
-	slash     bool // the path had a trailing slash
+	// file is the open file a trailing FDLink stood for (node is its node,
+	// d its dentry when it has one).
+	file  *File
+	slash bool // the path had a trailing slash
 }
 
 // parent is the directory containing the node (for a path ending in "/",
@@ -179,6 +186,16 @@ func (v *VFS) walk(at Loc, p string, o walkOpts) (*walkResult, error) {
 			if links > MaxSymlinks {
 				return nil, unix.ELOOP
 			}
+			if fl, ok := sl.(FDLink); ok {
+				done, err := r.jump(fl, cur, name, final)
+				if err != nil {
+					return nil, err
+				}
+				if done {
+					return r, nil
+				}
+				continue
+			}
 			target, err := readlink(at.Ctx, sl)
 			if err != nil {
 				return nil, toErrno(err)
@@ -228,6 +245,43 @@ func (v *VFS) walk(at Loc, p string, o walkOpts) (*walkResult, error) {
 	return r, nil
 }
 
+// jump follows an FDLink found as name in cur: to the open file's dentry,
+// as Linux's nd_jump_link, or, for a file without one (a pipe), to the
+// file itself, which only a final component can name. done reports that
+// the walk ends here (final), with the result filled in.
+func (r *walkResult) jump(fl FDLink, cur frame, name string, final bool) (done bool, err error) {
+	f, err := fl.LinkedFile()
+	if err != nil {
+		return false, toErrno(err)
+	}
+	d := f.Dentry()
+	if !final {
+		if d == nil || !isDirNode(d.Node()) {
+			return false, unix.ENOTDIR
+		}
+		r.stack = append(r.stack[:0], frameOf(d))
+		return false, nil
+	}
+	r.name, r.dname, r.file = name, name, f
+	if d == nil {
+		if r.slash {
+			return true, unix.ENOTDIR
+		}
+		r.node, r.mnt = f.Node(), cur.mnt
+		return true, nil
+	}
+	n := d.Node()
+	if n == nil {
+		return true, unix.ENOENT
+	}
+	if r.slash && !isDirNode(n) {
+		return true, unix.ENOTDIR
+	}
+	r.node, r.d, r.mnt = n, d, d.mnt
+	r.mountRoot = d == d.mnt.root
+	return true, nil
+}
+
 // lookupChild looks name up in cur. A mount on the child's dentry takes
 // precedence over whatever the underlying file system has (or lacks)
 // there. It also returns the child's dentry when one exists.
@@ -269,6 +323,14 @@ func (v *VFS) lookupChild(cur frame, name string) (Node, *Dentry, *mount, error)
 func (v *VFS) materialize(r *walkResult) (*Dentry, error) {
 	v.dmu.Lock()
 	defer v.dmu.Unlock()
+	if r.file != nil {
+		// Reached through an FDLink: the open file's own dentry, while
+		// the file still holds it (never a new one in the fd directory).
+		if r.d == nil || r.d.dropped || !r.d.TryIncRef() {
+			return nil, unix.ENOENT
+		}
+		return r.d, nil
+	}
 	if r.d != nil && !r.d.dropped {
 		r.d.refs.Add(1)
 		return r.d, nil

@@ -61,6 +61,7 @@ var base = []seccomp.Rule{
 	{Name: "fstat", Nr: unix.SYS_FSTAT, Why: "hostfs metadata"},
 	{Name: "newfstatat", Nr: unix.SYS_NEWFSTATAT, Why: "hostfs metadata"},
 	{Name: "statx", Nr: unix.SYS_STATX, Why: "hostfs metadata"},
+	{Name: "fstatfs", Nr: unix.SYS_FSTATFS, Why: "hostfs: statfs of a mount's root (type and usage only)"},
 	{Name: "getdents64", Nr: unix.SYS_GETDENTS64, Why: "hostfs directory listings"},
 	{Name: "readlinkat", Nr: unix.SYS_READLINKAT, Why: "hostfs symlinks (resolved by our VFS)"},
 	{Name: "pread64", Nr: unix.SYS_PREAD64, Why: "hostfs file reads"},

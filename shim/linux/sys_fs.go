@@ -355,7 +355,7 @@ func openat(t *kernel.Task, dirfd int, pathAddr, flags, mode uint64) (uint64, er
 	if err != nil {
 		return 0, err
 	}
-	fd, err := t.Proc.Openat(dirfd, path, int(int32(flags)), uint32(mode))
+	fd, err := t.Openat(dirfd, path, int(int32(flags)), uint32(mode))
 	return uint64(fd), err
 }
 

@@ -707,3 +707,16 @@ func (d *Dir) Link(target vfs.Node, name string) error {
 		})
 	})
 }
+
+// StatFS reports the host file system's statfs of the mount's root: its
+// type, block and inode counts, which are what df and shutil.disk_usage
+// need; its fsid (a host identity) and mount flags are not passed on (the
+// VFS sets the guest's own flags).
+func (fs *FS) StatFS() (vfs.StatFS, error) {
+	var hs unix.Statfs_t
+	if err := unix.Fstatfs(fs.rootFd, &hs); err != nil {
+		return vfs.StatFS{}, err
+	}
+	return vfs.StatFS{Type: hs.Type, Bsize: hs.Bsize, Blocks: hs.Blocks, Bfree: hs.Bfree, Bavail: hs.Bavail,
+		Files: hs.Files, Ffree: hs.Ffree, Namelen: hs.Namelen, Frsize: hs.Frsize}, nil
+}

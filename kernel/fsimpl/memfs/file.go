@@ -22,6 +22,9 @@ type File struct {
 	size  int64
 	pages map[int64]*page
 	opens int // open handles; the data outlives the last link while > 0
+	// seals are the F_SEAL_* bits (memfd_create, fcntl F_ADD_SEALS); a
+	// file made otherwise is born with F_SEAL_SEAL, as on Linux's tmpfs.
+	seals int
 }
 
 // Stat returns the file's metadata.
@@ -144,6 +147,9 @@ func (f *File) truncate(size int64) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if size < f.size && f.seals&unix.F_SEAL_SHRINK != 0 || size > f.size && f.seals&unix.F_SEAL_GROW != 0 {
+		return unix.EPERM
+	}
 	if size < f.size {
 		// Drop whole pages past the end and zero the tail of the last
 		// one to keep the "nothing beyond size" invariant.
@@ -190,6 +196,9 @@ func (h *handle) WriteAt(p []byte, off int64) (int, error) {
 	}
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
+	if err := h.f.sealedWriteLocked(off, len(p)); err != nil {
+		return 0, err
+	}
 	return h.f.writeLocked(p, off)
 }
 
@@ -201,6 +210,9 @@ func (h *handle) Append(p []byte) (int, int64, error) {
 	}
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
+	if err := h.f.sealedWriteLocked(h.f.size, len(p)); err != nil {
+		return 0, h.f.size, err
+	}
 	n, err := h.f.writeLocked(p, h.f.size)
 	return n, h.f.size, err
 }

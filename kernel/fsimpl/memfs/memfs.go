@@ -403,7 +403,7 @@ func (d *Dir) Create(name string, mode uint32) (vfs.Node, error) {
 	if err := vfs.ValidName(name); err != nil {
 		return nil, err
 	}
-	f := &File{pages: map[int64]*page{}}
+	f := &File{pages: map[int64]*page{}, seals: unix.F_SEAL_SEAL}
 	if err := d.fs.initInode(&f.inode, unix.S_IFREG, mode, 0); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/kernel/fsimpl/procfs/synth"
 	"github.com/litebox-go/litebox/kernel/vfs"
@@ -81,14 +83,7 @@ func (p *procfs) pidDir(pid int) *synth.Dir {
 		}
 		out := map[string]vfs.Node{}
 		for _, fd := range pr.FDs.FDs() {
-			fd := fd
-			out[strconv.Itoa(fd)] = synth.NewSymlink(func() (string, error) {
-				f, err := pr.FDs.Get(fd)
-				if err != nil {
-					return "", err
-				}
-				return f.Path(), nil
-			})
+			out[strconv.Itoa(fd)] = newFDLink(pr, fd)
 		}
 		return out
 	})
@@ -181,3 +176,35 @@ func hostMemTotalKB() uint64 {
 // (vsyscall=xonly): execute-only, its calls served. Both platforms serve
 // calls into it from the kernel, so every guest has it.
 const vsyscallMaps = "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n"
+
+// fdLink is /proc/<pid>/fd/N: its target reads as the open file's path
+// ("pipe:[N]" for a pipe), and a walk that follows it reaches the open
+// file itself (vfs.FDLink), as Linux's magic links do: opening it reopens
+// the file, a pipe included.
+type fdLink struct {
+	*synth.Symlink
+	pr *kernel.Process
+	fd int
+}
+
+func newFDLink(pr *kernel.Process, fd int) *fdLink {
+	l := &fdLink{pr: pr, fd: fd}
+	l.Symlink = synth.NewSymlink(func() (string, error) {
+		f, err := l.LinkedFile()
+		if err != nil {
+			return "", err
+		}
+		return f.Path(), nil
+	})
+	return l
+}
+
+// LinkedFile returns the file open as the descriptor now (ENOENT once it
+// was closed, as Linux's fd entries vanish).
+func (l *fdLink) LinkedFile() (*vfs.File, error) {
+	f, err := l.pr.FDs.Get(l.fd)
+	if err != nil {
+		return nil, unix.ENOENT
+	}
+	return f, nil
+}
