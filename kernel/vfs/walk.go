@@ -15,9 +15,13 @@ import (
 //
 // Ctx is the caller the walk is made for, passed to symlinks whose target
 // depends on who asks (ContextSymlink: /proc/self); nil means no caller.
+// Cred is the caller's credentials, which every permission check of the
+// call uses; nil means the VFS's own (SetCred). The caller keeps it alive:
+// it is a pointer to immutable credentials, so no walk copies or locks.
 type Loc struct {
 	Root, Dir *Dentry
 	Ctx       context.Context
+	Cred      *Cred
 }
 
 // frame is one directory on the walk stack. The stack mirrors the guest
@@ -67,7 +71,8 @@ type walkResult struct {
 	// mountRoot: node is the root of a mount (reached through its mount
 	// point, or the VFS root itself).
 	mountRoot bool
-	slash     bool // the path had a trailing slash
+	slash     bool  // the path had a trailing slash
+	cred      *Cred // whom the walk checked permissions for
 }
 
 // parent is the directory containing the node (for a path ending in "/",
@@ -138,7 +143,7 @@ func (v *VFS) walk(at Loc, p string, o walkOpts) (*walkResult, error) {
 	if start == nil || p[0] == '/' {
 		start = root
 	}
-	r := &walkResult{slash: len(comps) > 0 && strings.HasSuffix(p, "/")}
+	r := &walkResult{slash: len(comps) > 0 && strings.HasSuffix(p, "/"), cred: o.cred}
 	r.stack = append(r.buf[:0], frameOf(start))
 	if r.stack[0].dir == nil {
 		return nil, unix.ENOTDIR
@@ -150,7 +155,7 @@ func (v *VFS) walk(at Loc, p string, o walkOpts) (*walkResult, error) {
 		final := len(comps) == 0
 		cur := r.stack[len(r.stack)-1]
 		if o.cred != nil {
-			if err := o.cred.checkNode(cur.dir, mayExec); err != nil {
+			if err := checkNode(o.cred, cur.dir, mayExec); err != nil {
 				return nil, err
 			}
 		}
