@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/loader"
@@ -37,6 +38,8 @@ type image struct {
 	img  loader.Image
 	path string
 	argv []string
+	// creds are the process's credentials once the image is committed.
+	creds *cred.Creds
 }
 
 func (im *image) release() {
@@ -112,6 +115,7 @@ func (t *Task) setImage(im *image, th platform.Thread) {
 	t.CPUTime = cpuTime(im.as)
 	*t.Regs = platform.Regs{Rip: im.img.Entry, Rsp: im.img.Stack}
 	t.execImage(im.mm, im.path, im.argv)
+	t.Proc.execCreds(im.creds)
 }
 
 // cpuTime returns the CPU-time reader of an address space.
@@ -171,7 +175,10 @@ func (t *Task) load(path string, argv, envp []string) (*image, error) {
 	m := mm.New(as, reserved, mmapTop)
 	m.SetBudget(p.k.cfg.Memory)
 	open := func(path string) (loader.File, error) { return openProgram(p, path) }
-	img, err := loader.Load(m, open, path, argv, envp, hardware(), loader.Layout{})
+	creds, secure := p.Creds().Exec()
+	layout := loader.Layout{IDs: loader.IDs{UID: creds.UID, EUID: creds.EUID, GID: creds.GID, EGID: creds.EGID,
+		Secure: secure}}
+	img, err := loader.Load(m, open, path, argv, envp, hardware(), layout)
 	if err != nil {
 		as.Release()
 		m.Release() // the memory and files the partial image held
@@ -181,7 +188,7 @@ func (t *Task) load(path string, argv, envp []string) (*image, error) {
 	if err != nil {
 		canon = path
 	}
-	return &image{as: as, mm: m, img: img, path: canon, argv: argv}, nil
+	return &image{as: as, mm: m, img: img, path: canon, argv: argv, creds: creds}, nil
 }
 
 // ParseShebang reads a "#!interpreter [arg]" line as Linux does: at most
@@ -242,7 +249,7 @@ func openProgram(proc *Process, path string) (loader.File, error) {
 		err = unix.EACCES
 	}
 	if err == nil {
-		err = proc.Kernel().FS().AccessDentry(f.Dentry(), unix.X_OK)
+		err = proc.Kernel().FS().AccessDentry(proc.Creds(), f.Dentry(), unix.X_OK)
 	}
 	if err != nil {
 		_ = f.DecRef()

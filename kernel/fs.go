@@ -27,6 +27,7 @@ func (p *Process) at(dirfd int, path string) (vfs.Loc, error) {
 	rel := path[0] != '/'
 	loc, err := p.fs.at(rel && dirfd == unix.AT_FDCWD)
 	loc.Ctx = p.ctx // /proc/self answers for p
+	loc.Cred = p.Creds()
 	if err != nil || !rel || dirfd == unix.AT_FDCWD {
 		return loc, err
 	}
@@ -310,6 +311,9 @@ func (p *Process) Faccessat(dirfd int, path string, mode uint32, flags int) erro
 		return err
 	}
 	defer at.Release()
+	if flags&unix.AT_EACCESS == 0 {
+		at.Cred = at.Cred.ForAccess() // access(2) checks with the real ids
+	}
 	return p.k.cfg.FS.AccessAt(at, path, mode, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 }
 
@@ -333,7 +337,7 @@ func (p *Process) Fchmod(fd int, mode uint32) error {
 	if d == nil {
 		return unix.EINVAL // pipes, sockets: no file-system node to change
 	}
-	return p.k.cfg.FS.ChmodDentry(d, mode&0o7777)
+	return p.k.cfg.FS.ChmodDentry(p.Creds(), d, mode&0o7777)
 }
 
 // Utimensat sets a path's access and modification times.
@@ -360,7 +364,7 @@ func (p *Process) Utimensat(dirfd int, path string, atime, mtime unix.Timespec, 
 				return unix.EINVAL // pipes, sockets: no file-system node to change
 			}
 		}
-		return p.k.cfg.FS.UtimesDentry(d, atime, mtime)
+		return p.k.cfg.FS.UtimesDentry(p.Creds(), d, atime, mtime)
 	}
 	at, err := p.at(dirfd, path)
 	if err != nil {
@@ -600,7 +604,7 @@ func (p *Process) Fchdir(fd int) error {
 	if f.Dentry() == nil {
 		return unix.ENOTDIR
 	}
-	d, err := p.k.cfg.FS.ChdirDentry(f.Dentry())
+	d, err := p.k.cfg.FS.ChdirDentry(p.Creds(), f.Dentry())
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel/audit"
+	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/lock"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
@@ -39,6 +40,9 @@ type Config struct {
 	// starts serving, and the function it returns when it stops (the
 	// sandbox counts their CPU time against --cpu-time).
 	Serving func() (done func())
+	// Creds are the credentials each command's first process starts with
+	// (--user); nil: the unprivileged guest user GuestUID:GuestGID.
+	Creds *cred.Creds
 }
 
 // Limits are the resource limits the kernel enforces; zero means the

@@ -5,9 +5,11 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/fdtable"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
@@ -38,6 +40,8 @@ type Process struct {
 	// ctx is the process as a caller of path walks: it carries p, so that
 	// /proc/self names it (see CallerProcess). Made once, never per call.
 	ctx context.Context
+	// creds are the process's credentials (creds.go).
+	creds atomic.Pointer[cred.Creds]
 
 	mu       sync.Mutex
 	umask    uint32
@@ -101,6 +105,7 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 	p.job.leader = p
 	p.job.addTask()
 	p.ctx = context.WithValue(context.Background(), callerKey{}, p)
+	p.initCreds(k.initialCreds())
 	p.tasks[pid] = &Task{TID: pid, Proc: p}
 	// The first thread is charged like any other (ExitTask gives it back),
 	// whether or not it fits: the sandbox must be able to start.
@@ -206,6 +211,7 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 	}
 	p.mu.Unlock()
 	c.ctx = context.WithValue(context.Background(), callerKey{}, c)
+	c.initCreds(p.Creds())
 	if o.ShareFiles {
 		c.FDs = p.FDs
 	} else {
@@ -379,6 +385,7 @@ func (p *Process) becomeZombie() {
 		delete(early.children, p.PID)
 		early.mu.Unlock()
 	}
+	p.dropCreds()
 	p.mu.Lock()
 	p.zombie = true
 	children := p.children
@@ -392,7 +399,7 @@ func (p *Process) becomeZombie() {
 		k.initChildExited(p)
 		return
 	}
-	info := SigInfo{Signo: unix.SIGCHLD, Pid: int32(p.PID), Uid: GuestUID}
+	info := SigInfo{Signo: unix.SIGCHLD, Pid: int32(p.PID), Uid: p.Creds().UID}
 	switch {
 	case status&0x7f == 0:
 		info.Code, info.Status = CLDExited, int32(status>>8&0xff)
@@ -437,7 +444,7 @@ func (p *Process) stop(sig unix.Signal) {
 	if parent != nil {
 		if parent.sighand.get(unix.SIGCHLD).Flags&SANoCldStop == 0 {
 			_ = parent.SendSignal(SigInfo{Signo: unix.SIGCHLD, Code: CLDStopped, Pid: int32(p.PID),
-				Uid: GuestUID, Status: int32(sig)})
+				Uid: p.Creds().UID, Status: int32(sig)})
 		}
 		parent.stateChanged.notify()
 	}
@@ -462,7 +469,7 @@ func (p *Process) continueStopped() {
 	p.mu.Unlock()
 	if parent != nil {
 		_ = parent.SendSignal(SigInfo{Signo: unix.SIGCHLD, Code: CLDContinued, Pid: int32(p.PID),
-			Uid: GuestUID, Status: int32(unix.SIGCONT)})
+			Uid: p.Creds().UID, Status: int32(unix.SIGCONT)})
 		parent.stateChanged.notify()
 	}
 }

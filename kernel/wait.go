@@ -10,7 +10,8 @@ import (
 type WaitResult struct {
 	PID    int
 	Status int // wait status (WIFEXITED etc. encoding)
-	// For waitid: the siginfo code and status.
+	// For waitid: the siginfo code and status, and the child's real uid.
+	UID       uint32
 	Code      int32
 	SigStatus int32
 }
@@ -66,7 +67,7 @@ func (p *Process) findWaitable(sel int, o WaitOptions) (WaitResult, bool, error)
 		any = true
 		switch {
 		case c.zombie && o.Exited:
-			res := WaitResult{PID: c.PID, Status: c.status}
+			res := WaitResult{PID: c.PID, UID: c.Creds().UID, Status: c.status}
 			res.Code, res.SigStatus = waitidCode(c.status)
 			c.mu.Unlock()
 			if !o.NoWait {
@@ -74,14 +75,14 @@ func (p *Process) findWaitable(sel int, o WaitOptions) (WaitResult, bool, error)
 			}
 			return res, true, nil
 		case c.stopped && c.stopReport && o.Stopped:
-			res := WaitResult{PID: c.PID, Status: int(c.stopSig)<<8 | 0x7f, Code: CLDStopped, SigStatus: int32(c.stopSig)}
+			res := WaitResult{PID: c.PID, UID: c.Creds().UID, Status: int(c.stopSig)<<8 | 0x7f, Code: CLDStopped, SigStatus: int32(c.stopSig)}
 			if !o.NoWait {
 				c.stopReport = false
 			}
 			c.mu.Unlock()
 			return res, true, nil
 		case c.contReport && o.Continued:
-			res := WaitResult{PID: c.PID, Status: 0xffff, Code: CLDContinued, SigStatus: int32(unix.SIGCONT)}
+			res := WaitResult{PID: c.PID, UID: c.Creds().UID, Status: 0xffff, Code: CLDContinued, SigStatus: int32(unix.SIGCONT)}
 			if !o.NoWait {
 				c.contReport = false
 			}

@@ -49,7 +49,7 @@ func TestWaitExited(t *testing.T) {
 				t.Fatal("zombie not in the process table")
 			}
 			res, err := p.Leader().Wait(sel, kernel.WaitOptions{Exited: true})
-			want := kernel.WaitResult{PID: c.PID, Status: kernel.WaitStatusExited(7), Code: kernel.CLDExited, SigStatus: 7}
+			want := kernel.WaitResult{PID: c.PID, UID: kernel.GuestUID, Status: kernel.WaitStatusExited(7), Code: kernel.CLDExited, SigStatus: 7}
 			if err != nil || res != want {
 				t.Fatalf("Wait = %+v, %v; want %+v", res, err, want)
 			}
@@ -85,7 +85,7 @@ func TestWaitKilledStatus(t *testing.T) {
 	ct.Proc.Kill(kernel.WaitStatusSignaled(unix.SIGSEGV, true))
 	ct.ExitTask(0)
 	res, err := p.Leader().Wait(-1, kernel.WaitOptions{Exited: true})
-	want := kernel.WaitResult{PID: ct.Proc.PID, Status: int(unix.SIGSEGV) | 0x80, Code: kernel.CLDDumped, SigStatus: int32(unix.SIGSEGV)}
+	want := kernel.WaitResult{PID: ct.Proc.PID, UID: kernel.GuestUID, Status: int(unix.SIGSEGV) | 0x80, Code: kernel.CLDDumped, SigStatus: int32(unix.SIGSEGV)}
 	if err != nil || res != want {
 		t.Fatalf("Wait = %+v, %v; want %+v", res, err, want)
 	}

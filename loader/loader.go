@@ -45,6 +45,15 @@ type Opener func(path string) (File, error)
 type Layout struct {
 	DynBase  uint64 // load address of position-independent executables
 	StackTop uint64
+	IDs      IDs // the process's ids as the auxv reports them
+}
+
+// IDs are what the auxv says of the process's credentials: AT_UID,
+// AT_EUID, AT_GID, AT_EGID and AT_SECURE (the C library then ignores
+// LD_LIBRARY_PATH and the like, as for a set-user-ID program).
+type IDs struct {
+	UID, EUID, GID, EGID uint32
+	Secure               bool
 }
 
 // Defaults as on Linux x86-64: ELF_ET_DYN_BASE and the top of user space.
@@ -125,6 +134,10 @@ func Load(m *mm.MM, open Opener, path string, argv, envp []string, hw Hardware, 
 	m.SetBrkStart(img.BrkStart)
 
 	phdr := exeBase + exe.phdrAddr
+	secure := uint64(0)
+	if layout.IDs.Secure {
+		secure = 1
+	}
 	aux := [][2]uint64{
 		{atPhdr, phdr},
 		{atPhent, 56},
@@ -133,9 +146,9 @@ func Load(m *mm.MM, open Opener, path string, argv, envp []string, hw Hardware, 
 		{atBase, interpBase},
 		{atFlags, 0},
 		{atEntry, entry},
-		{atUID, 1000}, {atEUID, 1000},
-		{atGID, 1000}, {atEGID, 1000},
-		{atSecure, 0},
+		{atUID, uint64(layout.IDs.UID)}, {atEUID, uint64(layout.IDs.EUID)},
+		{atGID, uint64(layout.IDs.GID)}, {atEGID, uint64(layout.IDs.EGID)},
+		{atSecure, secure},
 		{atClkTck, 100},
 		{atHWCap, hw.HWCap},
 		{atHWCap2, hw.HWCap2},

@@ -112,6 +112,9 @@ type Config struct {
 	// SyscallTrace, if not nil, receives the names of the syscalls each guest
 	// run issued, one per line, sorted and unique, when the guest ends.
 	SyscallTrace io.Writer
+	// User is whom every command runs as (--user); nil: DefaultUser. The
+	// ids are the guest's only (see User).
+	User *User
 }
 
 // Limits bound what a sandbox's guests may use.
@@ -191,13 +194,14 @@ func New(cfg Config) (*Sandbox, error) {
 		}
 		alog = audit.New(cfg.Audit, opts)
 	}
+	creds := cfg.creds()
 	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: alog}
 	s.budget = mm.NewBudget(cfg.Limits.Memory)
 	s.budget.MaxFiles = mappedFilesCap()
 	s.kernel = kernel.New(kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
-		Memory: s.budget, Serving: s.serve.begin,
+		Memory: s.budget, Serving: s.serve.begin, Creds: creds,
 	})
 	s.budget.OnExceeded = func(want uint64) {
 		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),
@@ -206,6 +210,9 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := installProc(fs, s.kernel); err != nil {
 		return nil, err
 	}
+	// From now on the sandbox resolves paths for its guest (PATH lookups)
+	// as the guest's user; the view above was built as the default one.
+	fs.SetCred(creds)
 	grant()
 	return s, nil
 }
@@ -281,7 +288,8 @@ func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
 		return nil, nil, fmt.Errorf("mounting /dev: %w", err)
 	}
 	for _, m := range cfg.Mounts {
-		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true, FDs: fds}); err != nil {
+		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true,
+			Owner: cfg.hostOwner(), FDs: fds}); err != nil {
 			return nil, nil, err
 		}
 	}

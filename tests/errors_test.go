@@ -117,6 +117,11 @@ func TestLauncherErrors(t *testing.T) {
 		{"unknown-platform", []string{"run", "--platform", "nosuch", "--", "/bin/true"}, 125},
 		{"unknown-subcommand", []string{"frobnicate"}, 125},
 		{"audit-unwritable", []string{"run", "--audit", "/nonexistent-dir/audit.jsonl", "--", "/bin/true"}, 125},
+		{"user-name", []string{"run", "--user", "root", "--", "/bin/true"}, 125},
+		{"user-minus-one", []string{"run", "--user", "4294967295", "--", "/bin/true"}, 125},
+		{"user-negative", []string{"run", "--user", "-1", "--", "/bin/true"}, 125},
+		{"user-empty-gid", []string{"run", "--user", "1000:", "--", "/bin/true"}, 125},
+		{"user-too-many-fields", []string{"run", "--user", "1:2:3", "--", "/bin/true"}, 125},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

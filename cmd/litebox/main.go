@@ -121,6 +121,7 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		cpuTime      time.Duration
 		timeout      time.Duration
 		noHostPolicy bool
+		user         string
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- PROGRAM [ARGS...]",
@@ -174,6 +175,13 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 				return usageError{fmt.Errorf("--tmpfs-inodes must not be negative")}
 			}
 			cfg.TmpInodes = tmpInodes
+			if user != "" {
+				u, err := sandbox.ParseUser(user)
+				if err != nil {
+					return usageError{fmt.Errorf("--user: %w", err)}
+				}
+				cfg.User = &u
+			}
 			if pids < 0 || nofile < 3 || nofile > 1<<20 || cpuTime < 0 || timeout < 0 {
 				return usageError{fmt.Errorf("limits must be positive (--nofile between 3 and %d)", 1<<20)}
 			}
@@ -226,6 +234,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 	f.StringArrayVarP(&envs, "env", "e", nil, "set a guest environment variable: KEY=VALUE, or KEY to copy the host's value")
 	f.StringVar(&cwd, "cwd", "", "guest working directory (default /)")
 	f.StringVar(&platform, "platform", "auto", platformHelp())
+	f.StringVar(&user, "user", "", "run as the guest user `UID[:GID]` (default 1000:1000); 0 is root to litebox's kernel only, never to the host")
 	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
 	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
 	f.StringVar(&auditMax, "audit-max-size", "64M", "cap the --audit file's size; one audit_truncated event ends it (0: unlimited)")

@@ -78,12 +78,16 @@
 //
 // # Identity and permissions
 //
-// The guest runs as the unprivileged user GuestUID:GuestGID (1000:1000);
-// there is no root inside the sandbox. Permission bits are checked with the
-// usual owner/group/other rule against whatever owner a node reports:
-// memfs files belong to the guest, host files keep their host owner and
-// mode, devfs and synth nodes belong to root. Failures are EACCES (EPERM
-// for chmod/utimes by a non-owner and for the sticky-directory rule).
+// Every check is made for the caller's credentials (Cred, kernel/cred):
+// Loc.Cred for walks, an argument for the *Dentry calls, the VFS's own
+// (SetCred; GuestCred by default) otherwise. Permission bits are checked
+// with Linux's generic_permission against whatever owner a node reports:
+// owner by fs uid, group by fs gid or a supplementary group, other; then
+// CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH; CAP_FOWNER stands in for the
+// owner and CAP_CHOWN allows any chown. memfs files belong to their
+// creator's fs ids, host files keep their host owner and mode, devfs and
+// synth nodes belong to root. Failures are EACCES (EPERM for chmod,
+// chown and utimes by a non-owner and for the sticky-directory rule).
 // Every mutating operation on a read-only file system fails with EROFS,
 // including open with O_WRONLY, O_RDWR, O_TRUNC, or O_CREAT when the file
 // has to be created; as in Linux, device nodes stay writable on a

@@ -37,7 +37,7 @@ func (v *VFS) newEntry(at Loc, path string) (*walkResult, error) {
 	if res.slash {
 		return nil, unix.ENOENT
 	}
-	if err := v.mayCreate(res.parent()); err != nil {
+	if err := v.mayCreate(res.cred, res.parent()); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -22,7 +22,7 @@ func (m *mount) readOnly() bool { return m.fs.ReadOnly() }
 // VFS is the guest's file-system namespace: the dentry tree with its
 // mounts, and the path walk. It is safe for concurrent use.
 type VFS struct {
-	cred Cred
+	cred *Cred // of walks without a caller's (SetCred)
 
 	// ns is the namespace lock: read by every walk, written by whatever
 	// removes or moves names (see Dentry).

@@ -36,7 +36,23 @@ type Stat struct {
 	Uid, Gid              uint32
 	Size, Blksize, Blocks int64
 	Atime, Mtime, Ctime   unix.Timespec
+	// Host marks a host file (hostfs), whose access the host checks
+	// against litebox, not the guest: the guest's capabilities never
+	// override its bits, and a Uid or Gid the file system did not map to
+	// the guest user (HostIDs) is a host id that no guest id matches. So a
+	// guest root is no one on the host. Never shown to the guest.
+	Host    bool
+	HostIDs HostIDs
 }
+
+// HostIDs says which of a host file's ids are host ids.
+type HostIDs uint8
+
+// The HostIDs bits.
+const (
+	HostUID HostIDs = 1 << iota
+	HostGID
+)
 
 // IsDir reports whether the stat describes a directory.
 func (s *Stat) IsDir() bool { return s.Mode&unix.S_IFMT == unix.S_IFDIR }

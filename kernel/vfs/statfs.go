@@ -62,7 +62,7 @@ func fsStat(m *mount) (StatFS, error) {
 func (v *VFS) StatFSAt(at Loc, path string) (StatFS, error) {
 	v.ns.RLock()
 	defer v.ns.RUnlock()
-	res, err := v.walk(at, path, walkOpts{follow: true, cred: &v.cred})
+	res, err := v.walk(at, path, walkOpts{follow: true, cred: v.credOf(at)})
 	if err != nil {
 		return StatFS{}, err
 	}

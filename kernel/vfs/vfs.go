@@ -53,16 +53,16 @@ func (v *VFS) OpenAt(at Loc, path string, flags int, mode uint32) (*File, error)
 		follow: flags&unix.O_NOFOLLOW == 0 && !excl,
 		parent: creat,
 		mutate: creat, // O_CREAT applies its own trailing-slash rule
-		cred:   &v.cred,
+		cred:   v.credOf(at),
 	}
 	d, st, created, anon, err := v.openDentry(at, path, flags, mode, o)
 	if err != nil {
 		return nil, err
 	}
 	if anon != nil {
-		return v.reopenAnon(anon, &st, flags)
+		return v.reopenAnon(o.cred, anon, &st, flags)
 	}
-	f, err := v.openNode(d, &st, flags, created, at.Wait)
+	f, err := v.openNode(o.cred, d, &st, flags, created, at.Wait)
 	if err != nil {
 		d.DecRef()
 		return nil, err
@@ -94,10 +94,10 @@ func (v *VFS) openDentry(at Loc, path string, flags int, mode uint32, o walkOpts
 				return nil, Stat{}, false, nil, unix.EEXIST
 			}
 		} else {
-			if err := v.mayCreate(res.parent()); err != nil {
+			if err := v.mayCreate(o.cred, res.parent()); err != nil {
 				return nil, Stat{}, false, nil, err
 			}
-			n, err := res.parent().dir.Create(res.name, mode&0o7777)
+			n, err := createIn(o.cred, res.parent().dir, res.name, mode&0o7777)
 			if ErrnoOf(err) == unix.EEXIST && !excl && attempt < 3 {
 				continue
 			}
@@ -125,21 +125,21 @@ func (v *VFS) openDentry(at Loc, path string, flags int, mode uint32, o walkOpts
 	}
 }
 
-// mayCreate checks that a new entry may be added to (or removed from) dir.
-func (v *VFS) mayCreate(dir frame) error {
+// mayCreate checks that c may add a new entry to (or remove one from) dir.
+func (v *VFS) mayCreate(c *Cred, dir frame) error {
 	if dir.mnt.readOnly() {
 		return unix.EROFS
 	}
 	if dir.d != nil && dir.d.dead {
 		return unix.ENOENT // as Linux in a removed directory
 	}
-	return v.cred.checkNode(dir.dir, mayWrite|mayExec)
+	return checkNode(c, dir.dir, mayWrite|mayExec)
 }
 
 // openNode opens the resolved node, taking over the caller's reference
 // to d on success. created is set when Open just created it: like Linux,
 // the new file's own mode is not checked for this open.
-func (v *VFS) openNode(d *Dentry, st *Stat, flags int, created bool, w Waiter) (*File, error) {
+func (v *VFS) openNode(c *Cred, d *Dentry, st *Stat, flags int, created bool, w Waiter) (*File, error) {
 	n := d.Node()
 	isDir := st.IsDir()
 	if flags&unix.O_DIRECTORY != 0 && !isDir {
@@ -173,7 +173,7 @@ func (v *VFS) openNode(d *Dentry, st *Stat, flags int, created bool, w Waiter) (
 		if write || trunc {
 			want |= mayWrite
 		}
-		if err := v.cred.check(st, want); err != nil {
+		if err := check(c, st, want); err != nil {
 			return nil, err
 		}
 	}
@@ -223,7 +223,7 @@ func (v *VFS) openNode(d *Dentry, st *Stat, flags int, created bool, w Waiter) (
 // same object, with the access checked against the object's mode as
 // Linux's may_open does. Objects that cannot be reopened (sockets) are
 // ENXIO.
-func (v *VFS) reopenAnon(f *File, st *Stat, flags int) (*File, error) {
+func (v *VFS) reopenAnon(c *Cred, f *File, st *Stat, flags int) (*File, error) {
 	if flags&unix.O_DIRECTORY != 0 {
 		return nil, unix.ENOTDIR
 	}
@@ -237,7 +237,7 @@ func (v *VFS) reopenAnon(f *File, st *Stat, flags int) (*File, error) {
 	if flags&unix.O_ACCMODE != unix.O_RDONLY {
 		want |= mayWrite
 	}
-	if err := v.cred.check(st, want); err != nil {
+	if err := check(c, st, want); err != nil {
 		return nil, err
 	}
 	ro, ok := f.ops.(Reopener)
@@ -281,7 +281,7 @@ func (v *VFS) Stat(path string, follow bool) (Stat, error) { return v.StatAt(Loc
 func (v *VFS) StatAt(at Loc, path string, follow bool) (Stat, error) {
 	v.ns.RLock()
 	defer v.ns.RUnlock()
-	res, err := v.walk(at, path, walkOpts{follow: follow, cred: &v.cred})
+	res, err := v.walk(at, path, walkOpts{follow: follow, cred: v.credOf(at)})
 	if err != nil {
 		return Stat{}, err
 	}
@@ -296,7 +296,7 @@ func (v *VFS) Readlink(path string) (string, error) { return v.ReadlinkAt(Loc{},
 func (v *VFS) ReadlinkAt(at Loc, path string) (string, error) {
 	v.ns.RLock()
 	defer v.ns.RUnlock()
-	res, err := v.walk(at, path, walkOpts{cred: &v.cred})
+	res, err := v.walk(at, path, walkOpts{cred: v.credOf(at)})
 	if err != nil {
 		return "", err
 	}
@@ -312,7 +312,7 @@ func (v *VFS) ReadlinkAt(at Loc, path string) (string, error) {
 // name, which is never followed. The caller holds ns; locked says it
 // holds it for writing.
 func (v *VFS) mutateWalk(at Loc, path string, locked bool) (*walkResult, error) {
-	return v.walk(at, path, walkOpts{parent: true, mutate: true, cred: &v.cred, locked: locked})
+	return v.walk(at, path, walkOpts{parent: true, mutate: true, cred: v.credOf(at), locked: locked})
 }
 
 // Mkdir creates a directory at the absolute path (see MkdirAt).
@@ -329,10 +329,10 @@ func (v *VFS) MkdirAt(at Loc, path string, mode uint32) error {
 	if res.node != nil {
 		return unix.EEXIST // also "/", "." and ".."
 	}
-	if err := v.mayCreate(res.parent()); err != nil {
+	if err := v.mayCreate(res.cred, res.parent()); err != nil {
 		return err
 	}
-	return toErrno(res.parent().dir.Mkdir(res.name, mode&0o1777))
+	return toErrno(mkdirIn(res.cred, res.parent().dir, res.name, mode&0o1777))
 }
 
 // Symlink creates the absolute linkPath pointing at target (see SymlinkAt).
@@ -353,7 +353,7 @@ func (v *VFS) SymlinkAt(target string, at Loc, linkPath string) error {
 	if err != nil {
 		return err
 	}
-	return toErrno(res.parent().dir.Symlink(target, res.name))
+	return toErrno(symlinkIn(res.cred, res.parent().dir, target, res.name))
 }
 
 // Link creates the absolute newPath as a hard link to oldPath (see LinkAt).
@@ -367,7 +367,7 @@ func (v *VFS) Link(oldPath, newPath string, follow bool) error {
 func (v *VFS) LinkAt(oldAt Loc, oldPath string, newAt Loc, newPath string, follow bool) error {
 	v.ns.RLock()
 	defer v.ns.RUnlock()
-	src, err := v.walk(oldAt, oldPath, walkOpts{follow: follow, cred: &v.cred})
+	src, err := v.walk(oldAt, oldPath, walkOpts{follow: follow, cred: v.credOf(oldAt)})
 	if err != nil {
 		return err
 	}
@@ -384,7 +384,7 @@ func (v *VFS) LinkAt(oldAt Loc, oldPath string, newAt Loc, newPath string, follo
 	if src.mnt != dst.parent().mnt {
 		return unix.EXDEV
 	}
-	if err := v.mayCreate(dst.parent()); err != nil {
+	if err := v.mayCreate(dst.cred, dst.parent()); err != nil {
 		return err
 	}
 	st, err := stat(src.node)
@@ -394,7 +394,7 @@ func (v *VFS) LinkAt(oldAt Loc, oldPath string, newAt Loc, newPath string, follo
 	if st.IsDir() {
 		return unix.EPERM
 	}
-	if !v.cred.owns(&st) && !(st.IsRegular() && v.cred.permitted(&st, mayRead|mayWrite)) {
+	if !owns(src.cred, &st) && !(st.IsRegular() && permitted(src.cred, &st, mayRead|mayWrite)) {
 		return unix.EPERM
 	}
 	l, ok := dst.parent().dir.(Linker)
@@ -412,10 +412,10 @@ func (v *VFS) mayDelete(res *walkResult, st *Stat) error {
 	if err != nil {
 		return err
 	}
-	if err := v.cred.check(&pst, mayWrite|mayExec); err != nil {
+	if err := check(res.cred, &pst, mayWrite|mayExec); err != nil {
 		return err
 	}
-	if err := v.cred.checkSticky(&pst, st); err != nil {
+	if err := checkSticky(res.cred, &pst, st); err != nil {
 		return err
 	}
 	if res.mountRoot {
@@ -601,7 +601,7 @@ func (v *VFS) RenameAt(oldAt Loc, oldPath string, newAt Loc, newPath string, noR
 		case !sst.IsDir() && dstSt.IsDir():
 			return unix.EISDIR
 		}
-	} else if err := v.cred.checkNode(dst.parent().dir, mayWrite|mayExec); err != nil {
+	} else if err := checkNode(dst.cred, dst.parent().dir, mayWrite|mayExec); err != nil {
 		return err
 	}
 	if err := v.mayDelete(src, &sst); err != nil {
@@ -609,7 +609,7 @@ func (v *VFS) RenameAt(oldAt Loc, oldPath string, newAt Loc, newPath string, noR
 	}
 	if sst.IsDir() && sp != dp {
 		// Moving a directory rewrites its ".." entry.
-		if err := v.cred.check(&sst, mayWrite); err != nil {
+		if err := check(src.cred, &sst, mayWrite); err != nil {
 			return err
 		}
 	}
@@ -697,30 +697,31 @@ func (v *VFS) AccessAt(at Loc, path string, mode uint32, follow bool) error {
 	if mode&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
 		return unix.EINVAL
 	}
-	return v.onNode(at, path, follow, func(n Node, m *mount) error { return v.access(n, m, mode) })
+	return v.onNode(at, path, follow, func(c *Cred, n Node, m *mount) error { return access(c, n, m, mode) })
 }
 
-// onNode resolves path from at and applies fn to the node and its mount.
-func (v *VFS) onNode(at Loc, path string, follow bool, fn func(n Node, m *mount) error) error {
+// onNode resolves path from at and applies fn to the caller's credentials,
+// the node and its mount.
+func (v *VFS) onNode(at Loc, path string, follow bool, fn func(c *Cred, n Node, m *mount) error) error {
 	v.ns.RLock()
 	defer v.ns.RUnlock()
-	res, err := v.walk(at, path, walkOpts{follow: follow, cred: &v.cred})
+	res, err := v.walk(at, path, walkOpts{follow: follow, cred: v.credOf(at)})
 	if err != nil {
 		return err
 	}
-	return fn(res.node, res.mnt)
+	return fn(res.cred, res.node, res.mnt)
 }
 
-// AccessDentry is AccessAt for what d names (execve checks X_OK on the
-// file it opened, not on a path that may name another file by then).
-func (v *VFS) AccessDentry(d *Dentry, mode uint32) error {
+// AccessDentry is AccessAt for what d names, for c (execve checks X_OK on
+// the file it opened, not on a path that may name another file by then).
+func (v *VFS) AccessDentry(c *Cred, d *Dentry, mode uint32) error {
 	if mode&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
 		return unix.EINVAL
 	}
-	return v.access(d.Node(), d.mnt, mode)
+	return access(c, d.Node(), d.mnt, mode)
 }
 
-func (v *VFS) access(n Node, m *mount, mode uint32) error {
+func access(c *Cred, n Node, m *mount, mode uint32) error {
 	if mode == unix.F_OK {
 		return nil
 	}
@@ -734,7 +735,7 @@ func (v *VFS) access(n Node, m *mount, mode uint32) error {
 	if mode&unix.W_OK != 0 && m.readOnly() && !roExempt(&st) {
 		return unix.EROFS
 	}
-	return v.cred.check(&st, mode)
+	return check(c, &st, mode)
 }
 
 // setAttrTarget checks that n on m may have its attributes changed.
@@ -761,26 +762,28 @@ func (v *VFS) Chmod(path string, mode uint32, follow bool) error {
 	return v.ChmodAt(Loc{}, path, mode, follow)
 }
 
-// ChmodAt changes the permission bits (07777) of path. Only the owner may
-// do so (EPERM); like Linux, S_ISGID is dropped when the caller is not in
-// the file's group.
+// ChmodAt changes the permission bits (07777) of path. Only the owner (or
+// CAP_FOWNER) may do so (EPERM); like Linux, S_ISGID is dropped when the
+// caller is not in the file's group and lacks CAP_FSETID.
 func (v *VFS) ChmodAt(at Loc, path string, mode uint32, follow bool) error {
-	return v.onNode(at, path, follow, func(n Node, m *mount) error { return v.chmod(n, m, mode) })
+	return v.onNode(at, path, follow, func(c *Cred, n Node, m *mount) error { return chmod(c, n, m, mode) })
 }
 
-// ChmodDentry is ChmodAt for the node d names (fchmod).
-func (v *VFS) ChmodDentry(d *Dentry, mode uint32) error { return v.chmod(d.Node(), d.mnt, mode) }
+// ChmodDentry is ChmodAt for the node d names, for c (fchmod).
+func (v *VFS) ChmodDentry(c *Cred, d *Dentry, mode uint32) error {
+	return chmod(c, d.Node(), d.mnt, mode)
+}
 
-func (v *VFS) chmod(n Node, m *mount, mode uint32) error {
+func chmod(c *Cred, n Node, m *mount, mode uint32) error {
 	sa, st, err := setAttrTarget(n, m)
 	if err != nil {
 		return err
 	}
-	if !v.cred.owns(&st) {
+	if !owns(c, &st) {
 		return unix.EPERM
 	}
 	mode &= 0o7777
-	if !v.cred.inGroup(st.Gid) {
+	if !inGroupOrCapable(c, &st) {
 		mode &^= unix.S_ISGID
 	}
 	return toErrno(sa.Chmod(mode))
@@ -798,15 +801,15 @@ func (v *VFS) UtimesAt(at Loc, path string, atime, mtime unix.Timespec, follow b
 	if err := checkTimes(atime, mtime); err != nil {
 		return err
 	}
-	return v.onNode(at, path, follow, func(n Node, m *mount) error { return v.utimes(n, m, atime, mtime) })
+	return v.onNode(at, path, follow, func(c *Cred, n Node, m *mount) error { return utimes(c, n, m, atime, mtime) })
 }
 
-// UtimesDentry is UtimesAt for the node d names (futimens).
-func (v *VFS) UtimesDentry(d *Dentry, atime, mtime unix.Timespec) error {
+// UtimesDentry is UtimesAt for the node d names, for c (futimens).
+func (v *VFS) UtimesDentry(c *Cred, d *Dentry, atime, mtime unix.Timespec) error {
 	if err := checkTimes(atime, mtime); err != nil {
 		return err
 	}
-	return v.utimes(d.Node(), d.mnt, atime, mtime)
+	return utimes(c, d.Node(), d.mnt, atime, mtime)
 }
 
 func checkTimes(atime, mtime unix.Timespec) error {
@@ -818,7 +821,7 @@ func checkTimes(atime, mtime unix.Timespec) error {
 	return nil
 }
 
-func (v *VFS) utimes(n Node, m *mount, atime, mtime unix.Timespec) error {
+func utimes(c *Cred, n Node, m *mount, atime, mtime unix.Timespec) error {
 	sa, st, err := setAttrTarget(n, m)
 	if err != nil {
 		return err
@@ -826,11 +829,11 @@ func (v *VFS) utimes(n Node, m *mount, atime, mtime unix.Timespec) error {
 	if atime.Nsec == unix.UTIME_OMIT && mtime.Nsec == unix.UTIME_OMIT {
 		return nil
 	}
-	if !v.cred.owns(&st) {
+	if !owns(c, &st) {
 		if atime.Nsec != unix.UTIME_NOW || mtime.Nsec != unix.UTIME_NOW {
 			return unix.EPERM
 		}
-		if err := v.cred.check(&st, mayWrite); err != nil {
+		if err := check(c, &st, mayWrite); err != nil {
 			return err
 		}
 	}
@@ -852,7 +855,7 @@ func (v *VFS) TruncateCheck(at Loc, path string, size int64, grow func(cur, size
 	}
 	v.ns.RLock()
 	defer v.ns.RUnlock()
-	res, err := v.walk(at, path, walkOpts{follow: true, cred: &v.cred})
+	res, err := v.walk(at, path, walkOpts{follow: true, cred: v.credOf(at)})
 	if err != nil {
 		return err
 	}
@@ -868,7 +871,7 @@ func (v *VFS) TruncateCheck(at Loc, path string, size int64, grow func(cur, size
 	case res.mnt.readOnly():
 		return unix.EROFS
 	}
-	if err := v.cred.check(&st, mayWrite); err != nil {
+	if err := check(res.cred, &st, mayWrite); err != nil {
 		return err
 	}
 	on, ok := res.node.(OpenableNode)
@@ -900,20 +903,20 @@ func (v *VFS) Canonical(path string) (string, error) {
 func (v *VFS) Chdir(at Loc, path string) (*Dentry, error) {
 	v.ns.RLock()
 	defer v.ns.RUnlock()
-	res, err := v.walk(at, path, walkOpts{follow: true, cred: &v.cred})
+	res, err := v.walk(at, path, walkOpts{follow: true, cred: v.credOf(at)})
 	if err != nil {
 		return nil, err
 	}
-	if err := v.mayChdir(res.node); err != nil {
+	if err := mayChdir(res.cred, res.node); err != nil {
 		return nil, err
 	}
 	return v.materialize(res)
 }
 
-// ChdirDentry checks that d is a directory the guest may enter (fchdir)
-// and returns it referenced.
-func (v *VFS) ChdirDentry(d *Dentry) (*Dentry, error) {
-	if err := v.mayChdir(d.Node()); err != nil {
+// ChdirDentry checks that d is a directory c may enter (fchdir) and
+// returns it referenced.
+func (v *VFS) ChdirDentry(c *Cred, d *Dentry) (*Dentry, error) {
+	if err := mayChdir(c, d.Node()); err != nil {
 		return nil, err
 	}
 	if !d.TryIncRef() {
@@ -922,7 +925,7 @@ func (v *VFS) ChdirDentry(d *Dentry) (*Dentry, error) {
 	return d, nil
 }
 
-func (v *VFS) mayChdir(n Node) error {
+func mayChdir(c *Cred, n Node) error {
 	if n == nil {
 		return unix.ENOENT
 	}
@@ -933,7 +936,7 @@ func (v *VFS) mayChdir(n Node) error {
 	if !st.IsDir() {
 		return unix.ENOTDIR
 	}
-	return v.cred.check(&st, mayExec)
+	return check(c, &st, mayExec)
 }
 
 // Realpath resolves the absolute path (following all symlinks) to the
@@ -941,7 +944,7 @@ func (v *VFS) mayChdir(n Node) error {
 func (v *VFS) Realpath(path string) (string, error) {
 	v.ns.RLock()
 	defer v.ns.RUnlock()
-	res, err := v.walk(Loc{}, path, walkOpts{follow: true, cred: &v.cred})
+	res, err := v.walk(Loc{}, path, walkOpts{follow: true, cred: v.cred})
 	if err != nil {
 		return "", err
 	}

@@ -18,10 +18,15 @@ import (
 //
 // Wait, when set, gives the context an open that must wait (a FIFO) is
 // interrupted by; without it such an open waits uninterruptibly.
+//
+// Cred is the caller's credentials, which every permission check of the
+// call uses; nil means the VFS's own (SetCred). The caller keeps it alive:
+// it is a pointer to immutable credentials, so no walk copies or locks.
 type Loc struct {
 	Root, Dir *Dentry
 	Ctx       context.Context
 	Wait      Waiter
+	Cred      *Cred
 }
 
 // frame is one directory on the walk stack. The stack mirrors the guest
@@ -74,7 +79,8 @@ type walkResult struct {
 	// file is the open file a trailing FDLink stood for (node is its node,
 	// d its dentry when it has one).
 	file  *File
-	slash bool // the path had a trailing slash
+	slash bool  // the path had a trailing slash
+	cred  *Cred // whom the walk checked permissions for
 }
 
 // parent is the directory containing the node (for a path ending in "/",
@@ -145,7 +151,7 @@ func (v *VFS) walk(at Loc, p string, o walkOpts) (*walkResult, error) {
 	if start == nil || p[0] == '/' {
 		start = root
 	}
-	r := &walkResult{slash: len(comps) > 0 && strings.HasSuffix(p, "/")}
+	r := &walkResult{slash: len(comps) > 0 && strings.HasSuffix(p, "/"), cred: o.cred}
 	r.stack = append(r.buf[:0], frameOf(start))
 	if r.stack[0].dir == nil {
 		return nil, unix.ENOTDIR
@@ -157,7 +163,7 @@ func (v *VFS) walk(at Loc, p string, o walkOpts) (*walkResult, error) {
 		final := len(comps) == 0
 		cur := r.stack[len(r.stack)-1]
 		if o.cred != nil {
-			if err := o.cred.checkNode(cur.dir, mayExec); err != nil {
+			if err := checkNode(o.cred, cur.dir, mayExec); err != nil {
 				return nil, err
 			}
 		}

@@ -1,8 +1,6 @@
 package linux
 
 import (
-	"log/slog"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
@@ -21,41 +19,17 @@ func sysFchownat(t *kernel.Task, a args) (uint64, error) {
 }
 
 func sysFchown(t *kernel.Task, a args) (uint64, error) {
-	st, err := t.Proc.Fstat(fdArg(a[0]))
-	if err != nil {
-		return 0, err
-	}
-	return 0, chownIDs(t, st.Uid, a[1], a[2])
+	return 0, t.Proc.Fchown(fdArg(a[0]), uint32(a[1]), uint32(a[2]))
 }
 
-// chown serves the chown family. The guest is an unprivileged user (uid
-// and gid 1000) and owns what it creates, so the only ownership change it
-// may make is to itself — a no-op — as on Linux for a non-root user;
-// anything else is EPERM. Nothing ever reaches the host.
+// chown serves the chown family under the caller's credentials (the rules
+// are the kernel's: kernel/vfs ChownAt). uid_t and gid_t are 32 bits;
+// (uid_t)-1 leaves an id unchanged. Nothing ever reaches the host: a host
+// file's owner never changes.
 func chown(t *kernel.Task, dirfd int, pathAddr, uid, gid uint64, flags int) (uint64, error) {
 	path, err := readPath(t, pathAddr)
 	if err != nil && !(pathAddr != 0 && flags&unix.AT_EMPTY_PATH != 0) {
 		return 0, err
 	}
-	st, err := t.Proc.Fstatat(dirfd, path, flags&(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH))
-	if err != nil {
-		return 0, err
-	}
-	return 0, chownIDs(t, st.Uid, uid, gid)
-}
-
-// chownIDs decides a chown of a file owned by owner: an unprivileged user
-// may only "change" the owner and group of its own files to itself.
-func chownIDs(t *kernel.Task, owner uint32, uid, gid uint64) error {
-	const keep = ^uint32(0) // (uid_t)-1: leave unchanged
-	u, g := uint32(uid), uint32(gid)
-	if u == keep && g == keep {
-		return nil
-	}
-	if owner == kernel.GuestUID && (u == keep || u == kernel.GuestUID) && (g == keep || g == kernel.GuestGID) {
-		t.Proc.Kernel().AuditEvent("chown_noop", slog.Int("pid", t.Proc.PID), slog.Uint64("uid", uint64(u)),
-			slog.Uint64("gid", uint64(g)))
-		return nil
-	}
-	return unix.EPERM
+	return 0, t.Proc.Fchownat(dirfd, path, uint32(uid), uint32(gid), flags)
 }

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/cred"
 )
 
 // sysXattr serves the extended-attribute calls: our file systems keep no
@@ -115,10 +116,14 @@ func sysPrctl(t *kernel.Task, a args) (uint64, error) {
 		}
 		return 0, nil
 	case unix.PR_CAPBSET_READ:
-		if a[1] > 63 {
+		// The bounding set is full, as a Linux process's normally is (no
+		// call lowers it); what a process holds is its permitted and
+		// effective sets (kernel/cred), powers over the kernel's own
+		// checks only.
+		if a[1] > uint64(cred.CapLastCap) {
 			return 0, unix.EINVAL
 		}
-		return 0, nil // the guest holds no capabilities
+		return 1, nil
 	}
 	t.Proc.Kernel().Unsupported("prctl option", unix.SYS_PRCTL, t.Proc.PID)
 	return 0, unix.EINVAL

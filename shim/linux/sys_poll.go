@@ -64,6 +64,27 @@ func sysPselect6(t *kernel.Task, a args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The sixth argument is struct { const sigset_t *ss; size_t ss_len; }:
+	// the mask to wait with, as ppoll's (make's jobserver waits for
+	// SIGCHLD that way).
+	if a[5] != 0 {
+		b, err := t.CopyIn(a[5], 16)
+		if err != nil {
+			return 0, err
+		}
+		if ss := binary.LittleEndian.Uint64(b); ss != 0 {
+			m, err := readSigset(t, ss, binary.LittleEndian.Uint64(b[8:]))
+			if err != nil {
+				return 0, err
+			}
+			t.SaveMask(m)
+			n, err := sel(t, a, timeout)
+			if err == nil {
+				t.RestoreMask()
+			}
+			return n, err
+		}
+	}
 	return sel(t, a, timeout)
 }
 

@@ -10,12 +10,6 @@ import (
 	"github.com/litebox-go/litebox/kernel"
 )
 
-// sysGetuid serves getuid and geteuid: the guest is one unprivileged user.
-func sysGetuid(t *kernel.Task, a args) (uint64, error) { return kernel.GuestUID, nil }
-
-// sysGetgid serves getgid and getegid.
-func sysGetgid(t *kernel.Task, a args) (uint64, error) { return kernel.GuestGID, nil }
-
 func sysExit(t *kernel.Task, a args) (uint64, error) { return 0, &kernel.Exit{Code: int(a[0] & 0xff)} }
 
 func sysGetpid(t *kernel.Task, a args) (uint64, error) { return uint64(t.Proc.Getpid()), nil }

@@ -172,7 +172,7 @@ func sysWaitid(t *kernel.Task, a args) (uint64, error) {
 	if a[2] != 0 {
 		var b [arch.SiginfoSize]byte // all zero when no child changed state
 		if res.PID != 0 {
-			b = arch.SigInfo{Signo: unix.SIGCHLD, Code: res.Code, Pid: int32(res.PID), Uid: kernel.GuestUID,
+			b = arch.SigInfo{Signo: unix.SIGCHLD, Code: res.Code, Pid: int32(res.PID), Uid: res.UID,
 				Status: res.SigStatus}.Marshal()
 		}
 		if err := t.CopyOut(a[2], b[:]); err != nil {

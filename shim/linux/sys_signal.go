@@ -115,7 +115,7 @@ func sysSetitimer(t *kernel.Task, a args) (uint64, error) {
 
 // senderInfo is the siginfo of a signal sent by kill/tgkill.
 func senderInfo(t *kernel.Task, sig unix.Signal, code int32) kernel.SigInfo {
-	return kernel.SigInfo{Signo: sig, Code: code, Pid: int32(t.Proc.PID), Uid: kernel.GuestUID}
+	return kernel.SigInfo{Signo: sig, Code: code, Pid: int32(t.Proc.PID), Uid: t.Proc.Creds().UID}
 }
 
 func sigArg(v uint64) (unix.Signal, error) {
@@ -140,13 +140,13 @@ func sysKill(t *kernel.Task, a args) (uint64, error) {
 		if !ok {
 			return 0, unix.ESRCH
 		}
-		return 0, p.SendSignal(info)
+		return 0, t.Proc.SignalFrom(p, info)
 	case pid == 0:
-		return 0, k.KillGroup(t.Proc.Pgid(), info)
+		return 0, k.KillGroupFrom(t.Proc, t.Proc.Pgid(), info)
 	case pid == -1:
-		return 0, k.KillAll(t.Proc, info)
+		return 0, k.KillAllFrom(t.Proc, info)
 	default:
-		return 0, k.KillGroup(-pid, info)
+		return 0, k.KillGroupFrom(t.Proc, -pid, info)
 	}
 }
 
@@ -158,6 +158,9 @@ func tkill(t *kernel.Task, tid, tgid int, sigv uint64) error {
 	target, ok := t.Proc.Kernel().Task(tid)
 	if !ok || (tgid != 0 && target.Proc.PID != tgid) {
 		return unix.ESRCH
+	}
+	if err := t.Proc.MaySignal(target.Proc, sig); err != nil {
+		return err
 	}
 	return target.SendSignal(senderInfo(t, sig, kernel.SITkill))
 }

@@ -53,6 +53,9 @@ type Options struct {
 	// user namespace maps ids. It makes read-write mounts of the host
 	// user's own directories usable; leave it off for system directories.
 	OwnerAsGuest bool
+	// Owner is, with OwnerAsGuest, the guest user the host user's files
+	// show as (the sandbox's --user); nil: GuestUID:GuestGID.
+	Owner *Owner
 	// NoXDev refuses to cross host mount points below the directory
 	// (RESOLVE_NO_XDEV), e.g. a host /proc or /sys under a mounted "/".
 	NoXDev bool
@@ -62,6 +65,9 @@ type Options struct {
 	// RLIMIT_NOFILE is shared by every sandbox of the process.
 	FDs *FDBudget
 }
+
+// Owner is a guest uid and gid.
+type Owner struct{ UID, GID uint32 }
 
 // FDBudget counts host descriptors held by open files against a maximum.
 type FDBudget struct {
@@ -230,12 +236,19 @@ func (fs *FS) convert(st *unix.Stat_t) vfs.Stat {
 		Size: st.Size, Blksize: st.Blksize, Blocks: st.Blocks,
 		Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim,
 	}
+	out.Host, out.HostIDs = true, vfs.HostUID|vfs.HostGID
 	if fs.opts.OwnerAsGuest {
+		owner := Owner{vfs.GuestUID, vfs.GuestGID}
+		if fs.opts.Owner != nil {
+			owner = *fs.opts.Owner
+		}
 		if out.Uid == fs.euid {
-			out.Uid = vfs.GuestUID
+			out.Uid = owner.UID
+			out.HostIDs &^= vfs.HostUID
 		}
 		if out.Gid == fs.egid {
-			out.Gid = vfs.GuestGID
+			out.Gid = owner.GID
+			out.HostIDs &^= vfs.HostGID
 		}
 	}
 	return out

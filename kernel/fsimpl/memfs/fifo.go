@@ -29,7 +29,7 @@ func (d *Dir) Mknod(name string, mode uint32) error {
 	}
 	f := &Fifo{}
 	f.fifo = pipe.NewFIFO(d.fs.chargePipe)
-	if err := d.fs.initInode(&f.inode, unix.S_IFIFO, mode, 0); err != nil {
+	if err := d.fs.initInode(&f.inode, unix.S_IFIFO, mode, 0, vfs.GuestUID, vfs.GuestGID); err != nil {
 		return err
 	}
 	return d.addNew(name, f)

@@ -19,7 +19,7 @@ func (fs *FS) NewUnlinked(sealing bool) (vfs.Node, vfs.FileOps, error) {
 	if !sealing {
 		f.seals = unix.F_SEAL_SEAL
 	}
-	if err := fs.initInode(&f.inode, unix.S_IFREG, 0o777, 0); err != nil {
+	if err := fs.initInode(&f.inode, unix.S_IFREG, 0o777, 0, vfs.GuestUID, vfs.GuestGID); err != nil {
 		return nil, nil, err
 	}
 	f.nlink = 0

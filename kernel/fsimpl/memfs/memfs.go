@@ -90,7 +90,7 @@ func Sharing(other *FS) *FS { return newFS(other.acct) }
 func newFS(a *account) *FS {
 	fs := &FS{dev: vfs.NewDev(), acct: a}
 	fs.root = &Dir{entries: map[string]node{}}
-	if err := fs.initInode(&fs.root.inode, unix.S_IFDIR, 0o755, 0); err != nil {
+	if err := fs.initInode(&fs.root.inode, unix.S_IFDIR, 0o755, 0, vfs.GuestUID, vfs.GuestGID); err != nil {
 		// Only a limit too small for one inode gets here; the root exists
 		// anyway (charged) so that the file system is usable, if full.
 		a.used.Add(InodeCost)
@@ -190,12 +190,12 @@ type inode struct {
 }
 
 // initInode charges an inode, with extra bytes of its own (a symlink's
-// target), and fills in i; ENOSPC when the inode cap or the size limit is
-// reached. The charge is returned by releaseLocked.
-func (fs *FS) initInode(i *inode, typ, perm uint32, extra int64) error {
+// target), and fills in i, owned by uid:gid; ENOSPC when the inode cap or
+// the size limit is reached. The charge is returned by releaseLocked.
+func (fs *FS) initInode(i *inode, typ, perm uint32, extra int64, uid, gid uint32) error {
 	now := vfs.Now()
 	i.fs, i.ino, i.typ, i.perm = fs, fs.lastIno.Add(1), typ, perm&0o7777
-	i.uid, i.gid, i.nlink = vfs.GuestUID, vfs.GuestGID, 1
+	i.uid, i.gid, i.nlink = uid, gid, 1
 	i.atime, i.mtime, i.ctime = now, now, now
 	if err := fs.takeInode(); err != nil {
 		return err
@@ -262,6 +262,21 @@ func (i *inode) Chmod(mode uint32) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.perm = mode & 0o7777
+	i.ctime = vfs.Now()
+	return nil
+}
+
+// Chown sets the owner and group; ^uint32(0) leaves one as it is. The
+// VFS has checked who may.
+func (i *inode) Chown(uid, gid uint32) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if uid != ^uint32(0) {
+		i.uid = uid
+	}
+	if gid != ^uint32(0) {
+		i.gid = gid
+	}
 	i.ctime = vfs.Now()
 	return nil
 }
@@ -398,13 +413,19 @@ func (d *Dir) addNew(name string, n node) error {
 	return err
 }
 
-// Create makes an empty regular file.
+// Create makes an empty regular file owned by the default guest user.
 func (d *Dir) Create(name string, mode uint32) (vfs.Node, error) {
+	return d.CreateOwned(name, mode, vfs.GuestUID, vfs.GuestGID)
+}
+
+// CreateOwned makes an empty regular file owned by uid:gid
+// (vfs.OwnedCreator).
+func (d *Dir) CreateOwned(name string, mode, uid, gid uint32) (vfs.Node, error) {
 	if err := vfs.ValidName(name); err != nil {
 		return nil, err
 	}
 	f := &File{pages: map[int64]*page{}, seals: unix.F_SEAL_SEAL}
-	if err := d.fs.initInode(&f.inode, unix.S_IFREG, mode, 0); err != nil {
+	if err := d.fs.initInode(&f.inode, unix.S_IFREG, mode, 0, uid, gid); err != nil {
 		return nil, err
 	}
 	if err := d.addNew(name, f); err != nil {
@@ -413,22 +434,32 @@ func (d *Dir) Create(name string, mode uint32) (vfs.Node, error) {
 	return f, nil
 }
 
-// Mkdir makes an empty directory.
+// Mkdir makes an empty directory owned by the default guest user.
 func (d *Dir) Mkdir(name string, mode uint32) error {
+	return d.MkdirOwned(name, mode, vfs.GuestUID, vfs.GuestGID)
+}
+
+// MkdirOwned makes an empty directory owned by uid:gid (vfs.OwnedCreator).
+func (d *Dir) MkdirOwned(name string, mode, uid, gid uint32) error {
 	if err := vfs.ValidName(name); err != nil {
 		return err
 	}
 	nd := &Dir{parent: d, entries: map[string]node{}}
-	if err := d.fs.initInode(&nd.inode, unix.S_IFDIR, mode, 0); err != nil {
+	if err := d.fs.initInode(&nd.inode, unix.S_IFDIR, mode, 0, uid, gid); err != nil {
 		return err
 	}
 	nd.nlink = 2
 	return d.addNew(name, nd)
 }
 
-// Symlink makes a symbolic link to target; the target's bytes are charged
-// with the link's inode.
+// Symlink makes a symbolic link to target, owned by the default guest
+// user; the target's bytes are charged with the link's inode.
 func (d *Dir) Symlink(target, name string) error {
+	return d.SymlinkOwned(target, name, vfs.GuestUID, vfs.GuestGID)
+}
+
+// SymlinkOwned is Symlink for a link owned by uid:gid (vfs.OwnedCreator).
+func (d *Dir) SymlinkOwned(target, name string, uid, gid uint32) error {
 	if target == "" {
 		return unix.ENOENT
 	}
@@ -439,7 +470,7 @@ func (d *Dir) Symlink(target, name string) error {
 		return err
 	}
 	sl := &Symlink{target: target}
-	if err := d.fs.initInode(&sl.inode, unix.S_IFLNK, 0o777, int64(len(target))); err != nil {
+	if err := d.fs.initInode(&sl.inode, unix.S_IFLNK, 0o777, int64(len(target)), uid, gid); err != nil {
 		return err
 	}
 	return d.addNew(name, sl)
