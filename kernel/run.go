@@ -127,6 +127,7 @@ func (t *Task) loop() int {
 				"code", ev.Code, "addr", ev.Addr, "rip", t.Regs.Rip)
 			t.ForceSignal(SigInfo{Signo: ev.Signal, Code: ev.Code, Addr: ev.Addr})
 		case platform.EventInterrupt:
+			t.checkCPUTimers() // the CPU timers' sampler interrupts (cputimer.go)
 		}
 	}
 }
