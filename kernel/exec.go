@@ -93,9 +93,11 @@ func (t *Task) Execve(path string, argv, envp []string) error {
 	}
 	old := t.Proc.MM
 	if old.Put() {
+		t.Proc.imageDone(old, t.cpuNow()) // getrusage counts the old image
 		t.AS.Release()
 		old.Release()
 	} else {
+		t.Proc.imageDone(old, 0)
 		t.Thread.Exit() // a vfork parent still uses the old address space
 	}
 	th, err := im.as.NewThread()
@@ -174,6 +176,7 @@ func (t *Task) load(path string, argv, envp []string) (*image, error) {
 	}
 	m := mm.New(as, reserved, mmapTop)
 	m.SetBudget(p.k.cfg.Memory)
+	m.SetLimit(p.asLimit()) // RLIMIT_AS is kept across execve
 	open := func(path string) (loader.File, error) { return openProgram(p, path) }
 	creds, secure := p.Creds().Exec()
 	layout := loader.Layout{IDs: loader.IDs{UID: creds.UID, EUID: creds.EUID, GID: creds.GID, EGID: creds.EGID,

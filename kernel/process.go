@@ -70,6 +70,8 @@ type Process struct {
 	stopCh       chan struct{}
 	itimer       *itimer
 	vforkDone    chan struct{}
+	usage        procUsage // getrusage, times, wait4 (rusage.go)
+	cpuTimers    cpuTimers // ITIMER_VIRTUAL, ITIMER_PROF (cputimer.go)
 }
 
 // NewProcess creates the first process of a new job (a command of the
@@ -94,6 +96,13 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 			unix.RLIMIT_FSIZE:  fsizeLimit(k.cfg.Limits.FileSize),
 			unix.RLIMIT_SIGPENDING: {Cur: defaultSigPending(k.memory().Limit()),
 				Max: defaultSigPending(k.memory().Limit())},
+			// An unprivileged user's defaults: no real-time priority, no
+			// nice value below 0 (the sched and priority calls obey them).
+			unix.RLIMIT_RTPRIO: {Cur: 0, Max: 0},
+			unix.RLIMIT_NICE:   {Cur: 0, Max: 0},
+			// No process can map more than the sandbox's --memory: the
+			// JVM sizes its heap reservation from RLIMIT_AS.
+			unix.RLIMIT_AS: asRlimit(k.memory().Limit()),
 		},
 		children:   map[int]*Process{},
 		tasks:      map[int]*Task{},
@@ -220,7 +229,7 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 	if o.Vfork {
 		c.vforkDone = make(chan struct{})
 	}
-	ct := &Task{TID: pid, Proc: c, mask: t.Mask(), altStack: t.AltStackNow()}
+	ct := &Task{TID: pid, Proc: c, mask: t.Mask(), altStack: t.AltStackNow(), sched: t.schedForChild()}
 	c.tasks[pid] = ct
 	p.mu.Lock()
 	p.children[pid] = c
@@ -242,7 +251,7 @@ func (t *Task) NewThread() (*Task, error) {
 		return nil, err
 	}
 	tid := p.k.allocPID()
-	nt := &Task{TID: tid, Proc: p, mask: t.Mask()}
+	nt := &Task{TID: tid, Proc: p, mask: t.Mask(), sched: t.schedForChild()}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.exiting {
@@ -349,6 +358,7 @@ func (t *Task) ExitTask(code int) (last bool) {
 	}
 	if last {
 		p.dropPending()
+		t.exitUsage() // before its parent can see the zombie
 		p.becomeZombie()
 	}
 	// Counted last: the job is done only once its last process is a
@@ -588,11 +598,33 @@ func (p *Process) Setrlimit(resource int, r unix.Rlimit) error {
 	if resource == unix.RLIMIT_NOFILE {
 		p.FDs.SetLimit(int(min(r.Cur, uint64(p.k.cfg.Limits.NoFile))))
 	}
+	if resource == unix.RLIMIT_AS && p.MM != nil {
+		p.MM.SetLimit(p.asLimit())
+	}
 	return nil
 }
 
 // rlimNLimits is RLIM_NLIMITS on Linux: the number of resource limits.
 const rlimNLimits = 16
+
+// asRlimit is the default RLIMIT_AS: the sandbox's memory budget, or no
+// limit without one.
+func asRlimit(budget uint64) unix.Rlimit {
+	if budget == 0 {
+		return unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	}
+	return unix.Rlimit{Cur: budget, Max: budget}
+}
+
+// asLimit is the process's RLIMIT_AS in bytes for its address space's
+// own limit (0: none; the sandbox's budget applies anyway).
+func (p *Process) asLimit() uint64 {
+	lim, _ := p.Getrlimit(unix.RLIMIT_AS)
+	if lim.Cur == unix.RLIM_INFINITY {
+		return 0
+	}
+	return lim.Cur
+}
 
 func fsizeLimit(n uint64) unix.Rlimit {
 	if n == 0 {

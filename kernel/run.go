@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 
 	"golang.org/x/sys/unix"
@@ -107,6 +108,14 @@ func (t *Task) loop() int {
 			// the process cannot go on.
 			if !errors.Is(err, unix.ESRCH) {
 				t.logErr("running guest code", err)
+			} else if !t.Proc.Exiting() && !t.Killed() {
+				// Nobody in the kernel killed it: the host did (the stub's
+				// seccomp filter, the OOM killer, a signal from outside).
+				// The guest only sees SIGKILL; the operator must see why
+				// (issue 11: a JVM under ptrace died so, unexplained).
+				t.Proc.k.cfg.Log.Warn("guest stub died outside the kernel", "pid", t.Proc.PID, "tid", t.TID, "err", err)
+				t.Proc.k.AuditEvent("stub_lost", slog.Int("pid", t.Proc.PID), slog.Int("tid", t.TID),
+					slog.String("err", err.Error()))
 			}
 			t.Proc.Kill(WaitStatusSignaled(unix.SIGKILL, false))
 			return 0
@@ -127,6 +136,7 @@ func (t *Task) loop() int {
 				"code", ev.Code, "addr", ev.Addr, "rip", t.Regs.Rip)
 			t.ForceSignal(SigInfo{Signo: ev.Signal, Code: ev.Code, Addr: ev.Addr})
 		case platform.EventInterrupt:
+			t.checkCPUTimers() // the CPU timers' sampler interrupts (cputimer.go)
 		}
 	}
 }

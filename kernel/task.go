@@ -61,6 +61,8 @@ type Task struct {
 	// process is exiting or it was killed. Made on demand.
 	dieCh chan struct{}
 	dead  bool
+	// sched: the scheduling attributes the guest set (sched.go).
+	sched SchedAttr
 }
 
 // Killed reports whether the thread must leave.

@@ -14,6 +14,8 @@ type WaitResult struct {
 	UID       uint32
 	Code      int32
 	SigStatus int32
+	// Usage is an exited child's, with its reaped descendants' (wait4).
+	Usage Rusage
 }
 
 // WaitOptions are wait4/waitid's options.
@@ -67,7 +69,7 @@ func (p *Process) findWaitable(sel int, o WaitOptions) (WaitResult, bool, error)
 		any = true
 		switch {
 		case c.zombie && o.Exited:
-			res := WaitResult{PID: c.PID, UID: c.Creds().UID, Status: c.status}
+			res := WaitResult{PID: c.PID, UID: c.Creds().UID, Status: c.status, Usage: c.totalUsageLocked()}
 			res.Code, res.SigStatus = waitidCode(c.status)
 			c.mu.Unlock()
 			if !o.NoWait {
@@ -109,6 +111,10 @@ func waitidCode(status int) (int32, int32) {
 
 // reap removes a zombie child for good.
 func (p *Process) reap(c *Process) {
+	c.mu.Lock()
+	u := c.totalUsageLocked()
+	c.mu.Unlock()
+	p.addChildUsage(u)
 	p.mu.Lock()
 	delete(p.children, c.PID)
 	p.mu.Unlock()

@@ -70,7 +70,8 @@ type MM struct {
 	limit    uint64 // bytes of mapped memory allowed; 0 = unlimited
 	budget   *Budget
 	mapped   uint64
-	users    int // processes sharing this address space
+	peak     uint64 // the most mapped at once (getrusage's maxrss)
+	users    int    // processes sharing this address space
 	held     map[FileRef]struct{}
 }
 
@@ -196,6 +197,7 @@ func (m *MM) charge(addr, length uint64) error {
 // addMapped changes the mapped byte count of this space and its budget.
 func (m *MM) addMapped(n int64) {
 	m.mapped = uint64(int64(m.mapped) + n)
+	m.peak = max(m.peak, m.mapped)
 	m.budget.add(n)
 }
 
@@ -846,6 +848,10 @@ func (m *MM) VMAs() []VMA {
 
 // Mapped returns the bytes currently mapped.
 func (m *MM) Mapped() uint64 { m.mu.Lock(); defer m.mu.Unlock(); return m.mapped }
+
+// Peak returns the most bytes mapped at once since the address space was
+// made (a fork's copy starts from what it copied).
+func (m *MM) Peak() uint64 { m.mu.Lock(); defer m.mu.Unlock(); return max(m.peak, m.mapped) }
 
 // Maps renders the mappings in the format of /proc/self/maps.
 func (m *MM) Maps() string {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/platform"
+	"github.com/litebox-go/litebox/platform/internal/hostcpu"
 	"github.com/litebox-go/litebox/platform/internal/hostmem"
 	"github.com/litebox-go/litebox/platform/internal/hostops"
 	"github.com/litebox-go/litebox/platform/internal/lockedthread"
@@ -609,6 +610,10 @@ func (t *thread) Interrupt() {
 // happens, the thread is reaped by its tracer before Exit returns: an
 // unreaped thread would keep its group leader's exit from ever being
 // reported to the leader's tracer.
+// CPUTime is the guest thread's own CPU time (its stub thread's), for the
+// guest's thread CPU clocks and RUSAGE_THREAD.
+func (t *thread) CPUTime() (time.Duration, error) { return hostcpu.Thread(t.s.pid, t.tid) }
+
 func (t *thread) Exit() {
 	defer t.unlock()
 	if t.dead.Load() {

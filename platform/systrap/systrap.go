@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/platform"
+	"github.com/litebox-go/litebox/platform/internal/hostcpu"
 	"github.com/litebox-go/litebox/platform/internal/hostmem"
 	"github.com/litebox-go/litebox/platform/internal/hostops"
 	"github.com/litebox-go/litebox/platform/internal/lockedthread"
@@ -906,6 +907,10 @@ func (t *thread) Interrupt() {
 // Exit ends this stub thread. Once it is gone its slot page and signal
 // stack are unmapped from the stub, so the slot can serve another process
 // without this one seeing it.
+// CPUTime is the guest thread's own CPU time (its stub thread's), for the
+// guest's thread CPU clocks and RUSAGE_THREAD.
+func (t *thread) CPUTime() (time.Duration, error) { return hostcpu.Thread(t.s.pid, t.tid) }
+
 func (t *thread) Exit() {
 	if t.deadFlag.Load() {
 		return

@@ -2,7 +2,6 @@ package linux
 
 import (
 	"encoding/binary"
-	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,6 +36,10 @@ func sysSysinfo(t *kernel.Task, a args) (uint64, error) {
 			unit = 1
 		}
 		total := host.Totalram * unit
+		if lim := t.Proc.Kernel().MemoryLimit(); lim > 0 {
+			// The guest's RAM is what --memory lets it map.
+			total = min(total, lim)
+		}
 		used := min(t.Proc.MM.Mapped(), total)
 		le.PutUint64(b[32:], total)      // totalram
 		le.PutUint64(b[40:], total-used) // freeram
@@ -44,45 +47,6 @@ func sysSysinfo(t *kernel.Task, a args) (uint64, error) {
 	le.PutUint16(b[80:], uint16(len(t.Proc.Kernel().PIDs()))) // procs
 	le.PutUint32(b[104:], 1)                                  // mem_unit
 	return 0, t.CopyOut(a[0], b)
-}
-
-func sysSchedGetaffinity(t *kernel.Task, a args) (uint64, error) {
-	pid, size := int(int32(a[0])), a[1]
-	if pid != 0 && pid != t.Proc.PID {
-		return 0, unix.ESRCH
-	}
-	// The guest's threads run on the host's CPUs; report the ones this
-	// process may use.
-	n := runtime.NumCPU()
-	bytes := (n + 63) / 64 * 8
-	if size < uint64(bytes) || size%8 != 0 {
-		return 0, unix.EINVAL
-	}
-	mask := make([]byte, bytes)
-	for i := 0; i < n; i++ {
-		mask[i/8] |= 1 << (i % 8)
-	}
-	return uint64(bytes), t.CopyOut(a[2], mask)
-}
-
-// sysGetcpu reports a CPU of the affinity mask sched_getaffinity gives, on
-// node 0. Which host CPU a stub runs on is not the guest's business (and
-// would be stale at once); a fixed CPU per thread, spread over the CPUs by
-// thread id, keeps per-CPU caches in the guest spread as they would be.
-// The third argument (a cache) has been unused since Linux 2.6.24.
-func sysGetcpu(t *kernel.Task, a args) (uint64, error) {
-	cpu := uint32((t.TID - 1) % runtime.NumCPU())
-	if a[0] != 0 {
-		if err := t.WriteU32(a[0], cpu); err != nil {
-			return 0, err
-		}
-	}
-	if a[1] != 0 {
-		if err := t.WriteU32(a[1], 0); err != nil {
-			return 0, err
-		}
-	}
-	return 0, nil
 }
 
 func sysPrctl(t *kernel.Task, a args) (uint64, error) {

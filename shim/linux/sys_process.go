@@ -131,7 +131,7 @@ func sysWait4(t *kernel.Task, a args) (uint64, error) {
 		}
 	}
 	if a[3] != 0 {
-		if err := t.CopyOut(a[3], make([]byte, 144)); err != nil { // struct rusage
+		if err := t.CopyOut(a[3], encodeRusage(res.Usage)); err != nil {
 			return 0, err
 		}
 	}
@@ -176,6 +176,11 @@ func sysWaitid(t *kernel.Task, a args) (uint64, error) {
 				Status: res.SigStatus}.Marshal()
 		}
 		if err := t.CopyOut(a[2], b[:]); err != nil {
+			return 0, err
+		}
+	}
+	if a[4] != 0 { // the raw syscall's struct rusage
+		if err := t.CopyOut(a[4], encodeRusage(res.Usage)); err != nil {
 			return 0, err
 		}
 	}

@@ -57,16 +57,16 @@ func sysAlarm(t *kernel.Task, a args) (uint64, error) {
 }
 
 func sysGetitimer(t *kernel.Task, a args) (uint64, error) {
-	if a[0] != unix.ITIMER_REAL {
-		return 0, unsupportedTimer(t)
+	var left, interval time.Duration
+	if int32(a[0]) == unix.ITIMER_REAL {
+		left, interval = t.Proc.Alarm()
+	} else {
+		var err error
+		if left, interval, err = t.CPUItimer(int(int32(a[0]))); err != nil {
+			return 0, err
+		}
 	}
-	left, interval := t.Proc.Alarm()
 	return 0, t.CopyOut(a[1], encodeItimerval(interval, left))
-}
-
-func unsupportedTimer(t *kernel.Task) error {
-	t.Proc.Kernel().Unsupported("itimer other than ITIMER_REAL", unix.SYS_SETITIMER, t.Proc.PID)
-	return unix.EINVAL
 }
 
 func encodeItimerval(interval, value time.Duration) []byte {
@@ -80,8 +80,9 @@ func encodeItimerval(interval, value time.Duration) []byte {
 }
 
 func sysSetitimer(t *kernel.Task, a args) (uint64, error) {
-	if a[0] != unix.ITIMER_REAL {
-		return 0, unsupportedTimer(t)
+	which := int(int32(a[0]))
+	if which != unix.ITIMER_REAL && which != unix.ITIMER_VIRTUAL && which != unix.ITIMER_PROF {
+		return 0, unix.EINVAL
 	}
 	var value, interval time.Duration
 	if a[1] != 0 {
@@ -106,7 +107,12 @@ func sysSetitimer(t *kernel.Task, a args) (uint64, error) {
 			return 0, err
 		}
 	}
-	left, oldInterval := t.Proc.SetAlarm(value, interval)
+	var left, oldInterval time.Duration
+	if which == unix.ITIMER_REAL {
+		left, oldInterval = t.Proc.SetAlarm(value, interval)
+	} else {
+		left, oldInterval, _ = t.SetCPUItimer(which, value, interval)
+	}
 	if a[2] != 0 {
 		return 0, t.CopyOut(a[2], encodeItimerval(oldInterval, left))
 	}
