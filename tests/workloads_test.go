@@ -111,6 +111,9 @@ var workloads = []workload{
 	{name: "sqlite-wal", argv: []string{sqlitePath, "db", "pragma journal_mode=wal; create table t(x); insert into t values (1); select * from t;"},
 		pending: "defect (issue 11, Shared memory: sqlite WAL needs MAP_SHARED)"},
 
+	{name: "java-version", argv: []string{"/usr/bin/java", "-version"}, needs: []string{"/usr/bin/java"},
+		pending: "defect (issue 11, JVM: sched_getaffinity is ESRCH for other threads)"},
+
 	// Build tools.
 	{name: "make", argv: wsh("printf 'all: a b\\na:\\n\\t@echo made a\\nb:\\n\\t@echo made b\\n' > Makefile && make -s"),
 		pending: "defect (issue 11, Identity: make's children call setresuid/getgroups)"},
