@@ -94,7 +94,10 @@ type ModuleResult struct {
 	CountsFromSummary bool              `json:"counts_from_summary"`
 	Counts            Counts            `json:"counts"`
 	Cases             map[string]Status `json:"cases"`
-	Seconds           float64           `json:"seconds"`
+	// Reasons holds, for cases that did not pass, the final exception
+	// line or the skip reason: what a developer reads first.
+	Reasons map[string]string `json:"reasons,omitempty"`
+	Seconds float64           `json:"seconds"`
 	// Tail is the end of the output when the run did not finish normally.
 	Tail string `json:"tail,omitempty"`
 }
@@ -109,6 +112,8 @@ var (
 	// its " ... status" ends it or the docstring line after it.
 	progressRe = regexp.MustCompile(`^\s*(\w+) \(([\w.]+)\)`)
 	envRe      = regexp.MustCompile(`^\d+ tests? altered the execution environment`)
+	// The final line of a traceback: "PermissionError: [Errno 13] ...".
+	excRe = regexp.MustCompile(`^[A-Za-z_][\w.]*(: |$)`)
 )
 
 // Parse reads one regrtest run of module: out is its stdout followed by its
@@ -116,12 +121,24 @@ var (
 // exitCode is the process's exit status. The error reports malformed XML;
 // the text results are returned regardless.
 func Parse(module string, out, junit []byte, exitCode int) (ModuleResult, error) {
-	r := ModuleResult{Module: module, ExitCode: exitCode, Cases: map[string]Status{}}
+	r := ModuleResult{Module: module, ExitCode: exitCode, Cases: map[string]Status{}, Reasons: map[string]string{}}
 	set := func(id string, s Status) {
 		if old, ok := r.Cases[id]; !ok || rank(s) > rank(old) {
 			r.Cases[id] = s
 		}
 	}
+	reason := func(id, why string) {
+		why = strings.TrimSpace(why)
+		if _, ok := r.Reasons[id]; !ok && why != "" {
+			if len(why) > 200 {
+				why = why[:200] + "..."
+			}
+			r.Reasons[id] = why
+		}
+	}
+	// The error listing: after a header, the traceback up to the next
+	// separator; its last unindented "Name: message" line is the exception.
+	block, blockExc, blockDash, blockDone := "", "", false, false
 	var timedOut bool
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
@@ -130,6 +147,20 @@ func Parse(module string, out, junit []byte, exitCode int) (ModuleResult, error)
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
 		separator := len(line) >= 20 && strings.Trim(line, "=") == ""
+		if block != "" {
+			dash := len(line) >= 20 && strings.Trim(line, "-") == ""
+			switch {
+			case dash && !blockDash:
+				blockDash = true
+			case separator || dash:
+				reason(block, blockExc)
+				block = ""
+			case line == "Stdout:" || line == "Stderr:":
+				blockDone = true // the test's captured output follows
+			case !blockDone && excRe.MatchString(line):
+				blockExc = line
+			}
+		}
 		switch {
 		case ranRe.MatchString(line):
 			n, _ := strconv.Atoi(ranRe.FindStringSubmatch(line)[1])
@@ -149,6 +180,7 @@ func Parse(module string, out, junit []byte, exitCode int) (ModuleResult, error)
 			m := headerRe.FindStringSubmatch(line)
 			st := map[string]Status{"FAIL": Fail, "ERROR": Error, "UNEXPECTED SUCCESS": UXPass}[m[1]]
 			set(caseID(m[2], m[3]), st)
+			block, blockExc, blockDash, blockDone = caseID(m[2], m[3]), "", false, false
 		default:
 			if m := progressRe.FindStringSubmatch(line); m != nil {
 				pending = caseID(m[1], m[2])
@@ -156,6 +188,9 @@ func Parse(module string, out, junit []byte, exitCode int) (ModuleResult, error)
 			if i := strings.LastIndex(line, " ... "); i >= 0 && pending != "" {
 				if st, ok := progressStatus(line[i+len(" ... "):]); ok {
 					set(pending, st)
+					if st == Skipped {
+						reason(pending, line[i+len(" ... "):])
+					}
 					pending = ""
 				}
 			}
@@ -163,8 +198,11 @@ func Parse(module string, out, junit []byte, exitCode int) (ModuleResult, error)
 		prevSeparator = separator
 	}
 	var xmlErr error
+	if block != "" {
+		reason(block, blockExc)
+	}
 	if len(junit) > 0 {
-		xmlErr = parseJUnit(junit, set)
+		xmlErr = parseJUnit(junit, set, reason)
 	}
 	switch {
 	case timedOut:
@@ -256,12 +294,30 @@ func countCases(cases map[string]Status) Counts {
 
 // The --junit-xml file of CPython 3.11's test.support.testresult.
 type junitCase struct {
-	Name    string    `xml:"name,attr"`
-	Skipped *struct{} `xml:"skipped"`
-	Failure *struct{} `xml:"failure"`
-	Error   *struct{} `xml:"error"`
-	Output  *struct{} `xml:"output"`  // an expected failure
-	Outcome string    `xml:"outcome"` // "UNEXPECTED_SUCCESS"
+	Name    string      `xml:"name,attr"`
+	Skipped *junitText  `xml:"skipped"`
+	Failure *junitError `xml:"failure"`
+	Error   *junitError `xml:"error"`
+	Output  *struct{}   `xml:"output"`  // an expected failure
+	Outcome string      `xml:"outcome"` // "UNEXPECTED_SUCCESS"
+}
+
+type junitText struct {
+	Text string `xml:",chardata"`
+}
+
+// junitError's message is the formatted exception, without traceback.
+type junitError struct {
+	Message string `xml:"message,attr"`
+}
+
+// lastLine returns the last non-empty line of s.
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndex(s, "\n"); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
 }
 
 type junitSuites struct {
@@ -270,7 +326,7 @@ type junitSuites struct {
 	} `xml:"testsuite"`
 }
 
-func parseJUnit(data []byte, set func(string, Status)) error {
+func parseJUnit(data []byte, set func(string, Status), reason func(string, string)) error {
 	var doc junitSuites
 	if err := xml.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("parsing junit xml: %w", err)
@@ -286,19 +342,27 @@ func parseJUnit(data []byte, set func(string, Status)) error {
 			switch {
 			case c.Error != nil:
 				st = Error
+				reason(c.Name, firstLine(c.Error.Message))
 			case c.Failure != nil:
 				st = Fail
+				reason(c.Name, firstLine(c.Failure.Message))
 			case c.Outcome == "UNEXPECTED_SUCCESS":
 				st = UXPass
 			case c.Output != nil:
 				st = XFail
 			case c.Skipped != nil:
 				st = Skipped
+				reason(c.Name, "skipped '"+c.Skipped.Text+"'") // as unittest prints it
 			}
 			set(c.Name, st)
 		}
 	}
 	return nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
 }
 
 func tail(out []byte, n int) string {

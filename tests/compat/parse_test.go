@@ -128,6 +128,17 @@ func TestParse(t *testing.T) {
 			if !reflect.DeepEqual(got.Cases, tc.cases) {
 				t.Errorf("cases = %v, want %v", got.Cases, tc.cases)
 			}
+			if tc.out == sampleOut {
+				wantReasons := map[string]string{
+					"test.test_demo.A.test_b":     "AssertionError: 1 != 2",
+					"test.test_demo.A.test_c":     "skipped 'no c here'",
+					"test.test_demo.A.test_d":     "OSError: [Errno 38] Function not implemented",
+					"test.test_demo.B.setUpClass": "skipped 'no B'",
+				}
+				if !reflect.DeepEqual(got.Reasons, wantReasons) {
+					t.Errorf("reasons = %q, want %q", got.Reasons, wantReasons)
+				}
+			}
 		})
 	}
 }
@@ -142,13 +153,16 @@ func TestXMLStatusesWinOverProgress(t *testing.T) {
 	// A child process wrote into the progress line, so the text saw no
 	// status for test_a; the XML has it.
 	out := "test_a (test.test_demo.A.test_a) ... child says hi\nok-ish\n"
-	xml := `<testsuites><testsuite><testcase name="test.test_demo.A.test_a"><error type="E" message="m">tb</error></testcase></testsuite></testsuites>`
+	xml := `<testsuites><testsuite><testcase name="test.test_demo.A.test_a"><error type="E" message="OSError: boom&#10;">tb</error></testcase></testsuite></testsuites>`
 	got, err := Parse("test_demo", []byte(out), []byte(xml), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s := got.Cases["test.test_demo.A.test_a"]; s != Error {
 		t.Errorf("test_a = %q, want %q", s, Error)
+	}
+	if r := got.Reasons["test.test_demo.A.test_a"]; r != "OSError: boom" {
+		t.Errorf("test_a reason = %q, want the XML message", r)
 	}
 }
 

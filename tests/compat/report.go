@@ -43,7 +43,20 @@ type CaseDiff struct {
 	Case   string            `json:"case"` // the unittest id
 	Native Status            `json:"native"`
 	Got    map[string]Status `json:"got"` // per platform, also those that agree
-	Known  *Known            `json:"known,omitempty"`
+	// Reasons are the exception lines or skip reasons, per configuration.
+	Reasons map[string]string `json:"reasons,omitempty"`
+	Known   *Known            `json:"known,omitempty"`
+}
+
+// reason returns the first configuration's reason, naming it: what the
+// document shows beside a differing case.
+func (cd CaseDiff) reason(configs []string) string {
+	for _, c := range configs {
+		if why := cd.Reasons[c]; why != "" {
+			return c + ": " + why
+		}
+	}
+	return ""
 }
 
 // ModuleDiff is what differs for one module.
@@ -118,6 +131,12 @@ func (r *Report) Diff(module string) ModuleDiff {
 		}
 		if differs {
 			cd.Known = Classify(module, id)
+			cd.Reasons = map[string]string{}
+			for _, c := range r.Configs {
+				if why := r.Results[module][c].Reasons[id]; why != "" {
+					cd.Reasons[c] = why
+				}
+			}
 			d.Cases = append(d.Cases, cd)
 		}
 	}
@@ -246,7 +265,7 @@ func (r *Report) Markdown() string {
 					fmt.Fprintf(&b, " (%s)", mr.SkipReason)
 				}
 				if mr.Outcome == "crashed" || mr.Outcome == "timeout" {
-					fmt.Fprintf(&b, ", exit %d; last line: `%s`", mr.ExitCode, lastLine(mr.Tail))
+					fmt.Fprintf(&b, ", exit %d; last line: `%s`", mr.ExitCode, strings.ReplaceAll(lastLine(mr.Tail), "`", "'"))
 				}
 				b.WriteString("\n")
 			}
@@ -264,19 +283,15 @@ func (r *Report) Markdown() string {
 			if cd.Known != nil {
 				why = cd.Known.Why
 			}
-			fmt.Fprintf(&b, "- `%s`: %s — %s\n", shortID(m, cd.Case), cd.statuses(r.Platforms()), why)
+			fmt.Fprintf(&b, "- `%s`: %s — %s", shortID(m, cd.Case), cd.statuses(r.Platforms()), why)
+			if rs := cd.reason(r.Configs); rs != "" {
+				fmt.Fprintf(&b, " (%s)", strings.ReplaceAll(rs, "`", "'"))
+			}
+			b.WriteString("\n")
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndex(s, "\n"); i >= 0 {
-		s = s[i+1:]
-	}
-	return strings.ReplaceAll(s, "`", "'")
 }
 
 // WriteJSON writes the whole report, with every case of every run.

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -44,8 +45,16 @@ func run() error {
 		timeout  = flag.Duration("timeout", 15*time.Minute, "regrtest's --timeout for one module")
 		parallel = flag.Int("parallel", 1, "module runs at once (more than 1 makes timing-sensitive tests flakier)")
 		doc      = flag.String("doc", "", "also replace the generated section of this Markdown file (docs/compatibility.md)")
+		reparse  = flag.Bool("reparse", false, "run nothing: rebuild the report from the logs and XML files of the last run in -out (after editing the parser or tests/compat/known.go)")
 	)
 	flag.Parse()
+	if *reparse {
+		rep, err := reparseRun(*outDir)
+		if err != nil {
+			return err
+		}
+		return write(rep, *outDir, *doc)
+	}
 	if err := compat.HaveTestsuite(); err != nil {
 		return err
 	}
@@ -109,6 +118,12 @@ func run() error {
 	close(jobs)
 	wg.Wait()
 
+	return write(rep, out, *doc)
+}
+
+// write prints the table and writes results.json, results.md and, if doc
+// is set, the generated section of doc.
+func write(rep *compat.Report, out, doc string) error {
 	fmt.Println()
 	if err := rep.WriteText(os.Stdout); err != nil {
 		return err
@@ -122,19 +137,19 @@ func run() error {
 	}
 	fmt.Printf("\nwrote %s and %s (logs: %s/CONFIG/MODULE.log)\n",
 		filepath.Join(out, "results.json"), filepath.Join(out, "results.md"), out)
-	if *doc != "" {
-		old, err := os.ReadFile(*doc)
+	if doc != "" {
+		old, err := os.ReadFile(doc)
 		if err != nil {
 			return err
 		}
 		updated, err := compat.ReplaceGenerated(string(old), md)
 		if err != nil {
-			return fmt.Errorf("%s: %w", *doc, err)
+			return fmt.Errorf("%s: %w", doc, err)
 		}
-		if err := os.WriteFile(*doc, []byte(updated), 0o644); err != nil {
+		if err := os.WriteFile(doc, []byte(updated), 0o644); err != nil {
 			return err
 		}
-		fmt.Println("updated", *doc)
+		fmt.Println("updated", doc)
 	}
 	return nil
 }
@@ -170,4 +185,43 @@ func setup(r *compat.Runner, module string, configs []string) []string {
 		lines = append(lines, fmt.Sprintf("- %s: `%s`", c, line))
 	}
 	return lines
+}
+
+// reparseRun reads the last run's results.json in out for what the logs do
+// not record (exit codes, durations, runs ended by a timeout) and parses
+// every log and XML file again.
+func reparseRun(out string) (*compat.Report, error) {
+	data, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		return nil, err
+	}
+	var old compat.Report
+	if err := json.Unmarshal(data, &old); err != nil {
+		return nil, fmt.Errorf("results.json: %w", err)
+	}
+	rep := compat.NewReport(old.Modules, old.Configs)
+	rep.Setup = old.Setup
+	for _, m := range old.Modules {
+		for _, c := range old.Configs {
+			prev, ok := old.Results[m][c]
+			if !ok {
+				continue
+			}
+			log, err := os.ReadFile(filepath.Join(out, c, m+".log"))
+			if err != nil {
+				return nil, err
+			}
+			junit, _ := os.ReadFile(filepath.Join(out, c, m+".xml"))
+			mr, err := compat.Parse(m, log, junit, prev.ExitCode)
+			if err != nil {
+				slog.Error("reparse", "module", m, "config", c, "err", err)
+			}
+			mr.Config, mr.Seconds = c, prev.Seconds
+			if prev.Outcome == "timeout" {
+				mr.Outcome = "timeout"
+			}
+			rep.Add(mr)
+		}
+	}
+	return rep, nil
 }
