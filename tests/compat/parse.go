@@ -139,7 +139,7 @@ func Parse(module string, out, junit []byte, exitCode int) (ModuleResult, error)
 	// The error listing: after a header, the traceback up to the next
 	// separator; its last unindented "Name: message" line is the exception.
 	block, blockExc, blockDash, blockDone := "", "", false, false
-	var timedOut bool
+	var timedOut, moduleSkipped bool
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
 	prevSeparator := false
@@ -171,7 +171,11 @@ func Parse(module string, out, junit []byte, exitCode int) (ModuleResult, error)
 		case verdictRe.MatchString(line):
 			r.Outcome = verdictRe.FindStringSubmatch(line)[1]
 		case strings.HasPrefix(line, module+" skipped"):
-			r.SkipReason = strings.TrimPrefix(strings.TrimPrefix(line, module+" skipped"), " -- ")
+			// "MODULE skipped -- reason", then a bare "MODULE skipped".
+			moduleSkipped = true
+			if why := strings.TrimPrefix(strings.TrimPrefix(line, module+" skipped"), " -- "); r.SkipReason == "" {
+				r.SkipReason = why
+			}
 		case envRe.MatchString(line):
 			r.EnvChanged = true
 		case strings.HasPrefix(line, "Timeout (") && strings.HasSuffix(line, ")!"):
@@ -207,7 +211,7 @@ func Parse(module string, out, junit []byte, exitCode int) (ModuleResult, error)
 	switch {
 	case timedOut:
 		r.Outcome = "timeout"
-	case r.SkipReason != "" && r.Counts.Run == 0:
+	case moduleSkipped && r.Counts.Run == 0:
 		r.Outcome = "skipped"
 	case r.Outcome == "":
 		r.Outcome = "crashed"

@@ -102,7 +102,7 @@ func TestParse(t *testing.T) {
 		{
 			name: "module skipped",
 			out: "0:00:00 load avg: 0.50 [1/1] test_demo\n" +
-				"test_demo skipped -- No module named '_demo'\n\n== Tests result: SUCCESS ==\n",
+				"test_demo skipped -- No module named '_demo'\ntest_demo skipped\n\n== Tests result: SUCCESS ==\n",
 			outcome:    "skipped",
 			cases:      map[string]Status{},
 			skipReason: "No module named '_demo'",
