@@ -111,6 +111,7 @@ var (
 	// A verbose progress line starts with "test_x (test.mod.C.test_x)";
 	// its " ... status" ends it or the docstring line after it.
 	progressRe = regexp.MustCompile(`^\s*(\w+) \(([\w.]+)\)`)
+	timeoutRe  = regexp.MustCompile(`Timeout \(\d+:\d\d:\d\d\)!$`)
 	envRe      = regexp.MustCompile(`^\d+ tests? altered the execution environment`)
 	// The final line of a traceback: "PermissionError: [Errno 13] ...".
 	excRe = regexp.MustCompile(`^[A-Za-z_][\w.]*(: |$)`)
@@ -178,8 +179,18 @@ func Parse(module string, out, junit []byte, exitCode int) (ModuleResult, error)
 			}
 		case envRe.MatchString(line):
 			r.EnvChanged = true
-		case strings.HasPrefix(line, "Timeout (") && strings.HasSuffix(line, ")!"):
-			timedOut = true // faulthandler's dump_traceback_later
+		case timeoutRe.MatchString(line):
+			// faulthandler's dump_traceback_later, often right after the
+			// " ... " of the case that hung.
+			timedOut = true
+			if m := progressRe.FindStringSubmatch(line); m != nil {
+				pending = caseID(m[1], m[2])
+			}
+			if pending != "" && strings.Contains(line, " ... ") {
+				set(pending, Error)
+				reason(pending, "hung: regrtest's --timeout fired in this case")
+			}
+			pending = ""
 		case prevSeparator && headerRe.MatchString(line):
 			m := headerRe.FindStringSubmatch(line)
 			st := map[string]Status{"FAIL": Fail, "ERROR": Error, "UNEXPECTED SUCCESS": UXPass}[m[1]]

@@ -94,10 +94,10 @@ func TestParse(t *testing.T) {
 		{
 			name: "regrtest timeout",
 			out: "test_a (test.test_demo.A.test_a) ... ok\n" +
-				"Timeout (0:00:05)!\nThread 0x00007f (most recent call first):\n",
+				"test_b (test.test_demo.A.test_b) ... Timeout (0:00:05)!\nThread 0x00007f (most recent call first):\n",
 			outcome: "timeout",
-			counts:  Counts{Run: 1},
-			cases:   map[string]Status{"test.test_demo.A.test_a": OK},
+			counts:  Counts{Run: 2, Errors: 1},
+			cases:   map[string]Status{"test.test_demo.A.test_a": OK, "test.test_demo.A.test_b": Error},
 		},
 		{
 			name: "module skipped",
