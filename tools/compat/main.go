@@ -8,8 +8,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -191,13 +193,18 @@ func setup(r *compat.Runner, module string, configs []string) []string {
 // not record (exit codes, durations, runs ended by a timeout) and parses
 // every log and XML file again.
 func reparseRun(out string) (*compat.Report, error) {
-	data, err := os.ReadFile(filepath.Join(out, "results.json"))
-	if err != nil {
-		return nil, err
-	}
 	var old compat.Report
-	if err := json.Unmarshal(data, &old); err != nil {
-		return nil, fmt.Errorf("results.json: %w", err)
+	data, err := os.ReadFile(filepath.Join(out, "results.json"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// A run still going (or killed): take whatever logs there are.
+		old = *partialRun(out)
+	case err != nil:
+		return nil, err
+	default:
+		if err := json.Unmarshal(data, &old); err != nil {
+			return nil, fmt.Errorf("results.json: %w", err)
+		}
 	}
 	rep := compat.NewReport(old.Modules, old.Configs)
 	rep.Setup = old.Setup
@@ -224,4 +231,27 @@ func reparseRun(out string) (*compat.Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// partialRun lists the logs of a run that wrote no results.json, with
+// unknown exit codes.
+func partialRun(out string) *compat.Report {
+	cfgs := []string{compat.NativeConfig}
+	cfgs = append(cfgs, compat.Platforms...)
+	var mods []string
+	for _, m := range compat.Modules {
+		if _, err := os.Stat(filepath.Join(out, compat.NativeConfig, m+".log")); err == nil {
+			mods = append(mods, m)
+		}
+	}
+	rep := compat.NewReport(mods, cfgs)
+	rep.Setup = []string{"(partial run: no results.json)"}
+	for _, m := range mods {
+		for _, c := range cfgs {
+			if _, err := os.Stat(filepath.Join(out, c, m+".log")); err == nil {
+				rep.Add(compat.ModuleResult{Module: m, Config: c, ExitCode: -1})
+			}
+		}
+	}
+	return rep
 }
