@@ -11,8 +11,9 @@ import "strings"
 type Known struct {
 	Module string `json:"module"`
 	// Case is a prefix of the case id without "test.MODULE." (a class
-	// name matches all its tests); "" classifies the module as a whole
-	// (its outcome or counts).
+	// name matches all its tests; a trailing "*" matches any id starting
+	// with the rest, e.g. "ProcessPool*"); "" classifies the module as a
+	// whole (its outcome or counts).
 	Case string `json:"case"`
 	Why  string `json:"why"`
 }
@@ -34,12 +35,17 @@ func Classify(module, id string) *Known {
 			}
 			continue
 		}
-		if k.Case == "" || !strings.HasPrefix(short, k.Case) {
+		if k.Case == "" {
 			continue
 		}
-		// "C.test_x" must not match "C.test_xy": a prefix ends at a dot or
-		// the end of the id.
-		if len(short) > len(k.Case) && short[len(k.Case)] != '.' {
+		if raw, ok := strings.CutSuffix(k.Case, "*"); ok {
+			if !strings.HasPrefix(short, raw) {
+				continue
+			}
+		} else if !strings.HasPrefix(short, k.Case) ||
+			// "C.test_x" must not match "C.test_xy": a prefix ends at a
+			// dot or the end of the id (unless it ends in "*").
+			len(short) > len(k.Case) && short[len(k.Case)] != '.' {
 			continue
 		}
 		if best == nil || len(k.Case) > len(best.Case) {
@@ -51,9 +57,40 @@ func Classify(module, id string) *Known {
 
 // Reasons shared by several entries.
 const (
-	byDesignNoRoot = "by design: the guest is an unprivileged user, never host root"
+	byDesignNoNet   = "by design: no host network (socket(AF_INET) is EACCES in the guest)"
+	defectIdentity  = "defect (issue 11, Identity: setuid/setgid/setgroups/getgroups... are ENOSYS)"
+	defectPipeSize  = "defect (issue 11, Files: F_GETPIPE_SZ/F_SETPIPE_SZ are EINVAL)"
+	defectShm       = "defect (issue 11, Shared memory: no /dev/shm, so sem_open/SemLock fail with ENOENT)"
+	defectItimer    = "defect (issue 11, Time and resources: ITIMER_VIRTUAL/ITIMER_PROF are EINVAL)"
+	defectPidfd     = "defect (issue 11, Time and resources: pidfd_open/pidfd_send_signal)"
+	defectProcStat  = "defect (not in issue 11: /proc/PID/status is missing)"
+	defectNproc     = "defect (not in issue 11: setrlimit(RLIMIT_NPROC) does not limit fork)"
+	hangPtraceIOSig = "defect? (ptrace only, seen once under heavy load: the SIGALRM meant to interrupt a blocked pipe write never ended it; regrtest's --timeout fired)"
 )
 
 // KnownDifferences lists every difference seen on the reference machine
 // (docs/compatibility.md says which run).
-var KnownDifferences = []Known{}
+var KnownDifferences = []Known{
+	{Module: "test_signal", Case: "WakeupFDTests.test_invalid_socket", Why: byDesignNoNet},
+	{Module: "test_signal", Case: "WakeupFDTests.test_set_wakeup_fd_socket_result", Why: byDesignNoNet},
+	{Module: "test_signal", Case: "ItimerTest.test_itimer_prof", Why: defectItimer},
+	{Module: "test_signal", Case: "ItimerTest.test_itimer_virtual", Why: defectItimer},
+	{Module: "test_signal", Case: "PidfdSignalTest", Why: defectPidfd},
+
+	{Module: "test_subprocess", Case: "POSIXProcessTestCase.test_extra_groups", Why: defectIdentity},
+	{Module: "test_subprocess", Case: "POSIXProcessTestCase.test_group", Why: defectIdentity},
+	{Module: "test_subprocess", Case: "POSIXProcessTestCase.test_user", Why: defectIdentity},
+	{Module: "test_subprocess", Case: "POSIXProcessTestCase.test_preexec_fork_failure", Why: defectNproc},
+	{Module: "test_subprocess", Case: "POSIXProcessTestCase.test_restore_signals", Why: defectProcStat},
+	{Module: "test_subprocess", Case: "ProcessTestCase.test_pipesize_default", Why: defectPipeSize},
+	{Module: "test_subprocess", Case: "ProcessTestCase.test_pipesizes", Why: defectPipeSize},
+	{Module: "test_subprocess", Case: "ProcessTestCaseNoPoll.test_pipesize_default", Why: defectPipeSize},
+	{Module: "test_subprocess", Case: "ProcessTestCaseNoPoll.test_pipesizes", Why: defectPipeSize},
+
+	{Module: "test_io", Case: "PySignalsTest.test_interrupted_write_text", Why: hangPtraceIOSig},
+	{Module: "test_io", Why: "ptrace: the run ended at the hung case below (regrtest's --timeout), so the cases after it were not reached"},
+
+	{Module: "test_multiprocessing_fork", Why: defectShm + "; regrtest skips the whole module"},
+
+	{Module: "test_concurrent_futures", Case: "ProcessPool*", Why: defectShm},
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -31,8 +32,16 @@ func NewReport(modules, configs []string) *Report {
 	return r
 }
 
-// Add records one result.
+// Add records one result, replacing an earlier one of that module and
+// configuration.
 func (r *Report) Add(mr ModuleResult) {
+	if r.Results[mr.Module] == nil {
+		r.Modules = append(r.Modules, mr.Module)
+		r.Results[mr.Module] = map[string]ModuleResult{}
+	}
+	if !slices.Contains(r.Configs, mr.Config) {
+		r.Configs = append(r.Configs, mr.Config)
+	}
 	r.Results[mr.Module][mr.Config] = mr
 }
 
@@ -48,10 +57,10 @@ type CaseDiff struct {
 	Known   *Known            `json:"known,omitempty"`
 }
 
-// reason returns the first configuration's reason, naming it: what the
-// document shows beside a differing case.
-func (cd CaseDiff) reason(configs []string) string {
-	for _, c := range configs {
+// reason returns a platform's reason, else the native one, naming the
+// configuration: what the document shows beside a differing case.
+func (cd CaseDiff) reason(platforms []string) string {
+	for _, c := range append(platforms, NativeConfig) {
 		if why := cd.Reasons[c]; why != "" {
 			return c + ": " + why
 		}
@@ -63,8 +72,9 @@ func (cd CaseDiff) reason(configs []string) string {
 type ModuleDiff struct {
 	Cases []CaseDiff `json:"cases"`
 	// NotRun[platform] counts native cases a platform never reached
-	// because its run ended early (crash, timeout, module skipped); they
-	// are not listed one by one.
+	// (its run ended early, or a fixture skipped the class), and
+	// NotRun[NativeConfig] cases a platform ran that native did not;
+	// they are not listed one by one.
 	NotRun map[string]int `json:"not_run,omitempty"`
 	// ModuleKnown classifies a module-level difference (outcome or a
 	// counts difference no case explains), if one is listed.
@@ -107,25 +117,27 @@ func (r *Report) Diff(module string) ModuleDiff {
 	sort.Strings(sorted)
 	d := ModuleDiff{NotRun: map[string]int{}}
 	for _, id := range sorted {
+		// A case missing from a run (it crashed, timed out, or a fixture
+		// skipped the whole class) is counted, not listed: there is
+		// nothing to compare. One a platform did not pass is listed even
+		// when native lacks it (a skipped setUpClass names the class).
 		want, ok := native.Cases[id]
 		if !ok {
 			want = NotReached
+			d.NotRun[NativeConfig]++
 		}
 		cd := CaseDiff{Module: module, Case: id, Native: want, Got: map[string]Status{}}
 		differs := false
 		for _, p := range platforms {
-			res := r.Results[module][p]
-			got, ok := res.Cases[id]
+			got, ok := r.Results[module][p].Cases[id]
 			if !ok {
 				got = NotReached
-				if res.Module == "" || res.Outcome == "crashed" || res.Outcome == "timeout" || res.Outcome == "skipped" {
+				if want != NotReached {
 					d.NotRun[p]++
-					cd.Got[p] = got
-					continue
 				}
 			}
 			cd.Got[p] = got
-			if got != want {
+			if got != NotReached && got != want && (want != NotReached || got != OK) {
 				differs = true
 			}
 		}
@@ -275,19 +287,14 @@ func (r *Report) Markdown() string {
 				fmt.Fprintf(&b, "- %s: %d native cases not reached\n", p, n)
 			}
 		}
+		if n := d.NotRun[NativeConfig]; n > 0 {
+			fmt.Fprintf(&b, "- native: %d cases a platform ran were not reached natively\n", n)
+		}
 		if k := d.ModuleKnown; k != nil {
 			fmt.Fprintf(&b, "- module: %s\n", k.Why)
 		}
-		for _, cd := range d.Cases {
-			why := "**unclassified**"
-			if cd.Known != nil {
-				why = cd.Known.Why
-			}
-			fmt.Fprintf(&b, "- `%s`: %s — %s", shortID(m, cd.Case), cd.statuses(r.Platforms()), why)
-			if rs := cd.reason(r.Configs); rs != "" {
-				fmt.Fprintf(&b, " (%s)", strings.ReplaceAll(rs, "`", "'"))
-			}
-			b.WriteString("\n")
+		for _, g := range groupDiffs(m, d.Cases, r.Platforms()) {
+			b.WriteString(g)
 		}
 		b.WriteString("\n")
 	}
@@ -327,4 +334,60 @@ func ReplaceGenerated(doc, section string) (string, error) {
 		return "", fmt.Errorf("the markers %q and %q are missing or out of order", BeginMarker, EndMarker)
 	}
 	return doc[:i+len(BeginMarker)] + "\n" + section + doc[j:], nil
+}
+
+// groupDiffs renders the differing cases of module, one line per case,
+// except that cases that differ the same way for the same reason and
+// classification share a line (a missing feature can fail a hundred
+// cases).
+func groupDiffs(module string, cases []CaseDiff, platforms []string) []string {
+	var lines []string
+	cases = append([]CaseDiff(nil), cases...)
+	for i := 0; i < len(cases); {
+		cd := cases[i]
+		why := "**unclassified**"
+		if cd.Known != nil {
+			why = cd.Known.Why
+		}
+		// Cases of any class that differ the same way for the same reason
+		// and classification share a line.
+		key := func(c CaseDiff) string {
+			k := ""
+			if c.Known != nil {
+				k = c.Known.Why
+			}
+			return c.statuses(platforms) + "\x00" + c.reason(platforms) + "\x00" + k
+		}
+		var group []CaseDiff
+		rest := cases[i+1:]
+		cases = cases[:i+1]
+		for _, c := range rest {
+			if key(c) == key(cd) {
+				group = append(group, c)
+			} else {
+				cases = append(cases, c)
+			}
+		}
+		j := i + 1
+		name := "`" + shortID(module, cd.Case) + "`"
+		if len(group) > 0 {
+			const maxNames = 8
+			names := []string{shortID(module, cd.Case)}
+			for _, c := range group {
+				names = append(names, shortID(module, c.Case))
+			}
+			n := len(names)
+			if n > maxNames {
+				names = append(names[:maxNames], fmt.Sprintf("and %d more (bin/compat/results.json)", n-maxNames))
+			}
+			name = fmt.Sprintf("%d cases (%s)", n, strings.Join(names, ", "))
+		}
+		line := fmt.Sprintf("- %s: %s — %s", name, cd.statuses(platforms), why)
+		if rs := cd.reason(platforms); rs != "" {
+			line += fmt.Sprintf(" (%s)", strings.ReplaceAll(rs, "`", "'"))
+		}
+		lines = append(lines, line+"\n")
+		i = j
+	}
+	return lines
 }

@@ -47,6 +47,7 @@ func run() error {
 		timeout  = flag.Duration("timeout", 15*time.Minute, "regrtest's --timeout for one module")
 		parallel = flag.Int("parallel", 1, "module runs at once (more than 1 makes timing-sensitive tests flakier)")
 		doc      = flag.String("doc", "", "also replace the generated section of this Markdown file (docs/compatibility.md)")
+		merge    = flag.Bool("merge", false, "run only -modules x -configs again and merge them into the last run's results in -out (a re-run of a flaky module)")
 		reparse  = flag.Bool("reparse", false, "run nothing: rebuild the report from the logs and XML files of the last run in -out (after editing the parser or tests/compat/known.go)")
 	)
 	flag.Parse()
@@ -86,6 +87,13 @@ func run() error {
 	for _, s := range rep.Setup {
 		fmt.Println(s)
 	}
+	if *merge {
+		if rep, err = reparseRun(out); err != nil {
+			return err
+		}
+		rep.Setup = append(rep.Setup, "", fmt.Sprintf("Re-run on %s (-merge): %s in %s.",
+			time.Now().UTC().Format("15:04 MST"), strings.Join(mods, ", "), strings.Join(cfgs, ", ")))
+	}
 
 	type job struct{ module, config string }
 	jobs := make(chan job)
@@ -109,6 +117,7 @@ func run() error {
 			}
 		}()
 	}
+	// A re-run replaces the module's earlier result in that config.
 	// The slowest modules first, so that the pool's last runs are short.
 	order := append([]string(nil), mods...)
 	sort.SliceStable(order, func(i, j int) bool { return slow[order[i]] && !slow[order[j]] })
