@@ -82,7 +82,8 @@ func (r *Runner) regrtestArgs(module, xmlPath string) []string {
 // SandboxFlags are the `litebox run` flags every compat run gets, chosen
 // so that the suite can run at all: the run directory writable (for the
 // XML), more memory, descriptors and tasks than the defaults (the native
-// run's soft RLIMIT_NOFILE, so that tests reading the limit agree), a
+// run's soft RLIMIT_NOFILE, so that tests reading the limit agree), no
+// file-size limit (as natively), a
 // larger /tmp (regrtest's work directory and the tests' files live there)
 // and a wall-clock limit a little above regrtest's own.
 func (r *Runner) SandboxFlags(runDir string) []string {
@@ -97,6 +98,9 @@ func (r *Runner) SandboxFlags(runDir string) []string {
 		"--memory", "8G",
 		"--tmpfs-size", "4G",
 		"--pids", "4096",
+		// Native RLIMIT_FSIZE is unlimited, and test_resource checks it;
+		// test_mmap's large-file tests write past 4 GiB (sparse).
+		"--fsize", "0",
 		"--nofile", strconv.Itoa(nofile),
 		"--timeout", (r.Timeout + time.Minute).String(),
 	}
