@@ -10,10 +10,13 @@ import (
 )
 
 // compatSubset are CPython regression-test modules that give exactly the
-// native counts under both platforms today and take a few seconds each:
-// the fast part of `make compat` (tools/compat, docs/compatibility.md),
-// run by `make test` so that a regression in what they exercise is caught.
-var compatSubset = []string{"test_select", "test_poll", "test_fcntl", "test_tempfile"}
+// native counts under both platforms today and take seconds: the fast part
+// of `make compat` (tools/compat, docs/compatibility.md), run by `make
+// test` so that a regression in select/poll (and the interpreter start,
+// threads, pipes and signals they use) is caught. test_tempfile and
+// test_tarfile match too but take a minute or more in the sandbox; add a
+// module here once a fix makes it match (see docs/compatibility.md).
+var compatSubset = []string{"test_select", "test_poll"}
 
 // TestCompatSubset runs each module of compatSubset natively and under
 // litebox (LITEBOX_PLATFORM, default auto) and requires the same regrtest
