@@ -82,7 +82,7 @@ const (
 	defectUnixPath   = "defect (not in issue 11: socket(AF_UNIX) bound to a path is EAFNOSUPPORT; only socketpair works)"
 	byDesignNoNetTCP = "by design: no host network (the test talks over a loopback TCP socket; socket(AF_INET) is EACCES)"
 	defectNproc      = "defect (not in issue 11: setrlimit(RLIMIT_NPROC) does not limit fork)"
-	hangPtraceIOSig  = "defect? (ptrace only, seen once under heavy load: the SIGALRM meant to interrupt a blocked pipe write never ended it; regrtest's --timeout fired)"
+	hangPtraceIOSig  = "defect (ptrace only, not in issue 11; reproduced in 2 of 2 runs): the reader thread stays blocked in os.read(r, 1) although the main thread filled the pipe before SIGALRM interrupted its write, so t.join() never returns and regrtest's --timeout ends the module"
 )
 
 // KnownDifferences lists every difference seen on the reference machine
