@@ -5,7 +5,7 @@ GO          ?= go
 # first that supports go 1.26; 2025.1.1 does not understand this go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test vet lint fuzz fuzz-guest bench soak syscalls-doc clean
+.PHONY: all build test vet lint fuzz fuzz-guest bench soak syscalls-doc compat clean
 
 all: build
 
@@ -71,6 +71,16 @@ syscalls-doc:
 		echo "syscalls-doc: wrote docs/syscalls.md, but integration tests failed (above)" >&2; \
 	fi; \
 	exit $$status
+
+# CPython's regression tests (Debian's libpython3.11-testsuite) natively and
+# under litebox on both platforms, one module at a time (tools/compat, about
+# half an hour): prints the table of counts and differing cases, writes
+# bin/compat/results.{json,md} and the logs, and refreshes the generated
+# section of docs/compatibility.md. COMPAT_FLAGS passes further flags, e.g.
+# COMPAT_FLAGS='-modules test_os,test_io -configs native,ptrace'. A fast
+# subset (TestCompatSubset) is part of `make test`.
+compat:
+	$(GO) run ./tools/compat -doc docs/compatibility.md $(COMPAT_FLAGS)
 
 clean:
 	rm -rf bin

@@ -233,6 +233,9 @@ type Cmd struct {
 	Dir     string   // working directory; "" means the current one
 	Stdin   []byte   // nil means /dev/null
 	Timeout time.Duration
+	// Cred, if set, runs the process as that user (the compat harness runs
+	// native baselines as the guest's unprivileged ids).
+	Cred *syscall.Credential
 }
 
 // Result is the outcome of running a Cmd.
@@ -280,7 +283,7 @@ func Run(c Cmd) Result {
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	// Own process group, so a timeout kills litebox and anything it started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.Cred}
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
