@@ -579,7 +579,11 @@ func (m *MM) Mprotect(addr, length uint64, prot int) error {
 	for i := range m.vmas {
 		v := &m.vmas[i]
 		if v.Start >= addr && v.End <= end {
-			if err := m.as.Protect(v.Start, v.len(), prot); err != nil {
+			if v.Pages != nil {
+				if err := m.protectFilePages(*v, prot); err != nil {
+					return err
+				}
+			} else if err := m.as.Protect(v.Start, v.len(), prot); err != nil {
 				return fmt.Errorf("mm: protect: %w", err)
 			}
 			v.Prot = prot

@@ -15,14 +15,17 @@ import (
 type SharedFile interface {
 	// SharePages returns the memory holding the file's pages for the file
 	// range [off, off+length) (page aligned), in order, making and
-	// charging what is missing with alloc. The runs may stop short: what
-	// follows is past the end of the file.
-	SharePages(off, length uint64, alloc func(length uint64) (platform.Memory, error)) ([]MemRun, error)
+	// charging what is missing with alloc. With holes false, a hole is a
+	// run without Mem instead (for a mapping without PROT_WRITE: a sparse
+	// file mapped read-only costs nothing). The runs may stop
+	// short: what follows is past the end of the file.
+	SharePages(off, length uint64, holes bool, alloc func(length uint64) (platform.Memory, error)) ([]MemRun, error)
 	// Object names the file's pages for shared futex keys.
 	Object() any
 }
 
-// MemRun is a range of a memory file: Len bytes from Off of Mem.
+// MemRun is a range of a memory file: Len bytes from Off of Mem, or a
+// hole of Len bytes when Mem is nil.
 type MemRun struct {
 	Mem      platform.Memory
 	Off, Len uint64
@@ -42,12 +45,16 @@ type anonObject struct{ _ byte }
 // mapFilePages maps the file pages of [start, end) of the shared file
 // mapping v. Pages past the end of the file get private zero pages: Linux
 // raises SIGBUS there, which the kernel does not (docs/ARCHITECTURE.md).
+// So do the holes of a mapping without PROT_WRITE (until mprotect adds
+// it, see protectFilePages): a later write(2) there is not seen by it
+// (Linux would show it), the price of not making a sparse file's holes
+// real pages when it is only read.
 func (m *MM) mapFilePages(v VMA, start, end uint64) error {
 	mapper, ok := m.as.(MemoryMapper)
 	if !ok {
 		return unix.ENODEV
 	}
-	runs, err := v.Pages.SharePages(v.Offset+(start-v.Start), end-start, mapper.NewMemory)
+	runs, err := v.Pages.SharePages(v.Offset+(start-v.Start), end-start, v.Prot&unix.PROT_WRITE != 0, mapper.NewMemory)
 	if err != nil {
 		return err
 	}
@@ -56,7 +63,11 @@ func (m *MM) mapFilePages(v VMA, start, end uint64) error {
 		if r.Len > end-at {
 			return fmt.Errorf("mm: shared file returned %#x bytes past %#x", r.Len, end)
 		}
-		if err := mapper.MapMemory(at, r.Len, v.Prot, r.Mem, r.Off); err != nil {
+		if r.Mem == nil {
+			if err := m.as.Map(at, r.Len, v.Prot); err != nil {
+				return fmt.Errorf("mm: map hole %#x-%#x: %w", at, at+r.Len, err)
+			}
+		} else if err := mapper.MapMemory(at, r.Len, v.Prot, r.Mem, r.Off); err != nil {
 			return fmt.Errorf("mm: map shared file %#x-%#x: %w", at, at+r.Len, err)
 		}
 		at += r.Len
@@ -67,6 +78,16 @@ func (m *MM) mapFilePages(v VMA, start, end uint64) error {
 		}
 	}
 	return nil
+}
+
+// protectFilePages gives the shared file mapping v the protection prot:
+// a mapping that becomes writable gets real pages for its holes first.
+func (m *MM) protectFilePages(v VMA, prot int) error {
+	if prot&unix.PROT_WRITE == 0 || v.Prot&unix.PROT_WRITE != 0 {
+		return m.as.Protect(v.Start, v.len(), prot)
+	}
+	v.Prot = prot
+	return m.mapFilePages(v, v.Start, v.End)
 }
 
 // SharedKey names the shared memory at addr, for a futex that other

@@ -359,3 +359,39 @@ func TestMsync(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { wantErrno(t, m.Msync(tc.addr, tc.len, tc.flags), tc.want) })
 	}
 }
+
+// TestSharedFileReadOnlyHoles: a mapping without PROT_WRITE leaves a
+// sparse file's holes alone (no pages, no charge), while its data pages
+// are the file's; mprotect making it writable fills the holes it covers.
+func TestSharedFileReadOnlyHoles(t *testing.T) {
+	const hole = 16 << 20
+	fs := memfs.New(8 * P)
+	f, h := sharedFile(t, fs, "f", 0)
+	if _, err := h.WriteAt([]byte("end"), hole); err != nil { // a 16 MiB hole, then a page
+		t.Fatal(err)
+	}
+	before := fs.Used()
+	m, fm := newMM()
+	a := mustMmap(t, m, mm.MapRequest{Length: hole + P, Prot: ro, Shared: true, File: f0{}, Pages: f})
+	if fs.Used() != before {
+		t.Errorf("a read-only mapping charged %d bytes", fs.Used()-before)
+	}
+	wantBytes(t, "hole", fm.peek(t, a+P, 8), zeros(8))
+	if _, err := h.WriteAt([]byte("END"), hole); err != nil {
+		t.Fatal(err)
+	}
+	wantBytes(t, "data page", fm.peek(t, a+hole, 3), []byte("END"))
+
+	wantErrno(t, m.Mprotect(a, 2*P, rw), 0)
+	if got, want := fs.Used()-before, int64(2*memfs.PageCost); got != want {
+		t.Errorf("made writable: charged %d, want %d", got, want)
+	}
+	if _, err := m.Mapper().CopyOut(a+P+1, []byte("w")); err != nil {
+		t.Fatal(err)
+	}
+	wantBytes(t, "store after mprotect", readFile(t, h, P+1, 1), []byte("w"))
+	// The whole mapping, or a new writable one, cannot fit the holes.
+	wantErrno(t, m.Mprotect(a, hole+P, rw), unix.ENOMEM)
+	_, err := m.Mmap(mm.MapRequest{Length: hole + P, Prot: rw, Shared: true, File: f0{}, Pages: f})
+	wantErrno(t, err, unix.ENOMEM)
+}

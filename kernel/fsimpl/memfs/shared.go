@@ -24,10 +24,11 @@ type sharedLoc struct {
 
 // SharePages implements mm.SharedFile: it returns where the file's pages
 // covering [off, off+length) live in memory files, moving pages there
-// (alloc makes the memory) and filling holes with charged zero pages. The
-// runs stop at the end of the file (rounded up to a page): what lies
-// beyond is not the file's.
-func (f *File) SharePages(off, length uint64, alloc func(length uint64) (platform.Memory, error)) ([]mm.MemRun, error) {
+// (alloc makes the memory) and filling holes with charged zero pages, or,
+// unless holes, leaving them holes (runs without memory). The runs stop at
+// the end of the file (rounded up to a page): what lies beyond is not the
+// file's.
+func (f *File) SharePages(off, length uint64, holes bool, alloc func(length uint64) (platform.Memory, error)) ([]mm.MemRun, error) {
 	if off%pageSize != 0 || length%pageSize != 0 {
 		return nil, unix.EINVAL
 	}
@@ -47,8 +48,11 @@ func (f *File) SharePages(off, length uint64, alloc func(length uint64) (platfor
 	var missing, fresh int64
 	for idx := first; idx < end; idx++ {
 		if _, ok := f.shared[idx]; !ok {
-			missing++
-			if f.pages[idx] == nil {
+			switch {
+			case f.pages[idx] != nil:
+				missing++
+			case holes:
+				missing++
 				fresh++
 			}
 		}
@@ -67,7 +71,7 @@ func (f *File) SharePages(off, length uint64, alloc func(length uint64) (platfor
 		}
 		b, at := mem.Bytes(), uint64(0)
 		for idx := first; idx < end; idx++ {
-			if _, ok := f.shared[idx]; ok {
+			if _, ok := f.shared[idx]; ok || !holes && f.pages[idx] == nil {
 				continue
 			}
 			pg := (*page)(b[at : at+pageSize])
@@ -81,7 +85,15 @@ func (f *File) SharePages(off, length uint64, alloc func(length uint64) (platfor
 	}
 	var runs []mm.MemRun
 	for idx := first; idx < end; idx++ {
-		loc := f.shared[idx]
+		loc, ok := f.shared[idx]
+		if !ok { // a hole left alone
+			if n := len(runs); n > 0 && runs[n-1].Mem == nil {
+				runs[n-1].Len += pageSize
+			} else {
+				runs = append(runs, mm.MemRun{Len: pageSize})
+			}
+			continue
+		}
 		if f.pages[idx] == nil {
 			f.pages[idx] = f.sharedPageLocked(idx) // not reached: growth revives kept pages
 		}
