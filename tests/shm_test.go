@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/litebox-go/litebox/tests/harness"
@@ -99,4 +101,24 @@ if __name__ == '__main__':
 func TestPythonMultiprocessing(t *testing.T) {
 	runShellCases(t, pythonPath, []shellCase{{name: "pool-executor-semaphore", args: []string{"-c", multiprocessingScript},
 		want: "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n3 False [0, 0, 0]\n"}})
+}
+
+// TestShmChargedLikeTmp: /dev/shm draws on /tmp's --tmpfs-size. With 40
+// MiB written to /tmp under a 64 MiB limit, /dev/shm takes at most the
+// remaining 24 MiB, then ENOSPC.
+func TestShmChargedLikeTmp(t *testing.T) {
+	t.Parallel()
+	program(t, "escape_fill", staticVariant)
+	g, _ := escapeGuest(t, "--tmpfs-size", "64M")
+	got := runGuest(t, g, nil, dashPath, "-c", "/work/escape_fill /tmp/a 40 && /work/escape_fill /dev/shm/b 1024")
+	checkExitedNormally(t, got)
+	want := "write: ok\nbytes written: 41943040\nMiB written: 40\nwrite: ENOSPC\n"
+	out := string(got.Stdout)
+	if got.ExitCode != 0 || !strings.HasPrefix(out, want) {
+		t.Fatalf("want 40 MiB in /tmp, then ENOSPC in /dev/shm:\n%s", got)
+	}
+	var n int64
+	if _, err := fmt.Sscanf(strings.TrimPrefix(out, want), "bytes written: %d", &n); err != nil || n < 20<<20 || n > 24<<20 {
+		t.Errorf("/dev/shm took %d bytes (%v), want 20 to 24 MiB:\n%s", n, err, out)
+	}
 }
