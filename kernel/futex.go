@@ -9,7 +9,8 @@ import (
 )
 
 // FutexKey names a futex word: private futexes by address space and
-// address. (Shared futexes across processes come with fork.)
+// address, shared ones in MAP_SHARED memory by that memory's object and
+// offset (mm.MM.SharedKey), so every process mapping it meets there.
 type FutexKey struct {
 	Space any
 	Addr  uint64

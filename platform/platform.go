@@ -37,6 +37,16 @@ type AddressSpace interface {
 	// MapShared creates anonymous memory at [addr, addr+length) that stays
 	// shared with the copies Fork makes (MAP_SHARED|MAP_ANONYMOUS).
 	MapShared(addr, length uint64, prot int) error
+	// NewMemory returns length bytes (page aligned) of zeroed shared
+	// memory owned by the kernel: a "memory file" that litebox reads and
+	// writes through Memory.Bytes and that any address space of the same
+	// platform can map with MapMemory (MAP_SHARED file mappings).
+	NewMemory(length uint64) (Memory, error)
+	// MapMemory maps [off, off+length) of mem at exactly [addr,
+	// addr+length), replacing whatever was there. The pages are the
+	// memory's own: stores are seen by litebox, by every other mapping of
+	// them and by the copies Fork makes.
+	MapMemory(addr, length uint64, prot int, mem Memory, off uint64) error
 	// Unmap removes [addr, addr+length).
 	Unmap(addr, length uint64) error
 	// Protect changes the protection of [addr, addr+length).
@@ -70,6 +80,18 @@ type AddressSpace interface {
 	Fork() (AddressSpace, error)
 	// Release destroys the address space and every thread in it.
 	Release()
+}
+
+// Memory is shared memory made by AddressSpace.NewMemory. Its pages are
+// the guest's as much as litebox's: a guest that maps them may change any
+// byte at any time, so nothing read from Bytes may be trusted or assumed
+// stable.
+type Memory interface {
+	// Bytes is litebox's own mapping of the memory.
+	Bytes() []byte
+	// Free returns the host pages of [off, off+length) (page aligned); they
+	// read as zero afterwards, in litebox and in every mapping.
+	Free(off, length uint64)
 }
 
 // Range is a half-open address range [Start, End).

@@ -287,6 +287,14 @@ func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
 	if err := mountAt(fs, "/dev", devfs.New()); err != nil {
 		return nil, nil, fmt.Errorf("mounting /dev: %w", err)
 	}
+	// POSIX shared memory and named semaphores (shm_open, sem_open) live
+	// in /dev/shm: a tmpfs like /tmp, drawing on /tmp's limits.
+	if err := fs.Mount("/dev/shm", memfs.Sharing(tmp)); err != nil {
+		return nil, nil, fmt.Errorf("mounting /dev/shm: %w", err)
+	}
+	if err := fs.Chmod("/dev/shm", 0o1777, true); err != nil {
+		return nil, nil, fmt.Errorf("chmod /dev/shm: %w", err)
+	}
 	for _, m := range cfg.Mounts {
 		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true,
 			Owner: cfg.hostOwner(), FDs: fds}); err != nil {

@@ -31,7 +31,7 @@ func runListdir(t *testing.T, dir string, mounts ...string) harness.Result {
 // promises: host /usr /bin /sbin /lib /lib64 /etc (those that exist on the
 // host), litebox's own /dev, /proc and /tmp, plus mount points; an empty
 // /tmp; and exactly the five device nodes in /dev plus the
-// stdin, stdout, stderr and fd links into /proc/self/fd.
+// stdin, stdout, stderr and fd links into /proc/self/fd, and the shm mount.
 func TestGuestFileSystemView(t *testing.T) {
 	var root []string
 	for _, d := range []string{"usr", "bin", "sbin", "lib", "lib64", "etc"} {
@@ -51,7 +51,7 @@ func TestGuestFileSystemView(t *testing.T) {
 		{"/work/..", listing(root...)},
 		{"/work/../..", listing(root...)},
 		{"/..", listing(root...)},
-		{"/dev", listing("fd", "full", "null", "random", "stderr", "stdin", "stdout", "urandom", "zero")},
+		{"/dev", listing("fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "urandom", "zero")},
 		{"/tmp", listing()},
 	}
 	for _, tc := range cases {

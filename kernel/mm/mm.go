@@ -54,6 +54,15 @@ type VMA struct {
 	Info       FileInfo
 	Offset     uint64 // file offset of Start
 	Name       string // "[heap]", "[stack]" or "" for anonymous memory
+	// Pages is the file of a MAP_SHARED file mapping, whose own pages are
+	// mapped (shared.go); File then only names it.
+	Pages SharedFile
+	// Obj names the memory of a shared mapping (Pages' object, or one of
+	// its own for anonymous memory) for futex keys, at Offset.
+	Obj any
+	// NoWrite forbids adding PROT_WRITE (a shared mapping of a file not
+	// open for writing: Linux's missing VM_MAYWRITE).
+	NoWrite bool
 }
 
 func (v VMA) len() uint64 { return v.End - v.Start }
@@ -113,6 +122,8 @@ type MapRequest struct {
 	Info         FileInfo
 	Offset       uint64
 	Name         string
+	Pages        SharedFile // MAP_SHARED of a file whose pages are mapped (VMA.Pages)
+	NoWrite      bool       // see VMA.NoWrite
 }
 
 // Mmap maps memory and returns its address.
@@ -170,7 +181,13 @@ func (m *MM) Mmap(r MapRequest) (uint64, error) {
 		return 0, err
 	}
 	v := VMA{Start: addr, End: addr + length, Prot: r.Prot, Shared: r.Shared,
-		File: r.File, Hold: r.Hold, Info: r.Info, Offset: r.Offset, Name: r.Name}
+		File: r.File, Hold: r.Hold, Info: r.Info, Offset: r.Offset, Name: r.Name, NoWrite: r.NoWrite}
+	switch {
+	case r.Shared && r.Pages != nil:
+		v.Pages, v.Obj = r.Pages, r.Pages.Object()
+	case r.Shared && r.File == nil:
+		v.Obj, v.Offset = &anonObject{}, 0
+	}
 	if err := m.populate(v, v.Start, v.End); err != nil {
 		_ = m.as.Unmap(v.Start, v.len())
 		return 0, err
@@ -357,6 +374,9 @@ func (m *MM) overlap(start, end uint64) uint64 {
 // mappings, fills them with the file's bytes. The pages are made writable
 // while filling and get v's protection afterwards.
 func (m *MM) populate(v VMA, start, end uint64) error {
+	if v.Pages != nil {
+		return m.mapFilePages(v, start, end)
+	}
 	prot := v.Prot
 	if v.File != nil {
 		prot |= unix.PROT_WRITE
@@ -482,7 +502,7 @@ func (m *MM) split(addr uint64) {
 			lo, hi := v, v
 			lo.End = addr
 			hi.Start = addr
-			if hi.File != nil {
+			if hi.File != nil || hi.Obj != nil {
 				hi.Offset += addr - v.Start
 			}
 			m.vmas[i] = lo
@@ -549,12 +569,23 @@ func (m *MM) Mprotect(addr, length uint64, prot int) error {
 	if !m.covered(addr, end) {
 		return unix.ENOMEM
 	}
+	if prot&unix.PROT_WRITE != 0 {
+		for _, v := range m.vmas {
+			if v.NoWrite && v.Start < end && v.End > addr {
+				return unix.EACCES
+			}
+		}
+	}
 	m.split(addr)
 	m.split(end)
 	for i := range m.vmas {
 		v := &m.vmas[i]
 		if v.Start >= addr && v.End <= end {
-			if err := m.as.Protect(v.Start, v.len(), prot); err != nil {
+			if v.Pages != nil {
+				if err := m.protectFilePages(*v, prot); err != nil {
+					return err
+				}
+			} else if err := m.as.Protect(v.Start, v.len(), prot); err != nil {
 				return fmt.Errorf("mm: protect: %w", err)
 			}
 			v.Prot = prot
@@ -619,7 +650,7 @@ func (m *MM) Madvise(addr, length uint64, advice int) error {
 		if err := m.as.Discard(s, e-s); err != nil {
 			return err
 		}
-		if v.File != nil && !v.Shared {
+		if v.File != nil && v.Pages == nil {
 			// A private file page that is dropped reads back the file.
 			if v.Prot&unix.PROT_WRITE == 0 {
 				if err := m.as.Protect(s, e-s, v.Prot|unix.PROT_WRITE); err != nil {
@@ -740,10 +771,23 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 		// and give the tail fresh shared pages.
 		moveLen = oldLen
 	}
-	if err := m.as.Remap(old, oldLen, dst, moveLen); err != nil {
+	if v.Pages != nil {
+		// A shared file mapping is the file's pages (in several host
+		// mappings, perhaps): map them afresh at dst.
+		moved := v
+		moved.Start, moved.End = dst, dst+newLen
+		moved.Offset = v.Offset + (old - v.Start)
+		if err := m.populate(moved, dst, dst+newLen); err != nil {
+			_ = m.as.Unmap(dst, newLen)
+			return 0, err
+		}
+		if err := m.as.Unmap(old, oldLen); err != nil {
+			return 0, fmt.Errorf("mm: remap: %w", err)
+		}
+	} else if err := m.as.Remap(old, oldLen, dst, moveLen); err != nil {
 		return 0, fmt.Errorf("mm: remap: %w", err)
 	}
-	if moveLen < newLen {
+	if moveLen < newLen && v.Pages == nil {
 		if err := m.as.MapShared(dst+oldLen, newLen-oldLen, v.Prot); err != nil {
 			return 0, fmt.Errorf("mm: remap: %w", err)
 		}
@@ -764,7 +808,7 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 	m.vmas = kept
 	moved.Start, moved.End = dst, dst+newLen
 	m.insert(moved)
-	if newLen > oldLen && moved.File != nil {
+	if newLen > oldLen && moved.File != nil && moved.Pages == nil {
 		// The host grew the moved mapping with zero pages; a private file
 		// mapping shows the file's bytes there.
 		tail := moved
@@ -829,7 +873,7 @@ func (m *MM) merge() {
 		if n := len(out); n > 0 {
 			p := &out[n-1]
 			if p.End == v.Start && p.File == nil && v.File == nil && p.Prot == v.Prot &&
-				p.Shared == v.Shared && p.Name == v.Name {
+				p.Shared == v.Shared && p.Name == v.Name && p.Obj == nil && v.Obj == nil {
 				p.End = v.End
 				continue
 			}

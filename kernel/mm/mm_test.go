@@ -27,6 +27,17 @@ const (
 type fakePage struct {
 	data [P]byte
 	prot int
+	// shared, if set, holds the bytes instead of data: a page of a memory
+	// file (MapMemory), seen by every mapping of it.
+	shared *[P]byte
+}
+
+// bytes returns the page's contents.
+func (pg *fakePage) bytes() []byte {
+	if pg.shared != nil {
+		return pg.shared[:]
+	}
+	return pg.data[:]
 }
 
 // fakeMapper simulates a platform address space page by page, with the
@@ -151,7 +162,9 @@ func (f *fakeMapper) Discard(addr, length uint64) error {
 		return unix.ENOMEM
 	}
 	for a := addr; a < addr+length; a += P {
-		f.pages[a].data = [P]byte{}
+		if f.pages[a].shared == nil { // MADV_DONTNEED keeps shared pages' contents
+			f.pages[a].data = [P]byte{}
+		}
 	}
 	return nil
 }
@@ -169,9 +182,9 @@ func (f *fakeMapper) copy(addr uint64, buf []byte, need int, out bool) (int, err
 		off := at % P
 		var n int
 		if out {
-			n = copy(pg.data[off:], buf[done:])
+			n = copy(pg.bytes()[off:], buf[done:])
 		} else {
-			n = copy(buf[done:], pg.data[off:])
+			n = copy(buf[done:], pg.bytes()[off:])
 		}
 		done += n
 	}
@@ -195,7 +208,7 @@ func (f *fakeMapper) peek(t *testing.T, addr uint64, n int) []byte {
 		if pg == nil {
 			t.Fatalf("peek %#x: page %#x is not mapped", addr, a&^(P-1))
 		}
-		out = append(out, pg.data[a%P:min(P, a%P+uint64(n-len(out)))]...)
+		out = append(out, pg.bytes()[a%P:min(P, a%P+uint64(n-len(out)))]...)
 	}
 	return out
 }
@@ -208,7 +221,7 @@ func (f *fakeMapper) poke(t *testing.T, addr uint64, b []byte) {
 		if pg == nil {
 			t.Fatalf("poke %#x: not mapped", addr)
 		}
-		n := copy(pg.data[addr%P:], b)
+		n := copy(pg.bytes()[addr%P:], b)
 		b, addr = b[n:], addr+uint64(n)
 	}
 }

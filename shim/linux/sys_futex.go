@@ -28,7 +28,7 @@ func sysFutex(t *kernel.Task, a args) (uint64, error) {
 	if uaddr%4 != 0 {
 		return 0, unix.EINVAL
 	}
-	key := kernel.FutexKey{Space: t.Proc.MM, Addr: uaddr}
+	key := futexKey(t, uaddr, op)
 	load := func() (uint32, error) {
 		b, err := t.CopyIn(uaddr, 4)
 		if err != nil {
@@ -75,7 +75,7 @@ func sysFutex(t *kernel.Task, a args) (uint64, error) {
 			return 0, unix.EINVAL
 		}
 		nMove := int(min(uint32(a[3]), 1<<30))
-		to := kernel.FutexKey{Space: t.Proc.MM, Addr: a[4]}
+		to := futexKey(t, a[4], op)
 		var check func() (bool, error)
 		if cmd == futexCmpRequeue {
 			check = func() (bool, error) {
@@ -94,4 +94,16 @@ func sysFutex(t *kernel.Task, a args) (uint64, error) {
 func futexWaits(a args) bool {
 	op := a[1] & 0x7f
 	return op == futexWait || op == futexWaitBitset
+}
+
+// futexKey names the futex word at addr. A shared futex (no
+// FUTEX_PRIVATE_FLAG) in MAP_SHARED memory is named by that memory, so
+// processes that map it, at any address, meet on one queue.
+func futexKey(t *kernel.Task, addr uint64, op int) kernel.FutexKey {
+	if op&futexPrivate == 0 {
+		if obj, off, ok := t.Proc.MM.SharedKey(addr); ok {
+			return kernel.FutexKey{Space: obj, Addr: off}
+		}
+	}
+	return kernel.FutexKey{Space: t.Proc.MM, Addr: addr}
 }

@@ -75,14 +75,17 @@ func sysMmap(t *kernel.Task, a args) (uint64, error) {
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			return 0, unix.ENODEV
 		}
+		pages, mappable := f.Node().(mm.SharedFile)
 		if req.Shared && prot&unix.PROT_WRITE != 0 {
 			if fl&unix.O_ACCMODE != unix.O_RDWR {
 				return 0, unix.EACCES
 			}
-			// Writable shared file mappings need write-back to the file
-			// system, which the kernel does not do yet.
-			t.Proc.Kernel().Unsupported("mmap(MAP_SHARED|PROT_WRITE, file)", unix.SYS_MMAP, t.Proc.PID)
-			return 0, unix.ENODEV
+			if !mappable {
+				// Host files are never mapped into a stub, and write-back
+				// of a copy is not built (docs/SECURITY.md).
+				t.Proc.Kernel().Unsupported("mmap(MAP_SHARED|PROT_WRITE, host file)", unix.SYS_MMAP, t.Proc.PID)
+				return 0, unix.ENODEV
+			}
 		}
 		req.File = fileBacking{f}
 		// The mapping keeps the file open after the guest closes fd (its
@@ -90,11 +93,21 @@ func sysMmap(t *kernel.Task, a args) (uint64, error) {
 		req.Hold = f
 		req.Info = mm.FileInfo{Path: f.Path(), Dev: st.Dev, Ino: st.Ino}
 		req.Offset = off
-		req.Shared = false // read-only shared file mappings are served as private copies
+		if req.Shared && mappable {
+			// The file's own pages: stores reach the file and every other
+			// mapping of it at once.
+			req.Pages = pages
+			req.NoWrite = fl&unix.O_ACCMODE != unix.O_RDWR
+		} else {
+			req.Shared = false // read-only shared host file mappings are served as private copies
+		}
 	}
-	// Shared anonymous memory is private host memory: shared by the
-	// threads of a process, but not across fork (reported at fork).
+	// Shared anonymous memory is pool memory, shared with forks.
 	return t.Proc.MM.Mmap(req)
+}
+
+func sysMsync(t *kernel.Task, a args) (uint64, error) {
+	return 0, t.Proc.MM.Msync(a[0], a[1], int(int32(a[2])))
 }
 
 func sysMremap(t *kernel.Task, a args) (uint64, error) {

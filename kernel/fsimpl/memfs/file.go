@@ -21,7 +21,11 @@ type File struct {
 	// Guarded by mu.
 	size  int64
 	pages map[int64]*page
-	opens int // open handles; the data outlives the last link while > 0
+	// shared holds the pages that live in memory files (shared.go),
+	// including zeroed ones past the end kept for their mappings.
+	shared map[int64]sharedLoc
+	kept   int64 // pages of shared past the end, not in pages
+	opens  int   // open handles; the data outlives the last link while > 0
 	// seals are the F_SEAL_* bits (memfd_create, fcntl F_ADD_SEALS); a
 	// file made otherwise is born with F_SEAL_SEAL, as on Linux's tmpfs.
 	seals int
@@ -55,7 +59,8 @@ func (f *File) maybeRelease() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.nlink == 0 && f.opens == 0 {
-		f.fs.reserve(-int64(len(f.pages)) * PageCost)
+		kept := f.releaseSharedLocked()
+		f.fs.reserve(-(int64(len(f.pages)) + kept) * PageCost)
 		f.size = 0
 		f.pages = nil
 		f.releaseLocked()
@@ -106,6 +111,9 @@ func (f *File) writeLocked(p []byte, off int64) (int, error) {
 		f.pages = map[int64]*page{} // written after release via an open handle
 	}
 	n := int(min(int64(len(p)), MaxFileSize-off))
+	if off+int64(n) > f.size {
+		f.clearTailLocked()
+	}
 	done := 0
 	for done < n {
 		pos := off + int64(done)
@@ -113,10 +121,13 @@ func (f *File) writeLocked(p []byte, off int64) (int, error) {
 		chunk := min(n-done, pageSize-in)
 		pg := f.pages[idx]
 		if pg == nil {
-			if f.fs.reserve(PageCost) != nil {
-				break
+			// A page kept (and charged) for a mapping, or a new one.
+			if pg = f.sharedPageLocked(idx); pg == nil {
+				if f.fs.reserve(PageCost) != nil {
+					break
+				}
+				pg = new(page)
 			}
-			pg = new(page)
 			f.pages[idx] = pg
 		}
 		copy(pg[in:], p[done:done+chunk])
@@ -126,6 +137,7 @@ func (f *File) writeLocked(p []byte, off int64) (int, error) {
 		return 0, unix.ENOSPC
 	}
 	f.size = max(f.size, off+int64(done))
+	f.reviveLocked()
 	f.touchLocked()
 	// A write by an unprivileged user drops set-user-ID (and executable
 	// set-group-ID) so a modified binary cannot keep its privileges.
@@ -158,6 +170,12 @@ func (f *File) truncate(size int64) error {
 		for idx := range f.pages {
 			if idx >= last {
 				delete(f.pages, idx)
+				if _, ok := f.shared[idx]; ok {
+					// Mapped pages stay where they are, zeroed.
+					*f.pageAt(f.shared[idx]) = page{}
+					f.kept++
+					continue
+				}
 				freed++
 			}
 		}
@@ -167,8 +185,11 @@ func (f *File) truncate(size int64) error {
 				clear(pg[in:])
 			}
 		}
+	} else {
+		f.clearTailLocked()
 	}
 	f.size = size
+	f.reviveLocked()
 	f.touchLocked()
 	return nil
 }

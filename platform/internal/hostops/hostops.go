@@ -65,6 +65,36 @@ func (o Ops) MapShared(addr, length uint64, prot int) error {
 	return err
 }
 
+// NewMemory implements platform.AddressSpace: a region of the pool, which
+// every stub of the platform has mapped.
+func (o Ops) NewMemory(length uint64) (platform.Memory, error) {
+	if length == 0 || length%platform.PageSize != 0 {
+		return nil, unix.EINVAL
+	}
+	r, err := o.Pool.NewRegion(length)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// MapMemory implements platform.AddressSpace: like MapShared, a second
+// mapping of the region's pool pages, at addr.
+func (o Ops) MapMemory(addr, length uint64, prot int, mem platform.Memory, off uint64) error {
+	if err := o.CheckRange(addr, length); err != nil {
+		return err
+	}
+	r, ok := mem.(*pool.Region)
+	if !ok || !r.Of(o.Pool) || off%platform.PageSize != 0 || off > r.Len() || length > r.Len()-off {
+		return unix.EINVAL
+	}
+	if _, err := o.Call(unix.SYS_MREMAP, pool.Base+r.Offset()+off, 0, length, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, addr); err != nil {
+		return err
+	}
+	_, err := o.Call(unix.SYS_MPROTECT, addr, length, uint64(prot))
+	return err
+}
+
 // Unmap implements platform.AddressSpace.
 func (o Ops) Unmap(addr, length uint64) error {
 	if err := o.CheckRange(addr, length); err != nil {

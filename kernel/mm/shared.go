@@ -1,0 +1,125 @@
+package mm
+
+import (
+	"fmt"
+	"sort"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform"
+)
+
+// SharedFile is a file whose pages a MAP_SHARED mapping maps themselves
+// (not a copy): memfs files, whose pages move into memory files the
+// platform maps into every stub that maps them (memfs/shared.go).
+type SharedFile interface {
+	// SharePages returns the memory holding the file's pages for the file
+	// range [off, off+length) (page aligned), in order, making and
+	// charging what is missing with alloc. With holes false, a hole is a
+	// run without Mem instead (for a mapping without PROT_WRITE: a sparse
+	// file mapped read-only costs nothing). The runs may stop
+	// short: what follows is past the end of the file.
+	SharePages(off, length uint64, holes bool, alloc func(length uint64) (platform.Memory, error)) ([]MemRun, error)
+	// Object names the file's pages for shared futex keys.
+	Object() any
+}
+
+// MemRun is a range of a memory file: Len bytes from Off of Mem, or a
+// hole of Len bytes when Mem is nil.
+type MemRun struct {
+	Mem      platform.Memory
+	Off, Len uint64
+}
+
+// MemoryMapper is the part of a platform address space that maps memory
+// files (platform.AddressSpace has it; test fakes may not).
+type MemoryMapper interface {
+	NewMemory(length uint64) (platform.Memory, error)
+	MapMemory(addr, length uint64, prot int, mem platform.Memory, off uint64) error
+}
+
+// anonObject names one MAP_SHARED anonymous mapping (and its forks'
+// copies) for shared futex keys.
+type anonObject struct{ _ byte }
+
+// mapFilePages maps the file pages of [start, end) of the shared file
+// mapping v. Pages past the end of the file get private zero pages: Linux
+// raises SIGBUS there, which the kernel does not (docs/ARCHITECTURE.md).
+// So do the holes of a mapping without PROT_WRITE (until mprotect adds
+// it, see protectFilePages): a later write(2) there is not seen by it
+// (Linux would show it), the price of not making a sparse file's holes
+// real pages when it is only read.
+func (m *MM) mapFilePages(v VMA, start, end uint64) error {
+	mapper, ok := m.as.(MemoryMapper)
+	if !ok {
+		return unix.ENODEV
+	}
+	runs, err := v.Pages.SharePages(v.Offset+(start-v.Start), end-start, v.Prot&unix.PROT_WRITE != 0, mapper.NewMemory)
+	if err != nil {
+		return err
+	}
+	at := start
+	for _, r := range runs {
+		if r.Len > end-at {
+			return fmt.Errorf("mm: shared file returned %#x bytes past %#x", r.Len, end)
+		}
+		if r.Mem == nil {
+			if err := m.as.Map(at, r.Len, v.Prot); err != nil {
+				return fmt.Errorf("mm: map hole %#x-%#x: %w", at, at+r.Len, err)
+			}
+		} else if err := mapper.MapMemory(at, r.Len, v.Prot, r.Mem, r.Off); err != nil {
+			return fmt.Errorf("mm: map shared file %#x-%#x: %w", at, at+r.Len, err)
+		}
+		at += r.Len
+	}
+	if at < end {
+		if err := m.as.Map(at, end-at, v.Prot); err != nil {
+			return fmt.Errorf("mm: map past the end of file %#x-%#x: %w", at, end, err)
+		}
+	}
+	return nil
+}
+
+// protectFilePages gives the shared file mapping v the protection prot:
+// a mapping that becomes writable gets real pages for its holes first.
+func (m *MM) protectFilePages(v VMA, prot int) error {
+	if prot&unix.PROT_WRITE == 0 || v.Prot&unix.PROT_WRITE != 0 {
+		return m.as.Protect(v.Start, v.len(), prot)
+	}
+	v.Prot = prot
+	return m.mapFilePages(v, v.Start, v.End)
+}
+
+// SharedKey names the shared memory at addr, for a futex that other
+// processes may wait on: the object behind a MAP_SHARED mapping and the
+// offset in it. ok is false for private memory (the caller keys by
+// address space and address).
+func (m *MM) SharedKey(addr uint64) (obj any, off uint64, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := sort.Search(len(m.vmas), func(i int) bool { return m.vmas[i].End > addr })
+	if i == len(m.vmas) || m.vmas[i].Start > addr || m.vmas[i].Obj == nil {
+		return nil, 0, false
+	}
+	v := m.vmas[i]
+	return v.Obj, v.Offset + (addr - v.Start), true
+}
+
+// Msync checks an msync(2) call. The pages of a shared mapping are the
+// file's own (memfs), so nothing is left to write back.
+func (m *MM) Msync(addr, length uint64, flags int) error {
+	if flags&^(unix.MS_ASYNC|unix.MS_SYNC|unix.MS_INVALIDATE) != 0 ||
+		flags&(unix.MS_ASYNC|unix.MS_SYNC) == unix.MS_ASYNC|unix.MS_SYNC || addr%PageSize != 0 {
+		return unix.EINVAL
+	}
+	end, ok := pageEnd(addr, length)
+	if !ok {
+		return unix.ENOMEM
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.covered(addr, end) {
+		return unix.ENOMEM
+	}
+	return nil
+}

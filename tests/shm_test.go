@@ -1,0 +1,124 @@
+package tests
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/litebox-go/litebox/tests/harness"
+)
+
+// Shared memory (issue 11): MAP_SHARED file mappings that are the file's
+// own pages, /dev/shm, and the programs that need them, natively and under
+// litebox with the same output.
+
+const shmFileWant = `read after store: stored
+mapping after write: written
+size: 8192
+msync MS_SYNC: ok
+msync MS_ASYNC: ok
+msync MS_INVALIDATE: ok
+msync unaligned: EINVAL
+msync both: EINVAL
+child sees: stored
+parent after sem_wait: from the child
+child: exit 0
+parent after exit: child's own mapping
+reopened: child's own mapping
+shared rw of O_RDONLY: EACCES
+shared ro: stored
+mprotect PROT_WRITE: EACCES
+private rw of O_RDONLY: mapped
+after mremap: grown stored
+/dev/shm mode: 1777
+shm: hello through /dev/shm
+shm child: exit 0
+sem_unlink: ok
+shm_unlink: ok
+shm_unlink again: ENOENT
+`
+
+// TestSharedFileMappings runs testdata/shm_file.c: shared writable file
+// mappings between a parent and its child and a process mapping the file
+// on its own, msync, read after store, munmap then open again, mremap,
+// and shm_open/sem_open in /dev/shm.
+func TestSharedFileMappings(t *testing.T) {
+	for _, v := range harness.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			t.Parallel()
+			bin := program(t, "shm_file", v)
+			want := harness.Result{Stdout: []byte(shmFileWant)}
+			t.Run("native", func(t *testing.T) {
+				checkResult(t, runNative(t, "", nil, nil, bin, t.TempDir()), want, true)
+			})
+			t.Run("litebox", func(t *testing.T) {
+				got := runGuest(t, harness.Guest{Mounts: []string{workMount(v)}}, nil, "/work/shm_file", "/tmp")
+				checkExitedNormally(t, got)
+				checkResult(t, got, want, true)
+			})
+		})
+	}
+}
+
+// sqliteWAL makes a WAL database, has two sqlite3 processes insert into
+// it at the same time (each maps the -shm index, the WAL's shared memory),
+// and reads it back with a third.
+const sqliteWAL = `cd @TMP@ || exit 1
+sqlite3 w.db 'PRAGMA journal_mode=WAL; CREATE TABLE t(x);' || exit 1
+ins() { seq $1 $2 | sed 's/.*/INSERT INTO t VALUES(&);/' | sqlite3 -cmd '.timeout 60000' w.db; echo "writer $1: $?"; }
+ins 1 50 > a &
+ins 101 150 > b &
+wait
+cat a b
+sqlite3 w.db 'PRAGMA integrity_check; SELECT count(*), sum(x) FROM t; PRAGMA journal_mode;'
+ls`
+
+func TestSqliteWAL(t *testing.T) {
+	needProgram(t, sqlitePath)
+	runShellCases(t, dashPath, []shellCase{{name: "two-writers", args: []string{"-c", sqliteWAL},
+		want: "wal\nwriter 1: 0\nwriter 101: 0\nok\n100|7550\nwal\na\nb\nw.db\n"}})
+}
+
+// multiprocessingScript uses multiprocessing's Pool, concurrent.futures'
+// ProcessPoolExecutor and a Semaphore released by child processes while
+// the parent waits on it (SemLock: a named semaphore made with sem_open in
+// /dev/shm, mapped by every process; a shared futex between them).
+const multiprocessingScript = `import multiprocessing as mp, concurrent.futures as cf
+def sq(x): return x * x
+if __name__ == '__main__':
+    with mp.Pool(2) as p:
+        print(p.map(sq, range(10)))
+    with cf.ProcessPoolExecutor(2) as ex:
+        print(list(ex.map(sq, range(10))))
+    s = mp.Semaphore(0)
+    ps = [mp.Process(target=s.release) for _ in range(3)]
+    for q in ps: q.start()
+    got = sum(s.acquire(timeout=60) for _ in range(3))
+    for q in ps: q.join()
+    print(got, s.acquire(False), [q.exitcode for q in ps])
+`
+
+func TestPythonMultiprocessing(t *testing.T) {
+	runShellCases(t, pythonPath, []shellCase{{name: "pool-executor-semaphore", args: []string{"-c", multiprocessingScript},
+		want: "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n3 False [0, 0, 0]\n"}})
+}
+
+// TestShmChargedLikeTmp: /dev/shm draws on /tmp's --tmpfs-size. With 40
+// MiB written to /tmp under a 64 MiB limit, /dev/shm takes at most the
+// remaining 24 MiB, then ENOSPC.
+func TestShmChargedLikeTmp(t *testing.T) {
+	t.Parallel()
+	program(t, "escape_fill", staticVariant)
+	g, _ := escapeGuest(t, "--tmpfs-size", "64M")
+	got := runGuest(t, g, nil, dashPath, "-c", "/work/escape_fill /tmp/a 40 && /work/escape_fill /dev/shm/b 1024")
+	checkExitedNormally(t, got)
+	want := "write: ok\nbytes written: 41943040\nMiB written: 40\nwrite: ENOSPC\n"
+	out := string(got.Stdout)
+	if got.ExitCode != 0 || !strings.HasPrefix(out, want) {
+		t.Fatalf("want 40 MiB in /tmp, then ENOSPC in /dev/shm:\n%s", got)
+	}
+	var n int64
+	if _, err := fmt.Sscanf(strings.TrimPrefix(out, want), "bytes written: %d", &n); err != nil || n < 20<<20 || n > 24<<20 {
+		t.Errorf("/dev/shm took %d bytes (%v), want 20 to 24 MiB:\n%s", n, err, out)
+	}
+}
