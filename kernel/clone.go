@@ -123,14 +123,20 @@ func (t *Task) cloneTask(f uint64) (*Task, error) {
 		if as, err = t.AS.Fork(); err != nil {
 			return nil, fmt.Errorf("fork: %w", err)
 		}
+		// The child's host thread comes before its kernel process: once
+		// t.Fork has made the process, the guest can see it (wait, kill,
+		// /proc), so nothing after it may fail.
+		if thread, err = as.NewThread(); err != nil {
+			as.Release()
+			return nil, fmt.Errorf("fork thread: %w", err)
+		}
 		m := t.Proc.MM.Fork(as)
 		kt, err = t.Fork(ForkOptions{MM: m, ShareFiles: f&unix.CLONE_FILES != 0, ShareFS: f&unix.CLONE_FS != 0,
 			ExitSignal: unix.Signal(f & 0xff), Vfork: f&unix.CLONE_VFORK != 0})
 		if err != nil {
+			thread.Exit()
+			m.Release() // returns the copy's charge to the budget
 			as.Release()
-			return nil, err
-		}
-		if thread, err = as.NewThread(); err != nil {
 			return nil, err
 		}
 	}

@@ -221,3 +221,18 @@ func TestMmapHeldFilesLimit(t *testing.T) {
 		t.Logf("litebox peak RSS %d KiB", p.hwmKB)
 	}
 }
+
+// TestMemoryViewFollowsLimit: with --memory, /proc/meminfo's MemTotal and
+// sysinfo's totalram (os.sysconf's physical pages) both report the limit,
+// not the host's RAM: programs size heaps and caches from either, and the
+// two must agree.
+func TestMemoryViewFollowsLimit(t *testing.T) {
+	script := "import os\n" +
+		"mt = int(open('/proc/meminfo').readline().split()[1])\n" +
+		"print(mt, os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') // 1024)\n"
+	got := runGuest(t, harness.Guest{Flags: []string{"--memory", "768M"}}, nil, pythonPath, "-c", script)
+	checkExitedNormally(t, got)
+	if want := "786432 786432\n"; string(got.Stdout) != want {
+		t.Errorf("MemTotal and sysinfo totalram (KiB) = %q, want %q (the --memory limit); stderr %s", got.Stdout, want, got.Stderr)
+	}
+}

@@ -127,9 +127,13 @@ func (p *procfs) pidDir(pid int) *synth.Dir {
 }
 
 // meminfo reports the guest's view of memory: what is mapped now, out of
-// the host's total (the limit once limits exist).
+// the host's total or --memory, whichever is smaller (as sysinfo does:
+// programs size caches and heaps from either).
 func (p *procfs) meminfo() ([]byte, error) {
 	total := hostMemTotalKB()
+	if lim := p.k.MemoryLimit() / 1024; lim > 0 {
+		total = min(total, lim)
+	}
 	var used uint64
 	for _, pid := range p.k.PIDs() {
 		if pr, ok := p.k.Process(pid); ok {
