@@ -57,8 +57,12 @@ type Process struct {
 	pending  sigQueue
 	// exiting is set once the process must die (exit_group, fatal signal);
 	// status is its wait status. zombie: every thread is gone.
-	exiting    bool
-	zombie     bool
+	exiting bool
+	zombie  bool
+	// reaped is set, under mu, by the one wait that reaps the zombie: two
+	// threads of the parent may find it at once, and a PID must be freed
+	// once (a second free would hand a live process's PID out again).
+	reaped     bool
 	status     int
 	exitSignal unix.Signal // sent to the parent at exit (SIGCHLD)
 	// stopped by a stop signal; stopReported/contReported for waitpid.

@@ -62,7 +62,7 @@ func (p *Process) findWaitable(sel int, o WaitOptions) (WaitResult, bool, error)
 	for _, c := range candidates {
 		c.mu.Lock()
 		match := sel == -1 || (sel > 0 && c.PID == sel) || (sel == 0 && c.pgid == pgid) || (sel < -1 && c.pgid == -sel)
-		if !match {
+		if !match || c.reaped {
 			c.mu.Unlock()
 			continue
 		}
@@ -71,10 +71,13 @@ func (p *Process) findWaitable(sel int, o WaitOptions) (WaitResult, bool, error)
 		case c.zombie && o.Exited:
 			res := WaitResult{PID: c.PID, UID: c.Creds().UID, Status: c.status, Usage: c.totalUsageLocked()}
 			res.Code, res.SigStatus = waitidCode(c.status)
-			c.mu.Unlock()
-			if !o.NoWait {
-				p.reap(c)
+			if o.NoWait {
+				c.mu.Unlock()
+				return res, true, nil
 			}
+			c.reaped = true
+			c.mu.Unlock()
+			p.reap(c)
 			return res, true, nil
 		case c.stopped && c.stopReport && o.Stopped:
 			res := WaitResult{PID: c.PID, UID: c.Creds().UID, Status: int(c.stopSig)<<8 | 0x7f, Code: CLDStopped, SigStatus: int32(c.stopSig)}

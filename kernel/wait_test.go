@@ -317,3 +317,45 @@ func TestSetsid(t *testing.T) {
 		}
 	})
 }
+
+// TestWaitReapsOnce: two threads of the parent waiting for the same zombie
+// at once: exactly one gets it, the other sees no child (ECHILD), and the
+// child's PID is freed once (a double free would give the next two
+// processes the same PID).
+func TestWaitReapsOnce(t *testing.T) {
+	for round := 0; round < 200; round++ {
+		p := newProc(t)
+		other, err := p.Leader().NewThread()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct := fork(t, p)
+		ct.ExitTask(3)
+		results := make(chan error, 2)
+		pids := make(chan int, 2)
+		for _, w := range []*kernel.Task{p.Leader(), other} {
+			go func() {
+				res, err := w.Wait(-1, kernel.WaitOptions{Exited: true, NoHang: true})
+				pids <- res.PID
+				results <- err
+			}()
+		}
+		got := 0
+		for range 2 {
+			if pid := <-pids; pid != 0 {
+				got++
+			}
+			if err := <-results; err != nil && err != unix.ECHILD {
+				t.Fatalf("Wait: %v", err)
+			}
+		}
+		if got != 1 {
+			t.Fatalf("round %d: the zombie was reaped by %d waits, want 1", round, got)
+		}
+		a, b := fork(t, p), fork(t, p)
+		if a.Proc.PID == b.Proc.PID {
+			t.Fatalf("round %d: two live children share PID %d", round, a.Proc.PID)
+		}
+		other.ExitTask(0)
+	}
+}
