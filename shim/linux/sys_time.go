@@ -216,20 +216,25 @@ func sysClockNanosleep(t *kernel.Task, a args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if flags&unix.TIMER_ABSTIME != 0 {
-		now, err := clockNow(t, clock)
-		if err != nil {
-			return 0, err
-		}
-		d -= now
-	} else if _, err := clockNow(t, clock); err != nil {
+	now, err := clockNow(t, clock)
+	if err != nil {
 		return 0, err
 	}
-	rem := a[3]
-	if flags&unix.TIMER_ABSTIME != 0 {
-		rem = 0 // an absolute sleep has nothing to report
+	if flags&unix.TIMER_ABSTIME == 0 {
+		return 0, sleep(t, d, a[3])
 	}
-	return 0, sleep(t, d, rem)
+	// An absolute sleep (which has nothing to report in rem) ends when the
+	// guest's clock says so: the host timer it waits on runs on the host's
+	// clock, which the guest's follows within microseconds, not exactly.
+	for target := d; now < target; {
+		if err := sleep(t, target-now, 0); err != nil {
+			return 0, err
+		}
+		if now, err = clockNow(t, clock); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
 }
 
 // sleep waits for d unless a signal interrupts it; then the time left goes

@@ -27,8 +27,9 @@ func Generate(dir string) ([]byte, error) {
 		"-Wl,-T," + filepath.Join(dir, "vdso.lds"),
 		"-Wl,--version-script=" + filepath.Join(dir, "vdso.ver"),
 		"-Wl,-soname=linux-vdso.so.1", // the name ldd and the C library show
-		"-Wl,--hash-style=both",      // DT_HASH and DT_GNU_HASH: every consumer finds its table
-		"-Wl,--build-id=none",        // the same bytes on every build
+		"-Wl,--hash-style=both",       // DT_HASH and DT_GNU_HASH: every consumer finds its table
+		"-Wl,--build-id=none",         // the same bytes on every build,
+		"-Wl,--strip-all",             // and no temporary file names in a .symtab (.dynsym stays)
 		"-Wl,--eh-frame-hdr", "-Wl,-z,max-page-size=4096", "-Wl,-z,noexecstack",
 		"-o", so, filepath.Join(dir, "vdso.S")}
 	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
