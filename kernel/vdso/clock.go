@@ -93,12 +93,15 @@ type Clock struct {
 // NewClock returns the clocks of a sandbox that booted at boot. It takes
 // the first TSC sample the rate is estimated from.
 func NewClock(boot time.Time) *Clock {
-	c := &Clock{boot: boot, usable: tscUsable()}
+	c := &Clock{boot: boot, usable: tscOK()}
 	if c.usable {
 		c.calTSC, c.calAt = c.sample()
 	}
 	return c
 }
+
+// tscOK is tscUsable, asked once per litebox process.
+var tscOK = sync.OnceValue(tscUsable)
 
 // tscUsable reports whether the TSC ticks at one rate on every CPU, in
 // every power state (the flags Linux sets from CPUID), so that a TSC value
