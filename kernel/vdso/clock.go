@@ -36,13 +36,14 @@ const (
 // CLOCK_MONOTONIC unless the host's changes by more than realStep (the
 // host's wall clock was set), then it follows, as Linux's does.
 const (
-	period     = 100 * time.Millisecond
-	maxSlew    = 1e-3
-	maxLag     = time.Millisecond
-	realStep   = 20 * time.Microsecond
-	minCalib   = 5 * time.Millisecond // TSC-to-host-clock span before the first rate estimate
-	pageSize   = 4096
-	sampleRuns = 3
+	period      = 100 * time.Millisecond
+	firstPeriod = 10 * time.Millisecond
+	maxSlew     = 1e-3
+	maxLag      = time.Millisecond
+	realStep    = 20 * time.Microsecond
+	minCalib    = time.Millisecond // TSC-to-host-clock span before the first rate estimate
+	pageSize    = 4096
+	sampleRuns  = 3
 )
 
 // params are the clock's parameters between two updates: the value of
@@ -269,22 +270,28 @@ func (c *Clock) publish(p *params, rebase bool) {
 }
 
 // updater keeps the parameters following the host's clocks until Stop.
+// The first updates come sooner (from firstPeriod, doubling up to period):
+// the first rate was measured over a short span only.
 func (c *Clock) updater() {
 	defer close(c.done)
-	t := time.NewTicker(period)
+	p := firstPeriod
+	t := time.NewTimer(p)
 	defer t.Stop()
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
-			c.update()
+			c.update(p)
+			p = min(2*p, period)
+			t.Reset(p)
 		}
 	}
 }
 
-// update sets the rate (and, rarely, steps) for the next period.
-func (c *Clock) update() {
+// update sets the rate (and, rarely, steps) for the next stretch of
+// about p.
+func (c *Clock) update(p time.Duration) {
 	tsc, hostMono, hostReal := c.sampleReal()
 	rate, ok := c.nominal(tsc, hostMono)
 	if !ok {
@@ -297,7 +304,7 @@ func (c *Clock) update() {
 	if lag > int64(maxLag) {
 		next.mono = lag // step forward
 	} else {
-		adj := math.Max(-maxSlew, math.Min(maxSlew, float64(lag)/float64(2*period)))
+		adj := math.Max(-maxSlew, math.Min(maxSlew, float64(lag)/float64(2*p)))
 		rate *= 1 + adj
 	}
 	next.mult = uint64(rate * (1 << multShift))

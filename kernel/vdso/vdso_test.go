@@ -130,7 +130,7 @@ func TestClock(t *testing.T) {
 	var lastReal int64
 	for i := range 20 {
 		if i%4 == 3 {
-			c.update()
+			c.update(period)
 		}
 		for range 1000 {
 			m := c.Monotonic()
@@ -142,7 +142,7 @@ func TestClock(t *testing.T) {
 		lastReal = c.Realtime()
 		time.Sleep(2 * time.Millisecond)
 	}
-	// The rate came from a 5 ms calibration; the updates keep the error
+	// The rate came from a 1 ms calibration; the updates keep the error
 	// to a few microseconds.
 	if m, h := c.Monotonic(), hostMono(c); abs(m-h) > 100*time.Microsecond {
 		t.Errorf("monotonic %v, host %v: off by %v", m, h, m-h)
