@@ -67,13 +67,21 @@ vv_read:
 	.cfi_endproc
 	.size vv_read, . - vv_read
 
-// split: %rax ns -> %rax seconds, %rdx nanoseconds. Clobbers rcx.
+// split: %rax ns -> %rax seconds, %rdx nanoseconds. Clobbers rcx, r9.
+// The quotient is ((ns >> 9) * floor(2^84 / 1e9)) >> 75, exact for every
+// 64-bit ns: the reciprocal compilers emit for a division by 1e9.
 	.type split, @function
 split:
 	.cfi_startproc
-	xorl %edx, %edx
-	movl $1000000000, %ecx
-	divq %rcx
+	movq %rax, %r9
+	shrq $9, %rax
+	movabsq $0x44b82fa09b5a53, %rcx
+	mulq %rcx
+	movq %rdx, %rax
+	shrq $11, %rax
+	imulq $1000000000, %rax, %rcx
+	movq %r9, %rdx
+	subq %rcx, %rdx
 	ret
 	.cfi_endproc
 	.size split, . - split
@@ -126,11 +134,12 @@ __vdso_gettimeofday:
 	call vv_read
 	call split
 	movq %rax, (%rsi)
-	movq %rdx, %rax
-	xorl %edx, %edx
-	movl $1000, %ecx
-	divq %rcx
-	movq %rax, 8(%rsi)
+	movq %rdx, %rax          // ns / 1000: ((ns >> 3) * 0x20c49ba5e353f7cf) >> 68
+	shrq $3, %rax
+	movabsq $0x20c49ba5e353f7cf, %rcx
+	mulq %rcx
+	shrq $4, %rdx
+	movq %rdx, 8(%rsi)
 2:	xorl %eax, %eax
 	ret
 9:	movl $SYS_gettimeofday, %eax
