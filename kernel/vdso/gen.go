@@ -1,7 +1,7 @@
 //go:build ignore
 
 // gen builds the guest's vDSO (vdso.S linked with vdso.lds and vdso.ver)
-// with the machine's gcc and writes image_amd64.go. Run it with
+// with the machine's gcc and writes vdso.so, which litebox embeds. Run it with
 // `go generate ./kernel/vdso`.
 package main
 
@@ -13,11 +13,11 @@ import (
 )
 
 func main() {
-	src, err := vdsogen.Generate(".")
+	so, err := vdsogen.Generate(".")
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile("image_amd64.go", src, 0o644); err != nil {
+	if err := os.WriteFile("vdso.so", so, 0o644); err != nil {
 		log.Fatal(err)
 	}
 }

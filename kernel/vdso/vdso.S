@@ -4,7 +4,7 @@
 // the kernel with a real `syscall` instruction, which both platforms trap
 // (this image is never in a stub's code page), so nothing here reaches the
 // host kernel. Assembled and linked by `go generate ./kernel/vdso` (gen.go)
-// into image_amd64.go; TestImageIsGenerated checks the two agree.
+// into vdso.so; TestImageIsGenerated checks the two agree.
 //
 // The data page (kernel/vdso/clock.go writes it; the offsets are vv* there):
 //   0  seq    even: stable; odd: being written (a seqlock)
@@ -86,6 +86,21 @@ split:
 	.cfi_endproc
 	.size split, . - split
 
+// clock_bit: %eax = 1 << %edi for the clock ids up to MAX_CLOCK, 0 for
+// the others (the CPU clocks' ids are negative). Clobbers rcx.
+	.type clock_bit, @function
+clock_bit:
+	.cfi_startproc
+	xorl %eax, %eax
+	cmpl $MAX_CLOCK, %edi
+	ja 1f
+	movl %edi, %ecx
+	movl $1, %eax
+	shll %cl, %eax
+1:	ret
+	.cfi_endproc
+	.size clock_bit, . - clock_bit
+
 // int clock_gettime(clockid_t clock, struct timespec *ts)
 	.globl __vdso_clock_gettime
 	.type __vdso_clock_gettime, @function
@@ -93,24 +108,20 @@ __vdso_clock_gettime:
 	.cfi_startproc
 	cmpq $0, vvar_page+VV_MODE(%rip)
 	je 9f
-	cmpl $MAX_CLOCK, %edi
-	ja 9f                    // unsigned: the CPU clocks (negative ids) too
-	movl $1, %eax
-	movl %edi, %ecx
-	shll %cl, %eax
-	movl $VV_REAL, %edi
+	call clock_bit
 	testl $REAL_CLOCKS, %eax
 	jnz 1f
-	movl $VV_MONO, %edi
 	testl $MONO_CLOCKS, %eax
-	jz 8f
-1:	call vv_read
+	jz 9f
+	movl $VV_MONO, %edi
+	jmp 2f
+1:	movl $VV_REAL, %edi
+2:	call vv_read
 	call split
 	movq %rax, (%rsi)
 	movq %rdx, 8(%rsi)
 	xorl %eax, %eax
 	ret
-8:	movl %ecx, %edi          // the clock id again (shll kept it in %cl)
 9:	movl $SYS_clock_gettime, %eax
 	syscall
 	ret
@@ -176,11 +187,7 @@ __vdso_time:
 	.type __vdso_clock_getres, @function
 __vdso_clock_getres:
 	.cfi_startproc
-	cmpl $MAX_CLOCK, %edi
-	ja 9f
-	movl $1, %eax
-	movl %edi, %ecx
-	shll %cl, %eax
+	call clock_bit
 	movl $1, %edx
 	testl $REAL_CLOCKS | MONO_CLOCKS, %eax
 	jz 9f

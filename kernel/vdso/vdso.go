@@ -1,5 +1,5 @@
 // Package vdso is the guest's vDSO: a small shared object (vdso.S, built
-// by `go generate` into image_amd64.go) that every guest address space
+// by `go generate` into the committed vdso.so) that every guest address space
 // maps, with the data page its clock functions read ([vvar]), and the
 // sandbox's clocks (Clock) that keep that page and answer the kernel's
 // clock syscalls from the same parameters.
@@ -9,6 +9,7 @@ package vdso
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"io"
 
@@ -17,6 +18,11 @@ import (
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/platform"
 )
+
+// image is the guest's vDSO, a shared object linked at address 0.
+//
+//go:embed vdso.so
+var image []byte
 
 // Size is the bytes of address space a vDSO mapping takes: the data page
 // and the image.
