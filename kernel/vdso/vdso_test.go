@@ -3,6 +3,7 @@ package vdso
 import (
 	"bytes"
 	"debug/elf"
+	"fmt"
 	"os/exec"
 	"testing"
 	"time"
@@ -154,5 +155,53 @@ func TestClock(t *testing.T) {
 	}
 	if _, err := c.dataPage(func(n uint64) (platform.Memory, error) { return newFake(n) }); err == nil {
 		t.Error("a data page after Stop")
+	}
+}
+
+// TestClockConcurrentUpdates reads both clocks from several goroutines
+// while updates are published as fast as they can be: no reader may see
+// monotonic time go back, and the page's sequence count ends even.
+func TestClockConcurrentUpdates(t *testing.T) {
+	c := NewClock(time.Now())
+	if !c.usable {
+		t.Skip("the host's TSC is not constant and nonstop: the clock is the host's")
+	}
+	page, _ := newFake(pageSize)
+	if _, err := c.dataPage(func(uint64) (platform.Memory, error) { return page, nil }); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			var last time.Duration
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				m := c.Monotonic()
+				if m < last {
+					errs <- fmt.Errorf("monotonic went back from %v to %v", last, m)
+					return
+				}
+				last = m
+			}
+		}()
+	}
+	for range 2000 {
+		c.update(firstPeriod)
+	}
+	close(done)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if s := page.b[vvSeq]; s%2 != 0 {
+		t.Errorf("page sequence odd (%d) after the updates", s)
 	}
 }
