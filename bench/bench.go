@@ -37,6 +37,10 @@ import (
 // long enough that the loop, not process start-up, dominates the run.
 const GetppidIterations = 100000
 
+// ClockIterations is the loop length of the clock_gettime measurement
+// (the C library's call, through the vDSO where there is one).
+const ClockIterations = 200000
+
 // ForkExecIterations is how many times bench_forkexec forks, execs
 // /bin/true and waits for it in the per-process measurement.
 const ForkExecIterations = 200
@@ -84,7 +88,7 @@ print(count_primes(%d))
 `
 
 // programs are the testdata C programs the measurements run.
-var programs = []string{"getppid_loop", "bench_true", "bench_forkexec", "bench_futex", "bench_fileio"}
+var programs = []string{"getppid_loop", "bench_true", "bench_forkexec", "bench_futex", "bench_fileio", "bench_clock"}
 
 // Names of the systems, in the order of Env.Systems.
 const (
@@ -469,6 +473,13 @@ func wholeRun(res harness.Result, err error) (Sample, error) {
 // on s, over a loop of n calls.
 func (e *Env) SyscallCost(s *System, n int) (Sample, error) {
 	return e.perOperation(s, "getppid_loop", n)
+}
+
+// ClockCost measures the cost in nanoseconds of one clock_gettime
+// (CLOCK_MONOTONIC) of the C library on s, over n calls: a vDSO call where
+// s gives the program a vDSO, a trapped syscall where it does not.
+func (e *Env) ClockCost(s *System, n int) (Sample, error) {
+	return e.perOperation(s, "bench_clock", n)
 }
 
 // ForkExecCost measures the cost in nanoseconds of one fork, execve of

@@ -94,6 +94,14 @@ func BenchmarkGetppid(b *testing.B) {
 	})
 }
 
+// BenchmarkClockGettime reports the cost of one clock_gettime of the C
+// library (ns/call): through the vDSO natively and under litebox.
+func BenchmarkClockGettime(b *testing.B) {
+	benchPerOperation(b, "ns/call", func(e *Env, s *System) (Sample, error) {
+		return e.ClockCost(s, ClockIterations)
+	})
+}
+
 // BenchmarkStartup measures running the static bench_true once (ns/op).
 func BenchmarkStartup(b *testing.B) {
 	benchWholeRun(b, func(e *Env, s *System) error {

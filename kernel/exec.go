@@ -181,6 +181,12 @@ func (t *Task) load(path string, argv, envp []string) (*image, error) {
 	creds, secure := p.Creds().Exec()
 	layout := loader.Layout{IDs: loader.IDs{UID: creds.UID, EUID: creds.EUID, GID: creds.GID, EGID: creds.EGID,
 		Secure: secure}}
+	if base, err := p.k.clock.Map(m, as); err == nil {
+		layout.SysInfoEHDR = base
+	} else {
+		// The program runs without a vDSO (its C library makes syscalls).
+		p.k.Log().Debug("no vDSO for the new image", "pid", p.PID, "err", err)
+	}
 	img, err := loader.Load(m, open, path, argv, envp, hardware(), layout)
 	if err != nil {
 		as.Release()

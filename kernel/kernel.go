@@ -17,6 +17,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/lock"
 	"github.com/litebox-go/litebox/kernel/mm"
+	"github.com/litebox-go/litebox/kernel/vdso"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -55,8 +56,9 @@ type Limits struct {
 
 // Kernel is one sandbox's kernel.
 type Kernel struct {
-	cfg  Config
-	boot time.Time
+	cfg   Config
+	boot  time.Time
+	clock *vdso.Clock // the guest's clocks and the vDSO's data page
 
 	mu          sync.Mutex
 	unsupported map[string]bool
@@ -100,6 +102,7 @@ func New(cfg Config) *Kernel {
 	k := &Kernel{cfg: cfg, boot: time.Now(), unsupported: map[string]bool{}, nextPID: 1,
 		procs: map[int]*Process{}, usedPIDs: map[int]bool{},
 		crashed: make(chan struct{})}
+	k.clock = vdso.NewClock(k.boot)
 	k.locks.Charge = k.chargeSigned
 	if cfg.FS != nil {
 		// What the guest makes the VFS hold (dentries) counts against the
@@ -121,6 +124,14 @@ func (k *Kernel) Hostname() string { return k.cfg.Hostname }
 
 // BootTime is when the kernel started; CLOCK_BOOTTIME counts from it.
 func (k *Kernel) BootTime() time.Time { return k.boot }
+
+// Clock is the guest's CLOCK_MONOTONIC and CLOCK_REALTIME, the same clocks
+// the vDSO reads (kernel/vdso).
+func (k *Kernel) Clock() *vdso.Clock { return k.clock }
+
+// StopClock stops updating the vDSO's data page; the sandbox calls it
+// before closing the platform whose memory holds the page.
+func (k *Kernel) StopClock() { k.clock.Stop() }
 
 // Unsupported records a syscall the kernel does not implement. The audit
 // log gets every occurrence; the diagnostic log gets each name once.

@@ -21,5 +21,6 @@ const (
 	atRandom      = 25
 	atHWCap2      = 26
 	atExecFn      = 31
+	atSysinfoEHDR = 33
 	atMinSigStkSz = 51
 )

@@ -46,6 +46,9 @@ type Layout struct {
 	DynBase  uint64 // load address of position-independent executables
 	StackTop uint64
 	IDs      IDs // the process's ids as the auxv reports them
+	// SysInfoEHDR is the address of the vDSO the kernel mapped
+	// (AT_SYSINFO_EHDR); 0: none.
+	SysInfoEHDR uint64
 }
 
 // IDs are what the auxv says of the process's credentials: AT_UID,
@@ -138,7 +141,11 @@ func Load(m *mm.MM, open Opener, path string, argv, envp []string, hw Hardware, 
 	if layout.IDs.Secure {
 		secure = 1
 	}
-	aux := [][2]uint64{
+	var aux [][2]uint64
+	if layout.SysInfoEHDR != 0 {
+		aux = append(aux, [2]uint64{atSysinfoEHDR, layout.SysInfoEHDR}) // first, as Linux's ARCH_DLINFO
+	}
+	aux = append(aux, [][2]uint64{
 		{atPhdr, phdr},
 		{atPhent, 56},
 		{atPhnum, uint64(len(exe.progs))},
@@ -152,7 +159,7 @@ func Load(m *mm.MM, open Opener, path string, argv, envp []string, hw Hardware, 
 		{atClkTck, 100},
 		{atHWCap, hw.HWCap},
 		{atHWCap2, hw.HWCap2},
-	}
+	}...)
 	if hw.MinSigStkSz != 0 {
 		aux = append(aux, [2]uint64{atMinSigStkSz, hw.MinSigStkSz})
 	}

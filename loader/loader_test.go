@@ -13,7 +13,10 @@ import (
 
 // fakeMapper accepts every mapping and records guest writes, so the loader
 // can be exercised without a platform.
-type fakeMapper struct{ writes int }
+type fakeMapper struct {
+	writes int
+	last   []byte // the last write (the initial stack, after Load)
+}
 
 func (*fakeMapper) Map(addr, length uint64, prot int) error             { return nil }
 func (*fakeMapper) MapShared(addr, length uint64, prot int) error       { return nil }
@@ -24,6 +27,7 @@ func (*fakeMapper) Discard(addr, length uint64) error                   { return
 func (*fakeMapper) CopyIn(addr uint64, dst []byte) (int, error)         { return len(dst), nil }
 func (f *fakeMapper) CopyOut(addr uint64, src []byte) (int, error) {
 	f.writes++
+	f.last = append(f.last[:0], src...)
 	return len(src), nil
 }
 
@@ -135,6 +139,52 @@ func TestLoadLayout(t *testing.T) {
 	}
 	if pie.Entry != defaultDynBase+0x100 {
 		t.Errorf("PIE entry = %#x, want %#x", pie.Entry, uint64(defaultDynBase+0x100))
+	}
+}
+
+// auxv returns the auxiliary vector of an initial stack as written.
+func auxv(stack []byte) [][2]uint64 {
+	le := binary.LittleEndian
+	word := func(i int) uint64 { return le.Uint64(stack[8*i:]) }
+	i := 1 + int(word(0)) + 1 // argc, argv, NULL
+	for word(i) != 0 {        // envp
+		i++
+	}
+	var out [][2]uint64
+	for i++; ; i += 2 {
+		out = append(out, [2]uint64{word(i), word(i + 1)})
+		if word(i) == atNull {
+			return out
+		}
+	}
+}
+
+// The vDSO's address is AT_SYSINFO_EHDR, the first auxv entry as on
+// Linux; without one there is no such entry.
+func TestLoadSysInfoEHDR(t *testing.T) {
+	for _, tc := range []struct {
+		ehdr uint64
+		want bool
+	}{{0x7fdfffffe000, true}, {0, false}} {
+		f := &fakeMapper{}
+		m := mm.New(f, nil, 0x7fe000000000)
+		open := func(string) (File, error) { return memFile(minimalELF(2, 62, 2)), nil }
+		if _, err := Load(m, open, "/prog", []string{"prog"}, nil, Hardware{}, Layout{SysInfoEHDR: tc.ehdr}); err != nil {
+			t.Fatal(err)
+		}
+		aux := auxv(f.last)
+		n := 0
+		for _, kv := range aux {
+			if kv[0] == atSysinfoEHDR {
+				n++
+			}
+		}
+		if tc.want && (aux[0] != [2]uint64{atSysinfoEHDR, tc.ehdr} || n != 1) {
+			t.Errorf("SysInfoEHDR %#x: auxv %v, want it first and once", tc.ehdr, aux)
+		}
+		if !tc.want && n != 0 {
+			t.Errorf("no vDSO: auxv %v has AT_SYSINFO_EHDR", aux)
+		}
 	}
 }
 

@@ -183,6 +183,7 @@ func (s *Sandbox) Close() error {
 		if stop != nil {
 			stop()
 		}
+		s.kernel.StopClock() // before the platform's memory (the vDSO's data page) goes
 		select {
 		case <-ended:
 			s.platMu.Lock()

@@ -13,7 +13,7 @@ import (
 var timeNow = time.Now
 
 func sysTime(t *kernel.Task, a args) (uint64, error) {
-	now := uint64(timeNow().Unix())
+	now := uint64(t.Proc.Kernel().Clock().Realtime() / 1e9)
 	if a[0] != 0 {
 		if err := t.WriteU64(a[0], now); err != nil {
 			return 0, err
@@ -54,12 +54,14 @@ func readTimespec(t *kernel.Task, addr uint64) (time.Duration, error) {
 // clockNow reads a guest clock as a duration since its epoch.
 func clockNow(t *kernel.Task, clock int32) (time.Duration, error) {
 	switch clock {
+	// The clocks the vDSO computes too (kernel/vdso: one set of parameters
+	// for both paths, so they agree).
 	case unix.CLOCK_REALTIME, unix.CLOCK_REALTIME_COARSE, unix.CLOCK_TAI:
-		return time.Duration(timeNow().UnixNano()), nil
+		return time.Duration(t.Proc.Kernel().Clock().Realtime()), nil
 	case unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_COARSE, unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_BOOTTIME:
 		// Monotonic time starts at the sandbox's boot: the guest learns
 		// nothing about the host's uptime.
-		return time.Since(t.Proc.Kernel().BootTime()), nil
+		return t.Proc.Kernel().Clock().Monotonic(), nil
 	case unix.CLOCK_PROCESS_CPUTIME_ID:
 		return cpuClock(t, 0, false)
 	case unix.CLOCK_THREAD_CPUTIME_ID:
@@ -187,9 +189,9 @@ func sysClockGetres(t *kernel.Task, a args) (uint64, error) {
 
 func sysGettimeofday(t *kernel.Task, a args) (uint64, error) {
 	if a[0] != 0 {
-		now := timeNow()
-		b := binary.LittleEndian.AppendUint64(nil, uint64(now.Unix()))
-		b = binary.LittleEndian.AppendUint64(b, uint64(now.Nanosecond()/1000))
+		now := t.Proc.Kernel().Clock().Realtime()
+		b := binary.LittleEndian.AppendUint64(nil, uint64(now/1e9))
+		b = binary.LittleEndian.AppendUint64(b, uint64(now%1e9/1000))
 		if err := t.CopyOut(a[0], b); err != nil {
 			return 0, err
 		}
@@ -214,20 +216,25 @@ func sysClockNanosleep(t *kernel.Task, a args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if flags&unix.TIMER_ABSTIME != 0 {
-		now, err := clockNow(t, clock)
-		if err != nil {
-			return 0, err
-		}
-		d -= now
-	} else if _, err := clockNow(t, clock); err != nil {
+	now, err := clockNow(t, clock)
+	if err != nil {
 		return 0, err
 	}
-	rem := a[3]
-	if flags&unix.TIMER_ABSTIME != 0 {
-		rem = 0 // an absolute sleep has nothing to report
+	if flags&unix.TIMER_ABSTIME == 0 {
+		return 0, sleep(t, d, a[3])
 	}
-	return 0, sleep(t, d, rem)
+	// An absolute sleep (which has nothing to report in rem) ends when the
+	// guest's clock says so: the host timer it waits on runs on the host's
+	// clock, which the guest's follows within microseconds, not exactly.
+	for target := d; now < target; {
+		if err := sleep(t, target-now, 0); err != nil {
+			return 0, err
+		}
+		if now, err = clockNow(t, clock); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
 }
 
 // sleep waits for d unless a signal interrupts it; then the time left goes
