@@ -290,8 +290,9 @@ func (t *Task) TimerSettime(id int32, abs bool, spec TimerSpec) (TimerSpec, erro
 	tm.mu.Lock()
 	old := tm.getLocked(now)
 	tm.disarmLocked()
-	tm.interval = spec.Interval
+	tm.interval = 0 // a disarmed timer has no period either
 	if spec.Value > 0 {
+		tm.interval = spec.Interval
 		exp := spec.Value
 		if !abs {
 			exp += now
