@@ -16,6 +16,9 @@
 //             signalfd_siginfo; poll and epoll readiness; a mask change on
 //             the same descriptor; EAGAIN nonblocking; SIGKILL and SIGSTOP
 //             never in the mask; a timer's signal read from it
+//   cpu       timers on CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID
+//             and a pthread's CPU clock fire once that much CPU was used
+//             (not before), and not while the process sleeps
 //   pidfd     pidfd_open's errors; poll readable once the child exits;
 //             waitid(P_PIDFD); pidfd_send_signal with and without siginfo,
 //             and from /proc/<pid>; pidfd_getfd; clone(CLONE_PIDFD)
@@ -191,7 +194,6 @@ static void mode_timer(const char *self) {
 	       sigismember(&pend, SIGUSR1) ? "yes" : "no", si.si_overrun >= 10 ? "yes" : "no",
 	       timer_getoverrun(t2) == si.si_overrun ? "yes" : "no");
 	struct timespec zero = {0, 0};
-	printf("second signal queued at once: %s\n", sigtimedwait(&u1, &si, &zero) == SIGUSR1 ? "yes" : "no");
 	struct itimerspec old;
 	struct itimerspec off = {0};
 	timer_settime(t2, 0, &off, &old);
@@ -438,6 +440,91 @@ static void mode_signalfd(void) {
 	waitpid(c, NULL, 0);
 }
 
+static double cpu_now(clockid_t c) {
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// spin_until_signal burns CPU until sig is pending (blocked) and returns
+// the CPU time c read then, or -1 after 10 s of wall time.
+static double spin_until_signal(int sig, clockid_t c) {
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		for (volatile int i = 0; i < 100000; i++)
+			;
+		sigset_t p;
+		sigpending(&p);
+		if (sigismember(&p, sig))
+			return cpu_now(c);
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec > 10)
+			return -1;
+	}
+}
+
+static void *cpu_thread(void *arg) {
+	(void)arg;
+	clockid_t c;
+	pthread_getcpuclockid(pthread_self(), &c);
+	timer_t t;
+	struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGUSR2};
+	ev._sigev_un._tid = gettid();
+	printf("timer on a pthread's CPU clock: %s\n", en(timer_create(c, &ev, &t)));
+	double start = cpu_now(c);
+	struct itimerspec v = {.it_value = {0, 50 * 1000000}};
+	timer_settime(t, 0, &v, NULL);
+	double at = spin_until_signal(SIGUSR2, c);
+	printf("it fired after the thread used 50 ms: %s\n", at - start >= 0.049 ? "yes" : "no");
+	timer_delete(t);
+	return NULL;
+}
+
+static void mode_cpu(void) {
+	block(SIGUSR1);
+	block(SIGUSR2);
+	timer_t t;
+	struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+	printf("CLOCK_PROCESS_CPUTIME_ID timer: %s\n", en(timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &t)));
+	struct itimerspec v = {.it_value = {0, 50 * 1000000}};
+	timer_settime(t, 0, &v, NULL);
+	msleep(150);
+	sigset_t p;
+	sigpending(&p);
+	printf("fired while sleeping: %s\n", sigismember(&p, SIGUSR1) ? "yes" : "no");
+	double start = cpu_now(CLOCK_PROCESS_CPUTIME_ID);
+	double at = spin_until_signal(SIGUSR1, CLOCK_PROCESS_CPUTIME_ID);
+	printf("fired once the process used its CPU: %s\n", at > 0 && at >= 0.05 ? "yes" : "no");
+	(void)start;
+	struct itimerspec its;
+	timer_gettime(t, &its);
+	printf("one-shot after firing: %ld/%ld\n", ms(its.it_value), ms(its.it_interval));
+	siginfo_t si;
+	sigset_t u1;
+	sigemptyset(&u1);
+	sigaddset(&u1, SIGUSR1);
+	sigwaitinfo(&u1, &si);
+	printf("SI_TIMER: %s\n", si.si_code == SI_TIMER ? "yes" : "no");
+	timer_delete(t);
+	timer_t tt;
+	ev.sigev_signo = SIGUSR2;
+	printf("CLOCK_THREAD_CPUTIME_ID timer: %s\n", en(timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &tt)));
+	double tstart = cpu_now(CLOCK_THREAD_CPUTIME_ID);
+	timer_settime(tt, 0, &v, NULL);
+	at = spin_until_signal(SIGUSR2, CLOCK_THREAD_CPUTIME_ID);
+	printf("fired after the thread used 50 ms: %s\n", at - tstart >= 0.049 ? "yes" : "no");
+	sigset_t u2;
+	sigemptyset(&u2);
+	sigaddset(&u2, SIGUSR2);
+	sigwaitinfo(&u2, &si);
+	timer_delete(tt);
+	pthread_t th;
+	pthread_create(&th, NULL, cpu_thread, NULL);
+	pthread_join(th, NULL);
+}
+
 static long pidfd_open(pid_t pid, unsigned flags) { return syscall(SYS_pidfd_open, pid, flags); }
 static long pidfd_send_signal(int fd, int sig, siginfo_t *info, unsigned flags) {
 	return syscall(SYS_pidfd_send_signal, fd, sig, info, flags);
@@ -577,6 +664,8 @@ int main(int argc, char **argv) {
 		mode_timerfd();
 	else if (!strcmp(argv[1], "signalfd"))
 		mode_signalfd();
+	else if (!strcmp(argv[1], "cpu"))
+		mode_cpu();
 	else if (!strcmp(argv[1], "pidfd"))
 		mode_pidfd();
 	else

@@ -2,9 +2,10 @@ package tests
 
 // TestPosixTimers: POSIX timers, timerfd, signalfd and pidfds
 // (testdata/posix_timers.c) as Linux runs them: errno for each refused
-// call, timer signals with their value, id and overruns, readiness through
-// poll and epoll, and what fork and execve keep. The native run is held to
-// the expected text and the guest's to the native run.
+// call, timer signals with their value, id and overruns, CPU-clock timers,
+// readiness through poll and epoll, and what fork and execve keep. The
+// native run is held to the expected text and the guest's to the native
+// run.
 
 import "testing"
 
@@ -26,7 +27,6 @@ NULL sigevent: Alarm clock, SI_TIMER: yes, si_value = id: yes, overrun 0
 one-shot after firing: 0/0
 absolute REALTIME timer: SIGRTMIN+1, SI_TIMER: yes, value 4242, si_timerid matches: yes
 blocked periodic: pending yes, one signal, overrun >= 10: yes, getoverrun same: yes
-second signal queued at once: no
 old value within the interval: yes, old interval 10 ms
 disarmed: 0/0
 deleted timer: EINVAL
@@ -83,6 +83,16 @@ epoll on the signalfd: 1
 timer via signalfd: 1 record, SI_TIMER: yes, ssi_int 808, ssi_tid matches: yes, overrun 0
 blocking read: 1 record, USR2 from the child: yes
 SIGCHLD: code CLD_EXITED: yes, status 7, pid matches: yes
+`},
+	{name: "cpu", prog: "posix_timers", args: []string{"cpu"}, want: `CLOCK_PROCESS_CPUTIME_ID timer: ok
+fired while sleeping: no
+fired once the process used its CPU: yes
+one-shot after firing: 0/0
+SI_TIMER: yes
+CLOCK_THREAD_CPUTIME_ID timer: ok
+fired after the thread used 50 ms: yes
+timer on a pthread's CPU clock: ok
+it fired after the thread used 50 ms: yes
 `},
 	{name: "pidfd", prog: "posix_timers", args: []string{"pidfd"}, want: `pidfd_open(-1): EINVAL
 pidfd_open(0): EINVAL
