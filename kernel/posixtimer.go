@@ -377,13 +377,14 @@ func (tm *posixTimer) fire(gen uint64) {
 		return
 	}
 	tm.fired, tm.timer = true, nil
+	periodic := tm.interval > 0
 	tm.mu.Unlock()
-	if tm.send() || tm.interval == 0 {
+	if tm.send() || !periodic {
 		return
 	}
 	// Dropped (ignored): nobody will take a signal to re-arm it.
 	tm.mu.Lock()
-	if gen == tm.gen && !tm.deleted {
+	if gen == tm.gen && !tm.deleted && tm.interval > 0 {
 		now := tm.p.k.wallNow(tm.clock)
 		tm.overrun += tm.forwardLocked(now) - 1
 		tm.armLocked(now)
