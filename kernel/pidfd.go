@@ -12,9 +12,9 @@ import (
 // cannot be read or written. The pidfd calls also take a descriptor of a
 // /proc/<pid> directory as one, as Linux does.
 type pidFD struct {
-	k   *Kernel
-	ino uint64
-	p   *Process
+	anonInode
+	k *Kernel
+	p *Process
 }
 
 // pidfd_open's and pidfd_send_signal's flags (linux/pidfd.h).
@@ -25,9 +25,11 @@ const (
 	PidfdSignalThreadGroup  = 2
 	PidfdSignalProcessGroup = 4
 	pidfdSignalFlags        = PidfdSignalThread | PidfdSignalThreadGroup | PidfdSignalProcessGroup
-	pidfdCost               = 256 // charged per pidfd
 	pidfdName               = "anon_inode:[pidfd]"
 )
+
+// PidfdCost is charged per pidfd.
+const PidfdCost = 256
 
 // SetPidDir installs the function that tells the pid of a /proc/<pid>
 // directory node (procfs).
@@ -55,17 +57,11 @@ func (t *Task) PidfdOpen(pid int, flags int) (int, error) {
 
 // installPidfd makes a pidfd for target in p's table.
 func (p *Process) installPidfd(target *Process, status int) (int, error) {
-	if err := p.k.charge(pidfdCost); err != nil {
+	if err := p.k.charge(PidfdCost); err != nil {
 		return -1, err
 	}
-	pf := &pidFD{k: p.k, ino: vfs.NewIno(), p: target}
-	f := vfs.NewAnonFile(pidfdName, pf, pf, unix.O_RDWR|status)
-	fd, err := p.FDs.Install(f, 0, true)
-	if err != nil {
-		_ = f.DecRef()
-		return -1, err
-	}
-	return fd, nil
+	pf := &pidFD{anonInode: newAnonInode(), k: p.k, p: target}
+	return p.installAnon(pidfdName, pf, status, true)
 }
 
 // PidfdProcess resolves a pidfd (or /proc/<pid> directory) descriptor: the
@@ -179,18 +175,8 @@ func (p *Process) mayAttach(target *Process) bool {
 		c.GID == tc.GID && c.GID == tc.EGID && c.GID == tc.SGID
 }
 
-func (pf *pidFD) Stat() (vfs.Stat, error) {
-	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: pf.ino, Nlink: 1, Mode: 0o600, Uid: GuestUID, Gid: GuestGID,
-		Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
-}
-
-func (pf *pidFD) IsStream() bool                     { return true }
-func (pf *pidFD) ReadAt([]byte, int64) (int, error)  { return 0, unix.EINVAL }
-func (pf *pidFD) WriteAt([]byte, int64) (int, error) { return 0, unix.EINVAL }
-func (pf *pidFD) Truncate(int64) error               { return unix.EINVAL }
-func (pf *pidFD) Sync() error                        { return unix.EINVAL }
-func (pf *pidFD) Close() error                       { pf.k.uncharge(pidfdCost); return nil }
+// Close gives back the descriptor's charge.
+func (pf *pidFD) Close() error { pf.k.uncharge(PidfdCost); return nil }
 
 // Readiness: POLLIN once the process exited, POLLHUP too once reaped.
 func (pf *pidFD) Readiness() int16 {

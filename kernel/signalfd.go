@@ -6,8 +6,6 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
 // signalFD is a signalfd: reading it dequeues pending signals in its mask
@@ -18,16 +16,18 @@ import (
 // polling thread's; the two differ only for a descriptor shared with
 // another process (fork) and polled there.
 type signalFD struct {
+	anonInode
 	k     *Kernel
-	ino   uint64
 	owner *Process
 
 	mu   sync.Mutex
 	mask uint64
 }
 
-// signalfd_siginfo's size, and signalfd4's flags.
+// signalfd_siginfo's size, signalfd4's flags, and what a signalfd is
+// charged.
 const (
+	SignalfdCost        = 512
 	SignalfdSiginfoSize = 128
 	sfdFlags            = unix.SFD_CLOEXEC | unix.SFD_NONBLOCK
 )
@@ -65,36 +65,20 @@ func (p *Process) Signalfd(fd int, mask uint64, flags int) (int, error) {
 		p.k.poll.notify() // readiness follows the new mask
 		return fd, nil
 	}
-	if err := p.k.charge(EventfdCost); err != nil {
+	if err := p.k.charge(SignalfdCost); err != nil {
 		return -1, err
 	}
-	s := &signalFD{k: p.k, ino: vfs.NewIno(), owner: p, mask: mask}
+	s := &signalFD{anonInode: newAnonInode(), k: p.k, owner: p, mask: mask}
 	p.k.signalFDs.Add(1)
-	f := vfs.NewAnonFile("anon_inode:[signalfd]", s, s, unix.O_RDWR|flags&unix.O_NONBLOCK)
-	nfd, err := p.FDs.Install(f, 0, flags&unix.SFD_CLOEXEC != 0)
-	if err != nil {
-		_ = f.DecRef()
-		return -1, err
-	}
-	return nfd, nil
+	return p.installAnon("anon_inode:[signalfd]", s, flags, flags&unix.SFD_CLOEXEC != 0)
 }
 
 func (s *signalFD) sigmask() uint64 { s.mu.Lock(); defer s.mu.Unlock(); return s.mask }
 
-func (s *signalFD) Stat() (vfs.Stat, error) {
-	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: s.ino, Nlink: 1, Mode: 0o600, Uid: GuestUID, Gid: GuestGID,
-		Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
-}
-
-func (s *signalFD) IsStream() bool                     { return true }
-func (s *signalFD) ReadAt([]byte, int64) (int, error)  { return 0, unix.EINVAL }
-func (s *signalFD) WriteAt([]byte, int64) (int, error) { return 0, unix.EINVAL }
-func (s *signalFD) Truncate(int64) error               { return unix.EINVAL }
-func (s *signalFD) Sync() error                        { return unix.EINVAL }
+// Close gives back the descriptor's charge.
 func (s *signalFD) Close() error {
 	s.k.signalFDs.Add(-1)
-	s.k.uncharge(EventfdCost)
+	s.k.uncharge(SignalfdCost)
 	return nil
 }
 

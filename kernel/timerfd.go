@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
 // timerFD is a timerfd: a wall-clock timer whose expiries are counted and
@@ -19,8 +17,8 @@ import (
 // period. TFD_TIMER_CANCEL_ON_SET is accepted, and never cancels: the
 // guest's clocks cannot be set (clock_settime is EPERM).
 type timerFD struct {
+	anonInode
 	k     *Kernel
-	ino   uint64
 	clock int32
 
 	mu       sync.Mutex
@@ -50,14 +48,8 @@ func (p *Process) TimerfdCreate(clock int32, flags int) (int, error) {
 	if err := p.k.charge(TimerCost); err != nil {
 		return -1, err
 	}
-	tf := &timerFD{k: p.k, ino: vfs.NewIno(), clock: clock}
-	f := vfs.NewAnonFile("anon_inode:[timerfd]", tf, tf, unix.O_RDWR|flags&unix.O_NONBLOCK)
-	fd, err := p.FDs.Install(f, 0, flags&unix.TFD_CLOEXEC != 0)
-	if err != nil {
-		_ = f.DecRef()
-		return -1, err
-	}
-	return fd, nil
+	tf := &timerFD{anonInode: newAnonInode(), k: p.k, clock: clock}
+	return p.installAnon("anon_inode:[timerfd]", tf, flags, flags&unix.TFD_CLOEXEC != 0)
 }
 
 // timerfd returns the timerfd open on fd: EBADF if fd is not open, EINVAL
@@ -160,17 +152,6 @@ func (tf *timerFD) armLocked(now time.Duration) {
 		tf.k.poll.notify()
 	})
 }
-
-func (tf *timerFD) Stat() (vfs.Stat, error) {
-	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: tf.ino, Nlink: 1, Mode: 0o600, Uid: GuestUID, Gid: GuestGID,
-		Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
-}
-
-func (tf *timerFD) IsStream() bool                     { return true }
-func (tf *timerFD) WriteAt([]byte, int64) (int, error) { return 0, unix.EINVAL }
-func (tf *timerFD) Truncate(int64) error               { return unix.EINVAL }
-func (tf *timerFD) Sync() error                        { return unix.EINVAL }
 
 func (tf *timerFD) ReadAt(b []byte, _ int64) (int, error) {
 	return tf.ReadCancel(b, 0, context.Background())
