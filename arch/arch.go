@@ -28,7 +28,16 @@ type SigInfo struct {
 	Uid    uint32 // sender's uid
 	Status int32  // SIGCHLD: exit status or signal
 	Addr   uint64 // faults: the faulting address
+	// Value is the sigval of sigqueue and POSIX timer signals (si_value);
+	// TimerID and Overrun are a timer's si_timerid and si_overrun.
+	Value   uint64
+	TimerID int32
+	Overrun int32
 }
+
+// siTimer is SI_TIMER, whose union member is _timer (timerid, overrun,
+// sigval); the other negative codes (SI_QUEUE...) use _rt.
+const siTimer = -2
 
 // SiginfoSize is sizeof(siginfo_t).
 const SiginfoSize = 128
@@ -54,6 +63,23 @@ type siginfoKill struct {
 	Status int32
 }
 
+// siginfoRT is the union member of sigqueue-style signals (_rt): every
+// negative si_code but SI_TIMER, as Linux's siginfo_layout says.
+type siginfoRT struct {
+	siginfoHeader
+	Pid   int32
+	Uid   uint32
+	Value uint64
+}
+
+// siginfoTimer is the union member of POSIX timer signals (_timer).
+type siginfoTimer struct {
+	siginfoHeader
+	TimerID int32
+	Overrun int32
+	Value   uint64
+}
+
 // Marshal returns the siginfo_t bytes of info.
 func (info SigInfo) Marshal() [SiginfoSize]byte {
 	h := siginfoHeader{Signo: int32(info.Signo), Errno: info.Errno, Code: info.Code}
@@ -61,6 +87,10 @@ func (info SigInfo) Marshal() [SiginfoSize]byte {
 	switch {
 	case info.isFault():
 		v = siginfoFault{siginfoHeader: h, Addr: info.Addr}
+	case info.Code == siTimer:
+		v = siginfoTimer{siginfoHeader: h, TimerID: info.TimerID, Overrun: info.Overrun, Value: info.Value}
+	case info.Code < 0:
+		v = siginfoRT{siginfoHeader: h, Pid: info.Pid, Uid: info.Uid, Value: info.Value}
 	case info.Signo == unix.SIGCHLD:
 		v = siginfoKill{siginfoHeader: h, Pid: info.Pid, Uid: info.Uid, Status: info.Status}
 	default:

@@ -21,7 +21,8 @@ type CloneArgs struct {
 // the like are refused rather than ignored.
 const supportedClone = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
 	unix.CLONE_THREAD | unix.CLONE_SYSVSEM | unix.CLONE_SETTLS | unix.CLONE_PARENT_SETTID |
-	unix.CLONE_CHILD_CLEARTID | unix.CLONE_CHILD_SETTID | unix.CLONE_VFORK | unix.CLONE_DETACHED | 0xff
+	unix.CLONE_CHILD_CLEARTID | unix.CLONE_CHILD_SETTID | unix.CLONE_VFORK | unix.CLONE_DETACHED | 0xff |
+	unix.CLONE_PIDFD
 
 // Clone creates a thread (CLONE_THREAD) or a process sharing (CLONE_VM) or
 // copying the caller's address space, starts it on its own goroutine, and
@@ -34,6 +35,11 @@ func (t *Task) Clone(c CloneArgs) (int, error) {
 		return 0, unix.EINVAL
 	}
 	if f&unix.CLONE_THREAD != 0 && f&unix.CLONE_SIGHAND == 0 || f&unix.CLONE_SIGHAND != 0 && f&unix.CLONE_VM == 0 {
+		return 0, unix.EINVAL
+	}
+	// clone(2) returns the pidfd where the parent's tid would go: the two
+	// cannot be combined, and a thread has no pidfd of its own.
+	if f&unix.CLONE_PIDFD != 0 && f&(unix.CLONE_THREAD|unix.CLONE_PARENT_SETTID|unix.CLONE_DETACHED) != 0 {
 		return 0, unix.EINVAL
 	}
 	if t.AS == nil {
@@ -60,6 +66,12 @@ func (t *Task) Clone(c CloneArgs) (int, error) {
 	}
 	if f&unix.CLONE_PARENT_SETTID != 0 {
 		_ = t.WriteU32(c.ParentTID, uint32(tid))
+	}
+	if f&unix.CLONE_PIDFD != 0 {
+		// Made before the child runs, so that it cannot have been reaped.
+		if fd, err := t.Proc.installPidfd(child.Proc, 0); err == nil {
+			_ = t.WriteU32(c.ParentTID, uint32(fd))
+		}
 	}
 	if f&unix.CLONE_CHILD_SETTID != 0 {
 		_ = child.WriteU32(c.ChildTID, uint32(tid))

@@ -86,7 +86,18 @@ func (t *Task) SetCPUItimer(which int, value, interval time.Duration) (time.Dura
 		it.expires = now + value
 	}
 	p.cpuTimers.t[i] = it
-	start := p.cpuTimers.armed() && !p.cpuTimers.sampling && !p.exiting
+	p.mu.Unlock()
+	p.startCPUSampler(t)
+	return oldLeft, oldInterval, nil
+}
+
+// startCPUSampler starts the sampler if a CPU timer is armed (an
+// itimer or a POSIX timer on a CPU clock) and it does not run yet.
+func (p *Process) startCPUSampler(t *Task) {
+	now := t.SelfUsage().CPU
+	posix := p.cpuTimersArmed()
+	p.mu.Lock()
+	start := (p.cpuTimers.armed() || posix) && !p.cpuTimers.sampling && !p.exiting
 	if start {
 		p.cpuTimers.sampling = true
 	}
@@ -94,7 +105,6 @@ func (t *Task) SetCPUItimer(which int, value, interval time.Duration) (time.Dura
 	if start {
 		go p.sampleCPUTimers(now)
 	}
-	return oldLeft, oldInterval, nil
 }
 
 // sampleCPUTimers interrupts a thread of the process while a CPU timer is
@@ -104,8 +114,9 @@ func (t *Task) SetCPUItimer(which int, value, interval time.Duration) (time.Dura
 func (p *Process) sampleCPUTimers(cpu time.Duration) {
 	defer p.k.Recover()
 	for {
+		posix := p.cpuTimersArmed()
 		p.mu.Lock()
-		if !p.cpuTimers.armed() || p.exiting {
+		if !(p.cpuTimers.armed() || posix) || p.exiting {
 			p.cpuTimers.sampling = false
 			p.mu.Unlock()
 			return
@@ -138,6 +149,7 @@ func (p *Process) sampleCPUTimers(cpu time.Duration) {
 // thread interrupted out of guest code.
 func (t *Task) checkCPUTimers() {
 	p := t.Proc
+	t.checkPosixCPUTimers()
 	p.mu.Lock()
 	armed := p.cpuTimers.armed()
 	p.mu.Unlock()

@@ -644,6 +644,9 @@ func (t *Task) Read(fd int, b []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if s, ok := f.Ops().(*signalFD); ok {
+		return t.readSignalfd(s, b, f.Flags()) // the reader's signals
+	}
 	return f.ReadCancel(b, t.Interruptible())
 }
 

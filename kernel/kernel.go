@@ -79,6 +79,10 @@ type Kernel struct {
 	// descriptors watched by all epoll instances.
 	sigPending   atomic.Int64
 	epollWatches atomic.Int64
+	signalFDs    atomic.Int64 // open signalfds (signalfd.go)
+	// pidDir tells the pid of a /proc/<pid> directory, which pidfd calls
+	// take as a pidfd (procfs sets it; pidfd.go).
+	pidDir func(vfs.Node) (int, bool)
 
 	// crash is the first kernel bug caught (see Crash); crashed is closed
 	// once it is set.
@@ -276,6 +280,7 @@ func (k *Kernel) dropProcess(pid int) {
 	k.mu.Lock()
 	delete(k.procs, pid)
 	k.mu.Unlock()
+	k.poll.notify() // its pidfds hung up
 }
 
 // Process returns the process (live or zombie) with the given pid.

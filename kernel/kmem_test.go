@@ -54,6 +54,18 @@ func TestKernelObjectCharges(t *testing.T) {
 			fd, err := p.EpollCreate(0)
 			return []int{fd}, err
 		}, unix.ENOMEM},
+		{"timerfd", kernel.TimerCost, func(p *kernel.Process) ([]int, error) {
+			fd, err := p.TimerfdCreate(unix.CLOCK_MONOTONIC, 0)
+			return []int{fd}, err
+		}, unix.ENOMEM},
+		{"signalfd", kernel.SignalfdCost, func(p *kernel.Process) ([]int, error) {
+			fd, err := p.Signalfd(-1, 1, 0)
+			return []int{fd}, err
+		}, unix.ENOMEM},
+		{"pidfd", kernel.PidfdCost, func(p *kernel.Process) ([]int, error) {
+			fd, err := p.Leader().PidfdOpen(p.PID, 0)
+			return []int{fd}, err
+		}, unix.ENOMEM},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, b := budgetProc(t, 1<<30)

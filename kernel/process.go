@@ -76,6 +76,10 @@ type Process struct {
 	vforkDone    chan struct{}
 	usage        procUsage // getrusage, times, wait4 (rusage.go)
 	cpuTimers    cpuTimers // ITIMER_VIRTUAL, ITIMER_PROF (cputimer.go)
+
+	// timers are timer_create's (posixtimer.go): not inherited, deleted
+	// at execve.
+	timers posixTimers
 }
 
 // NewProcess creates the first process of a new job (a command of the
@@ -299,6 +303,7 @@ func (t *Task) execImage(m *mm.MM, exe string, args []string) {
 	}
 	p.FDs.CloseOnExecAll()
 	p.sighand.resetForExec()
+	p.deleteTimers()
 	p.mu.Lock()
 	p.MM = m
 	p.exe, p.args, p.comm = exe, append([]string(nil), args...), ""
@@ -385,6 +390,7 @@ func (p *Process) becomeZombie() {
 	p.fs.release()
 	p.releaseVfork()
 	p.stopTimer()
+	p.deleteTimers()
 	k := p.k
 	// A parent that ignores SIGCHLD or set SA_NOCLDWAIT never sees this
 	// zombie: it leaves the parent's children before it becomes one, so
@@ -407,6 +413,7 @@ func (p *Process) becomeZombie() {
 	parent := p.parent
 	status := p.status
 	p.mu.Unlock()
+	k.poll.notify() // its pidfds became readable
 	// Orphans go to their reaper: the job's leader, or the kernel's init.
 	k.reparent(p, children)
 	if parent == nil {

@@ -157,7 +157,8 @@ type sigQueue struct {
 
 type pendingSig struct {
 	info    SigInfo
-	charged bool // counted in Kernel.sigPending
+	charged bool        // counted in Kernel.sigPending
+	timer   *posixTimer // a POSIX timer's signal (charged to the timer)
 }
 
 // add queues info as Linux's __send_signal does. A standard signal that is
@@ -177,6 +178,7 @@ func (s *sigQueue) add(k *Kernel, info SigInfo, limit uint64) error {
 	if override || k.sigPending.Load() < int64(min(limit, 1<<62)) {
 		k.sigPending.Add(1)
 		s.push(pendingSig{info: info, charged: true})
+		k.signalPending()
 		return nil
 	}
 	if sig >= sigRTMin && info.Code != SIUser {
@@ -184,6 +186,7 @@ func (s *sigQueue) add(k *Kernel, info SigInfo, limit uint64) error {
 	}
 	if s.mask&bit == 0 {
 		s.push(pendingSig{info: SigInfo{Signo: sig, Code: SIUser}})
+		k.signalPending()
 	}
 	return nil
 }
@@ -202,6 +205,9 @@ func (s *sigQueue) remove(k *Kernel, sig unix.Signal) {
 	for _, ps := range s.q[sig-1] {
 		if ps.charged {
 			k.sigPending.Add(-1)
+		}
+		if ps.timer != nil {
+			ps.timer.dropped()
 		}
 	}
 	s.q[sig-1] = nil
@@ -234,6 +240,9 @@ func (s *sigQueue) take(k *Kernel, blocked uint64) (SigInfo, bool) {
 	}
 	if ps.charged {
 		k.sigPending.Add(-1)
+	}
+	if ps.timer != nil {
+		ps.timer.taken(&ps.info)
 	}
 	return ps.info, true
 }

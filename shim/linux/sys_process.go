@@ -145,9 +145,19 @@ func sysWaitid(t *kernel.Task, a args) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	var sel int
+	pidfdNonblock := false
 	switch idtype {
 	case unix.P_ALL:
 		sel = -1
+	case unix.P_PIDFD:
+		target, nonblock, err := t.Proc.PidfdProcess(id)
+		if err != nil {
+			return 0, err
+		}
+		sel, pidfdNonblock = target.PID, nonblock
+		if sel == 0 {
+			return 0, unix.ECHILD
+		}
 	case unix.P_PID:
 		if id <= 0 {
 			return 0, unix.EINVAL
@@ -164,10 +174,14 @@ func sysWaitid(t *kernel.Task, a args) (uint64, error) {
 	default:
 		return 0, unix.EINVAL
 	}
+	noHang := opts&unix.WNOHANG != 0
 	res, err := t.Wait(sel, kernel.WaitOptions{Exited: opts&unix.WEXITED != 0, Stopped: opts&unix.WSTOPPED != 0,
-		Continued: opts&unix.WCONTINUED != 0, NoHang: opts&unix.WNOHANG != 0, NoWait: opts&unix.WNOWAIT != 0})
+		Continued: opts&unix.WCONTINUED != 0, NoHang: noHang || pidfdNonblock, NoWait: opts&unix.WNOWAIT != 0})
 	if err != nil {
 		return 0, err
+	}
+	if pidfdNonblock && !noHang && res.PID == 0 {
+		return 0, unix.EAGAIN // a nonblocking pidfd's child that has not changed state
 	}
 	if a[2] != 0 {
 		var b [arch.SiginfoSize]byte // all zero when no child changed state

@@ -20,6 +20,7 @@ import (
 // New returns a /proc file system for k.
 func New(k *kernel.Kernel) vfs.FileSystem {
 	p := &procfs{k: k, pids: map[int]*synth.Dir{}}
+	k.SetPidDir(p.pidOfDir) // a /proc/<pid> descriptor is a pidfd too
 	cpuinfo := hostCPUInfo()
 	static := map[string]vfs.Node{
 		"self":    synth.NewCallerSymlink(p.self),
@@ -60,6 +61,18 @@ func (p *procfs) self(ctx context.Context) (string, error) {
 		return "", os.ErrNotExist
 	}
 	return strconv.Itoa(pids[0]), nil
+}
+
+// pidOfDir tells the pid whose /proc/<pid> directory n is.
+func (p *procfs) pidOfDir(n vfs.Node) (int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for pid, d := range p.pids {
+		if vfs.Node(d) == n {
+			return pid, true
+		}
+	}
+	return 0, false
 }
 
 // pidDir builds (once) the directory of one process.
