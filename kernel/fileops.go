@@ -109,9 +109,7 @@ func (p *Process) CloseRange(first, last uint32, flags uint32) error {
 }
 
 // fcntlFile serves the fcntl commands of issue 11: the pipe buffer size,
-// and F_NOTIFY (dnotify), which answers EINVAL as Linux does with
-// fs.dir-notify-enable=0: directory change notification is not built
-// (inotify is its successor), and refusing it is what a program checks for.
+// seals, and F_NOTIFY (dnotify, kernel/dnotify.go).
 func (p *Process) fcntlFile(f *vfs.File, cmd int, arg uint64) (int, error) {
 	switch cmd {
 	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
@@ -133,7 +131,7 @@ func (p *Process) fcntlFile(f *vfs.File, cmd int, arg uint64) (int, error) {
 		}
 		return 0, s.AddSeals(int(int32(arg)))
 	case unix.F_NOTIFY:
-		p.k.Unsupported("fcntl(F_NOTIFY)", unix.SYS_FCNTL, p.PID)
+		return p.fcntlNotify(f, uint32(arg))
 	}
 	return -1, unix.EINVAL
 }

@@ -77,6 +77,11 @@ type Kernel struct {
 	// descriptors watched by all epoll instances.
 	sigPending   atomic.Int64
 	epollWatches atomic.Int64
+	// inotifyUsers counts each user's inotify instances and watches
+	// (max_user_instances, max_user_watches), under inotifyMu.
+	inotifyMu    sync.Mutex
+	inotifyUsers map[uint32]*inotifyUsage
+	dnotify      dnotifyTable
 
 	// crash is the first kernel bug caught (see Crash); crashed is closed
 	// once it is set.

@@ -91,7 +91,7 @@ var table = [numSlots]entry{
 	unix.SYS_WAIT4:             {name: "wait4", fn: sysWait4, flags: mayBlock},
 	unix.SYS_KILL:              {name: "kill", fn: sysKill},
 	unix.SYS_UNAME:             {name: "uname", fn: sysUname},
-	unix.SYS_FCNTL:             {name: "fcntl", fn: sysFcntl, note: "F_NOTIFY: EINVAL (no dnotify, as Linux with fs.dir-notify-enable=0); seals on memfs files only"},
+	unix.SYS_FCNTL:             {name: "fcntl", fn: sysFcntl, note: "F_NOTIFY sends SIGIO (no F_SETSIG/F_SETOWN); seals on memfs files only"},
 	unix.SYS_FLOCK:             {name: "flock", fn: sysFlock},
 	unix.SYS_FSYNC:             {name: "fsync", fn: sysFsync},
 	unix.SYS_FDATASYNC:         {name: "fdatasync", fn: sysFdatasync},
@@ -229,6 +229,9 @@ var table = [numSlots]entry{
 	unix.SYS_STATX:             {name: "statx", fn: sysStatx},
 	unix.SYS_CLOSE_RANGE:       {name: "close_range", fn: sysCloseRange, note: "CLOSE_RANGE_UNSHARE: EINVAL"},
 	unix.SYS_FACCESSAT2:        {name: "faccessat2", fn: sysFaccessat2},
+	unix.SYS_INOTIFY_INIT:      {name: "inotify_init", fn: sysInotifyInit, note: "events from the guest's own VFS calls; changes the host makes to hostfs mounts are not seen"},
+	unix.SYS_INOTIFY_RM_WATCH:  {name: "inotify_rm_watch", fn: sysInotifyRmWatch},
+	unix.SYS_INOTIFY_INIT1:     {name: "inotify_init1", fn: sysInotifyInit1, note: "events from the guest's own VFS calls; changes the host makes to hostfs mounts are not seen"},
 
 	// Rows whose names are longer than the table's column (kept apart so
 	// that gofmt does not realign the rows above).
@@ -237,4 +240,5 @@ var table = [numSlots]entry{
 	unix.SYS_SCHED_GET_PRIORITY_MAX: {name: "sched_get_priority_max", fn: sysSchedGetPriorityMax},
 	unix.SYS_SCHED_GET_PRIORITY_MIN: {name: "sched_get_priority_min", fn: sysSchedGetPriorityMin},
 	unix.SYS_SCHED_RR_GET_INTERVAL:  {name: "sched_rr_get_interval", fn: sysSchedRrGetInterval, note: "a fixed 4 ms slice"},
+	unix.SYS_INOTIFY_ADD_WATCH:      {name: "inotify_add_watch", fn: sysInotifyAddWatch},
 }
