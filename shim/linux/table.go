@@ -231,6 +231,9 @@ var table = [numSlots]entry{
 	unix.SYS_FACCESSAT2:        {name: "faccessat2", fn: sysFaccessat2},
 	unix.SYS_INOTIFY_INIT:      {name: "inotify_init", fn: sysInotifyInit, note: "events from the guest's own VFS calls; changes the host makes to hostfs mounts are not seen"},
 	unix.SYS_INOTIFY_RM_WATCH:  {name: "inotify_rm_watch", fn: sysInotifyRmWatch},
+	unix.SYS_SPLICE:            {name: "splice", fn: sysSplice, note: "a copy through a kernel buffer; SPLICE_F_MOVE/MORE/GIFT accepted"},
+	unix.SYS_TEE:               {name: "tee", fn: sysTee},
+	unix.SYS_VMSPLICE:          {name: "vmsplice", fn: sysVmsplice, note: "copies (SPLICE_F_GIFT accepted)"},
 	unix.SYS_INOTIFY_INIT1:     {name: "inotify_init1", fn: sysInotifyInit1, note: "events from the guest's own VFS calls; changes the host makes to hostfs mounts are not seen"},
 
 	// Rows whose names are longer than the table's column (kept apart so
