@@ -222,7 +222,7 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 	c.ctx = context.WithValue(context.Background(), callerKey{}, c)
 	c.initCreds(p.Creds())
 	if o.ShareFiles {
-		c.FDs = p.FDs
+		c.FDs = p.FDs.Share()
 	} else {
 		c.FDs = p.FDs.Clone()
 	}
@@ -293,6 +293,7 @@ func (t *Task) execImage(m *mm.MM, exe string, args []string) {
 		p.mu.Unlock()
 		p.k.freePID(old)
 	}
+	p.unshareFiles() // as Linux's execve, before closing the close-on-exec ones
 	p.FDs.CloseOnExecAll()
 	p.sighand.resetForExec()
 	p.mu.Lock()
@@ -377,7 +378,7 @@ func (p *Process) autoReaps() bool {
 // becomeZombie releases the process's resources and notifies its parent.
 func (p *Process) becomeZombie() {
 	p.k.locks.ReleaseAll(p)
-	p.FDs.CloseAll()
+	p.FDs.Release() // closes them unless a CLONE_FILES sibling still uses them
 	p.fs.release()
 	p.releaseVfork()
 	p.stopTimer()

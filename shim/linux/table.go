@@ -227,7 +227,7 @@ var table = [numSlots]entry{
 	unix.SYS_EXECVEAT:          {name: "execveat", fn: sysExecveat, note: "#! interpreters up to 4 deep"},
 	unix.SYS_COPY_FILE_RANGE:   {name: "copy_file_range", fn: sysCopyFileRange, note: "a copy through the kernel (no reflink)"},
 	unix.SYS_STATX:             {name: "statx", fn: sysStatx},
-	unix.SYS_CLOSE_RANGE:       {name: "close_range", fn: sysCloseRange, note: "CLOSE_RANGE_UNSHARE: EINVAL"},
+	unix.SYS_CLOSE_RANGE:       {name: "close_range", fn: sysCloseRange, note: "CLOSE_RANGE_UNSHARE in a multi-threaded process sharing its table with another (CLONE_FILES): EINVAL"},
 	unix.SYS_FACCESSAT2:        {name: "faccessat2", fn: sysFaccessat2},
 	unix.SYS_INOTIFY_INIT:      {name: "inotify_init", fn: sysInotifyInit, note: "events from the guest's own VFS calls; changes the host makes to hostfs mounts are not seen"},
 	unix.SYS_INOTIFY_RM_WATCH:  {name: "inotify_rm_watch", fn: sysInotifyRmWatch},
