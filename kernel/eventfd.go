@@ -41,7 +41,7 @@ func (p *Process) Eventfd(initval uint, flags int) (int, error) {
 
 func (e *eventFD) Stat() (vfs.Stat, error) {
 	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: e.ino, Nlink: 1, Mode: 0o600, Uid: GuestUID, Gid: GuestGID,
+	return vfs.Stat{Dev: anonDev, Ino: e.ino, Nlink: 1, Mode: 0o600, Uid: 0, Gid: 0, // Linux's one anon inode is root's
 		Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
 }
 

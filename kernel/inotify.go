@@ -409,7 +409,7 @@ func (in *inotify) Sync() error          { return unix.EINVAL }
 
 func (in *inotify) Stat() (vfs.Stat, error) {
 	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: in.ino, Nlink: 1, Mode: 0o600, Uid: in.uid, Gid: in.uid,
+	return vfs.Stat{Dev: anonDev, Ino: in.ino, Nlink: 1, Mode: 0o600, Uid: 0, Gid: 0, // Linux's one anon inode is root's
 		Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
 }
 

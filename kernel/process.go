@@ -132,6 +132,10 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 			p.Leader().ExitTask(127) // out of the process table again
 			return nil, err
 		}
+		// The sandbox's own streams belong to the guest's user, as a
+		// terminal or pipe belongs to whoever runs a program natively.
+		c := p.Creds()
+		f.SetOwner(c.FSUID, c.FSGID)
 	}
 	if cwd != "" {
 		if err := p.Chdir(cwd); err != nil {

@@ -599,3 +599,18 @@ func NewAnonFile(name string, n Node, ops FileOps, flags int) *File {
 // SetTerminal makes the file answer terminal ioctls through tty (an
 // anonymous file standing for the host's terminal).
 func (f *File) SetTerminal(tty Terminal) { f.tty = tty }
+
+// Owner is implemented by the nodes or operations of anonymous files
+// whose owner is set when they are handed to a process (pipes, the
+// sandbox's stdio streams).
+type Owner interface{ SetOwner(uid, gid uint32) }
+
+// SetOwner gives an anonymous file its owner when its node or operations
+// can have one (Owner); other files keep theirs.
+func (f *File) SetOwner(uid, gid uint32) {
+	if o, ok := f.node.(Owner); ok {
+		o.SetOwner(uid, gid)
+	} else if o, ok := f.ops.(Owner); ok {
+		o.SetOwner(uid, gid)
+	}
+}
