@@ -18,29 +18,7 @@ import (
 func TestAnonFileOwners(t *testing.T) {
 	bin := program(t, "owners", staticVariant)
 	if os.Geteuid() == 0 {
-		// Natively as the same unprivileged user the guest is given, from
-		// a copy that user can reach.
-		dir, err := os.MkdirTemp("", "litebox-owners-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
-		data, err := os.ReadFile(bin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exe := filepath.Join(dir, "owners")
-		if err := os.WriteFile(exe, data, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		native := harness.Run(harness.Cmd{Argv: []string{exe}, Env: harness.MinimalEnv(), Dir: "/",
-			Cred: &syscall.Credential{Uid: 1234, Gid: 1234, Groups: []uint32{}}})
-		if native.Err != nil {
-			t.Fatal(native.Err)
-		}
+		native := runNativeAsUser(t, bin, 1234)
 		checkResult(t, native, harness.Result{Stdout: []byte(ownersWant)}, true)
 	}
 	for _, user := range []string{"1234:1234", ""} { // (as root, "the caller" and "root" are one)
@@ -72,6 +50,34 @@ func TestStdioOwner(t *testing.T) {
 			checkResult(t, got, harness.Result{Stdout: []byte("from the host\n" + id + "\n" + id + "\nout\n")}, true)
 		})
 	}
+}
+
+// runNativeAsUser runs the guest program bin natively as uid:uid (no
+// groups), from a copy that user can reach; the caller is root.
+func runNativeAsUser(t *testing.T, bin string, uid uint32) harness.Result {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "litebox-asuser-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, filepath.Base(bin))
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	native := harness.Run(harness.Cmd{Argv: []string{exe}, Env: harness.MinimalEnv(), Dir: "/",
+		Cred: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}})
+	if native.Err != nil {
+		t.Fatal(native.Err)
+	}
+	return native
 }
 
 const ownersWant = `pipe: owned by the caller, mode 10600
