@@ -53,8 +53,9 @@ func TestStdioOwner(t *testing.T) {
 }
 
 // runNativeAsUser runs the guest program bin natively as uid:uid (no
-// groups), from a copy that user can reach; the caller is root.
-func runNativeAsUser(t *testing.T, bin string, uid uint32) harness.Result {
+// groups), from a copy that user can reach, with args in which "@TMP@"
+// stands for an empty directory the user owns; the caller is root.
+func runNativeAsUser(t *testing.T, bin string, uid uint32, args ...string) harness.Result {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "litebox-asuser-")
 	if err != nil {
@@ -72,7 +73,14 @@ func runNativeAsUser(t *testing.T, bin string, uid uint32) harness.Result {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	native := harness.Run(harness.Cmd{Argv: []string{exe}, Env: harness.MinimalEnv(), Dir: "/",
+	work := filepath.Join(dir, "work")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(work, int(uid), int(uid)); err != nil {
+		t.Fatal(err)
+	}
+	native := harness.Run(harness.Cmd{Argv: append([]string{exe}, substTmp(args, work)...), Env: harness.MinimalEnv(), Dir: "/",
 		Cred: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}})
 	if native.Err != nil {
 		t.Fatal(native.Err)

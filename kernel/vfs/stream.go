@@ -46,7 +46,11 @@ type streamNode struct {
 }
 
 // SetOwner makes the stream belong to uid:gid (Owner).
-func (n *streamNode) SetOwner(uid, gid uint32) { n.mu.Lock(); n.st.Uid, n.st.Gid = uid, gid; n.mu.Unlock() }
+func (n *streamNode) SetOwner(uid, gid uint32) {
+	n.mu.Lock()
+	n.st.Uid, n.st.Gid = uid, gid
+	n.mu.Unlock()
+}
 
 func (n *streamNode) Stat() (Stat, error) { n.mu.Lock(); defer n.mu.Unlock(); return n.st, nil }
 func (n *streamNode) IsStream() bool      { return true }
