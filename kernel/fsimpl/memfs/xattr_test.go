@@ -7,7 +7,7 @@ import (
 )
 
 func TestXattrs(t *testing.T) {
-	fs := New(InodeCost*4 + 2000)
+	fs := New(16 << 10)
 	n, err := fs.Root().Create("f", 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +25,7 @@ func TestXattrs(t *testing.T) {
 		{"set", func() error { return f.SetXattr("user.a", []byte("1"), 0) }, 0, 1},
 		{"create existing", func() error { return f.SetXattr("user.a", []byte("2"), unix.XATTR_CREATE) }, unix.EEXIST, 1},
 		{"replace", func() error { return f.SetXattr("user.a", []byte("22"), unix.XATTR_REPLACE) }, 0, 1},
-		{"past the size limit", func() error { return f.SetXattr("user.big", make([]byte, 4000), 0) }, unix.ENOSPC, 1},
+		{"past the size limit", func() error { return f.SetXattr("user.big", make([]byte, 20000), 0) }, unix.ENOSPC, 1},
 		{"second", func() error { return f.SetXattr("user.b", nil, 0) }, 0, 2},
 		{"remove", func() error { return f.RemoveXattr("user.a") }, 0, 1},
 		{"remove again", func() error { return f.RemoveXattr("user.a") }, unix.ENODATA, 1},
