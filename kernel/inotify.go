@@ -43,11 +43,11 @@ const inotifyFlagBits = unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW | unix.IN_EXCL_UNL
 type inotifyUsage struct{ instances, watches int }
 
 type inotifyEvent struct {
-	wd                 int32
-	mask, cookie       uint32
-	name               string
-	charged            uint64
-	overflow, recorded bool
+	wd           int32
+	mask, cookie uint32
+	name         string
+	charged      uint64
+	overflow     bool
 }
 
 // size is the event's length as read(2) returns it: the name padded with
@@ -330,24 +330,15 @@ func (in *inotify) queueLocked(wd int32, mask, cookie uint32, name string) {
 // Read returns whole events: EINVAL when the next does not fit, EAGAIN
 // (non-blocking) or a wait when none is queued.
 func (in *inotify) ReadCancel(p []byte, flags int, ctx context.Context) (int, error) {
-	for {
-		changed := in.k.poll.wait()
+	return in.k.waitReady(flags&unix.O_NONBLOCK != 0, ctx, func() (int, bool, error) {
 		in.mu.Lock()
-		if len(in.queue) > 0 {
-			n, err := in.readLocked(p)
-			in.mu.Unlock()
-			return n, err
+		defer in.mu.Unlock()
+		if len(in.queue) == 0 {
+			return 0, false, nil
 		}
-		in.mu.Unlock()
-		if flags&unix.O_NONBLOCK != 0 {
-			return 0, unix.EAGAIN
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return 0, ERESTARTSYS
-		}
-	}
+		n, err := in.readLocked(p)
+		return n, true, err
+	})
 }
 
 func (in *inotify) readLocked(p []byte) (int, error) {

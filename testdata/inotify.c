@@ -26,25 +26,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
-static char base[PATH_MAX];
-
-static char *in(const char *name) {
-	static char buf[4][2 * PATH_MAX];
-	static int which;
-	which = (which + 1) % 4;
-	snprintf(buf[which], sizeof buf[which], "%s/%s", base, name);
-	return buf[which];
-}
-
-static const char *res(long r) {
-	static char buf[4][64];
-	static int which;
-	which = (which + 1) % 4;
-	if (r < 0)
-		return strerrorname_np(errno);
-	snprintf(buf[which], sizeof buf[which], "%ld", r);
-	return buf[which];
-}
+#include "guest_util.h"
 
 static const struct {
 	unsigned bit;

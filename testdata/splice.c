@@ -13,23 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static char base[PATH_MAX];
-
-static char *in(const char *name) {
-	static char buf[2 * PATH_MAX];
-	snprintf(buf, sizeof buf, "%s/%s", base, name);
-	return buf;
-}
-
-static const char *res(long r) {
-	static char buf[4][64];
-	static int which;
-	which = (which + 1) % 4;
-	if (r < 0)
-		return strerrorname_np(errno);
-	snprintf(buf[which], sizeof buf[which], "%ld", r);
-	return buf[which];
-}
+#include "guest_util.h"
 
 // drain reads what a pipe holds (non-blocking) and prints it.
 static void drain(const char *what, int fd) {

@@ -13,25 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-static char base[PATH_MAX];
-
-static char *in(const char *name) {
-	static char buf[4][2 * PATH_MAX];
-	static int which;
-	which = (which + 1) % 4;
-	snprintf(buf[which], sizeof buf[which], "%s/%s", base, name);
-	return buf[which];
-}
-
-static const char *res(long r) {
-	static char buf[4][64];
-	static int which;
-	which = (which + 1) % 4;
-	if (r < 0)
-		return strerrorname_np(errno);
-	snprintf(buf[which], sizeof buf[which], "%ld", r);
-	return buf[which];
-}
+#include "guest_util.h"
 
 int main(int argc, char **argv) {
 	if (argc < 2)

@@ -149,18 +149,6 @@ func isDirBit(st *Stat) uint32 {
 	return 0
 }
 
-// notifyNode sends mask to the watchers of n itself (no name).
-func (v *VFS) notifyNode(n Node, mask uint32) {
-	if n == nil {
-		return
-	}
-	st, err := n.Stat()
-	if err != nil {
-		return
-	}
-	v.deliver(KeyOf(&st), Event{Mask: mask | isDirBit(&st)}, false)
-}
-
 // notifyEntry sends mask about the entry name to the watchers of dir.
 func (v *VFS) notifyEntry(dir Node, name string, mask, cookie uint32, unlinked bool) {
 	st, err := dir.Stat()
