@@ -45,6 +45,9 @@ func (t *Task) Clone(c CloneArgs) (int, error) {
 	if t.AS == nil {
 		return 0, unix.ENOSYS // not running on a platform (unit tests)
 	}
+	if err := t.checkNproc(); err != nil {
+		return 0, err
+	}
 	child, err := t.cloneTask(f)
 	if err != nil {
 		return 0, err

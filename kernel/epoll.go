@@ -89,7 +89,7 @@ func (p *Process) EpollCreate(flags int) (int, error) {
 
 func (ep *epollFile) Stat() (vfs.Stat, error) {
 	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: ep.ino, Nlink: 1, Mode: 0o600, Uid: GuestUID, Gid: GuestGID,
+	return vfs.Stat{Dev: anonDev, Ino: ep.ino, Nlink: 1, Mode: 0o600, Uid: 0, Gid: 0, // Linux's one anon inode is root's
 		Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
 }
 func (ep *epollFile) IsStream() bool                     { return true }

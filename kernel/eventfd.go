@@ -41,7 +41,7 @@ func (p *Process) Eventfd(initval uint, flags int) (int, error) {
 
 func (e *eventFD) Stat() (vfs.Stat, error) {
 	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: e.ino, Nlink: 1, Mode: 0o600, Uid: GuestUID, Gid: GuestGID,
+	return vfs.Stat{Dev: anonDev, Ino: e.ino, Nlink: 1, Mode: 0o600, Uid: 0, Gid: 0, // Linux's one anon inode is root's
 		Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
 }
 
@@ -62,30 +62,22 @@ func (e *eventFD) ReadCancel(p []byte, flags int, ctx context.Context) (int, err
 	if len(p) < 8 {
 		return 0, unix.EINVAL
 	}
-	for {
-		changed := e.k.poll.wait()
+	return e.k.waitReady(flags&unix.O_NONBLOCK != 0, ctx, func() (int, bool, error) {
 		e.mu.Lock()
-		if e.count > 0 {
-			v := e.count
-			if e.semaphore {
-				v = 1
-			}
-			e.count -= v
+		if e.count == 0 {
 			e.mu.Unlock()
-			binary.LittleEndian.PutUint64(p, v)
-			e.k.poll.notify()
-			return 8, nil
+			return 0, false, nil
 		}
+		v := e.count
+		if e.semaphore {
+			v = 1
+		}
+		e.count -= v
 		e.mu.Unlock()
-		if flags&unix.O_NONBLOCK != 0 {
-			return 0, unix.EAGAIN
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return 0, ERESTARTSYS
-		}
-	}
+		binary.LittleEndian.PutUint64(p, v)
+		e.k.poll.notify()
+		return 8, true, nil
+	})
 }
 
 func (e *eventFD) WriteCancel(p []byte, flags int, ctx context.Context) (int, error) {
@@ -96,25 +88,17 @@ func (e *eventFD) WriteCancel(p []byte, flags int, ctx context.Context) (int, er
 	if v == ^uint64(0) {
 		return 0, unix.EINVAL
 	}
-	for {
-		changed := e.k.poll.wait()
+	return e.k.waitReady(flags&unix.O_NONBLOCK != 0, ctx, func() (int, bool, error) {
 		e.mu.Lock()
-		if eventfdMax-e.count >= v {
-			e.count += v
+		if eventfdMax-e.count < v {
 			e.mu.Unlock()
-			e.k.poll.notify()
-			return 8, nil
+			return 0, false, nil
 		}
+		e.count += v
 		e.mu.Unlock()
-		if flags&unix.O_NONBLOCK != 0 {
-			return 0, unix.EAGAIN
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return 0, ERESTARTSYS
-		}
-	}
+		e.k.poll.notify()
+		return 8, true, nil
+	})
 }
 
 func (e *eventFD) Readiness() int16 {

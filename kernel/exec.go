@@ -91,6 +91,7 @@ func (t *Task) Execve(path string, argv, envp []string) error {
 		im.release()
 		return unix.EINTR
 	}
+	t.exitRobustList() // the old image's mutexes (Linux's exec_mm_release)
 	old := t.Proc.MM
 	if old.Put() {
 		t.Proc.imageDone(old, t.cpuNow()) // getrusage counts the old image

@@ -84,16 +84,22 @@ const (
 )
 
 // CloseRange closes (or, with CLOSE_RANGE_CLOEXEC, marks close-on-exec)
-// the open descriptors from first to last. CLOSE_RANGE_UNSHARE would need
-// the table unshared from a CLONE_FILES sibling first: not built, EINVAL
+// the open descriptors from first to last. With CLOSE_RANGE_UNSHARE the
+// process first gets a table of its own if a CLONE_FILES sibling process
+// shares it. Descriptor tables are per process here (Linux's are per
+// thread, shared by pthreads): a multi-threaded caller whose table another
+// process shares cannot unshare it for itself alone, and gets EINVAL
 // (logged).
 func (p *Process) CloseRange(first, last uint32, flags uint32) error {
 	if flags&^(closeRangeUnshare|closeRangeCloexec) != 0 || first > last {
 		return unix.EINVAL
 	}
-	if flags&closeRangeUnshare != 0 {
-		p.k.Unsupported("close_range(CLOSE_RANGE_UNSHARE)", unix.SYS_CLOSE_RANGE, p.PID)
-		return unix.EINVAL
+	if flags&closeRangeUnshare != 0 && p.FDs.Shared() {
+		if p.ThreadCount() > 1 {
+			p.k.Unsupported("close_range(CLOSE_RANGE_UNSHARE) in a multi-threaded process sharing its table", unix.SYS_CLOSE_RANGE, p.PID)
+			return unix.EINVAL
+		}
+		p.unshareFiles()
 	}
 	for _, fd := range p.FDs.FDs() {
 		if fd < 0 || uint32(fd) < first || uint32(fd) > last {
@@ -109,9 +115,7 @@ func (p *Process) CloseRange(first, last uint32, flags uint32) error {
 }
 
 // fcntlFile serves the fcntl commands of issue 11: the pipe buffer size,
-// and F_NOTIFY (dnotify), which answers EINVAL as Linux does with
-// fs.dir-notify-enable=0: directory change notification is not built
-// (inotify is its successor), and refusing it is what a program checks for.
+// seals, and F_NOTIFY (dnotify, kernel/dnotify.go).
 func (p *Process) fcntlFile(f *vfs.File, cmd int, arg uint64) (int, error) {
 	switch cmd {
 	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
@@ -133,7 +137,7 @@ func (p *Process) fcntlFile(f *vfs.File, cmd int, arg uint64) (int, error) {
 		}
 		return 0, s.AddSeals(int(int32(arg)))
 	case unix.F_NOTIFY:
-		p.k.Unsupported("fcntl(F_NOTIFY)", unix.SYS_FCNTL, p.PID)
+		return p.fcntlNotify(f, uint32(arg))
 	}
 	return -1, unix.EINVAL
 }
@@ -306,4 +310,22 @@ func (p *Process) MemfdCreate(name string, flags uint32) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// unshareFiles gives the process a descriptor table of its own, if it
+// shares one with another process (CLONE_FILES). The caller is the
+// process's only thread (execve once the others are gone, close_range).
+func (p *Process) unshareFiles() {
+	if t := p.FDs.Unshare(); t != p.FDs {
+		p.mu.Lock()
+		p.FDs = t
+		p.mu.Unlock()
+	}
+}
+
+// ThreadCount returns the number of live threads of the process.
+func (p *Process) ThreadCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.tasks)
 }

@@ -84,6 +84,12 @@ type Kernel struct {
 	// take as a pidfd (procfs sets it; pidfd.go).
 	pidDir func(vfs.Node) (int, bool)
 
+	// inotifyUsers counts each user's inotify instances and watches
+	// (max_user_instances, max_user_watches), under inotifyMu.
+	inotifyMu    sync.Mutex
+	inotifyUsers map[uint32]*inotifyUsage
+	dnotify      dnotifyTable
+
 	// crash is the first kernel bug caught (see Crash); crashed is closed
 	// once it is set.
 	crashOnce sync.Once

@@ -46,6 +46,8 @@ func (p *Process) Pipe2(flags int) (int, int, error) {
 		return -1, -1, err
 	}
 	pp.SetNotify(p.k.poll.notify)
+	c := p.Creds()
+	pp.SetOwner(c.FSUID, c.FSGID)
 	re, we := pp.Ends()
 	st, _ := re.Stat()
 	name := fmt.Sprintf("pipe:[%d]", st.Ino)

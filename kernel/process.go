@@ -140,6 +140,10 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 			p.Leader().ExitTask(127) // out of the process table again
 			return nil, err
 		}
+		// The sandbox's own streams belong to the guest's user, as a
+		// terminal or pipe belongs to whoever runs a program natively.
+		c := p.Creds()
+		f.SetOwner(c.FSUID, c.FSGID)
 	}
 	if cwd != "" {
 		if err := p.Chdir(cwd); err != nil {
@@ -230,7 +234,7 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 	c.ctx = context.WithValue(context.Background(), callerKey{}, c)
 	c.initCreds(p.Creds())
 	if o.ShareFiles {
-		c.FDs = p.FDs
+		c.FDs = p.FDs.Share()
 	} else {
 		c.FDs = p.FDs.Clone()
 	}
@@ -301,6 +305,7 @@ func (t *Task) execImage(m *mm.MM, exe string, args []string) {
 		p.mu.Unlock()
 		p.k.freePID(old)
 	}
+	p.unshareFiles() // as Linux's execve, before closing the close-on-exec ones
 	p.FDs.CloseOnExecAll()
 	p.sighand.resetForExec()
 	p.deleteTimers()
@@ -386,7 +391,7 @@ func (p *Process) autoReaps() bool {
 // becomeZombie releases the process's resources and notifies its parent.
 func (p *Process) becomeZombie() {
 	p.k.locks.ReleaseAll(p)
-	p.FDs.CloseAll()
+	p.FDs.Release() // closes them unless a CLONE_FILES sibling still uses them
 	p.fs.release()
 	p.releaseVfork()
 	p.stopTimer()

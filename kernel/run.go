@@ -163,6 +163,7 @@ func (t *Task) logErr(what string, err error) {
 // exitThread removes the thread: the last one turns the process into a
 // zombie and releases the address space if no other process shares it.
 func (t *Task) exitThread(code int) {
+	t.exitRobustList() // before clear_child_tid, as Linux's mm_release
 	if addr := t.ClearTID(); addr != 0 && !t.Proc.Exiting() {
 		// CLONE_CHILD_CLEARTID: pthread_join waits on this word.
 		if err := t.WriteU32(addr, 0); err == nil {

@@ -36,6 +36,7 @@ type sockEnd struct {
 	in, out *pipe.End
 	typ     int
 	ino     uint64
+	owner   [2]uint32 // uid, gid: the creator's fs ids, as Linux's sock_alloc
 }
 
 // Socketpair creates a connected pair of AF_UNIX sockets.
@@ -67,8 +68,9 @@ func (p *Process) Socketpair(domain, typ, proto int) (int, int, error) {
 	ba.SetNotify(p.k.poll.notify)
 	abR, abW := ab.Ends()
 	baR, baW := ba.Ends()
-	a := &sockEnd{in: baR, out: abW, typ: base, ino: vfs.NewIno()}
-	b := &sockEnd{in: abR, out: baW, typ: base, ino: vfs.NewIno()}
+	c := p.Creds()
+	a := &sockEnd{in: baR, out: abW, typ: base, ino: vfs.NewIno(), owner: [2]uint32{c.FSUID, c.FSGID}}
+	b := &sockEnd{in: abR, out: baW, typ: base, ino: vfs.NewIno(), owner: a.owner}
 	flags := unix.O_RDWR
 	if typ&unix.SOCK_NONBLOCK != 0 {
 		flags |= unix.O_NONBLOCK
@@ -93,8 +95,8 @@ func (p *Process) Socketpair(domain, typ, proto int) (int, int, error) {
 
 func (s *sockEnd) Stat() (vfs.Stat, error) {
 	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: s.ino, Nlink: 1, Mode: unix.S_IFSOCK | 0o777, Uid: GuestUID,
-		Gid: GuestGID, Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
+	return vfs.Stat{Dev: anonDev, Ino: s.ino, Nlink: 1, Mode: unix.S_IFSOCK | 0o777, Uid: s.owner[0],
+		Gid: s.owner[1], Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
 }
 func (s *sockEnd) IsStream() bool { return true }
 func (s *sockEnd) ReadAt(b []byte, _ int64) (int, error) {

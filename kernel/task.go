@@ -46,6 +46,8 @@ type Task struct {
 	pending  sigQueue
 	altStack AltStack
 	clearTID uint64
+	// robustList is the set_robust_list head (kernel/robust.go).
+	robustList uint64
 	// wakeCh is closed when the task must leave a blocking wait (a signal
 	// arrived, or the process is dying); a new one is made on demand.
 	wakeCh chan struct{}

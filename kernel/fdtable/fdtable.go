@@ -26,6 +26,9 @@ type Table[F File] struct {
 	mu    sync.Mutex
 	fds   map[int]entry[F]
 	limit int // RLIMIT_NOFILE: descriptors must be < limit
+	// sharers counts the processes using the table beyond the first
+	// (CLONE_FILES without CLONE_THREAD; see Share).
+	sharers int
 }
 
 // New returns an empty table allowing descriptors below limit.
@@ -171,4 +174,43 @@ func (t *Table[F]) CloseOnExecAll() {
 	for _, f := range closing {
 		_ = f.DecRef()
 	}
+}
+
+// Share returns the table for one more process (clone with CLONE_FILES):
+// the same table, now released only when every sharer has released it.
+func (t *Table[F]) Share() *Table[F] {
+	t.mu.Lock()
+	t.sharers++
+	t.mu.Unlock()
+	return t
+}
+
+// Shared reports whether another process uses the table too.
+func (t *Table[F]) Shared() bool { t.mu.Lock(); defer t.mu.Unlock(); return t.sharers > 0 }
+
+// Release drops one process's use of the table (its exit): the last one
+// closes every descriptor.
+func (t *Table[F]) Release() {
+	t.mu.Lock()
+	if t.sharers > 0 {
+		t.sharers--
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	t.CloseAll()
+}
+
+// Unshare returns a table of the caller's own: t itself when nobody else
+// uses it, else a copy (unshare(CLONE_FILES), execve, close_range's
+// CLOSE_RANGE_UNSHARE), t keeping its other sharers.
+func (t *Table[F]) Unshare() *Table[F] {
+	t.mu.Lock()
+	if t.sharers == 0 {
+		t.mu.Unlock()
+		return t
+	}
+	t.sharers--
+	t.mu.Unlock()
+	return t.Clone()
 }

@@ -55,3 +55,39 @@ func TestTable(t *testing.T) {
 		t.Errorf("CloseAll left refs a=%d b=%d fds=%v", a.refs, b.refs, tab.FDs())
 	}
 }
+
+func TestShareReleaseUnshare(t *testing.T) {
+	a := New[*fakeFile](16)
+	f := &fakeFile{}
+	f.IncRef()
+	if _, err := a.Install(f, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	b := a.Share()
+	if b != a || !a.Shared() {
+		t.Fatalf("Share: same table %v, shared %v", b == a, a.Shared())
+	}
+	c := b.Unshare()
+	if c == a || a.Shared() {
+		t.Fatalf("Unshare of a shared table: copy %v, still shared %v", c != a, a.Shared())
+	}
+	if got := f.refs; got != 2 {
+		t.Fatalf("refs after the copy = %d, want 2", got)
+	}
+	if a.Unshare() != a {
+		t.Fatal("Unshare of an unshared table made a copy")
+	}
+	c.Release()
+	if got := f.refs; got != 1 {
+		t.Fatalf("refs after releasing the copy = %d, want 1", got)
+	}
+	d := a.Share()
+	d.Release() // a sharer leaves: nothing closes
+	if got := f.refs; got != 1 {
+		t.Fatalf("refs after a sharer's release = %d, want 1", got)
+	}
+	a.Release()
+	if got := f.refs; got != 0 {
+		t.Fatalf("refs after the last release = %d, want 0", got)
+	}
+}

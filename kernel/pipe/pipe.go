@@ -53,11 +53,14 @@ type Pipe struct {
 	// notify is called (outside the lock) whenever readiness may change,
 	// so pollers can re-check.
 	notify func()
+	// uid, gid own the pipe (its creator's fs ids, as Linux's pipe inode).
+	uid, gid uint32
 }
 
 // New returns an uncharged pipe with one reader and one writer reference.
 func New() *Pipe {
-	return &Pipe{cap: Capacity, readers: 1, writers: 1, ino: vfs.NewIno(), waitCh: make(chan struct{})}
+	return &Pipe{cap: Capacity, readers: 1, writers: 1, ino: vfs.NewIno(), waitCh: make(chan struct{}),
+		uid: vfs.GuestUID, gid: vfs.GuestGID}
 }
 
 // NewCharged returns a pipe whose memory is charged to charge: base bytes
@@ -408,12 +411,21 @@ type End struct {
 	shut        bool  // released early by Shutdown
 }
 
-// Stat reports a FIFO owned by the guest.
+// Stat reports a FIFO owned by the pipe's creator.
 func (e *End) Stat() (vfs.Stat, error) {
 	now := vfs.Now()
+	e.p.mu.Lock()
+	uid, gid := e.p.uid, e.p.gid
+	e.p.mu.Unlock()
 	return vfs.Stat{Dev: pipeDev, Ino: e.p.ino, Nlink: 1, Mode: unix.S_IFIFO | 0o600,
-		Uid: vfs.GuestUID, Gid: vfs.GuestGID, Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
+		Uid: uid, Gid: gid, Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
 }
+
+// SetOwner gives the pipe its owner (pipe(2): the creator's fs ids).
+func (p *Pipe) SetOwner(uid, gid uint32) { p.mu.Lock(); p.uid, p.gid = uid, gid; p.mu.Unlock() }
+
+// SetOwner sets the owner of the end's pipe (vfs.Owner).
+func (e *End) SetOwner(uid, gid uint32) { e.p.SetOwner(uid, gid) }
 
 var pipeDev = vfs.NewDev()
 

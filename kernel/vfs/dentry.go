@@ -51,6 +51,9 @@ type Dentry struct {
 	mounted  *mount             // the mount whose mount point this is
 	dropped  bool               // removed from the tree (refs reached 0)
 	charged  int64              // what creating it charged
+	// gone: removed while held, its inode's IN_DELETE_SELF is due when
+	// it is dropped (fsnotify.go).
+	gone *goneKey
 }
 
 // nodeRef boxes a Node so that it can be swapped atomically (a node of a
@@ -125,6 +128,9 @@ func (v *VFS) dropLocked(d *Dentry) {
 			}
 		}
 		v.uncharge(d.charged)
+		if d.gone != nil {
+			v.droppedGone(d)
+		}
 		if p == nil || p.refs.Add(-1) > 0 {
 			return
 		}

@@ -66,6 +66,11 @@ func (f *File) DecRef() error {
 	for _, fn := range watchers {
 		fn()
 	}
+	if f.writable() {
+		f.notify(unix.IN_CLOSE_WRITE)
+	} else {
+		f.notify(unix.IN_CLOSE_NOWRITE)
+	}
 	var err error
 	if f.ops != nil {
 		err = toErrno(f.ops.Close())
@@ -210,13 +215,29 @@ func (f *File) Read(p []byte) (int, error) {
 	if f.stream {
 		// No lock: a read blocking on a terminal must not hold up writers
 		// sharing the description (fds 0-2 are often one tty).
-		return ioResult(f.ops.ReadAt(p, 0))
+		return f.accessed(ioResult(f.ops.ReadAt(p, 0)))
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	n, err := f.ops.ReadAt(p, f.off)
 	f.off += int64(n)
-	return ioResult(n, err)
+	f.mu.Unlock()
+	return f.accessed(ioResult(n, err))
+}
+
+// accessed reports IN_ACCESS for a read that returned data.
+func (f *File) accessed(n int, err error) (int, error) {
+	if n > 0 {
+		f.notify(unix.IN_ACCESS)
+	}
+	return n, err
+}
+
+// modified reports IN_MODIFY for a write that wrote something.
+func (f *File) modified(n int, err error) (int, error) {
+	if n > 0 {
+		f.notify(unix.IN_MODIFY)
+	}
+	return n, err
 }
 
 // Write writes at the file offset (or the end with O_APPEND) and advances it.
@@ -225,20 +246,21 @@ func (f *File) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	if f.stream {
-		return ioResult(f.ops.WriteAt(p, 0))
+		return f.modified(ioResult(f.ops.WriteAt(p, 0)))
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.flags&unix.O_APPEND != 0 {
 		n, end, err := f.appendLocked(p)
 		if err == nil || n > 0 {
 			f.off = end
 		}
-		return ioResult(n, err)
+		f.mu.Unlock()
+		return f.modified(ioResult(n, err))
 	}
 	n, err := f.ops.WriteAt(p, f.off)
 	f.off += int64(n)
-	return ioResult(n, err)
+	f.mu.Unlock()
+	return f.modified(ioResult(n, err))
 }
 
 // appendLocked writes p at end of file, returning the new end.
@@ -265,7 +287,7 @@ func (f *File) Pread(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	return ioResult(f.ops.ReadAt(p, off))
+	return f.accessed(ioResult(f.ops.ReadAt(p, off)))
 }
 
 // Pwrite writes at off without touching the file offset. As on Linux, a
@@ -283,11 +305,11 @@ func (f *File) Pwrite(p []byte, off int64) (int, error) {
 	f.mu.Lock()
 	if f.flags&unix.O_APPEND == 0 {
 		f.mu.Unlock()
-		return ioResult(f.ops.WriteAt(p, off))
+		return f.modified(ioResult(f.ops.WriteAt(p, off)))
 	}
-	defer f.mu.Unlock()
 	n, _, err := f.appendLocked(p)
-	return ioResult(n, err)
+	f.mu.Unlock()
+	return f.modified(ioResult(n, err))
 }
 
 // Seek implements lseek for SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA and
@@ -363,7 +385,11 @@ func (f *File) Truncate(size int64) error {
 	if size < 0 || f.ops == nil || !f.writable() {
 		return unix.EINVAL
 	}
-	return toErrno(f.ops.Truncate(size))
+	if err := f.ops.Truncate(size); err != nil {
+		return toErrno(err)
+	}
+	f.notify(unix.IN_MODIFY)
+	return nil
 }
 
 // Sync implements fsync/fdatasync.
@@ -429,10 +455,10 @@ func (f *File) GetdentsFunc(fn func(e DirEntry, next int64) bool) error {
 		return unix.ENOTDIR
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.dents == nil {
 		d, err := f.snapshot(dn)
 		if err != nil {
+			f.mu.Unlock()
 			return err
 		}
 		f.dents = d
@@ -443,6 +469,8 @@ func (f *File) GetdentsFunc(fn func(e DirEntry, next int64) bool) error {
 		}
 		f.off++
 	}
+	f.mu.Unlock()
+	f.notify(unix.IN_ACCESS) // iterate_dir's, on every call
 	return nil
 }
 
@@ -523,7 +551,7 @@ func (f *File) ReadCancel(p []byte, ctx context.Context) (int, error) {
 		if err := f.ioCheck(false); err != nil {
 			return 0, err
 		}
-		return ioResult(cr.ReadCancel(p, f.Flags(), ctx))
+		return f.accessed(ioResult(cr.ReadCancel(p, f.Flags(), ctx)))
 	}
 	return f.Read(p)
 }
@@ -534,7 +562,7 @@ func (f *File) WriteCancel(p []byte, ctx context.Context) (int, error) {
 		if err := f.ioCheck(true); err != nil {
 			return 0, err
 		}
-		return ioResult(cw.WriteCancel(p, f.Flags(), ctx))
+		return f.modified(ioResult(cw.WriteCancel(p, f.Flags(), ctx)))
 	}
 	return f.Write(p)
 }
@@ -571,3 +599,18 @@ func NewAnonFile(name string, n Node, ops FileOps, flags int) *File {
 // SetTerminal makes the file answer terminal ioctls through tty (an
 // anonymous file standing for the host's terminal).
 func (f *File) SetTerminal(tty Terminal) { f.tty = tty }
+
+// Owner is implemented by the nodes or operations of anonymous files
+// whose owner is set when they are handed to a process (pipes, the
+// sandbox's stdio streams).
+type Owner interface{ SetOwner(uid, gid uint32) }
+
+// SetOwner gives an anonymous file its owner when its node or operations
+// can have one (Owner); other files keep theirs.
+func (f *File) SetOwner(uid, gid uint32) {
+	if o, ok := f.node.(Owner); ok {
+		o.SetOwner(uid, gid)
+	} else if o, ok := f.ops.(Owner); ok {
+		o.SetOwner(uid, gid)
+	}
+}

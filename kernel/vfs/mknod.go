@@ -18,7 +18,11 @@ func (v *VFS) MknodAt(at Loc, path string, mode uint32) error {
 	if !ok {
 		return unix.EPERM
 	}
-	return toErrno(mk.Mknod(res.name, unix.S_IFIFO|mode&0o7777))
+	if err := mk.Mknod(res.name, unix.S_IFIFO|mode&0o7777); err != nil {
+		return toErrno(err)
+	}
+	v.notifyCreated(res.parent(), res.name, false)
+	return nil
 }
 
 // newEntry resolves the parent directory of a non-directory path is to

@@ -34,6 +34,8 @@ type VFS struct {
 	// charge takes (n > 0) or gives back (n < 0) bytes for dentries; nil
 	// charges nothing. Set once, before the guest runs (SetCharge).
 	charge func(n int64) error
+	// notify holds the inotify/dnotify watches (fsnotify.go).
+	notify notifier
 }
 
 // New returns a VFS with fs mounted at "/".

@@ -201,12 +201,20 @@ func roExempt(st *Stat) bool {
 // (hostfs: a host file keeps its host owner) accepts only a change to
 // the ids it has (EPERM otherwise).
 func (v *VFS) ChownAt(at Loc, path string, uid, gid uint32, follow bool) error {
-	return v.onNode(at, path, follow, func(c *Cred, n Node, m *mount) error { return chown(c, n, m, uid, gid) })
+	return v.onNode(at, path, follow, chownEvent(uid, gid), func(c *Cred, n Node, m *mount) error { return chown(c, n, m, uid, gid) })
 }
 
 // ChownDentry is ChownAt for the node d names, for c (fchown).
 func (v *VFS) ChownDentry(c *Cred, d *Dentry, uid, gid uint32) error {
-	return chown(c, d.Node(), d.mnt, uid, gid)
+	return v.dentryAttr(d, chownEvent(uid, gid), chown(c, d.Node(), d.mnt, uid, gid))
+}
+
+// chownEvent is the event of a chown: IN_ATTRIB when it names an id.
+func chownEvent(uid, gid uint32) uint32 {
+	if uid == cred.NoID && gid == cred.NoID {
+		return 0
+	}
+	return unix.IN_ATTRIB
 }
 
 func chown(c *Cred, n Node, m *mount, uid, gid uint32) error {

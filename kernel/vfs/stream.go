@@ -3,6 +3,7 @@ package vfs
 import (
 	"context"
 	"io"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,9 +40,19 @@ func NewStreamFile(name string, r io.Reader, w io.Writer, tty Terminal) *File {
 	return f
 }
 
-type streamNode struct{ st Stat }
+type streamNode struct {
+	mu sync.Mutex
+	st Stat
+}
 
-func (n *streamNode) Stat() (Stat, error) { return n.st, nil }
+// SetOwner makes the stream belong to uid:gid (Owner).
+func (n *streamNode) SetOwner(uid, gid uint32) {
+	n.mu.Lock()
+	n.st.Uid, n.st.Gid = uid, gid
+	n.mu.Unlock()
+}
+
+func (n *streamNode) Stat() (Stat, error) { n.mu.Lock(); defer n.mu.Unlock(); return n.st, nil }
 func (n *streamNode) IsStream() bool      { return true }
 
 type streamOps struct {

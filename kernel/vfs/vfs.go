@@ -105,6 +105,7 @@ func (v *VFS) openDentry(at Loc, path string, flags int, mode uint32, o walkOpts
 				return nil, Stat{}, false, nil, toErrno(err)
 			}
 			res.node, res.mnt, created = n, res.parent().mnt, true
+			v.notifyCreated(res.parent(), res.name, false)
 		}
 		if res.file != nil && res.d == nil {
 			st, err := res.file.Stat()
@@ -178,12 +179,15 @@ func (v *VFS) openNode(c *Cred, d *Dentry, st *Stat, flags int, created bool, w 
 		}
 	}
 	if isDir {
-		return newFile(n, d, "", flags), nil
+		f := newFile(n, d, "", flags)
+		f.notify(unix.IN_OPEN)
+		return f, nil
 	}
 	on, ok := n.(OpenableNode)
 	if !ok {
 		return nil, unix.ENXIO // sockets, FIFOs and the like
 	}
+	truncated := false // by a short-lived handle, below
 	if trunc && !write {
 		// O_RDONLY|O_TRUNC: truncate through a short-lived write handle so
 		// the returned file stays read-only.
@@ -191,6 +195,7 @@ func (v *VFS) openNode(c *Cred, d *Dentry, st *Stat, flags int, created bool, w 
 			return nil, err
 		}
 		trunc = false
+		truncated = true
 	}
 	var ops FileOps
 	var err error
@@ -215,6 +220,10 @@ func (v *VFS) openNode(c *Cred, d *Dentry, st *Stat, flags int, created bool, w 
 	f := newFile(n, d, "", flags)
 	f.ops = ops
 	f.stream = isStream(n, ops)
+	f.notify(unix.IN_OPEN)
+	if trunc || truncated {
+		f.notify(unix.IN_MODIFY) // after IN_OPEN, as Linux truncates after the open
+	}
 	return f, nil
 }
 
@@ -332,7 +341,11 @@ func (v *VFS) MkdirAt(at Loc, path string, mode uint32) error {
 	if err := v.mayCreate(res.cred, res.parent()); err != nil {
 		return err
 	}
-	return toErrno(mkdirIn(res.cred, res.parent().dir, res.name, mode&0o1777))
+	if err := mkdirIn(res.cred, res.parent().dir, res.name, mode&0o1777); err != nil {
+		return toErrno(err)
+	}
+	v.notifyCreated(res.parent(), res.name, true)
+	return nil
 }
 
 // Symlink creates the absolute linkPath pointing at target (see SymlinkAt).
@@ -353,7 +366,11 @@ func (v *VFS) SymlinkAt(target string, at Loc, linkPath string) error {
 	if err != nil {
 		return err
 	}
-	return toErrno(symlinkIn(res.cred, res.parent().dir, target, res.name))
+	if err := symlinkIn(res.cred, res.parent().dir, target, res.name); err != nil {
+		return toErrno(err)
+	}
+	v.notifyCreated(res.parent(), res.name, false)
+	return nil
 }
 
 // Link creates the absolute newPath as a hard link to oldPath (see LinkAt).
@@ -401,7 +418,14 @@ func (v *VFS) LinkAt(oldAt Loc, oldPath string, newAt Loc, newPath string, follo
 	if !ok {
 		return unix.EPERM
 	}
-	return toErrno(l.Link(src.node, dst.name))
+	if err := l.Link(src.node, dst.name); err != nil {
+		return toErrno(err)
+	}
+	if v.watching() {
+		v.deliver(KeyOf(&st), Event{Mask: unix.IN_ATTRIB}, false) // the link count
+		v.notifyCreated(dst.parent(), dst.name, false)
+	}
+	return nil
 }
 
 // mayDelete checks that res (an existing, named entry) may be removed from
@@ -425,18 +449,20 @@ func (v *VFS) mayDelete(res *walkResult, st *Stat) error {
 }
 
 // removed records in the dentry tree that name left dir: its dentry, if
-// any, is dead from now on (holders keep it; paths show " (deleted)").
-// The caller holds ns for writing.
-func (v *VFS) removed(dir frame, name string) {
+// any, is dead from now on (holders keep it; paths show " (deleted)"),
+// and returned. The caller holds ns for writing.
+func (v *VFS) removed(dir frame, name string) *Dentry {
 	if dir.d == nil || dir.d.dropped {
-		return
+		return nil
 	}
 	v.dmu.Lock()
 	defer v.dmu.Unlock()
-	if c := dir.d.children[name]; c != nil {
+	c := dir.d.children[name]
+	if c != nil {
 		delete(dir.d.children, name)
 		c.dead = true
 	}
+	return c
 }
 
 // Unlink removes the non-directory at the absolute path (see UnlinkAt).
@@ -475,7 +501,8 @@ func (v *VFS) UnlinkAt(at Loc, path string) error {
 	if err := res.parent().dir.Unlink(res.name); err != nil {
 		return toErrno(err)
 	}
-	v.removed(res.parent(), res.name)
+	held := v.removed(res.parent(), res.name)
+	v.notifyRemoved(res.parent(), res.name, &st, held)
 	return nil
 }
 
@@ -518,7 +545,8 @@ func (v *VFS) RmdirAt(at Loc, path string) error {
 	if err := res.parent().dir.Rmdir(res.name); err != nil {
 		return toErrno(err)
 	}
-	v.removed(res.parent(), res.name)
+	held := v.removed(res.parent(), res.name)
+	v.notifyRemoved(res.parent(), res.name, &st, held)
 	return nil
 }
 
@@ -578,21 +606,23 @@ func (v *VFS) RenameAt(oldAt Loc, oldPath string, newAt Loc, newPath string, noR
 	if sst.IsDir() && under(dp, sp, src.name) {
 		return unix.EINVAL // into its own subtree
 	}
+	var dstSt *Stat // what the new name named, if anything
 	if dst.node != nil {
 		if noReplace {
 			return unix.EEXIST
 		}
-		dstSt, err := stat(dst.node)
+		st, err := stat(dst.node)
 		if err != nil {
 			return err
 		}
+		dstSt = &st
 		if dstSt.Dev == sst.Dev && dstSt.Ino == sst.Ino {
 			return nil // same file: rename(2) does nothing
 		}
 		if under(sp, dp, dst.name) {
 			return unix.ENOTEMPTY // target is an ancestor of the source
 		}
-		if err := v.mayDelete(dst, &dstSt); err != nil {
+		if err := v.mayDelete(dst, dstSt); err != nil {
 			return err
 		}
 		switch {
@@ -616,7 +646,8 @@ func (v *VFS) RenameAt(oldAt Loc, oldPath string, newAt Loc, newPath string, noR
 	if err := src.parent().dir.Rename(src.name, dst.parent().dir, dst.name); err != nil {
 		return toErrno(err)
 	}
-	v.moved(sp, src.name, dp, dst.parent().dir, dst.name)
+	replaced := v.moved(sp, src.name, dp, dst.parent().dir, dst.name)
+	v.notifyMoved(src.parent(), src.name, dst.parent(), dst.name, &sst, dstSt, replaced)
 	return nil
 }
 
@@ -633,17 +664,19 @@ func under(d, dir *Dentry, name string) bool {
 
 // moved records a rename in the dentry tree: oldName of op is now name in
 // dir (whose dentry is p), and whatever had that name is dead. The caller
-// holds ns for writing and references on op and p.
-func (v *VFS) moved(op *Dentry, oldName string, p *Dentry, dir DirNode, name string) {
+// holds ns for writing and references on op and p. It returns the
+// replaced entry's dentry, if something holds it.
+func (v *VFS) moved(op *Dentry, oldName string, p *Dentry, dir DirNode, name string) (replaced *Dentry) {
 	v.dmu.Lock()
 	if c := p.children[name]; c != nil {
 		delete(p.children, name)
 		c.dead = true
+		replaced = c
 	}
 	d := op.children[oldName]
 	if d == nil {
 		v.dmu.Unlock()
-		return // nothing holds the moved entry
+		return replaced // nothing holds the moved entry
 	}
 	delete(op.children, oldName)
 	if p.children == nil {
@@ -657,6 +690,7 @@ func (v *VFS) moved(op *Dentry, oldName string, p *Dentry, dir DirNode, name str
 	// A file system whose nodes are names (hostfs) answers with new nodes
 	// for the moved entry and whatever is cached below it.
 	v.refresh(d, dir, name)
+	return replaced
 }
 
 // refresh looks d up again as name in dir and, when the file system
@@ -697,19 +731,26 @@ func (v *VFS) AccessAt(at Loc, path string, mode uint32, follow bool) error {
 	if mode&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
 		return unix.EINVAL
 	}
-	return v.onNode(at, path, follow, func(c *Cred, n Node, m *mount) error { return access(c, n, m, mode) })
+	return v.onNode(at, path, follow, 0, func(c *Cred, n Node, m *mount) error { return access(c, n, m, mode) })
 }
 
 // onNode resolves path from at and applies fn to the caller's credentials,
-// the node and its mount.
-func (v *VFS) onNode(at Loc, path string, follow bool, fn func(c *Cred, n Node, m *mount) error) error {
+// the node and its mount; when fn succeeds, event (if not 0) is reported
+// to the node's watchers and its directory's.
+func (v *VFS) onNode(at Loc, path string, follow bool, event uint32, fn func(c *Cred, n Node, m *mount) error) error {
 	v.ns.RLock()
 	defer v.ns.RUnlock()
 	res, err := v.walk(at, path, walkOpts{follow: follow, cred: v.credOf(at)})
 	if err != nil {
 		return err
 	}
-	return fn(res.cred, res.node, res.mnt)
+	if err := fn(res.cred, res.node, res.mnt); err != nil {
+		return err
+	}
+	if event != 0 && v.watching() {
+		v.notifyWalked(res, event)
+	}
+	return nil
 }
 
 // AccessDentry is AccessAt for what d names, for c (execve checks X_OK on
@@ -766,12 +807,12 @@ func (v *VFS) Chmod(path string, mode uint32, follow bool) error {
 // CAP_FOWNER) may do so (EPERM); like Linux, S_ISGID is dropped when the
 // caller is not in the file's group and lacks CAP_FSETID.
 func (v *VFS) ChmodAt(at Loc, path string, mode uint32, follow bool) error {
-	return v.onNode(at, path, follow, func(c *Cred, n Node, m *mount) error { return chmod(c, n, m, mode) })
+	return v.onNode(at, path, follow, unix.IN_ATTRIB, func(c *Cred, n Node, m *mount) error { return chmod(c, n, m, mode) })
 }
 
 // ChmodDentry is ChmodAt for the node d names, for c (fchmod).
 func (v *VFS) ChmodDentry(c *Cred, d *Dentry, mode uint32) error {
-	return chmod(c, d.Node(), d.mnt, mode)
+	return v.dentryAttr(d, unix.IN_ATTRIB, chmod(c, d.Node(), d.mnt, mode))
 }
 
 func chmod(c *Cred, n Node, m *mount, mode uint32) error {
@@ -801,7 +842,7 @@ func (v *VFS) UtimesAt(at Loc, path string, atime, mtime unix.Timespec, follow b
 	if err := checkTimes(atime, mtime); err != nil {
 		return err
 	}
-	return v.onNode(at, path, follow, func(c *Cred, n Node, m *mount) error { return utimes(c, n, m, atime, mtime) })
+	return v.onNode(at, path, follow, timesEvent(atime, mtime), func(c *Cred, n Node, m *mount) error { return utimes(c, n, m, atime, mtime) })
 }
 
 // UtimesDentry is UtimesAt for the node d names, for c (futimens).
@@ -809,7 +850,7 @@ func (v *VFS) UtimesDentry(c *Cred, d *Dentry, atime, mtime unix.Timespec) error
 	if err := checkTimes(atime, mtime); err != nil {
 		return err
 	}
-	return utimes(c, d.Node(), d.mnt, atime, mtime)
+	return v.dentryAttr(d, timesEvent(atime, mtime), utimes(c, d.Node(), d.mnt, atime, mtime))
 }
 
 func checkTimes(atime, mtime unix.Timespec) error {
@@ -883,7 +924,13 @@ func (v *VFS) TruncateCheck(at Loc, path string, size int64, grow func(cur, size
 			return err
 		}
 	}
-	return truncateNode(on, size)
+	if err := truncateNode(on, size); err != nil {
+		return err
+	}
+	if v.watching() {
+		v.notifyWalked(res, unix.IN_MODIFY)
+	}
+	return nil
 }
 
 // Canonical resolves the absolute path to the canonical path of a

@@ -10,11 +10,6 @@ import (
 	"github.com/litebox-go/litebox/kernel/cred"
 )
 
-// sysXattr serves the extended-attribute calls: our file systems keep no
-// extended attributes, which Linux reports the same way for file systems
-// without xattr support.
-func sysXattr(t *kernel.Task, a args) (uint64, error) { return 0, unix.EOPNOTSUPP }
-
 func sysFadvise64(t *kernel.Task, a args) (uint64, error) {
 	if _, err := t.Proc.FDs.Get(fdArg(a[0])); err != nil {
 		return 0, err

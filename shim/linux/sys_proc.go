@@ -23,14 +23,26 @@ func sysSetTidAddress(t *kernel.Task, a args) (uint64, error) {
 	return uint64(t.TID), nil
 }
 
+// sysSetRobustList records the thread's robust list head; the kernel
+// walks it when the thread exits or execs (kernel/robust.go).
 func sysSetRobustList(t *kernel.Task, a args) (uint64, error) {
-	if a[1] != 24 { // sizeof(struct robust_list_head)
+	if a[1] != kernel.RobustListHeadSize {
 		return 0, unix.EINVAL
 	}
-	// Recorded by glibc for every thread; the list is only walked when
-	// a thread dies holding a robust mutex, which the kernel does not
-	// do yet (a dying owner leaves such a mutex locked).
+	t.SetRobustList(a[0])
 	return 0, nil
+}
+
+// sysGetRobustList stores a thread's robust list head and its size.
+func sysGetRobustList(t *kernel.Task, a args) (uint64, error) {
+	head, err := t.GetRobustList(int(int32(a[0])))
+	if err != nil {
+		return 0, err
+	}
+	if err := t.WriteU64(a[1], head); err != nil {
+		return 0, err
+	}
+	return 0, t.WriteU64(a[2], kernel.RobustListHeadSize)
 }
 
 func sysGetrlimit(t *kernel.Task, a args) (uint64, error) {

@@ -185,8 +185,13 @@ type inode struct {
 	nlink               uint64
 	atime, mtime, ctime unix.Timespec
 	// charge is what the inode itself holds of the size limit (InodeCost
-	// plus a symlink's target); 0 once released.
+	// plus a symlink's target, and its extended attributes); 0 once
+	// released.
 	charge int64
+	// xattrs are the extended attributes (xattr.go), xattrNames the
+	// bytes their names take in a listing.
+	xattrs     map[string][]byte
+	xattrNames int
 }
 
 // initInode charges an inode, with extra bytes of its own (a symlink's

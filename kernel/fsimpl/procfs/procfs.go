@@ -134,6 +134,13 @@ func (p *procfs) pidDir(pid int) *synth.Dir {
 			return b, nil
 		}),
 		"fd": fdDir,
+		"status": synth.NewFile(0o444, func() ([]byte, error) {
+			pr, err := proc()
+			if err != nil {
+				return nil, err
+			}
+			return []byte(pr.StatusText()), nil
+		}),
 	})
 	p.pids[pid] = d
 	return d
