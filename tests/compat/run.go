@@ -30,6 +30,16 @@ var Modules = []string{
 	"test_select", "test_poll", "test_tempfile",
 }
 
+// ModuleTimeouts are regrtest --timeout values for modules that need more
+// than Runner.Timeout: those that run for many minutes natively and longer
+// in the sandbox, more so on a loaded machine (test_multiprocessing_fork
+// took 4.6 minutes natively at a load of 10 on 2 cores). A run uses the
+// larger of this and Runner.Timeout.
+var ModuleTimeouts = map[string]time.Duration{
+	"test_multiprocessing_fork": 40 * time.Minute,
+	"test_concurrent_futures":   25 * time.Minute,
+}
+
 // Platforms are litebox's platforms, each a column of the comparison.
 var Platforms = []string{"systrap", "ptrace"}
 
@@ -44,8 +54,8 @@ type Runner struct {
 	Litebox string // the litebox binary
 	OutDir  string // per-configuration logs and XML files go below it
 	// Timeout is regrtest's --timeout for one module (faulthandler ends
-	// the run and dumps the stacks); litebox's --timeout and the harness
-	// kill add a margin on top.
+	// the run and dumps the stacks), or ModuleTimeouts' if larger;
+	// litebox's --timeout and the harness kill add a margin on top.
 	Timeout time.Duration
 	// NativeCred is the identity of native runs. The guest is an
 	// unprivileged user (uid/gid 1000) whatever litebox runs as, so when
@@ -76,7 +86,12 @@ func DefaultNativeCred() *syscall.Credential {
 // one regrtest).
 func (r *Runner) regrtestArgs(module, xmlPath string) []string {
 	return []string{"-m", "test", "-v", "--junit-xml", xmlPath,
-		"--timeout", strconv.Itoa(int(r.Timeout / time.Second)), module}
+		"--timeout", strconv.Itoa(int(r.timeout(module) / time.Second)), module}
+}
+
+// timeout is regrtest's --timeout for module.
+func (r *Runner) timeout(module string) time.Duration {
+	return max(r.Timeout, ModuleTimeouts[module])
 }
 
 // SandboxFlags are the `litebox run` flags every compat run gets, chosen
@@ -86,7 +101,7 @@ func (r *Runner) regrtestArgs(module, xmlPath string) []string {
 // file-size limit (as natively), a
 // larger /tmp (regrtest's work directory and the tests' files live there)
 // and a wall-clock limit a little above regrtest's own.
-func (r *Runner) SandboxFlags(runDir string) []string {
+func (r *Runner) SandboxFlags(module, runDir string) []string {
 	nofile := 1024
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur >= 3 && lim.Cur <= 1<<20 {
@@ -102,7 +117,7 @@ func (r *Runner) SandboxFlags(runDir string) []string {
 		// test_mmap's large-file tests write past 4 GiB (sparse).
 		"--fsize", "0",
 		"--nofile", strconv.Itoa(nofile),
-		"--timeout", (r.Timeout + time.Minute).String(),
+		"--timeout", (r.timeout(module) + time.Minute).String(),
 	}
 }
 
@@ -120,7 +135,7 @@ func (r *Runner) Run(module, config string) (ModuleResult, error) {
 	os.Remove(filepath.Join(runDir, xmlName))
 	cmd := harness.Cmd{
 		Env:     harness.MinimalEnv(),
-		Timeout: r.Timeout + 2*time.Minute,
+		Timeout: r.timeout(module) + 2*time.Minute,
 	}
 	if config == NativeConfig {
 		work, err := os.MkdirTemp(runDir, module+"-cwd-")
@@ -137,7 +152,7 @@ func (r *Runner) Run(module, config string) (ModuleResult, error) {
 		cmd.Cred = r.NativeCred
 		cmd.Argv = append([]string{Python}, r.regrtestArgs(module, filepath.Join(runDir, xmlName))...)
 	} else {
-		g := harness.Guest{Flags: append(r.SandboxFlags(runDir), "--platform", config), Test: r.TraceTest}
+		g := harness.Guest{Flags: append(r.SandboxFlags(module, runDir), "--platform", config), Test: r.TraceTest}
 		cmd.Dir = runDir
 		cmd.Env = nil // litebox itself gets the host environment; the guest gets MinimalEnv
 		cmd.Argv = g.Argv(r.Litebox, Python, r.regrtestArgs(module, guestOut+"/"+xmlName)...)
@@ -167,7 +182,7 @@ func (r *Runner) CommandLine(module, config string) []string {
 	if config == NativeConfig {
 		return append([]string{Python}, r.regrtestArgs(module, filepath.Join(runDir, module+".xml"))...)
 	}
-	g := harness.Guest{Flags: append(r.SandboxFlags(runDir), "--platform", config)}
+	g := harness.Guest{Flags: append(r.SandboxFlags(module, runDir), "--platform", config)}
 	return g.Argv(r.Litebox, Python, r.regrtestArgs(module, guestOut+"/"+module+".xml")...)
 }
 
