@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -169,14 +170,7 @@ func TestXMLStatusesWinOverProgress(t *testing.T) {
 func TestDiffAndClassify(t *testing.T) {
 	rep := NewReport([]string{"test_demo"}, []string{NativeConfig, "systrap", "ptrace"})
 	base := map[string]Status{"test.test_demo.A.test_a": OK, "test.test_demo.A.test_b": OK, "test.test_demo.A.test_c": Skipped}
-	with := func(id string, s Status) map[string]Status {
-		m := map[string]Status{}
-		for k, v := range base {
-			m[k] = v
-		}
-		m[id] = s
-		return m
-	}
+	with := func(id string, s Status) map[string]Status { return withCase(base, id, s) }
 	rep.Add(ModuleResult{Module: "test_demo", Config: NativeConfig, Outcome: "SUCCESS", Counts: Counts{Run: 3, Skipped: 1}, Cases: base})
 	rep.Add(ModuleResult{Module: "test_demo", Config: "systrap", Outcome: "FAILURE", Counts: Counts{Run: 3, Errors: 1, Skipped: 1}, Cases: with("test.test_demo.A.test_b", Error)})
 	rep.Add(ModuleResult{Module: "test_demo", Config: "ptrace", Outcome: "crashed", Counts: Counts{Run: 1}, Cases: map[string]Status{"test.test_demo.A.test_a": OK}})
@@ -240,14 +234,7 @@ func TestUnexplained(t *testing.T) {
 		{Module: "test_env", Why: "module entry"},
 	}
 	base := map[string]Status{"test.test_demo.A.test_a": OK, "test.test_demo.A.test_b": OK}
-	with := func(id string, s Status) map[string]Status {
-		m := map[string]Status{}
-		for k, v := range base {
-			m[k] = v
-		}
-		m[id] = s
-		return m
-	}
+	with := func(id string, s Status) map[string]Status { return withCase(base, id, s) }
 	native := ModuleResult{Outcome: "SUCCESS", Counts: Counts{Run: 2}, Cases: base}
 	tests := []struct {
 		name   string
@@ -275,4 +262,11 @@ func TestUnexplained(t *testing.T) {
 			t.Errorf("%s: Unexplained = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// withCase returns a copy of cases with id's status set to s.
+func withCase(cases map[string]Status, id string, s Status) map[string]Status {
+	m := maps.Clone(cases)
+	m[id] = s
+	return m
 }
