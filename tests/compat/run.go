@@ -40,6 +40,19 @@ var ModuleTimeouts = map[string]time.Duration{
 	"test_concurrent_futures":   25 * time.Minute,
 }
 
+// ModuleSandboxFlags are `litebox run` flags a module needs on top of
+// SandboxFlags (later flags win). --memory caps the virtual memory mapped
+// by all guest processes together, and a fork charges its parent's whole
+// mapped size (RLIMIT_AS-style, PROT_NONE reservations included: glibc
+// reserves 64 MiB for each thread's malloc arena). test_multiprocessing_fork
+// forks 100 children of its multi-threaded regrtest process at once
+// (WithProcessesTestProcess.test_many_processes), which needs far more than
+// 8G of such accounting though the host shares the pages; natively nothing
+// limits it.
+var ModuleSandboxFlags = map[string][]string{
+	"test_multiprocessing_fork": {"--memory", "256G"},
+}
+
 // Platforms are litebox's platforms, each a column of the comparison.
 var Platforms = []string{"systrap", "ptrace"}
 
@@ -107,7 +120,7 @@ func (r *Runner) SandboxFlags(module, runDir string) []string {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur >= 3 && lim.Cur <= 1<<20 {
 		nofile = int(lim.Cur)
 	}
-	return []string{
+	return append([]string{
 		"--mount", runDir + ":" + guestOut + ":rw",
 		"--cwd", "/tmp",
 		"--memory", "8G",
@@ -118,7 +131,7 @@ func (r *Runner) SandboxFlags(module, runDir string) []string {
 		"--fsize", "0",
 		"--nofile", strconv.Itoa(nofile),
 		"--timeout", (r.timeout(module) + time.Minute).String(),
-	}
+	}, ModuleSandboxFlags[module]...)
 }
 
 // Run runs module in config (NativeConfig or a platform name).
