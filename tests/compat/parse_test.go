@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -169,14 +170,7 @@ func TestXMLStatusesWinOverProgress(t *testing.T) {
 func TestDiffAndClassify(t *testing.T) {
 	rep := NewReport([]string{"test_demo"}, []string{NativeConfig, "systrap", "ptrace"})
 	base := map[string]Status{"test.test_demo.A.test_a": OK, "test.test_demo.A.test_b": OK, "test.test_demo.A.test_c": Skipped}
-	with := func(id string, s Status) map[string]Status {
-		m := map[string]Status{}
-		for k, v := range base {
-			m[k] = v
-		}
-		m[id] = s
-		return m
-	}
+	with := func(id string, s Status) map[string]Status { return withCase(base, id, s) }
 	rep.Add(ModuleResult{Module: "test_demo", Config: NativeConfig, Outcome: "SUCCESS", Counts: Counts{Run: 3, Skipped: 1}, Cases: base})
 	rep.Add(ModuleResult{Module: "test_demo", Config: "systrap", Outcome: "FAILURE", Counts: Counts{Run: 3, Errors: 1, Skipped: 1}, Cases: with("test.test_demo.A.test_b", Error)})
 	rep.Add(ModuleResult{Module: "test_demo", Config: "ptrace", Outcome: "crashed", Counts: Counts{Run: 1}, Cases: map[string]Status{"test.test_demo.A.test_a": OK}})
@@ -228,4 +222,51 @@ func TestReplaceGenerated(t *testing.T) {
 	if _, err := ReplaceGenerated("no markers", "x"); err == nil {
 		t.Error("no markers: no error")
 	}
+}
+
+// TestUnexplained: which platform runs tools/compat re-runs — those whose
+// difference from native no known.go entry classifies.
+func TestUnexplained(t *testing.T) {
+	old := KnownDifferences
+	defer func() { KnownDifferences = old }()
+	KnownDifferences = []Known{
+		{Module: "test_demo", Case: "A.test_b", Why: "known"},
+		{Module: "test_env", Why: "module entry"},
+	}
+	base := map[string]Status{"test.test_demo.A.test_a": OK, "test.test_demo.A.test_b": OK}
+	with := func(id string, s Status) map[string]Status { return withCase(base, id, s) }
+	native := ModuleResult{Outcome: "SUCCESS", Counts: Counts{Run: 2}, Cases: base}
+	tests := []struct {
+		name   string
+		module string
+		got    ModuleResult
+		want   bool
+	}{
+		{"same", "test_demo", native, false},
+		{"known case", "test_demo", ModuleResult{Outcome: "FAILURE", Counts: Counts{Run: 2, Errors: 1}, Cases: with("test.test_demo.A.test_b", Error)}, false},
+		{"unknown case", "test_demo", ModuleResult{Outcome: "FAILURE", Counts: Counts{Run: 2, Errors: 1}, Cases: with("test.test_demo.A.test_a", Error)}, true},
+		{"known case, then a timeout", "test_demo", ModuleResult{Outcome: "timeout", Counts: Counts{Run: 2, Errors: 1}, Cases: with("test.test_demo.A.test_b", Error)}, true},
+		{"counts differ, no case does", "test_demo", ModuleResult{Outcome: "SUCCESS", Counts: Counts{Run: 2, Skipped: 1}, Cases: base}, true},
+		{"module entry", "test_env", ModuleResult{Outcome: "ENV CHANGED", Counts: Counts{Run: 2}, Cases: base}, false},
+		{"module entry, unknown case", "test_env", ModuleResult{Outcome: "ENV CHANGED", Counts: Counts{Run: 2, Errors: 1}, Cases: with("test.test_demo.A.test_a", Error)}, true},
+	}
+	for _, tt := range tests {
+		rep := NewReport([]string{tt.module}, []string{NativeConfig, "systrap"})
+		n := native
+		n.Module, n.Config = tt.module, NativeConfig
+		rep.Add(n)
+		g := tt.got
+		g.Module, g.Config = tt.module, "systrap"
+		rep.Add(g)
+		if got := rep.Unexplained(tt.module, "systrap"); got != tt.want {
+			t.Errorf("%s: Unexplained = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// withCase returns a copy of cases with id's status set to s.
+func withCase(cases map[string]Status, id string, s Status) map[string]Status {
+	m := maps.Clone(cases)
+	m[id] = s
+	return m
 }

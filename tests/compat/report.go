@@ -163,6 +163,33 @@ func (r *Report) Diff(module string) ModuleDiff {
 	return d
 }
 
+// Unexplained reports whether module under platform differs from native
+// in a way KnownDifferences does not classify: a differing case without an
+// entry, or a different outcome or counts that neither a case nor a module
+// entry explains. Such a difference may be a flaky test on a loaded
+// machine, so tools/compat runs the module once more before reporting it.
+func (r *Report) Unexplained(module, platform string) bool {
+	if r.Same(module, platform) {
+		return false
+	}
+	d := r.Diff(module)
+	explained := false
+	for _, cd := range d.Cases {
+		if cd.Got[platform] == cd.Native || cd.Got[platform] == NotReached {
+			continue
+		}
+		if cd.Known == nil {
+			return true
+		}
+		explained = true
+	}
+	if d.ModuleKnown != nil {
+		return false
+	}
+	g := r.Results[module][platform]
+	return !explained || (g.Outcome != "SUCCESS" && g.Outcome != "FAILURE")
+}
+
 // cell is a table cell: counts, or the outcome when the run ended early.
 func cell(mr ModuleResult, ok bool) string {
 	if !ok {

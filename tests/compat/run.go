@@ -30,6 +30,29 @@ var Modules = []string{
 	"test_select", "test_poll", "test_tempfile",
 }
 
+// ModuleTimeouts are regrtest --timeout values for modules that need more
+// than Runner.Timeout: those that run for many minutes natively and longer
+// in the sandbox, more so on a loaded machine (test_multiprocessing_fork
+// took 4.6 minutes natively at a load of 10 on 2 cores). A run uses the
+// larger of this and Runner.Timeout.
+var ModuleTimeouts = map[string]time.Duration{
+	"test_multiprocessing_fork": 40 * time.Minute,
+	"test_concurrent_futures":   25 * time.Minute,
+}
+
+// ModuleSandboxFlags are `litebox run` flags a module needs on top of
+// SandboxFlags (later flags win). --memory caps the virtual memory mapped
+// by all guest processes together, and a fork charges its parent's whole
+// mapped size (RLIMIT_AS-style, PROT_NONE reservations included: glibc
+// reserves 64 MiB for each thread's malloc arena). test_multiprocessing_fork
+// forks 100 children of its multi-threaded regrtest process at once
+// (WithProcessesTestProcess.test_many_processes), which needs far more than
+// 8G of such accounting though the host shares the pages; natively nothing
+// limits it.
+var ModuleSandboxFlags = map[string][]string{
+	"test_multiprocessing_fork": {"--memory", "256G"},
+}
+
 // Platforms are litebox's platforms, each a column of the comparison.
 var Platforms = []string{"systrap", "ptrace"}
 
@@ -44,8 +67,8 @@ type Runner struct {
 	Litebox string // the litebox binary
 	OutDir  string // per-configuration logs and XML files go below it
 	// Timeout is regrtest's --timeout for one module (faulthandler ends
-	// the run and dumps the stacks); litebox's --timeout and the harness
-	// kill add a margin on top.
+	// the run and dumps the stacks), or ModuleTimeouts' if larger;
+	// litebox's --timeout and the harness kill add a margin on top.
 	Timeout time.Duration
 	// NativeCred is the identity of native runs. The guest is an
 	// unprivileged user (uid/gid 1000) whatever litebox runs as, so when
@@ -76,7 +99,12 @@ func DefaultNativeCred() *syscall.Credential {
 // one regrtest).
 func (r *Runner) regrtestArgs(module, xmlPath string) []string {
 	return []string{"-m", "test", "-v", "--junit-xml", xmlPath,
-		"--timeout", strconv.Itoa(int(r.Timeout / time.Second)), module}
+		"--timeout", strconv.Itoa(int(r.timeout(module) / time.Second)), module}
+}
+
+// timeout is regrtest's --timeout for module.
+func (r *Runner) timeout(module string) time.Duration {
+	return max(r.Timeout, ModuleTimeouts[module])
 }
 
 // SandboxFlags are the `litebox run` flags every compat run gets, chosen
@@ -86,13 +114,13 @@ func (r *Runner) regrtestArgs(module, xmlPath string) []string {
 // file-size limit (as natively), a
 // larger /tmp (regrtest's work directory and the tests' files live there)
 // and a wall-clock limit a little above regrtest's own.
-func (r *Runner) SandboxFlags(runDir string) []string {
+func (r *Runner) SandboxFlags(module, runDir string) []string {
 	nofile := 1024
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur >= 3 && lim.Cur <= 1<<20 {
 		nofile = int(lim.Cur)
 	}
-	return []string{
+	return append([]string{
 		"--mount", runDir + ":" + guestOut + ":rw",
 		"--cwd", "/tmp",
 		"--memory", "8G",
@@ -102,8 +130,8 @@ func (r *Runner) SandboxFlags(runDir string) []string {
 		// test_mmap's large-file tests write past 4 GiB (sparse).
 		"--fsize", "0",
 		"--nofile", strconv.Itoa(nofile),
-		"--timeout", (r.Timeout + time.Minute).String(),
-	}
+		"--timeout", (r.timeout(module) + time.Minute).String(),
+	}, ModuleSandboxFlags[module]...)
 }
 
 // Run runs module in config (NativeConfig or a platform name).
@@ -120,7 +148,7 @@ func (r *Runner) Run(module, config string) (ModuleResult, error) {
 	os.Remove(filepath.Join(runDir, xmlName))
 	cmd := harness.Cmd{
 		Env:     harness.MinimalEnv(),
-		Timeout: r.Timeout + 2*time.Minute,
+		Timeout: r.timeout(module) + 2*time.Minute,
 	}
 	if config == NativeConfig {
 		work, err := os.MkdirTemp(runDir, module+"-cwd-")
@@ -137,7 +165,7 @@ func (r *Runner) Run(module, config string) (ModuleResult, error) {
 		cmd.Cred = r.NativeCred
 		cmd.Argv = append([]string{Python}, r.regrtestArgs(module, filepath.Join(runDir, xmlName))...)
 	} else {
-		g := harness.Guest{Flags: append(r.SandboxFlags(runDir), "--platform", config), Test: r.TraceTest}
+		g := harness.Guest{Flags: append(r.SandboxFlags(module, runDir), "--platform", config), Test: r.TraceTest}
 		cmd.Dir = runDir
 		cmd.Env = nil // litebox itself gets the host environment; the guest gets MinimalEnv
 		cmd.Argv = g.Argv(r.Litebox, Python, r.regrtestArgs(module, guestOut+"/"+xmlName)...)
@@ -167,7 +195,7 @@ func (r *Runner) CommandLine(module, config string) []string {
 	if config == NativeConfig {
 		return append([]string{Python}, r.regrtestArgs(module, filepath.Join(runDir, module+".xml"))...)
 	}
-	g := harness.Guest{Flags: append(r.SandboxFlags(runDir), "--platform", config)}
+	g := harness.Guest{Flags: append(r.SandboxFlags(module, runDir), "--platform", config)}
 	return g.Argv(r.Litebox, Python, r.regrtestArgs(module, guestOut+"/"+module+".xml")...)
 }
 

@@ -24,6 +24,7 @@ func New(k *kernel.Kernel) vfs.FileSystem {
 	cpuinfo := hostCPUInfo()
 	static := map[string]vfs.Node{
 		"self":    synth.NewCallerSymlink(p.self),
+		"mounts":  synth.NewSymlink(func() (string, error) { return "self/mounts", nil }),
 		"cpuinfo": synth.NewFile(0o444, func() ([]byte, error) { return cpuinfo, nil }),
 		"meminfo": synth.NewFile(0o444, p.meminfo),
 		"version": synth.NewFile(0o444, func() ([]byte, error) {
@@ -101,6 +102,7 @@ func (p *procfs) pidDir(pid int) *synth.Dir {
 		return out
 	})
 	d := synth.NewStaticDir(map[string]vfs.Node{
+		"mounts": synth.NewFile(0o444, func() ([]byte, error) { return mounts(p.k.FS()), nil }),
 		"exe": synth.NewSymlink(func() (string, error) {
 			pr, err := proc()
 			if err != nil {
