@@ -17,6 +17,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/lock"
 	"github.com/litebox-go/litebox/kernel/mm"
+	"github.com/litebox-go/litebox/kernel/socket/unixsock"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -77,6 +78,10 @@ type Kernel struct {
 	// descriptors watched by all epoll instances.
 	sigPending   atomic.Int64
 	epollWatches atomic.Int64
+
+	// unixNS is the sandbox's AF_UNIX namespace (kernel/socket.go).
+	unixOnce sync.Once
+	unixNS   *unixsock.Namespace
 
 	// crash is the first kernel bug caught (see Crash); crashed is closed
 	// once it is set.
