@@ -8,6 +8,7 @@ package tests
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -247,4 +248,46 @@ func TestUnixBindHostfs(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(host, "s")); !os.IsNotExist(err) {
 		t.Errorf("the guest's bind made %s on the host (%v)", filepath.Join(host, "s"), err)
 	}
+}
+
+// TestUnixPython: Python's socketserver (stream and datagram),
+// multiprocessing.connection's Listener and Client between two processes,
+// socket.send_fds/recv_fds, a multiprocessing Manager, asyncio's unix
+// server and an abstract seqpacket socket (testdata/python/unix_sockets.py),
+// with the native run's output.
+func TestUnixPython(t *testing.T) {
+	t.Parallel()
+	script := filepath.Join(moduleRoot, "testdata", "python", "unix_sockets.py")
+	native := runNative(t, "", nil, nil, pythonPath, script, t.TempDir())
+	if native.ExitCode != 0 {
+		t.Fatalf("native run failed:\n%s", native)
+	}
+	g := harness.Guest{Mounts: []string{filepath.Dir(script) + ":" + pyGuestDir + ":ro"}}
+	got := runGuest(t, g, nil, pythonPath, pyGuestDir+"/unix_sockets.py", "/tmp")
+	checkExitedNormally(t, got)
+	checkResult(t, got, native, true)
+}
+
+// TestUnixGo: a static Go program (built here with CGO_ENABLED=0) using
+// net.Listen("unix") with concurrent net.Dial clients, unixgram,
+// unixpacket on an abstract name and descriptor passing
+// (testdata/gounix), with the native run's output.
+func TestUnixGo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "gounix")
+	cmd := exec.Command("go", "build", "-o", bin, "./testdata/gounix")
+	cmd.Dir = moduleRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	native := runNative(t, "", nil, nil, bin, t.TempDir())
+	if native.ExitCode != 0 {
+		t.Fatalf("native run failed:\n%s", native)
+	}
+	g := harness.Guest{Mounts: []string{dir + ":/gobin:ro"}}
+	got := runGuest(t, g, nil, "/gobin/gounix", "/tmp")
+	checkExitedNormally(t, got)
+	checkResult(t, got, native, true)
 }
