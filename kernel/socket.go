@@ -254,3 +254,7 @@ func (t *Task) sockRead(s *socket.File, f *vfs.File, b []byte) (int, error) {
 func (t *Task) sockWrite(s *socket.File, f *vfs.File, b []byte) (int, error) {
 	return s.Write(t.SockCaller(), b, f.Flags()&unix.O_NONBLOCK != 0)
 }
+
+// ProcNetUnix is the content of /proc/net/unix: the sandbox's AF_UNIX
+// sockets.
+func (k *Kernel) ProcNetUnix() ([]byte, error) { return k.unixNamespace().ProcNetUnix(), nil }

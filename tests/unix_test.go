@@ -291,3 +291,31 @@ func TestUnixGo(t *testing.T) {
 	checkExitedNormally(t, got)
 	checkResult(t, got, native, true)
 }
+
+// TestProcNetUnix: /proc/net/unix lists the sandbox's own sockets in
+// Linux's format (a listener with __SO_ACCEPTCON, an abstract name with
+// '@', connected pairs in state 03), with the inode numbers fstat shows;
+// no host socket appears (the host always has some, e.g. this test's
+// litebox has none, but the machine's do).
+func TestProcNetUnix(t *testing.T) {
+	t.Parallel()
+	script := `import socket, os
+s = socket.socket(socket.AF_UNIX); s.bind("/tmp/x.sock"); s.listen()
+a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); a.bind("\0lbt-abs")
+c = socket.socket(socket.AF_UNIX); c.connect("/tmp/x.sock")
+lines = open("/proc/net/unix").read().splitlines()
+print(lines[0])
+for sock in (s, a, c):
+    ino = os.fstat(sock.fileno()).st_ino
+    print([l.split()[1:6] + l.split()[7:] for l in lines[1:] if int(l.split()[6]) == ino])
+print(len(lines) - 1)
+`
+	got := runGuest(t, harness.Guest{}, nil, pythonPath, "-c", script)
+	checkExitedNormally(t, got)
+	checkResult(t, got, harness.Result{Stdout: []byte(`Num       RefCount Protocol Flags    Type St Inode Path
+[['00000002', '00000000', '00010000', '0001', '01', '/tmp/x.sock']]
+[['00000002', '00000000', '00000000', '0002', '01', '@lbt-abs']]
+[['00000003', '00000000', '00000000', '0001', '03']]
+4
+`)}, true)
+}

@@ -157,7 +157,12 @@ type File struct {
 // NewFile wraps s as an open file (O_RDWR, O_NONBLOCK from nonblock);
 // caller is used for reads and writes that reach the file through the VFS.
 func NewFile(s Socket, nonblock bool, caller func(ctx context.Context) *Caller) *vfs.File {
-	ops := &File{S: s, ino: vfs.NewIno(), caller: caller}
+	ops := &File{S: s, caller: caller}
+	if i, ok := s.(interface{ Ino() uint64 }); ok {
+		ops.ino = i.Ino() // the family's own number (/proc/net/unix shows it)
+	} else {
+		ops.ino = vfs.NewIno()
+	}
 	flags := unix.O_RDWR
 	if nonblock {
 		flags |= unix.O_NONBLOCK
@@ -184,14 +189,15 @@ func (f *File) Ino() uint64 { return f.ino }
 // IsStream makes the file offset-less.
 func (f *File) IsStream() bool { return true }
 
-// ReadAt reads without a caller context (never waits on a signal).
+// ReadAt reads for a caller without a wait context: it never waits (a
+// wait nothing could interrupt would outlive the sandbox's end).
 func (f *File) ReadAt(b []byte, _ int64) (int, error) {
-	return f.ReadCancel(b, 0, context.Background())
+	return f.ReadCancel(b, unix.O_NONBLOCK, context.Background())
 }
 
-// WriteAt writes without a caller context.
+// WriteAt writes for a caller without a wait context, never waiting.
 func (f *File) WriteAt(b []byte, _ int64) (int, error) {
-	return f.WriteCancel(b, 0, context.Background())
+	return f.WriteCancel(b, unix.O_NONBLOCK, context.Background())
 }
 
 // ReadCancel is recv(2) without flags.

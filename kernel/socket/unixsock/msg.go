@@ -35,8 +35,9 @@ func (e *Endpoint) Send(c *socket.Caller, m *socket.SendMsg) (int, error) {
 	return n, err
 }
 
-// enqueueLocked charges and queues data from e to t; ENOBUFS without
-// memory, ETOOMANYREFS when the descriptors in flight would exceed the
+// enqueueLocked charges and queues data from e to t; ENOMEM without
+// memory (as a pipe write, and Linux's skb allocation under a memory
+// cgroup), ETOOMANYREFS when the descriptors in flight would exceed the
 // sender's RLIMIT_NOFILE.
 func (e *Endpoint) enqueueLocked(c *socket.Caller, t *Endpoint, data []byte, m *socket.SendMsg, cr socket.Ucred) error {
 	ns := e.ns
@@ -45,7 +46,7 @@ func (e *Endpoint) enqueueLocked(c *socket.Caller, t *Endpoint, data []byte, m *
 	}
 	cost := len(data) + msgCost + len(e.addr)
 	if ns.charge(int64(cost)) != nil {
-		return unix.ENOBUFS
+		return unix.ENOMEM
 	}
 	msg := &message{data: bytes.Clone(data), rights: m.Rights, cred: cr, sender: e, cost: cost}
 	if e.addr != nil {

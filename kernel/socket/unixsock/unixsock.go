@@ -18,6 +18,8 @@ package unixsock
 import (
 	"bytes"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +70,7 @@ const (
 type Namespace struct {
 	mu       sync.Mutex
 	abstract map[string]*Endpoint
+	live     map[*Endpoint]struct{} // every endpoint not yet released (/proc/net/unix)
 	autobind uint32
 	inflight uint64 // descriptors in SCM_RIGHTS messages not yet received
 
@@ -82,7 +85,7 @@ type Namespace struct {
 // NewNamespace returns the AF_UNIX namespace of a sandbox whose paths are
 // in fs; charge takes (n > 0) or gives back (n < 0) memory.
 func NewNamespace(fs *vfs.VFS, charge func(int64) error, notify func(), unsupported func(string)) *Namespace {
-	return &Namespace{abstract: map[string]*Endpoint{}, fs: fs, charge: charge, notify: notify,
+	return &Namespace{abstract: map[string]*Endpoint{}, live: map[*Endpoint]struct{}{}, fs: fs, charge: charge, notify: notify,
 		unsupported: unsupported}
 }
 
@@ -97,6 +100,7 @@ const (
 type Endpoint struct {
 	ns  *Namespace
 	typ int
+	ino uint64 // the socket inode's number (socket:[ino], /proc/net/unix)
 
 	addr     []byte         // bound sockaddr (family first); nil: unnamed
 	node     vfs.SocketNode // the socket inode of a path name
@@ -140,8 +144,12 @@ func (ns *Namespace) New(c *socket.Caller, typ int) (*Endpoint, error) {
 	if err := ns.charge(SocketCost); err != nil {
 		return nil, unix.ENFILE
 	}
-	return &Endpoint{ns: ns, typ: typ, ownCred: socket.CredOf(c), sndbuf: DefaultBuf, rcvbuf: DefaultBuf,
-		wait: make(chan struct{})}, nil
+	e := &Endpoint{ns: ns, typ: typ, ino: vfs.NewIno(), ownCred: socket.CredOf(c), sndbuf: DefaultBuf,
+		rcvbuf: DefaultBuf, wait: make(chan struct{})}
+	ns.mu.Lock()
+	ns.live[e] = struct{}{}
+	ns.mu.Unlock()
+	return e, nil
 }
 
 // Pair makes two connected endpoints (socketpair).
@@ -498,9 +506,10 @@ func (e *Endpoint) connectLocked(c *socket.Caller, t *Endpoint, nonblock bool) (
 	}
 	mine := socket.CredOf(c)
 	theirs := t.ownCred
-	n := &Endpoint{ns: ns, typ: e.typ, addr: t.addr, state: stateConnected, peer: e, peercred: &mine,
+	n := &Endpoint{ns: ns, typ: e.typ, ino: vfs.NewIno(), addr: t.addr, state: stateConnected, peer: e, peercred: &mine,
 		ownCred: theirs, passcred: t.passcred, sndbuf: t.sndbuf, rcvbuf: t.rcvbuf, wait: make(chan struct{})}
 	e.peer, e.state, e.peercred = n, stateConnected, &theirs
+	ns.live[n] = struct{}{}
 	t.pending = append(t.pending, n)
 	t.wakeLocked()
 	e.wakeLocked()
@@ -622,6 +631,7 @@ func (e *Endpoint) Release() {
 func (e *Endpoint) releaseLocked(drop []*vfs.File) []*vfs.File {
 	ns := e.ns
 	e.released = true
+	delete(ns.live, e)
 	if len(e.addr) > 2 && e.addr[2] == 0 && ns.abstract[e.abstractKey(string(e.addr[3:]))] == e {
 		delete(ns.abstract, e.abstractKey(string(e.addr[3:])))
 	}
@@ -777,3 +787,47 @@ const (
 	pollWrNorm = 0x100
 	pollWrBand = 0x200
 )
+
+// Ino is the number of the socket's inode (fstat, socket:[ino]).
+func (e *Endpoint) Ino() uint64 { return e.ino }
+
+// ProcNetUnix renders /proc/net/unix for the sandbox's sockets, in
+// Linux's format: the kernel address is shown as zeros (as to an
+// unprivileged reader), RefCount approximates Linux's (2, 3 when
+// connected), abstract names start with '@'.
+func (ns *Namespace) ProcNetUnix() []byte {
+	ns.mu.Lock()
+	eps := make([]*Endpoint, 0, len(ns.live))
+	for e := range ns.live {
+		eps = append(eps, e)
+	}
+	ns.mu.Unlock()
+	sort.Slice(eps, func(i, j int) bool { return eps[i].ino < eps[j].ino })
+	var b strings.Builder
+	b.WriteString("Num       RefCount Protocol Flags    Type St Inode Path\n")
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	for _, e := range eps {
+		if e.released {
+			continue
+		}
+		refs, flags, st := 2, 0, 1 // SS_UNCONNECTED
+		if e.state == stateListening {
+			flags = 0x10000 // __SO_ACCEPTCON
+		}
+		if e.state == stateConnected {
+			refs, st = 3, 3 // SS_CONNECTED
+		}
+		fmt.Fprintf(&b, "%016x: %08X %08X %08X %04X %02X %5d", 0, refs, 0, flags, e.typ, st, e.ino)
+		if len(e.addr) > 2 {
+			name := e.addr[2:]
+			if name[0] == 0 {
+				b.WriteString(" @" + string(name[1:]))
+			} else {
+				b.WriteString(" " + string(bytes.TrimRight(name, "\x00")))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return []byte(b.String())
+}
