@@ -617,6 +617,16 @@ static void opts(void) {
 	GET(SO_SNDBUF);
 	setsockopt(s, SOL_SOCKET, SO_RCVBUF, &(int){1}, sizeof(int));
 	GET(SO_RCVBUF);
+	// The buffer sizes are effective: a non-blocking stream send takes
+	// what SO_SNDBUF admits, in Linux's steps.
+	int nb[2];
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, nb);
+	char *big = calloc(1, 1 << 20);
+	printf("non-blocking 1 MiB send: %zd\n", send(nb[0], big, 1 << 20, 0));
+	setsockopt(nb[1], SOL_SOCKET, SO_SNDBUF, &(int){50000}, sizeof(int));
+	printf("with SO_SNDBUF 50000: %zd\n", send(nb[1], big, 1 << 20, 0));
+	free(big);
+	close(nb[0]), close(nb[1]);
 	rep("SO_REUSEADDR", setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)));
 	GET(SO_REUSEADDR);
 	rep("setsockopt short", setsockopt(s, SOL_SOCKET, SO_PASSCRED, &(int){1}, 2));

@@ -194,6 +194,8 @@ SO_REUSEADDR: ok 0 len 4
 SO_SNDBUF: ok 20000 len 4
 SO_SNDBUF: ok 4608 len 4
 SO_RCVBUF: ok 2304 len 4
+non-blocking 1 MiB send: 219264
+with SO_SNDBUF 50000: 109632
 SO_REUSEADDR: ok
 SO_REUSEADDR: ok 1 len 4
 setsockopt short: EINVAL

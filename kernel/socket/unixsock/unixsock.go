@@ -52,8 +52,11 @@ const (
 	// Linux skb's truesize overhead; it counts in the sender's SO_SNDBUF
 	// and in the memory budget.
 	msgCost = 256
-	// streamChunk bounds one stream message, as Linux's skb size.
-	streamChunk = 65536
+	// streamChunk bounds one stream message as Linux's unix_stream_sendmsg
+	// sizes an skb (SKB_MAX_HEAD(0) plus 32 KiB of page fragments), so that
+	// a send fills SO_SNDBUF in the same steps (a non-blocking 1 MiB send
+	// takes 219264 bytes with the default buffer, as on Linux).
+	streamChunk = 36544
 	// autobindNames is how many names autobind can give ("\0" + 5 hex digits).
 	autobindNames = 1 << 20
 )
