@@ -655,20 +655,20 @@ static void opts(void) {
 	bind(s, (struct sockaddr *)&a, alen);
 	char buf[8];
 	printf("recv with timeout: %s\n", en(recv(s, buf, sizeof buf, 0)));
-	int sp[2];
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
-	write(sp[0], "abc", 3);
-	write(sp[0], "de", 2);
-	ioctl(sp[1], FIONREAD, &v);
-	printf("FIONREAD stream: %d\n", v);
-	ioctl(sp[1], SIOCINQ, &v);
-	printf("SIOCINQ stream: %d\n", v);
-	int sq[2];
-	socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sq);
-	write(sq[0], "abc", 3);
-	write(sq[0], "de", 2);
-	ioctl(sq[1], FIONREAD, &v);
-	printf("FIONREAD seqpacket: %d\n", v);
+	int sp[2], sq[2];
+	int *pairs[2] = {sp, sq};
+	for (int i = 0; i < 2; i++) { // two writes queued: stream, then seqpacket
+		int *p = pairs[i];
+		socketpair(AF_UNIX, i == 0 ? SOCK_STREAM : SOCK_SEQPACKET, 0, p);
+		write(p[0], "abc", 3);
+		write(p[0], "de", 2);
+		ioctl(p[1], FIONREAD, &v);
+		printf("FIONREAD %s: %d\n", i == 0 ? "stream" : "seqpacket", v);
+		if (i == 0) {
+			ioctl(p[1], SIOCINQ, &v);
+			printf("SIOCINQ stream: %d\n", v);
+		}
+	}
 	recv(sp[1], buf, sizeof buf, 0);
 	ioctl(sp[0], SIOCOUTQ, &v);
 	printf("SIOCOUTQ drained: %d\n", v);
