@@ -133,6 +133,9 @@ type Socket interface {
 	SetSockOpt(c *Caller, level, name int, val []byte) error
 	// Readiness reports poll events (POLLIN, POLLOUT, POLLRDHUP, ...).
 	Readiness() int16
+	// WakeCount increases whenever the readiness may have changed (an
+	// edge for EPOLLET even when the bits read the same).
+	WakeCount() uint64
 	// Inq and Outq answer SIOCINQ (FIONREAD) and SIOCOUTQ.
 	Inq() (int, error)
 	Outq() (int, error)
@@ -229,6 +232,9 @@ func (f *File) Write(c *Caller, b []byte, nonblock bool) (int, error) {
 
 // Readiness reports the socket's poll events.
 func (f *File) Readiness() int16 { return f.S.Readiness() }
+
+// WakeCount counts the socket's wake-ups (edge-triggered epoll).
+func (f *File) WakeCount() uint64 { return f.S.WakeCount() }
 
 // Ioctl numbers sockets answer.
 const (

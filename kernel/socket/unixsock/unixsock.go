@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -127,6 +128,7 @@ type Endpoint struct {
 	sndtimeo time.Duration
 	released bool
 	wait     chan struct{} // closed and replaced when the endpoint changes
+	wakes    atomic.Uint64 // wake-ups so far (edge-triggered epoll)
 }
 
 // message is one queued skb: data, its sender and ancillary data.
@@ -175,6 +177,7 @@ func (ns *Namespace) Pair(c *socket.Caller, typ int) (*Endpoint, *Endpoint, erro
 
 // wakeLocked wakes the endpoint's waiters and the pollers.
 func (e *Endpoint) wakeLocked() {
+	e.wakes.Add(1)
 	close(e.wait)
 	e.wait = make(chan struct{})
 	if e.ns.notify != nil {
@@ -790,6 +793,9 @@ const (
 	pollWrNorm = 0x100
 	pollWrBand = 0x200
 )
+
+// WakeCount counts the endpoint's wake-ups.
+func (e *Endpoint) WakeCount() uint64 { return e.wakes.Load() }
 
 // Ino is the number of the socket's inode (fstat, socket:[ino]).
 func (e *Endpoint) Ino() uint64 { return e.ino }
