@@ -590,6 +590,25 @@ static void pollmode(void) {
 	}
 	printf("pending connections reset with the listener: %d\n", n);
 	close(s), close(u), close(ep), close(sp[0]), close(sp[1]);
+	// Edge-triggered: a backlog drained and refilled between two
+	// epoll_waits is a new edge (Go's netpoller relies on it).
+	socklen_t elen;
+	struct sockaddr_un ea = abstract("edge", &elen);
+	int el = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	bind(el, (struct sockaddr *)&ea, elen);
+	listen(el, 4);
+	int eep = epoll_create1(0);
+	struct epoll_event eev = {.events = EPOLLIN | EPOLLET, .data.fd = el};
+	epoll_ctl(eep, EPOLL_CTL_ADD, el, &eev);
+	int c1 = socket(AF_UNIX, SOCK_STREAM, 0), c2 = socket(AF_UNIX, SOCK_STREAM, 0);
+	connect(c1, (struct sockaddr *)&ea, elen);
+	printf("ET first connection: %d\n", epoll_wait(eep, out, 4, 1000));
+	close(accept(el, NULL, NULL));
+	printf("ET drained: %s\n", en(accept(el, NULL, NULL)));
+	connect(c2, (struct sockaddr *)&ea, elen);
+	printf("ET refilled: %d\n", epoll_wait(eep, out, 4, 1000));
+	printf("ET no new wake-up: %d\n", epoll_wait(eep, out, 4, 0));
+	close(c1), close(c2), close(el), close(eep);
 }
 
 static void opts(void) {

@@ -180,6 +180,10 @@ poll pair: 1 OUT
 filled: EAGAIN, some 1
 poll full: 
 pending connections reset with the listener: 1
+ET first connection: 1
+ET drained: EAGAIN
+ET refilled: 1
+ET no new wake-up: 0
 `
 
 const unixOptsWant = `SO_TYPE: ok 2 len 4
