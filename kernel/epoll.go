@@ -63,6 +63,7 @@ type epollItem struct {
 	data     uint64
 	disabled bool   // EPOLLONESHOT fired
 	last     int16  // readiness last reported, for edge-triggered items
+	lastWake uint64 // the file's WakeCount when last reported (wakeCounter)
 	gen      uint64 // bumped by EPOLL_CTL_MOD
 	removed  bool
 	unwatch  func()
@@ -250,7 +251,7 @@ func (g *epollGraph) ctl(ep *epollFile, pid, op int, key epollKey, tep *epollFil
 			return unix.EINVAL
 		}
 		it.events, it.data = events|unix.EPOLLERR|unix.EPOLLHUP, data
-		it.disabled, it.last = false, 0
+		it.disabled, it.last, it.lastWake = false, 0, 0
 		it.gen++
 	default:
 		return unix.EINVAL
@@ -400,6 +401,15 @@ func (g *epollGraph) pathsFrom(f *vfs.File, depth int, count *[epMaxNests + 1]in
 	return true
 }
 
+// wakeCounter is implemented by files that count their wake-ups (AF_UNIX
+// sockets): an edge-triggered item is reported again after a wake-up even
+// if its readiness bits look the same as when last reported, as on Linux,
+// where a readiness that dropped and came back between two epoll_waits
+// (a listener's backlog drained and refilled) is a new edge.
+type wakeCounter interface {
+	WakeCount() uint64
+}
+
 // EpollEvent is one ready item.
 type EpollEvent struct {
 	Events uint32
@@ -417,6 +427,7 @@ func (ep *epollFile) scan(max int, consume bool, depth int, sc *epollScan) []Epo
 		it    *epollItem
 		gen   uint64
 		ready int16
+		wakes uint64
 	}
 	g.mu.Lock()
 	snaps := make([]snap, 0, len(ep.order))
@@ -427,7 +438,11 @@ func (ep *epollFile) scan(max int, consume bool, depth int, sc *epollScan) []Epo
 	}
 	g.mu.Unlock()
 	for i := range snaps {
-		snaps[i].ready = itemReadiness(snaps[i].it.key.file, depth, sc)
+		f := snaps[i].it.key.file
+		if w, ok := f.Ops().(wakeCounter); ok {
+			snaps[i].wakes = w.WakeCount() // before the readiness: a later wake is seen next time
+		}
+		snaps[i].ready = itemReadiness(f, depth, sc)
 	}
 
 	g.mu.Lock()
@@ -445,8 +460,11 @@ func (ep *epollFile) scan(max int, consume bool, depth int, sc *epollScan) []Epo
 		got := s.ready & int16(it.events)
 		if it.events&unix.EPOLLET != 0 {
 			newBits := got &^ it.last
+			if s.wakes != it.lastWake {
+				newBits = got // woken since the last report: an edge, as ep_poll_callback
+			}
 			if consume {
-				it.last = got
+				it.last, it.lastWake = got, s.wakes
 			}
 			got = newBits
 		}

@@ -40,10 +40,11 @@ func (p *Process) Mknodat(dirfd int, path string, mode uint32) error {
 	case unix.S_IFCHR, unix.S_IFBLK:
 		return unix.EPERM
 	case unix.S_IFSOCK:
-		// A socket node only names a bound AF_UNIX socket, and named
-		// sockets are not built: refused rather than faked.
-		p.k.Unsupported("mknod(S_IFSOCK)", unix.SYS_MKNODAT, p.PID)
-		return unix.EPERM
+		// A socket inode no socket is bound to: connect gets ECONNREFUSED.
+		return p.create(dirfd, path, mode, func(at vfs.Loc, path string, mode uint32) error {
+			_, err := p.k.cfg.FS.BindSocketAt(at, path, mode, nil)
+			return err
+		})
 	default:
 		return unix.EINVAL
 	}

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/socket"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -647,6 +648,9 @@ func (t *Task) Read(fd int, b []byte) (int, error) {
 	if s, ok := f.Ops().(*signalFD); ok {
 		return t.readSignalfd(s, b, f.Flags()) // the reader's signals
 	}
+	if s, ok := socket.Of(f); ok {
+		return t.sockRead(s, f, b)
+	}
 	return f.ReadCancel(b, t.Interruptible())
 }
 
@@ -658,6 +662,9 @@ func (t *Task) Write(fd int, b []byte) (int, error) {
 	}
 	if b, err = t.limitFileSize(f, b, -1); err != nil {
 		return 0, err
+	}
+	if s, ok := socket.Of(f); ok {
+		return t.sockWrite(s, f, b)
 	}
 	return f.WriteCancel(b, t.Interruptible())
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/litebox-go/litebox/kernel/lock"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vdso"
+
+	"github.com/litebox-go/litebox/kernel/socket/unixsock"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -89,6 +91,10 @@ type Kernel struct {
 	inotifyMu    sync.Mutex
 	inotifyUsers map[uint32]*inotifyUsage
 	dnotify      dnotifyTable
+
+	// unixNS is the sandbox's AF_UNIX namespace (kernel/socket.go).
+	unixOnce sync.Once
+	unixNS   *unixsock.Namespace
 
 	// crash is the first kernel bug caught (see Crash); crashed is closed
 	// once it is set.

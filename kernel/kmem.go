@@ -15,9 +15,9 @@ import (
 // for the object (TestKernelCostsCoverHeap measures the heap part; a task
 // also has a goroutine stack and an OS thread).
 const (
-	// PipeCost is charged per pipe, twice per socketpair (the pipe, its
-	// two ends and their open file descriptions); its buffered data is
-	// charged by the page (pipe.PageCost).
+	// PipeCost is charged per pipe (the pipe, its two ends and their open
+	// file descriptions); its buffered data is charged by the page
+	// (pipe.PageCost). Sockets cost unixsock.SocketCost each.
 	PipeCost = 1024
 	// EventfdCost is charged per eventfd.
 	EventfdCost = 512

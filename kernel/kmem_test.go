@@ -9,6 +9,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/pipe"
+	"github.com/litebox-go/litebox/kernel/socket/unixsock"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -42,7 +43,7 @@ func TestKernelObjectCharges(t *testing.T) {
 			r, w, err := p.Pipe2(0)
 			return []int{r, w}, err
 		}, unix.ENFILE},
-		{"socketpair", 2 * kernel.PipeCost, func(p *kernel.Process) ([]int, error) {
+		{"socketpair", 2 * unixsock.SocketCost, func(p *kernel.Process) ([]int, error) {
 			a, b, err := p.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 			return []int{a, b}, err
 		}, unix.ENFILE},

@@ -2,82 +2,144 @@ package kernel
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/litebox-go/litebox/kernel/pipe"
+	"github.com/litebox-go/litebox/kernel/socket"
+	"github.com/litebox-go/litebox/kernel/socket/unixsock"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
 // socketDeniedReason is the audit reason of a refused socket.
 const socketDeniedReason = "the sandbox has no network"
 
-// Socket is the policy of socket(2): a sandbox has no network (there is
-// no option to give it one), so Internet, packet and netlink sockets are
-// refused with EACCES and recorded; named AF_UNIX sockets are not built yet.
-func (p *Process) Socket(domain, typ, proto int) (int, error) {
+// afMax is AF_MAX: families at or beyond it do not exist.
+const afMax = 46
+
+// unixNamespace returns the sandbox's AF_UNIX namespace, made on first
+// use.
+func (k *Kernel) unixNamespace() *unixsock.Namespace {
+	k.unixOnce.Do(func() {
+		k.unixNS = unixsock.NewNamespace(k.cfg.FS, k.chargeSigned, k.poll.notify, func(what string) {
+			k.Unsupported(what, unix.SYS_SETSOCKOPT, 0)
+		})
+	})
+	return k.unixNS
+}
+
+// SockCaller describes the calling thread to a socket family.
+func (t *Task) SockCaller() *socket.Caller {
+	p := t.Proc
+	p.mu.Lock()
+	umask := p.umask
+	nofile := p.rlimits[unix.RLIMIT_NOFILE].Cur
+	p.mu.Unlock()
+	return &socket.Caller{Ctx: t.Interruptible(), PID: int32(p.PID), Creds: p.Creds(), NoFile: nofile,
+		Umask: umask, At: func(path string) (vfs.Loc, error) { return p.at(unix.AT_FDCWD, path) }}
+}
+
+// socketType splits socket(2)'s type argument: the type, and the
+// SOCK_NONBLOCK and SOCK_CLOEXEC flags (other bits: EINVAL).
+func socketType(typ int) (base int, nonblock, cloexec bool, err error) {
+	if typ&^(0xf|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+		return 0, false, false, unix.EINVAL
+	}
+	return typ & 0xf, typ&unix.SOCK_NONBLOCK != 0, typ&unix.SOCK_CLOEXEC != 0, nil
+}
+
+// unixType is unix_create's choice of type: SOCK_RAW is a datagram
+// socket; types AF_UNIX lacks give ESOCKTNOSUPPORT, a protocol other
+// than 0 or PF_UNIX EPROTONOSUPPORT.
+func unixType(base, proto int) (int, error) {
+	if proto != 0 && proto != unix.AF_UNIX {
+		return 0, unix.EPROTONOSUPPORT
+	}
+	switch base {
+	case unix.SOCK_STREAM, unix.SOCK_DGRAM, unix.SOCK_SEQPACKET:
+		return base, nil
+	case unix.SOCK_RAW:
+		return unix.SOCK_DGRAM, nil
+	}
+	return 0, unix.ESOCKTNOSUPPORT
+}
+
+// Socket is socket(2). A sandbox has no network (there is no option to
+// give it one): Internet, packet and netlink sockets are refused with
+// EACCES and audited. AF_UNIX sockets live in the kernel (unixsock).
+func (t *Task) Socket(domain, typ, proto int) (int, error) {
+	p := t.Proc
 	switch domain {
 	case unix.AF_INET, unix.AF_INET6, unix.AF_PACKET, unix.AF_NETLINK:
 		p.k.AuditEvent("denied", slog.String("operation", "socket"), slog.Int("domain", domain),
 			slog.String("reason", socketDeniedReason), slog.Int("pid", p.PID))
 		return -1, unix.EACCES
-	case unix.AF_UNIX:
-		p.k.Unsupported("socket(AF_UNIX) (named unix sockets)", unix.SYS_SOCKET, p.PID)
+	}
+	base, nonblock, cloexec, err := socketType(typ)
+	if err != nil {
+		return -1, err
+	}
+	if domain != unix.AF_UNIX {
+		if domain < 0 || domain >= afMax {
+			return -1, unix.EAFNOSUPPORT
+		}
+		p.k.Unsupported("socket family", unix.SYS_SOCKET, p.PID)
 		return -1, unix.EAFNOSUPPORT
 	}
-	return -1, unix.EAFNOSUPPORT
+	ut, err := unixType(base, proto)
+	if err != nil {
+		return -1, err
+	}
+	c := t.SockCaller()
+	ep, err := p.k.unixNamespace().New(c, ut)
+	if err != nil {
+		return -1, err
+	}
+	return p.installSocket(ep, nonblock, cloexec)
 }
 
-// sockEnd is one end of an AF_UNIX socketpair: it reads what the peer
-// wrote and writes what the peer reads, through two kernel pipes.
-type sockEnd struct {
-	in, out *pipe.End
-	typ     int
-	ino     uint64
-	owner   [2]uint32 // uid, gid: the creator's fs ids, as Linux's sock_alloc
+// installSocket gives s a descriptor.
+func (p *Process) installSocket(s socket.Socket, nonblock, cloexec bool) (int, error) {
+	f := socket.NewFile(s, nonblock, p.fileCaller)
+	fd, err := p.FDs.Install(f, 0, cloexec)
+	if err != nil {
+		_ = f.DecRef()
+		return -1, err
+	}
+	return fd, nil
 }
 
-// Socketpair creates a connected pair of AF_UNIX sockets.
+// fileCaller is the caller of a socket read or write that reached the
+// file through the VFS without a thread (the kernel routes its own
+// through SockRead/SockWrite): the socket's creator.
+func (p *Process) fileCaller(ctx context.Context) *socket.Caller {
+	return &socket.Caller{Ctx: ctx, PID: int32(p.PID), Creds: p.Creds(), NoFile: uint64(p.k.cfg.Limits.NoFile),
+		At: func(path string) (vfs.Loc, error) { return p.at(unix.AT_FDCWD, path) }}
+}
+
+// Socketpair creates a connected pair of AF_UNIX sockets (it never
+// waits, so it needs no thread).
 func (p *Process) Socketpair(domain, typ, proto int) (int, int, error) {
+	base, nonblock, cloexec, err := socketType(typ)
+	if err != nil {
+		return -1, -1, err
+	}
 	if domain != unix.AF_UNIX {
 		if domain == unix.AF_INET || domain == unix.AF_INET6 {
 			return -1, -1, unix.EOPNOTSUPP
 		}
 		return -1, -1, unix.EAFNOSUPPORT
 	}
-	base := typ &^ (unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
-	if base != unix.SOCK_STREAM && base != unix.SOCK_DGRAM && base != unix.SOCK_SEQPACKET {
-		return -1, -1, unix.EINVAL
-	}
-	if proto != 0 {
-		return -1, -1, unix.EPROTONOSUPPORT
-	}
-	ab, err := p.k.newPipe()
+	ut, err := unixType(base, proto)
 	if err != nil {
 		return -1, -1, err
 	}
-	ba, err := p.k.newPipe()
+	a, b, err := p.k.unixNamespace().Pair(p.fileCaller(context.Background()), ut)
 	if err != nil {
-		abR, abW := ab.Ends()
-		_, _ = abR.Close(), abW.Close()
 		return -1, -1, err
 	}
-	ab.SetNotify(p.k.poll.notify)
-	ba.SetNotify(p.k.poll.notify)
-	abR, abW := ab.Ends()
-	baR, baW := ba.Ends()
-	c := p.Creds()
-	a := &sockEnd{in: baR, out: abW, typ: base, ino: vfs.NewIno(), owner: [2]uint32{c.FSUID, c.FSGID}}
-	b := &sockEnd{in: abR, out: baW, typ: base, ino: vfs.NewIno(), owner: a.owner}
-	flags := unix.O_RDWR
-	if typ&unix.SOCK_NONBLOCK != 0 {
-		flags |= unix.O_NONBLOCK
-	}
-	fa := vfs.NewAnonFile(fmt.Sprintf("socket:[%d]", a.ino), a, a, flags)
-	fb := vfs.NewAnonFile(fmt.Sprintf("socket:[%d]", b.ino), b, b, flags)
-	cloexec := typ&unix.SOCK_CLOEXEC != 0
+	fa := socket.NewFile(a, nonblock, p.fileCaller)
+	fb := socket.NewFile(b, nonblock, p.fileCaller)
 	fda, err := p.FDs.Install(fa, 0, cloexec)
 	if err != nil {
 		_ = fa.DecRef()
@@ -93,90 +155,106 @@ func (p *Process) Socketpair(domain, typ, proto int) (int, int, error) {
 	return fda, fdb, nil
 }
 
-func (s *sockEnd) Stat() (vfs.Stat, error) {
-	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: s.ino, Nlink: 1, Mode: unix.S_IFSOCK | 0o777, Uid: s.owner[0],
-		Gid: s.owner[1], Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
-}
-func (s *sockEnd) IsStream() bool { return true }
-func (s *sockEnd) ReadAt(b []byte, _ int64) (int, error) {
-	return s.ReadCancel(b, 0, context.Background())
-}
-func (s *sockEnd) WriteAt(b []byte, _ int64) (int, error) {
-	return s.WriteCancel(b, 0, context.Background())
-}
-func (s *sockEnd) ReadCancel(b []byte, flags int, ctx context.Context) (int, error) {
-	return s.in.ReadCancel(b, flags, ctx)
-}
-func (s *sockEnd) WriteCancel(b []byte, flags int, ctx context.Context) (int, error) {
-	return s.out.WriteCancel(b, flags, ctx)
-}
-func (s *sockEnd) Readiness() int16 {
-	in, out := s.in.Readiness(), s.out.Readiness()
-	ev := in & (unix.POLLIN | unix.POLLHUP)
-	if out&unix.POLLERR != 0 {
-		ev |= unix.POLLHUP | unix.POLLOUT
-	} else {
-		ev |= out & unix.POLLOUT
-	}
-	return ev
-}
-func (s *sockEnd) Truncate(int64) error { return unix.EINVAL }
-func (s *sockEnd) Sync() error          { return unix.EINVAL }
-func (s *sockEnd) Close() error {
-	_ = s.in.Close()
-	return s.out.Close()
-}
-
-// SocketOf returns the socket end behind fd, or ENOTSOCK.
-func (p *Process) SocketOf(fd int) (*vfs.File, int, error) {
+// SocketOf returns the open file behind fd and its socket: EBADF, or
+// ENOTSOCK for another kind of file.
+func (p *Process) SocketOf(fd int) (*vfs.File, socket.Socket, error) {
 	f, err := p.FDs.Get(fd)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
-	s, ok := f.Ops().(*sockEnd)
+	s, ok := socket.Of(f)
 	if !ok {
-		return nil, 0, unix.ENOTSOCK
+		return nil, nil, unix.ENOTSOCK
 	}
-	return f, s.typ, nil
+	return f, s.S, nil
 }
 
-// Shutdown closes one or both directions of a socket.
-func (p *Process) Shutdown(fd, how int) error {
-	f, _, err := p.SocketOf(fd)
+// Accept is accept4(2): the new connection's descriptor and the peer's
+// address.
+func (t *Task) Accept(fd, flags int) (int, []byte, error) {
+	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+		return -1, nil, unix.EINVAL
+	}
+	f, s, err := t.Proc.SocketOf(fd)
+	if err != nil {
+		return -1, nil, err
+	}
+	ns, err := s.Accept(t.SockCaller(), f.Flags()&unix.O_NONBLOCK != 0)
+	if err != nil {
+		return -1, nil, err
+	}
+	peer, err := ns.PeerName()
+	if err != nil {
+		peer = []byte{byte(unix.AF_UNIX), 0}
+	}
+	nfd, err := t.Proc.installSocket(ns, flags&unix.SOCK_NONBLOCK != 0, flags&unix.SOCK_CLOEXEC != 0)
+	return nfd, peer, err
+}
+
+// Connect is connect(2); a non-blocking socket does not wait for room in
+// a listener's backlog.
+func (t *Task) Connect(fd int, addr []byte) error {
+	f, s, err := t.Proc.SocketOf(fd)
 	if err != nil {
 		return err
 	}
-	s := f.Ops().(*sockEnd)
-	switch how {
-	case unix.SHUT_RD:
-		return s.in.Shutdown()
-	case unix.SHUT_WR:
-		return s.out.Shutdown()
-	case unix.SHUT_RDWR:
-		_ = s.in.Shutdown()
-		return s.out.Shutdown()
-	}
-	return unix.EINVAL
+	return s.Connect(t.SockCaller(), addr, f.Flags()&unix.O_NONBLOCK != 0)
 }
 
-// SockIO sends (write) or receives on a socket with per-call flags:
-// dontwait makes this call non-blocking whatever the file's flags.
-func (t *Task) SockIO(fd int, b []byte, write, dontwait bool) (int, error) {
-	f, _, err := t.Proc.SocketOf(fd)
+// SockSend sends m on fd; MSG_DONTWAIT or O_NONBLOCK make it not wait.
+func (t *Task) SockSend(fd int, m *socket.SendMsg) (int, error) {
+	f, s, err := t.Proc.SocketOf(fd)
 	if err != nil {
+		m.Release()
 		return 0, err
 	}
-	s := f.Ops().(*sockEnd)
-	flags := f.Flags()
-	if dontwait {
-		flags |= unix.O_NONBLOCK
-	}
-	if write {
-		return s.WriteCancel(b, flags, t.Interruptible())
-	}
-	return s.ReadCancel(b, flags, t.Interruptible())
+	m.Nonblock = m.Flags&unix.MSG_DONTWAIT != 0 || f.Flags()&unix.O_NONBLOCK != 0
+	return s.Send(t.SockCaller(), m)
 }
 
-// Buffered returns the bytes the peer sent and this end has not read.
-func (s *sockEnd) Buffered() int { return s.in.Buffered() }
+// SockRecv receives into m on fd.
+func (t *Task) SockRecv(fd int, m *socket.RecvMsg) error {
+	f, s, err := t.Proc.SocketOf(fd)
+	if err != nil {
+		return err
+	}
+	m.Nonblock = m.Flags&unix.MSG_DONTWAIT != 0 || f.Flags()&unix.O_NONBLOCK != 0
+	return s.Recv(t.SockCaller(), m)
+}
+
+// InstallRights gives received descriptors to the process: as many as
+// there is room for (max), the rest are closed, as Linux's
+// scm_detach_fds; it also stops at the descriptor limit. It returns the
+// descriptors installed.
+func (p *Process) InstallRights(files []*vfs.File, max int, cloexec bool) []int {
+	var fds []int
+	for i, f := range files {
+		if i >= max {
+			_ = f.DecRef()
+			continue
+		}
+		fd, err := p.FDs.Install(f, 0, cloexec)
+		if err != nil {
+			_ = f.DecRef()
+			max = i // no room: the rest are closed too
+			continue
+		}
+		fds = append(fds, fd)
+	}
+	return fds
+}
+
+// SockRead is read(2) on a socket with the calling thread as the caller
+// (its credentials go with the data).
+func (t *Task) sockRead(s *socket.File, f *vfs.File, b []byte) (int, error) {
+	return s.Read(t.SockCaller(), b, f.Flags()&unix.O_NONBLOCK != 0)
+}
+
+// sockWrite is write(2) on a socket.
+func (t *Task) sockWrite(s *socket.File, f *vfs.File, b []byte) (int, error) {
+	return s.Write(t.SockCaller(), b, f.Flags()&unix.O_NONBLOCK != 0)
+}
+
+// ProcNetUnix is the content of /proc/net/unix: the sandbox's AF_UNIX
+// sockets.
+func (k *Kernel) ProcNetUnix() ([]byte, error) { return k.unixNamespace().ProcNetUnix(), nil }

@@ -612,6 +612,7 @@ var ioctlSizes = map[uint]int{
 	unix.TIOCGWINSZ: 8,
 	unix.TIOCGPGRP:  4,
 	0x541b:          4, // FIONREAD
+	0x5411:          4, // SIOCOUTQ (TIOCOUTQ)
 	fionbio:         4,
 	0x5451:          0, // FIOCLEX
 	0x5450:          0, // FIONCLEX

@@ -6,36 +6,74 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/socket"
+	"github.com/litebox-go/litebox/kernel/socket/unixsock"
 )
 
-// sysGetsockname serves getsockname and getpeername: a socketpair end has
-// an unnamed AF_UNIX address, just the family.
-func sysGetsockname(t *kernel.Task, a args) (uint64, error) {
-	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
-		return 0, err
+// The socket syscalls decode the guest's structures (sockaddr, msghdr,
+// cmsghdr) with Linux's bounds and hand plain values to the kernel's
+// socket layer (kernel/socket); every length is checked before memory is
+// read or allocated.
+
+const (
+	// sockaddrMax is sizeof(struct sockaddr_storage).
+	sockaddrMax = 128
+	// optmemMax bounds a sendmsg's control data (net.core.optmem_max):
+	// more is ENOBUFS.
+	optmemMax = 131072
+	// cmsgHdr is sizeof(struct cmsghdr) on x86-64.
+	cmsgHdr = 16
+	// msghdrSize is sizeof(struct msghdr).
+	msghdrSize = 56
+	// maxDatagram bounds a datagram or record the guest can ask to send:
+	// past the largest SO_SNDBUF it is EMSGSIZE without being read.
+	maxDatagram = 8 << 20
+	// sockChunk is how much of a stream send or MSG_WAITALL receive is
+	// held in the kernel at a time.
+	sockChunk = 1 << 20
+)
+
+func cmsgAlign(n int) int { return (n + 7) &^ 7 }
+
+// readSockaddr copies a sockaddr of alen bytes (EINVAL past
+// sockaddr_storage, as move_addr_to_kernel).
+func readSockaddr(t *kernel.Task, addr, alen uint64) ([]byte, error) {
+	n := int32(alen)
+	if n < 0 || n > sockaddrMax {
+		return nil, unix.EINVAL
 	}
-	if err := t.CopyOut(a[1], []byte{unix.AF_UNIX, 0}); err != nil {
-		return 0, err
+	if n == 0 {
+		return []byte{}, nil
 	}
-	return 0, t.WriteU32(a[2], 2)
+	return t.CopyIn(addr, int(n))
 }
 
-// sysConnect serves connect, bind, listen, accept and accept4 on the only
-// sockets there are: a socketpair end is already connected.
-func sysConnect(t *kernel.Task, a args) (uint64, error) {
-	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
-		return 0, err
+// writeSockaddr is move_addr_to_user: at most *lenp bytes of sa go to
+// addr, and *lenp becomes sa's whole length.
+func writeSockaddr(t *kernel.Task, addr, lenp uint64, sa []byte) error {
+	raw, err := t.CopyIn(lenp, 4)
+	if err != nil {
+		return err
 	}
-	return 0, unix.EINVAL
+	ulen := int32(binary.LittleEndian.Uint32(raw))
+	if ulen < 0 {
+		return unix.EINVAL
+	}
+	if n := min(int(ulen), len(sa)); n > 0 {
+		if err := t.CopyOut(addr, sa[:n]); err != nil {
+			return err
+		}
+	}
+	return t.WriteU32(lenp, uint32(len(sa)))
 }
 
 func sysSocket(t *kernel.Task, a args) (uint64, error) {
-	fd, err := t.Proc.Socket(int(a[0]), int(a[1]), int(a[2]))
+	fd, err := t.Socket(int(int32(a[0])), int(int32(a[1])), int(int32(a[2])))
 	return uint64(fd), err
 }
 
 func sysSocketpair(t *kernel.Task, a args) (uint64, error) {
-	x, y, err := t.Proc.Socketpair(int(a[0]), int(a[1]), int(a[2]))
+	x, y, err := t.Proc.Socketpair(int(int32(a[0])), int(int32(a[1])), int(int32(a[2])))
 	if err != nil {
 		return 0, err
 	}
@@ -49,68 +87,519 @@ func sysSocketpair(t *kernel.Task, a args) (uint64, error) {
 	return 0, nil
 }
 
-func sysSendto(t *kernel.Task, a args) (uint64, error) {
-	return sockXfer(t, fdArg(a[0]), []iovec{{a[1], a[2]}}, int(a[3]), true)
-}
-
-func sysRecvfrom(t *kernel.Task, a args) (uint64, error) {
-	n, err := sockXfer(t, fdArg(a[0]), []iovec{{a[1], a[2]}}, int(a[3]), false)
-	if err == nil && a[4] != 0 && a[5] != 0 {
-		err = t.WriteU32(a[5], 0) // the peer of a socketpair is unnamed
+func sysBind(t *kernel.Task, a args) (uint64, error) {
+	_, s, err := t.Proc.SocketOf(fdArg(a[0]))
+	if err != nil {
+		return 0, err
 	}
-	return n, err
+	sa, err := readSockaddr(t, a[1], a[2])
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.Bind(t.SockCaller(), sa)
 }
 
-func sysSendmsg(t *kernel.Task, a args) (uint64, error) {
-	return msgXfer(t, fdArg(a[0]), a[1], int(a[2]), true)
+func sysListen(t *kernel.Task, a args) (uint64, error) {
+	_, s, err := t.Proc.SocketOf(fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.Listen(t.SockCaller(), int(int32(a[1])))
 }
 
-func sysRecvmsg(t *kernel.Task, a args) (uint64, error) {
-	return msgXfer(t, fdArg(a[0]), a[1], int(a[2]), false)
+func sysAccept(t *kernel.Task, a args) (uint64, error) {
+	return accept(t, a, 0)
 }
 
-func sysShutdown(t *kernel.Task, a args) (uint64, error) {
-	return 0, t.Proc.Shutdown(fdArg(a[0]), int(a[1]))
+func sysAccept4(t *kernel.Task, a args) (uint64, error) {
+	return accept(t, a, int(int32(a[3])))
 }
 
-func sysSetsockopt(t *kernel.Task, a args) (uint64, error) {
+func accept(t *kernel.Task, a args, flags int) (uint64, error) {
+	fd, peer, err := t.Accept(fdArg(a[0]), flags)
+	if err != nil {
+		return 0, err
+	}
+	if a[1] != 0 {
+		if err := writeSockaddr(t, a[1], a[2], peer); err != nil {
+			_ = t.Proc.Close(fd)
+			return 0, err
+		}
+	}
+	return uint64(fd), nil
+}
+
+func sysConnect(t *kernel.Task, a args) (uint64, error) {
 	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
 		return 0, err
 	}
-	if a[1] == unix.SOL_SOCKET {
-		switch a[2] {
-		case unix.SO_RCVBUF, unix.SO_SNDBUF, unix.SO_PASSCRED, unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
-			// Buffer sizes are hints; credentials and timeouts are not
-			// served yet and say so.
-			if a[2] == unix.SO_RCVBUF || a[2] == unix.SO_SNDBUF {
-				return 0, nil
-			}
-		}
+	sa, err := readSockaddr(t, a[1], a[2])
+	if err != nil {
+		return 0, err
 	}
-	t.Proc.Kernel().Unsupported("setsockopt option", unix.SYS_SETSOCKOPT, t.Proc.PID)
-	return 0, unix.ENOPROTOOPT
+	return 0, t.Connect(fdArg(a[0]), sa)
 }
 
-// sockXfer moves data through a socket for send/recv with flags.
-func sockXfer(t *kernel.Task, fd int, iovs []iovec, flags int, write bool) (uint64, error) {
-	if flags&^(unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL|unix.MSG_WAITALL|unix.MSG_CMSG_CLOEXEC) != 0 {
-		t.Proc.Kernel().Unsupported("socket message flags", unix.SYS_SENDTO, t.Proc.PID)
-		return 0, unix.EOPNOTSUPP
+func sysGetsockname(t *kernel.Task, a args) (uint64, error) {
+	_, s, err := t.Proc.SocketOf(fdArg(a[0]))
+	if err != nil {
+		return 0, err
 	}
+	return 0, writeSockaddr(t, a[1], a[2], s.Name())
+}
+
+func sysGetpeername(t *kernel.Task, a args) (uint64, error) {
+	_, s, err := t.Proc.SocketOf(fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	sa, err := s.PeerName()
+	if err != nil {
+		return 0, err
+	}
+	return 0, writeSockaddr(t, a[1], a[2], sa)
+}
+
+func sysShutdown(t *kernel.Task, a args) (uint64, error) {
+	_, s, err := t.Proc.SocketOf(fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.Shutdown(int(int32(a[1])))
+}
+
+func sysSendto(t *kernel.Task, a args) (uint64, error) {
+	m := socket.SendMsg{Flags: int(int32(a[3]))}
+	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
+		return 0, err
+	}
+	if a[4] != 0 {
+		sa, err := readSockaddr(t, a[4], a[5])
+		if err != nil {
+			return 0, err
+		}
+		m.To = sa
+	}
+	return send(t, fdArg(a[0]), []iovec{{a[1], min(a[2], 1<<31-1)}}, &m)
+}
+
+func sysRecvfrom(t *kernel.Task, a args) (uint64, error) {
+	fd := fdArg(a[0])
 	if _, _, err := t.Proc.SocketOf(fd); err != nil {
 		return 0, err
 	}
-	dontwait := flags&unix.MSG_DONTWAIT != 0
-	n, err := vectoredIovs(t, iovs, func(v iovec) (uint64, error) {
-		if write {
-			return writeFrom(t, v.base, v.len, func(b []byte) (int, error) { return t.SockIO(fd, b, true, dontwait) })
-		}
-		return readInto(t, v.base, v.len, func(b []byte) (int, error) { return t.SockIO(fd, b, false, dontwait) })
-	})
-	if write && err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
-		_ = t.SendSignal(senderInfo(t, unix.SIGPIPE, kernel.SIKernel))
+	r := socket.RecvMsg{Flags: int(int32(a[3]))}
+	n, err := recv(t, fd, []iovec{{a[1], min(a[2], 1<<31-1)}}, &r)
+	for _, f := range r.Rights { // recvfrom has nowhere to put them
+		_ = f.DecRef()
 	}
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	if a[4] != 0 && a[5] != 0 {
+		if err := writeSockaddr(t, a[4], a[5], r.From); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// send moves the iovecs' data into the socket: a datagram or record in
+// one message, a stream chunk by chunk (ancillary data with the first).
+// EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
+func send(t *kernel.Task, fd int, iovs []iovec, m *socket.SendMsg) (uint64, error) {
+	_, s, err := t.Proc.SocketOf(fd)
+	if err != nil {
+		m.Release()
+		return 0, err
+	}
+	var total uint64
+	for _, v := range iovs {
+		total += v.len
+	}
+	total = min(total, maxIO)
+	stream := s.Type() == unix.SOCK_STREAM
+	if !stream && total > maxDatagram {
+		m.Release()
+		return 0, unix.EMSGSIZE
+	}
+	var sent uint64
+	for {
+		want := total - sent
+		if stream {
+			want = min(want, sockChunk)
+		}
+		data, err := gather(t, iovs, sent, want)
+		if err != nil {
+			m.Release()
+			if sent > 0 {
+				return sent, nil
+			}
+			return 0, err
+		}
+		m.Data = data
+		n, err := t.SockSend(fd, m)
+		m.Rights, m.Creds = nil, nil // they went with the first chunk
+		sent += uint64(n)
+		if err != nil {
+			if sent > 0 {
+				return sent, nil
+			}
+			if err == unix.EPIPE && m.Flags&unix.MSG_NOSIGNAL == 0 {
+				_ = t.SendSignal(senderInfo(t, unix.SIGPIPE, kernel.SIKernel))
+			}
+			return 0, err
+		}
+		if n < len(data) || sent >= total {
+			return sent, nil
+		}
+	}
+}
+
+// gather copies n bytes starting at offset off of the iovecs' data.
+func gather(t *kernel.Task, iovs []iovec, off, n uint64) ([]byte, error) {
+	out := make([]byte, 0, n)
+	for _, v := range iovs {
+		if n == 0 {
+			break
+		}
+		if off >= v.len {
+			off -= v.len
+			continue
+		}
+		c := min(v.len-off, n)
+		b, err := t.CopyIn(v.base+off, int(c))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
+		n -= c
+		off = 0
+	}
+	return out, nil
+}
+
+// scatter copies b into the iovecs from offset off.
+func scatter(t *kernel.Task, iovs []iovec, off uint64, b []byte) error {
+	for _, v := range iovs {
+		if len(b) == 0 {
+			return nil
+		}
+		if off >= v.len {
+			off -= v.len
+			continue
+		}
+		c := min(v.len-off, uint64(len(b)))
+		if err := t.CopyOut(v.base+off, b[:c]); err != nil {
+			return err
+		}
+		b = b[c:]
+		off = 0
+	}
+	return nil
+}
+
+// recv receives into the iovecs; r collects the address and ancillary
+// data. A stream receive with MSG_WAITALL is served in chunks.
+func recv(t *kernel.Task, fd int, iovs []iovec, r *socket.RecvMsg) (uint64, error) {
+	var total uint64
+	for _, v := range iovs {
+		total += v.len
+	}
+	total = min(total, maxIO)
+	waitall := r.Flags&unix.MSG_WAITALL != 0 && r.Flags&unix.MSG_PEEK == 0
+	var done uint64
+	for {
+		part := socket.RecvMsg{Max: int(total - done), Flags: r.Flags}
+		if waitall {
+			part.Max = int(min(total-done, sockChunk))
+		}
+		err := t.SockRecv(fd, &part)
+		if err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+		if done == 0 {
+			r.From, r.Creds, r.MsgFlags, r.Len = part.From, part.Creds, part.MsgFlags, part.Len
+		}
+		r.Rights = append(r.Rights, part.Rights...)
+		if err := scatter(t, iovs, done, part.Data); err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+		done += uint64(len(part.Data))
+		if !waitall || len(part.Data) < part.Max || len(part.Rights) > 0 || done >= total {
+			if done == uint64(len(part.Data)) {
+				return uint64(part.Len), nil // MSG_TRUNC's whole length
+			}
+			return done, nil
+		}
+	}
+}
+
+// msghdr is the decoded struct msghdr.
+type msghdr struct {
+	name, namelen       uint64
+	iov, iovlen         uint64
+	control, controllen uint64
+}
+
+func readMsghdr(t *kernel.Task, addr uint64) (msghdr, error) {
+	raw, err := t.CopyIn(addr, msghdrSize)
+	if err != nil {
+		return msghdr{}, err
+	}
+	le := binary.LittleEndian
+	return msghdr{name: le.Uint64(raw[0:]), namelen: uint64(le.Uint32(raw[8:])), iov: le.Uint64(raw[16:]),
+		iovlen: le.Uint64(raw[24:]), control: le.Uint64(raw[32:]), controllen: le.Uint64(raw[40:])}, nil
+}
+
+func msgIovecs(t *kernel.Task, h msghdr) ([]iovec, error) {
+	if h.iovlen > 1024 { // UIO_MAXIOV
+		return nil, unix.EMSGSIZE
+	}
+	return readIovecs(t, h.iov, h.iovlen)
+}
+
+func sysSendmsg(t *kernel.Task, a args) (uint64, error) {
+	fd := fdArg(a[0])
+	if _, _, err := t.Proc.SocketOf(fd); err != nil {
+		return 0, err
+	}
+	h, err := readMsghdr(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	m := socket.SendMsg{Flags: int(int32(a[2]))}
+	if h.name != 0 {
+		if m.To, err = readSockaddr(t, h.name, h.namelen); err != nil {
+			return 0, err
+		}
+	}
+	iovs, err := msgIovecs(t, h)
+	if err != nil {
+		return 0, err
+	}
+	if h.controllen > optmemMax {
+		return 0, unix.ENOBUFS
+	}
+	if h.controllen > 0 {
+		ctrl, err := t.CopyIn(h.control, int(h.controllen))
+		if err != nil {
+			return 0, err
+		}
+		if err := parseControl(t, ctrl, &m); err != nil {
+			m.Release()
+			return 0, err
+		}
+	}
+	return send(t, fd, iovs, &m)
+}
+
+// parseControl walks a sendmsg's control messages as Linux's __scm_send:
+// each header must lie inside the buffer (EINVAL), other levels are
+// skipped, SCM_RIGHTS descriptors (at most SCM_MAX_FD in all) are taken
+// as references, SCM_CREDENTIALS must be exactly a ucred the sender may
+// claim (EPERM), anything else is EINVAL.
+func parseControl(t *kernel.Task, ctrl []byte, m *socket.SendMsg) error {
+	le := binary.LittleEndian
+	for off := 0; off+cmsgHdr <= len(ctrl); {
+		clen := le.Uint64(ctrl[off:])
+		if clen < cmsgHdr || clen > uint64(len(ctrl)-off) {
+			return unix.EINVAL
+		}
+		level, typ := int32(le.Uint32(ctrl[off+8:])), int32(le.Uint32(ctrl[off+12:]))
+		body := ctrl[off+cmsgHdr : off+int(clen)]
+		off += cmsgAlign(int(clen))
+		if level != unix.SOL_SOCKET {
+			continue
+		}
+		switch typ {
+		case unix.SCM_RIGHTS:
+			n := len(body) / 4
+			if len(m.Rights)+n > unixsock.ScmMaxFD {
+				return unix.EINVAL
+			}
+			for i := range n {
+				f, err := t.Proc.FDs.Get(int(int32(le.Uint32(body[4*i:]))))
+				if err != nil {
+					return err
+				}
+				f.IncRef()
+				m.Rights = append(m.Rights, f)
+			}
+		case unix.SCM_CREDENTIALS:
+			if len(body) != 12 {
+				return unix.EINVAL
+			}
+			u := socket.Ucred{PID: int32(le.Uint32(body)), UID: le.Uint32(body[4:]), GID: le.Uint32(body[8:])}
+			if err := unixsock.CheckCreds(t.SockCaller(), u); err != nil {
+				return err
+			}
+			m.Creds = &u
+		default:
+			return unix.EINVAL
+		}
+	}
+	return nil
+}
+
+func sysRecvmsg(t *kernel.Task, a args) (uint64, error) {
+	fd := fdArg(a[0])
+	if _, _, err := t.Proc.SocketOf(fd); err != nil {
+		return 0, err
+	}
+	h, err := readMsghdr(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	if h.name != 0 && int32(h.namelen) < 0 {
+		return 0, unix.EINVAL
+	}
+	iovs, err := msgIovecs(t, h)
+	if err != nil {
+		return 0, err
+	}
+	flags := int(int32(a[2]))
+	r := socket.RecvMsg{Flags: flags}
+	n, err := recv(t, fd, iovs, &r)
+	if err != nil {
+		return 0, err
+	}
+	ctrl, msgFlags := buildControl(t, &r, h, flags)
+	msgFlags |= flags & unix.MSG_CMSG_CLOEXEC
+	le := binary.LittleEndian
+	if h.name != 0 {
+		if k := min(int(min(h.namelen, sockaddrMax)), len(r.From)); k > 0 {
+			if err := t.CopyOut(h.name, r.From[:k]); err != nil {
+				return 0, err
+			}
+		}
+		if err := t.WriteU32(a[1]+8, uint32(len(r.From))); err != nil {
+			return 0, err
+		}
+	}
+	if len(ctrl) > 0 {
+		if err := t.CopyOut(h.control, ctrl); err != nil {
+			return 0, err
+		}
+	}
+	tail := le.AppendUint64(nil, uint64(len(ctrl)))
+	tail = le.AppendUint32(tail, uint32(msgFlags))
+	return n, t.CopyOut(a[1]+40, tail)
+}
+
+// buildControl lays out the received ancillary data as Linux's scm_recv:
+// SCM_CREDENTIALS first, then SCM_RIGHTS with as many descriptors as the
+// buffer holds (installed now; the others are closed) and MSG_CTRUNC when
+// something did not fit. It returns the bytes for msg_control and the
+// message flags.
+func buildControl(t *kernel.Task, r *socket.RecvMsg, h msghdr, flags int) ([]byte, int) {
+	msgFlags := r.MsgFlags
+	if h.control == 0 {
+		if r.Creds != nil || len(r.Rights) > 0 {
+			msgFlags |= unix.MSG_CTRUNC
+		}
+		t.Proc.InstallRights(r.Rights, 0, false)
+		return nil, msgFlags
+	}
+	space := int(min(h.controllen, 1<<20))
+	var out []byte
+	le := binary.LittleEndian
+	header := func(n, typ int) {
+		out = le.AppendUint64(out, uint64(n))
+		out = le.AppendUint32(out, unix.SOL_SOCKET)
+		out = le.AppendUint32(out, uint32(typ))
+	}
+	advance := func(start, full int) {
+		end := min(start+cmsgAlign(full), space)
+		for len(out) < end {
+			out = append(out, 0)
+		}
+	}
+	if r.Creds != nil {
+		avail := space - len(out)
+		data := r.Creds.Bytes()
+		if avail < cmsgHdr {
+			msgFlags |= unix.MSG_CTRUNC
+		} else {
+			start, cmlen := len(out), cmsgHdr+len(data)
+			if avail < cmlen {
+				msgFlags |= unix.MSG_CTRUNC
+				cmlen = avail
+			}
+			header(cmlen, unix.SCM_CREDENTIALS)
+			out = append(out, data[:cmlen-cmsgHdr]...)
+			advance(start, cmsgHdr+len(data))
+		}
+	}
+	if len(r.Rights) > 0 {
+		fdmax := 0
+		if avail := space - len(out); avail > cmsgHdr {
+			fdmax = (avail - cmsgHdr) / 4
+		}
+		fds := t.Proc.InstallRights(r.Rights, fdmax, flags&unix.MSG_CMSG_CLOEXEC != 0)
+		if len(fds) < len(r.Rights) {
+			msgFlags |= unix.MSG_CTRUNC
+		}
+		if len(fds) > 0 {
+			start := len(out)
+			header(cmsgHdr+4*len(fds), unix.SCM_RIGHTS)
+			for _, fd := range fds {
+				out = le.AppendUint32(out, uint32(fd))
+			}
+			advance(start, cmsgHdr+4*len(fds))
+		}
+	}
+	r.Rights = nil
+	return out, msgFlags
+}
+
+// sockoptMax is the most of an option value any option reads.
+const sockoptMax = 16
+
+func sysSetsockopt(t *kernel.Task, a args) (uint64, error) {
+	_, s, err := t.Proc.SocketOf(fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	optlen := int32(a[4])
+	if optlen < 0 {
+		return 0, unix.EINVAL
+	}
+	val, err := t.CopyIn(a[3], int(min(optlen, sockoptMax)))
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.SetSockOpt(t.SockCaller(), int(int32(a[1])), int(int32(a[2])), val)
+}
+
+func sysGetsockopt(t *kernel.Task, a args) (uint64, error) {
+	_, s, err := t.Proc.SocketOf(fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	raw, err := t.CopyIn(a[4], 4)
+	if err != nil {
+		return 0, err
+	}
+	optlen := int32(binary.LittleEndian.Uint32(raw))
+	if optlen < 0 {
+		return 0, unix.EINVAL
+	}
+	val, err := s.GetSockOpt(t.SockCaller(), int(int32(a[1])), int(int32(a[2])))
+	if err != nil {
+		return 0, err
+	}
+	n := min(int(optlen), len(val))
+	if err := t.CopyOut(a[3], val[:n]); err != nil {
+		return 0, err
+	}
+	return 0, t.WriteU32(a[4], uint32(n))
 }
 
 // vectoredIovs runs one transfer per iovec until one comes back short;
@@ -134,67 +623,4 @@ func vectoredIovs(t *kernel.Task, iovs []iovec, xfer func(iovec) (uint64, error)
 		}
 	}
 	return total, nil
-}
-
-// msgXfer serves sendmsg/recvmsg without ancillary data (SCM_RIGHTS is
-// not built yet: sending it fails rather than dropping descriptors).
-func msgXfer(t *kernel.Task, fd int, msgAddr uint64, flags int, write bool) (uint64, error) {
-	raw, err := t.CopyIn(msgAddr, 56) // struct msghdr
-	if err != nil {
-		return 0, err
-	}
-	le := binary.LittleEndian
-	iovAddr, iovLen := le.Uint64(raw[16:]), le.Uint64(raw[24:])
-	controlLen := le.Uint64(raw[40:])
-	if write && controlLen != 0 {
-		t.Proc.Kernel().Unsupported("sendmsg with ancillary data", unix.SYS_SENDMSG, t.Proc.PID)
-		return 0, unix.EOPNOTSUPP
-	}
-	iovs, err := readIovecs(t, iovAddr, iovLen)
-	if err != nil {
-		return 0, err
-	}
-	n, err := sockXfer(t, fd, iovs, flags, write)
-	if err != nil || write {
-		return n, err
-	}
-	// No name, no control data, no flags to report.
-	le.PutUint32(raw[8:], 0)
-	le.PutUint64(raw[40:], 0)
-	le.PutUint32(raw[48:], 0)
-	return n, t.CopyOut(msgAddr, raw)
-}
-
-func sysGetsockopt(t *kernel.Task, a args) (uint64, error) {
-	_, typ, err := t.Proc.SocketOf(fdArg(a[0]))
-	if err != nil {
-		return 0, err
-	}
-	if a[1] != unix.SOL_SOCKET {
-		return 0, unix.ENOPROTOOPT
-	}
-	var v uint32
-	switch a[2] {
-	case unix.SO_TYPE:
-		v = uint32(typ)
-	case unix.SO_DOMAIN:
-		v = unix.AF_UNIX
-	case unix.SO_ERROR:
-		v = 0
-	case unix.SO_RCVBUF, unix.SO_SNDBUF:
-		v = 65536
-	default:
-		return 0, unix.ENOPROTOOPT
-	}
-	l, err := t.CopyIn(a[4], 4)
-	if err != nil {
-		return 0, err
-	}
-	if binary.LittleEndian.Uint32(l) < 4 {
-		return 0, unix.EINVAL
-	}
-	if err := t.WriteU32(a[3], v); err != nil {
-		return 0, err
-	}
-	return 0, t.WriteU32(a[4], 4)
 }

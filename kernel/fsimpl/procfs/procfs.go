@@ -27,6 +27,9 @@ func New(k *kernel.Kernel) vfs.FileSystem {
 		"mounts":  synth.NewSymlink(func() (string, error) { return "self/mounts", nil }),
 		"cpuinfo": synth.NewFile(0o444, func() ([]byte, error) { return cpuinfo, nil }),
 		"meminfo": synth.NewFile(0o444, p.meminfo),
+		"net": synth.NewDir(func() map[string]vfs.Node {
+			return map[string]vfs.Node{"unix": synth.NewFile(0o444, k.ProcNetUnix)}
+		}),
 		"version": synth.NewFile(0o444, func() ([]byte, error) {
 			return []byte("Linux version 6.1.0-litebox (litebox@litebox) #1 SMP LiteBox-Go\n"), nil
 		}),
