@@ -100,6 +100,7 @@ func (p *Process) openat(dirfd int, path string, flags int, mode uint32, w vfs.W
 		return -1, err
 	}
 	p.watchPipe(f)
+	p.openedTerminal(f, flags)
 	fd, err := p.FDs.Install(f, 0, flags&unix.O_CLOEXEC != 0)
 	if err != nil {
 		_ = f.DecRef()
@@ -644,6 +645,9 @@ func (t *Task) Read(fd int, b []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := t.terminalIO(f, false); err != nil {
+		return 0, err
+	}
 	return f.ReadCancel(b, t.Interruptible())
 }
 
@@ -654,6 +658,9 @@ func (t *Task) Write(fd int, b []byte) (int, error) {
 		return 0, err
 	}
 	if b, err = t.limitFileSize(f, b, -1); err != nil {
+		return 0, err
+	}
+	if err := t.terminalIO(f, true); err != nil {
 		return 0, err
 	}
 	return f.WriteCancel(b, t.Interruptible())

@@ -17,6 +17,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/lock"
 	"github.com/litebox-go/litebox/kernel/mm"
+	"github.com/litebox-go/litebox/kernel/tty"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -84,6 +85,10 @@ type Kernel struct {
 	crash     *InternalError
 	crashed   chan struct{}
 	crashing  atomic.Bool
+
+	// pts is the sandbox's terminals (tty.go), made by Devpts.
+	ptsOnce sync.Once
+	pts     *tty.FS
 }
 
 // New returns a kernel serving cfg.FS.

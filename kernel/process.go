@@ -12,6 +12,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/fdtable"
 	"github.com/litebox-go/litebox/kernel/mm"
+	"github.com/litebox-go/litebox/kernel/tty"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/platform"
 )
@@ -72,6 +73,7 @@ type Process struct {
 	vforkDone    chan struct{}
 	usage        procUsage // getrusage, times, wait4 (rusage.go)
 	cpuTimers    cpuTimers // ITIMER_VIRTUAL, ITIMER_PROF (cputimer.go)
+	ctty         *tty.Pty  // the controlling terminal (tty.go)
 }
 
 // NewProcess creates the first process of a new job (a command of the
@@ -215,6 +217,7 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 		tasks:      map[int]*Task{},
 		pgid:       p.pgid,
 		sid:        p.sid,
+		ctty:       p.ctty,
 		exitSignal: o.ExitSignal,
 		job:        p.job,
 	}
@@ -378,6 +381,7 @@ func (p *Process) autoReaps() bool {
 func (p *Process) becomeZombie() {
 	p.k.locks.ReleaseAll(p)
 	p.FDs.CloseAll()
+	p.exitTerminal()
 	p.fs.release()
 	p.releaseVfork()
 	p.stopTimer()
