@@ -38,8 +38,7 @@ func (p *Pty) receive(c byte) bool {
 		}
 		p.lnext = false
 		if t.Lflag&ECHO != 0 {
-			p.echoBytes([]byte{'\b'}) // the "^" echoed for VLNEXT goes
-			p.echoChar(c)
+			p.echoChar(c) // over the "^" VLNEXT echoed
 		}
 		p.put(uint16(c))
 		return true
@@ -172,8 +171,9 @@ func (p *Pty) putLineEnd(e uint16) {
 // NOFLSH), the character is echoed and the foreground group signalled.
 func (p *Pty) isig(c byte, sig unix.Signal) {
 	if p.tio.Lflag&NOFLSH == 0 {
+		// The input is flushed; the output a pty's driver "flushes"
+		// (pty_flush_buffer) stays in the master's queue.
 		p.in, p.canon, p.lnext = p.in[:0], 0, false
-		p.out = p.out[:0]
 	}
 	if p.tio.Iflag&IXON != 0 {
 		p.stopped = false

@@ -188,23 +188,21 @@ func (p *Pty) SetWinsize(ws Winsize) {
 	p.unlock()
 }
 
-// Flush discards queued data (TCFLSH): in the queue the caller's end reads
-// with TCIFLUSH, in the one it writes with TCOFLUSH, both with TCIOFLUSH.
+// Flush discards queued data (TCFLSH): TCIFLUSH and TCIOFLUSH empty the
+// queue the caller's end reads. Flushing output does nothing, as on Linux,
+// whose pty driver keeps what was written in the other end's queue.
 func (p *Pty) Flush(master bool, how int) error {
 	if how < unix.TCIFLUSH || how > unix.TCIOFLUSH {
 		return unix.EINVAL
 	}
+	if how == unix.TCOFLUSH {
+		return nil
+	}
 	p.mu.Lock()
-	flushIn := how != unix.TCOFLUSH  // the queue this end reads
-	flushOut := how != unix.TCIFLUSH // the queue this end writes
 	if master {
-		flushIn, flushOut = flushOut, flushIn
-	}
-	if flushIn {
-		p.in, p.canon, p.lnext = p.in[:0], 0, false
-	}
-	if flushOut {
 		p.out = p.out[:0]
+	} else {
+		p.in, p.canon, p.lnext = p.in[:0], 0, false
 	}
 	p.unlock()
 	return nil
