@@ -103,6 +103,20 @@ func (p *Process) acquireTerminal(c *tty.Pty) bool {
 	return true
 }
 
+// SetControllingTerminal makes the slave open as f the controlling
+// terminal of p, which must lead its session and have none (a command's
+// first process given a terminal by the sandbox).
+func (p *Process) SetControllingTerminal(f *vfs.File) error {
+	s, ok := f.Ops().(*tty.Slave)
+	if !ok {
+		return unix.ENOTTY
+	}
+	if !p.acquireTerminal(s.Pty()) {
+		return unix.EPERM
+	}
+	return nil
+}
+
 // exitTerminal is a session leader's exit: its terminal leaves the
 // session and the foreground group gets SIGHUP (Linux's
 // disassociate_ctty(1) for a pty).

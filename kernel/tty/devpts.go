@@ -71,6 +71,17 @@ func (fs *FS) stat(ino uint64, mode uint32) vfs.Stat {
 		Atime: fs.time, Mtime: fs.time, Ctime: fs.time}
 }
 
+// OpenMaster allocates a pty for the kernel's own use (a terminal for a
+// command of the sandbox, `litebox run -t`), owned by c, as an open of
+// /dev/ptmx does.
+func (fs *FS) OpenMaster(c *vfs.Cred) (*Master, error) {
+	p, err := fs.alloc(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Master{p: p}, nil
+}
+
 // alloc makes a new pty with the lowest free number, charged to the
 // sandbox's memory.
 func (fs *FS) alloc(c *vfs.Cred) (*Pty, error) {

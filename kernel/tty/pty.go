@@ -333,6 +333,10 @@ func (p *Pty) readMaster(b []byte, nonblock bool, ctx context.Context) (int, err
 // writeMaster feeds input to the line discipline.
 func (p *Pty) writeMaster(b []byte, nonblock bool, ctx context.Context) (int, error) {
 	p.mu.Lock()
+	if !p.masterOpen {
+		p.mu.Unlock()
+		return 0, unix.EIO // only the kernel's own master outlives its Close
+	}
 	done := 0
 	for done < len(b) {
 		if p.receive(b[done]) {
