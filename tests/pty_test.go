@@ -7,10 +7,13 @@ package tests
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/litebox-go/litebox/tests/harness"
 )
@@ -118,4 +121,138 @@ func TestScript(t *testing.T) {
 	}
 	want.Stdout, got.Stdout = norm(want.Stdout), norm(got.Stdout)
 	checkResult(t, got, want, false)
+}
+
+// tmuxSession is a tmux server of the test's own (a private socket) with
+// one detached session.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+}
+
+func (s *tmuxSession) tmux(args ...string) string {
+	s.t.Helper()
+	argv := append([]string{"-L", s.socket, "-f", "/dev/null"}, args...)
+	out, err := exec.Command("tmux", argv...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %q: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// screen is what the pane shows, trailing blank lines dropped.
+func (s *tmuxSession) screen() string {
+	return strings.TrimRight(s.tmux("capture-pane", "-p"), "\n")
+}
+
+// waitFor polls the screen until ok accepts it; the deadline is only a
+// safety net for a session that never gets there.
+func (s *tmuxSession) waitFor(what string, ok func(screen string) bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		scr := s.screen()
+		if ok(scr) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the screen never showed %s:\n%s", what, scr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// countLines counts the screen's lines equal to l.
+func countLines(screen, l string) int {
+	n := 0
+	for _, x := range strings.Split(screen, "\n") {
+		if strings.TrimRight(x, " ") == l {
+			n++
+		}
+	}
+	return n
+}
+
+// TestInteractiveTTY uses `litebox run -t` as a person would: tmux runs
+// an interactive bash in the sandbox on a terminal, send-keys types at it
+// and capture-pane reads the screen. Line editing, Ctrl-C, Ctrl-Z with
+// jobs and fg, a window resize, and the exit status all behave as on a
+// terminal, and the host terminal's settings are back afterwards.
+func TestInteractiveTTY(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		skipOrFail(t, "tmux is needed to drive the terminal: %v", err)
+	}
+	dir := t.TempDir()
+	g := harness.Guest{Env: []string{"PS1=lb$ "}, Flags: []string{"-t"}, Test: t.Name()}
+	var cmdline []string
+	for _, a := range g.Argv(litebox(t), "/bin/bash", "--norc", "-i") {
+		cmdline = append(cmdline, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+	}
+	script := "stty -g > before\n" + strings.Join(cmdline, " ") + "\necho EXIT=$?\n" +
+		"stty -g > after\ncmp -s before after && echo TERMINAL-RESTORED\nsleep 600\n"
+	if err := os.WriteFile(filepath.Join(dir, "run.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("litebox-test-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	s.tmux("new-session", "-d", "-x", "100", "-y", "30", "-c", dir, "sh "+filepath.Join(dir, "run.sh"))
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	prompts := func(n int) func(string) bool {
+		return func(scr string) bool { return strings.Count("\n"+scr, "\nlb$") >= n }
+	}
+	s.waitFor("the first prompt", prompts(1))
+
+	// Line editing: type, move left, insert, Enter.
+	s.tmux("send-keys", "echo hllo", "Left", "Left", "Left", "e", "Enter")
+	s.waitFor("hello", func(scr string) bool { return countLines(scr, "hello") == 1 && prompts(2)(scr) })
+	if !strings.Contains(s.screen(), "lb$ echo hello") {
+		t.Errorf("the edited line is not shown as edited:\n%s", s.screen())
+	}
+	s.tmux("send-keys", "tty; stty size", "Enter")
+	s.waitFor("the terminal and its size", func(scr string) bool {
+		return strings.Contains(scr, "\n/dev/pts/") && countLines(scr, "30 100") == 1 && prompts(3)(scr)
+	})
+
+	// Ctrl-C interrupts the foreground job. The job says when it runs
+	// (bash has made it the terminal's foreground group by then): a ^C
+	// typed earlier would reach bash instead, as on any terminal.
+	const job = "sh -c 'echo sleeping; exec sleep 100'"
+	s.tmux("send-keys", job, "Enter")
+	s.waitFor("the job running", func(scr string) bool { return countLines(scr, "sleeping") == 1 })
+	s.tmux("send-keys", "C-c")
+	s.waitFor("^C and a prompt", func(scr string) bool { return countLines(scr, "^C") == 1 && prompts(4)(scr) })
+
+	// Ctrl-Z stops it; jobs lists it; fg resumes it; Ctrl-C ends it.
+	s.tmux("send-keys", job, "Enter")
+	s.waitFor("the job running", func(scr string) bool { return countLines(scr, "sleeping") == 2 })
+	s.tmux("send-keys", "C-z")
+	stopped := "[1]+  Stopped                 " + job
+	s.waitFor("the stopped job", func(scr string) bool { return countLines(scr, stopped) == 1 && prompts(5)(scr) })
+	s.tmux("send-keys", "jobs", "Enter")
+	s.waitFor("jobs", func(scr string) bool { return countLines(scr, stopped) == 2 && prompts(6)(scr) })
+	s.tmux("send-keys", "fg", "Enter")
+	s.waitFor("fg", func(scr string) bool { return countLines(scr, job) == 1 })
+	s.tmux("send-keys", "C-c")
+	s.waitFor("^C and a prompt", func(scr string) bool { return countLines(scr, "^C") == 2 && prompts(7)(scr) })
+
+	// A resize reaches the guest's terminal (SIGWINCH, TIOCGWINSZ).
+	s.tmux("resize-window", "-x", "120", "-y", "40")
+	s.tmux("send-keys", "stty size", "Enter")
+	s.waitFor("the new size", func(scr string) bool { return countLines(scr, "40 120") == 1 && prompts(8)(scr) })
+
+	// The exit status is litebox's; the host terminal is as it was.
+	s.tmux("send-keys", "exit 7", "Enter")
+	s.waitFor("litebox's exit", func(scr string) bool { return strings.Contains(scr, "EXIT=") })
+	s.waitFor("the restored terminal", func(scr string) bool {
+		return countLines(scr, "EXIT=7") == 1 && countLines(scr, "TERMINAL-RESTORED") == 1
+	})
+}
+
+// TestTTYNeedsTerminal: -t with a stdin that is not a terminal is refused
+// in one line, with Docker's words, exit 125.
+func TestTTYNeedsTerminal(t *testing.T) {
+	res := runLitebox(t, []byte("input"), "run", "-t", "--", "/bin/true")
+	checkOneLineError(t, res, 125)
+	if !strings.Contains(string(res.Stderr), "the input device is not a TTY") {
+		t.Errorf("stderr = %q, want Docker's \"the input device is not a TTY\"", res.Stderr)
+	}
 }
