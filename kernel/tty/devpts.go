@@ -238,12 +238,7 @@ func (t *ttyNode) OpenCaller(_ int, _ *vfs.Cred, ctx context.Context) (vfs.FileO
 	if err != nil {
 		return nil, err
 	}
-	s, err := p.openSlave()
-	if err != nil {
-		return nil, err
-	}
-	s.viaTTY = true
-	return s, nil
+	return p.openSlave()
 }
 
 // Master is one open master (a ptmx open).
@@ -252,11 +247,10 @@ type Master struct {
 	once sync.Once
 }
 
-// Slave is one open of the slave.
+// Slave is one open of the slave (/dev/pts/N, or /dev/tty naming it).
 type Slave struct {
-	p      *Pty
-	once   sync.Once
-	viaTTY bool // opened as /dev/tty
+	p    *Pty
+	once sync.Once
 }
 
 // Pty returns the end's pty.

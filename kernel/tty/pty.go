@@ -267,9 +267,6 @@ func (p *Pty) openSlave() (*Slave, error) {
 	return &Slave{p: p}, nil
 }
 
-// OpenSlave opens the slave as the kernel's TIOCGPTPEER does.
-func (p *Pty) OpenSlave() (*Slave, error) { return p.openSlave() }
-
 // release drops an end; the pty is freed once neither is open.
 func (p *Pty) release(master bool) {
 	p.mu.Lock()
