@@ -329,8 +329,12 @@ func (p *Pty) opost(c byte) bool {
 	if len(p.out)+len(seq) > outCap {
 		return false
 	}
-	if p.out == nil {
-		p.out = make([]byte, 0, 4096)
+	if len(p.out)+len(seq) > cap(p.out) {
+		// Grown by hand so that it never holds more than outCap (what
+		// Cost charges for it), which append's growth could.
+		grown := make([]byte, len(p.out), min(max(2*cap(p.out), 4096), outCap))
+		copy(grown, p.out)
+		p.out = grown
 	}
 	p.out = append(p.out, seq...)
 	return true

@@ -23,7 +23,7 @@ type Host interface {
 // Cost is what one pty is charged, from its allocation until the master
 // and every slave are closed: both queues at their full size and the pair
 // itself, so that a guest's terminals are bounded by its memory limit.
-const Cost = inCap*2 + outCap + 1024
+const Cost = inCap*2 + outCap + 2048
 
 // restartSys is the kernel's ERESTARTSYS.
 const restartSys = unix.Errno(512)

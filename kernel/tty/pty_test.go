@@ -3,6 +3,7 @@ package tty
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -195,4 +196,45 @@ func TestChargeAndCount(t *testing.T) {
 	if _, err := New(lim, nil, 2).alloc(nil); err != unix.ENOMEM {
 		t.Errorf("over the memory limit: %v, want ENOMEM", err)
 	}
+}
+
+// TestCostCoversHeap: a pty with both queues full takes no more of
+// litebox's heap than Cost charges for it.
+func TestCostCoversHeap(t *testing.T) {
+	const n = 100
+	h := &fakeHost{}
+	fs := New(h, nil, n)
+	fill := make([]byte, outCap)
+	ptys := make([]*Pty, 0, n)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		m, err := fs.OpenMaster(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := m.Pty()
+		p.SetLocked(false)
+		if _, err := p.openSlave(); err != nil {
+			t.Fatal(err)
+		}
+		tio := p.Termios()
+		tio.Lflag &^= ICANON | ECHO
+		p.SetTermios(tio, false)
+		p.writeMaster(fill[:inCap], true, bg)
+		p.writeSlave(fill, true, bg)
+		if len(p.in) != inCap-1 || len(p.out) != outCap {
+			t.Fatalf("queues %d and %d, want full", len(p.in), len(p.out))
+		}
+		ptys = append(ptys, p)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+	t.Logf("%d bytes of heap per full pty, %d charged", per, Cost)
+	if per > Cost {
+		t.Errorf("a full pty takes %d bytes of heap but is charged %d", per, Cost)
+	}
+	runtime.KeepAlive(ptys)
 }
