@@ -44,7 +44,7 @@ func TestPtyPython(t *testing.T) {
 		skipOrFail(t, "python3 is needed at %s: %v", pythonPath, err)
 	}
 	const script = `
-import os, pty, sys, termios, tty
+import os, pty, select, sys, termios, tty
 m, s = os.openpty()
 print("tty", os.isatty(s), os.ttyname(s).startswith("/dev/pts/"))
 attrs = termios.tcgetattr(s)
@@ -55,7 +55,14 @@ print("echo", os.read(m, 100))
 tty.setraw(s)
 os.write(m, b"\x03raw")
 print("raw", os.read(s, 100))
+ep = select.epoll()
+ep.register(m, select.EPOLLIN)
+print("epoll empty", ep.poll(0))
+os.write(s, b"out")
+print("epoll data", [ev for fd, ev in ep.poll(5)])
+print("drained", os.read(m, 100))
 os.close(s)
+print("epoll hangup", [ev for fd, ev in ep.poll(5)])
 try:
     os.read(m, 100)
 except OSError as e:
