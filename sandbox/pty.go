@@ -143,7 +143,16 @@ func (t *cmdTerminal) attach(proc interface{ SetControllingTerminal(*vfs.File) e
 	return proc.SetControllingTerminal(t.slave)
 }
 
+// drainGrace bounds how long a command's end waits for its terminal's
+// output once the command is gone: the slave is normally closed by then
+// (its master reads EIO at once), unless another command of the sandbox
+// opened /dev/pts/N too, which must not keep this one's Wait waiting.
+const drainGrace = 5 * time.Second
+
 func (t *cmdTerminal) close(giveUp <-chan struct{}, wait time.Duration) bool {
+	if wait <= 0 {
+		wait = drainGrace
+	}
 	var timeout <-chan time.Time
 	if wait > 0 {
 		tm := time.NewTimer(wait)

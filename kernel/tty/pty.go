@@ -329,19 +329,28 @@ func (p *Pty) readMaster(b []byte, nonblock bool, ctx context.Context) (int, err
 
 // writeMaster feeds input to the line discipline.
 func (p *Pty) writeMaster(b []byte, nonblock bool, ctx context.Context) (int, error) {
+	return p.write(b, nonblock, ctx, p.receive)
+}
+
+// write offers b to put one byte at a time, with p.mu held. While put has
+// no room and nothing is written yet it waits (EAGAIN if nonblock). Once
+// the master is closed it fails with EIO: a hung-up slave's writer, or
+// the kernel's own copier writing to the master it closed.
+func (p *Pty) write(b []byte, nonblock bool, ctx context.Context, put func(byte) bool) (int, error) {
 	p.mu.Lock()
-	if !p.masterOpen {
-		p.mu.Unlock()
-		return 0, unix.EIO // only the kernel's own master outlives its Close
-	}
 	done := 0
-	for done < len(b) {
-		if p.receive(b[done]) {
-			done++
-			continue
+	for {
+		if !p.masterOpen {
+			p.mu.Unlock()
+			if done > 0 {
+				return done, nil
+			}
+			return 0, unix.EIO
 		}
-		// The input queue is full until the slave reads.
-		if done > 0 {
+		for done < len(b) && put(b[done]) {
+			done++
+		}
+		if done > 0 || len(b) == 0 {
 			break
 		}
 		if nonblock {
@@ -428,37 +437,7 @@ func (p *Pty) readSlave(b []byte, nonblock bool, ctx context.Context) (int, erro
 // writeSlave writes output through OPOST processing: EIO after a hangup;
 // it waits while output is stopped or the master's queue is full.
 func (p *Pty) writeSlave(b []byte, nonblock bool, ctx context.Context) (int, error) {
-	p.mu.Lock()
-	done := 0
-	for done < len(b) || len(b) == 0 {
-		if !p.masterOpen {
-			p.mu.Unlock()
-			if done > 0 {
-				return done, nil
-			}
-			return 0, unix.EIO
-		}
-		if len(b) == 0 {
-			break
-		}
-		if !p.stopped && p.opost(b[done]) {
-			done++
-			continue
-		}
-		if done > 0 {
-			break
-		}
-		if nonblock {
-			p.mu.Unlock()
-			return 0, unix.EAGAIN
-		}
-		if err := p.waitLocked(ctx, 0); err != nil {
-			p.mu.Unlock()
-			return 0, err
-		}
-	}
-	p.unlock()
-	return done, nil
+	return p.write(b, nonblock, ctx, func(c byte) bool { return !p.stopped && p.opost(c) })
 }
 
 // readiness reports poll events for an end.
