@@ -149,23 +149,23 @@ func (t *cmdTerminal) attach(proc interface{ SetControllingTerminal(*vfs.File) e
 // opened /dev/pts/N too, which must not keep this one's Wait waiting.
 const drainGrace = 5 * time.Second
 
+// close ends the terminal. Without giveUp or wait the command never ran
+// (a failed start): nothing is waited for.
 func (t *cmdTerminal) close(giveUp <-chan struct{}, wait time.Duration) bool {
-	if wait <= 0 {
-		wait = drainGrace
-	}
-	var timeout <-chan time.Time
-	if wait > 0 {
+	ok := true
+	if giveUp != nil || wait > 0 {
+		if wait <= 0 {
+			wait = drainGrace
+		}
 		tm := time.NewTimer(wait)
 		defer tm.Stop()
-		timeout = tm.C
-	}
-	ok := true
-	select {
-	case <-t.done:
-	case <-giveUp:
-		ok = false
-	case <-timeout:
-		ok = false
+		select {
+		case <-t.done:
+		case <-giveUp:
+			ok = false
+		case <-tm.C:
+			ok = false
+		}
 	}
 	t.once.Do(func() {
 		t.cancel()
