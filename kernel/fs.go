@@ -101,6 +101,7 @@ func (p *Process) openat(dirfd int, path string, flags int, mode uint32, w vfs.W
 		return -1, err
 	}
 	p.watchPipe(f)
+	p.openedTerminal(f, flags)
 	fd, err := p.FDs.Install(f, 0, flags&unix.O_CLOEXEC != 0)
 	if err != nil {
 		_ = f.DecRef()
@@ -645,6 +646,9 @@ func (t *Task) Read(fd int, b []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := t.terminalIO(f, false); err != nil {
+		return 0, err
+	}
 	if s, ok := f.Ops().(*signalFD); ok {
 		return t.readSignalfd(s, b, f.Flags()) // the reader's signals
 	}
@@ -661,6 +665,9 @@ func (t *Task) Write(fd int, b []byte) (int, error) {
 		return 0, err
 	}
 	if b, err = t.limitFileSize(f, b, -1); err != nil {
+		return 0, err
+	}
+	if err := t.terminalIO(f, true); err != nil {
 		return 0, err
 	}
 	if s, ok := socket.Of(f); ok {

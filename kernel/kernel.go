@@ -20,6 +20,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/vdso"
 
 	"github.com/litebox-go/litebox/kernel/socket/unixsock"
+	"github.com/litebox-go/litebox/kernel/tty"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -102,6 +103,10 @@ type Kernel struct {
 	crash     *InternalError
 	crashed   chan struct{}
 	crashing  atomic.Bool
+
+	// pts is the sandbox's terminals (tty.go), made by Devpts.
+	ptsOnce sync.Once
+	pts     *tty.FS
 }
 
 // New returns a kernel serving cfg.FS.

@@ -12,6 +12,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/fdtable"
 	"github.com/litebox-go/litebox/kernel/mm"
+	"github.com/litebox-go/litebox/kernel/tty"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/platform"
 )
@@ -80,6 +81,7 @@ type Process struct {
 	// timers are timer_create's (posixtimer.go): not inherited, deleted
 	// at execve.
 	timers posixTimers
+	ctty   *tty.Pty // the controlling terminal (tty.go)
 }
 
 // NewProcess creates the first process of a new job (a command of the
@@ -227,6 +229,7 @@ func (t *Task) Fork(o ForkOptions) (*Task, error) {
 		tasks:      map[int]*Task{},
 		pgid:       p.pgid,
 		sid:        p.sid,
+		ctty:       p.ctty,
 		exitSignal: o.ExitSignal,
 		job:        p.job,
 	}
@@ -392,6 +395,7 @@ func (p *Process) autoReaps() bool {
 func (p *Process) becomeZombie() {
 	p.k.locks.ReleaseAll(p)
 	p.FDs.Release() // closes them unless a CLONE_FILES sibling still uses them
+	p.exitTerminal()
 	p.fs.release()
 	p.releaseVfork()
 	p.stopTimer()

@@ -171,7 +171,7 @@ func (t *Task) Setsid() (int, error) {
 	if p.pgid == p.PID {
 		return -1, unix.EPERM
 	}
-	p.sid, p.pgid = p.PID, p.PID
+	p.sid, p.pgid, p.ctty = p.PID, p.PID, nil
 	return p.PID, nil
 }
 

@@ -41,6 +41,9 @@ type Cmd struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// TTY, when set, gives the command a terminal instead of pipes (see
+	// TTY, pty.go).
+	TTY *TTY
 
 	// Process is the command's first process, set by a successful Start.
 	Process *Process
@@ -74,6 +77,8 @@ type Cmd struct {
 	// whichever of the run and its abandonment gets there first.
 	exitOnce sync.Once
 	exitErr  error
+	// term is the command's terminal (TTY), once made.
+	term *cmdTerminal
 }
 
 // endGrace is how long the guest's threads get to go once a command ends
@@ -379,23 +384,22 @@ func (c *Cmd) run(path string, env []string, readyCh chan<- error) (err error) {
 		}
 		ready(err)
 	}()
-	stdin, err := c.stdinFile(c.Stdin)
+	stdio, out, err := c.stdio()
 	if err != nil {
 		return err
-	}
-	// Guest output reaches the host through one writer goroutine, so that
-	// a host reader that stops reading blocks the guest in an
-	// interruptible wait, never in a host write.
-	out := newHostOutput()
-	stdio := [3]*vfs.File{stdin,
-		vfs.NewStreamFile("pipe:[stdout]", nil, out.sink(c.Stdout), hostTerminal(c.Stdout)),
-		vfs.NewStreamFile("pipe:[stderr]", nil, out.sink(c.Stderr), hostTerminal(c.Stderr)),
 	}
 	// The command's first process: a new job, session and process group.
 	proc, err := s.kernel.NewProcess(nil, stdio, c.Dir)
 	if err != nil {
 		out.close(nil, 0)
 		return &ProgramError{Path: c.Dir, Err: fmt.Errorf("%w: working directory: %v", ErrNotFound, err)}
+	}
+	if c.term != nil {
+		if err := c.term.attach(proc); err != nil {
+			out.close(nil, 0)
+			proc.Leader().ExitTask(127)
+			return fmt.Errorf("giving the command its terminal: %w", err)
+		}
 	}
 	if !s.admit(c) {
 		// Closed meanwhile: its kill may have missed this process.
@@ -497,7 +501,11 @@ func (c *Cmd) Signal(sig unix.Signal) {
 	if p == nil {
 		return
 	}
-	_ = c.sb.kernel.KillGroup(p.Pgid(), kernel.SigInfo{Signo: sig, Code: kernel.SIKernel})
+	pgid := p.Pgid()
+	if fg := c.foreground(); fg != 0 {
+		pgid = fg // a terminal's foreground group (TTY)
+	}
+	_ = c.sb.kernel.KillGroup(pgid, kernel.SigInfo{Signo: sig, Code: kernel.SIKernel})
 }
 
 // Kill ends the whole command: its first process dies of sig, every other

@@ -210,6 +210,9 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := installProc(fs, s.kernel); err != nil {
 		return nil, err
 	}
+	if err := installTerminals(fs, s.kernel); err != nil {
+		return nil, err
+	}
 	// From now on the sandbox resolves paths for its guest (PATH lookups)
 	// as the guest's user; the view above was built as the default one.
 	fs.SetCred(creds)
@@ -338,6 +341,28 @@ var (
 func installProc(fs *vfs.VFS, k *kernel.Kernel) error {
 	if err := mountAt(fs, "/proc", procfs.New(k)); err != nil {
 		return fmt.Errorf("mounting /proc: %w", err)
+	}
+	return nil
+}
+
+// installTerminals gives the guest its ptys: /dev/ptmx, /dev/tty and the
+// devpts file system at /dev/pts, all served by the kernel.
+func installTerminals(fs *vfs.VFS, k *kernel.Kernel) error {
+	pts := k.Devpts()
+	for _, m := range fs.Mounts() {
+		dev, ok := m.FS.(*devfs.FS)
+		if !ok || m.Path != "/dev" {
+			continue
+		}
+		if err := dev.Add("ptmx", pts.Ptmx()); err != nil {
+			return fmt.Errorf("adding /dev/ptmx: %w", err)
+		}
+		if err := dev.Add("tty", pts.TTY()); err != nil {
+			return fmt.Errorf("adding /dev/tty: %w", err)
+		}
+	}
+	if err := fs.Mount("/dev/pts", pts); err != nil {
+		return fmt.Errorf("mounting /dev/pts: %w", err)
 	}
 	return nil
 }

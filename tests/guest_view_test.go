@@ -51,7 +51,7 @@ func TestGuestFileSystemView(t *testing.T) {
 		{"/work/..", listing(root...)},
 		{"/work/../..", listing(root...)},
 		{"/..", listing(root...)},
-		{"/dev", listing("fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "urandom", "zero")},
+		{"/dev", listing("fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero")},
 		{"/tmp", listing()},
 	}
 	for _, tc := range cases {

@@ -122,6 +122,8 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		timeout      time.Duration
 		noHostPolicy bool
 		user         string
+		ttyFlag      bool
+		interactive  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- PROGRAM [ARGS...]",
@@ -210,6 +212,13 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 			if err != nil {
 				return usageError{err}
 			}
+			_ = interactive // stdin is always the guest's: -i is Docker's spelling of that
+			var term *hostTerminal
+			if ttyFlag {
+				if term, err = openHostTerminal(stdin); err != nil {
+					return usageError{err}
+				}
+			}
 			sb, err := sandbox.New(cfg)
 			if err != nil {
 				return usageError{err}
@@ -217,7 +226,20 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 			c := sb.Command(args[0], args[1:]...)
 			c.Env, c.Dir = env, cwd
 			c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
-			stop := forwardSignals(c)
+			restore := func() {}
+			if term != nil {
+				rows, cols := term.size()
+				c.TTY = &sandbox.TTY{Rows: rows, Cols: cols}
+				if err := term.makeRaw(); err != nil {
+					return usageError{err}
+				}
+				// Every way out gives the terminal back: this return, a
+				// panic unwinding through it, the signals' forced exit.
+				restore = term.restore
+				defer restore()
+				defer term.forwardResize(c)()
+			}
+			stop := forwardSignals(c, restore)
 			defer stop()
 			// One command: the sandbox ends with it (Close tears the
 			// platform down and writes the audit log's sandbox_exit).
@@ -246,6 +268,8 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 	f.IntVar(&nofile, "nofile", 1024, "most open descriptors per process (EMFILE beyond)")
 	f.DurationVar(&cpuTime, "cpu-time", 0, "CPU time for all guest processes and litebox's work for them: SIGXCPU, then SIGKILL 1s later (0: unlimited)")
 	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit for the whole run, e.g. 30s (0: none)")
+	f.BoolVarP(&ttyFlag, "tty", "t", false, "give the program a terminal (a pty of the sandbox) over the host terminal, which must be stdin")
+	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open (it always is; accepted for Docker's -it)")
 	f.BoolVar(&noHostPolicy, "no-host-seccomp", false, "do not confine litebox itself with its seccomp allowlist (debugging only)")
 	// --trace-syscalls is a development aid, not part of the CLI contract:
 	// `make syscalls-doc` has the integration tests append the syscalls each
@@ -268,7 +292,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 // forwardSignals gives the guest what a terminal would: Ctrl-C (SIGINT) and
 // SIGQUIT go to the guest's foreground process group, and SIGTERM or SIGHUP
 // to litebox end the whole sandbox with that signal.
-func forwardSignals(c *sandbox.Cmd) (stop func()) {
+func forwardSignals(c *sandbox.Cmd, restore func()) (stop func()) {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP)
 	done := make(chan struct{})
@@ -285,7 +309,7 @@ func forwardSignals(c *sandbox.Cmd) (stop func()) {
 					// deadlock), leave anyway: the stubs die with us (their
 					// tracers or their pid namespace's holder go too). Armed
 					// first, so that not even a Kill that blocks can stop it.
-					time.AfterFunc(3*time.Second, func() { os.Exit(128 + int(sig)) })
+					time.AfterFunc(3*time.Second, func() { restore(); os.Exit(128 + int(sig)) })
 					c.Kill(sig)
 				}
 			case <-done:

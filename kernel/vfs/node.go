@@ -146,6 +146,14 @@ type BlockingOpener interface {
 	OpenBlocking(flags int, ctx context.Context) (FileOps, error)
 }
 
+// CallerOpener is implemented by nodes whose open depends on who opens
+// them (terminals: /dev/tty is the opener's controlling terminal, a pty
+// made by /dev/ptmx is owned by its opener). The VFS calls it instead of
+// Open with the walk's credentials and caller (Loc.Ctx; nil without one).
+type CallerOpener interface {
+	OpenCaller(flags int, c *Cred, ctx context.Context) (FileOps, error)
+}
+
 // Mknoder is implemented by directories that can hold FIFOs: Mknod makes
 // one (mode carries S_IFIFO and the permission bits).
 type Mknoder interface {

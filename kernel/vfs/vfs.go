@@ -62,7 +62,7 @@ func (v *VFS) OpenAt(at Loc, path string, flags int, mode uint32) (*File, error)
 	if anon != nil {
 		return v.reopenAnon(o.cred, anon, &st, flags)
 	}
-	f, err := v.openNode(o.cred, d, &st, flags, created, at.Wait)
+	f, err := v.openNode(o.cred, d, &st, flags, created, at)
 	if err != nil {
 		d.DecRef()
 		return nil, err
@@ -140,7 +140,8 @@ func (v *VFS) mayCreate(c *Cred, dir frame) error {
 // openNode opens the resolved node, taking over the caller's reference
 // to d on success. created is set when Open just created it: like Linux,
 // the new file's own mode is not checked for this open.
-func (v *VFS) openNode(c *Cred, d *Dentry, st *Stat, flags int, created bool, w Waiter) (*File, error) {
+func (v *VFS) openNode(c *Cred, d *Dentry, st *Stat, flags int, created bool, at Loc) (*File, error) {
+	w := at.Wait
 	n := d.Node()
 	isDir := st.IsDir()
 	if flags&unix.O_DIRECTORY != 0 && !isDir {
@@ -199,7 +200,9 @@ func (v *VFS) openNode(c *Cred, d *Dentry, st *Stat, flags int, created bool, w 
 	}
 	var ops FileOps
 	var err error
-	if bo, ok := n.(BlockingOpener); ok {
+	if co, ok := n.(CallerOpener); ok {
+		ops, err = co.OpenCaller(flags&^openOnlyFlags, c, at.Ctx)
+	} else if bo, ok := n.(BlockingOpener); ok {
 		ctx := context.Background()
 		if w != nil {
 			ctx = w.Interruptible()

@@ -84,7 +84,7 @@ var base = []seccomp.Rule{
 	{Name: "getgid", Nr: unix.SYS_GETGID, Why: "hostfs: files of the host user appear as the guest's"},
 	{Name: "getegid", Nr: unix.SYS_GETEGID, Why: "hostfs: files of the host user appear as the guest's"},
 	// Queries answered from the host.
-	{Name: "ioctl", Nr: unix.SYS_IOCTL, Why: "TCGETS/TIOCGWINSZ on the host terminal"},
+	{Name: "ioctl", Nr: unix.SYS_IOCTL, Why: "TCGETS/TIOCGWINSZ on the host terminal; TCSETS for run -t's raw mode and its restore"},
 	{Name: "sysinfo", Nr: unix.SYS_SYSINFO, Why: "total RAM for sysinfo and /proc/meminfo"},
 }
 

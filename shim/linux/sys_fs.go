@@ -606,51 +606,6 @@ func sysGetcwd(t *kernel.Task, a args) (uint64, error) {
 	return uint64(len(cwd)), t.CopyOut(a[0], cwd)
 }
 
-// ioctlSizes are the argument sizes of the ioctls the kernel answers.
-var ioctlSizes = map[uint]int{
-	unix.TCGETS:     36, // struct termios (kernel layout)
-	unix.TIOCGWINSZ: 8,
-	unix.TIOCGPGRP:  4,
-	0x541b:          4, // FIONREAD
-	0x5411:          4, // SIOCOUTQ (TIOCOUTQ)
-	fionbio:         4,
-	0x5451:          0, // FIOCLEX
-	0x5450:          0, // FIONCLEX
-}
-
-func sysIoctl(t *kernel.Task, a args) (uint64, error) {
-	fd, req, argp := fdArg(a[0]), uint(uint32(a[1])), a[2]
-	size, known := ioctlSizes[req]
-	if !known {
-		if _, err := t.Proc.FDs.Get(fd); err != nil {
-			return 0, err
-		}
-		return 0, unix.ENOTTY
-	}
-	buf := make([]byte, size)
-	if req == fionbio {
-		in, err := t.CopyIn(argp, 4)
-		if err != nil {
-			return 0, err
-		}
-		f, err := t.Proc.FDs.Get(fd)
-		if err != nil {
-			return 0, err
-		}
-		fl := f.Flags() &^ unix.O_NONBLOCK
-		if binary.LittleEndian.Uint32(in) != 0 {
-			fl |= unix.O_NONBLOCK
-		}
-		f.SetFlags(fl)
-		return 0, nil
-	}
-	r, err := t.Proc.Ioctl(fd, req, buf)
-	if err != nil {
-		return 0, err
-	}
-	return uint64(r), t.CopyOut(argp, buf)
-}
-
 // fionbio is FIONBIO, which x/sys/unix does not export.
 const fionbio = 0x5421
 
