@@ -44,9 +44,10 @@ type epollKey struct {
 
 // epollFile is an epoll instance.
 type epollFile struct {
-	k    *Kernel
-	ino  uint64
-	self *vfs.File // the instance's own open file, which other instances watch
+	k     *Kernel
+	ino   uint64
+	owner [2]uint32 // the creator's fs uid and gid
+	self  *vfs.File // the instance's own open file, which other instances watch
 
 	// Guarded by k.epoll.mu. order is the scan order: items reported by
 	// epoll_wait move to its end, as Linux requeues them at the tail of
@@ -77,7 +78,7 @@ func (p *Process) EpollCreate(flags int) (int, error) {
 	if err := p.k.charge(EpollCost); err != nil {
 		return -1, err
 	}
-	ep := &epollFile{k: p.k, ino: vfs.NewIno(), items: map[epollKey]*epollItem{}}
+	ep := &epollFile{k: p.k, ino: vfs.NewIno(), owner: fsOwner(p), items: map[epollKey]*epollItem{}}
 	f := vfs.NewAnonFile("anon_inode:[eventpoll]", ep, ep, unix.O_RDWR)
 	ep.self = f
 	fd, err := p.FDs.Install(f, 0, flags&unix.EPOLL_CLOEXEC != 0)
@@ -90,7 +91,7 @@ func (p *Process) EpollCreate(flags int) (int, error) {
 
 func (ep *epollFile) Stat() (vfs.Stat, error) {
 	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: ep.ino, Nlink: 1, Mode: 0o600, Uid: 0, Gid: 0, // Linux's one anon inode is root's
+	return vfs.Stat{Dev: anonDev, Ino: ep.ino, Nlink: 1, Mode: 0o600, Uid: ep.owner[0], Gid: ep.owner[1],
 		Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
 }
 func (ep *epollFile) IsStream() bool                     { return true }

@@ -17,6 +17,7 @@ type eventFD struct {
 	semaphore bool
 	ino       uint64
 	k         *Kernel
+	owner     [2]uint32 // the creator's fs uid and gid
 }
 
 const eventfdMax = ^uint64(0) - 1
@@ -29,7 +30,8 @@ func (p *Process) Eventfd(initval uint, flags int) (int, error) {
 	if err := p.k.charge(EventfdCost); err != nil {
 		return -1, err
 	}
-	e := &eventFD{count: uint64(initval), semaphore: flags&unix.EFD_SEMAPHORE != 0, ino: vfs.NewIno(), k: p.k}
+	e := &eventFD{count: uint64(initval), semaphore: flags&unix.EFD_SEMAPHORE != 0, ino: vfs.NewIno(), k: p.k,
+		owner: fsOwner(p)}
 	f := vfs.NewAnonFile("anon_inode:[eventfd]", e, e, unix.O_RDWR|flags&unix.O_NONBLOCK)
 	fd, err := p.FDs.Install(f, 0, flags&unix.EFD_CLOEXEC != 0)
 	if err != nil {
@@ -41,7 +43,7 @@ func (p *Process) Eventfd(initval uint, flags int) (int, error) {
 
 func (e *eventFD) Stat() (vfs.Stat, error) {
 	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: e.ino, Nlink: 1, Mode: 0o600, Uid: 0, Gid: 0, // Linux's one anon inode is root's
+	return vfs.Stat{Dev: anonDev, Ino: e.ino, Nlink: 1, Mode: 0o600, Uid: e.owner[0], Gid: e.owner[1],
 		Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
 }
 

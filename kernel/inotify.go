@@ -61,10 +61,11 @@ func (e *inotifyEvent) size() int {
 
 // inotify is one instance.
 type inotify struct {
-	k   *Kernel
-	fs  *vfs.VFS
-	uid uint32
-	ino uint64
+	k     *Kernel
+	fs    *vfs.VFS
+	uid   uint32
+	ino   uint64
+	owner [2]uint32 // the creator's fs uid and gid
 
 	mu      sync.Mutex
 	queue   []inotifyEvent
@@ -102,7 +103,7 @@ func (p *Process) InotifyInit1(flags int) (int, error) {
 		k.inotifyRelease(uid, 1, 0)
 		return -1, err
 	}
-	in := &inotify{k: k, fs: k.cfg.FS, uid: uid, ino: vfs.NewIno(),
+	in := &inotify{k: k, fs: k.cfg.FS, uid: uid, ino: vfs.NewIno(), owner: fsOwner(p),
 		watches: map[int32]*inotifyWatch{}, byKey: map[vfs.WatchKey]*inotifyWatch{}}
 	f := vfs.NewAnonFile("anon_inode:inotify", in, in, unix.O_RDONLY|flags&unix.O_NONBLOCK)
 	fd, err := p.FDs.Install(f, 0, flags&unix.IN_CLOEXEC != 0)
@@ -400,7 +401,7 @@ func (in *inotify) Sync() error          { return unix.EINVAL }
 
 func (in *inotify) Stat() (vfs.Stat, error) {
 	now := vfs.Now()
-	return vfs.Stat{Dev: anonDev, Ino: in.ino, Nlink: 1, Mode: 0o600, Uid: 0, Gid: 0, // Linux's one anon inode is root's
+	return vfs.Stat{Dev: anonDev, Ino: in.ino, Nlink: 1, Mode: 0o600, Uid: in.owner[0], Gid: in.owner[1],
 		Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
 }
 

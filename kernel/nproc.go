@@ -54,3 +54,12 @@ func (k *Kernel) tasksOfUser(uid uint32) int {
 	}
 	return n
 }
+
+// fsOwner is the owner the anonymous files a process makes get: its fs
+// uid and gid. (Linux's eventfd, epoll and inotify share one anonymous
+// inode, root's; here each belongs to its creator, so that reopening one
+// through /proc/self/fd answers ENXIO to any user, not EACCES.)
+func fsOwner(p *Process) [2]uint32 {
+	c := p.Creds()
+	return [2]uint32{c.FSUID, c.FSGID}
+}
