@@ -10,8 +10,8 @@ import (
 )
 
 // compatSubset are CPython regression-test modules that give exactly the
-// native counts under both platforms today and take seconds (each under 10 s
-// natively and in the sandbox at a load of 10 on 2 cores): the fast part of
+// native counts under both platforms today and take seconds (at most 30 s
+// for the native and the sandboxed run together at a load of 10 on 2 cores): the fast part of
 // `make compat` (tools/compat, docs/compatibility.md), run by `make test` so
 // that a regression in what they exercise (select/poll, pipes and signals,
 // shared file mappings, clocks and timers, rlimits and rusage) is caught.

@@ -100,6 +100,26 @@ var KnownDifferences = []Known{
 	{Module: "test_eintr", Case: "__main__.SocketEINTRTest.test_accept", Why: defectInet},
 	{Module: "test_eintr", Case: "EINTRTests.test_all", Why: "follows from the __main__ cases above (test_all runs _test_eintr.py, whose cases are counted too)"},
 
+	{Module: "test_multiprocessing_fork", Case: "TestSyncManagerTypes", Why: defectMPUnix},
+	{Module: "test_multiprocessing_fork", Case: "WithManager*", Why: defectMPUnix},
+	{Module: "test_multiprocessing_fork", Case: "WithProcessesTestListener", Why: defectMPUnix},
+	{Module: "test_multiprocessing_fork", Case: "WithProcessesTestListenerClient", Why: defectMPUnix},
+	{Module: "test_multiprocessing_fork", Case: "WithProcessesTestPicklingConnections", Why: defectMPUnix},
+	{Module: "test_multiprocessing_fork", Case: "WithProcessesTestConnection.test_fd_transfer", Why: defectMPUnix + " (SCM_RIGHTS)"},
+	{Module: "test_multiprocessing_fork", Case: "WithProcessesTestConnection.test_large_fd_transfer", Why: defectMPUnix + " (SCM_RIGHTS)"},
+	{Module: "test_multiprocessing_fork", Case: "WithProcessesTestManagerRestart", Why: defectMPUnix},
+	{Module: "test_multiprocessing_fork", Case: "WithThreadsTestManagerRestart", Why: defectMPUnix},
+	{Module: "test_multiprocessing_fork", Case: "WithProcessesTestSharedMemory.test_shared_memory_SharedMemory*", Why: defectMPUnix},
+	{Module: "test_multiprocessing_fork", Case: "TestInitializers", Why: defectMPUnix},
+	{Module: "test_multiprocessing_fork", Case: "TestIgnoreEINTR.test_ignore_listener", Why: defectMPUnix},
+	{Module: "test_multiprocessing_fork", Case: "TestStartMethod", Why: defectMPUnix + " (it starts the forkserver)"},
+	{Module: "test_multiprocessing_fork", Case: "TestTimeouts", Why: defectInet + " (a Listener on AF_INET)"},
+	{Module: "test_multiprocessing_fork", Case: "TestWait.test_wait_socket*", Why: defectInet},
+	{Module: "test_multiprocessing_fork", Case: "TestCloseFds", Why: defectInet + " (it closes a socket's fd in a child)"},
+	{Module: "test_multiprocessing_fork", Why: "defect (issue 12: AF_UNIX/AF_INET sockets), most likely: every case ran, then the run hung " +
+		"after the last one until it was interrupted (twice, both platforms), with the processes and Managers of the " +
+		"socket-failed cases left behind (\"Dangling processes\"); to be confirmed once sockets exist"},
+
 	{Module: "test_concurrent_futures", Case: "ProcessPoolForkserver*", Why: defectMPUnix},
 	{Module: "test_concurrent_futures", Case: "ProcessPoolForkProcessPoolExecutorTest.test_ressources_gced_in_workers", Why: defectMPUnix},
 	{Module: "test_concurrent_futures", Case: "ProcessPoolSpawnProcessPoolExecutorTest.test_ressources_gced_in_workers", Why: defectMPUnix},
