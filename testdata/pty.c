@@ -71,7 +71,8 @@ static void drain(int m, const char *what) {
 	ssize_t total = 0;
 	char all[4096];
 	struct pollfd p = {.fd = m, .events = POLLIN};
-	while (poll(&p, 1, 100) == 1 && (p.revents & POLLIN)) {
+	// Linux echoes from a work queue: the first byte may take a while.
+	for (int wait = 1000; poll(&p, 1, wait) == 1 && (p.revents & POLLIN); wait = 100) {
 		ssize_t n = read(m, b, sizeof b);
 		if (n <= 0)
 			break;
@@ -256,6 +257,18 @@ static void canon(void) {
 	}
 }
 
+// wait_writable waits until fd's POLLOUT is want (1) or not (0).
+static int wait_writable(int fd, int want) {
+	for (int i = 0; i < 500; i++) {
+		struct pollfd q = {.fd = fd, .events = POLLOUT};
+		int r = poll(&q, 1, 0);
+		if ((r == 1 && (q.revents & POLLOUT)) == want)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
 static void raw(void) {
 	int m, s;
 	mkpty(&m, &s);
@@ -320,13 +333,14 @@ static void raw(void) {
 	out("write after restart: %s\n", err(write(s, "z", 1)));
 	fcntl(s, F_SETFL, fl);
 	drain(m, "master");
-	// ^S and ^Q from the master with IXON.
+	// ^S and ^Q from the master with IXON. Linux's line discipline takes
+	// them from a work queue: wait (up to 5 s) for the slave's POLLOUT to
+	// change rather than for a fixed time.
 	write(m, "\x13", 1);
-	usleep(50000);
-	fcntl(s, F_SETFL, fl | O_NONBLOCK);
-	out("write after ^S: %s\n", err(write(s, "w", 1)));
+	out("^S stops output %d\n", wait_writable(s, 0));
 	write(m, "\x11", 1);
-	usleep(50000);
+	out("^Q restarts output %d\n", wait_writable(s, 1));
+	fcntl(s, F_SETFL, fl | O_NONBLOCK);
 	out("write after ^Q: %s\n", err(write(s, "w", 1)));
 	drain(m, "master");
 	out("tcflow TCIOFF %s\n", err(tcflow(s, TCIOFF)));
@@ -439,8 +453,9 @@ static void signals_mode(void) {
 		drain(m, "echo");
 	}
 	struct winsize ws = {.ws_row = 33, .ws_col = 99};
-	out("TIOCSWINSZ %s\n", err(ioctl(m, TIOCSWINSZ, &ws)));
+	int r = ioctl(m, TIOCSWINSZ, &ws);
 	read(done[0], &b, 1);
+	out("TIOCSWINSZ %s\n", err(r));
 	int st;
 	waitpid(c, &st, 0);
 	out("child exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
