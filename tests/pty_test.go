@@ -107,14 +107,6 @@ func TestScript(t *testing.T) {
 	if err != nil {
 		skipOrFail(t, "script (bsdutils) is needed: %v", err)
 	}
-	// script waits for its child's signals with signalfd(2), which this
-	// build's kernel may not have yet (another part of issue 11 adds it):
-	// probe the guest for it rather than fail on ENOSYS.
-	probe := runGuest(t, harness.Guest{}, nil, pythonPath, "-c",
-		"import ctypes,os; r=ctypes.CDLL(None,use_errno=True).syscall(289,-1,0,8,0); print(ctypes.get_errno())")
-	if bytes.Equal(bytes.TrimSpace(probe.Stdout), []byte("38")) {
-		t.Skip("signalfd4 is ENOSYS in this build's kernel; script(1) needs it")
-	}
 	argv := []string{script, "-qc", "tty; stty size; echo hi; test -t 0 && echo stdin-is-tty", "/dev/null"}
 	want := runNative(t, "", nil, nil, argv...)
 	got := runGuest(t, harness.Guest{}, nil, argv[0], argv[1:]...)

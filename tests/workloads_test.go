@@ -79,8 +79,7 @@ var workloads = []workload{
 	{name: "busybox-awk-sed", argv: []string{busyboxPath, "sh", "-c", "busybox seq 10 | busybox awk '{s+=$1} END {print s}' | busybox sed 's/5/five/'"}},
 	{name: "timeout", argv: wsh("timeout 5 sleep 0.1; echo $?; timeout 0.2 sleep 5; echo $?")},
 	{name: "id", argv: wsh("id -u; id -g; id -G")},
-	{name: "script", argv: []string{"/usr/bin/script", "-qc", "echo in-a-pty", "/dev/null"},
-		pending: "defect (issue 11, Terminals: /dev/ptmx) — being fixed (part pty)"},
+	{name: "script", argv: []string{"/usr/bin/script", "-qc", "echo in-a-pty", "/dev/null"}},
 
 	// Interpreters and databases.
 	{name: "python-json", argv: py("import json; print(json.dumps({'b': [1, 2.5, None], 'a': 'x'}, sort_keys=True))")},
@@ -91,8 +90,7 @@ var workloads = []workload{
 	{name: "python-getgroups", argv: py("import os; print(os.getgroups())")},
 	{name: "python-times", argv: py("import os, resource; t = os.times(); r = resource.getrusage(resource.RUSAGE_SELF); print(t.user >= 0, r.ru_maxrss > 0)")},
 	{name: "python-thread-cputime", argv: py("import time; print(time.clock_gettime(time.CLOCK_THREAD_CPUTIME_ID) >= 0, time.thread_time() >= 0)")},
-	{name: "python-openpty", argv: py("import os; m, s = os.openpty(); os.write(s, b'hi\\n'); print(os.read(m, 10))"),
-		pending: "defect (issue 11, Terminals: /dev/ptmx) — being fixed (part pty)"},
+	{name: "python-openpty", argv: py("import os; m, s = os.openpty(); os.write(s, b'hi\\n'); print(os.read(m, 10))")},
 	{name: "python-disk-usage", argv: py("import shutil; print(shutil.disk_usage('.').total > 0)")},
 	{name: "python-pool", argv: py("import multiprocessing as mp\nif __name__ == '__main__':\n    with mp.Pool(2) as p: print(p.map(abs, [-1, -2, 3]))")},
 	{name: "python-mmap-shared", argv: py("import mmap\nf = open('m', 'w+b'); f.write(b'\\0' * 4096); f.flush()\nm = mmap.mmap(f.fileno(), 4096); m[:5] = b'hello'; m.flush(); m.close()\nprint(open('m', 'rb').read(5))")},

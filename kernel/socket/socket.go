@@ -155,12 +155,18 @@ type File struct {
 	// (the VFS's ReadCancel path); the kernel routes its own reads and
 	// writes through Recv/Send with the real caller.
 	caller func(ctx context.Context) *Caller
+	// uid, gid own the socket inode: the creator's fs ids, as Linux's
+	// sock_alloc (so /proc/self/fd/N of a socket is the creator's).
+	uid, gid uint32
 }
 
 // NewFile wraps s as an open file (O_RDWR, O_NONBLOCK from nonblock);
 // caller is used for reads and writes that reach the file through the VFS.
 func NewFile(s Socket, nonblock bool, caller func(ctx context.Context) *Caller) *vfs.File {
-	ops := &File{S: s, caller: caller}
+	ops := &File{S: s, caller: caller, uid: vfs.GuestUID, gid: vfs.GuestGID}
+	if c := caller(context.Background()); c != nil && c.Creds != nil {
+		ops.uid, ops.gid = c.Creds.FSUID, c.Creds.FSGID
+	}
 	if i, ok := s.(interface{ Ino() uint64 }); ok {
 		ops.ino = i.Ino() // the family's own number (/proc/net/unix shows it)
 	} else {
@@ -182,8 +188,8 @@ func Of(f *vfs.File) (*File, bool) {
 // Stat reports a socket inode, as fstat does on Linux's sockfs.
 func (f *File) Stat() (vfs.Stat, error) {
 	now := vfs.Now()
-	return vfs.Stat{Dev: dev, Ino: f.ino, Nlink: 1, Mode: unix.S_IFSOCK | 0o777, Uid: vfs.GuestUID,
-		Gid: vfs.GuestGID, Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
+	return vfs.Stat{Dev: dev, Ino: f.ino, Nlink: 1, Mode: unix.S_IFSOCK | 0o777, Uid: f.uid,
+		Gid: f.gid, Blksize: 4096, Atime: now, Mtime: now, Ctime: now}, nil
 }
 
 // Ino is the socket's inode number (socket:[ino]).
