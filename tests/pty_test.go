@@ -74,8 +74,12 @@ if pid == 0:
     line = sys.stdin.readline()
     print("child got", repr(line))
     os._exit(3)
-os.write(fd, b"to the child\n")
+# Wait for the child's first line before typing: the echo of what the
+# parent types would otherwise race with the child's output, natively too.
 out = b""
+while b"child " not in out:
+    out += os.read(fd, 1024)
+os.write(fd, b"to the child\n")
 while True:
     try:
         b = os.read(fd, 1024)
