@@ -1,0 +1,192 @@
+// Package netstack is a sandbox's TCP/IP stack: one instance of gVisor's
+// netstack (gvisor.dev/gvisor/pkg/tcpip) per sandbox, with a loopback
+// interface and, when the sandbox may reach the outside (egress or
+// published ports), one virtual Ethernet-less interface "eth0" whose far
+// end is litebox's gateway (package hostnet). Nothing here touches a host
+// socket: packets leave the stack only through the uplink the caller
+// passes in.
+//
+// The addressing follows the user-mode networking convention (slirp,
+// QEMU's -netdev user): the guest is 10.0.2.15/24, the gateway 10.0.2.2
+// (which stands for the host's loopback), the DNS server 10.0.2.3.
+package netstack
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/link/loopback"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+)
+
+// NIC ids of the two interfaces (also their ifindex in the guest).
+const (
+	LoopbackNIC tcpip.NICID = 1
+	UplinkNIC   tcpip.NICID = 2
+)
+
+// The guest's view of the virtual network.
+var (
+	GuestAddr4   = netip.MustParsePrefix("10.0.2.15/24")
+	GatewayAddr4 = netip.MustParseAddr("10.0.2.2")
+	DNSAddr4     = netip.MustParseAddr("10.0.2.3")
+	GuestAddr6   = netip.MustParsePrefix("fd00:0:0:2::15/64")
+	GatewayAddr6 = netip.MustParseAddr("fd00:0:0:2::2")
+	// GuestMAC and GatewayMAC are the hardware addresses eth0 reports
+	// (the link itself carries bare IP packets).
+	GuestMAC   = net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
+	GatewayMAC = net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x02}
+)
+
+// UplinkMTU is eth0's MTU.
+const UplinkMTU = 1500
+
+// Config configures a sandbox's stack.
+type Config struct {
+	// Uplink, if not nil, is the guest side of the link to the gateway:
+	// the stack adds eth0 on it with GuestAddr4/GuestAddr6 and default
+	// routes through the gateway. Nil: loopback only (--net none).
+	Uplink stack.LinkEndpoint
+}
+
+// Stack is one sandbox's network stack.
+type Stack struct {
+	*stack.Stack
+	uplink bool
+}
+
+// New makes a stack with the loopback interface (127.0.0.1/8, ::1) and,
+// if cfg.Uplink is set, eth0.
+func New(cfg Config) (*Stack, error) {
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
+		// Traffic between the guest's own addresses stays in the stack.
+		HandleLocal: true,
+	})
+	ns := &Stack{Stack: s}
+	if err := ns.addNIC(LoopbackNIC, "lo", loopback.New(),
+		netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")); err != nil {
+		s.Close()
+		return nil, err
+	}
+	routes := []tcpip.Route{
+		{Destination: subnet(netip.MustParsePrefix("127.0.0.0/8")), NIC: LoopbackNIC},
+		{Destination: subnet(netip.MustParsePrefix("::1/128")), NIC: LoopbackNIC},
+	}
+	if cfg.Uplink != nil {
+		if err := ns.addNIC(UplinkNIC, "eth0", cfg.Uplink, GuestAddr4, GuestAddr6); err != nil {
+			s.Close()
+			return nil, err
+		}
+		ns.uplink = true
+		routes = append(routes,
+			tcpip.Route{Destination: subnet(GuestAddr4.Masked()), NIC: UplinkNIC},
+			tcpip.Route{Destination: subnet(GuestAddr6.Masked()), NIC: UplinkNIC},
+			tcpip.Route{Destination: subnet(netip.MustParsePrefix("0.0.0.0/0")), Gateway: addr(GatewayAddr4), NIC: UplinkNIC},
+			tcpip.Route{Destination: subnet(netip.MustParsePrefix("::/0")), Gateway: addr(GatewayAddr6), NIC: UplinkNIC},
+		)
+	}
+	s.SetRouteTable(routes)
+	return ns, nil
+}
+
+func (ns *Stack) addNIC(id tcpip.NICID, name string, ep stack.LinkEndpoint, addrs ...netip.Prefix) error {
+	if err := ns.CreateNICWithOptions(id, ep, stack.NICOptions{Name: name}); err != nil {
+		return fmt.Errorf("netstack: creating %s: %s", name, err)
+	}
+	for _, a := range addrs {
+		proto := ipv4.ProtocolNumber
+		if a.Addr().Is6() {
+			proto = ipv6.ProtocolNumber
+		}
+		pa := tcpip.ProtocolAddress{Protocol: proto, AddressWithPrefix: tcpip.AddressWithPrefix{Address: addr(a.Addr()), PrefixLen: a.Bits()}}
+		if err := ns.AddProtocolAddress(id, pa, stack.AddressProperties{}); err != nil {
+			return fmt.Errorf("netstack: adding %s to %s: %s", a, name, err)
+		}
+	}
+	return nil
+}
+
+// Interface is one interface as getifaddrs, netlink and SIOCGIF* report it.
+type Interface struct {
+	Index  int32
+	Name   string
+	Flags  uint32 // IFF_UP, IFF_RUNNING, IFF_LOOPBACK, ...
+	MTU    uint32
+	HWAddr net.HardwareAddr // nil for loopback
+	Addrs  []netip.Prefix
+}
+
+// Interfaces lists the stack's interfaces in index order.
+func (ns *Stack) Interfaces() []Interface {
+	lo := Interface{Index: int32(LoopbackNIC), Name: "lo", Flags: unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING,
+		MTU: 65536, Addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")}}
+	ifs := []Interface{lo}
+	if ns.uplink {
+		ifs = append(ifs, Interface{Index: int32(UplinkNIC), Name: "eth0",
+			Flags: unix.IFF_UP | unix.IFF_BROADCAST | unix.IFF_RUNNING | unix.IFF_MULTICAST,
+			MTU:   UplinkMTU, HWAddr: GuestMAC, Addrs: []netip.Prefix{GuestAddr4, GuestAddr6}})
+	}
+	return ifs
+}
+
+// Route is one entry of the guest's routing table.
+type Route struct {
+	Dst     netip.Prefix
+	Gateway netip.Addr // invalid: directly connected
+	NIC     int32
+}
+
+// Routes is the stack's routing table.
+func (ns *Stack) Routes() []Route {
+	var out []Route
+	for _, r := range ns.GetRouteTable() {
+		dst := netip.PrefixFrom(FromAddr(r.Destination.ID()), r.Destination.Prefix())
+		rt := Route{Dst: dst, NIC: int32(r.NIC)}
+		if r.Gateway.Len() > 0 {
+			rt.Gateway = FromAddr(r.Gateway)
+		}
+		out = append(out, rt)
+	}
+	return out
+}
+
+// HasUplink reports whether eth0 exists.
+func (ns *Stack) HasUplink() bool { return ns.uplink }
+
+// Close tears the stack down (the sandbox's end).
+func (ns *Stack) Close() { ns.Stack.Close() }
+
+func addr(a netip.Addr) tcpip.Address { return tcpip.AddrFromSlice(a.AsSlice()) }
+
+// FromAddr converts a netstack address to a netip.Addr.
+func FromAddr(a tcpip.Address) netip.Addr {
+	x, _ := netip.AddrFromSlice(a.AsSlice())
+	return x
+}
+
+// ToAddr converts a netip.Addr to a netstack address.
+func ToAddr(a netip.Addr) tcpip.Address { return addr(a.Unmap()) }
+
+func subnet(p netip.Prefix) tcpip.Subnet {
+	p = p.Masked()
+	n := 4
+	if p.Addr().Is6() {
+		n = 16
+	}
+	mask := net.CIDRMask(p.Bits(), n*8)
+	sn, err := tcpip.NewSubnet(addr(p.Addr()), tcpip.MaskFromBytes(mask))
+	if err != nil {
+		panic(fmt.Sprintf("netstack: subnet %s: %v", p, err)) // constant prefixes only
+	}
+	return sn
+}
