@@ -88,7 +88,7 @@ print(count_primes(%d))
 `
 
 // programs are the testdata C programs the measurements run.
-var programs = []string{"getppid_loop", "bench_true", "bench_forkexec", "bench_futex", "bench_fileio", "bench_clock"}
+var programs = []string{"getppid_loop", "bench_true", "bench_forkexec", "bench_futex", "bench_fileio", "bench_clock", "bench_connect"}
 
 // Names of the systems, in the order of Env.Systems.
 const (
@@ -163,7 +163,8 @@ type Env struct {
 	programs   *harness.Programs
 	variant    harness.Variant
 	dir        string
-	nativeTmp  string // created by Setup, removed by Close
+	nativeTmp  string   // created by Setup, removed by Close
+	net        netState // the network rows' probes (net.go)
 }
 
 // Setup builds litebox and the benchmark programs into a temporary

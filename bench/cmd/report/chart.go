@@ -91,7 +91,7 @@ func drawChart(out *Report) *image.RGBA {
 	}
 	axis := newLogAxis(lo, hi, plotLeft, plotRight)
 
-	drawText(img, plotLeft, 18, fmt.Sprintf("Time in the sandbox / time natively (median of %d rounds; log scale; lower is better)", out.Runs), black)
+	drawText(img, plotLeft, 18, fmt.Sprintf("Slowdown: time in the sandbox / time natively, or native rate / sandbox rate (medians; log scale; lower is better)"), black)
 	x := plotLeft
 	for _, s := range legend {
 		fill(img, image.Rect(x, 30, x+12, 42), barColors[s.Name])
@@ -137,6 +137,9 @@ func drawChart(out *Report) *image.RGBA {
 				switch {
 				case r != nil && r.Error != "":
 					status = "failed"
+				case r != nil && r.Unavailable != "":
+					// A row the system cannot run (a network feature it lacks).
+					status = shortStatus(r.Unavailable)
 				case r != nil && r.Ratio != nil:
 					// A per-operation cost drowned in start-up noise.
 					status = formatRatioASCII(*r.Ratio) + " (not positive: noise)"

@@ -40,11 +40,16 @@ import (
 
 type config struct {
 	runs       int
+	netRuns    int // rounds of the network rows
 	iterations int // getppid calls per run
 	forks      int // fork+exec+wait iterations per run
 	roundTrips int // futex round trips per run
 	mib        int // size of the file of the throughput rows
 	primes     int // limit of the Python workload
+	iperfSecs  int // seconds of each iperf3 run
+	wrkSecs    int // seconds of each wrk run
+	conns      int // connections per bench_connect run
+	groups     string
 	systems    string
 	jsonFile   string
 	pngFile    string
@@ -55,11 +60,16 @@ var allSystems = []string{bench.Native, bench.LiteboxPtrace, bench.LiteboxSystra
 func main() {
 	var c config
 	flag.IntVar(&c.runs, "runs", 5, "rounds of measurements; the medians are reported")
+	flag.IntVar(&c.netRuns, "net-runs", 3, "rounds of the network rows, which take seconds each (0: as many as -runs)")
 	flag.IntVar(&c.iterations, "iterations", bench.GetppidIterations, "getppid calls per run")
 	flag.IntVar(&c.forks, "forks", bench.ForkExecIterations, "fork+execve+waitpid iterations per run")
 	flag.IntVar(&c.roundTrips, "roundtrips", bench.FutexRoundTrips, "futex round trips per run")
 	flag.IntVar(&c.mib, "mib", bench.FileIOMiB, "MiB written and read back in each block size by the /tmp throughput rows")
 	flag.IntVar(&c.primes, "primes", bench.PythonPrimesLimit, "the CPU-bound Python workload counts the primes below this")
+	flag.IntVar(&c.iperfSecs, "iperf-seconds", bench.IperfSeconds, "seconds each iperf3 client sends in the TCP throughput rows")
+	flag.IntVar(&c.wrkSecs, "wrk-seconds", bench.WrkSeconds, "seconds wrk loads the HTTP server in the requests-per-second row")
+	flag.IntVar(&c.conns, "connections", bench.ConnectIterations, "TCP connections set up and torn down per run of the connection-rate row")
+	flag.StringVar(&c.groups, "rows", "", "comma-separated groups of rows to measure (default all): "+strings.Join(groupNames, ", "))
 	flag.StringVar(&c.systems, "systems", strings.Join(allSystems, ","), "comma-separated systems to measure (native is always measured)")
 	flag.StringVar(&c.jsonFile, "json", "", "also write the results, with every run, as JSON to this file")
 	flag.StringVar(&c.pngFile, "png", "", "also draw the ratios to native as a PNG bar chart in this file")
@@ -85,15 +95,35 @@ type row struct {
 	short string // chart label
 	per   string // what one value measures
 	n     int    // operations per run, or the workload's size; 0 if none
-	bytes int64  // for a throughput row, the bytes of the phase: shown as MB/s
+	bytes int64  // for a /tmp throughput row, the bytes of the phase
+	rate         // for a row shown as a rate: its unit and amount
 }
+
+// rate describes a row whose cells show a rate, higher is better, rather
+// than a time: the value is still the time, in nanoseconds, of amount
+// units (a lower value is better and a ratio to native above 1 a
+// slowdown, as in every row), and the cell shows amount / time in unit per
+// second.
+type rate struct {
+	unit   string  // "MB/s", "Gbit/s", "requests/s", "connections/s"; "" for a time
+	amount float64 // units the value's time moves
+}
+
+// Names of the groups of rows, for -rows.
+var groupNames = []string{"getppid", "clock_gettime", "static_startup", "python_startup", "fork_exec", "tmp_io",
+	"python_cpu", "futex_pingpong", "net"}
 
 // group is one or more rows measured by the same runs: measure returns one
 // value, in nanoseconds, per row, and the wall-clock times of the process
 // runs they come from.
 type group struct {
+	name    string // one of groupNames
 	rows    []row
 	measure func(s *bench.System) (values []float64, runs []time.Duration, err error)
+	// unavailable, if set, tells whether a system can run the group: ""
+	// or "unavailable: REASON", which the group's cells then show (the
+	// network rows on a sandbox without the network features they need).
+	unavailable func(s *bench.System) string
 }
 
 // single adapts a measurement of one row to a group's measure.
@@ -116,6 +146,7 @@ type Report struct {
 	Kernel       string         `json:"kernel,omitempty"`
 	CPUs         int            `json:"cpus"`
 	Runs         int            `json:"runs"`
+	NetRuns      int            `json:"net_runs"` // the rounds of the network rows
 	Systems      []SystemInfo   `json:"systems"`
 	Measurements []*Measurement `json:"measurements"`
 }
@@ -128,6 +159,8 @@ type SystemInfo struct {
 	Peer        bool     `json:"peer,omitempty"`
 	TmpDir      string   `json:"tmp_dir"`
 	TmpNote     string   `json:"tmp_note"`
+	// NetNote says how the system runs the network rows.
+	NetNote string `json:"net_note,omitempty"`
 }
 
 // Measurement is one row of the report.
@@ -137,9 +170,15 @@ type Measurement struct {
 	Short string `json:"short"`
 	Per   string `json:"per"`
 	N     int    `json:"n,omitempty"`
-	// Bytes is set for the throughput rows: the value is the time of moving
-	// that many bytes, shown as MB/s (10^6 bytes per second).
-	Bytes   int64     `json:"bytes,omitempty"`
+	// Bytes is set for the /tmp throughput rows: the value is the time of
+	// moving that many bytes, shown as MB/s (10^6 bytes per second).
+	Bytes int64 `json:"bytes,omitempty"`
+	// Unit is set for the rows shown as a rate (MB/s, Gbit/s,
+	// requests/s, connections/s): the value is the time of moving Amount
+	// of the unit, and a cell shows Amount divided by that time in
+	// seconds. Values and ratios stay times, lower is better.
+	Unit    string    `json:"unit,omitempty"`
+	Amount  float64   `json:"amount,omitempty"`
 	Results []*Result `json:"results"` // one per system, in column order
 }
 
@@ -170,8 +209,22 @@ type Sample struct {
 }
 
 func report(c config) (ok bool, err error) {
-	if c.runs < 1 || c.iterations < 1 || c.forks < 1 || c.roundTrips < 1 || c.mib < 1 || c.primes < 1 {
-		return false, fmt.Errorf("-runs, -iterations, -forks, -roundtrips, -mib and -primes must be positive")
+	if c.netRuns == 0 {
+		c.netRuns = c.runs
+	}
+	if c.runs < 1 || c.netRuns < 1 || c.iterations < 1 || c.forks < 1 || c.roundTrips < 1 || c.mib < 1 || c.primes < 1 ||
+		c.iperfSecs < 1 || c.wrkSecs < 1 || c.conns < 1 {
+		return false, fmt.Errorf("-runs, -iterations, -forks, -roundtrips, -mib, -primes, -iperf-seconds, -wrk-seconds and -connections must be positive")
+	}
+	groupSel := map[string]bool{}
+	for name := range strings.SplitSeq(c.groups, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		if !slices.Contains(groupNames, name) {
+			return false, fmt.Errorf("-rows: unknown group %q (known: %s)", name, strings.Join(groupNames, ", "))
+		}
+		groupSel[name] = true
 	}
 	selected := map[string]bool{bench.Native: true}
 	for name := range strings.SplitSeq(c.systems, ",") {
@@ -194,12 +247,13 @@ func report(c config) (ok bool, err error) {
 	defer e.Close()
 
 	out := Report{
-		Time:   start.Format(time.RFC3339),
-		GOOS:   runtime.GOOS,
-		GOARCH: runtime.GOARCH,
-		Kernel: kernelRelease(),
-		CPUs:   runtime.NumCPU(),
-		Runs:   c.runs,
+		Time:    start.Format(time.RFC3339),
+		GOOS:    runtime.GOOS,
+		GOARCH:  runtime.GOARCH,
+		Kernel:  kernelRelease(),
+		CPUs:    runtime.NumCPU(),
+		Runs:    c.runs,
+		NetRuns: c.netRuns,
 	}
 	var systems []*bench.System
 	for _, s := range e.Systems {
@@ -223,24 +277,25 @@ func report(c config) (ok bool, err error) {
 			name := op + "-" + bench.BlockName(b)
 			ioRows = append(ioRows, row{"tmp_" + strings.ReplaceAll(name, "-", "_"),
 				fmt.Sprintf("/tmp %s: %d MiB in %s blocks (MB/s)", op, c.mib, bench.BlockName(b)),
-				"/tmp " + name, "phase", c.mib, fileBytes})
+				"/tmp " + name, "phase", c.mib, fileBytes, rate{"MB/s", float64(fileBytes) / 1e6}})
 		}
 	}
+	gbit := rate{"Gbit/s", 1}
 	groups := []group{
-		{[]row{{"getppid", fmt.Sprintf("getppid system call (per call, %d-call loop)", c.iterations),
-			"getppid syscall", "call", c.iterations, 0}},
-			single(func(s *bench.System) (bench.Sample, error) { return e.SyscallCost(s, c.iterations) })},
-		{[]row{{"clock_gettime", fmt.Sprintf("clock_gettime(CLOCK_MONOTONIC) of the C library (per call, %d-call loop)", bench.ClockIterations),
-			"clock_gettime", "call", bench.ClockIterations, 0}},
-			single(func(s *bench.System) (bench.Sample, error) { return e.ClockCost(s, bench.ClockIterations) })},
-		{[]row{{"static_startup", "start-up of a static `true` (whole run)", "start static true", "run", 0, 0}},
-			single(e.Startup)},
-		{[]row{{"python_startup", "start-up of `python3 -c pass` (whole run)", "start python3", "run", 0, 0}},
-			single(e.PythonStartup)},
-		{[]row{{"fork_exec", fmt.Sprintf("fork + execve /bin/true + waitpid (per iteration, %d-iteration loop)", c.forks),
-			"fork+exec+wait", "iteration", c.forks, 0}},
-			single(func(s *bench.System) (bench.Sample, error) { return e.ForkExecCost(s, c.forks) })},
-		{ioRows, func(s *bench.System) ([]float64, []time.Duration, error) {
+		{"getppid", []row{{"getppid", fmt.Sprintf("getppid system call (per call, %d-call loop)", c.iterations),
+			"getppid syscall", "call", c.iterations, 0, rate{}}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.SyscallCost(s, c.iterations) }), nil},
+		{"clock_gettime", []row{{"clock_gettime", fmt.Sprintf("clock_gettime(CLOCK_MONOTONIC) of the C library (per call, %d-call loop)", bench.ClockIterations),
+			"clock_gettime", "call", bench.ClockIterations, 0, rate{}}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.ClockCost(s, bench.ClockIterations) }), nil},
+		{"static_startup", []row{{"static_startup", "start-up of a static `true` (whole run)", "start static true", "run", 0, 0, rate{}}},
+			single(e.Startup), nil},
+		{"python_startup", []row{{"python_startup", "start-up of `python3 -c pass` (whole run)", "start python3", "run", 0, 0, rate{}}},
+			single(e.PythonStartup), nil},
+		{"fork_exec", []row{{"fork_exec", fmt.Sprintf("fork + execve /bin/true + waitpid (per iteration, %d-iteration loop)", c.forks),
+			"fork+exec+wait", "iteration", c.forks, 0, rate{}}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.ForkExecCost(s, c.forks) }), nil},
+		{"tmp_io", ioRows, func(s *bench.System) ([]float64, []time.Duration, error) {
 			phases, run, err := e.FileIO(s, c.mib, bench.FileIOBlocks)
 			if err != nil {
 				return nil, nil, err
@@ -250,29 +305,56 @@ func report(c config) (ok bool, err error) {
 				values[i] = p.Ns
 			}
 			return values, []time.Duration{run}, nil
-		}},
-		{[]row{{"python_cpu", fmt.Sprintf("CPU-bound Python: count primes below %d (whole run)", c.primes),
-			"Python CPU", "run", c.primes, 0}},
-			single(func(s *bench.System) (bench.Sample, error) { return e.PythonPrimes(s, c.primes) })},
-		{[]row{{"futex_pingpong", fmt.Sprintf("futex ping-pong between two threads (per round trip, %d round trips)", c.roundTrips),
-			"futex ping-pong", "round trip", c.roundTrips, 0}},
-			single(func(s *bench.System) (bench.Sample, error) { return e.FutexRoundTrip(s, c.roundTrips) })},
+		}, nil},
+		{"python_cpu", []row{{"python_cpu", fmt.Sprintf("CPU-bound Python: count primes below %d (whole run)", c.primes),
+			"Python CPU", "run", c.primes, 0, rate{}}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.PythonPrimes(s, c.primes) }), nil},
+		{"futex_pingpong", []row{{"futex_pingpong", fmt.Sprintf("futex ping-pong between two threads (per round trip, %d round trips)", c.roundTrips),
+			"futex ping-pong", "round trip", c.roundTrips, 0, rate{}}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.FutexRoundTrip(s, c.roundTrips) }), nil},
+		// The network rows, each its own group: each needs something else
+		// of a sandbox's network, and a system may have one and not another.
+		{"net", []row{{"tcp_loopback_iperf3", fmt.Sprintf("TCP throughput on the sandbox's loopback, iperf3 server and client inside (%d s; Gbit/s)", c.iperfSecs),
+			"iperf3 in sandbox", "Gbit", c.iperfSecs, 0, gbit}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.IperfLoopback(s, c.iperfSecs) }),
+			func(s *bench.System) string { return e.RowUnavailable(s, "loopback-iperf3") }},
+		{"net", []row{{"tcp_to_host_iperf3", fmt.Sprintf("TCP throughput sandbox → host, iperf3 client inside, server on the host (%d s; Gbit/s)", c.iperfSecs),
+			"iperf3 to host", "Gbit", c.iperfSecs, 0, gbit}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.IperfToHost(s, c.iperfSecs) }),
+			func(s *bench.System) string { return e.RowUnavailable(s, "egress") }},
+		{"net", []row{{"http_wrk", fmt.Sprintf("HTTP requests/s: busybox httpd inside, published, wrk -t1 -c%d on the host (%d s)", bench.WrkConnections, c.wrkSecs),
+			"HTTP req/s (wrk)", "request", c.wrkSecs, 0, rate{"requests/s", 1}}},
+			single(func(s *bench.System) (bench.Sample, error) {
+				return e.HTTPRequests(s, c.wrkSecs, bench.WrkConnections)
+			}),
+			func(s *bench.System) string { return e.RowUnavailable(s, "publish") }},
+		{"net", []row{{"tcp_connect", fmt.Sprintf("TCP connection set-up on the loopback: connect + accept + close (%d-connection loop)", c.conns),
+			"TCP connect rate", "connection", c.conns, 0, rate{"connections/s", 1}}},
+			single(func(s *bench.System) (bench.Sample, error) { return e.ConnectCost(s, c.conns) }),
+			func(s *bench.System) string { return e.RowUnavailable(s, "loopback") }},
+	}
+	if len(groupSel) > 0 {
+		groups = slices.DeleteFunc(groups, func(g group) bool { return !groupSel[g.name] })
 	}
 
 	for i, g := range groups {
 		label := g.rows[0].id
 		if len(g.rows) > 1 {
-			label = "tmp_io"
+			label = g.name
 		}
 		t0 := time.Now()
 		lastRound := -1
-		out.Measurements = append(out.Measurements, measure(g, systems, c.runs,
+		runs := c.runs
+		if g.name == "net" {
+			runs = c.netRuns
+		}
+		out.Measurements = append(out.Measurements, measure(g, systems, runs,
 			func(round int, system string) {
 				if round != lastRound {
 					if lastRound >= 0 {
 						fmt.Fprintln(os.Stderr)
 					}
-					fmt.Fprintf(os.Stderr, "report: [%d/%d] %s: round %d/%d:", i+1, len(groups), label, round+1, c.runs)
+					fmt.Fprintf(os.Stderr, "report: [%d/%d] %s: round %d/%d:", i+1, len(groups), label, round+1, runs)
 					lastRound = round
 				}
 				fmt.Fprintf(os.Stderr, " %s", system)
@@ -281,6 +363,9 @@ func report(c config) (ok bool, err error) {
 			fmt.Fprintln(os.Stderr)
 		}
 		fmt.Fprintf(os.Stderr, "report: [%d/%d] %s done in %v\n", i+1, len(groups), label, time.Since(t0).Round(100*time.Millisecond))
+	}
+	for i := range out.Systems {
+		out.Systems[i].NetNote = e.NetNote(e.System(out.Systems[i].Name))
 	}
 	elapsed := time.Since(start)
 	out.DurationS = elapsed.Seconds()
@@ -322,15 +407,28 @@ func kernelRelease() string {
 func measure(g group, systems []*bench.System, runs int, progress func(round int, system string)) []*Measurement {
 	ms := make([]*Measurement, len(g.rows))
 	for i, r := range g.rows {
-		ms[i] = &Measurement{ID: r.id, Name: r.name, Short: r.short, Per: r.per, N: r.n, Bytes: r.bytes}
+		ms[i] = &Measurement{ID: r.id, Name: r.name, Short: r.short, Per: r.per, N: r.n, Bytes: r.bytes,
+			Unit: r.unit, Amount: r.amount}
 		for _, s := range systems {
 			ms[i].Results = append(ms[i].Results, &Result{System: s.Name, Unavailable: s.Unavailable, peer: s.Peer})
+		}
+	}
+	if g.unavailable != nil {
+		for si, s := range systems {
+			if s.Unavailable != "" {
+				continue
+			}
+			if why := g.unavailable(s); why != "" {
+				for _, m := range ms {
+					m.Results[si].Unavailable = why
+				}
+			}
 		}
 	}
 	for round := range runs {
 		var native []float64 // this round's native values, nil if native failed
 		for si, s := range systems {
-			if s.Unavailable != "" || ms[0].Results[si].Error != "" {
+			if ms[0].Results[si].Unavailable != "" || ms[0].Results[si].Error != "" {
 				continue
 			}
 			progress(round, s.Name)

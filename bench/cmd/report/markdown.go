@@ -17,11 +17,15 @@ func printMarkdown(w io.Writer, out *Report, systems []*bench.System, start time
 	if out.Kernel != "" {
 		kernel = ", kernel " + out.Kernel
 	}
-	fmt.Fprintf(w, "Medians of %d rounds; %s/%s%s, %d CPUs, %s, %v in all.\n",
-		out.Runs, out.GOOS, out.GOARCH, kernel, out.CPUs, start.Format(time.DateOnly), elapsed.Round(time.Second))
+	rounds := fmt.Sprintf("%d rounds", out.Runs)
+	if out.NetRuns != 0 && out.NetRuns != out.Runs {
+		rounds += fmt.Sprintf(" (the network rows: %d)", out.NetRuns)
+	}
+	fmt.Fprintf(w, "Medians of %s; %s/%s%s, %d CPUs, %s, %v in all.\n",
+		rounds, out.GOOS, out.GOARCH, kernel, out.CPUs, start.Format(time.DateOnly), elapsed.Round(time.Second))
 	fmt.Fprintln(w, "A sandbox's cell is its median and, in parentheses, the median over the rounds of its time")
-	fmt.Fprintln(w, "divided by native's in the same round (for the MB/s rows, native MB/s ÷ sandbox MB/s):")
-	fmt.Fprintln(w, "above 1× is slower than native.")
+	fmt.Fprintln(w, "divided by native's in the same round (for the rows measuring a rate, MB/s, Gbit/s, requests/s")
+	fmt.Fprintln(w, "or connections/s, native's rate ÷ the sandbox's): above 1× is slower than native.")
 	fmt.Fprintln(w)
 
 	fmt.Fprint(w, "| Measurement |")
@@ -57,6 +61,11 @@ func printMarkdown(w io.Writer, out *Report, systems []*bench.System, start time
 			cmd = "`" + strings.Join(s.Command, " ") + " PROGRAM`"
 		}
 		fmt.Fprintf(w, "- %s: %s; /tmp rows in %s", s.Name, cmd, s.TmpNote)
+		for _, info := range out.Systems {
+			if info.Name == s.Name && info.NetNote != "" {
+				fmt.Fprintf(w, "; %s", info.NetNote)
+			}
+		}
 		if s.Unavailable != "" {
 			fmt.Fprintf(w, "; %s", s.Unavailable)
 			if s.Name == bench.LiteboxPtrace {
@@ -94,8 +103,11 @@ func formatCell(m *Measurement, r *Result) string {
 		return "n/a"
 	}
 	v := formatNs(*r.MedianNs)
-	if m.Bytes > 0 {
-		v = formatMBps(float64(m.Bytes) / (*r.MedianNs / 1e9) / 1e6)
+	switch {
+	case m.Unit != "" && m.Amount > 0:
+		v = formatRate(m.Amount/(*r.MedianNs/1e9), m.Unit)
+	case m.Bytes > 0: // a report of before Unit
+		v = formatRate(float64(m.Bytes)/(*r.MedianNs/1e9)/1e6, "MB/s")
 	}
 	if r.System == bench.Native {
 		return v
@@ -115,12 +127,17 @@ func formatRatio(r float64) string {
 	return fmt.Sprintf("%.1f×", r)
 }
 
-// formatMBps prints a throughput.
-func formatMBps(v float64) string {
-	if v < 100 {
-		return fmt.Sprintf("%.1f MB/s", v)
+// formatRate prints a rate: a throughput or a number of operations per
+// second, with three significant digits at least.
+func formatRate(v float64, unit string) string {
+	switch {
+	case v < 10:
+		return fmt.Sprintf("%.2f %s", v, unit)
+	case v < 100:
+		return fmt.Sprintf("%.1f %s", v, unit)
+	default:
+		return fmt.Sprintf("%.0f %s", v, unit)
 	}
-	return fmt.Sprintf("%.0f MB/s", v)
 }
 
 // formatNs prints a duration in nanoseconds with a unit suited to its size.

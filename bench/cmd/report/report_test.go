@@ -128,3 +128,61 @@ func TestDrawChart(t *testing.T) {
 		t.Errorf("bounds %v", b)
 	}
 }
+
+// TestFormatCellRate checks the rows shown as rates: the value is the time
+// of Amount units, the ratio stays a slowdown.
+func TestFormatCellRate(t *testing.T) {
+	for _, c := range []struct {
+		m    *Measurement
+		ns   float64
+		want string
+	}{
+		{&Measurement{Unit: "MB/s", Amount: float64(256<<20) / 1e6}, 1e9, "268 MB/s (2.00×)"},
+		// 10^8 ns per Gbit: 10 Gbit/s.
+		{&Measurement{Unit: "Gbit/s", Amount: 1}, 1e8, "10.0 Gbit/s (2.00×)"},
+		{&Measurement{Unit: "Gbit/s", Amount: 1}, 4e8, "2.50 Gbit/s (2.00×)"},
+		// 200 µs per request: 5000 requests/s.
+		{&Measurement{Unit: "requests/s", Amount: 1}, 2e5, "5000 requests/s (2.00×)"},
+	} {
+		r := &Result{System: bench.GVisor, MedianNs: ptr(c.ns), Ratio: ptr(2)}
+		if got := formatCell(c.m, r); got != c.want {
+			t.Errorf("formatCell(%s, %v ns) = %q, want %q", c.m.Unit, c.ns, got, c.want)
+		}
+	}
+}
+
+// TestMeasureRowUnavailable checks that a group a system cannot run shows
+// the reason in that system's cells, without measuring it or failing it.
+func TestMeasureRowUnavailable(t *testing.T) {
+	systems := []*bench.System{{Name: bench.Native}, {Name: bench.LiteboxPtrace}, {Name: bench.Bwrap, Peer: true}}
+	measured := map[string]int{}
+	g := group{
+		rows: []row{{id: "net"}},
+		measure: func(s *bench.System) ([]float64, []time.Duration, error) {
+			measured[s.Name]++
+			return []float64{100}, []time.Duration{1}, nil
+		},
+		unavailable: func(s *bench.System) string {
+			if s.Name == bench.LiteboxPtrace {
+				return "unavailable: litebox: unknown flag: --net"
+			}
+			return ""
+		},
+	}
+	ms := measure(g, systems, 2, func(int, string) {})
+	lb := ms[0].Results[1]
+	if lb.Unavailable != "unavailable: litebox: unknown flag: --net" || lb.Error != "" || len(lb.Samples) != 0 || measured[bench.LiteboxPtrace] != 0 {
+		t.Errorf("litebox: %+v, measured %d times; want unavailable, not measured", lb, measured[bench.LiteboxPtrace])
+	}
+	if c := formatCell(ms[0], lb); c != "unavailable: litebox: unknown flag: --net" {
+		t.Errorf("litebox cell %q", c)
+	}
+	if bw := ms[0].Results[2]; bw.Ratio == nil || *bw.Ratio != 1 || measured[bench.Bwrap] != 2 {
+		t.Errorf("bwrap: %+v, measured %d times; want ratio 1, measured twice", bw, measured[bench.Bwrap])
+	}
+	var buf strings.Builder
+	out := &Report{Runs: 2, Measurements: ms}
+	if !printMarkdown(&buf, out, systems, time.Now(), time.Second) {
+		t.Errorf("an unavailable row failed the report:\n%s", buf.String())
+	}
+}
