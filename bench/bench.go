@@ -2,7 +2,9 @@
 // program natively: the price of one trapped system call, of a
 // fork+exec+wait and of a futex round trip between two threads, the
 // start-up time of a static program and of python3, the throughput of the
-// in-memory /tmp and a CPU-bound Python workload. Each measurement runs on a
+// in-memory /tmp, a CPU-bound Python workload and, in net.go, TCP
+// throughput, HTTP requests per second and TCP connection set-ups. Each
+// measurement runs on a
 // System: natively, under litebox on each of its platforms (ptrace,
 // systrap), and under two peer sandboxes for comparison, gVisor (runsc, on
 // its ptrace platform) and bubblewrap. The measurements are shared by the
@@ -15,7 +17,8 @@
 // operations and a run doing none, divided by n, so that process start-up
 // and exit cancel out. The file throughput has four phases in one process,
 // which times each itself (CLOCK_MONOTONIC, read through the vDSO natively,
-// bwrap, gVisor).
+// bwrap, gVisor); the TCP throughput and the HTTP rate are what iperf3 and
+// wrk report.
 package bench
 
 import (

@@ -464,7 +464,7 @@ const iperfLoopbackScript = `log=$4/iperf3-server.$$
 "$1" -s -1 -B 127.0.0.1 -p "$2" --forceflush >"$log" 2>&1 &
 i=0
 until grep -q listening "$log" 2>/dev/null; do
-	i=$((i+1)); if [ $i -gt 500 ]; then cat "$log" >&2; exit 2; fi
+	i=$((i+1)); if [ $i -gt 1500 ]; then cat "$log" >&2; exit 2; fi
 	sleep 0.01
 done
 "$1" -c 127.0.0.1 -p "$2" -t "$3" -J; rc=$?

@@ -4,10 +4,11 @@
 // the ratios to native as a Markdown table on standard output. It can also
 // write every raw run as JSON and the ratios as a PNG bar chart:
 //
-//	go run ./bench/cmd/report [-runs 5] [-json FILE] [-png FILE]
+//	go run ./bench/cmd/report [-runs 5] [-net-runs 3] [-json FILE] [-png FILE]
 //	    [-systems native,litebox-ptrace,litebox-systrap,gvisor,bwrap]
-//	    [-iterations 100000] [-forks 200] [-roundtrips 20000] [-mib 256]
-//	    [-primes 600000]
+//	    [-rows getppid,...,net] [-iterations 100000] [-forks 200]
+//	    [-roundtrips 20000] [-mib 256] [-primes 600000]
+//	    [-iperf-seconds 1] [-wrk-seconds 2] [-connections 1000]
 //
 // The command line of `make bench` is
 //
@@ -20,8 +21,11 @@
 // sandbox that is not installed or cannot run here is reported as such in
 // its column. A measurement that fails is reported without stopping the
 // others; the command then exits 1 if it was native's or litebox's (or if
-// litebox-ptrace cannot run at all), not for a peer's. Progress goes to
-// standard error. With the defaults the whole report takes about three
+// litebox-ptrace cannot run at all), not for a peer's. A row that a system
+// cannot run for want of a feature (the network rows on a sandbox without
+// a network, or without port publishing) shows "unavailable: REASON" in
+// that system's cell, and does not fail the command either. Progress goes
+// to standard error. With the defaults the whole report takes about five
 // minutes on two cores, most of it in the sandboxes on ptrace.
 package main
 

@@ -121,6 +121,10 @@ func TestDrawChart(t *testing.T) {
 			{System: bench.Native, MedianNs: ptr(1)},
 			{System: bench.LiteboxPtrace, MedianNs: ptr(300), Ratio: ptr(300)},
 			{System: bench.GVisor, MedianNs: ptr(0.5), Ratio: ptr(0.5)},
+		}}, {Short: "net", Unit: "Gbit/s", Amount: 1, Results: []*Result{
+			{System: bench.Native, MedianNs: ptr(1e8)},
+			{System: bench.LiteboxPtrace, Unavailable: "unavailable: litebox: unknown flag: --net"},
+			{System: bench.GVisor, MedianNs: ptr(5e8), Ratio: ptr(5)},
 		}}},
 	}
 	img := drawChart(out)
