@@ -40,10 +40,16 @@ import (
 // Defaults of the network measurements' sizes, short so that the four rows
 // take well under two minutes on five systems with the default rounds.
 const (
-	// IperfSeconds is how long each iperf3 client sends (-t).
+	// IperfSeconds is how long each iperf3 client sends and measures (-t),
+	// after IperfOmitSeconds of warm-up.
 	IperfSeconds = 1
+	// IperfOmitSeconds is the warm-up at the start of each iperf3 run that
+	// the result leaves out (-O): gVisor's netstack, for one, takes a
+	// second or more to open its windows, and the rows compare steady
+	// states.
+	IperfOmitSeconds = 1
 	// WrkSeconds is how long wrk loads the HTTP server (-d).
-	WrkSeconds = 2
+	WrkSeconds = 1
 	// WrkConnections is how many connections wrk keeps open (-c), all on
 	// one thread (-t1).
 	WrkConnections = 8
@@ -459,7 +465,8 @@ func nsPerGbit(bps float64) float64 { return 1e18 / bps }
 // iperfLoopbackScript runs an iperf3 server and a client against it on the
 // sandbox's loopback interface. The server prints "Server listening" once
 // it listens (--forceflush: at once), and the client starts only then.
-// $1 is iperf3, $2 the port, $3 the seconds, $4 a writable directory.
+// $1 is iperf3, $2 the port, $3 the seconds, $4 a writable directory, $5
+// the seconds of warm-up to leave out.
 const iperfLoopbackScript = `log=$4/iperf3-server.$$
 "$1" -s -1 -B 127.0.0.1 -p "$2" --forceflush >"$log" 2>&1 &
 i=0
@@ -467,15 +474,15 @@ until grep -q listening "$log" 2>/dev/null; do
 	i=$((i+1)); if [ $i -gt 1500 ]; then cat "$log" >&2; exit 2; fi
 	sleep 0.01
 done
-"$1" -c 127.0.0.1 -p "$2" -t "$3" -J; rc=$?
+"$1" -c 127.0.0.1 -p "$2" -t "$3" -O "$5" -J; rc=$?
 wait; rm -f "$log"; exit $rc
 `
 
 // IperfLoopback measures the TCP throughput between an iperf3 server and
 // client in one sandbox, on its loopback interface, over seconds of
-// sending. The value is the time of moving 10^9 bits (nsPerGbit); Runs is
+// sending after omit seconds of warm-up. The value is the time of moving 10^9 bits (nsPerGbit); Runs is
 // the wall-clock time of the whole script.
-func (e *Env) IperfLoopback(s *System, seconds int) (Sample, error) {
+func (e *Env) IperfLoopback(s *System, seconds, omit int) (Sample, error) {
 	port, err := freePort()
 	if err != nil {
 		return Sample{}, err
@@ -485,8 +492,8 @@ func (e *Env) IperfLoopback(s *System, seconds int) (Sample, error) {
 		return Sample{}, err
 	}
 	argv := n.argvFor(s, "/bin/sh", "/bin/sh", "-c", iperfLoopbackScript, "sh",
-		Iperf3Path, strconv.Itoa(port), strconv.Itoa(seconds), s.TmpDir)
-	res := harness.Run(harness.Cmd{Argv: argv, Env: netEnv(), Dir: os.TempDir(), Timeout: netTimeout(seconds)})
+		Iperf3Path, strconv.Itoa(port), strconv.Itoa(seconds), s.TmpDir, strconv.Itoa(omit))
+	res := harness.Run(harness.Cmd{Argv: argv, Env: netEnv(), Dir: os.TempDir(), Timeout: netTimeout(seconds + omit)})
 	if err := runError(res); err != nil {
 		return Sample{}, fmt.Errorf("%q failed: %w\n%s", argv[:len(n.prefix)+1], err, res)
 	}
@@ -592,10 +599,10 @@ func (w *lineWaiter) String() string {
 }
 
 // IperfToHost measures the TCP throughput from an iperf3 client in a
-// sandbox to an iperf3 server on the host, over seconds of sending. The
-// value is the time of moving 10^9 bits (nsPerGbit); Runs is the
+// sandbox to an iperf3 server on the host, over seconds of sending after
+// omit seconds of warm-up. The value is the time of moving 10^9 bits (nsPerGbit); Runs is the
 // wall-clock time of the client's run.
-func (e *Env) IperfToHost(s *System, seconds int) (Sample, error) {
+func (e *Env) IperfToHost(s *System, seconds, omit int) (Sample, error) {
 	port, err := freePort()
 	if err != nil {
 		return Sample{}, err
@@ -619,8 +626,8 @@ func (e *Env) IperfToHost(s *System, seconds int) (Sample, error) {
 	case <-time.After(probeTimeout):
 		return Sample{}, fmt.Errorf("the iperf3 server on the host did not listen within %v: %s", probeTimeout, ready)
 	}
-	argv := n.argvFor(s, Iperf3Path, Iperf3Path, "-c", n.dial, "-p", strconv.Itoa(port), "-t", strconv.Itoa(seconds), "-J")
-	res := harness.Run(harness.Cmd{Argv: argv, Env: netEnv(), Dir: os.TempDir(), Timeout: netTimeout(seconds)})
+	argv := n.argvFor(s, Iperf3Path, Iperf3Path, "-c", n.dial, "-p", strconv.Itoa(port), "-t", strconv.Itoa(seconds), "-O", strconv.Itoa(omit), "-J")
+	res := harness.Run(harness.Cmd{Argv: argv, Env: netEnv(), Dir: os.TempDir(), Timeout: netTimeout(seconds + omit)})
 	if err := runError(res); err != nil {
 		return Sample{}, fmt.Errorf("%q failed: %w\n%s", argv, err, res)
 	}

@@ -32,13 +32,13 @@ func perSecond(ns float64) float64 { return 1e9 / ns }
 
 func BenchmarkIperfLoopback(b *testing.B) {
 	benchNet(b, "loopback-iperf3", "Gbit/s", perSecond, func(e *Env, s *System) (Sample, error) {
-		return e.IperfLoopback(s, IperfSeconds)
+		return e.IperfLoopback(s, IperfSeconds, IperfOmitSeconds)
 	})
 }
 
 func BenchmarkIperfToHost(b *testing.B) {
 	benchNet(b, "egress", "Gbit/s", perSecond, func(e *Env, s *System) (Sample, error) {
-		return e.IperfToHost(s, IperfSeconds)
+		return e.IperfToHost(s, IperfSeconds, IperfOmitSeconds)
 	})
 }
 

@@ -8,7 +8,7 @@
 //	    [-systems native,litebox-ptrace,litebox-systrap,gvisor,bwrap]
 //	    [-rows getppid,...,net] [-iterations 100000] [-forks 200]
 //	    [-roundtrips 20000] [-mib 256] [-primes 600000]
-//	    [-iperf-seconds 1] [-wrk-seconds 2] [-connections 1000]
+//	    [-iperf-seconds 1] [-iperf-omit 1] [-wrk-seconds 1] [-connections 1000]
 //
 // The command line of `make bench` is
 //
@@ -51,6 +51,7 @@ type config struct {
 	mib        int // size of the file of the throughput rows
 	primes     int // limit of the Python workload
 	iperfSecs  int // seconds of each iperf3 run
+	iperfOmit  int // seconds of warm-up before them
 	wrkSecs    int // seconds of each wrk run
 	conns      int // connections per bench_connect run
 	groups     string
@@ -71,6 +72,7 @@ func main() {
 	flag.IntVar(&c.mib, "mib", bench.FileIOMiB, "MiB written and read back in each block size by the /tmp throughput rows")
 	flag.IntVar(&c.primes, "primes", bench.PythonPrimesLimit, "the CPU-bound Python workload counts the primes below this")
 	flag.IntVar(&c.iperfSecs, "iperf-seconds", bench.IperfSeconds, "seconds each iperf3 client sends in the TCP throughput rows")
+	flag.IntVar(&c.iperfOmit, "iperf-omit", bench.IperfOmitSeconds, "seconds of warm-up each iperf3 client sends before it measures (iperf3 -O)")
 	flag.IntVar(&c.wrkSecs, "wrk-seconds", bench.WrkSeconds, "seconds wrk loads the HTTP server in the requests-per-second row")
 	flag.IntVar(&c.conns, "connections", bench.ConnectIterations, "TCP connections set up and torn down per run of the connection-rate row")
 	flag.StringVar(&c.groups, "rows", "", "comma-separated groups of rows to measure (default all): "+strings.Join(groupNames, ", "))
@@ -217,7 +219,7 @@ func report(c config) (ok bool, err error) {
 		c.netRuns = c.runs
 	}
 	if c.runs < 1 || c.netRuns < 1 || c.iterations < 1 || c.forks < 1 || c.roundTrips < 1 || c.mib < 1 || c.primes < 1 ||
-		c.iperfSecs < 1 || c.wrkSecs < 1 || c.conns < 1 {
+		c.iperfSecs < 1 || c.iperfOmit < 0 || c.wrkSecs < 1 || c.conns < 1 {
 		return false, fmt.Errorf("-runs, -iterations, -forks, -roundtrips, -mib, -primes, -iperf-seconds, -wrk-seconds and -connections must be positive")
 	}
 	groupSel := map[string]bool{}
@@ -318,13 +320,13 @@ func report(c config) (ok bool, err error) {
 			single(func(s *bench.System) (bench.Sample, error) { return e.FutexRoundTrip(s, c.roundTrips) }), nil},
 		// The network rows, each its own group: each needs something else
 		// of a sandbox's network, and a system may have one and not another.
-		{"net", []row{{"tcp_loopback_iperf3", fmt.Sprintf("TCP throughput on the sandbox's loopback, iperf3 server and client inside (%d s; Gbit/s)", c.iperfSecs),
+		{"net", []row{{"tcp_loopback_iperf3", fmt.Sprintf("TCP throughput on the sandbox's loopback, iperf3 server and client inside (%d s after %d s of warm-up; Gbit/s)", c.iperfSecs, c.iperfOmit),
 			"iperf3 in sandbox", "Gbit", c.iperfSecs, 0, gbit}},
-			single(func(s *bench.System) (bench.Sample, error) { return e.IperfLoopback(s, c.iperfSecs) }),
+			single(func(s *bench.System) (bench.Sample, error) { return e.IperfLoopback(s, c.iperfSecs, c.iperfOmit) }),
 			func(s *bench.System) string { return e.RowUnavailable(s, "loopback-iperf3") }},
-		{"net", []row{{"tcp_to_host_iperf3", fmt.Sprintf("TCP throughput sandbox → host, iperf3 client inside, server on the host (%d s; Gbit/s)", c.iperfSecs),
+		{"net", []row{{"tcp_to_host_iperf3", fmt.Sprintf("TCP throughput sandbox → host, iperf3 client inside, server on the host (%d s after %d s of warm-up; Gbit/s)", c.iperfSecs, c.iperfOmit),
 			"iperf3 to host", "Gbit", c.iperfSecs, 0, gbit}},
-			single(func(s *bench.System) (bench.Sample, error) { return e.IperfToHost(s, c.iperfSecs) }),
+			single(func(s *bench.System) (bench.Sample, error) { return e.IperfToHost(s, c.iperfSecs, c.iperfOmit) }),
 			func(s *bench.System) string { return e.RowUnavailable(s, "egress") }},
 		{"net", []row{{"http_wrk", fmt.Sprintf("HTTP requests/s: busybox httpd inside, published, wrk -t1 -c%d on the host (%d s)", bench.WrkConnections, c.wrkSecs),
 			"HTTP req/s (wrk)", "request", c.wrkSecs, 0, rate{"requests/s", 1}}},
