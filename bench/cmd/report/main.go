@@ -152,7 +152,7 @@ type Report struct {
 	Kernel       string         `json:"kernel,omitempty"`
 	CPUs         int            `json:"cpus"`
 	Runs         int            `json:"runs"`
-	NetRuns      int            `json:"net_runs"` // the rounds of the network rows
+	NetRuns      int            `json:"net_runs,omitempty"` // the rounds of the network rows, if measured
 	Systems      []SystemInfo   `json:"systems"`
 	Measurements []*Measurement `json:"measurements"`
 }
@@ -253,13 +253,12 @@ func report(c config) (ok bool, err error) {
 	defer e.Close()
 
 	out := Report{
-		Time:    start.Format(time.RFC3339),
-		GOOS:    runtime.GOOS,
-		GOARCH:  runtime.GOARCH,
-		Kernel:  kernelRelease(),
-		CPUs:    runtime.NumCPU(),
-		Runs:    c.runs,
-		NetRuns: c.netRuns,
+		Time:   start.Format(time.RFC3339),
+		GOOS:   runtime.GOOS,
+		GOARCH: runtime.GOARCH,
+		Kernel: kernelRelease(),
+		CPUs:   runtime.NumCPU(),
+		Runs:   c.runs,
 	}
 	var systems []*bench.System
 	for _, s := range e.Systems {
@@ -341,6 +340,9 @@ func report(c config) (ok bool, err error) {
 	}
 	if len(groupSel) > 0 {
 		groups = slices.DeleteFunc(groups, func(g group) bool { return !groupSel[g.name] })
+	}
+	if slices.ContainsFunc(groups, func(g group) bool { return g.name == "net" }) {
+		out.NetRuns = c.netRuns
 	}
 
 	for i, g := range groups {
