@@ -23,8 +23,12 @@ const (
 // and Ethernet devices).
 const TxQueueLen = 1000
 
-// routeMetric6 is the metric Linux gives IPv6 kernel routes.
-const routeMetric6 = 256
+// routeMetric6 is the metric Linux gives IPv6 kernel routes,
+// routeMetric6Default an IPv6 default route added by hand.
+const (
+	routeMetric6        = 256
+	routeMetric6Default = 1024
+)
 
 // ARPType is an interface's ARPHRD_* type: loopback, or Ethernet for
 // one with a hardware address.
@@ -218,6 +222,9 @@ func (r *responder) ack(h header, raw []byte, err unix.Errno) {
 	m := newMsg(unix.NLMSG_ERROR, flags, h.seq, r.portid)
 	m.u32(uint32(-int32(err)))
 	m.put(echo...)
+	for len(m.b)%4 != 0 { // nlmsg_append pads the echoed request
+		m.put(0)
+	}
 	r.out = append(r.out, m.done())
 }
 
@@ -410,16 +417,24 @@ func DescribeRoute(rt netstack.Route, ifs []netstack.Interface) RouteInfo {
 		}
 	}
 	is4 := rt.Dst.Addr().Is4()
-	switch {
-	case ifc.Flags&unix.IFF_LOOPBACK != 0 && is4:
-		ri.Table, ri.Scope, ri.Type = unix.RT_TABLE_LOCAL, unix.RT_SCOPE_HOST, unix.RTN_LOCAL
-	case rt.Gateway.IsValid() || rt.Dst.Bits() == 0:
-		ri.Protocol, ri.Scope = unix.RTPROT_STATIC, unix.RT_SCOPE_UNIVERSE
-	case !is4:
-		ri.Scope = unix.RT_SCOPE_UNIVERSE // IPv6 routes have no link scope on Linux
-	}
 	if !is4 {
+		ri.Scope = unix.RT_SCOPE_UNIVERSE // IPv6 routes have no other scope on Linux
 		ri.Priority = routeMetric6
+	}
+	switch {
+	case ifc.Flags&unix.IFF_LOOPBACK != 0:
+		ri.Table, ri.Type = unix.RT_TABLE_LOCAL, unix.RTN_LOCAL
+		if is4 {
+			ri.Scope = unix.RT_SCOPE_HOST
+		} else {
+			ri.Priority = 0
+		}
+	case rt.Gateway.IsValid() || rt.Dst.Bits() == 0:
+		// As a route added by hand or at boot (`ip route add`).
+		ri.Protocol, ri.Scope = unix.RTPROT_BOOT, unix.RT_SCOPE_UNIVERSE
+		if !is4 {
+			ri.Priority = routeMetric6Default
+		}
 	}
 	if is4 {
 		for _, p := range ifc.Addrs {
@@ -468,7 +483,7 @@ func RouteMessage(rt netstack.Route, ri RouteInfo, flags uint16, seq, pid uint32
 	if rt.Dst.Bits() > 0 {
 		m.attr(unix.RTA_DST, rt.Dst.Masked().Addr().AsSlice())
 	}
-	if ri.Priority != 0 {
+	if ri.Priority != 0 || fam == unix.AF_INET6 { // IPv6 routes always carry theirs
 		m.attrU32(unix.RTA_PRIORITY, ri.Priority)
 	}
 	if ri.PrefSrc.IsValid() {
