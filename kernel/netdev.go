@@ -140,7 +140,7 @@ func (k *Kernel) ProcNetRoute() ([]byte, error) {
 	var b strings.Builder
 	pad := func(s string) { fmt.Fprintf(&b, "%-127s\n", s) }
 	pad("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT")
-	for _, rt := range v.Routes() {
+	for _, rt := range netlink.SortedRoutes(v.Routes()) {
 		if !rt.Dst.Addr().Is4() || netlink.DescribeRoute(rt, ifs).Table != 254 {
 			continue
 		}

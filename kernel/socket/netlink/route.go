@@ -3,6 +3,7 @@ package netlink
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -397,6 +398,25 @@ func AddrMessage(ifc netstack.Interface, p netip.Prefix, flags uint16, seq, pid 
 	return m.done()
 }
 
+// SortedRoutes orders routes as Linux's FIB walks them: by family, then
+// destination address, then prefix length (a default route first).
+func SortedRoutes(rts []netstack.Route) []netstack.Route {
+	out := slices.Clone(rts)
+	slices.SortStableFunc(out, func(a, b netstack.Route) int {
+		if a.Dst.Addr().Is4() != b.Dst.Addr().Is4() {
+			if a.Dst.Addr().Is4() {
+				return -1
+			}
+			return 1
+		}
+		if c := a.Dst.Masked().Addr().Compare(b.Dst.Masked().Addr()); c != 0 {
+			return c
+		}
+		return a.Dst.Bits() - b.Dst.Bits()
+	})
+	return out
+}
+
 // RouteInfo is how a stack route is shown: Linux keeps the IPv4
 // loopback network in its local table as a local route, everything else
 // here is a unicast route of the main table.
@@ -451,7 +471,7 @@ func DescribeRoute(rt netstack.Route, ifs []netstack.Interface) RouteInfo {
 // IPv6 for AF_UNSPEC.
 func (r *responder) routes(st Stack, h header, family uint8) [][]byte {
 	ifs := st.Interfaces()
-	rts := st.Routes()
+	rts := SortedRoutes(st.Routes())
 	var out [][]byte
 	for _, fam := range dumpFamilies(family) {
 		for _, table := range []uint8{unix.RT_TABLE_MAIN, unix.RT_TABLE_LOCAL} {
