@@ -17,7 +17,7 @@ type netlinkState struct {
 func (k *Kernel) netlinkNamespace() *netlink.Namespace {
 	k.netlink.once.Do(func() {
 		k.netlink.ns = netlink.NewNamespace(func() netlink.Stack { return k.netView() }, k.chargeSigned, k.poll.notify,
-			func(what string) { k.Unsupported(what, unix.SYS_SENDMSG, 0) })
+			func(what string, nr uint64) { k.Unsupported(what, nr, 0) })
 	})
 	return k.netlink.ns
 }
@@ -34,7 +34,7 @@ func (t *Task) netlinkSocket(typ, proto int) (int, error) {
 	if base != unix.SOCK_RAW && base != unix.SOCK_DGRAM {
 		return -1, unix.ESOCKTNOSUPPORT
 	}
-	if served, _ := netlink.Supported(proto); !served {
+	if !netlink.Supported(proto) {
 		p.k.Unsupported("netlink protocol", unix.SYS_SOCKET, p.PID)
 		return -1, unix.EPROTONOSUPPORT
 	}

@@ -47,8 +47,6 @@ const (
 	goodSize = 4096 - 320
 	// maxRecvLen bounds that larger buffer (SKB_WITH_OVERHEAD(32768)).
 	maxRecvLen = 32768 - 320
-	// maxLinks is MAX_LINKS: protocols at or beyond it do not exist.
-	maxLinks = 32
 	// autobindRover is where Linux's negative autobind port ids start.
 	autobindRover = -4096
 	// routeGroups is how many multicast groups NETLINK_ROUTE has
@@ -77,13 +75,14 @@ type Namespace struct {
 	stack  func() Stack
 	charge func(int64) error // the sandbox's memory budget
 	notify func()            // wakes pollers (poll, select, epoll)
-	// unsupported records a guest request refused for lack of support.
-	unsupported func(what string)
+	// unsupported records a guest request refused for lack of support,
+	// with the syscall it came in.
+	unsupported func(what string, nr uint64)
 }
 
 // NewNamespace returns the netlink namespace of a sandbox whose network
 // stack is stack(); charge takes (n > 0) or gives back (n < 0) memory.
-func NewNamespace(stack func() Stack, charge func(int64) error, notify func(), unsupported func(string)) *Namespace {
+func NewNamespace(stack func() Stack, charge func(int64) error, notify func(), unsupported func(string, uint64)) *Namespace {
 	return &Namespace{ports: map[uint32]*Socket{}, rover: autobindRover, stack: stack, charge: charge,
 		notify: notify, unsupported: unsupported}
 }
@@ -136,11 +135,8 @@ func (ns *Namespace) New(typ, proto int) (*Socket, error) {
 	return &Socket{ns: ns, typ: typ, sndbuf: defaultBuf, rcvbuf: defaultBuf, wait: make(chan struct{})}, nil
 }
 
-// Supported reports whether protocol proto is one this family serves,
-// and whether proto names a protocol at all (in [0, MAX_LINKS)).
-func Supported(proto int) (served, exists bool) {
-	return proto == unix.NETLINK_ROUTE, proto >= 0 && proto < maxLinks
-}
+// Supported reports whether protocol proto is one this family serves.
+func Supported(proto int) bool { return proto == unix.NETLINK_ROUTE }
 
 // Family is AF_NETLINK.
 func (s *Socket) Family() int { return unix.AF_NETLINK }
@@ -310,7 +306,7 @@ func (s *Socket) Send(c *socket.Caller, m *socket.SendMsg) (int, error) {
 	if ns.stack != nil {
 		st = ns.stack()
 	}
-	r.handle(st, m.Data, ns.unsupported)
+	r.handle(st, m.Data, func(what string) { ns.unsupported(what, unix.SYS_SENDMSG) })
 	ns.mu.Lock()
 	for _, d := range r.out {
 		s.enqueueLocked(d)
@@ -505,7 +501,7 @@ func (s *Socket) SetSockOpt(c *socket.Caller, level, name int, val []byte) error
 		return s.setSocketOpt(name, val)
 	case unix.SOL_NETLINK:
 	default:
-		s.ns.unsupported("setsockopt level on AF_NETLINK")
+		s.ns.unsupported("setsockopt level on AF_NETLINK", unix.SYS_SETSOCKOPT)
 		return unix.ENOPROTOOPT
 	}
 	// As netlink_setsockopt: a value shorter than an int reads as 0.
@@ -535,7 +531,7 @@ func (s *Socket) SetSockOpt(c *socket.Caller, level, name int, val []byte) error
 	case unix.NETLINK_BROADCAST_ERROR:
 		// Only matters for broadcasts, which never happen here.
 	default:
-		s.ns.unsupported("setsockopt option on AF_NETLINK")
+		s.ns.unsupported("setsockopt option on AF_NETLINK", unix.SYS_SETSOCKOPT)
 		return unix.ENOPROTOOPT
 	}
 	return nil
@@ -574,7 +570,7 @@ func (s *Socket) setSocketOpt(name int, val []byte) error {
 	case unix.SO_PASSCRED:
 		s.passcred = v != 0
 	default:
-		s.ns.unsupported("setsockopt option on AF_NETLINK")
+		s.ns.unsupported("setsockopt option on AF_NETLINK", unix.SYS_SETSOCKOPT)
 		return unix.ENOPROTOOPT
 	}
 	return nil

@@ -305,7 +305,7 @@ func caller(pid int32) *socket.Caller { return &socket.Caller{Ctx: context.Backg
 
 func TestSocket(t *testing.T) {
 	b := &budget{max: 1 << 20}
-	ns := NewNamespace(func() Stack { return fakeStack{} }, b.charge, nil, func(string) {})
+	ns := NewNamespace(func() Stack { return fakeStack{} }, b.charge, nil, func(string, uint64) {})
 	if _, err := ns.New(unix.SOCK_STREAM, 0); err != unix.ESOCKTNOSUPPORT {
 		t.Errorf("stream: %v", err)
 	}
