@@ -42,6 +42,15 @@ func (k *Kernel) netStack() *netstack.Stack {
 	return k.net.stack
 }
 
+// CloseNet releases the stack netStack made (the sandbox calls it once
+// the guest's threads have ended).
+func (k *Kernel) CloseNet() {
+	k.net.once.Do(func() {}) // none made: none will be
+	if k.net.stack != nil {
+		k.net.stack.Close()
+	}
+}
+
 // netView is the sandbox's stack as the interface side reads it (nil:
 // no interfaces).
 type netView struct{ s *netstack.Stack }
