@@ -191,3 +191,23 @@ func TestProcNet(t *testing.T) {
 		}
 	}
 }
+
+// TestIPRoute2: iproute2's `ip` (netlink dumps with its own options:
+// NETLINK_GET_STRICT_CHK, which the sandbox refuses and ip does without)
+// shows lo exactly as on the host.
+func TestIPRoute2(t *testing.T) {
+	t.Parallel()
+	const ip = "/usr/sbin/ip"
+	if _, err := os.Stat(ip); err != nil {
+		skipOrFail(t, "iproute2 is needed: %v", err)
+	}
+	for _, args := range [][]string{{"addr", "show", "lo"}, {"link", "show", "lo"}, {"-6", "addr", "show", "lo"}} {
+		native := runNative(t, "", nil, nil, append([]string{ip}, args...)...)
+		if native.ExitCode != 0 {
+			t.Fatalf("native ip %v: %s", args, native)
+		}
+		got := runGuest(t, harness.Guest{}, nil, ip, args...)
+		checkExitedNormally(t, got)
+		checkResult(t, got, native, true)
+	}
+}

@@ -322,6 +322,8 @@ func LinkMessage(st Stack, ifc netstack.Interface, flags uint16, seq, pid uint32
 	m.attrU8(unix.IFLA_OPERSTATE, oper)
 	m.attrU8(unix.IFLA_LINKMODE, 0)
 	m.attrU32(unix.IFLA_MTU, ifc.MTU)
+	m.attrU32(unix.IFLA_GROUP, 0)
+	m.attrStr(unix.IFLA_QDISC, "noqueue") // nothing queues in front of the stack's links
 	hw := HardwareAddr(ifc)
 	m.attr(unix.IFLA_ADDRESS, hw)
 	bcast := make([]byte, len(hw))
@@ -394,6 +396,10 @@ func AddrMessage(ifc netstack.Interface, p netip.Prefix, flags uint16, seq, pid 
 		}
 		m.attrStr(unix.IFA_LABEL, ifc.Name)
 	}
+	// struct ifa_cacheinfo: permanent addresses live for ever
+	// (INFINITY_LIFE_TIME), made when the stack was (at the sandbox's
+	// start: time stamps 0).
+	m.attr(unix.IFA_CACHEINFO, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0})
 	m.attrU32(unix.IFA_FLAGS, unix.IFA_F_PERMANENT)
 	return m.done()
 }
