@@ -299,7 +299,7 @@ func (s *Socket) Send(c *socket.Caller, m *socket.SendMsg) (int, error) {
 		ns.mu.Unlock()
 		return 0, unix.EMSGSIZE
 	}
-	r := responder{portid: s.portid, capAck: s.capAck, chunk: max(goodSize, s.maxRecv)}
+	r := responder{portid: s.portid, capAck: s.capAck, chunk: max(goodSize, s.maxRecv), room: s.rcvbuf - s.rmem}
 	ns.mu.Unlock()
 	// The stack is read without ns.mu: it has its own locks.
 	var st Stack
@@ -310,6 +310,9 @@ func (s *Socket) Send(c *socket.Caller, m *socket.SendMsg) (int, error) {
 	ns.mu.Lock()
 	for _, d := range r.out {
 		s.enqueueLocked(d)
+	}
+	if r.overrun {
+		s.overrunLocked()
 	}
 	ns.mu.Unlock()
 	return len(m.Data), nil
@@ -324,14 +327,20 @@ func (s *Socket) enqueueLocked(d []byte) {
 	}
 	cost := len(d) + msgCost
 	if s.rmem > s.rcvbuf || s.ns.charge(int64(cost)) != nil {
-		if !s.noENOBUF {
-			s.err = unix.ENOBUFS
-		}
-		s.wakeLocked()
+		s.overrunLocked()
 		return
 	}
 	s.queue = append(s.queue, datagram{data: d, cost: cost})
 	s.rmem += cost
+	s.wakeLocked()
+}
+
+// overrunLocked records dropped replies: ENOBUFS for the next receive
+// (unless NETLINK_NO_ENOBUFS).
+func (s *Socket) overrunLocked() {
+	if !s.noENOBUF {
+		s.err = unix.ENOBUFS
+	}
 	s.wakeLocked()
 }
 

@@ -86,7 +86,7 @@ func request(typ, flags uint16, seq uint32, body []byte) []byte {
 }
 
 func respond(data []byte, chunk int) *responder {
-	r := &responder{portid: 77, chunk: chunk}
+	r := &responder{portid: 77, chunk: chunk, room: defaultBuf}
 	r.handle(fakeStack{}, data, func(string) {})
 	return r
 }
@@ -409,6 +409,24 @@ func TestSocket(t *testing.T) {
 	s4.Release()
 	if b.used != 0 {
 		t.Errorf("%d bytes still charged", b.used)
+	}
+}
+
+// TestSendFullOfRequests: a send of thousands of dump requests makes at
+// most a receive buffer of replies, then stops (ENOBUFS).
+func TestSendFullOfRequests(t *testing.T) {
+	var data []byte
+	for range 10000 {
+		data = append(data, request(unix.RTM_GETLINK, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, 1, []byte{0, 0, 0, 0})...)
+	}
+	r := &responder{portid: 1, chunk: goodSize, room: defaultBuf}
+	r.handle(fakeStack{}, data, func(string) {})
+	total := 0
+	for _, d := range r.out {
+		total += len(d) + msgCost
+	}
+	if !r.overrun || total > defaultBuf+goodSize+msgCost {
+		t.Errorf("overrun %v, %d bytes of replies for a %d-byte buffer", r.overrun, total, defaultBuf)
 	}
 }
 

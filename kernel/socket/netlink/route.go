@@ -93,6 +93,24 @@ type responder struct {
 	capAck bool
 	chunk  int      // the most of a dump one datagram carries
 	out    [][]byte // reply datagrams, in order
+	// room is how many bytes (with msgCost each) the receive queue still
+	// takes; replies past it are dropped (overrun), and once one was the
+	// rest are not even made: a send full of requests costs at most a
+	// receive buffer of replies.
+	room    int
+	used    int
+	overrun bool
+}
+
+// emit queues one reply datagram, or drops it when the receive queue
+// would be full, as netlink_unicast to a full socket.
+func (r *responder) emit(d []byte) {
+	if r.overrun || r.used > r.room {
+		r.overrun = true
+		return
+	}
+	r.out = append(r.out, d)
+	r.used += len(d) + msgCost
 }
 
 // msg is one netlink message being built.
@@ -156,7 +174,7 @@ func align4(n int) int { return (n + 3) &^ 3 }
 // control messages are only acknowledged, errors and NLM_F_ACK get an
 // NLMSG_ERROR.
 func (r *responder) handle(st Stack, data []byte, unsupported func(string)) {
-	for len(data) >= unix.SizeofNlMsghdr {
+	for len(data) >= unix.SizeofNlMsghdr && !r.overrun {
 		h := parseHeader(data)
 		if h.len < unix.SizeofNlMsghdr || int(h.len) > len(data) {
 			return
@@ -226,7 +244,7 @@ func (r *responder) ack(h header, raw []byte, err unix.Errno) {
 	for len(m.b)%4 != 0 { // nlmsg_append pads the echoed request
 		m.put(0)
 	}
-	r.out = append(r.out, m.done())
+	r.emit(m.done())
 }
 
 // dump queues a dump's messages, packed into datagrams of at most
@@ -236,17 +254,17 @@ func (r *responder) dump(h header, msgs [][]byte) {
 	var cur []byte
 	for _, m := range msgs {
 		if len(cur) > 0 && len(cur)+len(m) > r.chunk {
-			r.out = append(r.out, cur)
+			r.emit(cur)
 			cur = nil
 		}
 		cur = append(cur, m...)
 	}
 	if len(cur) > 0 {
-		r.out = append(r.out, cur)
+		r.emit(cur)
 	}
 	done := newMsg(unix.NLMSG_DONE, unix.NLM_F_MULTI, h.seq, r.portid)
 	done.u32(0)
-	r.out = append(r.out, done.done())
+	r.emit(done.done())
 }
 
 // links is an RTM_GETLINK dump.
@@ -288,7 +306,7 @@ func (r *responder) getLink(st Stack, h header, body []byte) unix.Errno {
 	}
 	for _, ifc := range st.Interfaces() {
 		if (index > 0 && ifc.Index == index) || (index <= 0 && ifc.Name == name) {
-			r.out = append(r.out, LinkMessage(st, ifc, 0, h.seq, r.portid))
+			r.emit(LinkMessage(st, ifc, 0, h.seq, r.portid))
 			return 0
 		}
 	}
