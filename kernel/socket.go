@@ -128,7 +128,7 @@ func (p *Process) Socketpair(domain, typ, proto int) (int, int, error) {
 		return -1, -1, err
 	}
 	if domain != unix.AF_UNIX {
-		if domain == unix.AF_INET || domain == unix.AF_INET6 {
+		if domain == unix.AF_INET || domain == unix.AF_INET6 || domain == unix.AF_NETLINK {
 			return -1, -1, unix.EOPNOTSUPP
 		}
 		return -1, -1, unix.EAFNOSUPPORT

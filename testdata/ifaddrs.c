@@ -337,6 +337,8 @@ static void nl_recv_reply(uint32_t seq) { nl_recv(seq, 64); }
 static void netlink_client(void) {
 	printf("socket(AF_NETLINK, SOCK_STREAM): %s\n", res(socket(AF_NETLINK, SOCK_STREAM, NETLINK_ROUTE)));
 	printf("socket(AF_NETLINK, SOCK_RAW, 99): %s\n", res(socket(AF_NETLINK, SOCK_RAW, 99)));
+	int sv[2];
+	printf("socketpair(AF_NETLINK): %s\n", res(socketpair(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, sv)));
 	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (nl < 0) {
 		printf("socket: %s\n", strerrorname_np(errno));
