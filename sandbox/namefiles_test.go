@@ -42,7 +42,9 @@ func TestNameFilesFollowHostname(t *testing.T) {
 	}
 }
 
-type readerAt struct{ f func([]byte, int64) (int, error) }
+type readerAt struct {
+	f func([]byte, int64) (int, error)
+}
 
 func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
 	n, err := r.f(p, off)
