@@ -628,6 +628,8 @@ func (s *Socket) GetSockOpt(c *socket.Caller, level, name int) ([]byte, error) {
 			v = s.rcvbuf
 		case unix.SO_PASSCRED:
 			v = b2i(s.passcred)
+		case unix.SO_ACCEPTCONN:
+			v = 0
 		case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
 			d := s.rcvtimeo
 			if name == unix.SO_SNDTIMEO {
