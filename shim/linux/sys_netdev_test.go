@@ -141,3 +141,24 @@ func TestInetIfreq(t *testing.T) {
 		}
 	}
 }
+
+// FuzzIfreq: no struct ifreq makes the decoders panic.
+func FuzzIfreq(f *testing.F) {
+	f.Add(ifreq("lo"), uint8(0))
+	f.Add(ifreq("eth0:1"), uint8(3))
+	reqs := []uint{unix.SIOCGIFNAME, unix.SIOCGIFFLAGS, unix.SIOCGIFMTU, unix.SIOCGIFHWADDR, unix.SIOCGIFINDEX,
+		unix.SIOCGIFTXQLEN, unix.SIOCGIFMAP, unix.SIOCGIFADDR, unix.SIOCGIFNETMASK, unix.SIOCGIFBRDADDR}
+	f.Fuzz(func(t *testing.T, raw []byte, which uint8) {
+		ifr := make([]byte, ifreqSize)
+		copy(ifr, raw)
+		req := reqs[int(which)%len(reqs)]
+		if netdevIoctls[req] == inetGet {
+			_ = inetIfreq(req, ifr, testIfs)
+		} else {
+			_ = devIfreq(req, ifr, testIfs)
+		}
+		if len(ifr) != ifreqSize {
+			t.Fatalf("ifreq resized to %d", len(ifr))
+		}
+	})
+}
