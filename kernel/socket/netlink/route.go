@@ -2,6 +2,7 @@ package netlink
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"slices"
 
@@ -224,7 +225,7 @@ func (r *responder) request(st Stack, h header, body []byte, unsupported func(st
 		r.dump(h, r.routes(st, h, family))
 		return 0, false
 	}
-	unsupported("netlink request type")
+	unsupported(fmt.Sprintf("netlink request %d (NETLINK_ROUTE)", h.typ))
 	return unix.EOPNOTSUPP, true
 }
 
