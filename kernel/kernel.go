@@ -96,6 +96,10 @@ type Kernel struct {
 	// unixNS is the sandbox's AF_UNIX namespace (kernel/socket.go).
 	unixOnce sync.Once
 	unixNS   *unixsock.Namespace
+	// net and netlink are the interface side of the network (netdev.go,
+	// netlink.go).
+	net     netDev
+	netlink netlinkState
 
 	// crash is the first kernel bug caught (see Crash); crashed is closed
 	// once it is set.

@@ -65,12 +65,15 @@ func unixType(base, proto int) (int, error) {
 }
 
 // Socket is socket(2). A sandbox has no network (there is no option to
-// give it one): Internet, packet and netlink sockets are refused with
-// EACCES and audited. AF_UNIX sockets live in the kernel (unixsock).
+// give it one): Internet and packet sockets are refused with EACCES and
+// audited. AF_UNIX sockets live in the kernel (unixsock); AF_NETLINK
+// (NETLINK_ROUTE) shows the sandbox's own interfaces (netlink.go).
 func (t *Task) Socket(domain, typ, proto int) (int, error) {
 	p := t.Proc
 	switch domain {
-	case unix.AF_INET, unix.AF_INET6, unix.AF_PACKET, unix.AF_NETLINK:
+	case unix.AF_NETLINK:
+		return t.netlinkSocket(typ, proto)
+	case unix.AF_INET, unix.AF_INET6, unix.AF_PACKET:
 		p.k.AuditEvent("denied", slog.String("operation", "socket"), slog.Int("domain", domain),
 			slog.String("reason", socketDeniedReason), slog.Int("pid", p.PID))
 		return -1, unix.EACCES
@@ -125,7 +128,7 @@ func (p *Process) Socketpair(domain, typ, proto int) (int, int, error) {
 		return -1, -1, err
 	}
 	if domain != unix.AF_UNIX {
-		if domain == unix.AF_INET || domain == unix.AF_INET6 {
+		if domain == unix.AF_INET || domain == unix.AF_INET6 || domain == unix.AF_NETLINK {
 			return -1, -1, unix.EOPNOTSUPP
 		}
 		return -1, -1, unix.EAFNOSUPPORT

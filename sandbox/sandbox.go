@@ -31,6 +31,7 @@ import (
 
 	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/kernel/audit"
+	"github.com/litebox-go/litebox/kernel/fsimpl/cover"
 	"github.com/litebox-go/litebox/kernel/fsimpl/devfs"
 	"github.com/litebox-go/litebox/kernel/fsimpl/hostfs"
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
@@ -180,7 +181,8 @@ func New(cfg Config) (*Sandbox, error) {
 			return nil, fmt.Errorf("unknown syscall %q for the panic test hook", cfg.PanicOnSyscall)
 		}
 	}
-	fs, grant, err := buildFS(cfg)
+	names := &nameFiles{}
+	fs, grant, err := buildFS(cfg, names)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +205,7 @@ func New(cfg Config) (*Sandbox, error) {
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
 		Memory: s.budget, Serving: s.serve.begin, Creds: creds,
 	})
+	names.set(s.kernel)
 	s.budget.OnExceeded = func(want uint64) {
 		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),
 			slog.Uint64("max", cfg.Limits.Memory), slog.Uint64("requested", want))
@@ -244,7 +247,7 @@ func mappedFilesCap() int {
 // at once (ENFILE beyond): one share of RLIMIT_NOFILE.
 func hostFDsCap() int64 { return int64(nofileShare(256)) }
 
-func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
+func buildFS(cfg Config, names *nameFiles) (_ *vfs.VFS, grant func(), _ error) {
 	// The root directory is writable by the guest too, so it shares the
 	// limits of /tmp; what the sandbox itself puts there (mount points,
 	// host links) is granted on top once the view is built.
@@ -276,6 +279,10 @@ func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
 		opts := hostfs.Options{ReadOnly: true, FDs: fds}
 		if dir == "/etc" {
 			opts.Hide = hiddenEtc
+			if err := mountEtc(fs, opts, names); err != nil {
+				return nil, nil, err
+			}
+			continue
 		}
 		if err := mountHost(fs, dir, dir, opts); err != nil {
 			return nil, nil, err
@@ -306,6 +313,53 @@ func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
 	}
 	// Granted when the view is complete (New adds /proc).
 	return fs, func() { tmp.RaiseLimits(tmp.Used()-ownBytes, tmp.Inodes()-ownInodes) }, nil
+}
+
+// nameFiles are the guest's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf, made by the kernel (its hostname, its network) once
+// it exists: the host's would name the host's machines and resolver.
+type nameFiles struct {
+	mu sync.Mutex
+	k  *kernel.Kernel
+}
+
+func (n *nameFiles) set(k *kernel.Kernel) {
+	n.mu.Lock()
+	n.k = k
+	n.mu.Unlock()
+}
+
+// files maps each covered name of /etc to its content.
+func (n *nameFiles) files() map[string]func() ([]byte, error) {
+	from := func(get func(*kernel.Kernel) ([]byte, error)) func() ([]byte, error) {
+		return func() ([]byte, error) {
+			n.mu.Lock()
+			k := n.k
+			n.mu.Unlock()
+			if k == nil {
+				return nil, unix.ENOENT // before the kernel: nobody reads
+			}
+			return get(k)
+		}
+	}
+	return map[string]func() ([]byte, error){
+		"hosts":       from((*kernel.Kernel).EtcHosts),
+		"hostname":    from((*kernel.Kernel).EtcHostname),
+		"resolv.conf": from((*kernel.Kernel).ResolvConf),
+	}
+}
+
+// mountEtc mounts the host's /etc, read-only, with the sandbox's name
+// files over the host's.
+func mountEtc(fs *vfs.VFS, opts hostfs.Options, names *nameFiles) error {
+	hfs, err := hostfs.New("/etc", opts)
+	if err != nil {
+		return fmt.Errorf("mount /etc: %w", err)
+	}
+	if err := mountAt(fs, "/etc", cover.New(hfs, names.files())); err != nil {
+		return fmt.Errorf("mount /etc: %w", err)
+	}
+	return nil
 }
 
 func mountHost(fs *vfs.VFS, hostPath, guestPath string, opts hostfs.Options) error {

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -92,7 +93,18 @@ int main(int argc, char **argv) {
 	errno = 0;
 	report("socket(AF_INET6, SOCK_DGRAM)", socket(AF_INET6, SOCK_DGRAM, 0));
 	errno = 0;
-	report("socket(AF_NETLINK, SOCK_RAW)", socket(AF_NETLINK, SOCK_RAW, 0));
+	int nl = report("socket(AF_NETLINK, SOCK_RAW)", socket(AF_NETLINK, SOCK_RAW, 0));
+	if (nl >= 0) {
+		// Netlink is the sandbox's own stack: its interfaces, not the host's.
+		close(nl);
+		struct if_nameindex *ni = if_nameindex();
+		printf("interfaces (netlink):");
+		for (struct if_nameindex *p = ni; p && p->if_index; p++)
+			printf(" %s", p->if_name);
+		printf("\n");
+		if (ni)
+			if_freenameindex(ni);
+	}
 	errno = 0;
 	report("socket(AF_PACKET, SOCK_RAW)", socket(AF_PACKET, SOCK_RAW, 0));
 	errno = 0;

@@ -48,6 +48,9 @@ var ioctls = map[uint]ioctlArg{
 
 func sysIoctl(t *kernel.Task, a args) (uint64, error) {
 	fd, req, argp := fdArg(a[0]), uint(uint32(a[1])), a[2]
+	if r, ok, err := netdevIoctl(t, fd, req, argp); ok { // SIOCGIF* (sys_netdev.go)
+		return r, err
+	}
 	spec, known := ioctls[req]
 	if !known {
 		if _, err := t.Proc.FDs.Get(fd); err != nil {

@@ -28,7 +28,9 @@ func New(k *kernel.Kernel) vfs.FileSystem {
 		"cpuinfo": synth.NewFile(0o444, func() ([]byte, error) { return cpuinfo, nil }),
 		"meminfo": synth.NewFile(0o444, p.meminfo),
 		"net": synth.NewDir(func() map[string]vfs.Node {
-			return map[string]vfs.Node{"unix": synth.NewFile(0o444, k.ProcNetUnix)}
+			return map[string]vfs.Node{"unix": synth.NewFile(0o444, k.ProcNetUnix),
+				"dev": synth.NewFile(0o444, k.ProcNetDev), "route": synth.NewFile(0o444, k.ProcNetRoute),
+				"if_inet6": synth.NewFile(0o444, k.ProcNetIfInet6)}
 		}),
 		"version": synth.NewFile(0o444, func() ([]byte, error) {
 			return []byte("Linux version 6.1.0-litebox (litebox@litebox) #1 SMP LiteBox-Go\n"), nil
