@@ -216,6 +216,10 @@ func rdpid() uint64
 func rdtscpAux() uint32
 func cpuidFeatures() (ecx7, edx81 uint32)
 
+// callVDSO3 calls the vDSO code at fn with three arguments; the tests run
+// the image's entries with it.
+func callVDSO3(fn, a, b, c uintptr) uintptr
+
 // CPUsRestricted reports whether RestrictCPUs was called.
 func (c *Clock) CPUsRestricted() bool {
 	c.mu.Lock()

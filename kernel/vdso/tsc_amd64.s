@@ -47,3 +47,15 @@ ext:
 	MOVL DX, edx81+4(FP)
 done:
 	RET
+
+// func callVDSO3(fn uintptr, a, b, c uintptr) uintptr: calls a vDSO entry
+// with the C calling convention (kernel/vdso's tests run the image's code
+// on this CPU). The entries use no stack but the return address.
+TEXT ·callVDSO3(SB),NOSPLIT,$0-40
+	MOVQ fn+0(FP), AX
+	MOVQ a+8(FP), DI
+	MOVQ b+16(FP), SI
+	MOVQ c+24(FP), DX
+	CALL AX
+	MOVQ AX, ret+32(FP)
+	RET
