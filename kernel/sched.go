@@ -21,8 +21,24 @@ type SchedAttr struct {
 	Affinity []uint64
 }
 
-// NumCPU is the number of CPUs the guest sees: the host's that litebox may use.
+// NumCPU is the number of CPUs the guest sees: the host's that litebox may
+// use (its affinity mask when it started). kernel/vdso numbers the same
+// CPUs 0..NumCPU()-1 for __vdso_getcpu.
 func NumCPU() int { return runtime.NumCPU() }
+
+// AllCPUs reports whether the affinity mask (bit i: CPU i; nil: every CPU)
+// has each of the guest's CPUs.
+func AllCPUs(mask []uint64) bool {
+	if mask == nil {
+		return true
+	}
+	for i := range NumCPU() {
+		if i/64 >= len(mask) || mask[i/64]&(1<<(i%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // Sched returns the thread's scheduling attributes.
 func (t *Task) Sched() SchedAttr {
@@ -34,9 +50,16 @@ func (t *Task) Sched() SchedAttr {
 }
 
 // SetSched replaces the thread's scheduling attributes; the shim has
-// checked them against the guest's rights (CheckSched).
+// checked them against the guest's rights (CheckSched). An affinity mask
+// without every CPU turns the vDSO's getcpu into the syscall for the whole
+// sandbox (vdso.Clock.RestrictCPUs): only the kernel knows the caller's
+// mask. That happens before the call returns, so the thread's next getcpu
+// already honours its mask.
 func (t *Task) SetSched(a SchedAttr) {
 	a.Affinity = slices.Clone(a.Affinity)
+	if !AllCPUs(a.Affinity) && t.Proc != nil && t.Proc.k != nil {
+		t.Proc.k.clock.RestrictCPUs()
+	}
 	t.mu.Lock()
 	t.sched = a
 	t.mu.Unlock()

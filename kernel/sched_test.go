@@ -101,3 +101,63 @@ func TestFindTask(t *testing.T) {
 		}
 	}
 }
+
+// TestAllCPUs: nil and masks with every CPU of the guest are all CPUs;
+// a missing CPU, a short or an empty mask are not.
+func TestAllCPUs(t *testing.T) {
+	n := kernel.NumCPU()
+	full := make([]uint64, (n+63)/64)
+	for i := range n {
+		full[i/64] |= 1 << (i % 64)
+	}
+	extra := append(append([]uint64(nil), full...), ^uint64(0)) // bits past the CPUs do not matter
+	for _, tc := range []struct {
+		name string
+		mask []uint64
+		want bool
+	}{
+		{"nil", nil, true},
+		{"every CPU", full, true},
+		{"every CPU and more", extra, true},
+		{"empty", []uint64{}, false},
+		{"zero", make([]uint64, len(full)), false},
+		{"the last CPU missing", func() []uint64 {
+			m := append([]uint64(nil), full...)
+			m[(n-1)/64] &^= 1 << ((n - 1) % 64)
+			return m
+		}(), false},
+	} {
+		if got := kernel.AllCPUs(tc.mask); got != tc.want {
+			t.Errorf("%s: AllCPUs(%#x) = %v, want %v", tc.name, tc.mask, got, tc.want)
+		}
+	}
+}
+
+// TestSetSchedRestrictsVDSOGetcpu: a mask without every CPU makes the
+// sandbox's vDSO getcpu the syscall; other attributes and a full mask do
+// not.
+func TestSetSchedRestrictsVDSOGetcpu(t *testing.T) {
+	p := newProc(t)
+	leader := p.Leader()
+	clock := p.Kernel().Clock()
+	leader.SetSched(kernel.SchedAttr{Nice: 3})
+	full := make([]uint64, (kernel.NumCPU()+63)/64)
+	for i := range kernel.NumCPU() {
+		full[i/64] |= 1 << (i % 64)
+	}
+	leader.SetSched(kernel.SchedAttr{Affinity: full})
+	if clock.CPUsRestricted() {
+		t.Fatal("restricted after a nice value and a full mask")
+	}
+	if kernel.NumCPU() < 2 {
+		t.Skip("one CPU: every mask is the full one")
+	}
+	leader.SetSched(kernel.SchedAttr{Affinity: []uint64{1}})
+	if !clock.CPUsRestricted() {
+		t.Fatal("a one-CPU mask left the vDSO's getcpu unrestricted")
+	}
+	leader.SetSched(kernel.SchedAttr{})
+	if !clock.CPUsRestricted() {
+		t.Error("the restriction was lifted (it is one-way)")
+	}
+}

@@ -148,3 +148,67 @@ func TestEscapeVDSO(t *testing.T) {
 		t.Errorf("litebox's kernel saw add_key %d times, want %d (each site's and each syscall(2)'s)", served, 2*sites)
 	}
 }
+
+// TestVDSOGetcpu runs testdata/getcpu.c natively and under litebox: every
+// sched_getcpu and getcpu answer is a CPU of the thread's mask below
+// sysconf(_SC_NPROCESSORS_ONLN) on node 0, NULL pointers are allowed, a
+// thread pinned to one CPU is told that CPU, and RDTSCP/RDPID run
+// unprivileged (what makes the vDSO's host CPU number no news to the
+// guest, docs/SECURITY.md). The outputs must match.
+func TestVDSOGetcpu(t *testing.T) {
+	for _, v := range harness.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			t.Parallel()
+			bin := program(t, "getcpu", v)
+			native := runNative(t, "", nil, nil, bin)
+			if native.ExitCode != 0 {
+				t.Fatalf("native run failed:\n%s", native)
+			}
+			got := runGuest(t, harness.Guest{Mounts: []string{workMount(v)}}, nil, "/work/getcpu")
+			checkExitedNormally(t, got)
+			checkResult(t, got, native, true)
+		})
+	}
+}
+
+// TestVDSOGetcpuDoesNotTrap runs testdata/getcpu.c's loops with litebox's
+// syscall trace: 1000 calls each of sched_getcpu and getcpu with the
+// default affinity make no getcpu syscall (the vDSO answers from the host
+// CPU), while after sched_setaffinity to one CPU they do (the kernel
+// answers from the mask) and every answer is the pinned CPU. The outputs
+// match the native runs'.
+func TestVDSOGetcpuDoesNotTrap(t *testing.T) {
+	bin := program(t, "getcpu", staticVariant)
+	for _, tc := range []struct {
+		mode      string
+		wantTrap  bool
+		wantState string
+	}{
+		{"loop", false, "the vDSO answers"},
+		{"pinloop", true, "the kernel answers for a pinned thread"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			native := runNative(t, "", nil, nil, bin, tc.mode, "1000")
+			if native.ExitCode != 0 {
+				t.Fatalf("native run failed:\n%s", native)
+			}
+			trace := filepath.Join(t.TempDir(), "trace")
+			g := harness.Guest{Mounts: []string{workMount(staticVariant)}, Flags: []string{"--trace-syscalls", trace}}
+			got := runLitebox(t, nil, g.Argv(litebox(t), "/work/getcpu", tc.mode, "1000")[1:]...)
+			checkExitedNormally(t, got)
+			checkResult(t, got, native, true)
+			data, err := os.ReadFile(trace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			used := strings.Fields(string(data))
+			if len(used) == 0 {
+				t.Fatal("empty syscall trace")
+			}
+			if trapped := slices.Contains(used, "getcpu"); trapped != tc.wantTrap {
+				t.Errorf("getcpu trapped into litebox's kernel: %v, want %v (%s); syscalls used: %v",
+					trapped, tc.wantTrap, tc.wantState, used)
+			}
+		})
+	}
+}

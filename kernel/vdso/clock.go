@@ -87,8 +87,10 @@ type Clock struct {
 	mem     platform.Memory // the data page; nil until the first Map
 	page    []byte
 	stopped bool
-	stop    chan struct{}
-	done    chan struct{}
+	// cpuRestricted: RestrictCPUs was called (the page's cpuRestricted).
+	cpuRestricted bool
+	stop          chan struct{}
+	done          chan struct{}
 }
 
 // NewClock returns the clocks of a sandbox that booted at boot. It takes
@@ -206,6 +208,7 @@ func (c *Clock) dataPage(newMemory func(uint64) (platform.Memory, error)) (platf
 		return nil, errors.New("vdso: data page too small")
 	}
 	c.mem, c.page = mem, mem.Bytes()
+	c.writeCPU(hostCPUSetup())
 	if c.usable && c.publishFirst() {
 		c.word(vvMode).Store(1)
 		c.stop, c.done = make(chan struct{}), make(chan struct{})

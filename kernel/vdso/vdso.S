@@ -13,6 +13,9 @@
 //  24  mult   nanoseconds per TSC tick, fixed point with 32 fraction bits
 //  32  mono   CLOCK_MONOTONIC at tsc, in ns (the sandbox's boot is 0)
 //  40  real   CLOCK_REALTIME at tsc, in ns since the epoch
+//  48  cpu    getcpu's method: 0 syscall, 1 RDTSCP, 2 RDPID; bit 8: some
+//              thread of the sandbox has a restricted affinity mask (syscall)
+// 2048 cpumap 1024 uint16: host CPU -> guest CPU, 0xffff: not the sandbox's
 // clock(now) = base + ((rdtsc - tsc) * mult) >> 32.
 
 	.equ VV_SEQ, 0
@@ -21,6 +24,16 @@
 	.equ VV_MULT, 24
 	.equ VV_MONO, 32
 	.equ VV_REAL, 40
+	.equ VV_CPU, 48
+	.equ VV_CPUMAP, 2048
+
+	.equ CPU_RDTSCP, 1
+	.equ CPU_RDPID, 2
+	.equ CPU_METHOD, 0xff
+	.equ CPU_RESTRICTED, 1 << 8
+	.equ CPUMAP_LEN, 1024
+	.equ CPU_UNMAPPED, 0xffff
+	.equ TSC_AUX_CPU, 0xfff  // TSC_AUX = node << 12 | cpu (Linux, x86-64)
 
 	// Clock ids (include/uapi/linux/time.h) as bit masks.
 	.equ REAL_CLOCKS, (1 << 0) | (1 << 5) | (1 << 11)          // REALTIME, REALTIME_COARSE, TAI
@@ -206,15 +219,47 @@ __vdso_clock_getres:
 	.cfi_endproc
 	.size __vdso_clock_getres, . - __vdso_clock_getres
 
-// int getcpu(unsigned *cpu, unsigned *node, void *cache): always the
-// syscall. The kernel's answer depends on the calling thread (its tid and
-// affinity mask), which nothing here can know without it; the host's CPU
-// number (RDPID) would contradict sched_getaffinity.
+// int getcpu(unsigned *cpu, unsigned *node, void *cache): the host CPU
+// the thread runs on (TSC_AUX, read with the instruction the data page
+// names) as the guest numbers it (the page's map), node 0 (the guest sees
+// one node); NULL pointers are skipped, as Linux's vDSO does. The syscall
+// answers when the page names no instruction, when some thread of the
+// sandbox has a restricted affinity mask (the guest's masks are not
+// applied on the host, so the host CPU could be outside the caller's; the
+// kernel answers from it), or when the host CPU is not in the map.
 	.globl __vdso_getcpu
 	.type __vdso_getcpu, @function
 __vdso_getcpu:
 	.cfi_startproc
-	movl $SYS_getcpu, %eax
+	movl vvar_page+VV_CPU(%rip), %eax
+	testl $CPU_RESTRICTED, %eax
+	jnz 9f
+	andl $CPU_METHOD, %eax
+	cmpl $CPU_RDPID, %eax
+	je 1f
+	cmpl $CPU_RDTSCP, %eax
+	jne 9f
+	movq %rdx, %r8           // rdtscp writes edx: keep the cache argument
+	rdtscp                   // ecx = TSC_AUX
+	movq %r8, %rdx
+	jmp 2f
+1:	rdpid %rcx
+2:	andl $TSC_AUX_CPU, %ecx
+	cmpl $CPUMAP_LEN, %ecx
+	jae 9f
+	leaq vvar_page(%rip), %r8
+	movzwl VV_CPUMAP(%r8,%rcx,2), %ecx
+	cmpl $CPU_UNMAPPED, %ecx
+	je 9f
+	testq %rdi, %rdi
+	jz 3f
+	movl %ecx, (%rdi)
+3:	testq %rsi, %rsi
+	jz 4f
+	movl $0, (%rsi)
+4:	xorl %eax, %eax
+	ret
+9:	movl $SYS_getcpu, %eax
 	syscall
 	ret
 	.cfi_endproc

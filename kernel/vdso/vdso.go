@@ -1,8 +1,8 @@
 // Package vdso is the guest's vDSO: a small shared object (vdso.S, built
 // by `go generate` into the committed vdso.so) that every guest address space
-// maps, with the data page its clock functions read ([vvar]), and the
-// sandbox's clocks (Clock) that keep that page and answer the kernel's
-// clock syscalls from the same parameters.
+// maps, with the data page its clock functions and getcpu read ([vvar]),
+// and the sandbox's clocks (Clock) that keep that page and answer the
+// kernel's clock syscalls from the same parameters.
 package vdso
 
 //go:generate go run gen.go

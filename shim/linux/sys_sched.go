@@ -82,10 +82,14 @@ func sysSchedSetaffinity(t *kernel.Task, a args) (uint64, error) {
 	return 0, nil
 }
 
-// sysGetcpu reports a CPU of the thread's affinity mask, on node 0. Which
-// host CPU a stub runs on is not the guest's business (and would be stale
-// at once); a fixed CPU per thread, spread over the allowed CPUs by thread
-// id, keeps per-CPU caches in the guest spread as they would be. The third
+// sysGetcpu reports a CPU of the thread's affinity mask, on node 0. The
+// vDSO answers most calls from the host CPU (kernel/vdso/cpu.go); this is
+// the answer when it cannot, above all once a guest thread has restricted
+// its mask, which litebox does not apply on the host, so the host CPU
+// could be outside it. The kernel does not know which host CPU the trapped
+// thread ran on (and it would be stale at once); a fixed CPU per thread,
+// spread over the allowed CPUs by thread id, keeps per-CPU caches in the
+// guest spread as they would be, and is always below NumCPU. The third
 // argument (a cache) has been unused since Linux 2.6.24.
 func sysGetcpu(t *kernel.Task, a args) (uint64, error) {
 	mask := cpuMask(t.Sched())
