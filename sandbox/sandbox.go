@@ -180,7 +180,8 @@ func New(cfg Config) (*Sandbox, error) {
 			return nil, fmt.Errorf("unknown syscall %q for the panic test hook", cfg.PanicOnSyscall)
 		}
 	}
-	fs, grant, err := buildFS(cfg)
+	budget := mm.NewBudget(cfg.Limits.Memory)
+	fs, grant, err := buildFS(cfg, budget)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +197,7 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	creds := cfg.creds()
 	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: alog}
-	s.budget = mm.NewBudget(cfg.Limits.Memory)
+	s.budget = budget
 	s.budget.MaxFiles = mappedFilesCap()
 	s.kernel = kernel.New(kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
@@ -244,7 +245,7 @@ func mappedFilesCap() int {
 // at once (ENFILE beyond): one share of RLIMIT_NOFILE.
 func hostFDsCap() int64 { return int64(nofileShare(256)) }
 
-func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
+func buildFS(cfg Config, budget *mm.Budget) (_ *vfs.VFS, grant func(), _ error) {
 	// The root directory is writable by the guest too, so it shares the
 	// limits of /tmp; what the sandbox itself puts there (mount points,
 	// host links) is granted on top once the view is built.
@@ -300,7 +301,7 @@ func buildFS(cfg Config) (_ *vfs.VFS, grant func(), _ error) {
 	}
 	for _, m := range cfg.Mounts {
 		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true,
-			Owner: cfg.hostOwner(), FDs: fds}); err != nil {
+			Owner: cfg.hostOwner(), FDs: fds, Memory: budget}); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -1,7 +1,10 @@
 package tests
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -121,4 +124,69 @@ func TestShmChargedLikeTmp(t *testing.T) {
 	if _, err := fmt.Sscanf(strings.TrimPrefix(out, want), "bytes written: %d", &n); err != nil || n < 20<<20 || n > 24<<20 {
 		t.Errorf("/dev/shm took %d bytes (%v), want 20 to 24 MiB:\n%s", n, err, out)
 	}
+}
+
+const mmapHostfileWant = `read after store: stored by mapping
+msync MS_SYNC: 0
+other fd after msync: 24 stored by mapping
+mapping after write: written
+msync MS_ASYNC: 0
+child sees: stored by mapping
+parent after child: from the child
+own mapping sees: from the child
+other process: exit 0
+after other process: other mapping
+munmap: 0
+read after munmap: 24 unmapped without msync
+fsync: 0
+read after fsync: 24 fsynced
+fdatasync: 0
+close fd: 0
+truncate: 0
+grow: 0
+second page after regrow: (zero)
+first page: first page
+shared rw of O_RDONLY: EACCES
+`
+
+// TestMmapHostFile runs testdata/mmap_hostfile.c on a host directory:
+// natively, and under litebox with the directory mounted :rw, then
+// compares the files it left, read from the host. Then the same
+// directory mounted :ro: nothing can be mapped writable.
+func TestMmapHostFile(t *testing.T) {
+	for _, v := range harness.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			t.Parallel()
+			bin := program(t, "mmap_hostfile", v)
+			want := harness.Result{Stdout: []byte(mmapHostfileWant)}
+			nativeDir, guestDir := t.TempDir(), t.TempDir()
+			checkResult(t, runNative(t, "", nil, nil, bin, nativeDir), want, true)
+			got := runGuest(t, harness.Guest{Mounts: []string{workMount(v), guestDir + ":/data:rw"}}, nil, "/work/mmap_hostfile", "/data")
+			checkExitedNormally(t, got)
+			checkResult(t, got, want, true)
+			for _, name := range []string{"f", "g"} {
+				n, errN := os.ReadFile(filepath.Join(nativeDir, name))
+				g, errG := os.ReadFile(filepath.Join(guestDir, name))
+				if errN != nil || errG != nil || !bytes.Equal(n, g) {
+					t.Errorf("host file %s after the guest differs from native (%v, %v): %d bytes, native %d; %s",
+						name, errN, errG, len(g), len(n), printable(g))
+				}
+			}
+			if f, _ := os.ReadFile(filepath.Join(guestDir, "f")); !bytes.Contains(f, []byte("at exit")) || !bytes.Contains(f, []byte("other mapping")) {
+				t.Errorf("host file f lacks what the guest stored before exit: %s", printable(f))
+			}
+			ro := runGuest(t, harness.Guest{Mounts: []string{workMount(v), guestDir + ":/data:ro"}}, nil, "/work/mmap_hostfile", "/data", "ro")
+			checkExitedNormally(t, ro)
+			checkResult(t, ro, harness.Result{Stdout: []byte("open O_RDWR: EROFS\nopen O_RDONLY: 3\nshared rw of O_RDONLY: EACCES\nshared ro: stored by mapping\nmprotect PROT_WRITE: EACCES\n")}, true)
+		})
+	}
+}
+
+// printable shows the non-zero runs of a mostly zero file.
+func printable(b []byte) string {
+	var out []string
+	for _, run := range bytes.FieldsFunc(b, func(r rune) bool { return r == 0 }) {
+		out = append(out, fmt.Sprintf("%q", run))
+	}
+	return "[" + strings.Join(out, " ") + "]"
 }

@@ -635,6 +635,10 @@ func (m *MM) unmapLocked(start, end uint64) error {
 	var firstErr error
 	for _, v := range m.vmas {
 		if v.Start >= start && v.End <= end {
+			// munmap writes a host file's pages back (Linux keeps them
+			// dirty in the page cache; here the cache may go with the
+			// last mapping). An error cannot be reported by munmap.
+			_ = syncVMA(v, v.Start, v.End)
 			if err := m.as.Unmap(v.Start, v.len()); err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("mm: unmap %#x-%#x: %w", v.Start, v.End, err)
 			}
@@ -1123,6 +1127,9 @@ func (m *MM) CanFork() error {
 func (m *MM) Release() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, v := range m.vmas {
+		_ = syncVMA(v, v.Start, v.End) // exit writes a host file's pages back
+	}
 	m.budget.add(-int64(m.committed))
 	m.mapped, m.committed = 0, 0
 	m.vmas = nil

@@ -24,6 +24,24 @@ type SharedFile interface {
 	Object() any
 }
 
+// PageSyncer is a SharedFile whose pages are a copy of a file kept
+// elsewhere (hostfs's page cache of a host file): stores into a mapping
+// reach the file when SyncPages writes the file range [off, off+length)
+// back. mm calls it at msync and munmap (and for every mapping when the
+// address space is released).
+type PageSyncer interface {
+	SyncPages(off, length uint64) error
+}
+
+// syncVMA writes back [start, end) of v if its pages are a copy.
+func syncVMA(v VMA, start, end uint64) error {
+	ps, ok := v.Pages.(PageSyncer)
+	if !ok || start >= end {
+		return nil
+	}
+	return ps.SyncPages(v.Offset+(start-v.Start), end-start)
+}
+
 // MemRun is a range of a memory file: Len bytes from Off of Mem, or a
 // hole of Len bytes when Mem is nil.
 type MemRun struct {
@@ -105,8 +123,11 @@ func (m *MM) SharedKey(addr uint64) (obj any, off uint64, ok bool) {
 	return v.Obj, v.Offset + (addr - v.Start), true
 }
 
-// Msync checks an msync(2) call. The pages of a shared mapping are the
-// file's own (memfs), so nothing is left to write back.
+// Msync implements msync(2). The pages of a memfs file's mapping are the
+// file's own, so nothing is left to write back; a host file's (hostfs)
+// are written back, with MS_SYNC and MS_ASYNC alike (done at once: Linux
+// only starts the I/O for MS_ASYNC, but read(2) sees the pages either
+// way); MS_INVALIDATE alone changes nothing, as on Linux.
 func (m *MM) Msync(addr, length uint64, flags int) error {
 	if flags&^(unix.MS_ASYNC|unix.MS_SYNC|unix.MS_INVALIDATE) != 0 ||
 		flags&(unix.MS_ASYNC|unix.MS_SYNC) == unix.MS_ASYNC|unix.MS_SYNC || addr%PageSize != 0 {
@@ -120,6 +141,14 @@ func (m *MM) Msync(addr, length uint64, flags int) error {
 	defer m.mu.Unlock()
 	if !m.covered(addr, end) {
 		return unix.ENOMEM
+	}
+	if flags&(unix.MS_SYNC|unix.MS_ASYNC) == 0 {
+		return nil
+	}
+	for _, v := range m.vmas {
+		if err := syncVMA(v, max(v.Start, addr), min(v.End, end)); err != nil {
+			return unix.EIO
+		}
 	}
 	return nil
 }
