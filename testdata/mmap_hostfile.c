@@ -9,8 +9,12 @@
 //                          truncation while mapped. The caller then checks
 //                          DIR/f and DIR/g from the host.
 //   mmap_hostfile DIR ro   DIR is read-only: what may and may not be mapped.
+//   mmap_hostfile DIR eof  past the end of the file: SIGBUS, until the file
+//                          grows (then the mapping shows the new bytes).
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +53,53 @@ static int readonly(void) {
 	return 0;
 }
 
+static sigjmp_buf jump;
+
+static void on_bus(int sig, siginfo_t *si, void *uc) {
+	(void)uc;
+	printf("SIG%s code %d\n", sigabbrev_np(sig), si->si_code);
+	siglongjmp(jump, 1);
+}
+
+// touch reads (or, with store, writes) *p and says what happened.
+static void touch(const char *what, volatile char *p, int store) {
+	printf("%s: ", what);
+	if (sigsetjmp(jump, 1) == 0) {
+		if (store)
+			*p = 'w';
+		printf("ok %c\n", *p ? *p : '0');
+	}
+}
+
+static int past_eof(void) {
+	struct sigaction sa = {.sa_sigaction = on_bus, .sa_flags = SA_SIGINFO | SA_NODEFER};
+	sigaction(SIGBUS, &sa, NULL);
+	int fd = open(in("e"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || ftruncate(fd, 100) < 0) {
+		printf("setup: %s\n", strerrorname_np(errno));
+		return 1;
+	}
+	char *p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		printf("mmap: %s\n", strerrorname_np(errno));
+		return 1;
+	}
+	touch("last byte of the first page", p + 4095, 1);
+	touch("read past the end", p + 4096, 0);
+	touch("write past the end", p + 2 * 4096 + 7, 1);
+	printf("read(2) into it: %s\n", res(pread(fd, p + 4096, 10, 0)));
+	pwrite(fd, "grown", 5, 4096);
+	touch("after write(2) grew the file", p + 4096, 0);
+	printf("ftruncate: %s\n", res(ftruncate(fd, 3 * 4096)));
+	touch("after ftruncate", p + 2 * 4096 + 7, 1);
+	printf("ftruncate back: %s\n", res(ftruncate(fd, 4096)));
+	touch("past the end again", p + 4096, 0);
+	printf("mprotect: %s\n", res(mprotect(p, 3 * 4096, PROT_READ)));
+	touch("read-only, past the end", p + 2 * 4096, 0);
+	touch("read-only, in the file", p + 10, 0);
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	if (argc < 2)
 		return 2;
@@ -56,6 +107,8 @@ int main(int argc, char **argv) {
 	snprintf(base, sizeof base, "%s", argv[1]);
 	if (argc > 2 && strcmp(argv[2], "ro") == 0)
 		return readonly();
+	if (argc > 2 && strcmp(argv[2], "eof") == 0)
+		return past_eof();
 
 	int fd = open(in("f"), O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || ftruncate(fd, SZ) < 0) {

@@ -264,3 +264,32 @@ func TestPythonMmapMounted(t *testing.T) {
 		t.Errorf("host file after the guest differs from native (%v, %v): %s, native %s", errN, errG, printable(g), printable(n))
 	}
 }
+
+// TestMmapPastEOF runs `mmap_hostfile DIR eof`: a shared mapping longer
+// than its file raises SIGBUS (BUS_ADRERR) past the end, read(2) into it
+// fails with EFAULT, and once write(2) or ftruncate grows the file the
+// same mapping shows the new bytes; on a host file (:rw mount) and a
+// memfs one (/tmp). One known difference (docs/SECURITY.md, "Known
+// gaps"): a page truncated away stays mapped, zeroed, where Linux
+// unmaps it (SIGBUS).
+func TestMmapPastEOF(t *testing.T) {
+	for _, v := range harness.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			t.Parallel()
+			bin := program(t, "mmap_hostfile", v)
+			native := runNative(t, "", nil, nil, bin, t.TempDir(), "eof")
+			if native.ExitCode != 0 || !strings.Contains(string(native.Stdout), "read past the end: SIGBUS code 2\n") {
+				t.Fatalf("native run:\n%s", native)
+			}
+			want := native
+			want.Stdout = []byte(strings.Replace(string(native.Stdout), "past the end again: SIGBUS code 2\n", "past the end again: ok 0\n", 1))
+			for name, dir := range map[string]string{"hostfs": "/data", "memfs": "/tmp"} {
+				t.Run(name, func(t *testing.T) {
+					got := runGuest(t, harness.Guest{Mounts: []string{workMount(v), t.TempDir() + ":/data:rw"}}, nil, "/work/mmap_hostfile", dir, "eof")
+					checkExitedNormally(t, got)
+					checkResult(t, got, want, true)
+				})
+			}
+		})
+	}
+}

@@ -77,14 +77,14 @@ func (v VMA) len() uint64 { return v.End - v.Start }
 //   - shared anonymous memory always (shmem charges at creation);
 //   - private file mappings always, unlike Linux: their pages are copies
 //     of the file filled in at mmap, not page cache;
-//   - shared file mappings while writable: their file pages are charged
-//     by the file system (memfs to --tmpfs-size, hostfs's cache to
-//     --memory), but the private zero pages past the end of the file take
-//     stores.
+//   - shared file mappings never, as on Linux: their pages are the file's,
+//     charged by the file system (memfs to --tmpfs-size, hostfs's cache to
+//     --memory), and their pages past the end of the file are PROT_NONE
+//     (shared.go), so they hold no memory of their own.
 func (v VMA) commits() bool {
 	switch {
 	case v.Pages != nil:
-		return v.Prot&unix.PROT_WRITE != 0
+		return false
 	case v.Shared, v.File != nil:
 		return true
 	default:
@@ -127,6 +127,9 @@ type MM struct {
 	peak      uint64 // the most mapped at once (getrusage's maxrss)
 	users     int    // processes sharing this address space
 	held      map[FileRef]struct{}
+	// eofHoles are the ranges of shared file mappings past the end of
+	// their file, mapped PROT_NONE (shared.go, FileFault).
+	eofHoles []Range
 }
 
 // Range is a half-open address range.
@@ -648,6 +651,7 @@ func (m *MM) unmapLocked(start, end uint64) error {
 		kept = append(kept, v)
 	}
 	m.vmas = kept
+	m.clearHoles(start, end)
 	return firstErr
 }
 
@@ -921,6 +925,7 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 		if err := m.as.Unmap(old, oldLen); err != nil {
 			return 0, fmt.Errorf("mm: remap: %w", err)
 		}
+		m.clearHoles(old, old+oldLen)
 	} else if err := m.as.Remap(old, oldLen, dst, moveLen); err != nil {
 		return 0, fmt.Errorf("mm: remap: %w", err)
 	}
@@ -1091,7 +1096,7 @@ func (m *MM) Fork(as Mapper) *MM {
 	defer m.mu.Unlock()
 	c := &MM{as: as, vmas: append([]VMA(nil), m.vmas...), reserved: m.reserved, mmapTop: m.mmapTop,
 		brkStart: m.brkStart, brk: m.brk, limit: m.limit, mapped: m.mapped, committed: m.committed,
-		users: 1, budget: m.budget}
+		users: 1, budget: m.budget, eofHoles: append([]Range(nil), m.eofHoles...)}
 	// The copy's commit counts in full against the sandbox's budget, as
 	// Linux's dup_mmap charges every accountable VMA again (the host
 	// shares pages until written, the limit does not).
@@ -1132,6 +1137,6 @@ func (m *MM) Release() {
 	}
 	m.budget.add(-int64(m.committed))
 	m.mapped, m.committed = 0, 0
-	m.vmas = nil
+	m.vmas, m.eofHoles = nil, nil
 	m.dropAll()
 }

@@ -395,3 +395,53 @@ func TestSharedFileReadOnlyHoles(t *testing.T) {
 	_, err := m.Mmap(mm.MapRequest{Length: hole + P, Prot: rw, Shared: true, File: f0{}, Pages: f})
 	wantErrno(t, err, unix.ENOMEM)
 }
+
+// TestSharedFilePastEOF: pages of a shared mapping past the end of the
+// file are PROT_NONE; a fault there is SIGBUS while the file is short and
+// maps the file's new pages once it has grown. Faults elsewhere are not
+// FileFault's.
+func TestSharedFilePastEOF(t *testing.T) {
+	fs := memfs.New(0)
+	f, h := sharedFile(t, fs, "f", P)
+	m, fm := newMM()
+	a := mapShared(t, m, f, 0, 3*P, 0, rw)
+	if pg := fm.pages[a+P]; pg == nil || pg.prot != nop {
+		t.Fatalf("page past the end: %+v, want mapped PROT_NONE", pg)
+	}
+	for _, tc := range []struct {
+		addr            uint64
+		handled, sigbus bool
+	}{
+		{a + 10, false, false},     // in the file: a real SIGSEGV
+		{a + P + 5, false, true},   // past the end
+		{a + 3*P, false, false},    // outside the mapping
+		{a + 2*P + 1, false, true}, // past the end
+	} {
+		if h, b := m.FileFault(tc.addr); h != tc.handled || b != tc.sigbus {
+			t.Errorf("FileFault(%#x) = %v, %v, want %v, %v", tc.addr, h, b, tc.handled, tc.sigbus)
+		}
+	}
+	if _, err := h.WriteAt([]byte("grown"), P+5); err != nil {
+		t.Fatal(err)
+	}
+	if hd, b := m.FileFault(a + P + 5); !hd || b {
+		t.Fatalf("after the file grew: FileFault = %v, %v, want handled", hd, b)
+	}
+	wantBytes(t, "grown page in the mapping", fm.peek(t, a+P+5, 5), []byte("grown"))
+	if pg := fm.pages[a+P]; pg.prot != rw {
+		t.Errorf("grown page has protection %s, want rw", permString(pg.prot))
+	}
+	if hd, b := m.FileFault(a + 2*P); hd || !b {
+		t.Errorf("still past the end: FileFault = %v, %v, want SIGBUS", hd, b)
+	}
+	// mprotect keeps the pages past the end PROT_NONE.
+	wantErrno(t, m.Mprotect(a, 3*P, ro), 0)
+	if fm.pages[a+2*P].prot != nop || fm.pages[a].prot != ro {
+		t.Error("mprotect made the page past the end accessible, or not the file's")
+	}
+	// Unmapped: no longer FileFault's.
+	wantErrno(t, m.Munmap(a, 3*P), 0)
+	if hd, b := m.FileFault(a + 2*P); hd || b {
+		t.Errorf("after munmap: FileFault = %v, %v", hd, b)
+	}
+}

@@ -40,7 +40,7 @@ var table = [numSlots]entry{
 	unix.SYS_LSTAT:             {name: "lstat", fn: sysLstat},
 	unix.SYS_POLL:              {name: "poll", fn: sysPoll, flags: mayBlock},
 	unix.SYS_LSEEK:             {name: "lseek", fn: sysLseek},
-	unix.SYS_MMAP:              {name: "mmap", fn: sysMmap, note: "MAP_SHARED of memfs files maps the file's pages, of host files on :rw mounts a page cache written back to the host file (msync, munmap, fsync, last close, exit); read-only mounts: private copies; no SIGBUS past the end of a file (private zero pages); --memory charged as Linux's commit accounting (writable private and shared anonymous memory, private file copies); 65530 VMAs at most (ENOMEM)"},
+	unix.SYS_MMAP:              {name: "mmap", fn: sysMmap, note: "MAP_SHARED of memfs files maps the file's pages, of host files on :rw mounts a page cache written back to the host file (msync, munmap, fsync, last close, exit); read-only mounts: private copies; SIGBUS past the end of a shared file mapping (a page truncated away while mapped stays mapped, zeroed); --memory charged as Linux's commit accounting (writable private and shared anonymous memory, private file copies); 65530 VMAs at most (ENOMEM)"},
 	unix.SYS_MPROTECT:          {name: "mprotect", fn: sysMprotect, note: "adding PROT_WRITE to private memory charges --memory (ENOMEM if it does not fit, nothing changed), removing it releases, as Linux's commit accounting"},
 	unix.SYS_MUNMAP:            {name: "munmap", fn: sysMunmap},
 	unix.SYS_BRK:               {name: "brk", fn: sysBrk},
