@@ -293,3 +293,40 @@ func TestMmapPastEOF(t *testing.T) {
 		})
 	}
 }
+
+// pythonMmapCharge maps host files of 128 and 16 MiB MAP_SHARED and
+// stores into their last byte.
+const pythonMmapCharge = `import mmap, os, sys
+for mib in (128, 16):
+    p = os.path.join(sys.argv[1], 'big%d' % mib)
+    with open(p, 'w+b') as f:
+        f.truncate(mib << 20)
+        try:
+            m = mmap.mmap(f.fileno(), 0)
+            m[-1] = 1
+            m.close()
+            print(mib, 'MiB: mapped')
+        except OSError as e:
+            print(mib, 'MiB:', os.strerror(e.errno))
+`
+
+// TestMmapHostFileCharged: the page cache of a mapped host file is charged
+// to --memory. Under --memory 64M a 128 MiB file cannot be mapped (ENOMEM
+// from mmap), a 16 MiB one can, and its store reaches the host file;
+// natively both map.
+func TestMmapHostFileCharged(t *testing.T) {
+	t.Parallel()
+	needProgram(t, pythonPath)
+	native := runNative(t, "", nil, nil, pythonPath, "-c", pythonMmapCharge, t.TempDir())
+	if string(native.Stdout) != "128 MiB: mapped\n16 MiB: mapped\n" {
+		t.Fatalf("native run:\n%s", native)
+	}
+	dir := t.TempDir()
+	got := runGuest(t, harness.Guest{Mounts: []string{dir + ":/data:rw"}, Flags: []string{"--memory", "64M"}}, nil, pythonPath, "-c", pythonMmapCharge, "/data")
+	checkExitedNormally(t, got)
+	checkResult(t, got, harness.Result{Stdout: []byte("128 MiB: Cannot allocate memory\n16 MiB: mapped\n")}, true)
+	b, err := os.ReadFile(filepath.Join(dir, "big16"))
+	if err != nil || len(b) != 16<<20 || b[len(b)-1] != 1 {
+		t.Errorf("host file big16 after the guest: %d bytes, %v", len(b), err)
+	}
+}
