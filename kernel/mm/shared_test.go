@@ -1,6 +1,7 @@
 package mm_test
 
 import (
+	"fmt"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -444,4 +445,64 @@ func TestSharedFilePastEOF(t *testing.T) {
 	if hd, b := m.FileFault(a + 2*P); hd || b {
 		t.Errorf("after munmap: FileFault = %v, %v", hd, b)
 	}
+}
+
+// syncFile is a SharedFile whose pages are a copy (hostfs's cache): it
+// records the ranges SyncPages is asked to write back.
+type syncFile struct {
+	mem   platform.Memory
+	size  uint64
+	syncs []mm.Range // file offsets
+}
+
+func (s *syncFile) SharePages(off, length uint64, _ bool, alloc func(uint64) (platform.Memory, error)) ([]mm.MemRun, error) {
+	if s.mem == nil {
+		m, err := alloc(s.size)
+		if err != nil {
+			return nil, err
+		}
+		s.mem = m
+	}
+	if off >= s.size {
+		return nil, nil
+	}
+	return []mm.MemRun{{Mem: s.mem, Off: off, Len: min(length, s.size-off)}}, nil
+}
+
+func (s *syncFile) Object() any { return s }
+
+func (s *syncFile) SyncPages(off, length uint64) error {
+	s.syncs = append(s.syncs, mm.Range{Start: off, End: off + length})
+	return nil
+}
+
+// TestSharedFileWriteBack: msync (MS_SYNC or MS_ASYNC, not MS_INVALIDATE
+// alone), munmap and Release ask a copied file to write back exactly the
+// file range concerned; a shared file mapping costs the budget nothing.
+func TestSharedFileWriteBack(t *testing.T) {
+	sf := &syncFile{size: 4 * P}
+	m, _ := newMM()
+	b := mm.NewBudget(1 << 20)
+	m.SetBudget(b)
+	a := mustMmap(t, m, mm.MapRequest{Addr: A, Length: 4 * P, Prot: rw, Fixed: true, Shared: true, File: f0{}, Pages: sf, Offset: P})
+	if b.Used() != 0 {
+		t.Errorf("a shared file mapping charged %d bytes", b.Used())
+	}
+	want := func(what string, rs ...mm.Range) {
+		t.Helper()
+		if fmt.Sprint(sf.syncs) != fmt.Sprint(rs) {
+			t.Errorf("%s: write-back of %v, want %v", what, sf.syncs, rs)
+		}
+		sf.syncs = nil
+	}
+	wantErrno(t, m.Msync(a+P, P, unix.MS_INVALIDATE), 0)
+	want("MS_INVALIDATE")
+	wantErrno(t, m.Msync(a+P, P, unix.MS_SYNC), 0)
+	want("MS_SYNC", mm.Range{Start: 2 * P, End: 3 * P})
+	wantErrno(t, m.Msync(a, 4*P, unix.MS_ASYNC), 0)
+	want("MS_ASYNC", mm.Range{Start: P, End: 5 * P})
+	wantErrno(t, m.Munmap(a+3*P, P), 0)
+	want("munmap", mm.Range{Start: 4 * P, End: 5 * P})
+	m.Release()
+	want("release", mm.Range{Start: P, End: 4 * P})
 }
