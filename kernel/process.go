@@ -110,9 +110,11 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 			// nice value below 0 (the sched and priority calls obey them).
 			unix.RLIMIT_RTPRIO: {Cur: 0, Max: 0},
 			unix.RLIMIT_NICE:   {Cur: 0, Max: 0},
-			// No process can map more than the sandbox's --memory: the
-			// JVM sizes its heap reservation from RLIMIT_AS.
-			unix.RLIMIT_AS: asRlimit(k.memory().Limit()),
+			// Unlimited, as Linux's default: --memory charges committed
+			// memory (kernel/mm VMA.commits), not address space, so a
+			// PROT_NONE reservation larger than the budget (CPython,
+			// V8, the JVM's heap) is allowed as on Linux.
+			unix.RLIMIT_AS: {Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY},
 		},
 		children:   map[int]*Process{},
 		tasks:      map[int]*Task{},
@@ -626,15 +628,6 @@ func (p *Process) Setrlimit(resource int, r unix.Rlimit) error {
 
 // rlimNLimits is RLIM_NLIMITS on Linux: the number of resource limits.
 const rlimNLimits = 16
-
-// asRlimit is the default RLIMIT_AS: the sandbox's memory budget, or no
-// limit without one.
-func asRlimit(budget uint64) unix.Rlimit {
-	if budget == 0 {
-		return unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
-	}
-	return unix.Rlimit{Cur: budget, Max: budget}
-}
 
 // asLimit is the process's RLIMIT_AS in bytes for its address space's
 // own limit (0: none; the sandbox's budget applies anyway).

@@ -134,12 +134,27 @@ func (t *Task) loop() int {
 		case platform.EventFault:
 			t.Proc.k.cfg.Log.Debug("guest fault", "pid", t.Proc.PID, "tid", t.TID, "signal", ev.Signal,
 				"code", ev.Code, "addr", ev.Addr, "rip", t.Regs.Rip)
+			if ev.Signal == unix.SIGSEGV {
+				// Past the end of a shared file mapping: the file may
+				// have grown (retry), or it is Linux's SIGBUS.
+				switch handled, sigbus := t.Proc.MM.FileFault(ev.Addr); {
+				case handled:
+					continue
+				case sigbus:
+					t.ForceSignal(SigInfo{Signo: unix.SIGBUS, Code: busAdrErr, Addr: ev.Addr})
+					continue
+				}
+			}
 			t.ForceSignal(SigInfo{Signo: ev.Signal, Code: ev.Code, Addr: ev.Addr})
 		case platform.EventInterrupt:
 			t.checkCPUTimers() // the CPU timers' sampler interrupts (cputimer.go)
 		}
 	}
 }
+
+// busAdrErr is BUS_ADRERR, the si_code of a SIGBUS for an access past the
+// end of a mapped file.
+const busAdrErr = 2
 
 // abandon removes a thread whose goroutine panicked, so that the end of
 // the sandbox does not wait for it. The kernel's state may be broken: a

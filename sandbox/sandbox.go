@@ -182,7 +182,8 @@ func New(cfg Config) (*Sandbox, error) {
 		}
 	}
 	names := &nameFiles{}
-	fs, grant, err := buildFS(cfg, names)
+	budget := mm.NewBudget(cfg.Limits.Memory)
+	fs, grant, err := buildFS(cfg, names, budget)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +199,7 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	creds := cfg.creds()
 	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: alog}
-	s.budget = mm.NewBudget(cfg.Limits.Memory)
+	s.budget = budget
 	s.budget.MaxFiles = mappedFilesCap()
 	s.kernel = kernel.New(kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
@@ -247,7 +248,7 @@ func mappedFilesCap() int {
 // at once (ENFILE beyond): one share of RLIMIT_NOFILE.
 func hostFDsCap() int64 { return int64(nofileShare(256)) }
 
-func buildFS(cfg Config, names *nameFiles) (_ *vfs.VFS, grant func(), _ error) {
+func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant func(), _ error) {
 	// The root directory is writable by the guest too, so it shares the
 	// limits of /tmp; what the sandbox itself puts there (mount points,
 	// host links) is granted on top once the view is built.
@@ -307,7 +308,7 @@ func buildFS(cfg Config, names *nameFiles) (_ *vfs.VFS, grant func(), _ error) {
 	}
 	for _, m := range cfg.Mounts {
 		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true,
-			Owner: cfg.hostOwner(), FDs: fds}); err != nil {
+			Owner: cfg.hostOwner(), FDs: fds, Memory: budget}); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -12,7 +12,7 @@
 static char base[PATH_MAX];
 
 // in returns base/name, in one of four rotating buffers.
-static char *in(const char *name) {
+__attribute__((unused)) static char *in(const char *name) {
 	static char buf[4][2 * PATH_MAX];
 	static int which;
 	which = (which + 1) % 4;

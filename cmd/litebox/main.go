@@ -262,7 +262,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 	f.StringVar(&auditMax, "audit-max-size", "64M", "cap the --audit file's size; one audit_truncated event ends it (0: unlimited)")
 	f.StringVar(&tmpSize, "tmpfs-size", "1G", "cap the bytes stored in /tmp, data and metadata (K, M, G suffixes; 0: unlimited)")
 	f.Int64Var(&tmpInodes, "tmpfs-inodes", 0, "cap the files, directories and symlinks in /tmp (0: one per 4 KiB of --tmpfs-size)")
-	f.StringVar(&memory, "memory", "4G", "cap the memory mapped by all guest processes together (0: unlimited)")
+	f.StringVar(&memory, "memory", "4G", "cap the memory committed by all guest processes together, as Linux's commit accounting: writable private memory, shared memory, kernel objects; PROT_NONE and read-only reservations are free (0: unlimited)")
 	f.StringVar(&fsize, "fsize", "4G", "largest file a guest may write (SIGXFSZ/EFBIG beyond; 0: unlimited)")
 	f.IntVar(&pids, "pids", 512, "most processes and threads alive at once (fork gives EAGAIN beyond; 0: unlimited)")
 	f.IntVar(&nofile, "nofile", 1024, "most open descriptors per process (EMFILE beyond)")

@@ -67,6 +67,48 @@ type VMA struct {
 
 func (v VMA) len() uint64 { return v.End - v.Start }
 
+// commits reports whether v is charged to the sandbox's --memory budget,
+// following Linux's commit accounting (mm/mmap.c accountable_mapping) as
+// under vm.overcommit_memory=2, where MAP_NORESERVE is not special:
+//   - private anonymous memory only while writable: a PROT_NONE or
+//     read-only reservation can only ever show zero pages, which cost the
+//     host nothing (mprotect to PROT_WRITE charges it, and back releases,
+//     as Linux does for an anonymous VMA never written);
+//   - shared anonymous memory always (shmem charges at creation);
+//   - private file mappings always, unlike Linux: their pages are copies
+//     of the file filled in at mmap, not page cache;
+//   - shared file mappings never, as on Linux: their pages are the file's,
+//     charged by the file system (memfs to --tmpfs-size, hostfs's cache to
+//     --memory), and their pages past the end of the file are PROT_NONE
+//     (shared.go), so they hold no memory of their own.
+func (v VMA) commits() bool {
+	switch {
+	case v.Pages != nil:
+		return false
+	case v.Shared, v.File != nil:
+		return true
+	default:
+		return v.Prot&unix.PROT_WRITE != 0
+	}
+}
+
+// commit is the bytes of v charged to the budget.
+func (v VMA) commit() uint64 {
+	if v.commits() {
+		return v.len()
+	}
+	return 0
+}
+
+// MaxMapCount bounds the VMAs of one address space, as Linux's
+// vm.max_map_count (default 65530): each costs kernel memory, and a guest
+// could otherwise split its address space into billions of them. Beyond
+// it mmap, mprotect and munmap fail with ENOMEM, as on Linux.
+const MaxMapCount = 65530
+
+// maxMapCount is MaxMapCount, lowered by tests.
+var maxMapCount = MaxMapCount
+
 // MM is one guest address space as the kernel sees it.
 type MM struct {
 	mu       sync.Mutex
@@ -78,10 +120,16 @@ type MM struct {
 	brk      uint64
 	limit    uint64 // bytes of mapped memory allowed; 0 = unlimited
 	budget   *Budget
-	mapped   uint64
-	peak     uint64 // the most mapped at once (getrusage's maxrss)
-	users    int    // processes sharing this address space
-	held     map[FileRef]struct{}
+	mapped   uint64 // bytes of address space in VMAs (VmSize, RLIMIT_AS)
+	// committed is the part of mapped charged to the budget: the VMAs
+	// that may hold memory of their own (see VMA.commits).
+	committed uint64
+	peak      uint64 // the most mapped at once (getrusage's maxrss)
+	users     int    // processes sharing this address space
+	held      map[FileRef]struct{}
+	// eofHoles are the ranges of shared file mappings past the end of
+	// their file, mapped PROT_NONE (shared.go, FileFault).
+	eofHoles []Range
 }
 
 // Range is a half-open address range.
@@ -168,18 +216,6 @@ func (m *MM) Mmap(r MapRequest) (uint64, error) {
 			}
 		}
 	}
-	if err := m.charge(addr, length); err != nil {
-		return 0, err
-	}
-	if r.File == nil {
-		r.Hold = nil
-	}
-	if err := m.hold(r.Hold); err != nil {
-		return 0, err
-	}
-	if err := m.unmapLocked(addr, addr+length); err != nil {
-		return 0, err
-	}
 	v := VMA{Start: addr, End: addr + length, Prot: r.Prot, Shared: r.Shared,
 		File: r.File, Hold: r.Hold, Info: r.Info, Offset: r.Offset, Name: r.Name, NoWrite: r.NoWrite}
 	switch {
@@ -187,6 +223,22 @@ func (m *MM) Mmap(r MapRequest) (uint64, error) {
 		v.Pages, v.Obj = r.Pages, r.Pages.Object()
 	case r.Shared && r.File == nil:
 		v.Obj, v.Offset = &anonObject{}, 0
+	}
+	if err := m.charge(v); err != nil {
+		return 0, err
+	}
+	if err := m.roomForVMAs(addr, addr+length); err != nil {
+		return 0, err
+	}
+	if r.File == nil {
+		v.Hold = nil
+		r.Hold = nil
+	}
+	if err := m.hold(r.Hold); err != nil {
+		return 0, err
+	}
+	if err := m.unmapLocked(addr, addr+length); err != nil {
+		return 0, err
 	}
 	if err := m.populate(v, v.Start, v.End); err != nil {
 		_ = m.as.Unmap(v.Start, v.len())
@@ -196,10 +248,11 @@ func (m *MM) Mmap(r MapRequest) (uint64, error) {
 	return addr, nil
 }
 
-// charge accounts for the memory a mapping of [addr, addr+length) adds.
-func (m *MM) charge(addr, length uint64) error {
-	added := length - m.overlap(addr, addr+length)
-	if !m.budget.fits(added) {
+// charge checks that the new VMA v, replacing whatever it overlaps, fits
+// the budget (its commit) and RLIMIT_AS (its size).
+func (m *MM) charge(v VMA) error {
+	added := v.len() - m.overlap(v.Start, v.End)
+	if c, old := v.commit(), m.committedIn(v.Start, v.End); c > old && !m.budget.fits(c-old) {
 		return unix.ENOMEM
 	}
 	if m.limit == 0 {
@@ -211,11 +264,45 @@ func (m *MM) charge(addr, length uint64) error {
 	return nil
 }
 
-// addMapped changes the mapped byte count of this space and its budget.
-func (m *MM) addMapped(n int64) {
-	m.mapped = uint64(int64(m.mapped) + n)
+// committedIn returns the committed bytes of [start, end).
+func (m *MM) committedIn(start, end uint64) uint64 {
+	var n uint64
+	for _, v := range m.vmas {
+		if s, e := max(v.Start, start), min(v.End, end); s < e && v.commits() {
+			n += e - s
+		}
+	}
+	return n
+}
+
+// roomForVMAs checks that a mapping of [start, end) leaves the VMA count
+// within MaxMapCount: it may split two VMAs and adds one. Adjacent
+// anonymous VMAs are merged first, as Linux would have kept them one.
+func (m *MM) roomForVMAs(start, end uint64) error {
+	if len(m.vmas)+3 <= maxMapCount {
+		return nil
+	}
+	m.merge()
+	n := len(m.vmas) + 1
+	for _, v := range m.vmas {
+		if (v.Start < start && start < v.End) || (v.Start < end && end < v.End) {
+			n++
+		}
+	}
+	if n > maxMapCount {
+		return unix.ENOMEM
+	}
+	return nil
+}
+
+// account adds (sign 1) or removes (sign -1) v's bytes from this space's
+// counts and its commit from the budget.
+func (m *MM) account(v VMA, sign int64) {
+	m.mapped = uint64(int64(m.mapped) + sign*int64(v.len()))
 	m.peak = max(m.peak, m.mapped)
-	m.budget.add(n)
+	c := sign * int64(v.commit())
+	m.committed = uint64(int64(m.committed) + c)
+	m.budget.add(c)
 }
 
 // Budget is a memory limit shared by every address space of a sandbox
@@ -356,7 +443,7 @@ func (m *MM) SetBudget(b *Budget) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.budget = b
-	b.add(int64(m.mapped))
+	b.add(int64(m.committed))
 }
 
 // overlap returns the bytes of [start, end) that are mapped.
@@ -492,13 +579,23 @@ func (m *MM) insert(v VMA) {
 	m.vmas = append(m.vmas, VMA{})
 	copy(m.vmas[i+1:], m.vmas[i:])
 	m.vmas[i] = v
-	m.addMapped(int64(v.len()))
+	m.account(v, 1)
 }
 
-// split cuts VMAs at addr so that addr is a VMA boundary.
-func (m *MM) split(addr uint64) {
+// split cuts VMAs at addr so that addr is a VMA boundary; ENOMEM if that
+// would pass MaxMapCount.
+func (m *MM) split(addr uint64) error { return m.splitAt(addr, false) }
+
+// forceSplit splits even past MaxMapCount, for a change the host has made
+// already.
+func (m *MM) forceSplit(addr uint64) { _ = m.splitAt(addr, true) }
+
+func (m *MM) splitAt(addr uint64, force bool) error {
 	for i, v := range m.vmas {
 		if v.Start < addr && addr < v.End {
+			if len(m.vmas) >= maxMapCount && !force {
+				return unix.ENOMEM
+			}
 			lo, hi := v, v
 			lo.End = addr
 			hi.Start = addr
@@ -509,9 +606,10 @@ func (m *MM) split(addr uint64) {
 			m.vmas = append(m.vmas, VMA{})
 			copy(m.vmas[i+2:], m.vmas[i+1:])
 			m.vmas[i+1] = hi
-			return
+			return nil
 		}
 	}
+	return nil
 }
 
 // Munmap removes [addr, addr+length); unmapped parts are ignored as on Linux.
@@ -530,21 +628,30 @@ func (m *MM) Munmap(addr, length uint64) error {
 }
 
 func (m *MM) unmapLocked(start, end uint64) error {
-	m.split(start)
-	m.split(end)
+	if err := m.split(start); err != nil {
+		return err
+	}
+	if err := m.split(end); err != nil {
+		return err
+	}
 	kept := m.vmas[:0]
 	var firstErr error
 	for _, v := range m.vmas {
 		if v.Start >= start && v.End <= end {
+			// munmap writes a host file's pages back (Linux keeps them
+			// dirty in the page cache; here the cache may go with the
+			// last mapping). An error cannot be reported by munmap.
+			_ = syncVMA(v, v.Start, v.End)
 			if err := m.as.Unmap(v.Start, v.len()); err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("mm: unmap %#x-%#x: %w", v.Start, v.End, err)
 			}
-			m.addMapped(-int64(v.len()))
+			m.account(v, -1)
 			continue
 		}
 		kept = append(kept, v)
 	}
 	m.vmas = kept
+	m.clearHoles(start, end)
 	return firstErr
 }
 
@@ -576,11 +683,37 @@ func (m *MM) Mprotect(addr, length uint64, prot int) error {
 			}
 		}
 	}
-	m.split(addr)
-	m.split(end)
+	// Charge what becomes committed before changing anything: ENOMEM
+	// leaves the range as it was (Linux's mprotect_fixup charges the
+	// same way, with security_vm_enough_memory).
+	var grow, shrink uint64
+	for _, v := range m.vmas {
+		s, e := max(v.Start, addr), min(v.End, end)
+		if s >= e {
+			continue
+		}
+		nv := v
+		nv.Prot = prot
+		switch was, will := v.commits(), nv.commits(); {
+		case will && !was:
+			grow += e - s
+		case was && !will:
+			shrink += e - s
+		}
+	}
+	if grow > shrink && !m.budget.fits(grow-shrink) {
+		return unix.ENOMEM
+	}
+	if err := m.split(addr); err != nil {
+		return err
+	}
+	if err := m.split(end); err != nil {
+		return err
+	}
 	for i := range m.vmas {
 		v := &m.vmas[i]
 		if v.Start >= addr && v.End <= end {
+			old := *v
 			if v.Pages != nil {
 				if err := m.protectFilePages(*v, prot); err != nil {
 					return err
@@ -589,6 +722,8 @@ func (m *MM) Mprotect(addr, length uint64, prot int) error {
 				return fmt.Errorf("mm: protect: %w", err)
 			}
 			v.Prot = prot
+			m.account(old, -1)
+			m.account(*v, 1)
 		}
 	}
 	return nil
@@ -688,6 +823,12 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 	if oldLen == 0 {
 		return 0, unix.EINVAL // duplicating shared mappings is not supported
 	}
+	if len(m.vmas)+4 > maxMapCount {
+		// A move may split the source and the destination and adds one.
+		if m.merge(); len(m.vmas)+4 > maxMapCount {
+			return 0, unix.ENOMEM
+		}
+	}
 	idx := -1
 	for i, v := range m.vmas {
 		if v.Start <= old && old+oldLen <= v.End && old+oldLen > old {
@@ -716,9 +857,9 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 	{
 		var replaced uint64
 		if fixed {
-			replaced = m.overlap(newAddr, newAddr+newLen)
+			replaced = m.committedIn(newAddr, newAddr+newLen)
 		}
-		if grow := int64(newLen) - int64(oldLen) - int64(replaced); grow > 0 && !m.budget.fits(uint64(grow)) {
+		if grow := int64(newLen) - int64(oldLen) - int64(replaced); v.commits() && grow > 0 && !m.budget.fits(uint64(grow)) {
 			return 0, unix.ENOMEM
 		}
 	}
@@ -746,7 +887,7 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 			return 0, err
 		}
 		m.vmas[idx].End = grow.End
-		m.addMapped(int64(grow.len()))
+		m.account(grow, 1)
 		return old, nil
 	}
 	if !mayMove {
@@ -784,6 +925,7 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 		if err := m.as.Unmap(old, oldLen); err != nil {
 			return 0, fmt.Errorf("mm: remap: %w", err)
 		}
+		m.clearHoles(old, old+oldLen)
 	} else if err := m.as.Remap(old, oldLen, dst, moveLen); err != nil {
 		return 0, fmt.Errorf("mm: remap: %w", err)
 	}
@@ -792,15 +934,18 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 			return 0, fmt.Errorf("mm: remap: %w", err)
 		}
 	}
-	// Move the record: the old range is gone on the host already.
-	m.split(old)
-	m.split(old + oldLen)
+	// Move the record: the old range is gone on the host already. The
+	// VMA containing it was checked above; a split that passes
+	// MaxMapCount still happens here (the host has moved the pages), one
+	// VMA over at most.
+	m.forceSplit(old)
+	m.forceSplit(old + oldLen)
 	moved := VMA{}
 	kept := m.vmas[:0]
 	for _, x := range m.vmas {
 		if x.Start == old {
 			moved = x
-			m.addMapped(-int64(x.len()))
+			m.account(x, -1)
 			continue
 		}
 		kept = append(kept, x)
@@ -847,10 +992,10 @@ func (m *MM) Brk(newBrk uint64) uint64 {
 	oldEnd, newEnd := pageUp(m.brk), pageUp(newBrk)
 	switch {
 	case newEnd > oldEnd:
-		if !m.free(oldEnd, newEnd) || m.charge(oldEnd, newEnd-oldEnd) != nil {
+		v := VMA{Start: oldEnd, End: newEnd, Prot: unix.PROT_READ | unix.PROT_WRITE, Name: "[heap]"}
+		if !m.free(oldEnd, newEnd) || m.charge(v) != nil || m.roomForVMAs(oldEnd, newEnd) != nil {
 			return m.brk
 		}
-		v := VMA{Start: oldEnd, End: newEnd, Prot: unix.PROT_READ | unix.PROT_WRITE, Name: "[heap]"}
 		if err := m.populate(v, oldEnd, newEnd); err != nil {
 			return m.brk
 		}
@@ -950,11 +1095,12 @@ func (m *MM) Fork(as Mapper) *MM {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := &MM{as: as, vmas: append([]VMA(nil), m.vmas...), reserved: m.reserved, mmapTop: m.mmapTop,
-		brkStart: m.brkStart, brk: m.brk, limit: m.limit, mapped: m.mapped, users: 1, budget: m.budget}
-	// The copy counts in full against the sandbox's budget, like a fork
-	// against RLIMIT_AS-style accounting (the host shares pages until
-	// written, the limit does not).
-	m.budget.add(int64(c.mapped))
+		brkStart: m.brkStart, brk: m.brk, limit: m.limit, mapped: m.mapped, committed: m.committed,
+		users: 1, budget: m.budget, eofHoles: append([]Range(nil), m.eofHoles...)}
+	// The copy's commit counts in full against the sandbox's budget, as
+	// Linux's dup_mmap charges every accountable VMA again (the host
+	// shares pages until written, the limit does not).
+	m.budget.add(int64(c.committed))
 	// The copy maps the same files: it holds them too (never past the
 	// cap, which counts distinct files).
 	for r := range m.held {
@@ -973,7 +1119,7 @@ func (m *MM) Fork(as Mapper) *MM {
 // of this address space (ENOMEM otherwise, as fork gives).
 func (m *MM) CanFork() error {
 	m.mu.Lock()
-	n := m.mapped
+	n := m.committed
 	m.mu.Unlock()
 	if !m.budget.fits(n) {
 		return unix.ENOMEM
@@ -986,8 +1132,11 @@ func (m *MM) CanFork() error {
 func (m *MM) Release() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.budget.add(-int64(m.mapped))
-	m.mapped = 0
-	m.vmas = nil
+	for _, v := range m.vmas {
+		_ = syncVMA(v, v.Start, v.End) // exit writes a host file's pages back
+	}
+	m.budget.add(-int64(m.committed))
+	m.mapped, m.committed = 0, 0
+	m.vmas, m.eofHoles = nil, nil
 	m.dropAll()
 }

@@ -1,6 +1,7 @@
 package mm_test
 
 import (
+	"fmt"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -394,4 +395,114 @@ func TestSharedFileReadOnlyHoles(t *testing.T) {
 	wantErrno(t, m.Mprotect(a, hole+P, rw), unix.ENOMEM)
 	_, err := m.Mmap(mm.MapRequest{Length: hole + P, Prot: rw, Shared: true, File: f0{}, Pages: f})
 	wantErrno(t, err, unix.ENOMEM)
+}
+
+// TestSharedFilePastEOF: pages of a shared mapping past the end of the
+// file are PROT_NONE; a fault there is SIGBUS while the file is short and
+// maps the file's new pages once it has grown. Faults elsewhere are not
+// FileFault's.
+func TestSharedFilePastEOF(t *testing.T) {
+	fs := memfs.New(0)
+	f, h := sharedFile(t, fs, "f", P)
+	m, fm := newMM()
+	a := mapShared(t, m, f, 0, 3*P, 0, rw)
+	if pg := fm.pages[a+P]; pg == nil || pg.prot != nop {
+		t.Fatalf("page past the end: %+v, want mapped PROT_NONE", pg)
+	}
+	for _, tc := range []struct {
+		addr            uint64
+		handled, sigbus bool
+	}{
+		{a + 10, false, false},     // in the file: a real SIGSEGV
+		{a + P + 5, false, true},   // past the end
+		{a + 3*P, false, false},    // outside the mapping
+		{a + 2*P + 1, false, true}, // past the end
+	} {
+		if h, b := m.FileFault(tc.addr); h != tc.handled || b != tc.sigbus {
+			t.Errorf("FileFault(%#x) = %v, %v, want %v, %v", tc.addr, h, b, tc.handled, tc.sigbus)
+		}
+	}
+	if _, err := h.WriteAt([]byte("grown"), P+5); err != nil {
+		t.Fatal(err)
+	}
+	if hd, b := m.FileFault(a + P + 5); !hd || b {
+		t.Fatalf("after the file grew: FileFault = %v, %v, want handled", hd, b)
+	}
+	wantBytes(t, "grown page in the mapping", fm.peek(t, a+P+5, 5), []byte("grown"))
+	if pg := fm.pages[a+P]; pg.prot != rw {
+		t.Errorf("grown page has protection %s, want rw", permString(pg.prot))
+	}
+	if hd, b := m.FileFault(a + 2*P); hd || !b {
+		t.Errorf("still past the end: FileFault = %v, %v, want SIGBUS", hd, b)
+	}
+	// mprotect keeps the pages past the end PROT_NONE.
+	wantErrno(t, m.Mprotect(a, 3*P, ro), 0)
+	if fm.pages[a+2*P].prot != nop || fm.pages[a].prot != ro {
+		t.Error("mprotect made the page past the end accessible, or not the file's")
+	}
+	// Unmapped: no longer FileFault's.
+	wantErrno(t, m.Munmap(a, 3*P), 0)
+	if hd, b := m.FileFault(a + 2*P); hd || b {
+		t.Errorf("after munmap: FileFault = %v, %v", hd, b)
+	}
+}
+
+// syncFile is a SharedFile whose pages are a copy (hostfs's cache): it
+// records the ranges SyncPages is asked to write back.
+type syncFile struct {
+	mem   platform.Memory
+	size  uint64
+	syncs []mm.Range // file offsets
+}
+
+func (s *syncFile) SharePages(off, length uint64, _ bool, alloc func(uint64) (platform.Memory, error)) ([]mm.MemRun, error) {
+	if s.mem == nil {
+		m, err := alloc(s.size)
+		if err != nil {
+			return nil, err
+		}
+		s.mem = m
+	}
+	if off >= s.size {
+		return nil, nil
+	}
+	return []mm.MemRun{{Mem: s.mem, Off: off, Len: min(length, s.size-off)}}, nil
+}
+
+func (s *syncFile) Object() any { return s }
+
+func (s *syncFile) SyncPages(off, length uint64) error {
+	s.syncs = append(s.syncs, mm.Range{Start: off, End: off + length})
+	return nil
+}
+
+// TestSharedFileWriteBack: msync (MS_SYNC or MS_ASYNC, not MS_INVALIDATE
+// alone), munmap and Release ask a copied file to write back exactly the
+// file range concerned; a shared file mapping costs the budget nothing.
+func TestSharedFileWriteBack(t *testing.T) {
+	sf := &syncFile{size: 4 * P}
+	m, _ := newMM()
+	b := mm.NewBudget(1 << 20)
+	m.SetBudget(b)
+	a := mustMmap(t, m, mm.MapRequest{Addr: A, Length: 4 * P, Prot: rw, Fixed: true, Shared: true, File: f0{}, Pages: sf, Offset: P})
+	if b.Used() != 0 {
+		t.Errorf("a shared file mapping charged %d bytes", b.Used())
+	}
+	want := func(what string, rs ...mm.Range) {
+		t.Helper()
+		if fmt.Sprint(sf.syncs) != fmt.Sprint(rs) {
+			t.Errorf("%s: write-back of %v, want %v", what, sf.syncs, rs)
+		}
+		sf.syncs = nil
+	}
+	wantErrno(t, m.Msync(a+P, P, unix.MS_INVALIDATE), 0)
+	want("MS_INVALIDATE")
+	wantErrno(t, m.Msync(a+P, P, unix.MS_SYNC), 0)
+	want("MS_SYNC", mm.Range{Start: 2 * P, End: 3 * P})
+	wantErrno(t, m.Msync(a, 4*P, unix.MS_ASYNC), 0)
+	want("MS_ASYNC", mm.Range{Start: P, End: 5 * P})
+	wantErrno(t, m.Munmap(a+3*P, P), 0)
+	want("munmap", mm.Range{Start: 4 * P, End: 5 * P})
+	m.Release()
+	want("release", mm.Range{Start: P, End: 4 * P})
 }

@@ -29,6 +29,12 @@ const mapFlagsKnown = unix.MAP_SHARED | unix.MAP_PRIVATE | unix.MAP_SHARED_VALID
 	unix.MAP_LOCKED | unix.MAP_NORESERVE | unix.MAP_POPULATE | unix.MAP_NONBLOCK |
 	unix.MAP_STACK | unix.MAP_FIXED_NOREPLACE
 
+// sharedOpener is an open file whose MAP_SHARED mappings map a page cache
+// (hostfs files on read-write mounts); nil when there is none.
+type sharedOpener interface {
+	SharedPages() (mm.SharedFile, error)
+}
+
 // fileBacking reads a mapped file through its open file description.
 type fileBacking struct{ f *vfs.File }
 
@@ -75,17 +81,24 @@ func sysMmap(t *kernel.Task, a args) (uint64, error) {
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			return 0, unix.ENODEV
 		}
+		if req.Shared && prot&unix.PROT_WRITE != 0 && fl&unix.O_ACCMODE != unix.O_RDWR {
+			return 0, unix.EACCES
+		}
 		pages, mappable := f.Node().(mm.SharedFile)
-		if req.Shared && prot&unix.PROT_WRITE != 0 {
-			if fl&unix.O_ACCMODE != unix.O_RDWR {
-				return 0, unix.EACCES
+		if so, ok := f.Ops().(sharedOpener); req.Shared && !mappable && ok {
+			// A host file on a read-write mount: its page cache, written
+			// back to the host file (hostfs/mapped.go, docs/SECURITY.md).
+			sf, err := so.SharedPages()
+			if err != nil {
+				return 0, err
 			}
-			if !mappable {
-				// Host files are never mapped into a stub, and write-back
-				// of a copy is not built (docs/SECURITY.md).
-				t.Proc.Kernel().Unsupported("mmap(MAP_SHARED|PROT_WRITE, host file)", unix.SYS_MMAP, t.Proc.PID)
-				return 0, unix.ENODEV
-			}
+			pages, mappable = sf, sf != nil
+		}
+		if req.Shared && prot&unix.PROT_WRITE != 0 && !mappable {
+			// A read-only mount's file cannot be open O_RDWR; anything
+			// else here is a file system without shared pages.
+			t.Proc.Kernel().Unsupported("mmap(MAP_SHARED|PROT_WRITE) of a file without shared pages", unix.SYS_MMAP, t.Proc.PID)
+			return 0, unix.ENODEV
 		}
 		req.File = fileBacking{f}
 		// The mapping keeps the file open after the guest closes fd (its
@@ -98,8 +111,12 @@ func sysMmap(t *kernel.Task, a args) (uint64, error) {
 			// mapping of it at once.
 			req.Pages = pages
 			req.NoWrite = fl&unix.O_ACCMODE != unix.O_RDWR
-		} else {
-			req.Shared = false // read-only shared host file mappings are served as private copies
+		} else if req.Shared {
+			// A read-only mount's file: nothing can change it, so a
+			// private copy is the same, but it may not become writable
+			// unless open for writing (VM_MAYWRITE, as shared).
+			req.Shared = false
+			req.NoWrite = fl&unix.O_ACCMODE != unix.O_RDWR
 		}
 	}
 	// Shared anonymous memory is pool memory, shared with forks.

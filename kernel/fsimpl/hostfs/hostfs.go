@@ -33,6 +33,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
@@ -64,6 +65,9 @@ type Options struct {
 	// guest open of a host file costs litebox one, and litebox's own
 	// RLIMIT_NOFILE is shared by every sandbox of the process.
 	FDs *FDBudget
+	// Memory is charged for the page caches of mapped files (mapped.go):
+	// the sandbox's --memory budget. nil charges nothing.
+	Memory *mm.Budget
 }
 
 // Owner is a guest uid and gid.
@@ -114,6 +118,9 @@ type FS struct {
 	// inos hides host inode numbers: the guest sees this mount's own
 	// stable numbering of them.
 	inos *vfs.InoMap
+
+	cacheMu sync.Mutex
+	caches  map[inodeKey]*pageCache // host inodes mapped MAP_SHARED (mapped.go)
 }
 
 // New opens hostDir, which must be a readable directory, and returns a
@@ -398,7 +405,7 @@ func (f *File) Open(flags int) (vfs.FileOps, error) {
 		f.fs.opts.FDs.give()
 		return nil, unix.ENXIO
 	}
-	return &fileOps{fs: f.fs, fd: fd}, nil
+	return &fileOps{fs: f.fs, fd: fd, key: inodeKey{st.Dev, st.Ino}, writable: acc == unix.O_RDWR}, nil
 }
 
 // fileOps is an open host file; it owns one host fd. Every use holds mu
@@ -407,9 +414,12 @@ func (f *File) Open(flags int) (vfs.FileOps, error) {
 // gets EBADF, never a host fd number litebox has since reused for another
 // file, perhaps another sandbox's.
 type fileOps struct {
-	fs *FS
-	mu sync.RWMutex
-	fd int // -1 once closed
+	fs       *FS
+	mu       sync.RWMutex
+	fd       int // -1 once closed
+	key      inodeKey
+	writable bool       // opened O_RDWR
+	cache    *pageCache // set once mapped MAP_SHARED (guarded by fs.cacheMu)
 }
 
 // use runs fn with the host fd while it is open.
@@ -437,6 +447,11 @@ func (o *fileOps) ReadAt(p []byte, off int64) (n int, err error) {
 			return e
 		}
 	})
+	if n > 0 {
+		if c := o.fs.cacheOf(o.key); c != nil {
+			c.overlay(p[:n], off)
+		}
+	}
 	return n, err
 }
 
@@ -455,6 +470,11 @@ func (o *fileOps) WriteAt(p []byte, off int64) (n int, err error) {
 			return e
 		}
 	})
+	if n > 0 {
+		if c := o.fs.cacheOf(o.key); c != nil {
+			c.update(p[:n], off)
+		}
+	}
 	return n, err
 }
 
@@ -462,10 +482,26 @@ func (o *fileOps) Truncate(size int64) error {
 	if o.fs.opts.ReadOnly {
 		return unix.EROFS
 	}
-	return o.use(func(fd int) error { return unix.Ftruncate(fd, size) })
+	err := o.use(func(fd int) error { return unix.Ftruncate(fd, size) })
+	if err == nil {
+		if c := o.fs.cacheOf(o.key); c != nil {
+			c.truncated(size)
+		}
+	}
+	return err
 }
 
-func (o *fileOps) Sync() error { return o.use(unix.Fsync) }
+// Sync writes back what mappings stored into the file's cached pages
+// (fsync and fdatasync of a mapped file, as Linux writes its dirty page
+// cache), then syncs the host file.
+func (o *fileOps) Sync() error {
+	if c := o.fs.cacheOf(o.key); c != nil {
+		if err := c.SyncPages(0, ^uint64(0)); err != nil {
+			return err
+		}
+	}
+	return o.use(unix.Fsync)
+}
 
 func (o *fileOps) Stat() (st vfs.Stat, err error) {
 	err = o.use(func(fd int) error {
@@ -488,6 +524,13 @@ func (o *fileOps) Close() error {
 	err := unix.Close(o.fd)
 	o.fd = -1
 	o.fs.opts.FDs.give()
+	o.fs.cacheMu.Lock()
+	c := o.cache
+	o.cache = nil
+	o.fs.cacheMu.Unlock()
+	if c != nil {
+		o.fs.detach(c)
+	}
 	return err
 }
 
