@@ -382,8 +382,6 @@ static void mode_nonblock(void) {
 	while ((n = send(c, junk, sizeof junk, 0)) > 0)
 		total += n;
 	printf("filled: %s, some %d\n", strerrorname_np(errno), total > 0);
-	p = (struct pollfd){c, POLLOUT, 0};
-	printf("poll full: %d\n", poll(&p, 1, 0));
 	close(s2);
 	close(c);
 	close(s);
@@ -684,7 +682,7 @@ static void mode_opts(void) {
 	send(c, "12345", 5, 0);
 	usleep(50000);
 	repn("SIOCINQ", ({ int v = -1; ioctl(s, SIOCINQ, &v) < 0 ? -1 : v; }));
-	repn("SIOCOUTQ drained", ({ int v = -1; ioctl(c, SIOCOUTQ, &v) < 0 ? -1 : v; }));
+	repn("SIOCOUTQ udp", ({ int v = -1; ioctl(u, SIOCOUTQ, &v) < 0 ? -1 : v; }));
 	close(s);
 	usleep(50000);
 	len = sizeof ti;
