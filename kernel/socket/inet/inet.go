@@ -89,7 +89,7 @@ type Socket struct {
 	ttl      int // IP_TTL, IPV6_UNICAST_HOPS; 0: the default
 	tos      int
 	bound    bool // bind or an implicit bind gave it a port
-	released   bool
+	released bool
 }
 
 // netProto is a domain's network protocol.
