@@ -23,6 +23,7 @@ var inetCases = []modeCase{
 	{name: "errors", prog: "inet", args: []string{"errors"}, want: inetErrorsWant},
 	{name: "v6only", prog: "inet", args: []string{"v6only"}, want: inetV6onlyWant},
 	{name: "opts", prog: "inet", args: []string{"opts"}, want: inetOptsWant},
+	{name: "signals", prog: "inet", args: []string{"signals"}, want: inetSignalsWant},
 	{name: "raw", prog: "inet", args: []string{"raw"}, want: inetRawWant},
 }
 
@@ -272,6 +273,15 @@ TCP_INFO after the peer closed: 7
 const inetRawWant = `SOCK_RAW icmp: EPERM
 SOCK_RAW tcp: EPERM
 SOCK_RAW v6: EPERM
+`
+
+const inetSignalsWant = `recv interrupted: EINTR
+recv restarted: 4
+recv with SO_RCVTIMEO interrupted under SA_RESTART: EINTR
+alarms 3
+accept interrupted: EINTR
+send interrupted: partial 1
+alarms 5
 `
 
 func TestInetSockets(t *testing.T) { runModeCases(t, inetCases) }
