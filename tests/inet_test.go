@@ -23,6 +23,7 @@ var inetCases = []modeCase{
 	{name: "errors", prog: "inet", args: []string{"errors"}, want: inetErrorsWant},
 	{name: "v6only", prog: "inet", args: []string{"v6only"}, want: inetV6onlyWant},
 	{name: "opts", prog: "inet", args: []string{"opts"}, want: inetOptsWant},
+	{name: "states", prog: "inet", args: []string{"states"}, want: inetStatesWant},
 	{name: "signals", prog: "inet", args: []string{"signals"}, want: inetSignalsWant},
 	{name: "raw", prog: "inet", args: []string{"raw"}, want: inetRawWant},
 }
@@ -273,6 +274,25 @@ TCP_INFO after the peer closed: 7
 const inetRawWant = `SOCK_RAW icmp: EPERM
 SOCK_RAW tcp: EPERM
 SOCK_RAW v6: EPERM
+`
+
+const inetStatesWant = `fresh tcp: 0x14
+fresh udp: 0x4
+bound tcp: 0x14
+listening: 0
+connected: 0x4
+own shut rd: 0x2005
+own shut rdwr: 0x2015
+peer after shut rdwr: 0x2005
+after peer close: 0x2015
+after reset: 0x201d
+recv after reset: 1 0
+after reset read: 0x201d
+recv again: -1 0
+after the reset was reported: 0x2015
+rebind without SO_REUSEADDR: EADDRINUSE
+rebind with SO_REUSEADDR: EADDRINUSE
+listen: ok
 `
 
 const inetSignalsWant = `recv interrupted: EINTR

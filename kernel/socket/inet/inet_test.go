@@ -295,3 +295,37 @@ func TestNoGoroutineLeak(t *testing.T) {
 		t.Errorf("%d goroutines after closing the stacks, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestConnectRefused: a non-blocking connect to a port without a
+// listener is EINPROGRESS, then POLLERR and SO_ERROR ECONNREFUSED once;
+// after SO_ERROR reported it, POLLERR ends.
+func TestConnectRefused(t *testing.T) {
+	var b budget
+	f, _ := newFamily(t, &b)
+	d := mustNew(t, f, unix.AF_INET, unix.SOCK_STREAM)
+	defer d.Release()
+	if err := d.Bind(caller(), sockaddr4(loopback, 0)); err != nil {
+		t.Fatal(err)
+	}
+	c := mustNew(t, f, unix.AF_INET, unix.SOCK_STREAM)
+	defer c.Release()
+	if err := c.Connect(caller(), d.Name(), true); err != unix.EINPROGRESS {
+		t.Fatalf("non-blocking connect: %v, want EINPROGRESS", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Readiness()&unix.POLLERR == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no POLLERR after a refused connect: %#x", c.Readiness())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i, want := range []int{int(unix.ECONNREFUSED), 0} {
+		v, err := c.GetSockOpt(caller(), unix.SOL_SOCKET, unix.SO_ERROR)
+		if err != nil || int(binary.LittleEndian.Uint32(v)) != want {
+			t.Errorf("SO_ERROR #%d: %v %v, want %d", i+1, v, err, want)
+		}
+	}
+	if ev := c.Readiness(); ev&unix.POLLERR != 0 {
+		t.Errorf("POLLERR after SO_ERROR reported the error: %#x", ev)
+	}
+}
