@@ -17,6 +17,9 @@
 //	          listening, shut down, closed, reset), SO_REUSEADDR and TIME_WAIT
 //	signals   blocking calls interrupted by a signal: EINTR, SA_RESTART,
 //	          SO_RCVTIMEO's EINTR, a partial send
+//	limits    RLIMIT_NOFILE bounds the sockets (EMFILE)
+//	budget    sockets until the sandbox's memory runs out (ENOBUFS; only
+//	          under litebox --memory), then one more once they are closed
 //	raw       SOCK_RAW and ping sockets as an unprivileged user
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -32,6 +35,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -764,6 +768,33 @@ static void mode_states(void) {
 	printf("listen: %s\n", listen(n, 1) ? strerrorname_np(errno) : "ok");
 	}
 
+static void mode_limits(void) {
+	struct rlimit rl = {64, 64};
+	rep("setrlimit", setrlimit(RLIMIT_NOFILE, &rl));
+	int last = -1, fd;
+	while ((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0)
+		last = fd;
+	printf("last fd %d, then %s\n", last, strerrorname_np(errno));
+}
+
+static void mode_budget(void) {
+	static int fds[4096];
+	int n = 0;
+	while (n < 4096 && (fds[n] = socket(AF_INET6, SOCK_STREAM, 0)) >= 0)
+		n++;
+	printf("sockets: %s after %s\n", n < 4096 ? strerrorname_np(errno) : "none", n >= 50 ? "at least 50" : "fewer than 50");
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	int s = socket(AF_INET6, SOCK_STREAM, 0);
+	rep("socket after closing them", s);
+	int t = socket(AF_INET6, SOCK_STREAM, 0);
+	int port;
+	int l = listener(AF_INET6, &port);
+	int c = connect_to(AF_INET6, port);
+	printf("a connection still works: %d\n", c >= 0 && t >= 0 && s >= 0);
+	close(l);
+}
+
 static int alarms;
 static void on_alarm(int sig) { (void)sig, alarms++; }
 
@@ -874,6 +905,10 @@ int main(int argc, char **argv) {
 		mode_opts();
 	else if (!strcmp(m, "states"))
 		mode_states();
+	else if (!strcmp(m, "limits"))
+		mode_limits();
+	else if (!strcmp(m, "budget"))
+		mode_budget();
 	else if (!strcmp(m, "signals"))
 		mode_signals();
 	else if (!strcmp(m, "raw"))

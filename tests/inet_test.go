@@ -25,6 +25,7 @@ var inetCases = []modeCase{
 	{name: "opts", prog: "inet", args: []string{"opts"}, want: inetOptsWant},
 	{name: "states", prog: "inet", args: []string{"states"}, want: inetStatesWant},
 	{name: "signals", prog: "inet", args: []string{"signals"}, want: inetSignalsWant},
+	{name: "limits", prog: "inet", args: []string{"limits"}, want: "setrlimit: ok\nlast fd 63, then EMFILE\n"},
 	{name: "raw", prog: "inet", args: []string{"raw"}, want: inetRawWant},
 }
 
@@ -378,4 +379,21 @@ func TestInetGo(t *testing.T) {
 	got := runGuest(t, g, nil, "/gobin/goinet")
 	checkExitedNormally(t, got)
 	checkResult(t, got, native, true)
+}
+
+// TestInetSocketBudget: each Internet socket is charged to --memory with
+// its buffers (docs/SECURITY.md, "Kernel allocations"): under 64 MiB a
+// guest opening TCP sockets gets ENOBUFS long before its 1024
+// descriptors, and once it closes them the memory is back (a socket and
+// a connection work again).
+func TestInetSocketBudget(t *testing.T) {
+	t.Parallel()
+	program(t, "inet", staticVariant)
+	g := harness.Guest{Mounts: []string{workMount(staticVariant)}, Flags: []string{"--memory", "64M"}}
+	got := runGuest(t, g, nil, "/work/inet", "budget")
+	checkExitedNormally(t, got)
+	checkResult(t, got, harness.Result{Stdout: []byte(`sockets: ENOBUFS after at least 50
+socket after closing them: ok
+a connection still works: 1
+`)}, true)
 }
