@@ -85,6 +85,9 @@ type Socket struct {
 	sndbuf  int // SO_SNDBUF as Linux reports it
 	rcvbuf  int
 	charged int64 // what the socket holds of the memory budget
+	// acceptPeer is the peer's address when accept returned the socket
+	// (accept reports it even if the connection has ended since).
+	acceptPeer []byte
 	// listenCharged is a listener's reservation for its backlog.
 	listenCharged int64
 	rcvtimeo      time.Duration
@@ -143,11 +146,15 @@ func transport(domain, typ, proto int) (tcpip.TransportProtocolNumber, int, erro
 // New makes a socket of domain (AF_INET, AF_INET6), type and protocol;
 // ENOBUFS without memory for it (Linux's sk_alloc failing).
 func (f *Family) New(domain, typ, proto int) (*Socket, error) {
-	tp, proto, err := transport(domain, typ, proto)
+	tp, ipproto, err := transport(domain, typ, proto)
 	if err != nil {
+		if err == unix.EPROTONOSUPPORT && (proto == unix.IPPROTO_UDPLITE || proto == unix.IPPROTO_SCTP ||
+			proto == unix.IPPROTO_MPTCP) {
+			f.unsupported("socket protocol (UDP-Lite, SCTP, MPTCP)")
+		}
 		return nil, err
 	}
-	s := &Socket{fam: f, domain: domain, typ: typ, proto: proto, wq: &waiter.Queue{}}
+	s := &Socket{fam: f, domain: domain, typ: typ, proto: ipproto, wq: &waiter.Queue{}}
 	s.sndbuf, s.rcvbuf = dgramBufDefault, dgramBufDefault
 	if typ == unix.SOCK_STREAM {
 		s.sndbuf, s.rcvbuf = netstack.TCPSendBufDefault, netstack.TCPRecvBufDefault
@@ -287,9 +294,10 @@ func (s *Socket) Accept(c *socket.Caller, nonblock bool) (socket.Socket, error) 
 	s.mu.Unlock()
 	var ep tcpip.Endpoint
 	var wq *waiter.Queue
+	var peer tcpip.FullAddress
 	err := s.wait(c, waiter.ReadableEvents, nonblock, dl, func() tcpip.Error {
 		var terr tcpip.Error
-		ep, wq, terr = s.ep.Accept(nil)
+		ep, wq, terr = s.ep.Accept(&peer)
 		return terr
 	})
 	if err != nil {
@@ -299,7 +307,7 @@ func (s *Socket) Accept(c *socket.Caller, nonblock bool) (socket.Socket, error) 
 		return nil, err
 	}
 	n := &Socket{fam: s.fam, domain: s.domain, typ: s.typ, proto: s.proto, wq: wq, sndbuf: sndbuf, rcvbuf: rcvbuf,
-		bound: true}
+		bound: true, acceptPeer: encodeAddr(s.domain, peer)}
 	if err := n.chargeBuffers(); err != nil {
 		ep.Close()
 		return nil, err
@@ -423,6 +431,9 @@ func (s *Socket) Name() []byte {
 	}
 	return encodeAddr(s.domain, a)
 }
+
+// AcceptedPeer is the address accept(2) reports for a socket it returned.
+func (s *Socket) AcceptedPeer() []byte { return s.acceptPeer }
 
 // PeerName returns the peer's address; ENOTCONN without one.
 func (s *Socket) PeerName() ([]byte, error) {
