@@ -395,7 +395,7 @@ func TestInetSocketBudget(t *testing.T) {
 	g := harness.Guest{Mounts: []string{workMount(staticVariant)}, Flags: []string{"--memory", "64M"}}
 	got := runGuest(t, g, nil, "/work/inet", "budget")
 	checkExitedNormally(t, got)
-	checkResult(t, got, harness.Result{Stdout: []byte(`sockets: ENOBUFS after at least 50
+	checkResult(t, got, harness.Result{Stdout: []byte(`sockets: ENOBUFS after at least 10
 socket after closing them: ok
 a connection still works: 1
 `)}, true)

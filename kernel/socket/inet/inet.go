@@ -47,6 +47,14 @@ const (
 	// modest, and only a burst of more simultaneous connects notices: their
 	// SYNs are retried).
 	maxBacklog = 128
+	// tcpBufFloor is the least a TCP buffer holds while the guest has not
+	// sized it: Linux grows a connection's buffers from their initial
+	// 16 KiB and 128 KiB (tcp_wmem, tcp_rmem auto-tuning), so programs
+	// count on a peer absorbing more than that before a blocking send
+	// waits; netstack's auto-tuning is off (the charge must bound the
+	// buffers), so the buffers start bigger instead. SO_SNDBUF and
+	// SO_RCVBUF still report Linux's initial values.
+	tcpBufFloor = 1 << 20
 	// SocketCost is charged to the sandbox's memory per socket beside its
 	// buffers (the endpoint's own state).
 	SocketCost = 4096
@@ -81,10 +89,14 @@ type Socket struct {
 	entry waiter.Entry // counts wake-ups and wakes pollers
 	wakes atomic.Uint64
 
-	mu      sync.Mutex
-	sndbuf  int // SO_SNDBUF as Linux reports it
-	rcvbuf  int
-	charged int64 // what the socket holds of the memory budget
+	mu     sync.Mutex
+	sndbuf int // SO_SNDBUF as Linux reports it
+	rcvbuf int
+	// sndSet, rcvSet: the guest set SO_SNDBUF, SO_RCVBUF (the buffer is
+	// then exactly that size; see tcpBufFloor).
+	sndSet, rcvSet bool
+	listening      bool  // listen succeeded (or is being tried)
+	charged        int64 // what the socket holds of the memory budget
 	// acceptPeer is the peer's address when accept returned the socket
 	// (accept reports it even if the connection has ended since).
 	acceptPeer []byte
@@ -174,8 +186,9 @@ func (f *Family) New(domain, typ, proto int) (*Socket, error) {
 // init attaches the endpoint: buffer sizes and the poller entry.
 func (s *Socket) init(ep tcpip.Endpoint) {
 	s.ep = ep
-	ep.SocketOptions().SetSendBufferSize(int64(s.sndbuf), true)
-	ep.SocketOptions().SetReceiveBufferSize(int64(s.rcvbuf), true)
+	snd, rcv := s.actual()
+	ep.SocketOptions().SetSendBufferSize(int64(snd), true)
+	ep.SocketOptions().SetReceiveBufferSize(int64(rcv), true)
 	s.entry = waiter.NewFunctionEntry(waiter.EventIn|waiter.EventOut|waiter.EventErr|waiter.EventHUp|waiter.EventRdHUp|waiter.EventPri,
 		func(waiter.EventMask) {
 			s.wakes.Add(1)
@@ -188,7 +201,8 @@ func (s *Socket) init(ep tcpip.Endpoint) {
 
 // chargeBuffers charges the socket and its buffers to the memory budget.
 func (s *Socket) chargeBuffers() error {
-	n := int64(SocketCost + s.sndbuf + s.rcvbuf)
+	snd, rcv := s.actual()
+	n := int64(SocketCost + snd + rcv)
 	if err := s.fam.charge(n); err != nil {
 		return unix.ENOBUFS
 	}
@@ -196,19 +210,43 @@ func (s *Socket) chargeBuffers() error {
 	return nil
 }
 
-// recharge moves the charge to the current buffer sizes (s.mu held).
-func (s *Socket) recharge(sndbuf, rcvbuf int) error {
-	n := int64(SocketCost + sndbuf + rcvbuf)
+// recharge makes the socket's buffers sndbuf and rcvbuf as reported (set:
+// which one the guest sized, SO_SNDBUF or SO_RCVBUF; 0: none) and moves
+// the charge to their actual sizes (s.mu held); ENOBUFS changes nothing.
+func (s *Socket) recharge(sndbuf, rcvbuf, set int) error {
+	oldSnd, oldRcv, oldSndSet, oldRcvSet := s.sndbuf, s.rcvbuf, s.sndSet, s.rcvSet
+	s.sndbuf, s.rcvbuf = sndbuf, rcvbuf
+	s.sndSet = s.sndSet || set == unix.SO_SNDBUF
+	s.rcvSet = s.rcvSet || set == unix.SO_RCVBUF
+	snd, rcv := s.actual()
+	n := int64(SocketCost + snd + rcv)
 	if d := n - s.charged; d > 0 {
 		if err := s.fam.charge(d); err != nil {
+			s.sndbuf, s.rcvbuf, s.sndSet, s.rcvSet = oldSnd, oldRcv, oldSndSet, oldRcvSet
 			return unix.ENOBUFS
 		}
 	} else {
 		s.fam.charge(d)
 	}
 	s.charged = n
-	s.sndbuf, s.rcvbuf = sndbuf, rcvbuf
 	return nil
+}
+
+// actual is the size of the socket's netstack buffers: what SO_SNDBUF
+// and SO_RCVBUF report, or for a TCP buffer the guest has not sized at
+// least tcpBufFloor (not on a listener, whose receive buffer is what
+// connections waiting for accept get).
+func (s *Socket) actual() (snd, rcv int) {
+	snd, rcv = s.sndbuf, s.rcvbuf
+	if s.stream() && !s.listening {
+		if !s.sndSet {
+			snd = max(snd, tcpBufFloor)
+		}
+		if !s.rcvSet {
+			rcv = max(rcv, tcpBufFloor)
+		}
+	}
+	return snd, rcv
 }
 
 func (s *Socket) uncharge() {
@@ -265,9 +303,30 @@ func (s *Socket) Listen(_ *socket.Caller, backlog int) error {
 	// reserves room for a full backlog (Linux takes backlog+1), each
 	// with its receive buffer, until it closes.
 	s.mu.Lock()
-	reserve := int64(backlog+1) * int64(SocketCost+s.rcvbuf)
+	first := !s.listening
+	if first {
+		s.listening = true
+		if err := s.recharge(s.sndbuf, s.rcvbuf, 0); err != nil {
+			s.listening = false
+			s.mu.Unlock()
+			return err
+		}
+		snd, rcv := s.actual()
+		s.ep.SocketOptions().SetSendBufferSize(int64(snd), true)
+		s.ep.SocketOptions().SetReceiveBufferSize(int64(rcv), true)
+	}
+	_, rcv := s.actual()
+	reserve := int64(backlog+1) * int64(SocketCost+rcv)
 	if d := reserve - s.listenCharged; d > 0 {
 		if err := s.fam.charge(d); err != nil {
+			if first { // back to a plain socket's buffers
+				s.listening = false
+				if s.recharge(s.sndbuf, s.rcvbuf, 0) == nil {
+					snd, rcv := s.actual()
+					s.ep.SocketOptions().SetSendBufferSize(int64(snd), true)
+					s.ep.SocketOptions().SetReceiveBufferSize(int64(rcv), true)
+				}
+			}
 			s.mu.Unlock()
 			return unix.ENOBUFS
 		}
@@ -290,7 +349,7 @@ func (s *Socket) Accept(c *socket.Caller, nonblock bool) (socket.Socket, error) 
 	}
 	s.mu.Lock()
 	dl := deadline(s.rcvtimeo)
-	sndbuf, rcvbuf := s.sndbuf, s.rcvbuf
+	sndbuf, rcvbuf, sndSet, rcvSet := s.sndbuf, s.rcvbuf, s.sndSet, s.rcvSet
 	s.mu.Unlock()
 	var ep tcpip.Endpoint
 	var wq *waiter.Queue
@@ -307,7 +366,7 @@ func (s *Socket) Accept(c *socket.Caller, nonblock bool) (socket.Socket, error) 
 		return nil, err
 	}
 	n := &Socket{fam: s.fam, domain: s.domain, typ: s.typ, proto: s.proto, wq: wq, sndbuf: sndbuf, rcvbuf: rcvbuf,
-		bound: true, acceptPeer: encodeAddr(s.domain, peer)}
+		sndSet: sndSet, rcvSet: rcvSet, bound: true, acceptPeer: encodeAddr(s.domain, peer)}
 	if err := n.chargeBuffers(); err != nil {
 		ep.Close()
 		return nil, err

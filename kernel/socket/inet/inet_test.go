@@ -382,18 +382,24 @@ func TestListenReserve(t *testing.T) {
 	b := budget{limit: 64 << 20}
 	f, _ := newFamily(t, &b)
 	l := mustNew(t, f, unix.AF_INET, unix.SOCK_STREAM)
-	base := b.load()
+	if got, want := b.load(), int64(SocketCost+2*tcpBufFloor); got != want {
+		t.Errorf("a TCP socket is charged %d, want %d", got, want)
+	}
 	if err := l.Listen(caller(), 1<<20); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := b.load()-base, int64(maxBacklog+1)*int64(SocketCost+netstack.TCPRecvBufDefault); got != want {
-		t.Errorf("listen reserved %d, want %d", got, want)
+	// A listener's own buffers are Linux's initial sizes (what pending
+	// connections get), plus the reservation.
+	want := int64(SocketCost+netstack.TCPSendBufDefault+netstack.TCPRecvBufDefault) +
+		int64(maxBacklog+1)*int64(SocketCost+netstack.TCPRecvBufDefault)
+	if got := b.load(); got != want {
+		t.Errorf("a listener is charged %d, want %d", got, want)
 	}
 	l.Release()
 	if got := b.load(); got != 0 {
 		t.Errorf("%d bytes charged after the listener closed", got)
 	}
-	small := budget{limit: 1 << 20}
+	small := budget{limit: 4 << 20}
 	f2, _ := newFamily(t, &small)
 	l2 := mustNew(t, f2, unix.AF_INET, unix.SOCK_STREAM)
 	defer l2.Release()

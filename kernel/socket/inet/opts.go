@@ -146,13 +146,14 @@ func (s *Socket) setSocketOpt(name int, val []byte) error {
 		} else {
 			rcv = bufSize(v, minRcvBuf)
 		}
-		if err := s.recharge(snd, rcv); err != nil {
+		if err := s.recharge(snd, rcv, name); err != nil {
 			return err
 		}
+		asnd, arcv := s.actual()
 		if name == unix.SO_SNDBUF {
-			so.SetSendBufferSize(int64(snd), true)
+			so.SetSendBufferSize(int64(asnd), true)
 		} else {
-			so.SetReceiveBufferSize(int64(rcv), true)
+			so.SetReceiveBufferSize(int64(arcv), true)
 		}
 	case unix.SO_REUSEADDR:
 		so.SetReuseAddress(v != 0)
