@@ -17,6 +17,7 @@
 //	          listening, shut down, closed, reset), SO_REUSEADDR and TIME_WAIT
 //	signals   blocking calls interrupted by a signal: EINTR, SA_RESTART,
 //	          SO_RCVTIMEO's EINTR, a partial send
+//	mmsg      sendmmsg and recvmmsg on UDP (MSG_WAITFORONE, truncation)
 //	limits    RLIMIT_NOFILE bounds the sockets (EMFILE)
 //	budget    sockets until the sandbox's memory runs out (ENOBUFS; only
 //	          under litebox --memory), then one more once they are closed
@@ -769,6 +770,50 @@ static void mode_states(void) {
 	printf("listen: %s\n", listen(n, 1) ? strerrorname_np(errno) : "ok");
 	}
 
+static void mode_mmsg(void) {
+	int a = socket(AF_INET, SOCK_DGRAM, 0), b = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = lo4(0);
+	bind(a, (struct sockaddr *)&sa, sizeof sa);
+	struct sockaddr_in to = lo4(port_of(a));
+	connect(b, (struct sockaddr *)&to, sizeof to);
+	const char *msgs[] = {"alpha", "be", "gamma-long-datagram"};
+	struct iovec siov[3];
+	struct mmsghdr smsg[3];
+	memset(smsg, 0, sizeof smsg);
+	for (int i = 0; i < 3; i++) {
+		siov[i] = (struct iovec){(void *)msgs[i], strlen(msgs[i])};
+		smsg[i].msg_hdr.msg_iov = &siov[i];
+		smsg[i].msg_hdr.msg_iovlen = 1;
+	}
+	int n = sendmmsg(b, smsg, 3, 0);
+	printf("sendmmsg: %d lens %u %u %u\n", n, smsg[0].msg_len, smsg[1].msg_len, smsg[2].msg_len);
+	usleep(50000);
+	char bufs[5][8];
+	struct iovec riov[5];
+	struct mmsghdr rmsg[5];
+	struct sockaddr_in from[5];
+	memset(rmsg, 0, sizeof rmsg);
+	for (int i = 0; i < 5; i++) {
+		riov[i] = (struct iovec){bufs[i], sizeof bufs[i]};
+		rmsg[i].msg_hdr.msg_iov = &riov[i];
+		rmsg[i].msg_hdr.msg_iovlen = 1;
+		rmsg[i].msg_hdr.msg_name = &from[i];
+		rmsg[i].msg_hdr.msg_namelen = sizeof from[i];
+	}
+	n = recvmmsg(a, rmsg, 5, MSG_WAITFORONE, NULL);
+	printf("recvmmsg: %d\n", n);
+	for (int i = 0; i < n; i++)
+		printf("  %u %.*s trunc %d namelen %u same port %d\n", rmsg[i].msg_len, (int)rmsg[i].msg_len, bufs[i],
+		       !!(rmsg[i].msg_hdr.msg_flags & MSG_TRUNC), rmsg[i].msg_hdr.msg_namelen,
+		       ntohs(from[i].sin_port) == port_of(b));
+	repn("recvmmsg empty", recvmmsg(a, rmsg, 5, MSG_DONTWAIT, NULL));
+	struct timespec ts = {0, 100000000};
+	sendto(b, "one", 3, 0, NULL, 0);
+	usleep(50000);
+	repn("recvmmsg timeout after one", recvmmsg(a, rmsg, 1, 0, &ts));
+	repn("sendmmsg bad fd", sendmmsg(99, smsg, 1, 0));
+}
+
 static void mode_limits(void) {
 	struct rlimit rl = {64, 64};
 	rep("setrlimit", setrlimit(RLIMIT_NOFILE, &rl));
@@ -922,6 +967,8 @@ int main(int argc, char **argv) {
 		mode_opts();
 	else if (!strcmp(m, "states"))
 		mode_states();
+	else if (!strcmp(m, "mmsg"))
+		mode_mmsg();
 	else if (!strcmp(m, "limits"))
 		mode_limits();
 	else if (!strcmp(m, "budget"))

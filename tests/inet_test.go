@@ -25,6 +25,7 @@ var inetCases = []modeCase{
 	{name: "opts", prog: "inet", args: []string{"opts"}, want: inetOptsWant},
 	{name: "states", prog: "inet", args: []string{"states"}, want: inetStatesWant},
 	{name: "signals", prog: "inet", args: []string{"signals"}, want: inetSignalsWant},
+	{name: "mmsg", prog: "inet", args: []string{"mmsg"}, want: inetMmsgWant},
 	{name: "limits", prog: "inet", args: []string{"limits"}, want: "setrlimit: ok\nlast fd 63, then EMFILE\n"},
 	{name: "raw", prog: "inet", args: []string{"raw"}, want: inetRawWant},
 }
@@ -294,6 +295,16 @@ after the reset was reported: 0x2015
 rebind without SO_REUSEADDR: EADDRINUSE
 rebind with SO_REUSEADDR: EADDRINUSE
 listen: ok
+`
+
+const inetMmsgWant = `sendmmsg: 3 lens 5 2 19
+recvmmsg: 3
+  5 alpha trunc 0 namelen 16 same port 1
+  2 be trunc 0 namelen 16 same port 1
+  8 gamma-lo trunc 1 namelen 16 same port 1
+recvmmsg empty: EAGAIN
+recvmmsg timeout after one: 1
+sendmmsg bad fd: EBADF
 `
 
 const inetSignalsWant = `recv interrupted: EINTR
