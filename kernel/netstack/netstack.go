@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -181,6 +182,9 @@ const (
 	// SO_SNDBUF).
 	BufMax = 2 * 4194304
 	bufMin = 2304 // SOCK_MIN_RCVBUF
+	// TimeWait is how long a closed TCP connection stays in TIME_WAIT
+	// or FIN_WAIT2.
+	TimeWait = 2 * time.Second
 )
 
 // setBuffers gives TCP Linux's buffer sizes and turns receive-buffer
@@ -191,7 +195,13 @@ func (ns *Stack) setBuffers() error {
 	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: bufMin, Default: TCPRecvBufDefault, Max: BufMax}
 	moderate := tcpip.TCPModerateReceiveBufferOption(false)
 	nagle := tcpip.TCPDelayEnabled(true) // Linux's default: TCP_NODELAY off
-	for _, o := range []tcpip.SettableTransportProtocolOption{&snd, &rcv, &moderate, &nagle} {
+	// Closed connections linger in TIME_WAIT and FIN_WAIT2 after the
+	// guest's socket (and its charge) is gone: short timeouts bound how
+	// many a guest can pile up by opening and closing connections fast
+	// (Linux keeps TIME_WAIT for 60 s but caps the count instead).
+	timeWait := tcpip.TCPTimeWaitTimeoutOption(TimeWait)
+	linger := tcpip.TCPLingerTimeoutOption(TimeWait)
+	for _, o := range []tcpip.SettableTransportProtocolOption{&snd, &rcv, &moderate, &nagle, &timeWait, &linger} {
 		if err := ns.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
 			return fmt.Errorf("netstack: TCP option %T: %s", o, err)
 		}
