@@ -274,6 +274,11 @@ static void mode_udp(void) {
 	sendto(b, "truncate", 8, 0, (struct sockaddr *)&to, sizeof to);
 	usleep(50000);
 	repn("recv MSG_TRUNC", recv(a, buf, 2, MSG_TRUNC));
+	struct sockaddr_in unspec_to = to;
+	unspec_to.sin_family = AF_UNSPEC;
+	repn("sendto AF_UNSPEC addr", sendto(b, "u", 1, 0, (struct sockaddr *)&unspec_to, sizeof unspec_to));
+	usleep(50000);
+	repn("recv it", recv(a, buf, sizeof buf, MSG_DONTWAIT));
 	repn("send unconnected", send(b, "x", 1, 0));
 	struct sockaddr_in bto = lo4(port_of(b));
 	rep("connect a->b", connect(a, (struct sockaddr *)&bto, sizeof bto));

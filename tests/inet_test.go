@@ -90,6 +90,8 @@ recvmsg short: 2 se trunc 1
 recv empty datagram: 0
 recv nothing: EAGAIN
 recv MSG_TRUNC: 8
+sendto AF_UNSPEC addr: 1
+recv it: 1
 send unconnected: EDESTADDRREQ
 connect a->b: ok
 connected a peer: len 16 family 2 addr 127.0.0.1 port set

@@ -27,7 +27,12 @@ func (s *Socket) Send(c *socket.Caller, m *socket.SendMsg) (int, error) {
 			// Linux's TCP ignores the address of a sendto (except for
 			// fast open): the connection decides.
 		} else {
-			to, err := parseAddr(s.domain, m.To)
+			raw := m.To
+			if s.domain == unix.AF_INET && len(raw) >= sizeofSockaddrIn && sockaddrFamily(raw) == unix.AF_UNSPEC {
+				// udp_sendmsg takes AF_UNSPEC for AF_INET.
+				raw = append([]byte{byte(unix.AF_INET), 0}, raw[2:]...)
+			}
+			to, err := parseAddr(s.domain, raw)
 			if err != nil {
 				return 0, err
 			}
