@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 
@@ -16,40 +15,6 @@ import (
 // SIOCGIF* ioctls, /proc/net and the synthesized /etc name files show.
 // All of it is read from the sandbox's own stack (kernel/netstack), never
 // from the host.
-
-// netDev holds the sandbox's stack for the interface side.
-//
-// Merge note: until kernel.Config carries the sandbox's stack (the inet
-// family's Config.Net), this makes a loopback-only one on first use;
-// netStack is the one place that decides which stack is shown.
-type netDev struct {
-	once  sync.Once
-	stack *netstack.Stack
-}
-
-// netStack returns the sandbox's network stack, made on first use (nil
-// if gVisor's stack could not be made; the error is logged and the
-// sandbox then shows no interfaces).
-func (k *Kernel) netStack() *netstack.Stack {
-	k.net.once.Do(func() {
-		s, err := netstack.New(netstack.Config{})
-		if err != nil {
-			k.cfg.Log.Error("making the network stack", "err", err)
-			return
-		}
-		k.net.stack = s
-	})
-	return k.net.stack
-}
-
-// CloseNet releases the stack netStack made (the sandbox calls it once
-// the guest's threads have ended).
-func (k *Kernel) CloseNet() {
-	k.net.once.Do(func() {}) // none made: none will be
-	if k.net.stack != nil {
-		k.net.stack.Close()
-	}
-}
 
 // netView is the sandbox's stack as the interface side reads it (nil:
 // no interfaces).

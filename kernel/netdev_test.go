@@ -18,7 +18,7 @@ func withUplink(t *testing.T, k *Kernel) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	k.net.once.Do(func() { k.net.stack = s })
+	k.cfg.Net = s
 }
 
 func TestProcNetFiles(t *testing.T) {

@@ -64,16 +64,16 @@ func unixType(base, proto int) (int, error) {
 	return 0, unix.ESOCKTNOSUPPORT
 }
 
-// Socket is socket(2). A sandbox has no network (there is no option to
-// give it one): Internet and packet sockets are refused with EACCES and
-// audited. AF_UNIX sockets live in the kernel (unixsock); AF_NETLINK
-// (NETLINK_ROUTE) shows the sandbox's own interfaces (netlink.go).
+// Socket is socket(2). AF_UNIX sockets live in the kernel (unixsock);
+// AF_INET and AF_INET6 sockets on the sandbox's own TCP/IP stack (inet);
+// AF_NETLINK (NETLINK_ROUTE) shows the sandbox's own interfaces
+// (netlink.go); packet sockets are refused with EACCES and audited.
 func (t *Task) Socket(domain, typ, proto int) (int, error) {
 	p := t.Proc
 	switch domain {
 	case unix.AF_NETLINK:
 		return t.netlinkSocket(typ, proto)
-	case unix.AF_INET, unix.AF_INET6, unix.AF_PACKET:
+	case unix.AF_PACKET:
 		p.k.AuditEvent("denied", slog.String("operation", "socket"), slog.Int("domain", domain),
 			slog.String("reason", socketDeniedReason), slog.Int("pid", p.PID))
 		return -1, unix.EACCES
@@ -81,6 +81,10 @@ func (t *Task) Socket(domain, typ, proto int) (int, error) {
 	base, nonblock, cloexec, err := socketType(typ)
 	if err != nil {
 		return -1, err
+	}
+	switch domain {
+	case unix.AF_INET, unix.AF_INET6:
+		return t.inetSocket(domain, base, proto, nonblock, cloexec)
 	}
 	if domain != unix.AF_UNIX {
 		if domain < 0 || domain >= afMax {
@@ -186,8 +190,10 @@ func (t *Task) Accept(fd, flags int) (int, []byte, error) {
 	if err != nil {
 		return -1, nil, err
 	}
-	peer, err := ns.PeerName()
-	if err != nil {
+	var peer []byte
+	if ap, ok := ns.(interface{ AcceptedPeer() []byte }); ok {
+		peer = ap.AcceptedPeer() // an Internet peer, even if it has gone since
+	} else if peer, err = ns.PeerName(); err != nil {
 		peer = []byte{byte(unix.AF_UNIX), 0}
 	}
 	nfd, err := t.Proc.installSocket(ns, flags&unix.SOCK_NONBLOCK != 0, flags&unix.SOCK_CLOEXEC != 0)

@@ -3,8 +3,11 @@ package netstack
 import (
 	"net/netip"
 	"testing"
+	"time"
 
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/link/pipe"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 )
 
 func TestInterfacesAndRoutes(t *testing.T) {
@@ -51,5 +54,43 @@ func TestInterfacesAndRoutes(t *testing.T) {
 				t.Errorf("default route %+v, want via %v", r, GatewayAddr4)
 			}
 		})
+	}
+}
+
+// TestTCPOptions: the stack's TCP runs with Linux's buffer defaults, Nagle
+// on, no receive-buffer auto-tuning and short TIME_WAIT/FIN_WAIT2.
+func TestTCPOptions(t *testing.T) {
+	s, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var snd tcpip.TCPSendBufferSizeRangeOption
+	var rcv tcpip.TCPReceiveBufferSizeRangeOption
+	var moderate tcpip.TCPModerateReceiveBufferOption
+	var nagle tcpip.TCPDelayEnabled
+	var tw tcpip.TCPTimeWaitTimeoutOption
+	var linger tcpip.TCPLingerTimeoutOption
+	for _, o := range []tcpip.GettableTransportProtocolOption{&snd, &rcv, &moderate, &nagle, &tw, &linger} {
+		if err := s.TransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
+			t.Fatalf("%T: %v", o, err)
+		}
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"send default", snd.Default, TCPSendBufDefault},
+		{"receive default", rcv.Default, TCPRecvBufDefault},
+		{"send max", snd.Max, BufMax},
+		{"moderate", bool(moderate), false},
+		{"nagle", bool(nagle), true},
+		{"time wait", time.Duration(tw), TimeWait},
+		{"fin wait2", time.Duration(linger), TimeWait},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, tc.got, tc.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package linux
 
 import (
 	"encoding/binary"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -623,4 +624,78 @@ func vectoredIovs(t *kernel.Task, iovs []iovec, xfer func(iovec) (uint64, error)
 		}
 	}
 	return total, nil
+}
+
+// mmsghdrSize is sizeof(struct mmsghdr): a msghdr and msg_len (padded).
+const mmsghdrSize = 64
+
+// msgWaitForOne is MSG_WAITFORONE: recvmmsg stops waiting after the first
+// message.
+const msgWaitForOne = 0x10000
+
+// sysSendmmsg is sendmsg for each of up to UIO_MAXIOV messages; it stops
+// at the first failure and returns how many were sent (the failure
+// itself only when none was), as Linux's __sys_sendmmsg.
+func sysSendmmsg(t *kernel.Task, a args) (uint64, error) {
+	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
+		return 0, err
+	}
+	vlen := min(uint32(a[2]), 1024)
+	var n uint32
+	for ; n < vlen; n++ {
+		hdr := a[1] + uint64(n)*mmsghdrSize
+		sent, err := sysSendmsg(t, args{a[0], hdr, a[3]})
+		if err == nil {
+			err = t.WriteU32(hdr+msghdrSize, uint32(sent))
+		}
+		if err != nil {
+			if n == 0 {
+				return 0, err
+			}
+			break
+		}
+	}
+	return uint64(n), nil
+}
+
+// sysRecvmmsg is recvmsg for each of up to UIO_MAXIOV messages: after
+// the first, MSG_WAITFORONE makes the rest non-blocking, and a timeout
+// (checked after each message, as Linux does) ends the batch. A failure
+// after some messages ends it too, returning their count.
+func sysRecvmmsg(t *kernel.Task, a args) (uint64, error) {
+	if _, _, err := t.Proc.SocketOf(fdArg(a[0])); err != nil {
+		return 0, err
+	}
+	var deadline time.Time
+	if a[4] != 0 {
+		d, err := readTimespec(t, a[4])
+		if err != nil {
+			return 0, err
+		}
+		deadline = time.Now().Add(d)
+	}
+	vlen := min(uint32(a[2]), 1024)
+	flags := a[3] &^ msgWaitForOne
+	var n uint32
+	for ; n < vlen; n++ {
+		hdr := a[1] + uint64(n)*mmsghdrSize
+		got, err := sysRecvmsg(t, args{a[0], hdr, flags})
+		if err == nil {
+			err = t.WriteU32(hdr+msghdrSize, uint32(got))
+		}
+		if err != nil {
+			if n == 0 {
+				return 0, err
+			}
+			break
+		}
+		if a[3]&msgWaitForOne != 0 {
+			flags |= unix.MSG_DONTWAIT
+		}
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			n++
+			break
+		}
+	}
+	return uint64(n), nil
 }
