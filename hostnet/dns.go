@@ -88,8 +88,12 @@ func (g *Gateway) serveDNSUDP(r *udp.ForwarderRequest) bool {
 		return true
 	}
 	c := gonet.NewUDPConn(&wq, ep)
+	if !g.enter() {
+		c.Close()
+		release()
+		return true
+	}
 	untrack := g.track(c)
-	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
 		defer release()
@@ -112,6 +116,11 @@ func (g *Gateway) serveDNSUDP(r *udp.ForwarderRequest) bool {
 
 // serveDNSTCP answers DNS over TCP (two-byte length prefixes).
 func (g *Gateway) serveDNSTCP(r *tcp.ForwarderRequest) {
+	if !g.enter() {
+		r.Complete(true)
+		return
+	}
+	defer g.wg.Done()
 	release, ok := g.takeFlow()
 	if !ok {
 		r.Complete(true)
@@ -194,7 +203,7 @@ func (g *Gateway) answerDNS(query []byte, transport string) []byte {
 		g.audit("net_dns", append(attrs, slog.Bool("allowed", true), slog.String("rcode", "NotImplemented"))...)
 		return buildDNS(resp, qs, nil)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	ctx, cancel := context.WithTimeout(g.ctx, lookupTimeout)
 	defer cancel()
 	// Both families at once: a name with addresses of the other family
 	// only must be NODATA (NOERROR, no answer), not NXDOMAIN.

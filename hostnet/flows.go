@@ -1,6 +1,7 @@
 package hostnet
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -76,6 +77,11 @@ func (g *Gateway) forwardTCP(r *tcp.ForwarderRequest) {
 		g.serveDNSTCP(r)
 		return
 	}
+	if !g.enter() {
+		r.Complete(true)
+		return
+	}
+	defer g.wg.Done()
 	f, d := g.decide("tcp", id)
 	if !d.Allowed {
 		r.Complete(true)
@@ -88,7 +94,10 @@ func (g *Gateway) forwardTCP(r *tcp.ForwarderRequest) {
 		return
 	}
 	defer release()
-	hc, err := net.DialTimeout("tcp", f.dst.String(), dialTimeout)
+	ctx, cancel := context.WithTimeout(g.ctx, dialTimeout)
+	defer cancel()
+	var dialer net.Dialer
+	hc, err := dialer.DialContext(ctx, "tcp", f.dst.String())
 	if err != nil {
 		// A refusing host is a refusal for the guest too; a host that
 		// does not answer is silence (the guest's own timeout decides).
@@ -140,7 +149,11 @@ func (g *Gateway) forwardUDP(r *udp.ForwarderRequest) bool {
 		return true
 	}
 	gc := gonet.NewUDPConn(&wq, ep)
-	g.wg.Add(1)
+	if !g.enter() {
+		gc.Close()
+		release()
+		return true
+	}
 	go func() {
 		defer g.wg.Done()
 		defer release()

@@ -16,6 +16,7 @@
 package hostnet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -106,6 +107,9 @@ type Gateway struct {
 	res    *net.Resolver
 	flows  atomic.Int32
 	closed atomic.Bool
+	// ctx ends host dials, guest dials and lookups when Close begins.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu        sync.Mutex
 	listeners []io.Closer
@@ -119,6 +123,7 @@ type Gateway struct {
 func New(cfg Config) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, log: cfg.Log, names: newNameCache(nameCacheMax), res: cfg.Resolver,
 		conns: map[io.Closer]struct{}{}}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -128,6 +133,7 @@ func New(cfg Config) (*Gateway, error) {
 	for _, p := range cfg.Publish {
 		l, err := listen(p)
 		if err != nil {
+			g.cancel()
 			g.closeListeners()
 			return nil, err
 		}
@@ -141,6 +147,7 @@ func New(cfg Config) (*Gateway, error) {
 	guestEnd, gwEnd := pipe.New(tcpip.LinkAddress(netstack.GuestMAC), tcpip.LinkAddress(netstack.GatewayMAC), netstack.UplinkMTU)
 	g.guest = guestEnd
 	if err := g.setupStack(gwEnd); err != nil {
+		g.cancel()
 		s.Close()
 		g.closeListeners()
 		return nil, err
@@ -197,7 +204,9 @@ func (g *Gateway) Uplink() stack.LinkEndpoint { return g.guest }
 func (g *Gateway) Start() {
 	for i, l := range g.listeners {
 		p := g.cfg.Publish[i]
-		g.wg.Add(1)
+		if !g.enter() {
+			return
+		}
 		go func() {
 			defer g.wg.Done()
 			switch l := l.(type) {
@@ -212,9 +221,13 @@ func (g *Gateway) Start() {
 
 // Close stops the listeners, ends every flow and tears the stack down.
 func (g *Gateway) Close() error {
+	g.mu.Lock()
 	if g.closed.Swap(true) {
+		g.mu.Unlock()
 		return nil
 	}
+	g.mu.Unlock()
+	g.cancel()
 	g.closeListeners()
 	g.mu.Lock()
 	for c := range g.conns {
@@ -234,9 +247,24 @@ func (g *Gateway) closeListeners() {
 
 func (g *Gateway) isClosed() bool { return g.closed.Load() }
 
+// enter registers a goroutine serving a flow, which Close waits for;
+// false once Close began.
+func (g *Gateway) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed.Load() {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
 // track registers a host socket for Close; the returned func forgets it.
 func (g *Gateway) track(c io.Closer) (untrack func()) {
 	g.mu.Lock()
+	if g.closed.Load() {
+		c.Close()
+	}
 	g.conns[c] = struct{}{}
 	g.mu.Unlock()
 	return func() {
@@ -302,8 +330,8 @@ type halfCloser interface {
 // host-side hc until both directions end, then closes both. It returns
 // the bytes that went from the guest and to it.
 func (g *Gateway) splice(gc, hc halfCloser) (fromGuest, toGuest int64) {
-	untrack := g.track(hc)
-	defer untrack()
+	defer g.track(hc)()
+	defer g.track(gc)()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -147,7 +147,13 @@ func (g *Gateway) servePublishedTCP(p Port, l net.Listener) {
 			hc.Close()
 			continue
 		}
+		if !g.enter() {
+			release()
+			hc.Close()
+			return
+		}
 		go func() {
+			defer g.wg.Done()
 			defer release()
 			g.forwardPublishedTCP(p, hc)
 		}()
@@ -157,7 +163,7 @@ func (g *Gateway) servePublishedTCP(p Port, l net.Listener) {
 func (g *Gateway) forwardPublishedTCP(p Port, hc net.Conn) {
 	src := hc.RemoteAddr().String()
 	gaddr := netstack.GuestAddr4.Addr()
-	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	ctx, cancel := context.WithTimeout(g.ctx, dialTimeout)
 	defer cancel()
 	gc, err := gonet.DialContextTCP(ctx, g.stack, tcpip.FullAddress{NIC: gatewayNIC, Addr: netstack.ToAddr(gaddr), Port: p.GuestPort}, ipv4.ProtocolNumber)
 	if err != nil {
@@ -230,6 +236,12 @@ func (g *Gateway) servePublishedUDP(p Port, pc net.PacketConn) {
 				g.log.Warn("hostnet: published udp", "port", p.String(), "err", err)
 				continue
 			}
+			if !g.enter() {
+				release()
+				c.Close()
+				continue
+			}
+			untrack := g.track(c)
 			pe = &udpPeer{conn: c, last: time.Now()}
 			mu.Lock()
 			peers[key] = pe
@@ -237,7 +249,9 @@ func (g *Gateway) servePublishedUDP(p Port, pc net.PacketConn) {
 			g.audit("net_publish", slog.String("proto", "udp"), slog.String("port", p.String()),
 				slog.String("src", key), slog.Bool("allowed", true))
 			go func() {
+				defer g.wg.Done()
 				defer release()
+				defer untrack()
 				rbuf := make([]byte, maxDatagram)
 				for {
 					c.SetReadDeadline(time.Now().Add(udpIdle))
