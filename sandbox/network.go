@@ -1,0 +1,92 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/litebox-go/litebox/hostnet"
+	"github.com/litebox-go/litebox/kernel/audit"
+	"github.com/litebox-go/litebox/kernel/mm"
+	"github.com/litebox-go/litebox/kernel/netstack"
+	"github.com/litebox-go/litebox/sandbox/hostpolicy"
+)
+
+// Network is a sandbox's network (issue 12). The zero value is --net
+// none: the guest has a loopback interface and nothing leaves the
+// sandbox. Egress or published ports give the guest eth0 (10.0.2.15/24,
+// fd00:0:0:2::15/64) whose far end is litebox's gateway (package
+// hostnet), the only code of litebox that makes host sockets.
+type Network struct {
+	// Egress lets the guest open outbound TCP and UDP flows and resolve
+	// names (--net egress): to anything when Allow is empty, else only to
+	// Allow's matches. 10.0.2.2 (fd00:0:0:2::2) is the host's loopback.
+	Egress bool
+	// Allow restricts Egress (--allow).
+	Allow []hostnet.Rule
+	// Publish are ports published on the host (-p). Their listeners are
+	// bound by New: a port in use fails New.
+	Publish []hostnet.Port
+	// DNSUpstream, if set (host:port), is the DNS server litebox asks for
+	// the guest's queries instead of the host's resolv.conf servers (the
+	// host's /etc/hosts still answers first). A test hook: the CLI's
+	// hidden --test-dns-upstream.
+	DNSUpstream string
+}
+
+// Enabled reports whether the sandbox gets an uplink.
+func (n Network) Enabled() bool { return n.Egress || len(n.Publish) > 0 }
+
+// HostPolicy is what litebox's own seccomp allowlist must allow for this
+// network: pass it to hostpolicy.InstallFor in Config.Harden (plain
+// hostpolicy.Install allows no socket call).
+func (n Network) HostPolicy() hostpolicy.Options {
+	return hostpolicy.Options{Egress: n.Egress, Publish: len(n.Publish) > 0}
+}
+
+// newNetwork builds the gateway and the guest's stack on its uplink
+// (nil, nil when the sandbox has no network).
+func newNetwork(n Network, alog *audit.Log, s *Sandbox, budget *mm.Budget) (*hostnet.Gateway, *netstack.Stack, error) {
+	if !n.Enabled() {
+		return nil, nil, nil
+	}
+	if len(n.Allow) > 0 && !n.Egress {
+		return nil, nil, fmt.Errorf("--allow needs --net egress")
+	}
+	cfg := hostnet.Config{
+		Policy:  hostnet.Policy{Egress: n.Egress, Rules: n.Allow},
+		Publish: n.Publish,
+		Audit:   alog,
+		Log:     s.log,
+		Memory:  budget,
+	}
+	if n.DNSUpstream != "" {
+		up := n.DNSUpstream
+		cfg.Resolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, up)
+		}}
+	}
+	gw, err := hostnet.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := netstack.New(netstack.Config{Uplink: gw.Uplink()})
+	if err != nil {
+		gw.Close()
+		return nil, nil, err
+	}
+	gw.Start()
+	return gw, st, nil
+}
+
+// closeNetwork ends every flow of the gateway (its host sockets and
+// listeners) and the guest's stack.
+func (s *Sandbox) closeNetwork() {
+	if s.gw != nil {
+		s.gw.Close()
+	}
+	if s.net != nil {
+		s.net.Close()
+	}
+}
