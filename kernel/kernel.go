@@ -17,8 +17,10 @@ import (
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/lock"
 	"github.com/litebox-go/litebox/kernel/mm"
+	"github.com/litebox-go/litebox/kernel/netstack"
 	"github.com/litebox-go/litebox/kernel/vdso"
 
+	"github.com/litebox-go/litebox/kernel/socket/inet"
 	"github.com/litebox-go/litebox/kernel/socket/unixsock"
 	"github.com/litebox-go/litebox/kernel/tty"
 	"github.com/litebox-go/litebox/kernel/vfs"
@@ -47,6 +49,8 @@ type Config struct {
 	// Creds are the credentials each command's first process starts with
 	// (--user); nil: the unprivileged guest user GuestUID:GuestGID.
 	Creds *cred.Creds
+	// Net is the sandbox's network stack; nil: the kernel makes a loopback-only one on first use.
+	Net *netstack.Stack
 }
 
 // Limits are the resource limits the kernel enforces; zero means the
@@ -96,6 +100,13 @@ type Kernel struct {
 	// unixNS is the sandbox's AF_UNIX namespace (kernel/socket.go).
 	unixOnce sync.Once
 	unixNS   *unixsock.Namespace
+
+	// inet is the sandbox's Internet family on its stack (inet.go); ownNet
+	// is a stack the kernel made itself (and closes in CloseNet).
+	inetMu  sync.Mutex
+	inetFam *inet.Family
+	ownNet  *netstack.Stack
+	netDone bool
 
 	// crash is the first kernel bug caught (see Crash); crashed is closed
 	// once it is set.

@@ -64,13 +64,13 @@ func unixType(base, proto int) (int, error) {
 	return 0, unix.ESOCKTNOSUPPORT
 }
 
-// Socket is socket(2). A sandbox has no network (there is no option to
-// give it one): Internet, packet and netlink sockets are refused with
-// EACCES and audited. AF_UNIX sockets live in the kernel (unixsock).
+// Socket is socket(2). AF_UNIX sockets live in the kernel (unixsock);
+// AF_INET and AF_INET6 sockets on the sandbox's own TCP/IP stack (inet);
+// packet and netlink sockets are refused with EACCES and audited.
 func (t *Task) Socket(domain, typ, proto int) (int, error) {
 	p := t.Proc
 	switch domain {
-	case unix.AF_INET, unix.AF_INET6, unix.AF_PACKET, unix.AF_NETLINK:
+	case unix.AF_PACKET, unix.AF_NETLINK:
 		p.k.AuditEvent("denied", slog.String("operation", "socket"), slog.Int("domain", domain),
 			slog.String("reason", socketDeniedReason), slog.Int("pid", p.PID))
 		return -1, unix.EACCES
@@ -78,6 +78,10 @@ func (t *Task) Socket(domain, typ, proto int) (int, error) {
 	base, nonblock, cloexec, err := socketType(typ)
 	if err != nil {
 		return -1, err
+	}
+	switch domain {
+	case unix.AF_INET, unix.AF_INET6:
+		return t.inetSocket(domain, base, proto, nonblock, cloexec)
 	}
 	if domain != unix.AF_UNIX {
 		if domain < 0 || domain >= afMax {

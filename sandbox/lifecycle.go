@@ -186,6 +186,7 @@ func (s *Sandbox) Close() error {
 		s.kernel.StopClock() // before the platform's memory (the vDSO's data page) goes
 		select {
 		case <-ended:
+			s.kernel.CloseNet() // the guest's sockets and the stack's goroutines
 			s.platMu.Lock()
 			if s.plat != nil {
 				s.plat.Close()

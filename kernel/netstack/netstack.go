@@ -73,6 +73,10 @@ func New(cfg Config) (*Stack, error) {
 		HandleLocal: true,
 	})
 	ns := &Stack{Stack: s}
+	if err := ns.setBuffers(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := ns.addNIC(LoopbackNIC, "lo", loopback.New(),
 		netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")); err != nil {
 		s.Close()
@@ -163,8 +167,36 @@ func (ns *Stack) Routes() []Route {
 // HasUplink reports whether eth0 exists.
 func (ns *Stack) HasUplink() bool { return ns.uplink }
 
-// Close tears the stack down (the sandbox's end).
-func (ns *Stack) Close() { ns.Stack.Close() }
+// Close tears the stack down (the sandbox's end): every endpoint is
+// aborted and Close returns once the stack's goroutines (protocol timers,
+// TCP processors, link dispatchers) have ended.
+func (ns *Stack) Close() { ns.Stack.Destroy() }
+
+// Linux's TCP buffer defaults (net.ipv4.tcp_wmem, tcp_rmem): what a new
+// TCP socket's SO_SNDBUF and SO_RCVBUF report and what its buffers hold.
+const (
+	TCPSendBufDefault = 16384
+	TCPRecvBufDefault = 131072
+	// BufMax bounds one buffer (twice net.core.wmem_max, as a doubled
+	// SO_SNDBUF).
+	BufMax = 2 * 4194304
+	bufMin = 2304 // SOCK_MIN_RCVBUF
+)
+
+// setBuffers gives TCP Linux's buffer sizes and turns receive-buffer
+// auto-tuning off: every byte a socket's buffers may hold is what the
+// kernel charged to the sandbox's memory for it (kernel/socket/inet).
+func (ns *Stack) setBuffers() error {
+	snd := tcpip.TCPSendBufferSizeRangeOption{Min: bufMin, Default: TCPSendBufDefault, Max: BufMax}
+	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: bufMin, Default: TCPRecvBufDefault, Max: BufMax}
+	moderate := tcpip.TCPModerateReceiveBufferOption(false)
+	for _, o := range []tcpip.SettableTransportProtocolOption{&snd, &rcv, &moderate} {
+		if err := ns.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
+			return fmt.Errorf("netstack: TCP option %T: %s", o, err)
+		}
+	}
+	return nil
+}
 
 func addr(a netip.Addr) tcpip.Address { return tcpip.AddrFromSlice(a.AsSlice()) }
 

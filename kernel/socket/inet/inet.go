@@ -1,0 +1,555 @@
+// Package inet is the AF_INET and AF_INET6 family of the kernel's
+// sockets: TCP (SOCK_STREAM), UDP (SOCK_DGRAM) and ICMP echo "ping"
+// sockets (SOCK_DGRAM with IPPROTO_ICMP/IPPROTO_ICMPV6) on the sandbox's
+// own TCP/IP stack (kernel/netstack, gVisor's netstack), with Linux's
+// sockaddr checks, errnos, socket options and poll readiness.
+//
+// A Socket is a netstack transport endpoint and its waiter.Queue: the
+// queue's events drive blocking calls (a channel entry per wait, which a
+// signal interrupts with ERESTARTSYS or EINTR as Linux's sock_intr_errno)
+// and the kernel's pollers (a function entry that counts wake-ups for
+// edge-triggered epoll). Nothing here touches a host socket; packets
+// leave the stack only through an uplink the sandbox gave it.
+package inet
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/litebox-go/litebox/kernel/netstack"
+	"github.com/litebox-go/litebox/kernel/socket"
+)
+
+// Linux's limits on this kind of machine.
+const (
+	// dgramBufDefault is a UDP or ping socket's SO_SNDBUF and SO_RCVBUF
+	// (net.core.wmem_default, rmem_default).
+	dgramBufDefault = 212992
+	// bufOptMax is net.core.wmem_max and rmem_max: the most SO_SNDBUF and
+	// SO_RCVBUF take before doubling.
+	bufOptMax = 4194304
+	// minSndBuf and minRcvBuf are SOCK_MIN_SNDBUF and SOCK_MIN_RCVBUF.
+	minSndBuf = 4608
+	minRcvBuf = 2304
+	// somaxconn bounds listen's backlog (net.core.somaxconn).
+	somaxconn = 4096
+	// SocketCost is charged to the sandbox's memory per socket beside its
+	// buffers (the endpoint's own state).
+	SocketCost = 4096
+)
+
+// Family is the Internet family of one sandbox: its stack and the
+// kernel's hooks.
+type Family struct {
+	stack  *netstack.Stack
+	charge func(int64) error // the sandbox's memory budget
+	notify func()            // wakes pollers (poll, select, epoll)
+	// unsupported records a guest request refused for lack of support
+	// (the kernel logs and audits it).
+	unsupported func(what string)
+}
+
+// New returns the family of a sandbox whose stack is st; charge takes
+// (n > 0) or gives back (n < 0) memory.
+func New(st *netstack.Stack, charge func(int64) error, notify func(), unsupported func(string)) *Family {
+	return &Family{stack: st, charge: charge, notify: notify, unsupported: unsupported}
+}
+
+// Socket is one AF_INET or AF_INET6 socket.
+type Socket struct {
+	fam    *Family
+	domain int
+	typ    int
+	proto  int // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6
+
+	ep    tcpip.Endpoint
+	wq    *waiter.Queue
+	entry waiter.Entry // counts wake-ups and wakes pollers
+	wakes atomic.Uint64
+
+	mu       sync.Mutex
+	sndbuf   int // SO_SNDBUF as Linux reports it
+	rcvbuf   int
+	charged  int64 // what the socket holds of the memory budget
+	rcvtimeo time.Duration
+	sndtimeo time.Duration
+	oobin    bool
+	priority int
+	ttl      int // IP_TTL, IPV6_UNICAST_HOPS; 0: the default
+	tos      int
+	bound    bool // bind or an implicit bind gave it a port
+	// connecting: a connect was started and its result not yet seen; the
+	// next connect (or SO_ERROR) reports it.
+	connecting bool
+	released   bool
+}
+
+// netProto is a domain's network protocol.
+func netProto(domain int) tcpip.NetworkProtocolNumber {
+	if domain == unix.AF_INET6 {
+		return ipv6.ProtocolNumber
+	}
+	return ipv4.ProtocolNumber
+}
+
+// transport chooses the transport protocol as inet_create does: type and
+// protocol must agree (EPROTONOSUPPORT), SOCK_RAW needs CAP_NET_RAW
+// (EPERM, the guest never has it), other types are ESOCKTNOSUPPORT.
+func transport(domain, typ, proto int) (tcpip.TransportProtocolNumber, int, error) {
+	icmpProto := unix.IPPROTO_ICMP
+	if domain == unix.AF_INET6 {
+		icmpProto = unix.IPPROTO_ICMPV6
+	}
+	switch typ {
+	case unix.SOCK_STREAM:
+		if proto == 0 || proto == unix.IPPROTO_TCP {
+			return tcp.ProtocolNumber, unix.IPPROTO_TCP, nil
+		}
+	case unix.SOCK_DGRAM:
+		switch proto {
+		case 0, unix.IPPROTO_UDP:
+			return udp.ProtocolNumber, unix.IPPROTO_UDP, nil
+		case icmpProto:
+			if domain == unix.AF_INET6 {
+				return icmp.ProtocolNumber6, proto, nil
+			}
+			return icmp.ProtocolNumber4, proto, nil
+		}
+	case unix.SOCK_RAW:
+		return 0, 0, unix.EPERM
+	default:
+		return 0, 0, unix.ESOCKTNOSUPPORT
+	}
+	return 0, 0, unix.EPROTONOSUPPORT
+}
+
+// New makes a socket of domain (AF_INET, AF_INET6), type and protocol;
+// ENOBUFS without memory for it (Linux's sk_alloc failing).
+func (f *Family) New(domain, typ, proto int) (*Socket, error) {
+	tp, proto, err := transport(domain, typ, proto)
+	if err != nil {
+		return nil, err
+	}
+	s := &Socket{fam: f, domain: domain, typ: typ, proto: proto, wq: &waiter.Queue{}}
+	s.sndbuf, s.rcvbuf = dgramBufDefault, dgramBufDefault
+	if typ == unix.SOCK_STREAM {
+		s.sndbuf, s.rcvbuf = netstack.TCPSendBufDefault, netstack.TCPRecvBufDefault
+	}
+	if err := s.chargeBuffers(); err != nil {
+		return nil, err
+	}
+	ep, terr := f.stack.NewEndpoint(tp, netProto(domain), s.wq)
+	if terr != nil {
+		s.uncharge()
+		return nil, errno(terr)
+	}
+	s.init(ep)
+	return s, nil
+}
+
+// init attaches the endpoint: buffer sizes and the poller entry.
+func (s *Socket) init(ep tcpip.Endpoint) {
+	s.ep = ep
+	ep.SocketOptions().SetSendBufferSize(int64(s.sndbuf), true)
+	ep.SocketOptions().SetReceiveBufferSize(int64(s.rcvbuf), true)
+	s.entry = waiter.NewFunctionEntry(waiter.EventIn|waiter.EventOut|waiter.EventErr|waiter.EventHUp|waiter.EventRdHUp|waiter.EventPri,
+		func(waiter.EventMask) {
+			s.wakes.Add(1)
+			if s.fam.notify != nil {
+				s.fam.notify()
+			}
+		})
+	s.wq.EventRegister(&s.entry)
+}
+
+// chargeBuffers charges the socket and its buffers to the memory budget.
+func (s *Socket) chargeBuffers() error {
+	n := int64(SocketCost + s.sndbuf + s.rcvbuf)
+	if err := s.fam.charge(n); err != nil {
+		return unix.ENOBUFS
+	}
+	s.charged = n
+	return nil
+}
+
+// recharge moves the charge to the current buffer sizes (s.mu held).
+func (s *Socket) recharge(sndbuf, rcvbuf int) error {
+	n := int64(SocketCost + sndbuf + rcvbuf)
+	if d := n - s.charged; d > 0 {
+		if err := s.fam.charge(d); err != nil {
+			return unix.ENOBUFS
+		}
+	} else {
+		s.fam.charge(d)
+	}
+	s.charged = n
+	s.sndbuf, s.rcvbuf = sndbuf, rcvbuf
+	return nil
+}
+
+func (s *Socket) uncharge() {
+	s.fam.charge(-s.charged)
+	s.charged = 0
+}
+
+// Family is AF_INET or AF_INET6.
+func (s *Socket) Family() int { return s.domain }
+
+// Type is SOCK_STREAM or SOCK_DGRAM.
+func (s *Socket) Type() int { return s.typ }
+
+// Protocol is the IPPROTO_ number.
+func (s *Socket) Protocol() int { return s.proto }
+
+func (s *Socket) stream() bool { return s.typ == unix.SOCK_STREAM }
+
+// Bind names the socket. Linux lets an AF_INET socket bind AF_UNSPEC
+// with INADDR_ANY (old programs do).
+func (s *Socket) Bind(_ *socket.Caller, raw []byte) error {
+	if s.domain == unix.AF_INET && len(raw) >= sizeofSockaddrIn && sockaddrFamily(raw) == unix.AF_UNSPEC &&
+		bytes.Equal(raw[4:8], []byte{0, 0, 0, 0}) {
+		raw = bytes.Clone(raw)
+		raw[0], raw[1] = byte(unix.AF_INET), 0
+	}
+	a, err := parseAddr(s.domain, raw)
+	if err != nil {
+		return err
+	}
+	if terr := s.ep.Bind(a); terr != nil {
+		if _, ok := terr.(*tcpip.ErrAlreadyBound); ok {
+			return unix.EINVAL
+		}
+		return errno(terr)
+	}
+	s.mu.Lock()
+	s.bound = true
+	s.mu.Unlock()
+	return nil
+}
+
+// Listen makes a TCP socket accept connections (an unbound one gets an
+// ephemeral port, as Linux's inet_autobind).
+func (s *Socket) Listen(_ *socket.Caller, backlog int) error {
+	if !s.stream() {
+		return unix.EOPNOTSUPP
+	}
+	if uint32(backlog) > somaxconn {
+		backlog = somaxconn
+	}
+	if terr := s.ep.Listen(backlog); terr != nil {
+		if _, ok := terr.(*tcpip.ErrInvalidEndpointState); ok {
+			return unix.EINVAL
+		}
+		return errno(terr)
+	}
+	return nil
+}
+
+// Accept takes the next established connection.
+func (s *Socket) Accept(c *socket.Caller, nonblock bool) (socket.Socket, error) {
+	if !s.stream() {
+		return nil, unix.EOPNOTSUPP
+	}
+	s.mu.Lock()
+	dl := deadline(s.rcvtimeo)
+	sndbuf, rcvbuf := s.sndbuf, s.rcvbuf
+	s.mu.Unlock()
+	var ep tcpip.Endpoint
+	var wq *waiter.Queue
+	err := s.wait(c, waiter.ReadableEvents, nonblock, dl, func() tcpip.Error {
+		var terr tcpip.Error
+		ep, wq, terr = s.ep.Accept(nil)
+		return terr
+	})
+	if err != nil {
+		if err == unix.ENOTCONN || err == unix.EOPNOTSUPP {
+			return nil, unix.EINVAL // not listening
+		}
+		return nil, err
+	}
+	n := &Socket{fam: s.fam, domain: s.domain, typ: s.typ, proto: s.proto, wq: wq, sndbuf: sndbuf, rcvbuf: rcvbuf,
+		bound: true}
+	if err := n.chargeBuffers(); err != nil {
+		ep.Close()
+		return nil, err
+	}
+	n.init(ep)
+	return n, nil
+}
+
+// Connect connects a TCP socket (waiting for the handshake unless
+// nonblock: EINPROGRESS, the result in SO_ERROR), or sets a datagram
+// socket's default destination (AF_UNSPEC: none).
+func (s *Socket) Connect(c *socket.Caller, raw []byte, nonblock bool) error {
+	if sockaddrFamily(raw) == unix.AF_UNSPEC && len(raw) >= 2 {
+		if s.stream() {
+			return s.disconnectStream()
+		}
+		_ = s.ep.Disconnect()
+		return nil
+	}
+	a, err := parseAddr(s.domain, raw)
+	if err != nil {
+		return err
+	}
+	if !s.stream() {
+		if terr := s.ep.Connect(a); terr != nil {
+			return errno(terr)
+		}
+		s.mu.Lock()
+		s.bound = true
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Lock()
+	dl := deadline(s.sndtimeo)
+	s.mu.Unlock()
+	e, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventErr | waiter.EventHUp)
+	s.wq.EventRegister(&e)
+	defer s.wq.EventUnregister(&e)
+	terr := s.ep.Connect(a)
+	switch terr.(type) {
+	case nil:
+		s.connected()
+		return nil
+	case *tcpip.ErrConnectStarted:
+	case *tcpip.ErrAlreadyConnecting:
+		return unix.EALREADY
+	case *tcpip.ErrAlreadyConnected:
+		s.mu.Lock()
+		was := s.connecting
+		s.connecting = false
+		s.mu.Unlock()
+		if was { // the result of a non-blocking connect, reported once
+			if err := s.ep.LastError(); err != nil {
+				return errno(err)
+			}
+			return nil
+		}
+		return unix.EISCONN
+	default:
+		if err := s.ep.LastError(); err != nil {
+			return errno(err)
+		}
+		return errno(terr)
+	}
+	s.mu.Lock()
+	s.bound = true
+	s.connecting = true
+	s.mu.Unlock()
+	if nonblock {
+		return unix.EINPROGRESS
+	}
+	var timer <-chan time.Time
+	if !dl.IsZero() {
+		t := time.NewTimer(time.Until(dl))
+		defer t.Stop()
+		timer = t.C
+	}
+	for {
+		st := tcp.EndpointState(s.ep.State())
+		if st != tcp.StateConnecting && st != tcp.StateSynSent && st != tcp.StateSynRecv {
+			break
+		}
+		select {
+		case <-ch:
+		case <-timer:
+			return unix.EINPROGRESS // Linux's timed-out connect (SO_SNDTIMEO)
+		case <-c.Ctx.Done():
+			if !dl.IsZero() {
+				return unix.EINTR
+			}
+			return socket.ERESTARTSYS
+		}
+	}
+	s.connected()
+	if err := s.ep.LastError(); err != nil {
+		return errno(err)
+	}
+	if st := tcp.EndpointState(s.ep.State()); st == tcp.StateError || st == tcp.StateClose {
+		return unix.ECONNABORTED // closed without an error left to report
+	}
+	return nil
+}
+
+func (s *Socket) connected() {
+	s.mu.Lock()
+	s.connecting = false
+	s.mu.Unlock()
+}
+
+// disconnectStream is connect(AF_UNSPEC) on TCP: Linux aborts the
+// connection; netstack cannot reuse the endpoint, so an unconnected one
+// is left alone and a connected one is refused.
+func (s *Socket) disconnectStream() error {
+	st := tcp.EndpointState(s.ep.State())
+	if st == tcp.StateInitial || st == tcp.StateBound || st == tcp.StateClose {
+		return nil
+	}
+	s.fam.unsupported("connect(AF_UNSPEC) on a connected TCP socket")
+	return unix.EOPNOTSUPP
+}
+
+// Name returns the bound address.
+func (s *Socket) Name() []byte {
+	a, err := s.ep.GetLocalAddress()
+	if err != nil {
+		a = tcpip.FullAddress{}
+	}
+	return encodeAddr(s.domain, a)
+}
+
+// PeerName returns the peer's address; ENOTCONN without one.
+func (s *Socket) PeerName() ([]byte, error) {
+	a, terr := s.ep.GetRemoteAddress()
+	if terr != nil {
+		return nil, unix.ENOTCONN
+	}
+	return encodeAddr(s.domain, a), nil
+}
+
+// Shutdown closes directions of the socket.
+func (s *Socket) Shutdown(how int) error {
+	var f tcpip.ShutdownFlags
+	switch how {
+	case unix.SHUT_RD:
+		f = tcpip.ShutdownRead
+	case unix.SHUT_WR:
+		f = tcpip.ShutdownWrite
+	case unix.SHUT_RDWR:
+		f = tcpip.ShutdownRead | tcpip.ShutdownWrite
+	default:
+		return unix.EINVAL
+	}
+	if terr := s.ep.Shutdown(f); terr != nil {
+		return errno(terr)
+	}
+	return nil
+}
+
+// Readiness is the endpoint's readiness in poll bits.
+func (s *Socket) Readiness() int16 {
+	ev := s.ep.Readiness(waiter.EventIn | waiter.EventOut | waiter.EventErr | waiter.EventHUp | waiter.EventRdHUp |
+		waiter.EventPri)
+	out := int16(ev.ToLinux())
+	if out&unix.POLLIN != 0 {
+		out |= pollRdNorm
+	}
+	if out&unix.POLLOUT != 0 {
+		out |= pollWrNorm
+	}
+	return out
+}
+
+// Poll bits x/sys/unix does not export.
+const (
+	pollRdNorm = 0x40
+	pollWrNorm = 0x100
+)
+
+// WakeCount counts the socket's wake-ups.
+func (s *Socket) WakeCount() uint64 { return s.wakes.Load() }
+
+// Inq answers SIOCINQ: bytes queued (TCP) or the next datagram's length;
+// EINVAL on a listener.
+func (s *Socket) Inq() (int, error) {
+	if s.stream() && tcp.EndpointState(s.ep.State()) == tcp.StateListen {
+		return 0, unix.EINVAL
+	}
+	n, terr := s.ep.GetSockOptInt(tcpip.ReceiveQueueSizeOption)
+	if terr != nil {
+		return 0, errno(terr)
+	}
+	return n, nil
+}
+
+// Outq answers SIOCOUTQ: bytes sent and not yet acknowledged.
+func (s *Socket) Outq() (int, error) {
+	if s.stream() && tcp.EndpointState(s.ep.State()) == tcp.StateListen {
+		return 0, unix.EINVAL
+	}
+	n, terr := s.ep.GetSockOptInt(tcpip.SendQueueSizeOption)
+	if terr != nil {
+		return 0, errno(terr)
+	}
+	return n, nil
+}
+
+// Release is the last close: the endpoint closes (a TCP connection
+// finishes or, with SO_LINGER 0, resets) and the charge is given back.
+func (s *Socket) Release() {
+	s.mu.Lock()
+	if s.released {
+		s.mu.Unlock()
+		return
+	}
+	s.released = true
+	s.mu.Unlock()
+	s.wq.EventUnregister(&s.entry)
+	s.ep.Close()
+	s.mu.Lock()
+	s.uncharge()
+	s.mu.Unlock()
+}
+
+// deadline is when a wait of timeout ends (zero time: never).
+func deadline(timeout time.Duration) time.Time {
+	if timeout <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(timeout)
+}
+
+// wait runs try until it does not say ErrWouldBlock, waiting for mask on
+// the socket's queue in between: EAGAIN when nonblock or at the deadline,
+// ERESTARTSYS (EINTR for a wait with a timeout) when the caller is
+// interrupted. try's other errors are returned as errnos.
+func (s *Socket) wait(c *socket.Caller, mask waiter.EventMask, nonblock bool, dl time.Time, try func() tcpip.Error) error {
+	terr := try()
+	if _, ok := terr.(*tcpip.ErrWouldBlock); !ok {
+		return errno(terr)
+	}
+	if nonblock {
+		return unix.EAGAIN
+	}
+	e, ch := waiter.NewChannelEntry(mask)
+	s.wq.EventRegister(&e)
+	defer s.wq.EventUnregister(&e)
+	var timer <-chan time.Time
+	if !dl.IsZero() {
+		d := time.Until(dl)
+		if d <= 0 {
+			return unix.EAGAIN
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timer = t.C
+	}
+	for {
+		terr = try()
+		if _, ok := terr.(*tcpip.ErrWouldBlock); !ok {
+			return errno(terr)
+		}
+		select {
+		case <-ch:
+		case <-timer:
+			return unix.EAGAIN
+		case <-c.Ctx.Done():
+			if !dl.IsZero() {
+				return unix.EINTR
+			}
+			return socket.ERESTARTSYS
+		}
+	}
+}
