@@ -235,7 +235,7 @@ func (g *Gateway) Close() error {
 	}
 	g.mu.Unlock()
 	g.wg.Wait()
-	g.stack.Close()
+	g.stack.Destroy()
 	return nil
 }
 

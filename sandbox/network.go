@@ -83,10 +83,10 @@ func newNetwork(n Network, alog *audit.Log, s *Sandbox, budget *mm.Budget) (*hos
 // closeNetwork ends every flow of the gateway (its host sockets and
 // listeners) and the guest's stack.
 func (s *Sandbox) closeNetwork() {
+	if s.net != nil {
+		s.net.Close() // no more guest traffic: the gateway's flows end
+	}
 	if s.gw != nil {
 		s.gw.Close()
-	}
-	if s.net != nil {
-		s.net.Close()
 	}
 }

@@ -213,7 +213,7 @@ func New(cfg Config) (*Sandbox, error) {
 	s.kernel = kernel.New(kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
-		Memory: s.budget, Serving: s.serve.begin, Creds: creds,
+		Memory: s.budget, Serving: s.serve.begin, Creds: creds, Net: s.net,
 	})
 	s.budget.OnExceeded = func(want uint64) {
 		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),
