@@ -612,3 +612,29 @@ func TestPublishPortInUse(t *testing.T) {
 		t.Fatalf("New: %v, want one line saying the port is in use", err)
 	}
 }
+
+// TestEgressIPv6: fd00:0:0:2::2 is the host's ::1.
+func TestEgressIPv6(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback on this host: %v", err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			b, _ := io.ReadAll(c)
+			c.Write(append([]byte("echo:"), b...))
+			c.Close()
+		}
+	}()
+	port := netip.MustParseAddrPort(l.Addr().String()).Port()
+	r := newRig(t, Config{Policy: Policy{true, mustRules(t, fmt.Sprintf("[::1]:%d", port))}})
+	got, err := guestExchange(r, netip.AddrPortFrom(netstack.GatewayAddr6, port), "six")
+	if err != nil || got != "echo:six" {
+		t.Fatalf("exchange %q, %v", got, err)
+	}
+	if ev := r.events(t, "net_connect"); len(ev) != 1 || ev[0]["dst"] != fmt.Sprintf("[::1]:%d", port) {
+		t.Fatalf("net_connect %v", ev)
+	}
+}

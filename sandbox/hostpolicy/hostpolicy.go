@@ -115,7 +115,6 @@ var socketRule = seccomp.Rule{Name: "socket", Nr: unix.SYS_SOCKET, Why: "hostnet
 var egressRules = []seccomp.Rule{
 	socketRule,
 	{Name: "connect", Nr: unix.SYS_CONNECT, Why: "hostnet: outbound flows and DNS lookups"},
-	{Name: "bind", Nr: unix.SYS_BIND, Why: "hostnet: Go's net package probes IPv4-mapped IPv6 support by binding a socket once"},
 }
 
 // sockRules are common to both modes (on sockets that exist: a published
