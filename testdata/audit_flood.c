@@ -1,7 +1,7 @@
 // audit_flood: provokes audit events as fast as it can, for the audit-log
 // bounds tests (and the soak test).
 //
-//   audit_flood socket N    N calls of socket(AF_INET, SOCK_STREAM): each is
+//   audit_flood socket N    N calls of socket(AF_PACKET, SOCK_RAW): each is
 //                           refused in the sandbox (an identical "denied"
 //                           event every time); prints how many failed with
 //                           which errno ("socket: EACCES x N")
@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
 		long failed = 0;
 		int first = 0, mixed = 0;
 		for (long i = 0; i < n; i++) {
-			int fd = socket(AF_INET, SOCK_STREAM, 0);
+			int fd = socket(AF_PACKET, SOCK_RAW, 0);
 			if (fd >= 0) {
 				close(fd);
 				continue;

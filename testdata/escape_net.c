@@ -2,8 +2,10 @@
 // opened on the host: TCP 127.0.0.1:PORT (over AF_INET, and over AF_INET6 as
 // ::1 and ::ffff:127.0.0.1), and optionally a unix socket at the guest path
 // UNIXPATH (a host socket file in a mounted directory) and the abstract
-// unix socket name ABSTRACT. Every step prints "<what>: <ERRNO>" or
-// "<what>: ok". Finally an AF_UNIX socketpair carries a message both ways.
+// unix socket name ABSTRACT; then addresses outside the loopback (a public
+// address, the user-mode gateway 10.0.2.2, a public IPv6 address) over TCP
+// and UDP. Every step prints "<what>: <ERRNO>" or "<what>: ok". Finally an
+// AF_UNIX socketpair carries a message both ways.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +55,40 @@ static void tcp6(int port, const char *addr, const char *what) {
 	close(fd);
 }
 
+// outside tries addr:port over TCP (connect) and UDP (sendto).
+static void outside(int family, const char *addr, int port) {
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	if (family == AF_INET) {
+		struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+		sa->sin_family = AF_INET;
+		sa->sin_port = htons(port);
+		inet_pton(AF_INET, addr, &sa->sin_addr);
+		len = sizeof *sa;
+	} else {
+		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+		sa->sin6_family = AF_INET6;
+		sa->sin6_port = htons(port);
+		inet_pton(AF_INET6, addr, &sa->sin6_addr);
+		len = sizeof *sa;
+	}
+	char what[96];
+	int fd = socket(family, SOCK_STREAM, 0);
+	snprintf(what, sizeof what, "connect(%s)", addr);
+	if (fd >= 0) {
+		errno = 0;
+		report(what, connect(fd, (struct sockaddr *)&ss, len));
+		close(fd);
+	}
+	fd = socket(family, SOCK_DGRAM, 0);
+	snprintf(what, sizeof what, "sendto(%s) udp", addr);
+	if (fd >= 0) {
+		errno = 0;
+		report(what, sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len));
+		close(fd);
+	}
+}
+
 static void unix_connect(const char *what, const char *path, int abstract) {
 	errno = 0;
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -97,6 +133,9 @@ int main(int argc, char **argv) {
 	report("socket(AF_PACKET, SOCK_RAW)", socket(AF_PACKET, SOCK_RAW, 0));
 	errno = 0;
 	report("socketpair(AF_INET, SOCK_STREAM)", socketpair(AF_INET, SOCK_STREAM, 0, (int[2]){0}));
+	outside(AF_INET, "1.1.1.1", 80);
+	outside(AF_INET, "10.0.2.2", port);
+	outside(AF_INET6, "2606:4700:4700::1111", 80);
 	if (argc > 2)
 		unix_connect("connect(unix socket file)", argv[2], 0);
 	if (argc > 3)

@@ -13,6 +13,8 @@
 //	          EPIPE with SIGPIPE and MSG_NOSIGNAL, ECONNRESET, listen
 //	v6only    IPV6_V6ONLY and dual-stack (v4-mapped peers)
 //	opts      socket options and their errnos
+//	signals   blocking calls interrupted by a signal: EINTR, SA_RESTART,
+//	          SO_RCVTIMEO's EINTR, a partial send
 //	raw       SOCK_RAW and ping sockets as an unprivileged user
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -382,8 +384,6 @@ static void mode_nonblock(void) {
 	while ((n = send(c, junk, sizeof junk, 0)) > 0)
 		total += n;
 	printf("filled: %s, some %d\n", strerrorname_np(errno), total > 0);
-	p = (struct pollfd){c, POLLOUT, 0};
-	printf("poll full: %d\n", poll(&p, 1, 0));
 	close(s2);
 	close(c);
 	close(s);
@@ -684,7 +684,7 @@ static void mode_opts(void) {
 	send(c, "12345", 5, 0);
 	usleep(50000);
 	repn("SIOCINQ", ({ int v = -1; ioctl(s, SIOCINQ, &v) < 0 ? -1 : v; }));
-	repn("SIOCOUTQ drained", ({ int v = -1; ioctl(c, SIOCOUTQ, &v) < 0 ? -1 : v; }));
+	repn("SIOCOUTQ udp", ({ int v = -1; ioctl(u, SIOCOUTQ, &v) < 0 ? -1 : v; }));
 	close(s);
 	usleep(50000);
 	len = sizeof ti;
@@ -694,6 +694,57 @@ static void mode_opts(void) {
 	close(l);
 	close(t);
 	close(u);
+}
+
+static int alarms;
+static void on_alarm(int sig) { (void)sig, alarms++; }
+
+static void handle(int flags) {
+	struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = flags};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+static void mode_signals(void) {
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = lo4(0);
+	bind(u, (struct sockaddr *)&a, sizeof a);
+	char buf[16];
+	handle(0);
+	ualarm(100000, 0);
+	repn("recv interrupted", recv(u, buf, sizeof buf, 0));
+	handle(SA_RESTART);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(300000);
+		int c = socket(AF_INET, SOCK_DGRAM, 0);
+		struct sockaddr_in to = lo4(port_of(u));
+		sendto(c, "late", 4, 0, (struct sockaddr *)&to, sizeof to);
+		_exit(0);
+	}
+	ualarm(100000, 0);
+	repn("recv restarted", recv(u, buf, sizeof buf, 0));
+	waitpid(pid, NULL, 0);
+	struct timeval tv = {2, 0};
+	setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	ualarm(100000, 0);
+	repn("recv with SO_RCVTIMEO interrupted under SA_RESTART", recv(u, buf, sizeof buf, 0));
+	printf("alarms %d\n", alarms);
+	int port;
+	int l = listener(AF_INET, &port);
+	handle(0);
+	ualarm(100000, 0);
+	repn("accept interrupted", accept(l, NULL, NULL));
+	int c = connect_to(AF_INET, port);
+	int s = accept(l, NULL, NULL);
+	static char big[8 << 20];
+	ualarm(200000, 0);
+	long n = send(c, big, sizeof big, 0);
+	printf("send interrupted: partial %d\n", n > 0 && n < (long)sizeof big);
+	close(s);
+	close(c);
+	close(l);
+	printf("alarms %d\n", alarms);
 }
 
 static void mode_raw(void) {
@@ -753,6 +804,8 @@ int main(int argc, char **argv) {
 		mode_v6only();
 	else if (!strcmp(m, "opts"))
 		mode_opts();
+	else if (!strcmp(m, "signals"))
+		mode_signals();
 	else if (!strcmp(m, "raw"))
 		mode_raw();
 	else if (!strcmp(m, "ping"))

@@ -59,7 +59,7 @@ func TestAuditFloodIsCoalesced(t *testing.T) {
 		case ev["msg"] == "denied" && ev["operation"] == "socket":
 			// Exactly these fields, with these values.
 			want := map[string]any{"msg": "denied", "level": "INFO", "operation": "socket",
-				"domain": float64(2), "reason": "the sandbox has no network", "pid": float64(1)}
+				"domain": float64(17), "reason": "the sandbox has no network", "pid": float64(1)}
 			for k, v := range want {
 				if ev[k] != v {
 					t.Errorf("socket event field %q = %v, want %v (event %v)", k, ev[k], v, ev)

@@ -190,7 +190,8 @@ func (ns *Stack) setBuffers() error {
 	snd := tcpip.TCPSendBufferSizeRangeOption{Min: bufMin, Default: TCPSendBufDefault, Max: BufMax}
 	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: bufMin, Default: TCPRecvBufDefault, Max: BufMax}
 	moderate := tcpip.TCPModerateReceiveBufferOption(false)
-	for _, o := range []tcpip.SettableTransportProtocolOption{&snd, &rcv, &moderate} {
+	nagle := tcpip.TCPDelayEnabled(true) // Linux's default: TCP_NODELAY off
+	for _, o := range []tcpip.SettableTransportProtocolOption{&snd, &rcv, &moderate, &nagle} {
 		if err := ns.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
 			return fmt.Errorf("netstack: TCP option %T: %s", o, err)
 		}

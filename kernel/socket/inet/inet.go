@@ -89,10 +89,7 @@ type Socket struct {
 	ttl      int // IP_TTL, IPV6_UNICAST_HOPS; 0: the default
 	tos      int
 	bound    bool // bind or an implicit bind gave it a port
-	// connecting: a connect was started and its result not yet seen; the
-	// next connect (or SO_ERROR) reports it.
-	connecting bool
-	released   bool
+	released bool
 }
 
 // netProto is a domain's network protocol.
@@ -307,10 +304,11 @@ func (s *Socket) Connect(c *socket.Caller, raw []byte, nonblock bool) error {
 		if terr := s.ep.Connect(a); terr != nil {
 			return errno(terr)
 		}
-		s.mu.Lock()
-		s.bound = true
-		s.mu.Unlock()
+		s.markBound()
 		return nil
+	}
+	if s.domain == unix.AF_INET6 && s.ep.SocketOptions().GetV6Only() && isV4Mapped(a.Addr.AsSlice()) {
+		return unix.ENETUNREACH // a v6-only socket has no route to a v4 address (ip6_datagram_connect)
 	}
 	s.mu.Lock()
 	dl := deadline(s.sndtimeo)
@@ -318,36 +316,18 @@ func (s *Socket) Connect(c *socket.Caller, raw []byte, nonblock bool) error {
 	e, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventErr | waiter.EventHUp)
 	s.wq.EventRegister(&e)
 	defer s.wq.EventUnregister(&e)
+	// netstack keeps Linux's bookkeeping of a connect's result: a connect
+	// on a socket whose connection was established since the last one
+	// succeeds once (then EISCONN), on a failed one reports the error.
 	terr := s.ep.Connect(a)
+	s.markBound()
 	switch terr.(type) {
 	case nil:
-		s.connected()
 		return nil
 	case *tcpip.ErrConnectStarted:
-	case *tcpip.ErrAlreadyConnecting:
-		return unix.EALREADY
-	case *tcpip.ErrAlreadyConnected:
-		s.mu.Lock()
-		was := s.connecting
-		s.connecting = false
-		s.mu.Unlock()
-		if was { // the result of a non-blocking connect, reported once
-			if err := s.ep.LastError(); err != nil {
-				return errno(err)
-			}
-			return nil
-		}
-		return unix.EISCONN
 	default:
-		if err := s.ep.LastError(); err != nil {
-			return errno(err)
-		}
-		return errno(terr)
+		return s.connectError(terr)
 	}
-	s.mu.Lock()
-	s.bound = true
-	s.connecting = true
-	s.mu.Unlock()
 	if nonblock {
 		return unix.EINPROGRESS
 	}
@@ -357,11 +337,7 @@ func (s *Socket) Connect(c *socket.Caller, raw []byte, nonblock bool) error {
 		defer t.Stop()
 		timer = t.C
 	}
-	for {
-		st := tcp.EndpointState(s.ep.State())
-		if st != tcp.StateConnecting && st != tcp.StateSynSent && st != tcp.StateSynRecv {
-			break
-		}
+	for s.handshaking() {
 		select {
 		case <-ch:
 		case <-timer:
@@ -373,20 +349,34 @@ func (s *Socket) Connect(c *socket.Caller, raw []byte, nonblock bool) error {
 			return socket.ERESTARTSYS
 		}
 	}
-	s.connected()
-	if err := s.ep.LastError(); err != nil {
-		return errno(err)
-	}
-	if st := tcp.EndpointState(s.ep.State()); st == tcp.StateError || st == tcp.StateClose {
-		return unix.ECONNABORTED // closed without an error left to report
-	}
-	return nil
+	return s.connectError(s.ep.Connect(a))
 }
 
-func (s *Socket) connected() {
-	s.mu.Lock()
-	s.connecting = false
-	s.mu.Unlock()
+// handshaking reports a connect under way.
+func (s *Socket) handshaking() bool {
+	st := tcp.EndpointState(s.ep.State())
+	return st == tcp.StateConnecting || st == tcp.StateSynSent || st == tcp.StateSynRecv
+}
+
+// connectError is the errno of a connect's result; a failure's error is
+// consumed (SO_ERROR reads 0 afterwards, as Linux's sock_error).
+func (s *Socket) connectError(terr tcpip.Error) error {
+	if terr == nil {
+		return nil
+	}
+	s.drainError()
+	return errno(terr)
+}
+
+// drainError reads and clears the socket's pending error: netstack keeps
+// a failed connection's error twice (hard error and last error), Linux
+// once (sk_err).
+func (s *Socket) drainError() tcpip.Error {
+	first := s.ep.LastError()
+	if first != nil {
+		_ = s.ep.LastError()
+	}
+	return first
 }
 
 // disconnectStream is connect(AF_UNSPEC) on TCP: Linux aborts the
@@ -474,12 +464,21 @@ func (s *Socket) Inq() (int, error) {
 	return n, nil
 }
 
-// Outq answers SIOCOUTQ: bytes sent and not yet acknowledged.
+// Outq answers SIOCOUTQ: bytes sent and not yet acknowledged (UDP: not
+// yet sent); EOPNOTSUPP on TCP, which netstack does not tell.
 func (s *Socket) Outq() (int, error) {
 	if s.stream() && tcp.EndpointState(s.ep.State()) == tcp.StateListen {
 		return 0, unix.EINVAL
 	}
+	if !s.stream() {
+		return 0, nil // netstack sends a datagram within the send call
+	}
 	n, terr := s.ep.GetSockOptInt(tcpip.SendQueueSizeOption)
+	if _, ok := terr.(*tcpip.ErrUnknownProtocolOption); ok {
+		// netstack's TCP does not expose its unacknowledged bytes.
+		s.fam.unsupported("SIOCOUTQ on a TCP socket")
+		return 0, unix.EOPNOTSUPP
+	}
 	if terr != nil {
 		return 0, errno(terr)
 	}

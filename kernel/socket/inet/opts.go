@@ -329,7 +329,7 @@ func (s *Socket) getSocketOpt(name int) ([]byte, error) {
 		return le32(s.proto), nil
 	case unix.SO_ERROR:
 		var v int
-		if err := s.ep.LastError(); err != nil {
+		if err := s.drainError(); err != nil {
 			if e, ok := errno(err).(unix.Errno); ok {
 				v = int(e)
 			}
