@@ -176,6 +176,77 @@ func TestEgressLoopback(t *testing.T) {
 	}
 }
 
+// udpClient sends "ping" on a connected UDP socket to argv[1]:argv[2] and
+// prints the answer, or the errno's name (a port-unreachable reply makes
+// the next recv fail with ECONNREFUSED).
+const udpClient = `
+import errno, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(10)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    s.send(b"ping")
+    print("answer", s.recv(100).decode())
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print("error", errno.errorcode.get(e.errno, e.errno))
+`
+
+// TestEgressUDP: a host UDP server on 127.0.0.1 answers the guest at
+// 10.0.2.2 when allowed, as it answers a native client; a denied
+// datagram gets ECONNREFUSED, as a native one to a closed port.
+func TestEgressUDP(t *testing.T) {
+	needPython(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("pong "), buf[:n]...), from)
+		}
+	}()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	ps := strconv.Itoa(port)
+	closed, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := strconv.Itoa(closed.LocalAddr().(*net.UDPAddr).Port)
+	closed.Close()
+	native := runNative(t, "", nil, nil, python3, "-c", udpClient, "127.0.0.1", ps)
+	nativeRefused := runNative(t, "", nil, nil, python3, "-c", udpClient, "127.0.0.1", closedPort)
+	if string(native.Stdout) != "answer pong ping\n" || string(nativeRefused.Stdout) != "error ECONNREFUSED\n" {
+		t.Fatalf("native runs: %q, %q", native.Stdout, nativeRefused.Stdout)
+	}
+	for _, tc := range []struct {
+		name, rule, want string
+	}{
+		{"allowed", "127.0.0.1:" + ps, string(native.Stdout)},
+		{"denied", "127.0.0.1:" + closedPort, string(nativeRefused.Stdout)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+			res := runGuest(t, harness.Guest{Flags: []string{"--audit", auditPath, "--net", "egress", "--allow", tc.rule}},
+				nil, python3, "-c", udpClient, "10.0.2.2", ps)
+			if string(res.Stdout) != tc.want {
+				t.Fatalf("guest: %q, want %q\n%s", res.Stdout, tc.want, res.Stderr)
+			}
+			ev := auditEvents(t, auditPath, "net_connect")
+			if len(ev) != 1 || ev[0]["proto"] != "udp" || fmt.Sprint(ev[0]["allowed"]) != fmt.Sprint(tc.name == "allowed") {
+				t.Errorf("net_connect events %v", ev)
+			}
+		})
+	}
+}
+
 // upstreamDNS is a DNS server on 127.0.0.1 for --test-dns-upstream with
 // A records of its own; NXDOMAIN for every other name.
 func upstreamDNS(t *testing.T, records map[string]netip.Addr) (addr string, queries func() []string) {
