@@ -181,8 +181,8 @@ func (g *Gateway) setupStack(ep stack.LinkEndpoint) error {
 	any4, _ := tcpip.NewSubnet(tcpip.AddrFrom4([4]byte{}), tcpip.MaskFromBytes(make([]byte, 4)))
 	any6, _ := tcpip.NewSubnet(tcpip.AddrFrom16([16]byte{}), tcpip.MaskFromBytes(make([]byte, 16)))
 	s.SetRouteTable([]tcpip.Route{{Destination: any4, NIC: gatewayNIC}, {Destination: any6, NIC: gatewayNIC}})
-	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: 64 << 10, Max: tcpBuf}
-	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: 64 << 10, Max: tcpBuf}
+	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: tcpBuf, Max: tcpBuf}
+	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: tcpBuf, Max: tcpBuf}
 	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &rcv); err != nil {
 		return fmt.Errorf("hostnet: tcp receive buffer: %s", err)
 	}
