@@ -90,7 +90,9 @@ type Config struct {
 	Limits Limits
 	// Harden, if set, is called once the guest's first address space
 	// exists and before its first instruction runs: the moment to confine
-	// the calling process itself (the CLI installs hostpolicy there).
+	// the calling process itself (the CLI installs hostpolicy there:
+	// hostpolicy.InstallFor(Network.HostPolicy()), since plain
+	// hostpolicy.Install allows no socket call and so no network).
 	Harden func() error
 	// Log receives diagnostics; nil discards them.
 	Log *slog.Logger
