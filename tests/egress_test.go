@@ -340,17 +340,13 @@ func TestEgressDNS(t *testing.T) {
 	})
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	flags := []string{"--audit", auditPath, "--net", "egress", "--allow", "svc.litebox.test:" + ps, "--test-dns-upstream", up}
-	// glibc sends its A and AAAA queries together with sendmmsg, which the
-	// guest's socket layer does not serve yet (ENOSYS: getaddrinfo then
-	// fails with EAI_AGAIN); single-request makes it send them one by one.
-	// TODO(issue 12): drop once sendmmsg is in the syscall table.
-	env := []string{"RES_OPTIONS=single-request"}
-	res := runGuest(t, harness.Guest{Flags: flags, Env: env}, nil, python3, "-c", tcpClient, "svc.litebox.test", ps)
+	// glibc's default resolver path: A and AAAA sent together (sendmmsg).
+	res := runGuest(t, harness.Guest{Flags: flags}, nil, python3, "-c", tcpClient, "svc.litebox.test", ps)
 	if string(res.Stdout) != "answer pong ping\n\n" {
 		t.Fatalf("allowed name: %q\n%s", res.Stdout, res.Stderr)
 	}
 	queries()
-	res = runGuest(t, harness.Guest{Flags: flags, Env: env}, nil, python3, "-c", tcpClient, "denied.litebox.test", ps)
+	res = runGuest(t, harness.Guest{Flags: flags}, nil, python3, "-c", tcpClient, "denied.litebox.test", ps)
 	if string(res.Stdout) != "gaierror True\n" {
 		t.Fatalf("denied name: %q, want a name that does not resolve\n%s", res.Stdout, res.Stderr)
 	}

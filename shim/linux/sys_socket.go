@@ -624,3 +624,36 @@ func vectoredIovs(t *kernel.Task, iovs []iovec, xfer func(iovec) (uint64, error)
 	}
 	return total, nil
 }
+
+// mmsghdrSize is sizeof(struct mmsghdr): a msghdr, then msg_len (u32)
+// and padding.
+const mmsghdrSize = 64
+
+// mmsgMax caps a batch's length, as Linux (UIO_MAXIOV).
+const mmsgMax = 1024
+
+// sysSendmmsg is sendmmsg(2): sendmsg for each of the first vlen headers
+// (at most UIO_MAXIOV), each one's byte count written to its msg_len. As
+// Linux, once a message went out an error ends the batch with the count
+// sent so far (the error is the next call's to see); an error on the
+// first is the call's. glibc's resolver sends its A and AAAA queries
+// with one sendmmsg.
+func sysSendmmsg(t *kernel.Task, a args) (uint64, error) {
+	vlen := min(uint64(uint32(a[2])), mmsgMax)
+	var sent uint64
+	for i := range vlen {
+		hdr := a[1] + i*mmsghdrSize
+		n, err := sysSendmsg(t, args{a[0], hdr, a[3]})
+		if err == nil {
+			err = t.WriteU32(hdr+56, uint32(n))
+		}
+		if err != nil {
+			if sent > 0 {
+				return sent, nil
+			}
+			return 0, err
+		}
+		sent++
+	}
+	return sent, nil
+}

@@ -74,6 +74,7 @@ var table = [numSlots]entry{
 	unix.SYS_SENDTO:            {name: "sendto", fn: sysSendto},
 	unix.SYS_RECVFROM:          {name: "recvfrom", fn: sysRecvfrom},
 	unix.SYS_SENDMSG:           {name: "sendmsg", fn: sysSendmsg, note: "SCM_RIGHTS, SCM_CREDENTIALS"},
+	unix.SYS_SENDMMSG:          {name: "sendmmsg", fn: sysSendmmsg, note: "sendmsg per message (glibc's resolver batches A and AAAA)"},
 	unix.SYS_RECVMSG:           {name: "recvmsg", fn: sysRecvmsg, note: "SCM_RIGHTS, SCM_CREDENTIALS, MSG_CTRUNC"},
 	unix.SYS_SHUTDOWN:          {name: "shutdown", fn: sysShutdown},
 	unix.SYS_BIND:              {name: "bind", fn: sysBind, note: "AF_UNIX: memfs paths, abstract names, autobind; hostfs mounts EPERM (no host socket files); AF_INET/AF_INET6: port 0 ephemeral, EADDRINUSE, EADDRNOTAVAIL"},
