@@ -461,3 +461,38 @@ func TestNetBadSpecs(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyShowNetwork: litebox's allowlist has socket calls only for a
+// sandbox with egress or published ports.
+func TestPolicyShowNetwork(t *testing.T) {
+	has := func(out []byte, name string) bool {
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[0] == name {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		flags        []string
+		socket, acc4 bool
+	}{
+		{nil, false, false},
+		{[]string{"--net", "egress"}, true, false},
+		{[]string{"--publish"}, false, true},
+		{[]string{"--net", "egress", "--publish"}, true, true},
+	} {
+		res := runLitebox(t, nil, append([]string{"policy", "show"}, tc.flags...)...)
+		if res.ExitCode != 0 {
+			t.Fatalf("policy show %v: %s", tc.flags, res)
+		}
+		first := strings.SplitN(string(res.Stdout), "\n", 2)[0]
+		if has(res.Stdout, "socket") != tc.socket || has(res.Stdout, "connect") != tc.socket ||
+			has(res.Stdout, "accept4") != tc.acc4 || has(res.Stdout, "listen") || has(res.Stdout, "bind") {
+			t.Errorf("policy show %v (%s): socket/connect %v, accept4 %v wanted; never listen or bind", tc.flags, first, tc.socket, tc.acc4)
+		}
+		if tc.socket && !strings.Contains(string(res.Stdout), "AF_INET, AF_INET6 only") {
+			t.Errorf("policy show %v does not say socket is limited to AF_INET/AF_INET6", tc.flags)
+		}
+	}
+}
