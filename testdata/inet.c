@@ -13,8 +13,13 @@
 //	          EPIPE with SIGPIPE and MSG_NOSIGNAL, ECONNRESET, listen
 //	v6only    IPV6_V6ONLY and dual-stack (v4-mapped peers)
 //	opts      socket options and their errnos
+//	states    poll events of TCP sockets through their life (fresh, bound,
+//	          listening, shut down, closed, reset), SO_REUSEADDR and TIME_WAIT
 //	signals   blocking calls interrupted by a signal: EINTR, SA_RESTART,
 //	          SO_RCVTIMEO's EINTR, a partial send
+//	limits    RLIMIT_NOFILE bounds the sockets (EMFILE)
+//	budget    sockets until the sandbox's memory runs out (ENOBUFS; only
+//	          under litebox --memory), then one more once they are closed
 //	raw       SOCK_RAW and ping sockets as an unprivileged user
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -30,6 +35,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -696,6 +702,99 @@ static void mode_opts(void) {
 	close(u);
 }
 
+static void pr(const char *w, int fd) {
+	struct pollfd p = {fd, POLLIN | POLLOUT | POLLRDHUP | POLLPRI, 0};
+	poll(&p, 1, 0);
+	printf("%s: %#x\n", w, p.revents);
+}
+
+static void mode_states(void) {
+	int t = socket(AF_INET, SOCK_STREAM, 0);
+	pr("fresh tcp", t);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	pr("fresh udp", u);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(t, (struct sockaddr *)&a, sizeof a);
+	pr("bound tcp", t);
+	listen(t, 4);
+	pr("listening", t);
+	socklen_t l = sizeof a;
+	getsockname(t, (struct sockaddr *)&a, &l);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	connect(c, (struct sockaddr *)&a, sizeof a);
+	int s = accept(t, NULL, NULL);
+	pr("connected", c);
+	shutdown(c, SHUT_RD);
+	pr("own shut rd", c);
+	shutdown(c, SHUT_WR);
+	usleep(50000);
+	pr("own shut rdwr", c);
+	pr("peer after shut rdwr", s);
+	close(s);
+	usleep(50000);
+	pr("after peer close", c);
+	int c2 = socket(AF_INET, SOCK_STREAM, 0);
+	connect(c2, (struct sockaddr *)&a, sizeof a);
+	int s2 = accept(t, NULL, NULL);
+	send(s2, "x", 1, 0);
+	struct linger lg = {1, 0};
+	setsockopt(s2, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	close(s2);
+	usleep(50000);
+	pr("after reset", c2);
+	char b[4];
+	printf("recv after reset: %zd %s\n", recv(c2, b, 4, 0), strerrorname_np(errno));
+	pr("after reset read", c2);
+	errno = 0;
+	printf("recv again: %zd %s\n", recv(c2, b, 4, 0), strerrorname_np(errno));
+	pr("after the reset was reported", c2);
+	// SO_REUSEADDR and TIME_WAIT: server closes first.
+	int c3 = socket(AF_INET, SOCK_STREAM, 0);
+	connect(c3, (struct sockaddr *)&a, sizeof a);
+	int s3 = accept(t, NULL, NULL);
+	close(s3);
+	usleep(20000);
+	close(c3);
+	close(t);
+	usleep(20000);
+	int n = socket(AF_INET, SOCK_STREAM, 0);
+	printf("rebind without SO_REUSEADDR: %s\n", bind(n, (struct sockaddr *)&a, sizeof a) ? strerrorname_np(errno) : "ok");
+	close(n);
+	n = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	setsockopt(n, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	printf("rebind with SO_REUSEADDR: %s\n", bind(n, (struct sockaddr *)&a, sizeof a) ? strerrorname_np(errno) : "ok");
+	printf("listen: %s\n", listen(n, 1) ? strerrorname_np(errno) : "ok");
+	}
+
+static void mode_limits(void) {
+	struct rlimit rl = {64, 64};
+	rep("setrlimit", setrlimit(RLIMIT_NOFILE, &rl));
+	int last = -1, fd;
+	while ((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0)
+		last = fd;
+	printf("last fd %d, then %s\n", last, strerrorname_np(errno));
+}
+
+static void mode_budget(void) {
+	static int fds[4096];
+	int n = 0;
+	while (n < 4096 && (fds[n] = socket(AF_INET6, SOCK_STREAM, 0)) >= 0)
+		n++;
+	printf("sockets: %s after %s\n", n < 4096 ? strerrorname_np(errno) : "none", n >= 50 ? "at least 50" : "fewer than 50");
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	int s = socket(AF_INET6, SOCK_STREAM, 0);
+	rep("socket after closing them", s);
+	int t = socket(AF_INET6, SOCK_STREAM, 0);
+	int port;
+	int l = listener(AF_INET6, &port);
+	int c = connect_to(AF_INET6, port);
+	printf("a connection still works: %d\n", c >= 0 && t >= 0 && s >= 0);
+	close(l);
+}
+
 static int alarms;
 static void on_alarm(int sig) { (void)sig, alarms++; }
 
@@ -804,6 +903,12 @@ int main(int argc, char **argv) {
 		mode_v6only();
 	else if (!strcmp(m, "opts"))
 		mode_opts();
+	else if (!strcmp(m, "states"))
+		mode_states();
+	else if (!strcmp(m, "limits"))
+		mode_limits();
+	else if (!strcmp(m, "budget"))
+		mode_budget();
 	else if (!strcmp(m, "signals"))
 		mode_signals();
 	else if (!strcmp(m, "raw"))

@@ -23,7 +23,9 @@ var inetCases = []modeCase{
 	{name: "errors", prog: "inet", args: []string{"errors"}, want: inetErrorsWant},
 	{name: "v6only", prog: "inet", args: []string{"v6only"}, want: inetV6onlyWant},
 	{name: "opts", prog: "inet", args: []string{"opts"}, want: inetOptsWant},
+	{name: "states", prog: "inet", args: []string{"states"}, want: inetStatesWant},
 	{name: "signals", prog: "inet", args: []string{"signals"}, want: inetSignalsWant},
+	{name: "limits", prog: "inet", args: []string{"limits"}, want: "setrlimit: ok\nlast fd 63, then EMFILE\n"},
 	{name: "raw", prog: "inet", args: []string{"raw"}, want: inetRawWant},
 }
 
@@ -275,6 +277,25 @@ SOCK_RAW tcp: EPERM
 SOCK_RAW v6: EPERM
 `
 
+const inetStatesWant = `fresh tcp: 0x14
+fresh udp: 0x4
+bound tcp: 0x14
+listening: 0
+connected: 0x4
+own shut rd: 0x2005
+own shut rdwr: 0x2015
+peer after shut rdwr: 0x2005
+after peer close: 0x2015
+after reset: 0x201d
+recv after reset: 1 0
+after reset read: 0x201d
+recv again: -1 0
+after the reset was reported: 0x2015
+rebind without SO_REUSEADDR: EADDRINUSE
+rebind with SO_REUSEADDR: EADDRINUSE
+listen: ok
+`
+
 const inetSignalsWant = `recv interrupted: EINTR
 recv restarted: 4
 recv with SO_RCVTIMEO interrupted under SA_RESTART: EINTR
@@ -358,4 +379,21 @@ func TestInetGo(t *testing.T) {
 	got := runGuest(t, g, nil, "/gobin/goinet")
 	checkExitedNormally(t, got)
 	checkResult(t, got, native, true)
+}
+
+// TestInetSocketBudget: each Internet socket is charged to --memory with
+// its buffers (docs/SECURITY.md, "Kernel allocations"): under 64 MiB a
+// guest opening TCP sockets gets ENOBUFS long before its 1024
+// descriptors, and once it closes them the memory is back (a socket and
+// a connection work again).
+func TestInetSocketBudget(t *testing.T) {
+	t.Parallel()
+	program(t, "inet", staticVariant)
+	g := harness.Guest{Mounts: []string{workMount(staticVariant)}, Flags: []string{"--memory", "64M"}}
+	got := runGuest(t, g, nil, "/work/inet", "budget")
+	checkExitedNormally(t, got)
+	checkResult(t, got, harness.Result{Stdout: []byte(`sockets: ENOBUFS after at least 50
+socket after closing them: ok
+a connection still works: 1
+`)}, true)
 }

@@ -89,7 +89,11 @@ type Socket struct {
 	ttl      int // IP_TTL, IPV6_UNICAST_HOPS; 0: the default
 	tos      int
 	bound    bool // bind or an implicit bind gave it a port
-	released bool
+	shut     int  // shutRead, shutWrite: what shutdown closed
+	// errReported: a connection error was reported to the guest (TCP's
+	// POLLERR ends then).
+	errReported bool
+	released    bool
 }
 
 // netProto is a domain's network protocol.
@@ -375,6 +379,7 @@ func (s *Socket) drainError() tcpip.Error {
 	first := s.ep.LastError()
 	if first != nil {
 		_ = s.ep.LastError()
+		s.noteError(errno(first))
 	}
 	return first
 }
@@ -425,14 +430,47 @@ func (s *Socket) Shutdown(how int) error {
 	if terr := s.ep.Shutdown(f); terr != nil {
 		return errno(terr)
 	}
+	s.mu.Lock()
+	if f&tcpip.ShutdownRead != 0 {
+		s.shut |= shutRead
+	}
+	if f&tcpip.ShutdownWrite != 0 {
+		s.shut |= shutWrite
+	}
+	s.mu.Unlock()
 	return nil
 }
 
-// Readiness is the endpoint's readiness in poll bits.
+// Readiness is the socket's poll events. Datagram sockets report
+// netstack's mask; TCP follows Linux's tcp_poll where netstack differs: an
+// unconnected socket is writable and hung up, a socket shut for reading
+// is readable with RDHUP (HUP when shut both ways), a finished connection
+// is ready for everything but out-of-band data, with POLLERR only while
+// its error has not been reported (SO_ERROR, connect, recv or send).
 func (s *Socket) Readiness() int16 {
 	ev := s.ep.Readiness(waiter.EventIn | waiter.EventOut | waiter.EventErr | waiter.EventHUp | waiter.EventRdHUp |
 		waiter.EventPri)
 	out := int16(ev.ToLinux())
+	if s.stream() {
+		s.mu.Lock()
+		shut, reported := s.shut, s.errReported
+		s.mu.Unlock()
+		switch tcp.EndpointState(s.ep.State()) {
+		case tcp.StateInitial, tcp.StateBound:
+			out = unix.POLLOUT | unix.POLLHUP
+		case tcp.StateClose, tcp.StateTimeWait, tcp.StateError:
+			out = unix.POLLIN | unix.POLLRDHUP | unix.POLLOUT | unix.POLLHUP
+			if tcp.EndpointState(s.ep.State()) == tcp.StateError && !reported {
+				out |= unix.POLLERR
+			}
+		}
+		if shut&shutRead != 0 {
+			out |= unix.POLLIN | unix.POLLRDHUP
+		}
+		if shut == shutRead|shutWrite {
+			out |= unix.POLLHUP
+		}
+	}
 	if out&unix.POLLIN != 0 {
 		out |= pollRdNorm
 	}
@@ -440,6 +478,23 @@ func (s *Socket) Readiness() int16 {
 		out |= pollWrNorm
 	}
 	return out
+}
+
+// Own shutdown directions (Socket.shut).
+const (
+	shutRead  = 1
+	shutWrite = 2
+)
+
+// noteError records that a connection error reached the guest (POLLERR
+// ends, as Linux clears sk_err when it reports it).
+func (s *Socket) noteError(err error) {
+	switch err {
+	case unix.ECONNRESET, unix.ECONNREFUSED, unix.ETIMEDOUT, unix.ECONNABORTED, unix.EHOSTUNREACH, unix.ENETUNREACH:
+		s.mu.Lock()
+		s.errReported = true
+		s.mu.Unlock()
+	}
 }
 
 // Poll bits x/sys/unix does not export.

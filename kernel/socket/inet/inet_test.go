@@ -99,6 +99,10 @@ func TestTCPLoopback(t *testing.T) {
 		t.Fatalf("accept: %v", err)
 	}
 	a := as.(*Socket)
+	c.SetSockOpt(caller(), unix.SOL_SOCKET, unix.SO_SNDBUF, le32(1048576))
+	a.SetSockOpt(caller(), unix.SOL_SOCKET, unix.SO_RCVBUF, le32(1048576))
+	c.SetSockOpt(caller(), unix.SOL_SOCKET, unix.SO_SNDBUF, le32(262144))
+	a.SetSockOpt(caller(), unix.SOL_SOCKET, unix.SO_RCVBUF, le32(262144))
 	defer a.Release()
 	if got, want := portOf(a.Name()), portOf(addr); got != want {
 		t.Errorf("accepted socket's port %d, want the listener's %d", got, want)
@@ -294,4 +298,80 @@ func TestNoGoroutineLeak(t *testing.T) {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines after closing the stacks, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
+}
+
+// TestConnectRefused: a non-blocking connect to a port without a
+// listener is EINPROGRESS, then POLLERR and SO_ERROR ECONNREFUSED once;
+// after SO_ERROR reported it, POLLERR ends.
+func TestConnectRefused(t *testing.T) {
+	var b budget
+	f, _ := newFamily(t, &b)
+	d := mustNew(t, f, unix.AF_INET, unix.SOCK_STREAM)
+	defer d.Release()
+	if err := d.Bind(caller(), sockaddr4(loopback, 0)); err != nil {
+		t.Fatal(err)
+	}
+	c := mustNew(t, f, unix.AF_INET, unix.SOCK_STREAM)
+	defer c.Release()
+	if err := c.Connect(caller(), d.Name(), true); err != unix.EINPROGRESS {
+		t.Fatalf("non-blocking connect: %v, want EINPROGRESS", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Readiness()&unix.POLLERR == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no POLLERR after a refused connect: %#x", c.Readiness())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i, want := range []int{int(unix.ECONNREFUSED), 0} {
+		v, err := c.GetSockOpt(caller(), unix.SOL_SOCKET, unix.SO_ERROR)
+		if err != nil || int(binary.LittleEndian.Uint32(v)) != want {
+			t.Errorf("SO_ERROR #%d: %v %v, want %d", i+1, v, err, want)
+		}
+	}
+	if ev := c.Readiness(); ev&unix.POLLERR != 0 {
+		t.Errorf("POLLERR after SO_ERROR reported the error: %#x", ev)
+	}
+}
+
+// BenchmarkTCPLoopback moves 64 KiB writes through one loopback
+// connection (the family and netstack alone, no guest).
+func BenchmarkTCPLoopback(b *testing.B) {
+	var bud budget
+	st, err := netstack.New(netstack.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	f := New(st, bud.charge, func() {}, func(string) {})
+	l, _ := f.New(unix.AF_INET, unix.SOCK_STREAM, 0)
+	l.Bind(caller(), sockaddr4(loopback, 0))
+	l.Listen(caller(), 4)
+	c, _ := f.New(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err := c.Connect(caller(), l.Name(), false); err != nil {
+		b.Fatal(err)
+	}
+	as, _ := l.Accept(caller(), false)
+	a := as.(*Socket)
+	buf := make([]byte, 64<<10)
+	b.SetBytes(int64(len(buf)))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		total := 0
+		for total < b.N*len(buf) {
+			r := socket.RecvMsg{Max: len(buf)}
+			if err := a.Recv(caller(), &r); err != nil || len(r.Data) == 0 {
+				return
+			}
+			total += len(r.Data)
+		}
+	}()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := c.Send(caller(), &socket.SendMsg{Data: buf}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-done
 }

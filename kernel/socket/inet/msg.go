@@ -65,6 +65,7 @@ func (s *Socket) Send(c *socket.Caller, m *socket.SendMsg) (int, error) {
 	if sent > 0 {
 		return sent, nil
 	}
+	s.noteError(err)
 	if err == unix.ENOTCONN {
 		err = unix.EPIPE // tcp_sendmsg: sk_stream_wait_connect on a closed socket
 	}
@@ -123,6 +124,7 @@ func (s *Socket) Recv(c *socket.Caller, r *socket.RecvMsg) error {
 					return unix.ENOTCONN
 				}
 			}
+			s.noteError(err)
 			return err
 		}
 		if !waitall || eof || buf.Len() >= r.Max || r.Max == 0 {

@@ -317,6 +317,15 @@ func (s *Socket) GetSockOpt(_ *socket.Caller, level, name int) ([]byte, error) {
 }
 
 func (s *Socket) getSocketOpt(name int) ([]byte, error) {
+	if name == unix.SO_ERROR { // drainError takes s.mu
+		var v int
+		if err := s.drainError(); err != nil {
+			if e, ok := errno(err).(unix.Errno); ok {
+				v = int(e)
+			}
+		}
+		return le32(v), nil
+	}
 	so := s.ep.SocketOptions()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -327,14 +336,6 @@ func (s *Socket) getSocketOpt(name int) ([]byte, error) {
 		return le32(s.domain), nil
 	case unix.SO_PROTOCOL:
 		return le32(s.proto), nil
-	case unix.SO_ERROR:
-		var v int
-		if err := s.drainError(); err != nil {
-			if e, ok := errno(err).(unix.Errno); ok {
-				v = int(e)
-			}
-		}
-		return le32(v), nil
 	case unix.SO_ACCEPTCONN:
 		return le32(b2i(s.stream() && tcp.EndpointState(s.ep.State()) == tcp.StateListen)), nil
 	case unix.SO_SNDBUF:
