@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 	"gvisor.dev/gvisor/pkg/waiter"
@@ -134,7 +137,12 @@ func (g *Gateway) serveDNSTCP(r *tcp.ForwarderRequest) {
 		return
 	}
 	r.Complete(false)
-	c := gonet.NewTCPConn(&wq, ep)
+	g.serveDNSStream(gonet.NewTCPConn(&wq, ep))
+}
+
+// serveDNSStream answers DNS over one TCP connection (two-byte length
+// prefixes) until it ends or stays idle for dnsIdle.
+func (g *Gateway) serveDNSStream(c net.Conn) {
 	untrack := g.track(c)
 	defer untrack()
 	defer c.Close()
@@ -161,6 +169,78 @@ func (g *Gateway) serveDNSTCP(r *tcp.ForwarderRequest) {
 			return
 		}
 	}
+}
+
+// ServeGuestLoopbackDNS answers DNS, as on the uplink, at addresses of the
+// guest's own loopback (UDP and TCP port 53): the nameservers the guest's
+// resolv.conf names there (systemd-resolved's 127.0.0.53), or glibc's
+// default 127.0.0.1 when it has none. Queries to them never reach the
+// uplink, so without this a host with a loopback resolver would leave the
+// guest without names. The sockets live in the guest's stack and are
+// litebox's: a guest cannot bind these ports on these addresses.
+func (g *Gateway) ServeGuestLoopbackDNS(guest *stack.Stack, addrs []netip.Addr) error {
+	for _, a := range addrs {
+		if !a.IsLoopback() {
+			continue
+		}
+		fa := tcpip.FullAddress{Addr: netstack.ToAddr(a), Port: dnsPort}
+		uc, err := gonet.DialUDP(guest, &fa, nil, protoOf(a))
+		if err != nil {
+			return fmt.Errorf("hostnet: DNS at %s: %w", a, err)
+		}
+		l, err := gonet.ListenTCP(guest, fa, protoOf(a))
+		if err != nil {
+			uc.Close()
+			return fmt.Errorf("hostnet: DNS at %s: %w", a, err)
+		}
+		g.mu.Lock()
+		g.dnsSocks = append(g.dnsSocks, uc, l)
+		g.mu.Unlock()
+		if !g.enter() {
+			return nil
+		}
+		go func() {
+			defer g.wg.Done()
+			buf := make([]byte, maxDatagram)
+			for {
+				n, from, err := uc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				if resp := g.answerDNS(buf[:n], "udp"); resp != nil {
+					uc.WriteTo(resp, from)
+				}
+			}
+		}()
+		if !g.enter() {
+			return nil
+		}
+		go func() {
+			defer g.wg.Done()
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				release, ok := g.takeFlow()
+				if !ok {
+					c.Close()
+					continue
+				}
+				if !g.enter() {
+					release()
+					c.Close()
+					return
+				}
+				go func() {
+					defer g.wg.Done()
+					defer release()
+					g.serveDNSStream(c)
+				}()
+			}
+		}()
+	}
+	return nil
 }
 
 // answerDNS builds the answer to one query (nil: not worth one). A name

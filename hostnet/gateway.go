@@ -112,7 +112,8 @@ type Gateway struct {
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	listeners []io.Closer
+	listeners []io.Closer // published ports', in Config.Publish order
+	dnsSocks  []io.Closer // ServeGuestLoopbackDNS's sockets in the guest's stack
 	conns     map[io.Closer]struct{} // live host sockets, closed by Close
 	wg        sync.WaitGroup
 }
@@ -230,6 +231,9 @@ func (g *Gateway) Close() error {
 	g.cancel()
 	g.closeListeners()
 	g.mu.Lock()
+	for _, c := range g.dnsSocks {
+		c.Close()
+	}
 	for c := range g.conns {
 		c.Close()
 	}

@@ -348,7 +348,13 @@ func (d *testDNS) resolver() *net.Resolver {
 // guestQuery sends one A query from the guest to 10.0.2.3:53.
 func guestQuery(t *testing.T, r *rig, name string, typ dnsmessage.Type) (dnsmessage.RCode, []netip.Addr) {
 	t.Helper()
-	dst := full(netip.AddrPortFrom(netstack.DNSAddr4, 53))
+	return guestQueryAt(t, r, netstack.DNSAddr4, name, typ)
+}
+
+// guestQueryAt sends one query from the guest to server:53.
+func guestQueryAt(t *testing.T, r *rig, server netip.Addr, name string, typ dnsmessage.Type) (dnsmessage.RCode, []netip.Addr) {
+	t.Helper()
+	dst := full(netip.AddrPortFrom(server, 53))
 	c, err := gonet.DialUDP(r.guest.Stack, nil, &dst, ipv4.ProtocolNumber)
 	if err != nil {
 		t.Fatal(err)
@@ -636,5 +642,30 @@ func TestEgressIPv6(t *testing.T) {
 	}
 	if ev := r.events(t, "net_connect"); len(ev) != 1 || ev[0]["dst"] != fmt.Sprintf("[::1]:%d", port) {
 		t.Fatalf("net_connect %v", ev)
+	}
+}
+
+// TestGuestLoopbackDNS: a resolver on the guest's loopback (127.0.0.53,
+// as systemd-resolved's stub in the host's resolv.conf) is answered by
+// the gateway with the same policy.
+func TestGuestLoopbackDNS(t *testing.T) {
+	up := newTestDNS(t, map[string]netip.Addr{"svc.litebox.test": netip.MustParseAddr("192.0.2.1")})
+	r := newRig(t, Config{Policy: Policy{true, mustRules(t, "svc.litebox.test")}, Resolver: up.resolver()})
+	stub := netip.MustParseAddr("127.0.0.53")
+	if err := r.g.ServeGuestLoopbackDNS(r.guest.Stack, []netip.Addr{stub, netip.MustParseAddr("192.0.2.53")}); err != nil {
+		t.Fatal(err)
+	}
+	rc, addrs := guestQueryAt(t, r, stub, "svc.litebox.test", dnsmessage.TypeA)
+	if rc != dnsmessage.RCodeSuccess || len(addrs) != 1 || addrs[0] != netip.MustParseAddr("192.0.2.1") {
+		t.Fatalf("svc at %v: %v %v", stub, rc, addrs)
+	}
+	if rc, _ := guestQueryAt(t, r, stub, "other.litebox.test", dnsmessage.TypeA); rc != dnsmessage.RCodeNameError {
+		t.Fatalf("denied name at %v: %v, want NXDOMAIN", stub, rc)
+	}
+	// The port stays litebox's.
+	fa := tcpip.FullAddress{Addr: netstack.ToAddr(stub), Port: 53}
+	if c, err := gonet.DialUDP(r.guest.Stack, &fa, nil, ipv4.ProtocolNumber); err == nil {
+		c.Close()
+		t.Errorf("the guest could bind %v:53", stub)
 	}
 }

@@ -4,11 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/hostnet"
 	"github.com/litebox-go/litebox/kernel/audit"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/netstack"
+	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/sandbox/hostpolicy"
 )
 
@@ -46,7 +52,7 @@ func (n Network) HostPolicy() hostpolicy.Options {
 
 // newNetwork builds the gateway and the guest's stack on its uplink
 // (nil, nil when the sandbox has no network).
-func newNetwork(n Network, alog *audit.Log, s *Sandbox, budget *mm.Budget) (*hostnet.Gateway, *netstack.Stack, error) {
+func newNetwork(n Network, alog *audit.Log, s *Sandbox, budget *mm.Budget, fs *vfs.VFS) (*hostnet.Gateway, *netstack.Stack, error) {
 	if !n.Enabled() {
 		return nil, nil, nil
 	}
@@ -76,8 +82,64 @@ func newNetwork(n Network, alog *audit.Log, s *Sandbox, budget *mm.Budget) (*hos
 		gw.Close()
 		return nil, nil, err
 	}
+	if n.Egress {
+		// A resolver on the guest's loopback never sees the uplink: the
+		// gateway answers there too.
+		if err := gw.ServeGuestLoopbackDNS(st.Stack, guestLoopbackNameservers(fs)); err != nil {
+			st.Close()
+			gw.Close()
+			return nil, nil, err
+		}
+	}
 	gw.Start()
 	return gw, st, nil
+}
+
+// resolvConfMax bounds how much of /etc/resolv.conf is read.
+const resolvConfMax = 64 << 10
+
+// guestLoopbackNameservers are the loopback addresses the guest's
+// resolver will ask: the loopback nameservers of its /etc/resolv.conf
+// (the host's, as the guest's view resolves it: systemd-resolved's
+// 127.0.0.53), or glibc's default 127.0.0.1 when the file is missing (a
+// dangling symlink into the host's /run, which the guest does not see)
+// or names no nameserver.
+func guestLoopbackNameservers(fs *vfs.VFS) []netip.Addr {
+	def := []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}
+	f, err := fs.Open("/etc/resolv.conf", unix.O_RDONLY, 0)
+	if err != nil {
+		return def
+	}
+	defer f.DecRef()
+	buf := make([]byte, resolvConfMax)
+	n := 0
+	for n < len(buf) {
+		k, err := f.Read(buf[n:])
+		n += k
+		if err != nil || k == 0 {
+			break
+		}
+	}
+	var all, loop []netip.Addr
+	for _, line := range strings.Split(string(buf[:n]), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || fields[0] != "nameserver" {
+			continue
+		}
+		a, err := netip.ParseAddr(fields[1])
+		if err != nil {
+			continue
+		}
+		a = a.WithZone("").Unmap()
+		all = append(all, a)
+		if a.IsLoopback() && !slices.Contains(loop, a) {
+			loop = append(loop, a)
+		}
+	}
+	if len(all) == 0 {
+		return def
+	}
+	return loop
 }
 
 // closeNetwork ends every flow of the gateway (its host sockets and

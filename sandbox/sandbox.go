@@ -209,7 +209,7 @@ func New(cfg Config) (*Sandbox, error) {
 	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: alog}
 	s.budget = mm.NewBudget(cfg.Limits.Memory)
 	s.budget.MaxFiles = mappedFilesCap()
-	if s.gw, s.net, err = newNetwork(cfg.Network, alog, s, s.budget); err != nil {
+	if s.gw, s.net, err = newNetwork(cfg.Network, alog, s, s.budget, fs); err != nil {
 		return nil, err
 	}
 	s.kernel = kernel.New(kernel.Config{
