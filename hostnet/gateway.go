@@ -112,8 +112,8 @@ type Gateway struct {
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	listeners []io.Closer // published ports', in Config.Publish order
-	dnsSocks  []io.Closer // ServeGuestLoopbackDNS's sockets in the guest's stack
+	listeners []io.Closer            // published ports', in Config.Publish order
+	dnsSocks  []io.Closer            // ServeGuestLoopbackDNS's sockets in the guest's stack
 	conns     map[io.Closer]struct{} // live host sockets, closed by Close
 	wg        sync.WaitGroup
 }
