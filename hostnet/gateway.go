@@ -63,7 +63,7 @@ const (
 )
 
 // Timeouts.
-var (
+const (
 	dialTimeout = 30 * time.Second
 	udpIdle     = 60 * time.Second
 	dnsIdle     = 10 * time.Second
