@@ -478,3 +478,49 @@ func TestPolicyShowNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishGuestLoopback: as with Docker, a published port reaches the
+// guest's listener on its eth0 address (0.0.0.0), not one bound to the
+// guest's own 127.0.0.1: curl gets no answer.
+func TestPublishGuestLoopback(t *testing.T) {
+	needPython(t)
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		skipOrFail(t, "curl is needed on the host: %v", err)
+	}
+	hp := closedPort(t)
+	g := harness.Guest{Flags: []string{"-p", fmt.Sprintf("127.0.0.1:%d:8000", hp)}}
+	argv := g.Argv(litebox(t), python3, "-u", "-m", "http.server", "--bind", "127.0.0.1", "8000")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		ready <- line
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case line := <-ready:
+		if !strings.HasPrefix(line, "Serving HTTP on 127.0.0.1 port 8000") {
+			t.Fatalf("guest server said %q", line)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the guest server did not start")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := exec.CommandContext(ctx, curl, "-sS", fmt.Sprintf("http://127.0.0.1:%d/", hp)).Output()
+	if err == nil || len(got) != 0 {
+		t.Fatalf("curl reached a guest listener on 127.0.0.1: %q, %v", got, err)
+	}
+}
