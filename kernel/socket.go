@@ -187,8 +187,10 @@ func (t *Task) Accept(fd, flags int) (int, []byte, error) {
 	if err != nil {
 		return -1, nil, err
 	}
-	peer, err := ns.PeerName()
-	if err != nil {
+	var peer []byte
+	if ap, ok := ns.(interface{ AcceptedPeer() []byte }); ok {
+		peer = ap.AcceptedPeer() // an Internet peer, even if it has gone since
+	} else if peer, err = ns.PeerName(); err != nil {
 		peer = []byte{byte(unix.AF_UNIX), 0}
 	}
 	nfd, err := t.Proc.installSocket(ns, flags&unix.SOCK_NONBLOCK != 0, flags&unix.SOCK_CLOEXEC != 0)

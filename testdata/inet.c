@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/icmp6.h>
 #include <netinet/ip_icmp.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -883,6 +884,22 @@ static void mode_ping(void) {
 	printf("reply: %zd type %d seq %d data %.4s from %s\n", n, r->type, ntohs(r->un.echo.sequence),
 	       buf + sizeof h, inet_ntoa(from.sin_addr));
 	opt(s, SOL_SOCKET, SO_PROTOCOL, "SO_PROTOCOL");
+	close(s);
+	s = socket(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6);
+	if (s < 0) {
+		printf("ping6 socket: %s\n", strerrorname_np(errno));
+		return;
+	}
+	struct icmp6_hdr h6 = {.icmp6_type = ICMP6_ECHO_REQUEST, .icmp6_seq = htons(2)};
+	memcpy(pkt, &h6, sizeof h6);
+	memcpy(pkt + sizeof h6, "six!", 4);
+	struct sockaddr_in6 to6 = lo6(0);
+	repn("sendto echo6", sendto(s, pkt, sizeof h6 + 4, 0, (struct sockaddr *)&to6, sizeof to6));
+	p = (struct pollfd){s, POLLIN, 0};
+	printf("poll: %d\n", poll(&p, 1, 5000));
+	n = recv(s, buf, sizeof buf, 0);
+	struct icmp6_hdr *r6 = (struct icmp6_hdr *)buf;
+	printf("reply6: %zd type %d seq %d data %.4s\n", n, r6->icmp6_type, ntohs(r6->icmp6_seq), buf + sizeof h6);
 	close(s);
 }
 

@@ -314,9 +314,12 @@ sendto echo: 12
 poll: 1
 reply: 12 type 0 seq 1 data ping from 127.0.0.1
 SO_PROTOCOL: 1 len 4
+sendto echo6: 12
+poll: 1
+reply6: 12 type 129 seq 2 data six!
 `
 
-// TestInetPing: an ICMP echo "ping socket" works in the sandbox, whose
+// TestInetPing: ICMP echo "ping sockets" on 127.0.0.1 and ::1 work in the sandbox, whose
 // ping_group_range admits every group. Natively the machine's range
 // decides: when it admits the test's group the outputs must be the same;
 // when it does not (Linux's default "1 0"), the native run must show the

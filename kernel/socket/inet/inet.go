@@ -42,8 +42,11 @@ const (
 	// minSndBuf and minRcvBuf are SOCK_MIN_SNDBUF and SOCK_MIN_RCVBUF.
 	minSndBuf = 4608
 	minRcvBuf = 2304
-	// somaxconn bounds listen's backlog (net.core.somaxconn).
-	somaxconn = 4096
+	// maxBacklog bounds listen's backlog (Linux's net.core.somaxconn is
+	// 4096; a smaller bound keeps the reservation for pending connections
+	// modest, and only a burst of more simultaneous connects notices: their
+	// SYNs are retried).
+	maxBacklog = 128
 	// SocketCost is charged to the sandbox's memory per socket beside its
 	// buffers (the endpoint's own state).
 	SocketCost = 4096
@@ -78,18 +81,23 @@ type Socket struct {
 	entry waiter.Entry // counts wake-ups and wakes pollers
 	wakes atomic.Uint64
 
-	mu       sync.Mutex
-	sndbuf   int // SO_SNDBUF as Linux reports it
-	rcvbuf   int
-	charged  int64 // what the socket holds of the memory budget
-	rcvtimeo time.Duration
-	sndtimeo time.Duration
-	oobin    bool
-	priority int
-	ttl      int // IP_TTL, IPV6_UNICAST_HOPS; 0: the default
-	tos      int
-	bound    bool // bind or an implicit bind gave it a port
-	shut     int  // shutRead, shutWrite: what shutdown closed
+	mu      sync.Mutex
+	sndbuf  int // SO_SNDBUF as Linux reports it
+	rcvbuf  int
+	charged int64 // what the socket holds of the memory budget
+	// acceptPeer is the peer's address when accept returned the socket
+	// (accept reports it even if the connection has ended since).
+	acceptPeer []byte
+	// listenCharged is a listener's reservation for its backlog.
+	listenCharged int64
+	rcvtimeo      time.Duration
+	sndtimeo      time.Duration
+	oobin         bool
+	priority      int
+	ttl           int // IP_TTL, IPV6_UNICAST_HOPS; 0: the default
+	tos           int
+	bound         bool // bind or an implicit bind gave it a port
+	shut          int  // shutRead, shutWrite: what shutdown closed
 	// errReported: a connection error was reported to the guest (TCP's
 	// POLLERR ends then).
 	errReported bool
@@ -138,11 +146,15 @@ func transport(domain, typ, proto int) (tcpip.TransportProtocolNumber, int, erro
 // New makes a socket of domain (AF_INET, AF_INET6), type and protocol;
 // ENOBUFS without memory for it (Linux's sk_alloc failing).
 func (f *Family) New(domain, typ, proto int) (*Socket, error) {
-	tp, proto, err := transport(domain, typ, proto)
+	tp, ipproto, err := transport(domain, typ, proto)
 	if err != nil {
+		if err == unix.EPROTONOSUPPORT && (proto == unix.IPPROTO_UDPLITE || proto == unix.IPPROTO_SCTP ||
+			proto == unix.IPPROTO_MPTCP) {
+			f.unsupported("socket protocol (UDP-Lite, SCTP, MPTCP)")
+		}
 		return nil, err
 	}
-	s := &Socket{fam: f, domain: domain, typ: typ, proto: proto, wq: &waiter.Queue{}}
+	s := &Socket{fam: f, domain: domain, typ: typ, proto: ipproto, wq: &waiter.Queue{}}
 	s.sndbuf, s.rcvbuf = dgramBufDefault, dgramBufDefault
 	if typ == unix.SOCK_STREAM {
 		s.sndbuf, s.rcvbuf = netstack.TCPSendBufDefault, netstack.TCPRecvBufDefault
@@ -200,8 +212,8 @@ func (s *Socket) recharge(sndbuf, rcvbuf int) error {
 }
 
 func (s *Socket) uncharge() {
-	s.fam.charge(-s.charged)
-	s.charged = 0
+	s.fam.charge(-(s.charged + s.listenCharged))
+	s.charged, s.listenCharged = 0, 0
 }
 
 // Family is AF_INET or AF_INET6.
@@ -245,9 +257,23 @@ func (s *Socket) Listen(_ *socket.Caller, backlog int) error {
 	if !s.stream() {
 		return unix.EOPNOTSUPP
 	}
-	if uint32(backlog) > somaxconn {
-		backlog = somaxconn
+	if uint32(backlog) > maxBacklog {
+		backlog = maxBacklog
 	}
+	// Connections waiting for accept hold netstack endpoints and received
+	// data no socket of the guest's is charged for yet: the listener
+	// reserves room for a full backlog (Linux takes backlog+1), each
+	// with its receive buffer, until it closes.
+	s.mu.Lock()
+	reserve := int64(backlog+1) * int64(SocketCost+s.rcvbuf)
+	if d := reserve - s.listenCharged; d > 0 {
+		if err := s.fam.charge(d); err != nil {
+			s.mu.Unlock()
+			return unix.ENOBUFS
+		}
+		s.listenCharged = reserve
+	}
+	s.mu.Unlock()
 	if terr := s.ep.Listen(backlog); terr != nil {
 		if _, ok := terr.(*tcpip.ErrInvalidEndpointState); ok {
 			return unix.EINVAL
@@ -268,9 +294,10 @@ func (s *Socket) Accept(c *socket.Caller, nonblock bool) (socket.Socket, error) 
 	s.mu.Unlock()
 	var ep tcpip.Endpoint
 	var wq *waiter.Queue
+	var peer tcpip.FullAddress
 	err := s.wait(c, waiter.ReadableEvents, nonblock, dl, func() tcpip.Error {
 		var terr tcpip.Error
-		ep, wq, terr = s.ep.Accept(nil)
+		ep, wq, terr = s.ep.Accept(&peer)
 		return terr
 	})
 	if err != nil {
@@ -280,7 +307,7 @@ func (s *Socket) Accept(c *socket.Caller, nonblock bool) (socket.Socket, error) 
 		return nil, err
 	}
 	n := &Socket{fam: s.fam, domain: s.domain, typ: s.typ, proto: s.proto, wq: wq, sndbuf: sndbuf, rcvbuf: rcvbuf,
-		bound: true}
+		bound: true, acceptPeer: encodeAddr(s.domain, peer)}
 	if err := n.chargeBuffers(); err != nil {
 		ep.Close()
 		return nil, err
@@ -404,6 +431,9 @@ func (s *Socket) Name() []byte {
 	}
 	return encodeAddr(s.domain, a)
 }
+
+// AcceptedPeer is the address accept(2) reports for a socket it returned.
+func (s *Socket) AcceptedPeer() []byte { return s.acceptPeer }
 
 // PeerName returns the peer's address; ENOTCONN without one.
 func (s *Socket) PeerName() ([]byte, error) {

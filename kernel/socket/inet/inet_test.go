@@ -375,3 +375,32 @@ func BenchmarkTCPLoopback(b *testing.B) {
 	}
 	<-done
 }
+
+// TestListenReserve: a listener reserves its backlog's connections
+// (capped at maxBacklog) and gives the reservation back on close.
+func TestListenReserve(t *testing.T) {
+	b := budget{limit: 64 << 20}
+	f, _ := newFamily(t, &b)
+	l := mustNew(t, f, unix.AF_INET, unix.SOCK_STREAM)
+	base := b.load()
+	if err := l.Listen(caller(), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.load()-base, int64(maxBacklog+1)*int64(SocketCost+netstack.TCPRecvBufDefault); got != want {
+		t.Errorf("listen reserved %d, want %d", got, want)
+	}
+	l.Release()
+	if got := b.load(); got != 0 {
+		t.Errorf("%d bytes charged after the listener closed", got)
+	}
+	small := budget{limit: 1 << 20}
+	f2, _ := newFamily(t, &small)
+	l2 := mustNew(t, f2, unix.AF_INET, unix.SOCK_STREAM)
+	defer l2.Release()
+	if err := l2.Listen(caller(), 100); err != unix.ENOBUFS {
+		t.Errorf("listen past the budget: %v, want ENOBUFS", err)
+	}
+	if err := l2.Listen(caller(), 2); err != nil {
+		t.Errorf("a small backlog: %v", err)
+	}
+}

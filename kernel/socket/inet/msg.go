@@ -90,6 +90,9 @@ func (s *Socket) Recv(c *socket.Caller, r *socket.RecvMsg) error {
 	if r.Flags&unix.MSG_ERRQUEUE != 0 {
 		return unix.EAGAIN // nothing is ever queued there (no IP_RECVERR)
 	}
+	if r.Max == 0 && s.stream() {
+		return nil // tcp_recvmsg with nothing to copy returns at once
+	}
 	peek := r.Flags&unix.MSG_PEEK != 0
 	waitall := s.stream() && r.Flags&unix.MSG_WAITALL != 0 && !peek
 	s.mu.Lock()
