@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -42,6 +43,32 @@ type Network struct {
 
 // Enabled reports whether the sandbox gets an uplink.
 func (n Network) Enabled() bool { return n.Egress || len(n.Publish) > 0 }
+
+// auditAttrs describe the network in sandbox_start: the mode, the rules
+// and the published ports, so that the log says what the guest was
+// allowed.
+func (n Network) auditAttrs() []slog.Attr {
+	mode := "none"
+	if n.Egress {
+		mode = "egress"
+	}
+	attrs := []slog.Attr{slog.String("net", mode)}
+	if len(n.Allow) > 0 {
+		rules := make([]string, len(n.Allow))
+		for i, r := range n.Allow {
+			rules[i] = r.String()
+		}
+		attrs = append(attrs, slog.String("allow", strings.Join(rules, " ")))
+	}
+	if len(n.Publish) > 0 {
+		ports := make([]string, len(n.Publish))
+		for i, p := range n.Publish {
+			ports[i] = p.String()
+		}
+		attrs = append(attrs, slog.String("publish", strings.Join(ports, " ")))
+	}
+	return attrs
+}
 
 // HostPolicy is what litebox's own seccomp allowlist must allow for this
 // network: pass it to hostpolicy.InstallFor in Config.Harden (plain
