@@ -152,6 +152,13 @@ func TestEgressLoopback(t *testing.T) {
 			if res.ExitCode != 0 || string(res.Stdout) != tc.want {
 				t.Fatalf("guest: exit %d, stdout %q, want %q\n%s", res.ExitCode, res.Stdout, tc.want, res.Stderr)
 			}
+			wantMode := "none"
+			if len(tc.flags) > 0 {
+				wantMode = "egress"
+			}
+			if st := auditEvents(t, auditPath, "sandbox_start"); len(st) != 1 || st[0]["net"] != wantMode {
+				t.Errorf("sandbox_start %v, want net=%s", st, wantMode)
+			}
 			connects := auditEvents(t, auditPath, "net_connect")
 			if tc.connect == "" {
 				if len(connects) != 0 {
