@@ -98,6 +98,7 @@ func (g *Gateway) serveDNSUDP(r *udp.ForwarderRequest) bool {
 	}
 	untrack := g.track(c)
 	go func() {
+		defer g.recoverFlow()
 		defer g.wg.Done()
 		defer release()
 		defer untrack()
@@ -200,6 +201,7 @@ func (g *Gateway) ServeGuestLoopbackDNS(guest *stack.Stack, addrs []netip.Addr) 
 			return nil
 		}
 		go func() {
+			defer g.recoverFlow()
 			defer g.wg.Done()
 			buf := make([]byte, maxDatagram)
 			for {
@@ -216,6 +218,7 @@ func (g *Gateway) ServeGuestLoopbackDNS(guest *stack.Stack, addrs []netip.Addr) 
 			return nil
 		}
 		go func() {
+			defer g.recoverFlow()
 			defer g.wg.Done()
 			for {
 				c, err := l.Accept()
@@ -233,6 +236,7 @@ func (g *Gateway) ServeGuestLoopbackDNS(guest *stack.Stack, addrs []netip.Addr) 
 					return
 				}
 				go func() {
+					defer g.recoverFlow()
 					defer g.wg.Done()
 					defer release()
 					g.serveDNSStream(c)

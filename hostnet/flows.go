@@ -72,6 +72,7 @@ func (g *Gateway) decide(proto string, id stack.TransportEndpointID) (flow, Deci
 // for a closed port: the guest learns nothing it could not learn from a
 // refusing host).
 func (g *Gateway) forwardTCP(r *tcp.ForwarderRequest) {
+	defer g.recoverFlow()
 	id := r.ID()
 	if id.LocalPort == dnsPort {
 		g.serveDNSTCP(r)
@@ -128,7 +129,13 @@ func (g *Gateway) forwardTCP(r *tcp.ForwarderRequest) {
 // denied one is dropped and answered with ICMP port unreachable
 // (returning false), which a connected guest socket reports as
 // ECONNREFUSED.
-func (g *Gateway) forwardUDP(r *udp.ForwarderRequest) bool {
+func (g *Gateway) forwardUDP(r *udp.ForwarderRequest) (handled bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			g.reportPanic(r)
+			handled = true // dropped
+		}
+	}()
 	id := r.ID()
 	if id.LocalPort == dnsPort {
 		return g.serveDNSUDP(r)
@@ -155,6 +162,7 @@ func (g *Gateway) forwardUDP(r *udp.ForwarderRequest) bool {
 		return true
 	}
 	go func() {
+		defer g.recoverFlow()
 		defer g.wg.Done()
 		defer release()
 		g.relayUDP(f, gc)
@@ -182,6 +190,7 @@ func (g *Gateway) relayUDP(f flow, gc *gonet.UDPConn) {
 	var in int64
 	done := make(chan struct{})
 	go func() {
+		defer g.recoverFlow()
 		defer close(done)
 		buf := make([]byte, maxDatagram)
 		for {

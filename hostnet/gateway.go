@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -209,6 +210,7 @@ func (g *Gateway) Start() {
 			return
 		}
 		go func() {
+			defer g.recoverFlow()
 			defer g.wg.Done()
 			switch l := l.(type) {
 			case net.Listener:
@@ -304,6 +306,23 @@ func (g *Gateway) takeFlow() (release func(), ok bool) {
 	}, true
 }
 
+// recoverFlow, deferred by every goroutine and handler of the gateway,
+// ends a flow whose code panicked (a bug) without taking litebox and its
+// other sandboxes down.
+func (g *Gateway) recoverFlow() {
+	if r := recover(); r != nil {
+		g.reportPanic(r)
+	}
+}
+
+// reportPanic logs a recovered panic and audits it as kernel_error with
+// the stack, as the kernel's own panics are.
+func (g *Gateway) reportPanic(r any) {
+	g.log.Error("hostnet: internal error", "panic", r)
+	g.cfg.Audit.Critical("kernel_error", slog.String("panic", fmt.Sprint(r)), slog.String("where", "hostnet"),
+		slog.String("stack", string(debug.Stack())))
+}
+
 func (g *Gateway) audit(event string, attrs ...slog.Attr) { g.cfg.Audit.Event(event, attrs...) }
 
 // hostDest maps the destination the guest addressed to the host's: the
@@ -339,6 +358,7 @@ func (g *Gateway) splice(gc, hc halfCloser) (fromGuest, toGuest int64) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
+		defer g.recoverFlow()
 		defer wg.Done()
 		buf := make([]byte, copyBuf)
 		toGuest, _ = io.CopyBuffer(onlyWriter{gc}, onlyReader{hc}, buf)

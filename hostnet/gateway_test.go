@@ -669,3 +669,20 @@ func TestGuestLoopbackDNS(t *testing.T) {
 		t.Errorf("the guest could bind %v:53", stub)
 	}
 }
+
+// TestRecoverFlow: a panic in a flow's goroutine is audited, not fatal.
+func TestRecoverFlow(t *testing.T) {
+	r := newRig(t, Config{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer r.g.recoverFlow()
+		var m map[string]int
+		m["boom"]++ // a bug: assignment to a nil map
+	}()
+	<-done
+	ev := r.events(t, "kernel_error")
+	if len(ev) != 1 || ev[0]["where"] != "hostnet" || !strings.Contains(ev[0]["stack"].(string), "TestRecoverFlow") {
+		t.Fatalf("kernel_error events %v", ev)
+	}
+}

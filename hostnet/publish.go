@@ -153,6 +153,7 @@ func (g *Gateway) servePublishedTCP(p Port, l net.Listener) {
 			return
 		}
 		go func() {
+			defer g.recoverFlow()
 			defer g.wg.Done()
 			defer release()
 			g.forwardPublishedTCP(p, hc)
@@ -249,6 +250,7 @@ func (g *Gateway) servePublishedUDP(p Port, pc net.PacketConn) {
 			g.audit("net_publish", slog.String("proto", "udp"), slog.String("port", p.String()),
 				slog.String("src", key), slog.Bool("allowed", true))
 			go func() {
+				defer g.recoverFlow()
 				defer g.wg.Done()
 				defer release()
 				defer untrack()
