@@ -427,7 +427,8 @@ func (c *Cmd) run(path string, env []string, readyCh chan<- error) (err error) {
 		leader.ExitTask(127)
 		return err
 	}
-	s.kernel.AuditCritical("sandbox_start", slog.String("program", path), slog.Int("pid", proc.PID))
+	s.kernel.AuditCritical("sandbox_start", append([]slog.Attr{slog.String("program", path), slog.Int("pid", proc.PID)},
+		s.cfg.Network.auditAttrs()...)...)
 	start := s.startLimits()
 	c.mu.Lock()
 	c.init = proc

@@ -192,7 +192,11 @@ func (s *Sandbox) Close() error {
 				s.plat.Close()
 			}
 			s.platMu.Unlock()
+			s.closeNetwork()
 		case <-t.C:
+			if s.gw != nil {
+				s.gw.Close() // the host's side goes; the guest's stack stays with its threads
+			}
 			s.log.Error("guest threads did not end when the sandbox closed: leaving them behind", "grace", endGrace)
 			s.kernel.AuditEvent("kernel_error", slog.String("error", "guest threads did not end when the sandbox closed"),
 				slog.Duration("grace", endGrace))

@@ -29,6 +29,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/hostnet"
 	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/kernel/audit"
 	"github.com/litebox-go/litebox/kernel/fsimpl/cover"
@@ -37,6 +38,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/fsimpl/procfs"
 	"github.com/litebox-go/litebox/kernel/mm"
+	"github.com/litebox-go/litebox/kernel/netstack"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/shim/linux"
@@ -89,7 +91,9 @@ type Config struct {
 	Limits Limits
 	// Harden, if set, is called once the guest's first address space
 	// exists and before its first instruction runs: the moment to confine
-	// the calling process itself (the CLI installs hostpolicy there).
+	// the calling process itself (the CLI installs hostpolicy there:
+	// hostpolicy.InstallFor(Network.HostPolicy()), since plain
+	// hostpolicy.Install allows no socket call and so no network).
 	Harden func() error
 	// Log receives diagnostics; nil discards them.
 	Log *slog.Logger
@@ -116,6 +120,9 @@ type Config struct {
 	// User is whom every command runs as (--user); nil: DefaultUser. The
 	// ids are the guest's only (see User).
 	User *User
+	// Network is the sandbox's network: none (the zero value), egress,
+	// published ports (see Network).
+	Network Network
 }
 
 // Limits bound what a sandbox's guests may use.
@@ -147,6 +154,10 @@ type Sandbox struct {
 	kernel *kernel.Kernel
 	log    *slog.Logger
 	audit  *audit.Log
+	// gw and net are the gateway and the guest's stack, when the sandbox
+	// has a network (Config.Network); closed by Close.
+	gw  *hostnet.Gateway
+	net *netstack.Stack
 
 	// platMu guards plat: the first command's load picks it.
 	platMu     sync.Mutex
@@ -201,10 +212,13 @@ func New(cfg Config) (*Sandbox, error) {
 	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: alog}
 	s.budget = budget
 	s.budget.MaxFiles = mappedFilesCap()
+	if s.gw, s.net, err = newNetwork(cfg.Network, alog, s, s.budget, fs); err != nil {
+		return nil, err
+	}
 	s.kernel = kernel.New(kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
-		Memory: s.budget, Serving: s.serve.begin, Creds: creds,
+		Memory: s.budget, Serving: s.serve.begin, Creds: creds, Net: s.net,
 	})
 	names.set(s.kernel)
 	s.budget.OnExceeded = func(want uint64) {
@@ -212,9 +226,11 @@ func New(cfg Config) (*Sandbox, error) {
 			slog.Uint64("max", cfg.Limits.Memory), slog.Uint64("requested", want))
 	}
 	if err := installProc(fs, s.kernel); err != nil {
+		s.closeNetwork()
 		return nil, err
 	}
 	if err := installTerminals(fs, s.kernel); err != nil {
+		s.closeNetwork()
 		return nil, err
 	}
 	// From now on the sandbox resolves paths for its guest (PATH lookups)

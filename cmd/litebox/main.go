@@ -124,6 +124,10 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		user         string
 		ttyFlag      bool
 		interactive  bool
+		netMode      string
+		allow        []string
+		publish      []string
+		dnsUpstream  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- PROGRAM [ARGS...]",
@@ -141,12 +145,22 @@ litebox's own failures print one line starting with "litebox:" and exit with
 configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 		Example: `  litebox run -- /bin/echo hello
   litebox run --mount ./data:/data -- /usr/bin/sha256sum /data/input
-  litebox run -e NAME=value --mount /srv/out:/out:rw -- /usr/bin/env`,
+  litebox run -e NAME=value --mount /srv/out:/out:rw -- /usr/bin/env
+  litebox run --net egress --allow example.com:443 -- /usr/bin/curl https://example.com/
+  litebox run --net egress --allow 127.0.0.1:8080 -- /usr/bin/curl http://10.0.2.2:8080/
+  litebox run -p 8080:8000 -- /usr/bin/python3 -m http.server --bind 0.0.0.0 8000`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := sandbox.Config{Platform: platform, LogUnsupported: logFlag, PanicOnSyscall: panicSyscall}
+			network, err := parseNetwork(netMode, allow, publish)
+			if err != nil {
+				return usageError{err}
+			}
+			network.DNSUpstream = dnsUpstream
+			cfg.Network = network
 			if !noHostPolicy {
-				cfg.Harden = hostpolicy.Install
+				opts := network.HostPolicy()
+				cfg.Harden = func() error { return hostpolicy.InstallFor(opts) }
 			}
 			for _, spec := range mounts {
 				m, err := sandbox.ParseMount(spec)
@@ -270,6 +284,9 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 	f.DurationVar(&timeout, "timeout", 0, "wall-clock limit for the whole run, e.g. 30s (0: none)")
 	f.BoolVarP(&ttyFlag, "tty", "t", false, "give the program a terminal (a pty of the sandbox) over the host terminal, which must be stdin")
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open (it always is; accepted for Docker's -it)")
+	f.StringVar(&netMode, "net", "none", netHelp)
+	f.StringArrayVar(&allow, "allow", nil, allowHelp)
+	f.StringArrayVarP(&publish, "publish", "p", nil, publishHelp)
 	f.BoolVar(&noHostPolicy, "no-host-seccomp", false, "do not confine litebox itself with its seccomp allowlist (debugging only)")
 	// --trace-syscalls is a development aid, not part of the CLI contract:
 	// `make syscalls-doc` has the integration tests append the syscalls each
@@ -281,7 +298,12 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 	// check how litebox ends a sandbox on an internal error. Only whoever
 	// starts litebox can set it; the guest cannot.
 	f.StringVar(&panicSyscall, "test-panic-syscall", "", "make the kernel panic on the named guest syscall (tests only)")
-	for _, name := range []string{"trace-syscalls", "test-panic-syscall"} {
+	// --test-dns-upstream is a test hook: litebox's DNS for the guest asks
+	// this server (host:port, e.g. a test's server on 127.0.0.1) instead
+	// of the host's resolv.conf servers, so that tests can serve names of
+	// their own. Set by whoever starts litebox, never by the guest.
+	f.StringVar(&dnsUpstream, "test-dns-upstream", "", "ask this DNS server `HOST:PORT` for the guest's names (tests only)")
+	for _, name := range []string{"trace-syscalls", "test-panic-syscall", "test-dns-upstream"} {
 		if err := f.MarkHidden(name); err != nil {
 			panic(err) // only if the flag above were not defined
 		}

@@ -88,10 +88,72 @@ var base = []seccomp.Rule{
 	{Name: "sysinfo", Nr: unix.SYS_SYSINFO, Why: "total RAM for sysinfo and /proc/meminfo"},
 }
 
-// Rules returns the allowlist: the base list, then what every registered
-// platform needs to be driven, each number once; a reason is prefixed with
-// the platforms that gave it ("systrap, ptrace: ...").
-func Rules() ([]seccomp.Rule, error) { return union(base, platform.Registered()) }
+// Options say which of litebox's optional host paths a sandbox uses: the
+// allowlist grows with them, never beyond.
+type Options struct {
+	// Egress: hostnet opens host sockets for the guest's outbound flows
+	// and DNS lookups (--net egress).
+	Egress bool
+	// Publish: hostnet accepts connections on published ports (-p). The
+	// listeners are bound before the filter exists, so neither bind nor
+	// listen is needed for them.
+	Publish bool
+}
+
+// Network reports whether litebox makes host sockets at all.
+func (o Options) Network() bool { return o.Egress || o.Publish }
+
+// socketRule lets socket() through for IPv4 and IPv6 only: an AF_UNIX,
+// AF_NETLINK or AF_PACKET socket (or any other family) fails with EPERM
+// even in egress mode.
+var socketRule = seccomp.Rule{Name: "socket", Nr: unix.SYS_SOCKET, Why: "hostnet: outbound flows and DNS lookups (AF_INET, AF_INET6 only)",
+	Args: []seccomp.Cond{seccomp.ArgIn(0, unix.AF_INET, unix.AF_INET6)}}
+
+// egressRules are what hostnet's host connections and UDP associations
+// need (Go's net package: non-blocking connect, then SO_ERROR; address
+// queries; keep-alive and no-delay options; half-close).
+var egressRules = []seccomp.Rule{
+	socketRule,
+	{Name: "connect", Nr: unix.SYS_CONNECT, Why: "hostnet: outbound flows and DNS lookups"},
+}
+
+// sockRules are common to both modes (on sockets that exist: a published
+// port's listener or accepted connection, or an egress socket).
+var sockRules = []seccomp.Rule{
+	{Name: "getsockopt", Nr: unix.SYS_GETSOCKOPT, Why: "hostnet: SO_ERROR of a connect"},
+	{Name: "setsockopt", Nr: unix.SYS_SETSOCKOPT, Why: "hostnet: TCP_NODELAY, keep-alive, IPV6_V6ONLY"},
+	{Name: "getsockname", Nr: unix.SYS_GETSOCKNAME, Why: "hostnet: connection addresses"},
+	{Name: "getpeername", Nr: unix.SYS_GETPEERNAME, Why: "hostnet: connection addresses"},
+	{Name: "shutdown", Nr: unix.SYS_SHUTDOWN, Why: "hostnet: half-close, when one side of a spliced connection ends"},
+	{Name: "sendto", Nr: unix.SYS_SENDTO, Why: "hostnet: datagrams to a published UDP port's clients"},
+	{Name: "recvfrom", Nr: unix.SYS_RECVFROM, Why: "hostnet: datagrams from a published UDP port's clients"},
+}
+
+// publishRules accept connections on the listeners bound before.
+var publishRules = []seccomp.Rule{
+	{Name: "accept4", Nr: unix.SYS_ACCEPT4, Why: "hostnet: connections to published ports"},
+}
+
+// Rules returns the allowlist of a sandbox without network: the base
+// list, then what every registered platform needs to be driven, each
+// number once; a reason is prefixed with the platforms that gave it
+// ("systrap, ptrace: ...").
+func Rules() ([]seccomp.Rule, error) { return RulesFor(Options{}) }
+
+// RulesFor returns the allowlist for a sandbox with the given options.
+func RulesFor(o Options) ([]seccomp.Rule, error) {
+	rules := slices.Clone(base)
+	if o.Egress {
+		rules = append(rules, egressRules...)
+	}
+	if o.Publish {
+		rules = append(rules, publishRules...)
+	}
+	if o.Network() {
+		rules = append(rules, sockRules...)
+	}
+	return union(rules, platform.Registered())
+}
 
 func union(base []seccomp.Rule, platforms []platform.Info) ([]seccomp.Rule, error) {
 	rules := slices.Clone(base)
@@ -134,22 +196,28 @@ func union(base []seccomp.Rule, platforms []platform.Info) ([]seccomp.Rule, erro
 }
 
 // filter is the seccomp program: allow the list, EPERM otherwise (x32
-// calls included), and kill anything that is not x86-64. It checks
-// numbers only, so the host kernel's seccomp action cache answers every
-// allowed call without running it.
-func filter() (*seccomp.Filter, error) {
-	rules, err := Rules()
+// calls included, and a socket() of another family than AF_INET/AF_INET6),
+// and kill anything that is not x86-64. Without network it checks numbers
+// only, so the host kernel's seccomp action cache answers every allowed
+// call without running it (socket's argument check is the one exception).
+func filter(o Options) (*seccomp.Filter, error) {
+	rules, err := RulesFor(o)
 	if err != nil {
 		return nil, err
 	}
-	return &seccomp.Filter{Rules: rules, Default: seccomp.Errno(unix.EPERM)}, nil
+	return &seccomp.Filter{Rules: rules, Mismatch: seccomp.Errno(unix.EPERM), Default: seccomp.Errno(unix.EPERM)}, nil
 }
 
-// Install applies the allowlist to every thread of the process. It cannot
-// be undone: call it once the sandbox's start-up (stub creation, which
-// needs execve and memfd_create) is over.
-func Install() error {
-	f, err := filter()
+// Install applies the allowlist of a sandbox without network; see
+// InstallFor.
+func Install() error { return InstallFor(Options{}) }
+
+// InstallFor applies the allowlist for o to every thread of the process.
+// It cannot be undone: call it once the sandbox's start-up (stub
+// creation, which needs execve and memfd_create; hostnet's listeners) is
+// over.
+func InstallFor(o Options) error {
+	f, err := filter(o)
 	if err != nil {
 		return err
 	}

@@ -222,7 +222,7 @@ var table = [numSlots]entry{
 	unix.SYS_PWRITEV2:          {name: "pwritev2", fn: sysPwritev2, note: "RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND; others EOPNOTSUPP"},
 	unix.SYS_PRLIMIT64:         {name: "prlimit64", fn: sysPrlimit},
 	unix.SYS_SYNCFS:            {name: "syncfs", fn: sysSyncfs},
-	unix.SYS_SENDMMSG:          {name: "sendmmsg", fn: sysSendmmsg, note: "sendmsg per message, up to 1024"},
+	unix.SYS_SENDMMSG:          {name: "sendmmsg", fn: sysSendmmsg, note: "sendmsg per message, up to 1024 (glibc's resolver batches A and AAAA)"},
 	unix.SYS_GETCPU:            {name: "getcpu", fn: sysGetcpu, note: "a CPU of the thread's mask by tid, node 0; the vDSO answers the host CPU renumbered, without a trap, until a thread restricts its mask"},
 	unix.SYS_RENAMEAT2:         {name: "renameat2", fn: sysRenameat2},
 	unix.SYS_GETRANDOM:         {name: "getrandom", fn: sysGetrandom},

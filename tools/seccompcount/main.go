@@ -98,10 +98,18 @@ func builtin() error {
 	if err != nil {
 		return err
 	}
+	netRules, err := hostpolicy.RulesFor(hostpolicy.Options{Egress: true, Publish: true})
+	if err != nil {
+		return err
+	}
 	filters := []struct {
 		name string
 		f    *seccomp.Filter
-	}{{"litebox process", &seccomp.Filter{Rules: rules, Default: seccomp.Errno(unix.EPERM)}}}
+	}{
+		{"litebox process", &seccomp.Filter{Rules: rules, Default: seccomp.Errno(unix.EPERM)}},
+		{"litebox process with --net egress and -p", &seccomp.Filter{Rules: netRules,
+			Mismatch: seccomp.Errno(unix.EPERM), Default: seccomp.Errno(unix.EPERM)}},
+	}
 	for _, p := range platform.Registered() {
 		for _, sf := range p.StubFilters {
 			filters = append(filters, struct {

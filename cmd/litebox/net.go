@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/litebox-go/litebox/hostnet"
+	"github.com/litebox-go/litebox/sandbox"
+)
+
+// Network flags' help: each teaches with an example.
+const (
+	netHelp   = "the guest's network `MODE`: none (loopback only, nothing leaves) or egress (outbound TCP/UDP and DNS through litebox, e.g. --net egress --allow example.com:443)"
+	allowHelp = "with --net egress, allow only these destinations (repeatable; none given: any): " +
+		"HOST[:PORT], CIDR[:PORT] or [IPV6]:PORT, e.g. --allow 127.0.0.1:8080 (10.0.2.2 in the guest is the host's 127.0.0.1)"
+	publishHelp = "publish a guest port on the host (repeatable): [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], " +
+		"HOSTIP 127.0.0.1 unless given, e.g. -p 8080:80 or -p [::1]:5353:53/udp"
+)
+
+// parseNetMode checks --net.
+func parseNetMode(mode string) (string, error) {
+	switch mode {
+	case "none", "egress":
+		return mode, nil
+	}
+	return "", fmt.Errorf("bad --net %q: want none or egress", mode)
+}
+
+// parseNetwork turns --net, --allow and --publish into the sandbox's
+// network; errors are one line, for exit 125.
+func parseNetwork(mode string, allow, publish []string) (sandbox.Network, error) {
+	var n sandbox.Network
+	mode, err := parseNetMode(mode)
+	if err != nil {
+		return n, err
+	}
+	n.Egress = mode == "egress"
+	if len(allow) > 0 && !n.Egress {
+		return n, fmt.Errorf("--allow needs --net egress")
+	}
+	for _, spec := range allow {
+		r, err := hostnet.ParseRule(spec)
+		if err != nil {
+			return n, err
+		}
+		n.Allow = append(n.Allow, r)
+	}
+	seen := map[string]string{}
+	for _, spec := range publish {
+		p, err := hostnet.ParsePort(spec)
+		if err != nil {
+			return n, err
+		}
+		key := fmt.Sprintf("%v:%d/%v", p.HostIP, p.HostPort, p.UDP)
+		if prev, dup := seen[key]; dup {
+			return n, fmt.Errorf("bad --publish %q: host port already published by %q", spec, prev)
+		}
+		seen[key] = spec
+		n.Publish = append(n.Publish, p)
+	}
+	return n, nil
+}
