@@ -24,4 +24,10 @@ func TestModuleSets(t *testing.T) {
 			owner[m] = name
 		}
 	}
+	// The issue-11 table runs with no regrtest resources.
+	for m := range ModuleResources {
+		if slices.Contains(Modules, m) {
+			t.Errorf("%s of the %s set has a regrtest resource (ModuleResources)", m, DefaultSet)
+		}
+	}
 }
