@@ -68,8 +68,8 @@ const (
 // (docs/compatibility.md says which run). An entry whose difference went
 // away is deleted: the last check was against the run of 2026-12-02 02:31
 // with the 03:22/03:32 re-runs (docs/compatibility.md) and, for
-// test_multiprocessing_fork, the systrap runs of 06:00-06:12 with main at
-// 33ec6df.
+// test_multiprocessing_fork, the systrap and ptrace runs of 06:00-06:49
+// with main at 33ec6df.
 var KnownDifferences = []Known{
 	{Module: "test_os", Case: "TestSendfile", Why: defectInet + " (the test sends over a loopback TCP connection)"},
 
