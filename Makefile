@@ -5,7 +5,7 @@ GO          ?= go
 # first that supports go 1.26; 2025.1.1 does not understand this go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test vet lint fuzz fuzz-guest bench soak syscalls-doc compat clean
+.PHONY: all build test vet lint fuzz fuzz-guest bench soak syscalls-doc compat compat-net clean
 
 all: build
 
@@ -86,6 +86,12 @@ syscalls-doc:
 COMPAT_PARALLEL ?= 2
 compat:
 	$(GO) run ./tools/compat -doc docs/compatibility.md -parallel $(COMPAT_PARALLEL) $(COMPAT_FLAGS)
+
+# compat-net: the same for issue 12's socket modules (compat.NetModules:
+# test_socket, test_asyncio, test_epoll, test_selectors, test_socketserver),
+# a set of its own; its table is bin/compat-net/results.md (no docs section).
+compat-net:
+	$(GO) run ./tools/compat -set net -parallel $(COMPAT_PARALLEL) $(COMPAT_FLAGS)
 
 clean:
 	rm -rf bin

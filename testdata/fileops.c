@@ -36,25 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char base[PATH_MAX];
-
-static char *in(const char *name) {
-	static char buf[4][2 * PATH_MAX];
-	static int which;
-	which = (which + 1) % 4;
-	snprintf(buf[which], sizeof buf[which], "%s/%s", base, name);
-	return buf[which];
-}
-
-static const char *res(long r) {
-	static char buf[4][64];
-	static int which;
-	which = (which + 1) % 4;
-	if (r < 0)
-		return strerrorname_np(errno);
-	snprintf(buf[which], sizeof buf[which], "ok");
-	return buf[which];
-}
+#include "guest_util.h"
 
 static char *fdpath(const char *dir, int fd) {
 	static char buf[4][64];
@@ -111,9 +93,9 @@ static int reopen(void) {
 	if (pipe(p) < 0)
 		return 1;
 	int r2 = open(fdpath("/proc/self/fd", p[0]), O_RDONLY);
-	printf("open /proc/self/fd/R: %s %s %s\n", res(r2), type(r2), acc(r2));
+	printf("open /proc/self/fd/R: %s %s %s\n", outcome(r2), type(r2), acc(r2));
 	int w2 = open(fdpath("/dev/fd", p[1]), O_WRONLY);
-	printf("open /dev/fd/W: %s %s %s\n", res(w2), type(w2), acc(w2));
+	printf("open /dev/fd/W: %s %s %s\n", outcome(w2), type(w2), acc(w2));
 	printf("write reopened: %zd\n", write(w2, "abc", 3));
 	reads("reopened read end", r2);
 	write(p[1], "x", 1);
@@ -124,20 +106,20 @@ static int reopen(void) {
 	printf("poll reopened: %d revents %#x\n", pr, pfd.revents);
 	reads("after poll", r2);
 	int rw = open(fdpath("/proc/self/fd", p[0]), O_RDWR);
-	printf("open read end O_RDWR: %s %s\n", res(rw), acc(rw));
+	printf("open read end O_RDWR: %s %s\n", outcome(rw), acc(rw));
 	printf("write O_RDWR: %zd\n", write(rw, "y", 1));
 	reads("O_RDWR data at the read end", p[0]);
 	int fromw = open(fdpath("/proc/self/fd", p[1]), O_RDONLY);
-	printf("open write end O_RDONLY: %s %s\n", res(fromw), acc(fromw));
+	printf("open write end O_RDONLY: %s %s\n", outcome(fromw), acc(fromw));
 	write(p[1], "z", 1);
 	reads("read end made from the write end", fromw);
 	int nb = open(fdpath("/proc/self/fd", p[0]), O_RDONLY | O_NONBLOCK);
-	printf("open O_NONBLOCK: %s %s\n", res(nb), acc(nb));
+	printf("open O_NONBLOCK: %s %s\n", outcome(nb), acc(nb));
 	reads("empty O_NONBLOCK", nb);
-	printf("O_DIRECTORY: %s\n", res(open(fdpath("/proc/self/fd", p[0]), O_RDONLY | O_DIRECTORY)));
+	printf("O_DIRECTORY: %s\n", outcome(open(fdpath("/proc/self/fd", p[0]), O_RDONLY | O_DIRECTORY)));
 	char slash[64];
 	snprintf(slash, sizeof slash, "/proc/self/fd/%d/", p[0]);
-	printf("trailing slash: %s\n", res(open(slash, O_RDONLY)));
+	printf("trailing slash: %s\n", outcome(open(slash, O_RDONLY)));
 	char link[64] = {0};
 	readlink(fdpath("/proc/self/fd", p[0]), link, sizeof link - 1);
 	printf("readlink is pipe:[...]: %s\n", strncmp(link, "pipe:[", 6) == 0 ? "yes" : link);
@@ -151,21 +133,21 @@ static int reopen(void) {
 	reads("every write end closed", r2);
 	close(nb);
 	int closed = p[1];
-	printf("open closed fd: %s\n", res(open(fdpath("/proc/self/fd", closed), O_RDONLY)));
+	printf("open closed fd: %s\n", outcome(open(fdpath("/proc/self/fd", closed), O_RDONLY)));
 
 	int sv[2];
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	printf("open socket: %s\n", res(open(fdpath("/proc/self/fd", sv[0]), O_RDWR)));
+	printf("open socket: %s\n", outcome(open(fdpath("/proc/self/fd", sv[0]), O_RDWR)));
 	printf("stat socket: %s\n", stat(fdpath("/proc/self/fd", sv[0]), &b) < 0 ? strerrorname_np(errno)
 	                                : S_ISSOCK(b.st_mode) ? "socket" : "other");
 	int efd = eventfd(0, 0);
-	printf("open eventfd: %s\n", res(open(fdpath("/proc/self/fd", efd), O_RDWR)));
+	printf("open eventfd: %s\n", outcome(open(fdpath("/proc/self/fd", efd), O_RDWR)));
 
 	int f = open(in("f"), O_CREAT | O_RDWR | O_TRUNC, 0600);
 	write(f, "data", 4);
 	unlink(in("f"));
 	int again = open(fdpath("/proc/self/fd", f), O_RDONLY);
-	printf("open unlinked file: %s %s\n", res(again), type(again));
+	printf("open unlinked file: %s %s\n", outcome(again), type(again));
 	reads("unlinked file", again);
 	return 0;
 }
@@ -184,18 +166,18 @@ static void timer(int ms) {
 static int fifo(void) {
 	umask(022);
 	const char *f = in("fifo");
-	printf("mkfifo: %s\n", res(mkfifo(f, 0666)));
-	printf("mkfifo again: %s\n", res(mkfifo(f, 0666)));
+	printf("mkfifo: %s\n", outcome(mkfifo(f, 0666)));
+	printf("mkfifo again: %s\n", outcome(mkfifo(f, 0666)));
 	struct stat st;
 	stat(f, &st);
 	printf("stat: %s mode %o size %lld\n", S_ISFIFO(st.st_mode) ? "fifo" : "other", st.st_mode & 07777,
 	       (long long)st.st_size);
-	printf("O_WRONLY|O_NONBLOCK without reader: %s\n", res(open(f, O_WRONLY | O_NONBLOCK)));
+	printf("O_WRONLY|O_NONBLOCK without reader: %s\n", outcome(open(f, O_WRONLY | O_NONBLOCK)));
 	int r = open(f, O_RDONLY | O_NONBLOCK);
-	printf("O_RDONLY|O_NONBLOCK: %s %s\n", res(r), acc(r));
+	printf("O_RDONLY|O_NONBLOCK: %s %s\n", outcome(r), acc(r));
 	reads("no writer yet", r);
 	int w = open(f, O_WRONLY | O_NONBLOCK);
-	printf("O_WRONLY|O_NONBLOCK with reader: %s %s\n", res(w), acc(w));
+	printf("O_WRONLY|O_NONBLOCK with reader: %s %s\n", outcome(w), acc(w));
 	struct stat fst;
 	fstat(w, &fst);
 	printf("fstat is the node: %s\n", fst.st_ino == st.st_ino && fst.st_dev == st.st_dev ? "yes" : "no");
@@ -212,7 +194,7 @@ static int fifo(void) {
 		_exit(0);
 	}
 	r = open(f, O_RDONLY);
-	printf("blocking O_RDONLY: %s\n", res(r));
+	printf("blocking O_RDONLY: %s\n", outcome(r));
 	char buf[64];
 	size_t got = 0;
 	for (ssize_t n; (n = read(r, buf + got, sizeof buf - 1 - got)) > 0;)
@@ -230,14 +212,14 @@ static int fifo(void) {
 		_exit(0);
 	}
 	w = open(f, O_WRONLY);
-	printf("blocking O_WRONLY: %s\n", res(w));
+	printf("blocking O_WRONLY: %s\n", outcome(w));
 	write(w, "to the child", 12);
 	close(w);
 	fflush(stdout);
 	waitpid(pid, &status, 0);
 
 	int rw = open(f, O_RDWR);
-	printf("O_RDWR: %s %s\n", res(rw), acc(rw));
+	printf("O_RDWR: %s %s\n", outcome(rw), acc(rw));
 	write(rw, "stale", 5);
 	close(rw);
 	rw = open(f, O_RDWR | O_NONBLOCK);
@@ -248,30 +230,30 @@ static int fifo(void) {
 	sigaction(SIGALRM, &sa, NULL);
 	timer(100);
 	int e = open(f, O_RDONLY);
-	printf("interrupted O_RDONLY: %s after %d alarm(s)\n", res(e), alarms);
+	printf("interrupted O_RDONLY: %s after %d alarm(s)\n", outcome(e), alarms);
 	timer(100);
 	e = open(f, O_WRONLY);
-	printf("interrupted O_WRONLY: %s\n", res(e));
-	printf("O_WRONLY|O_NONBLOCK after: %s\n", res(open(f, O_WRONLY | O_NONBLOCK)));
-	printf("unlink: %s\n", res(unlink(f)));
+	printf("interrupted O_WRONLY: %s\n", outcome(e));
+	printf("O_WRONLY|O_NONBLOCK after: %s\n", outcome(open(f, O_WRONLY | O_NONBLOCK)));
+	printf("unlink: %s\n", outcome(unlink(f)));
 	return 0;
 }
 
 static int mknods(void) {
 	umask(0);
-	printf("mknod fifo: %s\n", res(mknod(in("p"), S_IFIFO | 0640, 0)));
+	printf("mknod fifo: %s\n", outcome(mknod(in("p"), S_IFIFO | 0640, 0)));
 	struct stat st;
 	stat(in("p"), &st);
 	printf("fifo mode: %o\n", st.st_mode & 07777);
-	printf("mknod regular: %s\n", res(mknod(in("r"), S_IFREG | 0600, 0)));
+	printf("mknod regular: %s\n", outcome(mknod(in("r"), S_IFREG | 0600, 0)));
 	stat(in("r"), &st);
 	printf("regular: %s size %lld\n", S_ISREG(st.st_mode) ? "yes" : "no", (long long)st.st_size);
-	printf("mknod typeless: %s\n", res(mknod(in("t"), 0600, 0)));
-	printf("mknod exists: %s\n", res(mknod(in("p"), S_IFIFO | 0600, 0)));
-	printf("mknod bad type: %s\n", res(mknod(in("x"), 0170000 | 0600, 0)));
-	printf("mknodat missing dir: %s\n", res(mknodat(AT_FDCWD, in("none/p"), S_IFIFO | 0600, 0)));
-	printf("mknod chr: %s\n", res(mknod(in("c"), S_IFCHR | 0600, makedev(1, 3))));
-	printf("mknod blk: %s\n", res(mknod(in("b"), S_IFBLK | 0600, makedev(7, 0))));
+	printf("mknod typeless: %s\n", outcome(mknod(in("t"), 0600, 0)));
+	printf("mknod exists: %s\n", outcome(mknod(in("p"), S_IFIFO | 0600, 0)));
+	printf("mknod bad type: %s\n", outcome(mknod(in("x"), 0170000 | 0600, 0)));
+	printf("mknodat missing dir: %s\n", outcome(mknodat(AT_FDCWD, in("none/p"), S_IFIFO | 0600, 0)));
+	printf("mknod chr: %s\n", outcome(mknod(in("c"), S_IFCHR | 0600, makedev(1, 3))));
+	printf("mknod blk: %s\n", outcome(mknod(in("b"), S_IFBLK | 0600, makedev(7, 0))));
 	return 0;
 }
 
@@ -298,19 +280,19 @@ static int statfss(void) {
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 	statfs1("fstatfs socket", fstatfs(sv[0], &st), &st);
 	int r = statfs(base, &st);
-	printf("statfs DIR: %s blocks %s\n", res(r),
+	printf("statfs DIR: %s blocks %s\n", outcome(r),
 	       st.f_blocks >= st.f_bfree && st.f_bfree >= st.f_bavail ? "consistent" : "inconsistent");
 	statfs1("statfs missing", statfs(in("missing"), &st), &st);
 	statfs1("statfs empty", statfs("", &st), &st);
 	statfs1("fstatfs bad fd", fstatfs(99, &st), &st);
-	printf("statfs bad buffer: %s\n", res(syscall(SYS_statfs, "/proc", (void *)8)));
-	printf("fstatfs bad buffer: %s\n", res(syscall(SYS_fstatfs, p[0], (void *)8)));
+	printf("statfs bad buffer: %s\n", outcome(syscall(SYS_statfs, "/proc", (void *)8)));
+	printf("fstatfs bad buffer: %s\n", outcome(syscall(SYS_fstatfs, p[0], (void *)8)));
 	int o = open("/proc", O_PATH);
 	statfs1("fstatfs O_PATH", fstatfs(o, &st), &st);
 	printf("sync: ok\n");
 	sync();
-	printf("syncfs: %s\n", res(syncfs(p[0])));
-	printf("syncfs bad fd: %s\n", res(syncfs(99)));
+	printf("syncfs: %s\n", outcome(syncfs(p[0])));
+	printf("syncfs bad fd: %s\n", outcome(syncfs(99)));
 	return 0;
 }
 
@@ -324,14 +306,14 @@ static const char *fdstate(int fd) {
 static int closerange(void) {
 	for (int fd = 10; fd <= 16; fd++)
 		dup2(1, fd);
-	printf("close_range 11-13: %s\n", res(syscall(SYS_close_range, 11, 13, 0)));
-	printf("close_range 15-16 CLOEXEC: %s\n", res(syscall(SYS_close_range, 15, 16, 4)));
+	printf("close_range 11-13: %s\n", outcome(syscall(SYS_close_range, 11, 13, 0)));
+	printf("close_range 15-16 CLOEXEC: %s\n", outcome(syscall(SYS_close_range, 15, 16, 4)));
 	for (int fd = 10; fd <= 16; fd++)
 		printf("fd %d: %s\n", fd, fdstate(fd));
-	printf("close_range first > last: %s\n", res(syscall(SYS_close_range, 5, 3, 0)));
-	printf("close_range bad flags: %s\n", res(syscall(SYS_close_range, 20, 30, 8)));
-	printf("close_range nothing open: %s\n", res(syscall(SYS_close_range, 100, ~0U, 0)));
-	printf("close_range to ~0: %s\n", res(syscall(SYS_close_range, 14, ~0U, 0)));
+	printf("close_range first > last: %s\n", outcome(syscall(SYS_close_range, 5, 3, 0)));
+	printf("close_range bad flags: %s\n", outcome(syscall(SYS_close_range, 20, 30, 8)));
+	printf("close_range nothing open: %s\n", outcome(syscall(SYS_close_range, 100, ~0U, 0)));
+	printf("close_range to ~0: %s\n", outcome(syscall(SYS_close_range, 14, ~0U, 0)));
 	for (int fd = 10; fd <= 16; fd++)
 		printf("fd %d: %s\n", fd, fdstate(fd));
 	return 0;
@@ -346,15 +328,15 @@ static int pipesz(void) {
 	printf("F_SETPIPE_SZ 0: %d\n", fcntl(p[1], F_SETPIPE_SZ, 0));
 	static char buf[3 * 4096];
 	printf("write 4097: %zd\n", write(p[1], buf, 4097));
-	printf("write 1 more: %s\n", res(write(p[1], buf, 1)));
+	printf("write 1 more: %s\n", outcome(write(p[1], buf, 1)));
 	printf("F_SETPIPE_SZ 8192: %d\n", fcntl(p[1], F_SETPIPE_SZ, 8192));
 	printf("write 4096 more: %zd\n", write(p[1], buf, 4096));
 	int r = fcntl(p[1], F_SETPIPE_SZ, 4096);
 	printf("F_SETPIPE_SZ below what is buffered: %s\n", r < 0 ? strerrorname_np(errno) : "ok");
-	printf("F_SETPIPE_SZ -1: %s\n", res(fcntl(p[1], F_SETPIPE_SZ, -1)));
+	printf("F_SETPIPE_SZ -1: %s\n", outcome(fcntl(p[1], F_SETPIPE_SZ, -1)));
 	int f = open(in("f"), O_CREAT | O_RDWR, 0600);
-	printf("F_GETPIPE_SZ on a file: %s\n", res(fcntl(f, F_GETPIPE_SZ)));
-	printf("F_SETPIPE_SZ on a file: %s\n", res(fcntl(f, F_SETPIPE_SZ, 4096)));
+	printf("F_GETPIPE_SZ on a file: %s\n", outcome(fcntl(f, F_GETPIPE_SZ)));
+	printf("F_SETPIPE_SZ on a file: %s\n", outcome(fcntl(f, F_SETPIPE_SZ, 4096)));
 	return 0;
 }
 
@@ -385,14 +367,14 @@ static int copies(void) {
 	printf("sendfile to a pipe: %zd\n", sendfile(p[1], src, &off, 4));
 	reads("pipe", p[0]);
 	off = 0;
-	printf("sendfile from a pipe with an offset: %s\n", res(sendfile(dst, p[0], &off, 4)));
+	printf("sendfile from a pipe with an offset: %s\n", outcome(sendfile(dst, p[0], &off, 4)));
 	off = -1;
-	printf("sendfile negative offset: %s\n", res(sendfile(dst, src, &off, 4)));
+	printf("sendfile negative offset: %s\n", outcome(sendfile(dst, src, &off, 4)));
 	int ro = open(in("src"), O_RDONLY);
-	printf("sendfile to O_RDONLY: %s\n", res(sendfile(ro, src, NULL, 4)));
+	printf("sendfile to O_RDONLY: %s\n", outcome(sendfile(ro, src, NULL, 4)));
 	int app = open(in("dst"), O_WRONLY | O_APPEND);
-	printf("sendfile to O_APPEND: %s\n", res(sendfile(app, src, NULL, 4)));
-	printf("sendfile bad fd: %s\n", res(sendfile(dst, 99, NULL, 4)));
+	printf("sendfile to O_APPEND: %s\n", outcome(sendfile(app, src, NULL, 4)));
+	printf("sendfile bad fd: %s\n", outcome(sendfile(dst, 99, NULL, 4)));
 
 	loff_t oi = 0, oo = 0;
 	int c = open(in("copy"), O_CREAT | O_RDWR | O_TRUNC, 0600);
@@ -404,31 +386,31 @@ static int copies(void) {
 	contents("copy", in("copy"));
 	oi = 100;
 	printf("copy_file_range past EOF: %zd\n", copy_file_range(src, &oi, c, NULL, 10, 0));
-	printf("copy_file_range flags: %s\n", res(copy_file_range(src, NULL, c, NULL, 1, 1)));
-	printf("copy_file_range pipe: %s\n", res(copy_file_range(p[0], NULL, c, NULL, 1, 0)));
+	printf("copy_file_range flags: %s\n", outcome(copy_file_range(src, NULL, c, NULL, 1, 1)));
+	printf("copy_file_range pipe: %s\n", outcome(copy_file_range(p[0], NULL, c, NULL, 1, 0)));
 	int d = open(base, O_RDONLY | O_DIRECTORY);
-	printf("copy_file_range dir: %s\n", res(copy_file_range(d, NULL, c, NULL, 1, 0)));
-	printf("copy_file_range to O_RDONLY: %s\n", res(copy_file_range(src, NULL, ro, NULL, 1, 0)));
-	printf("copy_file_range to O_APPEND: %s\n", res(copy_file_range(src, NULL, app, NULL, 1, 0)));
+	printf("copy_file_range dir: %s\n", outcome(copy_file_range(d, NULL, c, NULL, 1, 0)));
+	printf("copy_file_range to O_RDONLY: %s\n", outcome(copy_file_range(src, NULL, ro, NULL, 1, 0)));
+	printf("copy_file_range to O_APPEND: %s\n", outcome(copy_file_range(src, NULL, app, NULL, 1, 0)));
 	oi = 0, oo = 2;
-	printf("copy_file_range overlapping: %s\n", res(copy_file_range(src, &oi, src, &oo, 4, 0)));
+	printf("copy_file_range overlapping: %s\n", outcome(copy_file_range(src, &oi, src, &oo, 4, 0)));
 	oi = 0, oo = 20;
 	printf("copy_file_range same file apart: %zd\n", copy_file_range(src, &oi, src, &oo, 4, 0));
 
 	int f = open(in("falloc"), O_CREAT | O_RDWR | O_TRUNC, 0600);
 	struct stat st;
-	printf("fallocate 0: %s\n", res(fallocate(f, 0, 0, 10000)));
+	printf("fallocate 0: %s\n", outcome(fallocate(f, 0, 0, 10000)));
 	fstat(f, &st);
 	printf("size %lld\n", (long long)st.st_size);
-	printf("fallocate KEEP_SIZE: %s\n", res(fallocate(f, FALLOC_FL_KEEP_SIZE, 10000, 20000)));
+	printf("fallocate KEEP_SIZE: %s\n", outcome(fallocate(f, FALLOC_FL_KEEP_SIZE, 10000, 20000)));
 	fstat(f, &st);
 	printf("size %lld\n", (long long)st.st_size);
-	printf("fallocate len 0: %s\n", res(fallocate(f, 0, 0, 0)));
-	printf("fallocate off -1: %s\n", res(fallocate(f, 0, -1, 10)));
-	printf("fallocate O_RDONLY: %s\n", res(fallocate(ro, 0, 0, 10)));
-	printf("fallocate pipe: %s\n", res(fallocate(p[1], 0, 0, 10)));
-	printf("fallocate bad mode: %s\n", res(fallocate(f, 0x4000, 0, 10)));
-	printf("fallocate bad fd: %s\n", res(fallocate(99, 0, 0, 10)));
+	printf("fallocate len 0: %s\n", outcome(fallocate(f, 0, 0, 0)));
+	printf("fallocate off -1: %s\n", outcome(fallocate(f, 0, -1, 10)));
+	printf("fallocate O_RDONLY: %s\n", outcome(fallocate(ro, 0, 0, 10)));
+	printf("fallocate pipe: %s\n", outcome(fallocate(p[1], 0, 0, 10)));
+	printf("fallocate bad mode: %s\n", outcome(fallocate(f, 0x4000, 0, 10)));
+	printf("fallocate bad fd: %s\n", outcome(fallocate(99, 0, 0, 10)));
 
 	char a[4] = {0}, b[4] = {0};
 	struct iovec iov[2] = {{a, 3}, {b, 3}};
@@ -437,51 +419,51 @@ static int copies(void) {
 	printf("preadv2 at 4: %zd \"%s%s\"\n", n, a, b);
 	n = preadv2(src, iov, 2, -1, 0);
 	printf("preadv2 at -1: %zd \"%s%s\", pos %lld\n", n, a, b, (long long)lseek(src, 0, SEEK_CUR));
-	printf("preadv2 at -2: %s\n", res(preadv2(src, iov, 2, -2, 0)));
-	printf("preadv2 bad flags: %s\n", res(preadv2(src, iov, 2, 0, 0x40000000)));
+	printf("preadv2 at -2: %s\n", outcome(preadv2(src, iov, 2, -2, 0)));
+	printf("preadv2 bad flags: %s\n", outcome(preadv2(src, iov, 2, 0, 0x40000000)));
 	printf("preadv2 RWF_HIPRI: %zd\n", preadv2(src, iov, 1, 0, RWF_HIPRI));
 	struct iovec w = {"AB", 2};
 	printf("pwritev2 at 0 RWF_DSYNC: %zd\n", pwritev2(c, &w, 1, 0, RWF_DSYNC));
 	printf("pwritev2 RWF_APPEND: %zd\n", pwritev2(c, &w, 1, 0, RWF_APPEND));
 	contents("copy", in("copy"));
-	printf("pwritev2 bad flags: %s\n", res(pwritev2(c, &w, 1, 0, 0x40000000)));
+	printf("pwritev2 bad flags: %s\n", outcome(pwritev2(c, &w, 1, 0, 0x40000000)));
 	int q[2];
 	pipe(q);
-	printf("preadv2 RWF_NOWAIT on an empty pipe: %s\n", res(preadv2(q[0], iov, 1, -1, RWF_NOWAIT)));
-	printf("F_GET_SEALS of a pipe: %s\n", res(fcntl(q[0], F_GET_SEALS)));
+	printf("preadv2 RWF_NOWAIT on an empty pipe: %s\n", outcome(preadv2(q[0], iov, 1, -1, RWF_NOWAIT)));
+	printf("F_GET_SEALS of a pipe: %s\n", outcome(fcntl(q[0], F_GET_SEALS)));
 
 	int m = memfd_create("litebox", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	printf("memfd_create: %s cloexec %s\n", res(m), fdstate(m));
+	printf("memfd_create: %s cloexec %s\n", outcome(m), fdstate(m));
 	char link[PATH_MAX] = {0};
 	readlink(fdpath("/proc/self/fd", m), link, sizeof link - 1);
 	printf("memfd link: %s\n", link);
 	printf("memfd write: %zd\n", write(m, "sealed", 6));
 	printf("memfd seals: %d\n", fcntl(m, F_GET_SEALS));
-	printf("memfd add seals: %s\n", res(fcntl(m, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK)));
+	printf("memfd add seals: %s\n", outcome(fcntl(m, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK)));
 	printf("memfd seals: %#x\n", fcntl(m, F_GET_SEALS));
-	printf("memfd grow: %s\n", res(ftruncate(m, 100)));
-	printf("memfd shrink: %s\n", res(ftruncate(m, 1)));
+	printf("memfd grow: %s\n", outcome(ftruncate(m, 100)));
+	printf("memfd shrink: %s\n", outcome(ftruncate(m, 1)));
 	printf("memfd overwrite: %zd\n", pwrite(m, "S", 1, 0));
-	printf("memfd append: %s\n", res(pwrite(m, "x", 1, 6)));
+	printf("memfd append: %s\n", outcome(pwrite(m, "x", 1, 6)));
 	int again = open(fdpath("/proc/self/fd", m), O_RDONLY);
-	printf("memfd reopen: %s %s\n", res(again), type(again));
+	printf("memfd reopen: %s %s\n", outcome(again), type(again));
 	reads("memfd", again);
-	printf("memfd add seal on O_RDONLY: %s\n", res(fcntl(again, F_ADD_SEALS, F_SEAL_WRITE)));
-	printf("memfd add seal write: %s\n", res(fcntl(m, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SEAL)));
-	printf("memfd write sealed: %s\n", res(pwrite(m, "x", 1, 0)));
-	printf("memfd add after F_SEAL_SEAL: %s\n", res(fcntl(m, F_ADD_SEALS, F_SEAL_GROW)));
+	printf("memfd add seal on O_RDONLY: %s\n", outcome(fcntl(again, F_ADD_SEALS, F_SEAL_WRITE)));
+	printf("memfd add seal write: %s\n", outcome(fcntl(m, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SEAL)));
+	printf("memfd write sealed: %s\n", outcome(pwrite(m, "x", 1, 0)));
+	printf("memfd add after F_SEAL_SEAL: %s\n", outcome(fcntl(m, F_ADD_SEALS, F_SEAL_GROW)));
 	int ns = memfd_create("x", 0);
-	printf("memfd without sealing: %d %s\n", fcntl(ns, F_GET_SEALS), res(fcntl(ns, F_ADD_SEALS, F_SEAL_GROW)));
+	printf("memfd without sealing: %d %s\n", fcntl(ns, F_GET_SEALS), outcome(fcntl(ns, F_ADD_SEALS, F_SEAL_GROW)));
 	char longname[300];
 	memset(longname, 'n', sizeof longname - 1);
 	longname[sizeof longname - 1] = 0;
-	printf("memfd long name: %s\n", res(memfd_create(longname, 0)));
-	printf("memfd bad flags: %s\n", res(memfd_create("x", 0x100)));
+	printf("memfd long name: %s\n", outcome(memfd_create(longname, 0)));
+	printf("memfd bad flags: %s\n", outcome(memfd_create("x", 0x100)));
 	return 0;
 }
 
 static int mkfifoAt(void) {
-	printf("mkfifo: %s\n", res(mkfifo(in("fifo"), 0600)));
+	printf("mkfifo: %s\n", outcome(mkfifo(in("fifo"), 0600)));
 	return 0;
 }
 

@@ -22,19 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *err(long r) {
-	if (r >= 0)
-		return "ok";
-	switch (errno) {
-	case EINVAL: return "EINVAL";
-	case ESRCH: return "ESRCH";
-	case EPERM: return "EPERM";
-	case EFAULT: return "EFAULT";
-	}
-	static char buf[32];
-	snprintf(buf, sizeof buf, "errno %d", errno);
-	return buf;
-}
+#include "guest_util.h"
 
 static const char *yes(int b) { return b ? "yes" : "no"; }
 
@@ -71,24 +59,15 @@ static void *spinner(void *arg) {
 	return NULL;
 }
 
-static void drop_root(void) {
-	if (geteuid() != 0)
-		return;
-	if (setgroups(0, NULL) != 0 || setgid(1000) != 0 || setuid(1000) != 0) {
-		perror("dropping root");
-		exit(1);
-	}
-}
-
 int main(void) {
 	drop_root();
 	struct rusage ru;
-	printf("getrusage(SELF): %s\n", err(getrusage(RUSAGE_SELF, &ru)));
+	printf("getrusage(SELF): %s\n", outcome(getrusage(RUSAGE_SELF, &ru)));
 	long long start_ms = tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime);
 	long maxrss0 = ru.ru_maxrss;
 	printf("maxrss > 0: %s\n", yes(maxrss0 > 0));
-	printf("getrusage(42): %s\n", err(getrusage(42, &ru)));
-	printf("getrusage(bad buffer): %s\n", err(syscall(SYS_getrusage, RUSAGE_SELF, (void *)8)));
+	printf("getrusage(42): %s\n", outcome(getrusage(42, &ru)));
+	printf("getrusage(bad buffer): %s\n", outcome(syscall(SYS_getrusage, RUSAGE_SELF, (void *)8)));
 
 	long long p0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID), t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
 	burn(300);
@@ -101,7 +80,7 @@ int main(void) {
 	struct rusage th;
 	// (Each call is made before the printf that shows its results: the
 	// order in which arguments are evaluated is unspecified.)
-	const char *e = err(getrusage(RUSAGE_THREAD, &th));
+	const char *e = outcome(getrusage(RUSAGE_THREAD, &th));
 	printf("getrusage(THREAD): %s, >= 250 ms: %s\n", e, yes(tv_ms(th.ru_utime) + tv_ms(th.ru_stime) >= 250));
 
 	// Another thread's clock counts its CPU, not ours.
@@ -117,7 +96,7 @@ int main(void) {
 	// It spun 200 ms, we over 300 ms: its clock is its own, not the process's.
 	printf("other thread's clock >= 150 ms: %s, below ours: %s\n", yes(other >= 150000000LL), yes(other < mine));
 	struct timespec res;
-	e = err(clock_getres(tc, &res));
+	e = outcome(clock_getres(tc, &res));
 	printf("clock_getres(thread clock): %s, 1 ns: %s\n", e, yes(ns(res) == 1));
 	printf("process clock >= both threads' 450 ms: %s\n", yes(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) >= 450000000LL));
 	if (write(go_pipe[1], "g", 1) != 1)
@@ -131,16 +110,16 @@ int main(void) {
 		usleep(10000);
 		rc = clock_gettime(tc, &res);
 	}
-	printf("joined thread's clock: %s\n", err(rc));
+	printf("joined thread's clock: %s\n", outcome(rc));
 
 	clockid_t pc;
 	printf("clock_getcpuclockid(getpid()): %s\n", strerror(clock_getcpuclockid(getpid(), &pc)));
 	printf("its clock >= 450 ms: %s\n", yes(cpu_ns(pc) >= 450000000LL));
 	// A thread clock of a tid outside the process, and a bad kind.
 	clockid_t bad_thread = (clockid_t)((~(clockid_t)999999 << 3) | 6);
-	printf("thread clock of no such tid: %s\n", err(clock_gettime(bad_thread, &res)));
-	printf("CPU clock of kind 3: %s\n", err(clock_gettime((clockid_t)((~(clockid_t)0 << 3) | 3), &res)));
-	printf("process clock of no such pid: %s\n", err(clock_gettime((clockid_t)((~(clockid_t)999999 << 3) | 2), &res)));
+	printf("thread clock of no such tid: %s\n", outcome(clock_gettime(bad_thread, &res)));
+	printf("CPU clock of kind 3: %s\n", outcome(clock_gettime((clockid_t)((~(clockid_t)0 << 3) | 3), &res)));
+	printf("process clock of no such pid: %s\n", outcome(clock_gettime((clockid_t)((~(clockid_t)999999 << 3) | 2), &res)));
 
 	// times: ticks of CPU, children's after wait.
 	struct tms tm;
@@ -148,7 +127,7 @@ int main(void) {
 	printf("times: %s, utime+stime >= 45 ticks: %s, children 0: %s\n", c0 == (clock_t)-1 ? "error" : "ok",
 	       yes(tm.tms_utime + tm.tms_stime >= 45), yes(tm.tms_cutime + tm.tms_cstime == 0));
 	printf("times(NULL): %s\n", times(NULL) == (clock_t)-1 ? "error" : "ok");
-	printf("times(bad buffer): %s\n", err(syscall(SYS_times, (void *)8)));
+	printf("times(bad buffer): %s\n", outcome(syscall(SYS_times, (void *)8)));
 
 	getrusage(RUSAGE_CHILDREN, &ru);
 	printf("RUSAGE_CHILDREN before any child: 0 ms: %s\n", yes(tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime) == 0));
@@ -183,62 +162,62 @@ int main(void) {
 	// Setting clocks.
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	printf("clock_settime(REALTIME): %s\n", err(clock_settime(CLOCK_REALTIME, &now)));
+	printf("clock_settime(REALTIME): %s\n", outcome(clock_settime(CLOCK_REALTIME, &now)));
 	printf("clock_settime(REALTIME, bad nsec): %s\n",
-	       err(clock_settime(CLOCK_REALTIME, &(struct timespec){.tv_sec = 1, .tv_nsec = 2000000000})));
-	printf("clock_settime(REALTIME, bad pointer): %s\n", err(syscall(SYS_clock_settime, CLOCK_REALTIME, (void *)8)));
-	printf("clock_settime(MONOTONIC): %s\n", err(clock_settime(CLOCK_MONOTONIC, &now)));
-	printf("clock_settime(BOOTTIME): %s\n", err(clock_settime(CLOCK_BOOTTIME, &now)));
-	printf("clock_settime(PROCESS_CPUTIME_ID): %s\n", err(clock_settime(CLOCK_PROCESS_CPUTIME_ID, &now)));
-	printf("clock_settime(THREAD_CPUTIME_ID): %s\n", err(clock_settime(CLOCK_THREAD_CPUTIME_ID, &now)));
-	printf("clock_settime(clock 100): %s\n", err(clock_settime(100, &now)));
-	printf("clock_settime(clock_getcpuclockid clock): %s\n", err(clock_settime(pc, &now)));
-	printf("clock_settime(thread clock of no such tid): %s\n", err(clock_settime(bad_thread, &now)));
+	       outcome(clock_settime(CLOCK_REALTIME, &(struct timespec){.tv_sec = 1, .tv_nsec = 2000000000})));
+	printf("clock_settime(REALTIME, bad pointer): %s\n", outcome(syscall(SYS_clock_settime, CLOCK_REALTIME, (void *)8)));
+	printf("clock_settime(MONOTONIC): %s\n", outcome(clock_settime(CLOCK_MONOTONIC, &now)));
+	printf("clock_settime(BOOTTIME): %s\n", outcome(clock_settime(CLOCK_BOOTTIME, &now)));
+	printf("clock_settime(PROCESS_CPUTIME_ID): %s\n", outcome(clock_settime(CLOCK_PROCESS_CPUTIME_ID, &now)));
+	printf("clock_settime(THREAD_CPUTIME_ID): %s\n", outcome(clock_settime(CLOCK_THREAD_CPUTIME_ID, &now)));
+	printf("clock_settime(clock 100): %s\n", outcome(clock_settime(100, &now)));
+	printf("clock_settime(clock_getcpuclockid clock): %s\n", outcome(clock_settime(pc, &now)));
+	printf("clock_settime(thread clock of no such tid): %s\n", outcome(clock_settime(bad_thread, &now)));
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
-	printf("settimeofday: %s\n", err(settimeofday(&tv, NULL)));
-	printf("settimeofday(bad usec): %s\n", err(settimeofday(&(struct timeval){.tv_sec = 1, .tv_usec = 2000000}, NULL)));
-	printf("settimeofday(bad pointer): %s\n", err(syscall(SYS_settimeofday, (void *)8, NULL)));
+	printf("settimeofday: %s\n", outcome(settimeofday(&tv, NULL)));
+	printf("settimeofday(bad usec): %s\n", outcome(settimeofday(&(struct timeval){.tv_sec = 1, .tv_usec = 2000000}, NULL)));
+	printf("settimeofday(bad pointer): %s\n", outcome(syscall(SYS_settimeofday, (void *)8, NULL)));
 
 	// Capabilities: an unprivileged process has none and cannot get any.
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct data[2];
 	memset(data, 0xff, sizeof data);
-	e = err(syscall(SYS_capget, &hdr, data));
+	e = outcome(syscall(SYS_capget, &hdr, data));
 	printf("capget(v3): %s, all sets empty: %s\n", e,
 	       yes(!data[0].effective && !data[0].permitted && !data[0].inheritable && !data[1].effective &&
 		   !data[1].permitted && !data[1].inheritable));
 	hdr.version = 0x12345678;
-	e = err(syscall(SYS_capget, &hdr, data));
+	e = outcome(syscall(SYS_capget, &hdr, data));
 	printf("capget(bad version): %s, version now %#x\n", e, hdr.version);
 	hdr.version = 0x12345678;
-	e = err(syscall(SYS_capget, &hdr, NULL));
+	e = outcome(syscall(SYS_capget, &hdr, NULL));
 	printf("capget(bad version, NULL data): %s, version now %#x\n", e, hdr.version);
 	hdr = (struct __user_cap_header_struct){.version = _LINUX_CAPABILITY_VERSION_1, .pid = 0};
-	printf("capget(v1): %s\n", err(syscall(SYS_capget, &hdr, data)));
+	printf("capget(v1): %s\n", outcome(syscall(SYS_capget, &hdr, data)));
 	hdr = (struct __user_cap_header_struct){.version = _LINUX_CAPABILITY_VERSION_3, .pid = 999999};
-	printf("capget(no such pid): %s\n", err(syscall(SYS_capget, &hdr, data)));
+	printf("capget(no such pid): %s\n", outcome(syscall(SYS_capget, &hdr, data)));
 	hdr.pid = -1;
-	printf("capget(pid -1): %s\n", err(syscall(SYS_capget, &hdr, data)));
+	printf("capget(pid -1): %s\n", outcome(syscall(SYS_capget, &hdr, data)));
 	hdr.pid = getpid();
-	printf("capget(own pid): %s\n", err(syscall(SYS_capget, &hdr, data)));
-	printf("capget(bad header): %s\n", err(syscall(SYS_capget, (void *)8, data)));
+	printf("capget(own pid): %s\n", outcome(syscall(SYS_capget, &hdr, data)));
+	printf("capget(bad header): %s\n", outcome(syscall(SYS_capget, (void *)8, data)));
 	hdr.pid = 0;
-	printf("capget(bad data): %s\n", err(syscall(SYS_capget, &hdr, (void *)8)));
+	printf("capget(bad data): %s\n", outcome(syscall(SYS_capget, &hdr, (void *)8)));
 	memset(data, 0, sizeof data);
-	printf("capset(nothing): %s\n", err(syscall(SYS_capset, &hdr, data)));
+	printf("capset(nothing): %s\n", outcome(syscall(SYS_capset, &hdr, data)));
 	data[0].effective = data[0].permitted = 1u << CAP_SYS_ADMIN;
-	printf("capset(CAP_SYS_ADMIN): %s\n", err(syscall(SYS_capset, &hdr, data)));
+	printf("capset(CAP_SYS_ADMIN): %s\n", outcome(syscall(SYS_capset, &hdr, data)));
 	memset(data, 0, sizeof data);
 	data[1].inheritable = 1;
-	printf("capset(inheritable cap 32): %s\n", err(syscall(SYS_capset, &hdr, data)));
+	printf("capset(inheritable cap 32): %s\n", outcome(syscall(SYS_capset, &hdr, data)));
 	memset(data, 0, sizeof data);
 	hdr.pid = 1 << 20;
-	printf("capset(other pid): %s\n", err(syscall(SYS_capset, &hdr, data)));
+	printf("capset(other pid): %s\n", outcome(syscall(SYS_capset, &hdr, data)));
 	hdr.pid = 0;
 	hdr.version = 1;
-	printf("capset(bad version): %s\n", err(syscall(SYS_capset, &hdr, data)));
+	printf("capset(bad version): %s\n", outcome(syscall(SYS_capset, &hdr, data)));
 	hdr.version = _LINUX_CAPABILITY_VERSION_3;
-	printf("capset(bad data): %s\n", err(syscall(SYS_capset, &hdr, (void *)8)));
+	printf("capset(bad data): %s\n", outcome(syscall(SYS_capset, &hdr, (void *)8)));
 	return 0;
 }

@@ -19,20 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *err(long r) {
-	if (r >= 0)
-		return "ok";
-	switch (errno) {
-	case EINVAL: return "EINVAL";
-	case ESRCH: return "ESRCH";
-	case EPERM: return "EPERM";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	}
-	static char buf[32];
-	snprintf(buf, sizeof buf, "errno %d", errno);
-	return buf;
-}
+#include "guest_util.h"
 
 static int pipefd[2];
 static volatile pid_t child_tid;
@@ -50,15 +37,6 @@ static void *worker(void *arg) {
 	thread_cpu = (int)cpu;
 	thread_policy = syscall(SYS_sched_getscheduler, 0);
 	return NULL;
-}
-
-static void drop_root(void) {
-	if (geteuid() != 0)
-		return;
-	if (setgroups(0, NULL) != 0 || setgid(1000) != 0 || setuid(1000) != 0) {
-		perror("dropping root");
-		exit(1);
-	}
 }
 
 int main(void) {
@@ -89,18 +67,18 @@ int main(void) {
 	cpu_set_t set;
 	CPU_ZERO(&set); // the raw call writes only the kernel's mask size
 	long r = syscall(SYS_sched_getaffinity, tid, sizeof set, &set);
-	printf("getaffinity(other thread): %s, returns whole longs: %s, same CPUs as ours: %s\n", err(r),
+	printf("getaffinity(other thread): %s, returns whole longs: %s, same CPUs as ours: %s\n", outcome(r),
 	       r > 0 && r % 8 == 0 ? "yes" : "no", CPU_COUNT(&set) == ncpu ? "yes" : "no");
-	printf("getaffinity(0): %s\n", err(syscall(SYS_sched_getaffinity, 0, sizeof set, &set)));
-	printf("getaffinity(no such tid): %s\n", err(syscall(SYS_sched_getaffinity, nobody, sizeof set, &set)));
-	printf("getaffinity(len 0): %s\n", err(syscall(SYS_sched_getaffinity, 0, 0, &set)));
-	printf("getaffinity(len 12): %s\n", err(syscall(SYS_sched_getaffinity, 0, 12, &set)));
-	printf("getaffinity(bad buffer): %s\n", err(syscall(SYS_sched_getaffinity, 0, sizeof set, (void *)8)));
+	printf("getaffinity(0): %s\n", outcome(syscall(SYS_sched_getaffinity, 0, sizeof set, &set)));
+	printf("getaffinity(no such tid): %s\n", outcome(syscall(SYS_sched_getaffinity, nobody, sizeof set, &set)));
+	printf("getaffinity(len 0): %s\n", outcome(syscall(SYS_sched_getaffinity, 0, 0, &set)));
+	printf("getaffinity(len 12): %s\n", outcome(syscall(SYS_sched_getaffinity, 0, 12, &set)));
+	printf("getaffinity(bad buffer): %s\n", outcome(syscall(SYS_sched_getaffinity, 0, sizeof set, (void *)8)));
 
 	cpu_set_t one;
 	CPU_ZERO(&one);
 	CPU_SET(0, &one);
-	printf("setaffinity(other thread, CPU 0): %s\n", err(syscall(SYS_sched_setaffinity, tid, sizeof one, &one)));
+	printf("setaffinity(other thread, CPU 0): %s\n", outcome(syscall(SYS_sched_setaffinity, tid, sizeof one, &one)));
 	CPU_ZERO(&set);
 	syscall(SYS_sched_getaffinity, tid, sizeof set, &set);
 	printf("its affinity: %d CPU(s), CPU 0: %s\n", CPU_COUNT(&set), CPU_ISSET(0, &set) ? "yes" : "no");
@@ -109,81 +87,81 @@ int main(void) {
 	printf("ours unchanged: %s\n", CPU_EQUAL(&set, &own) ? "yes" : "no");
 	cpu_set_t none;
 	CPU_ZERO(&none);
-	printf("setaffinity(empty mask): %s\n", err(syscall(SYS_sched_setaffinity, 0, sizeof none, &none)));
-	printf("setaffinity(len 0): %s\n", err(syscall(SYS_sched_setaffinity, 0, 0, &one)));
-	printf("setaffinity(no such tid): %s\n", err(syscall(SYS_sched_setaffinity, nobody, sizeof one, &one)));
-	printf("setaffinity(bad buffer): %s\n", err(syscall(SYS_sched_setaffinity, 0, sizeof one, (void *)8)));
+	printf("setaffinity(empty mask): %s\n", outcome(syscall(SYS_sched_setaffinity, 0, sizeof none, &none)));
+	printf("setaffinity(len 0): %s\n", outcome(syscall(SYS_sched_setaffinity, 0, 0, &one)));
+	printf("setaffinity(no such tid): %s\n", outcome(syscall(SYS_sched_setaffinity, nobody, sizeof one, &one)));
+	printf("setaffinity(bad buffer): %s\n", outcome(syscall(SYS_sched_setaffinity, 0, sizeof one, (void *)8)));
 
 	printf("getscheduler(0) = %ld\n", syscall(SYS_sched_getscheduler, 0));
-	printf("getscheduler(-1): %s\n", err(syscall(SYS_sched_getscheduler, -1)));
-	printf("getscheduler(no such tid): %s\n", err(syscall(SYS_sched_getscheduler, nobody)));
+	printf("getscheduler(-1): %s\n", outcome(syscall(SYS_sched_getscheduler, -1)));
+	printf("getscheduler(no such tid): %s\n", outcome(syscall(SYS_sched_getscheduler, nobody)));
 	struct sched_param sp = {.sched_priority = 0};
-	printf("setscheduler(other thread, BATCH): %s\n", err(syscall(SYS_sched_setscheduler, tid, SCHED_BATCH, &sp)));
+	printf("setscheduler(other thread, BATCH): %s\n", outcome(syscall(SYS_sched_setscheduler, tid, SCHED_BATCH, &sp)));
 	printf("getscheduler(other thread) = %ld, ours = %ld\n", syscall(SYS_sched_getscheduler, tid),
 	       syscall(SYS_sched_getscheduler, 0));
 	sp.sched_priority = 10;
-	printf("setscheduler(FIFO, 10): %s\n", err(syscall(SYS_sched_setscheduler, 0, SCHED_FIFO, &sp)));
-	printf("setscheduler(RR, 100): %s\n", err(syscall(SYS_sched_setscheduler, 0, SCHED_RR, &(struct sched_param){100})));
-	printf("setscheduler(FIFO, 0): %s\n", err(syscall(SYS_sched_setscheduler, 0, SCHED_FIFO, &(struct sched_param){0})));
-	printf("setscheduler(OTHER, 5): %s\n", err(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &sp)));
-	printf("setscheduler(OTHER, -1): %s\n", err(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &(struct sched_param){-1})));
-	printf("setscheduler(DEADLINE): %s\n", err(syscall(SYS_sched_setscheduler, 0, SCHED_DEADLINE, &(struct sched_param){0})));
-	printf("setscheduler(policy 42): %s\n", err(syscall(SYS_sched_setscheduler, 0, 42, &(struct sched_param){0})));
-	printf("setscheduler(policy -1): %s\n", err(syscall(SYS_sched_setscheduler, 0, -1, &(struct sched_param){0})));
-	printf("setscheduler(NULL param): %s\n", err(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, NULL)));
-	printf("setscheduler(bad param): %s\n", err(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, (void *)8)));
-	printf("setscheduler(no such tid): %s\n", err(syscall(SYS_sched_setscheduler, nobody, SCHED_OTHER, &(struct sched_param){0})));
-	printf("setscheduler(-1 tid): %s\n", err(syscall(SYS_sched_setscheduler, -1, SCHED_OTHER, &(struct sched_param){0})));
-	printf("setscheduler(other thread, IDLE): %s\n", err(syscall(SYS_sched_setscheduler, tid, SCHED_IDLE, &(struct sched_param){0})));
-	printf("back to OTHER from IDLE: %s\n", err(syscall(SYS_sched_setscheduler, tid, SCHED_OTHER, &(struct sched_param){0})));
+	printf("setscheduler(FIFO, 10): %s\n", outcome(syscall(SYS_sched_setscheduler, 0, SCHED_FIFO, &sp)));
+	printf("setscheduler(RR, 100): %s\n", outcome(syscall(SYS_sched_setscheduler, 0, SCHED_RR, &(struct sched_param){100})));
+	printf("setscheduler(FIFO, 0): %s\n", outcome(syscall(SYS_sched_setscheduler, 0, SCHED_FIFO, &(struct sched_param){0})));
+	printf("setscheduler(OTHER, 5): %s\n", outcome(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &sp)));
+	printf("setscheduler(OTHER, -1): %s\n", outcome(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &(struct sched_param){-1})));
+	printf("setscheduler(DEADLINE): %s\n", outcome(syscall(SYS_sched_setscheduler, 0, SCHED_DEADLINE, &(struct sched_param){0})));
+	printf("setscheduler(policy 42): %s\n", outcome(syscall(SYS_sched_setscheduler, 0, 42, &(struct sched_param){0})));
+	printf("setscheduler(policy -1): %s\n", outcome(syscall(SYS_sched_setscheduler, 0, -1, &(struct sched_param){0})));
+	printf("setscheduler(NULL param): %s\n", outcome(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, NULL)));
+	printf("setscheduler(bad param): %s\n", outcome(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, (void *)8)));
+	printf("setscheduler(no such tid): %s\n", outcome(syscall(SYS_sched_setscheduler, nobody, SCHED_OTHER, &(struct sched_param){0})));
+	printf("setscheduler(-1 tid): %s\n", outcome(syscall(SYS_sched_setscheduler, -1, SCHED_OTHER, &(struct sched_param){0})));
+	printf("setscheduler(other thread, IDLE): %s\n", outcome(syscall(SYS_sched_setscheduler, tid, SCHED_IDLE, &(struct sched_param){0})));
+	printf("back to OTHER from IDLE: %s\n", outcome(syscall(SYS_sched_setscheduler, tid, SCHED_OTHER, &(struct sched_param){0})));
 
 	struct sched_param got = {.sched_priority = 7};
-	const char *ge = err(syscall(SYS_sched_getparam, tid, &got)); // before printf reads got
+	const char *ge = outcome(syscall(SYS_sched_getparam, tid, &got)); // before printf reads got
 	printf("getparam(other thread): %s, priority %d\n", ge, got.sched_priority);
-	printf("getparam(NULL): %s\n", err(syscall(SYS_sched_getparam, 0, NULL)));
-	printf("getparam(-1): %s\n", err(syscall(SYS_sched_getparam, -1, &got)));
-	printf("getparam(no such tid): %s\n", err(syscall(SYS_sched_getparam, nobody, &got)));
-	printf("getparam(bad buffer): %s\n", err(syscall(SYS_sched_getparam, 0, (void *)8)));
-	printf("setparam(0): %s\n", err(syscall(SYS_sched_setparam, 0, &(struct sched_param){0})));
-	printf("setparam(1): %s\n", err(syscall(SYS_sched_setparam, 0, &(struct sched_param){1})));
+	printf("getparam(NULL): %s\n", outcome(syscall(SYS_sched_getparam, 0, NULL)));
+	printf("getparam(-1): %s\n", outcome(syscall(SYS_sched_getparam, -1, &got)));
+	printf("getparam(no such tid): %s\n", outcome(syscall(SYS_sched_getparam, nobody, &got)));
+	printf("getparam(bad buffer): %s\n", outcome(syscall(SYS_sched_getparam, 0, (void *)8)));
+	printf("setparam(0): %s\n", outcome(syscall(SYS_sched_setparam, 0, &(struct sched_param){0})));
+	printf("setparam(1): %s\n", outcome(syscall(SYS_sched_setparam, 0, &(struct sched_param){1})));
 
 	int policies[] = {SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE, 42};
 	for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
 		long mx = syscall(SYS_sched_get_priority_max, policies[i]);
-		const char *mxe = err(mx);
+		const char *mxe = outcome(mx);
 		long mn = syscall(SYS_sched_get_priority_min, policies[i]);
-		printf("policy %d: max %ld (%s), min %ld (%s)\n", policies[i], mx, mxe, mn, err(mn));
+		printf("policy %d: max %ld (%s), min %ld (%s)\n", policies[i], mx, mxe, mn, outcome(mn));
 	}
 
 	struct timespec ts;
 	r = syscall(SYS_sched_rr_get_interval, tid, &ts);
-	printf("rr_get_interval(other thread): %s, under a second: %s\n", err(r), ts.tv_sec == 0 ? "yes" : "no");
-	printf("rr_get_interval(-1): %s\n", err(syscall(SYS_sched_rr_get_interval, -1, &ts)));
-	printf("rr_get_interval(no such tid): %s\n", err(syscall(SYS_sched_rr_get_interval, nobody, &ts)));
-	printf("rr_get_interval(bad buffer): %s\n", err(syscall(SYS_sched_rr_get_interval, 0, (void *)8)));
+	printf("rr_get_interval(other thread): %s, under a second: %s\n", outcome(r), ts.tv_sec == 0 ? "yes" : "no");
+	printf("rr_get_interval(-1): %s\n", outcome(syscall(SYS_sched_rr_get_interval, -1, &ts)));
+	printf("rr_get_interval(no such tid): %s\n", outcome(syscall(SYS_sched_rr_get_interval, nobody, &ts)));
+	printf("rr_get_interval(bad buffer): %s\n", outcome(syscall(SYS_sched_rr_get_interval, 0, (void *)8)));
 
 	// The raw getpriority returns 20 - nice.
 	printf("getpriority(self) = %ld\n", syscall(SYS_getpriority, PRIO_PROCESS, 0));
-	printf("setpriority(other thread, 5): %s\n", err(syscall(SYS_setpriority, PRIO_PROCESS, tid, 5)));
+	printf("setpriority(other thread, 5): %s\n", outcome(syscall(SYS_setpriority, PRIO_PROCESS, tid, 5)));
 	printf("getpriority(other thread) = %ld, self = %ld\n", syscall(SYS_getpriority, PRIO_PROCESS, tid),
 	       syscall(SYS_getpriority, PRIO_PROCESS, 0));
-	printf("setpriority(other thread, 3): %s\n", err(syscall(SYS_setpriority, PRIO_PROCESS, tid, 3)));
-	printf("setpriority(other thread, 100): %s\n", err(syscall(SYS_setpriority, PRIO_PROCESS, tid, 100)));
+	printf("setpriority(other thread, 3): %s\n", outcome(syscall(SYS_setpriority, PRIO_PROCESS, tid, 3)));
+	printf("setpriority(other thread, 100): %s\n", outcome(syscall(SYS_setpriority, PRIO_PROCESS, tid, 100)));
 	printf("getpriority(other thread) = %ld\n", syscall(SYS_getpriority, PRIO_PROCESS, tid));
-	printf("setpriority(self, -1): %s\n", err(syscall(SYS_setpriority, PRIO_PROCESS, 0, -1)));
+	printf("setpriority(self, -1): %s\n", outcome(syscall(SYS_setpriority, PRIO_PROCESS, 0, -1)));
 	printf("getpriority(own group) = %ld\n", syscall(SYS_getpriority, PRIO_PGRP, 0));
-	printf("getpriority(which 3): %s\n", err(syscall(SYS_getpriority, 3, 0)));
-	printf("getpriority(no such tid): %s\n", err(syscall(SYS_getpriority, PRIO_PROCESS, nobody)));
-	printf("getpriority(no such group): %s\n", err(syscall(SYS_getpriority, PRIO_PGRP, nobody)));
-	printf("setpriority(no such tid): %s\n", err(syscall(SYS_setpriority, PRIO_PROCESS, nobody, 0)));
-	printf("setpriority(which -1): %s\n", err(syscall(SYS_setpriority, -1, 0, 0)));
+	printf("getpriority(which 3): %s\n", outcome(syscall(SYS_getpriority, 3, 0)));
+	printf("getpriority(no such tid): %s\n", outcome(syscall(SYS_getpriority, PRIO_PROCESS, nobody)));
+	printf("getpriority(no such group): %s\n", outcome(syscall(SYS_getpriority, PRIO_PGRP, nobody)));
+	printf("setpriority(no such tid): %s\n", outcome(syscall(SYS_setpriority, PRIO_PROCESS, nobody, 0)));
+	printf("setpriority(which -1): %s\n", outcome(syscall(SYS_setpriority, -1, 0, 0)));
 
 	// SCHED_RESET_ON_FORK: reported with the policy, not inherited, and
 	// an unprivileged user cannot clear it.
 	printf("setscheduler(OTHER|RESET_ON_FORK): %s\n",
-	       err(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER | SCHED_RESET_ON_FORK, &(struct sched_param){0})));
+	       outcome(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER | SCHED_RESET_ON_FORK, &(struct sched_param){0})));
 	printf("getscheduler(0) = %#lx\n", syscall(SYS_sched_getscheduler, 0));
-	printf("clearing it: %s\n", err(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &(struct sched_param){0})));
+	printf("clearing it: %s\n", outcome(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &(struct sched_param){0})));
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -200,6 +178,6 @@ int main(void) {
 		return 1;
 	pthread_join(th, NULL);
 	printf("other thread: getcpu %d, its policy %ld\n", thread_cpu, thread_policy);
-	printf("getaffinity(exited thread): %s\n", err(syscall(SYS_sched_getaffinity, tid, sizeof set, &set)));
+	printf("getaffinity(exited thread): %s\n", outcome(syscall(SYS_sched_getaffinity, tid, sizeof set, &set)));
 	return 0;
 }

@@ -47,7 +47,7 @@ var table = [numSlots]entry{
 	unix.SYS_RT_SIGACTION:      {name: "rt_sigaction", fn: sysRtSigaction},
 	unix.SYS_RT_SIGPROCMASK:    {name: "rt_sigprocmask", fn: sysRtSigprocmask},
 	unix.SYS_RT_SIGRETURN:      {name: "rt_sigreturn", fn: sysRtSigreturn},
-	unix.SYS_IOCTL:             {name: "ioctl", fn: sysIoctl, note: "terminal requests on ptys, FIONREAD/SIOCINQ/SIOCOUTQ, FIONBIO, FIOCLEX; SIOCGIF* on any socket from the sandbox's stack (setters EPERM)"},
+	unix.SYS_IOCTL:             {name: "ioctl", fn: sysIoctl, note: "terminal requests of ptys (termios, window size, sessions and job control, TIOCGPTN/TIOCSPTLCK/TIOCGPTPEER); FIONREAD (files, pipes, sockets, ptys), SIOCINQ/SIOCOUTQ, FIONBIO, FIOCLEX/FIONCLEX; SIOCGIF* on any socket from the sandbox's stack (setters EPERM); host terminals answer queries only (TCGETS, TIOCGWINSZ, TIOCGPGRP); TIOCPKT EINVAL; others ENOTTY"},
 	unix.SYS_PREAD64:           {name: "pread64", fn: sysPread},
 	unix.SYS_PWRITE64:          {name: "pwrite64", fn: sysPwrite},
 	unix.SYS_READV:             {name: "readv", fn: sysReadv},

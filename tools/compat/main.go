@@ -41,9 +41,10 @@ func main() {
 func run() error {
 	var (
 		bin      = flag.String("litebox", "", "litebox binary to test (default: build ./cmd/litebox)")
-		modules  = flag.String("modules", strings.Join(compat.Modules, ","), "comma-separated regrtest modules")
+		set      = flag.String("set", compat.DefaultSet, "module set: "+setNames()+"; each has its own default -out (the other sets' results are left alone)")
+		modules  = flag.String("modules", "", "comma-separated regrtest modules (default: those of -set)")
 		configs  = flag.String("configs", compat.NativeConfig+","+strings.Join(compat.Platforms, ","), "comma-separated configurations: native and litebox platforms")
-		outDir   = flag.String("out", "bin/compat", "directory for logs, XML files, results.json and results.md")
+		outDir   = flag.String("out", "", "directory for logs, XML files, results.json and results.md (default: bin/compat, bin/compat-SET for another -set)")
 		timeout  = flag.Duration("timeout", 15*time.Minute, "regrtest's --timeout for one module (modules in compat.ModuleTimeouts get at least theirs)")
 		parallel = flag.Int("parallel", 1, "module runs at once (more than 1 makes timing-sensitive tests flakier)")
 		doc      = flag.String("doc", "", "also replace the generated section of this Markdown file (docs/compatibility.md)")
@@ -52,8 +53,26 @@ func run() error {
 		reparse  = flag.Bool("reparse", false, "run nothing: rebuild the report from the logs and XML files of the last run in -out (after editing the parser or tests/compat/known.go)")
 	)
 	flag.Parse()
+	setMods, ok := compat.ModuleSets[*set]
+	if !ok {
+		return fmt.Errorf("-set %q: no such module set (the sets: %s)", *set, setNames())
+	}
+	if *modules == "" {
+		*modules = strings.Join(setMods, ",")
+	}
+	if *outDir == "" {
+		*outDir = "bin/compat"
+		if *set != compat.DefaultSet {
+			*outDir += "-" + *set
+		}
+	}
+	if *doc != "" && *set != compat.DefaultSet {
+		// docs/compatibility.md has one generated section, the issue-11
+		// table's; another set's table is results.md in -out.
+		return fmt.Errorf("-doc is for the %s set only; the %s set's table is written to %s/results.md", compat.DefaultSet, *set, *outDir)
+	}
 	if *reparse {
-		rep, err := reparseRun(*outDir)
+		rep, err := reparseRun(*outDir, setMods)
 		if err != nil {
 			return err
 		}
@@ -89,7 +108,7 @@ func run() error {
 		fmt.Println(s)
 	}
 	if *merge {
-		if rep, err = reparseRun(out); err != nil {
+		if rep, err = reparseRun(out, setMods); err != nil {
 			return err
 		}
 		rep.Setup = append(rep.Setup, "", fmt.Sprintf("Re-run on %s (-merge): %s in %s.",
@@ -252,14 +271,15 @@ func setup(r *compat.Runner, module string, configs []string) []string {
 
 // reparseRun reads the last run's results.json in out for what the logs do
 // not record (exit codes, durations, runs ended by a timeout) and parses
-// every log and XML file again.
-func reparseRun(out string) (*compat.Report, error) {
+// every log and XML file again; without results.json, the logs of the
+// modules of mods there are.
+func reparseRun(out string, mods []string) (*compat.Report, error) {
 	var old compat.Report
 	data, err := os.ReadFile(filepath.Join(out, "results.json"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// A run still going (or killed): take whatever logs there are.
-		old = *partialRun(out)
+		old = *partialRun(out, mods)
 	case err != nil:
 		return nil, err
 	default:
@@ -294,13 +314,13 @@ func reparseRun(out string) (*compat.Report, error) {
 	return rep, nil
 }
 
-// partialRun lists the logs of a run that wrote no results.json, with
-// unknown exit codes.
-func partialRun(out string) *compat.Report {
+// partialRun lists the logs of the modules of modules that a run that
+// wrote no results.json left, with unknown exit codes.
+func partialRun(out string, modules []string) *compat.Report {
 	cfgs := []string{compat.NativeConfig}
 	cfgs = append(cfgs, compat.Platforms...)
 	var mods []string
-	for _, m := range compat.Modules {
+	for _, m := range modules {
 		if _, err := os.Stat(filepath.Join(out, compat.NativeConfig, m+".log")); err == nil {
 			mods = append(mods, m)
 		}
@@ -315,4 +335,14 @@ func partialRun(out string) *compat.Report {
 		}
 	}
 	return rep
+}
+
+// setNames lists the module sets, sorted, for -help and errors.
+func setNames() string {
+	names := make([]string, 0, len(compat.ModuleSets))
+	for n := range compat.ModuleSets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
