@@ -359,8 +359,9 @@ func BenchmarkTCPLoopback(b *testing.B) {
 	go func() {
 		defer close(done)
 		total := 0
+		rbuf := make([]byte, len(buf)) // as read(2) passes it
 		for total < b.N*len(buf) {
-			r := socket.RecvMsg{Max: len(buf)}
+			r := socket.RecvMsg{Max: len(buf), Buf: rbuf}
 			if err := a.Recv(caller(), &r); err != nil || len(r.Data) == 0 {
 				return
 			}
