@@ -309,11 +309,23 @@ func recv(t *kernel.Task, fd int, iovs []iovec, r *socket.RecvMsg) (uint64, erro
 	}
 	total = min(total, maxIO)
 	waitall := r.Flags&unix.MSG_WAITALL != 0 && r.Flags&unix.MSG_PEEK == 0
+	// A family may receive into a buffer of ours (RecvMsg.Buf) rather
+	// than one of its own per call; the bytes are scattered to the guest
+	// before the buffer goes back.
+	var buf []byte
+	if total >= pooledIO {
+		b, release := ioBuffer(total)
+		defer release()
+		buf = b
+	}
 	var done uint64
 	for {
 		part := socket.RecvMsg{Max: int(total - done), Flags: r.Flags}
 		if waitall {
 			part.Max = int(min(total-done, sockChunk))
+		}
+		if buf != nil && part.Max <= len(buf) {
+			part.Buf = buf
 		}
 		err := t.SockRecv(fd, &part)
 		if err != nil {
