@@ -365,8 +365,12 @@ func sysWritev(t *kernel.Task, a args) (uint64, error) {
 	if err := checkIO(t, fd, true); err != nil {
 		return 0, err
 	}
+	write := writeFrom
+	if copiesWrites(t, fd) {
+		write = writeFromScratch
+	}
 	n, err := vectored(t, a[1], a[2], func(v iovec) (uint64, error) {
-		return writeFrom(t, v.base, v.len, func(b []byte) (int, error) { return t.Write(fd, b) })
+		return write(t, v.base, v.len, func(b []byte) (int, error) { return t.Write(fd, b) })
 	})
 	return brokenPipe(t, n, err)
 }
