@@ -186,8 +186,12 @@ static void tcp_family(int family, const char *tag) {
 		big[i] = (char)(i * 7 + 3);
 	pid_t w = fork();
 	if (w == 0) {
+		// sendmsg with the rest in two iovecs (a large send gathers them).
 		for (size_t off = 0; off < N;) {
-			ssize_t n = write(c, big + off, N - off);
+			size_t half = (N - off) / 2;
+			struct iovec iov[2] = {{big + off, half}, {big + off + half, N - off - half}};
+			struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+			ssize_t n = sendmsg(c, &mh, 0);
 			if (n < 0)
 				_exit(1);
 			off += n;
