@@ -3,6 +3,7 @@ package linux
 import (
 	"bytes"
 	"encoding/binary"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -15,6 +16,29 @@ const maxIO = 1 << 30
 
 // ioChunk is the buffer size for moving data between guest and kernel.
 const ioChunk = 1 << 20
+
+// pooledIO is the least transfer that borrows an ioBufs buffer rather
+// than allocating its own: a fresh buffer per call costs an allocation
+// and a clearing of its size, and at network speeds (a 128 KiB read or
+// write per call) that garbage makes the collector run all the time.
+const pooledIO = 32 << 10
+
+// ioBufs holds ioChunk buffers for transfers of at least pooledIO bytes.
+// A borrowed buffer is used only within one call and holds old bytes of
+// earlier transfers (of any sandbox): only what the call itself put in
+// it is copied out.
+var ioBufs = sync.Pool{New: func() any { return new([ioChunk]byte) }}
+
+// ioBuffer is a buffer for a transfer of count bytes (at most ioChunk of
+// it) and the function that gives it back.
+func ioBuffer(count uint64) ([]byte, func()) {
+	n := min(count, ioChunk)
+	if n < pooledIO {
+		return make([]byte, n), func() {}
+	}
+	b := ioBufs.Get().(*[ioChunk]byte)
+	return b[:n], func() { ioBufs.Put(b) }
+}
 
 // readString copies a NUL-terminated string of at most max bytes
 // (terminator excluded) from the guest; longer strings give ENAMETOOLONG.

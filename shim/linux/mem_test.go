@@ -407,3 +407,30 @@ func TestCopyHelpers(t *testing.T) {
 	_, err = task.CopyIn(noAccess-8, 16)
 	wantErrno(t, err, unix.EFAULT)
 }
+
+// TestIOBuffer: a transfer's buffer is as long as the transfer (at most
+// ioChunk); small ones get their own, large ones one from the pool.
+func TestIOBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		count  uint64
+		length int
+		pooled bool
+	}{
+		{0, 0, false},
+		{100, 100, false},
+		{pooledIO - 1, pooledIO - 1, false},
+		{pooledIO, pooledIO, true},
+		{128 << 10, 128 << 10, true},
+		{ioChunk + 1, ioChunk, true},
+		{maxIO, ioChunk, true},
+	} {
+		b, release := ioBuffer(tc.count)
+		if len(b) != tc.length {
+			t.Errorf("ioBuffer(%d) is %d bytes, want %d", tc.count, len(b), tc.length)
+		}
+		if pooled := cap(b) == ioChunk; pooled != tc.pooled {
+			t.Errorf("ioBuffer(%d): pooled %v, want %v", tc.count, pooled, tc.pooled)
+		}
+		release()
+	}
+}

@@ -171,11 +171,13 @@ func checkIO(t *kernel.Task, fd int, write bool) error {
 // chunk by chunk, stopping at the first short read.
 func readInto(t *kernel.Task, addr, count uint64, rd func([]byte) (int, error)) (uint64, error) {
 	count = min(count, maxIO)
-	buf := make([]byte, min(count, ioChunk))
+	buf, release := ioBuffer(count)
+	defer release()
 	var done uint64
 	for done < count || count == 0 {
 		chunk := buf[:min(uint64(len(buf)), count-done)]
 		n, err := rd(chunk)
+		n = min(max(n, 0), len(chunk)) // never past what rd could have filled
 		if n > 0 {
 			if cerr := t.CopyOut(addr+done, chunk[:n]); cerr != nil {
 				if done > 0 {
@@ -242,8 +244,61 @@ func sysWrite(t *kernel.Task, a args) (uint64, error) {
 	if err := checkIO(t, fd, true); err != nil {
 		return 0, err
 	}
-	n, err := writeFrom(t, a[1], a[2], func(b []byte) (int, error) { return t.Write(fd, b) })
+	wr := func(b []byte) (int, error) { return t.Write(fd, b) }
+	if copiesWrites(t, fd) {
+		n, err := writeFromScratch(t, a[1], a[2], wr)
+		return brokenPipe(t, n, err)
+	}
+	n, err := writeFrom(t, a[1], a[2], wr)
 	return brokenPipe(t, n, err)
+}
+
+// copiesWrites reports whether fd is a file whose writes copy the bytes
+// they are given before they return, so the caller may reuse the buffer:
+// an Internet socket (netstack copies into its own buffers). Other files
+// may keep the slice (a Unix socket queues it).
+func copiesWrites(t *kernel.Task, fd int) bool {
+	_, s, err := t.Proc.SocketOf(fd)
+	if err != nil {
+		return false
+	}
+	fam := s.Family()
+	return fam == unix.AF_INET || fam == unix.AF_INET6
+}
+
+// writeFromScratch is writeFrom for a wr that copies what it is given
+// (copiesWrites): the guest's bytes go through one borrowed buffer rather
+// than a fresh one per chunk.
+func writeFromScratch(t *kernel.Task, addr, count uint64, wr func([]byte) (int, error)) (uint64, error) {
+	count = min(count, maxIO)
+	if count == 0 {
+		_, err := wr(nil)
+		return 0, err
+	}
+	buf, release := ioBuffer(count)
+	defer release()
+	var done uint64
+	for done < count {
+		chunk := buf[:min(uint64(len(buf)), count-done)]
+		if _, err := t.Mem.CopyIn(addr+done, chunk); err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, unix.EFAULT
+		}
+		n, err := wr(chunk)
+		done += uint64(n)
+		if err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+		if n < len(chunk) {
+			break
+		}
+	}
+	return done, nil
 }
 
 // brokenPipe raises SIGPIPE for a write that failed with EPIPE, as Linux
@@ -310,8 +365,12 @@ func sysWritev(t *kernel.Task, a args) (uint64, error) {
 	if err := checkIO(t, fd, true); err != nil {
 		return 0, err
 	}
+	write := writeFrom
+	if copiesWrites(t, fd) {
+		write = writeFromScratch
+	}
 	n, err := vectored(t, a[1], a[2], func(v iovec) (uint64, error) {
-		return writeFrom(t, v.base, v.len, func(b []byte) (int, error) { return t.Write(fd, b) })
+		return write(t, v.base, v.len, func(b []byte) (int, error) { return t.Write(fd, b) })
 	})
 	return brokenPipe(t, n, err)
 }

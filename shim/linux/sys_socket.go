@@ -224,13 +224,28 @@ func send(t *kernel.Task, fd int, iovs []iovec, m *socket.SendMsg) (uint64, erro
 		m.Release()
 		return 0, unix.EMSGSIZE
 	}
+	// A family that copies what it is sent (copiesWrites) gets every
+	// chunk in one borrowed buffer; others keep theirs (a Unix socket
+	// queues it), so each chunk is a fresh one.
+	var scratch []byte
+	if copiesWrites(t, fd) && total >= pooledIO {
+		b, release := ioBuffer(total)
+		defer release()
+		scratch = b
+	}
 	var sent uint64
 	for {
 		want := total - sent
 		if stream {
 			want = min(want, sockChunk)
 		}
-		data, err := gather(t, iovs, sent, want)
+		var dst []byte
+		if want <= uint64(len(scratch)) {
+			dst = scratch[:want]
+		} else {
+			dst = make([]byte, want)
+		}
+		data, err := gather(t, iovs, sent, dst)
 		if err != nil {
 			m.Release()
 			if sent > 0 {
@@ -257,27 +272,26 @@ func send(t *kernel.Task, fd int, iovs []iovec, m *socket.SendMsg) (uint64, erro
 	}
 }
 
-// gather copies n bytes starting at offset off of the iovecs' data.
-func gather(t *kernel.Task, iovs []iovec, off, n uint64) ([]byte, error) {
-	out := make([]byte, 0, n)
+// gather fills dst with the iovecs' data from offset off on (dst is
+// returned; its length is what the caller allowed for).
+func gather(t *kernel.Task, iovs []iovec, off uint64, dst []byte) ([]byte, error) {
+	out := dst
 	for _, v := range iovs {
-		if n == 0 {
+		if len(dst) == 0 {
 			break
 		}
 		if off >= v.len {
 			off -= v.len
 			continue
 		}
-		c := min(v.len-off, n)
-		b, err := t.CopyIn(v.base+off, int(c))
-		if err != nil {
-			return nil, err
+		c := min(v.len-off, uint64(len(dst)))
+		if _, err := t.Mem.CopyIn(v.base+off, dst[:c]); err != nil {
+			return nil, unix.EFAULT
 		}
-		out = append(out, b...)
-		n -= c
+		dst = dst[c:]
 		off = 0
 	}
-	return out, nil
+	return out[:len(out)-len(dst)], nil
 }
 
 // scatter copies b into the iovecs from offset off.
@@ -309,11 +323,23 @@ func recv(t *kernel.Task, fd int, iovs []iovec, r *socket.RecvMsg) (uint64, erro
 	}
 	total = min(total, maxIO)
 	waitall := r.Flags&unix.MSG_WAITALL != 0 && r.Flags&unix.MSG_PEEK == 0
+	// A family may receive into a buffer of ours (RecvMsg.Buf) rather
+	// than one of its own per call; the bytes are scattered to the guest
+	// before the buffer goes back.
+	var buf []byte
+	if total >= pooledIO {
+		b, release := ioBuffer(total)
+		defer release()
+		buf = b
+	}
 	var done uint64
 	for {
 		part := socket.RecvMsg{Max: int(total - done), Flags: r.Flags}
 		if waitall {
 			part.Max = int(min(total-done, sockChunk))
+		}
+		if buf != nil && part.Max <= len(buf) {
+			part.Buf = buf
 		}
 		err := t.SockRecv(fd, &part)
 		if err != nil {

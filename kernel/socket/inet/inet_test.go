@@ -359,8 +359,9 @@ func BenchmarkTCPLoopback(b *testing.B) {
 	go func() {
 		defer close(done)
 		total := 0
+		rbuf := make([]byte, len(buf)) // as read(2) passes it
 		for total < b.N*len(buf) {
-			r := socket.RecvMsg{Max: len(buf)}
+			r := socket.RecvMsg{Max: len(buf), Buf: rbuf}
 			if err := a.Recv(caller(), &r); err != nil || len(r.Data) == 0 {
 				return
 			}
@@ -408,5 +409,51 @@ func TestListenReserve(t *testing.T) {
 	}
 	if err := l2.Listen(caller(), 2); err != nil {
 		t.Errorf("a small backlog: %v", err)
+	}
+}
+
+// TestRecvIntoBuf: a receive with a buffer of the caller's (RecvMsg.Buf)
+// fills it in place, across the reads of MSG_WAITALL; one whose buffer is
+// too small for Max gets bytes of its own, the buffer untouched.
+func TestRecvIntoBuf(t *testing.T) {
+	var b budget
+	f, _ := newFamily(t, &b)
+	l, addr := listen(t, f)
+	defer l.Release()
+	c := mustNew(t, f, unix.AF_INET, unix.SOCK_STREAM)
+	defer c.Release()
+	if err := c.Connect(caller(), addr, false); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	as, err := l.Accept(caller(), false)
+	if err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	a := as.(*Socket)
+	defer a.Release()
+	send := func(s string) {
+		t.Helper()
+		if n, err := c.Send(caller(), &socket.SendMsg{Data: []byte(s)}); n != len(s) || err != nil {
+			t.Fatalf("send %q: %d %v", s, n, err)
+		}
+	}
+	send("hello")
+	go func() { time.Sleep(20 * time.Millisecond); send("world") }()
+	buf := make([]byte, 10)
+	r := socket.RecvMsg{Max: 10, Flags: unix.MSG_WAITALL, Buf: buf}
+	if err := a.Recv(caller(), &r); err != nil || string(r.Data) != "helloworld" {
+		t.Fatalf("recv: %q %v", r.Data, err)
+	}
+	if &r.Data[0] != &buf[0] || string(buf) != "helloworld" {
+		t.Errorf("recv did not fill the caller's buffer: %q", buf)
+	}
+	send("again")
+	small := []byte("xyz")
+	r = socket.RecvMsg{Max: 5, Flags: unix.MSG_WAITALL, Buf: small}
+	if err := a.Recv(caller(), &r); err != nil || string(r.Data) != "again" {
+		t.Fatalf("recv with a small buffer: %q %v", r.Data, err)
+	}
+	if string(small) != "xyz" {
+		t.Errorf("a buffer too small for Max was written: %q", small)
 	}
 }

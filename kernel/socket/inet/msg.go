@@ -103,11 +103,17 @@ func (s *Socket) Recv(c *socket.Caller, r *socket.RecvMsg) error {
 	s.mu.Lock()
 	dl := deadline(s.rcvtimeo)
 	s.mu.Unlock()
-	var buf bytes.Buffer
+	// The bytes go straight into the caller's buffer when it gave one
+	// (append then never reallocates); otherwise into one that grows with
+	// what arrives, never past r.Max (the LimitedWriter).
+	var buf recvBuf
+	if cap(r.Buf) >= r.Max {
+		buf.b = r.Buf[:0]
+	}
 	var res tcpip.ReadResult
 	eof := false
 	read := func() tcpip.Error {
-		w := tcpip.LimitedWriter{W: &buf, N: int64(r.Max - buf.Len())}
+		w := tcpip.LimitedWriter{W: &buf, N: int64(r.Max - len(buf.b))}
 		rr, terr := s.ep.Read(&w, tcpip.ReadOptions{Peek: peek, NeedRemoteAddr: !s.stream()})
 		if terr != nil {
 			if _, ok := terr.(*tcpip.ErrClosedForReceive); ok {
@@ -116,7 +122,7 @@ func (s *Socket) Recv(c *socket.Caller, r *socket.RecvMsg) error {
 			}
 			return terr
 		}
-		if buf.Len() == rr.Count { // the first read of the call
+		if len(buf.b) == rr.Count { // the first read of the call
 			res = rr
 		}
 		return nil
@@ -124,7 +130,7 @@ func (s *Socket) Recv(c *socket.Caller, r *socket.RecvMsg) error {
 	for {
 		err := s.wait(c, waiter.ReadableEvents, r.Nonblock, dl, read)
 		if err != nil {
-			if buf.Len() > 0 {
+			if len(buf.b) > 0 {
 				break
 			}
 			if err == unix.ENOTCONN || err == unix.EINVAL {
@@ -135,11 +141,11 @@ func (s *Socket) Recv(c *socket.Caller, r *socket.RecvMsg) error {
 			s.noteError(err)
 			return err
 		}
-		if !waitall || eof || buf.Len() >= r.Max || r.Max == 0 {
+		if !waitall || eof || len(buf.b) >= r.Max || r.Max == 0 {
 			break
 		}
 	}
-	r.Data = buf.Bytes()
+	r.Data = buf.b
 	r.Len = len(r.Data)
 	if !s.stream() {
 		r.From = encodeAddr(s.domain, res.RemoteAddr)
@@ -151,6 +157,14 @@ func (s *Socket) Recv(c *socket.Caller, r *socket.RecvMsg) error {
 		}
 	}
 	return nil
+}
+
+// recvBuf collects received bytes (an io.Writer for netstack's Read).
+type recvBuf struct{ b []byte }
+
+func (w *recvBuf) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
 
 // errno translates a netstack error to the errno Linux gives in its
