@@ -67,9 +67,12 @@ func (k *Kernel) netStack() *netstack.Stack {
 // it once its guest threads have gone.
 func (k *Kernel) CloseNet() {
 	k.inetMu.Lock()
-	st := k.ownNet
+	st, fam := k.ownNet, k.inetFam
 	k.ownNet, k.netDone = nil, true
 	k.inetMu.Unlock()
+	if fam != nil {
+		fam.Close() // its private UDP-Lite stack
+	}
 	if st != nil {
 		st.Close()
 	}

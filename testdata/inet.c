@@ -22,6 +22,9 @@
 //	budget    sockets until the sandbox's memory runs out (ENOBUFS; only
 //	          under litebox --memory), then one more once they are closed
 //	raw       SOCK_RAW and ping sockets as an unprivileged user
+//	udplite   UDP-Lite (IPPROTO_UDPLITE) on 127.0.0.1 and ::1: datagrams,
+//	          its own port namespace, UDPLITE_SEND_CSCOV/RECV_CSCOV values
+//	          and errnos, a receiver dropping datagrams covered too little
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -963,6 +966,133 @@ static void mode_ping(void) {
 	close(s);
 }
 
+#ifndef IPPROTO_UDPLITE
+#define IPPROTO_UDPLITE 136
+#endif
+#define UDPLITE_SEND_CSCOV 10
+#define UDPLITE_RECV_CSCOV 11
+
+static void lite_opt(int fd, int name, int v, const char *what) {
+	int r = setsockopt(fd, IPPROTO_UDPLITE, name, &v, sizeof v);
+	int got = -1;
+	socklen_t l = sizeof got;
+	int g = getsockopt(fd, IPPROTO_UDPLITE, name, &got, &l);
+	printf("%s set %d: %s get %s %d len %u\n", what, v, en(r), g < 0 ? en(g) : "ok", got, l);
+}
+
+static void udplite_family(int family) {
+	struct sockaddr_storage sa;
+	socklen_t slen;
+	if (family == AF_INET) {
+		struct sockaddr_in s4 = lo4(0);
+		memcpy(&sa, &s4, sizeof s4);
+		slen = sizeof s4;
+	} else {
+		struct sockaddr_in6 s6 = lo6(0);
+		memcpy(&sa, &s6, sizeof s6);
+		slen = sizeof s6;
+	}
+	int a = socket(family, SOCK_DGRAM, IPPROTO_UDPLITE);
+	int b = socket(family, SOCK_DGRAM, IPPROTO_UDPLITE);
+	rep("socket", a);
+	rep("bind a", bind(a, (struct sockaddr *)&sa, slen));
+	show_name("a name", a, 0);
+	int proto = -1;
+	socklen_t pl = sizeof proto;
+	getsockopt(a, SOL_SOCKET, SO_PROTOCOL, &proto, &pl);
+	printf("SO_PROTOCOL: %d\n", proto);
+	// The same port is free for UDP: UDP-Lite's ports are its own.
+	struct sockaddr_storage to = sa;
+	int port = port_of(a);
+	if (family == AF_INET)
+		((struct sockaddr_in *)&to)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&to)->sin6_port = htons(port);
+	int u = socket(family, SOCK_DGRAM, IPPROTO_UDP);
+	rep("bind udp to the UDP-Lite port", bind(u, (struct sockaddr *)&to, slen));
+	int b2 = socket(family, SOCK_DGRAM, IPPROTO_UDPLITE);
+	rep("bind UDP-Lite to it again", bind(b2, (struct sockaddr *)&to, slen));
+	close(b2);
+	repn("sendto", sendto(b, "lite", 4, 0, (struct sockaddr *)&to, slen));
+	repn("sendto", sendto(b, "second", 6, 0, (struct sockaddr *)&to, slen));
+	usleep(50000);
+	repn("udp socket got nothing", recv(u, (char[8]){0}, 8, MSG_DONTWAIT));
+	struct pollfd p = {a, POLLIN, 0};
+	int pr = poll(&p, 1, 1000);
+	printf("poll: %d revents %#x\n", pr, p.revents);
+	repn("FIONREAD", ({ int v = -1; ioctl(a, FIONREAD, &v) < 0 ? -1 : v; }));
+	char buf[64] = {0};
+	struct sockaddr_storage from;
+	socklen_t flen = sizeof from;
+	ssize_t n = recvfrom(a, buf, sizeof buf, MSG_PEEK, (struct sockaddr *)&from, &flen);
+	printf("peek: %zd %.4s from len %u same port %d\n", n, buf, flen, port_of(b) == ntohs(((struct sockaddr_in *)&from)->sin_port));
+	n = recv(a, buf, sizeof buf, 0);
+	printf("recv: %zd %.4s\n", n, buf);
+	repn("recv MSG_TRUNC", recv(a, buf, 2, MSG_TRUNC));
+	repn("recv nothing", recv(a, buf, sizeof buf, MSG_DONTWAIT));
+	// Options: defaults, 1..7 mean 8, negative too, big values capped.
+	lite_opt(a, UDPLITE_SEND_CSCOV, 0, "SEND_CSCOV");
+	lite_opt(a, UDPLITE_SEND_CSCOV, 3, "SEND_CSCOV");
+	lite_opt(a, UDPLITE_SEND_CSCOV, -5, "SEND_CSCOV");
+	lite_opt(a, UDPLITE_SEND_CSCOV, 100000, "SEND_CSCOV");
+	lite_opt(a, UDPLITE_RECV_CSCOV, 20, "RECV_CSCOV");
+	lite_opt(a, UDPLITE_RECV_CSCOV, 0, "RECV_CSCOV");
+	rep("setsockopt short", setsockopt(a, IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV, "\1", 1));
+	rep("setsockopt unknown", setsockopt(a, IPPROTO_UDPLITE, 99, &(int){1}, sizeof(int)));
+	rep("SEND_CSCOV on udp", setsockopt(u, IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV, &(int){8}, sizeof(int)));
+	rep("getsockopt SEND_CSCOV on udp", getsockopt(u, IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV, &(int){0}, &(socklen_t){4}));
+	// Coverage drop: a receives with RECV_CSCOV 20; b sends with 12
+	// (dropped), with 30 (kept), with full coverage (kept).
+	lite_opt(a, UDPLITE_RECV_CSCOV, 20, "receiver RECV_CSCOV");
+	lite_opt(b, UDPLITE_SEND_CSCOV, 12, "sender SEND_CSCOV");
+	repn("send covered 12", sendto(b, "covered twelve, too little....", 30, 0, (struct sockaddr *)&to, slen));
+	lite_opt(b, UDPLITE_SEND_CSCOV, 30, "sender SEND_CSCOV");
+	repn("send covered 30", sendto(b, "covered thirty, enough........", 30, 0, (struct sockaddr *)&to, slen));
+	lite_opt(b, UDPLITE_SEND_CSCOV, 0, "sender SEND_CSCOV");
+	repn("send full", sendto(b, "full", 4, 0, (struct sockaddr *)&to, slen));
+	lite_opt(b, UDPLITE_SEND_CSCOV, 9, "sender SEND_CSCOV");
+	repn("send short, coverage above its length", sendto(b, "x", 1, 0, (struct sockaddr *)&to, slen));
+	usleep(50000);
+	for (int i = 0; i < 4; i++) {
+		memset(buf, 0, sizeof buf);
+		n = recv(a, buf, sizeof buf, MSG_DONTWAIT);
+		if (n < 0)
+			printf("recv %d: %s\n", i, en(n));
+		else
+			printf("recv %d: %zd %.14s\n", i, n, buf);
+	}
+	// RECV_CSCOV 0 asks for full coverage: partial ones are dropped.
+	lite_opt(a, UDPLITE_RECV_CSCOV, 0, "receiver RECV_CSCOV");
+	lite_opt(b, UDPLITE_SEND_CSCOV, 30, "sender SEND_CSCOV");
+	repn("send partial", sendto(b, "partially covered datagram, 40 bytes....", 40, 0, (struct sockaddr *)&to, slen));
+	usleep(50000);
+	repn("recv partial with RECV_CSCOV 0", recv(a, buf, sizeof buf, MSG_DONTWAIT));
+	rep("connect b->a", connect(b, (struct sockaddr *)&to, slen));
+	show_name("b peer", b, 1);
+	repn("send connected", send(b, "conn", 4, 0));
+	usleep(50000);
+	repn("recv connected", recv(a, buf, sizeof buf, MSG_DONTWAIT));
+	struct timeval tv = {0, 100000};
+	setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	rep("shutdown a SHUT_RD", shutdown(a, SHUT_RD));
+	// Blocking: Linux's datagram receive ends at once with 0 (a
+	// non-blocking one says EAGAIN, netstack's UDP 0; UDP's difference).
+	repn("recv after SHUT_RD", recv(a, buf, sizeof buf, 0));
+	setsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	repn("recv with SO_RCVTIMEO", recv(b, buf, sizeof buf, 0));
+	close(a);
+	close(b);
+	close(u);
+}
+
+static void mode_udplite(void) {
+	printf("[ipv4]\n");
+	udplite_family(AF_INET);
+	printf("[ipv6]\n");
+	udplite_family(AF_INET6);
+	rep("SOCK_STREAM UDPLITE", socket(AF_INET, SOCK_STREAM, IPPROTO_UDPLITE));
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2)
@@ -994,6 +1124,8 @@ int main(int argc, char **argv) {
 		mode_raw();
 	else if (!strcmp(m, "ping"))
 		mode_ping();
+	else if (!strcmp(m, "udplite"))
+		mode_udplite();
 	else
 		return 2;
 	return 0;

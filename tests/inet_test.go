@@ -28,7 +28,113 @@ var inetCases = []modeCase{
 	{name: "mmsg", prog: "inet", args: []string{"mmsg"}, want: inetMmsgWant},
 	{name: "limits", prog: "inet", args: []string{"limits"}, want: "setrlimit: ok\nlast fd 63, then EMFILE\n"},
 	{name: "raw", prog: "inet", args: []string{"raw"}, want: inetRawWant},
+	{name: "udplite", prog: "inet", args: []string{"udplite"}, want: inetUdpliteWant},
 }
+
+// inetUdpliteWant is Linux's UDP-Lite on the loopback (RFC 3828 sockets,
+// their coverage options and drops).
+const inetUdpliteWant = `[ipv4]
+socket: ok
+bind a: ok
+a name: len 16 family 2 addr 127.0.0.1 port set
+SO_PROTOCOL: 136
+bind udp to the UDP-Lite port: ok
+bind UDP-Lite to it again: EADDRINUSE
+sendto: 4
+sendto: 6
+udp socket got nothing: EAGAIN
+poll: 1 revents 0x1
+FIONREAD: 4
+peek: 4 lite from len 16 same port 1
+recv: 4 lite
+recv MSG_TRUNC: 6
+recv nothing: EAGAIN
+SEND_CSCOV set 0: ok get ok 0 len 4
+SEND_CSCOV set 3: ok get ok 8 len 4
+SEND_CSCOV set -5: ok get ok 8 len 4
+SEND_CSCOV set 100000: ok get ok 65535 len 4
+RECV_CSCOV set 20: ok get ok 20 len 4
+RECV_CSCOV set 0: ok get ok 0 len 4
+setsockopt short: EINVAL
+setsockopt unknown: ENOPROTOOPT
+SEND_CSCOV on udp: ENOPROTOOPT
+getsockopt SEND_CSCOV on udp: ok
+receiver RECV_CSCOV set 20: ok get ok 20 len 4
+sender SEND_CSCOV set 12: ok get ok 12 len 4
+send covered 12: 30
+sender SEND_CSCOV set 30: ok get ok 30 len 4
+send covered 30: 30
+sender SEND_CSCOV set 0: ok get ok 0 len 4
+send full: 4
+sender SEND_CSCOV set 9: ok get ok 9 len 4
+send short, coverage above its length: 1
+recv 0: 30 covered thirty
+recv 1: 4 full
+recv 2: 1 x
+recv 3: EAGAIN
+receiver RECV_CSCOV set 0: ok get ok 0 len 4
+sender SEND_CSCOV set 30: ok get ok 30 len 4
+send partial: 40
+recv partial with RECV_CSCOV 0: EAGAIN
+connect b->a: ok
+b peer: len 16 family 2 addr 127.0.0.1 port set
+send connected: 4
+recv connected: 4
+shutdown a SHUT_RD: ENOTCONN
+recv after SHUT_RD: 0
+recv with SO_RCVTIMEO: EAGAIN
+[ipv6]
+socket: ok
+bind a: ok
+a name: len 28 family 10 addr ::1 port set
+SO_PROTOCOL: 136
+bind udp to the UDP-Lite port: ok
+bind UDP-Lite to it again: EADDRINUSE
+sendto: 4
+sendto: 6
+udp socket got nothing: EAGAIN
+poll: 1 revents 0x1
+FIONREAD: 4
+peek: 4 lite from len 28 same port 1
+recv: 4 lite
+recv MSG_TRUNC: 6
+recv nothing: EAGAIN
+SEND_CSCOV set 0: ok get ok 0 len 4
+SEND_CSCOV set 3: ok get ok 8 len 4
+SEND_CSCOV set -5: ok get ok 8 len 4
+SEND_CSCOV set 100000: ok get ok 65535 len 4
+RECV_CSCOV set 20: ok get ok 20 len 4
+RECV_CSCOV set 0: ok get ok 0 len 4
+setsockopt short: EINVAL
+setsockopt unknown: ENOPROTOOPT
+SEND_CSCOV on udp: ENOPROTOOPT
+getsockopt SEND_CSCOV on udp: ok
+receiver RECV_CSCOV set 20: ok get ok 20 len 4
+sender SEND_CSCOV set 12: ok get ok 12 len 4
+send covered 12: 30
+sender SEND_CSCOV set 30: ok get ok 30 len 4
+send covered 30: 30
+sender SEND_CSCOV set 0: ok get ok 0 len 4
+send full: 4
+sender SEND_CSCOV set 9: ok get ok 9 len 4
+send short, coverage above its length: 1
+recv 0: 30 covered thirty
+recv 1: 4 full
+recv 2: 1 x
+recv 3: EAGAIN
+receiver RECV_CSCOV set 0: ok get ok 0 len 4
+sender SEND_CSCOV set 30: ok get ok 30 len 4
+send partial: 40
+recv partial with RECV_CSCOV 0: EAGAIN
+connect b->a: ok
+b peer: len 28 family 10 addr ::1 port set
+send connected: 4
+recv connected: 4
+shutdown a SHUT_RD: ENOTCONN
+recv after SHUT_RD: 0
+recv with SO_RCVTIMEO: EAGAIN
+SOCK_STREAM UDPLITE: EPROTONOSUPPORT
+`
 
 const inetTcpWant = `[ipv4]
 listener name: len 16 family 2 addr 127.0.0.1 port set

@@ -68,7 +68,7 @@ var table = [numSlots]entry{
 	unix.SYS_SETITIMER:         {name: "setitimer", fn: sysSetitimer, note: "ITIMER_VIRTUAL/PROF sampled every 10 ms"},
 	unix.SYS_GETPID:            {name: "getpid", fn: sysGetpid},
 	unix.SYS_SENDFILE:          {name: "sendfile", fn: sysSendfile},
-	unix.SYS_SOCKET:            {name: "socket", fn: sysSocket, note: "AF_UNIX stream, datagram and seqpacket in the kernel; AF_INET/AF_INET6 TCP, UDP and ping sockets on the sandbox's netstack; SOCK_RAW EPERM; AF_NETLINK NETLINK_ROUTE, read-only; AF_PACKET refused (EACCES, audited)"},
+	unix.SYS_SOCKET:            {name: "socket", fn: sysSocket, note: "AF_UNIX stream, datagram and seqpacket in the kernel; AF_INET/AF_INET6 TCP, UDP and ping sockets on the sandbox's netstack, UDP-Lite between the sandbox's own addresses; SOCK_RAW EPERM; AF_NETLINK NETLINK_ROUTE, read-only; AF_PACKET refused (EACCES, audited)"},
 	unix.SYS_CONNECT:           {name: "connect", fn: sysConnect, note: "AF_UNIX paths (memfs socket inodes) and abstract names; AF_INET/AF_INET6 (non-blocking EINPROGRESS, SO_ERROR; --net none: loopback only, else ENETUNREACH)"},
 	unix.SYS_ACCEPT:            {name: "accept", fn: sysAccept},
 	unix.SYS_SENDTO:            {name: "sendto", fn: sysSendto},

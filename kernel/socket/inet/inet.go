@@ -69,6 +69,7 @@ type Family struct {
 	// unsupported records a guest request refused for lack of support
 	// (the kernel logs and audits it).
 	unsupported func(what string)
+	lite        liteNet // UDP-Lite's private stack (udplite.go)
 }
 
 // New returns the family of a sandbox whose stack is st; charge takes
@@ -158,6 +159,9 @@ func transport(domain, typ, proto int) (tcpip.TransportProtocolNumber, int, erro
 // New makes a socket of domain (AF_INET, AF_INET6), type and protocol;
 // ENOBUFS without memory for it (Linux's sk_alloc failing).
 func (f *Family) New(domain, typ, proto int) (*Socket, error) {
+	if typ == unix.SOCK_DGRAM && proto == unix.IPPROTO_UDPLITE {
+		return f.newUDPLite(domain)
+	}
 	tp, ipproto, err := transport(domain, typ, proto)
 	if err != nil {
 		if err == unix.EPROTONOSUPPORT && (proto == unix.IPPROTO_UDPLITE || proto == unix.IPPROTO_SCTP ||

@@ -102,6 +102,8 @@ func (s *Socket) SetSockOpt(_ *socket.Caller, level, name int, val []byte) error
 		if s.domain == unix.AF_INET6 {
 			return s.setIPv6Opt(name, val)
 		}
+	case unix.IPPROTO_UDPLITE:
+		return s.setUDPLiteOpt(name, val)
 	}
 	s.fam.unsupported("setsockopt level on an Internet socket")
 	return unix.ENOPROTOOPT
@@ -312,6 +314,8 @@ func (s *Socket) GetSockOpt(_ *socket.Caller, level, name int) ([]byte, error) {
 		if s.domain == unix.AF_INET6 {
 			return s.getIPv6Opt(name)
 		}
+	case unix.IPPROTO_UDPLITE:
+		return s.getUDPLiteOpt(name)
 	}
 	s.fam.unsupported("getsockopt level on an Internet socket")
 	return nil, unix.ENOPROTOOPT
