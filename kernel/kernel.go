@@ -100,6 +100,11 @@ type Kernel struct {
 	// unixNS is the sandbox's AF_UNIX namespace (kernel/socket.go).
 	unixOnce sync.Once
 	unixNS   *unixsock.Namespace
+	// utsMu guards the names sethostname and setdomainname set (nil:
+	// never set).
+	utsMu                sync.Mutex
+	hostname, domainname *string
+
 	// netlink is the interface side of the network (netdev.go,
 	// netlink.go), on the stack inet.go's netStack returns.
 	netlink netlinkState
@@ -154,8 +159,44 @@ func (k *Kernel) Log() *slog.Logger { return k.cfg.Log }
 // FS returns the sandbox's file system.
 func (k *Kernel) FS() *vfs.VFS { return k.cfg.FS }
 
-// Hostname returns the name uname reports.
-func (k *Kernel) Hostname() string { return k.cfg.Hostname }
+// Hostname returns the name uname reports: the sandbox's hostname, or
+// what the guest's root set since (the sandbox is the guest's UTS
+// namespace; /etc/hostname and /etc/hosts keep the name the sandbox
+// started with, as files do on Linux).
+func (k *Kernel) Hostname() string {
+	k.utsMu.Lock()
+	defer k.utsMu.Unlock()
+	if k.hostname != nil {
+		return *k.hostname
+	}
+	return k.cfg.Hostname
+}
+
+// Domainname returns the NIS domain name uname reports ("(none)" until
+// set, as Linux).
+func (k *Kernel) Domainname() string {
+	k.utsMu.Lock()
+	defer k.utsMu.Unlock()
+	if k.domainname != nil {
+		return *k.domainname
+	}
+	return "(none)"
+}
+
+// SetHostname and SetDomainname change the names uname reports; the
+// caller has checked CAP_SYS_ADMIN and the length.
+func (k *Kernel) SetHostname(name string) {
+	k.utsMu.Lock()
+	k.hostname = &name
+	k.utsMu.Unlock()
+}
+
+// SetDomainname: see SetHostname.
+func (k *Kernel) SetDomainname(name string) {
+	k.utsMu.Lock()
+	k.domainname = &name
+	k.utsMu.Unlock()
+}
 
 // BootTime is when the kernel started; CLOCK_BOOTTIME counts from it.
 func (k *Kernel) BootTime() time.Time { return k.boot }

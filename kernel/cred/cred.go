@@ -44,6 +44,7 @@ const (
 	CapSetgid         Cap = 6
 	CapSetuid         Cap = 7
 	CapLinuxImmutable Cap = 9
+	CapSysAdmin       Cap = 21
 	CapMknod          Cap = 27
 	CapMacOverride    Cap = 32
 	// CapLastCap is CAP_LAST_CAP (CAP_CHECKPOINT_RESTORE) of Linux 5.9+.

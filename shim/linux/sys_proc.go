@@ -1,6 +1,7 @@
 package linux
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"runtime"
@@ -8,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/cred"
 )
 
 func sysExit(t *kernel.Task, a args) (uint64, error) { return 0, &kernel.Exit{Code: int(a[0] & 0xff)} }
@@ -134,11 +136,45 @@ const Release = "6.1.0-litebox"
 func sysUname(t *kernel.Task, a args) (uint64, error) {
 	b := make([]byte, 6*65)
 	for i, s := range []string{"Linux", t.Proc.Kernel().Hostname(), Release,
-		"#1 SMP LiteBox-Go", "x86_64", "(none)"} {
+		"#1 SMP LiteBox-Go", "x86_64", t.Proc.Kernel().Domainname()} {
 		copy(b[i*65:i*65+64], s)
 	}
 	return 0, t.CopyOut(a[0], b)
 }
+
+// newUTSLen is __NEW_UTS_LEN: the longest host or domain name.
+const newUTSLen = 64
+
+// sysSetUTSName is sethostname and setdomainname: the sandbox is the
+// guest's UTS namespace, so a caller with CAP_SYS_ADMIN (the guest's
+// root, --user 0) renames it; anyone else gets EPERM, checked first as
+// Linux does. The name is len bytes (a NUL among them is kept, as Linux
+// copies len bytes; uname shows up to the first).
+func sysSetUTSName(set func(*kernel.Kernel, string)) func(*kernel.Task, args) (uint64, error) {
+	return func(t *kernel.Task, a args) (uint64, error) {
+		if !t.Proc.Creds().Capable(cred.CapSysAdmin) {
+			return 0, unix.EPERM
+		}
+		n := int32(a[1])
+		if n < 0 || n > newUTSLen {
+			return 0, unix.EINVAL
+		}
+		b, err := t.CopyIn(a[0], int(n))
+		if err != nil {
+			return 0, err
+		}
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			b = b[:i]
+		}
+		set(t.Proc.Kernel(), string(b))
+		return 0, nil
+	}
+}
+
+var (
+	sysSethostname   = sysSetUTSName((*kernel.Kernel).SetHostname)
+	sysSetdomainname = sysSetUTSName((*kernel.Kernel).SetDomainname)
+)
 
 func sysGetrandom(t *kernel.Task, a args) (uint64, error) {
 	if a[2]&^(unix.GRND_NONBLOCK|unix.GRND_RANDOM|unix.GRND_INSECURE) != 0 ||

@@ -158,6 +158,8 @@ var table = [numSlots]entry{
 	unix.SYS_SETPRIORITY:       {name: "setpriority", fn: sysSetpriority, note: "nice values are the guest's bookkeeping, not applied to host threads"},
 	unix.SYS_SCHED_SETPARAM:    {name: "sched_setparam", fn: sysSchedSetparam},
 	unix.SYS_SCHED_GETPARAM:    {name: "sched_getparam", fn: sysSchedGetparam},
+	unix.SYS_SETHOSTNAME:       {name: "sethostname", fn: sysSethostname, note: "the sandbox's own name (uname) for CAP_SYS_ADMIN (--user 0); EPERM for others"},
+	unix.SYS_SETDOMAINNAME:     {name: "setdomainname", fn: sysSetdomainname, note: "as sethostname"},
 	unix.SYS_SETTIMEOFDAY:      {name: "settimeofday", fn: sysSettimeofday, note: "EPERM: the guest may not set the clock"},
 	unix.SYS_GETTID:            {name: "gettid", fn: sysGettid},
 	unix.SYS_SETXATTR:          {name: "setxattr", fn: sysSetxattr, note: "memfs (/tmp, /dev/shm, the root): user.*, trusted.* and security.* with Linux's rules; other file systems: EOPNOTSUPP (list: empty)"},
