@@ -1093,6 +1093,80 @@ static void mode_udplite(void) {
 	rep("SOCK_STREAM UDPLITE", socket(AF_INET, SOCK_STREAM, IPPROTO_UDPLITE));
 }
 
+// reconnect: a TCP socket whose connect was refused connects again, as
+// Linux lets a socket in state CLOSE: non-blocking (EINPROGRESS, the
+// refusal reported by the next connect, then a fresh connect once the
+// port listens), blocking after SO_ERROR consumed the refusal (the next
+// connect reports ECONNABORTED, the one after starts anew), and with a
+// bound local address, which the socket keeps.
+static int refusing_port(int *holder) {
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*holder = socket(AF_INET, SOCK_STREAM, 0);
+	bind(*holder, (struct sockaddr *)&a, sizeof a);
+	socklen_t l = sizeof a;
+	getsockname(*holder, (struct sockaddr *)&a, &l);
+	return ntohs(a.sin_port);
+}
+
+static void mode_reconnect(void) {
+	int lst;
+	int port = refusing_port(&lst);
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int one = 1;
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	printf("connect (not listening): %s\n", en(connect(s, (struct sockaddr *)&to, sizeof to)));
+	struct pollfd p = {.fd = s, .events = POLLOUT};
+	poll(&p, 1, 2000);
+	printf("connect again: %s\n", en(connect(s, (struct sockaddr *)&to, sizeof to)));
+	listen(lst, 4);
+	long r = connect(s, (struct sockaddr *)&to, sizeof to);
+	printf("connect after listen: %s\n", en(r));
+	if (r < 0 && errno == EINPROGRESS) {
+		poll(&p, 1, 2000);
+		int err = -1;
+		socklen_t l = sizeof err;
+		getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &l);
+		printf("SO_ERROR: %d\n", err);
+	}
+	int v = 0;
+	socklen_t vl = sizeof v;
+	getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &v, &vl);
+	printf("TCP_NODELAY kept: %d\n", v != 0);
+	int c = accept(lst, NULL, NULL);
+	printf("accepted: %s\n", en(c));
+	printf("send: %ld\n", (long)send(s, "hi", 2, MSG_NOSIGNAL));
+	char b[4] = {0};
+	printf("recv: %ld %s\n", (long)recv(c, b, sizeof b, 0), b);
+	close(c);
+	close(s);
+	close(lst);
+
+	port = refusing_port(&lst);
+	to.sin_port = htons(port);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in me = {.sin_family = AF_INET};
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 2);
+	printf("bind 127.0.0.3: %s\n", en(bind(s, (struct sockaddr *)&me, sizeof me)));
+	printf("blocking connect: %s\n", en(connect(s, (struct sockaddr *)&to, sizeof to)));
+	int err = -1;
+	socklen_t l = sizeof err;
+	getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &l);
+	printf("SO_ERROR after it: %d\n", err);
+	listen(lst, 4);
+	printf("connect after listen: %s\n", en(connect(s, (struct sockaddr *)&to, sizeof to)));
+	struct sockaddr_in got;
+	l = sizeof got;
+	getsockname(s, (struct sockaddr *)&got, &l);
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &got.sin_addr, ip, sizeof ip);
+	printf("local address: %s\n", ip);
+	close(s);
+	close(lst);
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2)
@@ -1126,6 +1200,8 @@ int main(int argc, char **argv) {
 		mode_ping();
 	else if (!strcmp(m, "udplite"))
 		mode_udplite();
+	else if (!strcmp(m, "reconnect"))
+		mode_reconnect();
 	else
 		return 2;
 	return 0;

@@ -29,7 +29,26 @@ var inetCases = []modeCase{
 	{name: "limits", prog: "inet", args: []string{"limits"}, want: "setrlimit: ok\nlast fd 63, then EMFILE\n"},
 	{name: "raw", prog: "inet", args: []string{"raw"}, want: inetRawWant},
 	{name: "udplite", prog: "inet", args: []string{"udplite"}, want: inetUdpliteWant},
+	{name: "reconnect", prog: "inet", args: []string{"reconnect"}, want: inetReconnectWant},
 }
+
+// inetReconnectWant is Linux letting a TCP socket whose connect was
+// refused connect again (non-blocking and blocking, options and a bound
+// address kept).
+const inetReconnectWant = `connect (not listening): EINPROGRESS
+connect again: ECONNREFUSED
+connect after listen: EINPROGRESS
+SO_ERROR: 0
+TCP_NODELAY kept: 1
+accepted: ok
+send: 2
+recv: 2 hi
+bind 127.0.0.3: ok
+blocking connect: ECONNREFUSED
+SO_ERROR after it: 0
+connect after listen: ok
+local address: 127.0.0.3
+`
 
 // inetUdpliteWant is Linux's UDP-Lite on the loopback (RFC 3828 sockets,
 // their coverage options and drops).

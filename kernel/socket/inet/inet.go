@@ -85,7 +85,11 @@ type Socket struct {
 	typ    int
 	proto  int // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6
 
-	ep    tcpip.Endpoint
+	// ep is the netstack endpoint (endpoint() reads it): replaced only
+	// when a TCP socket whose connect failed connects again (renew), so
+	// pollers racing with that see the old or the new one, never a torn
+	// value.
+	ep    atomic.Pointer[epHolder]
 	wq    *waiter.Queue
 	entry waiter.Entry // counts wake-ups and wakes pollers
 	wakes atomic.Uint64
@@ -115,7 +119,18 @@ type Socket struct {
 	// POLLERR ends then).
 	errReported bool
 	released    bool
+	// connFailed: connect(2) reported this socket's failed connection,
+	// so the next connect renews the endpoint; bindAddr is what bind
+	// gave it (kept across a renewal).
+	connFailed bool
+	bindAddr   *tcpip.FullAddress
 }
+
+// epHolder boxes an endpoint for the atomic pointer.
+type epHolder struct{ tcpip.Endpoint }
+
+// endpoint is the socket's current netstack endpoint.
+func (s *Socket) endpoint() tcpip.Endpoint { return s.ep.Load().Endpoint }
 
 // netProto is a domain's network protocol.
 func netProto(domain int) tcpip.NetworkProtocolNumber {
@@ -189,7 +204,7 @@ func (f *Family) New(domain, typ, proto int) (*Socket, error) {
 
 // init attaches the endpoint: buffer sizes and the poller entry.
 func (s *Socket) init(ep tcpip.Endpoint) {
-	s.ep = ep
+	s.ep.Store(&epHolder{ep})
 	snd, rcv := s.actual()
 	ep.SocketOptions().SetSendBufferSize(int64(snd), true)
 	ep.SocketOptions().SetReceiveBufferSize(int64(rcv), true)
@@ -281,7 +296,7 @@ func (s *Socket) Bind(_ *socket.Caller, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	if terr := s.ep.Bind(a); terr != nil {
+	if terr := s.endpoint().Bind(a); terr != nil {
 		if _, ok := terr.(*tcpip.ErrAlreadyBound); ok {
 			return unix.EINVAL
 		}
@@ -289,6 +304,7 @@ func (s *Socket) Bind(_ *socket.Caller, raw []byte) error {
 	}
 	s.mu.Lock()
 	s.bound = true
+	s.bindAddr = &a
 	s.mu.Unlock()
 	return nil
 }
@@ -316,8 +332,8 @@ func (s *Socket) Listen(_ *socket.Caller, backlog int) error {
 			return err
 		}
 		snd, rcv := s.actual()
-		s.ep.SocketOptions().SetSendBufferSize(int64(snd), true)
-		s.ep.SocketOptions().SetReceiveBufferSize(int64(rcv), true)
+		s.endpoint().SocketOptions().SetSendBufferSize(int64(snd), true)
+		s.endpoint().SocketOptions().SetReceiveBufferSize(int64(rcv), true)
 	}
 	_, rcv := s.actual()
 	reserve := int64(backlog+1) * int64(SocketCost+rcv)
@@ -327,8 +343,8 @@ func (s *Socket) Listen(_ *socket.Caller, backlog int) error {
 				s.listening = false
 				if s.recharge(s.sndbuf, s.rcvbuf, 0) == nil {
 					snd, rcv := s.actual()
-					s.ep.SocketOptions().SetSendBufferSize(int64(snd), true)
-					s.ep.SocketOptions().SetReceiveBufferSize(int64(rcv), true)
+					s.endpoint().SocketOptions().SetSendBufferSize(int64(snd), true)
+					s.endpoint().SocketOptions().SetReceiveBufferSize(int64(rcv), true)
 				}
 			}
 			s.mu.Unlock()
@@ -337,7 +353,7 @@ func (s *Socket) Listen(_ *socket.Caller, backlog int) error {
 		s.listenCharged = reserve
 	}
 	s.mu.Unlock()
-	if terr := s.ep.Listen(backlog); terr != nil {
+	if terr := s.endpoint().Listen(backlog); terr != nil {
 		if _, ok := terr.(*tcpip.ErrInvalidEndpointState); ok {
 			return unix.EINVAL
 		}
@@ -360,7 +376,7 @@ func (s *Socket) Accept(c *socket.Caller, nonblock bool) (socket.Socket, error) 
 	var peer tcpip.FullAddress
 	err := s.wait(c, waiter.ReadableEvents, nonblock, dl, func() tcpip.Error {
 		var terr tcpip.Error
-		ep, wq, terr = s.ep.Accept(&peer)
+		ep, wq, terr = s.endpoint().Accept(&peer)
 		return terr
 	})
 	if err != nil {
@@ -387,7 +403,7 @@ func (s *Socket) Connect(c *socket.Caller, raw []byte, nonblock bool) error {
 		if s.stream() {
 			return s.disconnectStream()
 		}
-		_ = s.ep.Disconnect()
+		_ = s.endpoint().Disconnect()
 		return nil
 	}
 	a, err := parseAddr(s.domain, raw)
@@ -395,25 +411,32 @@ func (s *Socket) Connect(c *socket.Caller, raw []byte, nonblock bool) error {
 		return err
 	}
 	if !s.stream() {
-		if terr := s.ep.Connect(a); terr != nil {
+		if terr := s.endpoint().Connect(a); terr != nil {
 			return errno(terr)
 		}
 		s.markBound()
 		return nil
 	}
-	if s.domain == unix.AF_INET6 && s.ep.SocketOptions().GetV6Only() && isV4Mapped(a.Addr.AsSlice()) {
+	if s.domain == unix.AF_INET6 && s.endpoint().SocketOptions().GetV6Only() && isV4Mapped(a.Addr.AsSlice()) {
 		return unix.ENETUNREACH // a v6-only socket has no route to a v4 address (ip6_datagram_connect)
 	}
 	s.mu.Lock()
 	dl := deadline(s.sndtimeo)
+	renew := s.connFailed && tcp.EndpointState(s.endpoint().State()) == tcp.StateError
+	s.connFailed = false
 	s.mu.Unlock()
+	if renew {
+		if err := s.renew(); err != nil {
+			return err
+		}
+	}
 	e, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventErr | waiter.EventHUp)
 	s.wq.EventRegister(&e)
 	defer s.wq.EventUnregister(&e)
 	// netstack keeps Linux's bookkeeping of a connect's result: a connect
 	// on a socket whose connection was established since the last one
 	// succeeds once (then EISCONN), on a failed one reports the error.
-	terr := s.ep.Connect(a)
+	terr := s.endpoint().Connect(a)
 	s.markBound()
 	switch terr.(type) {
 	case nil:
@@ -443,12 +466,70 @@ func (s *Socket) Connect(c *socket.Caller, raw []byte, nonblock bool) error {
 			return socket.ERESTARTSYS
 		}
 	}
-	return s.connectError(s.ep.Connect(a))
+	return s.connectError(s.endpoint().Connect(a))
+}
+
+// renew gives a TCP socket whose connect failed a fresh endpoint: Linux
+// lets such a socket (state CLOSE) connect again, netstack's endpoint
+// stays in its error state. The options the guest set carry over; an
+// address it bound explicitly is bound again (Linux keeps a bind's
+// address and port locked across the failure, and releases an implicit
+// one). The charge is the socket's and does not change.
+func (s *Socket) renew() error {
+	old := s.endpoint()
+	ep, terr := s.fam.stack.NewEndpoint(tcp.ProtocolNumber, netProto(s.domain), s.wq)
+	if terr != nil {
+		return errno(terr)
+	}
+	so, no := old.SocketOptions(), ep.SocketOptions()
+	no.SetReuseAddress(so.GetReuseAddress())
+	no.SetReusePort(so.GetReusePort())
+	no.SetKeepAlive(so.GetKeepAlive())
+	no.SetBroadcast(so.GetBroadcast())
+	no.SetLinger(so.GetLinger())
+	no.SetDelayOption(so.GetDelayOption())
+	no.SetCorkOption(so.GetCorkOption())
+	no.SetQuickAck(so.GetQuickAck())
+	no.SetIPv4RecvError(so.GetIPv4RecvError())
+	no.SetIPv6RecvError(so.GetIPv6RecvError())
+	if s.domain == unix.AF_INET6 {
+		no.SetV6Only(so.GetV6Only())
+	}
+	for _, o := range []tcpip.SockOptInt{tcpip.KeepaliveCountOption, tcpip.IPv4TTLOption, tcpip.IPv4TOSOption, tcpip.IPv6HopLimitOption} {
+		if v, err := old.GetSockOptInt(o); err == nil {
+			_ = ep.SetSockOptInt(o, v) // an option of the other family: nothing to carry
+		}
+	}
+	var idle tcpip.KeepaliveIdleOption
+	if old.GetSockOpt(&idle) == nil {
+		_ = ep.SetSockOpt(&idle)
+	}
+	var intvl tcpip.KeepaliveIntervalOption
+	if old.GetSockOpt(&intvl) == nil {
+		_ = ep.SetSockOpt(&intvl)
+	}
+	var uto tcpip.TCPUserTimeoutOption
+	if old.GetSockOpt(&uto) == nil {
+		_ = ep.SetSockOpt(&uto)
+	}
+	s.wq.EventUnregister(&s.entry)
+	old.Close()
+	s.init(ep)
+	s.mu.Lock()
+	bind := s.bindAddr
+	s.bound = bind != nil
+	s.mu.Unlock()
+	if bind != nil {
+		if terr := ep.Bind(*bind); terr != nil {
+			return errno(terr)
+		}
+	}
+	return nil
 }
 
 // handshaking reports a connect under way.
 func (s *Socket) handshaking() bool {
-	st := tcp.EndpointState(s.ep.State())
+	st := tcp.EndpointState(s.endpoint().State())
 	return st == tcp.StateConnecting || st == tcp.StateSynSent || st == tcp.StateSynRecv
 }
 
@@ -458,6 +539,13 @@ func (s *Socket) connectError(terr tcpip.Error) error {
 	if terr == nil {
 		return nil
 	}
+	if tcp.EndpointState(s.endpoint().State()) == tcp.StateError {
+		// connect(2) itself reported the failed connection: as Linux's
+		// sock_error path (SS_UNCONNECTED), the next connect starts anew.
+		s.mu.Lock()
+		s.connFailed = true
+		s.mu.Unlock()
+	}
 	s.drainError()
 	return errno(terr)
 }
@@ -466,9 +554,9 @@ func (s *Socket) connectError(terr tcpip.Error) error {
 // a failed connection's error twice (hard error and last error), Linux
 // once (sk_err).
 func (s *Socket) drainError() tcpip.Error {
-	first := s.ep.LastError()
+	first := s.endpoint().LastError()
 	if first != nil {
-		_ = s.ep.LastError()
+		_ = s.endpoint().LastError()
 		s.noteError(errno(first))
 	}
 	return first
@@ -478,7 +566,7 @@ func (s *Socket) drainError() tcpip.Error {
 // connection; netstack cannot reuse the endpoint, so an unconnected one
 // is left alone and a connected one is refused.
 func (s *Socket) disconnectStream() error {
-	st := tcp.EndpointState(s.ep.State())
+	st := tcp.EndpointState(s.endpoint().State())
 	if st == tcp.StateInitial || st == tcp.StateBound || st == tcp.StateClose {
 		return nil
 	}
@@ -488,7 +576,7 @@ func (s *Socket) disconnectStream() error {
 
 // Name returns the bound address.
 func (s *Socket) Name() []byte {
-	a, err := s.ep.GetLocalAddress()
+	a, err := s.endpoint().GetLocalAddress()
 	if err != nil {
 		a = tcpip.FullAddress{}
 	}
@@ -500,7 +588,7 @@ func (s *Socket) AcceptedPeer() []byte { return s.acceptPeer }
 
 // PeerName returns the peer's address; ENOTCONN without one.
 func (s *Socket) PeerName() ([]byte, error) {
-	a, terr := s.ep.GetRemoteAddress()
+	a, terr := s.endpoint().GetRemoteAddress()
 	if terr != nil {
 		return nil, unix.ENOTCONN
 	}
@@ -520,7 +608,7 @@ func (s *Socket) Shutdown(how int) error {
 	default:
 		return unix.EINVAL
 	}
-	if terr := s.ep.Shutdown(f); terr != nil {
+	if terr := s.endpoint().Shutdown(f); terr != nil {
 		return errno(terr)
 	}
 	s.mu.Lock()
@@ -541,19 +629,19 @@ func (s *Socket) Shutdown(how int) error {
 // is ready for everything but out-of-band data, with POLLERR only while
 // its error has not been reported (SO_ERROR, connect, recv or send).
 func (s *Socket) Readiness() int16 {
-	ev := s.ep.Readiness(waiter.EventIn | waiter.EventOut | waiter.EventErr | waiter.EventHUp | waiter.EventRdHUp |
+	ev := s.endpoint().Readiness(waiter.EventIn | waiter.EventOut | waiter.EventErr | waiter.EventHUp | waiter.EventRdHUp |
 		waiter.EventPri)
 	out := int16(ev.ToLinux())
 	if s.stream() {
 		s.mu.Lock()
 		shut, reported := s.shut, s.errReported
 		s.mu.Unlock()
-		switch tcp.EndpointState(s.ep.State()) {
+		switch tcp.EndpointState(s.endpoint().State()) {
 		case tcp.StateInitial, tcp.StateBound:
 			out = unix.POLLOUT | unix.POLLHUP
 		case tcp.StateClose, tcp.StateTimeWait, tcp.StateError:
 			out = unix.POLLIN | unix.POLLRDHUP | unix.POLLOUT | unix.POLLHUP
-			if tcp.EndpointState(s.ep.State()) == tcp.StateError && !reported {
+			if tcp.EndpointState(s.endpoint().State()) == tcp.StateError && !reported {
 				out |= unix.POLLERR
 			}
 		}
@@ -602,10 +690,10 @@ func (s *Socket) WakeCount() uint64 { return s.wakes.Load() }
 // Inq answers SIOCINQ: bytes queued (TCP) or the next datagram's length;
 // EINVAL on a listener.
 func (s *Socket) Inq() (int, error) {
-	if s.stream() && tcp.EndpointState(s.ep.State()) == tcp.StateListen {
+	if s.stream() && tcp.EndpointState(s.endpoint().State()) == tcp.StateListen {
 		return 0, unix.EINVAL
 	}
-	n, terr := s.ep.GetSockOptInt(tcpip.ReceiveQueueSizeOption)
+	n, terr := s.endpoint().GetSockOptInt(tcpip.ReceiveQueueSizeOption)
 	if terr != nil {
 		return 0, errno(terr)
 	}
@@ -615,13 +703,13 @@ func (s *Socket) Inq() (int, error) {
 // Outq answers SIOCOUTQ: bytes sent and not yet acknowledged (UDP: not
 // yet sent); EOPNOTSUPP on TCP, which netstack does not tell.
 func (s *Socket) Outq() (int, error) {
-	if s.stream() && tcp.EndpointState(s.ep.State()) == tcp.StateListen {
+	if s.stream() && tcp.EndpointState(s.endpoint().State()) == tcp.StateListen {
 		return 0, unix.EINVAL
 	}
 	if !s.stream() {
 		return 0, nil // netstack sends a datagram within the send call
 	}
-	n, terr := s.ep.GetSockOptInt(tcpip.SendQueueSizeOption)
+	n, terr := s.endpoint().GetSockOptInt(tcpip.SendQueueSizeOption)
 	if _, ok := terr.(*tcpip.ErrUnknownProtocolOption); ok {
 		// netstack's TCP does not expose its unacknowledged bytes.
 		s.fam.unsupported("SIOCOUTQ on a TCP socket")
@@ -644,7 +732,7 @@ func (s *Socket) Release() {
 	s.released = true
 	s.mu.Unlock()
 	s.wq.EventUnregister(&s.entry)
-	s.ep.Close()
+	s.endpoint().Close()
 	s.mu.Lock()
 	s.uncharge()
 	s.mu.Unlock()

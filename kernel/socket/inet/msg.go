@@ -44,7 +44,7 @@ func (s *Socket) Send(c *socket.Caller, m *socket.SendMsg) (int, error) {
 	s.mu.Unlock()
 	if !s.stream() {
 		err := s.wait(c, waiter.WritableEvents, m.Nonblock, dl, func() tcpip.Error {
-			_, terr := s.ep.Write(bytes.NewReader(m.Data), opts)
+			_, terr := s.endpoint().Write(bytes.NewReader(m.Data), opts)
 			return terr
 		})
 		if err != nil {
@@ -56,7 +56,7 @@ func (s *Socket) Send(c *socket.Caller, m *socket.SendMsg) (int, error) {
 	sent := 0
 	err := s.wait(c, waiter.WritableEvents, m.Nonblock, dl, func() tcpip.Error {
 		for sent < len(m.Data) {
-			n, terr := s.ep.Write(bytes.NewReader(m.Data[sent:]), opts)
+			n, terr := s.endpoint().Write(bytes.NewReader(m.Data[sent:]), opts)
 			sent += int(n)
 			if terr != nil {
 				if _, ok := terr.(*tcpip.ErrWouldBlock); ok && sent > 0 && m.Nonblock {
@@ -114,7 +114,7 @@ func (s *Socket) Recv(c *socket.Caller, r *socket.RecvMsg) error {
 	eof := false
 	read := func() tcpip.Error {
 		w := tcpip.LimitedWriter{W: &buf, N: int64(r.Max - len(buf.b))}
-		rr, terr := s.ep.Read(&w, tcpip.ReadOptions{Peek: peek, NeedRemoteAddr: !s.stream()})
+		rr, terr := s.endpoint().Read(&w, tcpip.ReadOptions{Peek: peek, NeedRemoteAddr: !s.stream()})
 		if terr != nil {
 			if _, ok := terr.(*tcpip.ErrClosedForReceive); ok {
 				eof = true

@@ -110,7 +110,7 @@ func (s *Socket) SetSockOpt(_ *socket.Caller, level, name int, val []byte) error
 }
 
 func (s *Socket) setSocketOpt(name int, val []byte) error {
-	so := s.ep.SocketOptions()
+	so := s.endpoint().SocketOptions()
 	switch name {
 	case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
 		d, err := parseTimeval(val)
@@ -192,7 +192,7 @@ func (s *Socket) setTCPOpt(name int, val []byte) error {
 	if err != nil {
 		return err
 	}
-	so := s.ep.SocketOptions()
+	so := s.endpoint().SocketOptions()
 	var terr tcpip.Error
 	switch name {
 	case unix.TCP_NODELAY:
@@ -206,26 +206,26 @@ func (s *Socket) setTCPOpt(name int, val []byte) error {
 			return unix.EINVAL
 		}
 		o := tcpip.KeepaliveIdleOption(time.Duration(v) * time.Second)
-		terr = s.ep.SetSockOpt(&o)
+		terr = s.endpoint().SetSockOpt(&o)
 	case unix.TCP_KEEPINTVL:
 		if v < 1 || v > maxKeepIntvl {
 			return unix.EINVAL
 		}
 		o := tcpip.KeepaliveIntervalOption(time.Duration(v) * time.Second)
-		terr = s.ep.SetSockOpt(&o)
+		terr = s.endpoint().SetSockOpt(&o)
 	case unix.TCP_KEEPCNT:
 		if v < 1 || v > maxKeepCnt {
 			return unix.EINVAL
 		}
-		terr = s.ep.SetSockOptInt(tcpip.KeepaliveCountOption, v)
+		terr = s.endpoint().SetSockOptInt(tcpip.KeepaliveCountOption, v)
 	case unix.TCP_USER_TIMEOUT:
 		if v < 0 {
 			return unix.EINVAL
 		}
 		o := tcpip.TCPUserTimeoutOption(time.Duration(v) * time.Millisecond)
-		terr = s.ep.SetSockOpt(&o)
+		terr = s.endpoint().SetSockOpt(&o)
 	case unix.TCP_MAXSEG:
-		terr = s.ep.SetSockOptInt(tcpip.MaxSegOption, v)
+		terr = s.endpoint().SetSockOptInt(tcpip.MaxSegOption, v)
 	default:
 		s.fam.unsupported("setsockopt SOL_TCP option")
 		return unix.ENOPROTOOPT
@@ -248,7 +248,7 @@ func (s *Socket) setIPOpt(name int, val []byte) error {
 		s.mu.Lock()
 		s.ttl = v
 		s.mu.Unlock()
-		return errno(s.ep.SetSockOptInt(tcpip.IPv4TTLOption, v))
+		return errno(s.endpoint().SetSockOptInt(tcpip.IPv4TTLOption, v))
 	case unix.IP_TOS:
 		v &= 0xff
 		if s.stream() {
@@ -257,9 +257,9 @@ func (s *Socket) setIPOpt(name int, val []byte) error {
 		s.mu.Lock()
 		s.tos = v
 		s.mu.Unlock()
-		return errno(s.ep.SetSockOptInt(tcpip.IPv4TOSOption, v))
+		return errno(s.endpoint().SetSockOptInt(tcpip.IPv4TOSOption, v))
 	case unix.IP_RECVERR:
-		s.ep.SocketOptions().SetIPv4RecvError(v != 0)
+		s.endpoint().SocketOptions().SetIPv4RecvError(v != 0)
 		return nil
 	}
 	s.fam.unsupported("setsockopt SOL_IP option")
@@ -279,7 +279,7 @@ func (s *Socket) setIPv6Opt(name int, val []byte) error {
 		if bound {
 			return unix.EINVAL // inet6 changes it only before a port is taken
 		}
-		s.ep.SocketOptions().SetV6Only(v != 0)
+		s.endpoint().SocketOptions().SetV6Only(v != 0)
 		return nil
 	case unix.IPV6_UNICAST_HOPS:
 		if v == -1 {
@@ -290,9 +290,9 @@ func (s *Socket) setIPv6Opt(name int, val []byte) error {
 		s.mu.Lock()
 		s.ttl = v
 		s.mu.Unlock()
-		return errno(s.ep.SetSockOptInt(tcpip.IPv6HopLimitOption, v))
+		return errno(s.endpoint().SetSockOptInt(tcpip.IPv6HopLimitOption, v))
 	case unix.IPV6_RECVERR:
-		s.ep.SocketOptions().SetIPv6RecvError(v != 0)
+		s.endpoint().SocketOptions().SetIPv6RecvError(v != 0)
 		return nil
 	}
 	s.fam.unsupported("setsockopt SOL_IPV6 option")
@@ -331,7 +331,7 @@ func (s *Socket) getSocketOpt(name int) ([]byte, error) {
 		}
 		return le32(v), nil
 	}
-	so := s.ep.SocketOptions()
+	so := s.endpoint().SocketOptions()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch name {
@@ -342,7 +342,7 @@ func (s *Socket) getSocketOpt(name int) ([]byte, error) {
 	case unix.SO_PROTOCOL:
 		return le32(s.proto), nil
 	case unix.SO_ACCEPTCONN:
-		return le32(b2i(s.stream() && tcp.EndpointState(s.ep.State()) == tcp.StateListen)), nil
+		return le32(b2i(s.stream() && tcp.EndpointState(s.endpoint().State()) == tcp.StateListen)), nil
 	case unix.SO_SNDBUF:
 		return le32(s.sndbuf), nil
 	case unix.SO_RCVBUF:
@@ -391,7 +391,7 @@ func linuxState(st tcp.EndpointState) int {
 }
 
 func (s *Socket) getTCPOpt(name int) ([]byte, error) {
-	so := s.ep.SocketOptions()
+	so := s.endpoint().SocketOptions()
 	switch name {
 	case unix.TCP_NODELAY:
 		return le32(b2i(!so.GetDelayOption())), nil
@@ -401,37 +401,37 @@ func (s *Socket) getTCPOpt(name int) ([]byte, error) {
 		return le32(b2i(so.GetQuickAck())), nil
 	case unix.TCP_KEEPIDLE:
 		var o tcpip.KeepaliveIdleOption
-		if err := s.ep.GetSockOpt(&o); err != nil {
+		if err := s.endpoint().GetSockOpt(&o); err != nil {
 			return nil, errno(err)
 		}
 		return le32(int(time.Duration(o) / time.Second)), nil
 	case unix.TCP_KEEPINTVL:
 		var o tcpip.KeepaliveIntervalOption
-		if err := s.ep.GetSockOpt(&o); err != nil {
+		if err := s.endpoint().GetSockOpt(&o); err != nil {
 			return nil, errno(err)
 		}
 		return le32(int(time.Duration(o) / time.Second)), nil
 	case unix.TCP_KEEPCNT:
-		v, err := s.ep.GetSockOptInt(tcpip.KeepaliveCountOption)
+		v, err := s.endpoint().GetSockOptInt(tcpip.KeepaliveCountOption)
 		if err != nil {
 			return nil, errno(err)
 		}
 		return le32(v), nil
 	case unix.TCP_USER_TIMEOUT:
 		var o tcpip.TCPUserTimeoutOption
-		if err := s.ep.GetSockOpt(&o); err != nil {
+		if err := s.endpoint().GetSockOpt(&o); err != nil {
 			return nil, errno(err)
 		}
 		return le32(int(time.Duration(o) / time.Millisecond)), nil
 	case unix.TCP_MAXSEG:
-		v, err := s.ep.GetSockOptInt(tcpip.MaxSegOption)
+		v, err := s.endpoint().GetSockOptInt(tcpip.MaxSegOption)
 		if err != nil {
 			return nil, errno(err)
 		}
 		return le32(v), nil
 	case unix.TCP_INFO:
 		var o tcpip.TCPInfoOption
-		if err := s.ep.GetSockOpt(&o); err != nil {
+		if err := s.endpoint().GetSockOpt(&o); err != nil {
 			return nil, errno(err)
 		}
 		b := make([]byte, sizeofTCPInfo)
@@ -461,7 +461,7 @@ func (s *Socket) getIPOpt(name int) ([]byte, error) {
 	case unix.IP_TOS:
 		return le32(s.tos), nil
 	case unix.IP_RECVERR:
-		return le32(b2i(s.ep.SocketOptions().GetIPv4RecvError())), nil
+		return le32(b2i(s.endpoint().SocketOptions().GetIPv4RecvError())), nil
 	}
 	s.fam.unsupported("getsockopt SOL_IP option")
 	return nil, unix.ENOPROTOOPT
@@ -472,14 +472,14 @@ func (s *Socket) getIPv6Opt(name int) ([]byte, error) {
 	defer s.mu.Unlock()
 	switch name {
 	case unix.IPV6_V6ONLY:
-		return le32(b2i(s.ep.SocketOptions().GetV6Only())), nil
+		return le32(b2i(s.endpoint().SocketOptions().GetV6Only())), nil
 	case unix.IPV6_UNICAST_HOPS:
 		if s.ttl == 0 {
 			return le32(defaultTTL), nil
 		}
 		return le32(s.ttl), nil
 	case unix.IPV6_RECVERR:
-		return le32(b2i(s.ep.SocketOptions().GetIPv6RecvError())), nil
+		return le32(b2i(s.endpoint().SocketOptions().GetIPv6RecvError())), nil
 	}
 	s.fam.unsupported("getsockopt SOL_IPV6 option")
 	return nil, unix.ENOPROTOOPT

@@ -238,7 +238,7 @@ func (e *liteEP) GetSockOptInt(opt tcpip.SockOptInt) (int, tcpip.Error) {
 // setUDPLiteOpt sets a SOL_UDPLITE option as Linux's udp_lib_setsockopt:
 // a coverage of 1..7 is 8 (the header), above 65535 is 65535.
 func (s *Socket) setUDPLiteOpt(name int, val []byte) error {
-	e, ok := s.ep.(*liteEP)
+	e, ok := s.endpoint().(*liteEP)
 	if !ok {
 		return unix.ENOPROTOOPT
 	}
@@ -268,7 +268,7 @@ func (s *Socket) setUDPLiteOpt(name int, val []byte) error {
 // getUDPLiteOpt reads a SOL_UDPLITE option (a UDP socket reads the
 // coverages too, 0, as Linux's udp_lib_getsockopt).
 func (s *Socket) getUDPLiteOpt(name int) ([]byte, error) {
-	e, ok := s.ep.(*liteEP)
+	e, ok := s.endpoint().(*liteEP)
 	if !ok && s.proto == unix.IPPROTO_UDP && (name == udpliteSendCscov || name == udpliteRecvCscov) {
 		return le32(0), nil
 	}

@@ -64,7 +64,8 @@ func TestUDPLiteOptions(t *testing.T) {
 		{name: "unknown option", opt: 1, val: val(1), wantErr: unix.ENOPROTOOPT},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &Socket{fam: &Family{unsupported: func(string) {}}, proto: unix.IPPROTO_UDPLITE, ep: &liteEP{}}
+			s := &Socket{fam: &Family{unsupported: func(string) {}}, proto: unix.IPPROTO_UDPLITE}
+			s.ep.Store(&epHolder{&liteEP{}})
 			err := s.setUDPLiteOpt(tc.opt, tc.val)
 			if err != tc.wantErr {
 				t.Fatalf("setUDPLiteOpt = %v, want %v", err, tc.wantErr)
