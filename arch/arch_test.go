@@ -189,3 +189,52 @@ func TestCheckFPState(t *testing.T) {
 		t.Errorf("reserved MXCSR bits: %v, want EINVAL", err)
 	}
 }
+
+func TestFrameLayoutMatches(t *testing.T) {
+	le := binary.LittleEndian
+	cur := testFP()
+	le.PutUint32(cur[464:], 0x46505853) // FP_XSTATE_MAGIC1
+	le.PutUint32(cur[468:], uint32(len(cur)))
+	same := bytes.Clone(cur[:512])
+	legacy := bytes.Clone(cur[:512])
+	clear(legacy[464:512])
+	other := bytes.Clone(cur[:512])
+	le.PutUint32(other[468:], 4096)
+	tests := []struct {
+		name      string
+		cur, head []byte
+		want      bool
+	}{
+		{"same layout", cur, same, true},
+		{"legacy frame", cur, legacy, false},
+		{"other size", cur, other, false},
+		{"short head", cur, same[:100], false},
+		{"legacy thread", cur[:512], legacy, true},
+	}
+	for _, tt := range tests {
+		if got := FrameLayoutMatches(tt.cur, tt.head); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestLegacyFPState(t *testing.T) {
+	le := binary.LittleEndian
+	cur := testFP()
+	cur[470] = 0x55
+	head := make([]byte, 512)
+	le.PutUint16(head[0:], 0x27f)
+	le.PutUint32(head[24:], 0x3f80)
+	le.PutUint32(head[28:], 0x1234) // a frame's MXCSR mask is not taken
+	head[200] = 0x99                // an XMM register
+	b := LegacyFPState(cur, head)
+	if len(b) != len(cur) || le.Uint16(b[0:]) != 0x27f || le.Uint32(b[24:]) != 0x3f80 || b[200] != 0x99 {
+		t.Errorf("legacy registers not taken: fcw %#x mxcsr %#x", le.Uint16(b[0:]), le.Uint32(b[24:]))
+	}
+	if le.Uint32(b[28:]) != 0xffff || b[470] != 0x55 {
+		t.Errorf("MXCSR mask %#x, sw byte %#x: want the thread's", le.Uint32(b[28:]), b[470])
+	}
+	if le.Uint64(b[512:]) != 3 {
+		t.Errorf("xstate_bv %#x, want x87|SSE only", le.Uint64(b[512:]))
+	}
+}

@@ -59,3 +59,43 @@ func CheckFPState(cur, fp []byte) error {
 	}
 	return nil
 }
+
+// offSWBytes is where the software-reserved part of the legacy area holds
+// fpx_sw_bytes: magic1, then extended_size, which say that the XSAVE
+// components follow and how long the image is.
+const offSWBytes = fxRegsEnd
+
+// FrameLayoutMatches reports whether the first fxsaveSize bytes of an FP
+// image in a signal frame (head) announce the same layout as the thread's
+// current image cur, so that all of len(cur) bytes belong to the frame. A
+// frame built while the thread had only a legacy image (one that had not
+// run yet) or one a guest wrote itself may not: Linux then restores only
+// the legacy area ("fx_only"), and so must we, never reading past it.
+func FrameLayoutMatches(cur, head []byte) bool {
+	if len(cur) <= fxsaveSize {
+		return true
+	}
+	if len(head) < fxsaveSize {
+		return false
+	}
+	return string(head[offSWBytes:offSWBytes+8]) == string(cur[offSWBytes:offSWBytes+8])
+}
+
+// LegacyFPState is the image to restore from a frame that holds only a
+// legacy FXSAVE area (head): its x87/SSE registers, every other component
+// in its init state, in the layout of cur (whose MXCSR mask and
+// software-reserved bytes it keeps), as Linux's fx_only restore.
+func LegacyFPState(cur, head []byte) []byte {
+	b := InitFPState(cur)
+	if len(b) < fxsaveSize || len(head) < fxRegsEnd {
+		return b
+	}
+	le := binary.LittleEndian
+	mask := le.Uint32(cur[offMXCSRMask:])
+	copy(b[:fxRegsEnd], head[:fxRegsEnd])
+	le.PutUint32(b[offMXCSRMask:], mask)
+	if len(b) >= xsaveHdrEnd {
+		le.PutUint64(b[offXstateBV:], initXstateBV)
+	}
+	return b
+}

@@ -114,9 +114,17 @@ func (t *Task) restoreFPState(fpAddr uint64) error {
 	if fpAddr == 0 {
 		return t.Thread.SetFPState(arch.InitFPState(cur))
 	}
-	fp, err := t.CopyIn(fpAddr, len(cur))
+	head, err := t.CopyIn(fpAddr, min(len(cur), 512))
 	if err != nil {
 		return err
+	}
+	fp := arch.LegacyFPState(cur, head)
+	if arch.FrameLayoutMatches(cur, head) {
+		// The frame holds a whole image of the thread's layout (the one
+		// setupFrame saved once the thread had run).
+		if fp, err = t.CopyIn(fpAddr, len(cur)); err != nil {
+			return err
+		}
 	}
 	if err := arch.CheckFPState(cur, fp); err != nil {
 		return err

@@ -91,6 +91,7 @@ enum corruption {
 	FP_MXCSR,
 	FP_XHEADER,
 	FP_NULL,
+	FP_LEGACY,
 	BAD_CS,
 	BAD_SS_STRICT,
 	BAD_SS_LAX,
@@ -141,6 +142,11 @@ static void on_usr1(int s, siginfo_t *si, void *ucv) {
 		break;
 	case FP_NULL:
 		mc->fpregs = NULL;
+		break;
+	case FP_LEGACY:
+		// No FP_XSTATE_MAGIC1 in the software-reserved bytes: only the
+		// legacy FXSAVE area is the frame's (Linux's fx_only restore).
+		*(uint32_t *)((char *)mc->fpregs + 464) = 0;
 		break;
 	case BAD_CS:
 		*csgsfs = (*csgsfs & ~0xffffull) | 0x1234;
@@ -235,6 +241,14 @@ static void c_fp_handler(void) {
 	_exit(handler_init && fp_is(odd_mxcsr, odd_fcw) ? 7 : 8);
 }
 
+// A frame whose FP image is only the legacy area still restores the x87
+// and SSE state from it.
+static void c_fp_legacy(void) {
+	set_odd_fp();
+	raise_corrupt(FP_LEGACY);
+	_exit(fp_is(odd_mxcsr, odd_fcw) ? 7 : 8);
+}
+
 static int frames(void) {
 	run("unreadable frame", c_unreadable);
 	run("fpstate unmapped", c_fp_unmapped);
@@ -245,6 +259,7 @@ static int frames(void) {
 	run("bad SS, not strict (7: fixed up to __USER_DS)", c_bad_ss_lax);
 	run("NULL fpstate (7: FP state reset)", c_fp_null);
 	run("FP state (7: initial in the handler, the code's own after it)", c_fp_handler);
+	run("legacy-only fpstate (7: x87/SSE restored from it)", c_fp_legacy);
 
 	corrupt = NONE;
 	install(SIGUSR1, on_usr1, 0);
@@ -299,6 +314,43 @@ static int handled(void) {
 	return 0;
 }
 
+// ---- fresh ----
+
+static void on_usr1_plain(int s, siginfo_t *si, void *uc) { (void)s, (void)si, (void)uc; }
+
+// A signal sent to a child that has not run yet is delivered on its first
+// run, from the state fork left it in; its handler returns there.
+static int fresh(void) {
+	install(SIGUSR1, on_usr1_plain, 0);
+	int n = 200, ok = 0;
+	for (int i = 0; i < n; i++) {
+		int p[2];
+		if (pipe(p) < 0)
+			die("pipe");
+		pid_t c = fork();
+		if (c < 0)
+			die("fork");
+		if (c == 0) {
+			close(p[1]);
+			char x;
+			while (read(p[0], &x, 1) < 0 && errno == EINTR)
+				;
+			_exit(3);
+		}
+		close(p[0]);
+		siginfo_t si = {.si_signo = SIGUSR1, .si_code = SI_QUEUE};
+		if (syscall(SYS_rt_sigqueueinfo, c, SIGUSR1, &si) < 0)
+			die("rt_sigqueueinfo");
+		close(p[1]);
+		int st;
+		if (waitpid(c, &st, 0) != c)
+			die("waitpid");
+		ok += WIFEXITED(st) && WEXITSTATUS(st) == 3;
+	}
+	printf("children signalled at once: %d of %d exited 3\n", ok, n);
+	return 0;
+}
+
 // ---- restart ----
 
 static int restart(void) {
@@ -318,10 +370,12 @@ int main(int argc, char **argv) {
 		return handled();
 	if (!strcmp(mode, "restart"))
 		return restart();
+	if (!strcmp(mode, "fresh"))
+		return fresh();
 	if (!strcmp(mode, "die")) {
 		printf("bad rt_sigreturn\n");
 		sigreturn_at(unmapped_page());
 	}
-	fprintf(stderr, "usage: sigreturn frames|handled|restart|die\n");
+	fprintf(stderr, "usage: sigreturn frames|handled|restart|fresh|die\n");
 	return 2;
 }
