@@ -89,10 +89,11 @@ func checkAuditLimit(t *testing.T, path, limit string) {
 
 // startHostSleep starts `sleep 60` on the host, in its own process group,
 // with a pid above 1000 so that it cannot be one of the few small pids a
-// sandbox hands out. It is killed and reaped when the test ends.
+// sandbox hands out. It is killed and reaped when the test ends. Host pids
+// wrap at pid_max: right after a wrap it takes up to a thousand tries.
 func startHostSleep(t *testing.T) int {
 	t.Helper()
-	for range 100 {
+	for range 3000 {
 		cmd := exec.Command("sleep", "60")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
