@@ -146,16 +146,20 @@ func (s *Socket) sendControl(cms []socket.Cmsg, opts *tcpip.WriteOptions) error 
 				if a != ([16]byte{}) {
 					opts.ControlMessages.IPv6PacketInfo.Addr = tcpip.AddrFrom16(a)
 				}
+			case unix.IPV6_2292PKTINFO, unix.IPV6_2292HOPLIMIT, unix.IPV6_2292HOPOPTS,
+				unix.IPV6_2292DSTOPTS, unix.IPV6_2292RTHDR, unix.IPV6_HOPOPTS,
+				unix.IPV6_DSTOPTS, unix.IPV6_RTHDRDSTOPTS, unix.IPV6_RTHDR,
+				unix.IPV6_DONTFRAG:
+				// Valid for Linux, but netstack has no way to send them.
+				s.fam.unsupported("sendmsg SOL_IPV6 control message")
+				return unix.EOPNOTSUPP
 			default:
 				return unix.EINVAL
 			}
 		default:
-			// ip_cmsg_send skips other levels; an IPv6 socket's SOL_IP
-			// messages are Linux's IPv4-mapped case, not supported here.
-			if c.Level == unix.SOL_IP && s.domain == unix.AF_INET6 {
-				s.fam.unsupported("sendmsg SOL_IP control message on an IPv6 socket")
-				return unix.EOPNOTSUPP
-			}
+			// ip_cmsg_send and ip6_datagram_send_ctl skip the other
+			// family's level (Linux's IPv4-mapped sends are not
+			// modelled).
 		}
 	}
 	return nil
