@@ -30,7 +30,99 @@ var inetCases = []modeCase{
 	{name: "raw", prog: "inet", args: []string{"raw"}, want: inetRawWant},
 	{name: "udplite", prog: "inet", args: []string{"udplite"}, want: inetUdpliteWant},
 	{name: "reconnect", prog: "inet", args: []string{"reconnect"}, want: inetReconnectWant},
+	{name: "cmsg", prog: "inet_cmsg", want: inetCmsgWant},
 }
+
+// inetCmsgWant is Linux's ancillary data on loopback UDP
+// (testdata/inet_cmsg.c): the receive options, the control messages in
+// order with their lengths and values, MSG_CTRUNC as put_cmsg cuts, and
+// the sendmsg control messages checked (EINVAL) or applied.
+const inetCmsgWant = `[ipv4]
+getsockopt IP_PKTINFO before: 0 0
+no options: sendmsg 2
+  recvmsg 2 controllen 0 ctrunc 0
+setsockopt IP_PKTINFO: 0
+setsockopt IP_RECVTTL: 0
+setsockopt IP_RECVTOS: 0
+getsockopt IP_PKTINFO: 0 1
+getsockopt IP_RECVTTL: 0 1
+getsockopt IP_RECVTOS: 0 1
+setsockopt IP_TOS 0x20: 0
+all three: sendmsg 2
+  recvmsg 2 controllen 80 ctrunc 0
+  cmsg level 0 type 8 len 28: ifindex 1 spec_dst 127.0.0.1 addr 127.0.0.1
+  cmsg level 0 type 2 len 20: int 64
+  cmsg level 0 type 1 len 17: 20
+control 40 bytes: sendmsg 2
+  recvmsg 2 controllen 32 ctrunc 1
+  cmsg level 0 type 8 len 28: ifindex 1 spec_dst 127.0.0.1 addr 127.0.0.1
+control 20 bytes: sendmsg 2
+  recvmsg 2 controllen 20 ctrunc 1
+  cmsg level 0 type 8 len 20: int 1
+control 8 bytes: sendmsg 2
+  recvmsg 2 controllen 0 ctrunc 1
+no control buffer: sendmsg 2
+  recvmsg 2 controllen 0 ctrunc 1
+IP_TTL cmsg 7: sendmsg 2
+  recvmsg 2 controllen 80 ctrunc 0
+  cmsg level 0 type 8 len 28: ifindex 1 spec_dst 127.0.0.1 addr 127.0.0.1
+  cmsg level 0 type 2 len 20: int 7
+  cmsg level 0 type 1 len 17: 20
+IP_TTL cmsg 0: sendmsg EINVAL
+IP_TTL cmsg 256: sendmsg EINVAL
+IP_TTL cmsg short: sendmsg EINVAL
+[ipv6]
+getsockopt IPV6_RECVHOPLIMIT before: 0 0
+setsockopt IPV6_RECVPKTINFO: 0
+setsockopt IPV6_RECVHOPLIMIT: 0
+setsockopt IPV6_RECVTCLASS: 0
+getsockopt IPV6_RECVPKTINFO: 0 1
+getsockopt IPV6_RECVHOPLIMIT: 0 1
+getsockopt IPV6_RECVTCLASS: 0 1
+all three: sendmsg 2
+  recvmsg 2 controllen 88 ctrunc 0
+  cmsg level 41 type 50 len 36: addr ::1 ifindex 1
+  cmsg level 41 type 52 len 20: int 64
+  cmsg level 41 type 67 len 20: int 0
+setsockopt IPV6_TCLASS 0x28: 0
+getsockopt IPV6_TCLASS: 0 40
+tclass set: sendmsg 2
+  recvmsg 2 controllen 88 ctrunc 0
+  cmsg level 41 type 50 len 36: addr ::1 ifindex 1
+  cmsg level 41 type 52 len 20: int 64
+  cmsg level 41 type 67 len 20: int 40
+control 40 bytes: sendmsg 2
+  recvmsg 2 controllen 40 ctrunc 1
+  cmsg level 41 type 50 len 36: addr ::1 ifindex 1
+control 50 bytes: sendmsg 2
+  recvmsg 2 controllen 40 ctrunc 1
+  cmsg level 41 type 50 len 36: addr ::1 ifindex 1
+IPV6_HOPLIMIT cmsg 9: sendmsg 2
+  recvmsg 2 controllen 88 ctrunc 0
+  cmsg level 41 type 50 len 36: addr ::1 ifindex 1
+  cmsg level 41 type 52 len 20: int 9
+  cmsg level 41 type 67 len 20: int 40
+IPV6_HOPLIMIT cmsg -1: sendmsg 2
+  recvmsg 2 controllen 88 ctrunc 0
+  cmsg level 41 type 50 len 36: addr ::1 ifindex 1
+  cmsg level 41 type 52 len 20: int 64
+  cmsg level 41 type 67 len 20: int 40
+IPV6_HOPLIMIT cmsg 255: sendmsg 2
+  recvmsg 2 controllen 88 ctrunc 0
+  cmsg level 41 type 50 len 36: addr ::1 ifindex 1
+  cmsg level 41 type 52 len 20: int 255
+  cmsg level 41 type 67 len 20: int 40
+IPV6_HOPLIMIT cmsg 256: sendmsg EINVAL
+IPV6_HOPLIMIT cmsg -2: sendmsg EINVAL
+IPV6_TCLASS cmsg 256: sendmsg EINVAL
+IPV6_TCLASS cmsg -2: sendmsg EINVAL
+IPV6_HOPLIMIT cmsg short: sendmsg EINVAL
+IPV6_PKTINFO cmsg ::1: sendmsg 2
+  recvmsg 2 controllen 88 ctrunc 0
+  cmsg level 41 type 50 len 36: addr ::1 ifindex 1
+  cmsg level 41 type 52 len 20: int 64
+  cmsg level 41 type 67 len 20: int 40
+`
 
 // inetReconnectWant is Linux letting a TCP socket whose connect was
 // refused connect again (non-blocking and blocking, options and a bound

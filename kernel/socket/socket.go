@@ -84,6 +84,16 @@ type SendMsg struct {
 	// Creds are explicit SCM_CREDENTIALS (already checked against the
 	// caller); nil means the caller's own.
 	Creds *Ucred
+	// Control holds the control messages of other levels than
+	// SOL_SOCKET (SOL_IP, SOL_IPV6), unchecked: the family validates them.
+	Control []Cmsg
+}
+
+// Cmsg is one control message of a protocol level: its cmsg_level,
+// cmsg_type and payload (without header or padding).
+type Cmsg struct {
+	Level, Type int
+	Data        []byte
 }
 
 // Release drops the references the message holds (a failed send).
@@ -108,11 +118,14 @@ type RecvMsg struct {
 	Data []byte // the bytes received (at most Max)
 	// Len is the call's result: len(Data), or the datagram's whole length
 	// with MSG_TRUNC.
-	Len      int
-	From     []byte      // the sender's sockaddr (nil: unnamed)
-	Rights   []*vfs.File // references now owned by the receiver
-	Creds    *Ucred      // SCM_CREDENTIALS to deliver (SO_PASSCRED)
-	MsgFlags int         // MSG_TRUNC, MSG_CTRUNC (set by the caller), MSG_EOR
+	Len    int
+	From   []byte      // the sender's sockaddr (nil: unnamed)
+	Rights []*vfs.File // references now owned by the receiver
+	Creds  *Ucred      // SCM_CREDENTIALS to deliver (SO_PASSCRED)
+	// Control is the protocol-level ancillary data (IP_PKTINFO, ...), in
+	// the order Linux delivers it, after credentials and rights.
+	Control  []Cmsg
+	MsgFlags int // MSG_TRUNC, MSG_CTRUNC (set by the caller), MSG_EOR
 }
 
 // Socket is one socket of some family. Every method is called with guest

@@ -350,6 +350,7 @@ func recv(t *kernel.Task, fd int, iovs []iovec, r *socket.RecvMsg) (uint64, erro
 		}
 		if done == 0 {
 			r.From, r.Creds, r.MsgFlags, r.Len = part.From, part.Creds, part.MsgFlags, part.Len
+			r.Control = part.Control
 		}
 		r.Rights = append(r.Rights, part.Rights...)
 		if err := scatter(t, iovs, done, part.Data); err != nil {
@@ -442,6 +443,12 @@ func parseControl(t *kernel.Task, ctrl []byte, m *socket.SendMsg) error {
 		level, typ := int32(le.Uint32(ctrl[off+8:])), int32(le.Uint32(ctrl[off+12:]))
 		body := ctrl[off+cmsgHdr : off+int(clen)]
 		off += cmsgAlign(int(clen))
+		if level == unix.SOL_IP || level == unix.SOL_IPV6 {
+			// The family checks these (ip_cmsg_send, ip6_datagram_send_ctl);
+			// a Unix socket ignores them as Linux's does.
+			m.Control = append(m.Control, socket.Cmsg{Level: int(level), Type: int(typ), Data: body})
+			continue
+		}
 		if level != unix.SOL_SOCKET {
 			continue
 		}
@@ -528,7 +535,7 @@ func sysRecvmsg(t *kernel.Task, a args) (uint64, error) {
 func buildControl(t *kernel.Task, r *socket.RecvMsg, h msghdr, flags int) ([]byte, int) {
 	msgFlags := r.MsgFlags
 	if h.control == 0 {
-		if r.Creds != nil || len(r.Rights) > 0 {
+		if r.Creds != nil || len(r.Rights) > 0 || len(r.Control) > 0 {
 			msgFlags |= unix.MSG_CTRUNC
 		}
 		t.Proc.InstallRights(r.Rights, 0, false)
@@ -537,9 +544,9 @@ func buildControl(t *kernel.Task, r *socket.RecvMsg, h msghdr, flags int) ([]byt
 	space := int(min(h.controllen, 1<<20))
 	var out []byte
 	le := binary.LittleEndian
-	header := func(n, typ int) {
+	header := func(n, level, typ int) {
 		out = le.AppendUint64(out, uint64(n))
-		out = le.AppendUint32(out, unix.SOL_SOCKET)
+		out = le.AppendUint32(out, uint32(level))
 		out = le.AppendUint32(out, uint32(typ))
 	}
 	advance := func(start, full int) {
@@ -548,21 +555,25 @@ func buildControl(t *kernel.Task, r *socket.RecvMsg, h msghdr, flags int) ([]byt
 			out = append(out, 0)
 		}
 	}
-	if r.Creds != nil {
+	// put is Linux's put_cmsg: no room for a header drops the message,
+	// too little for its data cuts it; either sets MSG_CTRUNC.
+	put := func(level, typ int, data []byte) {
 		avail := space - len(out)
-		data := r.Creds.Bytes()
 		if avail < cmsgHdr {
 			msgFlags |= unix.MSG_CTRUNC
-		} else {
-			start, cmlen := len(out), cmsgHdr+len(data)
-			if avail < cmlen {
-				msgFlags |= unix.MSG_CTRUNC
-				cmlen = avail
-			}
-			header(cmlen, unix.SCM_CREDENTIALS)
-			out = append(out, data[:cmlen-cmsgHdr]...)
-			advance(start, cmsgHdr+len(data))
+			return
 		}
+		start, cmlen := len(out), cmsgHdr+len(data)
+		if avail < cmlen {
+			msgFlags |= unix.MSG_CTRUNC
+			cmlen = avail
+		}
+		header(cmlen, level, typ)
+		out = append(out, data[:cmlen-cmsgHdr]...)
+		advance(start, cmsgHdr+len(data))
+	}
+	if r.Creds != nil {
+		put(unix.SOL_SOCKET, unix.SCM_CREDENTIALS, r.Creds.Bytes())
 	}
 	if len(r.Rights) > 0 {
 		fdmax := 0
@@ -575,7 +586,7 @@ func buildControl(t *kernel.Task, r *socket.RecvMsg, h msghdr, flags int) ([]byt
 		}
 		if len(fds) > 0 {
 			start := len(out)
-			header(cmsgHdr+4*len(fds), unix.SCM_RIGHTS)
+			header(cmsgHdr+4*len(fds), unix.SOL_SOCKET, unix.SCM_RIGHTS)
 			for _, fd := range fds {
 				out = le.AppendUint32(out, uint32(fd))
 			}
@@ -583,6 +594,9 @@ func buildControl(t *kernel.Task, r *socket.RecvMsg, h msghdr, flags int) ([]byt
 		}
 	}
 	r.Rights = nil
+	for _, c := range r.Control {
+		put(c.Level, c.Type, c.Data)
+	}
 	return out, msgFlags
 }
 

@@ -15,12 +15,18 @@ import (
 // queued, or with what was queued when a signal or SO_SNDTIMEO stopped
 // it); a datagram whole or not at all.
 func (s *Socket) Send(c *socket.Caller, m *socket.SendMsg) (int, error) {
-	m.Release() // no ancillary data travels on Internet sockets
+	m.Release() // descriptors and credentials do not travel on Internet sockets
 	if m.Flags&unix.MSG_OOB != 0 {
 		s.fam.unsupported("MSG_OOB on an Internet socket")
 		return 0, unix.EOPNOTSUPP
 	}
 	var opts tcpip.WriteOptions
+	if len(m.Control) > 0 && !s.stream() {
+		// tcp_sendmsg ignores IP control messages; udp checks them.
+		if err := s.sendControl(m.Control, &opts); err != nil {
+			return 0, err
+		}
+	}
 	opts.More = m.Flags&unix.MSG_MORE != 0
 	if len(m.To) > 0 {
 		if s.stream() {
@@ -149,6 +155,7 @@ func (s *Socket) Recv(c *socket.Caller, r *socket.RecvMsg) error {
 	r.Len = len(r.Data)
 	if !s.stream() {
 		r.From = encodeAddr(s.domain, res.RemoteAddr)
+		r.Control = recvControl(res.ControlMessages)
 		if res.Total > res.Count {
 			r.MsgFlags |= unix.MSG_TRUNC
 			if r.Flags&unix.MSG_TRUNC != 0 {

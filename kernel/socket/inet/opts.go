@@ -261,6 +261,15 @@ func (s *Socket) setIPOpt(name int, val []byte) error {
 	case unix.IP_RECVERR:
 		s.endpoint().SocketOptions().SetIPv4RecvError(v != 0)
 		return nil
+	case unix.IP_PKTINFO:
+		s.endpoint().SocketOptions().SetReceivePacketInfo(v != 0)
+		return nil
+	case unix.IP_RECVTTL:
+		s.endpoint().SocketOptions().SetReceiveTTL(v != 0)
+		return nil
+	case unix.IP_RECVTOS:
+		s.endpoint().SocketOptions().SetReceiveTOS(v != 0)
+		return nil
 	}
 	s.fam.unsupported("setsockopt SOL_IP option")
 	return unix.ENOPROTOOPT
@@ -294,6 +303,25 @@ func (s *Socket) setIPv6Opt(name int, val []byte) error {
 	case unix.IPV6_RECVERR:
 		s.endpoint().SocketOptions().SetIPv6RecvError(v != 0)
 		return nil
+	case unix.IPV6_RECVHOPLIMIT:
+		s.endpoint().SocketOptions().SetReceiveHopLimit(v != 0)
+		return nil
+	case unix.IPV6_RECVTCLASS:
+		s.endpoint().SocketOptions().SetReceiveTClass(v != 0)
+		return nil
+	case unix.IPV6_RECVPKTINFO:
+		s.endpoint().SocketOptions().SetIPv6ReceivePacketInfo(v != 0)
+		return nil
+	case unix.IPV6_TCLASS:
+		if v == -1 {
+			v = 0 // do_ipv6_setsockopt: -1 is the default
+		} else if v < 0 || v > 255 {
+			return unix.EINVAL
+		}
+		if s.stream() {
+			v &^= 3 // the ECN bits belong to TCP
+		}
+		return errno(s.endpoint().SetSockOptInt(tcpip.IPv6TrafficClassOption, v))
 	}
 	s.fam.unsupported("setsockopt SOL_IPV6 option")
 	return unix.ENOPROTOOPT
@@ -462,6 +490,12 @@ func (s *Socket) getIPOpt(name int) ([]byte, error) {
 		return le32(s.tos), nil
 	case unix.IP_RECVERR:
 		return le32(b2i(s.endpoint().SocketOptions().GetIPv4RecvError())), nil
+	case unix.IP_PKTINFO:
+		return le32(b2i(s.endpoint().SocketOptions().GetReceivePacketInfo())), nil
+	case unix.IP_RECVTTL:
+		return le32(b2i(s.endpoint().SocketOptions().GetReceiveTTL())), nil
+	case unix.IP_RECVTOS:
+		return le32(b2i(s.endpoint().SocketOptions().GetReceiveTOS())), nil
 	}
 	s.fam.unsupported("getsockopt SOL_IP option")
 	return nil, unix.ENOPROTOOPT
@@ -480,6 +514,18 @@ func (s *Socket) getIPv6Opt(name int) ([]byte, error) {
 		return le32(s.ttl), nil
 	case unix.IPV6_RECVERR:
 		return le32(b2i(s.endpoint().SocketOptions().GetIPv6RecvError())), nil
+	case unix.IPV6_RECVHOPLIMIT:
+		return le32(b2i(s.endpoint().SocketOptions().GetReceiveHopLimit())), nil
+	case unix.IPV6_RECVTCLASS:
+		return le32(b2i(s.endpoint().SocketOptions().GetReceiveTClass())), nil
+	case unix.IPV6_RECVPKTINFO:
+		return le32(b2i(s.endpoint().SocketOptions().GetIPv6ReceivePacketInfo())), nil
+	case unix.IPV6_TCLASS:
+		v, terr := s.endpoint().GetSockOptInt(tcpip.IPv6TrafficClassOption)
+		if terr != nil {
+			return nil, errno(terr)
+		}
+		return le32(v), nil
 	}
 	s.fam.unsupported("getsockopt SOL_IPV6 option")
 	return nil, unix.ENOPROTOOPT
