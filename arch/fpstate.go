@@ -60,6 +60,10 @@ func CheckFPState(cur, fp []byte) error {
 	return nil
 }
 
+// LegacyFPSize is the size of the legacy FXSAVE area that begins every
+// FP image: what a signal frame's image holds at least.
+const LegacyFPSize = fxsaveSize
+
 // offSWBytes is where the software-reserved part of the legacy area holds
 // fpx_sw_bytes: magic1, then extended_size, which say that the XSAVE
 // components follow and how long the image is.

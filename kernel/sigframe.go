@@ -114,7 +114,7 @@ func (t *Task) restoreFPState(fpAddr uint64) error {
 	if fpAddr == 0 {
 		return t.Thread.SetFPState(arch.InitFPState(cur))
 	}
-	head, err := t.CopyIn(fpAddr, min(len(cur), 512))
+	head, err := t.CopyIn(fpAddr, min(len(cur), arch.LegacyFPSize))
 	if err != nil {
 		return err
 	}

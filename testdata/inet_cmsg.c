@@ -69,6 +69,28 @@ static void roundtrip(const char *what, int tx, int rx, struct sockaddr *to, soc
 	show(&rm);
 }
 
+// int_cmsg sends "hi" with one int-valued control message (level, type,
+// value v) and prints the round trip; short cuts the payload to n bytes.
+static void int_cmsg(int tx, int rx, struct sockaddr *to, socklen_t tolen, int level, int type, const char *name, int v,
+		     int n) {
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} sc;
+	memset(&sc, 0, sizeof sc);
+	struct cmsghdr *c = &sc.align;
+	c->cmsg_level = level;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(n);
+	memcpy(CMSG_DATA(c), &v, n);
+	char what[48];
+	if (n == sizeof(int))
+		snprintf(what, sizeof what, "%s cmsg %d", name, v);
+	else
+		snprintf(what, sizeof what, "%s cmsg short", name);
+	roundtrip(what, tx, rx, to, tolen, &sc, sizeof sc, 256);
+}
+
 static void getopt_show(int s, int level, int name, const char *label) {
 	int v = -7;
 	socklen_t l = sizeof v;
@@ -99,27 +121,10 @@ static void v4(void) {
 	roundtrip("control 8 bytes", tx, rx, (struct sockaddr *)&a, al, NULL, 0, 8);
 	roundtrip("no control buffer", tx, rx, (struct sockaddr *)&a, al, NULL, 0, 0);
 
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} sc;
-	struct cmsghdr *c = &sc.align;
 	int ttls[] = {7, 0, 256};
-	for (int i = 0; i < 3; i++) {
-		memset(&sc, 0, sizeof sc);
-		c->cmsg_level = SOL_IP;
-		c->cmsg_type = IP_TTL;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &ttls[i], sizeof(int));
-		char what[32];
-		snprintf(what, sizeof what, "IP_TTL cmsg %d", ttls[i]);
-		roundtrip(what, tx, rx, (struct sockaddr *)&a, al, &sc, sizeof sc, 256);
-	}
-	memset(&sc, 0, sizeof sc);
-	c->cmsg_level = SOL_IP;
-	c->cmsg_type = IP_TTL;
-	c->cmsg_len = CMSG_LEN(2);
-	roundtrip("IP_TTL cmsg short", tx, rx, (struct sockaddr *)&a, al, &sc, sizeof sc, 256);
+	for (int i = 0; i < 3; i++)
+		int_cmsg(tx, rx, (struct sockaddr *)&a, al, SOL_IP, IP_TTL, "IP_TTL", ttls[i], sizeof(int));
+	int_cmsg(tx, rx, (struct sockaddr *)&a, al, SOL_IP, IP_TTL, "IP_TTL", 0, 2);
 	close(rx);
 	close(tx);
 }
@@ -146,44 +151,19 @@ static void v6(void) {
 	roundtrip("control 40 bytes", tx, rx, (struct sockaddr *)&a, al, NULL, 0, 40);
 	roundtrip("control 50 bytes", tx, rx, (struct sockaddr *)&a, al, NULL, 0, 50);
 
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} sc;
-	struct cmsghdr *c = &sc.align;
 	int hops[] = {9, -1, 255, 256, -2};
-	for (int i = 0; i < 5; i++) {
-		memset(&sc, 0, sizeof sc);
-		c->cmsg_level = SOL_IPV6;
-		c->cmsg_type = IPV6_HOPLIMIT;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &hops[i], sizeof(int));
-		char what[32];
-		snprintf(what, sizeof what, "IPV6_HOPLIMIT cmsg %d", hops[i]);
-		roundtrip(what, tx, rx, (struct sockaddr *)&a, al, &sc, sizeof sc, 256);
-	}
+	for (int i = 0; i < 5; i++)
+		int_cmsg(tx, rx, (struct sockaddr *)&a, al, SOL_IPV6, IPV6_HOPLIMIT, "IPV6_HOPLIMIT", hops[i], sizeof(int));
 	int tcs[] = {256, -2};
-	for (int i = 0; i < 2; i++) {
-		memset(&sc, 0, sizeof sc);
-		c->cmsg_level = SOL_IPV6;
-		c->cmsg_type = IPV6_TCLASS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &tcs[i], sizeof(int));
-		char what[32];
-		snprintf(what, sizeof what, "IPV6_TCLASS cmsg %d", tcs[i]);
-		roundtrip(what, tx, rx, (struct sockaddr *)&a, al, &sc, sizeof sc, 256);
-	}
-	memset(&sc, 0, sizeof sc);
-	c->cmsg_level = SOL_IPV6;
-	c->cmsg_type = IPV6_HOPLIMIT;
-	c->cmsg_len = CMSG_LEN(1);
-	roundtrip("IPV6_HOPLIMIT cmsg short", tx, rx, (struct sockaddr *)&a, al, &sc, sizeof sc, 256);
+	for (int i = 0; i < 2; i++)
+		int_cmsg(tx, rx, (struct sockaddr *)&a, al, SOL_IPV6, IPV6_TCLASS, "IPV6_TCLASS", tcs[i], sizeof(int));
+	int_cmsg(tx, rx, (struct sockaddr *)&a, al, SOL_IPV6, IPV6_HOPLIMIT, "IPV6_HOPLIMIT", 0, 1);
 	union {
 		char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} pc;
 	memset(&pc, 0, sizeof pc);
-	c = &pc.align;
+	struct cmsghdr *c = &pc.align;
 	c->cmsg_level = SOL_IPV6;
 	c->cmsg_type = IPV6_PKTINFO;
 	c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));

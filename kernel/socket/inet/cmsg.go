@@ -76,12 +76,9 @@ func (s *Socket) sendControl(cms []socket.Cmsg, opts *tcpip.WriteOptions) error 
 		case c.Level == unix.SOL_IP && s.domain == unix.AF_INET:
 			switch c.Type {
 			case unix.IP_TTL:
-				if len(c.Data) != 4 {
-					return unix.EINVAL
-				}
-				v := int32(le.Uint32(c.Data))
-				if v < 1 || v > 255 {
-					return unix.EINVAL
+				v, err := cmsgInt(c.Data, 1, 255)
+				if err != nil {
+					return err
 				}
 				opts.ControlMessages.HasTTL = true
 				opts.ControlMessages.TTL = uint8(v)
@@ -110,24 +107,18 @@ func (s *Socket) sendControl(cms []socket.Cmsg, opts *tcpip.WriteOptions) error 
 		case c.Level == unix.SOL_IPV6 && s.domain == unix.AF_INET6:
 			switch c.Type {
 			case unix.IPV6_HOPLIMIT:
-				if len(c.Data) != 4 {
-					return unix.EINVAL
-				}
-				v := int32(le.Uint32(c.Data))
-				if v < -1 || v > 255 {
-					return unix.EINVAL
+				v, err := cmsgInt(c.Data, -1, 255)
+				if err != nil {
+					return err
 				}
 				if v >= 0 { // -1: the socket's own
 					opts.ControlMessages.HasHopLimit = true
 					opts.ControlMessages.HopLimit = uint8(v)
 				}
 			case unix.IPV6_TCLASS:
-				if len(c.Data) != 4 {
-					return unix.EINVAL
-				}
-				v := int32(le.Uint32(c.Data))
-				if v < -1 || v > 255 {
-					return unix.EINVAL
+				v, err := cmsgInt(c.Data, -1, 255)
+				if err != nil {
+					return err
 				}
 				if v >= 0 {
 					s.fam.unsupported("sendmsg IPV6_TCLASS control message")
@@ -163,4 +154,18 @@ func (s *Socket) sendControl(cms []socket.Cmsg, opts *tcpip.WriteOptions) error 
 		}
 	}
 	return nil
+}
+
+// cmsgInt is the int payload of a control message, EINVAL unless it is
+// exactly an int within lo..hi (ip_cmsg_send and ip6_datagram_send_ctl
+// check each int-valued message so).
+func cmsgInt(data []byte, lo, hi int32) (int32, error) {
+	if len(data) != 4 {
+		return 0, unix.EINVAL
+	}
+	v := int32(binary.LittleEndian.Uint32(data))
+	if v < lo || v > hi {
+		return 0, unix.EINVAL
+	}
+	return v, nil
 }
