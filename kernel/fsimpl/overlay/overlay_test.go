@@ -61,13 +61,9 @@ func dirOf(p string) string {
 }
 
 // stack makes an overlay of the layers (top first) with a fresh upper.
-func stack(t *testing.T, opts Options, lowers ...*memfs.FS) (*FS, *vfs.VFS) {
+func stack(t *testing.T, opts Options, lowers ...vfs.FileSystem) (*FS, *vfs.VFS) {
 	t.Helper()
-	ls := make([]vfs.FileSystem, len(lowers))
-	for i, l := range lowers {
-		ls[i] = l
-	}
-	o, err := New(memfs.New(0), ls, opts)
+	o, err := New(memfs.New(0), lowers, opts)
 	must(t, "New", err)
 	return o, vfs.New(o)
 }
