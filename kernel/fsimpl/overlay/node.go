@@ -156,7 +156,7 @@ func (s *slot) drop() {
 	s.fs.mu.Lock()
 	defer s.fs.mu.Unlock()
 	if s.parent == nil {
-		return
+		return // forgotten already
 	}
 	if wp, ok := s.parent.children[s.name]; ok && wp == s.wp && wp.Value() == nil {
 		delete(s.parent.children, s.name)
