@@ -211,7 +211,9 @@ func runNative(t *testing.T, dir, script string, ro bool) (string, int) {
 func runRoot(t *testing.T, cfg sandbox.Config, script string) (string, int) {
 	t.Helper()
 	cfg.Platform = os.Getenv(harness.PlatformEnv)
-	cfg.User = &sandbox.User{UID: 1000, GID: 1000}
+	if cfg.User == nil {
+		cfg.User = &sandbox.User{UID: 1000, GID: 1000}
+	}
 	s, err := sandbox.New(cfg)
 	if err != nil {
 		t.Fatal(err)
