@@ -828,3 +828,29 @@ func TestConcurrentChanges(t *testing.T) {
 		t.Errorf("%d files after the changes, want 20", n)
 	}
 }
+
+// A full upper fails the changes that need a whiteout or a copy, with
+// ENOSPC, and leaves the merged view as it was.
+func TestFullUpper(t *testing.T) {
+	low := layer(t, "f=x", "d/g=y", "e/")
+	o, err := New(memfs.New(4096), []vfs.FileSystem{low}, Options{}) // room for the root only
+	must(t, "New", err)
+	v := vfs.New(o)
+	for _, tc := range []struct {
+		name string
+		op   func() error
+	}{
+		{"unlink", func() error { return v.Unlink("/f") }},
+		{"rmdir", func() error { return v.Rmdir("/e") }},
+		{"rename", func() error { return v.Rename("/f", "/f2") }},
+		{"chmod", func() error { return v.Chmod("/d/g", 0o600, true) }},
+		{"create", func() error { _, err := v.Open("/n", unix.O_WRONLY|unix.O_CREAT, 0o644); return err }},
+	} {
+		wantErrno(t, tc.name, tc.op(), unix.ENOSPC)
+	}
+	wantList(t, v, "/", "d", "e", "f")
+	wantList(t, v, "/d", "g")
+	if st, _ := v.Stat("/d/g", false); st.Mode&0o777 != 0o644 {
+		t.Errorf("mode %#o", st.Mode)
+	}
+}
