@@ -347,6 +347,7 @@ func (d dirNode) Unlink(name string) error {
 	if err != nil {
 		return err
 	}
+	fs.lowerNameGone(c)
 	fs.forget(c)
 	return nil
 }
@@ -469,7 +470,10 @@ func (d dirNode) Rename(oldName string, newDir vfs.DirNode, newName string) erro
 	if err != nil {
 		return err
 	}
-	ou := d.upper().(vfs.DirNode)
+	ou, err := fs.upperDir(d.base)
+	if err != nil {
+		return err
+	}
 	// Whatever the new name leaves below must stay hidden.
 	dstWhiteout := dstFound.upperWhiteout || dst != nil && dst.whiteout
 	isDir := src.kind == unix.S_IFDIR
@@ -521,6 +525,7 @@ func (d dirNode) Rename(oldName string, newDir vfs.DirNode, newName string) erro
 		_ = ou.Rename(tmp, ou, oldName) // the old name is free now
 	}
 	if dst != nil {
+		fs.lowerNameGone(dst)
 		fs.forget(dst)
 	}
 	if wp, ok := d.children[oldName]; ok && wp.Value() == src {

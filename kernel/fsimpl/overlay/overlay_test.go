@@ -494,8 +494,13 @@ func TestHardLinks(t *testing.T) {
 		must(t, "link", v.Link("/f", "/h", false))
 		a, _ := v.Stat("/f", false)
 		h, _ := v.Stat("/h", false)
-		if a.Ino != before.Ino || h.Ino != a.Ino || h.Nlink != 2 {
-			t.Errorf("ino %#x %#x %#x nlink %d", before.Ino, a.Ino, h.Ino, h.Nlink)
+		// f, h and the lower d/f2: three names of one file.
+		if a.Ino != before.Ino || h.Ino != a.Ino || h.Nlink != 3 || a.Nlink != 3 {
+			t.Errorf("ino %#x %#x %#x nlink %d %d", before.Ino, a.Ino, h.Ino, h.Nlink, a.Nlink)
+		}
+		must(t, "unlink d/f2", v.Unlink("/d/f2"))
+		if st, _ := v.Stat("/h", false); st.Nlink != 2 {
+			t.Errorf("nlink after removing the lower name: %d", st.Nlink)
 		}
 		writeFile(t, v, "/h", "via h")
 		if mustRead(t, v, "/f") != "via h" {
