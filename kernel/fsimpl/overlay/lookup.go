@@ -68,7 +68,10 @@ func (fs *FS) resolve(p *base, name string) (found, error) {
 			break // a non-directory ends the stack; so does an opaque upper
 		}
 		f.dirs = append(f.dirs, layerDir{layer: ld.layer, dir: d})
-		if lowerOpaque(d) {
+		if lowerOpaque(d) || lowerWhiteout(ld.dir, name) {
+			// Opaque; or whited out and made again in this layer
+			// (OCI: a layer's whiteout hides the layers below it, so
+			// the directory holds only this layer's entries).
 			break
 		}
 	}

@@ -190,15 +190,18 @@ func TestReadThroughAndShadowing(t *testing.T) {
 }
 
 func TestWhiteoutsAndOpaque(t *testing.T) {
-	bottom := layer(t, "gone=x", "keep=k", "d/old=o", "d/sub/deep=d", "o/hidden=h", "o/also=h", "w/a=a", "w/b=b")
-	middle := layer(t, ".wh.gone=", "d/.wh.old=", "o/.wh..wh..opq=", "o/new=n", "w/c=c")
+	bottom := layer(t, "gone=x", "keep=k", "d/old=o", "d/sub/deep=d", "o/hidden=h", "o/also=h", "w/a=a", "w/b=b",
+		"keepdir/stale=s")
+	middle := layer(t, ".wh.gone=", "d/.wh.old=", "o/.wh..wh..opq=", "o/new=n", "w/c=c",
+		".wh.keepdir=", "keepdir/fresh=f")
 	top := layer(t, "w/.wh.b=", ".wh.nothing=")
 	_, v := stack(t, Options{}, top, middle, bottom)
-	wantList(t, v, "/", "d", "keep", "o", "w")
+	wantList(t, v, "/", "d", "keep", "keepdir", "o", "w")
+	wantList(t, v, "/keepdir", "fresh") // whited out and made again in one layer
 	wantList(t, v, "/d", "sub")
 	wantList(t, v, "/o", "new")
 	wantList(t, v, "/w", "a", "c")
-	for _, p := range []string{"/gone", "/d/old", "/o/hidden", "/w/b", "/.wh.gone", "/d/.wh.old", "/o/.wh..wh..opq", "/nothing"} {
+	for _, p := range []string{"/keepdir/stale", "/gone", "/d/old", "/o/hidden", "/w/b", "/.wh.gone", "/d/.wh.old", "/o/.wh..wh..opq", "/nothing"} {
 		_, err := v.Stat(p, false)
 		wantErrno(t, "stat "+p, err, unix.ENOENT)
 	}
