@@ -69,7 +69,7 @@ func stack(t *testing.T, opts Options, lowers ...vfs.FileSystem) (*FS, *vfs.VFS)
 	return o, vfs.New(o)
 }
 
-func must(t *testing.T, what string, err error) {
+func must(t testing.TB, what string, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
