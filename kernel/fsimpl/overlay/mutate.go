@@ -365,6 +365,9 @@ func (d dirNode) Rmdir(name string) error {
 	if c.kind != unix.S_IFDIR {
 		return unix.ENOTDIR
 	}
+	if len(c.covers) > 0 {
+		return unix.EBUSY // it holds the covering files (a bind mount's point)
+	}
 	if ok, err := fs.empty(c); err != nil {
 		return err
 	} else if !ok {
@@ -455,6 +458,8 @@ func (d dirNode) Rename(oldName string, newDir vfs.DirNode, newName string) erro
 			return unix.ENOTDIR
 		case src.kind != unix.S_IFDIR && dst.kind == unix.S_IFDIR:
 			return unix.EISDIR
+		case len(dst.covers) > 0:
+			return unix.EBUSY
 		case dst.kind == unix.S_IFDIR:
 			if ok, err := fs.empty(dst); err != nil {
 				return err

@@ -726,6 +726,8 @@ func TestCover(t *testing.T) {
 	}
 	wantErrno(t, "unlink covered", v.Unlink("/etc/hosts"), unix.EBUSY)
 	wantErrno(t, "rename over covered", v.Rename("/etc/passwd", "/etc/hostname"), unix.EBUSY)
+	must(t, "mkdir", v.Mkdir("/empty", 0o755))
+	wantErrno(t, "rename over the covered dir", v.Rename("/empty", "/etc"), unix.EBUSY)
 	writeFile(t, v, "/etc/new", "n")
 	f, err := v.Open("/etc", unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	must(t, "opendir", err)
@@ -738,6 +740,11 @@ func TestCover(t *testing.T) {
 	if !slices.Equal(names, []string{".", "..", "hostname", "hosts", "new", "passwd"}) {
 		t.Errorf("ls /etc: %q", names)
 	}
+	// Emptied of the image's files, it still holds the covering ones.
+	for _, n := range []string{"/etc/new", "/etc/passwd", "/etc/hosts"} {
+		v.Unlink(n)
+	}
+	wantErrno(t, "rmdir the covered dir", v.Rmdir("/etc"), unix.EBUSY)
 }
 
 func TestNodeIdentity(t *testing.T) {
