@@ -84,7 +84,7 @@ type FS struct {
 	ro     bool
 	dev    uint64
 
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	root *base
 	// linkMu guards links, which follows the lower files with several
 	// hard links whose names the guest changed, by origin inode number
