@@ -51,7 +51,7 @@
 // own locks, always taken after it, and FS.linkMu (links.go) is taken
 // last. Copy-up copies a file's bytes under FS.mu, so a large copy-up
 // holds up the overlay's other calls meanwhile. Stat and the I/O of open
-// files take no overlay lock.
+// files take no overlay lock (but linkMu, for a file with several links).
 package overlay
 
 import (
