@@ -67,7 +67,10 @@ type Options struct {
 // is litebox's own number ("tarf"), in no other file system's way.
 const Magic = 0x74617266
 
-// FS is one tar file served read-only.
+// FS is one tar file served read-only. Nothing in it changes after New,
+// so one FS is safe for concurrent use and may be mounted in any number
+// of sandboxes at once (one index in memory for every sandbox of an
+// image); Close it after the last of them is done.
 type FS struct {
 	r      io.ReaderAt
 	size   int64
