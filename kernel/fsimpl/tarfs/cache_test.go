@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -80,6 +81,44 @@ func TestCache(t *testing.T) {
 		t.Errorf("unwritable cache: %v", err)
 	} else {
 		fs.Close()
+	}
+}
+
+// TestCacheNotAFile: a FIFO or a symlink where the index should be is
+// ignored (and replaced), without blocking.
+func TestCacheNotAFile(t *testing.T) {
+	tarPath := writeTar(t, sampleTar(t))
+	for _, kind := range []string{"fifo", "symlink"} {
+		dir := t.TempDir()
+		p := cachePath(dir, testKey)
+		var err error
+		if kind == "fifo" {
+			err = unix.Mkfifo(p, 0o600)
+		} else {
+			// A valid index of this very tar, but behind a link.
+			other := filepath.Join(t.TempDir(), "index")
+			open(t, tarPath, Options{IndexDir: filepath.Dir(other), Key: testKey})
+			if err = os.Rename(cachePath(filepath.Dir(other), testKey), other); err == nil {
+				err = os.Symlink(other, p)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if open(t, tarPath, Options{IndexDir: dir, Key: testKey}).Cached() {
+			t.Errorf("%s: used", kind)
+		}
+		if !open(t, tarPath, Options{IndexDir: dir, Key: testKey}).Cached() {
+			t.Errorf("%s: not replaced by a good index", kind)
+		}
+	}
+	// A FIFO given as the tar is an error, at once.
+	fifo := filepath.Join(t.TempDir(), "fifo.tar")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(fifo, Options{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("fifo as the tar: %v", err)
 	}
 }
 

@@ -82,7 +82,9 @@ type FS struct {
 
 // Open opens the tar file at path and serves it; Close closes the file.
 func Open(path string, opts Options) (*FS, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO in place of the tar must not hang us before the
+	// regular-file check below (it means nothing for regular files).
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("tarfs: %w", err)
 	}
