@@ -49,7 +49,9 @@ var (
 	ErrEscape = errors.New("tar entry escapes the root")
 	// ErrUnsupported: a valid tar that tarfs cannot serve in place
 	// (sparse files, entry types that are neither files, directories,
-	// links nor devices, an index beyond the 32-bit limits).
+	// links nor devices, names longer than PATH_MAX, more implied
+	// directories than the tar's size allows, an index beyond the 32-bit
+	// limits).
 	ErrUnsupported = errors.New("unsupported tar")
 )
 
