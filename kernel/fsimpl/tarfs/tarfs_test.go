@@ -68,7 +68,23 @@ func newFS(t testing.TB, data []byte) *FS {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	// Every index build makes passes the checks of a cached one, and
+	// comes back from the cache format unchanged.
+	if err := fs.idx.check(fs.size); err != nil {
+		t.Fatalf("built index fails its check: %v", err)
+	}
+	back, err := decodeIndex(encodeIndex(fs.idx, "sha256:k", fs.size), "sha256:k", fs.size)
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if !sameIndex(back, fs.idx) {
+		t.Fatalf("index changed through the cache format")
+	}
 	return fs
+}
+
+func sameIndex(a, b *index) bool {
+	return slices.Equal(a.inodes, b.inodes) && slices.Equal(a.dirents, b.dirents) && a.strs == b.strs && a.xattrs == b.xattrs
 }
 
 // walk resolves a clean relative path with Lookup, following nothing.
@@ -495,6 +511,8 @@ func TestErrors(t *testing.T) {
 		{"sparse-gnu", gnuSparse, ErrUnsupported, `"sparse"`},
 		{"bad-type", slices.Concat(rawHeader("vol", 'V', 0), make([]byte, 1024)), ErrUnsupported, `"vol"`},
 		{"empty-symlink", mkTar(t, symlink("s", "")), ErrCorrupt, `"s"`},
+		{"long-name", mkTar(t, ent{tar.Header{Typeflag: tar.TypeReg, Name: strings.Repeat("a/", 2048) + "f", Format: tar.FormatPAX}, ""}), ErrUnsupported, "4095"},
+		{"implied-dirs", impliedBomb(t), ErrUnsupported, "implied directories"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := New(bytes.NewReader(c.data), int64(len(c.data)), Options{})
@@ -507,6 +525,16 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// impliedBomb is a small tar whose names imply many directories: 100
+// entries of about 5 KB each naming 2,000 new ones.
+func impliedBomb(t *testing.T) []byte {
+	var ents []ent
+	for i := range 100 {
+		ents = append(ents, ent{tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("%d/", i) + strings.Repeat("a/", 2000) + "f", Format: tar.FormatPAX}, ""})
+	}
+	return mkTar(t, ents...)
 }
 
 // rawHeader is a ustar header block made by hand, for what archive/tar
