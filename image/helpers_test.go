@@ -68,8 +68,10 @@ func gzLayer(t testing.TB, files map[string]string) v1.Layer {
 }
 
 func rawLayer(t testing.TB, files map[string]string) v1.Layer {
-	return static.NewLayer(tarOf(t, files), types.OCIUncompressedLayer)
+	return rawLayerBytes(tarOf(t, files))
 }
+
+func rawLayerBytes(b []byte) v1.Layer { return static.NewLayer(b, types.OCIUncompressedLayer) }
 
 // testImage is an OCI image of the layers (bottom first) for arch.
 func testImage(t testing.TB, arch string, cfg v1.Config, layers ...v1.Layer) v1.Image {

@@ -121,7 +121,7 @@ func (o *Options) openLayer(l layerSpec) (vfs.FileSystem, []io.Closer, error) {
 	fs, c, err := openTar(tarSec.reader(), tarSec.size, o.Store.IndexCache(), l.cacheKey())
 	if err != nil {
 		closeAll(closers)
-		return nil, nil, fmt.Errorf("%s: %v", l.name(), oneLine(err))
+		return nil, nil, fmt.Errorf("%s: %w", l.name(), err)
 	}
 	if c != nil {
 		closers = append(closers, c)

@@ -2,6 +2,8 @@ package image
 
 import (
 	"context"
+	"io"
+	"log"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
@@ -19,7 +21,7 @@ import (
 // A pulled image opens by its name, verified as any layout is.
 func TestOpenPulled(t *testing.T) {
 	ft := useFakeTar(t)
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
 	img := testImage(t, "amd64", v1.Config{Cmd: []string{"/bin/sh"}}, gzLayer(t, base), gzLayer(t, top))

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"io"
+	"log"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -23,7 +25,7 @@ import (
 // pushed serves an in-process registry on loopback with an image of arch
 // at NAME/test/img:TAG, and returns the registry's host:port.
 func serve(t *testing.T) string {
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	u, err := url.Parse(srv.URL)
 	if err != nil {
