@@ -2,20 +2,30 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 
 	"github.com/litebox-go/litebox/image"
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
+	"github.com/litebox-go/litebox/kernel/fsimpl/overlay"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/sandbox"
 )
 
-// rootView is a read-only view of the image's root, as the guest will
-// see it, for what litebox reads there before the sandbox exists
-// (/etc/passwd and /etc/group for --user).
+// rootView is a read-only view of the image's root, the layers stacked as
+// the guest will see them, for what litebox reads there before the
+// sandbox exists (/etc/passwd and /etc/group for --user).
 func rootView(im *image.Image) (*vfs.VFS, error) {
 	if len(im.Layers) == 1 {
 		return vfs.New(im.Layers[0]), nil
 	}
-	return nil, errors.New("images of several layers need the overlay file system (branch i13-overlay, not merged yet)")
+	top := slices.Clone(im.Layers)
+	slices.Reverse(top) // the overlay wants the top layer first
+	ov, err := overlay.New(memfs.New(0), top, overlay.Options{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("image layers: %w", err)
+	}
+	return vfs.New(ov), nil
 }
 
 // setRoot makes the image the sandbox's root.
