@@ -193,7 +193,8 @@ func newPullCmd(stdout io.Writer) *cobra.Command {
 		Short: "Copy an image from a registry into litebox's store",
 		Long: `Copy the linux/amd64 image NAME from its registry into litebox's local store,
 replacing an image of the same name, so that 'litebox run --image NAME' runs it
-without the network. Names are Docker's: a missing registry is Docker Hub, a
+without the network. The image is checked (every blob against its digest) and
+its layers are decompressed into the cache at once. Names are Docker's: a missing registry is Docker Hub, a
 missing tag "latest". litebox itself makes the requests (with the credentials
 of ~/.docker/config.json, if any); no guest is involved.`,
 		Example: `  litebox pull debian:bookworm-slim
@@ -213,6 +214,14 @@ of ~/.docker/config.json, if any); no guest is involved.`,
 			if err != nil {
 				return usageError{err}
 			}
+			// Open it once: every blob is checked and the layers decompressed
+			// and indexed now, so a bad image fails here and the first run
+			// starts as fast as the next ones.
+			im, err := image.Open(r, image.Options{Store: st})
+			if err != nil {
+				return usageError{err}
+			}
+			im.Close()
 			fmt.Fprintf(stdout, "%s %s\n", e.Name, e.Digest)
 			return nil
 		},
