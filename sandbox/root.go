@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/fsimpl/cover"
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/fsimpl/overlay"
@@ -53,6 +54,10 @@ func rootFS(r *Root, tmp *memfs.FS, names *nameFiles) (*vfs.VFS, error) {
 		covering[name] = cover.NewFile(content)
 	}
 	fs := vfs.New(ovl)
+	// The sandbox builds the view (mount points, the covered /etc) as
+	// root: an image's root directory is root's, 0755. New gives the VFS
+	// the guest's credentials once the view is complete.
+	fs.SetCred(cred.New(0, 0, nil))
 	st, err := fs.Stat("/etc", true)
 	switch {
 	case err == nil && st.IsDir():

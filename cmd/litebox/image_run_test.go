@@ -53,7 +53,8 @@ func busyboxImage(t *testing.T) string {
 	add(&tar.Header{Name: "app/keep", Typeflag: tar.TypeReg, Uid: 1000, Gid: 1000}, []byte("keep\n"))
 	tw.Close()
 	bottom := b.Bytes()
-	top := tarBytes(t, entry{name: "etc/.wh.motd"}, entry{name: "app/data", body: "top\n"})
+	top := tarBytes(t, entry{name: "etc/", typ: tar.TypeDir}, entry{name: "etc/.wh.motd"},
+		entry{name: "app/", typ: tar.TypeDir, uid: 1000}, entry{name: "app/data", body: "top\n", uid: 1000})
 	img := imageOf(t, "amd64", v1.Config{
 		Cmd: []string{"/bin/sh", "-c", "echo from Cmd; id -u"}, Env: []string{"PATH=/bin", "FOO=bar"},
 		WorkingDir: "/app", User: "app",

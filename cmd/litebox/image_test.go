@@ -36,6 +36,7 @@ type entry struct {
 	name, body string
 	typ        byte
 	link       string
+	uid        int
 }
 
 func tarBytes(t *testing.T, entries ...entry) []byte {
@@ -43,7 +44,10 @@ func tarBytes(t *testing.T, entries ...entry) []byte {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Mode: 0o644, Typeflag: e.typ, Linkname: e.link, Size: int64(len(e.body))}
+		h := &tar.Header{Name: e.name, Mode: 0o644, Typeflag: e.typ, Linkname: e.link, Size: int64(len(e.body)), Uid: e.uid, Gid: e.uid}
+		if e.typ == tar.TypeDir {
+			h.Mode = 0o755
+		}
 		if e.typ == 0 {
 			h.Typeflag = tar.TypeReg
 		}

@@ -30,5 +30,9 @@ func rootView(im *image.Image) (*vfs.VFS, error) {
 
 // setRoot makes the image the sandbox's root.
 func setRoot(cfg *sandbox.Config, im *image.Image, readOnly bool) error {
-	return errors.New("an image root needs sandbox.Root (branch i13-overlay, not merged yet)")
+	if len(im.Layers) == 0 {
+		return errors.New("the image has no layers")
+	}
+	cfg.Root = &sandbox.Root{Layers: im.Layers, ReadOnly: readOnly}
+	return nil
 }
