@@ -3,12 +3,16 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/litebox-go/litebox/tests/harness"
 )
@@ -98,5 +102,72 @@ func TestRunImageGuest(t *testing.T) {
 	code, out, stderr = runGuest(t, "--image", "oci:"+dir, "--read-only", "--", "/bin/sh", "-c", "echo x > /app/x; echo y > /tmp/y && cat /tmp/y")
 	if out != "y\n" || !strings.Contains(stderr, "Read-only file system") {
 		t.Fatalf("--read-only: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+// The same image as a docker archive runs the same; a plain root as a
+// host directory or a compressed tar too.
+func TestRunOtherRootsGuest(t *testing.T) {
+	t.Setenv("LITEBOX_STORE", filepath.Join(t.TempDir(), "store"))
+	dir := busyboxImage(t)
+	script := `id -u; id -G; pwd; echo "$FOO"; cat /app/data; ls /; echo w > /app/w; cat /app/w; echo x > /x`
+	wantCode, want, wantErr := runGuest(t, "--image", "oci:"+dir, "--", "/bin/sh", "-c", script)
+	if wantCode != 1 || !strings.Contains(want, "bar\ntop\n") || !strings.Contains(wantErr, "can't create /x: Permission denied") {
+		t.Fatalf("oci run: exit %d, %q %q", wantCode, want, wantErr)
+	}
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := p.ImageIndex()
+	im, _ := idx.IndexManifest()
+	img, err := p.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "bb.tar")
+	tag, _ := name.NewTag("example.com/bb:1")
+	if err := tarball.WriteToFile(archive, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runGuest(t, "--image", "docker-archive:"+archive+":example.com/bb:1", "--", "/bin/sh", "-c", script)
+	if code != wantCode || out != want || stderr != wantErr {
+		t.Errorf("docker-archive: exit %d, stdout %q stderr %q; the oci run gave %q %q", code, out, stderr, want, wantErr)
+	}
+
+	// A root directory on the host: busybox and its applets.
+	root := t.TempDir()
+	bb, _ := os.ReadFile("/bin/busybox")
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "bin", "busybox"), bb, 0o755)
+	for _, a := range []string{"sh", "id", "ls", "cat"} {
+		os.Symlink("busybox", filepath.Join(root, "bin", a))
+	}
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc", "marker"), []byte("from the rootfs\n"), 0o644)
+	rscript := `export PATH=/bin; id -u; cat /etc/marker; ls /; echo w > /w && cat /w; ls /usr`
+	code, out, stderr = runGuest(t, "--rootfs", root, "--", "/bin/sh", "-c", rscript)
+	wantOut := "0\nfrom the rootfs\nbin\ndev\netc\nproc\ntmp\nw\n"
+	wantStderr := "ls: /usr: No such file or directory\n"
+	if code != 1 || out != wantOut || stderr != wantStderr {
+		t.Errorf("--rootfs DIR: exit %d, stdout %q, stderr %q; want 1, %q, %q", code, out, stderr, wantOut, wantStderr)
+	}
+	if _, err := os.Stat(filepath.Join(root, "w")); err == nil {
+		t.Error("the guest's write reached the host directory")
+	}
+	// The same tree as a .tar.gz.
+	var tb bytes.Buffer
+	zw := gzip.NewWriter(&tb)
+	tw := tar.NewWriter(zw)
+	if err := tw.AddFS(os.DirFS(root)); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	zw.Close()
+	tgz := filepath.Join(t.TempDir(), "root.tar.gz")
+	os.WriteFile(tgz, tb.Bytes(), 0o644)
+	code, out2, stderr2 := runGuest(t, "--rootfs", tgz, "--", "/bin/sh", "-c", rscript)
+	if code != 1 || out2 != wantOut || stderr2 != wantStderr {
+		t.Errorf("--rootfs FILE.tar.gz: exit %d, stdout %q, stderr %q; want 1, %q, %q", code, out2, stderr2, wantOut, wantStderr)
 	}
 }
