@@ -4,14 +4,20 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"io"
+	"log"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/litebox-go/litebox/tests/harness"
@@ -169,5 +175,34 @@ func TestRunOtherRootsGuest(t *testing.T) {
 	code, out2, stderr2 := runGuest(t, "--rootfs", tgz, "--", "/bin/sh", "-c", rscript)
 	if code != 1 || out2 != wantOut || stderr2 != wantStderr {
 		t.Errorf("--rootfs FILE.tar.gz: exit %d, stdout %q, stderr %q; want 1, %q, %q", code, out2, stderr2, wantOut, wantStderr)
+	}
+}
+
+// An image pulled from a registry on loopback runs by its name, the
+// registry gone.
+func TestRunPulledGuest(t *testing.T) {
+	st := filepath.Join(t.TempDir(), "store")
+	dir := busyboxImage(t)
+	p, _ := layout.FromPath(dir)
+	idx, _ := p.ImageIndex()
+	im, _ := idx.IndexManifest()
+	img, err := p.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	u, _ := url.Parse(srv.URL)
+	nm := u.Host + "/tools/busybox:1"
+	r, _ := name.ParseReference(nm)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "pull", "--store", st, nm); code != 0 {
+		t.Fatalf("pull: %d %s", code, stderr)
+	}
+	srv.Close()
+	code, out, stderr := runGuest(t, "--store", st, "--image", nm)
+	if code != 0 || out != "from Cmd\n1000\n" || stderr != "" {
+		t.Fatalf("pulled image run: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
