@@ -81,7 +81,18 @@ func (f *imageFlags) open(log *slog.Logger) (*image.Image, error) {
 		return image.OpenRootfs(f.rootfs, opts)
 	}
 	r, err := ref.Parse(f.image)
+	if err == nil && r.Kind == ref.Store {
+		_, err = st.Find(r.Name)
+	}
 	if err != nil {
+		// A path where a reference was expected: say how to spell it.
+		if fi, serr := os.Stat(f.image); serr == nil && r.Kind != ref.OCI && r.Kind != ref.DockerArchive {
+			kind := "docker-archive:"
+			if fi.IsDir() {
+				kind = "oci:"
+			}
+			return nil, fmt.Errorf("--image %s: a path is written %s%s (or use --rootfs for a plain root file system)", f.image, kind, f.image)
+		}
 		return nil, fmt.Errorf("--image: %w", err)
 	}
 	return image.Open(r, opts)

@@ -169,6 +169,8 @@ func TestRunImageErrors(t *testing.T) {
 		{"truncated gzip", []string{"--image", "oci:" + truncated}, "truncated gzip stream"},
 		{"not in the store", []string{"--image", "example.com/none:1"}, "image example.com/none:1 is not in the store"},
 		{"bad reference", []string{"--image", "dir:/x"}, `transport "dir" is not supported`},
+		{"a directory path", []string{"--image", okDir}, "a path is written oci:" + okDir},
+		{"a file path", []string{"--image", corruptTar}, "a path is written docker-archive:" + corruptTar},
 		{"rootfs missing", []string{"--rootfs", "/nonexistent/root"}, "--rootfs /nonexistent/root: stat /nonexistent/root: no such file or directory"},
 		{"rootfs corrupt tar", []string{"--rootfs", corruptTar}, "corrupt tar"},
 		{"rootfs truncated gzip", []string{"--rootfs", truncatedTgz}, "truncated gzip stream"},
@@ -280,5 +282,14 @@ func TestPullAndImages(t *testing.T) {
 		if code != exitUsage || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and one line with %q", tc.args, code, stderr, exitUsage, tc.want)
 		}
+	}
+}
+
+func TestExposedHint(t *testing.T) {
+	if h := exposedHint(image.Config{}); h != "" {
+		t.Errorf("hint without ports: %q", h)
+	}
+	if h := exposedHint(image.Config{ExposedPorts: []string{"53/udp", "8000/tcp"}}); h != "the image exposes 53/udp, 8000/tcp (publish with -p HOSTPORT:PORT)" {
+		t.Errorf("hint %q", h)
 	}
 }
