@@ -23,17 +23,21 @@ import (
 
 // imageFlags are run's flags that give the guest a root of its own.
 type imageFlags struct {
-	image    string
-	rootfs   string
-	readOnly bool
-	store    string
+	image      string
+	rootfs     string
+	readOnly   bool
+	store      string
+	entrypoint string
+	fs         *pflag.FlagSet
 }
 
 const imageHelp = "run the image `REF` as the root file system, with nothing of the host visible: oci:DIR[:TAG] (an OCI image layout), " +
 	"docker-archive:FILE[:NAME] (docker/podman save), or a NAME[:TAG] that litebox pull stored; its Entrypoint, Cmd, Env, WorkingDir and User apply"
 
 func (f *imageFlags) add(fs *pflag.FlagSet) {
+	f.fs = fs
 	fs.StringVar(&f.image, "image", "", imageHelp)
+	fs.StringVar(&f.entrypoint, "entrypoint", "", "replace the image's Entrypoint with `PROGRAM` (\"\": none) and drop its Cmd, as docker run --entrypoint")
 	fs.StringVar(&f.rootfs, "rootfs", "", "use `PATH`, a host directory (read-only) or a root file system tar (.tar, .tar.gz, .tar.zst), as the root file system, with nothing else of the host visible")
 	fs.BoolVar(&f.readOnly, "read-only", false, "make the --image or --rootfs root read-only (EROFS); /tmp, /dev/shm and --mount directories stay as they are")
 	addStoreFlag(fs, &f.store)
@@ -64,6 +68,8 @@ func (f *imageFlags) open(log *slog.Logger) (*image.Image, error) {
 		return nil, errors.New("--image and --rootfs are two roots: give one")
 	case f.readOnly && !f.any():
 		return nil, errors.New("--read-only needs --image or --rootfs (the default view is read-only already)")
+	case f.fs != nil && f.fs.Changed("entrypoint") && !f.any():
+		return nil, errors.New("--entrypoint needs --image or --rootfs")
 	case !f.any():
 		return nil, nil
 	}
@@ -96,6 +102,19 @@ func (f *imageFlags) open(log *slog.Logger) (*image.Image, error) {
 		return nil, fmt.Errorf("--image: %w", err)
 	}
 	return image.Open(r, opts)
+}
+
+// config is the image's config with --entrypoint applied: as Docker, it
+// replaces the Entrypoint and drops the image's Cmd.
+func (f *imageFlags) config(im *image.Image) image.Config {
+	cfg := im.Config
+	if f.fs != nil && f.fs.Changed("entrypoint") {
+		cfg.Entrypoint, cfg.Cmd = nil, nil
+		if f.entrypoint != "" {
+			cfg.Entrypoint = []string{f.entrypoint}
+		}
+	}
+	return cfg
 }
 
 // imageRun is what an image decides about a command: its program and

@@ -100,6 +100,11 @@ func TestRunImageGuest(t *testing.T) {
 	if code != 0 || out != "from Cmd\n1000\n" || stderr != "" {
 		t.Fatalf("Cmd run: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
+	// --entrypoint replaces the Entrypoint and drops the image's Cmd.
+	code, out, stderr = runGuest(t, "--image", "oci:"+dir, "--entrypoint", "/bin/echo", "--", "via", "entrypoint")
+	if code != 0 || out != "via entrypoint\n" || stderr != "" {
+		t.Fatalf("--entrypoint: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
 	code, out, _ = runGuest(t, "--image", "oci:"+dir, "--user", "0", "--", "/bin/ls", "/app")
 	if code != 0 || out != "data\nkeep\n" {
 		t.Fatalf("second run sees %q (exit %d), want the image's /app", out, code)

@@ -178,6 +178,8 @@ func TestRunImageErrors(t *testing.T) {
 		{"two roots", []string{"--image", "oci:" + okDir, "--rootfs", "/"}, "--image and --rootfs are two roots"},
 		{"read-only alone", []string{"--read-only", "--", "/bin/true"}, "--read-only needs --image or --rootfs"},
 		{"no program, no image", []string{}, "give a program to run"},
+		{"entrypoint alone", []string{"--entrypoint", "/bin/sh", "--", "x"}, "--entrypoint needs --image or --rootfs"},
+		{"entrypoint cleared, no command", []string{"--image", "oci:" + okDir, "--entrypoint", ""}, "the image has no Entrypoint or Cmd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, append([]string{"run"}, tc.args...)...)
