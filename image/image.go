@@ -125,6 +125,12 @@ func Open(r ref.Ref, opts Options) (*Image, error) {
 	case ref.DockerArchive:
 		return openArchive(r.Path, r.Tag, opts)
 	case ref.Store:
+		// Shared: a pull rewrites the store's index.json in place.
+		unlock, err := opts.Store.Lock(false)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 		dir, err := opts.Store.Find(r.Name)
 		if err != nil {
 			return nil, err

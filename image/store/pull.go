@@ -84,14 +84,23 @@ func (s *Store) Pull(ctx context.Context, r ref.Ref, opts PullOptions) (Entry, e
 	if err != nil {
 		return Entry{}, err
 	}
-	defer unlock()
 	p, err := s.layout()
+	unlock()
 	if err != nil {
 		return Entry{}, err
 	}
-	// The blobs are written to temporary files and renamed (the layout
-	// code does), so a pull that fails leaves no half blob under its name;
-	// the index names the image only once every blob is there.
+	// The download, outside the lock (runs of other images go on): the
+	// blobs are written to temporary files and renamed (the layout code
+	// does), so a pull that fails leaves no half blob under its name, and
+	// nothing names them until the index does.
+	if err := p.WriteImage(img); err != nil {
+		return Entry{}, fmt.Errorf("pull %s: %v", r.Name, oneLine(err))
+	}
+	if unlock, err = s.Lock(true); err != nil {
+		return Entry{}, err
+	}
+	defer unlock()
+	// The blobs are there: this only rewrites index.json.
 	if err := p.ReplaceImage(img, match.Annotation(RefName, r.Name),
 		layout.WithAnnotations(map[string]string{RefName: r.Name})); err != nil {
 		return Entry{}, fmt.Errorf("pull %s: %v", r.Name, oneLine(err))

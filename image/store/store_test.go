@@ -102,6 +102,24 @@ func TestPull(t *testing.T) {
 		t.Errorf("after the re-pull the store lists %+v %v; want only %s", l, err, d2)
 	}
 
+	// Two pulls at once (two litebox processes, or two goroutines): both
+	// succeed and the store names the image once.
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := s.Pull(context.Background(), r, store.PullOptions{})
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent pull: %v", err)
+		}
+	}
+	if l, err := s.List(); err != nil || len(l) != 1 {
+		t.Errorf("after concurrent pulls the store lists %+v %v", l, err)
+	}
+
 	for _, tc := range []struct{ name, err string }{
 		{host + "/test/arm:v1", "the image is linux/arm64; litebox runs only linux/amd64 images"},
 		{host + "/test/nope:v1", "pull " + host + "/test/nope:v1: "},
