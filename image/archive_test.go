@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -207,4 +208,54 @@ func TestOpenArchiveDockerSave(t *testing.T) {
 		_, err := openRef(t, newStore(t), "docker-archive:"+file)
 		checkErr(t, err, "not a docker archive: no manifest.json in the archive")
 	})
+}
+
+// Docker 25+ saves an OCI layout inside the archive: manifest.json names
+// blobs/sha256/HEX members, so the layers' stored digests are checked too
+// (compressed ones before decompression).
+func TestOpenArchiveOCIMembers(t *testing.T) {
+	ft := useFakeTar(t)
+	l1 := tarOf(t, base)
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(tarOf(t, top))
+	zw.Close()
+	gz := zb.Bytes()
+	cfg, _ := json.Marshal(map[string]any{"os": "linux", "architecture": "amd64",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffIDOf(l1), diffIDOf(tarOf(t, top))}}})
+	write := func(spoilGz bool) string {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		add := func(name string, b []byte) {
+			tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
+			tw.Write(b)
+		}
+		blob := func(b []byte) string { return "blobs/sha256/" + strings.TrimPrefix(diffIDOf(b), "sha256:") }
+		add(blob(cfg), cfg)
+		add(blob(l1), l1)
+		gzName := blob(gz)
+		if spoilGz {
+			// Same gzip stream, one more byte after it: still decompresses,
+			// but is not the blob its name says.
+			gz = append(append([]byte(nil), gz...), 0)
+		}
+		add(gzName, gz)
+		m, _ := json.Marshal([]map[string]any{{"Config": blob(cfg), "RepoTags": []string{"x:1"}, "Layers": []string{blob(l1), gzName}}})
+		add("manifest.json", m)
+		tw.Close()
+		file := filepath.Join(t.TempDir(), "oci.tar")
+		os.WriteFile(file, buf.Bytes(), 0o644)
+		return file
+	}
+	im, err := openRef(t, newStore(t), "docker-archive:"+write(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im.Close()
+	if len(ft.layers) != 2 || !reflect.DeepEqual(ft.layers[0].files, base) || !reflect.DeepEqual(ft.layers[1].files, top) {
+		t.Fatalf("layers read as %v", ft.layers)
+	}
+	_, err = openRef(t, newStore(t), "docker-archive:"+write(true))
+	checkErr(t, err, "layer 2 of 2 (sha256:")
+	checkErr(t, err, "digest mismatch")
 }
