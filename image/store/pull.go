@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -65,6 +66,9 @@ func (s *Store) Pull(ctx context.Context, r ref.Ref, opts PullOptions) (Entry, e
 		ropts = append(ropts, remote.WithTransport(opts.Transport))
 	} else if opts.Insecure {
 		t := remote.DefaultTransport.(*http.Transport).Clone()
+		if t.TLSClientConfig == nil {
+			t.TLSClientConfig = &tls.Config{}
+		}
 		t.TLSClientConfig.InsecureSkipVerify = true
 		ropts = append(ropts, remote.WithTransport(t))
 	}

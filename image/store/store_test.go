@@ -156,3 +156,35 @@ func TestDefaultDir(t *testing.T) {
 		}
 	}
 }
+
+// --insecure: a registry with a certificate nobody signed.
+func TestPullInsecureTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	srv.StartTLS()
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	img, _ = mutate.ConfigFile(img, cf)
+	r, _ := name.ParseReference(u.Host + "/tls/img:1")
+	if err := remote.Write(r, img, remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, _ := ref.ParseName(u.Host + "/tls/img:1")
+	if _, err := s.Pull(context.Background(), pr, store.PullOptions{}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("pull from an unverified TLS registry without --insecure: %v", err)
+	}
+	if _, err := s.Pull(context.Background(), pr, store.PullOptions{Insecure: true}); err != nil {
+		t.Errorf("pull --insecure: %v", err)
+	}
+}
