@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
+	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
 func TestOpenArchiveGGCR(t *testing.T) {
@@ -258,4 +262,47 @@ func TestOpenArchiveOCIMembers(t *testing.T) {
 	_, err = openRef(t, newStore(t), "docker-archive:"+write(true))
 	checkErr(t, err, "layer 2 of 2 (sha256:")
 	checkErr(t, err, "digest mismatch")
+}
+
+// Whatever the bytes, opening them as a docker archive is an error or an
+// image, never a panic.
+func FuzzOpenArchive(f *testing.F) {
+	useFake := func() func() {
+		old := openTar
+		openTar = func(r io.ReaderAt, size int64, indexDir, key string) (vfs.FileSystem, io.Closer, error) {
+			return memfs.New(0), nil, nil
+		}
+		return func() { openTar = old }
+	}
+	defer useFake()()
+	l := []byte("layer")
+	cfg, _ := json.Marshal(map[string]any{"os": "linux", "architecture": "amd64",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffIDOf(l)}}})
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	sum := diffIDOf(cfg)[7:]
+	for _, m := range []struct {
+		name string
+		b    []byte
+	}{{sum + ".json", cfg}, {"a/layer.tar", l}, {"manifest.json", []byte(`[{"Config":"` + sum + `.json","Layers":["a/layer.tar"]}]`)}} {
+		tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.b)), Typeflag: tar.TypeReg})
+		tw.Write(m.b)
+	}
+	tw.Close()
+	f.Add(buf.Bytes())
+	f.Add([]byte{})
+	s := newStore(f)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		file := filepath.Join(dir, "a.tar")
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		im, err := openArchive(file, "", Options{Store: s})
+		if err == nil {
+			im.Close()
+		} else if strings.Contains(err.Error(), "\n") {
+			t.Fatalf("a two-line error: %q", err)
+		}
+	})
 }
