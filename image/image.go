@@ -140,14 +140,4 @@ func Open(r ref.Ref, opts Options) (*Image, error) {
 	return nil, fmt.Errorf("image: bad reference kind %v", r.Kind)
 }
 
-// short abbreviates a digest for messages that already name it in full
-// elsewhere (lists of tags, of platforms).
-func short(h v1.Hash) string {
-	s := h.String()
-	if len(s) > 19 {
-		return s[:19]
-	}
-	return s
-}
-
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
