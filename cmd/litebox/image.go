@@ -151,7 +151,7 @@ func plan(cfg image.Config, cmdArgs, envSpecs []string, cwd, user string, readFi
 	r.user = u
 	base := append([]string(nil), cfg.Env...)
 	if !hasKey(base, "PATH") {
-		base = append(base, "PATH="+sandbox.DefaultPath)
+		base = append(base, "PATH="+imagePath)
 	}
 	if !hasKey(base, "HOME") {
 		base = append(base, "HOME="+home)
@@ -165,6 +165,10 @@ func plan(cfg image.Config, cmdArgs, envSpecs []string, cwd, user string, readFi
 	}
 	return r, nil
 }
+
+// imagePath is the PATH of an image whose Env has none: Docker's, since
+// images are built for it (their tools may live in /sbin too).
+const imagePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 func hasKey(env []string, key string) bool {
 	for _, kv := range env {
