@@ -288,11 +288,14 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 	ownBytes, ownInodes := tmp.Used(), tmp.Inodes()
 	fds := &hostfs.FDBudget{Max: hostFDsCap()}
 	var fs *vfs.VFS
+	fms, err := fileMounts(cfg, hostfs.Options{OwnerAsGuest: true, Owner: cfg.hostOwner(), FDs: fds, Memory: budget})
+	if err != nil {
+		return nil, nil, err
+	}
 	if cfg.Root != nil {
 		// An image root: its layers and nothing of the host's but the
 		// mounts (root.go).
-		var err error
-		if fs, err = rootFS(cfg.Root, tmp, names); err != nil {
+		if fs, err = rootFS(cfg.Root, tmp, names, fileCovers(fms)); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -319,6 +322,9 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 		return nil, nil, fmt.Errorf("chmod /dev/shm: %w", err)
 	}
 	for _, m := range cfg.Mounts {
+		if isFileMount(m) {
+			continue // covering nodes of the root (filebind.go)
+		}
 		if m.Tmpfs != nil {
 			if err := mountTmpfs(fs, tmp, m); err != nil {
 				return nil, nil, err
@@ -329,6 +335,9 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 			Owner: cfg.hostOwner(), FDs: fds, Memory: budget}); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := checkFileMounts(fs, fms); err != nil {
+		return nil, nil, err
 	}
 	// Granted when the view is complete (New adds /proc).
 	return fs, func() { tmp.RaiseLimits(tmp.Used()-ownBytes, tmp.Inodes()-ownInodes) }, nil
