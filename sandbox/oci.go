@@ -5,6 +5,10 @@ import (
 	"log/slog"
 	"path"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel"
+
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
@@ -113,3 +117,37 @@ func mountTmpfs(fs *vfs.VFS, tmp *memfs.FS, m Mount) error {
 type readOnlyFS struct{ *memfs.FS }
 
 func (readOnlyFS) ReadOnly() bool { return true }
+
+// creds are the credentials of the command's first process: its own user
+// and capability sets, else the sandbox's (nil: the kernel's initial ones).
+func (c *Cmd) creds() *cred.Creds {
+	if c.User == nil && c.Capabilities == nil {
+		return nil
+	}
+	u := c.sb.cfg.user()
+	if c.User != nil {
+		u = *c.User
+	}
+	cr := cred.New(u.UID, u.GID, u.Groups)
+	if k := c.Capabilities; k != nil {
+		cr = cr.WithCaps(k.Bounding, k.Effective, k.Permitted, k.Inheritable, k.Ambient)
+	}
+	return cr
+}
+
+// setup applies the command's umask and rlimits to its first process,
+// before it runs.
+func (c *Cmd) setup(p *kernel.Process) error {
+	if c.Umask != nil {
+		if *c.Umask > 0o777 {
+			return fmt.Errorf("umask %#o out of range", *c.Umask)
+		}
+		p.Umask(*c.Umask)
+	}
+	for _, r := range c.Rlimits {
+		if err := p.SetupRlimit(r.Resource, unix.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
+			return fmt.Errorf("rlimit %d (soft %d, hard %d): %w", r.Resource, r.Soft, r.Hard, err)
+		}
+	}
+	return nil
+}

@@ -160,3 +160,22 @@ type Process struct {
 	// Unapplied are the process's settings litebox does not apply.
 	Unapplied []sandbox.Unapplied
 }
+
+// Command returns the sandbox command that runs p in sb: its program,
+// arguments, environment (empty when the spec gives none, not litebox's
+// default), working directory, user, umask, rlimits and capabilities.
+// Stdio and the terminal are the caller's to set.
+func (p *Process) Command(sb *sandbox.Sandbox) *sandbox.Cmd {
+	c := sb.Command(p.Args[0], p.Args[1:]...)
+	c.Env = p.Env
+	if c.Env == nil {
+		c.Env = []string{}
+	}
+	c.Dir = p.Cwd
+	u := p.User
+	c.User = &u
+	c.Umask = p.Umask
+	c.Rlimits = p.Rlimits
+	c.Capabilities = p.Capabilities
+	return c
+}

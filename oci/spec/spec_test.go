@@ -150,8 +150,8 @@ func TestRuncDefaults(t *testing.T) {
 			if p.NetNS != "" {
 				t.Errorf("netns = %q, want none (no path)", p.NetNS)
 			}
-			if cfg.Limits != (sandbox.Limits{}) {
-				t.Errorf("limits = %+v, want none", cfg.Limits)
+			if cfg.Limits != (sandbox.Limits{NoFile: 1024}) {
+				t.Errorf("limits = %+v, want NoFile 1024 only (its rlimit)", cfg.Limits)
 			}
 		})
 	}

@@ -56,6 +56,13 @@ func Translate(s *specs.Spec, bundle string) (_ *Plan, err error) {
 	cfg.Unapplied = append(cfg.Unapplied, proc.Unapplied...)
 	u := proc.User
 	cfg.User = &u
+	for _, r := range proc.Rlimits {
+		if r.Resource == unix.RLIMIT_NOFILE {
+			// The sandbox's descriptor cap is what the spec allows: a
+			// guest told it may hold this many must be able to.
+			cfg.Limits.NoFile = int(min(r.Hard, 1<<20))
+		}
+	}
 	if err := p.root(s.Root, bundle); err != nil {
 		return nil, err
 	}
