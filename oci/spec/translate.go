@@ -478,7 +478,7 @@ func (p *Plan) cpu(c *specs.LinuxCPU) {
 		return strings.Join(parts, " ")
 	}()
 	if what != "" {
-		p.unapplied("linux.resources.cpu", what, "CPU quotas are not applied yet")
+		p.unapplied("linux.resources.cpu", what, "no per-sandbox CPU bandwidth control in litebox yet (nor a host cgroup): not applied")
 	}
 }
 
