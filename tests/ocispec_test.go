@@ -82,6 +82,14 @@ func runcDefault(t *testing.T) *specs.Spec {
 // and the exit status.
 func runBundle(t *testing.T, dir string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runBundleExec(t, dir, nil)
+}
+
+// runBundleExec is runBundle, but with exec set it runs the bundle's
+// process and then exec (translated as an exec's process.json is) in the
+// same sandbox, as `runtime exec` does, and returns exec's results.
+func runBundleExec(t *testing.T, dir string, exec *specs.Process) (stdout, stderr string, code int) {
+	t.Helper()
 	s, err := spec.Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +108,18 @@ func runBundle(t *testing.T, dir string) (stdout, stderr string, code int) {
 	}
 	defer sb.Close()
 	cmd := plan.Process.Command(sb)
+	if exec != nil {
+		var first bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &first, &first
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("the bundle's process: %v\n%s", err, first.String())
+		}
+		p, err := spec.TranslateProcess(exec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd = p.Command(sb)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
@@ -161,11 +181,12 @@ func TestOCIProcessSettings(t *testing.T) {
 		user    specs.User
 		caps    *specs.LinuxCapabilities
 		setpriv []string
+		exec    bool // run as an exec's process in a sandbox whose own process is runc's default root
 	}{
 		// runc's default: root with three capabilities (the ambient ones
 		// cannot be raised without inheritable ones, in runc as here).
 		{"runc-default-root", specs.User{UID: 0, GID: 0, Umask: ptrU32(0o027)}, nil,
-			[]string{"--clear-groups", "--bounding-set=-all,+audit_write,+kill,+net_bind_service", "--inh-caps=-all"}},
+			[]string{"--clear-groups", "--bounding-set=-all,+audit_write,+kill,+net_bind_service", "--inh-caps=-all"}, false},
 		{"user-with-ambient", specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}, Umask: ptrU32(0o022)},
 			&specs.LinuxCapabilities{
 				Bounding:    []string{"CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN"},
@@ -175,7 +196,15 @@ func TestOCIProcessSettings(t *testing.T) {
 				Ambient:     []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"},
 			},
 			[]string{"--reuid=1000", "--regid=1000", "--groups=10,20", "--inh-caps=-all,+kill,+net_bind_service",
-				"--ambient-caps=+kill,+net_bind_service", "--bounding-set=-all,+kill,+net_bind_service,+chown"}},
+				"--ambient-caps=+kill,+net_bind_service", "--bounding-set=-all,+kill,+net_bind_service,+chown"}, false},
+		{"exec-as-user", specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}, Umask: ptrU32(0o077)},
+			&specs.LinuxCapabilities{
+				Bounding:  []string{"CAP_KILL", "CAP_CHOWN"},
+				Effective: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"},
+				Inheritable: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"},
+			},
+			[]string{"--reuid=1000", "--regid=1000", "--groups=10,20", "--inh-caps=-all,+kill",
+				"--ambient-caps=+kill", "--bounding-set=-all,+kill,+chown"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := runcDefault(t)
@@ -195,7 +224,19 @@ func TestOCIProcessSettings(t *testing.T) {
 				prl = append(prl, "--"+r.prlimit+"="+prlimitValue(r.soft)+":"+prlimitValue(r.hard))
 			}
 			dir := ociBundle(t, s, map[string]string{"ocispec": prog})
-			got, stderr, code := runBundle(t, dir)
+			var got, stderr string
+			var code int
+			if tc.exec {
+				// The bundle's own process is runc's default (root, three
+				// capabilities, NOFILE 1024), the exec's is tc's.
+				execProc := *s.Process
+				d := runcDefault(t)
+				d.Process.Args = []string{"/ocispec"}
+				dir = ociBundle(t, d, map[string]string{"ocispec": prog})
+				got, stderr, code = runBundleExec(t, dir, &execProc)
+			} else {
+				got, stderr, code = runBundle(t, dir)
+			}
 			if code != 0 {
 				t.Fatalf("guest exit %d\nstdout:\n%s\nstderr:\n%s", code, got, stderr)
 			}
