@@ -596,6 +596,9 @@ func (s *Sandbox) watchLimits(hit func(reason string), killing func()) (stop fun
 		})
 		go func() { <-done; t.Stop() }()
 	}
+	if lim.CPUs > 0 {
+		go s.shareCPU(done)
+	}
 	if lim.CPUTime > 0 {
 		go func() {
 			defer s.kernel.Recover()

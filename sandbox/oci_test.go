@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -202,5 +203,14 @@ func TestFileMountErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestCPUShareBadValues(t *testing.T) {
+	for _, lim := range []sandbox.Limits{{CPUs: -1}, {CPUs: 1, CPUPeriod: time.Microsecond}, {CPUs: 1, CPUPeriod: 2 * time.Second}} {
+		if s, err := sandbox.New(sandbox.Config{Limits: lim}); err == nil {
+			s.Close()
+			t.Errorf("%+v: no error", lim)
+		}
 	}
 }

@@ -368,3 +368,41 @@ func TestOCIBundleView(t *testing.T) {
 		}
 	}
 }
+
+// TestOCICPUShare runs testdata/cpushare.c (threads spinning for 1.5 s of
+// wall-clock time) from bundles with a CPU quota: the process's CPU time
+// per wall-clock second must stay near the share (at most 40% above it:
+// the throttle acts per tick of a tenth of a period), and the guest must
+// make progress (the machine may be loaded, so no lower bound near the
+// share).
+func TestOCICPUShare(t *testing.T) {
+	prog := program(t, "cpushare", staticVariant)
+	for _, tc := range []struct {
+		threads       string
+		quota, period int64
+		maxHundredths int
+	}{
+		{"1", 25000, 100000, 35},
+		{"2", 50000, 50000, 140},
+	} {
+		t.Run(tc.threads+"-threads", func(t *testing.T) {
+			s := runcDefault(t)
+			s.Process.Args = []string{"/cpushare", tc.threads, "1.5"}
+			period := uint64(tc.period)
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &tc.quota, Period: &period}}
+			got, stderr, code := runBundle(t, ociBundle(t, s, map[string]string{"cpushare": prog}))
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			n, err := strconv.Atoi(strings.TrimSpace(got))
+			if err != nil {
+				t.Fatalf("output %q: %v", got, err)
+			}
+			t.Logf("CPU per wall-clock second: %d%% (share %d%%)", n, 100*tc.quota/tc.period)
+			if n > tc.maxHundredths || n < 2 {
+				t.Errorf("CPU per wall-clock second %d%%, want 2%% to %d%% under a share of %d%%", n, tc.maxHundredths,
+					100*tc.quota/tc.period)
+			}
+		})
+	}
+}

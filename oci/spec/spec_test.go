@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -220,6 +221,12 @@ func TestTranslateErrors(t *testing.T) {
 		}, "needs dev.litebox.net=egress"},
 		{"audit relative", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationAudit: "audit.log"} }, "absolute path"},
 		{"windows", func(s *specs.Spec) { s.Windows = &specs.Windows{} }, "only a Linux container"},
+		{"cpu period", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptr(int64(5000)), Period: ptr(uint64(10))}}
+		}, "cpu.period 10"},
+		{"cpu quota", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptr(int64(10))}}
+		}, "cpu.quota 10"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -333,6 +340,7 @@ func TestResourcesAndAnnotations(t *testing.T) {
 		s.Linux.Resources = &specs.LinuxResources{
 			Memory: &specs.LinuxMemory{Limit: ptr(int64(256 << 20)), Swap: ptr(int64(512 << 20))},
 			Pids:   &specs.LinuxPids{Limit: 64},
+			CPU:    &specs.LinuxCPU{Quota: ptr(int64(150000)), Period: ptr(uint64(100000)), Shares: ptr(uint64(512))},
 		}
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/run/netns/x"})
 		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
@@ -345,7 +353,7 @@ func TestResourcesAndAnnotations(t *testing.T) {
 	}))
 	p := translateBundle(t, dir)
 	cfg := p.Config
-	if cfg.Limits.Memory != 256<<20 || cfg.Limits.Tasks != 64 {
+	if cfg.Limits.Memory != 256<<20 || cfg.Limits.Tasks != 64 || cfg.Limits.CPUs != 1.5 || cfg.Limits.CPUPeriod != 100*time.Millisecond {
 		t.Errorf("limits = %+v", cfg.Limits)
 	}
 	if p.NetNS != "/run/netns/x" {
@@ -365,7 +373,7 @@ func TestResourcesAndAnnotations(t *testing.T) {
 		t.Errorf("user = %+v / %+v, want %+v", p.Process.User, cfg.User, want)
 	}
 	fields := unappliedFields(cfg.Unapplied)
-	for _, f := range []string{"linux.seccomp", "process.apparmorProfile", "linux.resources.memory.swap"} {
+	for _, f := range []string{"linux.seccomp", "process.apparmorProfile", "linux.resources.memory.swap", "linux.resources.cpu"} {
 		if !slices.Contains(fields, f) {
 			t.Errorf("unapplied %q missing: %q", f, fields)
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -432,7 +433,9 @@ func (p *Plan) resources(r *specs.LinuxResources) error {
 		}
 	}
 	if r.CPU != nil {
-		p.cpu(r.CPU)
+		if err := p.cpu(r.CPU); err != nil {
+			return err
+		}
 	}
 	if r.BlockIO != nil {
 		p.unapplied("linux.resources.blockIO", "", "no block I/O weights or throttles")
@@ -459,27 +462,49 @@ func (p *Plan) resources(r *specs.LinuxResources) error {
 	return nil
 }
 
-// cpu maps the CPU controls; see cpu.go.
-func (p *Plan) cpu(c *specs.LinuxCPU) {
-	what := func() string {
-		var parts []string
-		if c.Quota != nil {
-			parts = append(parts, "quota="+strconv.FormatInt(*c.Quota, 10))
+// cpu maps the CPU bandwidth limit (quota per period, cgroup's cpu.max)
+// to the sandbox's CPU share (Limits.CPUs); the relative controls (shares,
+// idle, realtime) and the cpuset are reported.
+func (p *Plan) cpu(c *specs.LinuxCPU) error {
+	if c.Quota != nil && *c.Quota > 0 {
+		period := uint64(100000) // the cgroup default, in microseconds
+		if c.Period != nil && *c.Period != 0 {
+			period = *c.Period
 		}
-		if c.Period != nil {
-			parts = append(parts, "period="+strconv.FormatUint(*c.Period, 10))
+		// cgroup v2's bounds: 1 ms to 1 s.
+		if period < 1000 || period > 1000000 {
+			return fmt.Errorf("%w: linux.resources.cpu.period %d: want 1000 to 1000000 microseconds", ErrInvalid, period)
 		}
-		if c.Shares != nil {
-			parts = append(parts, "shares="+strconv.FormatUint(*c.Shares, 10))
+		if *c.Quota < 1000 {
+			return fmt.Errorf("%w: linux.resources.cpu.quota %d: want at least 1000 microseconds", ErrInvalid, *c.Quota)
 		}
-		if c.Cpus != "" {
-			parts = append(parts, "cpus="+c.Cpus)
-		}
-		return strings.Join(parts, " ")
-	}()
-	if what != "" {
-		p.unapplied("linux.resources.cpu", what, "no per-sandbox CPU bandwidth control in litebox yet (nor a host cgroup): not applied")
+		p.Config.Limits.CPUs = float64(*c.Quota) / float64(period)
+		p.Config.Limits.CPUPeriod = time.Duration(period) * time.Microsecond
 	}
+	var parts []string
+	if c.Shares != nil {
+		parts = append(parts, "shares="+strconv.FormatUint(*c.Shares, 10))
+	}
+	if c.Burst != nil {
+		parts = append(parts, "burst="+strconv.FormatUint(*c.Burst, 10))
+	}
+	if c.RealtimeRuntime != nil || c.RealtimePeriod != nil {
+		parts = append(parts, "realtime")
+	}
+	if c.Idle != nil {
+		parts = append(parts, "idle="+strconv.FormatInt(*c.Idle, 10))
+	}
+	if c.Cpus != "" {
+		parts = append(parts, "cpus="+c.Cpus)
+	}
+	if c.Mems != "" {
+		parts = append(parts, "mems="+c.Mems)
+	}
+	if len(parts) > 0 {
+		p.unapplied("linux.resources.cpu", strings.Join(parts, " "),
+			"only quota/period is applied (a CPU share); relative weights, bursts, realtime and cpusets are not")
+	}
+	return nil
 }
 
 // annotations reads the dev.litebox.* options.
