@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -318,7 +319,7 @@ func TestOCIBundleView(t *testing.T) {
 		specs.Mount{Destination: "/run/.containerenv", Type: "bind", Source: env, Options: []string{"rbind", "ro"}},
 	)
 	script := strings.Join([]string{
-		"hostname", "cat /etc/hosts", "cat /run/.containerenv", "cat /ro/data",
+		"hostname", "cat /etc/hosts", "cat /run/.containerenv", "cat /ro/data", "stat -c '%u:%g' /ro/data /etc/hosts",
 		"stat -c '%a %s' /scratch",
 		"echo x > /ro/new 2>/dev/null || echo ro refused",
 		"echo written > /rw/new && echo rw ok",
@@ -329,6 +330,13 @@ func TestOCIBundleView(t *testing.T) {
 		"exit 7",
 	}, "\n")
 	s.Process.Args = []string{"/bin/sh", "-c", script}
+	// Not the host user's ids: a file bound from the host must still
+	// show its host owner (not the container user's ids, as --mount
+	// shows them).
+	s.Process.User = specs.User{UID: 1000, GID: 1000}
+	if err := os.Chmod(rwDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	s.Process.Env = []string{"PATH=/bin"}
 	files := map[string]string{"bin/busybox": busyboxPath}
 	dir := ociBundle(t, s, files)
@@ -343,12 +351,14 @@ func TestOCIBundleView(t *testing.T) {
 		}
 	}
 	got, stderr, code := runBundle(t, dir)
-	want := "web-1\n10.88.0.7 web\nengine=\"test\"\nread only data\n700 " + "SIZE" + "\nro refused\nrw ok\nroot refused\ndd status 1\nno mqueue\nno cgroup\n"
+	// The binds keep their host owners: this test's files are its user's.
+	owner := fmt.Sprintf("%d:%d\n", os.Geteuid(), os.Getegid())
+	want := "web-1\n10.88.0.7 web\nengine=\"test\"\nread only data\n" + owner + owner + "700 " + "SIZE" + "\nro refused\nrw ok\nroot refused\ndd status 1\nno mqueue\nno cgroup\n"
 	// The size of an empty directory is the file system's: take the
 	// guest's from its line, checking the rest exactly.
 	lines := strings.Split(got, "\n")
-	if len(lines) > 4 {
-		if mode, size, ok := strings.Cut(lines[4], " "); ok && mode == "700" {
+	if len(lines) > 6 {
+		if mode, size, ok := strings.Cut(lines[6], " "); ok && mode == "700" {
 			want = strings.Replace(want, "SIZE", size, 1)
 		}
 	}

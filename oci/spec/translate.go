@@ -57,6 +57,9 @@ func Translate(s *specs.Spec, bundle string) (_ *Plan, err error) {
 	cfg.Unapplied = append(cfg.Unapplied, proc.Unapplied...)
 	u := proc.User
 	cfg.User = &u
+	// The bundle's binds keep their host owners (litebox's own files as
+	// litebox's ids, not as the container user's, which --mount does).
+	cfg.MountOwner = &sandbox.User{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}
 	for _, r := range proc.Rlimits {
 		if r.Resource == unix.RLIMIT_NOFILE {
 			// The sandbox's descriptor cap is what the spec allows: a
