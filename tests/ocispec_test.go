@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/oci/spec"
 	"github.com/litebox-go/litebox/sandbox"
 	"github.com/litebox-go/litebox/tests/harness"
@@ -414,5 +416,78 @@ func TestOCICPUShare(t *testing.T) {
 					100*tc.quota/tc.period)
 			}
 		})
+	}
+}
+
+// TestPodmanBundle runs the config.json podman 4.3 wrote for `podman
+// create --read-only` (oci/spec's testdata, its host paths replaced by the
+// test's, busybox as the image): what the guest sees is what podman asked
+// for (read-only root, tmpfs /run and /var/tmp, its name files, hostname,
+// its eleven capabilities), on a host where podman's own crun fails on the
+// same config (setrlimit RLIMIT_NOFILE: EPERM without CAP_SYS_RESOURCE).
+func TestPodmanBundle(t *testing.T) {
+	needBusybox(t)
+	root, err := harness.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "oci", "spec", "testdata", "podman-4.3-readonly.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	dir := ociBundle(t, &s, map[string]string{"bin/busybox": busyboxPath})
+	rootfs := filepath.Join(dir, "rootfs")
+	for _, name := range []string{"sh", "cat", "hostname", "id", "grep", "echo"} {
+		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"etc", "run", "var/tmp", "tmp", "proc", "dev", "sys"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, store := filepath.Join(dir, "run"), filepath.Join(dir, "store")
+	for _, d := range []string{run, filepath.Join(store, "shm")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, content := range map[string]string{"resolv.conf": "nameserver 10.0.2.3\n", "hosts": "10.88.0.2 c1\n", "hostname": "c1\n"} {
+		if err := os.WriteFile(filepath.Join(run, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := strings.NewReplacer("@RUN@", run, "@STORE@", store, "@ROOTFS@", rootfs)
+	if err := json.Unmarshal([]byte(r.Replace(string(raw))), &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Process.Args = []string{"/bin/sh", "-c", strings.Join([]string{
+		"cat /etc/hosts /etc/hostname /etc/resolv.conf", "hostname",
+		"echo a > /run/a && cat /run/a", "echo b > /var/tmp/b && echo var-tmp ok",
+		"echo c > /c 2>/dev/null || echo root read-only", "id -u", "grep CapBnd /proc/self/status",
+	}, "; ")}
+	// No network here: the netns helper takes the engine's namespace over.
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+	b, err := json.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var bnd cred.CapSet
+	for _, name := range s.Process.Capabilities.Bounding {
+		c, ok := spec.CapByName(name)
+		if !ok {
+			t.Fatalf("unknown capability %s", name)
+		}
+		bnd |= 1 << c
+	}
+	got, stderr, code := runBundle(t, dir)
+	want := fmt.Sprintf("10.88.0.2 c1\nc1\nnameserver 10.0.2.3\n07db6f2a142f\na\nvar-tmp ok\nroot read-only\n0\nCapBnd:\t%016x\n", uint64(bnd))
+	if code != 0 || got != want {
+		t.Errorf("exit %d, output:\n%s\nwant exit 0, output:\n%s\nstderr:\n%s", code, got, want, stderr)
 	}
 }

@@ -407,3 +407,80 @@ func TestCapNames(t *testing.T) {
 		t.Errorf("caps %+v unapplied %+v", p.Capabilities, p.Unapplied)
 	}
 }
+
+// podmanBundle makes a bundle from testdata's config.json of podman 4.3
+// (`podman create --read-only`, written by `podman init`), with its host
+// paths (the container's userdata, its rootfs) replaced by the test's.
+func podmanBundle(t *testing.T) (dir string, s *specs.Spec) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "podman-4.3-readonly.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	run, store, rootfs := filepath.Join(dir, "run"), filepath.Join(dir, "store"), filepath.Join(dir, "rootfs")
+	for _, d := range []string{run, filepath.Join(store, "shm"), rootfs} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, content := range map[string]string{"resolv.conf": "nameserver 10.0.2.3\n", "hosts": "127.0.0.1 localhost\n10.88.0.2 c1\n", "hostname": "c1\n"} {
+		if err := os.WriteFile(filepath.Join(run, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := strings.NewReplacer("@RUN@", run, "@STORE@", store, "@ROOTFS@", rootfs)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(r.Replace(string(raw))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, s
+}
+
+// TestPodmanConfig translates a real podman config.json.
+func TestPodmanConfig(t *testing.T) {
+	dir, s := podmanBundle(t)
+	p, err := Translate(s, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if p.NetNS == "" || !strings.HasPrefix(p.NetNS, "/run/netns/") {
+		t.Errorf("netns = %q", p.NetNS)
+	}
+	cfg := p.Config
+	if !cfg.Root.ReadOnly || cfg.Hostname != "07db6f2a142f" {
+		t.Errorf("root %+v hostname %q", cfg.Root, cfg.Hostname)
+	}
+	if cfg.Limits.NoFile != 1<<20 || p.Process.Umask == nil || *p.Process.Umask != 0o022 {
+		t.Errorf("nofile %d umask %v", cfg.Limits.NoFile, p.Process.Umask)
+	}
+	// /run and /var/tmp are tmpfs (/tmp is litebox's); the three name
+	// files are file binds; /dev/shm's bind is litebox's /dev/shm.
+	var got []string
+	for _, m := range cfg.Mounts {
+		if m.Tmpfs != nil {
+			got = append(got, "tmpfs "+m.GuestPath)
+		} else {
+			got = append(got, "bind "+m.GuestPath+" "+strings.TrimPrefix(m.HostPath, dir))
+		}
+	}
+	want := []string{"tmpfs /run", "tmpfs /var/tmp", "bind /etc/resolv.conf /run/resolv.conf", "bind /etc/hosts /run/hosts",
+		"bind /etc/hostname /run/hostname"}
+	if !slices.Equal(got, want) {
+		t.Errorf("mounts\n%q\nwant\n%q", got, want)
+	}
+	fields := unappliedFields(cfg.Unapplied)
+	for _, f := range []string{"mounts[0]", "mounts[5]", "mounts[10]", "mounts[12]", "linux.seccomp", "linux.sysctl", "linux.maskedPaths"} {
+		if !slices.Contains(fields, f) {
+			t.Errorf("unapplied %q missing: %q", f, fields)
+		}
+	}
+	caps := p.Process.Capabilities
+	if caps == nil || !caps.Bounding.Has(cred.CapSetpcap) || caps.Bounding.Has(cred.CapSysAdmin) {
+		t.Errorf("caps %+v", caps)
+	}
+}
