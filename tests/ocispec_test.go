@@ -443,10 +443,14 @@ func TestPodmanBundle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, d := range []string{"etc", "run", "var/tmp", "tmp", "proc", "dev", "sys"} {
+	for _, d := range []string{"etc", "run/lock", "var/tmp", "tmp", "proc", "dev", "sys"} {
 		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The image's /run content is copied into podman's tmpfs (tmpcopyup).
+	if err := os.WriteFile(filepath.Join(rootfs, "run", "lock", "image-file"), []byte("from the image\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	run, store := filepath.Join(dir, "run"), filepath.Join(dir, "store")
 	for _, d := range []string{run, filepath.Join(store, "shm")} {
@@ -465,7 +469,7 @@ func TestPodmanBundle(t *testing.T) {
 	}
 	s.Process.Args = []string{"/bin/sh", "-c", strings.Join([]string{
 		"cat /etc/hosts /etc/hostname /etc/resolv.conf", "hostname",
-		"echo a > /run/a && cat /run/a", "echo b > /var/tmp/b && echo var-tmp ok",
+		"cat /run/lock/image-file", "echo a > /run/a && cat /run/a", "echo b > /var/tmp/b && echo var-tmp ok",
 		"echo c > /c 2>/dev/null || echo root read-only", "id -u", "grep CapBnd /proc/self/status",
 	}, "; ")}
 	// No network here: the netns helper takes the engine's namespace over.
@@ -486,7 +490,7 @@ func TestPodmanBundle(t *testing.T) {
 		bnd |= 1 << c
 	}
 	got, stderr, code := runBundle(t, dir)
-	want := fmt.Sprintf("10.88.0.2 c1\nc1\nnameserver 10.0.2.3\n07db6f2a142f\na\nvar-tmp ok\nroot read-only\n0\nCapBnd:\t%016x\n", uint64(bnd))
+	want := fmt.Sprintf("10.88.0.2 c1\nc1\nnameserver 10.0.2.3\n07db6f2a142f\nfrom the image\na\nvar-tmp ok\nroot read-only\n0\nCapBnd:\t%016x\n", uint64(bnd))
 	if code != 0 || got != want {
 		t.Errorf("exit %d, output:\n%s\nwant exit 0, output:\n%s\nstderr:\n%s", code, got, want, stderr)
 	}

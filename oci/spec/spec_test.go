@@ -463,6 +463,9 @@ func TestPodmanConfig(t *testing.T) {
 	var got []string
 	for _, m := range cfg.Mounts {
 		if m.Tmpfs != nil {
+			if !m.Tmpfs.CopyUp {
+				t.Errorf("tmpfs %s: tmpcopyup not kept", m.GuestPath)
+			}
 			got = append(got, "tmpfs "+m.GuestPath)
 		} else {
 			got = append(got, "bind "+m.GuestPath+" "+strings.TrimPrefix(m.HostPath, dir))

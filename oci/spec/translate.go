@@ -179,8 +179,8 @@ func (p *Plan) mount(i int, m specs.Mount, bundle string) error {
 		switch {
 		case !slices.Contains(kinds, kind):
 			p.unapplied(field, what, "litebox's own file system is at "+dest+": not mounted")
-		case opts.size > 0 || opts.mode != nil:
-			p.unapplied(field, what+" "+strings.Join(m.Options, ","), "litebox's own file system is there; its size and mode are litebox's")
+		case opts.size > 0 || opts.mode != nil || opts.copyUp:
+			p.unapplied(field, what+" "+strings.Join(m.Options, ","), "litebox's own file system is there; its size, mode and content are litebox's")
 		}
 		return nil
 	}
@@ -188,7 +188,7 @@ func (p *Plan) mount(i int, m specs.Mount, bundle string) error {
 	case "bind":
 		return p.bind(field, m, dest, opts, bundle)
 	case "tmpfs":
-		t := &sandbox.Tmpfs{Size: opts.size, ReadOnly: opts.ro}
+		t := &sandbox.Tmpfs{Size: opts.size, ReadOnly: opts.ro, CopyUp: opts.copyUp}
 		if opts.mode != nil {
 			t.Mode = *opts.mode
 		}
@@ -273,7 +273,7 @@ func (p *Plan) unappliedOpts(field, what string, opts mountOpts) {
 
 // mountOpts are the options litebox understands.
 type mountOpts struct {
-	bind, ro, noexec bool
+	bind, ro, noexec, copyUp bool
 	size             int64
 	mode             *uint32
 	unknown          []string
@@ -290,7 +290,7 @@ var noopOptions = map[string]bool{
 	"atime": true, "strictatime": true, "nodiratime": true, "diratime": true, "sync": true, "async": true,
 	"dirsync": true, "nostrictatime": true, "mand": true, "nomand": true, "lazytime": true,
 	"nolazytime": true, "silent": true, "loud": true, "defaults": true, "iversion": true, "noiversion": true,
-	"tmpcopyup": true, "notmpcopyup": true, "copy": true, "nocopy": true, "z": true, "Z": true,
+	"copy": true, "nocopy": true, "z": true, "Z": true,
 }
 
 func parseOptions(in []string) (mountOpts, error) {
@@ -306,6 +306,10 @@ func parseOptions(in []string) (mountOpts, error) {
 			o.ro = false
 		case opt == "noexec":
 			o.noexec = true
+		case opt == "tmpcopyup":
+			o.copyUp = true
+		case opt == "notmpcopyup":
+			o.copyUp = false
 		case name == "size" && hasVal:
 			n, err := parseSize(val)
 			if err != nil {
