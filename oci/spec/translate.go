@@ -274,9 +274,9 @@ func (p *Plan) unappliedOpts(field, what string, opts mountOpts) {
 // mountOpts are the options litebox understands.
 type mountOpts struct {
 	bind, ro, noexec, copyUp bool
-	size             int64
-	mode             *uint32
-	unknown          []string
+	size                     int64
+	mode                     *uint32
+	unknown                  []string
 }
 
 // Options that need nothing of litebox: set-id bits are never honoured
