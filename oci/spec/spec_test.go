@@ -112,7 +112,7 @@ func TestRuncDefaults(t *testing.T) {
 			if !slices.Equal(got.Args, []string{"sh"}) || got.Cwd != "/" || !got.Terminal || !got.NoNewPrivileges {
 				t.Errorf("process = %+v", got)
 			}
-			if !slices.Equal(got.Env, []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}) {
+			if !slices.Equal(got.Env, []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", "HOME=/"}) {
 				t.Errorf("env = %q", got.Env)
 			}
 			if !reflect.DeepEqual(got.User, sandbox.User{}) {
@@ -485,5 +485,35 @@ func TestPodmanConfig(t *testing.T) {
 	caps := p.Process.Capabilities
 	if caps == nil || !caps.Bounding.Has(cred.CapSetpcap) || caps.Bounding.Has(cred.CapSysAdmin) {
 		t.Errorf("caps %+v", caps)
+	}
+}
+
+// TestHome: a process without HOME gets its uid's home from the root's
+// /etc/passwd, as runc does; one with HOME keeps it.
+func TestHome(t *testing.T) {
+	for _, tc := range []struct {
+		uid  uint32
+		env  []string
+		want string
+	}{
+		{0, nil, "HOME=/root"}, {1000, nil, "HOME=/home/u"}, {4242, nil, "HOME=/"},
+		{0, []string{"HOME=/elsewhere"}, "HOME=/elsewhere"},
+	} {
+		dir := bundle(t, mutate(t, func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: tc.uid}
+			s.Process.Env = tc.env
+		}))
+		if err := os.MkdirAll(filepath.Join(dir, "rootfs", "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		passwd := "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n"
+		if err := os.WriteFile(filepath.Join(dir, "rootfs", "etc", "passwd"), []byte(passwd), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := translateBundle(t, dir)
+		homes := slices.DeleteFunc(slices.Clone(p.Process.Env), func(e string) bool { return !strings.HasPrefix(e, "HOME=") })
+		if !slices.Equal(homes, []string{tc.want}) {
+			t.Errorf("uid %d env %q: HOME %q, want %q", tc.uid, tc.env, homes, tc.want)
+		}
 	}
 }

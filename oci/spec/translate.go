@@ -95,6 +95,7 @@ func Translate(s *specs.Spec, bundle string) (_ *Plan, err error) {
 	if err := p.annotations(s.Annotations); err != nil {
 		return nil, err
 	}
+	p.SetHome(&p.Process)
 	return p, nil
 }
 
