@@ -151,8 +151,8 @@ func TestRuncDefaults(t *testing.T) {
 			if p.NetNS != "" {
 				t.Errorf("netns = %q, want none (no path)", p.NetNS)
 			}
-			if cfg.Limits != (sandbox.Limits{NoFile: 1024}) {
-				t.Errorf("limits = %+v, want NoFile 1024 only (its rlimit)", cfg.Limits)
+			if want := (sandbox.Limits{NoFile: 1024, Memory: DefaultMemory, Tasks: DefaultTasks, FileSize: DefaultFileSize}); cfg.Limits != want || cfg.TmpSize != DefaultTmpSize {
+				t.Errorf("limits = %+v, tmp %d; want %+v (the CLI's defaults, NoFile its rlimit), tmp %d", cfg.Limits, cfg.TmpSize, want, DefaultTmpSize)
 			}
 		})
 	}
@@ -220,6 +220,7 @@ func TestTranslateErrors(t *testing.T) {
 			s.Annotations = map[string]string{AnnotationAllow: "example.com:443"}
 		}, "needs dev.litebox.net=egress"},
 		{"audit relative", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationAudit: "audit.log"} }, "absolute path"},
+		{"tmpfs-size", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationTmpSize: "lots"} }, "not a size"},
 		{"windows", func(s *specs.Spec) { s.Windows = &specs.Windows{} }, "only a Linux container"},
 		{"cpu period", func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptr(int64(5000)), Period: ptr(uint64(10))}}
@@ -348,7 +349,7 @@ func TestResourcesAndAnnotations(t *testing.T) {
 		s.Process.User = specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{10, 20}}
 		s.Annotations = map[string]string{
 			AnnotationPlatform: "ptrace", AnnotationNet: "egress", AnnotationAllow: "example.com:443, 10.0.0.0/8",
-			AnnotationAudit: audit, "org.example": "kept",
+			AnnotationAudit: audit, "org.example": "kept", AnnotationTmpSize: "256M",
 		}
 	}))
 	p := translateBundle(t, dir)
@@ -362,8 +363,11 @@ func TestResourcesAndAnnotations(t *testing.T) {
 	if cfg.Platform != "ptrace" || !cfg.Network.Egress || len(cfg.Network.Allow) != 2 {
 		t.Errorf("platform %q network %+v", cfg.Platform, cfg.Network)
 	}
-	if cfg.Audit == nil {
-		t.Error("no audit writer")
+	if cfg.Audit == nil || cfg.AuditMaxSize != DefaultAuditMax {
+		t.Errorf("audit writer %v, max %d", cfg.Audit, cfg.AuditMaxSize)
+	}
+	if cfg.TmpSize != 256<<20 {
+		t.Errorf("tmp size %d", cfg.TmpSize)
 	}
 	if _, err := os.Stat(audit); err != nil {
 		t.Errorf("audit file: %v", err)

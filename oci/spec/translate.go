@@ -20,10 +20,22 @@ import (
 
 // The annotations litebox reads (others are kept in the state only).
 const (
-	AnnotationPlatform = "dev.litebox.platform" // systrap|ptrace|auto
-	AnnotationNet      = "dev.litebox.net"      // none|egress
-	AnnotationAllow    = "dev.litebox.allow"    // --allow rules, comma or space separated
-	AnnotationAudit    = "dev.litebox.audit"    // a host file the audit log is appended to
+	AnnotationPlatform = "dev.litebox.platform"   // systrap|ptrace|auto
+	AnnotationNet      = "dev.litebox.net"        // none|egress
+	AnnotationAllow    = "dev.litebox.allow"      // --allow rules, comma or space separated
+	AnnotationAudit    = "dev.litebox.audit"      // a host file the audit log is appended to
+	AnnotationTmpSize  = "dev.litebox.tmpfs-size" // --tmpfs-size: bytes (K, M, G) of the root's writable layer and /tmp; 0: unlimited
+)
+
+// The limits a spec does not set are the CLI's defaults (`litebox run`),
+// not "unlimited": the guest's memory, files and writes are litebox's
+// memory, whatever the engine's cgroups would have said.
+const (
+	DefaultMemory   = 4 << 30  // --memory
+	DefaultTasks    = 512      // --pids
+	DefaultFileSize = 4 << 30  // --fsize (the initial RLIMIT_FSIZE)
+	DefaultTmpSize  = 1 << 30  // --tmpfs-size
+	DefaultAuditMax = 64 << 20 // --audit-max-size
 )
 
 // Translate turns a spec into a Plan. bundle is the bundle directory:
@@ -54,6 +66,8 @@ func Translate(s *specs.Spec, bundle string) (_ *Plan, err error) {
 		}
 	}()
 	cfg := &p.Config
+	cfg.Limits = sandbox.Limits{Memory: DefaultMemory, Tasks: DefaultTasks, FileSize: DefaultFileSize}
+	cfg.TmpSize = DefaultTmpSize
 	cfg.Unapplied = append(cfg.Unapplied, proc.Unapplied...)
 	u := proc.User
 	cfg.User = &u
@@ -552,6 +566,14 @@ func (p *Plan) annotations(a map[string]string) error {
 		}
 		p.closers = append(p.closers, f)
 		cfg.Audit = f
+		cfg.AuditMaxSize = DefaultAuditMax
+	}
+	if v, ok := a[AnnotationTmpSize]; ok {
+		n, err := parseSize(strings.TrimSuffix(strings.ToLower(v), "b"))
+		if err != nil {
+			return fmt.Errorf("%w: annotation %s=%q: %v", ErrInvalid, AnnotationTmpSize, v, err)
+		}
+		cfg.TmpSize = n
 	}
 	return nil
 }
