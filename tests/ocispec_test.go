@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -493,5 +494,51 @@ func TestPodmanBundle(t *testing.T) {
 	want := fmt.Sprintf("10.88.0.2 c1\nc1\nnameserver 10.0.2.3\n07db6f2a142f\nfrom the image\na\nvar-tmp ok\nroot read-only\n0\nCapBnd:\t%016x\n", uint64(bnd))
 	if code != 0 || got != want {
 		t.Errorf("exit %d, output:\n%s\nwant exit 0, output:\n%s\nstderr:\n%s", code, got, want, stderr)
+	}
+}
+
+// TestOCICPUShareKill: a command held by a tiny CPU share still dies at
+// once when killed (the throttle holds it out of guest code, not out of
+// the kernel's checks).
+func TestOCICPUShareKill(t *testing.T) {
+	prog := program(t, "cpushare", staticVariant)
+	s := runcDefault(t)
+	s.Process.Args = []string{"/cpushare", "2", "30"}
+	quota, period := int64(1000), uint64(100000) // 1% of a CPU
+	s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}}
+	dir := ociBundle(t, s, map[string]string{"cpushare": prog})
+	sp, err := spec.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := spec.Translate(sp, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.Close()
+	if p := os.Getenv(harness.PlatformEnv); p != "" {
+		plan.Config.Platform = p
+	}
+	sb, err := sandbox.New(plan.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	cmd := plan.Process.Command(sb)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // long enough to be held
+	start := time.Now()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *sandbox.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("Wait: %v, want the killed command's ExitError", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the kill took %v", d)
 	}
 }
