@@ -415,7 +415,7 @@ func TestCapNames(t *testing.T) {
 // podmanBundle makes a bundle from testdata's config.json of podman 4.3
 // (`podman create --read-only`, written by `podman init`), with its host
 // paths (the container's userdata, its rootfs) replaced by the test's.
-func podmanBundle(t *testing.T) (dir string, s *specs.Spec) {
+func podmanBundle(t testing.TB) (dir string, s *specs.Spec) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", "podman-4.3-readonly.json"))
 	if err != nil {
@@ -519,5 +519,24 @@ func TestHome(t *testing.T) {
 		if !slices.Equal(homes, []string{tc.want}) {
 			t.Errorf("uid %d env %q: HOME %q, want %q", tc.uid, tc.env, homes, tc.want)
 		}
+	}
+}
+
+// BenchmarkLoadTranslate measures what a runtime's create spends on the
+// spec: reading podman's config.json (with its seccomp profile) and
+// translating it, the rootfs opened and closed.
+func BenchmarkLoadTranslate(b *testing.B) {
+	dir, _ := podmanBundle(b)
+	b.ResetTimer()
+	for range b.N {
+		s, err := Load(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := Translate(s, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Close()
 	}
 }
