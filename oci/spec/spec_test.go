@@ -145,6 +145,11 @@ func TestRuncDefaults(t *testing.T) {
 					t.Errorf("unapplied %q missing: %q", want, fields)
 				}
 			}
+			for _, u := range cfg.Unapplied {
+				if u.Field == "mounts[4]" && !strings.Contains(u.Reason, "no mqueue file system") {
+					t.Errorf("mqueue reported as %q", u.Reason)
+				}
+			}
 			if rootless && !slices.Contains(fields, "linux.uidMappings") {
 				t.Errorf("rootless: uidMappings not reported: %q", fields)
 			}

@@ -160,12 +160,11 @@ func hasHooks(h *specs.Hooks) bool {
 // on, whatever the image has: a spec's mount there is what litebox
 // provides already (with the kind a spec names for it).
 var ourMounts = map[string][]string{
-	"/proc":       {"proc"},
-	"/dev":        {"tmpfs", "devtmpfs"},
-	"/dev/pts":    {"devpts"},
-	"/dev/shm":    {"tmpfs", "shm"},
-	"/tmp":        {"tmpfs"},
-	"/dev/mqueue": nil,
+	"/proc":    {"proc"},
+	"/dev":     {"tmpfs", "devtmpfs"},
+	"/dev/pts": {"devpts"},
+	"/dev/shm": {"tmpfs", "shm"},
+	"/tmp":     {"tmpfs"},
 }
 
 // mount translates mounts[i].
