@@ -206,7 +206,8 @@ func (p *Plan) mount(i int, m specs.Mount, bundle string) error {
 		if opts.mode != nil {
 			t.Mode = *opts.mode
 		}
-		p.Config.Mounts = append(p.Config.Mounts, sandbox.Mount{GuestPath: dest, Tmpfs: t})
+		p.Config.Mounts = append(p.Config.Mounts, sandbox.Mount{GuestPath: dest, Tmpfs: t, NoExec: opts.noexec})
+		opts.noexec = false // applied
 		p.unappliedOpts(field, what, opts)
 		return nil
 	case "proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2", "devtmpfs", "securityfs", "debugfs":
@@ -247,7 +248,13 @@ func (p *Plan) bind(field string, m specs.Mount, dest string, opts mountOpts, bu
 		p.unapplied(field, "bind "+src+" "+dest, "a host "+kind+" is never exposed to the guest: not mounted")
 		return nil
 	}
-	p.Config.Mounts = append(p.Config.Mounts, sandbox.Mount{HostPath: src, GuestPath: dest, Writable: !opts.ro})
+	if fi.IsDir() {
+		p.Config.Mounts = append(p.Config.Mounts, sandbox.Mount{HostPath: src, GuestPath: dest, Writable: !opts.ro, NoExec: opts.noexec})
+		opts.noexec = false // applied
+	} else {
+		// A file mount covers a name of the root: noexec cannot be its own.
+		p.Config.Mounts = append(p.Config.Mounts, sandbox.Mount{HostPath: src, GuestPath: dest, Writable: !opts.ro})
+	}
 	p.unappliedOpts(field, "bind "+src+" "+dest, opts)
 	return nil
 }
@@ -281,7 +288,7 @@ func (p *Plan) unappliedOpts(field, what string, opts mountOpts) {
 		p.unapplied(field+".options", what+" "+strings.Join(opts.unknown, ","), "mount options not supported: ignored")
 	}
 	if opts.noexec {
-		p.unapplied(field+".options", what+" noexec", "noexec is not enforced")
+		p.unapplied(field+".options", what+" noexec", "noexec is not enforced on a file mount")
 	}
 }
 
