@@ -150,6 +150,11 @@ func TestRuncDefaults(t *testing.T) {
 					t.Errorf("mqueue reported as %q", u.Reason)
 				}
 			}
+			// runc's rootless default has no network namespace: the
+			// host's network, which a guest never gets.
+			if rootless != slices.Contains(fields, "linux.namespaces") {
+				t.Errorf("rootless %v: host network reported: %v", rootless, slices.Contains(fields, "linux.namespaces"))
+			}
 			if rootless && !slices.Contains(fields, "linux.uidMappings") {
 				t.Errorf("rootless: uidMappings not reported: %q", fields)
 			}

@@ -379,14 +379,22 @@ func (p *Plan) linux(l *specs.Linux) error {
 	if l == nil {
 		return nil
 	}
+	hasNet := false
 	for _, ns := range l.Namespaces {
-		if ns.Type == specs.NetworkNamespace && ns.Path != "" {
+		if ns.Type == specs.NetworkNamespace {
+			hasNet = true
 			p.NetNS = ns.Path
 		}
 		if ns.Path != "" && ns.Type != specs.NetworkNamespace {
 			p.unapplied("linux.namespaces", string(ns.Type)+" "+ns.Path,
 				"litebox's kernel has its own namespaces; joining a host one is not supported")
 		}
+	}
+	if !hasNet {
+		// The container would share the host's network (--net=host): a
+		// guest never gets the host's interfaces.
+		p.unapplied("linux.namespaces", "no network namespace (the host's network)",
+			"the host's network is never shared: litebox's own network (dev.litebox.net) instead")
 	}
 	if err := p.resources(l.Resources); err != nil {
 		return err
