@@ -8,7 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
-
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/fsimpl/hostfs"
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
@@ -21,7 +20,8 @@ import (
 // record of the settings litebox did not apply.
 
 // Tmpfs makes a Mount a new in-memory file system (a tmpfs) at GuestPath
-// instead of a host directory: empty, private to the sandbox, gone with it.
+// instead of a host directory: empty (unless CopyUp), private to the
+// sandbox, gone with it.
 type Tmpfs struct {
 	// Size caps its bytes, data and metadata (size=); 0 shares the limits
 	// of /tmp (TmpSize), as the root's memfs does.
