@@ -554,3 +554,33 @@ func BenchmarkLoadTranslate(b *testing.B) {
 		p.Close()
 	}
 }
+
+// FuzzTranslate: no config.json makes Parse or Translate panic. The
+// fuzzer's specs never name a host file to write (the audit annotation is
+// dropped) and keep the bundle's rootfs.
+func FuzzTranslate(f *testing.F) {
+	for _, name := range []string{"runc-spec.json", "runc-spec-rootless.json", "podman-4.3-readonly.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse(data)
+		if err != nil {
+			return
+		}
+		delete(s.Annotations, AnnotationAudit)
+		if s.Root != nil {
+			s.Root.Path = "rootfs"
+		}
+		if p, err := Translate(s, dir); err == nil {
+			p.Close()
+		}
+	})
+}
