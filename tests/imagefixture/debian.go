@@ -14,7 +14,7 @@ import (
 
 // debianVersion names the layout of the Debian fixture: change it when the
 // build below changes, and every machine's cache rebuilds it once.
-const debianVersion = "debian-bookworm-4"
+const debianVersion = "debian-bookworm-5"
 
 // DebianTag is the tag of the Debian image in its OCI layout, and
 // DebianArchiveRef its name inside the docker archive.
@@ -51,6 +51,9 @@ type Debian struct {
 	// DockerArchive is the same image as a docker archive (skopeo copy),
 	// named DebianArchiveRef.
 	DockerArchive string
+	// Base is RootfsTar unpacked (tar -x as root): the native side of
+	// --rootfs FILE.tar. Never write to it.
+	Base string
 	// Rootfs is umoci's unpacking of the OCI image: the native side's root
 	// (chroot), and the --rootfs DIR of the guest. Never write to it.
 	Rootfs string
@@ -100,6 +103,7 @@ func GetDebian(logf func(format string, args ...any)) (*Debian, error) {
 		OCI:           filepath.Join(dir, "oci"),
 		DockerArchive: filepath.Join(dir, "docker.tar"),
 		Rootfs:        filepath.Join(dir, "bundle", "rootfs"),
+		Base:          filepath.Join(dir, "base"),
 	}
 	_, err = os.Stat(filepath.Join(d.Rootfs, "usr/bin/dpkg-query"))
 	d.HasDpkg = err == nil
@@ -131,7 +135,7 @@ func buildDebian(dir string, step func(string, time.Time), logf func(string, ...
 
 	// umoci insert takes a directory: unpack the tar (as root: owners,
 	// modes, device nodes as they are).
-	src := filepath.Join(dir, "src")
+	src := filepath.Join(dir, "base")
 	t = time.Now()
 	if err := os.Mkdir(src, 0o755); err != nil {
 		return "", err
@@ -200,7 +204,7 @@ func buildDebian(dir string, step func(string, time.Time), logf func(string, ...
 		return "", err
 	}
 	step("skopeo-docker-archive", t)
-	for _, p := range []string{src, extra, issue} {
+	for _, p := range []string{extra, issue} {
 		if err := os.RemoveAll(p); err != nil {
 			return "", err
 		}
