@@ -2,10 +2,13 @@ package sandbox
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/fsimpl/hostfs"
@@ -27,7 +30,8 @@ type User struct {
 var DefaultUser = User{UID: 1000, GID: 1000}
 
 // passwdFile is where ParseUser looks a uid's primary group up; the
-// guest's /etc is a read-only view of the host's.
+// guest's /etc is a read-only view of the host's (with a root image, the
+// CLI resolves users with LookupUser through the image's /etc instead).
 var passwdFile = "/etc/passwd"
 
 // ParseUser parses the CLI form UID[:GID] (Docker's --user, with numeric
@@ -101,4 +105,144 @@ func (cfg *Config) creds() *cred.Creds {
 func (cfg *Config) hostOwner() *hostfs.Owner {
 	u := cfg.user()
 	return &hostfs.Owner{UID: u.UID, GID: u.GID}
+}
+
+// LookupUser resolves an image's user, Docker's USER / --user forms
+// NAME|UID[:GROUP|GID], through the passwd and group files readFile gives
+// ("/etc/passwd", "/etc/group" of the image's root, never the host's):
+// a name must be in /etc/passwd (a group name in /etc/group); a uid
+// without an entry gets gid 0 and home "/", as Docker does. An empty spec
+// is root (0:0), the default of an image without USER. When the user has
+// a passwd entry, its supplementary groups are the /etc/group groups that
+// list its name (its passwd group is not one when GROUP replaces it, as
+// with runc). home is the entry's home directory (for $HOME).
+func LookupUser(spec string, readFile func(name string) ([]byte, error)) (u User, home string, err error) {
+	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
+	if userPart == "" && spec != "" || hasGroup && groupPart == "" {
+		return User{}, "", fmt.Errorf("bad user %q: want NAME|UID[:GROUP|GID]", spec)
+	}
+	if userPart == "" {
+		userPart = "0"
+	}
+	passwd, err := readDB(readFile, "/etc/passwd", 7)
+	if err != nil {
+		return User{}, "", err
+	}
+	home = "/"
+	var entry []string
+	if uid, err := parseID(userPart); err == nil {
+		u.UID = uid
+		for _, e := range passwd {
+			if parseIDEq(e[2], uid) {
+				entry = e
+				break
+			}
+		}
+	} else if isNumeric(userPart) {
+		return User{}, "", fmt.Errorf("bad user %q: uid out of range", spec)
+	} else {
+		for _, e := range passwd {
+			if e[0] == userPart {
+				entry = e
+				break
+			}
+		}
+		if entry == nil {
+			return User{}, "", fmt.Errorf("user %q: no such user in the image's /etc/passwd", userPart)
+		}
+		if u.UID, err = parseID(entry[2]); err != nil {
+			return User{}, "", fmt.Errorf("user %q: bad uid %q in the image's /etc/passwd", userPart, entry[2])
+		}
+	}
+	if entry != nil {
+		if gid, err := parseID(entry[3]); err == nil {
+			u.GID = gid
+		}
+		if entry[5] != "" {
+			home = entry[5]
+		}
+	}
+	var groups [][]string
+	if hasGroup || entry != nil {
+		if groups, err = readDB(readFile, "/etc/group", 4); err != nil {
+			return User{}, "", err
+		}
+	}
+	if hasGroup {
+		if gid, err := parseID(groupPart); err == nil {
+			u.GID = gid
+		} else if isNumeric(groupPart) {
+			return User{}, "", fmt.Errorf("bad user %q: gid out of range", spec)
+		} else {
+			found := false
+			for _, g := range groups {
+				if g[0] == groupPart {
+					if u.GID, err = parseID(g[2]); err != nil {
+						return User{}, "", fmt.Errorf("group %q: bad gid %q in the image's /etc/group", groupPart, g[2])
+					}
+					found = true
+					break
+				}
+			}
+			if !found {
+				return User{}, "", fmt.Errorf("group %q: no such group in the image's /etc/group", groupPart)
+			}
+		}
+	}
+	if entry != nil {
+		seen := map[uint32]bool{u.GID: true}
+		for _, g := range groups {
+			gid, err := parseID(g[2])
+			if err != nil || seen[gid] {
+				continue
+			}
+			for _, m := range strings.Split(g[3], ",") {
+				if m == entry[0] {
+					u.Groups = append(u.Groups, gid)
+					seen[gid] = true
+					break
+				}
+			}
+		}
+	}
+	return u, home, nil
+}
+
+// maxUserDB bounds the passwd and group files read from an image.
+const maxUserDB = 16 << 20
+
+// readDB reads a colon-separated database (passwd, group) into its lines'
+// fields, skipping comments and lines with fewer than minFields fields.
+// A missing file is an empty database.
+func readDB(readFile func(string) ([]byte, error), name string, minFields int) ([][]string, error) {
+	data, err := readFile(name)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOENT) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading the image's %s: %w", name, err)
+	}
+	if len(data) > maxUserDB {
+		return nil, fmt.Errorf("the image's %s is larger than %d bytes", name, maxUserDB)
+	}
+	var out [][]string
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		f := strings.Split(line, ":")
+		if len(f) >= minFields {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func parseIDEq(s string, id uint32) bool {
+	n, err := parseID(s)
+	return err == nil && n == id
+}
+
+func isNumeric(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }

@@ -11,8 +11,12 @@ import (
 
 // guestEnv builds the guest's environment: the sandbox default plus the
 // variables given with -e. Nothing else of the host's environment leaks in.
-func guestEnv(specs []string) ([]string, error) {
-	env := append([]string(nil), sandbox.DefaultEnv...)
+func guestEnv(specs []string) ([]string, error) { return applyEnv(sandbox.DefaultEnv, specs) }
+
+// applyEnv is base (the default, or an image's Env) with the -e variables
+// on top.
+func applyEnv(base, specs []string) ([]string, error) {
+	env := append([]string(nil), base...)
 	set := func(kv string) {
 		key, _, _ := strings.Cut(kv, "=")
 		for i, e := range env {

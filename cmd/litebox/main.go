@@ -98,6 +98,8 @@ Go; the program never talks to the host kernel directly.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(stdin, stdout, stderr))
 	root.AddCommand(newPolicyCmd(stdout))
+	root.AddCommand(newPullCmd(stdout))
+	root.AddCommand(newImagesCmd(stdout))
 	return root
 }
 
@@ -128,9 +130,10 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		allow        []string
 		publish      []string
 		dnsUpstream  string
+		img          imageFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "run [flags] -- PROGRAM [ARGS...]",
+		Use:   "run [flags] -- PROGRAM [ARGS...]\n  litebox run --image REF [flags] [-- PROGRAM [ARGS...]]",
 		Short: "Run a program in a new sandbox",
 		Long: `Run PROGRAM in a new sandbox and exit with its exit status (128+N if it is
 killed by signal N).
@@ -140,6 +143,17 @@ The sandbox sees a read-only view of the host's /usr /bin /sbin /lib /lib64 and
 /dev and /proc, and the host directories added with --mount. PROGRAM is a path in
 that view, or a name looked up in the guest's PATH.
 
+With --image REF (or --rootfs PATH) the guest's root is the image instead and
+nothing of the host is visible but the --mount directories: its layers are
+read in place, stacked under a writable in-memory layer that is thrown away
+when the sandbox ends (--read-only: none). /proc, /dev, /tmp and the name
+files /etc/hosts, /etc/hostname, /etc/resolv.conf are litebox's. The image's
+Entrypoint and Cmd run when no PROGRAM is given (PROGRAM ARGS replace Cmd);
+its Env (then -e), WorkingDir (then --cwd) and User (then --user; names from
+the image's /etc/passwd; none: root) apply. Every blob is checked against its
+sha256 the first time it is read; compressed layers are decompressed once into
+the store's cache (--store).
+
 litebox's own failures print one line starting with "litebox:" and exit with
 70 (internal error: a bug in litebox ended the sandbox), 125 (bad usage or
 configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
@@ -148,8 +162,16 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
   litebox run -e NAME=value --mount /srv/out:/out:rw -- /usr/bin/env
   litebox run --net egress --allow example.com:443 -- /usr/bin/curl https://example.com/
   litebox run --net egress --allow 127.0.0.1:8080 -- /usr/bin/curl http://10.0.2.2:8080/
-  litebox run -p 8080:8000 -- /usr/bin/python3 -m http.server --bind 0.0.0.0 8000`,
-		Args: cobra.MinimumNArgs(1),
+  litebox run -p 8080:8000 -- /usr/bin/python3 -m http.server --bind 0.0.0.0 8000
+  litebox run --image oci:./debian-layout:bookworm -- /usr/bin/python3 -c 'print(1)'
+  litebox run --image docker-archive:app.tar -e DEBUG=1 -p 8080:8000
+  litebox run --rootfs ./alpine-minirootfs.tar.gz --read-only -- /bin/sh -c 'cat /etc/os-release'`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && !img.any() {
+				return usageError{errors.New("give a program to run: litebox run [flags] -- PROGRAM [ARGS...] (or --image REF)")}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := sandbox.Config{Platform: platform, LogUnsupported: logFlag, PanicOnSyscall: panicSyscall}
 			network, err := parseNetwork(netMode, allow, publish)
@@ -158,6 +180,19 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 			}
 			network.DNSUpstream = dnsUpstream
 			cfg.Network = network
+			if logFlag {
+				cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
+			}
+			im, err := img.open(cfg.Log)
+			if err != nil {
+				return usageError{err}
+			}
+			if im != nil {
+				defer im.Close() // after the sandbox's Close below: its root reads the layers
+				if hint := exposedHint(im.Config); hint != "" && cfg.Log != nil {
+					cfg.Log.Info(hint)
+				}
+			}
 			if !noHostPolicy {
 				opts := network.HostPolicy()
 				cfg.Harden = func() error { return hostpolicy.InstallFor(opts) }
@@ -191,7 +226,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 				return usageError{fmt.Errorf("--tmpfs-inodes must not be negative")}
 			}
 			cfg.TmpInodes = tmpInodes
-			if user != "" {
+			if user != "" && im == nil {
 				u, err := sandbox.ParseUser(user)
 				if err != nil {
 					return usageError{fmt.Errorf("--user: %w", err)}
@@ -203,9 +238,6 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 			}
 			cfg.Limits.Tasks, cfg.Limits.NoFile = pids, nofile
 			cfg.Limits.CPUTime, cfg.Limits.Timeout = cpuTime, timeout
-			if logFlag {
-				cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
-			}
 			if audit != "" {
 				f, err := os.OpenFile(audit, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 				if err != nil {
@@ -226,6 +258,21 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 			if err != nil {
 				return usageError{err}
 			}
+			dir := cwd
+			if im != nil {
+				view, err := rootView(im)
+				if err != nil {
+					return usageError{err}
+				}
+				p, err := plan(im.Config, args, envs, cwd, user, view)
+				if err != nil {
+					return usageError{err}
+				}
+				args, env, dir, cfg.User = p.args, p.env, p.dir, &p.user
+				if err := setRoot(&cfg, im, img.readOnly); err != nil {
+					return usageError{err}
+				}
+			}
 			_ = interactive // stdin is always the guest's: -i is Docker's spelling of that
 			var term *hostTerminal
 			if ttyFlag {
@@ -238,7 +285,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 				return usageError{err}
 			}
 			c := sb.Command(args[0], args[1:]...)
-			c.Env, c.Dir = env, cwd
+			c.Env, c.Dir = env, dir
 			c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
 			restore := func() {}
 			if term != nil {
@@ -270,7 +317,8 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 	f.StringArrayVarP(&envs, "env", "e", nil, "set a guest environment variable: KEY=VALUE, or KEY to copy the host's value")
 	f.StringVar(&cwd, "cwd", "", "guest working directory (default /)")
 	f.StringVar(&platform, "platform", "auto", platformHelp())
-	f.StringVar(&user, "user", "", "run as the guest user `UID[:GID]` (default 1000:1000); 0 is root to litebox's kernel only, never to the host")
+	f.StringVar(&user, "user", "", "run as the guest user `UID[:GID]` (default 1000:1000; with --image also NAME[:GROUP] of the image, default its User or root); 0 is root to litebox's kernel only, never to the host")
+	img.add(f)
 	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
 	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
 	f.StringVar(&auditMax, "audit-max-size", "64M", "cap the --audit file's size; one audit_truncated event ends it (0: unlimited)")

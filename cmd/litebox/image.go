@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/litebox-go/litebox/image"
+	"github.com/litebox-go/litebox/image/ref"
+	"github.com/litebox-go/litebox/image/store"
+	"github.com/litebox-go/litebox/kernel/vfs"
+	"github.com/litebox-go/litebox/sandbox"
+)
+
+// imageFlags are run's flags that give the guest a root of its own.
+type imageFlags struct {
+	image    string
+	rootfs   string
+	readOnly bool
+	store    string
+}
+
+const imageHelp = "run the image `REF` as the root file system, with nothing of the host visible: oci:DIR[:TAG] (an OCI image layout), " +
+	"docker-archive:FILE[:NAME] (docker/podman save), or a NAME[:TAG] that litebox pull stored; its Entrypoint, Cmd, Env, WorkingDir and User apply"
+
+func (f *imageFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.image, "image", "", imageHelp)
+	fs.StringVar(&f.rootfs, "rootfs", "", "use `PATH`, a host directory (read-only) or a root file system tar (.tar, .tar.gz, .tar.zst), as the root file system, with nothing else of the host visible")
+	fs.BoolVar(&f.readOnly, "read-only", false, "make the --image or --rootfs root read-only (EROFS); /tmp, /dev/shm and --mount directories stay as they are")
+	addStoreFlag(fs, &f.store)
+}
+
+func addStoreFlag(fs *pflag.FlagSet, dst *string) {
+	fs.StringVar(dst, "store", "", "the image store and cache `DIR` (default $LITEBOX_STORE, else $XDG_DATA_HOME/litebox or ~/.local/share/litebox)")
+}
+
+func (f *imageFlags) any() bool { return f.image != "" || f.rootfs != "" }
+
+// openStore opens the store named by --store or the default one.
+func openStore(dir string) (*store.Store, error) {
+	if dir == "" {
+		d, err := store.DefaultDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	return store.Open(dir)
+}
+
+// open opens the image or rootfs the flags name; nil when there is none.
+func (f *imageFlags) open(log *slog.Logger) (*image.Image, error) {
+	switch {
+	case f.image != "" && f.rootfs != "":
+		return nil, errors.New("--image and --rootfs are two roots: give one")
+	case f.readOnly && !f.any():
+		return nil, errors.New("--read-only needs --image or --rootfs (the default view is read-only already)")
+	case !f.any():
+		return nil, nil
+	}
+	if f.rootfs != "" {
+		if fi, err := os.Stat(f.rootfs); err == nil && fi.IsDir() {
+			return image.OpenRootfs(f.rootfs, image.Options{Log: log}) // a directory needs no store
+		}
+	}
+	st, err := openStore(f.store)
+	if err != nil {
+		return nil, err
+	}
+	opts := image.Options{Store: st, Log: log}
+	if f.rootfs != "" {
+		return image.OpenRootfs(f.rootfs, opts)
+	}
+	r, err := ref.Parse(f.image)
+	if err != nil {
+		return nil, fmt.Errorf("--image: %w", err)
+	}
+	return image.Open(r, opts)
+}
+
+// imageRun is what an image decides about a command: its program and
+// arguments, environment, directory and user, each overridden by the
+// command line as `docker run` does.
+type imageRun struct {
+	args []string
+	env  []string
+	dir  string
+	user sandbox.User
+}
+
+// plan applies the image's config under the command line's: the command
+// (CMD replaces the image's Cmd, after its Entrypoint), -e over the
+// image's Env, --cwd over its WorkingDir, --user over its User (names
+// resolved through the image's /etc/passwd and /etc/group, read through
+// view; empty is root).
+func plan(cfg image.Config, cmdArgs, envSpecs []string, cwd, user string, view *vfs.VFS) (imageRun, error) {
+	var r imageRun
+	r.args = cfg.Args(cmdArgs)
+	if len(r.args) == 0 {
+		return r, errors.New("the image has no Entrypoint or Cmd: give a command after --")
+	}
+	spec := cfg.User
+	if user != "" {
+		spec = user
+	}
+	u, home, err := sandbox.LookupUser(spec, func(name string) ([]byte, error) { return readGuestFile(view, name) })
+	if err != nil {
+		if user != "" {
+			return r, fmt.Errorf("--user: %w", err)
+		}
+		return r, fmt.Errorf("the image's User: %w", err)
+	}
+	r.user = u
+	base := append([]string(nil), cfg.Env...)
+	if !hasKey(base, "PATH") {
+		base = append(base, "PATH="+sandbox.DefaultPath)
+	}
+	if !hasKey(base, "HOME") {
+		base = append(base, "HOME="+home)
+	}
+	if r.env, err = applyEnv(base, envSpecs); err != nil {
+		return r, err
+	}
+	r.dir = cfg.WorkingDir
+	if cwd != "" {
+		r.dir = cwd
+	}
+	return r, nil
+}
+
+func hasKey(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// maxGuestFile bounds what litebox itself reads of an image's files.
+const maxGuestFile = 16 << 20
+
+// readGuestFile reads a file of the image's root, as the guest would see
+// it, before the sandbox exists.
+func readGuestFile(v *vfs.VFS, name string) ([]byte, error) {
+	f, err := v.Open(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.DecRef()
+	var out []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := f.Read(buf)
+		out = append(out, buf[:n]...)
+		if len(out) > maxGuestFile {
+			return nil, fmt.Errorf("%s: larger than %d bytes", name, maxGuestFile)
+		}
+		if n == 0 || err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return out, err
+		}
+	}
+}
+
+// exposedHint tells the user what the image means to serve: litebox
+// publishes nothing by itself.
+func exposedHint(cfg image.Config) string {
+	if len(cfg.ExposedPorts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the image exposes %s (publish with -p HOSTPORT:PORT)", strings.Join(cfg.ExposedPorts, ", "))
+}
+
+func newPullCmd(stdout io.Writer) *cobra.Command {
+	var (
+		insecure bool
+		dir      string
+	)
+	cmd := &cobra.Command{
+		Use:   "pull [flags] NAME[:TAG|@DIGEST]",
+		Short: "Copy an image from a registry into litebox's store",
+		Long: `Copy the linux/amd64 image NAME from its registry into litebox's local store,
+replacing an image of the same name, so that 'litebox run --image NAME' runs it
+without the network. Names are Docker's: a missing registry is Docker Hub, a
+missing tag "latest". litebox itself makes the requests (with the credentials
+of ~/.docker/config.json, if any); no guest is involved.`,
+		Example: `  litebox pull debian:bookworm-slim
+  litebox pull --insecure registry.local:5000/team/app:1.2
+  litebox run --image debian:bookworm-slim -- /bin/cat /etc/debian_version`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := ref.ParseName(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			st, err := openStore(dir)
+			if err != nil {
+				return usageError{err}
+			}
+			e, err := st.Pull(context.Background(), r, store.PullOptions{Insecure: insecure})
+			if err != nil {
+				return usageError{err}
+			}
+			fmt.Fprintf(stdout, "%s %s\n", e.Name, e.Digest)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP and unverified TLS to the registry (loopback and private addresses use HTTP anyway)")
+	addStoreFlag(cmd.Flags(), &dir)
+	return cmd
+}
+
+func newImagesCmd(stdout io.Writer) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "images [flags]",
+		Short: "List the images of litebox's store",
+		Long: `List the images 'litebox pull' stored: name, manifest digest, size as stored
+(compressed), creation time and the ports the image exposes (a hint: publish
+them with 'litebox run -p').`,
+		Example: `  litebox images
+  litebox images --store /srv/litebox`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := openStore(dir)
+			if err != nil {
+				return usageError{err}
+			}
+			list, err := st.List()
+			if err != nil {
+				return usageError{err}
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tDIGEST\tSIZE\tCREATED\tPORTS")
+			for _, e := range list {
+				created := "-"
+				if !e.Created.IsZero() {
+					created = e.Created.UTC().Format(time.DateOnly)
+				}
+				ports := strings.Join(e.ExposedPorts, ",")
+				if ports == "" {
+					ports = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, shortDigest(e.Digest), humanSize(e.Size), created, ports)
+			}
+			return tw.Flush()
+		},
+	}
+	addStoreFlag(cmd.Flags(), &dir)
+	return cmd
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fK", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", n)
+}

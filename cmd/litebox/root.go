@@ -1,0 +1,34 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/litebox-go/litebox/image"
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
+	"github.com/litebox-go/litebox/kernel/fsimpl/overlay"
+	"github.com/litebox-go/litebox/kernel/vfs"
+	"github.com/litebox-go/litebox/sandbox"
+)
+
+// rootView is a read-only view of the image's root, the layers stacked as
+// the guest will see them, for what litebox reads there before the
+// sandbox exists (/etc/passwd and /etc/group for --user).
+func rootView(im *image.Image) (*vfs.VFS, error) {
+	if len(im.Layers) == 1 {
+		return vfs.New(im.Layers[0]), nil
+	}
+	top := slices.Clone(im.Layers)
+	slices.Reverse(top) // the overlay wants the top layer first
+	ov, err := overlay.New(memfs.New(0), top, overlay.Options{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("image layers: %w", err)
+	}
+	return vfs.New(ov), nil
+}
+
+// setRoot makes the image the sandbox's root.
+func setRoot(cfg *sandbox.Config, im *image.Image, readOnly bool) error {
+	return errors.New("an image root needs sandbox.Root (branch i13-overlay, not merged yet)")
+}
