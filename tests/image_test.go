@@ -366,6 +366,7 @@ func TestImageBadInputs(t *testing.T) {
 			ref := imageRef{name: b.Name, flags: b.Args}
 			res := runImage(t, t.TempDir(), ref, harness.Guest{}, nil, "/bin/true")
 			checkOneLineError(t, res, 125)
+			t.Logf("%s", res.Stderr)
 			if b.Want != "" && !strings.Contains(strings.ToLower(string(res.Stderr)), b.Want) {
 				t.Errorf("stderr %q does not mention %q", res.Stderr, b.Want)
 			}

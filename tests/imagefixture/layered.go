@@ -148,15 +148,21 @@ func BadImages(dir string) ([]Bad, error) {
 	file := []Entry{{Name: "hello.txt", Body: "hello\n"}, {Name: "bin/", Type: tar.TypeDir}}
 	good := func() Image { return Image{Tag: "t", Layers: []Layer{{Entries: file}}} }
 	var bads []Bad
-	layout := func(name string, img Image, damage func(dir string, w Written) error, want string) error {
+	// damage, if set, breaks the written layout and returns the digest of
+	// the blob it broke, which the error must name.
+	layout := func(name string, img Image, damage func(dir string, w Written) (string, error), want string) error {
 		d := filepath.Join(dir, name)
 		w, err := WriteLayout(d, img)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		if damage != nil {
-			if err := damage(d, w); err != nil {
+			blob, err := damage(d, w)
+			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
+			}
+			if blob != "" {
+				want = blob
 			}
 		}
 		bads = append(bads, Bad{Name: name, Args: []string{"--image", "oci:" + d + ":t"}, Want: want})
@@ -178,38 +184,57 @@ func BadImages(dir string) ([]Bad, error) {
 	}
 	gz := Gzip(bigRandom)
 
+	flip := func(path string, at int) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		b[at%len(b)] ^= 0x20
+		return os.WriteFile(path, b, 0o644)
+	}
+	notTarBytes := []byte("this is not a tar archive, just text that is long enough to fill a header block\n" + string(make([]byte, 600)))
+
 	steps := []error{
 		// Bytes that are no tar at all (not zeros, which read as an empty
-		// archive), with a matching digest: the tar reader must refuse them.
-		layout("corrupt-tar", Image{Tag: "t", Layers: []Layer{{Entries: file,
-			Raw: []byte("this is not a tar archive, just text that is long enough to fill a header block\n" + string(make([]byte, 600)))}}}, nil, ""),
+		// archive); the digest and diff_id match them: the tar reader must
+		// refuse them.
+		layout("corrupt-tar", Image{Tag: "t", Layers: []Layer{{Raw: notTarBytes}}}, nil, "corrupt"),
 		// A file whose header promises more bytes than the tar holds.
-		layout("truncated-tar", Image{Tag: "t", Layers: []Layer{{Raw: bigTar[:4096]}}}, nil, ""),
+		layout("truncated-tar", Image{Tag: "t", Layers: []Layer{{Raw: bigTar[:4096]}}}, nil, "big.bin"),
 		// A gzip stream cut in the middle; the blob's digest is of the cut
 		// bytes, so only decompression can notice.
-		// A gzip stream cut in the middle; the blob's digest is of the cut
-		// bytes, so only decompression can notice.
-		layout("truncated-gzip", Image{Tag: "t", Layers: []Layer{{Gzip: true, Entries: bigEntries, Raw: gz[:len(gz)/2]}}}, nil, ""),
+		layout("truncated-gzip", Image{Tag: "t", Layers: []Layer{{Gzip: true, Entries: bigEntries, Raw: gz[:len(gz)/2]}}}, nil, "gzip"),
 		// The manifest names a layer blob that is not in the layout.
-		layout("missing-blob", good(), func(d string, w Written) error { return os.Remove(BlobPath(d, w.Layers[0])) }, ""),
-		// A layer blob whose bytes do not match its digest.
-		layout("digest-mismatch", good(), func(d string, w Written) error {
-			return os.WriteFile(BlobPath(d, w.Layers[0]), append(fileTar[:len(fileTar):len(fileTar)], 0), 0o644)
-		}, "sha256:"),
-		// A config blob whose bytes do not match its digest.
-		layout("config-digest-mismatch", good(), func(d string, w Written) error {
-			return os.WriteFile(BlobPath(d, w.Config), []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`), 0o644)
-		}, "sha256:"),
-		layout("arm64", Image{Tag: "t", Arch: "arm64", Layers: []Layer{{Entries: file}}}, nil, "arm64"),
-		layout("escape-dotdot", Image{Tag: "t", Layers: []Layer{{Entries: []Entry{{Name: "../escape.txt", Body: "out\n"}}}}}, nil, ""),
-		layout("escape-nested-dotdot", Image{Tag: "t", Layers: []Layer{{Entries: []Entry{{Name: "a/../../escape.txt", Body: "out\n"}}}}}, nil, ""),
-		layout("hardlink-outside", Image{Tag: "t", Layers: []Layer{{Entries: append(file[:1:1],
-			Entry{Name: "passwd", Type: tar.TypeLink, Link: "../../../etc/passwd"})}}}, nil, ""),
-		layout("hardlink-missing", Image{Tag: "t", Layers: []Layer{{Entries: append(file[:1:1],
-			Entry{Name: "link", Type: tar.TypeLink, Link: "no/such/file"})}}}, nil, ""),
-		layout("index-not-json", good(), func(d string, w Written) error {
-			return os.WriteFile(filepath.Join(d, "index.json"), []byte("{not json"), 0o644)
+		layout("missing-blob", good(), func(d string, w Written) (string, error) {
+			return w.Layers[0], os.Remove(BlobPath(d, w.Layers[0]))
 		}, ""),
+		// A layer blob of the right size whose bytes do not match its
+		// digest: only the SHA-256 can tell.
+		layout("digest-mismatch", good(), func(d string, w Written) (string, error) {
+			return w.Layers[0], flip(BlobPath(d, w.Layers[0]), 600)
+		}, ""),
+		// A layer blob one byte longer than the manifest says.
+		layout("size-mismatch", good(), func(d string, w Written) (string, error) {
+			return w.Layers[0], os.WriteFile(BlobPath(d, w.Layers[0]), append(fileTar[:len(fileTar):len(fileTar)], 0), 0o644)
+		}, ""),
+		// A config blob of the right size whose bytes do not match.
+		layout("config-digest-mismatch", good(), func(d string, w Written) (string, error) {
+			return w.Config, flip(BlobPath(d, w.Config), 20)
+		}, ""),
+		// A manifest blob whose bytes do not match its digest in index.json.
+		layout("manifest-digest-mismatch", good(), func(d string, w Written) (string, error) {
+			return w.Manifest, flip(BlobPath(d, w.Manifest), 5)
+		}, ""),
+		layout("arm64", Image{Tag: "t", Arch: "arm64", Layers: []Layer{{Entries: file}}}, nil, "arm64"),
+		layout("escape-dotdot", Image{Tag: "t", Layers: []Layer{{Entries: []Entry{{Name: "../escape.txt", Body: "out\n"}}}}}, nil, "escape.txt"),
+		layout("escape-nested-dotdot", Image{Tag: "t", Layers: []Layer{{Entries: []Entry{{Name: "a/../../escape.txt", Body: "out\n"}}}}}, nil, "escape.txt"),
+		layout("hardlink-outside", Image{Tag: "t", Layers: []Layer{{Entries: append(file[:1:1],
+			Entry{Name: "passwd", Type: tar.TypeLink, Link: "../../../etc/passwd"})}}}, nil, "../../../etc/passwd"),
+		layout("hardlink-missing", Image{Tag: "t", Layers: []Layer{{Entries: append(file[:1:1],
+			Entry{Name: "link", Type: tar.TypeLink, Link: "no/such/file"})}}}, nil, "no/such/file"),
+		layout("index-not-json", good(), func(d string, w Written) (string, error) {
+			return "", os.WriteFile(filepath.Join(d, "index.json"), []byte("{not json"), 0o644)
+		}, "index.json"),
 	}
 	for _, err := range steps {
 		if err != nil {
@@ -221,17 +246,17 @@ func BadImages(dir string) ([]Bad, error) {
 		return nil, err
 	}
 	notTar := filepath.Join(dir, "not-a-tar.tar")
-	if err := os.WriteFile(notTar, []byte("this is not a tar archive, just text that is long enough to fill a header block\n"+string(make([]byte, 600))), 0o644); err != nil {
+	if err := os.WriteFile(notTar, notTarBytes, 0o644); err != nil {
 		return nil, err
 	}
 	bads = append(bads,
 		Bad{Name: "unknown-tag", Args: []string{"--image", "oci:" + good0 + ":nosuchtag"}, Want: "nosuchtag"},
-		Bad{Name: "missing-layout", Args: []string{"--image", "oci:" + filepath.Join(dir, "nonexistent")}, Want: ""},
-		Bad{Name: "missing-docker-archive", Args: []string{"--image", "docker-archive:" + filepath.Join(dir, "nonexistent.tar")}, Want: ""},
-		Bad{Name: "docker-archive-not-a-tar", Args: []string{"--image", "docker-archive:" + notTar}, Want: ""},
-		Bad{Name: "missing-rootfs-dir", Args: []string{"--rootfs", filepath.Join(dir, "nonexistent")}, Want: ""},
-		Bad{Name: "rootfs-not-a-tar", Args: []string{"--rootfs", notTar}, Want: ""},
-		Bad{Name: "unknown-store-name", Args: []string{"--image", "no-such-image-in-the-store:latest"}, Want: ""},
+		Bad{Name: "missing-layout", Args: []string{"--image", "oci:" + filepath.Join(dir, "nonexistent")}, Want: "no such file"},
+		Bad{Name: "missing-docker-archive", Args: []string{"--image", "docker-archive:" + filepath.Join(dir, "nonexistent.tar")}, Want: "no such file"},
+		Bad{Name: "docker-archive-not-a-tar", Args: []string{"--image", "docker-archive:" + notTar}, Want: "tar"},
+		Bad{Name: "missing-rootfs-dir", Args: []string{"--rootfs", filepath.Join(dir, "nonexistent")}, Want: "no such file"},
+		Bad{Name: "rootfs-not-a-tar", Args: []string{"--rootfs", notTar}, Want: "tar"},
+		Bad{Name: "unknown-store-name", Args: []string{"--image", "no-such-image-in-the-store:latest"}, Want: "no-such-image-in-the-store"},
 	)
 	return bads, nil
 }

@@ -45,9 +45,10 @@ type Entry struct {
 type Layer struct {
 	Entries []Entry
 	Gzip    bool
-	// Raw, if set, is the layer blob as stored (compressed if Gzip), in place
-	// of the tar made from Entries; DiffID is then the sha256 of Entries' tar
-	// all the same, as if Raw were a damaged copy of it.
+	// Raw, if set, is the layer blob as stored, in place of the tar made
+	// from Entries: uncompressed, its digest is also its diff_id; with
+	// Gzip, the diff_id is the sha256 of Entries' tar all the same, as if
+	// Raw were a damaged copy of its compressed form.
 	Raw []byte
 }
 
@@ -174,6 +175,9 @@ func WriteLayout(dir string, img Image) (Written, error) {
 		raw, err := LayerTar(l.Entries)
 		if err != nil {
 			return w, fmt.Errorf("layer %d: %w", i, err)
+		}
+		if l.Raw != nil && !l.Gzip {
+			raw = l.Raw // an uncompressed layer's diff_id is its digest
 		}
 		diffIDs = append(diffIDs, digest(raw))
 		blob, media := raw, MediaLayer
