@@ -3,8 +3,10 @@ package imagefixture
 import (
 	"archive/tar"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -258,7 +260,70 @@ func BadImages(dir string) ([]Bad, error) {
 		Bad{Name: "rootfs-not-a-tar", Args: []string{"--rootfs", notTar}, Want: "tar"},
 		Bad{Name: "unknown-store-name", Args: []string{"--image", "no-such-image-in-the-store:latest"}, Want: "no-such-image-in-the-store"},
 	)
+	// A docker archive (skopeo's) of the good image, then damaged: its
+	// layer member gone, or changed (same size) so that it no longer
+	// matches the config's diff_id.
+	archive := filepath.Join(dir, "good-docker.tar")
+	if err := run(dir, "skopeo", "copy", "--quiet", "oci:"+good0+":t", "docker-archive:"+archive+":bad/image:t"); err != nil {
+		return nil, err
+	}
+	for _, v := range []struct{ name, want string }{{"docker-archive-missing-layer", ""}, {"docker-archive-layer-mismatch", ""}} {
+		out := filepath.Join(dir, v.name+".tar")
+		layer, err := rewriteArchive(archive, out, v.name == "docker-archive-missing-layer")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", v.name, err)
+		}
+		bads = append(bads, Bad{Name: v.name, Args: []string{"--image", "docker-archive:" + out}, Want: layer})
+	}
 	return bads, nil
+}
+
+// rewriteArchive copies the docker archive in to out, dropping its layer
+// blob (the one member of more than a header's size that is not JSON) if
+// drop, else flipping one byte of it. It returns the member's name.
+func rewriteArchive(in, out string, drop bool) (string, error) {
+	f, err := os.Open(in)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	o, err := os.Create(out)
+	if err != nil {
+		return "", err
+	}
+	defer o.Close()
+	tr, tw := tar.NewReader(f), tar.NewWriter(o)
+	layer := ""
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			return "", err
+		}
+		if layer == "" && h.Typeflag == tar.TypeReg && strings.HasSuffix(h.Name, ".tar") && len(body) >= 1024 {
+			layer = h.Name
+			if drop {
+				continue
+			}
+			body[600] ^= 0x20
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return "", err
+		}
+		if _, err := tw.Write(body); err != nil {
+			return "", err
+		}
+	}
+	if layer == "" {
+		return "", fmt.Errorf("%s: no layer member", in)
+	}
+	return strings.TrimSuffix(filepath.Base(layer), ".tar"), tw.Close()
 }
 
 // randomBytes returns n bytes that do not compress (a xorshift stream),
