@@ -79,8 +79,13 @@ type Config struct {
 	// "ptrace") or "auto" (the default: the most preferred one the host
 	// allows, systrap then ptrace).
 	Platform string
-	// Mounts are host directories added to the default view.
+	// Mounts are host directories added to the default view (or to the
+	// image root).
 	Mounts []Mount
+	// Root, if set, is the guest's root instead of the default view: an
+	// image's layers under a throw-away writable layer, with nothing of
+	// the host visible but the Mounts (see Root).
+	Root *Root
 	// TmpSize caps the bytes stored in /tmp and the root directory, data
 	// and metadata; 0 means unlimited.
 	TmpSize int64
@@ -273,35 +278,18 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 		tmp.SetInodeLimit(cfg.TmpInodes)
 	}
 	ownBytes, ownInodes := tmp.Used(), tmp.Inodes()
-	root := memfs.Sharing(tmp)
 	fds := &hostfs.FDBudget{Max: hostFDsCap()}
-	fs := vfs.New(root)
-	for _, dir := range defaultHostDirs {
-		fi, err := os.Lstat(dir)
-		if err != nil {
-			continue // the host does not have it: neither does the guest
+	var fs *vfs.VFS
+	if cfg.Root != nil {
+		// An image root: its layers and nothing of the host's but the
+		// mounts (root.go).
+		var err error
+		if fs, err = rootFS(cfg.Root, tmp, names); err != nil {
+			return nil, nil, err
 		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			// Merged-/usr hosts link /bin to usr/bin: mirror the link, which
-			// the guest then resolves inside its own view.
-			target, err := os.Readlink(dir)
-			if err != nil {
-				return nil, nil, fmt.Errorf("reading host link %s: %w", dir, err)
-			}
-			if err := fs.Symlink(target, dir); err != nil {
-				return nil, nil, fmt.Errorf("linking %s: %w", dir, err)
-			}
-			continue
-		}
-		opts := hostfs.Options{ReadOnly: true, FDs: fds}
-		if dir == "/etc" {
-			opts.Hide = hiddenEtc
-			if err := mountEtc(fs, opts, names); err != nil {
-				return nil, nil, err
-			}
-			continue
-		}
-		if err := mountHost(fs, dir, dir, opts); err != nil {
+	} else {
+		fs = vfs.New(memfs.Sharing(tmp))
+		if err := mountDefaultHostDirs(fs, fds, names); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -330,6 +318,41 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 	}
 	// Granted when the view is complete (New adds /proc).
 	return fs, func() { tmp.RaiseLimits(tmp.Used()-ownBytes, tmp.Inodes()-ownInodes) }, nil
+}
+
+// mountDefaultHostDirs mounts the host's system directories of the
+// default view, read-only.
+func mountDefaultHostDirs(fs *vfs.VFS, fds *hostfs.FDBudget, names *nameFiles) error {
+	for _, dir := range defaultHostDirs {
+		fi, err := os.Lstat(dir)
+		if err != nil {
+			continue // the host does not have it: neither does the guest
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			// Merged-/usr hosts link /bin to usr/bin: mirror the link, which
+			// the guest then resolves inside its own view.
+			target, err := os.Readlink(dir)
+			if err != nil {
+				return fmt.Errorf("reading host link %s: %w", dir, err)
+			}
+			if err := fs.Symlink(target, dir); err != nil {
+				return fmt.Errorf("linking %s: %w", dir, err)
+			}
+			continue
+		}
+		opts := hostfs.Options{ReadOnly: true, FDs: fds}
+		if dir == "/etc" {
+			opts.Hide = hiddenEtc
+			if err := mountEtc(fs, opts, names); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := mountHost(fs, dir, dir, opts); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // nameFiles are the guest's /etc/hosts, /etc/hostname and
@@ -439,7 +462,8 @@ func installTerminals(fs *vfs.VFS, k *kernel.Kernel) error {
 }
 
 // mountAt mounts mfs at guestPath, creating the mount point (and its
-// parents) in the guest's root first when it does not exist yet.
+// parents) in the guest's root first when it does not exist yet; on a
+// read-only root (an image run --read-only) the VFS makes them implicit.
 func mountAt(fs *vfs.VFS, guestPath string, mfs vfs.FileSystem) error {
 	dir := ""
 	for _, part := range strings.Split(strings.Trim(guestPath, "/"), "/") {
@@ -451,6 +475,9 @@ func mountAt(fs *vfs.VFS, guestPath string, mfs vfs.FileSystem) error {
 			continue
 		}
 		if err := fs.Mkdir(dir, 0o755); err != nil {
+			if errors.Is(err, unix.EROFS) {
+				break // a read-only root: Mount makes implicit mount points
+			}
 			return fmt.Errorf("creating mount point %s: %w", dir, err)
 		}
 	}

@@ -96,6 +96,16 @@ func (d *dir) Unlink(name string) error {
 	return d.DirNode.Unlink(name)
 }
 
+// NewFile makes one covering file on its own (read-only, mode 0644, owned
+// by the sandbox's root, content made at every open), for a file system
+// that covers names itself (the overlay of an image root).
+func NewFile(content func() ([]byte, error)) *File {
+	return &File{dev: fileDev, ino: vfs.NewIno(), time: vfs.Now(), content: content}
+}
+
+// fileDev is the device of the files NewFile makes.
+var fileDev = vfs.NewDev()
+
 // File is one covering file.
 type File struct {
 	dev, ino uint64

@@ -98,13 +98,19 @@ func (fs *FS) child(p *base, name string) (*base, error) {
 	fs.adopt(p, name, c)
 	fs.coverDir(c)
 	if c.upper() == nil && c.kind == unix.S_IFREG && !fs.ro {
-		if _, ok := fs.index[c.ino]; ok {
+		if u, ok := fs.index[c.ino]; ok && linked(u) {
 			// Another link of a lower file copied up before: it is
 			// that upper file now (linked in, as Linux's index).
 			_ = fs.copyUp(c)
 		}
 	}
 	return c, nil
+}
+
+// linked reports whether an upper file still has a name.
+func linked(n vfs.Node) bool {
+	st, err := n.Stat()
+	return err == nil && st.Nlink > 0
 }
 
 // newBase makes the node for what resolve found.

@@ -54,6 +54,7 @@ package overlay
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -189,8 +190,19 @@ func (fs *FS) Cover(dir string, files map[string]vfs.Node) {
 		fs.covers = map[string]map[string]vfs.Node{}
 	}
 	fs.covers[dir] = files
-	if dir == "/" {
-		fs.root.covers = files
+	// A live node of the directory takes them now; later ones when
+	// they are made (coverDir).
+	b := fs.root
+	for _, c := range strings.Split(dir, "/") {
+		if c == "" {
+			continue
+		}
+		if b = b.cached(c); b == nil {
+			return
+		}
+	}
+	if b.kind == unix.S_IFDIR {
+		b.covers = files
 	}
 }
 
