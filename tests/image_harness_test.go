@@ -103,6 +103,9 @@ type imageRef struct {
 	// config is set when the reference carries the image config (an OCI
 	// layout, a docker archive), not for a bare root file system.
 	config bool
+	// workdir is the image's WorkingDir when the reference carries the
+	// config: the native side then starts there too.
+	workdir string
 	// base is set for the Debian --rootfs FILE.tar, mmdebstrap's tar: the
 	// base layer alone, without the fixture's small layers on top.
 	base bool
@@ -110,8 +113,8 @@ type imageRef struct {
 
 func debianRefs(d *imagefixture.Debian) []imageRef {
 	return []imageRef{
-		{name: "oci", flags: []string{"--image", "oci:" + d.OCI + ":" + imagefixture.DebianTag}, config: true},
-		{name: "docker-archive", flags: []string{"--image", "docker-archive:" + d.DockerArchive}, config: true},
+		{name: "oci", flags: []string{"--image", "oci:" + d.OCI + ":" + imagefixture.DebianTag}, config: true, workdir: imagefixture.DebianWorkingDir},
+		{name: "docker-archive", flags: []string{"--image", "docker-archive:" + d.DockerArchive}, config: true, workdir: imagefixture.DebianWorkingDir},
 		{name: "rootfs-dir", flags: []string{"--rootfs", d.Rootfs}},
 		{name: "rootfs-tar", flags: []string{"--rootfs", d.RootfsTar}, base: true},
 	}
@@ -119,8 +122,8 @@ func debianRefs(d *imagefixture.Debian) []imageRef {
 
 func layeredRefs(l *imagefixture.Layered) []imageRef {
 	return []imageRef{
-		{name: "oci", flags: []string{"--image", "oci:" + l.OCI + ":" + imagefixture.LayeredTag}, config: true},
-		{name: "docker-archive", flags: []string{"--image", "docker-archive:" + l.DockerArchive + ":" + imagefixture.LayeredArchiveRef}, config: true},
+		{name: "oci", flags: []string{"--image", "oci:" + l.OCI + ":" + imagefixture.LayeredTag}, config: true, workdir: imagefixture.LayeredConfig.WorkingDir},
+		{name: "docker-archive", flags: []string{"--image", "docker-archive:" + l.DockerArchive + ":" + imagefixture.LayeredArchiveRef}, config: true, workdir: imagefixture.LayeredConfig.WorkingDir},
 		{name: "rootfs-dir", flags: []string{"--rootfs", l.Rootfs}},
 	}
 }
@@ -249,7 +252,7 @@ type imageCase struct {
 // under litebox with ref, and compares exit code, stdout and stderr.
 func compareImageCase(t *testing.T, store, root string, ref imageRef, c imageCase) {
 	t.Helper()
-	native := runChroot(t, nativeRoot(t, root, c.writes, false), "/", imageEnv, nil, c.argv...)
+	native := runChroot(t, nativeRoot(t, root, c.writes, false), ref.workdir, imageEnv, nil, c.argv...)
 	guest := runImage(t, store, ref, harness.Guest{Env: imageEnv}, nil, c.argv...)
 	if c.filter != nil {
 		native.Stdout = []byte(c.filter(string(native.Stdout)))

@@ -49,7 +49,7 @@ func TestImagePull(t *testing.T) {
 	checkOneLineError(t, runLitebox(t, nil, "pull", "--store", store, name), 125)
 
 	// The registry is gone: the run uses the store alone.
-	ref := imageRef{name: "pulled", flags: []string{"--image", name}, config: true}
+	ref := imageRef{name: "pulled", flags: []string{"--image", name}, config: true, workdir: imagefixture.LayeredConfig.WorkingDir}
 	for _, c := range layeredCases() {
 		if c.name != "tree" && c.name != "content" && c.name != "writes" {
 			continue

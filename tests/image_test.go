@@ -403,3 +403,23 @@ func TestImageFirstStart(t *testing.T) {
 	t.Logf("store after the runs: %v", names)
 	_ = bytes.Equal
 }
+
+// TestImageMinimal runs an image of busybox alone (no /dev, /proc, /tmp or
+// /etc in it): litebox's mounts and name files must find their place all
+// the same, as in a FROM scratch image.
+func TestImageMinimal(t *testing.T) {
+	needImageTools(t)
+	needBusybox(t)
+	bb, err := os.ReadFile(busyboxPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "minimal")
+	if _, err := imagefixture.WriteLayout(dir, imagefixture.MinimalImage(bb)); err != nil {
+		t.Fatal(err)
+	}
+	ref := imageRef{name: "minimal", flags: []string{"--image", "oci:" + dir + ":minimal"}}
+	got := runImage(t, t.TempDir(), ref, harness.Guest{Env: imageEnv}, nil, "/bin/sh", "-c",
+		"echo hi > /tmp/x; cat /tmp/x; ls /; ls /etc; echo ok > /new; cat /new")
+	checkResult(t, got, harness.Result{Stdout: []byte("hi\nbin\ndev\netc\nnew\nproc\ntmp\nhostname\nhosts\nresolv.conf\nok\n")}, true)
+}

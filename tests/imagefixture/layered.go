@@ -12,7 +12,7 @@ import (
 
 // layeredVersion names the hand-made image's content: change it with
 // LayeredImage.
-const layeredVersion = "layered-3"
+const layeredVersion = "layered-4"
 
 // LayeredTag and LayeredArchiveRef name the hand-made image in its layout
 // and its docker archive.
@@ -54,6 +54,8 @@ func LayeredImage(busybox []byte) Image {
 		{Name: "etc/passwd", Body: "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"},
 		{Name: "etc/group", Body: "root:x:0:\napp:x:1000:\n"},
 		{Name: "tmp/", Type: tar.TypeDir, Mode: 0o1777},
+		{Name: "dev/", Type: tar.TypeDir}, // the usual mount points; MinimalImage has none
+		{Name: "proc/", Type: tar.TypeDir},
 		{Name: "home/app/", Type: tar.TypeDir, UID: 1000, GID: 1000, Mode: 0o750},
 		{Name: "data/", Type: tar.TypeDir},
 		{Name: "data/keep.txt", Body: "keep\n"},      // untouched until the top layer changes its mode
@@ -104,6 +106,17 @@ func LayeredImage(busybox []byte) Image {
 		Layers: []Layer{{Entries: base, Gzip: true}, {Entries: layer1}, {Entries: layer2, Gzip: true}},
 		Config: LayeredConfig,
 	}
+}
+
+// MinimalImage is a one-layer image of busybox alone, as a "FROM scratch"
+// image of one static program: no /dev, /proc, /tmp or /etc for litebox's
+// own mounts and name files to land in.
+func MinimalImage(busybox []byte) Image {
+	entries := []Entry{{Name: "bin/busybox", Body: string(busybox), Mode: 0o755}}
+	for _, a := range []string{"sh", "ls", "cat", "echo"} {
+		entries = append(entries, Entry{Name: "bin/" + a, Type: tar.TypeSymlink, Link: "busybox"})
+	}
+	return Image{Tag: "minimal", Layers: []Layer{{Entries: entries}}}
 }
 
 // GetLayered returns the hand-made image, building it first if the cache
