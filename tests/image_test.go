@@ -45,12 +45,12 @@ func treeScript(top string) string {
 // contentScript prints the SHA-256 of every regular file (but
 // imageOwnEntries) and the target of every symlink: every byte the image
 // serves.
-func contentScript(top string) string {
+func contentScript(top ...string) string {
 	var prune []string
 	for _, p := range imageOwnEntries {
 		prune = append(prune, "-path "+p)
 	}
-	find := fmt.Sprintf(`find %s \( %s \) -prune -o`, top, strings.Join(prune, " -o "))
+	find := fmt.Sprintf(`find %s \( %s \) -prune -o`, strings.Join(top, " "), strings.Join(prune, " -o "))
 	return fmt.Sprintf(`set -e
 %[1]s -type f -print0 | xargs -0 sha256sum | LC_ALL=C sort
 %[1]s -type l -print0 | xargs -0 readlink | LC_ALL=C sort | sha256sum
@@ -129,6 +129,14 @@ func TestImageDebian(t *testing.T) {
 						t.Skipf("the %s-built root file system has no dpkg", d.Source)
 					case c.layers && ref.base:
 						t.Skip("--rootfs FILE.tar is mmdebstrap's tar: the base layer alone")
+					}
+					if c.name == "content" && ref.name != "oci" {
+						// Every byte once, through the OCI layout (the
+						// gzip layer's cached tar); the other references
+						// (the archive's tar in place, hostfs, the plain
+						// tar) get a 40 MB sample, which keeps make
+						// test's time down.
+						c.argv = []string{"/bin/sh", "-c", contentScript("/etc", "/usr/bin", "/usr/sbin", "/var")}
 					}
 					root := d.Rootfs
 					if ref.base {
