@@ -38,6 +38,10 @@ func TestTarfsLayers(t *testing.T) {
 		}
 	}
 
+	if ents, _ := os.ReadDir(s.IndexCache()); len(ents) != 2 {
+		t.Errorf("%d cached indexes, want 2 (one per layer)", len(ents))
+	}
+
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	tw.WriteHeader(&tar.Header{Name: "../../etc/evil", Typeflag: tar.TypeReg, Mode: 0o644})

@@ -3,9 +3,12 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/fsimpl/cover"
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/fsimpl/overlay"
@@ -28,6 +31,47 @@ type Root struct {
 	// ReadOnly makes the root read-only (EROFS; run --read-only): the
 	// mounts, /tmp and /dev/shm stay as they are.
 	ReadOnly bool
+}
+
+// maxRootFile bounds what Root.ReadFile reads.
+const maxRootFile = 4 << 20
+
+// ReadFile returns the content of the image's file at path (absolute;
+// symlinks are followed inside the image), as the merged layers have it
+// before any change: what litebox itself needs of the image, such as its
+// /etc/passwd and /etc/group to resolve --user names. Files larger than
+// 4 MiB are refused (EFBIG).
+func (r *Root) ReadFile(path string) ([]byte, error) {
+	top := make([]vfs.FileSystem, len(r.Layers))
+	for i, l := range r.Layers {
+		top[len(top)-1-i] = l
+	}
+	ovl, err := overlay.New(memfs.New(0), top, overlay.Options{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	fs := vfs.New(ovl)
+	fs.SetCred(cred.New(0, 0, nil)) // litebox reads as the image's root
+	f, err := fs.Open(path, unix.O_RDONLY, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer f.DecRef()
+	var out []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := f.Read(buf)
+		out = append(out, buf[:n]...)
+		if len(out) > maxRootFile {
+			return nil, &os.PathError{Op: "read", Path: path, Err: unix.EFBIG}
+		}
+		if n == 0 || errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+	}
 }
 
 // rootFS builds the overlay root of cfg.Root: its upper shares the limits
@@ -53,6 +97,10 @@ func rootFS(r *Root, tmp *memfs.FS, names *nameFiles) (*vfs.VFS, error) {
 		covering[name] = cover.NewFile(content)
 	}
 	fs := vfs.New(ovl)
+	// The sandbox builds the view (mount points, the covered /etc) as
+	// root: an image's root directory is root's, 0755. New gives the VFS
+	// the guest's credentials once the view is complete.
+	fs.SetCred(cred.New(0, 0, nil))
 	st, err := fs.Stat("/etc", true)
 	switch {
 	case err == nil && st.IsDir():

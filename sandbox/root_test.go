@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -317,5 +318,20 @@ func TestRootUpperLimit(t *testing.T) {
 	want := "sh: can't create /big: No space left on device\nappend=1\n1048576\n"
 	if got != want || code != 0 {
 		t.Errorf("got (exit %d):\n%s\nwant:\n%s", code, got, want)
+	}
+}
+
+// What litebox reads of the image itself (the image helper's --user names).
+func TestRootReadFile(t *testing.T) {
+	r := imageRoot(t, false)
+	b, err := r.ReadFile("/etc/os-release")
+	if err != nil || string(b) != "ID=top\n" {
+		t.Errorf("os-release: %q %v", b, err)
+	}
+	if _, err := r.ReadFile("/etc/motd"); !errors.Is(err, unix.ENOENT) {
+		t.Errorf("a whited-out file: %v", err)
+	}
+	if b, err := r.ReadFile("/bin/sh"); err != nil || len(b) < 1000 {
+		t.Errorf("through a link: %d bytes, %v", len(b), err)
 	}
 }

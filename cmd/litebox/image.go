@@ -23,17 +23,21 @@ import (
 
 // imageFlags are run's flags that give the guest a root of its own.
 type imageFlags struct {
-	image    string
-	rootfs   string
-	readOnly bool
-	store    string
+	image      string
+	rootfs     string
+	readOnly   bool
+	store      string
+	entrypoint string
+	fs         *pflag.FlagSet
 }
 
 const imageHelp = "run the image `REF` as the root file system, with nothing of the host visible: oci:DIR[:TAG] (an OCI image layout), " +
 	"docker-archive:FILE[:NAME] (docker/podman save), or a NAME[:TAG] that litebox pull stored; its Entrypoint, Cmd, Env, WorkingDir and User apply"
 
 func (f *imageFlags) add(fs *pflag.FlagSet) {
+	f.fs = fs
 	fs.StringVar(&f.image, "image", "", imageHelp)
+	fs.StringVar(&f.entrypoint, "entrypoint", "", "replace the image's Entrypoint with `PROGRAM` (\"\": none) and drop its Cmd, as docker run --entrypoint")
 	fs.StringVar(&f.rootfs, "rootfs", "", "use `PATH`, a host directory (read-only) or a root file system tar (.tar, .tar.gz, .tar.zst), as the root file system, with nothing else of the host visible")
 	fs.BoolVar(&f.readOnly, "read-only", false, "make the --image or --rootfs root read-only (EROFS); /tmp, /dev/shm and --mount directories stay as they are")
 	addStoreFlag(fs, &f.store)
@@ -64,6 +68,8 @@ func (f *imageFlags) open(log *slog.Logger) (*image.Image, error) {
 		return nil, errors.New("--image and --rootfs are two roots: give one")
 	case f.readOnly && !f.any():
 		return nil, errors.New("--read-only needs --image or --rootfs (the default view is read-only already)")
+	case f.fs != nil && f.fs.Changed("entrypoint") && !f.any():
+		return nil, errors.New("--entrypoint needs --image or --rootfs")
 	case !f.any():
 		return nil, nil
 	}
@@ -81,10 +87,34 @@ func (f *imageFlags) open(log *slog.Logger) (*image.Image, error) {
 		return image.OpenRootfs(f.rootfs, opts)
 	}
 	r, err := ref.Parse(f.image)
+	if err == nil && r.Kind == ref.Store {
+		_, err = st.Find(r.Name)
+	}
 	if err != nil {
+		// A path where a reference was expected: say how to spell it.
+		if fi, serr := os.Stat(f.image); serr == nil && r.Kind != ref.OCI && r.Kind != ref.DockerArchive {
+			kind := "docker-archive:"
+			if fi.IsDir() {
+				kind = "oci:"
+			}
+			return nil, fmt.Errorf("--image %s: a path is written %s%s (or use --rootfs for a plain root file system)", f.image, kind, f.image)
+		}
 		return nil, fmt.Errorf("--image: %w", err)
 	}
 	return image.Open(r, opts)
+}
+
+// config is the image's config with --entrypoint applied: as Docker, it
+// replaces the Entrypoint and drops the image's Cmd.
+func (f *imageFlags) config(im *image.Image) image.Config {
+	cfg := im.Config
+	if f.fs != nil && f.fs.Changed("entrypoint") {
+		cfg.Entrypoint, cfg.Cmd = nil, nil
+		if f.entrypoint != "" {
+			cfg.Entrypoint = []string{f.entrypoint}
+		}
+	}
+	return cfg
 }
 
 // imageRun is what an image decides about a command: its program and
@@ -193,7 +223,8 @@ func newPullCmd(stdout io.Writer) *cobra.Command {
 		Short: "Copy an image from a registry into litebox's store",
 		Long: `Copy the linux/amd64 image NAME from its registry into litebox's local store,
 replacing an image of the same name, so that 'litebox run --image NAME' runs it
-without the network. Names are Docker's: a missing registry is Docker Hub, a
+without the network. The image is checked (every blob against its digest) and
+its layers are decompressed into the cache at once. Names are Docker's: a missing registry is Docker Hub, a
 missing tag "latest". litebox itself makes the requests (with the credentials
 of ~/.docker/config.json, if any); no guest is involved.`,
 		Example: `  litebox pull debian:bookworm-slim
@@ -213,6 +244,14 @@ of ~/.docker/config.json, if any); no guest is involved.`,
 			if err != nil {
 				return usageError{err}
 			}
+			// Open it once: every blob is checked and the layers decompressed
+			// and indexed now, so a bad image fails here and the first run
+			// starts as fast as the next ones.
+			im, err := image.Open(r, image.Options{Store: st})
+			if err != nil {
+				return usageError{err}
+			}
+			im.Close()
 			fmt.Fprintf(stdout, "%s %s\n", e.Name, e.Digest)
 			return nil
 		},

@@ -36,6 +36,7 @@ type entry struct {
 	name, body string
 	typ        byte
 	link       string
+	uid        int
 }
 
 func tarBytes(t *testing.T, entries ...entry) []byte {
@@ -43,7 +44,10 @@ func tarBytes(t *testing.T, entries ...entry) []byte {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Mode: 0o644, Typeflag: e.typ, Linkname: e.link, Size: int64(len(e.body))}
+		h := &tar.Header{Name: e.name, Mode: 0o644, Typeflag: e.typ, Linkname: e.link, Size: int64(len(e.body)), Uid: e.uid, Gid: e.uid}
+		if e.typ == tar.TypeDir {
+			h.Mode = 0o755
+		}
 		if e.typ == 0 {
 			h.Typeflag = tar.TypeReg
 		}
@@ -165,6 +169,8 @@ func TestRunImageErrors(t *testing.T) {
 		{"truncated gzip", []string{"--image", "oci:" + truncated}, "truncated gzip stream"},
 		{"not in the store", []string{"--image", "example.com/none:1"}, "image example.com/none:1 is not in the store"},
 		{"bad reference", []string{"--image", "dir:/x"}, `transport "dir" is not supported`},
+		{"a directory path", []string{"--image", okDir}, "a path is written oci:" + okDir},
+		{"a file path", []string{"--image", corruptTar}, "a path is written docker-archive:" + corruptTar},
 		{"rootfs missing", []string{"--rootfs", "/nonexistent/root"}, "--rootfs /nonexistent/root: stat /nonexistent/root: no such file or directory"},
 		{"rootfs corrupt tar", []string{"--rootfs", corruptTar}, "corrupt tar"},
 		{"rootfs truncated gzip", []string{"--rootfs", truncatedTgz}, "truncated gzip stream"},
@@ -172,6 +178,8 @@ func TestRunImageErrors(t *testing.T) {
 		{"two roots", []string{"--image", "oci:" + okDir, "--rootfs", "/"}, "--image and --rootfs are two roots"},
 		{"read-only alone", []string{"--read-only", "--", "/bin/true"}, "--read-only needs --image or --rootfs"},
 		{"no program, no image", []string{}, "give a program to run"},
+		{"entrypoint alone", []string{"--entrypoint", "/bin/sh", "--", "x"}, "--entrypoint needs --image or --rootfs"},
+		{"entrypoint cleared, no command", []string{"--image", "oci:" + okDir, "--entrypoint", ""}, "the image has no Entrypoint or Cmd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, append([]string{"run"}, tc.args...)...)
@@ -276,5 +284,14 @@ func TestPullAndImages(t *testing.T) {
 		if code != exitUsage || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and one line with %q", tc.args, code, stderr, exitUsage, tc.want)
 		}
+	}
+}
+
+func TestExposedHint(t *testing.T) {
+	if h := exposedHint(image.Config{}); h != "" {
+		t.Errorf("hint without ports: %q", h)
+	}
+	if h := exposedHint(image.Config{ExposedPorts: []string{"53/udp", "8000/tcp"}}); h != "the image exposes 53/udp, 8000/tcp (publish with -p HOSTPORT:PORT)" {
+		t.Errorf("hint %q", h)
 	}
 }

@@ -264,7 +264,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 				if err != nil {
 					return usageError{err}
 				}
-				p, err := plan(im.Config, args, envs, cwd, user, view)
+				p, err := plan(img.config(im), args, envs, cwd, user, view)
 				if err != nil {
 					return usageError{err}
 				}

@@ -81,22 +81,21 @@ func (fs *FS) child(p *base, name string) (*base, error) {
 	if p.dead {
 		return nil, unix.ENOENT
 	}
-	if c := p.cached(name); c != nil {
-		return c, nil
+	c := p.cached(name)
+	if c == nil {
+		f, err := fs.resolve(p, name)
+		if err != nil {
+			return nil, err
+		}
+		if !f.exists() {
+			return nil, unix.ENOENT
+		}
+		if c, err = fs.newBase(&f); err != nil {
+			return nil, err
+		}
+		fs.adopt(p, name, c)
+		fs.coverDir(c)
 	}
-	f, err := fs.resolve(p, name)
-	if err != nil {
-		return nil, err
-	}
-	if !f.exists() {
-		return nil, unix.ENOENT
-	}
-	c, err := fs.newBase(&f)
-	if err != nil {
-		return nil, err
-	}
-	fs.adopt(p, name, c)
-	fs.coverDir(c)
 	if c.upper() == nil && c.kind == unix.S_IFREG && !fs.ro {
 		if u, ok := fs.index[c.ino]; ok && linked(u) {
 			// Another link of a lower file copied up before: it is

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,13 +62,9 @@ func dirOf(p string) string {
 }
 
 // stack makes an overlay of the layers (top first) with a fresh upper.
-func stack(t *testing.T, opts Options, lowers ...*memfs.FS) (*FS, *vfs.VFS) {
+func stack(t *testing.T, opts Options, lowers ...vfs.FileSystem) (*FS, *vfs.VFS) {
 	t.Helper()
-	ls := make([]vfs.FileSystem, len(lowers))
-	for i, l := range lowers {
-		ls[i] = l
-	}
-	o, err := New(memfs.New(0), ls, opts)
+	o, err := New(memfs.New(0), lowers, opts)
 	must(t, "New", err)
 	return o, vfs.New(o)
 }
@@ -788,4 +785,46 @@ func TestUnheldNodesAreCollected(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Errorf("%d nodes of unheld names still cached", len(db.children))
+}
+
+// Guest threads change and read the same directories at once: nothing
+// races (go test -race), and the tree ends as the last changes left it.
+func TestConcurrentChanges(t *testing.T) {
+	var specs []string
+	for i := range 20 {
+		specs = append(specs, "d/f"+string(rune('a'+i))+"=lower")
+	}
+	_, v := stack(t, Options{}, layer(t, append(specs, "e/")...))
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				name := "/d/f" + string(rune('a'+i))
+				switch (i + w) % 4 {
+				case 0:
+					if f, err := v.Open(name, unix.O_WRONLY|unix.O_APPEND, 0); err == nil {
+						f.Write([]byte("w"))
+						f.DecRef()
+					}
+				case 1:
+					v.Stat(name, false)
+				case 2:
+					if f, err := v.Open("/d", unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
+						f.Getdents(1 << 16)
+						f.DecRef()
+					}
+				case 3:
+					v.Rename(name, "/e/"+string(rune('a'+i))+string(rune('0'+w)))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// Every lower file is still somewhere, exactly once.
+	n := len(list(t, v, "/d")) + len(list(t, v, "/e"))
+	if n != 20 {
+		t.Errorf("%d files after the changes, want 20", n)
+	}
 }

@@ -464,6 +464,7 @@ type posReader struct {
 	buf    []byte
 	bstart int64 // the tar offset of buf[0]
 	blen   int   // valid bytes in buf
+	want   int   // bytes the next fill reads
 	head   [4]byte
 	headOK bool
 }
@@ -485,9 +486,17 @@ func (p *posReader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// fill reads the buffer at pos.
+// fill reads the buffer at pos: after a seek (archive/tar skipping an
+// entry's data) only the end of the data, the padding and the next
+// header (1 KiB), then twice as much at each sequential fill, so a run
+// of headers takes few reads and skipped data is not read.
 func (p *posReader) fill() error {
-	want := min(int64(len(p.buf)), p.size-p.pos)
+	if p.pos != p.bstart+int64(p.blen) || p.want == 0 {
+		p.want = 1024
+	} else {
+		p.want = min(2*p.want, len(p.buf))
+	}
+	want := min(int64(p.want), p.size-p.pos)
 	n, err := p.r.ReadAt(p.buf[:want], p.pos)
 	p.bstart, p.blen = p.pos, n
 	if p.pos == 0 && n >= len(p.head) {

@@ -68,7 +68,23 @@ func newFS(t testing.TB, data []byte) *FS {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	// Every index build makes passes the checks of a cached one, and
+	// comes back from the cache format unchanged.
+	if err := fs.idx.check(fs.size); err != nil {
+		t.Fatalf("built index fails its check: %v", err)
+	}
+	back, err := decodeIndex(encodeIndex(fs.idx, "sha256:k", fs.size), "sha256:k", fs.size)
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if !sameIndex(back, fs.idx) {
+		t.Fatalf("index changed through the cache format")
+	}
 	return fs
+}
+
+func sameIndex(a, b *index) bool {
+	return slices.Equal(a.inodes, b.inodes) && slices.Equal(a.dirents, b.dirents) && a.strs == b.strs && a.xattrs == b.xattrs
 }
 
 // walk resolves a clean relative path with Lookup, following nothing.
