@@ -97,9 +97,9 @@ func rootFS(r *Root, tmp *memfs.FS, names *nameFiles) (*vfs.VFS, error) {
 		covering[name] = cover.NewFile(content)
 	}
 	fs := vfs.New(ovl)
-	// The sandbox builds the view (mount points, the covered /etc) as
-	// root: an image's root directory is root's, 0755. New gives the VFS
-	// the guest's credentials once the view is complete.
+	// The sandbox makes its mount points in the image as the image's
+	// root (an image's / is root's, 0755); New sets the guest's
+	// credentials once the view is built.
 	fs.SetCred(cred.New(0, 0, nil))
 	st, err := fs.Stat("/etc", true)
 	switch {

@@ -211,7 +211,9 @@ func runNative(t *testing.T, dir, script string, ro bool) (string, int) {
 func runRoot(t *testing.T, cfg sandbox.Config, script string) (string, int) {
 	t.Helper()
 	cfg.Platform = os.Getenv(harness.PlatformEnv)
-	cfg.User = &sandbox.User{UID: 1000, GID: 1000}
+	if cfg.User == nil {
+		cfg.User = &sandbox.User{UID: 1000, GID: 1000}
+	}
 	s, err := sandbox.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -333,5 +335,25 @@ func TestRootReadFile(t *testing.T) {
 	}
 	if b, err := r.ReadFile("/bin/sh"); err != nil || len(b) < 1000 {
 		t.Errorf("through a link: %d bytes, %v", len(b), err)
+	}
+}
+
+// A real image's / is root's 0755: litebox still makes its mount points
+// there (as the image's root), and the guest user cannot write there.
+func TestRootOwnedImage(t *testing.T) {
+	l := memLayer(t, []entry{{path: "bin/busybox", from: "/bin/busybox", mode: 0o755}})
+	v := vfs.New(l)
+	must(t, v.Chmod("/", 0o755, false))
+	root, err := l.Root().Lookup("bin")
+	must(t, err)
+	for _, n := range []vfs.Node{l.Root(), root} {
+		must(t, n.(vfs.Chowner).Chown(0, 0))
+	}
+	got, code := runRoot(t, sandbox.Config{Root: &sandbox.Root{Layers: []vfs.FileSystem{l}},
+		Mounts: []sandbox.Mount{{HostPath: t.TempDir(), GuestPath: "/srv/data"}}},
+		`ls /; stat -c '%u %a' / /bin; touch /x; echo touch=$?; touch /tmp/x && echo tmp-ok`)
+	want := "bin\ndev\netc\nproc\nsrv\ntmp\n0 755\n0 755\ntouch: /x: Permission denied\ntouch=1\ntmp-ok\n"
+	if got != want || code != 0 {
+		t.Errorf("got (exit %d):\n%s\nwant:\n%s", code, got, want)
 	}
 }

@@ -13,6 +13,13 @@ import (
 // measures them).
 const DentryCost = 320
 
+// NodeCoster is implemented by file systems that keep an object of their
+// own for each name the VFS holds a dentry of (the overlay's nodes): what
+// one costs is charged with the dentry, on top of DentryCost.
+type NodeCoster interface {
+	NodeCost() int64
+}
+
 // Dentry names one node: a name within its parent dentry, on one mount.
 // The dentries of one VFS form a tree that mirrors the guest's view of
 // the file system; following parent pointers from any dentry leads to the
@@ -153,6 +160,9 @@ func (v *VFS) childLocked(p *Dentry, name string, n Node, m *mount) (*Dentry, er
 	var cost int64 // what is given back at the drop: nothing before SetCharge
 	if v.charge != nil {
 		cost = int64(DentryCost + len(name))
+		if nc, ok := m.fs.(NodeCoster); ok {
+			cost += nc.NodeCost()
+		}
 		if err := v.chargeFor(cost); err != nil {
 			return nil, err
 		}

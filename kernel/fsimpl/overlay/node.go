@@ -156,7 +156,7 @@ func (s *slot) drop() {
 	s.fs.mu.Lock()
 	defer s.fs.mu.Unlock()
 	if s.parent == nil {
-		return
+		return // forgotten already
 	}
 	if wp, ok := s.parent.children[s.name]; ok && wp == s.wp && wp.Value() == nil {
 		delete(s.parent.children, s.name)
@@ -271,9 +271,14 @@ func (b *base) Stat() (vfs.Stat, error) {
 	return st, nil
 }
 
-// fix makes a real entry's stat the overlay node's.
+// fix makes a real entry's stat the overlay node's. A layer's ids and
+// modes are the image's: a host directory's files (hostfs marks them
+// Host, checked as a stranger's) are checked as the image's own, as tar
+// layers are, since nothing the guest does reaches them (a change is a
+// copy-up) and the host still checks every read litebox makes.
 func (b *base) fix(st *vfs.Stat) {
 	st.Dev, st.Ino = b.fs.dev, b.ino
+	st.Host, st.HostIDs = false, 0
 	if b.kind == unix.S_IFDIR && (len(b.dirs) > 1 || len(b.dirs) == 1 && b.upper() != nil) {
 		st.Nlink = 1 // merged: its subdirectories are not counted
 	}

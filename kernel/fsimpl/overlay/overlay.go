@@ -168,6 +168,14 @@ func (fs *FS) StatFS() (vfs.StatFS, error) {
 	return st, err
 }
 
+// NodeCost is what a live node of the overlay holds of the heap (its
+// base, weak handle, cleanup and cache entry), which the VFS charges with
+// each dentry (vfs.NodeCoster); TestNodeCostCoversHeap measures it.
+func (fs *FS) NodeCost() int64 { return nodeCost }
+
+// nodeCost: see NodeCost.
+const nodeCost = 384
+
 // NewUnlinked makes a file linked nowhere in the upper (memfd_create): the
 // kernel makes those in the root file system, whose limits they share.
 func (fs *FS) NewUnlinked(sealing bool) (vfs.Node, vfs.FileOps, error) {

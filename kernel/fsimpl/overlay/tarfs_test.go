@@ -184,3 +184,28 @@ func TestHostfsLayer(t *testing.T) {
 		}
 	}
 }
+
+// A host directory's files are the image's in the overlay: the guest's
+// root may change a root-owned directory of it (in the upper), which
+// hostfs alone refuses for host files (Stat.Host).
+func TestHostfsLayerIDsAreTheImages(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root-owned host files")
+	}
+	host := t.TempDir()
+	must(t, "mkdir", os.Mkdir(filepath.Join(host, "etc"), 0o755))
+	must(t, "write", os.WriteFile(filepath.Join(host, "etc", "conf"), []byte("c"), 0o644))
+	l, err := hostfs.New(host, hostfs.Options{ReadOnly: true})
+	must(t, "hostfs", err)
+	_, v := stack(t, Options{}, l)
+	v.SetCred(cred.New(0, 0, nil))
+	writeFile(t, v, "/etc/conf", "guest root")
+	writeFile(t, v, "/etc/new", "n")
+	st, err := v.Stat("/etc/new", false)
+	if err != nil || st.Uid != 0 || st.Host {
+		t.Errorf("new file %+v %v", st, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "etc", "conf")); string(b) != "c" {
+		t.Errorf("host file changed: %q", b)
+	}
+}
