@@ -124,3 +124,42 @@ func BenchmarkOpenCached(b *testing.B) {
 	st, _ := os.Stat(cachePath(opts.IndexDir, opts.Key))
 	b.ReportMetric(float64(st.Size()), "cache-file-B")
 }
+
+// BenchmarkRealLayer measures a layer of your own:
+// LITEBOX_TARFS_BENCH_TAR=layer.tar go test -run '^$' -bench RealLayer ./kernel/fsimpl/tarfs/
+func BenchmarkRealLayer(b *testing.B) {
+	path := os.Getenv("LITEBOX_TARFS_BENCH_TAR")
+	if path == "" {
+		b.Skip("LITEBOX_TARFS_BENCH_TAR not set")
+	}
+	opts := Options{IndexDir: b.TempDir(), Key: "sha256:real"}
+	for _, cached := range []bool{false, true} {
+		b.Run(map[bool]string{false: "build", true: "cached"}[cached], func(b *testing.B) {
+			o := Options{}
+			if cached {
+				o = opts
+				fs, err := Open(path, o) // writes the cache
+				if err != nil {
+					b.Fatal(err)
+				}
+				fs.Close()
+			}
+			fs, heap := retained(b, func() *FS {
+				fs, err := Open(path, o)
+				if err != nil || fs.Cached() != cached {
+					b.Fatalf("open: %v", err)
+				}
+				return fs
+			})
+			fs.Close()
+			for b.Loop() {
+				fs, err := Open(path, o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fs.Close()
+			}
+			reportTar(b, path, fs, heap)
+		})
+	}
+}

@@ -51,7 +51,8 @@ func cachePath(dir, key string) string {
 // bytes, else nil (missing, stale or damaged: the caller rebuilds).
 func loadIndex(dir, key string, size int64) *index {
 	p := cachePath(dir, key)
-	f, err := os.Open(p)
+	// Only a regular file of ours: no link followed, no FIFO waited on.
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			slog.Debug("tarfs: cached index unreadable, rebuilding", "path", p, "err", err)

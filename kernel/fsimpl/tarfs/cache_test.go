@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -80,6 +81,44 @@ func TestCache(t *testing.T) {
 		t.Errorf("unwritable cache: %v", err)
 	} else {
 		fs.Close()
+	}
+}
+
+// TestCacheNotAFile: a FIFO or a symlink where the index should be is
+// ignored (and replaced), without blocking.
+func TestCacheNotAFile(t *testing.T) {
+	tarPath := writeTar(t, sampleTar(t))
+	for _, kind := range []string{"fifo", "symlink"} {
+		dir := t.TempDir()
+		p := cachePath(dir, testKey)
+		var err error
+		if kind == "fifo" {
+			err = unix.Mkfifo(p, 0o600)
+		} else {
+			// A valid index of this very tar, but behind a link.
+			other := filepath.Join(t.TempDir(), "index")
+			open(t, tarPath, Options{IndexDir: filepath.Dir(other), Key: testKey})
+			if err = os.Rename(cachePath(filepath.Dir(other), testKey), other); err == nil {
+				err = os.Symlink(other, p)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if open(t, tarPath, Options{IndexDir: dir, Key: testKey}).Cached() {
+			t.Errorf("%s: used", kind)
+		}
+		if !open(t, tarPath, Options{IndexDir: dir, Key: testKey}).Cached() {
+			t.Errorf("%s: not replaced by a good index", kind)
+		}
+	}
+	// A FIFO given as the tar is an error, at once.
+	fifo := filepath.Join(t.TempDir(), "fifo.tar")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(fifo, Options{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("fifo as the tar: %v", err)
 	}
 }
 
@@ -248,5 +287,67 @@ func FuzzDecodeIndex(f *testing.F) {
 			return
 		}
 		exercise(&FS{r: bytes.NewReader(data), size: int64(len(data)), idx: x})
+	})
+}
+
+// FuzzEntries builds tars from lines "T name[|link]" (T: f file, d dir,
+// l symlink, h hard link, p FIFO, c char device) and checks what New
+// makes of any sequence of them: one of its three errors, or an index
+// that passes every check a cached index must pass (a tree, sorted
+// names, right link counts, data within the tar) and serves safely.
+func FuzzEntries(f *testing.F) {
+	f.Add("d a\nf a/x\nh b|a/x\nl c|a\nf a/x\nd a\n")
+	f.Add("f x/y/z\nd x\nf x\nh y|x\nf ../e\n")
+	f.Add("f a\nh a|a\nl ./b|/abs\np a/b\nc dev\nd .\n")
+	f.Fuzz(func(t *testing.T, script string) {
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		for line := range strings.SplitSeq(script, "\n") {
+			if len(line) < 3 || line[1] != ' ' {
+				continue
+			}
+			name, link, _ := strings.Cut(line[2:], "|")
+			h := &tar.Header{Name: name, Linkname: link, Mode: 0o644, Format: tar.FormatPAX}
+			body := ""
+			switch line[0] {
+			case 'f':
+				h.Typeflag, body = tar.TypeReg, name
+			case 'd':
+				h.Typeflag = tar.TypeDir
+			case 'l':
+				h.Typeflag = tar.TypeSymlink
+			case 'h':
+				h.Typeflag = tar.TypeLink
+			case 'p':
+				h.Typeflag = tar.TypeFifo
+			case 'c':
+				h.Typeflag, h.Devmajor, h.Devminor = tar.TypeChar, 1, 3
+			default:
+				continue
+			}
+			h.Size = int64(len(body))
+			if tw.WriteHeader(h) != nil {
+				return // archive/tar refused it: nothing to test
+			}
+			tw.Write([]byte(body))
+		}
+		if tw.Close() != nil {
+			return
+		}
+		data := b.Bytes()
+		fs, err := New(bytes.NewReader(data), int64(len(data)), Options{})
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrEscape) && !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("error %v is none of tarfs's", err)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error of more than one line: %q", err)
+			}
+			return
+		}
+		if err := fs.idx.check(fs.size); err != nil {
+			t.Fatalf("built index fails the checks: %v", err)
+		}
+		exercise(fs)
 	})
 }

@@ -113,6 +113,12 @@ type bnode struct {
 	idx            int // in the index; -1 until placed
 }
 
+// nodeBudget is how many nodes (entries and implied directories) a tar
+// of size bytes may make: 8 per 512-byte block, far more than real
+// layers (about one per block), so that building the index of a hostile
+// tar takes memory linear in its size (at most about 6 times it).
+func nodeBudget(size int64) int64 { return size/64 + 1<<16 }
+
 func newDir(mode uint32) *bnode {
 	return &bnode{mode: unix.S_IFDIR | mode, kids: map[string]*bnode{}, idx: -1}
 }
@@ -122,6 +128,7 @@ func build(r io.ReaderAt, size int64) (*index, error) {
 	pr := &posReader{r: r, size: size, buf: make([]byte, 16<<10)}
 	tr := tar.NewReader(pr)
 	root := newDir(0o755)
+	budget := nodeBudget(size)
 	last := "" // for errors after an entry
 	for {
 		hdr, err := tr.Next()
@@ -131,7 +138,7 @@ func build(r io.ReaderAt, size int64) (*index, error) {
 		if err != nil {
 			return nil, corruptAfter(pr, last, err)
 		}
-		if err := add(root, hdr, pr.pos, size); err != nil {
+		if err := add(root, hdr, pr.pos, size, &budget); err != nil {
 			return nil, err
 		}
 		last = hdr.Name
@@ -189,8 +196,17 @@ func splitPath(name string) ([]string, error) {
 
 // add applies one header to the tree, as extracting it would. dataOff is
 // where the entry's data starts in the tar.
-func add(root *bnode, hdr *tar.Header, dataOff, tarSize int64) error {
+func add(root *bnode, hdr *tar.Header, dataOff, tarSize int64, budget *int64) error {
 	name := hdr.Name
+	if len(name) > vfs.PathMax || len(hdr.Linkname) > vfs.PathMax {
+		return entryErr(ErrUnsupported, name[:min(len(name), 64)]+"...", "a name longer than %d bytes", vfs.PathMax)
+	}
+	// Every entry makes at most one node besides the directories its
+	// path implies; those are what a hostile tar could multiply (a PAX
+	// name of 4 KiB implies 2,000), so they are bounded by the tar's size.
+	if *budget--; *budget < 0 {
+		return entryErr(ErrUnsupported, name, "more entries and implied directories than a tar of this size can hold")
+	}
 	switch hdr.Typeflag {
 	case tar.TypeXGlobalHeader:
 		return nil // PAX defaults for later entries: archive/tar applies none, nor do we
@@ -237,6 +253,9 @@ func add(root *bnode, hdr *tar.Header, dataOff, tarSize int64) error {
 		k := parent.kids[c]
 		switch {
 		case k == nil:
+			if *budget--; *budget < 0 {
+				return entryErr(ErrUnsupported, name, "more entries and implied directories than a tar of this size can hold")
+			}
 			k = newDir(0o755) // implied by the path
 			parent.kids[c] = k
 		case k.kids == nil:

@@ -49,7 +49,9 @@ var (
 	ErrEscape = errors.New("tar entry escapes the root")
 	// ErrUnsupported: a valid tar that tarfs cannot serve in place
 	// (sparse files, entry types that are neither files, directories,
-	// links nor devices, an index beyond the 32-bit limits).
+	// links nor devices, names longer than PATH_MAX, more implied
+	// directories than the tar's size allows, an index beyond the 32-bit
+	// limits).
 	ErrUnsupported = errors.New("unsupported tar")
 )
 
@@ -67,7 +69,10 @@ type Options struct {
 // is litebox's own number ("tarf"), in no other file system's way.
 const Magic = 0x74617266
 
-// FS is one tar file served read-only.
+// FS is one tar file served read-only. Nothing in it changes after New,
+// so one FS is safe for concurrent use and may be mounted in any number
+// of sandboxes at once (one index in memory for every sandbox of an
+// image); Close it after the last of them is done.
 type FS struct {
 	r      io.ReaderAt
 	size   int64
@@ -79,7 +84,9 @@ type FS struct {
 
 // Open opens the tar file at path and serves it; Close closes the file.
 func Open(path string, opts Options) (*FS, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO in place of the tar must not hang us before the
+	// regular-file check below (it means nothing for regular files).
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("tarfs: %w", err)
 	}

@@ -511,6 +511,8 @@ func TestErrors(t *testing.T) {
 		{"sparse-gnu", gnuSparse, ErrUnsupported, `"sparse"`},
 		{"bad-type", slices.Concat(rawHeader("vol", 'V', 0), make([]byte, 1024)), ErrUnsupported, `"vol"`},
 		{"empty-symlink", mkTar(t, symlink("s", "")), ErrCorrupt, `"s"`},
+		{"long-name", mkTar(t, ent{tar.Header{Typeflag: tar.TypeReg, Name: strings.Repeat("a/", 2048) + "f", Format: tar.FormatPAX}, ""}), ErrUnsupported, "4095"},
+		{"implied-dirs", impliedBomb(t), ErrUnsupported, "implied directories"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := New(bytes.NewReader(c.data), int64(len(c.data)), Options{})
@@ -523,6 +525,16 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// impliedBomb is a small tar whose names imply many directories: 100
+// entries of about 5 KB each naming 2,000 new ones.
+func impliedBomb(t *testing.T) []byte {
+	var ents []ent
+	for i := range 100 {
+		ents = append(ents, ent{tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("%d/", i) + strings.Repeat("a/", 2000) + "f", Format: tar.FormatPAX}, ""})
+	}
+	return mkTar(t, ents...)
 }
 
 // rawHeader is a ustar header block made by hand, for what archive/tar
