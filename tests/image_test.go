@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -182,6 +181,13 @@ func layeredCases() []imageCase {
 		{name: "content", argv: []string{"/bin/sh", "-c", `for f in $(find /data -type f | sort); do echo "== $f"; cat "$f"; done; for l in $(find /data -type l | sort); do echo "$l -> $(readlink $l)"; done; cat /data/link-rel /data/link-abs /data/link-up`}},
 		{name: "hardlinks", argv: []string{"/bin/sh", "-c", `cd /data; [ "$(stat -c %i hard1)" = "$(stat -c %i hard2)" ] && echo hard: one inode; [ "$(stat -c %i late.txt)" = "$(stat -c %i late-link)" ] && echo late: one inode; [ "$(stat -c %i hard1)" != "$(stat -c %i keep.txt)" ] && echo others differ; stat -c '%n %h' hard1 hard2 late.txt late-link`}},
 		{name: "writes", argv: []string{"/bin/sh", "-c", layeredWrites}, writes: true},
+		// The two rules above singled out, so that a failure names them:
+		// a whiteout applies to the layers below its own only (OCI
+		// image-spec, "Whiteouts": a directory whited out and re-created
+		// in one layer holds only that layer's entries); unlinking one
+		// name of a lower hard link leaves the other with one link.
+		{name: "whiteout-then-recreate", argv: []string{"/bin/sh", "-c", "ls -a /data/recreated"}},
+		{name: "unlink-lower-hardlink", argv: []string{"/bin/sh", "-c", "rm /data/hard2; stat -c '%n %h' /data/hard1; cat /data/hard1"}, writes: true},
 		{name: "user-files", argv: []string{"/bin/sh", "-c", "id; stat -c '%n %a %u:%g' /home/app /data/owned; cat /data/owned"}},
 	}
 }
@@ -399,8 +405,11 @@ func TestImageFirstStart(t *testing.T) {
 	}
 	t.Logf("python3 -c pass from a fresh store: first %v, second %v, third %v", times[0].Round(time.Millisecond),
 		times[1].Round(time.Millisecond), times[2].Round(time.Millisecond))
-	if times[1] > times[0] {
-		t.Logf("note: the second start was not faster than the first")
+	// The first start decompresses 80 MB and indexes 210 MB, the second
+	// finds both in the store: seconds against a tenth of one here, so
+	// even a loaded machine keeps the order.
+	if times[1] >= times[0] {
+		t.Errorf("the second start (%v) was not faster than the first (%v): is anything cached?", times[1], times[0])
 	}
 	entries, _ := os.ReadDir(store)
 	names := []string{}
@@ -409,7 +418,41 @@ func TestImageFirstStart(t *testing.T) {
 	}
 	slices.Sort(names)
 	t.Logf("store after the runs: %v", names)
-	_ = bytes.Equal
+}
+
+// TestImageConcurrentStarts starts four sandboxes on the Debian image at
+// once with one fresh store, as parallel test binaries or users sharing a
+// store do: each must find or make the decompressed layer and its index
+// without tripping over the others.
+func TestImageConcurrentStarts(t *testing.T) {
+	d := debianImage(t)
+	store := t.TempDir()
+	ref := debianRefs(d)[0]
+	results := make([]harness.Result, 4)
+	done := make(chan int)
+	for i := range results {
+		go func() {
+			defer func() { done <- i }()
+			full := harness.Guest{Env: imageEnv, Flags: ref.flags}.Argv(litebox(t), "/usr/bin/python3", "-c", "print('ok')")
+			results[i] = harness.Run(harness.Cmd{Argv: full, Env: append(os.Environ(), "LITEBOX_STORE="+store), Timeout: imageTimeout})
+		}()
+	}
+	for range results {
+		<-done
+	}
+	for i, res := range results {
+		if res.Err != nil {
+			t.Errorf("sandbox %d: %v", i, res.Err)
+			continue
+		}
+		checkNoPanic(t, res)
+		if res.ExitCode != 0 || string(res.Stdout) != "ok\n" || len(res.Stderr) != 0 {
+			t.Errorf("sandbox %d:\n%s", i, res)
+		}
+	}
+	// And the store they made serves a fifth.
+	checkResult(t, runImage(t, store, ref, harness.Guest{Env: imageEnv}, nil, "/usr/bin/python3", "-c", "print('ok')"),
+		harness.Result{Stdout: []byte("ok\n")}, true)
 }
 
 // TestImageMinimal runs an image of busybox alone (no /dev, /proc, /tmp or
