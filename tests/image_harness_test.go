@@ -227,8 +227,10 @@ func unmountAll(t *testing.T, merged string) {
 
 // imageEnv is the environment of both sides of the commands that are not
 // about the image config: the guest gets it with -e (on top of whatever
-// the image sets), the native side exactly.
-var imageEnv = []string{"PATH=/usr/bin:/bin", "HOME=/root", "LC_ALL=C"}
+// the image sets), the native side exactly. PYTHONDONTWRITEBYTECODE: the
+// native runs that do not write use the unpacked image itself, where a
+// python3 as root would otherwise leave .pyc files behind.
+var imageEnv = []string{"PATH=/usr/bin:/bin", "HOME=/root", "LC_ALL=C", "PYTHONDONTWRITEBYTECODE=1"}
 
 // imageCase is one command run natively in the image and in the guest.
 type imageCase struct {
