@@ -125,6 +125,8 @@ func layeredRefs(l *imagefixture.Layered) []imageRef {
 		{name: "oci", flags: []string{"--image", "oci:" + l.OCI + ":" + imagefixture.LayeredTag}, config: true, workdir: imagefixture.LayeredConfig.WorkingDir},
 		{name: "docker-archive", flags: []string{"--image", "docker-archive:" + l.DockerArchive + ":" + imagefixture.LayeredArchiveRef}, config: true, workdir: imagefixture.LayeredConfig.WorkingDir},
 		{name: "rootfs-dir", flags: []string{"--rootfs", l.Rootfs}},
+		{name: "rootfs-tar", flags: []string{"--rootfs", l.RootfsTar}},
+		{name: "rootfs-tar-gz", flags: []string{"--rootfs", l.RootfsTarGz}},
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 
 // layeredVersion names the hand-made image's content: change it with
 // LayeredImage.
-const layeredVersion = "layered-4"
+const layeredVersion = "layered-5"
 
 // LayeredTag and LayeredArchiveRef name the hand-made image in its layout
 // and its docker archive.
@@ -27,6 +27,9 @@ type Layered struct {
 	OCI           string // OCI layout, image tagged LayeredTag
 	DockerArchive string // skopeo's docker archive of it, named LayeredArchiveRef
 	Rootfs        string // umoci's unpacking: the native side's root; never write to it
+	// RootfsTar and RootfsTarGz are Rootfs tarred by GNU tar (plain and
+	// gzip), for --rootfs FILE.
+	RootfsTar, RootfsTarGz string
 }
 
 // BusyboxApplets are the tools the layered image's /bin offers (symlinks
@@ -137,6 +140,15 @@ func GetLayered() (*Layered, error) {
 		if err := run(dir, "umoci", "unpack", "--image", oci+":"+LayeredTag, filepath.Join(dir, "bundle")); err != nil {
 			return "", err
 		}
+		rootfs := filepath.Join(dir, "bundle", "rootfs")
+		for _, c := range [][]string{
+			{"tar", "-cf", filepath.Join(dir, "rootfs.tar"), "-C", rootfs, "--numeric-owner", "."},
+			{"tar", "-czf", filepath.Join(dir, "rootfs.tar.gz"), "-C", rootfs, "--numeric-owner", "."},
+		} {
+			if err := run(dir, c...); err != nil {
+				return "", err
+			}
+		}
 		return "", run(dir, "skopeo", "copy", "--quiet", "oci:"+oci+":"+LayeredTag,
 			"docker-archive:"+filepath.Join(dir, "docker.tar")+":"+LayeredArchiveRef)
 	})
@@ -144,7 +156,8 @@ func GetLayered() (*Layered, error) {
 		return nil, err
 	}
 	return &Layered{Dir: dir, OCI: filepath.Join(dir, "oci"), DockerArchive: filepath.Join(dir, "docker.tar"),
-		Rootfs: filepath.Join(dir, "bundle", "rootfs")}, nil
+		Rootfs: filepath.Join(dir, "bundle", "rootfs"), RootfsTar: filepath.Join(dir, "rootfs.tar"),
+		RootfsTarGz: filepath.Join(dir, "rootfs.tar.gz")}, nil
 }
 
 // Bad is one broken image: litebox must refuse Args (the flags naming it,
