@@ -474,3 +474,64 @@ func TestImageMinimal(t *testing.T) {
 		"echo hi > /tmp/x; cat /tmp/x; ls /; ls /etc; echo ok > /new; cat /new")
 	checkResult(t, got, harness.Result{Stdout: []byte("hi\nbin\ndev\netc\nproc\ntmp\nhostname\nhosts\nresolv.conf\nok\n")}, true)
 }
+
+// TestImageUsers runs the Debian image as users named by the image's
+// /etc/passwd and /etc/group, or by number, compared with chroot
+// --userspec, which resolves the names in the same files.
+func TestImageUsers(t *testing.T) {
+	d := debianImage(t)
+	store := imageStore(t)
+	ref := debianRefs(d)[0]
+	script := "id; id -un; echo $HOME; touch /tmp/f && stat -c '%u:%g' /tmp/f; cat /etc/shadow >/dev/null 2>&1; echo shadow=$?"
+	for _, user := range []string{"root", "nobody", "_apt", "nobody:root", "daemon:tty", "1234:5678", "42"} {
+		t.Run(user, func(t *testing.T) {
+			native := harness.Run(harness.Cmd{Argv: []string{"chroot", "--userspec=" + user, nativeRoot(t, d.Rootfs, true, false), "/bin/sh", "-c", script},
+				Env: imageEnv, Dir: t.TempDir()})
+			if native.Err != nil {
+				t.Fatal(native.Err)
+			}
+			got := runImage(t, store, ref, harness.Guest{Env: imageEnv, Cwd: "/", Flags: []string{"--user", user}}, nil, "/bin/sh", "-c", script)
+			checkResult(t, got, native, true)
+		})
+	}
+}
+
+// TestImageMountsAndNames: a --mount is visible in the image's root as in
+// the host view, and /etc/hostname, /etc/hosts and /etc/resolv.conf are
+// litebox's (the same as without an image), not the image's own.
+func TestImageMountsAndNames(t *testing.T) {
+	d := debianImage(t)
+	store := imageStore(t)
+	ref := debianRefs(d)[0]
+	data := t.TempDir()
+	writeFile(t, filepath.Join(data, "f.txt"), "from the host\n")
+	script := "cat /data/f.txt; ls -l --time-style=+ /data | sed 1d; echo x > /data/new; echo write=$?"
+	root := nativeRoot(t, d.Rootfs, true, false)
+	mp := filepath.Join(root, "data")
+	if err := os.Mkdir(mp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][]string{{"mount", "--bind", data, mp}, {"mount", "-o", "remount,ro,bind", mp}} {
+		if res := harness.Run(harness.Cmd{Argv: c}); res.Err != nil || res.ExitCode != 0 {
+			t.Fatalf("%q: %s", c, res)
+		}
+	}
+	native := runChroot(t, root, "/", imageEnv, nil, "/bin/sh", "-c", script)
+	got := runImage(t, store, ref, harness.Guest{Env: imageEnv, Cwd: "/", Mounts: []string{data + ":/data"}}, nil, "/bin/sh", "-c", script)
+	// ls -l shows the host file's owner as the guest sees it: litebox
+	// shows the host user's own files as root's (docs/SECURITY.md), and
+	// the test runs as root, so the two agree.
+	checkResult(t, got, native, true)
+
+	names := "/bin/cat /etc/hostname /etc/hosts /etc/resolv.conf"
+	hostView := runLitebox(t, nil, harness.Guest{}.Argv(litebox(t), "/bin/sh", "-c", names)[1:]...)
+	imageView := runImage(t, store, ref, harness.Guest{}, nil, "/bin/sh", "-c", names)
+	checkResult(t, imageView, hostView, true)
+	own, err := os.ReadFile(filepath.Join(d.Rootfs, "etc/hostname"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(string(imageView.Stdout), string(own)) {
+		t.Errorf("/etc/hostname is the image's own %q, want litebox's", own)
+	}
+}
