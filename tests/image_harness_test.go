@@ -25,7 +25,7 @@ import (
 // is never modified and Linux's own overlay is the reference for copy-up,
 // whiteouts of removed lower entries, inode numbers and rename.
 
-// imageFixtureOnce builds (or finds in the cache) each fixture once per
+// imageFixtures holds each fixture, built (or found in the cache) once per
 // test binary.
 var imageFixtures struct {
 	debianOnce, layeredOnce sync.Once

@@ -302,11 +302,10 @@ func TestImageCleanRuns(t *testing.T) {
 	for _, ref := range layeredRefs(l) {
 		t.Run(ref.name, func(t *testing.T) {
 			want := runChroot(t, l.Rootfs, "/", imageEnv, nil, "/bin/sh", "-c", check)
-			for i := range 2 {
+			for range 2 {
 				checkResult(t, runImage(t, store, ref, harness.Guest{Env: imageEnv}, nil, "/bin/sh", "-c", check), want, true)
 				got := runImage(t, store, ref, harness.Guest{Env: imageEnv}, nil, "/bin/sh", "-c", write)
 				checkResult(t, got, harness.Result{Stdout: []byte("done\n")}, true)
-				_ = i
 			}
 		})
 	}
@@ -397,11 +396,10 @@ func TestImageFirstStart(t *testing.T) {
 	store := t.TempDir()
 	ref := debianRefs(d)[0]
 	var times []time.Duration
-	for i := range 3 {
+	for range 3 {
 		res := runImage(t, store, ref, harness.Guest{Env: imageEnv}, nil, "/usr/bin/python3", "-c", "print('ok')")
 		checkResult(t, res, harness.Result{Stdout: []byte("ok\n")}, true)
 		times = append(times, res.Duration)
-		_ = i
 	}
 	t.Logf("python3 -c pass from a fresh store: first %v, second %v, third %v", times[0].Round(time.Millisecond),
 		times[1].Round(time.Millisecond), times[2].Round(time.Millisecond))
