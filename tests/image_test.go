@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -523,5 +524,62 @@ func TestImageMountsAndNames(t *testing.T) {
 	}
 	if strings.HasPrefix(string(imageView.Stdout), string(own)) {
 		t.Errorf("/etc/hostname is the image's own %q, want litebox's", own)
+	}
+}
+
+// TestImageEntrypoint runs an image with an Entrypoint and a Cmd: no
+// command runs both, a command replaces the Cmd, --entrypoint replaces the
+// Entrypoint and drops the Cmd (Docker's rules). Each argv is run natively
+// in a chroot of the same layer for the expected output.
+func TestImageEntrypoint(t *testing.T) {
+	needImageTools(t)
+	needBusybox(t)
+	bb, err := os.ReadFile(busyboxPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := imagefixture.MinimalImage(bb)
+	img.Config = imagefixture.Config{
+		Entrypoint: []string{"/bin/sh", "-c", `echo "entrypoint: $0 $*"`, "ep0"},
+		Cmd:        []string{"cmd1", "cmd2"},
+		Env:        []string{"PATH=/bin"},
+	}
+	dir := filepath.Join(t.TempDir(), "ep")
+	if _, err := imagefixture.WriteLayout(dir, img); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"sh", "echo", "cat", "ls"} {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref := imageRef{name: "ep", flags: []string{"--image", "oci:" + dir + ":minimal"}, config: true}
+	ep := img.Config.Entrypoint
+	for _, c := range []struct {
+		name   string
+		flags  []string
+		argv   []string // the litebox command, after --
+		native []string // what Docker's rules make of it
+	}{
+		{"no-command", nil, nil, append(slices.Clone(ep), img.Config.Cmd...)},
+		{"command-replaces-cmd", nil, []string{"x", "y"}, append(slices.Clone(ep), "x", "y")},
+		{"entrypoint-flag", []string{"--entrypoint", "/bin/echo"}, nil, []string{"/bin/echo"}},
+		{"entrypoint-flag-and-command", []string{"--entrypoint", "/bin/echo"}, []string{"a", "b"}, []string{"/bin/echo", "a", "b"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			native := runChroot(t, root, "/", img.Config.Env, nil, c.native...)
+			if native.ExitCode != 0 {
+				t.Fatalf("native %q:\n%s", c.native, native)
+			}
+			got := runImage(t, t.TempDir(), ref, harness.Guest{Flags: c.flags}, nil, c.argv...)
+			checkResult(t, got, native, true)
+		})
 	}
 }
