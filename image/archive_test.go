@@ -3,9 +3,11 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
+	"github.com/litebox-go/litebox/kernel/vfs"
 )
 
 func TestOpenArchiveGGCR(t *testing.T) {
@@ -206,5 +211,98 @@ func TestOpenArchiveDockerSave(t *testing.T) {
 		os.WriteFile(file, tarOf(t, map[string]string{"a": "b"}), 0o644)
 		_, err := openRef(t, newStore(t), "docker-archive:"+file)
 		checkErr(t, err, "not a docker archive: no manifest.json in the archive")
+	})
+}
+
+// Docker 25+ saves an OCI layout inside the archive: manifest.json names
+// blobs/sha256/HEX members, so the layers' stored digests are checked too
+// (compressed ones before decompression).
+func TestOpenArchiveOCIMembers(t *testing.T) {
+	ft := useFakeTar(t)
+	l1 := tarOf(t, base)
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(tarOf(t, top))
+	zw.Close()
+	gz := zb.Bytes()
+	cfg, _ := json.Marshal(map[string]any{"os": "linux", "architecture": "amd64",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffIDOf(l1), diffIDOf(tarOf(t, top))}}})
+	write := func(spoilGz bool) string {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		add := func(name string, b []byte) {
+			tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
+			tw.Write(b)
+		}
+		blob := func(b []byte) string { return "blobs/sha256/" + strings.TrimPrefix(diffIDOf(b), "sha256:") }
+		add(blob(cfg), cfg)
+		add(blob(l1), l1)
+		gzName := blob(gz)
+		if spoilGz {
+			// Same gzip stream, one more byte after it: still decompresses,
+			// but is not the blob its name says.
+			gz = append(append([]byte(nil), gz...), 0)
+		}
+		add(gzName, gz)
+		m, _ := json.Marshal([]map[string]any{{"Config": blob(cfg), "RepoTags": []string{"x:1"}, "Layers": []string{blob(l1), gzName}}})
+		add("manifest.json", m)
+		tw.Close()
+		file := filepath.Join(t.TempDir(), "oci.tar")
+		os.WriteFile(file, buf.Bytes(), 0o644)
+		return file
+	}
+	im, err := openRef(t, newStore(t), "docker-archive:"+write(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im.Close()
+	if len(ft.layers) != 2 || !reflect.DeepEqual(ft.layers[0].files, base) || !reflect.DeepEqual(ft.layers[1].files, top) {
+		t.Fatalf("layers read as %v", ft.layers)
+	}
+	_, err = openRef(t, newStore(t), "docker-archive:"+write(true))
+	checkErr(t, err, "layer 2 of 2 (sha256:")
+	checkErr(t, err, "digest mismatch")
+}
+
+// Whatever the bytes, opening them as a docker archive is an error or an
+// image, never a panic.
+func FuzzOpenArchive(f *testing.F) {
+	useFake := func() func() {
+		old := openTar
+		openTar = func(r io.ReaderAt, size int64, indexDir, key string) (vfs.FileSystem, io.Closer, error) {
+			return memfs.New(0), nil, nil
+		}
+		return func() { openTar = old }
+	}
+	defer useFake()()
+	l := []byte("layer")
+	cfg, _ := json.Marshal(map[string]any{"os": "linux", "architecture": "amd64",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffIDOf(l)}}})
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	sum := diffIDOf(cfg)[7:]
+	for _, m := range []struct {
+		name string
+		b    []byte
+	}{{sum + ".json", cfg}, {"a/layer.tar", l}, {"manifest.json", []byte(`[{"Config":"` + sum + `.json","Layers":["a/layer.tar"]}]`)}} {
+		tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.b)), Typeflag: tar.TypeReg})
+		tw.Write(m.b)
+	}
+	tw.Close()
+	f.Add(buf.Bytes())
+	f.Add([]byte{})
+	s := newStore(f)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		file := filepath.Join(dir, "a.tar")
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		im, err := openArchive(file, "", Options{Store: s})
+		if err == nil {
+			im.Close()
+		} else if strings.Contains(err.Error(), "\n") {
+			t.Fatalf("a two-line error: %q", err)
+		}
 	})
 }

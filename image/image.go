@@ -125,6 +125,12 @@ func Open(r ref.Ref, opts Options) (*Image, error) {
 	case ref.DockerArchive:
 		return openArchive(r.Path, r.Tag, opts)
 	case ref.Store:
+		// Shared: a pull rewrites the store's index.json in place.
+		unlock, err := opts.Store.Lock(false)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 		dir, err := opts.Store.Find(r.Name)
 		if err != nil {
 			return nil, err
@@ -132,16 +138,6 @@ func Open(r ref.Ref, opts Options) (*Image, error) {
 		return openLayout(dir, r.Name, r.Name, opts)
 	}
 	return nil, fmt.Errorf("image: bad reference kind %v", r.Kind)
-}
-
-// short abbreviates a digest for messages that already name it in full
-// elsewhere (lists of tags, of platforms).
-func short(h v1.Hash) string {
-	s := h.String()
-	if len(s) > 19 {
-		return s[:19]
-	}
-	return s
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }

@@ -23,7 +23,7 @@ const maxIndexDepth = 4
 // image layout dir. what names the reference in messages.
 func openLayout(dir, tag, what string, opts Options) (*Image, error) {
 	if fi, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, unwrapPathErr(err))
+		return nil, fmt.Errorf("%s: %w", what, err)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: %s is not a directory (an OCI image layout is one; a tar is docker-archive:FILE or --rootfs FILE)", what, dir)
 	}
@@ -215,7 +215,3 @@ func orUnknown(s string) string {
 	}
 	return s
 }
-
-// unwrapPathErr keeps an *os.PathError's message as it is: "stat DIR: no
-// such file or directory".
-func unwrapPathErr(err error) error { return err }

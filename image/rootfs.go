@@ -15,9 +15,9 @@ import (
 const rootfsFDs = 256
 
 // OpenRootfs opens a plain root file system (--rootfs PATH) as a one-layer
-// image without config: a host directory, read-only (its ids are the
-// image's, checked by litebox's kernel like a layer's; the host user's own
-// files show as root's, as in a rootless container), or a tar file (gzip or zstd
+// image without config: a host directory, read-only (the host user's own
+// files show as root's, as in a rootless container; under the overlay,
+// the ids are the image's, checked by litebox's kernel like a layer's), or a tar file (gzip or zstd
 // compressed or not), read in place as the other layers are. Nothing names
 // a rootfs's bytes by digest, so nothing is verified.
 func OpenRootfs(path string, opts Options) (*Image, error) {
@@ -32,9 +32,10 @@ func OpenRootfs(path string, opts Options) (*Image, error) {
 	}
 	if fi.IsDir() {
 		fs, err := hostfs.New(abs, hostfs.Options{
-			// The tree's ids are the image's (ImageIDs), but for the host
-			// user's own files (an unprivileged extraction): root's.
-			ReadOnly: true, ImageIDs: true, OwnerAsGuest: true, Owner: &hostfs.Owner{UID: 0, GID: 0},
+			// The host user's own files (an unprivileged extraction) are
+			// root's; the overlay serves every file's ids as the image's
+			// (it drops hostfs's host-file marks).
+			ReadOnly: true, OwnerAsGuest: true, Owner: &hostfs.Owner{UID: 0, GID: 0},
 			// A host mount under the directory (a /proc, a bind mount) is
 			// not part of the root file system.
 			NoXDev: true,

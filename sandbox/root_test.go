@@ -24,6 +24,7 @@ type entry struct {
 	dir        bool
 	link, text string
 	from       string
+	hard       string // a hard link to this path of the same layer
 	mode       uint32
 }
 
@@ -78,6 +79,8 @@ func memLayer(t *testing.T, ents []entry) vfs.FileSystem {
 			}
 		case e.link != "":
 			must(t, v.Symlink(e.link, p))
+		case e.hard != "":
+			must(t, v.Link("/"+e.hard, p, false))
 		default:
 			text := []byte(e.text)
 			if e.from != "" {
@@ -149,6 +152,9 @@ func unpack(t *testing.T, dir string, layers ...[]entry) {
 			case e.link != "":
 				_ = os.Remove(p)
 				must(t, os.Symlink(e.link, p))
+			case e.hard != "":
+				_ = os.Remove(p)
+				must(t, os.Link(filepath.Join(dir, e.hard), p))
 			default:
 				text := []byte(e.text)
 				if e.from != "" {
@@ -355,5 +361,49 @@ func TestRootOwnedImage(t *testing.T) {
 	want := "bin\ndev\netc\nproc\nsrv\ntmp\n0 755\n0 755\ntouch: /x: Permission denied\ntouch=1\ntmp-ok\n"
 	if got != want || code != 0 {
 		t.Errorf("got (exit %d):\n%s\nwant:\n%s", code, got, want)
+	}
+}
+
+// testdata/overlay.c changes an image's files through the syscalls a
+// program uses (copy-up by write, O_TRUNC, chmod, utimensat, a shared
+// mapping, fallocate, unlink/rmdir and making the names again, renames
+// and hard links, a socket and a FIFO in an image directory): the same
+// output in litebox on layers as natively in a chroot of them unpacked.
+func TestRootOverlayProgram(t *testing.T) {
+	_, prog := guestProgram(t, "overlay")
+	bottom := []entry{
+		{path: "bin/overlay", from: prog, mode: 0o755},
+		{path: "img/file", text: "lower file\n", mode: 0o644},
+		{path: "img/link", hard: "img/file"},
+		{path: "img/dir/a", text: "a\n", mode: 0o644},
+		{path: "run", dir: true, mode: 0o755},
+	}
+	top := []entry{
+		{path: "img/dir/b", text: "b\n", mode: 0o644},
+		{path: "img/gone", text: "gone\n", mode: 0o644},
+	}
+	dir := t.TempDir()
+	unpack(t, dir, bottom, top)
+	if os.Geteuid() != 0 {
+		t.Skip("the native side needs root for chroot")
+	}
+	out, err := exec.Command("/usr/sbin/chroot", dir, "/bin/overlay").CombinedOutput()
+	if err != nil {
+		t.Fatalf("native run: %v\n%s", err, out)
+	}
+	r := &sandbox.Root{Layers: []vfs.FileSystem{memLayer(t, bottom), memLayer(t, top)}}
+	s, err := sandbox.New(sandbox.Config{Platform: os.Getenv(harness.PlatformEnv), Root: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got lockedBuf
+	c := s.Command("/bin/overlay")
+	c.Stdout, c.Stderr = &got, &got
+	if err := c.Run(); err != nil {
+		t.Fatalf("litebox: %v\n%s", err, got.String())
+	}
+	if got.String() != string(out) {
+		t.Errorf("litebox:\n%s\nnative:\n%s", got.String(), out)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/litebox-go/litebox/image"
 	"github.com/litebox-go/litebox/image/ref"
 	"github.com/litebox-go/litebox/image/store"
-	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/sandbox"
 )
 
@@ -130,9 +129,9 @@ type imageRun struct {
 // plan applies the image's config under the command line's: the command
 // (CMD replaces the image's Cmd, after its Entrypoint), -e over the
 // image's Env, --cwd over its WorkingDir, --user over its User (names
-// resolved through the image's /etc/passwd and /etc/group, read through
-// view; empty is root).
-func plan(cfg image.Config, cmdArgs, envSpecs []string, cwd, user string, view *vfs.VFS) (imageRun, error) {
+// resolved through the image's /etc/passwd and /etc/group, which readFile
+// reads: sandbox.Root.ReadFile; empty is root).
+func plan(cfg image.Config, cmdArgs, envSpecs []string, cwd, user string, readFile func(string) ([]byte, error)) (imageRun, error) {
 	var r imageRun
 	r.args = cfg.Args(cmdArgs)
 	if len(r.args) == 0 {
@@ -142,7 +141,7 @@ func plan(cfg image.Config, cmdArgs, envSpecs []string, cwd, user string, view *
 	if user != "" {
 		spec = user
 	}
-	u, home, err := sandbox.LookupUser(spec, func(name string) ([]byte, error) { return readGuestFile(view, name) })
+	u, home, err := sandbox.LookupUser(spec, readFile)
 	if err != nil {
 		if user != "" {
 			return r, fmt.Errorf("--user: %w", err)
@@ -174,34 +173,6 @@ func hasKey(env []string, key string) bool {
 		}
 	}
 	return false
-}
-
-// maxGuestFile bounds what litebox itself reads of an image's files.
-const maxGuestFile = 16 << 20
-
-// readGuestFile reads a file of the image's root, as the guest would see
-// it, before the sandbox exists.
-func readGuestFile(v *vfs.VFS, name string) ([]byte, error) {
-	f, err := v.Open(name, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.DecRef()
-	var out []byte
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := f.Read(buf)
-		out = append(out, buf[:n]...)
-		if len(out) > maxGuestFile {
-			return nil, fmt.Errorf("%s: larger than %d bytes", name, maxGuestFile)
-		}
-		if n == 0 || err != nil {
-			if errors.Is(err, io.EOF) {
-				err = nil
-			}
-			return out, err
-		}
-	}
 }
 
 // exposedHint tells the user what the image means to serve: litebox

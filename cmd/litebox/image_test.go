@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -199,7 +200,7 @@ func TestPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	view := vfs.New(fs)
+	root := &sandbox.Root{Layers: []vfs.FileSystem{fs}}
 	cfg := image.Config{Entrypoint: []string{"/entry"}, Cmd: []string{"--serve"}, Env: []string{"PATH=/opt/bin", "A=1"},
 		WorkingDir: "/srv", User: "app"}
 	for _, tc := range []struct {
@@ -227,7 +228,7 @@ func TestPlan(t *testing.T) {
 		{name: "unknown group", cfg: cfg, user: "app:wheel", err: `group "wheel": no such group`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := plan(tc.cfg, tc.cmd, tc.env, tc.cwd, tc.user, view)
+			p, err := plan(tc.cfg, tc.cmd, tc.env, tc.cwd, tc.user, root.ReadFile)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("plan: %v, want %q", err, tc.err)
@@ -293,5 +294,28 @@ func TestExposedHint(t *testing.T) {
 	}
 	if h := exposedHint(image.Config{ExposedPorts: []string{"53/udp", "8000/tcp"}}); h != "the image exposes 53/udp, 8000/tcp (publish with -p HOSTPORT:PORT)" {
 		t.Errorf("hint %q", h)
+	}
+}
+
+// Users are looked up in the image's merged layers: the top layer's
+// /etc/passwd replaces the bottom one's.
+func TestPlanLayeredPasswd(t *testing.T) {
+	layer := func(entries ...entry) vfs.FileSystem {
+		b := tarBytes(t, entries...)
+		fs, err := tarfs.New(bytes.NewReader(b), int64(len(b)), tarfs.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	}
+	bottom := layer(entry{name: "etc/passwd", body: "app:x:1000:1000::/home/app:/bin/sh\n"}, entry{name: "etc/group", body: "g:x:7:app\n"})
+	top := layer(entry{name: "etc/passwd", body: "app:x:2000:2001::/srv:/bin/sh\n"}, entry{name: "etc/.wh.group"})
+	root := &sandbox.Root{Layers: []vfs.FileSystem{bottom, top}}
+	p, err := plan(image.Config{Cmd: []string{"sh"}, User: "app"}, nil, nil, "", "", root.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.user.UID != 2000 || p.user.GID != 2001 || len(p.user.Groups) != 0 || !slices.Contains(p.env, "HOME=/srv") {
+		t.Errorf("plan = %+v; want 2000:2001 without groups (the group file is whited out), HOME=/srv", p)
 	}
 }

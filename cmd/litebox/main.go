@@ -260,18 +260,15 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 			}
 			dir := cwd
 			if im != nil {
-				view, err := rootView(im)
+				if len(im.Layers) == 0 {
+					return usageError{errors.New("the image has no layers")}
+				}
+				root := &sandbox.Root{Layers: im.Layers, ReadOnly: img.readOnly}
+				p, err := plan(img.config(im), args, envs, cwd, user, root.ReadFile)
 				if err != nil {
 					return usageError{err}
 				}
-				p, err := plan(img.config(im), args, envs, cwd, user, view)
-				if err != nil {
-					return usageError{err}
-				}
-				args, env, dir, cfg.User = p.args, p.env, p.dir, &p.user
-				if err := setRoot(&cfg, im, img.readOnly); err != nil {
-					return usageError{err}
-				}
+				args, env, dir, cfg.User, cfg.Root = p.args, p.env, p.dir, &p.user, root
 			}
 			_ = interactive // stdin is always the guest's: -i is Docker's spelling of that
 			var term *hostTerminal

@@ -57,3 +57,21 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"oci:/x:y", "docker-archive:a:b:c", "debian", "localhost:5000/a@sha256:" + strings.Repeat("0", 64), "dir:x", ":", "oci::"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := Parse(s)
+		if err != nil {
+			if !errors.Is(err, ErrSyntax) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Parse(%q): error %q is not one ErrSyntax line", s, err)
+			}
+			return
+		}
+		if r.Kind == Store && r.Registry == nil || r.Kind != Store && r.Path == "" {
+			t.Fatalf("Parse(%q) = %+v", s, r)
+		}
+	})
+}

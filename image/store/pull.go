@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -65,6 +66,9 @@ func (s *Store) Pull(ctx context.Context, r ref.Ref, opts PullOptions) (Entry, e
 		ropts = append(ropts, remote.WithTransport(opts.Transport))
 	} else if opts.Insecure {
 		t := remote.DefaultTransport.(*http.Transport).Clone()
+		if t.TLSClientConfig == nil {
+			t.TLSClientConfig = &tls.Config{}
+		}
 		t.TLSClientConfig.InsecureSkipVerify = true
 		ropts = append(ropts, remote.WithTransport(t))
 	}
@@ -84,14 +88,23 @@ func (s *Store) Pull(ctx context.Context, r ref.Ref, opts PullOptions) (Entry, e
 	if err != nil {
 		return Entry{}, err
 	}
-	defer unlock()
 	p, err := s.layout()
+	unlock()
 	if err != nil {
 		return Entry{}, err
 	}
-	// The blobs are written to temporary files and renamed (the layout
-	// code does), so a pull that fails leaves no half blob under its name;
-	// the index names the image only once every blob is there.
+	// The download, outside the lock (runs of other images go on): the
+	// blobs are written to temporary files and renamed (the layout code
+	// does), so a pull that fails leaves no half blob under its name, and
+	// nothing names them until the index does.
+	if err := p.WriteImage(img); err != nil {
+		return Entry{}, fmt.Errorf("pull %s: %v", r.Name, oneLine(err))
+	}
+	if unlock, err = s.Lock(true); err != nil {
+		return Entry{}, err
+	}
+	defer unlock()
+	// The blobs are there: this only rewrites index.json.
 	if err := p.ReplaceImage(img, match.Annotation(RefName, r.Name),
 		layout.WithAnnotations(map[string]string{RefName: r.Name})); err != nil {
 		return Entry{}, fmt.Errorf("pull %s: %v", r.Name, oneLine(err))

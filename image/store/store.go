@@ -56,7 +56,7 @@ func Open(dir string) (*Store, error) {
 	s := &Store{dir: abs}
 	for _, d := range []string{abs, s.LayoutDir(), s.LayerCache(), s.IndexCache(), s.VerifiedCache()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("store %s: %w", dir, unwrapPath(err))
+			return nil, fmt.Errorf("store %s: %w", dir, err)
 		}
 	}
 	fi, err := os.Stat(abs)
@@ -107,13 +107,4 @@ func (s *Store) Lock(exclusive bool) (unlock func(), err error) {
 		return nil, fmt.Errorf("store lock: %w", err)
 	}
 	return func() { f.Close() }, nil // closing releases the flock
-}
-
-// unwrapPath keeps a *PathError's message short: its path is the store's.
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s %s: %w", pe.Op, pe.Path, pe.Err)
-	}
-	return err
 }

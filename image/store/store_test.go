@@ -102,6 +102,24 @@ func TestPull(t *testing.T) {
 		t.Errorf("after the re-pull the store lists %+v %v; want only %s", l, err, d2)
 	}
 
+	// Two pulls at once (two litebox processes, or two goroutines): both
+	// succeed and the store names the image once.
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := s.Pull(context.Background(), r, store.PullOptions{})
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent pull: %v", err)
+		}
+	}
+	if l, err := s.List(); err != nil || len(l) != 1 {
+		t.Errorf("after concurrent pulls the store lists %+v %v", l, err)
+	}
+
 	for _, tc := range []struct{ name, err string }{
 		{host + "/test/arm:v1", "the image is linux/arm64; litebox runs only linux/amd64 images"},
 		{host + "/test/nope:v1", "pull " + host + "/test/nope:v1: "},
@@ -136,5 +154,37 @@ func TestDefaultDir(t *testing.T) {
 		if got, err := store.DefaultDir(); err != nil || got != tc.want {
 			t.Errorf("DefaultDir with %+v = %q %v", tc, got, err)
 		}
+	}
+}
+
+// --insecure: a registry with a certificate nobody signed.
+func TestPullInsecureTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	srv.StartTLS()
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	img, _ = mutate.ConfigFile(img, cf)
+	r, _ := name.ParseReference(u.Host + "/tls/img:1")
+	if err := remote.Write(r, img, remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, _ := ref.ParseName(u.Host + "/tls/img:1")
+	if _, err := s.Pull(context.Background(), pr, store.PullOptions{}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("pull from an unverified TLS registry without --insecure: %v", err)
+	}
+	if _, err := s.Pull(context.Background(), pr, store.PullOptions{Insecure: true}); err != nil {
+		t.Errorf("pull --insecure: %v", err)
 	}
 }

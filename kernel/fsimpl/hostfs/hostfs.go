@@ -57,14 +57,6 @@ type Options struct {
 	// Owner is, with OwnerAsGuest, the guest user the host user's files
 	// show as (the sandbox's --user); nil: GuestUID:GuestGID.
 	Owner *Owner
-	// ImageIDs serves the directory as a root file system image (run
-	// --rootfs DIR, with ReadOnly): its files' ids are the image's own,
-	// shown and checked by litebox's kernel as guest ids (Stat.Host is
-	// false), as a layer tar's are, so a guest root reads a 0640 file of
-	// uid 1000 as a chroot's root would. The host still checks litebox's
-	// own opens, which stay O_RDONLY. OwnerAsGuest still maps the host
-	// user's own files.
-	ImageIDs bool
 	// NoXDev refuses to cross host mount points below the directory
 	// (RESOLVE_NO_XDEV), e.g. a host /proc or /sys under a mounted "/".
 	NoXDev bool
@@ -251,10 +243,7 @@ func (fs *FS) convert(st *unix.Stat_t) vfs.Stat {
 		Size: st.Size, Blksize: st.Blksize, Blocks: st.Blocks,
 		Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim,
 	}
-	out.Host, out.HostIDs = !fs.opts.ImageIDs, vfs.HostUID|vfs.HostGID
-	if fs.opts.ImageIDs {
-		out.HostIDs = 0
-	}
+	out.Host, out.HostIDs = true, vfs.HostUID|vfs.HostGID
 	if fs.opts.OwnerAsGuest {
 		owner := Owner{vfs.GuestUID, vfs.GuestGID}
 		if fs.opts.Owner != nil {

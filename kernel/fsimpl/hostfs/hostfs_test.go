@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/fsimpl/hostfs"
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
@@ -944,51 +943,4 @@ func TestDentriesHoldNoHostFDs(t *testing.T) {
 	for _, f := range held {
 		must(t, "close", f.DecRef())
 	}
-}
-
-// ImageIDs (run --rootfs DIR): the tree's ids are guest ids, checked by
-// the kernel as an image's, so a guest root reads a 0640 file of another
-// user, and the host user's own files show as Owner.
-func TestImageIDs(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give a host file another owner")
-	}
-	root := t.TempDir()
-	p := filepath.Join(root, "owned")
-	must(t, "write", os.WriteFile(p, []byte("owned\n"), 0o640))
-	must(t, "chown", os.Chown(p, 1234, 1235))
-	must(t, "write", os.WriteFile(filepath.Join(root, "mine"), nil, 0o644))
-	fs := newFS(t, root, hostfs.Options{ReadOnly: true, ImageIDs: true, OwnerAsGuest: true, Owner: &hostfs.Owner{UID: 7, GID: 8}})
-	v := vfs.New(fs)
-	v.SetCred(cred.New(0, 0, nil))
-	for _, tc := range []struct {
-		path     string
-		uid, gid uint32
-	}{{"/owned", 1234, 1235}, {"/mine", 7, 8}} {
-		st, err := v.Stat(tc.path, false)
-		if err != nil || st.Host || st.HostIDs != 0 || st.Uid != tc.uid || st.Gid != tc.gid {
-			t.Errorf("stat %s = %+v, %v; want guest ids %d:%d", tc.path, st, err, tc.uid, tc.gid)
-		}
-	}
-	f, err := v.Open("/owned", unix.O_RDONLY, 0)
-	if err != nil {
-		t.Fatalf("a guest root cannot read a 0640 file of the image: %v", err)
-	}
-	f.DecRef()
-	wantErrno(t, "write stays refused", func() error {
-		f, err := v.Open("/owned", unix.O_WRONLY, 0)
-		if err == nil {
-			f.DecRef()
-		}
-		return err
-	}(), unix.EROFS)
-	// Without capabilities, the image's bits decide.
-	v.SetCred(cred.New(1000, 1000, nil))
-	wantErrno(t, "a stranger of the image", func() error {
-		f, err := v.Open("/owned", unix.O_RDONLY, 0)
-		if err == nil {
-			f.DecRef()
-		}
-		return err
-	}(), unix.EACCES)
 }

@@ -50,9 +50,9 @@ func (fs *FS) copyUp(b *base) error {
 			_ = remove(pu, b.name, n)
 			return err
 		}
-		if b.kind == unix.S_IFREG && st.Nlink > 1 {
-			fs.index[b.ino] = n
-		}
+	}
+	if b.kind == unix.S_IFREG && st.Nlink > 1 {
+		fs.copiedUp(b.ino, st.Nlink, n)
 	}
 	// The parent's times are the image's still: a copy-up is no change
 	// the guest made (as Linux restores them).
@@ -74,7 +74,7 @@ func (fs *FS) copyEntry(pu vfs.DirNode, b *base, st *vfs.Stat) (n vfs.Node, link
 	perm := st.Mode & 0o7777
 	switch b.kind {
 	case unix.S_IFREG:
-		if u, ok := fs.index[b.ino]; ok && st.Nlink > 1 {
+		if u := fs.indexed(b.ino); u != nil && st.Nlink > 1 {
 			if l, ok := pu.(vfs.Linker); ok && l.Link(u, b.name) == nil {
 				return u, true, nil
 			}
@@ -129,7 +129,7 @@ func (fs *FS) copyEntry(pu vfs.DirNode, b *base, st *vfs.Stat) (n vfs.Node, link
 func copyData(n, lower vfs.Node, size int64) error {
 	lo, ok := lower.(vfs.OpenableNode)
 	uo, ok2 := n.(vfs.OpenableNode)
-	if !ok || !ok2 {
+	if !ok || !ok2 || size < 0 {
 		return unix.EIO
 	}
 	src, err := lo.Open(unix.O_RDONLY)

@@ -68,7 +68,10 @@ func (fs *FS) resolve(p *base, name string) (found, error) {
 			break // a non-directory ends the stack; so does an opaque upper
 		}
 		f.dirs = append(f.dirs, layerDir{layer: ld.layer, dir: d})
-		if lowerOpaque(d) {
+		if lowerOpaque(d) || lowerWhiteout(ld.dir, name) {
+			// Opaque; or whited out and made again in this layer
+			// (OCI: a layer's whiteout hides the layers below it, so
+			// the directory holds only this layer's entries).
 			break
 		}
 	}
@@ -97,19 +100,13 @@ func (fs *FS) child(p *base, name string) (*base, error) {
 		fs.coverDir(c)
 	}
 	if c.upper() == nil && c.kind == unix.S_IFREG && !fs.ro {
-		if u, ok := fs.index[c.ino]; ok && linked(u) {
+		if fs.indexed(c.ino) != nil {
 			// Another link of a lower file copied up before: it is
 			// that upper file now (linked in, as Linux's index).
 			_ = fs.copyUp(c)
 		}
 	}
 	return c, nil
-}
-
-// linked reports whether an upper file still has a name.
-func linked(n vfs.Node) bool {
-	st, err := n.Stat()
-	return err == nil && st.Nlink > 0
 }
 
 // newBase makes the node for what resolve found.

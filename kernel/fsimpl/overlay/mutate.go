@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"fmt"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -118,15 +119,20 @@ func makeWhiteout(u vfs.DirNode, name string) error {
 }
 
 // tempWhiteout makes a whiteout under a fresh name of u (which resolves
-// to nothing, as any whiteout) and returns the name: made first, it is
-// what can run out of space, before anything changed. fs.mu held.
-func (fs *FS) tempWhiteout(u vfs.DirNode) (string, error) {
+// to nothing, as any whiteout) to be renamed to name, and returns the
+// fresh name: made first, it is what can run out of space, before
+// anything changed, and it is at least as long as name, so that the
+// rename charges nothing more (memfs charges a longer name). fs.mu held.
+func (fs *FS) tempWhiteout(u vfs.DirNode, name string) (string, error) {
 	for range 100 {
 		fs.tmpSeq++
-		name := fmt.Sprintf("%s.ovl.%d", whPrefix, fs.tmpSeq)
-		err := makeWhiteout(u, name)
+		tmp := fmt.Sprintf("%sovl.%d.", whPrefix, fs.tmpSeq)
+		if n := len(name) - len(tmp); n > 0 {
+			tmp += strings.Repeat("_", n)
+		}
+		err := makeWhiteout(u, tmp)
 		if err == nil {
-			return name, nil
+			return tmp, nil
 		}
 		if err != unix.EEXIST {
 			return "", err
@@ -332,7 +338,7 @@ func (d dirNode) Unlink(name string) error {
 	default:
 		// The whiteout replaces the upper entry in one rename.
 		var tmp string
-		if tmp, err = fs.tempWhiteout(u); err == nil {
+		if tmp, err = fs.tempWhiteout(u, name); err == nil {
 			if err = u.Rename(tmp, u, name); err != nil {
 				_ = u.Unlink(tmp)
 			}
@@ -341,6 +347,7 @@ func (d dirNode) Unlink(name string) error {
 	if err != nil {
 		return err
 	}
+	fs.lowerNameGone(c)
 	fs.forget(c)
 	return nil
 }
@@ -358,6 +365,9 @@ func (d dirNode) Rmdir(name string) error {
 	if c.kind != unix.S_IFDIR {
 		return unix.ENOTDIR
 	}
+	if len(c.covers) > 0 {
+		return unix.EBUSY // it holds the covering files (a bind mount's point)
+	}
 	if ok, err := fs.empty(c); err != nil {
 		return err
 	} else if !ok {
@@ -369,7 +379,7 @@ func (d dirNode) Rmdir(name string) error {
 	}
 	tmp := ""
 	if c.whiteout && c.upper() != nil {
-		if tmp, err = fs.tempWhiteout(u); err != nil {
+		if tmp, err = fs.tempWhiteout(u, name); err != nil {
 			return err
 		}
 	}
@@ -448,6 +458,8 @@ func (d dirNode) Rename(oldName string, newDir vfs.DirNode, newName string) erro
 			return unix.ENOTDIR
 		case src.kind != unix.S_IFDIR && dst.kind == unix.S_IFDIR:
 			return unix.EISDIR
+		case len(dst.covers) > 0:
+			return unix.EBUSY
 		case dst.kind == unix.S_IFDIR:
 			if ok, err := fs.empty(dst); err != nil {
 				return err
@@ -463,13 +475,16 @@ func (d dirNode) Rename(oldName string, newDir vfs.DirNode, newName string) erro
 	if err != nil {
 		return err
 	}
-	ou := d.upper().(vfs.DirNode)
+	ou, err := fs.upperDir(d.base)
+	if err != nil {
+		return err
+	}
 	// Whatever the new name leaves below must stay hidden.
 	dstWhiteout := dstFound.upperWhiteout || dst != nil && dst.whiteout
 	isDir := src.kind == unix.S_IFDIR
 	tmp := ""
 	if src.whiteout {
-		if tmp, err = fs.tempWhiteout(ou); err != nil {
+		if tmp, err = fs.tempWhiteout(ou, oldName); err != nil {
 			return err
 		}
 	}
@@ -515,6 +530,7 @@ func (d dirNode) Rename(oldName string, newDir vfs.DirNode, newName string) erro
 		_ = ou.Rename(tmp, ou, oldName) // the old name is free now
 	}
 	if dst != nil {
+		fs.lowerNameGone(dst)
 		fs.forget(dst)
 	}
 	if wp, ok := d.children[oldName]; ok && wp.Value() == src {

@@ -279,6 +279,9 @@ func (b *base) Stat() (vfs.Stat, error) {
 func (b *base) fix(st *vfs.Stat) {
 	st.Dev, st.Ino = b.fs.dev, b.ino
 	st.Host, st.HostIDs = false, 0
+	if b.kind == unix.S_IFREG && (st.Nlink > 1 || b.upper() != nil && b.origin) {
+		b.fs.fixNlink(b, st)
+	}
 	if b.kind == unix.S_IFDIR && (len(b.dirs) > 1 || len(b.dirs) == 1 && b.upper() != nil) {
 		st.Nlink = 1 // merged: its subdirectories are not counted
 	}

@@ -86,11 +86,12 @@ type FS struct {
 
 	mu   sync.Mutex
 	root *base
-	// index maps the origin of a copied-up lower file with several hard
-	// links to its upper file, so that the copy-up of another of its
-	// links links it there instead of copying it again. It grows with
-	// copy-ups only, which the upper memfs charges.
-	index map[uint64]vfs.Node
+	// linkMu guards links, which follows the lower files with several
+	// hard links whose names the guest changed, by origin inode number
+	// (links.go). It grows with copy-ups and whiteouts only, which the
+	// upper memfs charges.
+	linkMu sync.Mutex
+	links  map[uint64]*linkCount
 	// covers are synthesized nodes shown over names of directories
 	// (Cover), keyed by the directory's path.
 	covers map[string]map[string]vfs.Node
@@ -111,7 +112,7 @@ func New(upper *memfs.FS, lowers []vfs.FileSystem, opts Options) (*FS, error) {
 	if len(lowers) > maxLayers {
 		return nil, fmt.Errorf("%w: %d (at most %d)", ErrTooManyLayers, len(lowers), maxLayers)
 	}
-	fs := &FS{upper: upper, lowers: lowers, ro: opts.ReadOnly, dev: vfs.NewDev(), index: map[uint64]vfs.Node{}}
+	fs := &FS{upper: upper, lowers: lowers, ro: opts.ReadOnly, dev: vfs.NewDev(), links: map[uint64]*linkCount{}}
 	ur := upper.Root()
 	root := &base{fs: fs, kind: unix.S_IFDIR}
 	root.setUpper(ur)

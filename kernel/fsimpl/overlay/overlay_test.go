@@ -69,7 +69,7 @@ func stack(t *testing.T, opts Options, lowers ...vfs.FileSystem) (*FS, *vfs.VFS)
 	return o, vfs.New(o)
 }
 
-func must(t *testing.T, what string, err error) {
+func must(t testing.TB, what string, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
@@ -190,15 +190,18 @@ func TestReadThroughAndShadowing(t *testing.T) {
 }
 
 func TestWhiteoutsAndOpaque(t *testing.T) {
-	bottom := layer(t, "gone=x", "keep=k", "d/old=o", "d/sub/deep=d", "o/hidden=h", "o/also=h", "w/a=a", "w/b=b")
-	middle := layer(t, ".wh.gone=", "d/.wh.old=", "o/.wh..wh..opq=", "o/new=n", "w/c=c")
+	bottom := layer(t, "gone=x", "keep=k", "d/old=o", "d/sub/deep=d", "o/hidden=h", "o/also=h", "w/a=a", "w/b=b",
+		"keepdir/stale=s")
+	middle := layer(t, ".wh.gone=", "d/.wh.old=", "o/.wh..wh..opq=", "o/new=n", "w/c=c",
+		".wh.keepdir=", "keepdir/fresh=f")
 	top := layer(t, "w/.wh.b=", ".wh.nothing=")
 	_, v := stack(t, Options{}, top, middle, bottom)
-	wantList(t, v, "/", "d", "keep", "o", "w")
+	wantList(t, v, "/", "d", "keep", "keepdir", "o", "w")
+	wantList(t, v, "/keepdir", "fresh") // whited out and made again in one layer
 	wantList(t, v, "/d", "sub")
 	wantList(t, v, "/o", "new")
 	wantList(t, v, "/w", "a", "c")
-	for _, p := range []string{"/gone", "/d/old", "/o/hidden", "/w/b", "/.wh.gone", "/d/.wh.old", "/o/.wh..wh..opq", "/nothing"} {
+	for _, p := range []string{"/keepdir/stale", "/gone", "/d/old", "/o/hidden", "/w/b", "/.wh.gone", "/d/.wh.old", "/o/.wh..wh..opq", "/nothing"} {
 		_, err := v.Stat(p, false)
 		wantErrno(t, "stat "+p, err, unix.ENOENT)
 	}
@@ -494,8 +497,13 @@ func TestHardLinks(t *testing.T) {
 		must(t, "link", v.Link("/f", "/h", false))
 		a, _ := v.Stat("/f", false)
 		h, _ := v.Stat("/h", false)
-		if a.Ino != before.Ino || h.Ino != a.Ino || h.Nlink != 2 {
-			t.Errorf("ino %#x %#x %#x nlink %d", before.Ino, a.Ino, h.Ino, h.Nlink)
+		// f, h and the lower d/f2: three names of one file.
+		if a.Ino != before.Ino || h.Ino != a.Ino || h.Nlink != 3 || a.Nlink != 3 {
+			t.Errorf("ino %#x %#x %#x nlink %d %d", before.Ino, a.Ino, h.Ino, h.Nlink, a.Nlink)
+		}
+		must(t, "unlink d/f2", v.Unlink("/d/f2"))
+		if st, _ := v.Stat("/h", false); st.Nlink != 2 {
+			t.Errorf("nlink after removing the lower name: %d", st.Nlink)
 		}
 		writeFile(t, v, "/h", "via h")
 		if mustRead(t, v, "/f") != "via h" {
@@ -718,6 +726,8 @@ func TestCover(t *testing.T) {
 	}
 	wantErrno(t, "unlink covered", v.Unlink("/etc/hosts"), unix.EBUSY)
 	wantErrno(t, "rename over covered", v.Rename("/etc/passwd", "/etc/hostname"), unix.EBUSY)
+	must(t, "mkdir", v.Mkdir("/empty", 0o755))
+	wantErrno(t, "rename over the covered dir", v.Rename("/empty", "/etc"), unix.EBUSY)
 	writeFile(t, v, "/etc/new", "n")
 	f, err := v.Open("/etc", unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	must(t, "opendir", err)
@@ -730,6 +740,11 @@ func TestCover(t *testing.T) {
 	if !slices.Equal(names, []string{".", "..", "hostname", "hosts", "new", "passwd"}) {
 		t.Errorf("ls /etc: %q", names)
 	}
+	// Emptied of the image's files, it still holds the covering ones.
+	for _, n := range []string{"/etc/new", "/etc/passwd", "/etc/hosts"} {
+		v.Unlink(n)
+	}
+	wantErrno(t, "rmdir the covered dir", v.Rmdir("/etc"), unix.EBUSY)
 }
 
 func TestNodeIdentity(t *testing.T) {
@@ -826,5 +841,31 @@ func TestConcurrentChanges(t *testing.T) {
 	n := len(list(t, v, "/d")) + len(list(t, v, "/e"))
 	if n != 20 {
 		t.Errorf("%d files after the changes, want 20", n)
+	}
+}
+
+// A full upper fails the changes that need a whiteout or a copy, with
+// ENOSPC, and leaves the merged view as it was.
+func TestFullUpper(t *testing.T) {
+	low := layer(t, "f=x", "d/g=y", "e/")
+	o, err := New(memfs.New(4096), []vfs.FileSystem{low}, Options{}) // room for the root only
+	must(t, "New", err)
+	v := vfs.New(o)
+	for _, tc := range []struct {
+		name string
+		op   func() error
+	}{
+		{"unlink", func() error { return v.Unlink("/f") }},
+		{"rmdir", func() error { return v.Rmdir("/e") }},
+		{"rename", func() error { return v.Rename("/f", "/f2") }},
+		{"chmod", func() error { return v.Chmod("/d/g", 0o600, true) }},
+		{"create", func() error { _, err := v.Open("/n", unix.O_WRONLY|unix.O_CREAT, 0o644); return err }},
+	} {
+		wantErrno(t, tc.name, tc.op(), unix.ENOSPC)
+	}
+	wantList(t, v, "/", "d", "e", "f")
+	wantList(t, v, "/d", "g")
+	if st, _ := v.Stat("/d/g", false); st.Mode&0o777 != 0o644 {
+		t.Errorf("mode %#o", st.Mode)
 	}
 }

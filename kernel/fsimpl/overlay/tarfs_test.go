@@ -20,7 +20,7 @@ import (
 
 // tarLayer makes a tarfs layer of headers (a file's Linkname is its
 // content, to keep the tables short).
-func tarLayer(t *testing.T, hdrs ...tar.Header) vfs.FileSystem {
+func tarLayer(t testing.TB, hdrs ...tar.Header) vfs.FileSystem {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
