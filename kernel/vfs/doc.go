@@ -72,9 +72,11 @@
 //     many dentries (directories, working directories) costs no host fds.
 //   - A read-only file system (tar images, lower layers) reports ReadOnly;
 //     the VFS then refuses every mutation with EROFS itself. An overlay is
-//     a file system like any other: its nodes pair a lower and an upper
-//     node, and copying up replaces the node a name has, which the rule
-//     above covers.
+//     a file system like any other (kernel/fsimpl/overlay): its nodes are
+//     objects, one per live name, whose copy-up gives them an upper node
+//     in place. A file system keeping such an object per name the VFS
+//     holds says what one costs (NodeCoster), and each dentry of it is
+//     charged that much more.
 //
 // # Identity and permissions
 //

@@ -118,27 +118,32 @@ func makeWhiteout(u vfs.DirNode, name string) error {
 	return u.Symlink(whiteoutTarget, name)
 }
 
-// tempWhiteout makes a whiteout under a fresh name of u (which resolves
-// to nothing, as any whiteout) to be renamed to name, and returns the
-// fresh name: made first, it is what can run out of space, before
-// anything changed, and it is at least as long as name, so that the
-// rename charges nothing more (memfs charges a longer name). fs.mu held.
-func (fs *FS) tempWhiteout(u vfs.DirNode, name string) (string, error) {
-	for range 100 {
+// tempName returns a name free in the upper directory u, at least as long
+// as name, so that a rename from it to name charges nothing more (memfs
+// charges a longer name). A whiteout under it resolves to nothing, as
+// any whiteout. fs.mu held.
+func (fs *FS) tempName(u vfs.DirNode, name string) string {
+	for {
 		fs.tmpSeq++
 		tmp := fmt.Sprintf("%sovl.%d.", whPrefix, fs.tmpSeq)
 		if n := len(name) - len(tmp); n > 0 {
 			tmp += strings.Repeat("_", n)
 		}
-		err := makeWhiteout(u, tmp)
-		if err == nil {
-			return tmp, nil
-		}
-		if err != unix.EEXIST {
-			return "", err
+		if _, err := u.Lookup(tmp); err != nil {
+			return tmp
 		}
 	}
-	return "", unix.EEXIST
+}
+
+// tempWhiteout makes a whiteout under a temporary name of u, to be
+// renamed to name: made first, it is what can run out of space, before
+// anything changed. fs.mu held.
+func (fs *FS) tempWhiteout(u vfs.DirNode, name string) (string, error) {
+	tmp := fs.tempName(u, name)
+	if err := makeWhiteout(u, tmp); err != nil {
+		return "", err
+	}
+	return tmp, nil
 }
 
 // cleanWhiteouts removes the whiteouts of an upper directory whose merged
@@ -493,12 +498,30 @@ func (d dirNode) Rename(oldName string, newDir vfs.DirNode, newName string) erro
 			_ = ou.Unlink(tmp)
 		}
 	}
+	// An upper directory replaced (empty in the merged view, but perhaps
+	// holding whiteouts) moves aside first, so that a failing rename puts
+	// it back as it was; it is removed once the rename is done.
+	aside := ""
 	if dst != nil && dst.kind == unix.S_IFDIR {
 		if du, ok := dst.upper().(vfs.DirNode); ok {
-			if err := cleanWhiteouts(du); err != nil {
+			aside = fs.tempName(nu, newName)
+			if err := nu.Rename(newName, nu, aside); err != nil {
 				undo()
 				return err
 			}
+			old := undo
+			undo = func() {
+				_ = nu.Rename(aside, nu, newName)
+				aside = "" // back in place: nothing to remove
+				old()
+			}
+			defer func() {
+				if aside != "" {
+					if cleanWhiteouts(du) == nil {
+						_ = nu.Rmdir(aside)
+					}
+				}
+			}()
 		}
 	}
 	removedMarker := false

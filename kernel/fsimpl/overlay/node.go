@@ -151,9 +151,14 @@ func (fs *FS) adopt(p *base, name string, c *base) {
 	c.slot.parent, c.slot.name, c.slot.wp = p, name, wp
 }
 
-// drop forgets a collected node's cache entry (if it is still its).
+// drop forgets a collected node's cache entry (if it is still its). It
+// runs on the runtime's cleanup goroutine, which must not wait for a
+// copy-up: when the overlay is busy the entry stays, dead, until a lookup
+// of its name replaces it.
 func (s *slot) drop() {
-	s.fs.mu.Lock()
+	if !s.fs.mu.TryLock() {
+		return
+	}
 	defer s.fs.mu.Unlock()
 	if s.parent == nil {
 		return // forgotten already

@@ -869,3 +869,36 @@ func TestFullUpper(t *testing.T) {
 		t.Errorf("mode %#o", st.Mode)
 	}
 }
+
+// A rename over a directory that holds whiteouts fails on a full upper
+// without changing anything, and works once there is room.
+func TestRenameOverWhiteoutsFull(t *testing.T) {
+	low := layer(t, "dd/f=f")
+	upper := memfs.New(64 << 10)
+	o, err := New(upper, []vfs.FileSystem{low}, Options{})
+	must(t, "New", err)
+	v := vfs.New(o)
+	must(t, "mkdir", v.Mkdir("/x", 0o755))
+	writeFile(t, v, "/x/in", "i")
+	must(t, "unlink", v.Unlink("/dd/f"))
+	f, err := v.Open("/fill", unix.O_WRONLY|unix.O_CREAT, 0o644)
+	must(t, "fill", err)
+	for {
+		if _, err := f.Write(make([]byte, 4096)); err != nil {
+			break
+		}
+	}
+	f.DecRef()
+	// The last bytes: an attribute exactly as large as what is left.
+	if rem := int64(64<<10) - upper.Used() - memfs.XattrCost - int64(len("user.p")); rem >= 0 {
+		_, err := v.XattrAt(vfs.Loc{}, "/fill", false, vfs.XattrOp{Kind: vfs.XattrSet, Name: "user.p", Value: make([]byte, rem)})
+		must(t, "fill the last bytes", err)
+	}
+	wantErrno(t, "rename on a full upper", v.Rename("/x", "/dd"), unix.ENOSPC)
+	wantList(t, v, "/dd")
+	wantList(t, v, "/x", "in")
+	must(t, "make room", v.Unlink("/fill"))
+	must(t, "rename", v.Rename("/x", "/dd"))
+	wantList(t, v, "/dd", "in")
+	wantList(t, v, "/", "dd")
+}
