@@ -122,12 +122,12 @@ func TestImageDebian(t *testing.T) {
 	for _, ref := range debianRefs(d) {
 		t.Run(ref.name, func(t *testing.T) {
 			for _, c := range debianCases(d) {
+				if c.layers && ref.base {
+					continue // --rootfs FILE.tar is mmdebstrap's tar: the base layer alone
+				}
 				t.Run(c.name, func(t *testing.T) {
-					switch {
-					case c.needsDpkg && !d.HasDpkg:
+					if c.needsDpkg && !d.HasDpkg {
 						t.Skipf("the %s-built root file system has no dpkg", d.Source)
-					case c.layers && ref.base:
-						t.Skip("--rootfs FILE.tar is mmdebstrap's tar: the base layer alone")
 					}
 					if c.name == "content" && ref.name != "oci" {
 						// Every byte once, through the OCI layout (the
