@@ -259,8 +259,8 @@ func TestImageConfig(t *testing.T) {
 				native = runChroot(t, d.Rootfs, imagefixture.DebianWorkingDir, env, nil, "/bin/sh", "-c", script)
 				checkResult(t, runImage(t, store, ref, harness.Guest{Env: []string{"EXTRA=x", "FIXTURE=overridden"}}, nil, "/bin/sh", "-c", script), native, true)
 
-				native = runChroot(t, d.Rootfs, "/usr/share", imagefixture.DebianEnv, nil, "/bin/sh", "-c", script)
-				checkResult(t, runImage(t, store, ref, harness.Guest{Cwd: "/usr/share"}, nil, "/bin/sh", "-c", script), native, true)
+				native = runChroot(t, d.Rootfs, "/usr/lib", imagefixture.DebianEnv, nil, "/bin/sh", "-c", script)
+				checkResult(t, runImage(t, store, ref, harness.Guest{Cwd: "/usr/lib"}, nil, "/bin/sh", "-c", script), native, true)
 			})
 		}
 	})
@@ -468,9 +468,18 @@ func TestImageMinimal(t *testing.T) {
 
 // TestImageUsers runs the Debian image as users named by the image's
 // /etc/passwd and /etc/group, or by number, compared with chroot
-// --userspec, which resolves the names in the same files.
+// --userspec, which resolves the names in the same files. One difference
+// is by design and does not show here: litebox gives a user the groups
+// that list it in /etc/group, as runc (Docker) does, while chroot calls
+// initgroups, which adds the primary group to getgroups(); coreutils' id
+// prints the effective gid among the groups either way. The host-built
+// fallback root has neither Debian's users nor coreutils (busybox's id
+// would show that difference), so the test needs the mmdebstrap image.
 func TestImageUsers(t *testing.T) {
 	d := debianImage(t)
+	if d.Source != "mmdebstrap" {
+		t.Skipf("the %s-built root has no Debian users (/etc/passwd of its own) and no coreutils", d.Source)
+	}
 	store := imageStore(t)
 	ref := debianRefs(d)[0]
 	script := "id; id -un; echo $HOME; touch /tmp/f && stat -c '%u:%g' /tmp/f; cat /etc/shadow >/dev/null 2>&1; echo shadow=$?"
@@ -496,7 +505,7 @@ func TestImageMountsAndNames(t *testing.T) {
 	ref := debianRefs(d)[0]
 	data := t.TempDir()
 	writeFile(t, filepath.Join(data, "f.txt"), "from the host\n")
-	script := "cat /data/f.txt; ls -l --time-style=+ /data | sed 1d; echo x > /data/new; echo write=$?"
+	script := "cat /data/f.txt; ls /data; stat -c '%n %s %a %u:%g' /data/f.txt; echo x > /data/new; echo write=$?"
 	root := nativeRoot(t, d.Rootfs, true, false)
 	mp := filepath.Join(root, "data")
 	if err := os.Mkdir(mp, 0o755); err != nil {
@@ -509,7 +518,7 @@ func TestImageMountsAndNames(t *testing.T) {
 	}
 	native := runChroot(t, root, "/", imageEnv, nil, "/bin/sh", "-c", script)
 	got := runImage(t, store, ref, harness.Guest{Env: imageEnv, Cwd: "/", Mounts: []string{data + ":/data"}}, nil, "/bin/sh", "-c", script)
-	// ls -l shows the host file's owner as the guest sees it: litebox
+	// stat shows the host file's owner as the guest sees it: litebox
 	// shows the host user's own files as root's (docs/SECURITY.md), and
 	// the test runs as root, so the two agree.
 	checkResult(t, got, native, true)
@@ -519,10 +528,10 @@ func TestImageMountsAndNames(t *testing.T) {
 	imageView := runImage(t, store, ref, harness.Guest{}, nil, "/bin/sh", "-c", names)
 	checkResult(t, imageView, hostView, true)
 	own, err := os.ReadFile(filepath.Join(d.Rootfs, "etc/hostname"))
-	if err != nil {
+	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	if strings.HasPrefix(string(imageView.Stdout), string(own)) {
+	if err == nil && strings.HasPrefix(string(imageView.Stdout), string(own)) {
 		t.Errorf("/etc/hostname is the image's own %q, want litebox's", own)
 	}
 }
