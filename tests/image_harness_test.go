@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -266,22 +265,4 @@ func compareImageCase(t *testing.T, store, root string, ref imageRef, c imageCas
 		t.Logf("note: the native run exits %d: %s", native.ExitCode, harness.Abbrev(native.Stderr))
 	}
 	checkResult(t, guest, native, true)
-}
-
-// dropLines removes the lines of s that start with any of the prefixes.
-func dropLines(s string, prefixes ...string) string {
-	var out []string
-	for _, l := range strings.SplitAfter(s, "\n") {
-		keep := true
-		for _, p := range prefixes {
-			if strings.HasPrefix(l, p) {
-				keep = false
-				break
-			}
-		}
-		if keep {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "")
 }
