@@ -68,6 +68,24 @@ print(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "cwd": os.getcwd()}, s
 st = os.stat("/etc/issue"); print(st.st_mode, st.st_uid, st.st_size, st.st_nlink)
 `
 
+// debianMmap maps files of the image: a lower file read-only and shared
+// (the tar's bytes), a lower file shared and writable (copied up first;
+// the write must reach the file), a new file of the upper.
+const debianMmap = `import mmap, os, hashlib
+with open("/usr/bin/python3", "rb") as f:
+    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    print(len(m), hashlib.sha256(m).hexdigest()); m.close()
+p = "/etc/debian_version"
+with open(p, "r+b") as f:
+    m = mmap.mmap(f.fileno(), 0)
+    m[0:2] = b"99"; m.flush(); m.close()
+print(repr(open(p).read()), os.stat(p).st_size)
+with open("/root/new.bin", "w+b") as f:
+    f.truncate(8192)
+    m = mmap.mmap(f.fileno(), 8192); m[4096:4101] = b"hello"; m.close()
+print(open("/root/new.bin", "rb").read()[4090:4105])
+`
+
 // debianWrites changes files of the lower layers, then shows the result:
 // copy-up on append, truncate and chmod, rename of a lower file and of a
 // lower directory (EXDEV under Linux overlay: mv copies), unlink and rmdir
@@ -104,6 +122,7 @@ func debianCases(d *imagefixture.Debian) []imageCase {
 		{name: "tree", argv: []string{"/bin/sh", "-c", treeScript("/")}},
 		{name: "content", argv: []string{"/bin/sh", "-c", contentScript("/")}},
 		{name: "writes", argv: []string{"/bin/sh", "-c", debianWrites}, writes: true, needsDpkg: true},
+		{name: "mmap", argv: []string{"/usr/bin/python3", "-c", debianMmap}, writes: true},
 	}
 	if !d.HasDpkg {
 		// The host-built root has no dpkg and a /etc of its own making.
