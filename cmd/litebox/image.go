@@ -17,6 +17,8 @@ import (
 	"github.com/litebox-go/litebox/image"
 	"github.com/litebox-go/litebox/image/ref"
 	"github.com/litebox-go/litebox/image/store"
+	"github.com/litebox-go/litebox/kernel/cred"
+	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/sandbox"
 )
 
@@ -151,7 +153,7 @@ func plan(cfg image.Config, cmdArgs, envSpecs []string, cwd, user string, readFi
 	r.user = u
 	base := append([]string(nil), cfg.Env...)
 	if !hasKey(base, "PATH") {
-		base = append(base, "PATH="+sandbox.DefaultPath)
+		base = append(base, "PATH="+imagePath)
 	}
 	if !hasKey(base, "HOME") {
 		base = append(base, "HOME="+home)
@@ -165,6 +167,34 @@ func plan(cfg image.Config, cmdArgs, envSpecs []string, cwd, user string, readFi
 	}
 	return r, nil
 }
+
+// makeWorkDir creates the working directory of an image run when the
+// image lacks it, as root, 0755, as Docker does for WORKDIR and -w: in the
+// run's own upper layer, thrown away with it. Failures (a read-only root,
+// a file in the way) are left for the command's start to report.
+func makeWorkDir(fs *vfs.VFS, dir string) {
+	if !strings.HasPrefix(dir, "/") {
+		return
+	}
+	root := vfs.Loc{Cred: cred.New(0, 0, nil)}
+	p := ""
+	for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
+		if part == "" {
+			continue
+		}
+		p += "/" + part
+		if _, err := fs.StatAt(root, p, true); err == nil {
+			continue
+		}
+		if err := fs.MkdirAt(root, p, 0o755); err != nil {
+			return
+		}
+	}
+}
+
+// imagePath is the PATH of an image whose Env has none: Docker's, since
+// images are built for it (their tools may live in /sbin too).
+const imagePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 func hasKey(env []string, key string) bool {
 	for _, kv := range env {

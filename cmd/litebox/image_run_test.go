@@ -100,6 +100,11 @@ func TestRunImageGuest(t *testing.T) {
 	if code != 0 || out != "from Cmd\n1000\n" || stderr != "" {
 		t.Fatalf("Cmd run: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
+	// A working directory the image lacks is made, as Docker makes it.
+	code, out, stderr = runGuest(t, "--image", "oci:"+dir, "--cwd", "/srv/new/dir", "--", "/bin/sh", "-c", "pwd; stat -c '%a %u' .")
+	if code != 0 || out != "/srv/new/dir\n755 0\n" || stderr != "" {
+		t.Fatalf("--cwd missing in the image: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
 	// --entrypoint replaces the Entrypoint and drops the image's Cmd.
 	code, out, stderr = runGuest(t, "--image", "oci:"+dir, "--entrypoint", "/bin/echo", "--", "via", "entrypoint")
 	if code != 0 || out != "via entrypoint\n" || stderr != "" {

@@ -281,6 +281,9 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 			if err != nil {
 				return usageError{err}
 			}
+			if im != nil {
+				makeWorkDir(sb.FS(), dir)
+			}
 			c := sb.Command(args[0], args[1:]...)
 			c.Env, c.Dir = env, dir
 			c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr

@@ -56,7 +56,7 @@ func Open(dir string) (*Store, error) {
 	s := &Store{dir: abs}
 	for _, d := range []string{abs, s.LayoutDir(), s.LayerCache(), s.IndexCache(), s.VerifiedCache()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("store %s: %w", dir, err)
+			return nil, fmt.Errorf("store %s: %w (choose another with --store or $LITEBOX_STORE)", dir, err)
 		}
 	}
 	fi, err := os.Stat(abs)

@@ -35,6 +35,9 @@ func (fs *FS) linkOf(o, nlink uint64) *linkCount {
 func (fs *FS) indexed(o uint64) vfs.Node {
 	fs.linkMu.Lock()
 	defer fs.linkMu.Unlock()
+	if len(fs.links) == 0 {
+		return nil
+	}
 	if lc := fs.links[o]; lc != nil && lc.upper != nil && linked(lc.upper) {
 		return lc.upper
 	}

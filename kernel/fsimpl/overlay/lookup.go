@@ -156,6 +156,18 @@ func (d dirNode) Lookup(name string) (vfs.Node, error) {
 		return n, nil
 	}
 	fs := d.fs
+	// A live node is found under the read lock, so that lookups of the
+	// names the guest holds run side by side.
+	fs.mu.RLock()
+	if d.dead {
+		fs.mu.RUnlock()
+		return nil, unix.ENOENT
+	}
+	if c := d.cached(name); c != nil && !(c.upper() == nil && c.kind == unix.S_IFREG && fs.indexed(c.ino) != nil) {
+		fs.mu.RUnlock()
+		return c.node(), nil
+	}
+	fs.mu.RUnlock()
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	c, err := fs.child(d.base, name)

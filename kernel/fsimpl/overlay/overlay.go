@@ -46,9 +46,12 @@
 // than the guest's open files and dentries, which the VFS charges.
 //
 // Locking: FS.mu guards the tree (children, parent, name, dead and the
-// copy-up of every node); the upper memfs and the layers have their own
-// locks, always taken after it. Copy-up copies a file's bytes under FS.mu,
-// so a large copy-up holds up the overlay's other calls meanwhile.
+// copy-up of every node); a lookup of a live name takes it for reading,
+// everything else for writing. The upper memfs and the layers have their
+// own locks, always taken after it, and FS.linkMu (links.go) is taken
+// last. Copy-up copies a file's bytes under FS.mu, so a large copy-up
+// holds up the overlay's other calls meanwhile. Stat and the I/O of open
+// files take no overlay lock (but linkMu, for a file with several links).
 package overlay
 
 import (
@@ -84,7 +87,7 @@ type FS struct {
 	ro     bool
 	dev    uint64
 
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	root *base
 	// linkMu guards links, which follows the lower files with several
 	// hard links whose names the guest changed, by origin inode number
