@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"archive/tar"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
+	"github.com/litebox-go/litebox/kernel/fsimpl/tarfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/sandbox"
 	"github.com/litebox-go/litebox/tests/harness"
@@ -405,5 +407,80 @@ func TestRootOverlayProgram(t *testing.T) {
 	}
 	if got.String() != string(out) {
 		t.Errorf("litebox:\n%s\nnative:\n%s", got.String(), out)
+	}
+}
+
+// tarLayer makes a layer of entries as a tar read in place by tarfs (the
+// form an image's layers have), whiteouts included, owned by 1000:1000
+// as memfs makes them.
+func tarLayer(t *testing.T, ents []entry) vfs.FileSystem {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "layer.tar")
+	f, err := os.Create(path)
+	must(t, err)
+	tw := tar.NewWriter(f)
+	// The root as memfs makes it (a tar without "./" implies root's).
+	must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "./", Mode: 0o755, Uid: 1000, Gid: 1000}))
+	seen := map[string]bool{}
+	var parents func(p string)
+	parents = func(p string) {
+		if p == "." || seen[p] {
+			return
+		}
+		parents(filepath.Dir(p))
+		seen[p] = true
+		must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: p + "/", Mode: 0o755, Uid: 1000, Gid: 1000}))
+	}
+	for _, e := range ents {
+		parents(filepath.Dir(e.path))
+		h := &tar.Header{Name: e.path, Mode: int64(e.mode), Uid: 1000, Gid: 1000}
+		var body []byte
+		switch {
+		case e.dir:
+			if seen[e.path] {
+				continue
+			}
+			seen[e.path] = true
+			h.Typeflag, h.Name = tar.TypeDir, e.path+"/"
+		case e.link != "":
+			h.Typeflag, h.Linkname, h.Mode = tar.TypeSymlink, e.link, 0o777
+		case e.hard != "":
+			h.Typeflag, h.Linkname = tar.TypeLink, e.hard
+		default:
+			body = []byte(e.text)
+			if e.from != "" {
+				if body, err = os.ReadFile(e.from); err != nil {
+					t.Skipf("the image needs %s: %v", e.from, err)
+				}
+			}
+			h.Typeflag, h.Size = tar.TypeReg, int64(len(body))
+		}
+		must(t, tw.WriteHeader(h))
+		_, err := tw.Write(body)
+		must(t, err)
+	}
+	must(t, tw.Close())
+	must(t, f.Close())
+	l, err := tarfs.Open(path, tarfs.Options{})
+	must(t, err)
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// The same scripts on tar layers, as images have them.
+func TestRootTarLayers(t *testing.T) {
+	for _, tc := range []struct{ name, script string }{
+		{"read", rootReadScript}, {"write", rootWriteScript},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			unpack(t, dir, bottomLayer, topLayer)
+			want, wantCode := runNative(t, dir, tc.script, false)
+			r := &sandbox.Root{Layers: []vfs.FileSystem{tarLayer(t, bottomLayer), tarLayer(t, topLayer)}}
+			got, code := runRoot(t, sandbox.Config{Root: r}, tc.script)
+			if got != want || code != wantCode {
+				t.Errorf("litebox (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+			}
+		})
 	}
 }

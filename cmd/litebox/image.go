@@ -214,7 +214,7 @@ func exposedHint(cfg image.Config) string {
 	return fmt.Sprintf("the image exposes %s (publish with -p HOSTPORT:PORT)", strings.Join(cfg.ExposedPorts, ", "))
 }
 
-func newPullCmd(stdout io.Writer) *cobra.Command {
+func newPullCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		insecure bool
 		dir      string
@@ -241,7 +241,7 @@ of ~/.docker/config.json, if any); no guest is involved.`,
 			if err != nil {
 				return usageError{err}
 			}
-			e, err := st.Pull(context.Background(), r, store.PullOptions{Insecure: insecure})
+			e, err := st.Pull(context.Background(), r, store.PullOptions{Insecure: insecure, Progress: stderr})
 			if err != nil {
 				return usageError{err}
 			}

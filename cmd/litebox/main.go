@@ -98,7 +98,7 @@ Go; the program never talks to the host kernel directly.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(stdin, stdout, stderr))
 	root.AddCommand(newPolicyCmd(stdout))
-	root.AddCommand(newPullCmd(stdout))
+	root.AddCommand(newPullCmd(stdout, stderr))
 	root.AddCommand(newImagesCmd(stdout))
 	return root
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,6 +32,9 @@ type PullOptions struct {
 	Insecure bool
 	// Transport, if set, carries the registry requests (tests).
 	Transport http.RoundTripper
+	// Progress, if set, receives a line per layer as it is downloaded
+	// (and every few seconds of a long one).
+	Progress io.Writer
 }
 
 // Entry is an image of the store.
@@ -97,6 +101,13 @@ func (s *Store) Pull(ctx context.Context, r ref.Ref, opts PullOptions) (Entry, e
 	// blobs are written to temporary files and renamed (the layout code
 	// does), so a pull that fails leaves no half blob under its name, and
 	// nothing names them until the index does.
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	if err := fetchLayers(string(p), img, r.Name, progress); err != nil {
+		return Entry{}, fmt.Errorf("pull %s: %v", r.Name, err)
+	}
 	if err := p.WriteImage(img); err != nil {
 		return Entry{}, fmt.Errorf("pull %s: %v", r.Name, oneLine(err))
 	}

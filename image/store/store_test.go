@@ -1,9 +1,13 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -186,5 +190,81 @@ func TestPullInsecureTLS(t *testing.T) {
 	}
 	if _, err := s.Pull(context.Background(), pr, store.PullOptions{Insecure: true}); err != nil {
 		t.Errorf("pull --insecure: %v", err)
+	}
+}
+
+// corruptBlobs flips a byte of every layer blob the registry sends (the
+// manifest and config pass), as a broken mirror or proxy would.
+type corruptBlobs struct{ rt http.RoundTripper }
+
+func (c corruptBlobs) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.rt.RoundTrip(req)
+	if err != nil || !strings.Contains(req.URL.Path, "/blobs/") || req.Method != http.MethodGet {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > 0 && len(body) != int(resp.ContentLength) {
+		return nil, fmt.Errorf("short body")
+	}
+	// The config is JSON: leave it, so the damage is found at a layer.
+	if len(body) > 0 && body[0] != '{' {
+		body[len(body)/2] ^= 0xff
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+func TestPullProgress(t *testing.T) {
+	host := serve(t)
+	push(t, host, "test/img:v1", "amd64")
+	s, err := store.Open(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ref.ParseName(host + "/test/img:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A registry whose layer bytes do not hash to their digests: the pull
+	// fails naming the layer, and no blob is stored under that digest.
+	var out strings.Builder
+	_, err = s.Pull(context.Background(), r, store.PullOptions{Transport: corruptBlobs{http.DefaultTransport}, Progress: &out})
+	// (go-containerregistry's reader checks the digest as it reads, and
+	// fetchBlob again once it has all the bytes: either names the layer.)
+	if err == nil || !strings.Contains(err.Error(), ": layer sha256:") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("pull from a corrupting registry: %v; want one line naming the bad layer", err)
+	}
+	blobs, _ := filepath.Glob(filepath.Join(s.LayoutDir(), "blobs", "sha256", "*"))
+	for _, b := range blobs {
+		data, err := os.ReadFile(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%x", sha256.Sum256(data)); got != filepath.Base(b) {
+			t.Errorf("blob %s holds bytes of %s", filepath.Base(b), got)
+		}
+	}
+
+	out.Reset()
+	if _, err := s.Pull(context.Background(), r, store.PullOptions{Progress: &out}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || lines[0] != "pulling "+host+"/test/img:v1: 2 layers, 0.0 MB" ||
+		!strings.HasPrefix(lines[1], "  layer 1/2 sha256:") || !strings.HasSuffix(lines[1], " done") ||
+		!strings.HasPrefix(lines[2], "  layer 2/2 sha256:") || !strings.HasSuffix(lines[2], " done") {
+		t.Errorf("progress of the first pull:\n%s", out.String())
+	}
+	out.Reset()
+	if _, err := s.Pull(context.Background(), r, store.PullOptions{Progress: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), ": already in the store\n"); n != 2 {
+		t.Errorf("progress of a second pull (want both layers already in the store):\n%s", out.String())
 	}
 }
