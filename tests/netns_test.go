@@ -164,9 +164,8 @@ func startGuest(t *testing.T, g harness.Guest, prog string, args ...string) (std
 // ways); the root side pings the guest's address (the netstack answers
 // ICMP echo); the guest's eth0 has the namespace's address, MAC, MTU and
 // default route (as the namespace showed them natively); the host kernel
-// has no address left on the interface while the sandbox runs, and none
-// after it ended (they are not given back: the engine deletes the
-// namespace).
+// has no address left on the interface while the sandbox runs, and has
+// them and the default route back once it ended.
 func TestNetNSServer(t *testing.T) {
 	needBusybox(t)
 	for _, mtu := range []int{1500, 9000} {
@@ -222,8 +221,11 @@ func testNetNSServer(t *testing.T, mtu int) {
 		t.Errorf("ping %s from the root namespace: %s", ns.GuestIP, ping)
 	}
 	stop()
-	if addrs := ns.inetAddrs(t); len(addrs) != 0 {
-		t.Errorf("after the sandbox ended the host kernel has %v on eth0 again; documented: not given back", addrs)
+	if addrs := ns.inetAddrs(t); len(addrs) != 1 || addrs[0] != ns.GuestIP+"/24" {
+		t.Errorf("after the sandbox ended the host kernel has %v on eth0, want %s/24 given back", addrs, ns.GuestIP)
+	}
+	if route := ns.native(t, busyboxPath, "ip", "route", "show", "default"); !bytes.Equal(route.Stdout, nativeRoute.Stdout) {
+		t.Errorf("after the sandbox ended the default route is %q, want %q given back", route.Stdout, nativeRoute.Stdout)
 	}
 	starts := auditEvents(t, auditPath, "sandbox_start")
 	if len(starts) != 1 || starts[0]["net"] != "netns" || starts[0]["netns"] != ns.Path {
@@ -314,10 +316,8 @@ func TestNetNSClient(t *testing.T) {
 		if port == ps && string(native.Stdout) != "answer pong ping\n from "+ns.GuestIP+"\n" {
 			t.Errorf("native answer %q", native.Stdout)
 		}
-		// The native run's kernel needs the addresses back for the
-		// next port: the guest took them.
-		exec.Command("ip", "-n", ns.Name, "addr", "add", ns.GuestIP+"/24", "dev", "eth0").Run()
-		exec.Command("ip", "-n", ns.Name, "route", "add", "default", "via", ns.HostIP).Run()
+		// The next native run needs the addresses and the default
+		// route the sandbox gave back when it ended.
 	}
 }
 

@@ -46,6 +46,9 @@ type Link struct {
 
 	fd int // the AF_PACKET socket, -1 once closed
 	ep stack.LinkEndpoint
+	// back gives the addresses and routes back to the host kernel when
+	// the link closes (see Close).
+	back *restorer
 }
 
 // Open takes over the one non-loopback interface of the network
@@ -186,11 +189,21 @@ func inNamespace(nsfd int, path string, log *slog.Logger) (l *Link, err error) {
 	}
 	l.fd = fd
 
+	// A netlink socket of this namespace, made now, puts the addresses
+	// back at the end: after the seccomp filter no socket can be made,
+	// and write and read are all it needs then.
+	back, err := newRestorer(a.Index, addrs, routes)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	l.back = back
+
 	// From here the guest answers for these addresses; the host kernel
 	// must not (its RSTs and ARP replies would race the guest's).
 	for i := range addrs {
 		if err := netlink.AddrDel(link, &addrs[i]); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-			unix.Close(fd)
+			l.Close() // gives back what went
 			return nil, fmt.Errorf("network namespace %s: removing %s from %s: %w", path, addrs[i].IPNet, a.Name, err)
 		}
 	}
@@ -295,16 +308,23 @@ func (l *Link) NIC() *netstack.NIC {
 // FD is the AF_PACKET socket (for tests and the seccomp filter's view).
 func (l *Link) FD() int { return l.fd }
 
-// Close closes the socket of a Link whose endpoint no stack took. The
-// addresses are not given back to the host kernel: the engine deletes
-// the namespace with the container (runsc does the same), and putting
-// them back would need a netlink socket after the seccomp filter.
+// Close closes the socket of a Link whose endpoint no stack took (the
+// stack's end closes it otherwise), then gives the interface's addresses
+// and routes back to the host kernel, so that the namespace is as the
+// engine made it (a second container in it, a restart in a namespace
+// that outlives its container, the engine's own teardown). A litebox
+// killed outright gives nothing back; the engine deletes the namespace
+// anyway.
 func (l *Link) Close() error {
 	if l.fd < 0 {
 		return nil
 	}
 	err := unix.Close(l.fd)
 	l.fd = -1
+	if l.back != nil {
+		err = errors.Join(err, l.back.restore())
+		l.back = nil
+	}
 	return err
 }
 
@@ -317,5 +337,7 @@ type closingEndpoint struct {
 
 func (e *closingEndpoint) Close() {
 	e.LinkEndpoint.Close()
-	e.l.Close()
+	if err := e.l.Close(); err != nil {
+		slog.Default().Warn("network namespace: giving the interface back", "interface", e.l.Name, "err", err)
+	}
 }

@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
@@ -99,5 +100,28 @@ func TestOpenNotANamespace(t *testing.T) {
 func TestHtons(t *testing.T) {
 	if got := htons(unix.ETH_P_ALL); got != 0x0300 {
 		t.Errorf("htons(ETH_P_ALL) = %#x", got)
+	}
+}
+
+func TestAckErrno(t *testing.T) {
+	ack := func(typ uint16, errno int32) []byte {
+		b := make([]byte, unix.NLMSG_HDRLEN+4)
+		binary.NativeEndian.PutUint16(b[4:], typ)
+		binary.NativeEndian.PutUint32(b[unix.NLMSG_HDRLEN:], uint32(errno))
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want unix.Errno
+	}{
+		{"ok", ack(unix.NLMSG_ERROR, 0), 0},
+		{"exists", ack(unix.NLMSG_ERROR, -int32(unix.EEXIST)), unix.EEXIST},
+		{"not an ack", ack(unix.RTM_NEWADDR, 0), unix.EPROTO},
+		{"short", []byte{1, 2, 3}, unix.EPROTO},
+	} {
+		if got := ackErrno(tc.in); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
