@@ -371,3 +371,73 @@ func TestNetNSBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestNetNSProcPath: a namespace named by a process in it
+// (/proc/PID/ns/net, what an engine without /run/netns passes) is taken
+// over the same way.
+func TestNetNSProcPath(t *testing.T) {
+	needBusybox(t)
+	ns := makeNetNS(t, 1500)
+	holder := exec.Command("ip", "netns", "exec", ns.Name, "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	path := fmt.Sprintf("/proc/%d/ns/net", holder.Process.Pid)
+	// ip netns exec is in the namespace once it has exec'd sleep.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		a, _ := os.Readlink(path)
+		b, _ := os.Readlink("/proc/self/ns/net")
+		if a != b && a != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never left the root namespace", path)
+		}
+	}
+	res := runGuest(t, harness.Guest{Flags: []string{"--net", "netns:" + path}}, nil, busyboxPath, "ip", "-o", "-4", "addr", "show", "dev", "eth0")
+	if res.ExitCode != 0 || !strings.Contains(string(res.Stdout), "inet "+ns.GuestIP+"/24 ") {
+		t.Errorf("guest's eth0 through %s: %s", path, res)
+	}
+}
+
+// TestNetNSPolicyShow: with --net netns: litebox's allowlist moves frames
+// (recvmmsg, sendmmsg, writev, ppoll) and makes no socket, binds, connects
+// or accepts nothing; without it none of the frame calls is there.
+func TestNetNSPolicyShow(t *testing.T) {
+	has := func(out []byte, name string) bool {
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[0] == name {
+				return true
+			}
+		}
+		return false
+	}
+	frames := []string{"recvmmsg", "sendmmsg", "writev", "ppoll"}
+	sockets := []string{"socket", "bind", "connect", "accept4", "setsockopt", "sendto", "recvfrom"}
+	for _, tc := range []struct {
+		flags  []string
+		frames bool
+	}{
+		{[]string{"--net", "netns:/run/netns/x"}, true},
+		{nil, false},
+		{[]string{"--net", "egress", "--publish"}, false},
+	} {
+		res := runLitebox(t, nil, append([]string{"policy", "show"}, tc.flags...)...)
+		if res.ExitCode != 0 {
+			t.Fatalf("policy show %v: %s", tc.flags, res)
+		}
+		for _, c := range frames {
+			if has(res.Stdout, c) != tc.frames {
+				t.Errorf("policy show %v: %s allowed = %v, want %v", tc.flags, c, !tc.frames, tc.frames)
+			}
+		}
+		if tc.frames {
+			for _, c := range sockets {
+				if has(res.Stdout, c) {
+					t.Errorf("policy show %v allows %s", tc.flags, c)
+				}
+			}
+		}
+	}
+}
