@@ -334,8 +334,8 @@ func closedPortOn(t *testing.T, addr string) int {
 
 // TestNetNSBadInput: what cannot be taken over is one line and exit 125,
 // at once: no such file, a file that is no namespace, a namespace without
-// an interface, an interface without an address, --net netns: with -p or
-// --allow.
+// an interface, an interface without an address, two interfaces up, only
+// a down one, --net netns: with -p or --allow.
 func TestNetNSBadInput(t *testing.T) {
 	if os.Geteuid() != 0 {
 		skipOrFail(t, "--net netns: tests make network namespaces: they need root")
@@ -345,6 +345,13 @@ func TestNetNSBadInput(t *testing.T) {
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", empty).Run() })
 	ns := makeNetNS(t, 1500)
 	ipCmd(t, "-n", ns.Name, "addr", "flush", "dev", "eth0")
+	two := makeNetNS(t, 1500)
+	ipCmd(t, "-n", two.Name, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+	ipCmd(t, "-n", two.Name, "link", "set", "eth1", "up")
+	down := fmt.Sprintf("lbtest-%d-down", os.Getpid())
+	ipCmd(t, "netns", "add", down)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", down).Run() })
+	ipCmd(t, "-n", down, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
 	for _, tc := range []struct {
 		name  string
 		flags []string
@@ -354,6 +361,8 @@ func TestNetNSBadInput(t *testing.T) {
 		{"not a namespace", []string{"--net", "netns:/etc/hostname"}, "not a namespace file"},
 		{"no interface", []string{"--net", "netns:/run/netns/" + empty}, "no interface besides loopback"},
 		{"no address", []string{"--net", "netns:" + ns.Path}, "has no address"},
+		{"two interfaces up", []string{"--net", "netns:" + two.Path}, "2 Ethernet interfaces are up (eth0, eth1)"},
+		{"interface down", []string{"--net", "netns:/run/netns/" + down}, "no Ethernet interface that is up (down or without a MAC: "},
 		{"empty path", []string{"--net", "netns:"}, "want netns:PATH"},
 		{"with publish", []string{"--net", "netns:" + ns.Path, "-p", "8080:80"}, "not with --allow or --publish"},
 		{"with allow", []string{"--net", "netns:" + ns.Path, "--allow", "10.0.0.1:80"}, "not with --allow or --publish"},
@@ -374,10 +383,13 @@ func TestNetNSBadInput(t *testing.T) {
 
 // TestNetNSProcPath: a namespace named by a process in it
 // (/proc/PID/ns/net, what an engine without /run/netns passes) is taken
-// over the same way.
+// over the same way, its down interfaces left alone.
 func TestNetNSProcPath(t *testing.T) {
 	needBusybox(t)
 	ns := makeNetNS(t, 1500)
+	// A second interface that is down (as the fallback tunnels of ipip or
+	// sit modules in every namespace) is left alone.
+	ipCmd(t, "-n", ns.Name, "link", "add", "tunl9", "type", "veth", "peer", "name", "tunl9p")
 	holder := exec.Command("ip", "netns", "exec", ns.Name, "sleep", "60")
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)

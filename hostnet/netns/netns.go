@@ -24,6 +24,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -51,11 +52,11 @@ type Link struct {
 	back *restorer
 }
 
-// Open takes over the one non-loopback interface of the network
-// namespace at path (/run/netns/NAME, /proc/PID/ns/net). The interface
-// must be up and have an Ethernet address. On success the interface has
-// no address left in the host kernel; they stay removed after Close (see
-// Close).
+// Open takes over the one interface of the network namespace at path
+// (/run/netns/NAME, /proc/PID/ns/net) that is up and has an Ethernet
+// address (loopback and interfaces that are down are left alone). On
+// success the interface has no address left in the host kernel until
+// Close gives them back.
 func Open(path string, log *slog.Logger) (*Link, error) {
 	if log == nil {
 		log = slog.Default()
@@ -139,12 +140,6 @@ func inNamespace(nsfd int, path string, log *slog.Logger) (l *Link, err error) {
 	}
 	a := link.Attrs()
 	l = &Link{Name: a.Name, Index: a.Index, MAC: slices.Clone(a.HardwareAddr), MTU: uint32(a.MTU), fd: -1}
-	if a.Flags&net.FlagUp == 0 {
-		return nil, fmt.Errorf("network namespace %s: interface %s is down", path, a.Name)
-	}
-	if len(l.MAC) != 6 {
-		return nil, fmt.Errorf("network namespace %s: interface %s has no Ethernet address", path, a.Name)
-	}
 	if l.MTU == 0 || l.MTU > 65535 {
 		return nil, fmt.Errorf("network namespace %s: interface %s: bad MTU %d", path, a.Name, l.MTU)
 	}
@@ -210,28 +205,38 @@ func inNamespace(nsfd int, path string, log *slog.Logger) (l *Link, err error) {
 	return l, nil
 }
 
-// theInterface is the namespace's one interface besides loopback.
+// theInterface is the namespace's one interface that is up and has an
+// Ethernet address, loopback aside. Interfaces that are down are skipped
+// as runsc does: the fallback tunnels (tunl0, sit0, gre0...) a host with
+// those modules puts in every namespace are down and have no MAC.
 func theInterface(path string) (netlink.Link, error) {
 	links, err := netlink.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("network namespace %s: listing interfaces: %w", path, err)
 	}
 	var found []netlink.Link
-	var names []string
+	var names, skipped []string
 	for _, lk := range links {
-		if lk.Attrs().Flags&net.FlagLoopback != 0 {
-			continue
+		a := lk.Attrs()
+		switch {
+		case a.Flags&net.FlagLoopback != 0:
+		case a.Flags&net.FlagUp == 0 || len(a.HardwareAddr) != 6:
+			skipped = append(skipped, a.Name)
+		default:
+			found = append(found, lk)
+			names = append(names, a.Name)
 		}
-		found = append(found, lk)
-		names = append(names, lk.Attrs().Name)
 	}
 	switch len(found) {
 	case 1:
 		return found[0], nil
 	case 0:
+		if len(skipped) > 0 {
+			return nil, fmt.Errorf("network namespace %s: no Ethernet interface that is up (down or without a MAC: %s)", path, strings.Join(skipped, ", "))
+		}
 		return nil, fmt.Errorf("network namespace %s: no interface besides loopback", path)
 	}
-	return nil, fmt.Errorf("network namespace %s: %d interfaces %v; litebox takes over exactly one", path, len(found), names)
+	return nil, fmt.Errorf("network namespace %s: %d Ethernet interfaces are up (%s); litebox takes over exactly one", path, len(found), strings.Join(names, ", "))
 }
 
 // convertRoutes keeps the unicast routes of the main table (the
