@@ -34,6 +34,8 @@ type testNetNS struct {
 	HostIf     string // the root side of the veth
 	HostIP     string // 10.199.X.1
 	GuestIP    string // 10.199.X.2, on the namespace's eth0
+	HostIP6    string // fd00:199:X::1
+	GuestIP6   string // fd00:199:X::2
 	MTU        int
 }
 
@@ -67,7 +69,8 @@ func makeNetNS(t *testing.T, mtu int) *testNetNS {
 		}
 		x := int(n.Int64()) + 2
 		ns = &testNetNS{Name: fmt.Sprintf("lbtest-%d-%d", os.Getpid(), x), HostIf: fmt.Sprintf("lbv%d", x),
-			HostIP: fmt.Sprintf("10.199.%d.1", x), GuestIP: fmt.Sprintf("10.199.%d.2", x), MTU: mtu}
+			HostIP: fmt.Sprintf("10.199.%d.1", x), GuestIP: fmt.Sprintf("10.199.%d.2", x),
+			HostIP6: fmt.Sprintf("fd00:199:%x::1", x), GuestIP6: fmt.Sprintf("fd00:199:%x::2", x), MTU: mtu}
 		ns.Path = "/run/netns/" + ns.Name
 		// Another test (or test binary) may hold this subnet.
 		if out, _ := exec.Command("ip", "-o", "addr", "show", "to", ns.HostIP+"/24").Output(); len(out) == 0 {
@@ -91,6 +94,8 @@ func makeNetNS(t *testing.T, mtu int) *testNetNS {
 	ipCmd(t, "-n", ns.Name, "addr", "add", ns.GuestIP+"/24", "dev", "eth0")
 	ipCmd(t, "-n", ns.Name, "link", "set", "eth0", "up")
 	ipCmd(t, "-n", ns.Name, "route", "add", "default", "via", ns.HostIP)
+	ipCmd(t, "addr", "add", ns.HostIP6+"/64", "dev", ns.HostIf, "nodad")
+	ipCmd(t, "-n", ns.Name, "addr", "add", ns.GuestIP6+"/64", "dev", "eth0", "nodad")
 	return ns
 }
 
@@ -213,8 +218,22 @@ func testNetNSServer(t *testing.T, mtu int) {
 		t.Fatalf("GET %s: %v, %d bytes (want %d)\nlitebox stderr: %s", url, err, len(got), len(content), stderr)
 	}
 
+	// The same file over IPv6 (neighbour discovery by the netstack).
+	url6 := "http://[" + ns.GuestIP6 + "]/file.bin"
+	if resp, err := client.Get(url6); err != nil {
+		t.Errorf("GET %s: %v", url6, err)
+	} else {
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got, content) {
+			t.Errorf("GET %s: %v, %d bytes (want %d)", url6, err, len(got), len(content))
+		}
+	}
 	if addrs := ns.inetAddrs(t); len(addrs) != 0 {
 		t.Errorf("while the sandbox runs the host kernel still has %v on the namespace's eth0", addrs)
+	}
+	if v6 := ipCmd(t, "-n", ns.Name, "-6", "-o", "addr", "show", "dev", "eth0"); v6 != "" {
+		t.Errorf("while the sandbox runs the host kernel still has IPv6 addresses on eth0: %s", v6)
 	}
 	ping := runNative(t, "", nil, nil, busyboxPath, "ping", "-c", "2", "-W", "5", ns.GuestIP)
 	if ping.ExitCode != 0 || !strings.Contains(string(ping.Stdout), "2 packets received") {
@@ -223,6 +242,9 @@ func testNetNSServer(t *testing.T, mtu int) {
 	stop()
 	if addrs := ns.inetAddrs(t); len(addrs) != 1 || addrs[0] != ns.GuestIP+"/24" {
 		t.Errorf("after the sandbox ended the host kernel has %v on eth0, want %s/24 given back", addrs, ns.GuestIP)
+	}
+	if v6 := ipCmd(t, "-n", ns.Name, "-6", "-o", "addr", "show", "dev", "eth0"); !strings.Contains(v6, ns.GuestIP6+"/64") {
+		t.Errorf("after the sandbox ended eth0's IPv6 addresses are %q, want %s/64 given back", v6, ns.GuestIP6)
 	}
 	if route := ns.native(t, busyboxPath, "ip", "route", "show", "default"); !bytes.Equal(route.Stdout, nativeRoute.Stdout) {
 		t.Errorf("after the sandbox ended the default route is %q, want %q given back", route.Stdout, nativeRoute.Stdout)
