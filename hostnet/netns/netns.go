@@ -35,6 +35,12 @@ import (
 	"github.com/litebox-go/litebox/kernel/netstack"
 )
 
+// ErrNoInterface is Open's error for a namespace with nothing to take
+// over: loopback only, or only interfaces that are down (Podman's
+// --network=none, a namespace made by `ip netns add` alone). A runc
+// container there has loopback only; so does the guest (sandbox.New).
+var ErrNoInterface = errors.New("no Ethernet interface that is up")
+
 // Link is a namespace's interface taken over by litebox.
 type Link struct {
 	// What the namespace had: the guest's eth0 gets the same.
@@ -232,9 +238,9 @@ func theInterface(path string) (netlink.Link, error) {
 		return found[0], nil
 	case 0:
 		if len(skipped) > 0 {
-			return nil, fmt.Errorf("network namespace %s: no Ethernet interface that is up (down or without a MAC: %s)", path, strings.Join(skipped, ", "))
+			return nil, fmt.Errorf("network namespace %s: %w (down or without a MAC: %s)", path, ErrNoInterface, strings.Join(skipped, ", "))
 		}
-		return nil, fmt.Errorf("network namespace %s: no interface besides loopback", path)
+		return nil, fmt.Errorf("network namespace %s: %w: loopback only", path, ErrNoInterface)
 	}
 	return nil, fmt.Errorf("network namespace %s: %d Ethernet interfaces are up (%s); litebox takes over exactly one", path, len(found), strings.Join(names, ", "))
 }
