@@ -356,7 +356,8 @@ func closedPortOn(t *testing.T, addr string) int {
 
 // TestNetNSBadInput: what cannot be taken over is one line and exit 125,
 // at once: no such file, a file that is no namespace, an interface
-// without an address, two interfaces up, --net netns: with -p or --allow.
+// without an address, two interfaces up, litebox's own namespace (taking
+// it over would cut the host off), --net netns: with -p or --allow.
 // A namespace with nothing to take over (loopback only, or interfaces
 // that are down: Podman's --network=none) gives the guest loopback only,
 // as a runc container has in an empty namespace (compared with a native
@@ -399,6 +400,7 @@ func TestNetNSBadInput(t *testing.T) {
 		{"no address", []string{"--net", "netns:" + ns.Path}, "has no address"},
 		{"two interfaces up", []string{"--net", "netns:" + two.Path}, "2 Ethernet interfaces are up (eth0, eth1)"},
 		{"empty path", []string{"--net", "netns:"}, "want netns:PATH"},
+		{"litebox's own namespace", []string{"--net", "netns:/proc/self/ns/net"}, "is litebox's own"},
 		{"with publish", []string{"--net", "netns:" + ns.Path, "-p", "8080:80"}, "not with --allow or --publish"},
 		{"with allow", []string{"--net", "netns:" + ns.Path, "--allow", "10.0.0.1:80"}, "not with --allow or --publish"},
 	} {

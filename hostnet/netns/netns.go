@@ -79,6 +79,13 @@ func Open(path string, log *slog.Logger) (*Link, error) {
 	if st.Type != unix.NSFS_MAGIC {
 		return nil, fmt.Errorf("network namespace %s: not a namespace file (nsfs)", path)
 	}
+	// Taking litebox's own namespace over would take the host's
+	// addresses away from it (runsc refuses the same).
+	if same, err := sameFile(int(ns.Fd()), "/proc/self/ns/net"); err != nil {
+		return nil, fmt.Errorf("network namespace %s: %w", path, err)
+	} else if same {
+		return nil, fmt.Errorf("network namespace %s is litebox's own: taking its interface over would take the host's addresses away", path)
+	}
 
 	type result struct {
 		l   *Link
@@ -115,6 +122,19 @@ func Open(path string, log *slog.Logger) (*Link, error) {
 	log.Info("network namespace taken over", "netns", path, "interface", l.Name, "mac", l.MAC.String(),
 		"mtu", l.MTU, "addrs", fmt.Sprint(l.Addrs), "routes", len(l.Routes))
 	return l, nil
+}
+
+// sameFile reports whether fd and the file at path are one inode (a
+// namespace is identified by its nsfs inode).
+func sameFile(fd int, path string) (bool, error) {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(fd, &a); err != nil {
+		return false, err
+	}
+	if err := unix.Stat(path, &b); err != nil {
+		return false, err
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino, nil
 }
 
 // inNamespace does Open's work in the namespace nsfd, on a locked OS
