@@ -490,3 +490,31 @@ func TestNetNSPolicyShow(t *testing.T) {
 		}
 	}
 }
+
+// TestNetNSEngineTearsDownFirst: the engine deletes the veth and the
+// namespace while the guest runs (its teardown after a kill races the
+// sandbox's end): the guest's connects fail, litebox ends on SIGTERM
+// without a crash and without complaining about what it cannot give back.
+func TestNetNSEngineTearsDownFirst(t *testing.T) {
+	needBusybox(t)
+	ns := makeNetNS(t, 1500)
+	g := harness.Guest{Flags: []string{"--net", "netns:" + ns.Path, "--log"}}
+	stderr, stop := startGuest(t, g, busyboxPath, "sh", "-c",
+		"while :; do "+busyboxPath+" nc -w 1 "+ns.HostIP+" 9 </dev/null 2>/dev/null; "+busyboxPath+" sleep 0.1; done")
+	// Once the guest has the interface, the host kernel has no address.
+	for deadline := time.Now().Add(30 * time.Second); len(ns.inetAddrs(t)) != 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sandbox never took the interface\n%s", stderr)
+		}
+	}
+	ipCmd(t, "link", "del", ns.HostIf)
+	ipCmd(t, "netns", "del", ns.Name)
+	ipCmd(t, "netns", "add", ns.Name) // for the test's own cleanup
+	time.Sleep(300 * time.Millisecond)
+	stop()
+	for _, bad := range []string{"goroutine ", "panic", "giving the interface back"} {
+		if strings.Contains(stderr.String(), bad) {
+			t.Errorf("litebox stderr has %q:\n%s", bad, stderr)
+		}
+	}
+}

@@ -56,6 +56,7 @@ type Link struct {
 	// back gives the addresses and routes back to the host kernel when
 	// the link closes (see Close).
 	back *restorer
+	log  *slog.Logger
 }
 
 // Open takes over the one interface of the network namespace at path
@@ -165,7 +166,7 @@ func inNamespace(nsfd int, path string, log *slog.Logger) (l *Link, err error) {
 		return nil, err
 	}
 	a := link.Attrs()
-	l = &Link{Name: a.Name, Index: a.Index, MAC: slices.Clone(a.HardwareAddr), MTU: uint32(a.MTU), fd: -1}
+	l = &Link{Name: a.Name, Index: a.Index, MAC: slices.Clone(a.HardwareAddr), MTU: uint32(a.MTU), fd: -1, log: log}
 	if l.MTU == 0 || l.MTU > 65535 {
 		return nil, fmt.Errorf("network namespace %s: interface %s: bad MTU %d", path, a.Name, l.MTU)
 	}
@@ -369,6 +370,6 @@ type closingEndpoint struct {
 func (e *closingEndpoint) Close() {
 	e.LinkEndpoint.Close()
 	if err := e.l.Close(); err != nil {
-		slog.Default().Warn("network namespace: giving the interface back", "interface", e.l.Name, "err", err)
+		e.l.log.Warn("network namespace: giving the interface back", "interface", e.l.Name, "err", err)
 	}
 }
