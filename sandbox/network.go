@@ -95,7 +95,9 @@ func (n Network) auditAttrs() []slog.Attr {
 // network: pass it to hostpolicy.InstallFor in Config.Harden (plain
 // hostpolicy.Install allows no socket call).
 func (n Network) HostPolicy() hostpolicy.Options {
-	return hostpolicy.Options{Egress: n.Egress, Publish: len(n.Publish) > 0, Packet: n.NetNS != ""}
+	// --net netns: adds nothing: its sockets are made before the filter
+	// and its frames move with read and write (hostnet/netns).
+	return hostpolicy.Options{Egress: n.Egress, Publish: len(n.Publish) > 0}
 }
 
 // newNetwork builds the gateway and the guest's stack on its uplink

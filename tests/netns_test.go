@@ -450,43 +450,18 @@ func TestNetNSProcPath(t *testing.T) {
 	}
 }
 
-// TestNetNSPolicyShow: with --net netns: litebox's allowlist moves frames
-// (recvmmsg, sendmmsg, writev, ppoll) and makes no socket, binds, connects
-// or accepts nothing; without it none of the frame calls is there.
+// TestNetNSPolicyShow: --net netns: adds nothing to litebox's allowlist
+// (its sockets exist before the filter; frames move with read and write):
+// the list is --net none's, call for call.
 func TestNetNSPolicyShow(t *testing.T) {
-	has := func(out []byte, name string) bool {
-		for _, line := range strings.Split(string(out), "\n") {
-			if f := strings.Fields(line); len(f) > 0 && f[0] == name {
-				return true
-			}
-		}
-		return false
+	none := runLitebox(t, nil, "policy", "show")
+	netns := runLitebox(t, nil, "policy", "show", "--net", "netns:/run/netns/x")
+	if none.ExitCode != 0 || netns.ExitCode != 0 || !bytes.Equal(none.Stdout, netns.Stdout) {
+		t.Errorf("policy show --net netns: differs from --net none's:\n%s\n---\n%s", netns, none)
 	}
-	frames := []string{"recvmmsg", "sendmmsg", "writev", "ppoll"}
-	sockets := []string{"socket", "bind", "connect", "accept4", "setsockopt", "sendto", "recvfrom"}
-	for _, tc := range []struct {
-		flags  []string
-		frames bool
-	}{
-		{[]string{"--net", "netns:/run/netns/x"}, true},
-		{nil, false},
-		{[]string{"--net", "egress", "--publish"}, false},
-	} {
-		res := runLitebox(t, nil, append([]string{"policy", "show"}, tc.flags...)...)
-		if res.ExitCode != 0 {
-			t.Fatalf("policy show %v: %s", tc.flags, res)
-		}
-		for _, c := range frames {
-			if has(res.Stdout, c) != tc.frames {
-				t.Errorf("policy show %v: %s allowed = %v, want %v", tc.flags, c, !tc.frames, tc.frames)
-			}
-		}
-		if tc.frames {
-			for _, c := range sockets {
-				if has(res.Stdout, c) {
-					t.Errorf("policy show %v allows %s", tc.flags, c)
-				}
-			}
+	for _, c := range []string{"socket", "bind", "connect", "setsockopt", "recvmmsg", "sendmmsg"} {
+		if strings.Contains(string(netns.Stdout), "\n  "+c+" ") {
+			t.Errorf("--net netns: allows %s", c)
 		}
 	}
 }
