@@ -4,6 +4,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/buffer"
@@ -15,6 +16,9 @@ import (
 // maxFrame is the largest frame read: a veth peer's segmentation offload
 // hands over TCP segments of up to 64 KiB in one frame, whatever the MTU.
 const maxFrame = 65536 + header.EthernetMinimumSize
+
+// errorPause is how long the reader waits after a failed read.
+const errorPause = 10 * time.Millisecond
 
 // packetEndpoint is the guest's eth0 over the AF_PACKET socket. One
 // goroutine reads a frame at a time through Go's netpoller and hands it
@@ -89,9 +93,16 @@ func (e *packetEndpoint) read() {
 		}); err != nil {
 			return // closed
 		}
-		// An error (ENETDOWN once when the interface goes) or a runt
-		// frame drops nothing but itself.
-		if rerr != nil || n < header.EthernetMinimumSize {
+		// An error (ENETDOWN, once, when the interface goes) or a runt
+		// frame drops nothing but itself; a pause after an error keeps
+		// one that would repeat from spinning.
+		if rerr != nil {
+			if rerr != unix.EINTR {
+				time.Sleep(errorPause)
+			}
+			continue
+		}
+		if n < header.EthernetMinimumSize {
 			continue
 		}
 		pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(buf[:n])})
