@@ -420,7 +420,8 @@ func TestNetNSBadInput(t *testing.T) {
 
 // TestNetNSProcPath: a namespace named by a process in it
 // (/proc/PID/ns/net, what an engine without /run/netns passes) is taken
-// over the same way, its down interfaces left alone.
+// over the same way, its down interfaces left alone; the guest's
+// /etc/resolv.conf names no litebox DNS server.
 func TestNetNSProcPath(t *testing.T) {
 	needBusybox(t)
 	ns := makeNetNS(t, 1500)
@@ -444,9 +445,15 @@ func TestNetNSProcPath(t *testing.T) {
 			t.Fatalf("%s never left the root namespace", path)
 		}
 	}
-	res := runGuest(t, harness.Guest{Flags: []string{"--net", "netns:" + path}}, nil, busyboxPath, "ip", "-o", "-4", "addr", "show", "dev", "eth0")
+	res := runGuest(t, harness.Guest{Flags: []string{"--net", "netns:" + path}}, nil, busyboxPath, "sh", "-c",
+		busyboxPath+" ip -o -4 addr show dev eth0; "+busyboxPath+" cat /etc/resolv.conf")
 	if res.ExitCode != 0 || !strings.Contains(string(res.Stdout), "inet "+ns.GuestIP+"/24 ") {
 		t.Errorf("guest's eth0 through %s: %s", path, res)
+	}
+	// No litebox DNS server here: the synthesized resolv.conf names none
+	// (an engine's bundle mounts its own over it).
+	if strings.Contains(string(res.Stdout), "nameserver") {
+		t.Errorf("the guest's /etc/resolv.conf names a server in --net netns: mode:\n%s", res.Stdout)
 	}
 }
 
