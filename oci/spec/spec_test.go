@@ -230,6 +230,10 @@ func TestTranslateErrors(t *testing.T) {
 			s.Annotations = map[string]string{AnnotationAllow: "example.com:443"}
 		}, "needs dev.litebox.net=egress"},
 		{"audit relative", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationAudit: "audit.log"} }, "absolute path"},
+		{"egress and a netns", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/run/netns/x"})
+			s.Annotations = map[string]string{AnnotationNet: "egress"}
+		}, "the engine owns the network"},
 		{"tmpfs-size", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationTmpSize: "lots"} }, "not a size"},
 		{"windows", func(s *specs.Spec) { s.Windows = &specs.Windows{} }, "only a Linux container"},
 		{"cpu period", func(s *specs.Spec) {
@@ -357,7 +361,6 @@ func TestResourcesAndAnnotations(t *testing.T) {
 			Pids:   &specs.LinuxPids{Limit: 64},
 			CPU:    &specs.LinuxCPU{Quota: ptr(int64(150000)), Period: ptr(uint64(100000)), Shares: ptr(uint64(512))},
 		}
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/run/netns/x"})
 		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
 		s.Process.ApparmorProfile = "containers-default"
 		s.Process.User = specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{10, 20}}
@@ -371,7 +374,7 @@ func TestResourcesAndAnnotations(t *testing.T) {
 	if cfg.Limits.Memory != 256<<20 || cfg.Limits.Tasks != 64 || cfg.Limits.CPUs != 1.5 || cfg.Limits.CPUPeriod != 100*time.Millisecond {
 		t.Errorf("limits = %+v", cfg.Limits)
 	}
-	if p.NetNS != "/run/netns/x" {
+	if p.NetNS != "" || cfg.Network.NetNS != "" {
 		t.Errorf("netns = %q", p.NetNS)
 	}
 	if cfg.Platform != "ptrace" || !cfg.Network.Egress || len(cfg.Network.Allow) != 2 {
@@ -466,8 +469,8 @@ func TestPodmanConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if p.NetNS == "" || !strings.HasPrefix(p.NetNS, "/run/netns/") {
-		t.Errorf("netns = %q", p.NetNS)
+	if p.NetNS == "" || !strings.HasPrefix(p.NetNS, "/run/netns/") || p.Config.Network.NetNS != p.NetNS {
+		t.Errorf("netns = %q, network %+v", p.NetNS, p.Config.Network)
 	}
 	cfg := p.Config
 	if !cfg.Root.ReadOnly || cfg.Hostname != "07db6f2a142f" {

@@ -109,6 +109,15 @@ func Translate(s *specs.Spec, bundle string) (_ *Plan, err error) {
 	if err := p.annotations(s.Annotations); err != nil {
 		return nil, err
 	}
+	if p.NetNS != "" {
+		// The engine's network namespace: the guest's stack takes its
+		// interface over (hostnet/netns), and the engine owns the network.
+		n := &p.Config.Network
+		if n.Egress || len(n.Allow) > 0 {
+			return nil, fmt.Errorf("%w: annotation %s with the engine's network namespace %s: the engine owns the network", ErrInvalid, AnnotationNet, p.NetNS)
+		}
+		n.NetNS = p.NetNS
+	}
 	p.SetHome(&p.Process)
 	return p, nil
 }
