@@ -95,6 +95,7 @@ func (c *conn) recv(v any, want int) ([]*os.File, error) {
 		}
 		p := make([]byte, 64<<10)
 		n, oobn, flags, _, err := c.c.ReadMsgUnix(p, oob)
+		n, oobn = max(n, 0), max(oobn, 0) // -1 with some errors
 		if oobn > 0 {
 			got, perr := parseRights(oob[:oobn])
 			files = append(files, got...)

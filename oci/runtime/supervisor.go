@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -314,6 +315,7 @@ func (s *supervisor) serve() {
 
 func (s *supervisor) handle(c *conn) {
 	defer c.c.Close()
+	defer s.recover()
 	var req request
 	files, err := c.recv(&req, 3)
 	if err != nil {
@@ -341,6 +343,14 @@ func (s *supervisor) handle(c *conn) {
 		r.Error = err.Error()
 	}
 	_ = c.send(r)
+}
+
+// recover keeps a bug in serving one request from ending the container
+// (the supervisor's stderr is the container's: it goes to the log).
+func (s *supervisor) recover() {
+	if r := recover(); r != nil {
+		s.log.Error("supervisor: internal error serving a request", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	}
 }
 
 // start runs the container's process.
@@ -496,6 +506,7 @@ func (s *supervisor) exec(c *conn, req request, files []*os.File) {
 	}
 	go func() {
 		// Signals from the client; its going away kills the command.
+		defer s.recover()
 		for {
 			var r request
 			if _, err := c.recv(&r, 0); err != nil {
