@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,11 +45,14 @@ import (
 	"github.com/litebox-go/litebox/shim/linux"
 )
 
-// Mount makes a host directory visible in the sandbox.
+// Mount makes a host directory visible in the sandbox, or, with Tmpfs,
+// puts a new in-memory file system there (see oci.go).
 type Mount struct {
 	HostPath  string
 	GuestPath string
 	Writable  bool
+	// Tmpfs, when set, makes this a tmpfs mount (HostPath is unused).
+	Tmpfs *Tmpfs
 }
 
 // ParseMount parses the CLI form HOSTDIR:GUESTDIR[:ro|:rw].
@@ -128,6 +132,10 @@ type Config struct {
 	// Network is the sandbox's network: none (the zero value), egress,
 	// published ports (see Network).
 	Network Network
+	// Unapplied are settings of the sandbox's description (an OCI spec)
+	// that litebox does not apply: New reports each in the audit log and
+	// on Log (see Unapplied).
+	Unapplied []Unapplied
 }
 
 // Limits bound what a sandbox's guests may use.
@@ -138,6 +146,13 @@ type Limits struct {
 	FileSize uint64        // largest file a guest may write (--fsize)
 	CPUTime  time.Duration // CPU time of all guest processes (--cpu-time)
 	Timeout  time.Duration // wall-clock time of the run (--timeout)
+	// CPUs is a CPU share: at most this many CPUs' worth of CPU time per
+	// second for the whole sandbox, guest code and litebox's work for it
+	// (Docker's --cpus, an OCI spec's cpu quota/period); 0: no share.
+	// CPUPeriod is the period it is counted over (0: 100 ms). See
+	// cpushare.go.
+	CPUs      float64
+	CPUPeriod time.Duration
 }
 
 // defaultHostDirs are the host directories of the default view, read-only.
@@ -154,6 +169,7 @@ type Sandbox struct {
 	budget *mm.Budget
 	spaces spaceSet
 	serve  serveCPU // litebox's CPU serving the guest's threads
+	share  cpuShare // the CPU share's throttle (cpushare.go)
 	cfg    Config
 	fs     *vfs.VFS
 	kernel *kernel.Kernel
@@ -192,6 +208,12 @@ func New(cfg Config) (*Sandbox, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if c := cfg.Limits.CPUs; c < 0 || math.IsNaN(c) || math.IsInf(c, 0) {
+		return nil, fmt.Errorf("bad CPU share %v: want a positive number of CPUs", c)
+	}
+	if p := cfg.Limits.CPUPeriod; p != 0 && (p < time.Millisecond || p > time.Second) {
+		return nil, fmt.Errorf("bad CPU period %v: want 1ms to 1s", p)
+	}
 	if cfg.PanicOnSyscall != "" {
 		if _, ok := linux.Number(cfg.PanicOnSyscall); !ok {
 			return nil, fmt.Errorf("unknown syscall %q for the panic test hook", cfg.PanicOnSyscall)
@@ -220,12 +242,21 @@ func New(cfg Config) (*Sandbox, error) {
 	if s.gw, s.net, err = newNetwork(cfg.Network, alog, s, s.budget, fs); err != nil {
 		return nil, err
 	}
-	s.kernel = kernel.New(kernel.Config{
+	kcfg := kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
 		Memory: s.budget, Serving: s.serve.begin, Creds: creds, Net: s.net,
-	})
+	}
+	if cfg.Limits.CPUs > 0 {
+		s.share.period = cfg.Limits.CPUPeriod
+		if s.share.period <= 0 {
+			s.share.period = defaultCPUPeriod
+		}
+		kcfg.Throttle = s.share.wait
+	}
+	s.kernel = kernel.New(kcfg)
 	names.set(s.kernel)
+	s.reportUnapplied()
 	s.budget.OnExceeded = func(want uint64) {
 		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),
 			slog.Uint64("max", cfg.Limits.Memory), slog.Uint64("requested", want))
@@ -280,11 +311,14 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 	ownBytes, ownInodes := tmp.Used(), tmp.Inodes()
 	fds := &hostfs.FDBudget{Max: hostFDsCap()}
 	var fs *vfs.VFS
+	fms, err := fileMounts(cfg, hostfs.Options{OwnerAsGuest: true, Owner: cfg.hostOwner(), FDs: fds, Memory: budget})
+	if err != nil {
+		return nil, nil, err
+	}
 	if cfg.Root != nil {
 		// An image root: its layers and nothing of the host's but the
 		// mounts (root.go).
-		var err error
-		if fs, err = rootFS(cfg.Root, tmp, names); err != nil {
+		if fs, err = rootFS(cfg.Root, tmp, names, fileCovers(fms)); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -311,10 +345,22 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 		return nil, nil, fmt.Errorf("chmod /dev/shm: %w", err)
 	}
 	for _, m := range cfg.Mounts {
+		if isFileMount(m) {
+			continue // covering nodes of the root (filebind.go)
+		}
+		if m.Tmpfs != nil {
+			if err := mountTmpfs(fs, tmp, m); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
 		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true,
 			Owner: cfg.hostOwner(), FDs: fds, Memory: budget}); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := checkFileMounts(fs, fms); err != nil {
+		return nil, nil, err
 	}
 	// Granted when the view is complete (New adds /proc).
 	return fs, func() { tmp.RaiseLimits(tmp.Used()-ownBytes, tmp.Inodes()-ownInodes) }, nil
