@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 
 	ociruntime "github.com/litebox-go/litebox/oci/runtime"
@@ -360,22 +361,30 @@ func newExecCmd(g *globals) *cobra.Command {
 			if preserveFDs != 0 {
 				return errors.New("--preserve-fds is not supported by litebox-runtime")
 			}
-			var p ociruntime.Process
+			var p *specs.Process
 			if processFile != "" {
 				var err error
 				if p, err = ociruntime.LoadProcess(processFile); err != nil {
 					return fmt.Errorf("--process: %w", err)
 				}
 			} else {
-				p = ociruntime.Process{Args: args[1:], Cwd: "/", Terminal: tty,
+				// runc's defaults for a command line exec.
+				p = &specs.Process{Args: args[1:], Cwd: "/", Terminal: tty,
 					Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}
 			}
 			if cwd != "" {
 				p.Cwd = cwd
 			}
+			if tty {
+				p.Terminal = true
+			}
 			p.Env = append(p.Env, envs...)
 			if user != "" {
-				return errors.New("exec --user: not supported yet; put process.user in --process")
+				u, err := parseUser(user)
+				if err != nil {
+					return err
+				}
+				p.User = u
 			}
 			rt, err := g.runtime()
 			if err != nil {
@@ -413,9 +422,27 @@ func newExecCmd(g *globals) *cobra.Command {
 	fl.BoolVarP(&tty, "tty", "t", false, "give the command a terminal (needs --console-socket)")
 	fl.StringVar(&cwd, "cwd", "", "working directory of the command")
 	fl.StringArrayVarP(&envs, "env", "e", nil, "add an environment variable KEY=VALUE")
-	fl.StringVarP(&user, "user", "u", "", "user to run as (not supported yet: use --process)")
+	fl.StringVarP(&user, "user", "u", "", "run as `UID[:GID]` (numeric, as runc)")
 	fl.IntVar(&preserveFDs, "preserve-fds", 0, "extra descriptors to pass (not supported: must be 0)")
 	return cmd
+}
+
+// parseUser reads exec --user UID[:GID].
+func parseUser(s string) (specs.User, error) {
+	us, gs, hasG := strings.Cut(s, ":")
+	uid, err := strconv.ParseUint(us, 10, 32)
+	if err != nil {
+		return specs.User{}, fmt.Errorf("--user %q: want numeric UID[:GID]", s)
+	}
+	u := specs.User{UID: uint32(uid)}
+	if hasG {
+		gid, err := strconv.ParseUint(gs, 10, 32)
+		if err != nil {
+			return specs.User{}, fmt.Errorf("--user %q: want numeric UID[:GID]", s)
+		}
+		u.GID = uint32(gid)
+	}
+	return u, nil
 }
 
 // statusCode is a wait status as a shell shows it: the exit code, or

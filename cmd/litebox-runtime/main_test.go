@@ -679,10 +679,10 @@ func TestBadInput(t *testing.T) {
 	os.WriteFile(filepath.Join(bad, "config.json"), []byte("{not json"), 0o644)
 	noArgs := filepath.Join(t.TempDir(), "noargs")
 	os.MkdirAll(filepath.Join(noArgs, "rootfs"), 0o755)
-	os.WriteFile(filepath.Join(noArgs, "config.json"), []byte(`{"process":{"args":[]},"root":{"path":"rootfs"}}`), 0o644)
+	os.WriteFile(filepath.Join(noArgs, "config.json"), []byte(`{"ociVersion":"1.0.2","process":{"args":[],"cwd":"/"},"root":{"path":"rootfs"}}`), 0o644)
 	noProg := filepath.Join(t.TempDir(), "noprog")
 	os.MkdirAll(filepath.Join(noProg, "rootfs"), 0o755)
-	os.WriteFile(filepath.Join(noProg, "config.json"), []byte(`{"process":{"args":["/bin/nothere"],"cwd":"/"},"root":{"path":"rootfs"}}`), 0o644)
+	os.WriteFile(filepath.Join(noProg, "config.json"), []byte(`{"ociVersion":"1.0.2","process":{"args":["/bin/nothere"],"cwd":"/"},"root":{"path":"rootfs"}}`), 0o644)
 	e.create("exists")
 	defer e.run(nil, nil, "delete", "--force", "exists")
 	for _, tc := range []struct {
@@ -690,8 +690,8 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"create", "--bundle", "/nonexistent", "x"}, "/nonexistent: no such file or directory"},
-		{[]string{"create", "--bundle", bad, "x"}, "config.json: invalid character"},
-		{[]string{"create", "--bundle", noArgs, "x"}, "process.args must not be empty"},
+		{[]string{"create", "--bundle", bad, "x"}, "config.json: invalid OCI spec: line 1, column 2"},
+		{[]string{"create", "--bundle", noArgs, "x"}, "process.args is empty"},
 		{[]string{"create", "--bundle", noProg, "x"}, "stat /bin/nothere: no such file or directory"},
 		{[]string{"create", "--bundle", e.bundle, "exists"}, "container with given ID already exists"},
 		{[]string{"create", "--bundle", e.bundle, "../escape"}, "invalid container id format: ../escape"},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,10 +24,10 @@ import (
 
 // request is a client's message.
 type request struct {
-	Op      string   `json:"op"` // start, kill, exec, signal
-	Signal  int      `json:"signal,omitempty"`
-	All     bool     `json:"all,omitempty"`
-	Process *Process `json:"process,omitempty"` // exec
+	Op      string         `json:"op"` // start, kill, exec, signal
+	Signal  int            `json:"signal,omitempty"`
+	All     bool           `json:"all,omitempty"`
+	Process *specs.Process `json:"process,omitempty"` // exec
 	// Console is exec's --console-socket path (process.terminal).
 	Console string `json:"console,omitempty"`
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -14,7 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/oci/spec"
 )
 
 // Runtime runs the commands of the runc contract against one state root.
@@ -61,9 +65,9 @@ func (r *Runtime) Create(o CreateOptions) (*os.Process, error) {
 		}
 		return nil, fmt.Errorf("bundle %s: %w", bundle, unwrapPath(err))
 	}
-	spec, err := loadSpec(filepath.Join(bundle, "config.json"))
+	bspec, err := spec.Load(bundle)
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", bundle, unwrapPath(err))
+		return nil, err
 	}
 	pidFile := o.PidFile
 	if pidFile != "" {
@@ -72,9 +76,9 @@ func (r *Runtime) Create(o CreateOptions) (*os.Process, error) {
 		}
 	}
 	st := &State{OCIVersion: OCIVersion, ID: o.ID, Status: Creating, Bundle: bundle,
-		Created: time.Now().UTC(), Owner: "", Annotations: spec.Annotations}
-	if spec.Root != nil {
-		st.Rootfs = spec.Root.Path
+		Created: time.Now().UTC(), Owner: "", Annotations: bspec.Annotations}
+	if bspec.Root != nil {
+		st.Rootfs = bspec.Root.Path
 		if !filepath.IsAbs(st.Rootfs) {
 			st.Rootfs = filepath.Join(bundle, st.Rootfs)
 		}
@@ -285,7 +289,7 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 // ExecOptions are exec's.
 type ExecOptions struct {
 	ID            string
-	Process       Process
+	Process       *specs.Process
 	ConsoleSocket string
 	// Stdin, Stdout, Stderr are passed to the supervisor: the command's
 	// stdio when it has no terminal.
@@ -299,8 +303,30 @@ type Exec struct {
 	c   *conn
 }
 
-// LoadProcess reads an exec --process file.
-func LoadProcess(path string) (Process, error) { return loadProcess(path) }
+// LoadProcess reads an exec --process file (an OCI process JSON), checked
+// as the supervisor will check it.
+func LoadProcess(path string) (*specs.Process, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMsg/2+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxMsg/2 {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxMsg/2)
+	}
+	var p specs.Process
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := spec.TranslateProcess(&p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &p, nil
+}
 
 // Exec starts a new command in the running container.
 func (r *Runtime) Exec(o ExecOptions) (*Exec, error) {
@@ -323,8 +349,11 @@ func (r *Runtime) Exec(o ExecOptions) (*Exec, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := request{Op: "exec", Process: &o.Process}
+	req := request{Op: "exec", Process: o.Process}
 	var fds []int
+	if o.Process == nil {
+		return nil, errors.New("exec: no process")
+	}
 	if o.Process.Terminal {
 		if o.ConsoleSocket == "" {
 			c.c.Close()

@@ -17,9 +17,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/litebox-go/litebox/image"
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/vfs"
+	"github.com/litebox-go/litebox/oci/spec"
 	"github.com/litebox-go/litebox/sandbox"
 )
 
@@ -48,7 +48,6 @@ type supervisor struct {
 	init *sandbox.Cmd
 	pty  *hostPty
 	ln   *net.UnixListener
-	user sandbox.User // the container's process.user
 
 	mu      sync.Mutex
 	started bool
@@ -120,27 +119,32 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 			closers[i]()
 		}
 	}
-	plan, err := loadPlan(s.o.Bundle)
+	bspec, err := spec.Load(s.o.Bundle)
 	if err != nil {
 		return closeAll, err
 	}
+	plan, err := spec.Translate(bspec, s.o.Bundle)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, func() { plan.Close() })
 	if plan.Process.Terminal && s.o.ConsoleSocket == "" {
 		return closeAll, errors.New("cannot allocate tty if runc will detach without setting console socket")
 	}
 	if !plan.Process.Terminal && s.o.ConsoleSocket != "" {
 		return closeAll, errors.New("cannot use console socket if runc will not detach or allocate tty")
 	}
-	im, err := image.OpenRootfs(plan.Rootfs, image.Options{Log: s.log})
-	if err != nil {
-		return closeAll, fmt.Errorf("root.path: %w", err)
-	}
-	closers = append(closers, func() { im.Close() })
 	cfg := plan.Config
-	cfg.Root = &sandbox.Root{Layers: im.Layers}
-	cfg.User = &plan.Process.User
-	s.user = plan.Process.User
 	cfg.Log = s.log
-	cfg.Platform = platformOf(plan.Annotations)
+	if cfg.Platform == "" {
+		cfg.Platform = platformOf()
+	}
+	applyDefaults(&cfg.Limits, &cfg.TmpSize)
+	if plan.NetNS != "" {
+		// The engine's network namespace (i14-netns: Network.NetNS) is not
+		// taken over yet: the guest has litebox's own network policy.
+		s.log.Warn("linux.namespaces network path not used yet", "path", plan.NetNS)
+	}
 	sb, err := sandbox.New(cfg)
 	if err != nil {
 		return closeAll, err
@@ -153,13 +157,13 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 	})
 	p := plan.Process
 	makeWorkDir(sb.FS(), p.Cwd)
-	c, err := s.command(p)
+	c, err := s.command(&p)
 	if err != nil {
 		return closeAll, err
 	}
 	s.init = c
 	if p.Terminal {
-		pty, err := s.terminal(c, p, s.o.ConsoleSocket)
+		pty, err := s.terminal(c, &p, s.o.ConsoleSocket)
 		if err != nil {
 			return closeAll, err
 		}
@@ -188,20 +192,14 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 
 // command makes the Cmd of process p, refusing a program that is not
 // there (as runc's create does: the engine learns it before start).
-func (s *supervisor) command(p Process) (*sandbox.Cmd, error) {
+func (s *supervisor) command(p *spec.Process) (*sandbox.Cmd, error) {
 	if len(p.Args) == 0 {
 		return nil, errors.New("process.args must not be empty")
 	}
-	env := p.Env
-	if env == nil {
-		env = []string{}
-	}
-	if err := s.lookPath(p.Args[0], env, p.Cwd); err != nil {
+	if err := s.lookPath(p.Args[0], p.Env, p.Cwd); err != nil {
 		return nil, err
 	}
-	c := s.sb.Command(p.Args[0], p.Args[1:]...)
-	c.Env, c.Dir = env, p.Cwd
-	return c, nil
+	return p.Command(s.sb), nil
 }
 
 // lookPath checks that name resolves to a file in the sandbox, in runc's
@@ -238,12 +236,14 @@ func (s *supervisor) lookPath(name string, env []string, cwd string) error {
 
 // terminal gives c a terminal shown on a host pty whose master goes to the
 // console socket.
-func (s *supervisor) terminal(c *sandbox.Cmd, p Process, console string) (*hostPty, error) {
+func (s *supervisor) terminal(c *sandbox.Cmd, p *spec.Process, console string) (*hostPty, error) {
 	pty, err := openHostPty()
 	if err != nil {
 		return nil, err
 	}
-	pty.setSize(p.Rows, p.Cols)
+	if b := p.ConsoleSize; b != nil && b.Height <= 0xffff && b.Width <= 0xffff {
+		pty.setSize(uint16(b.Height), uint16(b.Width))
+	}
 	if err := pty.sendMaster(console); err != nil {
 		pty.close()
 		return nil, err
@@ -273,12 +273,9 @@ func makeWorkDir(fs *vfs.VFS, dir string) {
 	}
 }
 
-// platformOf is the annotation dev.litebox.platform, else
-// $LITEBOX_PLATFORM, else auto.
-func platformOf(ann map[string]string) string {
-	if p := ann["dev.litebox.platform"]; p != "" {
-		return p
-	}
+// platformOf is the platform when the bundle's annotation
+// dev.litebox.platform names none: $LITEBOX_PLATFORM, else auto.
+func platformOf() string {
 	if p := os.Getenv("LITEBOX_PLATFORM"); p != "" {
 		return p
 	}
@@ -450,19 +447,21 @@ func (s *supervisor) exec(c *conn, req request, files []*os.File) {
 		fail(errors.New("exec: no process"))
 		return
 	}
-	p := *req.Process
-	if p.Cwd == "" {
-		p.Cwd = "/"
+	if req.Process.Cwd == "" {
+		req.Process.Cwd = "/"
 	}
-	cmd, err := s.command(p)
+	p, err := spec.TranslateProcess(req.Process)
 	if err != nil {
 		fail(err)
 		return
 	}
-	if !sameUser(p.User, s.user) {
-		// sandbox.Cmd runs as the sandbox's user; another user for one
-		// command is not supported yet: said, not ignored.
-		s.log.Warn("exec: process.user differs from the container's; running as the container's user", "uid", p.User.UID)
+	for _, u := range p.Unapplied {
+		s.log.Warn("exec: not applied", "field", u.Field, "value", u.Value, "reason", u.Reason)
+	}
+	cmd, err := s.command(&p)
+	if err != nil {
+		fail(err)
+		return
 	}
 	var pty *hostPty
 	if p.Terminal {
@@ -470,7 +469,7 @@ func (s *supervisor) exec(c *conn, req request, files []*os.File) {
 			fail(errors.New("cannot allocate tty if runc will detach without setting console socket"))
 			return
 		}
-		if pty, err = s.terminal(cmd, p, req.Console); err != nil {
+		if pty, err = s.terminal(cmd, &p, req.Console); err != nil {
 			fail(err)
 			return
 		}
@@ -530,7 +529,34 @@ func (s *supervisor) exec(c *conn, req request, files []*os.File) {
 	_ = c.send(reply{Exit: &ws})
 }
 
-func sameUser(a, b sandbox.User) bool { return a.UID == b.UID && a.GID == b.GID }
+// Limits a bundle leaves at zero (unlimited) get litebox run's defaults:
+// an engine that sets no memory or pids limit still gets a sandbox that
+// cannot take the host's.
+const (
+	defaultMemory   = 4 << 30
+	defaultTasks    = 512
+	defaultFileSize = 4 << 30
+	defaultNoFile   = 1024
+	defaultTmpSize  = 1 << 30
+)
+
+func applyDefaults(l *sandbox.Limits, tmp *int64) {
+	if l.Memory == 0 {
+		l.Memory = defaultMemory
+	}
+	if l.Tasks == 0 {
+		l.Tasks = defaultTasks
+	}
+	if l.FileSize == 0 {
+		l.FileSize = defaultFileSize
+	}
+	if l.NoFile == 0 {
+		l.NoFile = defaultNoFile
+	}
+	if *tmp == 0 {
+		*tmp = defaultTmpSize
+	}
+}
 
 // waitStatus is a Cmd's result as a wait status: an *ExitError's, 0 for
 // nil, exit 255 for litebox's own failures (logged).
