@@ -89,7 +89,7 @@ func newEnv(t *testing.T, args []string, mod func(map[string]any)) *env {
 	if err := os.WriteFile(filepath.Join(rootfs, "bin/busybox"), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []string{"sh", "echo", "sleep", "cat", "id", "true", "false", "ls"} {
+	for _, a := range []string{"sh", "echo", "sleep", "cat", "id", "true", "false", "ls", "grep", "hostname", "tty", "stty"} {
 		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", a)); err != nil {
 			t.Fatal(err)
 		}
@@ -726,5 +726,101 @@ func TestBadInput(t *testing.T) {
 	if r.code != 1 || r.stderr != "" || json.Unmarshal(b, &line) != nil || line.Level != "error" ||
 		line.Msg != "container does not exist" || !strings.HasSuffix(line.Time, "Z") {
 		t.Errorf("--log json: %+v, log %q", r, b)
+	}
+}
+
+// TestRuncSpecBundle runs the config.json `runc spec` writes (its mounts,
+// capabilities, rlimits, hostname; terminal off), as engines hand
+// runtimes such bundles.
+func TestRuncSpecBundle(t *testing.T) {
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("needs runc for `runc spec`")
+	}
+	e := newEnv(t, nil, nil)
+	os.Remove(filepath.Join(e.bundle, "config.json")) // runc spec does not overwrite
+	if out, err := exec.Command("runc", "spec", "--bundle", e.bundle).CombinedOutput(); err != nil {
+		t.Skipf("runc spec: %v: %s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(e.bundle, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	p := cfg["process"].(map[string]any)
+	p["terminal"] = false
+	script := `echo $(hostname) $(id -u) $(cat /proc/self/status | grep ^CapEff); ulimit -n`
+	p["args"] = []string{"sh", "-c", script}
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(filepath.Join(e.bundle, "config.json"), b, 0o644)
+	// The same bundle under runc itself (it needs root and a kernel
+	// that lets it make namespaces): hostname runc, uid 0, runc spec's
+	// effective set, RLIMIT_NOFILE 1024.
+	rc := exec.Command("runc", "--root", t.TempDir(), "run", "--bundle", e.bundle, "rs-runc")
+	want, err := rc.Output()
+	if err != nil {
+		t.Skipf("runc run (the baseline) fails here: %v", err)
+	}
+	if !strings.HasPrefix(string(want), "runc 0 CapEff: ") {
+		t.Fatalf("runc's baseline: %q", want)
+	}
+	pid, outPath := e.create("rs")
+	e.ok("start", "rs")
+	if ws := wait(t, pid); ws != 0 {
+		t.Fatalf("status %#x", ws)
+	}
+	got, _ := os.ReadFile(outPath)
+	if string(got) != string(want) {
+		t.Fatalf("runc spec bundle: %q, runc: %q", got, want)
+	}
+	e.ok("delete", "rs")
+}
+
+func TestExecUserAndTTY(t *testing.T) {
+	e := newEnv(t, []string{"/bin/busybox", "sleep", "100"}, nil)
+	pid, _ := e.create("eu")
+	e.ok("start", "eu")
+	defer func() { e.run(nil, nil, "delete", "-f", "eu"); wait(t, pid) }()
+	// process.user of the exec, and --user on the command line.
+	ids := "id -u; id -g; id -G"
+	proc := writeProcess(t, map[string]any{"args": []string{"sh", "-c", ids}, "env": []string{"PATH=/bin"}, "cwd": "/",
+		"user": map[string]any{"uid": 1000, "gid": 1000, "additionalGids": []int{5, 7}}})
+	// Natively, as runc would run it: setgroups(additionalGids), then
+	// setgid, setuid.
+	nat := exec.Command(busybox(t), "sh", "-c", ids)
+	nat.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 1000, Gid: 1000, Groups: []uint32{5, 7}}}
+	want, err := nat.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run(nil, nil, "exec", "--process", proc, "eu"); r.code != 0 || r.stdout != string(want) {
+		t.Fatalf("exec as 1000: %+v, native %q", r, want)
+	}
+	if r := e.run(nil, nil, "exec", "--user", "33:44", "eu", "id", "-u"); r.code != 0 || r.stdout != "33\n" {
+		t.Fatalf("exec --user 33:44: %+v", r)
+	}
+	// A terminal on the exec's console socket.
+	sock := filepath.Join(t.TempDir(), "c.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	masterCh := make(chan *os.File, 1)
+	go func() { masterCh <- recvMaster(t, ln) }()
+	pidFile := filepath.Join(t.TempDir(), "p")
+	if r := e.run(nil, nil, "exec", "-d", "-t", "--console-socket", sock, "--pid-file", pidFile, "eu", "sh"); r.code != 0 {
+		t.Fatalf("exec -t: %+v", r)
+	}
+	master := <-masterCh
+	defer master.Close()
+	b, _ := os.ReadFile(pidFile)
+	proxy, _ := strconv.Atoi(string(b))
+	master.WriteString("tty; exit 6\n")
+	expect(t, bufio.NewReader(master), "/dev/pts/")
+	if ws := wait(t, proxy); !ws.Exited() || ws.ExitStatus() != 6 {
+		t.Fatalf("exec -t: status %#x", ws)
 	}
 }
