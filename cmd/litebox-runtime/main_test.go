@@ -305,6 +305,27 @@ func TestKillSignals(t *testing.T) {
 	}
 	e.ok("delete", "k1")
 
+	// Death by a signal the Go runtime handles itself (SIGSEGV), and by
+	// an ordinary one, reaches the waiting parent as that signal: an
+	// exec'd shell that kills itself (not the container's init, which
+	// Linux would shield from its own signals), its status through the
+	// exec proxy compared with the same shell run natively.
+	pid, _ = e.create("s")
+	e.ok("start", "s")
+	for _, sig := range []string{"SEGV", "INT", "TERM"} {
+		script := "kill -" + sig + " $$; echo survived"
+		_, want := native(t, "sh", "-c", script)
+		pidFile := filepath.Join(t.TempDir(), "p")
+		e.ok("exec", "-d", "--pid-file", pidFile, "s", "sh", "-c", script)
+		b, _ := os.ReadFile(pidFile)
+		proxy, _ := strconv.Atoi(string(b))
+		if ws := wait(t, proxy); ws&0x7f != want&0x7f || !ws.Signaled() {
+			t.Fatalf("exec'd sh killed by %s: status %#x, native %#x", sig, ws, want)
+		}
+	}
+	e.ok("delete", "-f", "s")
+	wait(t, pid)
+
 	// A handled signal reaches the process, which decides its exit: by
 	// number, by SIG-less name, by full name.
 	for _, sig := range []string{"15", "TERM", "SIGTERM"} {

@@ -28,8 +28,9 @@ type request struct {
 	Signal  int            `json:"signal,omitempty"`
 	All     bool           `json:"all,omitempty"`
 	Process *specs.Process `json:"process,omitempty"` // exec
-	// Console is exec's --console-socket path (process.terminal).
-	Console string `json:"console,omitempty"`
+	// Console says the one descriptor of an exec request is a connection
+	// to its --console-socket (process.terminal), not stdio.
+	Console bool `json:"console,omitempty"`
 }
 
 // reply is the supervisor's message.

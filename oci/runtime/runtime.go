@@ -359,10 +359,22 @@ func (r *Runtime) Exec(o ExecOptions) (*Exec, error) {
 			c.c.Close()
 			return nil, errors.New("cannot allocate tty if runc will detach without setting console socket")
 		}
-		if req.Console, err = filepath.Abs(o.ConsoleSocket); err != nil {
+		// The caller connects to the console socket and hands the
+		// connection over: the supervisor makes no sockets.
+		cs, err := net.DialTimeout("unix", o.ConsoleSocket, 10*time.Second)
+		if err != nil {
 			c.c.Close()
-			return nil, err
+			return nil, fmt.Errorf("console socket: %w", err)
 		}
+		f, err := cs.(*net.UnixConn).File()
+		cs.Close()
+		if err != nil {
+			c.c.Close()
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		defer f.Close()
+		req.Console = true
+		fds = append(fds, int(f.Fd()))
 	} else {
 		for _, f := range []*os.File{o.Stdin, o.Stdout, o.Stderr} {
 			if f == nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/oci/spec"
 	"github.com/litebox-go/litebox/sandbox"
+	"github.com/litebox-go/litebox/sandbox/hostpolicy"
 )
 
 // SuperviseOptions are the supervisor's (the hidden `supervise` command
@@ -140,6 +141,12 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 		cfg.Platform = platformOf()
 	}
 	applyDefaults(&cfg.Limits, &cfg.TmpSize)
+	// Once the container's process is loaded, the supervisor confines
+	// itself as litebox run does, plus what serving the control socket
+	// needs (hostpolicy.Options.Control).
+	policy := cfg.Network.HostPolicy()
+	policy.Control = true
+	cfg.Harden = func() error { return hostpolicy.InstallFor(policy) }
 	if plan.NetNS != "" {
 		// The engine's network namespace (i14-netns: Network.NetNS) is not
 		// taken over yet: the guest has litebox's own network policy.
@@ -163,7 +170,7 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 	}
 	s.init = c
 	if p.Terminal {
-		pty, err := s.terminal(c, &p, s.o.ConsoleSocket)
+		pty, err := s.terminal(c, &p, s.o.ConsoleSocket, nil)
 		if err != nil {
 			return closeAll, err
 		}
@@ -236,7 +243,7 @@ func (s *supervisor) lookPath(name string, env []string, cwd string) error {
 
 // terminal gives c a terminal shown on a host pty whose master goes to the
 // console socket.
-func (s *supervisor) terminal(c *sandbox.Cmd, p *spec.Process, console string) (*hostPty, error) {
+func (s *supervisor) terminal(c *sandbox.Cmd, p *spec.Process, console string, consoleConn *os.File) (*hostPty, error) {
 	pty, err := openHostPty()
 	if err != nil {
 		return nil, err
@@ -244,7 +251,11 @@ func (s *supervisor) terminal(c *sandbox.Cmd, p *spec.Process, console string) (
 	if b := p.ConsoleSize; b != nil && b.Height <= 0xffff && b.Width <= 0xffff {
 		pty.setSize(uint16(b.Height), uint16(b.Width))
 	}
-	if err := pty.sendMaster(console); err != nil {
+	send := func() error { return pty.sendMaster(console) }
+	if consoleConn != nil {
+		send = func() error { return pty.sendMasterOn(consoleConn) }
+	}
+	if err := send(); err != nil {
 		pty.close()
 		return nil, err
 	}
@@ -465,17 +476,17 @@ func (s *supervisor) exec(c *conn, req request, files []*os.File) {
 	}
 	var pty *hostPty
 	if p.Terminal {
-		if req.Console == "" {
+		if !req.Console || len(files) != 1 {
 			fail(errors.New("cannot allocate tty if runc will detach without setting console socket"))
 			return
 		}
-		if pty, err = s.terminal(cmd, &p, req.Console); err != nil {
+		if pty, err = s.terminal(cmd, &p, "", files[0]); err != nil {
 			fail(err)
 			return
 		}
 		defer pty.close()
 	} else {
-		if len(files) != 3 {
+		if req.Console || len(files) != 3 {
 			fail(fmt.Errorf("exec: want 3 stdio descriptors, got %d", len(files)))
 			return
 		}
@@ -581,7 +592,7 @@ func ExitWith(ws syscall.WaitStatus) {
 		os.Exit(ws.ExitStatus())
 	}
 	sig := ws.Signal()
-	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	_ = unix.Prlimit(0, unix.RLIMIT_CORE, &unix.Rlimit{}, nil)
 	signal.Reset(sig)
 	// The Go runtime's own handler (for SIGSEGV and the like) would report
 	// a crash: set SIG_DFL with the raw call, then unblock and raise.
@@ -590,7 +601,9 @@ func ExitWith(ws syscall.WaitStatus) {
 	var set unix.Sigset_t
 	set.Val[0] = 1 << (uint(sig) - 1)
 	_ = unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, nil)
-	_ = unix.Kill(os.Getpid(), sig)
+	// tgkill: the supervisor's seccomp policy has no kill(2); a fatal
+	// signal to one thread ends the whole process all the same.
+	_ = unix.Tgkill(os.Getpid(), unix.Gettid(), sig)
 	time.Sleep(time.Second)
 	os.Exit(128 + int(sig))
 }
