@@ -195,7 +195,29 @@ By hand, with a bundle (a directory with config.json and its rootfs):
 	root.AddCommand(newCreateCmd(g), newStartCmd(g), newStateCmd(g, stdout), newKillCmd(g), newDeleteCmd(g),
 		newExecCmd(g), newPsCmd(g, stdout), newFeaturesCmd(stdout), newListCmd(g, stdout), newRunCmd(g),
 		newSuperviseCmd(g), newExecProxyCmd(g))
+	for _, u := range []struct{ name, why string }{
+		{"pause", "a sandbox cannot be frozen yet"},
+		{"resume", "a sandbox cannot be frozen yet"},
+		{"update", "limits are fixed when the sandbox is made"},
+		{"events", "no event or stats stream yet"},
+		{"checkpoint", "no checkpoint/restore"},
+		{"restore", "no checkpoint/restore"},
+	} {
+		root.AddCommand(unsupportedCmd(u.name, u.why))
+	}
 	return root
+}
+
+// unsupportedCmd is a runc command litebox-runtime does not have: a clear
+// refusal (engines report it), never a fake success.
+func unsupportedCmd(name, why string) *cobra.Command {
+	return &cobra.Command{
+		Use: name, Short: "Not supported by litebox-runtime (" + why + ")",
+		DisableFlagParsing: true,
+		RunE: func(*cobra.Command, []string) error {
+			return fmt.Errorf("%s is not supported by litebox-runtime: %s", name, why)
+		},
+	}
 }
 
 // idArg takes exactly one container id (with runc's message otherwise).

@@ -728,6 +728,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"ps", "--format", "yaml", "exists"}, "invalid format option: yaml"},
 		{[]string{"--log-format", "xml", "state", "exists"}, "invalid log-format: xml"},
 		{[]string{"nosuchcommand"}, "unknown command"},
+		{[]string{"pause", "exists"}, "pause is not supported by litebox-runtime"},
+		{[]string{"update", "--resources", "-", "exists"}, "update is not supported by litebox-runtime"},
 	} {
 		r := e.run(nil, nil, tc.args...)
 		if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, tc.want) {
