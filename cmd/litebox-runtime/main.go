@@ -5,6 +5,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -670,14 +671,19 @@ func newSuperviseCmd(g *globals) *cobra.Command {
 // newExecProxyCmd is the hidden process of exec --detach: it holds the
 // command's control connection (fd 3) and exits as the command did.
 func newExecProxyCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var buffered string
+	cmd := &cobra.Command{
 		Use: "exec-proxy", Hidden: true, Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			f := os.NewFile(3, "ctl")
 			if f == nil {
 				return errors.New("exec-proxy is started by exec, not by hand")
 			}
-			e, err := ociruntime.ExecFromFile(f)
+			pending, err := base64.StdEncoding.DecodeString(buffered)
+			if err != nil {
+				return fmt.Errorf("exec-proxy --buffered: %w", err)
+			}
+			e, err := ociruntime.ExecFromFile(f, pending)
 			if err != nil {
 				return err
 			}
@@ -687,4 +693,7 @@ func newExecProxyCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	// --buffered: the bytes exec read past its reply (base64).
+	cmd.Flags().StringVar(&buffered, "buffered", "", "")
+	return cmd
 }

@@ -623,6 +623,20 @@ func TestExec(t *testing.T) {
 		t.Fatalf("detached exec output %q, want %q", got, want)
 	}
 
+	// A command that ends at once: its {"exit"} can come with its
+	// {"pid"}, and the proxy must still see it (exit 0, not killed).
+	for i := 0; i < 5; i++ {
+		pf := filepath.Join(t.TempDir(), "quick.pid")
+		if r := e.run(nil, nil, "exec", "-d", "--pid-file", pf, "ex", "true"); r.code != 0 {
+			t.Fatalf("exec -d true: %+v", r)
+		}
+		b, _ := os.ReadFile(pf)
+		p, _ := strconv.Atoi(string(b))
+		if ws := wait(t, p); ws != 0 {
+			t.Fatalf("exec -d true, run %d: status %#x", i, ws)
+		}
+	}
+
 	// A signal to the proxy reaches the command (killed by it).
 	pidFile2 := filepath.Join(t.TempDir(), "exec2.pid")
 	if r := e.run(nil, nil, "exec", "-d", "--pid-file", pidFile2, "ex", "sleep", "100"); r.code != 0 {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -426,15 +427,17 @@ func (e *Exec) Wait() syscall.WaitStatus {
 }
 
 // File is the control connection as a file, for a proxy process to take
-// over (exec --detach); the Exec must not be used after.
-func (e *Exec) File() (*os.File, error) {
+// over (exec --detach), and what was already read from it but not
+// consumed (a quick command's {"exit"} can arrive with its {"pid"}): the
+// proxy must start from those bytes. The Exec must not be used after.
+func (e *Exec) File() (*os.File, []byte, error) {
 	f, err := e.c.c.File()
 	e.c.c.Close()
-	return f, err
+	return f, e.c.buf, err
 }
 
 // ExecFromFile is the proxy's side of File.
-func ExecFromFile(f *os.File) (*Exec, error) {
+func ExecFromFile(f *os.File, buffered []byte) (*Exec, error) {
 	c, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
@@ -444,19 +447,22 @@ func ExecFromFile(f *os.File) (*Exec, error) {
 	if !ok {
 		return nil, errors.New("exec proxy: not a unix connection")
 	}
-	return &Exec{c: &conn{c: uc}}, nil
+	return &Exec{c: &conn{c: uc, buf: buffered}}, nil
 }
 
 // StartProxy starts the detached exec proxy holding e's connection: the
 // process engines wait on for an exec --detach (its pid goes to the pid
 // file), which exits with the command's status.
 func (r *Runtime) StartProxy(e *Exec) (*os.Process, error) {
-	f, err := e.File()
+	f, buffered, err := e.File()
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	args := append(append([]string{}, r.GlobalArgs...), "exec-proxy")
+	if len(buffered) > 0 {
+		args = append(args, "--buffered", base64.StdEncoding.EncodeToString(buffered))
+	}
 	cmd := exec.Command(r.Exe, args...)
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Dir = "/"
