@@ -861,3 +861,19 @@ func TestExecUserAndTTY(t *testing.T) {
 		t.Fatalf("exec -t: status %#x", ws)
 	}
 }
+
+// TestLongRoot: a control socket path longer than a socket address holds
+// (a deep --root, a long id) still works: create, exec, kill, delete.
+func TestLongRoot(t *testing.T) {
+	e := newEnv(t, []string{"/bin/busybox", "sleep", "100"}, nil)
+	e.root = filepath.Join(t.TempDir(), strings.Repeat("r", 100))
+	id := strings.Repeat("i", 64)
+	pid, _ := e.create(id)
+	e.ok("start", id)
+	if r := e.run(nil, nil, "exec", id, "echo", "long"); r.code != 0 || r.stdout != "long\n" {
+		t.Fatalf("exec: %+v", r)
+	}
+	e.ok("kill", id, "KILL")
+	wait(t, pid)
+	e.ok("delete", id)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -137,8 +138,20 @@ func parseRights(oob []byte) ([]*os.File, error) {
 	return files, nil
 }
 
-// dial connects to container's supervisor.
+// maxSunPath is the longest path a sockaddr_un holds (108 with the NUL).
+const maxSunPath = 107
+
+// dial connects to container's supervisor. A path too long for a socket
+// address is reached through /proc/self/fd of its directory.
 func dial(path string) (*conn, error) {
+	if len(path) > maxSunPath {
+		dir, err := os.OpenFile(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("reaching the container's supervisor: %w", err)
+		}
+		defer dir.Close()
+		path = fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), filepath.Base(path))
+	}
 	c, err := net.DialTimeout("unix", path, 10*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("reaching the container's supervisor: %w", err)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -181,7 +182,16 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 	}
 	ctl := s.o.Root.CtlPath(s.o.ID)
 	_ = os.Remove(ctl)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: ctl, Net: "unix"})
+	name := ctl
+	if len(name) > maxSunPath {
+		// A socket address holds 107 bytes: bind the name relative to
+		// the container's directory (the supervisor's cwd from now on).
+		if err := os.Chdir(filepath.Dir(ctl)); err != nil {
+			return closeAll, fmt.Errorf("control socket: %w", err)
+		}
+		name = filepath.Base(ctl)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
 	if err != nil {
 		return closeAll, fmt.Errorf("control socket: %w", err)
 	}
