@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/pipe"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/platform"
@@ -190,7 +191,7 @@ func (c *Cmd) Start() error {
 	if env == nil {
 		env = DefaultEnv
 	}
-	path, err := s.lookPath(c.Path, env, c.Dir)
+	path, err := s.lookPath(c.Path, env, c.Dir, c.creds())
 	if err != nil {
 		c.pipes.closeAll()
 		return err
@@ -295,7 +296,7 @@ func watchEnd(ending, killed, tasksDone <-chan struct{}, grace time.Duration, ab
 	}
 }
 
-func (s *Sandbox) lookPath(name string, env []string, dir string) (string, error) {
+func (s *Sandbox) lookPath(name string, env []string, dir string, as *cred.Creds) (string, error) {
 	if name == "" {
 		return "", &ProgramError{Path: name, Err: ErrNotFound}
 	}
@@ -325,7 +326,10 @@ func (s *Sandbox) lookPath(name string, env []string, dir string) (string, error
 	}
 	var firstErr error
 	for _, p := range candidates {
-		st, err := s.fs.Stat(p, true)
+		// As the command's user when it has its own (nil: the VFS's, the
+		// sandbox's user).
+		at := vfs.Loc{Cred: as}
+		st, err := s.fs.StatAt(at, p, true)
 		if err != nil {
 			continue
 		}
@@ -333,7 +337,7 @@ func (s *Sandbox) lookPath(name string, env []string, dir string) (string, error
 			firstErr = fmt.Errorf("%w: not a regular file", ErrNotExecutable)
 			continue
 		}
-		if err := s.fs.Access(p, unix.X_OK, true); err != nil {
+		if err := s.fs.AccessAt(at, p, unix.X_OK, true); err != nil {
 			firstErr = fmt.Errorf("%w: %v", ErrNotExecutable, err)
 			continue
 		}

@@ -132,6 +132,11 @@ type Config struct {
 	// Network is the sandbox's network: none (the zero value), egress,
 	// published ports (see Network).
 	Network Network
+	// MountOwner, if set, is whom the files of the host user running
+	// litebox show as in the Mounts (nil: User's ids, as --mount does). An
+	// OCI runtime sets litebox's own ids: a bundle's binds keep their
+	// owners, as under runc without a user namespace.
+	MountOwner *User
 	// Unapplied are settings of the sandbox's description (an OCI spec)
 	// that litebox does not apply: New reports each in the audit log and
 	// on Log (see Unapplied).
