@@ -835,6 +835,14 @@ func TestExecUserAndTTY(t *testing.T) {
 	if r := e.run(nil, nil, "exec", "--process", proc, "eu"); r.code != 0 || r.stdout != string(want) {
 		t.Fatalf("exec as 1000: %+v, native %q", r, want)
 	}
+	// No HOME in the exec's environment: the user's from the image's
+	// /etc/passwd, as runc sets it.
+	os.WriteFile(filepath.Join(e.bundle, "rootfs/etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n"), 0o644)
+	homeProc := writeProcess(t, map[string]any{"args": []string{"sh", "-c", "echo $HOME"}, "env": []string{"PATH=/bin"},
+		"cwd": "/", "user": map[string]any{"uid": 1000, "gid": 1000}})
+	if r := e.run(nil, nil, "exec", "--process", homeProc, "eu"); r.code != 0 || r.stdout != "/home/u\n" {
+		t.Fatalf("exec's HOME: %+v", r)
+	}
 	if r := e.run(nil, nil, "exec", "--user", "33:44", "eu", "id", "-u"); r.code != 0 || r.stdout != "33\n" {
 		t.Fatalf("exec --user 33:44: %+v", r)
 	}

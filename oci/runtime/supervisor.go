@@ -50,6 +50,7 @@ type supervisor struct {
 	init *sandbox.Cmd
 	pty  *hostPty
 	ln   *net.UnixListener
+	plan *spec.Plan // the bundle's: its root gives an exec's HOME
 
 	mu      sync.Mutex
 	started bool
@@ -130,6 +131,7 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 		return closeAll, err
 	}
 	closers = append(closers, func() { plan.Close() })
+	s.plan = plan
 	if plan.Process.Terminal && s.o.ConsoleSocket == "" {
 		return closeAll, errors.New("cannot allocate tty if runc will detach without setting console socket")
 	}
@@ -141,7 +143,6 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 	if cfg.Platform == "" {
 		cfg.Platform = platformOf()
 	}
-	applyDefaults(&cfg.Limits, &cfg.TmpSize)
 	// Once the container's process is loaded, the supervisor confines
 	// itself as litebox run does, plus what serving the control socket
 	// needs (hostpolicy.Options.Control).
@@ -476,6 +477,7 @@ func (s *supervisor) exec(c *conn, req request, files []*os.File) {
 		fail(err)
 		return
 	}
+	s.plan.SetHome(&p)
 	for _, u := range p.Unapplied {
 		s.log.Warn("exec: not applied", "field", u.Field, "value", u.Value, "reason", u.Reason)
 	}
@@ -548,35 +550,6 @@ func (s *supervisor) exec(c *conn, req request, files []*os.File) {
 	delete(s.execs, cmd)
 	s.mu.Unlock()
 	_ = c.send(reply{Exit: &ws})
-}
-
-// Limits a bundle leaves at zero (unlimited) get litebox run's defaults:
-// an engine that sets no memory or pids limit still gets a sandbox that
-// cannot take the host's.
-const (
-	defaultMemory   = 4 << 30
-	defaultTasks    = 512
-	defaultFileSize = 4 << 30
-	defaultNoFile   = 1024
-	defaultTmpSize  = 1 << 30
-)
-
-func applyDefaults(l *sandbox.Limits, tmp *int64) {
-	if l.Memory == 0 {
-		l.Memory = defaultMemory
-	}
-	if l.Tasks == 0 {
-		l.Tasks = defaultTasks
-	}
-	if l.FileSize == 0 {
-		l.FileSize = defaultFileSize
-	}
-	if l.NoFile == 0 {
-		l.NoFile = defaultNoFile
-	}
-	if *tmp == 0 {
-		*tmp = defaultTmpSize
-	}
 }
 
 // waitStatus is a Cmd's result as a wait status: an *ExitError's, 0 for
