@@ -523,7 +523,24 @@ func TestConsoleSocket(t *testing.T) {
 	defer ln.Close()
 	masterCh := make(chan *os.File, 1)
 	go func() { masterCh <- recvMaster(t, ln) }()
-	pid, _ := e.create("tty", "--console-socket", sock)
+	// create's output read to its end, as go-runc (containerd's shim)
+	// reads it for a terminal container: it must end with create, not
+	// with the container.
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	cr := exec.Command(bin, "--root", e.root, "create", "--bundle", e.bundle, "--pid-file", pidFile,
+		"--console-socket", sock, "tty")
+	done := make(chan error, 1)
+	go func() { _, err := cr.CombinedOutput(); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("create's output did not end with create (the supervisor kept it)")
+	}
+	b, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(string(b))
 	master := <-masterCh
 	defer master.Close()
 	// The master is a host pty: its window size is consoleSize.

@@ -112,7 +112,14 @@ func (r *Runtime) Create(o CreateOptions) (*os.Process, error) {
 	}
 	args = append(args, "--", o.ID)
 	cmd := exec.Command(r.Exe, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = fileOrNil(o.Stdin), fileOrNil(o.Stdout), fileOrNil(o.Stderr)
+	if bspec.Process == nil || !bspec.Process.Terminal {
+		// The container's stdio are create's (the engine's pipes).
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+	}
+	// With a terminal the container's stdio is the pty: the supervisor
+	// keeps nothing of create's (/dev/null), as runc's container process
+	// does not; an engine reading create's output to its end (go-runc,
+	// for a terminal) would otherwise wait for the container's exit.
 	cmd.ExtraFiles = []*os.File{wr} // fd 3: the ready line
 	cmd.Dir = "/"
 	// Its own session: the engine's terminal signals and process group
@@ -149,10 +156,6 @@ func (r *Runtime) Create(o CreateOptions) (*os.Process, error) {
 	r.log().Debug("container created", "id", o.ID, "pid", pid)
 	return cmd.Process, nil
 }
-
-// fileOrNil keeps a nil *os.File nil as an interface (exec.Cmd then
-// gives /dev/null).
-func fileOrNil(f *os.File) *os.File { return f }
 
 func unwrapPath(err error) error {
 	var pe *os.PathError
