@@ -57,6 +57,9 @@ func busybox(t *testing.T) string {
 			return p
 		}
 	}
+	if os.Getenv("LITEBOX_REQUIRE_ALL") == "1" {
+		t.Fatal("needs a static busybox (Debian: busybox-static); LITEBOX_REQUIRE_ALL=1 makes that a failure")
+	}
 	t.Skip("needs a static busybox (Debian: busybox-static)")
 	return ""
 }
