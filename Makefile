@@ -5,7 +5,7 @@ GO          ?= go
 # first that supports go 1.26; 2025.1.1 does not understand this go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test vet lint fuzz fuzz-guest bench soak syscalls-doc compat compat-net clean
+.PHONY: all build test vet lint fuzz fuzz-guest bench bench-image soak syscalls-doc compat compat-net clean
 
 all: build
 
@@ -54,6 +54,13 @@ soak:
 # Medians of repeated native vs sandboxed runs, as a Markdown table.
 bench:
 	$(GO) run ./bench/cmd/report -json bench/results.json -png bench/results.png
+
+# The image rows alone (issue 13; bench/README.md, "Image rows"): python3
+# from a Debian image against the host view, first and second start of the
+# image, memory per sandbox with 20 on one image. The image is built once
+# per machine into the test cache (/var/cache/litebox-tests).
+bench-image:
+	$(GO) run ./bench/cmd/report -rows python_startup,image,image_memory
 
 # docs/syscalls.md: every syscall number, whether the shim implements it and
 # which integration tests exercise it. Each guest run of the tests appends

@@ -166,8 +166,9 @@ type Env struct {
 	programs   *harness.Programs
 	variant    harness.Variant
 	dir        string
-	nativeTmp  string   // created by Setup, removed by Close
-	net        netState // the network rows' probes (net.go)
+	nativeTmp  string     // created by Setup, removed by Close
+	net        netState   // the network rows' probes (net.go)
+	img        imageState // the image rows' fixture and store (image.go)
 }
 
 // Setup builds litebox and the benchmark programs into a temporary

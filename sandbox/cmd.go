@@ -147,6 +147,15 @@ type ProgramError struct {
 func (e *ProgramError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
 func (e *ProgramError) Unwrap() error { return e.Err }
 
+// workdirError is a Cmd.Dir the first process cannot start in. It is
+// ErrNotFound (exit 127, as Docker gives for a missing working directory
+// of a container), but says what was not found.
+type workdirError struct{ err error }
+
+func (e workdirError) Error() string        { return "cannot be the working directory: " + e.err.Error() }
+func (e workdirError) Unwrap() error        { return e.err }
+func (e workdirError) Is(target error) bool { return target == ErrNotFound }
+
 // Run runs the program to completion: Start, then Wait.
 func (c *Cmd) Run() error {
 	if err := c.Start(); err != nil {
@@ -410,7 +419,7 @@ func (c *Cmd) run(path string, env []string, readyCh chan<- error) (err error) {
 	proc, err := s.kernel.NewProcessAs(c.creds(), nil, stdio, c.Dir)
 	if err != nil {
 		out.close(nil, 0)
-		return &ProgramError{Path: c.Dir, Err: fmt.Errorf("%w: working directory: %v", ErrNotFound, err)}
+		return &ProgramError{Path: c.Dir, Err: workdirError{err}}
 	}
 	if err := c.setup(proc); err != nil {
 		out.close(nil, 0)

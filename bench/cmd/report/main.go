@@ -117,7 +117,7 @@ type rate struct {
 
 // Names of the groups of rows, for -rows.
 var groupNames = []string{"getppid", "clock_gettime", "static_startup", "python_startup", "fork_exec", "tmp_io",
-	"python_cpu", "futex_pingpong", "net"}
+	"python_cpu", "futex_pingpong", "net", "image", "image_memory"}
 
 // group is one or more rows measured by the same runs: measure returns one
 // value, in nanoseconds, per row, and the wall-clock times of the process
@@ -155,6 +155,18 @@ type Report struct {
 	NetRuns      int            `json:"net_runs,omitempty"` // the rounds of the network rows, if measured
 	Systems      []SystemInfo   `json:"systems"`
 	Measurements []*Measurement `json:"measurements"`
+	// ImageMemory is the memory of one sandbox with bench.ImageSandboxes
+	// of them running python3 on one image, per system (image.go).
+	ImageMemory []*MemoryResult `json:"image_memory,omitempty"`
+}
+
+// MemoryResult is the image memory measurement on one system.
+type MemoryResult struct {
+	System      string        `json:"system"`
+	Memory      *bench.Memory `json:"memory,omitempty"`
+	Error       string        `json:"error,omitempty"`
+	Unavailable string        `json:"unavailable,omitempty"`
+	peer        bool
 }
 
 // SystemInfo describes one column.
@@ -337,6 +349,23 @@ func report(c config) (ok bool, err error) {
 			"TCP connect rate", "connection", c.conns, 0, rate{"connections/s", 1}}},
 			single(func(s *bench.System) (bench.Sample, error) { return e.ConnectCost(s, c.conns) }),
 			func(s *bench.System) string { return e.RowUnavailable(s, "loopback") }},
+		// The image rows (issue 13): python3 from the Debian test image,
+		// its layers cached, then the first start with a fresh store and
+		// the second with that store.
+		{"image", []row{{"image_python_startup", "start-up of `python3 -c pass` from a Debian image, layers cached (whole run; compare with the host view's row)",
+			"start python3 (image)", "run", 0, 0, rate{}}},
+			single(e.ImagePythonStartup), e.ImageUnavailable},
+		{"image", []row{
+			{"image_first_start", "first start of a 210 MB image, fresh store: digests, gunzip, tar index, then `python3 -c pass` (whole run)",
+				"image first start", "run", 0, 0, rate{}},
+			{"image_second_start", "second start of that image, same store (whole run)", "image second start", "run", 0, 0, rate{}}},
+			func(s *bench.System) ([]float64, []time.Duration, error) {
+				first, second, err := e.ImageStarts(s)
+				if err != nil {
+					return nil, nil, err
+				}
+				return []float64{first.Ns, second.Ns}, append(first.Runs, second.Runs...), nil
+			}, e.ImageUnavailable},
 	}
 	if len(groupSel) > 0 {
 		groups = slices.DeleteFunc(groups, func(g group) bool { return !groupSel[g.name] })
@@ -371,6 +400,22 @@ func report(c config) (ok bool, err error) {
 			fmt.Fprintln(os.Stderr)
 		}
 		fmt.Fprintf(os.Stderr, "report: [%d/%d] %s done in %v\n", i+1, len(groups), label, time.Since(t0).Round(100*time.Millisecond))
+	}
+	if len(groupSel) == 0 || groupSel["image_memory"] {
+		// One round: each runs bench.ImageSandboxes sandboxes at once.
+		for _, s := range systems {
+			r := &MemoryResult{System: s.Name, Unavailable: e.ImageUnavailable(s), peer: s.Peer}
+			if r.Unavailable == "" {
+				fmt.Fprintf(os.Stderr, "report: image memory, %d sandboxes: %s\n", bench.ImageSandboxes, s.Name)
+				m, err := e.ImageMemory(s)
+				if err != nil {
+					r.Error = err.Error()
+				} else {
+					r.Memory = &m
+				}
+			}
+			out.ImageMemory = append(out.ImageMemory, r)
+		}
 	}
 	for i := range out.Systems {
 		out.Systems[i].NetNote = e.NetNote(e.System(out.Systems[i].Name))

@@ -53,6 +53,10 @@ func printMarkdown(w io.Writer, out *Report, systems []*bench.System, start time
 		fmt.Fprintln(w)
 	}
 
+	if !printImageNotes(w, out) {
+		ok = false
+	}
+
 	fmt.Fprintln(w, "\nSystems (PROGRAM is the program and its arguments):")
 	fmt.Fprintln(w)
 	for _, s := range systems {
@@ -152,4 +156,57 @@ func formatNs(ns float64) string {
 	default:
 		return fmt.Sprintf("%.2f s", ns/1e9)
 	}
+}
+
+// printImageNotes writes, when the image rows were measured, the ratio of
+// python3's start-up from the image to its start-up from the host's view
+// per system, and the memory table of the many-sandboxes measurement. It
+// returns false if litebox failed the memory measurement.
+func printImageNotes(w io.Writer, out *Report) (ok bool) {
+	ok = true
+	byID := map[string]*Measurement{}
+	for _, m := range out.Measurements {
+		byID[m.ID] = m
+	}
+	img, host := byID["image_python_startup"], byID["python_startup"]
+	if img != nil && host != nil {
+		var parts []string
+		for i, r := range img.Results {
+			if i < len(host.Results) && r.MedianNs != nil && host.Results[i].MedianNs != nil {
+				parts = append(parts, fmt.Sprintf("%s %s", r.System, formatRatio(*r.MedianNs / *host.Results[i].MedianNs)))
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "\n`python3 -c pass` from the image ÷ from the host's view (medians): %s.\n", strings.Join(parts, ", "))
+		}
+	}
+	if len(out.ImageMemory) == 0 {
+		return ok
+	}
+	fmt.Fprintf(w, "\nMemory of one sandbox with %d of them running `python3` at once on one image (MB, 10^6 bytes):\n\n", bench.ImageSandboxes)
+	fmt.Fprintln(w, "| System | litebox RSS | PSS of the sandbox's processes |")
+	fmt.Fprintln(w, "|---|---:|---:|")
+	for _, r := range out.ImageMemory {
+		switch {
+		case r.Unavailable != "":
+			fmt.Fprintf(w, "| %s | %s | |\n", r.System, r.Unavailable)
+		case r.Error != "":
+			fmt.Fprintf(w, "| %s | failed: %s | |\n", r.System, firstLineOf(r.Error))
+			if !r.peer {
+				ok = false
+			}
+		default:
+			rss := "–"
+			if r.Memory.LiteboxRSS > 0 {
+				rss = fmt.Sprintf("%.1f", r.Memory.LiteboxRSS/1e6)
+			}
+			fmt.Fprintf(w, "| %s | %s | %.1f |\n", r.System, rss, r.Memory.PSS/1e6)
+		}
+	}
+	return ok
+}
+
+func firstLineOf(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return strings.ReplaceAll(line, "|", "/")
 }
