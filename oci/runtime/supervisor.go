@@ -150,9 +150,12 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 	policy.Control = true
 	cfg.Harden = func() error { return hostpolicy.InstallFor(policy) }
 	if plan.NetNS != "" {
-		// The engine's network namespace (i14-netns: Network.NetNS) is not
-		// taken over yet: the guest has litebox's own network policy.
-		s.log.Warn("linux.namespaces network path not used yet", "path", plan.NetNS)
+		// The engine's network namespace: the guest's stack takes over its
+		// interface (hostnet/netns), so the engine's port mappings apply.
+		if cfg.Network.Egress || len(cfg.Network.Allow) > 0 {
+			return closeAll, fmt.Errorf("annotation dev.litebox.net=egress: the engine gave a network namespace (%s), whose network the container has", plan.NetNS)
+		}
+		cfg.Network.NetNS = plan.NetNS
 	}
 	sb, err := sandbox.New(cfg)
 	if err != nil {
