@@ -905,3 +905,58 @@ func TestLongRoot(t *testing.T) {
 	wait(t, pid)
 	e.ok("delete", id)
 }
+
+// TestNetNS: the network namespace a bundle names (as engines give it) is
+// the container's network: the guest sees its interface and address, and
+// a guest server is reached from the host over the veth, as a runc
+// container's would be.
+func TestNetNS(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to make a network namespace")
+	}
+	for _, tool := range []string{"ip", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip("needs " + tool)
+		}
+	}
+	ns := fmt.Sprintf("lbrt%d", os.Getpid())
+	host, peer := ns+"h", "eth0"
+	sh := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Skipf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	sh("netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run(); exec.Command("ip", "link", "del", host).Run() })
+	sh("link", "add", host, "type", "veth", "peer", "name", peer, "netns", ns)
+	sh("addr", "add", "10.231.7.1/24", "dev", host)
+	sh("link", "set", host, "up")
+	sh("-n", ns, "addr", "add", "10.231.7.2/24", "dev", peer)
+	sh("-n", ns, "link", "set", peer, "up")
+	script := `ip -4 addr show eth0 | grep -o 'inet [0-9./]*'; mkdir -p /tmp/www; echo hello-netns > /tmp/www/index.html; exec busybox httpd -f -p 8080 -h /tmp/www`
+	e := newEnv(t, []string{"/bin/busybox", "sh", "-c", script}, func(c map[string]any) {
+		c["linux"] = map[string]any{"namespaces": []map[string]any{{"type": "pid"}, {"type": "mount"},
+			{"type": "network", "path": "/run/netns/" + ns}}}
+	})
+	if err := os.Symlink("busybox", filepath.Join(e.bundle, "rootfs/bin/ip")); err != nil {
+		t.Fatal(err)
+	}
+	pid, outPath := e.create("net")
+	e.ok("start", "net")
+	defer func() { e.run(nil, nil, "delete", "-f", "net"); wait(t, pid) }()
+	waitFor(t, outPath, "inet 10.231.7.2/24\n")
+	var body string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := exec.Command("curl", "-s", "-m", "2", "http://10.231.7.2:8080/").Output()
+		if err == nil {
+			body = string(out)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if body != "hello-netns\n" {
+		t.Fatalf("the guest's server over the veth: %q", body)
+	}
+}
