@@ -26,11 +26,18 @@ import (
 	ociruntime "github.com/litebox-go/litebox/oci/runtime"
 )
 
-// version is set at build time (-ldflags "-X main.version=..."); commit
-// comes from the build's VCS stamp.
-var version = "0.14.0-dev"
+// version and gitCommit are set at build time (make build: -ldflags
+// "-X main.gitCommit=..."); without it the commit comes from the build's
+// VCS stamp, if it has one.
+var (
+	version   = "0.14.0-dev"
+	gitCommit = ""
+)
 
 func commit() string {
+	if gitCommit != "" {
+		return gitCommit
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
