@@ -98,6 +98,12 @@ type Options struct {
 	// listeners are bound before the filter exists, so neither bind nor
 	// listen is needed for them.
 	Publish bool
+	// Control: an OCI runtime's supervisor (oci/runtime) serves its
+	// control socket: it accepts on a unix listener bound before the
+	// filter, reads requests that carry descriptors (an exec's stdio, a
+	// console socket connection) and sends a pty master on such a
+	// connection. It makes no socket and connects nowhere after the filter.
+	Control bool
 }
 
 // Network reports whether litebox makes host sockets at all.
@@ -134,6 +140,15 @@ var publishRules = []seccomp.Rule{
 	{Name: "accept4", Nr: unix.SYS_ACCEPT4, Why: "hostnet: connections to published ports"},
 }
 
+// controlRules serve the supervisor's control connections.
+var controlRules = []seccomp.Rule{
+	{Name: "accept4", Nr: unix.SYS_ACCEPT4, Why: "oci/runtime: control connections (a unix listener bound before the filter)"},
+	{Name: "getsockname", Nr: unix.SYS_GETSOCKNAME, Why: "oci/runtime: Go's accept asks a connection's address"},
+	{Name: "getsockopt", Nr: unix.SYS_GETSOCKOPT, Why: "oci/runtime: SO_PEERCRED of a control connection"},
+	{Name: "recvmsg", Nr: unix.SYS_RECVMSG, Why: "oci/runtime: requests with descriptors (SCM_RIGHTS: an exec's stdio)"},
+	{Name: "sendmsg", Nr: unix.SYS_SENDMSG, Why: "oci/runtime: a pty master to an exec's console socket (SCM_RIGHTS)"},
+}
+
 // Rules returns the allowlist of a sandbox without network: the base
 // list, then what every registered platform needs to be driven, each
 // number once; a reason is prefixed with the platforms that gave it
@@ -151,6 +166,13 @@ func RulesFor(o Options) ([]seccomp.Rule, error) {
 	}
 	if o.Network() {
 		rules = append(rules, sockRules...)
+	}
+	if o.Control {
+		for _, r := range controlRules {
+			if !slices.ContainsFunc(rules, func(have seccomp.Rule) bool { return have.Nr == r.Nr }) {
+				rules = append(rules, r)
+			}
+		}
 	}
 	return union(rules, platform.Registered())
 }

@@ -178,8 +178,12 @@ func TestFilterNetwork(t *testing.T) {
 		"egress":  {"connect", "getsockopt", "setsockopt", "getsockname", "getpeername", "shutdown", "sendto", "recvfrom"},
 		"publish": {"accept4", "getsockopt", "setsockopt", "getsockname", "getpeername", "shutdown", "sendto", "recvfrom"},
 		"both":    {"connect", "accept4", "getsockopt", "setsockopt", "getsockname", "getpeername", "shutdown", "sendto", "recvfrom"},
+		"control": {"accept4", "getsockname", "getsockopt", "recvmsg", "sendmsg"},
+		"control+egress": {"connect", "accept4", "getsockopt", "setsockopt", "getsockname", "getpeername", "shutdown",
+			"sendto", "recvfrom", "recvmsg", "sendmsg"},
 	}
-	opts := map[string]Options{"none": {}, "egress": {Egress: true}, "publish": {Publish: true}, "both": {Egress: true, Publish: true}}
+	opts := map[string]Options{"none": {}, "egress": {Egress: true}, "publish": {Publish: true}, "both": {Egress: true, Publish: true},
+		"control": {Control: true}, "control+egress": {Control: true, Egress: true}}
 	for mode, o := range opts {
 		t.Run(mode, func(t *testing.T) {
 			f, err := filter(o)
