@@ -162,12 +162,14 @@ func (k *Kernel) EtcHosts() ([]byte, error) {
 		"::1\tlocalhost ip6-localhost ip6-loopback\n"), nil
 }
 
-// ResolvConf is the guest's /etc/resolv.conf: the stack's DNS server when
-// the sandbox has an uplink, no server otherwise (name lookups then fail
-// at once instead of timing out).
+// ResolvConf is the guest's /etc/resolv.conf: the gateway's DNS server
+// when the sandbox has litebox's uplink, no server otherwise (name lookups
+// then fail at once instead of timing out). In an engine's network
+// namespace (--net netns:) the engine's own resolv.conf, bind-mounted by
+// the bundle, covers this one.
 func (k *Kernel) ResolvConf() ([]byte, error) {
 	s := "# Written by litebox for this sandbox.\n"
-	if k.netView().HasUplink() {
+	if st := k.netStack(); st != nil && st.GatewayDNS() {
 		s += "nameserver " + netstack.DNSAddr4.String() + "\n"
 	}
 	return []byte(s), nil

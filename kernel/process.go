@@ -90,6 +90,17 @@ type Process struct {
 // session and process group, and its parent is the kernel's init, outside
 // the guest's view (getppid 0).
 func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process, error) {
+	return k.NewProcessAs(nil, m, stdio, cwd)
+}
+
+// NewProcessAs is NewProcess with the given credentials instead of the
+// sandbox's initial ones (nil: those): a command run as another user (an
+// OCI exec's process.user), whose stdio it owns and whose working
+// directory it must be allowed to enter.
+func (k *Kernel) NewProcessAs(creds *cred.Creds, m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process, error) {
+	if creds == nil {
+		creds = k.initialCreds()
+	}
 	pid := k.allocPID()
 	p := &Process{
 		k:       k,
@@ -126,7 +137,7 @@ func (k *Kernel) NewProcess(m *mm.MM, stdio [3]*vfs.File, cwd string) (*Process,
 	p.job.leader = p
 	p.job.addTask()
 	p.ctx = context.WithValue(context.Background(), callerKey{}, p)
-	p.initCreds(k.initialCreds())
+	p.initCreds(creds)
 	p.tasks[pid] = &Task{TID: pid, Proc: p}
 	// The first thread is charged like any other (ExitTask gives it back),
 	// whether or not it fits: the sandbox must be able to start.

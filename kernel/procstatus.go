@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/litebox-go/litebox/kernel/cred"
 )
 
 // StatusText is /proc/<pid>/status in Linux's format, with the fields
@@ -75,7 +73,7 @@ func (p *Process) StatusText() string {
 	f("Threads:\t%d\nSigQ:\t%d/%d\n", threads, p.k.sigPending.Load(), p.sigPendingLimit())
 	f("SigPnd:\t%016x\nShdPnd:\t%016x\nSigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n", sigPnd, shdPnd, sigBlk, ign, cgt)
 	f("CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\nCapBnd:\t%016x\nCapAmb:\t%016x\n",
-		0, uint64(c.Permitted), uint64(c.Effective), uint64(cred.AllCaps), 0)
+		uint64(c.Inheritable), uint64(c.Permitted), uint64(c.Effective), uint64(c.Bounding), uint64(c.Ambient))
 	// The guest always has no_new_privs (prctl says so too); its own
 	// seccomp filters are not installed (the sandbox's are litebox's).
 	f("NoNewPrivs:\t1\nSeccomp:\t0\nSeccomp_filters:\t0\n")

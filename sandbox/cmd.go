@@ -44,6 +44,20 @@ type Cmd struct {
 	// TTY, when set, gives the command a terminal instead of pipes (see
 	// TTY, pty.go).
 	TTY *TTY
+	// User, when set, is whom this command runs as instead of the
+	// sandbox's Config.User (an OCI exec's process.user).
+	User *User
+	// Umask, when set, is the first process's umask (022 otherwise).
+	Umask *uint32
+	// Rlimits are set on the first process before it runs: guest limits
+	// (getrlimit, the kernel's checks), never litebox's host ones; they
+	// may raise a hard limit, as the runtime starting a process may. See
+	// oci.go.
+	Rlimits []Rlimit
+	// Capabilities, when set, are the first process's capability sets
+	// instead of its user's (all for uid 0, none otherwise): the guest's
+	// view and the kernel's checks, never host capabilities.
+	Capabilities *Caps
 
 	// Process is the command's first process, set by a successful Start.
 	Process *Process
@@ -389,10 +403,15 @@ func (c *Cmd) run(path string, env []string, readyCh chan<- error) (err error) {
 		return err
 	}
 	// The command's first process: a new job, session and process group.
-	proc, err := s.kernel.NewProcess(nil, stdio, c.Dir)
+	proc, err := s.kernel.NewProcessAs(c.creds(), nil, stdio, c.Dir)
 	if err != nil {
 		out.close(nil, 0)
 		return &ProgramError{Path: c.Dir, Err: fmt.Errorf("%w: working directory: %v", ErrNotFound, err)}
+	}
+	if err := c.setup(proc); err != nil {
+		out.close(nil, 0)
+		proc.Leader().ExitTask(127)
+		return err
 	}
 	if c.term != nil {
 		if err := c.term.attach(proc); err != nil {

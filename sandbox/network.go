@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/hostnet"
+	"github.com/litebox-go/litebox/hostnet/netns"
 	"github.com/litebox-go/litebox/kernel/audit"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/netstack"
@@ -39,10 +40,21 @@ type Network struct {
 	// host's /etc/hosts still answers first). A test hook: the CLI's
 	// hidden --test-dns-upstream.
 	DNSUpstream string
+	// NetNS, if set, is a network namespace made by a container engine
+	// (/run/netns/NAME, /proc/PID/ns/net; an OCI bundle's
+	// linux.namespaces network path; --net netns:PATH). The guest's stack
+	// takes over its one interface (package hostnet/netns): the guest's
+	// eth0 has that interface's name, MAC, MTU, addresses and routes, and
+	// its traffic is the namespace's, so the engine's port mappings and
+	// firewall apply and litebox's gateway is not there. Egress, Allow,
+	// Publish and DNSUpstream must then be empty (the engine owns the
+	// network); /etc/resolv.conf is whatever the guest's root or the
+	// bundle's mounts have.
+	NetNS string
 }
 
 // Enabled reports whether the sandbox gets an uplink.
-func (n Network) Enabled() bool { return n.Egress || len(n.Publish) > 0 }
+func (n Network) Enabled() bool { return n.Egress || len(n.Publish) > 0 || n.NetNS != "" }
 
 // auditAttrs describe the network in sandbox_start: the mode, the rules
 // and the published ports, so that the log says what the guest was
@@ -52,7 +64,13 @@ func (n Network) auditAttrs() []slog.Attr {
 	if n.Egress {
 		mode = "egress"
 	}
+	if n.NetNS != "" {
+		mode = "netns"
+	}
 	attrs := []slog.Attr{slog.String("net", mode)}
+	if n.NetNS != "" {
+		attrs = append(attrs, slog.String("netns", n.NetNS))
+	}
 	if len(n.Allow) > 0 {
 		rules := make([]string, len(n.Allow))
 		for i, r := range n.Allow {
@@ -74,7 +92,7 @@ func (n Network) auditAttrs() []slog.Attr {
 // network: pass it to hostpolicy.InstallFor in Config.Harden (plain
 // hostpolicy.Install allows no socket call).
 func (n Network) HostPolicy() hostpolicy.Options {
-	return hostpolicy.Options{Egress: n.Egress, Publish: len(n.Publish) > 0}
+	return hostpolicy.Options{Egress: n.Egress, Publish: len(n.Publish) > 0, Packet: n.NetNS != ""}
 }
 
 // newNetwork builds the gateway and the guest's stack on its uplink
@@ -85,6 +103,10 @@ func newNetwork(n Network, alog *audit.Log, s *Sandbox, budget *mm.Budget, fs *v
 	}
 	if len(n.Allow) > 0 && !n.Egress {
 		return nil, nil, fmt.Errorf("--allow needs --net egress")
+	}
+	if n.NetNS != "" {
+		st, err := newNetNSStack(n, s.log)
+		return nil, st, err
 	}
 	cfg := hostnet.Config{
 		Policy:  hostnet.Policy{Egress: n.Egress, Rules: n.Allow},
@@ -120,6 +142,24 @@ func newNetwork(n Network, alog *audit.Log, s *Sandbox, budget *mm.Budget, fs *v
 	}
 	gw.Start()
 	return gw, st, nil
+}
+
+// newNetNSStack gives the guest's stack the interface of an engine's
+// network namespace (Network.NetNS).
+func newNetNSStack(n Network, log *slog.Logger) (*netstack.Stack, error) {
+	if n.Egress || len(n.Publish) > 0 || n.DNSUpstream != "" {
+		return nil, fmt.Errorf("--net netns: is the engine's network: no --net egress, --allow or --publish with it")
+	}
+	link, err := netns.Open(n.NetNS, log)
+	if err != nil {
+		return nil, err
+	}
+	st, err := netstack.New(netstack.Config{NIC: link.NIC()})
+	if err != nil {
+		link.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // resolvConfMax bounds how much of /etc/resolv.conf is read.

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -76,7 +78,9 @@ func (r *Root) ReadFile(path string) ([]byte, error) {
 
 // rootFS builds the overlay root of cfg.Root: its upper shares the limits
 // of /tmp (tmp), as the default view's memfs root does.
-func rootFS(r *Root, tmp *memfs.FS, names *nameFiles) (*vfs.VFS, error) {
+// files are the file mounts' covering nodes by guest directory (see
+// filebind.go); those of /etc replace the name files of the same names.
+func rootFS(r *Root, tmp *memfs.FS, names *nameFiles, files map[string]map[string]vfs.Node) (*vfs.VFS, error) {
 	if len(r.Layers) == 0 {
 		return nil, errors.New("image root: no layers")
 	}
@@ -91,9 +95,9 @@ func rootFS(r *Root, tmp *memfs.FS, names *nameFiles) (*vfs.VFS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image root: %w", err)
 	}
-	files := names.files()
-	covering := make(map[string]vfs.Node, len(files))
-	for name, content := range files {
+	nameFiles := names.files()
+	covering := make(map[string]vfs.Node, len(nameFiles))
+	for name, content := range nameFiles {
 		covering[name] = cover.NewFile(content)
 	}
 	fs := vfs.New(ovl)
@@ -101,6 +105,9 @@ func rootFS(r *Root, tmp *memfs.FS, names *nameFiles) (*vfs.VFS, error) {
 	// root (an image's / is root's, 0755); New sets the guest's
 	// credentials once the view is built.
 	fs.SetCred(cred.New(0, 0, nil))
+	if err := coverFiles(fs, ovl, files, covering); err != nil {
+		return nil, err
+	}
 	st, err := fs.Stat("/etc", true)
 	switch {
 	case err == nil && st.IsDir():
@@ -118,9 +125,59 @@ func rootFS(r *Root, tmp *memfs.FS, names *nameFiles) (*vfs.VFS, error) {
 		return nil, fmt.Errorf("image root: /etc: %w", err)
 	}
 	// No /etc in the image: the name files alone.
-	etc := cover.New(memfs.Sharing(tmp), files)
+	if len(files["/etc"]) > 0 {
+		return nil, errors.New("image root: a file mount in /etc, but the image has no /etc")
+	}
+	etc := cover.New(memfs.Sharing(tmp), nameFiles)
 	if err := mountAt(fs, "/etc", etc); err != nil {
 		return nil, fmt.Errorf("image root: mounting /etc: %w", err)
 	}
 	return fs, nil
+}
+
+// coverFiles puts the file mounts over their names in the overlay: those
+// of /etc join etc (the name files, covered by rootFS), the others cover
+// their directory, made if the image lacks it.
+func coverFiles(fs *vfs.VFS, ovl *overlay.FS, files map[string]map[string]vfs.Node, etc map[string]vfs.Node) error {
+	for dir, nodes := range files {
+		if dir == "/etc" {
+			maps.Copy(etc, nodes)
+			continue
+		}
+		if err := mkdirAll(fs, dir); err != nil {
+			return fmt.Errorf("image root: file mounts in %s: %w", dir, err)
+		}
+		real, err := fs.Realpath(dir)
+		if err != nil {
+			return fmt.Errorf("image root: file mounts in %s: %w", dir, err)
+		}
+		if real == "/etc" {
+			maps.Copy(etc, nodes)
+			continue
+		}
+		ovl.Cover(real, nodes)
+	}
+	return nil
+}
+
+// mkdirAll makes dir and its parents that are missing, 0755.
+func mkdirAll(fs *vfs.VFS, dir string) error {
+	cur := ""
+	for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
+		if part == "" {
+			continue
+		}
+		cur += "/" + part
+		st, err := fs.Stat(cur, true)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s: %w", cur, unix.ENOTDIR)
+			}
+			continue
+		}
+		if err := fs.Mkdir(cur, 0o755); err != nil {
+			return fmt.Errorf("%s: %w", cur, err)
+		}
+	}
+	return nil
 }

@@ -44,11 +44,14 @@ import (
 	"github.com/litebox-go/litebox/shim/linux"
 )
 
-// Mount makes a host directory visible in the sandbox.
+// Mount makes a host directory visible in the sandbox, or, with Tmpfs,
+// puts a new in-memory file system there (see oci.go).
 type Mount struct {
 	HostPath  string
 	GuestPath string
 	Writable  bool
+	// Tmpfs, when set, makes this a tmpfs mount (HostPath is unused).
+	Tmpfs *Tmpfs
 }
 
 // ParseMount parses the CLI form HOSTDIR:GUESTDIR[:ro|:rw].
@@ -128,6 +131,10 @@ type Config struct {
 	// Network is the sandbox's network: none (the zero value), egress,
 	// published ports (see Network).
 	Network Network
+	// Unapplied are settings of the sandbox's description (an OCI spec)
+	// that litebox does not apply: New reports each in the audit log and
+	// on Log (see Unapplied).
+	Unapplied []Unapplied
 }
 
 // Limits bound what a sandbox's guests may use.
@@ -226,6 +233,7 @@ func New(cfg Config) (*Sandbox, error) {
 		Memory: s.budget, Serving: s.serve.begin, Creds: creds, Net: s.net,
 	})
 	names.set(s.kernel)
+	s.reportUnapplied()
 	s.budget.OnExceeded = func(want uint64) {
 		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),
 			slog.Uint64("max", cfg.Limits.Memory), slog.Uint64("requested", want))
@@ -280,11 +288,14 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 	ownBytes, ownInodes := tmp.Used(), tmp.Inodes()
 	fds := &hostfs.FDBudget{Max: hostFDsCap()}
 	var fs *vfs.VFS
+	fms, err := fileMounts(cfg, hostfs.Options{OwnerAsGuest: true, Owner: cfg.hostOwner(), FDs: fds, Memory: budget})
+	if err != nil {
+		return nil, nil, err
+	}
 	if cfg.Root != nil {
 		// An image root: its layers and nothing of the host's but the
 		// mounts (root.go).
-		var err error
-		if fs, err = rootFS(cfg.Root, tmp, names); err != nil {
+		if fs, err = rootFS(cfg.Root, tmp, names, fileCovers(fms)); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -311,10 +322,22 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 		return nil, nil, fmt.Errorf("chmod /dev/shm: %w", err)
 	}
 	for _, m := range cfg.Mounts {
+		if isFileMount(m) {
+			continue // covering nodes of the root (filebind.go)
+		}
+		if m.Tmpfs != nil {
+			if err := mountTmpfs(fs, tmp, m); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
 		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true,
 			Owner: cfg.hostOwner(), FDs: fds, Memory: budget}); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := checkFileMounts(fs, fms); err != nil {
+		return nil, nil, err
 	}
 	// Granted when the view is complete (New adds /proc).
 	return fs, func() { tmp.RaiseLimits(tmp.Used()-ownBytes, tmp.Inodes()-ownInodes) }, nil

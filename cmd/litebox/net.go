@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/litebox-go/litebox/hostnet"
 	"github.com/litebox-go/litebox/sandbox"
@@ -9,7 +10,8 @@ import (
 
 // Network flags' help: each teaches with an example.
 const (
-	netHelp   = "the guest's network `MODE`: none (loopback only, nothing leaves) or egress (outbound TCP/UDP and DNS through litebox, e.g. --net egress --allow example.com:443)"
+	netHelp = "the guest's network `MODE`: none (loopback only, nothing leaves), egress (outbound TCP/UDP and DNS through litebox, e.g. --net egress --allow example.com:443) " +
+		"or netns:PATH (the guest's stack takes over the one interface of a network namespace made by a container engine or by hand, e.g. --net netns:/run/netns/c1; root only; its addresses leave the host's view of it)"
 	allowHelp = "with --net egress, allow only these destinations (repeatable; none given: any): " +
 		"HOST[:PORT], CIDR[:PORT] or [IPV6]:PORT, e.g. --allow 127.0.0.1:8080 (10.0.2.2 in the guest is the host's 127.0.0.1)"
 	publishHelp = "publish a guest port on the host (repeatable): [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], " +
@@ -22,7 +24,13 @@ func parseNetMode(mode string) (string, error) {
 	case "none", "egress":
 		return mode, nil
 	}
-	return "", fmt.Errorf("bad --net %q: want none or egress", mode)
+	if path, ok := strings.CutPrefix(mode, "netns:"); ok {
+		if path == "" {
+			return "", fmt.Errorf("bad --net %q: want netns:PATH, e.g. netns:/run/netns/c1", mode)
+		}
+		return mode, nil
+	}
+	return "", fmt.Errorf("bad --net %q: want none, egress or netns:PATH", mode)
 }
 
 // parseNetwork turns --net, --allow and --publish into the sandbox's
@@ -34,6 +42,13 @@ func parseNetwork(mode string, allow, publish []string) (sandbox.Network, error)
 		return n, err
 	}
 	n.Egress = mode == "egress"
+	if path, ok := strings.CutPrefix(mode, "netns:"); ok {
+		if len(allow) > 0 || len(publish) > 0 {
+			return n, fmt.Errorf("--net netns: is the namespace owner's network: publish ports and filter traffic there, not with --allow or --publish")
+		}
+		n.NetNS = path
+		return n, nil
+	}
 	if len(allow) > 0 && !n.Egress {
 		return n, fmt.Errorf("--allow needs --net egress")
 	}

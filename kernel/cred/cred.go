@@ -43,6 +43,7 @@ const (
 	CapKill           Cap = 5
 	CapSetgid         Cap = 6
 	CapSetuid         Cap = 7
+	CapSetpcap        Cap = 8
 	CapLinuxImmutable Cap = 9
 	CapSysAdmin       Cap = 21
 	CapMknod          Cap = 27
@@ -72,10 +73,11 @@ const fsCaps CapSet = 1<<CapChown | 1<<CapDacOverride | 1<<CapDacReadSearch | 1<
 type Creds struct {
 	UID, EUID, SUID, FSUID uint32
 	GID, EGID, SGID, FSGID uint32
-	// Permitted and Effective are the capability sets. The inheritable and
-	// ambient sets are always empty and the bounding set is AllCaps (no
-	// call changes them), so they are not stored.
-	Permitted, Effective CapSet
+	// Permitted and Effective are the capability sets the kernel's checks
+	// use; Bounding, Inheritable and Ambient shape what an execve gives
+	// (see Exec). New makes the bounding set AllCaps and the other two
+	// empty; WithCaps sets all five (an OCI spec's process.capabilities).
+	Permitted, Effective, Bounding, Inheritable, Ambient CapSet
 
 	// groups are the supplementary groups; nil when there are none.
 	groups *groupList
@@ -125,7 +127,8 @@ func (c *Creds) Release() uint64 {
 // given supplementary groups: every uid is uid, every gid gid; uid 0 holds
 // every capability, as a root process does, and any other uid none.
 func New(uid, gid uint32, groups []uint32) *Creds {
-	c := &Creds{UID: uid, EUID: uid, SUID: uid, FSUID: uid, GID: gid, EGID: gid, SGID: gid, FSGID: gid}
+	c := &Creds{UID: uid, EUID: uid, SUID: uid, FSUID: uid, GID: gid, EGID: gid, SGID: gid, FSGID: gid,
+		Bounding: AllCaps}
 	c.groups = newGroupList(groups)
 	if uid == 0 {
 		c.Permitted, c.Effective = AllCaps, AllCaps
@@ -211,7 +214,8 @@ func (n *Creds) fixSetuid(old *Creds) {
 	oldRoot := old.UID == 0 || old.EUID == 0 || old.SUID == 0
 	newRoot := n.UID == 0 || n.EUID == 0 || n.SUID == 0
 	if oldRoot && !newRoot {
-		n.Permitted, n.Effective = 0, 0 // no SECURE_KEEP_CAPS: PR_SET_KEEPCAPS is not served
+		// No SECURE_KEEP_CAPS: PR_SET_KEEPCAPS is not served.
+		n.Permitted, n.Effective, n.Ambient = 0, 0, 0
 	}
 	if old.EUID == 0 && n.EUID != 0 {
 		n.Effective = 0
@@ -446,7 +450,9 @@ func (c *Creds) Exec() (n *Creds, secure bool) {
 	n.Permitted, n.Effective = 0, 0
 	effective := false
 	if n.EUID == 0 || n.UID == 0 {
-		n.Permitted = AllCaps
+		// A root's file is as if it had every capability: what the
+		// bounding and inheritable sets let through.
+		n.Permitted = c.Bounding | c.Inheritable
 	}
 	if n.EUID == 0 {
 		effective = true
@@ -458,11 +464,35 @@ func (c *Creds) Exec() (n *Creds, secure bool) {
 	}
 	n.SUID, n.FSUID = n.EUID, n.EUID
 	n.SGID, n.FSGID = n.EGID, n.EGID
+	if isSetid {
+		n.Ambient = 0
+	}
+	// The ambient set survives the exec of a file without capabilities
+	// (every file: the kernel serves no file capabilities).
+	n.Permitted |= n.Ambient
 	if effective {
 		n.Effective = n.Permitted
+	} else {
+		n.Effective = n.Ambient
 	}
-	secure = isSetid || n.UID != 0 && (effective || n.Permitted != 0)
+	secure = isSetid || n.UID != 0 && (effective || n.Permitted&^n.Ambient != 0)
 	return n.seal(), secure
+}
+
+// WithCaps returns c with the five capability sets replaced, as a runtime
+// sets them before it starts a container's process (runc's capset and
+// prctl calls): the effective set is kept within the permitted one and the
+// ambient set within the permitted and inheritable ones (Linux refuses to
+// raise an ambient capability outside them), and every set within the
+// known capabilities.
+func (c *Creds) WithCaps(bounding, effective, permitted, inheritable, ambient CapSet) *Creds {
+	n := c.clone()
+	n.Bounding = bounding & AllCaps
+	n.Permitted = permitted & AllCaps
+	n.Effective = effective & n.Permitted
+	n.Inheritable = inheritable & AllCaps
+	n.Ambient = ambient & n.Permitted & n.Inheritable
+	return n.seal()
 }
 
 // MayKill reports whether a process with credentials c may send a signal
@@ -472,4 +502,66 @@ func (c *Creds) Exec() (n *Creds, secure bool) {
 func (c *Creds) MayKill(target *Creds) bool {
 	return c.EUID == target.SUID || c.EUID == target.UID || c.UID == target.SUID || c.UID == target.UID ||
 		c.Capable(CapKill)
+}
+
+// Capset is capset(2) on the caller's own sets, as Linux's cap_capset: the
+// permitted set may only shrink, the effective set stay within it, and the
+// inheritable set gain only what the permitted set has (or anything with
+// CAP_SETPCAP), never past the bounding set; the ambient set keeps what is
+// still both permitted and inheritable. EPERM otherwise.
+func (c *Creds) Capset(effective, permitted, inheritable CapSet) (*Creds, error) {
+	if permitted&^c.Permitted != 0 || effective&^permitted != 0 {
+		return nil, unix.EPERM
+	}
+	if !c.Capable(CapSetpcap) && inheritable&^(c.Inheritable|c.Permitted) != 0 {
+		return nil, unix.EPERM
+	}
+	if inheritable&^(c.Inheritable|c.Bounding) != 0 {
+		return nil, unix.EPERM
+	}
+	n := c.clone()
+	n.Effective, n.Permitted, n.Inheritable = effective, permitted, inheritable
+	n.Ambient &= permitted & inheritable
+	return n.seal(), nil
+}
+
+// DropBounding is prctl(PR_CAPBSET_DROP): with CAP_SETPCAP, cap leaves the
+// bounding set; EPERM without it.
+func (c *Creds) DropBounding(cp Cap) (*Creds, error) {
+	if !c.Capable(CapSetpcap) {
+		return nil, unix.EPERM
+	}
+	if !c.Bounding.Has(cp) {
+		return c, nil
+	}
+	n := c.clone()
+	n.Bounding &^= 1 << cp
+	return n.seal(), nil
+}
+
+// SetAmbient is prctl(PR_CAP_AMBIENT_RAISE) (raise) or
+// PR_CAP_AMBIENT_LOWER of cp. Raising needs cp permitted and inheritable
+// (EPERM otherwise).
+func (c *Creds) SetAmbient(cp Cap, raise bool) (*Creds, error) {
+	n := c.clone()
+	switch {
+	case raise:
+		if !c.Permitted.Has(cp) || !c.Inheritable.Has(cp) {
+			return nil, unix.EPERM
+		}
+		n.Ambient |= 1 << cp
+	default:
+		n.Ambient &^= 1 << cp
+	}
+	return n.seal(), nil
+}
+
+// ClearAmbient is prctl(PR_CAP_AMBIENT_CLEAR_ALL).
+func (c *Creds) ClearAmbient() *Creds {
+	if c.Ambient == 0 {
+		return c
+	}
+	n := c.clone()
+	n.Ambient = 0
+	return n.seal()
 }

@@ -288,6 +288,10 @@ func TestHoldCharges(t *testing.T) {
 // the saved and fs ids become the effective ones, the ids stay otherwise
 // (Linux 6.18; TestCredentials compares with it), and AT_SECURE says when
 // the effective ids are not the real ones.
+// three are runc's default capabilities: AUDIT_WRITE, KILL,
+// NET_BIND_SERVICE.
+const three CapSet = 1<<29 | 1<<CapKill | 1<<10
+
 func TestExec(t *testing.T) {
 	r := New(0, 0, nil)
 	for _, tc := range []struct {
@@ -308,6 +312,19 @@ func TestExec(t *testing.T) {
 			ids{1000, 0, 0, 0}, ids{0, 0, 0, 0}, AllCaps, AllCaps, true},
 		{"effective gid other than the real one", func() (*Creds, error) { return r.SetRESGID(none, 5, none) },
 			ids{0, 0, 0, 0}, ids{0, 5, 5, 5}, AllCaps, AllCaps, true},
+		// An OCI spec's sets (runc's defaults): root's exec gets the
+		// bounding set, whatever it held before.
+		{"root with a bounding set", func() (*Creds, error) {
+			return r.WithCaps(three, three, three, 0, three), nil
+		}, ids{0, 0, 0, 0}, ids{0, 0, 0, 0}, three, three, false},
+		{"root with a bounding set and less permitted", func() (*Creds, error) {
+			return r.WithCaps(three, 1<<CapKill, 1<<CapKill, 0, 0), nil
+		}, ids{0, 0, 0, 0}, ids{0, 0, 0, 0}, 1 << CapKill, 1 << CapKill, false},
+		// An unprivileged user keeps its ambient set across exec (permitted
+		// and effective), the rest is lost.
+		{"ambient", func() (*Creds, error) {
+			return New(1000, 1000, nil).WithCaps(AllCaps, three, three, three, 1<<CapKill), nil
+		}, ids{1000, 1000, 1000, 1000}, ids{1000, 1000, 1000, 1000}, 1 << CapKill, 1 << CapKill, false},
 		// Capabilities a process did not have are not gained (no_new_privs).
 		{"gaining capabilities", func() (*Creds, error) {
 			c := New(0, 0, nil).clone()
@@ -372,5 +389,67 @@ func TestMayKill(t *testing.T) {
 	}
 	if !m.MayKill(New(2000, 0, nil)) {
 		t.Error("effective uid 2000 may not kill real uid 2000")
+	}
+}
+
+func TestWithCaps(t *testing.T) {
+	c := New(1000, 1000, nil).WithCaps(three, AllCaps, three, 1<<CapKill, three)
+	// Effective within permitted, ambient within permitted and inheritable.
+	if c.Bounding != three || c.Permitted != three || c.Effective != three || c.Inheritable != 1<<CapKill ||
+		c.Ambient != 1<<CapKill {
+		t.Errorf("sets %+v", c)
+	}
+	if !c.Capable(CapKill) || c.Capable(CapChown) {
+		t.Error("Capable does not follow the effective set")
+	}
+}
+
+func TestCapset(t *testing.T) {
+	r := New(0, 0, nil).WithCaps(three, three, three, 0, 0)
+	for _, tc := range []struct {
+		name           string
+		from           *Creds
+		eff, perm, inh CapSet
+		err            error
+	}{
+		{"drop effective", r, 1 << CapKill, three, 0, nil},
+		{"drop permitted", r, 1 << CapKill, 1 << CapKill, 0, nil},
+		{"raise permitted", r, three, three | 1<<CapChown, 0, unix.EPERM},
+		{"effective outside permitted", r, three, 1 << CapKill, 0, unix.EPERM},
+		{"inheritable from permitted", r, three, three, 1 << CapKill, nil},
+		{"inheritable beyond permitted without SETPCAP", r, three, three, 1 << CapChown, unix.EPERM},
+		{"inheritable beyond permitted with SETPCAP", New(0, 0, nil).WithCaps(AllCaps, 1<<CapSetpcap, 1<<CapSetpcap, 0, 0),
+			1 << CapSetpcap, 1 << CapSetpcap, 1 << CapChown, nil},
+		{"inheritable beyond bounding with SETPCAP", New(0, 0, nil).WithCaps(1<<CapSetpcap, AllCaps, AllCaps, 0, 0),
+			AllCaps, AllCaps, 1 << CapChown, unix.EPERM},
+		{"nothing for nobody", New(1000, 1000, nil), 0, 1 << CapKill, 0, unix.EPERM},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := tc.from.Capset(tc.eff, tc.perm, tc.inh)
+			if err != tc.err {
+				t.Fatalf("err %v, want %v", err, tc.err)
+			}
+			if err == nil && (n.Effective != tc.eff || n.Permitted != tc.perm || n.Inheritable != tc.inh) {
+				t.Errorf("sets %+v", n)
+			}
+		})
+	}
+	// Ambient follows what stays permitted and inheritable.
+	a := New(1000, 1000, nil).WithCaps(AllCaps, three, three, three, three)
+	n, err := a.Capset(1<<CapKill, 1<<CapKill, three)
+	if err != nil || n.Ambient != 1<<CapKill {
+		t.Errorf("ambient %x, %v", n.Ambient, err)
+	}
+	if _, err := a.SetAmbient(CapChown, true); err != unix.EPERM {
+		t.Errorf("raising an ambient capability not permitted: %v", err)
+	}
+	if _, err := a.DropBounding(CapKill); err != unix.EPERM {
+		t.Errorf("bounding drop without CAP_SETPCAP: %v", err)
+	}
+	// Leaving root drops ambient with the rest.
+	rr := New(0, 0, nil).WithCaps(AllCaps, AllCaps, AllCaps, three, three)
+	u, err := rr.SetUID(1000)
+	if err != nil || u.Permitted|u.Effective|u.Ambient != 0 {
+		t.Errorf("after setuid(1000): %+v %v", u, err)
 	}
 }

@@ -15,11 +15,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/link/loopback"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -59,19 +61,47 @@ type Config struct {
 	// the stack adds eth0 on it with GuestAddr4/GuestAddr6 and default
 	// routes through the gateway. Nil: loopback only (--net none).
 	Uplink stack.LinkEndpoint
+	// NIC, if not nil, is an Ethernet interface the stack owns whole
+	// (--net netns:PATH, package hostnet/netns): its name, MAC, MTU,
+	// addresses and routes are the ones the container engine gave the
+	// network namespace, and there is no gateway and no DNS server of
+	// litebox's. Uplink must then be nil.
+	NIC *NIC
+}
+
+// NIC describes an Ethernet interface of Config.NIC.
+type NIC struct {
+	Name   string
+	Link   stack.LinkEndpoint // carries Ethernet frames (ARP and NDP resolve neighbours)
+	MAC    net.HardwareAddr
+	MTU    uint32
+	Addrs  []netip.Prefix
+	Routes []Route // NIC is ignored: every route goes through this interface
 }
 
 // Stack is one sandbox's network stack.
 type Stack struct {
 	*stack.Stack
 	uplink bool
+	// eth is eth0 as the guest sees it.
+	eth Interface
+	// gateway: eth0 is the link to litebox's gateway (10.0.2.2, DNS at
+	// 10.0.2.3), not an engine's interface.
+	gateway bool
 }
 
 // New makes a stack with the loopback interface (127.0.0.1/8, ::1) and,
 // if cfg.Uplink is set, eth0.
 func New(cfg Config) (*Stack, error) {
+	if cfg.Uplink != nil && cfg.NIC != nil {
+		return nil, fmt.Errorf("netstack: both a gateway uplink and an Ethernet NIC")
+	}
+	protos := []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol}
+	if cfg.NIC != nil {
+		protos = append(protos, arp.NewProtocol) // a real link: neighbours are resolved
+	}
 	s := stack.New(stack.Options{
-		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
+		NetworkProtocols:   protos,
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 		// Traffic between the guest's own addresses stays in the stack.
 		HandleLocal: true,
@@ -95,13 +125,33 @@ func New(cfg Config) (*Stack, error) {
 			s.Close()
 			return nil, err
 		}
-		ns.uplink = true
+		ns.uplink, ns.gateway = true, true
+		ns.eth = Interface{Index: int32(UplinkNIC), Name: "eth0",
+			Flags: unix.IFF_UP | unix.IFF_BROADCAST | unix.IFF_RUNNING | unix.IFF_MULTICAST,
+			MTU:   UplinkMTU, HWAddr: GuestMAC, Addrs: []netip.Prefix{GuestAddr4, GuestAddr6}}
 		routes = append(routes,
 			tcpip.Route{Destination: subnet(GuestAddr4.Masked()), NIC: UplinkNIC},
 			tcpip.Route{Destination: subnet(GuestAddr6.Masked()), NIC: UplinkNIC},
 			tcpip.Route{Destination: subnet(netip.MustParsePrefix("0.0.0.0/0")), Gateway: addr(GatewayAddr4), NIC: UplinkNIC},
 			tcpip.Route{Destination: subnet(netip.MustParsePrefix("::/0")), Gateway: addr(GatewayAddr6), NIC: UplinkNIC},
 		)
+	}
+	if n := cfg.NIC; n != nil {
+		if err := ns.addNIC(UplinkNIC, n.Name, n.Link, n.Addrs...); err != nil {
+			s.Close()
+			return nil, err
+		}
+		ns.uplink = true
+		ns.eth = Interface{Index: int32(UplinkNIC), Name: n.Name,
+			Flags: unix.IFF_UP | unix.IFF_BROADCAST | unix.IFF_RUNNING | unix.IFF_MULTICAST,
+			MTU:   n.MTU, HWAddr: slices.Clone(n.MAC), Addrs: slices.Clone(n.Addrs)}
+		for _, r := range n.Routes {
+			rt := tcpip.Route{Destination: subnet(r.Dst), NIC: UplinkNIC}
+			if r.Gateway.IsValid() {
+				rt.Gateway = addr(r.Gateway)
+			}
+			routes = append(routes, rt)
+		}
 	}
 	s.SetRouteTable(routes)
 	return ns, nil
@@ -140,12 +190,24 @@ func (ns *Stack) Interfaces() []Interface {
 		MTU: 65536, Addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")}}
 	ifs := []Interface{lo}
 	if ns.uplink {
-		ifs = append(ifs, Interface{Index: int32(UplinkNIC), Name: "eth0",
-			Flags: unix.IFF_UP | unix.IFF_BROADCAST | unix.IFF_RUNNING | unix.IFF_MULTICAST,
-			MTU:   UplinkMTU, HWAddr: GuestMAC, Addrs: []netip.Prefix{GuestAddr4, GuestAddr6}})
+		eth := ns.eth
+		eth.HWAddr, eth.Addrs = slices.Clone(eth.HWAddr), slices.Clone(eth.Addrs)
+		ifs = append(ifs, eth)
 	}
 	return ifs
 }
+
+// UplinkAddrs are eth0's addresses (none without eth0).
+func (ns *Stack) UplinkAddrs() []netip.Prefix {
+	if !ns.uplink {
+		return nil
+	}
+	return slices.Clone(ns.eth.Addrs)
+}
+
+// GatewayDNS reports whether litebox's gateway answers DNS at DNSAddr4
+// (egress and published ports; not an engine's namespace).
+func (ns *Stack) GatewayDNS() bool { return ns.gateway }
 
 // Route is one entry of the guest's routing table.
 type Route struct {

@@ -7,6 +7,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/link/pipe"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 )
 
@@ -92,5 +93,60 @@ func TestTCPOptions(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, tc.got, tc.want)
 		}
+	}
+}
+
+// TestEthernetNIC: an engine's interface (Config.NIC) is eth0 with the
+// namespace's name, MAC, MTU, addresses and routes, resolves neighbours
+// (ARP is there, as it is not for the gateway's pipe), and has no
+// gateway DNS server.
+func TestEthernetNIC(t *testing.T) {
+	mac := []byte{0x0a, 0x58, 0x0a, 0x58, 0x00, 0x02}
+	link, _ := pipe.New(tcpip.LinkAddress(mac), "", 1500)
+	nic := &NIC{Name: "veth0", Link: link, MAC: mac, MTU: 1500,
+		Addrs: []netip.Prefix{netip.MustParsePrefix("10.88.0.2/16"), netip.MustParsePrefix("fe80::858:aff:fe58:2/64")},
+		Routes: []Route{{Dst: netip.MustParsePrefix("10.88.0.0/16")},
+			{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.88.0.1")}}}
+	s, err := New(Config{NIC: nic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ifs := s.Interfaces()
+	if len(ifs) != 2 {
+		t.Fatalf("interfaces %v", ifs)
+	}
+	eth := ifs[1]
+	if eth.Name != "veth0" || eth.MTU != 1500 || eth.HWAddr.String() != "0a:58:0a:58:00:02" || len(eth.Addrs) != 2 ||
+		eth.Addrs[0] != nic.Addrs[0] || eth.Index != int32(UplinkNIC) {
+		t.Errorf("eth0 = %+v", eth)
+	}
+	var gw []Route
+	for _, r := range s.Routes() {
+		if r.NIC == int32(UplinkNIC) {
+			gw = append(gw, r)
+		}
+	}
+	if len(gw) != 2 || gw[1].Gateway != netip.MustParseAddr("10.88.0.1") || gw[1].Dst.Bits() != 0 {
+		t.Errorf("eth0 routes %v", gw)
+	}
+	if s.GatewayDNS() || !s.HasUplink() || len(s.UplinkAddrs()) != 2 {
+		t.Errorf("GatewayDNS %v HasUplink %v UplinkAddrs %v", s.GatewayDNS(), s.HasUplink(), s.UplinkAddrs())
+	}
+	if s.NetworkProtocolInstance(arp.ProtocolNumber) == nil {
+		t.Errorf("no ARP on an Ethernet NIC's stack")
+	}
+
+	g, _ := pipe.New("", "", UplinkMTU)
+	gs, err := New(Config{Uplink: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gs.Close()
+	if !gs.GatewayDNS() || gs.NetworkProtocolInstance(arp.ProtocolNumber) != nil {
+		t.Errorf("gateway stack: GatewayDNS %v, ARP %v", gs.GatewayDNS(), gs.NetworkProtocolInstance(arp.ProtocolNumber) != nil)
+	}
+	if _, err := New(Config{Uplink: g, NIC: nic}); err == nil {
+		t.Errorf("a stack with both a gateway uplink and a NIC")
 	}
 }

@@ -98,6 +98,13 @@ type Options struct {
 	// listeners are bound before the filter exists, so neither bind nor
 	// listen is needed for them.
 	Publish bool
+	// Packet: the guest's stack owns an engine's network namespace
+	// interface (--net netns:, package hostnet/netns) through one
+	// AF_PACKET socket made, bound and configured before the filter:
+	// only moving frames over it is needed (no socket, bind, connect,
+	// setsockopt, netlink; socket() stays limited to AF_INET/AF_INET6 in
+	// the other modes and absent in this one).
+	Packet bool
 }
 
 // Network reports whether litebox makes host sockets at all.
@@ -129,6 +136,16 @@ var sockRules = []seccomp.Rule{
 	{Name: "recvfrom", Nr: unix.SYS_RECVFROM, Why: "hostnet: datagrams from a published UDP port's clients"},
 }
 
+// packetRules move frames over the AF_PACKET socket (gVisor's fdbased
+// endpoint: batched receive and send, one frame by writev, waits by
+// ppoll on the socket and its stop eventfd).
+var packetRules = []seccomp.Rule{
+	{Name: "recvmmsg", Nr: unix.SYS_RECVMMSG, Why: "hostnet/netns: frames from the namespace's interface"},
+	{Name: "sendmmsg", Nr: unix.SYS_SENDMMSG, Why: "hostnet/netns: frames to the namespace's interface"},
+	{Name: "writev", Nr: unix.SYS_WRITEV, Why: "hostnet/netns: one frame to the namespace's interface"},
+	{Name: "ppoll", Nr: unix.SYS_PPOLL, Why: "hostnet/netns: waiting for frames or the endpoint's stop"},
+}
+
 // publishRules accept connections on the listeners bound before.
 var publishRules = []seccomp.Rule{
 	{Name: "accept4", Nr: unix.SYS_ACCEPT4, Why: "hostnet: connections to published ports"},
@@ -151,6 +168,9 @@ func RulesFor(o Options) ([]seccomp.Rule, error) {
 	}
 	if o.Network() {
 		rules = append(rules, sockRules...)
+	}
+	if o.Packet {
+		rules = append(rules, packetRules...)
 	}
 	return union(rules, platform.Registered())
 }

@@ -75,15 +75,52 @@ func sysPrctl(t *kernel.Task, a args) (uint64, error) {
 		}
 		return 0, nil
 	case unix.PR_CAPBSET_READ:
-		// The bounding set is full, as a Linux process's normally is (no
-		// call lowers it); what a process holds is its permitted and
-		// effective sets (kernel/cred), powers over the kernel's own
-		// checks only.
+		// The bounding set (full unless the sandbox's command set it, an
+		// OCI spec's): capabilities are powers over the kernel's own
+		// checks only (kernel/cred).
 		if a[1] > uint64(cred.CapLastCap) {
 			return 0, unix.EINVAL
 		}
-		return 1, nil
+		if t.Proc.Creds().Bounding.Has(cred.Cap(a[1])) {
+			return 1, nil
+		}
+		return 0, nil
+	case unix.PR_CAPBSET_DROP:
+		if a[1] > uint64(cred.CapLastCap) {
+			return 0, unix.EINVAL
+		}
+		return 0, t.Proc.ChangeCreds(func(c *cred.Creds) (*cred.Creds, error) {
+			return c.DropBounding(cred.Cap(a[1]))
+		})
+	case unix.PR_CAP_AMBIENT:
+		return prCapAmbient(t, a)
 	}
 	t.Proc.Kernel().Unsupported("prctl option", unix.SYS_PRCTL, t.Proc.PID)
+	return 0, unix.EINVAL
+}
+
+// prCapAmbient is prctl(PR_CAP_AMBIENT, op, cap, 0, 0), as Linux: a
+// capability may be raised only when it is permitted and inheritable.
+func prCapAmbient(t *kernel.Task, a args) (uint64, error) {
+	if a[1] == unix.PR_CAP_AMBIENT_CLEAR_ALL {
+		if a[2]|a[3]|a[4] != 0 {
+			return 0, unix.EINVAL
+		}
+		return 0, t.Proc.ChangeCreds(func(c *cred.Creds) (*cred.Creds, error) { return c.ClearAmbient(), nil })
+	}
+	if a[2] > uint64(cred.CapLastCap) || a[3]|a[4] != 0 {
+		return 0, unix.EINVAL
+	}
+	cp := cred.Cap(a[2])
+	switch a[1] {
+	case unix.PR_CAP_AMBIENT_IS_SET:
+		if t.Proc.Creds().Ambient.Has(cp) {
+			return 1, nil
+		}
+		return 0, nil
+	case unix.PR_CAP_AMBIENT_RAISE, unix.PR_CAP_AMBIENT_LOWER:
+		raise := a[1] == unix.PR_CAP_AMBIENT_RAISE
+		return 0, t.Proc.ChangeCreds(func(c *cred.Creds) (*cred.Creds, error) { return c.SetAmbient(cp, raise) })
+	}
 	return 0, unix.EINVAL
 }

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/cred"
 )
 
 // rusageSize is sizeof(struct rusage) on x86-64: two timevals and 14 longs.
@@ -91,7 +92,7 @@ func capHeader(t *kernel.Task, addr uint64) (int, int32, error) {
 
 // sysCapget reports a sandbox thread's capabilities from its process's
 // credentials (none for an ordinary guest user; a "root" guest's are the
-// kernel's own checks, never the host's). Inheritable is always empty.
+// kernel's own checks, never the host's).
 func sysCapget(t *kernel.Task, a args) (uint64, error) {
 	n, pid, err := capHeader(t, a[0])
 	if a[1] == 0 && (err == nil || err == unix.EINVAL) {
@@ -116,13 +117,14 @@ func sysCapget(t *kernel.Task, a args) (uint64, error) {
 		// word i holds capabilities 32*i to 32*i+31.
 		binary.LittleEndian.PutUint32(out[12*i:], uint32(uint64(c.Effective)>>(32*i)))
 		binary.LittleEndian.PutUint32(out[12*i+4:], uint32(uint64(c.Permitted)>>(32*i)))
+		binary.LittleEndian.PutUint32(out[12*i+8:], uint32(uint64(c.Inheritable)>>(32*i)))
 	}
 	return 0, t.CopyOut(a[1], out)
 }
 
-// sysCapset lets a thread set its own capabilities to what it has, which
-// is nothing: any capability asked for is EPERM, as raising one is for an
-// unprivileged process.
+// sysCapset changes the calling thread's process's capability sets within
+// what it holds (kernel/cred's Capset: dropping is allowed, raising is
+// EPERM). Only the caller's own sets: another pid is EPERM, as Linux.
 func sysCapset(t *kernel.Task, a args) (uint64, error) {
 	n, pid, err := capHeader(t, a[0])
 	if err != nil {
@@ -135,10 +137,15 @@ func sysCapset(t *kernel.Task, a args) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, c := range b {
-		if c != 0 {
-			return 0, unix.EPERM
-		}
+	var eff, perm, inh cred.CapSet
+	for i := 0; i < n; i++ {
+		// Word i holds capabilities 32*i to 32*i+31 (version 1: the low
+		// word only, the others cleared as Linux does).
+		eff |= cred.CapSet(binary.LittleEndian.Uint32(b[12*i:])) << (32 * i)
+		perm |= cred.CapSet(binary.LittleEndian.Uint32(b[12*i+4:])) << (32 * i)
+		inh |= cred.CapSet(binary.LittleEndian.Uint32(b[12*i+8:])) << (32 * i)
 	}
-	return 0, nil
+	return 0, t.Proc.ChangeCreds(func(c *cred.Creds) (*cred.Creds, error) {
+		return c.Capset(eff&cred.AllCaps, perm&cred.AllCaps, inh&cred.AllCaps)
+	})
 }

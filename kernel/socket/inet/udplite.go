@@ -20,7 +20,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
-	"net/netip"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -72,7 +71,7 @@ func (f *Family) liteStack() (*netstack.Stack, error) {
 	if f.stack != nil && f.stack.HasUplink() {
 		// The guest's own eth0 addresses are local too (bind, and
 		// traffic between them, as on Linux's local routing table).
-		for _, a := range []netip.Prefix{netstack.GuestAddr4, netstack.GuestAddr6} {
+		for _, a := range f.stack.UplinkAddrs() {
 			proto := ipv4.ProtocolNumber
 			if a.Addr().Is6() {
 				proto = ipv6.ProtocolNumber

@@ -1,0 +1,401 @@
+package spec
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/kernel/cred"
+	"github.com/litebox-go/litebox/sandbox"
+)
+
+// runcSpec returns the default config.json `runc spec` writes (with
+// --rootless when rootless): made by runc when it is installed (and then
+// checked against testdata's copy, so that a runc whose defaults changed
+// is noticed), else testdata's copy.
+func runcSpec(t *testing.T, rootless bool) []byte {
+	t.Helper()
+	name := "runc-spec.json"
+	args := []string{"spec"}
+	if rootless {
+		name = "runc-spec-rootless.json"
+		args = append(args, "--rootless")
+	}
+	stored, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Logf("runc not installed: using testdata/%s", name)
+		return stored
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(runc, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("runc %v: %v\n%s", args, err, out)
+	}
+	fresh, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(fresh) != string(stored) {
+		t.Logf("runc's defaults differ from testdata/%s: testing runc's", name)
+	}
+	return fresh
+}
+
+// bundle makes a bundle directory with config.json and an empty rootfs.
+func bundle(t *testing.T, config []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), config, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func translateBundle(t *testing.T, dir string) *Plan {
+	t.Helper()
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	p, err := Translate(s, dir)
+	if err != nil {
+		t.Fatalf("Translate: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func capSet(cs ...cred.Cap) cred.CapSet {
+	var s cred.CapSet
+	for _, c := range cs {
+		s |= 1 << c
+	}
+	return s
+}
+
+// unappliedFields lists the fields of the unapplied settings.
+func unappliedFields(us []sandbox.Unapplied) []string {
+	var out []string
+	for _, u := range us {
+		out = append(out, u.Field)
+	}
+	return out
+}
+
+// TestRuncDefaults translates runc's default specs: everything of them is
+// applied or reported, nothing fails.
+func TestRuncDefaults(t *testing.T) {
+	for _, rootless := range []bool{false, true} {
+		t.Run(map[bool]string{false: "root", true: "rootless"}[rootless], func(t *testing.T) {
+			p := translateBundle(t, bundle(t, runcSpec(t, rootless)))
+			three := capSet(29 /* AUDIT_WRITE */, cred.CapKill, 10 /* NET_BIND_SERVICE */)
+			wantCaps := &sandbox.Caps{Bounding: three, Effective: three, Permitted: three, Ambient: three}
+			got := p.Process
+			if !slices.Equal(got.Args, []string{"sh"}) || got.Cwd != "/" || !got.Terminal || !got.NoNewPrivileges {
+				t.Errorf("process = %+v", got)
+			}
+			if !slices.Equal(got.Env, []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}) {
+				t.Errorf("env = %q", got.Env)
+			}
+			if !reflect.DeepEqual(got.User, sandbox.User{}) {
+				t.Errorf("user = %+v, want 0:0", got.User)
+			}
+			if !reflect.DeepEqual(got.Rlimits, []sandbox.Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 1024, Hard: 1024}}) {
+				t.Errorf("rlimits = %+v", got.Rlimits)
+			}
+			if !reflect.DeepEqual(got.Capabilities, wantCaps) {
+				t.Errorf("caps = %+v, want %+v", got.Capabilities, wantCaps)
+			}
+			cfg := p.Config
+			if cfg.Root == nil || len(cfg.Root.Layers) != 1 || !cfg.Root.ReadOnly {
+				t.Errorf("root = %+v, want one read-only layer", cfg.Root)
+			}
+			if cfg.Hostname != "runc" {
+				t.Errorf("hostname = %q", cfg.Hostname)
+			}
+			if cfg.User == nil || cfg.User.UID != 0 || cfg.User.GID != 0 {
+				t.Errorf("config user = %+v", cfg.User)
+			}
+			// /proc, /dev, /dev/pts, /dev/shm are litebox's; mqueue, /sys
+			// and its cgroup are not mounted, and said so.
+			if len(cfg.Mounts) != 0 {
+				t.Errorf("mounts = %+v, want none", cfg.Mounts)
+			}
+			fields := unappliedFields(cfg.Unapplied)
+			for _, want := range []string{"mounts[1]", "mounts[3]", "mounts[4]", "mounts[5]", "mounts[6]", "linux.maskedPaths", "linux.readonlyPaths"} {
+				if !slices.Contains(fields, want) {
+					t.Errorf("unapplied %q missing: %q", want, fields)
+				}
+			}
+			if rootless && !slices.Contains(fields, "linux.uidMappings") {
+				t.Errorf("rootless: uidMappings not reported: %q", fields)
+			}
+			if p.NetNS != "" {
+				t.Errorf("netns = %q, want none (no path)", p.NetNS)
+			}
+			if cfg.Limits != (sandbox.Limits{NoFile: 1024}) {
+				t.Errorf("limits = %+v, want NoFile 1024 only (its rlimit)", cfg.Limits)
+			}
+		})
+	}
+}
+
+// mutate returns runc's default spec changed by fn, as JSON.
+func mutate(t *testing.T, fn func(s *specs.Spec)) []byte {
+	t.Helper()
+	var s specs.Spec
+	if err := json.Unmarshal(runcSpec(t, false), &s); err != nil {
+		t.Fatal(err)
+	}
+	fn(&s)
+	b, err := json.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestTranslateErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		fn   func(s *specs.Spec)
+		want string
+	}{
+		{"no process", func(s *specs.Spec) { s.Process = nil }, "no process"},
+		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args is empty"},
+		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, `process.cwd "tmp" is not absolute`},
+		{"bad env", func(s *specs.Spec) { s.Process.Env = []string{"NOEQUALS"} }, `process.env[0] "NOEQUALS"`},
+		{"rlimit type", func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_BOGUS" }, `unknown type "RLIMIT_BOGUS"`},
+		{"rlimit twice", func(s *specs.Spec) {
+			s.Process.Rlimits = append(s.Process.Rlimits, s.Process.Rlimits[0])
+		}, "RLIMIT_NOFILE given twice"},
+		{"rlimit soft above hard", func(s *specs.Spec) { s.Process.Rlimits[0].Soft = 2048 }, "soft 2048 above hard 1024"},
+		{"uid -1", func(s *specs.Spec) { s.Process.User.UID = cred.NoID }, "is not an id"},
+		{"umask", func(s *specs.Spec) { s.Process.User.Umask = ptr(uint32(0o1000)) }, "umask"},
+		{"username", func(s *specs.Spec) { s.Process.User.Username = "x" }, "Windows-only"},
+		{"version 2", func(s *specs.Spec) { s.Version = "2.0.0" }, "only 1.x"},
+		{"no root", func(s *specs.Spec) { s.Root = nil }, "no root.path"},
+		{"root missing", func(s *specs.Spec) { s.Root.Path = "nothere" }, "root.path"},
+		{"root a file", func(s *specs.Spec) { s.Root.Path = "config.json" }, "is not a directory"},
+		{"relative destination", func(s *specs.Spec) { s.Mounts[0].Destination = "proc" }, `destination "proc" is not absolute`},
+		{"mount on /", func(s *specs.Spec) { s.Mounts[0].Destination = "/" }, "a mount on /"},
+		{"bind without source", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Options: []string{"bind"}})
+		}, "without a source"},
+		{"bind source missing", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/nonexistent/x", Options: []string{"bind"}})
+		}, "bind source"},
+		{"tmpfs size %", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/run", Type: "tmpfs", Options: []string{"size=50%"}})
+		}, "share of RAM"},
+		{"tmpfs bad mode", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/run", Type: "tmpfs", Options: []string{"mode=999"}})
+		}, "not an octal mode"},
+		{"mount without type", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Source: "/tmp"})
+		}, "no type and no bind option"},
+		{"hostname", func(s *specs.Spec) { s.Hostname = strings.Repeat("h", 65) }, "at most 64 bytes"},
+		{"net annotation", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationNet: "host"} }, "want none or egress"},
+		{"allow without egress", func(s *specs.Spec) {
+			s.Annotations = map[string]string{AnnotationAllow: "example.com:443"}
+		}, "needs dev.litebox.net=egress"},
+		{"audit relative", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationAudit: "audit.log"} }, "absolute path"},
+		{"windows", func(s *specs.Spec) { s.Windows = &specs.Windows{} }, "only a Linux container"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := bundle(t, mutate(t, tt.fn))
+			s, err := Load(dir)
+			if err == nil {
+				var p *Plan
+				p, err = Translate(s, dir)
+				if err == nil {
+					p.Close()
+				}
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		content []byte
+		want    string
+		invalid bool
+	}{
+		{"syntax", []byte("{\n  \"ociVersion\": \"1.0.2\",\n  oops\n}"), "config.json: invalid OCI spec: line 3, column 3", true},
+		{"type", []byte(`{"ociVersion": "1.0.2", "process": {"args": "sh"}}`), "line 1, column 48: cannot unmarshal string", true},
+		{"no version", []byte(`{}`), "no ociVersion", true},
+		{"too large", append([]byte(`{"ociVersion":"1.0.2","hostname":"`), make([]byte, MaxConfigSize)...), "larger than", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(bundle(t, tt.content))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if errors.Is(err, ErrInvalid) != tt.invalid {
+				t.Errorf("errors.Is(ErrInvalid) = %v", !tt.invalid)
+			}
+		})
+	}
+	_, err := Load(t.TempDir())
+	if err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing config.json: %v", err)
+	}
+}
+
+func TestMounts(t *testing.T) {
+	host := t.TempDir()
+	hostFile := filepath.Join(host, "f")
+	if err := os.WriteFile(hostFile, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		mount     specs.Mount
+		want      []sandbox.Mount
+		unapplied string // a field expected among the unapplied ones
+	}{
+		{"bind rw", specs.Mount{Destination: "/data", Type: "bind", Source: host, Options: []string{"rbind", "rw"}},
+			[]sandbox.Mount{{HostPath: host, GuestPath: "/data", Writable: true}}, ""},
+		{"bind ro, type none", specs.Mount{Destination: "/data/", Type: "none", Source: host, Options: []string{"bind", "ro", "nosuid", "nodev"}},
+			[]sandbox.Mount{{HostPath: host, GuestPath: "/data"}}, ""},
+		{"bind relative source", specs.Mount{Destination: "/r", Source: "rootfs", Options: []string{"bind"}},
+			[]sandbox.Mount{{HostPath: "BUNDLE/rootfs", GuestPath: "/r", Writable: true}}, ""},
+		{"bind noexec reported", specs.Mount{Destination: "/data", Source: host, Options: []string{"bind", "noexec"}},
+			[]sandbox.Mount{{HostPath: host, GuestPath: "/data", Writable: true}}, "mounts[7].options"},
+		{"tmpfs", specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "size=64m", "mode=755"}},
+			[]sandbox.Mount{{GuestPath: "/run", Tmpfs: &sandbox.Tmpfs{Size: 64 << 20, Mode: 0o755}}}, ""},
+		{"tmpfs ro unsized", specs.Mount{Destination: "/empty", Type: "tmpfs", Options: []string{"ro"}},
+			[]sandbox.Mount{{GuestPath: "/empty", Tmpfs: &sandbox.Tmpfs{ReadOnly: true}}}, ""},
+		{"tmpfs unknown option", specs.Mount{Destination: "/run", Type: "tmpfs", Options: []string{"huge=always"}},
+			[]sandbox.Mount{{GuestPath: "/run", Tmpfs: &sandbox.Tmpfs{}}}, "mounts[7].options"},
+		{"host device", specs.Mount{Destination: "/dev/null", Type: "bind", Source: "/dev/null", Options: []string{"bind"}}, nil, "mounts[7]"},
+		{"host proc", specs.Mount{Destination: "/hostproc", Type: "bind", Source: "/proc", Options: []string{"rbind"}}, nil, "mounts[7]"},
+		{"host sys", specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "ro"}}, nil, "mounts[7]"},
+		{"bind over our /proc", specs.Mount{Destination: "/proc", Source: host, Options: []string{"bind"}}, nil, "mounts[7]"},
+		{"proc elsewhere", specs.Mount{Destination: "/p", Type: "proc", Source: "proc"}, nil, "mounts[7]"},
+		{"unknown type", specs.Mount{Destination: "/n", Type: "nfs", Source: "srv:/x"}, nil, "mounts[7]"},
+		{"tmpfs at /tmp is ours", specs.Mount{Destination: "/tmp", Type: "tmpfs", Options: []string{"mode=1777"}}, nil, "mounts[7]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := bundle(t, mutate(t, func(s *specs.Spec) { s.Mounts = append(s.Mounts, tt.mount) }))
+			p := translateBundle(t, dir)
+			want := tt.want
+			for i := range want {
+				want[i].HostPath = strings.Replace(want[i].HostPath, "BUNDLE", dir, 1)
+			}
+			if !reflect.DeepEqual(p.Config.Mounts, want) {
+				t.Errorf("mounts = %+v, want %+v", p.Config.Mounts, want)
+			}
+			fields := unappliedFields(p.Config.Unapplied)
+			if tt.unapplied != "" && !slices.Contains(fields, tt.unapplied) {
+				t.Errorf("unapplied = %q, want %q among them", fields, tt.unapplied)
+			}
+			if tt.unapplied == "" && slices.ContainsFunc(fields, func(f string) bool { return strings.HasPrefix(f, "mounts[7]") }) {
+				t.Errorf("unexpected unapplied %q", fields)
+			}
+		})
+	}
+}
+
+func TestResourcesAndAnnotations(t *testing.T) {
+	audit := filepath.Join(t.TempDir(), "audit.log")
+	dir := bundle(t, mutate(t, func(s *specs.Spec) {
+		s.Linux.Resources = &specs.LinuxResources{
+			Memory: &specs.LinuxMemory{Limit: ptr(int64(256 << 20)), Swap: ptr(int64(512 << 20))},
+			Pids:   &specs.LinuxPids{Limit: 64},
+		}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/run/netns/x"})
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
+		s.Process.ApparmorProfile = "containers-default"
+		s.Process.User = specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{10, 20}}
+		s.Annotations = map[string]string{
+			AnnotationPlatform: "ptrace", AnnotationNet: "egress", AnnotationAllow: "example.com:443, 10.0.0.0/8",
+			AnnotationAudit: audit, "org.example": "kept",
+		}
+	}))
+	p := translateBundle(t, dir)
+	cfg := p.Config
+	if cfg.Limits.Memory != 256<<20 || cfg.Limits.Tasks != 64 {
+		t.Errorf("limits = %+v", cfg.Limits)
+	}
+	if p.NetNS != "/run/netns/x" {
+		t.Errorf("netns = %q", p.NetNS)
+	}
+	if cfg.Platform != "ptrace" || !cfg.Network.Egress || len(cfg.Network.Allow) != 2 {
+		t.Errorf("platform %q network %+v", cfg.Platform, cfg.Network)
+	}
+	if cfg.Audit == nil {
+		t.Error("no audit writer")
+	}
+	if _, err := os.Stat(audit); err != nil {
+		t.Errorf("audit file: %v", err)
+	}
+	want := sandbox.User{UID: 1000, GID: 100, Groups: []uint32{10, 20}}
+	if !reflect.DeepEqual(p.Process.User, want) || !reflect.DeepEqual(*cfg.User, want) {
+		t.Errorf("user = %+v / %+v, want %+v", p.Process.User, cfg.User, want)
+	}
+	fields := unappliedFields(cfg.Unapplied)
+	for _, f := range []string{"linux.seccomp", "process.apparmorProfile", "linux.resources.memory.swap"} {
+		if !slices.Contains(fields, f) {
+			t.Errorf("unapplied %q missing: %q", f, fields)
+		}
+	}
+}
+
+func TestCapNames(t *testing.T) {
+	if len(capNames) != int(cred.CapLastCap)+1 {
+		t.Fatalf("%d names for %d capabilities", len(capNames), cred.CapLastCap+1)
+	}
+	for _, tt := range []struct {
+		name string
+		cap  cred.Cap
+		ok   bool
+	}{
+		{"CAP_CHOWN", cred.CapChown, true}, {"cap_sys_admin", cred.CapSysAdmin, true}, {"kill", cred.CapKill, true},
+		{"CAP_CHECKPOINT_RESTORE", cred.CapLastCap, true}, {"CAP_MAC_OVERRIDE", cred.CapMacOverride, true},
+		{"CAP_BOGUS", 0, false}, {"", 0, false},
+	} {
+		c, ok := CapByName(tt.name)
+		if c != tt.cap || ok != tt.ok {
+			t.Errorf("CapByName(%q) = %d, %v; want %d, %v", tt.name, c, ok, tt.cap, tt.ok)
+		}
+	}
+	p, err := TranslateProcess(&specs.Process{Args: []string{"x"}, Capabilities: &specs.LinuxCapabilities{
+		Effective: []string{"CAP_KILL", "CAP_NOPE"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Capabilities.Effective != capSet(cred.CapKill) || !slices.Contains(unappliedFields(p.Unapplied), "process.capabilities") {
+		t.Errorf("caps %+v unapplied %+v", p.Capabilities, p.Unapplied)
+	}
+}

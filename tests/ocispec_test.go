@@ -1,0 +1,370 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/oci/spec"
+	"github.com/litebox-go/litebox/sandbox"
+	"github.com/litebox-go/litebox/tests/harness"
+)
+
+// ociBundle makes a bundle: rootfs with the given host files copied in
+// (name in the rootfs -> host path; mode 0755) and config.json from s.
+func ociBundle(t *testing.T, s *specs.Spec, files map[string]string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "litebox-oci-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	// Readable by the unprivileged users of the native runs.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, host := range files {
+		b, err := os.ReadFile(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "rootfs", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.MarshalIndent(s, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// runcDefault is `runc spec`'s config.json (oci/spec's testdata copy).
+func runcDefault(t *testing.T) *specs.Spec {
+	t.Helper()
+	root, err := harness.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "oci", "spec", "testdata", "runc-spec.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Process.Terminal = false
+	return &s
+}
+
+// runBundle loads and translates a bundle, runs its process in a sandbox
+// of its own (on LITEBOX_PLATFORM's platform) and returns stdout, stderr
+// and the exit status.
+func runBundle(t *testing.T, dir string) (stdout, stderr string, code int) {
+	t.Helper()
+	return runBundleExec(t, dir, nil)
+}
+
+// runBundleExec is runBundle, but with exec set it runs the bundle's
+// process and then exec (translated as an exec's process.json is) in the
+// same sandbox, as `runtime exec` does, and returns exec's results.
+func runBundleExec(t *testing.T, dir string, exec *specs.Process) (stdout, stderr string, code int) {
+	t.Helper()
+	s, err := spec.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := spec.Translate(s, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.Close()
+	if p := os.Getenv(harness.PlatformEnv); p != "" && plan.Config.Platform == "" {
+		plan.Config.Platform = p
+	}
+	sb, err := sandbox.New(plan.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	cmd := plan.Process.Command(sb)
+	if exec != nil {
+		var first bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &first, &first
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("the bundle's process: %v\n%s", err, first.String())
+		}
+		p, err := spec.TranslateProcess(exec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd = p.Command(sb)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var ee *sandbox.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatalf("running the bundle's process: %v", err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// ociRlimits are all sixteen limits, set the same way natively (prlimit)
+// and in the spec, so that nothing of the host's defaults shows.
+var ociRlimits = []struct {
+	name, prlimit string
+	soft, hard    uint64
+}{
+	{"RLIMIT_CPU", "cpu", inf, inf}, {"RLIMIT_FSIZE", "fsize", 4096, 1 << 20},
+	{"RLIMIT_DATA", "data", inf, inf}, {"RLIMIT_STACK", "stack", 8 << 20, inf},
+	{"RLIMIT_CORE", "core", 0, 0}, {"RLIMIT_RSS", "rss", inf, inf},
+	{"RLIMIT_NPROC", "nproc", 50000, 50000}, {"RLIMIT_NOFILE", "nofile", 64, 2048},
+	{"RLIMIT_MEMLOCK", "memlock", 65536, 65536}, {"RLIMIT_AS", "as", inf, inf},
+	{"RLIMIT_LOCKS", "locks", inf, inf}, {"RLIMIT_SIGPENDING", "sigpending", 1000, 1000},
+	{"RLIMIT_MSGQUEUE", "msgqueue", 819200, 819200}, {"RLIMIT_NICE", "nice", 0, 0},
+	{"RLIMIT_RTPRIO", "rtprio", 0, 0}, {"RLIMIT_RTTIME", "rttime", inf, inf},
+}
+
+const inf = ^uint64(0)
+
+func prlimitValue(v uint64) string {
+	if v == inf {
+		return "unlimited"
+	}
+	return strconv.FormatUint(v, 10)
+}
+
+// TestOCIProcessSettings runs testdata/ocispec.c from a bundle whose
+// config.json sets every rlimit, the capability sets, the user, groups and
+// umask, translated by oci/spec, and natively under prlimit and setpriv
+// with the same settings (as root: raising hard limits and setting
+// capabilities need it natively): every limit, capability set, id, and
+// the limits at work must match.
+func TestOCIProcessSettings(t *testing.T) {
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "the native runs set rlimits and capabilities with prlimit and setpriv, which needs root")
+	}
+	for _, tool := range []string{"prlimit", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			skipOrFail(t, "%s (util-linux) is needed for the native runs: %v", tool, err)
+		}
+	}
+	needBusybox(t)
+	prog := program(t, "ocispec", staticVariant)
+	for _, tc := range []struct {
+		name    string
+		user    specs.User
+		caps    *specs.LinuxCapabilities
+		setpriv []string
+		exec    bool // run as an exec's process in a sandbox whose own process is runc's default root
+	}{
+		// runc's default: root with three capabilities (the ambient ones
+		// cannot be raised without inheritable ones, in runc as here).
+		{"runc-default-root", specs.User{UID: 0, GID: 0, Umask: ptrU32(0o027)}, nil,
+			[]string{"--clear-groups", "--bounding-set=-all,+audit_write,+kill,+net_bind_service", "--inh-caps=-all"}, false},
+		{"user-with-ambient", specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}, Umask: ptrU32(0o022)},
+			&specs.LinuxCapabilities{
+				Bounding:    []string{"CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN"},
+				Effective:   []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"},
+				Permitted:   []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"},
+				Inheritable: []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"},
+				Ambient:     []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"},
+			},
+			[]string{"--reuid=1000", "--regid=1000", "--groups=10,20", "--inh-caps=-all,+kill,+net_bind_service",
+				"--ambient-caps=+kill,+net_bind_service", "--bounding-set=-all,+kill,+net_bind_service,+chown"}, false},
+		{"exec-as-user", specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}, Umask: ptrU32(0o077)},
+			&specs.LinuxCapabilities{
+				Bounding:  []string{"CAP_KILL", "CAP_CHOWN"},
+				Effective: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"},
+				Inheritable: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"},
+			},
+			[]string{"--reuid=1000", "--regid=1000", "--groups=10,20", "--inh-caps=-all,+kill",
+				"--ambient-caps=+kill", "--bounding-set=-all,+kill,+chown"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := runcDefault(t)
+			s.Process.Args = []string{"/ocispec"}
+			s.Process.User = tc.user
+			if tc.caps != nil {
+				s.Process.Capabilities = tc.caps
+			}
+			s.Process.Rlimits = nil
+			prl := []string{"prlimit"}
+			for _, r := range ociRlimits {
+				// Natively, raising a hard limit needs CAP_SYS_RESOURCE,
+				// which a test in a container may lack: stay within the
+				// host's.
+				r.soft, r.hard = withinHost(t, r.name, r.soft, r.hard)
+				s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: r.name, Soft: r.soft, Hard: r.hard})
+				prl = append(prl, "--"+r.prlimit+"="+prlimitValue(r.soft)+":"+prlimitValue(r.hard))
+			}
+			dir := ociBundle(t, s, map[string]string{"ocispec": prog})
+			var got, stderr string
+			var code int
+			if tc.exec {
+				// The bundle's own process is runc's default (root, three
+				// capabilities, NOFILE 1024), the exec's is tc's.
+				execProc := *s.Process
+				d := runcDefault(t)
+				d.Process.Args = []string{"/ocispec"}
+				dir = ociBundle(t, d, map[string]string{"ocispec": prog})
+				got, stderr, code = runBundleExec(t, dir, &execProc)
+			} else {
+				got, stderr, code = runBundle(t, dir)
+			}
+			if code != 0 {
+				t.Fatalf("guest exit %d\nstdout:\n%s\nstderr:\n%s", code, got, stderr)
+			}
+			// Natively: sh sets the umask, prlimit the limits (as root),
+			// setpriv the ids and capability sets, with no_new_privs as
+			// the guest always has it.
+			native := append(prl, "--", "setpriv", "--nnp")
+			native = append(native, tc.setpriv...)
+			native = append(native, filepath.Join(dir, "rootfs", "ocispec"))
+			argv := []string{busyboxPath, "sh", "-c", "umask " + octal(*tc.user.Umask) + " && exec \"$@\"", "sh"}
+			want := runNative(t, "", nil, nil, append(argv, native...)...)
+			if want.ExitCode != 0 {
+				t.Fatalf("native run failed: %s", want)
+			}
+			if got != string(want.Stdout) {
+				t.Errorf("guest differs from native\nnative:\n%s\nguest:\n%s", want.Stdout, got)
+			}
+		})
+	}
+}
+
+// withinHost lowers soft and hard to the test process's hard limit.
+func withinHost(t *testing.T, name string, soft, hard uint64) (uint64, uint64) {
+	t.Helper()
+	var lim unix.Rlimit
+	res := map[string]int{"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
+		"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
+		"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+		"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+		"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+		"RLIMIT_RTTIME": unix.RLIMIT_RTTIME}[name]
+	if err := unix.Getrlimit(res, &lim); err != nil {
+		t.Fatal(err)
+	}
+	return min(soft, lim.Max), min(hard, lim.Max)
+}
+
+func ptrU32(v uint32) *uint32 { return &v }
+
+func octal(v uint32) string { return "0" + strconv.FormatUint(uint64(v), 8) }
+
+// TestOCIBundleView runs busybox's sh from a bundle shaped like the ones
+// engines make: runc's default mounts, a hostname, a sized tmpfs, a
+// read-only and a writable bind of host directories, file binds over
+// /etc/hosts and a new /run/.containerenv, a read-only root. What the
+// guest sees must be what the spec says (the expected output is the
+// spec's values: natively this needs namespaces and mounts the test does
+// not make), and the audit log names what was not applied.
+func TestOCIBundleView(t *testing.T) {
+	needBusybox(t)
+	host := t.TempDir()
+	roDir, rwDir := filepath.Join(host, "ro"), filepath.Join(host, "rw")
+	for _, d := range []string{roDir, rwDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(roDir, "data"), []byte("read only data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hosts := filepath.Join(host, "hosts")
+	if err := os.WriteFile(hosts, []byte("10.88.0.7 web\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := filepath.Join(host, "containerenv")
+	if err := os.WriteFile(env, []byte("engine=\"test\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	audit := filepath.Join(host, "audit.log")
+	s := runcDefault(t)
+	s.Hostname = "web-1"
+	s.Root.Readonly = true
+	s.Annotations = map[string]string{spec.AnnotationAudit: audit}
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "size=64k", "mode=0700"}},
+		specs.Mount{Destination: "/ro", Type: "bind", Source: roDir, Options: []string{"rbind", "ro"}},
+		specs.Mount{Destination: "/rw", Type: "bind", Source: rwDir, Options: []string{"rbind", "rw"}},
+		specs.Mount{Destination: "/etc/hosts", Type: "bind", Source: hosts, Options: []string{"rbind", "ro"}},
+		specs.Mount{Destination: "/run/.containerenv", Type: "bind", Source: env, Options: []string{"rbind", "ro"}},
+	)
+	script := strings.Join([]string{
+		"hostname", "cat /etc/hosts", "cat /run/.containerenv", "cat /ro/data",
+		"stat -c '%a %s' /scratch",
+		"echo x > /ro/new 2>/dev/null || echo ro refused",
+		"echo written > /rw/new && echo rw ok",
+		"echo y > /rootfile 2>/dev/null || echo root refused",
+		"dd if=/dev/zero of=/scratch/big bs=1k count=128 2>/dev/null; echo dd status $?",
+		"ls /dev/mqueue 2>/dev/null || echo no mqueue",
+		"ls -d /sys/fs/cgroup 2>/dev/null || echo no cgroup",
+		"exit 7",
+	}, "\n")
+	s.Process.Args = []string{"/bin/sh", "-c", script}
+	s.Process.Env = []string{"PATH=/bin"}
+	files := map[string]string{"bin/busybox": busyboxPath}
+	dir := ociBundle(t, s, files)
+	for _, name := range []string{"sh", "hostname", "cat", "stat", "ls", "dd"} {
+		if err := os.Symlink("busybox", filepath.Join(dir, "rootfs", "bin", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"etc", "run", "dev", "proc", "sys"} {
+		if err := os.MkdirAll(filepath.Join(dir, "rootfs", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, stderr, code := runBundle(t, dir)
+	want := "web-1\n10.88.0.7 web\nengine=\"test\"\nread only data\n700 " + "SIZE" + "\nro refused\nrw ok\nroot refused\ndd status 1\nno mqueue\nno cgroup\n"
+	// The size of an empty directory is the file system's: take the
+	// guest's from its line, checking the rest exactly.
+	lines := strings.Split(got, "\n")
+	if len(lines) > 4 {
+		if mode, size, ok := strings.Cut(lines[4], " "); ok && mode == "700" {
+			want = strings.Replace(want, "SIZE", size, 1)
+		}
+	}
+	if code != 7 || got != want {
+		t.Errorf("exit %d, output:\n%s\nwant exit 7, output:\n%s\nstderr:\n%s", code, got, want, stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(rwDir, "new")); string(b) != "written\n" {
+		t.Errorf("rw bind: host file %q", b)
+	}
+	log, err := os.ReadFile(audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"field":"mounts[4]"`, `mqueue /dev/mqueue`, `"field":"mounts[6]"`, `"field":"linux.maskedPaths"`} {
+		if !bytes.Contains(log, []byte(want)) {
+			t.Errorf("audit log lacks %s:\n%s", want, log)
+		}
+	}
+}
