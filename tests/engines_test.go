@@ -1,0 +1,331 @@
+package tests
+
+// Container engines running containers in LiteBox through litebox-runtime
+// (issue 14): Podman, containerd 1.6 (ctr) and Docker, each started by the
+// test with stores of its own, the image made by the test (`podman import`
+// of a busybox-static root tar). Every case runs the same engine command
+// with a peer runtime that works on this machine (crun/runc under
+// containerd; under Podman crun/runc when they can, else runsc) and
+// compares output and exit status. `make test` runs TestPodmanRun and
+// TestContainerdRun; `make engines` the long set (LITEBOX_ENGINES=long).
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/litebox-go/litebox/tests/harness"
+)
+
+// platformAnnotation selects litebox's platform for the container
+// (LITEBOX_PLATFORM as the other tests).
+func platformAnnotation() []string {
+	if p := os.Getenv("LITEBOX_PLATFORM"); p != "" {
+		return []string{"--annotation", "dev.litebox.platform=" + p}
+	}
+	return nil
+}
+
+type engineCase struct {
+	name  string
+	stdin []byte
+	flags []string // podman run flags before the image
+	cmd   []string
+}
+
+func podmanCases(vol string) []engineCase {
+	return []engineCase{
+		{name: "echo", cmd: []string{"echo", "hi"}},
+		{name: "exit-code", cmd: []string{"sh", "-c", "echo out; exit 7"}},
+		{name: "stdin", stdin: []byte("line one\nline two\n"), flags: []string{"-i"}, cmd: []string{"sh", "-c", "cat; echo done"}},
+		{name: "env-workdir", flags: []string{"-e", "FOO=bar baz", "-w", "/tmp"}, cmd: []string{"sh", "-c", `echo "$FOO"; pwd`}},
+		{name: "user", flags: []string{"--user", "65534:65534"}, cmd: []string{"id"}},
+		{name: "bind-ro", flags: []string{"-v", vol + ":/data:ro"}, cmd: []string{"sh", "-c", "cat /data/f; echo x > /data/g; echo write=$?"}},
+		{name: "bind-rw", flags: []string{"-v", vol + ":/data"}, cmd: []string{"sh", "-c", "cat /data/f; ls /data"}},
+	}
+}
+
+// TestPodmanRun: `podman --runtime litebox-runtime run --rm IMAGE ...`
+// against the same under the peer runtime.
+func TestPodmanRun(t *testing.T) {
+	rt := liteboxRuntime(t)
+	p := newPodman(t)
+	peer := p.peerRuntime(t)
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "f"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := podmanCases(vol)
+	if !enginesLong {
+		cases = cases[:3]
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(append(append([]string{"run", "--rm"}, platformAnnotation()...), c.flags...), append([]string{testImage}, c.cmd...)...)
+			got := p.run(t, rt, c.stdin, args...)
+			if peer == "" {
+				t.Fatalf("no peer runtime runs here to compare with; litebox: exit %d %q %s", got.ExitCode, got.Stdout, got.Stderr)
+			}
+			want := p.run(t, peer, c.stdin, append([]string{"run", "--rm"}, append(c.flags, append([]string{testImage}, c.cmd...)...)...)...)
+			if string(got.Stdout) != string(want.Stdout) || got.ExitCode != want.ExitCode {
+				t.Errorf("litebox-runtime: exit %d, stdout %q (stderr %q)\n%s: exit %d, stdout %q", got.ExitCode, got.Stdout, got.Stderr, peer, want.ExitCode, want.Stdout)
+			}
+			// A write through a bind must reach the host directory.
+			os.Remove(filepath.Join(vol, "g"))
+		})
+	}
+}
+
+// TestPodmanTTY: -t gives the container a terminal through the console
+// socket; script(1) gives podman a terminal of its own.
+func TestPodmanTTY(t *testing.T) {
+	needEnginesLong(t)
+	rt := liteboxRuntime(t)
+	needTool(t, "script")
+	p := newPodman(t)
+	cmdline := strings.Join(p.argv(append(append(runtimeArgs(rt), "run", "--rm", "-t"), append(platformAnnotation(), testImage, "sh", "-c", "tty; stty size; echo tty-ok")...)...), " ")
+	res := engineRun(t, nil, 0, "script", "-qec", cmdline, "/dev/null")
+	out := strings.ReplaceAll(string(res.Stdout), "\r", "")
+	if res.ExitCode != 0 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "tty-ok") {
+		t.Fatalf("podman run -t: exit %d, output %q", res.ExitCode, out)
+	}
+}
+
+// TestPodmanLifecycle: a detached container seen by podman ps, exec into
+// it (status and stdin), stop (SIGTERM handled; SIGTERM ignored so SIGKILL
+// after -t) and kill with a signal.
+func TestPodmanLifecycle(t *testing.T) {
+	needEnginesLong(t)
+	rt := liteboxRuntime(t)
+	p := newPodman(t)
+	detached := func(name string, cmd ...string) {
+		t.Helper()
+		args := append(append([]string{"run", "-d", "--name", name}, platformAnnotation()...), append([]string{testImage}, cmd...)...)
+		if res := p.run(t, rt, nil, args...); res.ExitCode != 0 {
+			t.Fatalf("podman run -d %s: exit %d: %s", name, res.ExitCode, res.Stderr)
+		}
+	}
+	state := func(name string) string {
+		t.Helper()
+		res := engineRun(t, nil, 0, p.argv("inspect", name, "--format", "{{.State.Status}} {{.State.ExitCode}}")...)
+		return strings.TrimSpace(string(res.Stdout))
+	}
+	waitState := func(name, prefix string) string {
+		t.Helper()
+		var s string
+		for i := 0; i < 100; i++ {
+			if s = state(name); strings.HasPrefix(s, prefix) {
+				return s
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return s
+	}
+
+	detached("c1", "sleep", "1000")
+	if s := waitState("c1", "running"); !strings.HasPrefix(s, "running") {
+		t.Fatalf("c1: %s, want running", s)
+	}
+	ps := engineRun(t, nil, 0, p.argv("ps", "--format", "{{.Names}} {{.Status}}")...)
+	if !strings.Contains(string(ps.Stdout), "c1 Up") {
+		t.Errorf("podman ps: %q, want c1 Up", ps.Stdout)
+	}
+	ex := engineRun(t, nil, 0, p.argv("exec", "c1", "sh", "-c", "echo in-exec; exit 3")...)
+	if string(ex.Stdout) != "in-exec\n" || ex.ExitCode != 3 {
+		t.Errorf("podman exec: exit %d stdout %q stderr %q, want 3 \"in-exec\\n\"", ex.ExitCode, ex.Stdout, ex.Stderr)
+	}
+	if s := state("c1"); !strings.HasPrefix(s, "running") {
+		t.Fatalf("c1 after exec: %s, want still running", s)
+	}
+	ex = engineRun(t, []byte("to exec\n"), 0, p.argv("exec", "-i", "c1", "cat")...)
+	if string(ex.Stdout) != "to exec\n" || ex.ExitCode != 0 {
+		t.Errorf("podman exec -i: exit %d stdout %q stderr %q", ex.ExitCode, ex.Stdout, ex.Stderr)
+	}
+	// sleep as the container's first process ignores SIGTERM (a pid 1
+	// without a handler, as in runc): SIGKILL after -t 2.
+	start := time.Now()
+	engineRun(t, nil, 0, p.argv("stop", "-t", "2", "c1")...)
+	if d := time.Since(start); d < 2*time.Second {
+		t.Errorf("podman stop -t 2 of a SIGTERM-ignoring pid 1 took %v, want at least 2 s (SIGKILL after the grace period)", d)
+	}
+	if s := state("c1"); s != "exited 137" {
+		t.Errorf("c1 after stop: %q, want \"exited 137\"", s)
+	}
+
+	detached("c2", "sh", "-c", `trap "echo got-term; exit 42" TERM; while true; do sleep 0.1; done`)
+	waitState("c2", "running")
+	time.Sleep(500 * time.Millisecond) // the trap is set
+	engineRun(t, nil, 0, p.argv("stop", "-t", "10", "c2")...)
+	if s := state("c2"); s != "exited 42" {
+		t.Errorf("c2 after stop: %q, want \"exited 42\" (SIGTERM handled)", s)
+	}
+	if logs := engineRun(t, nil, 0, p.argv("logs", "c2")...); string(logs.Stdout) != "got-term\n" {
+		t.Errorf("c2 logs: %q", logs.Stdout)
+	}
+
+	detached("c3", "sleep", "1000")
+	waitState("c3", "running")
+	engineRun(t, nil, 0, p.argv("kill", "-s", "USR1", "c3")...)
+	if s := waitState("c3", "exited"); s != "exited 138" {
+		t.Errorf("c3 after kill -s USR1: %q, want \"exited 138\"", s)
+	}
+}
+
+// TestPodmanPublish: -p HOST:CONTAINER through the engine's network
+// namespace, which litebox's netstack takes over (busybox httpd in the
+// guest, an HTTP GET from the host).
+func TestPodmanPublish(t *testing.T) {
+	needEnginesLong(t)
+	rt := liteboxRuntime(t)
+	p := newPodman(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	args := append(append([]string{"run", "-d", "--name", "web", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port)}, platformAnnotation()...),
+		testImage, "sh", "-c", "echo served-by-guest > /tmp/index.html; exec httpd -f -p 8080 -h /tmp")
+	if res := p.run(t, rt, nil, args...); res.ExitCode != 0 {
+		t.Fatalf("podman run -p: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	var body string
+	var last error
+	for i := 0; i < 50; i++ {
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/index.html", port))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	if body != "served-by-guest\n" {
+		logs := engineRun(t, nil, 0, p.argv("logs", "web")...)
+		t.Fatalf("GET through -p: body %q, last error %v; container logs %s%s", body, last, logs.Stdout, logs.Stderr)
+	}
+}
+
+// ctrImage saves the podman image as a docker archive and imports it
+// into containerd.
+func ctrImage(t *testing.T, ctr []string, dir string) {
+	t.Helper()
+	p := newPodman(t)
+	arch := filepath.Join(dir, "image.tar")
+	if res := engineRun(t, nil, 0, p.argv("save", "--format", "docker-archive", "-o", arch, testImage)...); res.ExitCode != 0 {
+		t.Fatalf("podman save: %s", res.Stderr)
+	}
+	if res := engineRun(t, nil, 0, append(ctr, "image", "import", arch)...); res.ExitCode != 0 {
+		t.Fatalf("ctr image import: %s", res.Stderr)
+	}
+}
+
+// TestContainerdRun: `ctr run --runc-binary litebox-runtime` (the runc v2
+// shim calling our binary) against the same with runc.
+func TestContainerdRun(t *testing.T) {
+	rt := liteboxRuntime(t)
+	ctrBin := needTool(t, "ctr")
+	needTool(t, "containerd-shim-runc-v2")
+	dir, err := os.MkdirTemp("", "ctd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := startContainerd(t, dir)
+	ctr := []string{ctrBin, "--address", sock, "-n", "litebox-tests"}
+	ctrImage(t, ctr, dir)
+	_, runcErr := exec.LookPath("runc")
+	cases := []engineCase{
+		{name: "echo", cmd: []string{"echo", "hi"}},
+		{name: "exit-code", cmd: []string{"sh", "-c", "echo out; exit 5"}},
+		// ctr run does not close the container's stdin at EOF (with runc
+		// either), so the guest reads one line.
+		{name: "stdin", stdin: []byte("first\nsecond\n"), cmd: []string{"head", "-n", "1"}},
+		{name: "v2-shim-options", flags: []string{"--runtime", "io.containerd.runc.v2"}, cmd: []string{"sh", "-c", "id -u; echo $HOME"}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			run := func(bin string) harness.Result {
+				id := fmt.Sprintf("t%d-runc", i)
+				if bin != "" {
+					id = fmt.Sprintf("t%d-litebox", i)
+				}
+				args := append(append(append([]string{}, ctr...), "run", "--rm"), c.flags...)
+				if bin != "" {
+					args = append(args, "--runc-binary", bin)
+				}
+				if a := platformAnnotation(); a != nil && bin == rt {
+					args = append(args, "--annotation", "dev.litebox.platform="+os.Getenv("LITEBOX_PLATFORM"))
+				}
+				args = append(append(args, testImage, id), c.cmd...)
+				return engineRun(t, c.stdin, 0, args...)
+			}
+			got := run(rt)
+			if runcErr != nil {
+				t.Fatalf("runc is needed to compare: %v", runcErr)
+			}
+			want := run("")
+			if string(got.Stdout) != string(want.Stdout) || got.ExitCode != want.ExitCode {
+				t.Errorf("litebox-runtime: exit %d stdout %q (stderr %q)\nrunc: exit %d stdout %q", got.ExitCode, got.Stdout, got.Stderr, want.ExitCode, want.Stdout)
+			}
+		})
+	}
+}
+
+// TestDockerRun: a dockerd of the test's own (its containerd, data and exec
+// roots, socket; no iptables, no bridge) with --add-runtime
+// litebox=litebox-runtime; `docker run --runtime=litebox`.
+func TestDockerRun(t *testing.T) {
+	needEnginesLong(t)
+	rt := liteboxRuntime(t)
+	dockerd := needTool(t, "dockerd")
+	docker := needTool(t, "docker")
+	dir, err := os.MkdirTemp("", "dk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	csock := startContainerd(t, filepath.Join(dir, "c"))
+	sock := filepath.Join(dir, "d.sock")
+	logPath := filepath.Join(dir, "dockerd.log")
+	startDaemon(t, logPath, dockerd, "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "x"),
+		"--pidfile", filepath.Join(dir, "pid"), "-H", "unix://"+sock, "--containerd", csock,
+		"--iptables=false", "--bridge=none", "--storage-driver", "vfs", "--add-runtime", "litebox="+rt)
+	waitSocket(t, sock, logPath)
+	d := []string{docker, "-H", "unix://" + sock}
+	p := newPodman(t)
+	arch := filepath.Join(dir, "image.tar")
+	engineRun(t, nil, 0, p.argv("save", "--format", "docker-archive", "-o", arch, testImage)...)
+	if res := engineRun(t, nil, 0, append(d, "load", "-i", arch)...); res.ExitCode != 0 {
+		t.Fatalf("docker load: %s", res.Stderr)
+	}
+	for _, c := range []engineCase{
+		{name: "echo", cmd: []string{"echo", "hi"}},
+		{name: "exit-code", cmd: []string{"sh", "-c", "exit 9"}},
+		{name: "stdin-env", stdin: []byte("in\n"), flags: []string{"-i", "-e", "X=y"}, cmd: []string{"sh", "-c", "cat; echo $X"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			run := func(runtime string) harness.Result {
+				args := append(append(append([]string{}, d...), "run", "--rm", "--network", "none", "--runtime", runtime), c.flags...)
+				return engineRun(t, c.stdin, 0, append(append(args, testImage), c.cmd...)...)
+			}
+			got := run("litebox")
+			want := run("runc")
+			if want.ExitCode >= 125 {
+				t.Fatalf("docker's runc does not run here to compare: exit %d: %s; litebox: exit %d %q %s", want.ExitCode, want.Stderr, got.ExitCode, got.Stdout, got.Stderr)
+			}
+			if string(got.Stdout) != string(want.Stdout) || got.ExitCode != want.ExitCode {
+				t.Errorf("litebox: exit %d stdout %q (stderr %q)\nrunc: exit %d stdout %q", got.ExitCode, got.Stdout, got.Stderr, want.ExitCode, want.Stdout)
+			}
+		})
+	}
+}
