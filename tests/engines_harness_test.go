@@ -257,6 +257,9 @@ func tail(b []byte, n int) []byte {
 func startContainerd(t *testing.T, dir string) string {
 	t.Helper()
 	bin := needTool(t, "containerd")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	sock := filepath.Join(dir, "c.sock")
 	cfg := fmt.Sprintf(`version = 2
 root = %q

@@ -295,9 +295,18 @@ func TestDockerRun(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	csock := startContainerd(t, filepath.Join(dir, "c"))
+	// The exec root as short as Docker's default (/var/run/docker): the
+	// runtime's state dir is EXECROOT/runtime-runc/moby/<64 hex id>, and
+	// litebox-runtime's control socket in it must fit a sun_path (108
+	// bytes); a longer exec root fails create with "bind: invalid argument".
+	execRoot, err := os.MkdirTemp("/tmp", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(execRoot) })
 	sock := filepath.Join(dir, "d.sock")
 	logPath := filepath.Join(dir, "dockerd.log")
-	startDaemon(t, logPath, dockerd, "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "x"),
+	startDaemon(t, logPath, dockerd, "--data-root", filepath.Join(dir, "data"), "--exec-root", execRoot,
 		"--pidfile", filepath.Join(dir, "pid"), "-H", "unix://"+sock, "--containerd", csock,
 		"--iptables=false", "--bridge=none", "--storage-driver", "vfs", "--add-runtime", "litebox="+rt)
 	waitSocket(t, sock, logPath)
