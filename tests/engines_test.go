@@ -10,6 +10,7 @@ package tests
 // TestContainerdRun; `make engines` the long set (LITEBOX_ENGINES=long).
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -337,4 +338,132 @@ func TestDockerRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRuncStateKill: runc's own behaviours for state and kill, runc and
+// litebox-runtime driven alike on one bundle (`runc spec` + the busybox
+// root): the state JSON's fields and status through the lifecycle, a
+// signal to a stopped container refused with runc's message and status.
+func TestRuncStateKill(t *testing.T) {
+	rt := liteboxRuntime(t)
+	runc := needTool(t, "runc")
+	bundle := t.TempDir()
+	tarball := busyboxRootfsTar(t, t.TempDir())
+	if err := os.Mkdir(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if res := engineRun(t, nil, 0, "tar", "-C", filepath.Join(bundle, "rootfs"), "-xf", tarball); res.ExitCode != 0 {
+		t.Fatalf("tar: %s", res.Stderr)
+	}
+	spec := harness.Run(harness.Cmd{Argv: []string{runc, "spec", "--bundle", bundle}})
+	if spec.ExitCode != 0 {
+		t.Fatalf("runc spec: %s", spec.Stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	proc := cfg["process"].(map[string]any)
+	proc["terminal"] = false
+	proc["args"] = []string{"sleep", "1000"}
+	if p := os.Getenv("LITEBOX_PLATFORM"); p != "" {
+		cfg["annotations"] = map[string]string{"dev.litebox.platform": p}
+	}
+	raw, _ = json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	type step struct {
+		code   int
+		stderr string
+		state  map[string]any
+	}
+	drive := func(bin string) []step {
+		root := t.TempDir()
+		id := "st-" + filepath.Base(bin)
+		call := func(args ...string) step {
+			if args[0] == "create" {
+				// The container inherits create's stdio: /dev/null and a
+				// file, so that nothing waits on a pipe it holds.
+				errf, err := os.CreateTemp(root, "stderr")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer errf.Close()
+				cmd := exec.Command(bin, append([]string{"--root", root}, args...)...)
+				cmd.Stderr = errf
+				runErr := cmd.Run()
+				b, _ := os.ReadFile(errf.Name())
+				code := 0
+				if runErr != nil {
+					code = -1
+					if ee, ok := runErr.(*exec.ExitError); ok {
+						code = ee.ExitCode()
+					}
+				}
+				return step{code: code, stderr: logMsg(string(b))}
+			}
+			res := engineRun(t, nil, 30*time.Second, append([]string{bin, "--root", root}, args...)...)
+			s := step{code: res.ExitCode, stderr: logMsg(string(res.Stderr))}
+			if args[0] == "state" && res.ExitCode == 0 {
+				if err := json.Unmarshal(res.Stdout, &s.state); err != nil {
+					t.Fatalf("%s state: %v: %s", bin, err, res.Stdout)
+				}
+			}
+			return s
+		}
+		t.Cleanup(func() { harness.Run(harness.Cmd{Argv: []string{bin, "--root", root, "delete", "--force", id}}) })
+		var steps []step
+		steps = append(steps, call("create", "--bundle", bundle, id), call("state", id), call("start", id), call("state", id),
+			call("kill", id, "KILL"))
+		for i := 0; i < 50; i++ {
+			if s := call("state", id); s.state["status"] == "stopped" {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		steps = append(steps, call("state", id), call("kill", id, "KILL"), call("kill", id, "NOSUCHSIG"),
+			call("delete", id), call("state", id), call("kill", id, "TERM"))
+		return steps
+	}
+	want, got := drive(runc), drive(rt)
+	names := []string{"create", "state created", "start", "state running", "kill", "state stopped", "kill stopped", "kill bad signal", "delete", "state deleted", "kill deleted"}
+	for i := range names {
+		w, g := want[i], got[i]
+		if w.code != g.code || w.stderr != g.stderr {
+			t.Errorf("%s: litebox-runtime exit %d %q; runc exit %d %q", names[i], g.code, g.stderr, w.code, w.stderr)
+		}
+		if w.state == nil {
+			continue
+		}
+		for k, wv := range w.state {
+			gv, ok := g.state[k]
+			switch {
+			case !ok:
+				t.Errorf("%s: state has no %q (runc: %v)", names[i], k, wv)
+			case k == "status" && gv != wv:
+				t.Errorf("%s: status %v, runc %v", names[i], gv, wv)
+			case k == "pid" && (gv == float64(0)) != (wv == float64(0)):
+				t.Errorf("%s: pid %v, runc %v", names[i], gv, wv)
+			}
+		}
+	}
+}
+
+// logMsg is the msg of runc's text log line on stderr ("" if none), the
+// part that is the same whatever the runtime.
+func logMsg(stderr string) string {
+	if i := strings.Index(stderr, "msg="); i >= 0 {
+		m := strings.TrimSpace(stderr[i+4:])
+		if j := strings.Index(m, "\n"); j >= 0 {
+			m = m[:j]
+		}
+		return strings.Trim(m, `"`)
+	}
+	return strings.TrimSpace(stderr)
 }
