@@ -11,6 +11,7 @@ all: build
 
 build:
 	$(GO) build -o bin/litebox ./cmd/litebox
+	$(GO) build -ldflags "-X main.gitCommit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/litebox-runtime ./cmd/litebox-runtime
 
 vet:
 	$(GO) vet ./...

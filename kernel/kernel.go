@@ -46,6 +46,12 @@ type Config struct {
 	// starts serving, and the function it returns when it stops (the
 	// sandbox counts their CPU time against --cpu-time).
 	Serving func() (done func())
+	// Throttle, if set, is called by each task before it resumes guest
+	// code: it returns false at once when the sandbox may run, else
+	// waits (a bounded while) and returns true if the sandbox is still
+	// held back, and the task calls it again unless it was killed
+	// meanwhile (the sandbox's CPU share; see KickAll).
+	Throttle func() (held bool)
 	// Creds are the credentials each command's first process starts with
 	// (--user); nil: the unprivileged guest user GuestUID:GuestGID.
 	Creds *cred.Creds

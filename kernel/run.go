@@ -101,6 +101,9 @@ func (t *Task) loop() int {
 		if t.Proc.Exiting() || t.Killed() {
 			return 0
 		}
+		if t.throttled() {
+			return 0
+		}
 		t.afterSyscall = false
 		ev, err := t.Thread.Switch(t.Regs)
 		if err != nil {

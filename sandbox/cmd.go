@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/pipe"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/platform"
@@ -146,6 +147,15 @@ type ProgramError struct {
 func (e *ProgramError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
 func (e *ProgramError) Unwrap() error { return e.Err }
 
+// workdirError is a Cmd.Dir the first process cannot start in. It is
+// ErrNotFound (exit 127, as Docker gives for a missing working directory
+// of a container), but says what was not found.
+type workdirError struct{ err error }
+
+func (e workdirError) Error() string        { return "cannot be the working directory: " + e.err.Error() }
+func (e workdirError) Unwrap() error        { return e.err }
+func (e workdirError) Is(target error) bool { return target == ErrNotFound }
+
 // Run runs the program to completion: Start, then Wait.
 func (c *Cmd) Run() error {
 	if err := c.Start(); err != nil {
@@ -190,7 +200,7 @@ func (c *Cmd) Start() error {
 	if env == nil {
 		env = DefaultEnv
 	}
-	path, err := s.lookPath(c.Path, env, c.Dir)
+	path, err := s.lookPath(c.Path, env, c.Dir, c.creds())
 	if err != nil {
 		c.pipes.closeAll()
 		return err
@@ -295,7 +305,7 @@ func watchEnd(ending, killed, tasksDone <-chan struct{}, grace time.Duration, ab
 	}
 }
 
-func (s *Sandbox) lookPath(name string, env []string, dir string) (string, error) {
+func (s *Sandbox) lookPath(name string, env []string, dir string, as *cred.Creds) (string, error) {
 	if name == "" {
 		return "", &ProgramError{Path: name, Err: ErrNotFound}
 	}
@@ -325,7 +335,10 @@ func (s *Sandbox) lookPath(name string, env []string, dir string) (string, error
 	}
 	var firstErr error
 	for _, p := range candidates {
-		st, err := s.fs.Stat(p, true)
+		// As the command's user when it has its own (nil: the VFS's, the
+		// sandbox's user).
+		at := vfs.Loc{Cred: as}
+		st, err := s.fs.StatAt(at, p, true)
 		if err != nil {
 			continue
 		}
@@ -333,7 +346,7 @@ func (s *Sandbox) lookPath(name string, env []string, dir string) (string, error
 			firstErr = fmt.Errorf("%w: not a regular file", ErrNotExecutable)
 			continue
 		}
-		if err := s.fs.Access(p, unix.X_OK, true); err != nil {
+		if err := s.fs.AccessAt(at, p, unix.X_OK, true); err != nil {
 			firstErr = fmt.Errorf("%w: %v", ErrNotExecutable, err)
 			continue
 		}
@@ -406,7 +419,7 @@ func (c *Cmd) run(path string, env []string, readyCh chan<- error) (err error) {
 	proc, err := s.kernel.NewProcessAs(c.creds(), nil, stdio, c.Dir)
 	if err != nil {
 		out.close(nil, 0)
-		return &ProgramError{Path: c.Dir, Err: fmt.Errorf("%w: working directory: %v", ErrNotFound, err)}
+		return &ProgramError{Path: c.Dir, Err: workdirError{err}}
 	}
 	if err := c.setup(proc); err != nil {
 		out.close(nil, 0)
@@ -595,6 +608,9 @@ func (s *Sandbox) watchLimits(hit func(reason string), killing func()) (stop fun
 			s.spaces.killAll()
 		})
 		go func() { <-done; t.Stop() }()
+	}
+	if lim.CPUs > 0 {
+		go s.shareCPU(done)
 	}
 	if lim.CPUTime > 0 {
 		go func() {

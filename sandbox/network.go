@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -46,7 +47,9 @@ type Network struct {
 	// takes over its one interface (package hostnet/netns): the guest's
 	// eth0 has that interface's name, MAC, MTU, addresses and routes, and
 	// its traffic is the namespace's, so the engine's port mappings and
-	// firewall apply and litebox's gateway is not there. Egress, Allow,
+	// firewall apply and litebox's gateway is not there (a namespace
+	// with no interface up, Podman's --network=none, gives loopback
+	// only, as it would a runc container). Egress, Allow,
 	// Publish and DNSUpstream must then be empty (the engine owns the
 	// network); /etc/resolv.conf is whatever the guest's root or the
 	// bundle's mounts have.
@@ -92,7 +95,9 @@ func (n Network) auditAttrs() []slog.Attr {
 // network: pass it to hostpolicy.InstallFor in Config.Harden (plain
 // hostpolicy.Install allows no socket call).
 func (n Network) HostPolicy() hostpolicy.Options {
-	return hostpolicy.Options{Egress: n.Egress, Publish: len(n.Publish) > 0, Packet: n.NetNS != ""}
+	// --net netns: adds nothing: its sockets are made before the filter
+	// and its frames move with read and write (hostnet/netns).
+	return hostpolicy.Options{Egress: n.Egress, Publish: len(n.Publish) > 0}
 }
 
 // newNetwork builds the gateway and the guest's stack on its uplink
@@ -151,6 +156,12 @@ func newNetNSStack(n Network, log *slog.Logger) (*netstack.Stack, error) {
 		return nil, fmt.Errorf("--net netns: is the engine's network: no --net egress, --allow or --publish with it")
 	}
 	link, err := netns.Open(n.NetNS, log)
+	if errors.Is(err, netns.ErrNoInterface) {
+		// What a runc container there would have: loopback only (the
+		// kernel makes that stack on first use, as for --net none).
+		log.Info("network namespace has no interface to take over: loopback only", "err", err)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -28,8 +28,12 @@ type Tmpfs struct {
 	// Mode is its root directory's permission bits (mode=); 0 means 01777,
 	// Linux's default for a tmpfs.
 	Mode uint32
-	// ReadOnly makes it read-only (ro): empty for good.
+	// ReadOnly makes it read-only (ro): empty for good, or as CopyUp
+	// made it.
 	ReadOnly bool
+	// CopyUp starts it with a copy of the directory it is mounted over
+	// (podman's tmpcopyup; see tmpcopy.go).
+	CopyUp bool
 }
 
 // Rlimit is one guest resource limit (setrlimit(2)'s resource and values,
@@ -87,6 +91,16 @@ func mountTmpfs(fs *vfs.VFS, tmp *memfs.FS, m Mount) error {
 		mfs = memfs.Sharing(tmp)
 	}
 	guest := path.Clean(m.GuestPath)
+	mode := t.Mode
+	if t.CopyUp {
+		if err := copyInto(fs, guest, mfs); err != nil {
+			return fmt.Errorf("tmpfs at %s: copying the directory up: %w", guest, err)
+		}
+		// The copy keeps the directory's own mode too, unless mode= says.
+		if st, err := fs.Stat(guest, true); err == nil && mode == 0 {
+			mode = st.Mode & maxTmpfsMode
+		}
+	}
 	var root vfs.FileSystem = mfs
 	if t.ReadOnly {
 		root = readOnlyFS{mfs}
@@ -94,7 +108,6 @@ func mountTmpfs(fs *vfs.VFS, tmp *memfs.FS, m Mount) error {
 	if err := mountAt(fs, guest, root); err != nil {
 		return fmt.Errorf("tmpfs at %s: %w", guest, err)
 	}
-	mode := t.Mode
 	if mode == 0 {
 		mode = 0o1777
 	}

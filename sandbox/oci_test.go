@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -202,5 +203,60 @@ func TestFileMountErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestCPUShareBadValues(t *testing.T) {
+	for _, lim := range []sandbox.Limits{{CPUs: -1}, {CPUs: 1, CPUPeriod: time.Microsecond}, {CPUs: 1, CPUPeriod: 2 * time.Second}} {
+		if s, err := sandbox.New(sandbox.Config{Limits: lim}); err == nil {
+			s.Close()
+			t.Errorf("%+v: no error", lim)
+		}
+	}
+}
+
+// TestTmpfsCopyUp checks podman's tmpcopyup: the tmpfs starts with the
+// image directory's files, modes and owners, within its own size.
+func TestTmpfsCopyUp(t *testing.T) {
+	root := dirRoot(t, map[string]string{"run/a": "file a", "run/sub/b": "file b", "var/big": string(make([]byte, 200<<10))})
+	layer := root.Layers[0].(*hostfs.FS).HostDir()
+	if err := os.Symlink("sub/b", filepath.Join(layer, "run", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(layer, "run", "sub"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sandbox.New(sandbox.Config{Root: root, User: &sandbox.User{}, Mounts: []sandbox.Mount{
+		{GuestPath: "/run", Tmpfs: &sandbox.Tmpfs{CopyUp: true}},
+		{GuestPath: "/empty", Tmpfs: &sandbox.Tmpfs{CopyUp: true}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fs := s.FS()
+	for name, want := range map[string]string{"/run/a": "file a", "/run/sub/b": "file b", "/run/link": "file b"} {
+		if got := readGuest(t, fs, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	st, err := fs.Stat("/run/sub", false)
+	if err != nil || st.Mode&0o7777 != 0o750 || st.Uid != 0 {
+		t.Errorf("/run/sub: %+v %v, want mode 0750 owned by 0", st, err)
+	}
+	// It is a tmpfs: a new file there is not in the image.
+	f, err := fs.Open("/run/new", unix.O_CREAT|unix.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.DecRef()
+	if _, err := os.Stat(filepath.Join(layer, "run", "new")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the new file reached the image: %v", err)
+	}
+	// A copy larger than the tmpfs fails New.
+	_, err = sandbox.New(sandbox.Config{Root: root, Mounts: []sandbox.Mount{
+		{GuestPath: "/var", Tmpfs: &sandbox.Tmpfs{CopyUp: true, Size: 64 << 10}}}})
+	if err == nil || !strings.Contains(err.Error(), "copying the directory up") {
+		t.Errorf("copy-up past the tmpfs size: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,6 +132,11 @@ type Config struct {
 	// Network is the sandbox's network: none (the zero value), egress,
 	// published ports (see Network).
 	Network Network
+	// MountOwner, if set, is whom the files of the host user running
+	// litebox show as in the Mounts (nil: User's ids, as --mount does). An
+	// OCI runtime sets litebox's own ids: a bundle's binds keep their
+	// owners, as under runc without a user namespace.
+	MountOwner *User
 	// Unapplied are settings of the sandbox's description (an OCI spec)
 	// that litebox does not apply: New reports each in the audit log and
 	// on Log (see Unapplied).
@@ -145,6 +151,13 @@ type Limits struct {
 	FileSize uint64        // largest file a guest may write (--fsize)
 	CPUTime  time.Duration // CPU time of all guest processes (--cpu-time)
 	Timeout  time.Duration // wall-clock time of the run (--timeout)
+	// CPUs is a CPU share: at most this many CPUs' worth of CPU time per
+	// second for the whole sandbox, guest code and litebox's work for it
+	// (Docker's --cpus, an OCI spec's cpu quota/period); 0: no share.
+	// CPUPeriod is the period it is counted over (0: 100 ms). See
+	// cpushare.go.
+	CPUs      float64
+	CPUPeriod time.Duration
 }
 
 // defaultHostDirs are the host directories of the default view, read-only.
@@ -161,6 +174,7 @@ type Sandbox struct {
 	budget *mm.Budget
 	spaces spaceSet
 	serve  serveCPU // litebox's CPU serving the guest's threads
+	share  cpuShare // the CPU share's throttle (cpushare.go)
 	cfg    Config
 	fs     *vfs.VFS
 	kernel *kernel.Kernel
@@ -199,6 +213,12 @@ func New(cfg Config) (*Sandbox, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if c := cfg.Limits.CPUs; c < 0 || math.IsNaN(c) || math.IsInf(c, 0) {
+		return nil, fmt.Errorf("bad CPU share %v: want a positive number of CPUs", c)
+	}
+	if p := cfg.Limits.CPUPeriod; p != 0 && (p < time.Millisecond || p > time.Second) {
+		return nil, fmt.Errorf("bad CPU period %v: want 1ms to 1s", p)
+	}
 	if cfg.PanicOnSyscall != "" {
 		if _, ok := linux.Number(cfg.PanicOnSyscall); !ok {
 			return nil, fmt.Errorf("unknown syscall %q for the panic test hook", cfg.PanicOnSyscall)
@@ -227,11 +247,19 @@ func New(cfg Config) (*Sandbox, error) {
 	if s.gw, s.net, err = newNetwork(cfg.Network, alog, s, s.budget, fs); err != nil {
 		return nil, err
 	}
-	s.kernel = kernel.New(kernel.Config{
+	kcfg := kernel.Config{
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
 		Memory: s.budget, Serving: s.serve.begin, Creds: creds, Net: s.net,
-	})
+	}
+	if cfg.Limits.CPUs > 0 {
+		s.share.period = cfg.Limits.CPUPeriod
+		if s.share.period <= 0 {
+			s.share.period = defaultCPUPeriod
+		}
+		kcfg.Throttle = s.share.wait
+	}
+	s.kernel = kernel.New(kcfg)
 	names.set(s.kernel)
 	s.reportUnapplied()
 	s.budget.OnExceeded = func(want uint64) {

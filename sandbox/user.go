@@ -103,6 +103,9 @@ func (cfg *Config) creds() *cred.Creds {
 
 // hostOwner is whom the host user's files in --mount directories show as.
 func (cfg *Config) hostOwner() *hostfs.Owner {
+	if o := cfg.MountOwner; o != nil {
+		return &hostfs.Owner{UID: o.UID, GID: o.GID}
+	}
 	u := cfg.user()
 	return &hostfs.Owner{UID: u.UID, GID: u.GID}
 }

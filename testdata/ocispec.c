@@ -135,5 +135,20 @@ int main(void) {
 	capget_self("dropped");
 	d[0].effective = d[0].permitted = 1u << CAP_KILL | 1u << CAP_CHOWN;
 	printf("capset raise: %s\n", syscall(SYS_capset, &h, d) < 0 ? strerrorname_np(errno) : "ok");
+
+	// The ambient set after the drop (inheritable is empty now), and the
+	// ambient and bounding calls' rules.
+	printf("ambient kill after capset: %d\n", prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_KILL, 0, 0));
+	printf("ambient raise kill: %s\n",
+	       prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_KILL, 0, 0) < 0 ? strerrorname_np(errno) : "ok");
+	printf("ambient lower kill: %s\n",
+	       prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_KILL, 0, 0) < 0 ? strerrorname_np(errno) : "ok");
+	printf("ambient clear all: %s\n",
+	       prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ? strerrorname_np(errno) : "ok");
+	printf("ambient bad op: %s\n", prctl(PR_CAP_AMBIENT, 99, 0, 0, 0) < 0 ? strerrorname_np(errno) : "ok");
+	printf("ambient bad cap: %s\n",
+	       prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, 99, 0, 0) < 0 ? strerrorname_np(errno) : "ok");
+	printf("bounding drop kill: %s\n", prctl(PR_CAPBSET_DROP, CAP_KILL, 0, 0, 0) < 0 ? strerrorname_np(errno) : "ok");
+	printf("bounding read 99: %s\n", prctl(PR_CAPBSET_READ, 99, 0, 0, 0) < 0 ? strerrorname_np(errno) : "ok");
 	return 0;
 }

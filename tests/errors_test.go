@@ -96,38 +96,46 @@ func TestLauncherErrors(t *testing.T) {
 		name string
 		args []string
 		want int
+		line string // the exact error line, where the test pins it
 	}{
-		{"missing-absolute", []string{"run", "--", "/nonexistent/prog"}, 127},
-		{"missing-in-mount", []string{"run", "--mount", okDir + ":/data", "--", "/data/missing"}, 127},
-		{"missing-dir-component", []string{"run", "--", "/usr/nonexistent-dir/prog"}, 127},
+		{"missing-absolute", []string{"run", "--", "/nonexistent/prog"}, 127, ""},
+		{"missing-in-mount", []string{"run", "--mount", okDir + ":/data", "--", "/data/missing"}, 127, ""},
+		{"missing-dir-component", []string{"run", "--", "/usr/nonexistent-dir/prog"}, 127, ""},
+		{"missing-cwd", []string{"run", "--cwd", "/nonexistent-dir", "--", "/bin/true"}, 127,
+			"litebox: /nonexistent-dir: cannot be the working directory: no such file or directory\n"},
+		{"cwd-not-dir", []string{"run", "--cwd", "/etc/passwd", "--", "/bin/true"}, 127,
+			"litebox: /etc/passwd: cannot be the working directory: not a directory\n"},
 
-		{"mount-missing-host-dir", []string{"run", "--mount", "/nonexistent:/x", "--", "/bin/true"}, 125},
-		{"mount-host-not-dir", []string{"run", "--mount", notDir + ":/x", "--", "/bin/true"}, 125},
-		{"mount-no-guest-dir", []string{"run", "--mount", okDir, "--", "/bin/true"}, 125},
-		{"mount-empty-host-dir", []string{"run", "--mount", ":/x", "--", "/bin/true"}, 125},
-		{"mount-empty-guest-dir", []string{"run", "--mount", okDir + ":", "--", "/bin/true"}, 125},
-		{"mount-relative-guest-dir", []string{"run", "--mount", okDir + ":x", "--", "/bin/true"}, 125},
-		{"mount-bad-mode", []string{"run", "--mount", okDir + ":/x:rx", "--", "/bin/true"}, 125},
-		{"mount-too-many-fields", []string{"run", "--mount", okDir + ":/x:ro:rw", "--", "/bin/true"}, 125},
+		{"mount-missing-host-dir", []string{"run", "--mount", "/nonexistent:/x", "--", "/bin/true"}, 125, ""},
+		{"mount-host-not-dir", []string{"run", "--mount", notDir + ":/x", "--", "/bin/true"}, 125, ""},
+		{"mount-no-guest-dir", []string{"run", "--mount", okDir, "--", "/bin/true"}, 125, ""},
+		{"mount-empty-host-dir", []string{"run", "--mount", ":/x", "--", "/bin/true"}, 125, ""},
+		{"mount-empty-guest-dir", []string{"run", "--mount", okDir + ":", "--", "/bin/true"}, 125, ""},
+		{"mount-relative-guest-dir", []string{"run", "--mount", okDir + ":x", "--", "/bin/true"}, 125, ""},
+		{"mount-bad-mode", []string{"run", "--mount", okDir + ":/x:rx", "--", "/bin/true"}, 125, ""},
+		{"mount-too-many-fields", []string{"run", "--mount", okDir + ":/x:ro:rw", "--", "/bin/true"}, 125, ""},
 
-		{"unknown-flag", []string{"run", "--no-such-flag", "--", "/bin/true"}, 125},
-		{"flag-missing-value", []string{"run", "--mount"}, 125},
-		{"no-program", []string{"run"}, 125},
-		{"no-program-after-dashes", []string{"run", "--"}, 125},
-		{"unknown-platform", []string{"run", "--platform", "nosuch", "--", "/bin/true"}, 125},
-		{"unknown-subcommand", []string{"frobnicate"}, 125},
-		{"audit-unwritable", []string{"run", "--audit", "/nonexistent-dir/audit.jsonl", "--", "/bin/true"}, 125},
-		{"user-name", []string{"run", "--user", "root", "--", "/bin/true"}, 125},
-		{"user-minus-one", []string{"run", "--user", "4294967295", "--", "/bin/true"}, 125},
-		{"user-negative", []string{"run", "--user", "-1", "--", "/bin/true"}, 125},
-		{"user-empty-gid", []string{"run", "--user", "1000:", "--", "/bin/true"}, 125},
-		{"user-too-many-fields", []string{"run", "--user", "1:2:3", "--", "/bin/true"}, 125},
+		{"unknown-flag", []string{"run", "--no-such-flag", "--", "/bin/true"}, 125, ""},
+		{"flag-missing-value", []string{"run", "--mount"}, 125, ""},
+		{"no-program", []string{"run"}, 125, ""},
+		{"no-program-after-dashes", []string{"run", "--"}, 125, ""},
+		{"unknown-platform", []string{"run", "--platform", "nosuch", "--", "/bin/true"}, 125, ""},
+		{"unknown-subcommand", []string{"frobnicate"}, 125, ""},
+		{"audit-unwritable", []string{"run", "--audit", "/nonexistent-dir/audit.jsonl", "--", "/bin/true"}, 125, ""},
+		{"user-name", []string{"run", "--user", "root", "--", "/bin/true"}, 125, ""},
+		{"user-minus-one", []string{"run", "--user", "4294967295", "--", "/bin/true"}, 125, ""},
+		{"user-negative", []string{"run", "--user", "-1", "--", "/bin/true"}, 125, ""},
+		{"user-empty-gid", []string{"run", "--user", "1000:", "--", "/bin/true"}, 125, ""},
+		{"user-too-many-fields", []string{"run", "--user", "1:2:3", "--", "/bin/true"}, 125, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got := runLitebox(t, nil, tc.args...)
 			checkOneLineError(t, got, tc.want)
+			if tc.line != "" && string(got.Stderr) != tc.line {
+				t.Errorf("stderr = %q, want %q", got.Stderr, tc.line)
+			}
 		})
 	}
 }

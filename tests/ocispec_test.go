@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/oci/spec"
 	"github.com/litebox-go/litebox/sandbox"
 	"github.com/litebox-go/litebox/tests/harness"
@@ -318,7 +322,7 @@ func TestOCIBundleView(t *testing.T) {
 		specs.Mount{Destination: "/run/.containerenv", Type: "bind", Source: env, Options: []string{"rbind", "ro"}},
 	)
 	script := strings.Join([]string{
-		"hostname", "cat /etc/hosts", "cat /run/.containerenv", "cat /ro/data",
+		"hostname", "cat /etc/hosts", "cat /run/.containerenv", "cat /ro/data", "stat -c '%u:%g' /ro/data /etc/hosts",
 		"stat -c '%a %s' /scratch",
 		"echo x > /ro/new 2>/dev/null || echo ro refused",
 		"echo written > /rw/new && echo rw ok",
@@ -329,6 +333,13 @@ func TestOCIBundleView(t *testing.T) {
 		"exit 7",
 	}, "\n")
 	s.Process.Args = []string{"/bin/sh", "-c", script}
+	// Not the host user's ids: a file bound from the host must still
+	// show its host owner (not the container user's ids, as --mount
+	// shows them).
+	s.Process.User = specs.User{UID: 1000, GID: 1000}
+	if err := os.Chmod(rwDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	s.Process.Env = []string{"PATH=/bin"}
 	files := map[string]string{"bin/busybox": busyboxPath}
 	dir := ociBundle(t, s, files)
@@ -343,12 +354,14 @@ func TestOCIBundleView(t *testing.T) {
 		}
 	}
 	got, stderr, code := runBundle(t, dir)
-	want := "web-1\n10.88.0.7 web\nengine=\"test\"\nread only data\n700 " + "SIZE" + "\nro refused\nrw ok\nroot refused\ndd status 1\nno mqueue\nno cgroup\n"
+	// The binds keep their host owners: this test's files are its user's.
+	owner := fmt.Sprintf("%d:%d\n", os.Geteuid(), os.Getegid())
+	want := "web-1\n10.88.0.7 web\nengine=\"test\"\nread only data\n" + owner + owner + "700 " + "SIZE" + "\nro refused\nrw ok\nroot refused\ndd status 1\nno mqueue\nno cgroup\n"
 	// The size of an empty directory is the file system's: take the
 	// guest's from its line, checking the rest exactly.
 	lines := strings.Split(got, "\n")
-	if len(lines) > 4 {
-		if mode, size, ok := strings.Cut(lines[4], " "); ok && mode == "700" {
+	if len(lines) > 6 {
+		if mode, size, ok := strings.Cut(lines[6], " "); ok && mode == "700" {
 			want = strings.Replace(want, "SIZE", size, 1)
 		}
 	}
@@ -366,5 +379,166 @@ func TestOCIBundleView(t *testing.T) {
 		if !bytes.Contains(log, []byte(want)) {
 			t.Errorf("audit log lacks %s:\n%s", want, log)
 		}
+	}
+}
+
+// TestOCICPUShare runs testdata/cpushare.c (threads spinning for 1.5 s of
+// wall-clock time) from bundles with a CPU quota: the process's CPU time
+// per wall-clock second must stay near the share (at most 40% above it:
+// the throttle acts per tick of a tenth of a period), and the guest must
+// make progress (the machine may be loaded, so no lower bound near the
+// share).
+func TestOCICPUShare(t *testing.T) {
+	prog := program(t, "cpushare", staticVariant)
+	for _, tc := range []struct {
+		threads       string
+		quota, period int64
+		maxHundredths int
+	}{
+		{"1", 25000, 100000, 35},
+		{"2", 50000, 50000, 140},
+	} {
+		t.Run(tc.threads+"-threads", func(t *testing.T) {
+			s := runcDefault(t)
+			s.Process.Args = []string{"/cpushare", tc.threads, "1.5"}
+			period := uint64(tc.period)
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &tc.quota, Period: &period}}
+			got, stderr, code := runBundle(t, ociBundle(t, s, map[string]string{"cpushare": prog}))
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			n, err := strconv.Atoi(strings.TrimSpace(got))
+			if err != nil {
+				t.Fatalf("output %q: %v", got, err)
+			}
+			t.Logf("CPU per wall-clock second: %d%% (share %d%%)", n, 100*tc.quota/tc.period)
+			if n > tc.maxHundredths || n < 2 {
+				t.Errorf("CPU per wall-clock second %d%%, want 2%% to %d%% under a share of %d%%", n, tc.maxHundredths,
+					100*tc.quota/tc.period)
+			}
+		})
+	}
+}
+
+// TestPodmanBundle runs the config.json podman 4.3 wrote for `podman
+// create --read-only` (oci/spec's testdata, its host paths replaced by the
+// test's, busybox as the image): what the guest sees is what podman asked
+// for (read-only root, tmpfs /run and /var/tmp, its name files, hostname,
+// its eleven capabilities), on a host where podman's own crun fails on the
+// same config (setrlimit RLIMIT_NOFILE: EPERM without CAP_SYS_RESOURCE).
+func TestPodmanBundle(t *testing.T) {
+	needBusybox(t)
+	root, err := harness.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "oci", "spec", "testdata", "podman-4.3-readonly.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	dir := ociBundle(t, &s, map[string]string{"bin/busybox": busyboxPath})
+	rootfs := filepath.Join(dir, "rootfs")
+	for _, name := range []string{"sh", "cat", "hostname", "id", "grep", "echo"} {
+		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"etc", "run/lock", "var/tmp", "tmp", "proc", "dev", "sys"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The image's /run content is copied into podman's tmpfs (tmpcopyup).
+	if err := os.WriteFile(filepath.Join(rootfs, "run", "lock", "image-file"), []byte("from the image\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run, store := filepath.Join(dir, "run"), filepath.Join(dir, "store")
+	for _, d := range []string{run, filepath.Join(store, "shm")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, content := range map[string]string{"resolv.conf": "nameserver 10.0.2.3\n", "hosts": "10.88.0.2 c1\n", "hostname": "c1\n"} {
+		if err := os.WriteFile(filepath.Join(run, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := strings.NewReplacer("@RUN@", run, "@STORE@", store, "@ROOTFS@", rootfs)
+	if err := json.Unmarshal([]byte(r.Replace(string(raw))), &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Process.Args = []string{"/bin/sh", "-c", strings.Join([]string{
+		"cat /etc/hosts /etc/hostname /etc/resolv.conf", "hostname",
+		"cat /run/lock/image-file", "echo a > /run/a && cat /run/a", "echo b > /var/tmp/b && echo var-tmp ok",
+		"echo c > /c 2>/dev/null || echo root read-only", "id -u", "grep CapBnd /proc/self/status",
+	}, "; ")}
+	// No network here: the netns helper takes the engine's namespace over.
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+	b, err := json.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var bnd cred.CapSet
+	for _, name := range s.Process.Capabilities.Bounding {
+		c, ok := spec.CapByName(name)
+		if !ok {
+			t.Fatalf("unknown capability %s", name)
+		}
+		bnd |= 1 << c
+	}
+	got, stderr, code := runBundle(t, dir)
+	want := fmt.Sprintf("10.88.0.2 c1\nc1\nnameserver 10.0.2.3\n07db6f2a142f\nfrom the image\na\nvar-tmp ok\nroot read-only\n0\nCapBnd:\t%016x\n", uint64(bnd))
+	if code != 0 || got != want {
+		t.Errorf("exit %d, output:\n%s\nwant exit 0, output:\n%s\nstderr:\n%s", code, got, want, stderr)
+	}
+}
+
+// TestOCICPUShareKill: a command held by a tiny CPU share still dies at
+// once when killed (the throttle holds it out of guest code, not out of
+// the kernel's checks).
+func TestOCICPUShareKill(t *testing.T) {
+	prog := program(t, "cpushare", staticVariant)
+	s := runcDefault(t)
+	s.Process.Args = []string{"/cpushare", "2", "30"}
+	quota, period := int64(1000), uint64(100000) // 1% of a CPU
+	s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}}
+	dir := ociBundle(t, s, map[string]string{"cpushare": prog})
+	sp, err := spec.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := spec.Translate(sp, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.Close()
+	if p := os.Getenv(harness.PlatformEnv); p != "" {
+		plan.Config.Platform = p
+	}
+	sb, err := sandbox.New(plan.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	cmd := plan.Process.Command(sb)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // long enough to be held
+	start := time.Now()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *sandbox.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("Wait: %v, want the killed command's ExitError", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the kill took %v", d)
 	}
 }

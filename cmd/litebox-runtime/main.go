@@ -5,6 +5,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,16 +20,24 @@ import (
 	"text/tabwriter"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 
 	ociruntime "github.com/litebox-go/litebox/oci/runtime"
 )
 
-// version is set at build time (-ldflags "-X main.version=..."); commit
-// comes from the build's VCS stamp.
-var version = "0.14.0-dev"
+// version and gitCommit are set at build time (make build: -ldflags
+// "-X main.gitCommit=..."); without it the commit comes from the build's
+// VCS stamp, if it has one.
+var (
+	version   = "0.14.0-dev"
+	gitCommit = ""
+)
 
 func commit() string {
+	if gitCommit != "" {
+		return gitCommit
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
@@ -194,7 +203,29 @@ By hand, with a bundle (a directory with config.json and its rootfs):
 	root.AddCommand(newCreateCmd(g), newStartCmd(g), newStateCmd(g, stdout), newKillCmd(g), newDeleteCmd(g),
 		newExecCmd(g), newPsCmd(g, stdout), newFeaturesCmd(stdout), newListCmd(g, stdout), newRunCmd(g),
 		newSuperviseCmd(g), newExecProxyCmd(g))
+	for _, u := range []struct{ name, why string }{
+		{"pause", "a sandbox cannot be frozen yet"},
+		{"resume", "a sandbox cannot be frozen yet"},
+		{"update", "limits are fixed when the sandbox is made"},
+		{"events", "no event or stats stream yet"},
+		{"checkpoint", "no checkpoint/restore"},
+		{"restore", "no checkpoint/restore"},
+	} {
+		root.AddCommand(unsupportedCmd(u.name, u.why))
+	}
 	return root
+}
+
+// unsupportedCmd is a runc command litebox-runtime does not have: a clear
+// refusal (engines report it), never a fake success.
+func unsupportedCmd(name, why string) *cobra.Command {
+	return &cobra.Command{
+		Use: name, Short: "Not supported by litebox-runtime (" + why + ")",
+		DisableFlagParsing: true,
+		RunE: func(*cobra.Command, []string) error {
+			return fmt.Errorf("%s is not supported by litebox-runtime: %s", name, why)
+		},
+	}
 }
 
 // idArg takes exactly one container id (with runc's message otherwise).
@@ -360,22 +391,30 @@ func newExecCmd(g *globals) *cobra.Command {
 			if preserveFDs != 0 {
 				return errors.New("--preserve-fds is not supported by litebox-runtime")
 			}
-			var p ociruntime.Process
+			var p *specs.Process
 			if processFile != "" {
 				var err error
 				if p, err = ociruntime.LoadProcess(processFile); err != nil {
 					return fmt.Errorf("--process: %w", err)
 				}
 			} else {
-				p = ociruntime.Process{Args: args[1:], Cwd: "/", Terminal: tty,
+				// runc's defaults for a command line exec.
+				p = &specs.Process{Args: args[1:], Cwd: "/", Terminal: tty,
 					Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}
 			}
 			if cwd != "" {
 				p.Cwd = cwd
 			}
+			if tty {
+				p.Terminal = true
+			}
 			p.Env = append(p.Env, envs...)
 			if user != "" {
-				return errors.New("exec --user: not supported yet; put process.user in --process")
+				u, err := parseUser(user)
+				if err != nil {
+					return err
+				}
+				p.User = u
 			}
 			rt, err := g.runtime()
 			if err != nil {
@@ -413,9 +452,27 @@ func newExecCmd(g *globals) *cobra.Command {
 	fl.BoolVarP(&tty, "tty", "t", false, "give the command a terminal (needs --console-socket)")
 	fl.StringVar(&cwd, "cwd", "", "working directory of the command")
 	fl.StringArrayVarP(&envs, "env", "e", nil, "add an environment variable KEY=VALUE")
-	fl.StringVarP(&user, "user", "u", "", "user to run as (not supported yet: use --process)")
+	fl.StringVarP(&user, "user", "u", "", "run as `UID[:GID]` (numeric, as runc)")
 	fl.IntVar(&preserveFDs, "preserve-fds", 0, "extra descriptors to pass (not supported: must be 0)")
 	return cmd
+}
+
+// parseUser reads exec --user UID[:GID].
+func parseUser(s string) (specs.User, error) {
+	us, gs, hasG := strings.Cut(s, ":")
+	uid, err := strconv.ParseUint(us, 10, 32)
+	if err != nil {
+		return specs.User{}, fmt.Errorf("--user %q: want numeric UID[:GID]", s)
+	}
+	u := specs.User{UID: uint32(uid)}
+	if hasG {
+		gid, err := strconv.ParseUint(gs, 10, 32)
+		if err != nil {
+			return specs.User{}, fmt.Errorf("--user %q: want numeric UID[:GID]", s)
+		}
+		u.GID = uint32(gid)
+	}
+	return u, nil
 }
 
 // statusCode is a wait status as a shell shows it: the exit code, or
@@ -621,14 +678,19 @@ func newSuperviseCmd(g *globals) *cobra.Command {
 // newExecProxyCmd is the hidden process of exec --detach: it holds the
 // command's control connection (fd 3) and exits as the command did.
 func newExecProxyCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var buffered string
+	cmd := &cobra.Command{
 		Use: "exec-proxy", Hidden: true, Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			f := os.NewFile(3, "ctl")
 			if f == nil {
 				return errors.New("exec-proxy is started by exec, not by hand")
 			}
-			e, err := ociruntime.ExecFromFile(f)
+			pending, err := base64.StdEncoding.DecodeString(buffered)
+			if err != nil {
+				return fmt.Errorf("exec-proxy --buffered: %w", err)
+			}
+			e, err := ociruntime.ExecFromFile(f, pending)
 			if err != nil {
 				return err
 			}
@@ -638,4 +700,7 @@ func newExecProxyCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	// --buffered: the bytes exec read past its reply (base64).
+	cmd.Flags().StringVar(&buffered, "buffered", "", "")
+	return cmd
 }

@@ -163,6 +163,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
   litebox run --net egress --allow example.com:443 -- /usr/bin/curl https://example.com/
   litebox run --net egress --allow 127.0.0.1:8080 -- /usr/bin/curl http://10.0.2.2:8080/
   litebox run -p 8080:8000 -- /usr/bin/python3 -m http.server --bind 0.0.0.0 8000
+  litebox run --net netns:/run/netns/c1 --mount ./www:/www -- /bin/busybox httpd -f -p 80 -h /www
   litebox run --image oci:./debian-layout:bookworm -- /usr/bin/python3 -c 'print(1)'
   litebox run --image docker-archive:app.tar -e DEBUG=1 -p 8080:8000
   litebox run --rootfs ./alpine-minirootfs.tar.gz --read-only -- /bin/sh -c 'cat /etc/os-release'`,

@@ -11,7 +11,7 @@ import (
 // Network flags' help: each teaches with an example.
 const (
 	netHelp = "the guest's network `MODE`: none (loopback only, nothing leaves), egress (outbound TCP/UDP and DNS through litebox, e.g. --net egress --allow example.com:443) " +
-		"or netns:PATH (the guest's stack takes over the one interface of a network namespace made by a container engine or by hand, e.g. --net netns:/run/netns/c1; root only; its addresses leave the host's view of it)"
+		"or netns:PATH (the guest's stack takes over the one interface of a network namespace made by a container engine or by hand, e.g. --net netns:/run/netns/c1; needs root over the namespace; while the sandbox runs the interface's addresses leave the host kernel, which gets them back at the end)"
 	allowHelp = "with --net egress, allow only these destinations (repeatable; none given: any): " +
 		"HOST[:PORT], CIDR[:PORT] or [IPV6]:PORT, e.g. --allow 127.0.0.1:8080 (10.0.2.2 in the guest is the host's 127.0.0.1)"
 	publishHelp = "publish a guest port on the host (repeatable): [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], " +

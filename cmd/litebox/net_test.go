@@ -43,3 +43,34 @@ func TestParseNetwork(t *testing.T) {
 		})
 	}
 }
+
+func TestParseNetworkNetNS(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		mode           string
+		allow, publish []string
+		netns, err     string
+	}{
+		{"path", "netns:/run/netns/c1", nil, nil, "/run/netns/c1", ""},
+		{"proc path", "netns:/proc/42/ns/net", nil, nil, "/proc/42/ns/net", ""},
+		{"empty path", "netns:", nil, nil, "", "want netns:PATH"},
+		{"with allow", "netns:/run/netns/c1", []string{"10.0.0.1"}, nil, "", "not with --allow or --publish"},
+		{"with publish", "netns:/run/netns/c1", nil, []string{"8080:80"}, "", "not with --allow or --publish"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := parseNetwork(tc.mode, tc.allow, tc.publish)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err %v, want one line with %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || n.NetNS != tc.netns || n.Egress || !n.Enabled() {
+				t.Fatalf("parseNetwork = %+v, %v", n, err)
+			}
+			if got := n.HostPolicy(); got.Egress || got.Publish || got.Network() {
+				t.Errorf("host policy %+v: want nothing beyond --net none's", got)
+			}
+		})
+	}
+}

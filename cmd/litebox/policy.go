@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -28,9 +27,7 @@ func newPolicyCmd(stdout io.Writer) *cobra.Command {
 once a sandbox runs (everything else fails with EPERM), and the few the stub
 processes of each platform may make. The litebox process's list depends on
 the sandbox's network: socket calls are in it only with --net egress or
-published ports (-p), socket() for AF_INET and AF_INET6 only; with
---net netns:PATH only the calls that move frames over the one AF_PACKET
-socket made before the filter.`,
+published ports (-p), socket() for AF_INET and AF_INET6 only.`,
 		Example: `  litebox policy show
   litebox policy show --net egress --publish`,
 		Args: cobra.NoArgs,
@@ -39,8 +36,7 @@ socket made before the filter.`,
 			if err != nil {
 				return usageError{err}
 			}
-			rules, err := hostpolicy.RulesFor(hostpolicy.Options{Egress: mode == "egress", Publish: publish,
-				Packet: strings.HasPrefix(mode, "netns:")})
+			rules, err := hostpolicy.RulesFor(hostpolicy.Options{Egress: mode == "egress", Publish: publish})
 			if err != nil {
 				return err
 			}

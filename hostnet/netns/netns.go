@@ -11,8 +11,8 @@
 // addresses from the host kernel's view of the interface so that the host
 // kernel answers nothing there (no ARP, no RST, no ICMP): every frame is
 // the netstack's. All of it happens before litebox's seccomp filter, which
-// then allows only moving frames over the one socket (see
-// sandbox/hostpolicy).
+// needs nothing more: frames move with read and write through Go's
+// netpoller (endpoint.go).
 package netns
 
 import (
@@ -29,11 +29,15 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
-	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"github.com/litebox-go/litebox/kernel/netstack"
 )
+
+// ErrNoInterface is Open's error for a namespace with nothing to take
+// over: loopback only, or only interfaces that are down (Podman's
+// --network=none, a namespace made by `ip netns add` alone). A runc
+// container there has loopback only; so does the guest (sandbox.New).
+var ErrNoInterface = errors.New("no Ethernet interface that is up")
 
 // Link is a namespace's interface taken over by litebox.
 type Link struct {
@@ -45,11 +49,12 @@ type Link struct {
 	Addrs  []netip.Prefix
 	Routes []netstack.Route
 
-	fd int // the AF_PACKET socket, -1 once closed
-	ep stack.LinkEndpoint
+	fd int // the AF_PACKET socket until ep owns it, then -1
+	ep *packetEndpoint
 	// back gives the addresses and routes back to the host kernel when
 	// the link closes (see Close).
 	back *restorer
+	log  *slog.Logger
 }
 
 // Open takes over the one interface of the network namespace at path
@@ -73,6 +78,13 @@ func Open(path string, log *slog.Logger) (*Link, error) {
 	if st.Type != unix.NSFS_MAGIC {
 		return nil, fmt.Errorf("network namespace %s: not a namespace file (nsfs)", path)
 	}
+	// Taking litebox's own namespace over would take the host's
+	// addresses away from it (runsc refuses the same).
+	if same, err := sameFile(int(ns.Fd()), "/proc/self/ns/net"); err != nil {
+		return nil, fmt.Errorf("network namespace %s: %w", path, err)
+	} else if same {
+		return nil, fmt.Errorf("network namespace %s is litebox's own: taking its interface over would take the host's addresses away", path)
+	}
 
 	type result struct {
 		l   *Link
@@ -88,27 +100,29 @@ func Open(path string, log *slog.Logger) (*Link, error) {
 		return nil, r.err
 	}
 	l := r.l
-	ep, err := fdbased.New(&fdbased.Options{
-		FDs:            []int{l.fd},
-		MTU:            l.MTU,
-		EthernetHeader: true,
-		Address:        tcpip.LinkAddress(l.MAC),
-		// Frames from a veth peer's TCP segmentation offload come as
-		// one large frame with a partial checksum (the host kernel never
-		// computed it: the peer is on this machine); the netstack must
-		// not drop those. Frames from farther away were checked by the
-		// host kernel's driver or come through a bridge of this host.
-		RXChecksumOffload:  true,
-		PacketDispatchMode: fdbased.RecvMMsg,
-	})
+	ep, err := newPacketEndpoint(l.fd, l.MTU, tcpip.LinkAddress(l.MAC), l.giveBack)
+	l.fd = -1 // the endpoint's, closed or not
 	if err != nil {
-		unix.Close(l.fd)
+		l.giveBack()
 		return nil, fmt.Errorf("network namespace %s: packet endpoint on %s: %w", path, l.Name, err)
 	}
-	l.ep = &closingEndpoint{LinkEndpoint: ep, l: l}
+	l.ep = ep
 	log.Info("network namespace taken over", "netns", path, "interface", l.Name, "mac", l.MAC.String(),
 		"mtu", l.MTU, "addrs", fmt.Sprint(l.Addrs), "routes", len(l.Routes))
 	return l, nil
+}
+
+// sameFile reports whether fd and the file at path are one inode (a
+// namespace is identified by its nsfs inode).
+func sameFile(fd int, path string) (bool, error) {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(fd, &a); err != nil {
+		return false, err
+	}
+	if err := unix.Stat(path, &b); err != nil {
+		return false, err
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino, nil
 }
 
 // inNamespace does Open's work in the namespace nsfd, on a locked OS
@@ -139,7 +153,7 @@ func inNamespace(nsfd int, path string, log *slog.Logger) (l *Link, err error) {
 		return nil, err
 	}
 	a := link.Attrs()
-	l = &Link{Name: a.Name, Index: a.Index, MAC: slices.Clone(a.HardwareAddr), MTU: uint32(a.MTU), fd: -1}
+	l = &Link{Name: a.Name, Index: a.Index, MAC: slices.Clone(a.HardwareAddr), MTU: uint32(a.MTU), fd: -1, log: log}
 	if l.MTU == 0 || l.MTU > 65535 {
 		return nil, fmt.Errorf("network namespace %s: interface %s: bad MTU %d", path, a.Name, l.MTU)
 	}
@@ -232,9 +246,9 @@ func theInterface(path string) (netlink.Link, error) {
 		return found[0], nil
 	case 0:
 		if len(skipped) > 0 {
-			return nil, fmt.Errorf("network namespace %s: no Ethernet interface that is up (down or without a MAC: %s)", path, strings.Join(skipped, ", "))
+			return nil, fmt.Errorf("network namespace %s: %w (down or without a MAC: %s)", path, ErrNoInterface, strings.Join(skipped, ", "))
 		}
-		return nil, fmt.Errorf("network namespace %s: no interface besides loopback", path)
+		return nil, fmt.Errorf("network namespace %s: %w: loopback only", path, ErrNoInterface)
 	}
 	return nil, fmt.Errorf("network namespace %s: %d Ethernet interfaces are up (%s); litebox takes over exactly one", path, len(found), strings.Join(names, ", "))
 }
@@ -305,44 +319,36 @@ const packetRcvBuf = 4 << 20
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // NIC is the guest's eth0 on this link, for netstack.Config.NIC. The
-// stack owns the endpoint from then on: its end closes the socket.
+// stack owns the endpoint from then on: its end closes the socket and
+// gives the addresses back.
 func (l *Link) NIC() *netstack.NIC {
 	return &netstack.NIC{Name: l.Name, Link: l.ep, MAC: l.MAC, MTU: l.MTU, Addrs: l.Addrs, Routes: l.Routes}
 }
 
-// FD is the AF_PACKET socket (for tests and the seccomp filter's view).
-func (l *Link) FD() int { return l.fd }
-
-// Close closes the socket of a Link whose endpoint no stack took (the
-// stack's end closes it otherwise), then gives the interface's addresses
-// and routes back to the host kernel, so that the namespace is as the
-// engine made it (a second container in it, a restart in a namespace
-// that outlives its container, the engine's own teardown). A litebox
-// killed outright gives nothing back; the engine deletes the namespace
-// anyway.
-func (l *Link) Close() error {
-	if l.fd < 0 {
-		return nil
+// Close closes the socket (a no-op once the stack closed the endpoint),
+// then gives the interface's addresses and routes back to the host
+// kernel, so that the namespace is as the engine made it (a second
+// container in it, a restart in a namespace that outlives its
+// container, the engine's own teardown). A litebox killed outright gives
+// nothing back; the engine deletes the namespace anyway.
+func (l *Link) Close() {
+	switch {
+	case l.ep != nil:
+		l.ep.Close() // gives back through its close action
+	case l.fd >= 0:
+		unix.Close(l.fd)
+		l.fd = -1
+		l.giveBack()
 	}
-	err := unix.Close(l.fd)
-	l.fd = -1
-	if l.back != nil {
-		err = errors.Join(err, l.back.restore())
-		l.back = nil
-	}
-	return err
 }
 
-// closingEndpoint closes the socket when the stack closes the endpoint
-// (after it stopped and waited for the endpoint's dispatchers).
-type closingEndpoint struct {
-	stack.LinkEndpoint
-	l *Link
-}
-
-func (e *closingEndpoint) Close() {
-	e.LinkEndpoint.Close()
-	if err := e.l.Close(); err != nil {
-		slog.Default().Warn("network namespace: giving the interface back", "interface", e.l.Name, "err", err)
+// giveBack restores the addresses and routes, once.
+func (l *Link) giveBack() {
+	if l.back == nil {
+		return
 	}
+	if err := l.back.restore(); err != nil {
+		l.log.Warn("network namespace: giving the interface back", "interface", l.Name, "err", err)
+	}
+	l.back = nil
 }

@@ -86,8 +86,7 @@ func newRestorer(index int, addrs []netlink.Addr, routes []netlink.Route) (*rest
 	return r, nil
 }
 
-// restore sends every request and closes the socket. What exists already
-// (EEXIST: the engine or the kernel put it back) is fine.
+// restore sends every request and closes the socket.
 func (r *restorer) restore() error {
 	defer unix.Close(r.fd)
 	var errs []error
@@ -102,7 +101,13 @@ func (r *restorer) restore() error {
 			errs = append(errs, fmt.Errorf("restoring %s: %w", r.what[i], err))
 			continue
 		}
-		if errno := ackErrno(buf[:n]); errno != 0 && errno != unix.EEXIST {
+		switch errno := ackErrno(buf[:n]); errno {
+		case 0, unix.EEXIST: // EEXIST: the engine or the kernel put it back already
+		case unix.ENODEV:
+			// The engine's teardown deleted the interface first: there
+			// is nothing left to give anything back to.
+			return errors.Join(errs...)
+		default:
 			errs = append(errs, fmt.Errorf("restoring %s: %w", r.what[i], errno))
 		}
 	}

@@ -109,9 +109,10 @@ func (p *hostPty) watchSize(resize func(rows, cols uint16), done <-chan struct{}
 // socket path, as runc does: one message carrying the descriptor
 // (SCM_RIGHTS) and its name. The supervisor closes its own copy after.
 func (p *hostPty) sendMaster(socketPath string) error {
-	defer func() { p.master.Close(); p.master = nil }()
 	conn, err := net.DialTimeout("unix", socketPath, 10*time.Second)
 	if err != nil {
+		p.master.Close()
+		p.master = nil
 		return fmt.Errorf("console socket: %w", err)
 	}
 	defer conn.Close()
@@ -119,9 +120,22 @@ func (p *hostPty) sendMaster(socketPath string) error {
 	if !ok {
 		return errors.New("console socket: not a unix socket")
 	}
-	oob := unix.UnixRights(int(p.master.Fd()))
-	name := p.master.Name()
-	if _, _, err := uc.WriteMsgUnix([]byte(name), oob, nil); err != nil {
+	f, err := uc.File()
+	if err != nil {
+		return fmt.Errorf("console socket: %w", err)
+	}
+	defer f.Close()
+	return p.sendMasterOn(f)
+}
+
+// sendMasterOn sends the master on a connection to the console socket
+// made by the exec caller (the supervisor, confined by its seccomp
+// policy, makes no sockets once the container runs): a bare sendmsg, no
+// more.
+func (p *hostPty) sendMasterOn(conn *os.File) error {
+	defer func() { p.master.Close(); p.master = nil }()
+	rights := unix.UnixRights(int(p.master.Fd()))
+	if err := unix.Sendmsg(int(conn.Fd()), []byte(p.master.Name()), rights, nil, 0); err != nil {
 		return fmt.Errorf("console socket: sending the pty master: %w", err)
 	}
 	return nil

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,12 +25,13 @@ import (
 
 // request is a client's message.
 type request struct {
-	Op      string   `json:"op"` // start, kill, exec, signal
-	Signal  int      `json:"signal,omitempty"`
-	All     bool     `json:"all,omitempty"`
-	Process *Process `json:"process,omitempty"` // exec
-	// Console is exec's --console-socket path (process.terminal).
-	Console string `json:"console,omitempty"`
+	Op      string         `json:"op"` // start, kill, exec, signal
+	Signal  int            `json:"signal,omitempty"`
+	All     bool           `json:"all,omitempty"`
+	Process *specs.Process `json:"process,omitempty"` // exec
+	// Console says the one descriptor of an exec request is a connection
+	// to its --console-socket (process.terminal), not stdio.
+	Console bool `json:"console,omitempty"`
 }
 
 // reply is the supervisor's message.
@@ -95,6 +98,7 @@ func (c *conn) recv(v any, want int) ([]*os.File, error) {
 		}
 		p := make([]byte, 64<<10)
 		n, oobn, flags, _, err := c.c.ReadMsgUnix(p, oob)
+		n, oobn = max(n, 0), max(oobn, 0) // -1 with some errors
 		if oobn > 0 {
 			got, perr := parseRights(oob[:oobn])
 			files = append(files, got...)
@@ -134,8 +138,20 @@ func parseRights(oob []byte) ([]*os.File, error) {
 	return files, nil
 }
 
-// dial connects to container's supervisor.
+// maxSunPath is the longest path a sockaddr_un holds (108 with the NUL).
+const maxSunPath = 107
+
+// dial connects to container's supervisor. A path too long for a socket
+// address is reached through /proc/self/fd of its directory.
 func dial(path string) (*conn, error) {
+	if len(path) > maxSunPath {
+		dir, err := os.OpenFile(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("reaching the container's supervisor: %w", err)
+		}
+		defer dir.Close()
+		path = fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), filepath.Base(path))
+	}
 	c, err := net.DialTimeout("unix", path, 10*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("reaching the container's supervisor: %w", err)

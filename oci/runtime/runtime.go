@@ -2,9 +2,11 @@ package runtime
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -14,7 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/oci/spec"
 )
 
 // Runtime runs the commands of the runc contract against one state root.
@@ -61,9 +66,9 @@ func (r *Runtime) Create(o CreateOptions) (*os.Process, error) {
 		}
 		return nil, fmt.Errorf("bundle %s: %w", bundle, unwrapPath(err))
 	}
-	spec, err := loadSpec(filepath.Join(bundle, "config.json"))
+	bspec, err := spec.Load(bundle)
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", bundle, unwrapPath(err))
+		return nil, err
 	}
 	pidFile := o.PidFile
 	if pidFile != "" {
@@ -72,9 +77,9 @@ func (r *Runtime) Create(o CreateOptions) (*os.Process, error) {
 		}
 	}
 	st := &State{OCIVersion: OCIVersion, ID: o.ID, Status: Creating, Bundle: bundle,
-		Created: time.Now().UTC(), Owner: "", Annotations: spec.Annotations}
-	if spec.Root != nil {
-		st.Rootfs = spec.Root.Path
+		Created: time.Now().UTC(), Owner: "", Annotations: bspec.Annotations}
+	if bspec.Root != nil {
+		st.Rootfs = bspec.Root.Path
 		if !filepath.IsAbs(st.Rootfs) {
 			st.Rootfs = filepath.Join(bundle, st.Rootfs)
 		}
@@ -107,7 +112,14 @@ func (r *Runtime) Create(o CreateOptions) (*os.Process, error) {
 	}
 	args = append(args, "--", o.ID)
 	cmd := exec.Command(r.Exe, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = fileOrNil(o.Stdin), fileOrNil(o.Stdout), fileOrNil(o.Stderr)
+	if bspec.Process == nil || !bspec.Process.Terminal {
+		// The container's stdio are create's (the engine's pipes).
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+	}
+	// With a terminal the container's stdio is the pty: the supervisor
+	// keeps nothing of create's (/dev/null), as runc's container process
+	// does not; an engine reading create's output to its end (go-runc,
+	// for a terminal) would otherwise wait for the container's exit.
 	cmd.ExtraFiles = []*os.File{wr} // fd 3: the ready line
 	cmd.Dir = "/"
 	// Its own session: the engine's terminal signals and process group
@@ -144,10 +156,6 @@ func (r *Runtime) Create(o CreateOptions) (*os.Process, error) {
 	r.log().Debug("container created", "id", o.ID, "pid", pid)
 	return cmd.Process, nil
 }
-
-// fileOrNil keeps a nil *os.File nil as an interface (exec.Cmd then
-// gives /dev/null).
-func fileOrNil(f *os.File) *os.File { return f }
 
 func unwrapPath(err error) error {
 	var pe *os.PathError
@@ -285,7 +293,7 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 // ExecOptions are exec's.
 type ExecOptions struct {
 	ID            string
-	Process       Process
+	Process       *specs.Process
 	ConsoleSocket string
 	// Stdin, Stdout, Stderr are passed to the supervisor: the command's
 	// stdio when it has no terminal.
@@ -299,8 +307,30 @@ type Exec struct {
 	c   *conn
 }
 
-// LoadProcess reads an exec --process file.
-func LoadProcess(path string) (Process, error) { return loadProcess(path) }
+// LoadProcess reads an exec --process file (an OCI process JSON), checked
+// as the supervisor will check it.
+func LoadProcess(path string) (*specs.Process, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMsg/2+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxMsg/2 {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxMsg/2)
+	}
+	var p specs.Process
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := spec.TranslateProcess(&p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &p, nil
+}
 
 // Exec starts a new command in the running container.
 func (r *Runtime) Exec(o ExecOptions) (*Exec, error) {
@@ -323,17 +353,32 @@ func (r *Runtime) Exec(o ExecOptions) (*Exec, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := request{Op: "exec", Process: &o.Process}
+	req := request{Op: "exec", Process: o.Process}
 	var fds []int
+	if o.Process == nil {
+		return nil, errors.New("exec: no process")
+	}
 	if o.Process.Terminal {
 		if o.ConsoleSocket == "" {
 			c.c.Close()
 			return nil, errors.New("cannot allocate tty if runc will detach without setting console socket")
 		}
-		if req.Console, err = filepath.Abs(o.ConsoleSocket); err != nil {
+		// The caller connects to the console socket and hands the
+		// connection over: the supervisor makes no sockets.
+		cs, err := net.DialTimeout("unix", o.ConsoleSocket, 10*time.Second)
+		if err != nil {
 			c.c.Close()
-			return nil, err
+			return nil, fmt.Errorf("console socket: %w", err)
 		}
+		f, err := cs.(*net.UnixConn).File()
+		cs.Close()
+		if err != nil {
+			c.c.Close()
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		defer f.Close()
+		req.Console = true
+		fds = append(fds, int(f.Fd()))
 	} else {
 		for _, f := range []*os.File{o.Stdin, o.Stdout, o.Stderr} {
 			if f == nil {
@@ -385,15 +430,17 @@ func (e *Exec) Wait() syscall.WaitStatus {
 }
 
 // File is the control connection as a file, for a proxy process to take
-// over (exec --detach); the Exec must not be used after.
-func (e *Exec) File() (*os.File, error) {
+// over (exec --detach), and what was already read from it but not
+// consumed (a quick command's {"exit"} can arrive with its {"pid"}): the
+// proxy must start from those bytes. The Exec must not be used after.
+func (e *Exec) File() (*os.File, []byte, error) {
 	f, err := e.c.c.File()
 	e.c.c.Close()
-	return f, err
+	return f, e.c.buf, err
 }
 
 // ExecFromFile is the proxy's side of File.
-func ExecFromFile(f *os.File) (*Exec, error) {
+func ExecFromFile(f *os.File, buffered []byte) (*Exec, error) {
 	c, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
@@ -403,19 +450,22 @@ func ExecFromFile(f *os.File) (*Exec, error) {
 	if !ok {
 		return nil, errors.New("exec proxy: not a unix connection")
 	}
-	return &Exec{c: &conn{c: uc}}, nil
+	return &Exec{c: &conn{c: uc, buf: buffered}}, nil
 }
 
 // StartProxy starts the detached exec proxy holding e's connection: the
 // process engines wait on for an exec --detach (its pid goes to the pid
 // file), which exits with the command's status.
 func (r *Runtime) StartProxy(e *Exec) (*os.Process, error) {
-	f, err := e.File()
+	f, buffered, err := e.File()
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	args := append(append([]string{}, r.GlobalArgs...), "exec-proxy")
+	if len(buffered) > 0 {
+		args = append(args, "--buffered", base64.StdEncoding.EncodeToString(buffered))
+	}
 	cmd := exec.Command(r.Exe, args...)
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Dir = "/"

@@ -85,7 +85,7 @@ func CheckID(id string) error {
 // Root is a runtime's state directory.
 type Root struct{ Dir string }
 
-func (r Root) dir(id string) string      { return filepath.Join(r.Dir, id) }
+func (r Root) dir(id string) string       { return filepath.Join(r.Dir, id) }
 func (r Root) statePath(id string) string { return filepath.Join(r.Dir, id, "state.json") }
 
 // CtlPath is the supervisor's control socket of container id.

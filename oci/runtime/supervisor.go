@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,10 +18,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/litebox-go/litebox/image"
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/vfs"
+	"github.com/litebox-go/litebox/oci/spec"
 	"github.com/litebox-go/litebox/sandbox"
+	"github.com/litebox-go/litebox/sandbox/hostpolicy"
 )
 
 // SuperviseOptions are the supervisor's (the hidden `supervise` command
@@ -47,7 +50,7 @@ type supervisor struct {
 	init *sandbox.Cmd
 	pty  *hostPty
 	ln   *net.UnixListener
-	user sandbox.User // the container's process.user
+	plan *spec.Plan // the bundle's: its root gives an exec's HOME
 
 	mu      sync.Mutex
 	started bool
@@ -119,27 +122,41 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 			closers[i]()
 		}
 	}
-	plan, err := loadPlan(s.o.Bundle)
+	bspec, err := spec.Load(s.o.Bundle)
 	if err != nil {
 		return closeAll, err
 	}
+	plan, err := spec.Translate(bspec, s.o.Bundle)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, func() { plan.Close() })
+	s.plan = plan
 	if plan.Process.Terminal && s.o.ConsoleSocket == "" {
 		return closeAll, errors.New("cannot allocate tty if runc will detach without setting console socket")
 	}
 	if !plan.Process.Terminal && s.o.ConsoleSocket != "" {
 		return closeAll, errors.New("cannot use console socket if runc will not detach or allocate tty")
 	}
-	im, err := image.OpenRootfs(plan.Rootfs, image.Options{Log: s.log})
-	if err != nil {
-		return closeAll, fmt.Errorf("root.path: %w", err)
-	}
-	closers = append(closers, func() { im.Close() })
 	cfg := plan.Config
-	cfg.Root = &sandbox.Root{Layers: im.Layers}
-	cfg.User = &plan.Process.User
-	s.user = plan.Process.User
 	cfg.Log = s.log
-	cfg.Platform = platformOf(plan.Annotations)
+	if cfg.Platform == "" {
+		cfg.Platform = platformOf()
+	}
+	// Once the container's process is loaded, the supervisor confines
+	// itself as litebox run does, plus what serving the control socket
+	// needs (hostpolicy.Options.Control).
+	policy := cfg.Network.HostPolicy()
+	policy.Control = true
+	cfg.Harden = func() error { return hostpolicy.InstallFor(policy) }
+	if plan.NetNS != "" {
+		// The engine's network namespace: the guest's stack takes over its
+		// interface (hostnet/netns), so the engine's port mappings apply.
+		if cfg.Network.Egress || len(cfg.Network.Allow) > 0 {
+			return closeAll, fmt.Errorf("annotation dev.litebox.net=egress: the engine gave a network namespace (%s), whose network the container has", plan.NetNS)
+		}
+		cfg.Network.NetNS = plan.NetNS
+	}
 	sb, err := sandbox.New(cfg)
 	if err != nil {
 		return closeAll, err
@@ -152,13 +169,13 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 	})
 	p := plan.Process
 	makeWorkDir(sb.FS(), p.Cwd)
-	c, err := s.command(p)
+	c, err := s.command(&p)
 	if err != nil {
 		return closeAll, err
 	}
 	s.init = c
 	if p.Terminal {
-		pty, err := s.terminal(c, p, s.o.ConsoleSocket)
+		pty, err := s.terminal(c, &p, s.o.ConsoleSocket, nil)
 		if err != nil {
 			return closeAll, err
 		}
@@ -169,7 +186,16 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 	}
 	ctl := s.o.Root.CtlPath(s.o.ID)
 	_ = os.Remove(ctl)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: ctl, Net: "unix"})
+	name := ctl
+	if len(name) > maxSunPath {
+		// A socket address holds 107 bytes: bind the name relative to
+		// the container's directory (the supervisor's cwd from now on).
+		if err := os.Chdir(filepath.Dir(ctl)); err != nil {
+			return closeAll, fmt.Errorf("control socket: %w", err)
+		}
+		name = filepath.Base(ctl)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
 	if err != nil {
 		return closeAll, fmt.Errorf("control socket: %w", err)
 	}
@@ -187,20 +213,14 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 
 // command makes the Cmd of process p, refusing a program that is not
 // there (as runc's create does: the engine learns it before start).
-func (s *supervisor) command(p Process) (*sandbox.Cmd, error) {
+func (s *supervisor) command(p *spec.Process) (*sandbox.Cmd, error) {
 	if len(p.Args) == 0 {
 		return nil, errors.New("process.args must not be empty")
 	}
-	env := p.Env
-	if env == nil {
-		env = []string{}
-	}
-	if err := s.lookPath(p.Args[0], env, p.Cwd); err != nil {
+	if err := s.lookPath(p.Args[0], p.Env, p.Cwd); err != nil {
 		return nil, err
 	}
-	c := s.sb.Command(p.Args[0], p.Args[1:]...)
-	c.Env, c.Dir = env, p.Cwd
-	return c, nil
+	return p.Command(s.sb), nil
 }
 
 // lookPath checks that name resolves to a file in the sandbox, in runc's
@@ -237,13 +257,19 @@ func (s *supervisor) lookPath(name string, env []string, cwd string) error {
 
 // terminal gives c a terminal shown on a host pty whose master goes to the
 // console socket.
-func (s *supervisor) terminal(c *sandbox.Cmd, p Process, console string) (*hostPty, error) {
+func (s *supervisor) terminal(c *sandbox.Cmd, p *spec.Process, console string, consoleConn *os.File) (*hostPty, error) {
 	pty, err := openHostPty()
 	if err != nil {
 		return nil, err
 	}
-	pty.setSize(p.Rows, p.Cols)
-	if err := pty.sendMaster(console); err != nil {
+	if b := p.ConsoleSize; b != nil && b.Height <= 0xffff && b.Width <= 0xffff {
+		pty.setSize(uint16(b.Height), uint16(b.Width))
+	}
+	send := func() error { return pty.sendMaster(console) }
+	if consoleConn != nil {
+		send = func() error { return pty.sendMasterOn(consoleConn) }
+	}
+	if err := send(); err != nil {
 		pty.close()
 		return nil, err
 	}
@@ -272,12 +298,9 @@ func makeWorkDir(fs *vfs.VFS, dir string) {
 	}
 }
 
-// platformOf is the annotation dev.litebox.platform, else
-// $LITEBOX_PLATFORM, else auto.
-func platformOf(ann map[string]string) string {
-	if p := ann["dev.litebox.platform"]; p != "" {
-		return p
-	}
+// platformOf is the platform when the bundle's annotation
+// dev.litebox.platform names none: $LITEBOX_PLATFORM, else auto.
+func platformOf() string {
 	if p := os.Getenv("LITEBOX_PLATFORM"); p != "" {
 		return p
 	}
@@ -314,6 +337,7 @@ func (s *supervisor) serve() {
 
 func (s *supervisor) handle(c *conn) {
 	defer c.c.Close()
+	defer s.recover()
 	var req request
 	files, err := c.recv(&req, 3)
 	if err != nil {
@@ -341,6 +365,14 @@ func (s *supervisor) handle(c *conn) {
 		r.Error = err.Error()
 	}
 	_ = c.send(r)
+}
+
+// recover keeps a bug in serving one request from ending the container
+// (the supervisor's stderr is the container's: it goes to the log).
+func (s *supervisor) recover() {
+	if r := recover(); r != nil {
+		s.log.Error("supervisor: internal error serving a request", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	}
 }
 
 // start runs the container's process.
@@ -440,33 +472,36 @@ func (s *supervisor) exec(c *conn, req request, files []*os.File) {
 		fail(errors.New("exec: no process"))
 		return
 	}
-	p := *req.Process
-	if p.Cwd == "" {
-		p.Cwd = "/"
+	if req.Process.Cwd == "" {
+		req.Process.Cwd = "/"
 	}
-	cmd, err := s.command(p)
+	p, err := spec.TranslateProcess(req.Process)
 	if err != nil {
 		fail(err)
 		return
 	}
-	if !sameUser(p.User, s.user) {
-		// sandbox.Cmd runs as the sandbox's user; another user for one
-		// command is not supported yet: said, not ignored.
-		s.log.Warn("exec: process.user differs from the container's; running as the container's user", "uid", p.User.UID)
+	s.plan.SetHome(&p)
+	for _, u := range p.Unapplied {
+		s.log.Warn("exec: not applied", "field", u.Field, "value", u.Value, "reason", u.Reason)
+	}
+	cmd, err := s.command(&p)
+	if err != nil {
+		fail(err)
+		return
 	}
 	var pty *hostPty
 	if p.Terminal {
-		if req.Console == "" {
+		if !req.Console || len(files) != 1 {
 			fail(errors.New("cannot allocate tty if runc will detach without setting console socket"))
 			return
 		}
-		if pty, err = s.terminal(cmd, p, req.Console); err != nil {
+		if pty, err = s.terminal(cmd, &p, "", files[0]); err != nil {
 			fail(err)
 			return
 		}
 		defer pty.close()
 	} else {
-		if len(files) != 3 {
+		if req.Console || len(files) != 3 {
 			fail(fmt.Errorf("exec: want 3 stdio descriptors, got %d", len(files)))
 			return
 		}
@@ -496,6 +531,7 @@ func (s *supervisor) exec(c *conn, req request, files []*os.File) {
 	}
 	go func() {
 		// Signals from the client; its going away kills the command.
+		defer s.recover()
 		for {
 			var r request
 			if _, err := c.recv(&r, 0); err != nil {
@@ -518,8 +554,6 @@ func (s *supervisor) exec(c *conn, req request, files []*os.File) {
 	s.mu.Unlock()
 	_ = c.send(reply{Exit: &ws})
 }
-
-func sameUser(a, b sandbox.User) bool { return a.UID == b.UID && a.GID == b.GID }
 
 // waitStatus is a Cmd's result as a wait status: an *ExitError's, 0 for
 // nil, exit 255 for litebox's own failures (logged).
@@ -544,7 +578,7 @@ func ExitWith(ws syscall.WaitStatus) {
 		os.Exit(ws.ExitStatus())
 	}
 	sig := ws.Signal()
-	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	_ = unix.Prlimit(0, unix.RLIMIT_CORE, &unix.Rlimit{}, nil)
 	signal.Reset(sig)
 	// The Go runtime's own handler (for SIGSEGV and the like) would report
 	// a crash: set SIG_DFL with the raw call, then unblock and raise.
@@ -553,7 +587,9 @@ func ExitWith(ws syscall.WaitStatus) {
 	var set unix.Sigset_t
 	set.Val[0] = 1 << (uint(sig) - 1)
 	_ = unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, nil)
-	_ = unix.Kill(os.Getpid(), sig)
+	// tgkill: the supervisor's seccomp policy has no kill(2); a fatal
+	// signal to one thread ends the whole process all the same.
+	_ = unix.Tgkill(os.Getpid(), unix.Gettid(), sig)
 	time.Sleep(time.Second)
 	os.Exit(128 + int(sig))
 }

@@ -18,6 +18,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -178,4 +180,23 @@ func (p *Process) Command(sb *sandbox.Sandbox) *sandbox.Cmd {
 	c.Rlimits = p.Rlimits
 	c.Capabilities = p.Capabilities
 	return c
+}
+
+// SetHome gives proc a HOME when its environment has none, as runc does:
+// the home directory of its uid in the root's /etc/passwd, or "/". Translate
+// does it for the spec's process; call it for an exec's.
+func (p *Plan) SetHome(proc *Process) {
+	for _, e := range proc.Env {
+		if strings.HasPrefix(e, "HOME=") {
+			return
+		}
+	}
+	home := "/"
+	if r := p.Config.Root; r != nil {
+		spec := strconv.FormatUint(uint64(proc.User.UID), 10)
+		if _, h, err := sandbox.LookupUser(spec, r.ReadFile); err == nil && h != "" {
+			home = h
+		}
+	}
+	proc.Env = append(slices.Clip(proc.Env), "HOME="+home)
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -111,7 +112,7 @@ func TestRuncDefaults(t *testing.T) {
 			if !slices.Equal(got.Args, []string{"sh"}) || got.Cwd != "/" || !got.Terminal || !got.NoNewPrivileges {
 				t.Errorf("process = %+v", got)
 			}
-			if !slices.Equal(got.Env, []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}) {
+			if !slices.Equal(got.Env, []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", "HOME=/"}) {
 				t.Errorf("env = %q", got.Env)
 			}
 			if !reflect.DeepEqual(got.User, sandbox.User{}) {
@@ -144,14 +145,19 @@ func TestRuncDefaults(t *testing.T) {
 					t.Errorf("unapplied %q missing: %q", want, fields)
 				}
 			}
+			for _, u := range cfg.Unapplied {
+				if u.Field == "mounts[4]" && !strings.Contains(u.Reason, "no mqueue file system") {
+					t.Errorf("mqueue reported as %q", u.Reason)
+				}
+			}
 			if rootless && !slices.Contains(fields, "linux.uidMappings") {
 				t.Errorf("rootless: uidMappings not reported: %q", fields)
 			}
 			if p.NetNS != "" {
 				t.Errorf("netns = %q, want none (no path)", p.NetNS)
 			}
-			if cfg.Limits != (sandbox.Limits{NoFile: 1024}) {
-				t.Errorf("limits = %+v, want NoFile 1024 only (its rlimit)", cfg.Limits)
+			if want := (sandbox.Limits{NoFile: 1024, Memory: DefaultMemory, Tasks: DefaultTasks, FileSize: DefaultFileSize}); cfg.Limits != want || cfg.TmpSize != DefaultTmpSize {
+				t.Errorf("limits = %+v, tmp %d; want %+v (the CLI's defaults, NoFile its rlimit), tmp %d", cfg.Limits, cfg.TmpSize, want, DefaultTmpSize)
 			}
 		})
 	}
@@ -219,7 +225,14 @@ func TestTranslateErrors(t *testing.T) {
 			s.Annotations = map[string]string{AnnotationAllow: "example.com:443"}
 		}, "needs dev.litebox.net=egress"},
 		{"audit relative", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationAudit: "audit.log"} }, "absolute path"},
+		{"tmpfs-size", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationTmpSize: "lots"} }, "not a size"},
 		{"windows", func(s *specs.Spec) { s.Windows = &specs.Windows{} }, "only a Linux container"},
+		{"cpu period", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptr(int64(5000)), Period: ptr(uint64(10))}}
+		}, "cpu.period 10"},
+		{"cpu quota", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: ptr(int64(10))}}
+		}, "cpu.quota 10"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -333,6 +346,7 @@ func TestResourcesAndAnnotations(t *testing.T) {
 		s.Linux.Resources = &specs.LinuxResources{
 			Memory: &specs.LinuxMemory{Limit: ptr(int64(256 << 20)), Swap: ptr(int64(512 << 20))},
 			Pids:   &specs.LinuxPids{Limit: 64},
+			CPU:    &specs.LinuxCPU{Quota: ptr(int64(150000)), Period: ptr(uint64(100000)), Shares: ptr(uint64(512))},
 		}
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/run/netns/x"})
 		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
@@ -340,12 +354,12 @@ func TestResourcesAndAnnotations(t *testing.T) {
 		s.Process.User = specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{10, 20}}
 		s.Annotations = map[string]string{
 			AnnotationPlatform: "ptrace", AnnotationNet: "egress", AnnotationAllow: "example.com:443, 10.0.0.0/8",
-			AnnotationAudit: audit, "org.example": "kept",
+			AnnotationAudit: audit, "org.example": "kept", AnnotationTmpSize: "256M",
 		}
 	}))
 	p := translateBundle(t, dir)
 	cfg := p.Config
-	if cfg.Limits.Memory != 256<<20 || cfg.Limits.Tasks != 64 {
+	if cfg.Limits.Memory != 256<<20 || cfg.Limits.Tasks != 64 || cfg.Limits.CPUs != 1.5 || cfg.Limits.CPUPeriod != 100*time.Millisecond {
 		t.Errorf("limits = %+v", cfg.Limits)
 	}
 	if p.NetNS != "/run/netns/x" {
@@ -354,8 +368,11 @@ func TestResourcesAndAnnotations(t *testing.T) {
 	if cfg.Platform != "ptrace" || !cfg.Network.Egress || len(cfg.Network.Allow) != 2 {
 		t.Errorf("platform %q network %+v", cfg.Platform, cfg.Network)
 	}
-	if cfg.Audit == nil {
-		t.Error("no audit writer")
+	if cfg.Audit == nil || cfg.AuditMaxSize != DefaultAuditMax {
+		t.Errorf("audit writer %v, max %d", cfg.Audit, cfg.AuditMaxSize)
+	}
+	if cfg.TmpSize != 256<<20 {
+		t.Errorf("tmp size %d", cfg.TmpSize)
 	}
 	if _, err := os.Stat(audit); err != nil {
 		t.Errorf("audit file: %v", err)
@@ -365,7 +382,7 @@ func TestResourcesAndAnnotations(t *testing.T) {
 		t.Errorf("user = %+v / %+v, want %+v", p.Process.User, cfg.User, want)
 	}
 	fields := unappliedFields(cfg.Unapplied)
-	for _, f := range []string{"linux.seccomp", "process.apparmorProfile", "linux.resources.memory.swap"} {
+	for _, f := range []string{"linux.seccomp", "process.apparmorProfile", "linux.resources.memory.swap", "linux.resources.cpu"} {
 		if !slices.Contains(fields, f) {
 			t.Errorf("unapplied %q missing: %q", f, fields)
 		}
@@ -397,5 +414,134 @@ func TestCapNames(t *testing.T) {
 	}
 	if p.Capabilities.Effective != capSet(cred.CapKill) || !slices.Contains(unappliedFields(p.Unapplied), "process.capabilities") {
 		t.Errorf("caps %+v unapplied %+v", p.Capabilities, p.Unapplied)
+	}
+}
+
+// podmanBundle makes a bundle from testdata's config.json of podman 4.3
+// (`podman create --read-only`, written by `podman init`), with its host
+// paths (the container's userdata, its rootfs) replaced by the test's.
+func podmanBundle(t testing.TB) (dir string, s *specs.Spec) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "podman-4.3-readonly.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	run, store, rootfs := filepath.Join(dir, "run"), filepath.Join(dir, "store"), filepath.Join(dir, "rootfs")
+	for _, d := range []string{run, filepath.Join(store, "shm"), rootfs} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, content := range map[string]string{"resolv.conf": "nameserver 10.0.2.3\n", "hosts": "127.0.0.1 localhost\n10.88.0.2 c1\n", "hostname": "c1\n"} {
+		if err := os.WriteFile(filepath.Join(run, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := strings.NewReplacer("@RUN@", run, "@STORE@", store, "@ROOTFS@", rootfs)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(r.Replace(string(raw))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, s
+}
+
+// TestPodmanConfig translates a real podman config.json.
+func TestPodmanConfig(t *testing.T) {
+	dir, s := podmanBundle(t)
+	p, err := Translate(s, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if p.NetNS == "" || !strings.HasPrefix(p.NetNS, "/run/netns/") {
+		t.Errorf("netns = %q", p.NetNS)
+	}
+	cfg := p.Config
+	if !cfg.Root.ReadOnly || cfg.Hostname != "07db6f2a142f" {
+		t.Errorf("root %+v hostname %q", cfg.Root, cfg.Hostname)
+	}
+	if cfg.Limits.NoFile != 1<<20 || p.Process.Umask == nil || *p.Process.Umask != 0o022 {
+		t.Errorf("nofile %d umask %v", cfg.Limits.NoFile, p.Process.Umask)
+	}
+	// /run and /var/tmp are tmpfs (/tmp is litebox's); the three name
+	// files are file binds; /dev/shm's bind is litebox's /dev/shm.
+	var got []string
+	for _, m := range cfg.Mounts {
+		if m.Tmpfs != nil {
+			if !m.Tmpfs.CopyUp {
+				t.Errorf("tmpfs %s: tmpcopyup not kept", m.GuestPath)
+			}
+			got = append(got, "tmpfs "+m.GuestPath)
+		} else {
+			got = append(got, "bind "+m.GuestPath+" "+strings.TrimPrefix(m.HostPath, dir))
+		}
+	}
+	want := []string{"tmpfs /run", "tmpfs /var/tmp", "bind /etc/resolv.conf /run/resolv.conf", "bind /etc/hosts /run/hosts",
+		"bind /etc/hostname /run/hostname"}
+	if !slices.Equal(got, want) {
+		t.Errorf("mounts\n%q\nwant\n%q", got, want)
+	}
+	fields := unappliedFields(cfg.Unapplied)
+	for _, f := range []string{"mounts[0]", "mounts[5]", "mounts[10]", "mounts[12]", "linux.seccomp", "linux.sysctl", "linux.maskedPaths"} {
+		if !slices.Contains(fields, f) {
+			t.Errorf("unapplied %q missing: %q", f, fields)
+		}
+	}
+	caps := p.Process.Capabilities
+	if caps == nil || !caps.Bounding.Has(cred.CapSetpcap) || caps.Bounding.Has(cred.CapSysAdmin) {
+		t.Errorf("caps %+v", caps)
+	}
+}
+
+// TestHome: a process without HOME gets its uid's home from the root's
+// /etc/passwd, as runc does; one with HOME keeps it.
+func TestHome(t *testing.T) {
+	for _, tc := range []struct {
+		uid  uint32
+		env  []string
+		want string
+	}{
+		{0, nil, "HOME=/root"}, {1000, nil, "HOME=/home/u"}, {4242, nil, "HOME=/"},
+		{0, []string{"HOME=/elsewhere"}, "HOME=/elsewhere"},
+	} {
+		dir := bundle(t, mutate(t, func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: tc.uid}
+			s.Process.Env = tc.env
+		}))
+		if err := os.MkdirAll(filepath.Join(dir, "rootfs", "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		passwd := "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n"
+		if err := os.WriteFile(filepath.Join(dir, "rootfs", "etc", "passwd"), []byte(passwd), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := translateBundle(t, dir)
+		homes := slices.DeleteFunc(slices.Clone(p.Process.Env), func(e string) bool { return !strings.HasPrefix(e, "HOME=") })
+		if !slices.Equal(homes, []string{tc.want}) {
+			t.Errorf("uid %d env %q: HOME %q, want %q", tc.uid, tc.env, homes, tc.want)
+		}
+	}
+}
+
+// BenchmarkLoadTranslate measures what a runtime's create spends on the
+// spec: reading podman's config.json (with its seccomp profile) and
+// translating it, the rootfs opened and closed.
+func BenchmarkLoadTranslate(b *testing.B) {
+	dir, _ := podmanBundle(b)
+	b.ResetTimer()
+	for range b.N {
+		s, err := Load(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := Translate(s, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Close()
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -19,10 +20,22 @@ import (
 
 // The annotations litebox reads (others are kept in the state only).
 const (
-	AnnotationPlatform = "dev.litebox.platform" // systrap|ptrace|auto
-	AnnotationNet      = "dev.litebox.net"      // none|egress
-	AnnotationAllow    = "dev.litebox.allow"    // --allow rules, comma or space separated
-	AnnotationAudit    = "dev.litebox.audit"    // a host file the audit log is appended to
+	AnnotationPlatform = "dev.litebox.platform"   // systrap|ptrace|auto
+	AnnotationNet      = "dev.litebox.net"        // none|egress
+	AnnotationAllow    = "dev.litebox.allow"      // --allow rules, comma or space separated
+	AnnotationAudit    = "dev.litebox.audit"      // a host file the audit log is appended to
+	AnnotationTmpSize  = "dev.litebox.tmpfs-size" // --tmpfs-size: bytes (K, M, G) of the root's writable layer and /tmp; 0: unlimited
+)
+
+// The limits a spec does not set are the CLI's defaults (`litebox run`),
+// not "unlimited": the guest's memory, files and writes are litebox's
+// memory, whatever the engine's cgroups would have said.
+const (
+	DefaultMemory   = 4 << 30  // --memory
+	DefaultTasks    = 512      // --pids
+	DefaultFileSize = 4 << 30  // --fsize (the initial RLIMIT_FSIZE)
+	DefaultTmpSize  = 1 << 30  // --tmpfs-size
+	DefaultAuditMax = 64 << 20 // --audit-max-size
 )
 
 // Translate turns a spec into a Plan. bundle is the bundle directory:
@@ -53,9 +66,14 @@ func Translate(s *specs.Spec, bundle string) (_ *Plan, err error) {
 		}
 	}()
 	cfg := &p.Config
+	cfg.Limits = sandbox.Limits{Memory: DefaultMemory, Tasks: DefaultTasks, FileSize: DefaultFileSize}
+	cfg.TmpSize = DefaultTmpSize
 	cfg.Unapplied = append(cfg.Unapplied, proc.Unapplied...)
 	u := proc.User
 	cfg.User = &u
+	// The bundle's binds keep their host owners (litebox's own files as
+	// litebox's ids, not as the container user's, which --mount does).
+	cfg.MountOwner = &sandbox.User{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}
 	for _, r := range proc.Rlimits {
 		if r.Resource == unix.RLIMIT_NOFILE {
 			// The sandbox's descriptor cap is what the spec allows: a
@@ -91,6 +109,7 @@ func Translate(s *specs.Spec, bundle string) (_ *Plan, err error) {
 	if err := p.annotations(s.Annotations); err != nil {
 		return nil, err
 	}
+	p.SetHome(&p.Process)
 	return p, nil
 }
 
@@ -141,12 +160,11 @@ func hasHooks(h *specs.Hooks) bool {
 // on, whatever the image has: a spec's mount there is what litebox
 // provides already (with the kind a spec names for it).
 var ourMounts = map[string][]string{
-	"/proc":       {"proc"},
-	"/dev":        {"tmpfs", "devtmpfs"},
-	"/dev/pts":    {"devpts"},
-	"/dev/shm":    {"tmpfs", "shm"},
-	"/tmp":        {"tmpfs"},
-	"/dev/mqueue": nil,
+	"/proc":    {"proc"},
+	"/dev":     {"tmpfs", "devtmpfs"},
+	"/dev/pts": {"devpts"},
+	"/dev/shm": {"tmpfs", "shm"},
+	"/tmp":     {"tmpfs"},
 }
 
 // mount translates mounts[i].
@@ -175,8 +193,8 @@ func (p *Plan) mount(i int, m specs.Mount, bundle string) error {
 		switch {
 		case !slices.Contains(kinds, kind):
 			p.unapplied(field, what, "litebox's own file system is at "+dest+": not mounted")
-		case opts.size > 0 || opts.mode != nil:
-			p.unapplied(field, what+" "+strings.Join(m.Options, ","), "litebox's own file system is there; its size and mode are litebox's")
+		case opts.size > 0 || opts.mode != nil || opts.copyUp:
+			p.unapplied(field, what+" "+strings.Join(m.Options, ","), "litebox's own file system is there; its size, mode and content are litebox's")
 		}
 		return nil
 	}
@@ -184,7 +202,7 @@ func (p *Plan) mount(i int, m specs.Mount, bundle string) error {
 	case "bind":
 		return p.bind(field, m, dest, opts, bundle)
 	case "tmpfs":
-		t := &sandbox.Tmpfs{Size: opts.size, ReadOnly: opts.ro}
+		t := &sandbox.Tmpfs{Size: opts.size, ReadOnly: opts.ro, CopyUp: opts.copyUp}
 		if opts.mode != nil {
 			t.Mode = *opts.mode
 		}
@@ -269,10 +287,10 @@ func (p *Plan) unappliedOpts(field, what string, opts mountOpts) {
 
 // mountOpts are the options litebox understands.
 type mountOpts struct {
-	bind, ro, noexec bool
-	size             int64
-	mode             *uint32
-	unknown          []string
+	bind, ro, noexec, copyUp bool
+	size                     int64
+	mode                     *uint32
+	unknown                  []string
 }
 
 // Options that need nothing of litebox: set-id bits are never honoured
@@ -286,7 +304,7 @@ var noopOptions = map[string]bool{
 	"atime": true, "strictatime": true, "nodiratime": true, "diratime": true, "sync": true, "async": true,
 	"dirsync": true, "nostrictatime": true, "mand": true, "nomand": true, "lazytime": true,
 	"nolazytime": true, "silent": true, "loud": true, "defaults": true, "iversion": true, "noiversion": true,
-	"tmpcopyup": true, "notmpcopyup": true, "copy": true, "nocopy": true, "z": true, "Z": true,
+	"copy": true, "nocopy": true, "z": true, "Z": true,
 }
 
 func parseOptions(in []string) (mountOpts, error) {
@@ -302,6 +320,10 @@ func parseOptions(in []string) (mountOpts, error) {
 			o.ro = false
 		case opt == "noexec":
 			o.noexec = true
+		case opt == "tmpcopyup":
+			o.copyUp = true
+		case opt == "notmpcopyup":
+			o.copyUp = false
 		case name == "size" && hasVal:
 			n, err := parseSize(val)
 			if err != nil {
@@ -432,7 +454,9 @@ func (p *Plan) resources(r *specs.LinuxResources) error {
 		}
 	}
 	if r.CPU != nil {
-		p.cpu(r.CPU)
+		if err := p.cpu(r.CPU); err != nil {
+			return err
+		}
 	}
 	if r.BlockIO != nil {
 		p.unapplied("linux.resources.blockIO", "", "no block I/O weights or throttles")
@@ -459,27 +483,49 @@ func (p *Plan) resources(r *specs.LinuxResources) error {
 	return nil
 }
 
-// cpu maps the CPU controls; see cpu.go.
-func (p *Plan) cpu(c *specs.LinuxCPU) {
-	what := func() string {
-		var parts []string
-		if c.Quota != nil {
-			parts = append(parts, "quota="+strconv.FormatInt(*c.Quota, 10))
+// cpu maps the CPU bandwidth limit (quota per period, cgroup's cpu.max)
+// to the sandbox's CPU share (Limits.CPUs); the relative controls (shares,
+// idle, realtime) and the cpuset are reported.
+func (p *Plan) cpu(c *specs.LinuxCPU) error {
+	if c.Quota != nil && *c.Quota > 0 {
+		period := uint64(100000) // the cgroup default, in microseconds
+		if c.Period != nil && *c.Period != 0 {
+			period = *c.Period
 		}
-		if c.Period != nil {
-			parts = append(parts, "period="+strconv.FormatUint(*c.Period, 10))
+		// cgroup v2's bounds: 1 ms to 1 s.
+		if period < 1000 || period > 1000000 {
+			return fmt.Errorf("%w: linux.resources.cpu.period %d: want 1000 to 1000000 microseconds", ErrInvalid, period)
 		}
-		if c.Shares != nil {
-			parts = append(parts, "shares="+strconv.FormatUint(*c.Shares, 10))
+		if *c.Quota < 1000 {
+			return fmt.Errorf("%w: linux.resources.cpu.quota %d: want at least 1000 microseconds", ErrInvalid, *c.Quota)
 		}
-		if c.Cpus != "" {
-			parts = append(parts, "cpus="+c.Cpus)
-		}
-		return strings.Join(parts, " ")
-	}()
-	if what != "" {
-		p.unapplied("linux.resources.cpu", what, "no per-sandbox CPU bandwidth control in litebox yet (nor a host cgroup): not applied")
+		p.Config.Limits.CPUs = float64(*c.Quota) / float64(period)
+		p.Config.Limits.CPUPeriod = time.Duration(period) * time.Microsecond
 	}
+	var parts []string
+	if c.Shares != nil {
+		parts = append(parts, "shares="+strconv.FormatUint(*c.Shares, 10))
+	}
+	if c.Burst != nil {
+		parts = append(parts, "burst="+strconv.FormatUint(*c.Burst, 10))
+	}
+	if c.RealtimeRuntime != nil || c.RealtimePeriod != nil {
+		parts = append(parts, "realtime")
+	}
+	if c.Idle != nil {
+		parts = append(parts, "idle="+strconv.FormatInt(*c.Idle, 10))
+	}
+	if c.Cpus != "" {
+		parts = append(parts, "cpus="+c.Cpus)
+	}
+	if c.Mems != "" {
+		parts = append(parts, "mems="+c.Mems)
+	}
+	if len(parts) > 0 {
+		p.unapplied("linux.resources.cpu", strings.Join(parts, " "),
+			"only quota/period is applied (a CPU share); relative weights, bursts, realtime and cpusets are not")
+	}
+	return nil
 }
 
 // annotations reads the dev.litebox.* options.
@@ -519,6 +565,14 @@ func (p *Plan) annotations(a map[string]string) error {
 		}
 		p.closers = append(p.closers, f)
 		cfg.Audit = f
+		cfg.AuditMaxSize = DefaultAuditMax
+	}
+	if v, ok := a[AnnotationTmpSize]; ok {
+		n, err := parseSize(strings.TrimSuffix(strings.ToLower(v), "b"))
+		if err != nil {
+			return fmt.Errorf("%w: annotation %s=%q: %v", ErrInvalid, AnnotationTmpSize, v, err)
+		}
+		cfg.TmpSize = n
 	}
 	return nil
 }

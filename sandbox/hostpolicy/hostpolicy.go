@@ -98,13 +98,12 @@ type Options struct {
 	// listeners are bound before the filter exists, so neither bind nor
 	// listen is needed for them.
 	Publish bool
-	// Packet: the guest's stack owns an engine's network namespace
-	// interface (--net netns:, package hostnet/netns) through one
-	// AF_PACKET socket made, bound and configured before the filter:
-	// only moving frames over it is needed (no socket, bind, connect,
-	// setsockopt, netlink; socket() stays limited to AF_INET/AF_INET6 in
-	// the other modes and absent in this one).
-	Packet bool
+	// Control: an OCI runtime's supervisor (oci/runtime) serves its
+	// control socket: it accepts on a unix listener bound before the
+	// filter, reads requests that carry descriptors (an exec's stdio, a
+	// console socket connection) and sends a pty master on such a
+	// connection. It makes no socket and connects nowhere after the filter.
+	Control bool
 }
 
 // Network reports whether litebox makes host sockets at all.
@@ -136,19 +135,18 @@ var sockRules = []seccomp.Rule{
 	{Name: "recvfrom", Nr: unix.SYS_RECVFROM, Why: "hostnet: datagrams from a published UDP port's clients"},
 }
 
-// packetRules move frames over the AF_PACKET socket (gVisor's fdbased
-// endpoint: batched receive and send, one frame by writev, waits by
-// ppoll on the socket and its stop eventfd).
-var packetRules = []seccomp.Rule{
-	{Name: "recvmmsg", Nr: unix.SYS_RECVMMSG, Why: "hostnet/netns: frames from the namespace's interface"},
-	{Name: "sendmmsg", Nr: unix.SYS_SENDMMSG, Why: "hostnet/netns: frames to the namespace's interface"},
-	{Name: "writev", Nr: unix.SYS_WRITEV, Why: "hostnet/netns: one frame to the namespace's interface"},
-	{Name: "ppoll", Nr: unix.SYS_PPOLL, Why: "hostnet/netns: waiting for frames or the endpoint's stop"},
-}
-
 // publishRules accept connections on the listeners bound before.
 var publishRules = []seccomp.Rule{
 	{Name: "accept4", Nr: unix.SYS_ACCEPT4, Why: "hostnet: connections to published ports"},
+}
+
+// controlRules serve the supervisor's control connections.
+var controlRules = []seccomp.Rule{
+	{Name: "accept4", Nr: unix.SYS_ACCEPT4, Why: "oci/runtime: control connections (a unix listener bound before the filter)"},
+	{Name: "getsockname", Nr: unix.SYS_GETSOCKNAME, Why: "oci/runtime: Go's accept asks a connection's address"},
+	{Name: "getsockopt", Nr: unix.SYS_GETSOCKOPT, Why: "oci/runtime: SO_PEERCRED of a control connection"},
+	{Name: "recvmsg", Nr: unix.SYS_RECVMSG, Why: "oci/runtime: requests with descriptors (SCM_RIGHTS: an exec's stdio)"},
+	{Name: "sendmsg", Nr: unix.SYS_SENDMSG, Why: "oci/runtime: a pty master to an exec's console socket (SCM_RIGHTS)"},
 }
 
 // Rules returns the allowlist of a sandbox without network: the base
@@ -169,8 +167,12 @@ func RulesFor(o Options) ([]seccomp.Rule, error) {
 	if o.Network() {
 		rules = append(rules, sockRules...)
 	}
-	if o.Packet {
-		rules = append(rules, packetRules...)
+	if o.Control {
+		for _, r := range controlRules {
+			if !slices.ContainsFunc(rules, func(have seccomp.Rule) bool { return have.Nr == r.Nr }) {
+				rules = append(rules, r)
+			}
+		}
 	}
 	return union(rules, platform.Registered())
 }

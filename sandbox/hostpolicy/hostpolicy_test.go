@@ -165,7 +165,6 @@ var netCalls = []struct {
 	{"setsockopt", unix.SYS_SETSOCKOPT}, {"getsockname", unix.SYS_GETSOCKNAME}, {"getpeername", unix.SYS_GETPEERNAME},
 	{"shutdown", unix.SYS_SHUTDOWN}, {"sendto", unix.SYS_SENDTO}, {"recvfrom", unix.SYS_RECVFROM},
 	{"sendmsg", unix.SYS_SENDMSG}, {"recvmsg", unix.SYS_RECVMSG}, {"socketpair", unix.SYS_SOCKETPAIR},
-	{"recvmmsg", unix.SYS_RECVMMSG}, {"sendmmsg", unix.SYS_SENDMMSG}, {"writev", unix.SYS_WRITEV}, {"ppoll", unix.SYS_PPOLL},
 }
 
 // TestFilterNetwork: the allowlist is a function of the network mode.
@@ -179,12 +178,12 @@ func TestFilterNetwork(t *testing.T) {
 		"egress":  {"connect", "getsockopt", "setsockopt", "getsockname", "getpeername", "shutdown", "sendto", "recvfrom"},
 		"publish": {"accept4", "getsockopt", "setsockopt", "getsockname", "getpeername", "shutdown", "sendto", "recvfrom"},
 		"both":    {"connect", "accept4", "getsockopt", "setsockopt", "getsockname", "getpeername", "shutdown", "sendto", "recvfrom"},
-		// The packet socket exists before the filter: frames only, no
-		// socket/bind/setsockopt, and nothing of the other modes.
-		"netns": {"recvmmsg", "sendmmsg", "writev", "ppoll"},
+		"control": {"accept4", "getsockname", "getsockopt", "recvmsg", "sendmsg"},
+		"control+egress": {"connect", "accept4", "getsockopt", "setsockopt", "getsockname", "getpeername", "shutdown",
+			"sendto", "recvfrom", "recvmsg", "sendmsg"},
 	}
 	opts := map[string]Options{"none": {}, "egress": {Egress: true}, "publish": {Publish: true}, "both": {Egress: true, Publish: true},
-		"netns": {Packet: true}}
+		"control": {Control: true}, "control+egress": {Control: true, Egress: true}}
 	for mode, o := range opts {
 		t.Run(mode, func(t *testing.T) {
 			f, err := filter(o)
