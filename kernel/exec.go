@@ -255,8 +255,8 @@ func openProgram(proc *Process, path string) (loader.File, error) {
 	if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
 		err = unix.EACCES
 	}
-	if err == nil && f.Dentry() == nil {
-		err = unix.EACCES
+	if err == nil && (f.Dentry() == nil || f.Dentry().NoExec()) {
+		err = unix.EACCES // not a named file, or on a noexec mount
 	}
 	if err == nil {
 		err = proc.Kernel().FS().AccessDentry(proc.Creds(), f.Dentry(), unix.X_OK)

@@ -8,8 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel"
-
 	"github.com/litebox-go/litebox/kernel/cred"
+	"github.com/litebox-go/litebox/kernel/fsimpl/hostfs"
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
 )
@@ -20,7 +20,8 @@ import (
 // record of the settings litebox did not apply.
 
 // Tmpfs makes a Mount a new in-memory file system (a tmpfs) at GuestPath
-// instead of a host directory: empty, private to the sandbox, gone with it.
+// instead of a host directory: empty (unless CopyUp), private to the
+// sandbox, gone with it.
 type Tmpfs struct {
 	// Size caps its bytes, data and metadata (size=); 0 shares the limits
 	// of /tmp (TmpSize), as the root's memfs does.
@@ -102,8 +103,8 @@ func mountTmpfs(fs *vfs.VFS, tmp *memfs.FS, m Mount) error {
 		}
 	}
 	var root vfs.FileSystem = mfs
-	if t.ReadOnly {
-		root = readOnlyFS{mfs}
+	if t.ReadOnly || m.NoExec {
+		root = tmpfsView{FS: mfs, ro: t.ReadOnly, noExec: m.NoExec}
 	}
 	if err := mountAt(fs, guest, root); err != nil {
 		return fmt.Errorf("tmpfs at %s: %w", guest, err)
@@ -125,11 +126,21 @@ func mountTmpfs(fs *vfs.VFS, tmp *memfs.FS, m Mount) error {
 	return nil
 }
 
-// readOnlyFS is a file system whose mount refuses every change (EROFS): the
-// VFS checks ReadOnly before it calls a node.
-type readOnlyFS struct{ *memfs.FS }
+// tmpfsView is a tmpfs mounted read-only (the VFS refuses every change,
+// EROFS, before it calls a node) or noexec (vfs.NoExecer). It embeds the
+// memfs itself, so that every optional interface of it stays visible.
+type tmpfsView struct {
+	*memfs.FS
+	ro, noExec bool
+}
 
-func (readOnlyFS) ReadOnly() bool { return true }
+func (v tmpfsView) ReadOnly() bool { return v.ro }
+func (v tmpfsView) NoExec() bool   { return v.noExec }
+
+// noExecHost is a host directory mounted noexec.
+type noExecHost struct{ *hostfs.FS }
+
+func (noExecHost) NoExec() bool { return true }
 
 // creds are the credentials of the command's first process: its own user
 // and capability sets, else the sandbox's (nil: the kernel's initial ones).

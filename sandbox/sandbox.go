@@ -53,6 +53,9 @@ type Mount struct {
 	Writable  bool
 	// Tmpfs, when set, makes this a tmpfs mount (HostPath is unused).
 	Tmpfs *Tmpfs
+	// NoExec mounts it noexec: nothing on it may be executed or mapped
+	// executable (a directory or tmpfs mount; see vfs.NoExecer).
+	NoExec bool
 }
 
 // ParseMount parses the CLI form HOSTDIR:GUESTDIR[:ro|:rw].
@@ -359,8 +362,8 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 			}
 			continue
 		}
-		if err := mountHost(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true,
-			Owner: cfg.hostOwner(), FDs: fds, Memory: budget}); err != nil {
+		if err := mountHostAs(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true,
+			Owner: cfg.hostOwner(), FDs: fds, Memory: budget}, m.NoExec); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -454,6 +457,11 @@ func mountEtc(fs *vfs.VFS, opts hostfs.Options, names *nameFiles) error {
 }
 
 func mountHost(fs *vfs.VFS, hostPath, guestPath string, opts hostfs.Options) error {
+	return mountHostAs(fs, hostPath, guestPath, opts, false)
+}
+
+// mountHostAs is mountHost, noexec if asked.
+func mountHostAs(fs *vfs.VFS, hostPath, guestPath string, opts hostfs.Options, noExec bool) error {
 	abs, err := filepath.Abs(hostPath)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", hostPath, err)
@@ -462,7 +470,11 @@ func mountHost(fs *vfs.VFS, hostPath, guestPath string, opts hostfs.Options) err
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", hostPath, err)
 	}
-	if err := mountAt(fs, filepath.Clean(guestPath), hfs); err != nil {
+	var mfs vfs.FileSystem = hfs
+	if noExec {
+		mfs = noExecHost{hfs}
+	}
+	if err := mountAt(fs, filepath.Clean(guestPath), mfs); err != nil {
 		return fmt.Errorf("mount %s at %s: %w", hostPath, guestPath, err)
 	}
 	return nil

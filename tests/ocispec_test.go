@@ -542,3 +542,52 @@ func TestOCICPUShareKill(t *testing.T) {
 		t.Errorf("the kill took %v", d)
 	}
 }
+
+// TestOCINoexec runs testdata/noexec.c on a noexec tmpfs and a noexec
+// bind, and on an ordinary tmpfs, from a bundle, and natively on a noexec
+// and an ordinary tmpfs mounted by the test (unshare -m, as root):
+// execve EACCES, mmap PROT_EXEC EPERM, mprotect adding it EACCES.
+func TestOCINoexec(t *testing.T) {
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "the native run mounts a noexec tmpfs, which needs root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		skipOrFail(t, "unshare (util-linux) is needed for the native run: %v", err)
+	}
+	prog := program(t, "noexec", staticVariant)
+	nativeDir := t.TempDir()
+	script := `set -e
+mkdir "$1/nx" "$1/x"
+mount -t tmpfs -o noexec none "$1/nx"
+mount -t tmpfs none "$1/x"
+echo noexec; "$2" "$1/nx"
+echo exec; "$2" "$1/x"`
+	want := runNative(t, "", nil, nil, "unshare", "-m", "sh", "-c", script, "sh", nativeDir, prog)
+	if want.ExitCode != 0 {
+		t.Fatalf("native run: %s", want)
+	}
+	hostDir := t.TempDir()
+	s := runcDefault(t)
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/nx", Type: "tmpfs", Options: []string{"noexec", "nosuid"}},
+		specs.Mount{Destination: "/nxbind", Type: "bind", Source: hostDir, Options: []string{"rbind", "rw", "noexec"}},
+		specs.Mount{Destination: "/x", Type: "tmpfs"},
+	)
+	s.Process.Args = []string{"/bin/sh", "-c", "echo noexec; /noexec /nx; echo exec; /noexec /x; echo noexec; /noexec /nxbind"}
+	dir := ociBundle(t, s, map[string]string{"noexec": prog, "bin/busybox": busyboxPath})
+	if err := os.Symlink("busybox", filepath.Join(dir, "rootfs", "bin", "sh")); err != nil {
+		t.Fatal(err)
+	}
+	got, stderr, code := runBundle(t, dir)
+	// Natively "noexec\n" NOEXEC "exec\n" EXEC; the guest adds the bind's
+	// NOEXEC part.
+	native := string(want.Stdout)
+	noexecLines, _, ok := strings.Cut(strings.TrimPrefix(native, "noexec\n"), "exec\n")
+	if !ok || !strings.Contains(noexecLines, "execve: EACCES") {
+		t.Fatalf("unexpected native output:\n%s", native)
+	}
+	wantGuest := native + "noexec\n" + noexecLines
+	if code != 0 || got != wantGuest {
+		t.Errorf("exit %d, output:\n%s\nwant (native):\n%s\nstderr:\n%s", code, got, wantGuest, stderr)
+	}
+}

@@ -63,6 +63,9 @@ type VMA struct {
 	// NoWrite forbids adding PROT_WRITE (a shared mapping of a file not
 	// open for writing: Linux's missing VM_MAYWRITE).
 	NoWrite bool
+	// NoExec forbids adding PROT_EXEC (a file of a noexec mount: Linux's
+	// missing VM_MAYEXEC).
+	NoExec bool
 }
 
 func (v VMA) len() uint64 { return v.End - v.Start }
@@ -172,6 +175,7 @@ type MapRequest struct {
 	Name         string
 	Pages        SharedFile // MAP_SHARED of a file whose pages are mapped (VMA.Pages)
 	NoWrite      bool       // see VMA.NoWrite
+	NoExec       bool       // see VMA.NoExec
 }
 
 // Mmap maps memory and returns its address.
@@ -217,7 +221,8 @@ func (m *MM) Mmap(r MapRequest) (uint64, error) {
 		}
 	}
 	v := VMA{Start: addr, End: addr + length, Prot: r.Prot, Shared: r.Shared,
-		File: r.File, Hold: r.Hold, Info: r.Info, Offset: r.Offset, Name: r.Name, NoWrite: r.NoWrite}
+		File: r.File, Hold: r.Hold, Info: r.Info, Offset: r.Offset, Name: r.Name, NoWrite: r.NoWrite,
+		NoExec: r.NoExec}
 	switch {
 	case r.Shared && r.Pages != nil:
 		v.Pages, v.Obj = r.Pages, r.Pages.Object()
@@ -679,6 +684,13 @@ func (m *MM) Mprotect(addr, length uint64, prot int) error {
 	if prot&unix.PROT_WRITE != 0 {
 		for _, v := range m.vmas {
 			if v.NoWrite && v.Start < end && v.End > addr {
+				return unix.EACCES
+			}
+		}
+	}
+	if prot&unix.PROT_EXEC != 0 {
+		for _, v := range m.vmas {
+			if v.NoExec && v.Start < end && v.End > addr {
 				return unix.EACCES
 			}
 		}

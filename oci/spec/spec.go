@@ -168,6 +168,9 @@ type Process struct {
 // default), working directory, user, umask, rlimits and capabilities.
 // Stdio and the terminal are the caller's to set.
 func (p *Process) Command(sb *sandbox.Sandbox) *sandbox.Cmd {
+	if len(p.Args) == 0 {
+		return sb.Command("") // Start reports it: no program
+	}
 	c := sb.Command(p.Args[0], p.Args[1:]...)
 	c.Env = p.Env
 	if c.Env == nil {

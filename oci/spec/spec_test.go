@@ -150,6 +150,11 @@ func TestRuncDefaults(t *testing.T) {
 					t.Errorf("mqueue reported as %q", u.Reason)
 				}
 			}
+			// runc's rootless default has no network namespace: the
+			// host's network, which a guest never gets.
+			if rootless != slices.Contains(fields, "linux.namespaces") {
+				t.Errorf("rootless %v: host network reported: %v", rootless, slices.Contains(fields, "linux.namespaces"))
+			}
 			if rootless && !slices.Contains(fields, "linux.uidMappings") {
 				t.Errorf("rootless: uidMappings not reported: %q", fields)
 			}
@@ -225,6 +230,10 @@ func TestTranslateErrors(t *testing.T) {
 			s.Annotations = map[string]string{AnnotationAllow: "example.com:443"}
 		}, "needs dev.litebox.net=egress"},
 		{"audit relative", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationAudit: "audit.log"} }, "absolute path"},
+		{"egress and a netns", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/run/netns/x"})
+			s.Annotations = map[string]string{AnnotationNet: "egress"}
+		}, "the engine owns the network"},
 		{"tmpfs-size", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationTmpSize: "lots"} }, "not a size"},
 		{"windows", func(s *specs.Spec) { s.Windows = &specs.Windows{} }, "only a Linux container"},
 		{"cpu period", func(s *specs.Spec) {
@@ -302,8 +311,12 @@ func TestMounts(t *testing.T) {
 			[]sandbox.Mount{{HostPath: host, GuestPath: "/data"}}, ""},
 		{"bind relative source", specs.Mount{Destination: "/r", Source: "rootfs", Options: []string{"bind"}},
 			[]sandbox.Mount{{HostPath: "BUNDLE/rootfs", GuestPath: "/r", Writable: true}}, ""},
-		{"bind noexec reported", specs.Mount{Destination: "/data", Source: host, Options: []string{"bind", "noexec"}},
-			[]sandbox.Mount{{HostPath: host, GuestPath: "/data", Writable: true}}, "mounts[7].options"},
+		{"bind noexec", specs.Mount{Destination: "/data", Source: host, Options: []string{"bind", "noexec"}},
+			[]sandbox.Mount{{HostPath: host, GuestPath: "/data", Writable: true, NoExec: true}}, ""},
+		{"file bind noexec reported", specs.Mount{Destination: "/etc/f", Source: hostFile, Options: []string{"bind", "noexec"}},
+			[]sandbox.Mount{{HostPath: hostFile, GuestPath: "/etc/f", Writable: true}}, "mounts[7].options"},
+		{"tmpfs noexec", specs.Mount{Destination: "/run", Type: "tmpfs", Options: []string{"noexec"}},
+			[]sandbox.Mount{{GuestPath: "/run", Tmpfs: &sandbox.Tmpfs{}, NoExec: true}}, ""},
 		{"tmpfs", specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "size=64m", "mode=755"}},
 			[]sandbox.Mount{{GuestPath: "/run", Tmpfs: &sandbox.Tmpfs{Size: 64 << 20, Mode: 0o755}}}, ""},
 		{"tmpfs ro unsized", specs.Mount{Destination: "/empty", Type: "tmpfs", Options: []string{"ro"}},
@@ -348,7 +361,6 @@ func TestResourcesAndAnnotations(t *testing.T) {
 			Pids:   &specs.LinuxPids{Limit: 64},
 			CPU:    &specs.LinuxCPU{Quota: ptr(int64(150000)), Period: ptr(uint64(100000)), Shares: ptr(uint64(512))},
 		}
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/run/netns/x"})
 		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
 		s.Process.ApparmorProfile = "containers-default"
 		s.Process.User = specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{10, 20}}
@@ -362,7 +374,7 @@ func TestResourcesAndAnnotations(t *testing.T) {
 	if cfg.Limits.Memory != 256<<20 || cfg.Limits.Tasks != 64 || cfg.Limits.CPUs != 1.5 || cfg.Limits.CPUPeriod != 100*time.Millisecond {
 		t.Errorf("limits = %+v", cfg.Limits)
 	}
-	if p.NetNS != "/run/netns/x" {
+	if p.NetNS != "" || cfg.Network.NetNS != "" {
 		t.Errorf("netns = %q", p.NetNS)
 	}
 	if cfg.Platform != "ptrace" || !cfg.Network.Egress || len(cfg.Network.Allow) != 2 {
@@ -457,8 +469,8 @@ func TestPodmanConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if p.NetNS == "" || !strings.HasPrefix(p.NetNS, "/run/netns/") {
-		t.Errorf("netns = %q", p.NetNS)
+	if p.NetNS == "" || !strings.HasPrefix(p.NetNS, "/run/netns/") || p.Config.Network.NetNS != p.NetNS {
+		t.Errorf("netns = %q, network %+v", p.NetNS, p.Config.Network)
 	}
 	cfg := p.Config
 	if !cfg.Root.ReadOnly || cfg.Hostname != "07db6f2a142f" {
@@ -544,4 +556,34 @@ func BenchmarkLoadTranslate(b *testing.B) {
 		}
 		p.Close()
 	}
+}
+
+// FuzzTranslate: no config.json makes Parse or Translate panic. The
+// fuzzer's specs never name a host file to write (the audit annotation is
+// dropped) and keep the bundle's rootfs.
+func FuzzTranslate(f *testing.F) {
+	for _, name := range []string{"runc-spec.json", "runc-spec-rootless.json", "podman-4.3-readonly.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse(data)
+		if err != nil {
+			return
+		}
+		delete(s.Annotations, AnnotationAudit)
+		if s.Root != nil {
+			s.Root.Path = "rootfs"
+		}
+		if p, err := Translate(s, dir); err == nil {
+			p.Close()
+		}
+	})
 }

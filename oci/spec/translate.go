@@ -109,6 +109,15 @@ func Translate(s *specs.Spec, bundle string) (_ *Plan, err error) {
 	if err := p.annotations(s.Annotations); err != nil {
 		return nil, err
 	}
+	if p.NetNS != "" {
+		// The engine's network namespace: the guest's stack takes its
+		// interface over (hostnet/netns), and the engine owns the network.
+		n := &p.Config.Network
+		if n.Egress || len(n.Allow) > 0 {
+			return nil, fmt.Errorf("%w: annotation %s with the engine's network namespace %s: the engine owns the network", ErrInvalid, AnnotationNet, p.NetNS)
+		}
+		n.NetNS = p.NetNS
+	}
 	p.SetHome(&p.Process)
 	return p, nil
 }
@@ -206,7 +215,8 @@ func (p *Plan) mount(i int, m specs.Mount, bundle string) error {
 		if opts.mode != nil {
 			t.Mode = *opts.mode
 		}
-		p.Config.Mounts = append(p.Config.Mounts, sandbox.Mount{GuestPath: dest, Tmpfs: t})
+		p.Config.Mounts = append(p.Config.Mounts, sandbox.Mount{GuestPath: dest, Tmpfs: t, NoExec: opts.noexec})
+		opts.noexec = false // applied
 		p.unappliedOpts(field, what, opts)
 		return nil
 	case "proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2", "devtmpfs", "securityfs", "debugfs":
@@ -247,7 +257,13 @@ func (p *Plan) bind(field string, m specs.Mount, dest string, opts mountOpts, bu
 		p.unapplied(field, "bind "+src+" "+dest, "a host "+kind+" is never exposed to the guest: not mounted")
 		return nil
 	}
-	p.Config.Mounts = append(p.Config.Mounts, sandbox.Mount{HostPath: src, GuestPath: dest, Writable: !opts.ro})
+	if fi.IsDir() {
+		p.Config.Mounts = append(p.Config.Mounts, sandbox.Mount{HostPath: src, GuestPath: dest, Writable: !opts.ro, NoExec: opts.noexec})
+		opts.noexec = false // applied
+	} else {
+		// A file mount covers a name of the root: noexec cannot be its own.
+		p.Config.Mounts = append(p.Config.Mounts, sandbox.Mount{HostPath: src, GuestPath: dest, Writable: !opts.ro})
+	}
 	p.unappliedOpts(field, "bind "+src+" "+dest, opts)
 	return nil
 }
@@ -281,7 +297,7 @@ func (p *Plan) unappliedOpts(field, what string, opts mountOpts) {
 		p.unapplied(field+".options", what+" "+strings.Join(opts.unknown, ","), "mount options not supported: ignored")
 	}
 	if opts.noexec {
-		p.unapplied(field+".options", what+" noexec", "noexec is not enforced")
+		p.unapplied(field+".options", what+" noexec", "noexec is not enforced on a file mount")
 	}
 }
 
@@ -372,14 +388,22 @@ func (p *Plan) linux(l *specs.Linux) error {
 	if l == nil {
 		return nil
 	}
+	hasNet := false
 	for _, ns := range l.Namespaces {
-		if ns.Type == specs.NetworkNamespace && ns.Path != "" {
+		if ns.Type == specs.NetworkNamespace {
+			hasNet = true
 			p.NetNS = ns.Path
 		}
 		if ns.Path != "" && ns.Type != specs.NetworkNamespace {
 			p.unapplied("linux.namespaces", string(ns.Type)+" "+ns.Path,
 				"litebox's kernel has its own namespaces; joining a host one is not supported")
 		}
+	}
+	if !hasNet {
+		// The container would share the host's network (--net=host): a
+		// guest never gets the host's interfaces.
+		p.unapplied("linux.namespaces", "no network namespace (the host's network)",
+			"the host's network is never shared: litebox's own network (dev.litebox.net) instead")
 	}
 	if err := p.resources(l.Resources); err != nil {
 		return err

@@ -84,6 +84,13 @@ func sysMmap(t *kernel.Task, a args) (uint64, error) {
 		if req.Shared && prot&unix.PROT_WRITE != 0 && fl&unix.O_ACCMODE != unix.O_RDWR {
 			return 0, unix.EACCES
 		}
+		if d := f.Dentry(); d != nil && d.NoExec() {
+			// A noexec mount's file (vfs.NoExecer), as Linux's do_mmap.
+			if prot&unix.PROT_EXEC != 0 {
+				return 0, unix.EPERM
+			}
+			req.NoExec = true
+		}
 		pages, mappable := f.Node().(mm.SharedFile)
 		if so, ok := f.Ops().(sharedOpener); req.Shared && !mappable && ok {
 			// A host file on a read-write mount: its page cache, written
