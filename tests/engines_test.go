@@ -298,15 +298,10 @@ func TestDockerRun(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	csock := startContainerd(t, filepath.Join(dir, "c"))
-	// The exec root as short as Docker's default (/var/run/docker): the
-	// runtime's state dir is EXECROOT/runtime-runc/moby/<64 hex id>, and
-	// litebox-runtime's control socket in it must fit a sun_path (108
-	// bytes); a longer exec root fails create with "bind: invalid argument".
-	execRoot, err := os.MkdirTemp("/tmp", "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(execRoot) })
+	// A deep exec root on purpose: the runtime's state dir is
+	// EXECROOT/runtime-runc/moby/<64 hex id>, longer than a sun_path, and
+	// litebox-runtime must still serve its control socket from there.
+	execRoot := filepath.Join(dir, "exec-root-of-this-test")
 	sock := filepath.Join(dir, "d.sock")
 	logPath := filepath.Join(dir, "dockerd.log")
 	startDaemon(t, logPath, dockerd, "--data-root", filepath.Join(dir, "data"), "--exec-root", execRoot,
