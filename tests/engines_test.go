@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/litebox-go/litebox/tests/harness"
+	"github.com/litebox-go/litebox/tests/imagefixture"
 )
 
 // platformAnnotation selects litebox's platform for the container
@@ -463,4 +464,47 @@ func logMsg(stderr string) string {
 		return strings.Trim(m, `"`)
 	}
 	return strings.TrimSpace(stderr)
+}
+
+// TestPodmanDebianImage: the Debian bookworm image of tests/imagefixture
+// (built once per machine into the test cache), loaded from its docker
+// archive: its own Cmd, Env and WorkingDir, then python3 and dpkg, under
+// litebox-runtime and the peer.
+func TestPodmanDebianImage(t *testing.T) {
+	needEnginesLong(t)
+	rt := liteboxRuntime(t)
+	d, err := imagefixture.GetDebian(t.Logf)
+	if err != nil {
+		skipOrFail(t, "the Debian fixture image: %v", err)
+	}
+	p := newPodman(t)
+	peer := p.peerRuntime(t)
+	if res := engineRun(t, nil, 3*time.Minute, p.argv("load", "-i", d.DockerArchive)...); res.ExitCode != 0 {
+		t.Fatalf("podman load: %s", res.Stderr)
+	}
+	ref := imagefixture.DebianArchiveRef
+	if !strings.Contains(ref, "/") {
+		ref = "localhost/" + ref
+	}
+	cases := [][]string{
+		nil, // the image's Cmd
+		{"/usr/bin/python3", "-c", "import json, sys; print(json.dumps({'v': sys.version_info[0]}))"},
+		{"/bin/sh", "-c", "cat /etc/issue; test -e /etc/motd; echo motd=$?; echo $FIXTURE; pwd"},
+	}
+	if d.HasDpkg {
+		cases = append(cases, []string{"/bin/sh", "-c", "dpkg-query -W -f '${Package}\\n' | wc -l"})
+	}
+	for i, cmd := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			args := append(append([]string{"run", "--rm"}, platformAnnotation()...), append([]string{ref}, cmd...)...)
+			got := p.run(t, rt, nil, args...)
+			if peer == "" {
+				t.Fatalf("no peer runtime runs here; litebox: exit %d %q %s", got.ExitCode, got.Stdout, got.Stderr)
+			}
+			want := p.run(t, peer, nil, append([]string{"run", "--rm", ref}, cmd...)...)
+			if string(got.Stdout) != string(want.Stdout) || got.ExitCode != want.ExitCode {
+				t.Errorf("%q: litebox-runtime exit %d stdout %q (stderr %q)\n%s: exit %d stdout %q", cmd, got.ExitCode, got.Stdout, got.Stderr, peer, want.ExitCode, want.Stdout)
+			}
+		})
+	}
 }
