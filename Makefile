@@ -102,7 +102,8 @@ compat-net:
 	$(GO) run ./tools/compat -set net -parallel $(COMPAT_PARALLEL) $(COMPAT_FLAGS)
 
 # engines: the long set of the engine tests (issue 14; tests/engines_test.go):
-# Podman (-t, exec, stop/kill, ps, -p, binds, --user), containerd's ctr and a
+# Podman (-t, exec, stop/kill, ps, -p, binds, --user, the Debian fixture
+# image), containerd's ctr, runc's state/kill behaviours and a
 # dockerd of the test's own, all through litebox-runtime, once per platform.
 # The tests start their services themselves (containerd and dockerd with
 # roots, state and sockets under a temp dir; Podman with its own --root and

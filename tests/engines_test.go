@@ -50,7 +50,7 @@ func podmanCases(vol string) []engineCase {
 		{name: "env-workdir", flags: []string{"-e", "FOO=bar baz", "-w", "/tmp"}, cmd: []string{"sh", "-c", `echo "$FOO"; pwd`}},
 		{name: "user", flags: []string{"--user", "65534:65534"}, cmd: []string{"id"}},
 		{name: "bind-ro", flags: []string{"-v", vol + ":/data:ro"}, cmd: []string{"sh", "-c", "cat /data/f; echo x > /data/g; echo write=$?"}},
-		{name: "bind-rw", flags: []string{"-v", vol + ":/data"}, cmd: []string{"sh", "-c", "cat /data/f; ls /data"}},
+		{name: "bind-rw", flags: []string{"-v", vol + ":/data"}, cmd: []string{"sh", "-c", "echo from-guest > /data/w; cat /data/f; ls /data"}},
 	}
 }
 
@@ -72,15 +72,22 @@ func TestPodmanRun(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			args := append(append(append([]string{"run", "--rm"}, platformAnnotation()...), c.flags...), append([]string{testImage}, c.cmd...)...)
 			got := p.run(t, rt, c.stdin, args...)
+			// A write through the rw bind reaches the host directory.
+			if c.name == "bind-rw" {
+				if b, err := os.ReadFile(filepath.Join(vol, "w")); err != nil || string(b) != "from-guest\n" {
+					t.Errorf("host side of the rw bind: %q, %v; want \"from-guest\\n\"", b, err)
+				}
+			}
+			clean := func() { os.Remove(filepath.Join(vol, "w")); os.Remove(filepath.Join(vol, "g")) }
+			clean()
 			if peer == "" {
 				t.Fatalf("no peer runtime runs here to compare with; litebox: exit %d %q %s", got.ExitCode, got.Stdout, got.Stderr)
 			}
 			want := p.run(t, peer, c.stdin, append([]string{"run", "--rm"}, append(c.flags, append([]string{testImage}, c.cmd...)...)...)...)
+			clean()
 			if string(got.Stdout) != string(want.Stdout) || got.ExitCode != want.ExitCode {
 				t.Errorf("litebox-runtime: exit %d, stdout %q (stderr %q)\n%s: exit %d, stdout %q", got.ExitCode, got.Stdout, got.Stderr, peer, want.ExitCode, want.Stdout)
 			}
-			// A write through a bind must reach the host directory.
-			os.Remove(filepath.Join(vol, "g"))
 		})
 	}
 }
