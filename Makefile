@@ -5,7 +5,7 @@ GO          ?= go
 # first that supports go 1.26; 2025.1.1 does not understand this go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test vet lint fuzz fuzz-guest bench bench-image soak syscalls-doc compat compat-net clean
+.PHONY: all build test vet lint fuzz fuzz-guest bench bench-image soak syscalls-doc compat compat-net engines clean
 
 all: build
 
@@ -100,6 +100,20 @@ compat:
 # a set of its own; its table is bin/compat-net/results.md (no docs section).
 compat-net:
 	$(GO) run ./tools/compat -set net -parallel $(COMPAT_PARALLEL) $(COMPAT_FLAGS)
+
+# engines: the long set of the engine tests (issue 14; tests/engines_test.go):
+# Podman (-t, exec, stop/kill, ps, -p, binds, --user, the Debian fixture
+# image), containerd's ctr, runc's state/kill behaviours and a
+# dockerd of the test's own, all through litebox-runtime, once per platform.
+# The tests start their services themselves (containerd and dockerd with
+# roots, state and sockets under a temp dir; Podman with its own --root and
+# --runroot) and need the engines .ci/run installs. `make test` runs only
+# TestPodmanRun's first cases and TestContainerdRun (about 20 s).
+engines: export LITEBOX_REQUIRE_ALL = 1
+engines: export LITEBOX_ENGINES = long
+engines:
+	$(GO) test -count=1 -timeout 20m -run 'TestPodman|TestContainerd|TestDocker' -v ./tests/
+	LITEBOX_PLATFORM=ptrace $(GO) test -count=1 -timeout 20m -run 'TestPodman|TestContainerd|TestDocker' -v ./tests/
 
 clean:
 	rm -rf bin

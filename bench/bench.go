@@ -166,9 +166,10 @@ type Env struct {
 	programs   *harness.Programs
 	variant    harness.Variant
 	dir        string
-	nativeTmp  string     // created by Setup, removed by Close
-	net        netState   // the network rows' probes (net.go)
-	img        imageState // the image rows' fixture and store (image.go)
+	nativeTmp  string      // created by Setup, removed by Close
+	net        netState    // the network rows' probes (net.go)
+	img        imageState  // the image rows' fixture and store (image.go)
+	eng        engineState // the engine row's runtime build and Podman store (engines.go)
 }
 
 // Setup builds litebox and the benchmark programs into a temporary

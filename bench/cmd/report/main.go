@@ -117,7 +117,7 @@ type rate struct {
 
 // Names of the groups of rows, for -rows.
 var groupNames = []string{"getppid", "clock_gettime", "static_startup", "python_startup", "fork_exec", "tmp_io",
-	"python_cpu", "futex_pingpong", "net", "image", "image_memory"}
+	"python_cpu", "futex_pingpong", "net", "image", "image_memory", "engines"}
 
 // group is one or more rows measured by the same runs: measure returns one
 // value, in nanoseconds, per row, and the wall-clock times of the process
@@ -366,6 +366,10 @@ func report(c config) (ok bool, err error) {
 				}
 				return []float64{first.Ns, second.Ns}, append(first.Runs, second.Runs...), nil
 			}, e.ImageUnavailable},
+		// The engine row (issue 14): Podman with each OCI runtime.
+		{"engines", []row{{"podman_run_true", "`podman run --rm IMAGE true`, a busybox image, each column's OCI runtime (native: crun/runc; litebox: litebox-runtime; gvisor: runsc) (whole run)",
+			"podman run true", "run", 0, 0, rate{}}},
+			single(e.PodmanRunTrue), e.EngineUnavailable},
 	}
 	if len(groupSel) > 0 {
 		groups = slices.DeleteFunc(groups, func(g group) bool { return !groupSel[g.name] })
