@@ -79,6 +79,17 @@ func newEnv(t *testing.T, args []string, mod func(map[string]any)) *env {
 	bb := busybox(t)
 	dir := t.TempDir()
 	e := &env{t: t, root: filepath.Join(dir, "root"), bundle: filepath.Join(dir, "bundle")}
+	// A test that fails between create and delete must not leave its
+	// supervisors behind (a created container waits for start forever,
+	// as runc's does): every container of the root is force-deleted.
+	t.Cleanup(func() {
+		ents, _ := os.ReadDir(e.root)
+		for _, ent := range ents {
+			if ent.IsDir() {
+				_ = exec.Command(bin, "--root", e.root, "delete", "--force", ent.Name()).Run()
+			}
+		}
+	})
 	rootfs := filepath.Join(e.bundle, "rootfs")
 	for _, d := range []string{"bin", "tmp", "etc"} {
 		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
