@@ -181,3 +181,29 @@ func mkdirAll(fs *vfs.VFS, dir string) error {
 	}
 	return nil
 }
+
+// MakeWorkDir creates the working directory dir of a command, and its
+// parents, when the root lacks it: as root, 0755, as Docker does for
+// WORKDIR and -w and runc for process.cwd, in the sandbox's own upper
+// layer (thrown away with it). Failures (a read-only root, a file in the
+// way) are left for the command's start to report; a relative dir is
+// left alone.
+func (s *Sandbox) MakeWorkDir(dir string) {
+	if !strings.HasPrefix(dir, "/") {
+		return
+	}
+	root := vfs.Loc{Cred: cred.New(0, 0, nil)}
+	p := ""
+	for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
+		if part == "" {
+			continue
+		}
+		p += "/" + part
+		if _, err := s.fs.StatAt(root, p, true); err == nil {
+			continue
+		}
+		if err := s.fs.MkdirAt(root, p, 0o755); err != nil {
+			return
+		}
+	}
+}

@@ -17,8 +17,6 @@ import (
 	"github.com/litebox-go/litebox/image"
 	"github.com/litebox-go/litebox/image/ref"
 	"github.com/litebox-go/litebox/image/store"
-	"github.com/litebox-go/litebox/kernel/cred"
-	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/sandbox"
 )
 
@@ -166,30 +164,6 @@ func plan(cfg image.Config, cmdArgs, envSpecs []string, cwd, user string, readFi
 		r.dir = cwd
 	}
 	return r, nil
-}
-
-// makeWorkDir creates the working directory of an image run when the
-// image lacks it, as root, 0755, as Docker does for WORKDIR and -w: in the
-// run's own upper layer, thrown away with it. Failures (a read-only root,
-// a file in the way) are left for the command's start to report.
-func makeWorkDir(fs *vfs.VFS, dir string) {
-	if !strings.HasPrefix(dir, "/") {
-		return
-	}
-	root := vfs.Loc{Cred: cred.New(0, 0, nil)}
-	p := ""
-	for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
-		if part == "" {
-			continue
-		}
-		p += "/" + part
-		if _, err := fs.StatAt(root, p, true); err == nil {
-			continue
-		}
-		if err := fs.MkdirAt(root, p, 0o755); err != nil {
-			return
-		}
-	}
 }
 
 // imagePath is the PATH of an image whose Env has none: Docker's, since

@@ -283,7 +283,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 				return usageError{err}
 			}
 			if im != nil {
-				makeWorkDir(sb.FS(), dir)
+				sb.MakeWorkDir(dir)
 			}
 			c := sb.Command(args[0], args[1:]...)
 			c.Env, c.Dir = env, dir

@@ -168,7 +168,7 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 		}
 	})
 	p := plan.Process
-	makeWorkDir(sb.FS(), p.Cwd)
+	sb.MakeWorkDir(p.Cwd)
 	c, err := s.command(&p)
 	if err != nil {
 		return closeAll, err
@@ -277,25 +277,6 @@ func (s *supervisor) terminal(c *sandbox.Cmd, p *spec.Process, console string, c
 	c.TTY = &sandbox.TTY{Rows: rows, Cols: cols}
 	c.Stdin, c.Stdout = pty.slave, pty.slave
 	return pty, nil
-}
-
-// makeWorkDir makes the working directory if the image lacks it, as runc
-// does (errors surface when the process starts).
-func makeWorkDir(fs *vfs.VFS, dir string) {
-	root := vfs.Loc{Cred: cred.New(0, 0, nil)}
-	p := ""
-	for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
-		if part == "" {
-			continue
-		}
-		p += "/" + part
-		if _, err := fs.StatAt(root, p, true); err == nil {
-			continue
-		}
-		if err := fs.MkdirAt(root, p, 0o755); err != nil {
-			return
-		}
-	}
 }
 
 // platformOf is the platform when the bundle's annotation
