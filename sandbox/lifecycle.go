@@ -204,3 +204,8 @@ func (s *Sandbox) Close() error {
 	})
 	return s.finishAudit()
 }
+
+// SignalAll sends sig to every process of the sandbox, of every command:
+// what `runc kill --all` does to every process of a container's cgroup.
+// Processes that handle, block or ignore sig do so as usual.
+func (s *Sandbox) SignalAll(sig unix.Signal) { s.kernel.SignalEverything(sig) }

@@ -971,3 +971,39 @@ func TestNetNS(t *testing.T) {
 		t.Fatalf("the guest's server over the veth: %q", body)
 	}
 }
+
+// TestKillAll: `kill` signals the container's first process only, `kill
+// --all` every process of the container, as runc signals its cgroup. The
+// first process ignores TERM and waits for a child that does not: a plain
+// kill TERM changes nothing, kill --all TERM ends the child, so the
+// shell's wait returns 128+15 and the container exits with it.
+func TestKillAll(t *testing.T) {
+	// The trap comes after the fork: an ignored signal stays ignored in
+	// a child (across exec too), and the child must not ignore TERM.
+	script := `/bin/busybox sleep 1000 & trap "" TERM; echo started; wait $!; echo "wait $?"; exit 9`
+	e := newEnv(t, []string{"/bin/busybox", "sh", "-c", script}, nil)
+	pid, outPath := e.create("ka")
+	e.ok("start", "ka")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := os.ReadFile(outPath); strings.Contains(string(b), "started") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the container's child never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.ok("kill", "ka", "TERM")
+	time.Sleep(300 * time.Millisecond)
+	if st := e.state("ka"); st.Status != "running" {
+		t.Fatalf("after kill TERM of a first process that ignores it: %+v, want running", st)
+	}
+	e.ok("kill", "--all", "ka", "TERM")
+	ws := wait(t, pid)
+	got, _ := os.ReadFile(outPath)
+	if ws.Signaled() || ws.ExitStatus() != 9 || string(got) != "started\nwait 143\n" {
+		t.Fatalf("after kill --all TERM: status %#x, output %q; want exit 9 after \"wait 143\"", ws, got)
+	}
+	e.ok("delete", "ka")
+}

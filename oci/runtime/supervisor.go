@@ -412,22 +412,17 @@ func (s *supervisor) kill(sig int, all bool) error {
 		}
 		return nil
 	}
-	cmds := []*sandbox.Cmd{s.init}
 	if all {
-		for c := range s.execs {
-			cmds = append(cmds, c)
-		}
+		// Every guest process, of the first command and of every exec,
+		// as runc signals every process of the container's cgroup.
+		s.sb.SignalAll(unix.Signal(sig))
+		return nil
 	}
-	var first error
-	for _, c := range cmds {
-		if err := c.Process.Signal(unix.Signal(sig)); err != nil && first == nil && c == s.init {
-			first = err
-		}
-	}
-	if errors.Is(first, os.ErrProcessDone) {
+	err := s.init.Process.Signal(unix.Signal(sig))
+	if errors.Is(err, os.ErrProcessDone) {
 		return errors.New("container not running")
 	}
-	return first
+	return err
 }
 
 func ignoredByDefault(sig unix.Signal) bool {
