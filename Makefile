@@ -5,7 +5,7 @@ GO          ?= go
 # first that supports go 1.26; 2025.1.1 does not understand this go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test vet lint fuzz fuzz-guest bench bench-image soak syscalls-doc compat compat-net engines clean
+.PHONY: all build test vet lint fuzz fuzz-guest bench bench-image soak syscalls-doc compat compat-net engines oci-validation clean
 
 all: build
 
@@ -114,6 +114,18 @@ engines: export LITEBOX_ENGINES = long
 engines:
 	$(GO) test -count=1 -timeout 20m -run 'TestPodman|TestContainerd|TestDocker' -v ./tests/
 	LITEBOX_PLATFORM=ptrace $(GO) test -count=1 -timeout 20m -run 'TestPodman|TestContainerd|TestDocker' -v ./tests/
+
+# The OCI runtime-tools validation programs (runtime-tools v0.9.0 from the Go
+# module proxy, built in a temporary directory, a minute) run against
+# bin/litebox-runtime, one at a time (about a minute), as root: the programs
+# use the runtime's default --root. OCI_VALIDATION_RUNTIMES adds runtimes for
+# reference, e.g. OCI_VALIDATION_RUNTIMES='bin/litebox-runtime /usr/sbin/runc'.
+# Prints a table of TAP counts per program; the logs go to bin/oci-validation/.
+# A report, not a gate (docs/oci.md, "runtime-tools validation"); not part of
+# `make test`.
+OCI_VALIDATION_RUNTIMES ?= bin/litebox-runtime
+oci-validation: build
+	OUT=bin/oci-validation tools/ocivalidation/run.sh $(OCI_VALIDATION_RUNTIMES)
 
 clean:
 	rm -rf bin
