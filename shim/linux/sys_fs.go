@@ -500,6 +500,43 @@ func sysStatx(t *kernel.Task, a args) (uint64, error) {
 }
 
 func sysGetdents64(t *kernel.Task, a args) (uint64, error) {
+	return getdents(t, a, direntSize64, putDirent64)
+}
+
+// sysGetdents is the legacy getdents: struct linux_dirent, whose d_type is
+// the record's last byte, after the name's NUL (old static binaries, such
+// as busybox 1.28, still call it).
+func sysGetdents(t *kernel.Task, a args) (uint64, error) {
+	return getdents(t, a, direntSize, putDirent)
+}
+
+// linux_dirent64: ino, off, reclen, type, name, NUL, padded to 8.
+func direntSize64(name string) int { return (19 + len(name) + 1 + 7) &^ 7 }
+
+func putDirent64(rec []byte, e vfs.DirEntry, next int64) {
+	binary.LittleEndian.PutUint64(rec[0:], e.Ino)
+	binary.LittleEndian.PutUint64(rec[8:], uint64(next))
+	binary.LittleEndian.PutUint16(rec[16:], uint16(len(rec)))
+	rec[18] = e.Type
+	copy(rec[19:], e.Name)
+}
+
+// linux_dirent: ino, off, reclen, name, NUL, (padding), type as the last
+// byte, padded to 8 (Linux's ALIGN(offsetof(d_name) + namlen + 2)).
+func direntSize(name string) int { return (18 + len(name) + 2 + 7) &^ 7 }
+
+func putDirent(rec []byte, e vfs.DirEntry, next int64) {
+	binary.LittleEndian.PutUint64(rec[0:], e.Ino)
+	binary.LittleEndian.PutUint64(rec[8:], uint64(next))
+	binary.LittleEndian.PutUint16(rec[16:], uint16(len(rec)))
+	copy(rec[18:], e.Name)
+	rec[len(rec)-1] = e.Type
+}
+
+// getdents fills the guest's buffer with as many records of the open
+// directory as fit (at most 1 MiB per call), each made by put in size(name)
+// bytes.
+func getdents(t *kernel.Task, a args, size func(name string) int, put func(rec []byte, e vfs.DirEntry, next int64)) (uint64, error) {
 	fd, addr, count := fdArg(a[0]), a[1], min(a[2], 1<<20)
 	f, err := t.Proc.FDs.Get(fd)
 	if err != nil {
@@ -507,16 +544,12 @@ func sysGetdents64(t *kernel.Task, a args) (uint64, error) {
 	}
 	var out []byte
 	err = f.GetdentsFunc(func(e vfs.DirEntry, next int64) bool {
-		reclen := (19 + len(e.Name) + 1 + 7) &^ 7
+		reclen := size(e.Name)
 		if uint64(len(out)+reclen) > count {
 			return false // stays for the next call
 		}
 		rec := make([]byte, reclen)
-		binary.LittleEndian.PutUint64(rec[0:], e.Ino)
-		binary.LittleEndian.PutUint64(rec[8:], uint64(next))
-		binary.LittleEndian.PutUint16(rec[16:], uint16(reclen))
-		rec[18] = e.Type
-		copy(rec[19:], e.Name)
+		put(rec, e, next)
 		out = append(out, rec...)
 		return true
 	})

@@ -181,6 +181,7 @@ var table = [numSlots]entry{
 	unix.SYS_SCHED_GETAFFINITY: {name: "sched_getaffinity", fn: sysSchedGetaffinity},
 	unix.SYS_EPOLL_CREATE:      {name: "epoll_create", fn: sysEpollCreate},
 	unix.SYS_GETDENTS64:        {name: "getdents64", fn: sysGetdents64},
+	unix.SYS_GETDENTS:          {name: "getdents", fn: sysGetdents, note: "legacy struct linux_dirent (d_type in the last byte)"},
 	unix.SYS_SET_TID_ADDRESS:   {name: "set_tid_address", fn: sysSetTidAddress},
 	unix.SYS_FADVISE64:         {name: "fadvise64", fn: sysFadvise64},
 	unix.SYS_CLOCK_SETTIME:     {name: "clock_settime", fn: sysClockSettime, note: "EPERM: the guest may not set clocks"},
