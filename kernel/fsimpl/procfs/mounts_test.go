@@ -1,7 +1,10 @@
 package procfs
 
 import (
+	"fmt"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/fsimpl/procfs/synth"
@@ -44,5 +47,23 @@ func TestMounts(t *testing.T) {
 		"tmpfs /tmp/x\\134y tmpfs rw,relatime 0 0\n"
 	if got := string(mounts(v)); got != want {
 		t.Errorf("mounts:\n%s\nwant:\n%s", got, want)
+	}
+
+	// mountinfo: the same mounts, each with its id, its parent's (the
+	// nearest mount above: the skeleton is none), its root's st_dev.
+	devOf := func(path string) string {
+		st, err := v.Stat(path, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	}
+	wantInfo := "21 20 " + devOf("/") + " / / rw,relatime - tmpfs tmpfs rw\n" +
+		"22 21 " + devOf("/a b") + " / /a\\040b ro,relatime - proc proc ro\n" +
+		"23 22 " + devOf("/a b/sub/deeper") + " / /a\\040b/sub/deeper rw,relatime - tmpfs tmpfs rw\n" +
+		"24 21 " + devOf("/tmp") + " / /tmp rw,relatime - tmpfs tmpfs rw\n" +
+		"25 24 " + devOf("/tmp/x\\y") + " / /tmp/x\\134y rw,relatime - tmpfs tmpfs rw\n"
+	if got := string(mountinfo(v)); got != wantInfo {
+		t.Errorf("mountinfo:\n%s\nwant:\n%s", got, wantInfo)
 	}
 }

@@ -107,7 +107,8 @@ func (p *procfs) pidDir(pid int) *synth.Dir {
 		return out
 	})
 	d := synth.NewStaticDir(map[string]vfs.Node{
-		"mounts": synth.NewFile(0o444, func() ([]byte, error) { return mounts(p.k.FS()), nil }),
+		"mounts":    synth.NewFile(0o444, func() ([]byte, error) { return mounts(p.k.FS()), nil }),
+		"mountinfo": synth.NewFile(0o444, func() ([]byte, error) { return mountinfo(p.k.FS()), nil }),
 		"exe": synth.NewSymlink(func() (string, error) {
 			pr, err := proc()
 			if err != nil {
