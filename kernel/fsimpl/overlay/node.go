@@ -292,41 +292,44 @@ func (b *base) fix(st *vfs.Stat) {
 	}
 }
 
-// Chmod copies the node up and changes the upper's mode.
-func (b *base) Chmod(mode uint32) error {
+// upperAs copies b up and returns its upper node as a T, or missing when
+// the upper node has no such method (memfs nodes have them all).
+func upperAs[T any](b *base, missing error) (T, error) {
+	var zero T
 	u, err := b.fs.upperFor(b)
 	if err != nil {
-		return err
+		return zero, err
 	}
-	sa, ok := u.(vfs.SetAttrer)
+	t, ok := u.(T)
 	if !ok {
-		return unix.EPERM
+		return zero, missing
+	}
+	return t, nil
+}
+
+// Chmod copies the node up and changes the upper's mode.
+func (b *base) Chmod(mode uint32) error {
+	sa, err := upperAs[vfs.SetAttrer](b, unix.EPERM)
+	if err != nil {
+		return err
 	}
 	return sa.Chmod(mode)
 }
 
 // Utimes copies the node up and sets the upper's times.
 func (b *base) Utimes(atime, mtime unix.Timespec) error {
-	u, err := b.fs.upperFor(b)
+	sa, err := upperAs[vfs.SetAttrer](b, unix.EPERM)
 	if err != nil {
 		return err
-	}
-	sa, ok := u.(vfs.SetAttrer)
-	if !ok {
-		return unix.EPERM
 	}
 	return sa.Utimes(atime, mtime)
 }
 
 // Chown copies the node up and changes the upper's owner.
 func (b *base) Chown(uid, gid uint32) error {
-	u, err := b.fs.upperFor(b)
+	ch, err := upperAs[vfs.Chowner](b, unix.EPERM)
 	if err != nil {
 		return err
-	}
-	ch, ok := u.(vfs.Chowner)
-	if !ok {
-		return unix.EPERM
 	}
 	return ch.Chown(uid, gid)
 }
@@ -369,13 +372,9 @@ func (b *base) SetXattr(name string, value []byte, flags int) error {
 	if strings.HasPrefix(name, xattrPrefix) {
 		return unix.EOPNOTSUPP
 	}
-	u, err := b.fs.upperFor(b)
+	x, err := upperAs[vfs.Xattrer](b, unix.EOPNOTSUPP)
 	if err != nil {
 		return err
-	}
-	x, ok := u.(vfs.Xattrer)
-	if !ok {
-		return unix.EOPNOTSUPP
 	}
 	return x.SetXattr(name, value, flags)
 }
@@ -388,13 +387,9 @@ func (b *base) RemoveXattr(name string) error {
 	if _, err := b.GetXattr(name); err != nil {
 		return err // nothing to copy up for
 	}
-	u, err := b.fs.upperFor(b)
+	x, err := upperAs[vfs.Xattrer](b, unix.EOPNOTSUPP)
 	if err != nil {
 		return err
-	}
-	x, ok := u.(vfs.Xattrer)
-	if !ok {
-		return unix.EOPNOTSUPP
 	}
 	return x.RemoveXattr(name)
 }
