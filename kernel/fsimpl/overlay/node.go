@@ -153,13 +153,24 @@ func (fs *FS) adopt(p *base, name string, c *base) {
 
 // drop forgets a collected node's cache entry (if it is still its). It
 // runs on the runtime's cleanup goroutine, which must not wait for a
-// copy-up: when the overlay is busy the entry stays, dead, until a lookup
-// of its name replaces it.
+// copy-up: when the overlay is busy, a goroutine of its own waits for the
+// lock instead (the cleanup runs only once, so giving up would leave the
+// dead entry until a lookup of its name replaced it).
 func (s *slot) drop() {
 	if !s.fs.mu.TryLock() {
+		go func() {
+			s.fs.mu.Lock()
+			defer s.fs.mu.Unlock()
+			s.dropLocked()
+		}()
 		return
 	}
 	defer s.fs.mu.Unlock()
+	s.dropLocked()
+}
+
+// dropLocked is drop with fs.mu held.
+func (s *slot) dropLocked() {
 	if s.parent == nil {
 		return // forgotten already
 	}
