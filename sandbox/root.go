@@ -12,6 +12,7 @@ import (
 
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/fsimpl/cover"
+	"github.com/litebox-go/litebox/kernel/fsimpl/hostfs"
 	"github.com/litebox-go/litebox/kernel/fsimpl/memfs"
 	"github.com/litebox-go/litebox/kernel/fsimpl/overlay"
 	"github.com/litebox-go/litebox/kernel/vfs"
@@ -26,10 +27,19 @@ import (
 // /etc/hostname and /etc/resolv.conf are synthesized as in the default
 // view; the rest of the image's /etc is the image's, writable through the
 // overlay.
+//
+// With Dir instead of Layers, the guest's / is that host directory itself,
+// as runc has an OCI bundle's rootfs: the guest's changes are written to
+// it (unless ReadOnly), its owners are the guest's ids (hostfs GuestIDs),
+// and litebox mounts only /proc, /dev, /dev/shm and /dev/pts over it,
+// making their mount points in it when missing, as runc does; /tmp and
+// /etc are the directory's own, file mounts cover their names in it.
 type Root struct {
 	// Layers are the image's layers, bottom first (the order of an OCI
 	// manifest). Nothing is ever written to them.
 	Layers []vfs.FileSystem
+	// Dir is a host directory that is the root itself (no Layers).
+	Dir string
 	// ReadOnly makes the root read-only (EROFS; run --read-only): the
 	// mounts, /tmp and /dev/shm stay as they are.
 	ReadOnly bool
@@ -44,15 +54,26 @@ const maxRootFile = 4 << 20
 // /etc/passwd and /etc/group to resolve --user names. Files larger than
 // 4 MiB are refused (EFBIG).
 func (r *Root) ReadFile(path string) ([]byte, error) {
-	top := make([]vfs.FileSystem, len(r.Layers))
-	for i, l := range r.Layers {
-		top[len(top)-1-i] = l
+	var root vfs.FileSystem
+	if r.Dir != "" {
+		hfs, err := hostfs.New(r.Dir, hostfs.Options{ReadOnly: true, GuestIDs: true})
+		if err != nil {
+			return nil, err
+		}
+		defer hfs.Close()
+		root = hfs
+	} else {
+		top := make([]vfs.FileSystem, len(r.Layers))
+		for i, l := range r.Layers {
+			top[len(top)-1-i] = l
+		}
+		ovl, err := overlay.New(memfs.New(0), top, overlay.Options{ReadOnly: true})
+		if err != nil {
+			return nil, err
+		}
+		root = ovl
 	}
-	ovl, err := overlay.New(memfs.New(0), top, overlay.Options{ReadOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	fs := vfs.New(ovl)
+	fs := vfs.New(root)
 	fs.SetCred(cred.New(0, 0, nil)) // litebox reads as the image's root
 	f, err := fs.Open(path, unix.O_RDONLY, 0)
 	if err != nil {
@@ -80,7 +101,13 @@ func (r *Root) ReadFile(path string) ([]byte, error) {
 // of /tmp (tmp), as the default view's memfs root does.
 // files are the file mounts' covering nodes by guest directory (see
 // filebind.go); those of /etc replace the name files of the same names.
-func rootFS(r *Root, tmp *memfs.FS, names *nameFiles, files map[string]map[string]vfs.Node) (*vfs.VFS, error) {
+func rootFS(r *Root, tmp *memfs.FS, names *nameFiles, files map[string]map[string]vfs.Node, host hostfs.Options) (*vfs.VFS, error) {
+	if r.Dir != "" {
+		if len(r.Layers) > 0 {
+			return nil, errors.New("root: both a directory and layers")
+		}
+		return dirRootFS(r, files, host)
+	}
 	if len(r.Layers) == 0 {
 		return nil, errors.New("image root: no layers")
 	}
@@ -131,6 +158,33 @@ func rootFS(r *Root, tmp *memfs.FS, names *nameFiles, files map[string]map[strin
 	etc := cover.New(memfs.Sharing(tmp), nameFiles)
 	if err := mountAt(fs, "/etc", etc); err != nil {
 		return nil, fmt.Errorf("image root: mounting /etc: %w", err)
+	}
+	return fs, nil
+}
+
+// dirRootFS builds the root of a Root.Dir: the directory through hostfs,
+// of the guest's ids, with the file mounts over their names.
+func dirRootFS(r *Root, files map[string]map[string]vfs.Node, opts hostfs.Options) (*vfs.VFS, error) {
+	opts.ReadOnly, opts.GuestIDs, opts.OwnerAsGuest, opts.Owner = r.ReadOnly, true, false, nil
+	hfs, err := hostfs.New(r.Dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", r.Dir, err)
+	}
+	fs := vfs.New(hfs)
+	// Mount points and file-mount directories are made as the root of
+	// the guest's ids, as runc makes them.
+	fs.SetCred(cred.New(0, 0, nil))
+	for dir, nodes := range files {
+		if !r.ReadOnly {
+			if err := mkdirAll(fs, dir); err != nil {
+				return nil, fmt.Errorf("root: file mounts in %s: %w", dir, err)
+			}
+		}
+		real, err := fs.Realpath(dir)
+		if err != nil {
+			return nil, fmt.Errorf("root: file mounts in %s: %w", dir, err)
+		}
+		hfs.Cover(real, nodes)
 	}
 	return fs, nil
 }

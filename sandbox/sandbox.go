@@ -326,7 +326,8 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 	if cfg.Root != nil {
 		// An image root: its layers and nothing of the host's but the
 		// mounts (root.go).
-		if fs, err = rootFS(cfg.Root, tmp, names, fileCovers(fms)); err != nil {
+		host := hostfs.Options{FDs: fds, Memory: budget}
+		if fs, err = rootFS(cfg.Root, tmp, names, fileCovers(fms), host); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -335,11 +336,14 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 			return nil, nil, err
 		}
 	}
-	if err := mountAt(fs, "/tmp", tmp); err != nil {
-		return nil, nil, fmt.Errorf("mounting /tmp: %w", err)
-	}
-	if err := fs.Chmod("/tmp", 0o1777, true); err != nil {
-		return nil, nil, fmt.Errorf("chmod /tmp: %w", err)
+	if cfg.Root == nil || cfg.Root.Dir == "" {
+		// A directory root has its own /tmp, as runc's bundle rootfs.
+		if err := mountAt(fs, "/tmp", tmp); err != nil {
+			return nil, nil, fmt.Errorf("mounting /tmp: %w", err)
+		}
+		if err := fs.Chmod("/tmp", 0o1777, true); err != nil {
+			return nil, nil, fmt.Errorf("chmod /tmp: %w", err)
+		}
 	}
 	if err := mountAt(fs, "/dev", devfs.New()); err != nil {
 		return nil, nil, fmt.Errorf("mounting /dev: %w", err)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -513,5 +514,49 @@ func TestPodmanDebianImage(t *testing.T) {
 				t.Errorf("%q: litebox-runtime exit %d stdout %q (stderr %q)\n%s: exit %d stdout %q", cmd, got.ExitCode, got.Stdout, got.Stderr, peer, want.ExitCode, want.Stdout)
 			}
 		})
+	}
+}
+
+// TestPodmanRestart: a container's writes are in its rootfs, as runc's
+// are: `podman start` of the stopped container finds them and `podman
+// diff` lists them. The same steps under the peer runtime give the
+// expected output.
+func TestPodmanRestart(t *testing.T) {
+	needEnginesLong(t)
+	rt := liteboxRuntime(t)
+	p := newPodman(t)
+	peer := p.peerRuntime(t)
+	if peer == "" {
+		t.Skip("no peer runtime runs here to compare with")
+	}
+	steps := func(rt, name string, annotations []string) string {
+		t.Helper()
+		var out strings.Builder
+		args := append(append([]string{"run", "--name", name}, annotations...), testImage,
+			"sh", "-c", "cat /kept 2>/dev/null || echo none; echo kept > /kept; mkdir -p /var/new && echo x > /var/new/f")
+		res := p.run(t, rt, nil, args...)
+		fmt.Fprintf(&out, "run: exit %d: %s", res.ExitCode, res.Stdout)
+		res = p.run(t, rt, nil, "start", "-a", name)
+		fmt.Fprintf(&out, "start: exit %d: %s", res.ExitCode, res.Stdout)
+		res = p.run(t, rt, nil, "diff", name)
+		var diff []string
+		for _, l := range strings.Split(strings.TrimSpace(string(res.Stdout)), "\n") {
+			// Only the container's own changes: what each runtime makes
+			// for itself (mount points, /etc files of the engine) differs.
+			if strings.HasSuffix(l, "/kept") || strings.Contains(l, "/var/new") {
+				diff = append(diff, l)
+			}
+		}
+		slices.Sort(diff)
+		fmt.Fprintf(&out, "diff: exit %d: %s\n", res.ExitCode, strings.Join(diff, ","))
+		return out.String()
+	}
+	got := steps(rt, "lb", platformAnnotation())
+	want := steps(peer, "peer", nil)
+	if got != want {
+		t.Errorf("litebox-runtime:\n%s\n%s:\n%s", got, peer, want)
+	}
+	if !strings.Contains(got, "start: exit 0: kept\n") {
+		t.Errorf("the restarted container did not find its file:\n%s", got)
 	}
 }

@@ -49,7 +49,13 @@ func ociBundle(t *testing.T, s *specs.Spec, files map[string]string) string {
 			t.Fatal(err)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+	// A rootfs has its /tmp, as an image's does: the guest's / is the
+	// directory itself (runc's view), with no /tmp of litebox's.
+	tmp := filepath.Join(dir, "rootfs", "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, 0o1777); err != nil {
 		t.Fatal(err)
 	}
 	b, err := json.MarshalIndent(s, "", "\t")
@@ -63,6 +69,14 @@ func ociBundle(t *testing.T, s *specs.Spec, files map[string]string) string {
 }
 
 // runcDefault is `runc spec`'s config.json (oci/spec's testdata copy).
+// withTmpfsTmp adds a tmpfs at /tmp to s: runc's default root is
+// read-only, and the guest's / is the rootfs itself, so a writable /tmp is
+// the config's to give (as podman --read-only does).
+func withTmpfsTmp(s *specs.Spec) *specs.Spec {
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}})
+	return s
+}
+
 func runcDefault(t *testing.T) *specs.Spec {
 	t.Helper()
 	root, err := harness.ModuleRoot()
@@ -211,7 +225,7 @@ func TestOCIProcessSettings(t *testing.T) {
 				"--ambient-caps=+kill", "--bounding-set=-all,+kill,+chown"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := runcDefault(t)
+			s := withTmpfsTmp(runcDefault(t))
 			s.Process.Args = []string{"/ocispec"}
 			s.Process.User = tc.user
 			if tc.caps != nil {
@@ -234,7 +248,7 @@ func TestOCIProcessSettings(t *testing.T) {
 				// The bundle's own process is runc's default (root, three
 				// capabilities, NOFILE 1024), the exec's is tc's.
 				execProc := *s.Process
-				d := runcDefault(t)
+				d := withTmpfsTmp(runcDefault(t))
 				d.Process.Args = []string{"/ocispec"}
 				dir = ociBundle(t, d, map[string]string{"ocispec": prog})
 				got, stderr, code = runBundleExec(t, dir, &execProc)
@@ -589,5 +603,116 @@ echo exec; "$2" "$1/x"`
 	wantGuest := native + "noexec\n" + noexecLines
 	if code != 0 || got != wantGuest {
 		t.Errorf("exit %d, output:\n%s\nwant (native):\n%s\nstderr:\n%s", code, got, wantGuest, stderr)
+	}
+}
+
+// TestOCIWritableRoot: with root.readonly false the guest's / is the
+// bundle's rootfs itself, as runc has it. The container's writes are in
+// the directory (a second run of the bundle finds them), its owners are
+// the container's ids (a user writes its own files again), file binds
+// cover names of it without touching the rootfs's own files, the mount
+// points litebox needs are made in it, and no set-id executable is ever
+// left there. The expected output is the spec's values and the host's
+// files afterwards (natively this needs runc's mounts).
+func TestOCIWritableRoot(t *testing.T) {
+	needBusybox(t)
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "the rootfs's owners are the container's ids only when litebox can chown: needs root")
+	}
+	host := t.TempDir()
+	hosts := filepath.Join(host, "hosts")
+	if err := os.WriteFile(hosts, []byte("10.88.0.9 bound\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := runcDefault(t)
+	s.Root.Readonly = false
+	s.Process.Env = []string{"PATH=/bin"}
+	// Podman's default set has CAP_CHOWN (runc's has not).
+	c := s.Process.Capabilities
+	c.Bounding, c.Effective, c.Permitted = append(c.Bounding, "CAP_CHOWN"), append(c.Effective, "CAP_CHOWN"), append(c.Permitted, "CAP_CHOWN")
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/hosts", Type: "bind", Source: hosts, Options: []string{"rbind", "ro"}})
+	files := map[string]string{"bin/busybox": busyboxPath}
+	s.Process.Args = []string{"/bin/sh", "-c", strings.Join([]string{
+		"cat /etc/hosts",
+		"echo first > /data.txt && echo root write ok",
+		"echo tmp > /tmp/t && echo tmp ok",
+		"cp /bin/busybox /suid && chmod 4755 /suid && stat -c '%a %u:%g' /suid",
+		"mkdir -p /home/u && chown 1000:1000 /home/u && echo chown ok",
+		"rm /etc/hosts 2>/dev/null || echo hosts busy",
+	}, "\n")}
+	dir := ociBundle(t, s, files)
+	rootfs := filepath.Join(dir, "rootfs")
+	for _, name := range []string{"sh", "cat", "stat", "ls", "cp", "chmod", "mkdir", "chown", "rm", "id"} {
+		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(rootfs, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "etc", "hosts"), []byte("127.0.0.1 rootfs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, stderr, code := runBundle(t, dir)
+	want := "10.88.0.9 bound\nroot write ok\ntmp ok\n755 0:0\nchown ok\nhosts busy\n"
+	if code != 0 || got != want {
+		t.Fatalf("first run: exit %d, output:\n%s\nwant exit 0, output:\n%s\nstderr:\n%s", code, got, want, stderr)
+	}
+	for name, content := range map[string]string{"data.txt": "first\n", "tmp/t": "tmp\n", "etc/hosts": "127.0.0.1 rootfs\n"} {
+		if b, err := os.ReadFile(filepath.Join(rootfs, name)); err != nil || string(b) != content {
+			t.Errorf("rootfs/%s: %q (%v), want %q", name, b, err, content)
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(rootfs, "suid"), &st); err != nil || st.Mode&0o7777 != 0o755 {
+		t.Errorf("rootfs/suid: mode %#o (%v), want 0755: litebox leaves no set-id executable on the host", st.Mode&0o7777, err)
+	}
+	for _, d := range []string{"proc", "dev"} {
+		if fi, err := os.Stat(filepath.Join(rootfs, d)); err != nil || !fi.IsDir() {
+			t.Errorf("mount point rootfs/%s was not made: %v", d, err)
+		}
+	}
+
+	// Second run, as the user the first made a home for: the first run's
+	// file is there, and the user's own files stay its own.
+	s.Process.User = specs.User{UID: 1000, GID: 1000}
+	s.Process.Args = []string{"/bin/sh", "-c", strings.Join([]string{
+		"cat /data.txt",
+		"echo one > /home/u/f && echo two >> /home/u/f && cat /home/u/f",
+		"stat -c '%u:%g' /home/u/f",
+		"echo x > /data.txt 2>/dev/null || echo not root",
+	}, "\n")}
+	writeSpec(t, dir, s)
+	got, stderr, code = runBundle(t, dir)
+	want = "first\none\ntwo\n1000:1000\nnot root\n"
+	if code != 0 || got != want {
+		t.Fatalf("second run: exit %d, output:\n%s\nwant exit 0, output:\n%s\nstderr:\n%s", code, got, want, stderr)
+	}
+	if err := unix.Stat(filepath.Join(rootfs, "home", "u", "f"), &st); err != nil || st.Uid != 1000 || st.Gid != 1000 {
+		t.Errorf("rootfs/home/u/f: host owner %d:%d (%v), want the container user's 1000:1000", st.Uid, st.Gid, err)
+	}
+
+	// A read-only root: nothing is written.
+	s.Root.Readonly = true
+	s.Process.User = specs.User{}
+	s.Process.Args = []string{"/bin/sh", "-c", "echo x > /new 2>/dev/null || echo refused"}
+	writeSpec(t, dir, s)
+	if got, stderr, code = runBundle(t, dir); code != 0 || got != "refused\n" {
+		t.Errorf("read-only run: exit %d, output %q, want \"refused\\n\"\nstderr:\n%s", code, got, stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(rootfs, "new")); !os.IsNotExist(err) {
+		t.Errorf("read-only root: rootfs/new exists (%v)", err)
+	}
+}
+
+// writeSpec rewrites the bundle's config.json.
+func writeSpec(t *testing.T, dir string, s *specs.Spec) {
+	t.Helper()
+	b, err := json.MarshalIndent(s, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -125,8 +125,8 @@ func TestRuncDefaults(t *testing.T) {
 				t.Errorf("caps = %+v, want %+v", got.Capabilities, wantCaps)
 			}
 			cfg := p.Config
-			if cfg.Root == nil || len(cfg.Root.Layers) != 1 || !cfg.Root.ReadOnly {
-				t.Errorf("root = %+v, want one read-only layer", cfg.Root)
+			if cfg.Root == nil || len(cfg.Root.Layers) != 0 || !filepath.IsAbs(cfg.Root.Dir) || filepath.Base(cfg.Root.Dir) != "rootfs" || !cfg.Root.ReadOnly {
+				t.Errorf("root = %+v, want the bundle's rootfs directory itself, read-only", cfg.Root)
 			}
 			if cfg.Hostname != "runc" {
 				t.Errorf("hostname = %q", cfg.Hostname)
@@ -329,7 +329,10 @@ func TestMounts(t *testing.T) {
 		{"bind over our /proc", specs.Mount{Destination: "/proc", Source: host, Options: []string{"bind"}}, nil, "mounts[7]"},
 		{"proc elsewhere", specs.Mount{Destination: "/p", Type: "proc", Source: "proc"}, nil, "mounts[7]"},
 		{"unknown type", specs.Mount{Destination: "/n", Type: "nfs", Source: "srv:/x"}, nil, "mounts[7]"},
-		{"tmpfs at /tmp is ours", specs.Mount{Destination: "/tmp", Type: "tmpfs", Options: []string{"mode=1777"}}, nil, "mounts[7]"},
+		// The root is the bundle's directory with its own /tmp: a tmpfs
+		// there is mounted as anywhere else.
+		{"tmpfs at /tmp", specs.Mount{Destination: "/tmp", Type: "tmpfs", Options: []string{"mode=1777"}},
+			[]sandbox.Mount{{GuestPath: "/tmp", Tmpfs: &sandbox.Tmpfs{Mode: 0o1777}}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -492,7 +495,7 @@ func TestPodmanConfig(t *testing.T) {
 			got = append(got, "bind "+m.GuestPath+" "+strings.TrimPrefix(m.HostPath, dir))
 		}
 	}
-	want := []string{"tmpfs /run", "tmpfs /var/tmp", "bind /etc/resolv.conf /run/resolv.conf", "bind /etc/hosts /run/hosts",
+	want := []string{"tmpfs /run", "tmpfs /tmp", "tmpfs /var/tmp", "bind /etc/resolv.conf /run/resolv.conf", "bind /etc/hosts /run/hosts",
 		"bind /etc/hostname /run/hostname"}
 	if !slices.Equal(got, want) {
 		t.Errorf("mounts\n%q\nwant\n%q", got, want)

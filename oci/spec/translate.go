@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/hostnet"
-	"github.com/litebox-go/litebox/image"
 	"github.com/litebox-go/litebox/sandbox"
 )
 
@@ -24,7 +23,7 @@ const (
 	AnnotationNet      = "dev.litebox.net"        // none|egress
 	AnnotationAllow    = "dev.litebox.allow"      // --allow rules, comma or space separated
 	AnnotationAudit    = "dev.litebox.audit"      // a host file the audit log is appended to
-	AnnotationTmpSize  = "dev.litebox.tmpfs-size" // --tmpfs-size: bytes (K, M, G) of the root's writable layer and /tmp; 0: unlimited
+	AnnotationTmpSize  = "dev.litebox.tmpfs-size" // --tmpfs-size: bytes (K, M, G) of the unsized tmpfs mounts and /dev/shm; 0: unlimited
 )
 
 // The limits a spec does not set are the CLI's defaults (`litebox run`),
@@ -126,8 +125,10 @@ func (p *Plan) unapplied(field, value, reason string) {
 	p.Config.Unapplied = append(p.Config.Unapplied, sandbox.Unapplied{Field: field, Value: value, Reason: reason})
 }
 
-// root opens root.path, a host directory, read-only as the one layer of
-// the sandbox's Root (what --rootfs DIR does).
+// root makes root.path, a host directory, the guest's root itself, as
+// runc has it: the container's writes reach it (unless root.readonly), so
+// a stopped container starts again with them and the engine sees them
+// (podman commit, cp, diff).
 func (p *Plan) root(r *specs.Root, bundle string) error {
 	if r == nil || r.Path == "" {
 		return fmt.Errorf("%w: no root.path", ErrInvalid)
@@ -143,12 +144,11 @@ func (p *Plan) root(r *specs.Root, bundle string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("%w: root.path %s is not a directory", ErrInvalid, dir)
 	}
-	im, err := image.OpenRootfs(dir, image.Options{})
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("root.path: %w", err)
 	}
-	p.closers = append(p.closers, im)
-	p.Config.Root = &sandbox.Root{Layers: im.Layers, ReadOnly: r.Readonly}
+	p.Config.Root = &sandbox.Root{Dir: abs, ReadOnly: r.Readonly}
 	return nil
 }
 
@@ -173,7 +173,6 @@ var ourMounts = map[string][]string{
 	"/dev":     {"tmpfs", "devtmpfs"},
 	"/dev/pts": {"devpts"},
 	"/dev/shm": {"tmpfs", "shm"},
-	"/tmp":     {"tmpfs"},
 }
 
 // mount translates mounts[i].

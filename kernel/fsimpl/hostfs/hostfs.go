@@ -68,6 +68,10 @@ type Options struct {
 	// Memory is charged for the page caches of mapped files (mapped.go):
 	// the sandbox's --memory budget. nil charges nothing.
 	Memory *mm.Budget
+	// GuestIDs says the directory's owners are the guest's own ids (a
+	// writable root: an OCI bundle's rootfs), not host ids: see
+	// guestids.go. It replaces OwnerAsGuest.
+	GuestIDs bool
 }
 
 // Owner is a guest uid and gid.
@@ -121,6 +125,10 @@ type FS struct {
 
 	cacheMu sync.Mutex
 	caches  map[inodeKey]*pageCache // host inodes mapped MAP_SHARED (mapped.go)
+
+	// covers are the names served by other nodes, by directory rel path
+	// (cover.go); set before the file system is shared.
+	covers map[string]map[string]vfs.Node
 }
 
 // New opens hostDir, which must be a readable directory, and returns a
@@ -243,6 +251,9 @@ func (fs *FS) convert(st *unix.Stat_t) vfs.Stat {
 		Size: st.Size, Blksize: st.Blksize, Blocks: st.Blocks,
 		Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim,
 	}
+	if fs.opts.GuestIDs {
+		return out // the guest's own tree: its ids, its capabilities
+	}
 	out.Host, out.HostIDs = true, vfs.HostUID|vfs.HostGID
 	if fs.opts.OwnerAsGuest {
 		owner := Owner{vfs.GuestUID, vfs.GuestGID}
@@ -303,13 +314,38 @@ func (b *base) Chmod(mode uint32) error {
 		return unix.EROFS
 	}
 	return b.fs.withFd(b.rel, unix.O_PATH, func(fd int) error {
-		err := unix.Fchmodat(fd, "", mode&0o7777, unix.AT_EMPTY_PATH)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		mode = hostMode(mode, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+		err := unix.Fchmodat(fd, "", mode, unix.AT_EMPTY_PATH)
 		if err != unix.EOPNOTSUPP && err != unix.ENOSYS {
 			return err
 		}
 		// Kernels before 6.6 lack fchmodat2.
-		return viaProcFd(fd, func(p string) error { return unix.Chmod(p, mode&0o7777) })
+		return viaProcFd(fd, func(p string) error { return unix.Chmod(p, mode) })
 	})
+}
+
+// hostMode is the mode litebox gives a host file for a guest's mode: the
+// permission bits, without the set-user-ID bit and, on an executable
+// non-directory, the set-group-ID bit. litebox may run as the host's root,
+// and every file it makes is the host user's: a set-id bit kept would let
+// a guest leave a set-id executable of that user in a host directory for
+// a host process to run (the guest never gains by it: the kernel honours
+// no set-id bit, and no_new_privs holds). A directory's set-group-ID (new
+// entries take its group) grants nothing and stays.
+func hostMode(mode uint32, dir bool) uint32 {
+	m := mode & 0o7777
+	if dir {
+		return m
+	}
+	m &^= unix.S_ISUID
+	if m&unix.S_IXGRP != 0 {
+		m &^= unix.S_ISGID
+	}
+	return m
 }
 
 // Utimes sets the times through an O_PATH fd (UTIME_NOW/OMIT are passed
@@ -404,6 +440,17 @@ func (f *File) Open(flags int) (vfs.FileOps, error) {
 		unix.Close(fd)
 		f.fs.opts.FDs.give()
 		return nil, unix.ENXIO
+	}
+	if acc != unix.O_RDONLY && hostMode(st.Mode, false) != st.Mode&0o7777 {
+		// A set-id file the guest may now change (the rootfs's own su, a
+		// host file of a :rw mount) loses its set-id bits first, as Linux
+		// takes them from a file written by an unprivileged writer: litebox
+		// may be the host's root, whose writes keep them.
+		if err := unix.Fchmod(fd, hostMode(st.Mode, false)); err != nil {
+			unix.Close(fd)
+			f.fs.opts.FDs.give()
+			return nil, err
+		}
 	}
 	return &fileOps{fs: f.fs, fd: fd, key: inodeKey{st.Dev, st.Ino}, writable: acc == unix.O_RDWR}, nil
 }
@@ -562,6 +609,9 @@ func (d *Dir) Lookup(name string) (vfs.Node, error) {
 	if err := vfs.ValidName(name); err != nil {
 		return nil, err
 	}
+	if n, ok := d.fs.covered(d.rel, name); ok {
+		return n, nil
+	}
 	rel := childRel(d.rel, name)
 	if d.fs.hidden(rel) {
 		return nil, unix.ENOENT
@@ -595,7 +645,10 @@ func (d *Dir) ReadDir() ([]vfs.DirEntry, error) {
 			out = d.parseDirents(fd, buf[:n], out)
 		}
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return d.fs.withCovers(d.rel, out), nil
 }
 
 // parseDirents decodes linux_dirent64 records:
@@ -641,6 +694,9 @@ func (d *Dir) checkNew(name string) error {
 	if d.fs.hidden(childRel(d.rel, name)) {
 		return unix.EACCES // cannot pretend to create what we hide
 	}
+	if _, ok := d.fs.covered(d.rel, name); ok {
+		return unix.EEXIST
+	}
 	return nil
 }
 
@@ -652,8 +708,12 @@ func (d *Dir) checkOld(name string) error {
 	if err := vfs.ValidName(name); err != nil {
 		return err
 	}
-	if d.fs.hidden(childRel(d.rel, name)) {
+	rel := childRel(d.rel, name)
+	if d.fs.hidden(rel) {
 		return unix.ENOENT
+	}
+	if _, ok := d.fs.covered(d.rel, name); ok || d.fs.holdsCovers(rel) {
+		return unix.EBUSY // a mount point, or a directory above one
 	}
 	return nil
 }
@@ -661,17 +721,23 @@ func (d *Dir) checkOld(name string) error {
 // Create makes an empty regular file with exactly mode (the host umask is
 // undone with fchmod). O_EXCL guarantees no symlink is followed.
 func (d *Dir) Create(name string, mode uint32) (vfs.Node, error) {
+	return d.create(name, mode, d.fs.euid, d.fs.egid)
+}
+
+// create is Create of a file for uid:gid (chownNew).
+func (d *Dir) create(name string, mode, uid, gid uint32) (vfs.Node, error) {
 	if err := d.checkNew(name); err != nil {
 		return nil, err
 	}
 	err := d.withSelf(func(dfd int) error {
 		fd, err := unix.Openat(dfd, name,
-			unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, mode&0o7777)
+			unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, hostMode(mode, false))
 		if err != nil {
 			return err
 		}
 		defer unix.Close(fd)
-		return unix.Fchmod(fd, mode&0o7777)
+		d.fs.chownNew(dfd, name, uid, gid)
+		return unix.Fchmod(fd, hostMode(mode, false))
 	})
 	if err != nil {
 		return nil, err
@@ -681,24 +747,13 @@ func (d *Dir) Create(name string, mode uint32) (vfs.Node, error) {
 
 // Mkdir makes a directory with exactly mode.
 func (d *Dir) Mkdir(name string, mode uint32) error {
-	if err := d.checkNew(name); err != nil {
-		return err
-	}
-	if err := d.withSelf(func(fd int) error { return unix.Mkdirat(fd, name, mode&0o7777) }); err != nil {
-		return err
-	}
-	// Undo the host umask; best effort, the directory exists either way.
-	(&base{fs: d.fs, rel: childRel(d.rel, name)}).Chmod(mode & 0o7777)
-	return nil
+	return d.MkdirOwned(name, mode, d.fs.euid, d.fs.egid)
 }
 
 // Symlink creates a host symlink holding target verbatim. The host never
 // follows it on our behalf.
 func (d *Dir) Symlink(target, name string) error {
-	if err := d.checkNew(name); err != nil {
-		return err
-	}
-	return d.withSelf(func(fd int) error { return unix.Symlinkat(target, fd, name) })
+	return d.SymlinkOwned(target, name, d.fs.euid, d.fs.egid)
 }
 
 // Unlink removes a non-directory.
@@ -725,6 +780,9 @@ func (d *Dir) Rename(oldName string, newDir vfs.DirNode, newName string) error {
 	}
 	if err := d.checkOld(oldName); err != nil {
 		return err
+	}
+	if _, ok := nd.fs.covered(nd.rel, newName); ok || nd.fs.holdsCovers(childRel(nd.rel, newName)) {
+		return unix.EBUSY
 	}
 	if err := nd.checkNew(newName); err != nil {
 		return err
