@@ -200,14 +200,17 @@ func (c *Cmd) Start() error {
 	if env == nil {
 		env = DefaultEnv
 	}
-	path, err := s.lookPath(c.Path, env, c.Dir, c.creds())
-	if err != nil {
-		c.pipes.closeAll()
-		return err
-	}
+	// Closed first: a closed sandbox's view is gone too (its host
+	// directories closed), so the lookup would fail for that reason.
 	if !s.addRun() {
 		c.pipes.closeAll()
 		return ErrClosed
+	}
+	path, err := s.lookPath(c.Path, env, c.Dir, c.creds())
+	if err != nil {
+		s.runs.Done()
+		c.pipes.closeAll()
+		return err
 	}
 	// ready receives Start's result from the run goroutine: nil once the
 	// program is loaded and about to run.

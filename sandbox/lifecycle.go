@@ -193,6 +193,7 @@ func (s *Sandbox) Close() error {
 			}
 			s.platMu.Unlock()
 			s.closeNetwork()
+			s.hostFDs.Close() // nothing walks the view any more
 		case <-t.C:
 			if s.gw != nil {
 				s.gw.Close() // the host's side goes; the guest's stack stays with its threads

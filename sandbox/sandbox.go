@@ -180,9 +180,12 @@ type Sandbox struct {
 	share  cpuShare // the CPU share's throttle (cpushare.go)
 	cfg    Config
 	fs     *vfs.VFS
-	kernel *kernel.Kernel
-	log    *slog.Logger
-	audit  *audit.Log
+	// hostFDs holds the host directories of fs (hostfs): closed with the
+	// sandbox once its threads ended.
+	hostFDs *hostfs.FDBudget
+	kernel  *kernel.Kernel
+	log     *slog.Logger
+	audit   *audit.Log
 	// gw and net are the gateway and the guest's stack, when the sandbox
 	// has a network (Config.Network); closed by Close.
 	gw  *hostnet.Gateway
@@ -229,8 +232,12 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	names := &nameFiles{}
 	budget := mm.NewBudget(cfg.Limits.Memory)
-	fs, grant, err := buildFS(cfg, names, budget)
+	// Every host directory of the view (its root descriptor) is closed
+	// with the sandbox, or now if it cannot be made.
+	fds := &hostfs.FDBudget{Max: hostFDsCap()}
+	fs, grant, err := buildFS(cfg, names, budget, fds)
 	if err != nil {
+		fds.Close()
 		return nil, err
 	}
 	var alog *audit.Log
@@ -244,10 +251,11 @@ func New(cfg Config) (*Sandbox, error) {
 		alog = audit.New(cfg.Audit, opts)
 	}
 	creds := cfg.creds()
-	s := &Sandbox{cfg: cfg, fs: fs, log: log, audit: alog}
+	s := &Sandbox{cfg: cfg, fs: fs, hostFDs: fds, log: log, audit: alog}
 	s.budget = budget
 	s.budget.MaxFiles = mappedFilesCap()
 	if s.gw, s.net, err = newNetwork(cfg.Network, alog, s, s.budget, fs); err != nil {
+		fds.Close()
 		return nil, err
 	}
 	kcfg := kernel.Config{
@@ -271,10 +279,12 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	if err := installProc(fs, s.kernel); err != nil {
 		s.closeNetwork()
+		fds.Close()
 		return nil, err
 	}
 	if err := installTerminals(fs, s.kernel); err != nil {
 		s.closeNetwork()
+		fds.Close()
 		return nil, err
 	}
 	// From now on the sandbox resolves paths for its guest (PATH lookups)
@@ -308,7 +318,7 @@ func mappedFilesCap() int {
 // at once (ENFILE beyond): one share of RLIMIT_NOFILE.
 func hostFDsCap() int64 { return int64(nofileShare(256)) }
 
-func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant func(), _ error) {
+func buildFS(cfg Config, names *nameFiles, budget *mm.Budget, fds *hostfs.FDBudget) (_ *vfs.VFS, grant func(), _ error) {
 	// The root directory is writable by the guest too, so it shares the
 	// limits of /tmp; what the sandbox itself puts there (mount points,
 	// host links) is granted on top once the view is built.
@@ -317,7 +327,6 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget) (_ *vfs.VFS, grant
 		tmp.SetInodeLimit(cfg.TmpInodes)
 	}
 	ownBytes, ownInodes := tmp.Used(), tmp.Inodes()
-	fds := &hostfs.FDBudget{Max: hostFDsCap()}
 	var fs *vfs.VFS
 	fms, err := fileMounts(cfg, hostfs.Options{OwnerAsGuest: true, Owner: cfg.hostOwner(), FDs: fds, Memory: budget})
 	if err != nil {

@@ -24,6 +24,7 @@ package hostfs
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -78,9 +79,32 @@ type Options struct {
 type Owner struct{ UID, GID uint32 }
 
 // FDBudget counts host descriptors held by open files against a maximum.
+//
+// It also keeps every file system made with it (Options.FDs), so that the
+// sandbox owning them releases their root descriptors at once (Close).
 type FDBudget struct {
 	Max  int64
 	used atomic.Int64
+
+	mu  sync.Mutex
+	fss []*FS
+}
+
+// Close closes every file system made with b (their root descriptors):
+// call it when nothing uses them any more (the sandbox ended). Later
+// calls through them fail with EBADF; files open already stay usable.
+func (b *FDBudget) Close() error {
+	b.mu.Lock()
+	fss := b.fss
+	b.fss = nil
+	b.mu.Unlock()
+	var errs []error
+	for _, fs := range fss {
+		if err := fs.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // take reserves one descriptor: ENFILE (the system-wide table is full, as
@@ -107,7 +131,12 @@ func (b *FDBudget) Used() int64 { return b.used.Load() }
 
 // FS is one mounted host directory.
 type FS struct {
-	dir     string
+	dir string
+	// rootFd is the directory's O_PATH fd, -1 once closed. Every use holds
+	// rootMu for reading and Close holds it for writing, so a call racing
+	// Close gets EBADF, never a descriptor number litebox has since
+	// reused for another directory.
+	rootMu  sync.RWMutex
 	rootFd  int
 	opts    Options
 	resolve uint64
@@ -177,11 +206,25 @@ func New(hostDir string, opts Options) (*FS, error) {
 	}
 	fs.devs[st.Dev] = fs.dev
 	fs.root = &Dir{base{fs: fs, rel: "."}}
+	if b := opts.FDs; b != nil {
+		b.mu.Lock()
+		b.fss = append(b.fss, fs)
+		b.mu.Unlock()
+	}
 	return fs, nil
 }
 
 // Close releases the host directory fd. Open files stay usable.
-func (fs *FS) Close() error { return unix.Close(fs.rootFd) }
+func (fs *FS) Close() error {
+	fs.rootMu.Lock()
+	defer fs.rootMu.Unlock()
+	if fs.rootFd < 0 {
+		return nil
+	}
+	err := unix.Close(fs.rootFd)
+	fs.rootFd = -1
+	return err
+}
 
 // Root returns the root directory.
 func (fs *FS) Root() vfs.DirNode { return fs.root }
@@ -200,6 +243,11 @@ func (fs *FS) open(rel string, flags int) (int, error) {
 	how := unix.OpenHow{
 		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
 		Resolve: fs.resolve,
+	}
+	fs.rootMu.RLock()
+	defer fs.rootMu.RUnlock()
+	if fs.rootFd < 0 {
+		return -1, unix.EBADF
 	}
 	for i := 0; ; i++ {
 		fd, err := unix.Openat2(fs.rootFd, rel, &how)
@@ -828,7 +876,13 @@ func (d *Dir) Link(target vfs.Node, name string) error {
 // VFS sets the guest's own flags).
 func (fs *FS) StatFS() (vfs.StatFS, error) {
 	var hs unix.Statfs_t
-	if err := unix.Fstatfs(fs.rootFd, &hs); err != nil {
+	fs.rootMu.RLock()
+	var err error = unix.EBADF
+	if fs.rootFd >= 0 {
+		err = unix.Fstatfs(fs.rootFd, &hs)
+	}
+	fs.rootMu.RUnlock()
+	if err != nil {
 		return vfs.StatFS{}, err
 	}
 	return vfs.StatFS{Type: hs.Type, Bsize: hs.Bsize, Blocks: hs.Blocks, Bfree: hs.Bfree, Bavail: hs.Bavail,
