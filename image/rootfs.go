@@ -39,7 +39,11 @@ func OpenRootfs(path string, opts Options) (*Image, error) {
 			// A host mount under the directory (a /proc, a bind mount) is
 			// not part of the root file system.
 			NoXDev: true,
-			FDs:    &hostfs.FDBudget{Max: rootfsFDs},
+			// An image's root: its lookups are cached, as a layer's are
+			// fixed (a change made to the directory during a run may be
+			// seen late; the next run sees it).
+			Cache: true,
+			FDs:   &hostfs.FDBudget{Max: rootfsFDs},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)

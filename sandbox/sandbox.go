@@ -407,7 +407,9 @@ func mountDefaultHostDirs(fs *vfs.VFS, fds *hostfs.FDBudget, names *nameFiles) e
 			}
 			continue
 		}
-		opts := hostfs.Options{ReadOnly: true, FDs: fds}
+		// System directories: the host does not change them under a
+		// running sandbox, so their lookups are cached.
+		opts := hostfs.Options{ReadOnly: true, Cache: true, FDs: fds}
 		if dir == "/etc" {
 			opts.Hide = hiddenEtc
 			if err := mountEtc(fs, opts, names); err != nil {

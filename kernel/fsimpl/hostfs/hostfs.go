@@ -69,6 +69,10 @@ type Options struct {
 	// Memory is charged for the page caches of mapped files (mapped.go):
 	// the sandbox's --memory budget. nil charges nothing.
 	Memory *mm.Budget
+	// Cache keeps what lookups and stats found (lookupcache.go), for a
+	// directory the host does not change while the sandbox runs; it needs
+	// ReadOnly.
+	Cache bool
 	// GuestIDs says the directory's owners are the guest's own ids (a
 	// writable root: an OCI bundle's rootfs), not host ids: see
 	// guestids.go. It replaces OwnerAsGuest.
@@ -158,11 +162,17 @@ type FS struct {
 	// covers are the names served by other nodes, by directory rel path
 	// (cover.go); set before the file system is shared.
 	covers map[string]map[string]vfs.Node
+	// cache is the lookup cache of a read-only mount, nil when not asked
+	// for (lookupcache.go).
+	cache *lookupCache
 }
 
 // New opens hostDir, which must be a readable directory, and returns a
 // file system serving it. Call Close when it is no longer mounted.
 func New(hostDir string, opts Options) (*FS, error) {
+	if opts.Cache && !opts.ReadOnly {
+		return nil, fmt.Errorf("hostfs: %s: only a read-only mount can cache lookups", hostDir)
+	}
 	inos, err := vfs.NewInoMap()
 	if err != nil {
 		return nil, fmt.Errorf("hostfs: %w", err)
@@ -206,6 +216,9 @@ func New(hostDir string, opts Options) (*FS, error) {
 	}
 	fs.devs[st.Dev] = fs.dev
 	fs.root = &Dir{base{fs: fs, rel: "."}}
+	if opts.Cache {
+		fs.cache = &lookupCache{}
+	}
 	if b := opts.FDs; b != nil {
 		b.mu.Lock()
 		b.fss = append(b.fss, fs)
@@ -346,12 +359,18 @@ type base struct {
 
 // Stat returns the host metadata of the node itself (never a link target).
 func (b *base) Stat() (vfs.Stat, error) {
+	if e, ok := b.fs.cache.get(b.rel); ok {
+		return e.st, e.err
+	}
 	var st unix.Stat_t
 	err := b.fs.withFd(b.rel, unix.O_PATH, func(fd int) error { return unix.Fstat(fd, &st) })
 	if err != nil {
+		b.fs.cache.put(b.rel, vfs.Stat{}, err)
 		return vfs.Stat{}, err
 	}
-	return b.fs.convert(&st), nil
+	out := b.fs.convert(&st)
+	b.fs.cache.put(b.rel, out, nil)
+	return out, nil
 }
 
 // Chmod changes the permission bits through an O_PATH fd, so a symlink
@@ -664,13 +683,23 @@ func (d *Dir) Lookup(name string) (vfs.Node, error) {
 	if d.fs.hidden(rel) {
 		return nil, unix.ENOENT
 	}
+	if e, ok := d.fs.cache.get(rel); ok {
+		if e.err != nil {
+			return nil, e.err
+		}
+		return d.fs.nodeFor(rel, e.st.Mode), nil
+	}
 	var st unix.Stat_t
 	err := d.withSelf(func(fd int) error {
 		return unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 	})
 	if err != nil {
+		if err == unix.ENOENT {
+			d.fs.cache.put(rel, vfs.Stat{}, err)
+		}
 		return nil, err
 	}
+	d.fs.cache.put(rel, d.fs.convert(&st), nil)
 	return d.fs.nodeFor(rel, st.Mode), nil
 }
 

@@ -1,0 +1,7 @@
+package hostfs
+
+// Test hooks.
+var (
+	MaxCached     = maxCached
+	CachedEntries = func(fs *FS) int { return fs.cache.len() }
+)
