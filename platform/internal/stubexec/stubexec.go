@@ -69,6 +69,10 @@ func Exec(image []byte, files []uintptr) (int, error) {
 func ReapHolder(pid int, timeout time.Duration) {
 	_ = unix.Kill(pid, unix.SIGKILL)
 	var ws unix.WaitStatus
+	// The holder dies within a millisecond or so of SIGKILL (its stubs'
+	// address spaces go with it): poll soon, then less often, so that a
+	// sandbox's end is not a fixed sleep longer than the death itself.
+	pause := 100 * time.Microsecond
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
 		if got, err := unix.Wait4(pid, &ws, unix.WALL|unix.WNOHANG, nil); got == pid || err == unix.ECHILD {
 			if got == pid && ws.Stopped() {
@@ -85,7 +89,8 @@ func ReapHolder(pid int, timeout time.Duration) {
 				}
 			}
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(pause)
+		pause = min(2*pause, 2*time.Millisecond)
 	}
 }
 
