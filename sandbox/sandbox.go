@@ -502,8 +502,10 @@ func installProc(fs *vfs.VFS, k *kernel.Kernel) error {
 	return nil
 }
 
-// installTerminals gives the guest its ptys: /dev/ptmx, /dev/tty and the
-// devpts file system at /dev/pts, all served by the kernel.
+// installTerminals gives the guest its ptys: the devpts file system at
+// /dev/pts, /dev/ptmx a link to its pts/ptmx (as in a container, whose
+// devpts is a new instance: Docker, runc, the OCI spec's default links),
+// and /dev/tty, all served by the kernel.
 func installTerminals(fs *vfs.VFS, k *kernel.Kernel) error {
 	pts := k.Devpts()
 	for _, m := range fs.Mounts() {
@@ -511,7 +513,7 @@ func installTerminals(fs *vfs.VFS, k *kernel.Kernel) error {
 		if !ok || m.Path != "/dev" {
 			continue
 		}
-		if err := dev.Add("ptmx", pts.Ptmx()); err != nil {
+		if err := dev.AddSymlink("ptmx", "pts/ptmx"); err != nil {
 			return fmt.Errorf("adding /dev/ptmx: %w", err)
 		}
 		if err := dev.Add("tty", pts.TTY()); err != nil {
