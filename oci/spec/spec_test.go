@@ -587,3 +587,45 @@ func FuzzTranslate(f *testing.F) {
 		}
 	})
 }
+
+// TestMountLabels: litebox's own mounts are named in the guest's mount
+// table as the config named them, where litebox serves that kind there (a
+// tmpfs or devtmpfs at /dev; a source that is a word), and not otherwise
+// (a bind over /proc, a source naming a path, a kind litebox has not).
+func TestMountLabels(t *testing.T) {
+	tests := []struct {
+		name   string
+		mounts []specs.Mount
+		want   []sandbox.MountLabel
+	}{
+		{"runc's defaults", []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"newinstance", "ptmxmode=0666"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue"},
+		}, []sandbox.MountLabel{
+			{GuestPath: "/proc", Source: "proc"},
+			{GuestPath: "/dev", Type: "tmpfs", Source: "tmpfs"},
+			{GuestPath: "/dev/pts", Source: "devpts"},
+			{GuestPath: "/dev/shm", Source: "shm"},
+		}},
+		{"devtmpfs at /dev, no source", []specs.Mount{{Destination: "/dev/", Type: "devtmpfs"}},
+			[]sandbox.MountLabel{{GuestPath: "/dev", Type: "devtmpfs"}}},
+		{"a path as the source is not shown", []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "/var/tmp"}}, nil},
+		{"a tmpfs of the config's", []specs.Mount{{Destination: "/run", Type: "tmpfs", Source: "run"}},
+			[]sandbox.MountLabel{{GuestPath: "/run", Source: "run"}}},
+		{"tmpfs type at /proc is not ours", []specs.Mount{{Destination: "/proc", Type: "tmpfs", Source: "tmpfs"}}, nil},
+		{"bind over /dev is not ours", []specs.Mount{{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind"}}}, nil},
+		{"shm type at /dev/shm keeps tmpfs", []specs.Mount{{Destination: "/dev/shm", Type: "shm", Source: "shm"}},
+			[]sandbox.MountLabel{{GuestPath: "/dev/shm", Source: "shm"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := translateBundle(t, bundle(t, mutate(t, func(s *specs.Spec) { s.Mounts = tt.mounts })))
+			if !reflect.DeepEqual(p.Config.MountLabels, tt.want) {
+				t.Errorf("labels = %+v, want %+v", p.Config.MountLabels, tt.want)
+			}
+		})
+	}
+}
