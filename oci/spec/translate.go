@@ -420,6 +420,14 @@ func (p *Plan) linux(l *specs.Linux) error {
 	}
 	hasNet := false
 	for _, ns := range l.Namespaces {
+		if _, ok := nsTypes[ns.Type]; !ok {
+			return fmt.Errorf("%w: linux.namespaces: unknown namespace type %q", ErrInvalid, ns.Type)
+		}
+		if ns.Path != "" {
+			if err := checkNamespacePath(ns.Type, ns.Path); err != nil {
+				return fmt.Errorf("%w: linux.namespaces: %s namespace path: %v", ErrInvalid, ns.Type, err)
+			}
+		}
 		if ns.Type == specs.NetworkNamespace {
 			hasNet = true
 			p.NetNS = ns.Path
