@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -171,6 +172,40 @@ func (c *Cmd) setup(p *kernel.Process) error {
 	for _, r := range c.Rlimits {
 		if err := p.SetupRlimit(r.Resource, unix.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
 			return fmt.Errorf("rlimit %d (soft %d, hard %d): %w", r.Resource, r.Soft, r.Hard, err)
+		}
+	}
+	return nil
+}
+
+// MountLabel names one of litebox's own mounts (/proc, /dev, /dev/pts,
+// /dev/shm, /tmp) or a tmpfs Mount in the guest's mount table
+// (/proc/self/mounts, mountinfo) the way a container's config asked for
+// it, where litebox serves that kind there: an OCI config's tmpfs at /dev
+// (litebox's devfs, read-only as the table says), its "shm" source for
+// /dev/shm.
+type MountLabel struct {
+	GuestPath string
+	// Type is the file-system type shown; "" keeps litebox's.
+	Type string
+	// Source is the source field shown; "" keeps litebox's (the type).
+	// It must not name a path (no "/"): the table never names a host one.
+	Source string
+}
+
+// maxLabel bounds a label's type and source, as Linux's mount(2) bounds
+// its strings by a page.
+const maxLabel = 255
+
+// labelMounts applies labels to the mounts just made.
+func labelMounts(fs *vfs.VFS, labels []MountLabel) error {
+	for _, l := range labels {
+		for _, v := range []string{l.Type, l.Source} {
+			if len(v) > maxLabel || strings.ContainsAny(v, "/\x00") {
+				return fmt.Errorf("mount label %q for %s: at most %d bytes, no / or NUL", v, l.GuestPath, maxLabel)
+			}
+		}
+		if err := fs.SetLabel(path.Clean(l.GuestPath), l.Type, l.Source); err != nil {
+			return fmt.Errorf("mount label for %s: %w", l.GuestPath, err)
 		}
 	}
 	return nil

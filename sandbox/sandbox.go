@@ -89,6 +89,9 @@ type Config struct {
 	// Mounts are host directories added to the default view (or to the
 	// image root).
 	Mounts []Mount
+	// MountLabels name litebox's own mounts in the guest's mount table as
+	// a container's config named them (see MountLabel).
+	MountLabels []MountLabel
 	// Root, if set, is the guest's root instead of the default view: an
 	// image's layers under a throw-away writable layer, with nothing of
 	// the host visible but the Mounts (see Root).
@@ -235,7 +238,7 @@ func New(cfg Config) (*Sandbox, error) {
 	// Every host directory of the view (its root descriptor) is closed
 	// with the sandbox, or now if it cannot be made.
 	fds := &hostfs.FDBudget{Max: hostFDsCap()}
-	fs, grant, err := buildFS(cfg, names, budget, fds)
+	fs, mountRest, grant, err := buildFS(cfg, names, budget, fds)
 	if err != nil {
 		fds.Close()
 		return nil, err
@@ -277,12 +280,7 @@ func New(cfg Config) (*Sandbox, error) {
 		s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "memory"),
 			slog.Uint64("max", cfg.Limits.Memory), slog.Uint64("requested", want))
 	}
-	if err := installProc(fs, s.kernel); err != nil {
-		s.closeNetwork()
-		fds.Close()
-		return nil, err
-	}
-	if err := installTerminals(fs, s.kernel); err != nil {
+	if err := mountRest(s.kernel); err != nil {
 		s.closeNetwork()
 		fds.Close()
 		return nil, err
@@ -318,7 +316,7 @@ func mappedFilesCap() int {
 // at once (ENFILE beyond): one share of RLIMIT_NOFILE.
 func hostFDsCap() int64 { return int64(nofileShare(256)) }
 
-func buildFS(cfg Config, names *nameFiles, budget *mm.Budget, fds *hostfs.FDBudget) (_ *vfs.VFS, grant func(), _ error) {
+func buildFS(cfg Config, names *nameFiles, budget *mm.Budget, fds *hostfs.FDBudget) (_ *vfs.VFS, _ func(*kernel.Kernel) error, grant func(), _ error) {
 	// The root directory is writable by the guest too, so it shares the
 	// limits of /tmp; what the sandbox itself puts there (mount points,
 	// host links) is granted on top once the view is built.
@@ -330,61 +328,75 @@ func buildFS(cfg Config, names *nameFiles, budget *mm.Budget, fds *hostfs.FDBudg
 	var fs *vfs.VFS
 	fms, err := fileMounts(cfg, hostfs.Options{OwnerAsGuest: true, Owner: cfg.hostOwner(), FDs: fds, Memory: budget})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if cfg.Root != nil {
 		// An image root: its layers and nothing of the host's but the
 		// mounts (root.go).
 		host := hostfs.Options{FDs: fds, Memory: budget}
 		if fs, err = rootFS(cfg.Root, tmp, names, fileCovers(fms), host); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	} else {
 		fs = vfs.New(memfs.Sharing(tmp))
 		if err := mountDefaultHostDirs(fs, fds, names); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	if cfg.Root == nil || cfg.Root.Dir == "" {
-		// A directory root has its own /tmp, as runc's bundle rootfs.
-		if err := mountAt(fs, "/tmp", tmp); err != nil {
-			return nil, nil, fmt.Errorf("mounting /tmp: %w", err)
+	// The rest is mounted once the kernel exists (its /proc and /dev/pts),
+	// in the order container engines mount them (a container's mount
+	// table lists /proc, /dev, /dev/pts, /dev/shm first, as Linux lists
+	// mounts in the order they were made), then the Mounts in theirs.
+	mountRest := func(k *kernel.Kernel) error {
+		if err := installProc(fs, k); err != nil {
+			return err
 		}
-		if err := fs.Chmod("/tmp", 0o1777, true); err != nil {
-			return nil, nil, fmt.Errorf("chmod /tmp: %w", err)
+		dev := devfs.New()
+		if err := mountAt(fs, "/dev", dev); err != nil {
+			return fmt.Errorf("mounting /dev: %w", err)
 		}
-	}
-	if err := mountAt(fs, "/dev", devfs.New()); err != nil {
-		return nil, nil, fmt.Errorf("mounting /dev: %w", err)
-	}
-	// POSIX shared memory and named semaphores (shm_open, sem_open) live
-	// in /dev/shm: a tmpfs like /tmp, drawing on /tmp's limits.
-	if err := fs.Mount("/dev/shm", memfs.Sharing(tmp)); err != nil {
-		return nil, nil, fmt.Errorf("mounting /dev/shm: %w", err)
-	}
-	if err := fs.Chmod("/dev/shm", 0o1777, true); err != nil {
-		return nil, nil, fmt.Errorf("chmod /dev/shm: %w", err)
-	}
-	for _, m := range cfg.Mounts {
-		if isFileMount(m) {
-			continue // covering nodes of the root (filebind.go)
+		if err := installTerminals(fs, dev, k); err != nil {
+			return err
 		}
-		if m.Tmpfs != nil {
-			if err := mountTmpfs(fs, tmp, m); err != nil {
-				return nil, nil, err
+		// POSIX shared memory and named semaphores (shm_open, sem_open)
+		// live in /dev/shm: a tmpfs like /tmp, drawing on /tmp's limits.
+		if err := fs.Mount("/dev/shm", memfs.Sharing(tmp)); err != nil {
+			return fmt.Errorf("mounting /dev/shm: %w", err)
+		}
+		if err := fs.Chmod("/dev/shm", 0o1777, true); err != nil {
+			return fmt.Errorf("chmod /dev/shm: %w", err)
+		}
+		if cfg.Root == nil || cfg.Root.Dir == "" {
+			// A directory root has its own /tmp, as runc's bundle rootfs.
+			if err := mountAt(fs, "/tmp", tmp); err != nil {
+				return fmt.Errorf("mounting /tmp: %w", err)
 			}
-			continue
+			if err := fs.Chmod("/tmp", 0o1777, true); err != nil {
+				return fmt.Errorf("chmod /tmp: %w", err)
+			}
 		}
-		if err := mountHostAs(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true,
-			Owner: cfg.hostOwner(), FDs: fds, Memory: budget}, m.NoExec); err != nil {
-			return nil, nil, err
+		for _, m := range cfg.Mounts {
+			if isFileMount(m) {
+				continue // covering nodes of the root (filebind.go)
+			}
+			if m.Tmpfs != nil {
+				if err := mountTmpfs(fs, tmp, m); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := mountHostAs(fs, m.HostPath, m.GuestPath, hostfs.Options{ReadOnly: !m.Writable, OwnerAsGuest: true,
+				Owner: cfg.hostOwner(), FDs: fds, Memory: budget}, m.NoExec); err != nil {
+				return err
+			}
 		}
+		if err := checkFileMounts(fs, fms); err != nil {
+			return err
+		}
+		return labelMounts(fs, cfg.MountLabels)
 	}
-	if err := checkFileMounts(fs, fms); err != nil {
-		return nil, nil, err
-	}
-	// Granted when the view is complete (New adds /proc).
-	return fs, func() { tmp.RaiseLimits(tmp.Used()-ownBytes, tmp.Inodes()-ownInodes) }, nil
+	// Granted when the view is complete.
+	return fs, mountRest, func() { tmp.RaiseLimits(tmp.Used()-ownBytes, tmp.Inodes()-ownInodes) }, nil
 }
 
 // mountDefaultHostDirs mounts the host's system directories of the
@@ -517,21 +529,17 @@ func installProc(fs *vfs.VFS, k *kernel.Kernel) error {
 	return nil
 }
 
-// installTerminals gives the guest its ptys: /dev/ptmx, /dev/tty and the
-// devpts file system at /dev/pts, all served by the kernel.
-func installTerminals(fs *vfs.VFS, k *kernel.Kernel) error {
+// installTerminals gives the guest its ptys: the devpts file system at
+// /dev/pts, /dev/ptmx a link to its pts/ptmx (as in a container, whose
+// devpts is a new instance: Docker, runc, the OCI spec's default links),
+// and /dev/tty, all served by the kernel.
+func installTerminals(fs *vfs.VFS, dev *devfs.FS, k *kernel.Kernel) error {
 	pts := k.Devpts()
-	for _, m := range fs.Mounts() {
-		dev, ok := m.FS.(*devfs.FS)
-		if !ok || m.Path != "/dev" {
-			continue
-		}
-		if err := dev.Add("ptmx", pts.Ptmx()); err != nil {
-			return fmt.Errorf("adding /dev/ptmx: %w", err)
-		}
-		if err := dev.Add("tty", pts.TTY()); err != nil {
-			return fmt.Errorf("adding /dev/tty: %w", err)
-		}
+	if err := dev.AddSymlink("ptmx", "pts/ptmx"); err != nil {
+		return fmt.Errorf("adding /dev/ptmx: %w", err)
+	}
+	if err := dev.Add("tty", pts.TTY()); err != nil {
+		return fmt.Errorf("adding /dev/tty: %w", err)
 	}
 	if err := fs.Mount("/dev/pts", pts); err != nil {
 		return fmt.Errorf("mounting /dev/pts: %w", err)

@@ -19,6 +19,11 @@
 //   signals   a controlling terminal (TIOCSCTTY, /dev/tty, TIOCGSID,
 //             TIOCGPGRP); ^C, ^\ and ^Z signal the foreground group;
 //             a window-size change sends SIGWINCH
+//   ptmx DIR  a container's /dev layout (DIR is its /dev): DIR/ptmx a
+//             link to pts/ptmx, a 5:2 device of mode 0666 on a devpts of
+//             its own; opening the link (as a user other than root: the
+//             mode matters) gives a master whose slave is DIR/pts/N and
+//             carries data
 //   jobs      job control: a background read stops with SIGTTIN (EIO with
 //             SIGTTIN ignored), a background tcsetattr stops with SIGTTOU
 //             (allowed with SIGTTOU ignored), a background write stops
@@ -148,6 +153,70 @@ static void devices(void) {
 	out("ioctl TIOCGPTN on /dev/null: %s\n", err(ioctl(open("/dev/null", O_RDONLY), TIOCGPTN, &n)));
 	close(m);
 	out("slave path after master close: %s\n", err(stat(want, &a)));
+}
+
+// ptmx_dir is the /dev of the ptmx mode (argv[2]).
+static const char *ptmx_dir;
+
+static void ptmx_open(const char *who) {
+	char path[256], slave[256];
+	snprintf(path, sizeof path, "%s/ptmx", ptmx_dir);
+	int m = open(path, O_RDWR | O_NOCTTY);
+	out("%s: open ptmx: %s\n", who, err(m));
+	if (m < 0)
+		return;
+	struct stat st;
+	fstat(m, &st);
+	out("%s: master chr=%d %u:%u\n", who, S_ISCHR(st.st_mode), major(st.st_rdev), minor(st.st_rdev));
+	unsigned n = 0;
+	int r = ioctl(m, TIOCGPTN, &n);
+	int unlock = 0;
+	out("%s: TIOCGPTN %s unlock %s\n", who, err(r), err(ioctl(m, TIOCSPTLCK, &unlock)));
+	snprintf(slave, sizeof slave, "%s/pts/%u", ptmx_dir, n);
+	int s = open(slave, O_RDWR | O_NOCTTY);
+	out("%s: open slave: %s\n", who, err(s));
+	if (s < 0)
+		return;
+	fstat(s, &st);
+	out("%s: slave chr=%d major %u minor-matches %d\n", who, S_ISCHR(st.st_mode), major(st.st_rdev), minor(st.st_rdev) == n);
+	out("%s: write master %zd\n", who, write(m, "hi\n", 3));
+	sread(s, "slave read");
+	close(s);
+	close(m);
+}
+
+static void ptmx_mode(void) {
+	if (ptmx_dir == NULL) {
+		out("usage: pty ptmx DIR\n");
+		exit(2);
+	}
+	char link[256], node[256], target[256];
+	snprintf(link, sizeof link, "%s/ptmx", ptmx_dir);
+	snprintf(node, sizeof node, "%s/pts/ptmx", ptmx_dir);
+	struct stat st, dir, pts;
+	if (lstat(link, &st) < 0) {
+		out("lstat ptmx: %s\n", strerror(errno));
+		return;
+	}
+	ssize_t n = readlink(link, target, sizeof target - 1);
+	target[n < 0 ? 0 : n] = 0;
+	out("ptmx symlink=%d target %s\n", S_ISLNK(st.st_mode), n < 0 ? strerror(errno) : target);
+	const char *nodes[] = {link, node};
+	for (int i = 0; i < 2; i++) {
+		if (stat(nodes[i], &st) < 0) {
+			out("stat %s: %s\n", i ? "pts/ptmx" : "ptmx", strerror(errno));
+			continue;
+		}
+		out("%s chr=%d %u:%u mode %o uid %u\n", i ? "pts/ptmx" : "ptmx", S_ISCHR(st.st_mode), major(st.st_rdev),
+		    minor(st.st_rdev), st.st_mode & 07777, st.st_uid);
+	}
+	char ptsdir[256];
+	snprintf(ptsdir, sizeof ptsdir, "%s/pts", ptmx_dir);
+	stat(ptmx_dir, &dir);
+	stat(ptsdir, &pts);
+	stat(node, &st);
+	out("pts/ptmx on its own file system %d, on pts %d\n", st.st_dev != dir.st_dev, st.st_dev == pts.st_dev);
+	ptmx_open("caller");
 }
 
 static void termios_mode(void) {
@@ -575,15 +644,18 @@ static void jobs(void) {
 }
 
 int main(int argc, char **argv) {
-	if (argc != 2) {
-		fprintf(stderr, "usage: pty MODE\n");
+	if (argc == 3 && strcmp(argv[1], "ptmx") == 0)
+		ptmx_dir = argv[2];
+	else if (argc != 2) {
+		fprintf(stderr, "usage: pty MODE | pty ptmx DIR\n");
 		return 2;
 	}
 	struct {
 		const char *name;
 		void (*fn)(void);
 	} modes[] = {{"devices", devices}, {"termios", termios_mode}, {"canon", canon}, {"raw", raw},
-		     {"hangup", hangup},   {"signals", signals_mode}, {"jobs", jobs}};
+		     {"hangup", hangup},   {"signals", signals_mode}, {"jobs", jobs},
+		     {"ptmx", ptmx_mode}};
 	for (unsigned i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 		if (strcmp(argv[1], modes[i].name) != 0)
 			continue;

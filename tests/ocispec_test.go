@@ -716,3 +716,60 @@ func writeSpec(t *testing.T, dir string, s *specs.Spec) {
 		t.Fatal(err)
 	}
 }
+
+// TestOCIMountTable: the guest's mount table (/proc/self/mounts) lists the
+// config's mounts litebox serves in the config's order, each with the
+// type and source the config gave, as runc's container shows them: the
+// same bundle run natively by runc is the reference (source, target and
+// type of those mounts, in order; options differ: litebox's /dev is
+// read-only). The mounts litebox does not make (mqueue, sysfs, cgroup)
+// are in neither list.
+func TestOCIMountTable(t *testing.T) {
+	needBusybox(t)
+	runc := needTool(t, "runc")
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "runc, the reference, needs root")
+	}
+	s := runcDefault(t)
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "scratch", Options: []string{"size=64k"}})
+	s.Process.Args = []string{"/bin/cat", "/proc/self/mounts"}
+	s.Process.Env = []string{"PATH=/bin"}
+	dir := ociBundle(t, s, map[string]string{"bin/busybox": busyboxPath})
+	if err := os.Symlink("busybox", filepath.Join(dir, "rootfs", "bin", "cat")); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"dev", "proc", "sys", "scratch"} {
+		if err := os.MkdirAll(filepath.Join(dir, "rootfs", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	served := map[string]bool{"/proc": true, "/dev": true, "/dev/pts": true, "/dev/shm": true, "/scratch": true}
+	table := func(mounts string) []string {
+		var out []string
+		for _, line := range strings.Split(mounts, "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 3 && served[f[1]] {
+				out = append(out, strings.Join(f[:3], " "))
+			}
+		}
+		return out
+	}
+	root := t.TempDir()
+	id := fmt.Sprintf("litebox-mounts-%d", os.Getpid())
+	native := harness.Run(harness.Cmd{Argv: []string{runc, "--root", root, "run", "--bundle", dir, id}, Timeout: time.Minute})
+	harness.Run(harness.Cmd{Argv: []string{runc, "--root", root, "delete", "--force", id}, Timeout: time.Minute})
+	if native.Err != nil || native.ExitCode != 0 {
+		skipOrFail(t, "runc cannot run the reference bundle here: %v %s", native.Err, native)
+	}
+	want := table(string(native.Stdout))
+	if len(want) != len(served) {
+		t.Fatalf("runc's mount table lacks some of %v:\n%s", served, native.Stdout)
+	}
+	out, stderr, code := runBundle(t, dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := table(out); !slices.Equal(got, want) {
+		t.Errorf("mount table:\n%s\nwant (runc's):\n%s\nfull table:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), out)
+	}
+}

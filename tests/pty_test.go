@@ -37,6 +37,50 @@ func TestPty(t *testing.T) {
 	}
 }
 
+// TestPtyContainerPtmx: the sandbox's /dev/ptmx is a container's, a link
+// to pts/ptmx on a devpts of its own with ptmxmode=0666 (what runc and
+// Docker make, and what the OCI runtime-tools check), and opening it gives
+// a working master to the guest's user (uid 1000: the mode matters). The
+// native reference is that layout made by hand in a private mount
+// namespace (a tmpfs as /dev, a new devpts instance in it, the link) and
+// the program run there as the guest's uid.
+func TestPtyContainerPtmx(t *testing.T) {
+	prog := program(t, "pty", staticVariant)
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "the native reference mounts a devpts instance: needs root")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		skipOrFail(t, "the native reference needs unshare(1): %v", err)
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		skipOrFail(t, "the native reference needs setpriv(1): %v", err)
+	}
+	// Reachable by the guest's uid natively (t.TempDir's are 0700).
+	dev, err := os.MkdirTemp("", "litebox-ptmx-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dev) })
+	if err := os.Chmod(dev, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := `set -e
+mount -t tmpfs -o mode=0755 tmpfs "$1"
+mkdir "$1/pts"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$1/pts"
+ln -s pts/ptmx "$1/ptmx"
+exec "$3" --reuid 1000 --regid 1000 --clear-groups "$2" ptmx "$1"`
+	want := runNative(t, "", nil, nil, unshare, "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", dev, prog, setpriv)
+	if want.ExitCode != 0 {
+		skipOrFail(t, "cannot make the native reference layout: %s", want)
+	}
+	g := harness.Guest{Mounts: []string{workMount(staticVariant)}}
+	got := runGuest(t, g, nil, "/work/pty", "ptmx", "/dev")
+	checkResult(t, got, want, false)
+}
+
 // TestPtyPython: Python's pty module (os.openpty, pty.fork, a child
 // reading and writing its terminal) and termios behave as natively.
 func TestPtyPython(t *testing.T) {

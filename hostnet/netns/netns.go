@@ -66,7 +66,8 @@ func Open(path string, log *slog.Logger) (*Link, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	ns, err := os.Open(path)
+	// O_NONBLOCK: a FIFO at path must not hang the open.
+	ns, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("network namespace: %w", err)
 	}
@@ -77,6 +78,9 @@ func Open(path string, log *slog.Logger) (*Link, error) {
 	}
 	if st.Type != unix.NSFS_MAGIC {
 		return nil, fmt.Errorf("network namespace %s: not a namespace file (nsfs)", path)
+	}
+	if t, err := unix.IoctlRetInt(int(ns.Fd()), unix.NS_GET_NSTYPE); err != nil || t != unix.CLONE_NEWNET {
+		return nil, fmt.Errorf("network namespace %s: not a network namespace (another kind of namespace file)", path)
 	}
 	// Taking litebox's own namespace over would take the host's
 	// addresses away from it (runsc refuses the same).

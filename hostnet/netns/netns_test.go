@@ -85,6 +85,8 @@ func TestOpenNotANamespace(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{file, "not a namespace file"},
 		{filepath.Join(t.TempDir(), "missing"), "no such file"},
+		{"/proc/self/ns/uts", "not a network namespace"},
+		{fifoPath(t), "not a namespace file"},
 	} {
 		l, err := Open(tc.path, nil)
 		if err == nil {
@@ -124,4 +126,14 @@ func TestAckErrno(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// fifoPath makes a named pipe, which a plain open for reading would wait
+// on for a writer.
+func fifoPath(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -18,6 +18,10 @@ const (
 	ttyGroup   = 5   // devpts' gid=5 mount option (Debian's group tty)
 )
 
+// PtmxMode is /dev/pts/ptmx's mode (devpts' ptmxmode= option): 0666, as
+// container engines mount it, since the sandbox's /dev/ptmx links to it.
+const PtmxMode = 0o666
+
 // DefaultMax is the number of ptys a sandbox may hold open at once.
 const DefaultMax = 256
 
@@ -26,7 +30,7 @@ const DefaultMax = 256
 type ControllingFunc func(ctx context.Context) (*Pty, error)
 
 // FS is one devpts instance (a sandbox's /dev/pts) and the allocator of
-// its ptys: /dev/ptmx and /dev/pts/ptmx allocate from it.
+// its ptys: /dev/pts/ptmx (which /dev/ptmx links to) allocates from it.
 type FS struct {
 	host        Host
 	controlling ControllingFunc
@@ -59,9 +63,6 @@ func (fs *FS) ReadOnly() bool { return false }
 
 // Name returns "devpts".
 func (fs *FS) Name() string { return "devpts" }
-
-// Ptmx returns the /dev/ptmx node to put in /dev.
-func (fs *FS) Ptmx() vfs.Node { return &ptmxNode{fs: fs, mode: 0o666, ino: vfs.NewIno()} }
 
 // TTY returns the /dev/tty node to put in /dev.
 func (fs *FS) TTY() vfs.Node { return &ttyNode{fs: fs, ino: vfs.NewIno()} }
@@ -131,9 +132,10 @@ func (d *ptsDir) Stat() (vfs.Stat, error) {
 
 func (d *ptsDir) Lookup(name string) (vfs.Node, error) {
 	if name == "ptmx" {
-		// Debian mounts devpts with ptmxmode=000: only /dev/ptmx is
+		// As a container's devpts (newinstance, ptmxmode=0666, what
+		// Docker and runc mount): /dev/ptmx is a link to it, so it is
 		// for everyone.
-		return &ptmxNode{fs: d.fs, mode: 0, ino: 2}, nil
+		return &ptmxNode{fs: d.fs, mode: PtmxMode, ino: 2}, nil
 	}
 	n, err := strconv.Atoi(name)
 	if err != nil || n < 0 || strconv.Itoa(n) != name {
@@ -191,7 +193,7 @@ func (s *ptsNode) Open(int) (vfs.FileOps, error) {
 	return e.pty.openSlave()
 }
 
-// ptmxNode is /dev/ptmx (and /dev/pts/ptmx): each open makes a pty.
+// ptmxNode is /dev/pts/ptmx: each open makes a pty.
 type ptmxNode struct {
 	fs   *FS
 	mode uint32

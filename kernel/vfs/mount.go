@@ -1,7 +1,7 @@
 package vfs
 
 import (
-	"sort"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +15,9 @@ type mount struct {
 	fs    FileSystem
 	root  *Dentry // fs.Root(); its parent and name are the mount point's
 	point *Dentry // nil for the root mount
+	// fsType and source, when set, are what the mount table shows
+	// instead of fs.Name() (SetLabel); guarded by the VFS's ns.
+	fsType, source string
 }
 
 func (m *mount) readOnly() bool { return m.fs.ReadOnly() }
@@ -173,24 +176,72 @@ func (v *VFS) attach(point *Dentry, fs FileSystem) *mount {
 type MountInfo struct {
 	Path string
 	FS   FileSystem
+	// Parent is the index in the same list of the mount Path is on, -1
+	// for the root mount.
+	Parent int
+	// Type and Source are what the mount table shows for it: FS.Name()
+	// for both unless SetLabel named them.
+	Type, Source string
 }
 
-// Mounts lists the mounts sorted by path (parents before children), with
-// the paths their mount points have now. Implicit skeleton directories
-// are included; their Name is "skeleton".
+// Mounts lists the mounts in the order they were made (as Linux's mount
+// table: a mount comes after the one it is on), with the paths their
+// mount points have now. Implicit skeleton directories are included;
+// their Name is "skeleton".
 func (v *VFS) Mounts() []MountInfo {
 	v.ns.RLock()
+	defer v.ns.RUnlock()
 	out := make([]MountInfo, 0, len(v.mounts))
-	for _, m := range v.mounts {
+	index := make(map[*mount]int, len(v.mounts))
+	for i, m := range v.mounts {
+		index[m] = i
+		info := MountInfo{Path: "/", FS: m.fs, Parent: -1, Type: m.fs.Name(), Source: m.fs.Name()}
+		if m.point != nil {
+			info.Path = m.point.Path()
+			if p, ok := index[m.point.mnt]; ok {
+				info.Parent = p
+			}
+		}
+		if m.fsType != "" {
+			info.Type = m.fsType
+		}
+		if m.source != "" {
+			info.Source = m.source
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// SetLabel makes the mount table name the topmost mount at guestPath with
+// type fsType and source (either may be empty: the file system's name).
+// The sandbox uses it for a file system of its own mounted where a
+// container's config asked for one of a kind it serves that way (an OCI
+// config's tmpfs at /dev, its "shm" source for /dev/shm). ENOENT if no
+// mount is there.
+func (v *VFS) SetLabel(guestPath, fsType, source string) error {
+	if err := checkPath(guestPath, false); err != nil {
+		return err
+	}
+	comps, err := splitPath(guestPath)
+	if err != nil {
+		return err
+	}
+	want := "/" + strings.Join(comps, "/")
+	v.ns.Lock()
+	defer v.ns.Unlock()
+	for i := len(v.mounts) - 1; i >= 0; i-- {
+		m := v.mounts[i]
 		p := "/"
 		if m.point != nil {
 			p = m.point.Path()
 		}
-		out = append(out, MountInfo{Path: p, FS: m.fs})
+		if p == want {
+			m.fsType, m.source = fsType, source
+			return nil
+		}
 	}
-	v.ns.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out
+	return unix.ENOENT
 }
 
 // mountChildren returns the mounts whose mount points are children of d,

@@ -231,9 +231,30 @@ func TestTranslateErrors(t *testing.T) {
 		}, "needs dev.litebox.net=egress"},
 		{"audit relative", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationAudit: "audit.log"} }, "absolute path"},
 		{"egress and a netns", func(s *specs.Spec) {
-			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/run/netns/x"})
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/proc/self/ns/net"})
 			s.Annotations = map[string]string{AnnotationNet: "egress"}
 		}, "the engine owns the network"},
+		{"netns path of another type", func(s *specs.Spec) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/proc/self/ns/uts"}}
+		}, "network namespace path: /proc/self/ns/uts: a uts namespace, want network"},
+		{"netns path a regular file", func(s *specs.Spec) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/proc/self/status"}}
+		}, "/proc/self/status: not a namespace file"},
+		{"netns path a FIFO", func(s *specs.Spec) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: fifo(t)}}
+		}, "not a namespace file"},
+		{"netns path missing", func(s *specs.Spec) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/nonexistent/ns"}}
+		}, "stat /nonexistent/ns: no such file or directory"},
+		{"ipc path a mount namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.IPCNamespace, Path: "/proc/self/ns/mnt"}}
+		}, "ipc namespace path: /proc/self/ns/mnt: a mount namespace, want ipc"},
+		{"cgroup path an ipc namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.CgroupNamespace, Path: "/proc/self/ns/ipc"}}
+		}, "a ipc namespace, want cgroup"},
+		{"unknown namespace type", func(s *specs.Spec) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: "hostile"}}
+		}, `unknown namespace type "hostile"`},
 		{"tmpfs-size", func(s *specs.Spec) { s.Annotations = map[string]string{AnnotationTmpSize: "lots"} }, "not a size"},
 		{"windows", func(s *specs.Spec) { s.Windows = &specs.Windows{} }, "only a Linux container"},
 		{"cpu period", func(s *specs.Spec) {
@@ -467,12 +488,23 @@ func podmanBundle(t testing.TB) (dir string, s *specs.Spec) {
 // TestPodmanConfig translates a real podman config.json.
 func TestPodmanConfig(t *testing.T) {
 	dir, s := podmanBundle(t)
+	// Podman's namespace (/run/netns/netns-...) is gone; Translate checks
+	// that the path is a network namespace: this process's is one.
+	const netns = "/proc/self/ns/net"
+	for i, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			if !strings.HasPrefix(ns.Path, "/run/netns/") {
+				t.Fatalf("podman's netns path %q", ns.Path)
+			}
+			s.Linux.Namespaces[i].Path = netns
+		}
+	}
 	p, err := Translate(s, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if p.NetNS == "" || !strings.HasPrefix(p.NetNS, "/run/netns/") || p.Config.Network.NetNS != p.NetNS {
+	if p.NetNS != netns || p.Config.Network.NetNS != p.NetNS {
 		t.Errorf("netns = %q, network %+v", p.NetNS, p.Config.Network)
 	}
 	cfg := p.Config
@@ -589,4 +621,89 @@ func FuzzTranslate(f *testing.F) {
 			p.Close()
 		}
 	})
+}
+
+// TestMountLabels: litebox's own mounts are named in the guest's mount
+// table as the config named them, where litebox serves that kind there (a
+// tmpfs or devtmpfs at /dev; a source that is a word), and not otherwise
+// (a bind over /proc, a source naming a path, a kind litebox has not).
+func TestMountLabels(t *testing.T) {
+	tests := []struct {
+		name   string
+		mounts []specs.Mount
+		want   []sandbox.MountLabel
+	}{
+		{"runc's defaults", []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"newinstance", "ptmxmode=0666"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue"},
+		}, []sandbox.MountLabel{
+			{GuestPath: "/proc", Source: "proc"},
+			{GuestPath: "/dev", Type: "tmpfs", Source: "tmpfs"},
+			{GuestPath: "/dev/pts", Source: "devpts"},
+			{GuestPath: "/dev/shm", Source: "shm"},
+		}},
+		{"devtmpfs at /dev, no source", []specs.Mount{{Destination: "/dev/", Type: "devtmpfs"}},
+			[]sandbox.MountLabel{{GuestPath: "/dev", Type: "devtmpfs"}}},
+		{"a path as the source is not shown", []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "/var/tmp"}}, nil},
+		{"a tmpfs of the config's", []specs.Mount{{Destination: "/run", Type: "tmpfs", Source: "run"}},
+			[]sandbox.MountLabel{{GuestPath: "/run", Source: "run"}}},
+		{"tmpfs type at /proc is not ours", []specs.Mount{{Destination: "/proc", Type: "tmpfs", Source: "tmpfs"}}, nil},
+		{"bind over /dev is not ours", []specs.Mount{{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind"}}}, nil},
+		{"shm type at /dev/shm keeps tmpfs", []specs.Mount{{Destination: "/dev/shm", Type: "shm", Source: "shm"}},
+			[]sandbox.MountLabel{{GuestPath: "/dev/shm", Source: "shm"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := translateBundle(t, bundle(t, mutate(t, func(s *specs.Spec) { s.Mounts = tt.mounts })))
+			if !reflect.DeepEqual(p.Config.MountLabels, tt.want) {
+				t.Errorf("labels = %+v, want %+v", p.Config.MountLabels, tt.want)
+			}
+		})
+	}
+}
+
+// fifo makes a named pipe: opening one for reading would block.
+func fifo(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestNamespacePaths: a path of the entry's own type is accepted (a
+// network one becomes the netns the netstack takes over; the others are
+// reported: litebox's kernel has its own).
+func TestNamespacePaths(t *testing.T) {
+	for _, tt := range []struct {
+		ns        specs.LinuxNamespace
+		netns     string
+		unapplied bool
+	}{
+		{specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/proc/self/ns/net"}, "/proc/self/ns/net", false},
+		{specs.LinuxNamespace{Type: specs.UTSNamespace, Path: "/proc/self/ns/uts"}, "", true},
+		{specs.LinuxNamespace{Type: specs.MountNamespace, Path: "/proc/self/ns/mnt"}, "", true},
+		{specs.LinuxNamespace{Type: specs.PIDNamespace}, "", false},
+	} {
+		t.Run(string(tt.ns.Type), func(t *testing.T) {
+			p := translateBundle(t, bundle(t, mutate(t, func(s *specs.Spec) {
+				s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.NetworkNamespace}, tt.ns}
+				if tt.ns.Type == specs.NetworkNamespace {
+					s.Linux.Namespaces = s.Linux.Namespaces[1:]
+				}
+			})))
+			if p.NetNS != tt.netns {
+				t.Errorf("netns %q, want %q", p.NetNS, tt.netns)
+			}
+			reported := slices.ContainsFunc(p.Config.Unapplied, func(u sandbox.Unapplied) bool {
+				return u.Field == "linux.namespaces" && strings.HasPrefix(u.Value, string(tt.ns.Type)+" ")
+			})
+			if reported != tt.unapplied {
+				t.Errorf("reported %v, want %v: %+v", reported, tt.unapplied, p.Config.Unapplied)
+			}
+		})
+	}
 }

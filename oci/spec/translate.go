@@ -175,6 +175,33 @@ var ourMounts = map[string][]string{
 	"/dev/shm": {"tmpfs", "shm"},
 }
 
+// ourLabels are the types a config may name litebox's own mount at a path
+// with, beyond the one litebox's file system has: its /dev is an
+// in-memory file system of device nodes, read-only, which the table
+// shows as a read-only tmpfs (Linux's devtmpfs is one too; statfs says
+// TMPFS_MAGIC for both).
+var ourLabels = map[string][]string{
+	"/dev": {"tmpfs", "devtmpfs"},
+}
+
+// label makes the guest's mount table show the mount at dest (litebox's
+// own, or a tmpfs of the config's) as the config named it: its type when
+// litebox serves that kind there (ourLabels), its source when that is a
+// word, not a path (the table never names a host path).
+func (p *Plan) label(dest, kind, source string) {
+	l := sandbox.MountLabel{GuestPath: dest}
+	if slices.Contains(ourLabels[dest], kind) {
+		l.Type = kind
+	}
+	if source != "" && len(source) <= 255 && !strings.ContainsAny(source, "/\x00") {
+		l.Source = source
+	}
+	if l.Type == "" && l.Source == "" {
+		return
+	}
+	p.Config.MountLabels = append(p.Config.MountLabels, l)
+}
+
 // mount translates mounts[i].
 func (p *Plan) mount(i int, m specs.Mount, bundle string) error {
 	field := fmt.Sprintf("mounts[%d]", i)
@@ -198,12 +225,14 @@ func (p *Plan) mount(i int, m specs.Mount, bundle string) error {
 		kind = "bind"
 	}
 	if kinds, ours := ourMounts[dest]; ours {
-		switch {
-		case !slices.Contains(kinds, kind):
+		if !slices.Contains(kinds, kind) {
 			p.unapplied(field, what, "litebox's own file system is at "+dest+": not mounted")
-		case opts.size > 0 || opts.mode != nil || opts.copyUp:
+			return nil
+		}
+		if opts.size > 0 || opts.mode != nil || opts.copyUp {
 			p.unapplied(field, what+" "+strings.Join(m.Options, ","), "litebox's own file system is there; its size, mode and content are litebox's")
 		}
+		p.label(dest, kind, m.Source)
 		return nil
 	}
 	switch kind {
@@ -215,6 +244,7 @@ func (p *Plan) mount(i int, m specs.Mount, bundle string) error {
 			t.Mode = *opts.mode
 		}
 		p.Config.Mounts = append(p.Config.Mounts, sandbox.Mount{GuestPath: dest, Tmpfs: t, NoExec: opts.noexec})
+		p.label(dest, "", m.Source)
 		opts.noexec = false // applied
 		p.unappliedOpts(field, what, opts)
 		return nil
@@ -389,6 +419,14 @@ func (p *Plan) linux(l *specs.Linux) error {
 	}
 	hasNet := false
 	for _, ns := range l.Namespaces {
+		if _, ok := nsTypes[ns.Type]; !ok {
+			return fmt.Errorf("%w: linux.namespaces: unknown namespace type %q", ErrInvalid, ns.Type)
+		}
+		if ns.Path != "" {
+			if err := checkNamespacePath(ns.Type, ns.Path); err != nil {
+				return fmt.Errorf("%w: linux.namespaces: %s namespace path: %v", ErrInvalid, ns.Type, err)
+			}
+		}
 		if ns.Type == specs.NetworkNamespace {
 			hasNet = true
 			p.NetNS = ns.Path

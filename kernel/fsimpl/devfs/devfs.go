@@ -80,6 +80,15 @@ func (fs *FS) Add(name string, n vfs.Node) error {
 	return nil
 }
 
+// AddSymlink adds a symbolic link name -> target, e.g. /dev/ptmx ->
+// pts/ptmx. It fails with EEXIST if the name is taken.
+func (fs *FS) AddSymlink(name, target string) error {
+	if target == "" {
+		return unix.EINVAL
+	}
+	return fs.Add(name, &Symlink{fs: fs, ino: vfs.NewIno(), target: target})
+}
+
 // stat returns metadata common to devfs nodes, owned by root like on Linux.
 func (fs *FS) stat(ino uint64, mode uint32) vfs.Stat {
 	return vfs.Stat{
@@ -139,7 +148,8 @@ func (d *Dir) Rmdir(string) error                       { return unix.EROFS }
 func (d *Dir) Rename(string, vfs.DirNode, string) error { return unix.EROFS }
 func (d *Dir) Symlink(string, string) error             { return unix.EROFS }
 
-// Symlink is one of the stdio links into /proc/self/fd.
+// Symlink is one of the stdio links into /proc/self/fd, or one added
+// with AddSymlink.
 type Symlink struct {
 	fs     *FS
 	ino    uint64

@@ -21,15 +21,14 @@ import (
 func mounts(v *vfs.VFS) []byte {
 	var b strings.Builder
 	for _, m := range v.Mounts() {
-		name := m.FS.Name()
-		if name == "skeleton" {
+		if m.FS.Name() == "skeleton" {
 			continue
 		}
 		opts := "rw"
 		if m.FS.ReadOnly() {
 			opts = "ro"
 		}
-		for _, field := range []string{name, mountEscape(m.Path), name, opts + ",relatime"} {
+		for _, field := range []string{mountEscape(m.Source), mountEscape(m.Path), mountEscape(m.Type), opts + ",relatime"} {
 			b.WriteString(field)
 			b.WriteByte(' ')
 		}
@@ -52,30 +51,29 @@ const firstMountID = 21
 // mountinfo is /proc/<pid>/mountinfo: the mounts of mounts(), in
 // proc(5)'s format, "ID PARENT MAJOR:MINOR ROOT TARGET OPTIONS - TYPE
 // SOURCE SUPEROPTIONS", the form libmount, findmnt and the OCI
-// runtime-tools read. Ids are positions in the table (which does not
-// change once the sandbox runs); a mount's parent is the nearest mount
-// above its target; the device is the st_dev of the mount's root, as
-// stat(2) shows it.
+// runtime-tools read, in mount order as Linux lists them. Ids are
+// positions in the table (which does not change once the sandbox runs); a
+// mount's parent is the mount its mount point is on (the nearest listed
+// one: a skeleton is none); the device is the st_dev of the mount's root,
+// as stat(2) shows it.
 func mountinfo(v *vfs.VFS) []byte {
-	type entry struct {
-		id   int
-		path string
-	}
 	var b strings.Builder
-	var listed []entry
-	for _, m := range v.Mounts() {
-		name := m.FS.Name()
-		if name == "skeleton" {
+	all := v.Mounts()
+	ids := make([]int, len(all)) // 0: not listed
+	next := firstMountID
+	for i, m := range all {
+		if m.FS.Name() == "skeleton" {
 			continue
 		}
-		id := firstMountID + len(listed)
+		ids[i] = next
+		next++
 		parent := firstMountID - 1
-		for _, e := range listed { // parents come first: the longest prefix wins
-			if e.path == "/" || strings.HasPrefix(m.Path, e.path+"/") {
-				parent = e.id
+		for p := m.Parent; p >= 0; p = all[p].Parent {
+			if ids[p] != 0 {
+				parent = ids[p]
+				break
 			}
 		}
-		listed = append(listed, entry{id, m.Path})
 		var dev uint64
 		if st, err := m.FS.Root().Stat(); err == nil {
 			dev = st.Dev
@@ -84,8 +82,8 @@ func mountinfo(v *vfs.VFS) []byte {
 		if m.FS.ReadOnly() {
 			opts = "ro"
 		}
-		fmt.Fprintf(&b, "%d %d %d:%d / %s %s,relatime - %s %s %s\n", id, parent,
-			unix.Major(dev), unix.Minor(dev), mountEscape(m.Path), opts, name, name, opts)
+		fmt.Fprintf(&b, "%d %d %d:%d / %s %s,relatime - %s %s %s\n", ids[i], parent,
+			unix.Major(dev), unix.Minor(dev), mountEscape(m.Path), opts, mountEscape(m.Type), mountEscape(m.Source), opts)
 	}
 	return []byte(b.String())
 }

@@ -32,6 +32,7 @@ func New(k *kernel.Kernel) vfs.FileSystem {
 				"dev": synth.NewFile(0o444, k.ProcNetDev), "route": synth.NewFile(0o444, k.ProcNetRoute),
 				"if_inet6": synth.NewFile(0o444, k.ProcNetIfInet6)}
 		}),
+		"sys": sysDir(k),
 		"version": synth.NewFile(0o444, func() ([]byte, error) {
 			return []byte("Linux version 6.1.0-litebox (litebox@litebox) #1 SMP LiteBox-Go\n"), nil
 		}),
@@ -142,6 +143,14 @@ func (p *procfs) pidDir(pid int) *synth.Dir {
 			return b, nil
 		}),
 		"fd": fdDir,
+		// litebox's kernel has no user namespaces: the ids are unmapped,
+		// as in Linux's initial namespace (whose maps these are).
+		"uid_map":   synth.NewFile(0o444, identityMap),
+		"gid_map":   synth.NewFile(0o444, identityMap),
+		"setgroups": synth.NewFile(0o444, func() ([]byte, error) { return []byte("allow\n"), nil }),
+		// No OOM killer chooses among guest processes (litebox refuses
+		// memory past --memory with ENOMEM): no adjustment, 0.
+		"oom_score_adj": synth.NewFile(0o444, func() ([]byte, error) { return []byte("0\n"), nil }),
 		"status": synth.NewFile(0o444, func() ([]byte, error) {
 			pr, err := proc()
 			if err != nil {
@@ -152,6 +161,31 @@ func (p *procfs) pidDir(pid int) *synth.Dir {
 	})
 	p.pids[pid] = d
 	return d
+}
+
+// identityMap is a uid_map or gid_map of Linux's initial user namespace:
+// every id maps to itself.
+func identityMap() ([]byte, error) {
+	return []byte(fmt.Sprintf("%10d %10d %10d\n", 0, 0, uint64(1)<<32-1)), nil
+}
+
+// sysDir is /proc/sys: the few sysctls whose values litebox's kernel
+// has, read-only (no sysctl is set, and the host's are never shown).
+func sysDir(k *kernel.Kernel) *synth.Dir {
+	value := func(v func() string) *synth.File {
+		return synth.NewFile(0o444, func() ([]byte, error) { return []byte(v() + "\n"), nil })
+	}
+	return synth.NewStaticDir(map[string]vfs.Node{
+		"kernel": synth.NewStaticDir(map[string]vfs.Node{
+			"hostname": value(k.Hostname),
+		}),
+		"net": synth.NewStaticDir(map[string]vfs.Node{
+			"ipv4": synth.NewStaticDir(map[string]vfs.Node{
+				// The sandbox's netstack forwards nothing.
+				"ip_forward": value(func() string { return "0" }),
+			}),
+		}),
+	})
 }
 
 // meminfo reports the guest's view of memory: what is mapped now, out of
