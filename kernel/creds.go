@@ -168,7 +168,16 @@ func (p *Process) SignalFrom(target *Process, info SigInfo) error {
 	if err := p.MaySignal(target, info.Signo); err != nil {
 		return err
 	}
-	return target.SendSignal(info)
+	return target.SendSignalFrom(info, SigFromGuest)
+}
+
+// SignalTaskFrom sends info to the thread target on behalf of p (tgkill,
+// rt_tgsigqueueinfo): EPERM when p may not signal its process.
+func (p *Process) SignalTaskFrom(target *Task, info SigInfo) error {
+	if err := p.MaySignal(target.Proc, info.Signo); err != nil {
+		return err
+	}
+	return target.SendSignalFrom(info, SigFromGuest)
 }
 
 // KillGroupFrom is kill(-pgid) by sender: ESRCH when the group is empty,

@@ -39,6 +39,7 @@ func TestTruncateFileSizeLimit(t *testing.T) {
 				fsize = 0
 			}
 			k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0)), Limits: kernel.Limits{FileSize: fsize}})
+			newInit(t, k) // which would drop its SIGXFSZ
 			p, err := k.NewProcess(newMM(), [3]*vfs.File{}, "")
 			if err != nil {
 				t.Fatal(err)

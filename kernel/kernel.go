@@ -323,13 +323,14 @@ func (k *Kernel) Task(tid int) (*Task, bool) {
 	return nil, false
 }
 
-// KillGroup sends a signal to every process in group pgid; ESRCH if none.
-func (k *Kernel) KillGroup(pgid int, info SigInfo) error {
+// KillGroup sends a signal from src to every process in group pgid;
+// ESRCH if none.
+func (k *Kernel) KillGroup(pgid int, info SigInfo, src SigSource) error {
 	found := false
 	for _, p := range k.liveProcs() {
 		if p.Pgid() == pgid {
 			found = true
-			_ = p.SendSignal(info)
+			_ = p.SendSignalFrom(info, src)
 		}
 	}
 	if !found {
@@ -381,10 +382,10 @@ func (k *Kernel) PIDs() []int {
 	return out
 }
 
-// SignalEverything sends sig to every process of the sandbox.
-func (k *Kernel) SignalEverything(sig unix.Signal) {
+// SignalEverything sends sig from src to every process of the sandbox.
+func (k *Kernel) SignalEverything(sig unix.Signal, src SigSource) {
 	for _, p := range k.liveProcs() {
-		_ = p.SendSignal(SigInfo{Signo: sig, Code: SIKernel})
+		_ = p.SendSignalFrom(SigInfo{Signo: sig, Code: SIKernel}, src)
 	}
 }
 

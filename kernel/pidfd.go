@@ -121,7 +121,7 @@ func (t *Task) PidfdSignal(target *Process, info SigInfo, flags int) error {
 		if leader == nil || target.zombieNow() {
 			return nil
 		}
-		return leader.SendSignal(info)
+		return leader.SendSignalFrom(info, SigFromGuest)
 	}
 	return t.Proc.SignalFrom(target, info)
 }

@@ -397,7 +397,9 @@ func (tm *posixTimer) fire(gen uint64) {
 func (tm *posixTimer) send() bool {
 	info := SigInfo{Signo: tm.signo, Code: SITimer, TimerID: tm.id, Value: tm.value}
 	p := tm.p
-	if !p.prepareSignal(info.Signo) {
+	// The guest chose the number: Linux's send_sigqueue does not force
+	// SIGKILL or SIGSTOP on an init.
+	if !p.prepareSignal(info.Signo, SigFromGuest) {
 		return false
 	}
 	if t := tm.target; t != nil {

@@ -23,7 +23,7 @@ func TestTimerCreateChecks(t *testing.T) {
 		{"tai", unix.CLOCK_TAI, nil, nil},
 		{"process cpu", unix.CLOCK_PROCESS_CPUTIME_ID, nil, nil},
 		{"thread cpu", unix.CLOCK_THREAD_CPUTIME_ID, nil, nil},
-		{"own pid cpu clock", (^int32(1))<<3 | 2, nil, nil}, // (~pid 1) << 3 | CPUCLOCK_SCHED
+		{"own pid cpu clock", (^int32(2))<<3 | 2, nil, nil}, // (~pid 2, newProc's) << 3 | CPUCLOCK_SCHED
 		{"realtime alarm", 8, nil, unix.EPERM},
 		{"boottime alarm", 9, nil, unix.EPERM},
 		{"monotonic raw", unix.CLOCK_MONOTONIC_RAW, nil, unix.EOPNOTSUPP},
@@ -34,7 +34,7 @@ func TestTimerCreateChecks(t *testing.T) {
 		{"signal 65", unix.CLOCK_MONOTONIC, &kernel.Sigevent{Notify: kernel.SigevSignal, Signo: 65}, unix.EINVAL},
 		{"unknown notify", unix.CLOCK_MONOTONIC, &kernel.Sigevent{Notify: 7, Signo: unix.SIGUSR1}, unix.EINVAL},
 		{"thread id of nobody", unix.CLOCK_MONOTONIC, &kernel.Sigevent{Notify: kernel.SigevThreadID, Signo: unix.SIGUSR1, TID: 4242}, unix.EINVAL},
-		{"thread id of own thread", unix.CLOCK_MONOTONIC, &kernel.Sigevent{Notify: kernel.SigevThreadID, Signo: unix.SIGUSR1, TID: 1}, nil},
+		{"thread id of own thread", unix.CLOCK_MONOTONIC, &kernel.Sigevent{Notify: kernel.SigevThreadID, Signo: unix.SIGUSR1, TID: 2}, nil},
 		{"SIGEV_NONE ignores the signal", unix.CLOCK_MONOTONIC, &kernel.Sigevent{Notify: kernel.SigevNone}, nil},
 		{"SIGEV_THREAD takes a signal", unix.CLOCK_MONOTONIC, &kernel.Sigevent{Notify: kernel.SigevThread, Signo: 34}, nil},
 	} {

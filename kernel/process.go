@@ -82,6 +82,11 @@ type Process struct {
 	// at execve.
 	timers posixTimers
 	ctty   *tty.Pty // the controlling terminal (tty.go)
+
+	// unkillable marks the guest's init, pid 1, which drops the signals
+	// it has no handler for (see SigSource), until a fault is forced on
+	// it (ForceSignal). It outlives execve, as Linux's SIGNAL_UNKILLABLE.
+	unkillable atomic.Bool
 }
 
 // NewProcess creates the first process of a new job (a command of the
@@ -138,6 +143,7 @@ func (k *Kernel) NewProcessAs(creds *cred.Creds, m *mm.MM, stdio [3]*vfs.File, c
 	p.job.addTask()
 	p.ctx = context.WithValue(context.Background(), callerKey{}, p)
 	p.initCreds(creds)
+	p.unkillable.Store(pid == 1)
 	p.tasks[pid] = &Task{TID: pid, Proc: p}
 	// The first thread is charged like any other (ExitTask gives it back),
 	// whether or not it fits: the sandbox must be able to start.
@@ -456,7 +462,9 @@ func (p *Process) becomeZombie() {
 		parent.reap(p)
 	} else if p.exitSignal != 0 {
 		info.Signo = p.exitSignal
-		_ = parent.SendSignal(info)
+		// The guest chose the number (clone's exit signal): Linux's
+		// do_notify_parent does not force SIGKILL on an init either.
+		_ = parent.SendSignalFrom(info, SigFromGuest)
 	}
 	parent.stateChanged.notify()
 }

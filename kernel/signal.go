@@ -159,6 +159,9 @@ type pendingSig struct {
 	info    SigInfo
 	charged bool        // counted in Kernel.sigPending
 	timer   *posixTimer // a POSIX timer's signal (charged to the timer)
+	// unprotected: its default action applies to the guest's init too
+	// (SigFromOutsideUnprotected).
+	unprotected bool
 }
 
 // add queues info as Linux's __send_signal does. A standard signal that is
@@ -168,16 +171,20 @@ type pendingSig struct {
 // information (siginfo zeroed, SI_USER) if it is not pending yet; a
 // standard signal is always queued (the kernel overrides the limit for
 // those sent with si_code >= 0, and kills the information of others).
-func (s *sigQueue) add(k *Kernel, info SigInfo, limit uint64) error {
+func (s *sigQueue) add(k *Kernel, info SigInfo, limit uint64, src SigSource) error {
 	sig := info.Signo
 	bit := sigBit(sig)
+	unprotected := src == SigFromOutsideUnprotected
 	if sig < sigRTMin && s.mask&bit != 0 {
+		if unprotected {
+			s.q[sig-1][0].unprotected = true
+		}
 		return nil
 	}
 	override := sig < sigRTMin && info.Code >= 0
 	if override || k.sigPending.Load() < int64(min(limit, 1<<62)) {
 		k.sigPending.Add(1)
-		s.push(pendingSig{info: info, charged: true})
+		s.push(pendingSig{info: info, charged: true, unprotected: unprotected})
 		k.signalPending()
 		return nil
 	}
@@ -185,7 +192,7 @@ func (s *sigQueue) add(k *Kernel, info SigInfo, limit uint64) error {
 		return unix.EAGAIN
 	}
 	if s.mask&bit == 0 {
-		s.push(pendingSig{info: SigInfo{Signo: sig, Code: SIUser}})
+		s.push(pendingSig{info: SigInfo{Signo: sig, Code: SIUser}, unprotected: unprotected})
 		k.signalPending()
 	}
 	return nil
@@ -226,9 +233,15 @@ func (s *sigQueue) set() uint64 { return s.mask }
 // take removes and returns the first pending signal not in blocked: the
 // lowest number, the oldest of its queue, as Linux does.
 func (s *sigQueue) take(k *Kernel, blocked uint64) (SigInfo, bool) {
+	ps, ok := s.takeEntry(k, blocked)
+	return ps.info, ok
+}
+
+// takeEntry is take returning the whole entry.
+func (s *sigQueue) takeEntry(k *Kernel, blocked uint64) (pendingSig, bool) {
 	m := s.mask &^ blocked
 	if m == 0 {
-		return SigInfo{}, false
+		return pendingSig{}, false
 	}
 	i := bits.TrailingZeros64(m)
 	ps := s.q[i][0]
@@ -244,7 +257,7 @@ func (s *sigQueue) take(k *Kernel, blocked uint64) (SigInfo, bool) {
 	if ps.timer != nil {
 		ps.timer.taken(&ps.info)
 	}
-	return ps.info, true
+	return ps, true
 }
 
 // sigPendingLimit is the RLIMIT_SIGPENDING of p, read before taking a
@@ -317,16 +330,57 @@ func (t *Task) Pending() uint64 {
 	return m
 }
 
-// SendSignal sends sig to the process (kill): it is queued for the
-// process and one thread that does not block it is woken.
-func (p *Process) SendSignal(info SigInfo) error {
+// SigSource is who sends a signal. It decides what reaches the guest's
+// init, pid 1: the guest runs in a pid namespace of its own, and Linux
+// gives a namespace's init (SIGNAL_UNKILLABLE; kernel/signal.c,
+// sig_task_ignored and get_signal) only the signals it has a handler for,
+// except SIGKILL and SIGSTOP when the kernel itself or an ancestor
+// namespace sends them. Faults the kernel forces on it (ForceSignal) kill
+// it as any process. Other processes get every signal whatever its source.
+type SigSource uint8
+
+const (
+	// SigFromKernel is the kernel's own signal (Linux's SEND_SIG_PRIV: a
+	// terminal's ^C, a pipe's SIGPIPE, a timer): init gets SIGKILL and
+	// SIGSTOP, other signals only if it has a handler.
+	SigFromKernel SigSource = iota
+	// SigFromGuest is a guest process's signal, init's own included, or
+	// one whose number the guest chose (a child's exit signal, a POSIX
+	// timer's): init gets only the signals it has a handler for.
+	SigFromGuest
+	// SigFromOutside is a signal from outside the sandbox, an ancestor pid
+	// namespace's (an OCI runtime's kill): as SigFromKernel.
+	SigFromOutside
+	// SigFromOutsideUnprotected is a signal from outside the sandbox that
+	// treats init as any process, as if the program ran natively, not as
+	// a container's init (litebox run forwarding its own SIGINT).
+	SigFromOutsideUnprotected
+)
+
+// initDrops reports whether p, the guest's init, drops sig from src when
+// it is sent (Linux's sig_task_ignored for a SIGNAL_UNKILLABLE process).
+// A handler, or SIG_IGN (dropped anyway), is for the caller to see.
+func (p *Process) initDrops(sig unix.Signal, src SigSource) bool {
+	if src == SigFromOutsideUnprotected || !p.unkillable.Load() || p.sighand.get(sig).Handler != SigDfl {
+		return false
+	}
+	forced := src != SigFromGuest && (sig == unix.SIGKILL || sig == unix.SIGSTOP)
+	return !forced
+}
+
+// SendSignal sends sig from the kernel to the process (SendSignalFrom).
+func (p *Process) SendSignal(info SigInfo) error { return p.SendSignalFrom(info, SigFromKernel) }
+
+// SendSignalFrom sends sig to the process (kill) on behalf of src: it is
+// queued for the process and one thread that does not block it is woken.
+func (p *Process) SendSignalFrom(info SigInfo, src SigSource) error {
 	if info.Signo < 0 || info.Signo > 64 {
 		return unix.EINVAL
 	}
 	if info.Signo == 0 {
 		return nil
 	}
-	if !p.prepareSignal(info.Signo) {
+	if !p.prepareSignal(info.Signo, src) {
 		return nil
 	}
 	limit := p.sigPendingLimit()
@@ -335,7 +389,7 @@ func (p *Process) SendSignal(info SigInfo) error {
 		p.mu.Unlock()
 		return nil
 	}
-	if err := p.pending.add(p.k, info, limit); err != nil {
+	if err := p.pending.add(p.k, info, limit, src); err != nil {
 		p.mu.Unlock()
 		p.k.auditLimit("sigpending", p.PID)
 		return err
@@ -352,20 +406,24 @@ func (p *Process) SendSignal(info SigInfo) error {
 	return nil
 }
 
-// SendSignal sends sig to this thread alone (tgkill, faults).
-func (t *Task) SendSignal(info SigInfo) error {
+// SendSignal sends sig from the kernel to this thread alone (a fault's
+// companion, SIGPIPE, SIGXFSZ).
+func (t *Task) SendSignal(info SigInfo) error { return t.SendSignalFrom(info, SigFromKernel) }
+
+// SendSignalFrom sends sig to this thread alone (tgkill) on behalf of src.
+func (t *Task) SendSignalFrom(info SigInfo, src SigSource) error {
 	if info.Signo < 0 || info.Signo > 64 {
 		return unix.EINVAL
 	}
 	if info.Signo == 0 {
 		return nil
 	}
-	if !t.Proc.prepareSignal(info.Signo) {
+	if !t.Proc.prepareSignal(info.Signo, src) {
 		return nil
 	}
 	limit := t.Proc.sigPendingLimit()
 	t.mu.Lock()
-	err := t.pending.add(t.Proc.k, info, limit)
+	err := t.pending.add(t.Proc.k, info, limit, src)
 	t.mu.Unlock()
 	if err != nil {
 		t.Proc.k.auditLimit("sigpending", t.Proc.PID)
@@ -375,15 +433,14 @@ func (t *Task) SendSignal(info SigInfo) error {
 	return nil
 }
 
-// prepareSignal applies the side effects a signal has when it is sent, and
-// reports whether it still needs delivering: SIGKILL kills at once, SIGCONT
-// resumes a stopped process, and signals that would be ignored are dropped
-// (unless blocked: the handler may change by the time they are unblocked).
-func (p *Process) prepareSignal(sig unix.Signal) bool {
+// prepareSignal applies the side effects a signal from src has when it is
+// sent, and reports whether it still needs delivering: SIGCONT resumes a
+// stopped process (even the init that then drops it), SIGKILL kills at
+// once, and signals that would be ignored, or that init drops (initDrops),
+// are dropped, unless blocked: the handler may change by the time they are
+// unblocked.
+func (p *Process) prepareSignal(sig unix.Signal, src SigSource) bool {
 	switch {
-	case sig == unix.SIGKILL:
-		p.Kill(WaitStatusSignaled(sig, false))
-		return false
 	case sig == unix.SIGCONT:
 		p.discardPending(unix.SIGSTOP)
 		p.discardPending(unix.SIGTSTP)
@@ -393,12 +450,16 @@ func (p *Process) prepareSignal(sig unix.Signal) bool {
 	case Default(sig) == ActStop:
 		p.discardPending(unix.SIGCONT)
 	}
-	if p.ignored(sig) {
+	if p.ignored(sig) || p.initDrops(sig, src) {
 		for _, t := range p.Tasks() {
-			if t.Mask()&sigBit(sig) != 0 {
+			if t.blocks(sig) {
 				return true
 			}
 		}
+		return false
+	}
+	if sig == unix.SIGKILL {
+		p.Kill(WaitStatusSignaled(sig, false))
 		return false
 	}
 	return true
@@ -417,20 +478,21 @@ type Delivery struct {
 func (t *Task) NextSignal() (Delivery, bool) {
 	for {
 		t.mu.Lock()
-		info, ok := t.pending.take(t.Proc.k, t.mask)
+		ps, ok := t.pending.takeEntry(t.Proc.k, t.mask)
 		mask := t.mask
 		t.mu.Unlock()
 		if !ok {
 			t.Proc.mu.Lock()
-			info, ok = t.Proc.pending.take(t.Proc.k, mask)
+			ps, ok = t.Proc.pending.takeEntry(t.Proc.k, mask)
 			t.Proc.mu.Unlock()
-			if ok && info.Signo == unix.SIGALRM {
+			if ok && ps.info.Signo == unix.SIGALRM {
 				t.Proc.rearmAlarm()
 			}
 		}
 		if !ok {
 			return Delivery{}, false
 		}
+		info := ps.info
 		act := t.Proc.sighand.get(info.Signo)
 		switch {
 		case act.Handler == SigIgn:
@@ -446,6 +508,14 @@ func (t *Task) NextSignal() (Delivery, bool) {
 		switch Default(info.Signo) {
 		case ActIgnore, ActContinue:
 			continue
+		}
+		if info.Signo != unix.SIGSTOP && !ps.unprotected && t.Proc.unkillable.Load() {
+			// The guest's init takes no default action but SIGSTOP's (as
+			// Linux's get_signal): this signal came while blocked, or
+			// forced, and found no handler.
+			continue
+		}
+		switch Default(info.Signo) {
 		case ActStop:
 			t.Proc.stop(info.Signo)
 			continue
@@ -479,9 +549,14 @@ func (t *Task) ForceSignal(info SigInfo) {
 		t.mask &^= sigBit(info.Signo)
 		t.mu.Unlock()
 	}
+	if t.Proc.sighand.get(info.Signo).Handler == SigDfl {
+		// A fault with no handler kills even the guest's init: it no
+		// longer drops signals (Linux clears SIGNAL_UNKILLABLE here).
+		t.Proc.unkillable.Store(false)
+	}
 	t.mu.Lock()
 	// A fault is always queued: it is a standard signal sent by the kernel.
-	_ = t.pending.add(t.Proc.k, info, 0)
+	_ = t.pending.add(t.Proc.k, info, 0, SigFromKernel)
 	t.mu.Unlock()
 }
 

@@ -29,13 +29,30 @@ func (fakeMapper) CopyOut(addr uint64, src []byte) (int, error) { return len(src
 
 func newMM() *mm.MM { return mm.New(fakeMapper{}, nil, 0x7fe000000000) }
 
-// newProc returns a fresh kernel's first process.
+// newProc returns a process of a fresh kernel that is not its init: the
+// kernel's pid 1 (newInit) drops the signals it has no handler for, and
+// these tests are of any process's signals.
 func newProc(t *testing.T) *kernel.Process {
 	t.Helper()
 	k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0))})
+	newInit(t, k)
 	p, err := k.NewProcess(newMM(), [3]*vfs.File{}, "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.FDs.CloseAll() })
+	return p
+}
+
+// newInit makes k's first process, pid 1, the guest's init.
+func newInit(t *testing.T, k *kernel.Kernel) *kernel.Process {
+	t.Helper()
+	p, err := k.NewProcess(newMM(), [3]*vfs.File{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.PID != 1 {
+		t.Fatalf("the kernel's first process is pid %d", p.PID)
 	}
 	t.Cleanup(func() { p.FDs.CloseAll() })
 	return p

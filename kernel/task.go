@@ -57,6 +57,9 @@ type Task struct {
 	// sigsuspend/ppoll/pselect, which run with a temporary mask.
 	savedMask    uint64
 	hasSavedMask bool
+	// waiting: the temporary mask is sigtimedwait's, whose awaited
+	// signals still count as blocked when sent (Linux's real_blocked).
+	waiting bool
 	// killed: this thread alone must leave (execve kills the others).
 	killed bool
 	// dieCh is closed (dead set) once the thread must leave for good: its
@@ -235,9 +238,16 @@ func (t *Task) ClearTID() uint64 { t.mu.Lock(); defer t.mu.Unlock(); return t.cl
 
 // SaveMask installs a temporary mask (sigsuspend, ppoll, pselect6); the
 // old one comes back after the next signal delivery or RestoreMask.
-func (t *Task) SaveMask(tmp uint64) {
+func (t *Task) SaveMask(tmp uint64) { t.saveMask(tmp, false) }
+
+// SaveMaskWaiting is SaveMask for sigtimedwait: the signals the saved mask
+// blocks are still blocked to a sender, which queues them even when
+// ignored, or dropped by the guest's init, for the wait to take.
+func (t *Task) SaveMaskWaiting(tmp uint64) { t.saveMask(tmp, true) }
+
+func (t *Task) saveMask(tmp uint64, waiting bool) {
 	t.mu.Lock()
-	t.savedMask, t.hasSavedMask = t.mask, true
+	t.savedMask, t.hasSavedMask, t.waiting = t.mask, true, waiting
 	t.mask = tmp &^ unblockable
 	t.mu.Unlock()
 }
@@ -246,9 +256,21 @@ func (t *Task) SaveMask(tmp uint64) {
 func (t *Task) RestoreMask() {
 	t.mu.Lock()
 	if t.hasSavedMask {
-		t.mask, t.hasSavedMask = t.savedMask, false
+		t.mask, t.hasSavedMask, t.waiting = t.savedMask, false, false
 	}
 	t.mu.Unlock()
+}
+
+// blocks reports whether sig is blocked to a sender: in the mask, or in
+// the one sigtimedwait saved.
+func (t *Task) blocks(sig unix.Signal) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.mask
+	if t.waiting {
+		m |= t.savedMask
+	}
+	return m&sigBit(sig) != 0
 }
 
 // TakeSavedMask returns the mask a signal frame must restore: the saved
@@ -258,7 +280,7 @@ func (t *Task) TakeSavedMask() uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.hasSavedMask {
-		t.hasSavedMask = false
+		t.hasSavedMask, t.waiting = false, false
 		return t.savedMask
 	}
 	return t.mask

@@ -27,7 +27,7 @@ type ttyHost struct{ k *Kernel }
 func (h ttyHost) Charge(n int64) error { return h.k.chargeSigned(n) }
 func (h ttyHost) Notify()              { h.k.poll.notify() }
 func (h ttyHost) SignalGroup(pgid int, sig unix.Signal) {
-	_ = h.k.KillGroup(pgid, SigInfo{Signo: sig, Code: SIKernel})
+	_ = h.k.KillGroup(pgid, SigInfo{Signo: sig, Code: SIKernel}, SigFromKernel)
 }
 func (h ttyHost) SignalProcess(pid int, sig unix.Signal) {
 	if p, ok := h.k.Process(pid); ok {
@@ -154,7 +154,7 @@ func (t *Task) jobControl(c *tty.Pty, sig unix.Signal) error {
 	if p.k.groupOrphaned(pgid) {
 		return unix.EIO
 	}
-	_ = p.k.KillGroup(pgid, SigInfo{Signo: sig, Code: SIKernel})
+	_ = p.k.KillGroup(pgid, SigInfo{Signo: sig, Code: SIKernel}, SigFromKernel)
 	return ERESTARTSYS
 }
 

@@ -527,8 +527,9 @@ func (c *Cmd) exit(proc *kernel.Process, start time.Time, err error) error {
 }
 
 // Signal sends sig to the command's foreground process group (its first
-// process's group), as a terminal's Ctrl-C does. It does nothing before the
-// command starts or after it ended.
+// process's group), as a terminal's Ctrl-C does (pid 1: see
+// Config.ContainerInit). It does nothing before the command starts or
+// after it ended.
 func (c *Cmd) Signal(sig unix.Signal) {
 	defer c.sb.kernel.Recover()
 	c.mu.Lock()
@@ -541,7 +542,7 @@ func (c *Cmd) Signal(sig unix.Signal) {
 	if fg := c.foreground(); fg != 0 {
 		pgid = fg // a terminal's foreground group (TTY)
 	}
-	_ = c.sb.kernel.KillGroup(pgid, kernel.SigInfo{Signo: sig, Code: kernel.SIKernel})
+	_ = c.sb.kernel.KillGroup(pgid, kernel.SigInfo{Signo: sig, Code: kernel.SIKernel}, c.sb.outside())
 }
 
 // Kill ends the whole command: its first process dies of sig, every other
@@ -636,7 +637,7 @@ func (s *Sandbox) watchLimits(hit func(reason string), killing func()) (stop fun
 					xcpuAt = time.Now()
 					s.kernel.AuditEvent("limit_exceeded", slog.String("limit", "cpu-time"), slog.Duration("max", lim.CPUTime))
 					hit(fmt.Sprintf("CPU-time limit (--cpu-time %v) reached: SIGXCPU sent", lim.CPUTime))
-					s.kernel.SignalEverything(unix.SIGXCPU)
+					s.kernel.SignalEverything(unix.SIGXCPU, s.outside())
 				} else if time.Since(xcpuAt) > time.Second {
 					killing()
 					s.kernel.KillEverything(unix.SIGKILL)

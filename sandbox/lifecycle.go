@@ -208,5 +208,6 @@ func (s *Sandbox) Close() error {
 
 // SignalAll sends sig to every process of the sandbox, of every command:
 // what `runc kill --all` does to every process of a container's cgroup.
-// Processes that handle, block or ignore sig do so as usual.
-func (s *Sandbox) SignalAll(sig unix.Signal) { s.kernel.SignalEverything(sig) }
+// Processes that handle, block or ignore sig do so as usual; pid 1 as
+// Config.ContainerInit says.
+func (s *Sandbox) SignalAll(sig unix.Signal) { s.kernel.SignalEverything(sig, s.outside()) }

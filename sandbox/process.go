@@ -19,8 +19,8 @@ type Process struct {
 }
 
 // Signal sends sig (a syscall.Signal) to the process, as kill(2) from
-// outside the sandbox would. It returns os.ErrProcessDone once the
-// process has ended.
+// outside the sandbox would (pid 1: see Config.ContainerInit). It returns
+// os.ErrProcessDone once the process has ended.
 func (p *Process) Signal(sig os.Signal) error {
 	s, ok := sig.(syscall.Signal)
 	if !ok {
@@ -31,7 +31,7 @@ func (p *Process) Signal(sig os.Signal) error {
 	if p.p.Exiting() {
 		return os.ErrProcessDone
 	}
-	if err := p.p.SendSignal(kernel.SigInfo{Signo: s, Code: kernel.SIKernel}); err != nil {
+	if err := p.p.SendSignalFrom(kernel.SigInfo{Signo: s, Code: kernel.SIKernel}, p.cmd.sb.outside()); err != nil {
 		return fmt.Errorf("sandbox: signal %d to pid %d: %w", int(s), p.Pid, err)
 	}
 	return nil

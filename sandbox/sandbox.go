@@ -147,6 +147,25 @@ type Config struct {
 	// that litebox does not apply: New reports each in the audit log and
 	// on Log (see Unapplied).
 	Unapplied []Unapplied
+	// ContainerInit makes the sandbox's pid 1 a container's init for the
+	// signals sent from outside (Cmd.Signal, Process.Signal, SignalAll,
+	// the CPU-time limit's SIGXCPU): it gets them only if it has a
+	// handler, except SIGKILL and SIGSTOP, as Linux's init of a pid
+	// namespace signalled from an ancestor namespace (runc's containers:
+	// `kill ID TERM` leaves a handler-less sleep running). An OCI runtime
+	// sets it. Off (litebox run), they act on pid 1 as on any process, as
+	// when the program runs natively. Signals between guest processes
+	// follow Linux either way: pid 1 drops those it has no handler for.
+	ContainerInit bool
+}
+
+// outside is the source of the signals sent from outside the sandbox
+// (see Config.ContainerInit).
+func (s *Sandbox) outside() kernel.SigSource {
+	if s.cfg.ContainerInit {
+		return kernel.SigFromOutside
+	}
+	return kernel.SigFromOutsideUnprotected
 }
 
 // Limits bound what a sandbox's guests may use.

@@ -13,8 +13,11 @@ import (
 
 // TestHostSignals sends litebox the signals a terminal or a supervisor
 // would: SIGINT reaches the guest's foreground process group (a busybox
-// trap runs and decides the status), SIGTERM ends the whole sandbox with
-// 128+15. Either way no stub process of the run is left on the host.
+// trap runs and decides the status; without a handler, pid 1 dies of it,
+// 128+2, as the program run natively from a terminal: litebox run does not
+// treat it as a container's init, sandbox.Config.ContainerInit), SIGTERM
+// ends the whole sandbox with 128+15. Either way no stub process of the
+// run is left on the host.
 func TestHostSignals(t *testing.T) {
 	needBusybox(t)
 	for _, tc := range []struct {
@@ -26,6 +29,7 @@ func TestHostSignals(t *testing.T) {
 	}{
 		{"SIGINT", syscall.SIGINT, `trap 'echo got INT; exit 5' INT; echo ready; sleep 30 & wait; echo not reached`,
 			5, "ready\ngot INT\n"},
+		{"SIGINT no handler", syscall.SIGINT, `echo ready; exec sleep 30`, 128 + 2, "ready\n"},
 		{"SIGTERM", syscall.SIGTERM, `sleep 30 & echo ready; sleep 30; echo not reached`,
 			128 + 15, "ready\n"},
 	} {

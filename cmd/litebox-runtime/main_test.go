@@ -972,6 +972,69 @@ func TestNetNS(t *testing.T) {
 	}
 }
 
+// TestKillInit: the container's first process is its init, which a
+// signal from outside (the runtime's kill, an ancestor pid namespace's)
+// reaches only if it has a handler, except SIGKILL and SIGSTOP, as under
+// runc: kill TERM, INT, HUP and kill --all TERM leave a handler-less sleep
+// running (podman stop then needs its SIGKILL), STOP stops it, CONT
+// resumes it, KILL ends it. TestKillSignals has the handled TERM.
+func TestKillInit(t *testing.T) {
+	e := newEnv(t, []string{"/bin/busybox", "sleep", "1000"}, nil)
+	pid, _ := e.create("i")
+	e.ok("start", "i")
+	exited := make(chan syscall.WaitStatus, 1)
+	go func() { exited <- wait(t, pid) }()
+	stillRunning := func(after string) {
+		t.Helper()
+		select {
+		case ws := <-exited:
+			t.Fatalf("after %s: the container ended, status %#x", after, ws)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if st := e.state("i"); st.Status != "running" {
+			t.Fatalf("after %s: %+v, want running", after, st)
+		}
+	}
+	for _, args := range [][]string{{"TERM"}, {"INT"}, {"HUP"}, {"--all", "TERM"}} {
+		e.ok(append([]string{"kill"}, append(args[:len(args)-1:len(args)-1], "i", args[len(args)-1])...)...)
+		stillRunning("kill " + strings.Join(args, " "))
+	}
+	e.ok("kill", "i", "STOP")
+	if !waitStopped(t, e, "i", true) {
+		t.Fatal("kill STOP: the container's process did not stop")
+	}
+	e.ok("kill", "i", "CONT")
+	if !waitStopped(t, e, "i", false) {
+		t.Fatal("kill CONT: the container's process did not resume")
+	}
+	e.ok("kill", "i", "KILL")
+	select {
+	case ws := <-exited:
+		if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("after kill KILL: status %#x, want killed by SIGKILL", ws)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("kill KILL did not end the container")
+	}
+	e.ok("delete", "i")
+}
+
+// waitStopped waits until the container's pid 1 is stopped (or, with
+// stopped false, is not), as an exec'd grep reads its State in
+// /proc/1/status ("T (stopped)").
+func waitStopped(t *testing.T, e *env, id string, stopped bool) bool {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		out := e.ok("exec", id, "/bin/busybox", "grep", "State:", "/proc/1/status")
+		if f := strings.Fields(out); len(f) > 1 && (f[1] == "T") == stopped {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
 // TestKillAll: `kill` signals the container's first process only, `kill
 // --all` every process of the container, as runc signals its cgroup. The
 // first process ignores TERM and waits for a child that does not: a plain

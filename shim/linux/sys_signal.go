@@ -165,10 +165,7 @@ func tkill(t *kernel.Task, tid, tgid int, sigv uint64) error {
 	if !ok || (tgid != 0 && target.Proc.PID != tgid) {
 		return unix.ESRCH
 	}
-	if err := t.Proc.MaySignal(target.Proc, sig); err != nil {
-		return err
-	}
-	return target.SendSignal(senderInfo(t, sig, kernel.SITkill))
+	return t.Proc.SignalTaskFrom(target, senderInfo(t, sig, kernel.SITkill))
 }
 
 func sysRtSigaction(t *kernel.Task, a args) (uint64, error) {
@@ -277,7 +274,7 @@ func sysRtSigtimedwait(t *kernel.Task, a args) (uint64, error) {
 		if timeout != nil && *timeout == 0 {
 			return 0, unix.EAGAIN
 		}
-		t.SaveMask(old &^ set)
+		t.SaveMaskWaiting(old &^ set)
 		wake := t.Interruptible().Done()
 		if info, ok := t.TakeSignal(set); ok {
 			t.RestoreMask()

@@ -245,8 +245,5 @@ func sysRtTgsigqueueinfo(t *kernel.Task, a args) (uint64, error) {
 	if _, err := sigArg(a[2]); err != nil {
 		return 0, err
 	}
-	if err := t.Proc.MaySignal(target.Proc, sig); err != nil {
-		return 0, err
-	}
-	return 0, target.SendSignal(info)
+	return 0, t.Proc.SignalTaskFrom(target, info)
 }
