@@ -92,17 +92,20 @@ func TestInitSignalSources(t *testing.T) {
 		{"unprotected SIGTERM handled", unix.SIGTERM, withHandler, kernel.SigFromOutsideUnprotected, false, handled, handled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0))})
+			k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0)), ContainerInit: true})
 			init := newInit(t, k)
 			other, err := k.NewProcess(newMM(), [3]*vfs.File{}, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { other.FDs.CloseAll() })
+			// Without ContainerInit (litebox run), pid 1 is a process
+			// like any other.
+			plain := newInit(t, kernel.New(kernel.Config{FS: vfs.New(memfs.New(0))}))
 			for _, c := range []struct {
 				p    *kernel.Process
 				want string
-			}{{init, tc.init}, {other, tc.ordinary}} {
+			}{{init, tc.init}, {other, tc.ordinary}, {plain, tc.ordinary}} {
 				if tc.act != nil {
 					if _, err := c.p.Sigaction(int(tc.sig), tc.act); err != nil {
 						t.Fatal(err)
@@ -132,7 +135,7 @@ func TestInitBlockedSignals(t *testing.T) {
 		{"unprotected, still no handler", kernel.SigFromOutsideUnprotected, false, killed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0))})
+			k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0)), ContainerInit: true})
 			init := newInit(t, k)
 			task := init.Leader()
 			task.SetMask(bit(unix.SIGTERM))
@@ -174,7 +177,7 @@ func TestInitFault(t *testing.T) {
 		{"handled", &kernel.SigAction{Handler: handler}, 0, handled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0))})
+			k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0)), ContainerInit: true})
 			init := newInit(t, k)
 			if tc.act != nil {
 				if _, err := init.Sigaction(int(unix.SIGSEGV), tc.act); err != nil {
@@ -213,7 +216,7 @@ func TestSigtimedwaitTakesDroppedSignals(t *testing.T) {
 		{"any process, SIG_IGN", false, &kernel.SigAction{Handler: kernel.SigIgn}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0))})
+			k := kernel.New(kernel.Config{FS: vfs.New(memfs.New(0)), ContainerInit: true})
 			p := newInit(t, k)
 			if !tc.init {
 				var err error

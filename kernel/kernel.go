@@ -57,6 +57,12 @@ type Config struct {
 	Creds *cred.Creds
 	// Net is the sandbox's network stack; nil: the kernel makes a loopback-only one on first use.
 	Net *netstack.Stack
+	// ContainerInit makes pid 1 a pid namespace's init, as a container's
+	// first process is (see SigSource): it drops the signals it has no
+	// handler for. Off, pid 1 is a process like any other, as a program
+	// run natively is: a terminal's ^C, SIGPIPE, SIGXFSZ and its own
+	// abort() end it as they would outside.
+	ContainerInit bool
 }
 
 // Limits are the resource limits the kernel enforces; zero means the

@@ -83,9 +83,10 @@ type Process struct {
 	timers posixTimers
 	ctty   *tty.Pty // the controlling terminal (tty.go)
 
-	// unkillable marks the guest's init, pid 1, which drops the signals
-	// it has no handler for (see SigSource), until a fault is forced on
-	// it (ForceSignal). It outlives execve, as Linux's SIGNAL_UNKILLABLE.
+	// unkillable marks the guest's init, pid 1 of a container
+	// (Config.ContainerInit), which drops the signals it has no handler
+	// for (see SigSource), until a fault is forced on it (ForceSignal).
+	// It outlives execve, as Linux's SIGNAL_UNKILLABLE.
 	unkillable atomic.Bool
 }
 
@@ -143,7 +144,7 @@ func (k *Kernel) NewProcessAs(creds *cred.Creds, m *mm.MM, stdio [3]*vfs.File, c
 	p.job.addTask()
 	p.ctx = context.WithValue(context.Background(), callerKey{}, p)
 	p.initCreds(creds)
-	p.unkillable.Store(pid == 1)
+	p.unkillable.Store(pid == 1 && k.cfg.ContainerInit)
 	p.tasks[pid] = &Task{TID: pid, Proc: p}
 	// The first thread is charged like any other (ExitTask gives it back),
 	// whether or not it fits: the sandbox must be able to start.

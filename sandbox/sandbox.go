@@ -153,9 +153,12 @@ type Config struct {
 	// handler, except SIGKILL and SIGSTOP, as Linux's init of a pid
 	// namespace signalled from an ancestor namespace (runc's containers:
 	// `kill ID TERM` leaves a handler-less sleep running). An OCI runtime
-	// sets it. Off (litebox run), they act on pid 1 as on any process, as
-	// when the program runs natively. Signals between guest processes
-	// follow Linux either way: pid 1 drops those it has no handler for.
+	// sets it (oci/spec does). It also makes pid 1 an init inside: it
+	// drops the signals of guest processes and of the kernel (a
+	// terminal's ^C, SIGPIPE, SIGXFSZ) it has no handler for, as Linux's
+	// init does, and dies only of SIGKILL, SIGSTOP from outside, or a
+	// fault. Off (litebox run), pid 1 is a process like any other, inside
+	// and out, as the program is when run natively.
 	ContainerInit bool
 }
 
@@ -284,6 +287,7 @@ func New(cfg Config) (*Sandbox, error) {
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
 		Memory: s.budget, Serving: s.serve.begin, Creds: creds, Net: s.net,
+		ContainerInit: cfg.ContainerInit,
 	}
 	if cfg.Limits.CPUs > 0 {
 		s.share.period = cfg.Limits.CPUPeriod

@@ -4,9 +4,7 @@
 // grows PATH (created) to 1 TiB with ftruncate and truncate, to exactly
 // LIMIT and to LIMIT+1, shrinks it to 0, and prints each result and the
 // size. By default SIGXFSZ kills the process at the first growth past the
-// limit (unless it is pid 1 of its pid namespace, an init, which SIGXFSZ
-// does not kill: then the calls fail with EFBIG); with ignore-xfsz the
-// calls fail with EFBIG; count-xfsz catches the
+// limit; with ignore-xfsz the calls fail with EFBIG; count-xfsz catches the
 // signal and prints how many arrived at the end.
 #define _GNU_SOURCE
 #include <errno.h>

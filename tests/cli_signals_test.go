@@ -15,7 +15,7 @@ import (
 // would: SIGINT reaches the guest's foreground process group (a busybox
 // trap runs and decides the status; without a handler, pid 1 dies of it,
 // 128+2, as the program run natively from a terminal: litebox run does not
-// treat it as a container's init, sandbox.Config.ContainerInit), SIGTERM
+// make it a container's init, sandbox.Config.ContainerInit), SIGTERM
 // ends the whole sandbox with 128+15. Either way no stub process of the
 // run is left on the host.
 func TestHostSignals(t *testing.T) {

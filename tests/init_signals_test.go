@@ -1,16 +1,15 @@
 package tests
 
 import (
-	"bytes"
 	"os/exec"
 	"testing"
 
-	"github.com/litebox-go/litebox/tests/harness"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // TestInitSignals runs testdata/init_signals.c as pid 1: natively in a
-// pid namespace of its own (unshare -pf, as the sandbox's default user),
-// and as litebox's first guest process, whose pid space is its own too.
+// pid namespace of its own (unshare -pf, as uid 1000), and as the first
+// process of an OCI bundle in litebox (uid 1000), a container's init.
 // Linux's init drops the signals of its own namespace it has no handler
 // for (kill, tgkill, sigqueue, pidfd_send_signal, its group's, its own,
 // SIGKILL and SIGSTOP included; a pipe's SIGPIPE, RLIMIT_FSIZE's SIGXFSZ,
@@ -42,11 +41,17 @@ func TestInitSignals(t *testing.T) {
 			if want.ExitCode != tc.wantExit || len(want.Stdout) == 0 {
 				t.Fatalf("native run: %s, want exit %d", want, tc.wantExit)
 			}
-			g := harness.Guest{Mounts: []string{dir + ":/work"}}
-			got := runGuest(t, g, nil, "/work/init_signals", tc.mode)
-			checkNoPanic(t, got)
-			if got.ExitCode != want.ExitCode || !bytes.Equal(got.Stdout, want.Stdout) {
-				t.Errorf("guest differs from native\nguest: %s\n%s", got, lineDiff(want.Stdout, got.Stdout))
+			// The guest side is a container's first process (an OCI
+			// bundle, Config.ContainerInit): litebox run's pid 1 is a
+			// process like any other, as a program run natively is.
+			s := withTmpfsTmp(runcDefault(t))
+			s.Process.Args = []string{"/init_signals", tc.mode}
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+			s.Process.Env = []string{"PATH=/"}
+			bundle := ociBundle(t, s, map[string]string{"init_signals": prog})
+			stdout, stderr, code := runBundle(t, bundle)
+			if code != want.ExitCode || stdout != string(want.Stdout) {
+				t.Errorf("guest differs from native: exit %d (native %d)\n%s\nstderr:\n%s", code, want.ExitCode, lineDiff(want.Stdout, []byte(stdout)), stderr)
 			}
 		})
 	}

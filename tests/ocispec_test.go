@@ -146,6 +146,9 @@ func runBundleExec(t *testing.T, dir string, exec *specs.Process) (stdout, stder
 	case err == nil:
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
+		if ee.WaitStatus.Signaled() {
+			code = 128 + int(ee.WaitStatus.Signal()) // as a shell reports it
+		}
 	default:
 		t.Fatalf("running the bundle's process: %v", err)
 	}

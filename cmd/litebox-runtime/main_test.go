@@ -949,6 +949,9 @@ func TestNetNS(t *testing.T) {
 	e := newEnv(t, []string{"/bin/busybox", "sh", "-c", script}, func(c map[string]any) {
 		c["linux"] = map[string]any{"namespaces": []map[string]any{{"type": "pid"}, {"type": "mount"},
 			{"type": "network", "path": "/run/netns/" + ns}}}
+		// The root is the read-only rootfs itself: /tmp is a tmpfs of the
+		// config's, as podman --read-only gives one.
+		c["mounts"] = []map[string]any{{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}}
 	})
 	if err := os.Symlink("busybox", filepath.Join(e.bundle, "rootfs/bin/ip")); err != nil {
 		t.Fatal(err)

@@ -140,9 +140,6 @@ func (s *supervisor) setUp() (closeAll func(), err error) {
 	}
 	cfg := plan.Config
 	cfg.Log = s.log
-	// The container's first process is its init: `kill ID TERM` reaches
-	// it only if it handles SIGTERM, as under runc (docs/oci.md).
-	cfg.ContainerInit = true
 	if cfg.Platform == "" {
 		cfg.Platform = platformOf()
 	}

@@ -67,6 +67,9 @@ func Translate(s *specs.Spec, bundle string) (_ *Plan, err error) {
 	cfg := &p.Config
 	cfg.Limits = sandbox.Limits{Memory: DefaultMemory, Tasks: DefaultTasks, FileSize: DefaultFileSize}
 	cfg.TmpSize = DefaultTmpSize
+	// The container's first process is its init, as under runc: signals
+	// reach it only if it handles them (docs/oci.md, "Signals").
+	cfg.ContainerInit = true
 	cfg.Unapplied = append(cfg.Unapplied, proc.Unapplied...)
 	u := proc.User
 	cfg.User = &u
