@@ -686,6 +686,78 @@ func sysUtimensat(t *kernel.Task, a args) (uint64, error) {
 	return 0, t.Proc.Utimensat(dirfd, path, times[0], times[1], flags)
 }
 
+// The legacy time-setting calls (utime, utimes, futimesat: old libcs and
+// static binaries, e.g. a 2018 busybox's touch) are utimensat with coarser
+// times: NULL is now for both, as utimensat's NULL.
+
+// sysUtime is utime(path, struct utimbuf *): whole seconds.
+func sysUtime(t *kernel.Task, a args) (uint64, error) {
+	path, err := readPath(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	times, err := legacyTimes(t, a[1], 16, func(raw []byte, i int) (unix.Timespec, error) {
+		return unix.Timespec{Sec: int64(binary.LittleEndian.Uint64(raw[8*i:]))}, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Utimensat(unix.AT_FDCWD, path, times[0], times[1], 0)
+}
+
+// sysUtimes is utimes(path, struct timeval[2]).
+func sysUtimes(t *kernel.Task, a args) (uint64, error) {
+	return futimesat(t, unix.AT_FDCWD, a[0], a[1], false)
+}
+
+// sysFutimesat is futimesat(dirfd, path, struct timeval[2]); a NULL path
+// names dirfd itself, as Linux's do_utimes.
+func sysFutimesat(t *kernel.Task, a args) (uint64, error) {
+	return futimesat(t, fdArg(a[0]), a[1], a[2], true)
+}
+
+func futimesat(t *kernel.Task, dirfd int, pathPtr, timesPtr uint64, nullPath bool) (uint64, error) {
+	var path string
+	if pathPtr != 0 || !nullPath {
+		var err error
+		if path, err = readPath(t, pathPtr); err != nil {
+			return 0, err
+		}
+	}
+	times, err := legacyTimes(t, timesPtr, 32, func(raw []byte, i int) (unix.Timespec, error) {
+		sec := int64(binary.LittleEndian.Uint64(raw[16*i:]))
+		usec := int64(binary.LittleEndian.Uint64(raw[16*i+8:]))
+		if usec < 0 || usec >= 1e6 {
+			return unix.Timespec{}, unix.EINVAL
+		}
+		return unix.Timespec{Sec: sec, Nsec: usec * 1000}, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Proc.Utimensat(dirfd, path, times[0], times[1], 0)
+}
+
+// legacyTimes reads the two times at ptr (size bytes, decoded by each);
+// NULL is now for both.
+func legacyTimes(t *kernel.Task, ptr uint64, size int, each func(raw []byte, i int) (unix.Timespec, error)) ([2]unix.Timespec, error) {
+	now := unix.NsecToTimespec(timeNow().UnixNano())
+	times := [2]unix.Timespec{now, now}
+	if ptr == 0 {
+		return times, nil
+	}
+	raw, err := t.CopyIn(ptr, size)
+	if err != nil {
+		return times, err
+	}
+	for i := range times {
+		if times[i], err = each(raw, i); err != nil {
+			return times, err
+		}
+	}
+	return times, nil
+}
+
 func sysGetcwd(t *kernel.Task, a args) (uint64, error) {
 	path, err := t.Proc.Cwd()
 	if err != nil {
