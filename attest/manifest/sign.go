@@ -1,0 +1,74 @@
+package manifest
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/litebox-go/litebox/attest/dsse"
+)
+
+// PayloadType is the DSSE payload type of a signed manifest: a verifier
+// expecting a manifest refuses any other signed document (a run record).
+const PayloadType = "application/vnd.litebox.manifest.v1+json"
+
+// Digest returns the SHA-256 of m's canonical encoding: the manifest's
+// identity, for a run record.
+func (m *Manifest) Digest() (Digest, error) {
+	c, err := m.Canonical()
+	if err != nil {
+		return Digest{}, err
+	}
+	return sha256.Sum256(c), nil
+}
+
+// Sign returns a DSSE envelope (JSON) of m's canonical encoding signed
+// with priv.
+func Sign(m *Manifest, priv ed25519.PrivateKey) ([]byte, error) {
+	c, err := m.Canonical()
+	if err != nil {
+		return nil, err
+	}
+	env, err := dsse.Sign(PayloadType, c, priv)
+	if err != nil {
+		return nil, err
+	}
+	return env.Marshal()
+}
+
+// ErrUnsigned is Verify's error for a manifest that is not in an
+// envelope at all.
+var ErrUnsigned = errors.New("manifest: not signed (litebox manifest sign --key KEY FILE)")
+
+// Verify reads a signed manifest, the DSSE envelope Sign writes, and
+// returns the manifest if the envelope is signed by pub, is of
+// PayloadType, and its payload is a valid manifest in canonical form.
+// Errors are one line; an unsigned manifest (one Parse would accept) is
+// ErrUnsigned.
+func Verify(data []byte, pub ed25519.PublicKey) (*Manifest, error) {
+	env, err := dsse.Parse(data)
+	if err != nil {
+		if _, perr := Parse(data); perr == nil {
+			return nil, ErrUnsigned
+		}
+		return nil, err
+	}
+	payload, err := env.Verify(PayloadType, pub)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Parse(payload)
+	if err != nil {
+		return nil, fmt.Errorf("signed %w", err)
+	}
+	c, err := m.Canonical()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(c, payload) {
+		return nil, errors.New("manifest: the signed payload is not in canonical form")
+	}
+	return m, nil
+}
