@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/litebox-go/litebox/attest/dsse"
+	"github.com/litebox-go/litebox/attest/keys"
 	"github.com/litebox-go/litebox/kernel/cred"
 	"github.com/litebox-go/litebox/kernel/fsimpl/hostfs"
 	"github.com/litebox-go/litebox/kernel/vfs"
@@ -472,4 +473,28 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("canonical not stable:\n%s\n%s", c, c2)
 		}
 	})
+}
+
+func TestReadVerified(t *testing.T) {
+	dir := t.TempDir()
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	pubPEM, _ := keys.EncodePublic(pub)
+	signed, err := Sign(sample(), priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir+"/m", signed, 0o644)
+	write(t, dir+"/k", pubPEM, 0o644)
+	if _, err := ReadVerified(dir+"/m", dir+"/k"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ m, k, want string }{
+		{dir + "/none", dir + "/k", "no such file"},
+		{dir + "/m", dir + "/none", "--trust"},
+		{dir + "/k", dir + "/k", dir + "/k: envelope:"},
+	} {
+		if _, err := ReadVerified(tt.m, tt.k); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ReadVerified(%s, %s): %v, want %q", tt.m, tt.k, err, tt.want)
+		}
+	}
 }

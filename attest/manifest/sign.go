@@ -6,8 +6,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/litebox-go/litebox/attest/dsse"
+	"github.com/litebox-go/litebox/attest/keys"
 )
 
 // PayloadType is the DSSE payload type of a signed manifest: a verifier
@@ -71,4 +74,41 @@ func Verify(data []byte, pub ed25519.PublicKey) (*Manifest, error) {
 		return nil, errors.New("manifest: the signed payload is not in canonical form")
 	}
 	return m, nil
+}
+
+// ReadVerified reads the signed manifest file path and verifies it
+// against the public key file trust (PKIX PEM): what `litebox run
+// --verify PATH --trust TRUST` and `litebox manifest verify` do before
+// anything runs. Errors are one line naming the file at fault.
+func ReadVerified(path, trust string) (*Manifest, error) {
+	pub, err := keys.ReadPublic(trust)
+	if err != nil {
+		return nil, fmt.Errorf("--trust: %w", err)
+	}
+	data, err := readFile(path, dsse.MaxEnvelope)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Verify(data, pub)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// readFile reads at most max bytes of the file path.
+func readFile(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	return data, nil
 }
