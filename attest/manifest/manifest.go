@@ -69,18 +69,45 @@ func (d Digest) String() string { return hex.EncodeToString(d[:]) }
 
 // ParseDigest reads 64 lowercase hex digits.
 func ParseDigest(s string) (Digest, error) {
+	if len(s) != 64 {
+		return Digest{}, fmt.Errorf("%d characters, want 64 lowercase hex digits", len(s))
+	}
+	d, ok := digestOf64([]byte(s))
+	if !ok {
+		return Digest{}, errors.New("not 64 lowercase hex digits")
+	}
+	return d, nil
+}
+
+// digestOf64 decodes 64 lowercase hex digits without allocating.
+func digestOf64(s []byte) (Digest, bool) {
 	var d Digest
 	if len(s) != 64 {
-		return d, fmt.Errorf("%d characters, want 64 lowercase hex digits", len(s))
+		return d, false
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return d, errors.New("not 64 lowercase hex digits")
+	for i := range d {
+		hi, lo := hexVal[s[2*i]], hexVal[s[2*i+1]]
+		if hi|lo < 0 {
+			return Digest{}, false
 		}
+		d[i] = byte(hi<<4 | lo)
 	}
-	_, err := hex.Decode(d[:], []byte(s))
-	return d, err
+	return d, true
 }
+
+// hexVal maps a lowercase hex digit to its value, anything else to -1.
+var hexVal = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = int8(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = int8(c-'a') + 10
+	}
+	return t
+}()
 
 // Kind is what an entry is, as Create found it. It is informative: the
 // kernel compares contents, never kinds, except that a KindData entry is

@@ -78,6 +78,12 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := parseCanonical(c); !ok {
+		t.Fatal("the fast path refuses canonical bytes")
+	}
+	if _, ok := parseCanonical(ind); ok {
+		t.Fatal("the fast path accepts indented bytes")
+	}
 	for _, data := range [][]byte{c, ind} {
 		m2, err := Parse(data)
 		if err != nil {
@@ -450,6 +456,10 @@ func FuzzParse(f *testing.F) {
 	ind, _ := sample().Indented()
 	f.Add(c)
 	f.Add(ind)
+	stable := &Manifest{Version: 1, Created: time.Unix(0, 0), Source: Source{Type: SourceDirs, Paths: []string{"/a"}, Data: []string{"/b"}, Ref: "r"},
+		Entries: map[string]Entry{"/x\u0001\"y": {Kind: KindScript}, "/z": {Kind: KindData, Size: 10}}}
+	sc, _ := stable.Canonical()
+	f.Add(sc)
 	f.Add([]byte(`{"created":"2026-12-02T17:00:00Z","entries":{"/a":{"kind":"data","sha256":"` + digestOf("").String() + `","size":0}},"source":{"type":"dirs"},"version":1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Parse(data)
@@ -458,6 +468,21 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("multi-line error %q", err)
 			}
 			return
+		}
+		// The fast path accepts only canonical bytes, and agrees with the
+		// strict parser on them.
+		if fm, ok := parseCanonical(data); ok {
+			c, err := fm.Canonical()
+			if err != nil || string(c) != string(data) {
+				t.Fatalf("fast path accepted non-canonical input %q (canonical %q, %v)", data, c, err)
+			}
+			sm, err := parseStrict(data)
+			if err != nil {
+				t.Fatalf("fast path accepted what the strict parser refuses: %v", err)
+			}
+			if sc, _ := sm.Canonical(); string(sc) != string(c) {
+				t.Fatal("fast and strict parsers disagree")
+			}
 		}
 		// Whatever parses has canonical bytes, which parse to themselves.
 		c, err := m.Canonical()

@@ -28,6 +28,15 @@ func Parse(data []byte) (*Manifest, error) {
 }
 
 func parse(data []byte) (*Manifest, error) {
+	if m, ok := parseCanonical(data); ok {
+		return m, nil
+	}
+	return parseStrict(data)
+}
+
+// parseStrict parses any manifest Parse accepts, and says what is wrong
+// with one it does not.
+func parseStrict(data []byte) (*Manifest, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("larger than %d bytes", MaxSize)
 	}

@@ -32,7 +32,13 @@ func CheckPath(p string) error {
 	case path.Clean(p) != p:
 		return errors.New("not a clean path (no //, ., .. or trailing /)")
 	}
-	for _, c := range strings.Split(p[1:], "/") {
+	for rest := p[1:]; rest != ""; {
+		c := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			c, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
 		if len(c) > maxName {
 			return fmt.Errorf("a component longer than %d bytes", maxName)
 		}
