@@ -363,6 +363,7 @@ func TestCreate(t *testing.T) {
 		}
 	}
 	write(t, dir+"/usr/bin/unreadable", trueELF, 0o000)
+	write(t, dir+"/usr/bin/bad\xffname", script, 0o755) // not UTF-8: cannot be a manifest path
 	var warned []string
 	var last Progress
 	m, err := Create(newVFS(t, dir), Options{
@@ -391,8 +392,8 @@ func TestCreate(t *testing.T) {
 	}
 	// Even as the host's root: hostfs applies a host file's bits to
 	// litebox, whose guest root is not the host's.
-	if len(warned) != 1 || warned[0] != "/usr/bin/unreadable" {
-		t.Errorf("warnings %q, want the unreadable file", warned)
+	if len(warned) != 2 || warned[0] != "/usr/bin/bad\xffname" || warned[1] != "/usr/bin/unreadable" {
+		t.Errorf("warnings %q, want the unreadable file and the name that is not UTF-8", warned)
 	}
 	for p, e := range want {
 		if got, ok := m.Lookup(p); !ok || got != e {

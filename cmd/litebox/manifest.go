@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/attest/dsse"
 	"github.com/litebox-go/litebox/attest/keys"
@@ -69,7 +70,7 @@ func newManifestCreateCmd(stdout, stderr io.Writer) *cobra.Command {
 		quiet  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "create [--image REF | --rootfs PATH | DIR...] [--data PATH...] [-o FILE]",
+		Use:   "create [--image REF | --rootfs PATH | DIR[:GUEST]...] [--data PATH...] [-o FILE]",
 		Short: "List the executables, libraries and scripts of a file tree",
 		Long: `Walk a file tree and write its manifest (unsigned, indented JSON) to FILE or
 stdout. The tree is one of:
@@ -77,8 +78,9 @@ stdout. The tree is one of:
   --image REF     an image, as 'litebox run --image' takes it (its whole tree)
   --rootfs PATH   a root file system directory or tar (its whole tree)
   DIR...          host directories, each at its own path as in litebox's
-                  default view; with none, the default view's /usr /bin /sbin
-                  /lib /lib64 (not /etc: name it, or its files as --data)
+                  default view, or HOST:GUEST at GUEST as 'run --mount' puts
+                  it; with none, the default view's /usr /bin /sbin /lib
+                  /lib64 (not /etc: name it, or its files as --data)
 
 Listed are every regular file that is an ELF executable or shared object (by
 its ELF header, whatever its mode), has an exec bit, or starts with "#!".
@@ -93,6 +95,7 @@ Files litebox cannot read are skipped (named on stderr): a verified run then
 refuses them. Progress goes to stderr every few seconds; -q silences it.`,
 		Example: `  litebox manifest create -o host.json
   litebox manifest create /usr /opt/app --data /etc/app.conf -o app.json
+  litebox manifest create /usr /bin /lib /lib64 "$PWD/out:/work" -o work.json
   litebox manifest create --image oci:./layout:v1 -o image.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if img.any() && len(args) > 0 {
@@ -185,6 +188,10 @@ func hostTree(dirs, data []string) (*vfs.VFS, manifest.Options, func(), error) {
 		if err != nil {
 			return err
 		}
+		if abs == "/" {
+			// No view shows the host's / (with its /proc, /sys, /home).
+			return errors.New("/: the host's root is not a tree litebox shows a guest: name its directories (/usr /opt ...)")
+		}
 		if !root && slices.ContainsFunc(mounted, func(m string) bool { return under(abs, m) }) {
 			return nil
 		}
@@ -238,19 +245,43 @@ func hostTree(dirs, data []string) (*vfs.VFS, manifest.Options, func(), error) {
 		}
 		return nil
 	}
+	// HOST:GUEST pairs are mounted after the plain directories, as
+	// run's --mount directories are mounted over the default view.
+	var plain []string
+	var binds [][2]string
+	for _, d := range dirs {
+		if host, guest, ok := strings.Cut(d, ":"); ok {
+			binds = append(binds, [2]string{host, guest})
+		} else {
+			plain = append(plain, d)
+		}
+	}
 	// Outermost first, so that /usr and /usr/lib are one mount.
-	sorted := slices.Clone(dirs)
-	slices.SortFunc(sorted, func(a, b string) int { return len(filepath.Clean(a)) - len(filepath.Clean(b)) })
-	for _, d := range sorted {
+	byLen := func(a, b string) int { return len(filepath.Clean(a)) - len(filepath.Clean(b)) }
+	slices.SortFunc(plain, byLen)
+	for _, d := range plain {
 		if err := mount(d, true); err != nil {
 			done()
 			return nil, manifest.Options{}, nil, err
 		}
 	}
+	slices.SortFunc(binds, func(a, b [2]string) int { return byLen(a[1], b[1]) })
+	for _, b := range binds {
+		guest, err := bindDir(fs, b[0], b[1], &hfss)
+		if err != nil {
+			done()
+			return nil, manifest.Options{}, nil, err
+		}
+		mounted = append(mounted, guest)
+		roots = append(roots, guest)
+	}
 	for _, d := range data {
 		if !filepath.IsAbs(d) {
 			done()
 			return nil, manifest.Options{}, nil, fmt.Errorf("--data %s: not an absolute path", d)
+		}
+		if slices.ContainsFunc(mounted, func(m string) bool { return under(filepath.Clean(d), m) }) {
+			continue // in the tree already (Create says if it is missing)
 		}
 		dir := d
 		if fi, err := os.Stat(d); err == nil && !fi.IsDir() {
@@ -272,6 +303,10 @@ func hostTree(dirs, data []string) (*vfs.VFS, manifest.Options, func(), error) {
 	// the links' targets the walk starts from.
 	var given []string
 	for _, d := range dirs {
+		if _, guest, ok := strings.Cut(d, ":"); ok {
+			given = append(given, filepath.Clean(guest))
+			continue
+		}
 		if abs, err := filepath.Abs(d); err == nil {
 			if _, err := os.Lstat(abs); err == nil {
 				given = append(given, abs)
@@ -280,6 +315,38 @@ func hostTree(dirs, data []string) (*vfs.VFS, manifest.Options, func(), error) {
 	}
 	src := manifest.Source{Type: manifest.SourceDirs, Paths: given}
 	return fs, manifest.Options{Roots: roots, Source: src}, done, nil
+}
+
+// bindDir mounts the host directory host at the guest path guest (a
+// DIR given as HOST:GUEST, as run's --mount HOST:GUEST shows it).
+func bindDir(fs *vfs.VFS, host, guest string, hfss *[]*hostfs.FS) (string, error) {
+	what := host + ":" + guest
+	if !filepath.IsAbs(guest) || filepath.Clean(guest) == "/" {
+		return "", fmt.Errorf("%s: the guest path must be absolute and not /", what)
+	}
+	guest = filepath.Clean(guest)
+	real, err := filepath.EvalSymlinks(host)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, errors.Unwrap(err))
+	}
+	real, _ = filepath.Abs(real)
+	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("%s: not a directory", what)
+	}
+	h, err := hostfs.New(real, hostfs.Options{ReadOnly: true})
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	*hfss = append(*hfss, h)
+	// Inside a read-only mount the mount point may be missing: Mount
+	// makes an implicit one, as for run's --mount.
+	if err := mkdirAllVFS(fs, guest); err != nil && !errors.Is(err, unix.EROFS) {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	if err := fs.Mount(guest, h); err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return guest, nil
 }
 
 // under reports whether p is dir or below it.

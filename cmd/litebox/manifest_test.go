@@ -139,6 +139,26 @@ func TestManifestCLI(t *testing.T) {
 		t.Fatalf("sign to stdout: exit %d, differs from -o", code)
 	}
 
+	// HOST:GUEST puts a directory where run --mount would.
+	bound := filepath.Join(dir, "bound.json")
+	code, _, errs = runCLI(t, "manifest", "create", "-q", tree+":/app", "--data", "/app/conf/app", "-o", bound)
+	if code != 0 || errs != "" {
+		t.Fatalf("create HOST:GUEST: exit %d, stderr %q", code, errs)
+	}
+	b, _ := os.ReadFile(bound)
+	bm, err := manifest.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range want {
+		if e, ok := bm.Lookup("/app/" + name); !ok || e.SHA256.String() != w[0] {
+			t.Errorf("/app/%s: %+v %v", name, e, ok)
+		}
+	}
+	if len(bm.Entries) != len(want) || len(bm.Source.Paths) != 1 || bm.Source.Paths[0] != "/app" {
+		t.Errorf("entries %v, source %+v", bm.Entries, bm.Source)
+	}
+
 	// Bad inputs.
 	var env map[string]any
 	s, _ := os.ReadFile(signed)
@@ -185,6 +205,10 @@ func TestManifestCLI(t *testing.T) {
 		{"sign public key", []string{"manifest", "sign", "--key", pub, unsigned}, "--key"},
 		{"sign missing key", []string{"manifest", "sign", "--key", filepath.Join(dir, "nokey"), unsigned}, "no such file"},
 		{"create two sources", []string{"manifest", "create", "--rootfs", tree, tree}, "not both"},
+		{"create bind to root", []string{"manifest", "create", tree + ":/"}, "must be absolute and not /"},
+		{"create bind of a file", []string{"manifest", "create", filepath.Join(tree, "conf/app") + ":/x"}, "not a directory"},
+		{"create bind missing data", []string{"manifest", "create", tree + ":/app", "--data", "/app/none"}, "/app/none"},
+		{"create host root", []string{"manifest", "create", "/"}, "name its directories"},
 		{"create missing dir", []string{"manifest", "create", filepath.Join(dir, "nodir")}, "no such file"},
 		{"create file as dir", []string{"manifest", "create", filepath.Join(tree, "conf/app")}, "not a directory"},
 		{"create missing data", []string{"manifest", "create", tree, "--data", filepath.Join(tree, "nodata")}, "--data"},
