@@ -9,6 +9,7 @@ package strictjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,6 +124,10 @@ func skipWS(b []byte, i int) int {
 func str(b []byte, i int) (int, error) {
 	start := i
 	for i++; i < len(b); i++ {
+		i += special(b[i:])
+		if i >= len(b) {
+			break
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, nil
@@ -232,13 +237,29 @@ func String(data []byte) (string, error) {
 }
 
 // plain reports whether b has no backslash, quote or control character.
-func plain(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c == '"' || c == '\\' {
-			return false
+func plain(b []byte) bool { return special(b) == len(b) }
+
+// special returns the index of the first quote, backslash or control
+// character of b, or len(b). It tests eight bytes at a time (a string of
+// a megabyte of base64 is the common case): a word has a byte below n
+// when (x - n*ones) &^ x & highs is not zero, and a byte equal to c when
+// x^(c*ones) has a zero byte.
+func special(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, bs := x^('"'*ones), x^('\\'*ones)
+		if ((x-0x20*ones)&^x|(q-ones)&^q|(bs-ones)&^bs)&highs != 0 {
+			break
 		}
 	}
-	return true
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return len(b)
 }
 
 // Int decodes a JSON integer (not null, no fraction or exponent) that

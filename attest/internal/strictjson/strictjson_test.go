@@ -90,3 +90,29 @@ func FuzzObject(f *testing.F) {
 		}
 	})
 }
+
+func TestSpecial(t *testing.T) {
+	for n := 0; n < 40; n++ {
+		base := []byte(strings.Repeat("a", n))
+		if got := special(base); got != n {
+			t.Fatalf("special(%d plain) = %d", n, got)
+		}
+		for i := 0; i < n; i++ {
+			for _, c := range []byte{'"', '\\', 0, 0x1f} {
+				b := append([]byte{}, base...)
+				b[i] = c
+				if got := special(b); got != i {
+					t.Fatalf("special with %q at %d of %d = %d", c, i, n, got)
+				}
+			}
+			// Bytes that look alike in a word are not special.
+			for _, c := range []byte{0x20, 0x7f, 0x80, 0xff, '#', '[', ']', 0xa2, 0xdc} {
+				b := append([]byte{}, base...)
+				b[i] = c
+				if got := special(b); got != n {
+					t.Fatalf("special with %#x at %d of %d = %d", c, i, n, got)
+				}
+			}
+		}
+	}
+}
