@@ -524,3 +524,53 @@ func TestReadVerified(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelFlow is what --verify does for a file the guest maps: open
+// it, resolve its canonical path, hash it and Check. A one-byte change
+// after the manifest was made is a MismatchError naming the file; a file
+// reached through a link is checked at its canonical path.
+func TestKernelFlow(t *testing.T) {
+	lib, err := os.ReadFile("/usr/lib/x86_64-linux-gnu/libm.so.6")
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	write(t, dir+"/lib/libm.so.6", lib, 0o644)
+	if err := os.Symlink("libm.so.6", dir+"/lib/libm.so"); err != nil {
+		t.Fatal(err)
+	}
+	fs := newVFS(t, dir)
+	m, err := Create(fs, Options{Source: Source{Type: SourceRootfs, Ref: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() error {
+		real, err := fs.Realpath("/lib/libm.so")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := fs.Open(real, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.DecRef()
+		if f.Path() != "/lib/libm.so.6" {
+			t.Fatalf("File.Path %q", f.Path())
+		}
+		sum, size, err := HashFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Check(f.Path(), sum, size)
+	}
+	if err := check(); err != nil {
+		t.Fatalf("unchanged file: %v", err)
+	}
+	lib[len(lib)/2] ^= 1
+	write(t, dir+"/lib/libm.so.6", lib, 0o644)
+	err = check()
+	var mm *MismatchError
+	if !errors.As(err, &mm) || mm.Path != "/lib/libm.so.6" || mm.Got != sha256.Sum256(lib) || mm.Size != mm.WantSize {
+		t.Fatalf("changed file: %v", err)
+	}
+}
