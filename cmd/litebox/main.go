@@ -100,6 +100,7 @@ Go; the program never talks to the host kernel directly.`,
 	root.AddCommand(newPolicyCmd(stdout))
 	root.AddCommand(newPullCmd(stdout, stderr))
 	root.AddCommand(newImagesCmd(stdout))
+	root.AddCommand(newManifestCmd(stdout, stderr))
 	return root
 }
 
