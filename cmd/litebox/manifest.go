@@ -39,8 +39,10 @@ func newManifestCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `A manifest lists the SHA-256 and size of every executable, shared library and
 script of a file tree, by the path the guest sees it at, and any other files
 named as verified data. Signed with an ed25519 key the operator keeps on the
-host, it says which files may run: 'litebox run --verify MANIFEST --trust PUB'
-refuses to execute or map as code any file whose contents it does not list.
+host, it says which files may run. Enforcing it at run time (litebox run
+--verify: refusing to execute or map as code any file whose contents it does
+not list) is not built yet: today these commands make, sign and check
+manifests.
 
 The signature is a DSSE envelope over the manifest's canonical JSON. Keys are
 PEM files as openssl writes them:
