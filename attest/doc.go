@@ -9,7 +9,8 @@
 //     signed and verified with those keys;
 //   - attest/manifest: the manifest of approved files (guest path to
 //     SHA-256, size and kind), its canonical bytes, strict parsing and
-//     Create, which walks a file tree.
+//     Create, which walks a file tree;
+//   - attest/internal/hostfile: the bounded read of those host files.
 //
 // Nothing here leaves the host: keys are read from host files by the
 // litebox command, never by the guest.

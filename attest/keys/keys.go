@@ -22,8 +22,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"os"
+
+	"github.com/litebox-go/litebox/attest/internal/hostfile"
 )
 
 // maxKeyFile bounds what is read of a key file: an ed25519 PEM is about
@@ -133,19 +133,11 @@ func ReadPublic(path string) (ed25519.PublicKey, error) {
 }
 
 func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	data, err := hostfile.Read(path, maxKeyFile)
+	if errors.Is(err, hostfile.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: not a key", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(data) > maxKeyFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes: not a key", path, maxKeyFile)
-	}
-	return data, nil
+	return data, err
 }
 
 // KeyID returns the id of pub: the lowercase hex SHA-256 of its PKIX DER.

@@ -5,10 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/litebox-go/litebox/attest/dsse"
+	"github.com/litebox-go/litebox/attest/internal/hostfile"
 	"github.com/litebox-go/litebox/attest/keys"
 )
 
@@ -80,7 +79,7 @@ func ReadVerified(path, trust string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--trust: %w", err)
 	}
-	data, err := readFile(path, dsse.MaxEnvelope)
+	data, err := hostfile.Read(path, dsse.MaxEnvelope)
 	if err != nil {
 		return nil, err
 	}
@@ -91,19 +90,20 @@ func ReadVerified(path, trust string) (*Manifest, error) {
 	return m, nil
 }
 
-// readFile reads at most max bytes of the file path.
-func readFile(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+// ReadUnsigned reads the unsigned manifest file path (at most MaxSize
+// bytes), for signing: a signed one is refused as such. Errors are one
+// line naming the file.
+func ReadUnsigned(path string) (*Manifest, error) {
+	data, err := hostfile.Read(path, MaxSize)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	m, err := Parse(data)
 	if err != nil {
+		if _, derr := dsse.Parse(data); derr == nil {
+			return nil, fmt.Errorf("%s: already signed (sign the unsigned manifest)", path)
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return data, nil
+	return m, nil
 }

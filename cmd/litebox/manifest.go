@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/litebox-go/litebox/attest/dsse"
 	"github.com/litebox-go/litebox/attest/keys"
 	"github.com/litebox-go/litebox/attest/manifest"
 	"github.com/litebox-go/litebox/kernel/cred"
@@ -446,23 +445,6 @@ func writeOutput(path string, data []byte, stdout io.Writer) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// readInput reads a manifest or envelope file, at most max bytes.
-func readInput(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return data, nil
-}
-
 func newManifestSignCmd(stdout io.Writer) *cobra.Command {
 	var key, output string
 	cmd := &cobra.Command{
@@ -480,16 +462,9 @@ stdout. The key is read on the host and never enters a sandbox.`,
 			if err != nil {
 				return usageError{fmt.Errorf("--key: %w", err)}
 			}
-			data, err := readInput(args[0], manifest.MaxSize)
+			m, err := manifest.ReadUnsigned(args[0])
 			if err != nil {
 				return usageError{err}
-			}
-			m, err := manifest.Parse(data)
-			if err != nil {
-				if _, derr := dsse.Parse(data); derr == nil {
-					return usageError{fmt.Errorf("%s: already signed (sign the unsigned manifest)", args[0])}
-				}
-				return usageError{fmt.Errorf("%s: %w", args[0], err)}
 			}
 			out, err := manifest.Sign(m, priv)
 			if err != nil {
