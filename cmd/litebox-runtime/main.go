@@ -573,7 +573,7 @@ func newListCmd(g *globals, stdout io.Writer) *cobra.Command {
 			}
 			switch format {
 			case "json":
-				pub := []any{}
+				pub := []ociruntime.OCIState{}
 				for _, st := range sts {
 					pub = append(pub, st.Public())
 				}

@@ -76,8 +76,8 @@ func (r *Runtime) Create(o CreateOptions) (*os.Process, error) {
 			return nil, err
 		}
 	}
-	st := &State{OCIVersion: OCIVersion, ID: o.ID, Status: Creating, Bundle: bundle,
-		Created: time.Now().UTC(), Owner: "", Annotations: bspec.Annotations}
+	st := &State{OCIState: OCIState{OCIVersion: OCIVersion, ID: o.ID, Status: Creating, Bundle: bundle,
+		Created: time.Now().UTC(), Owner: "", Annotations: bspec.Annotations}}
 	if bspec.Root != nil {
 		st.Rootfs = bspec.Root.Path
 		if !filepath.IsAbs(st.Rootfs) {
@@ -204,19 +204,7 @@ func (r *Runtime) State(id string) (*State, error) {
 }
 
 // Public is the state as the OCI spec (and `runc state`) shows it.
-func (st *State) Public() any {
-	return struct {
-		OCIVersion  string            `json:"ociVersion"`
-		ID          string            `json:"id"`
-		Pid         int               `json:"pid"`
-		Status      Status            `json:"status"`
-		Bundle      string            `json:"bundle"`
-		Rootfs      string            `json:"rootfs"`
-		Created     time.Time         `json:"created"`
-		Owner       string            `json:"owner"`
-		Annotations map[string]string `json:"annotations,omitempty"`
-	}{st.OCIVersion, st.ID, st.Pid, st.Status, st.Bundle, st.Rootfs, st.Created, st.Owner, st.Annotations}
-}
+func (st *State) Public() OCIState { return st.OCIState }
 
 // Kill sends sig to the container's first process (all: to every
 // command's).

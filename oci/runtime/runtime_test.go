@@ -53,13 +53,13 @@ func TestCheckID(t *testing.T) {
 
 func TestRootCreateLockLoad(t *testing.T) {
 	r := Root{Dir: filepath.Join(t.TempDir(), "root")}
-	st := &State{OCIVersion: OCIVersion, ID: "c", Status: Created, Bundle: "/b"}
+	st := &State{OCIState: OCIState{OCIVersion: OCIVersion, ID: "c", Status: Created, Bundle: "/b"}}
 	unlock, err := r.create(st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second create of the id fails, without waiting for the lock.
-	if _, err := r.create(&State{ID: "c"}); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, err := r.create(&State{OCIState: OCIState{ID: "c"}}); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("second create: %v", err)
 	}
 	// The lock is exclusive: Lock waits until create's unlock.
@@ -131,7 +131,7 @@ func TestConcurrentCreate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			u, err := r.create(&State{ID: "x"})
+			u, err := r.create(&State{OCIState: OCIState{ID: "x"}})
 			if err == nil {
 				mu.Lock()
 				won++

@@ -46,6 +46,20 @@ const (
 // State is a container's state.json: the OCI state fields, as `runc
 // state` prints them, and the runtime's own (not printed).
 type State struct {
+	OCIState
+
+	// Supervisor is the supervisor's host pid and StartTime its start time
+	// in clock ticks since boot (/proc/PID/stat field 22): together they
+	// name the process even once the pid is reused.
+	Supervisor int    `json:"litebox.supervisor,omitempty"`
+	StartTime  uint64 `json:"litebox.startTime,omitempty"`
+	// ExitStatus is the wait status of the first process once stopped.
+	ExitStatus *int `json:"litebox.exitStatus,omitempty"`
+}
+
+// OCIState is the state as the OCI spec (and `runc state`) shows it; in
+// state.json its fields sit beside the runtime's own.
+type OCIState struct {
 	OCIVersion  string            `json:"ociVersion"`
 	ID          string            `json:"id"`
 	Pid         int               `json:"pid"`
@@ -55,14 +69,6 @@ type State struct {
 	Created     time.Time         `json:"created"`
 	Owner       string            `json:"owner"`
 	Annotations map[string]string `json:"annotations,omitempty"`
-
-	// Supervisor is the supervisor's host pid and StartTime its start time
-	// in clock ticks since boot (/proc/PID/stat field 22): together they
-	// name the process even once the pid is reused.
-	Supervisor int    `json:"litebox.supervisor,omitempty"`
-	StartTime  uint64 `json:"litebox.startTime,omitempty"`
-	// ExitStatus is the wait status of the first process once stopped.
-	ExitStatus *int `json:"litebox.exitStatus,omitempty"`
 }
 
 // ErrNotExist is a container that does not exist, in runc's words.
