@@ -308,6 +308,33 @@ func watchEnd(ending, killed, tasksDone <-chan struct{}, grace time.Duration, ab
 	}
 }
 
+// SearchPath lists the guest paths a command name is looked for at, in
+// order, as execvp does: name itself (made absolute against cwd) when it
+// has a slash, else name in each directory of env's PATH (DefaultPath
+// without one; an empty entry is cwd).
+func SearchPath(name string, env []string, cwd string) []string {
+	if strings.Contains(name, "/") {
+		if !strings.HasPrefix(name, "/") {
+			name = strings.TrimSuffix(cwd, "/") + "/" + name
+		}
+		return []string{name}
+	}
+	pathVar := DefaultPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	var out []string
+	for _, d := range strings.Split(pathVar, ":") {
+		if d == "" {
+			d = cwd
+		}
+		out = append(out, strings.TrimSuffix(d, "/")+"/"+name)
+	}
+	return out
+}
+
 func (s *Sandbox) lookPath(name string, env []string, dir string, as *cred.Creds) (string, error) {
 	if name == "" {
 		return "", &ProgramError{Path: name, Err: ErrNotFound}
@@ -316,28 +343,8 @@ func (s *Sandbox) lookPath(name string, env []string, dir string, as *cred.Creds
 	if cwd == "" {
 		cwd = "/"
 	}
-	var candidates []string
-	if strings.Contains(name, "/") {
-		if !strings.HasPrefix(name, "/") {
-			name = strings.TrimSuffix(cwd, "/") + "/" + name
-		}
-		candidates = []string{name}
-	} else {
-		pathVar := DefaultPath
-		for _, kv := range env {
-			if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-				pathVar = v
-			}
-		}
-		for _, d := range strings.Split(pathVar, ":") {
-			if d == "" {
-				d = cwd
-			}
-			candidates = append(candidates, strings.TrimSuffix(d, "/")+"/"+name)
-		}
-	}
 	var firstErr error
-	for _, p := range candidates {
+	for _, p := range SearchPath(name, env, cwd) {
 		// As the command's user when it has its own (nil: the VFS's, the
 		// sandbox's user).
 		at := vfs.Loc{Cred: as}

@@ -228,26 +228,15 @@ func (s *supervisor) command(p *spec.Process) (*sandbox.Cmd, error) {
 func (s *supervisor) lookPath(name string, env []string, cwd string) error {
 	fs := s.sb.FS()
 	root := vfs.Loc{Cred: cred.New(0, 0, nil)}
+	paths := sandbox.SearchPath(name, env, cwd)
 	if strings.Contains(name, "/") {
-		if !strings.HasPrefix(name, "/") {
-			name = strings.TrimSuffix(cwd, "/") + "/" + name
-		}
-		if _, err := fs.StatAt(root, name, true); err != nil {
-			return fmt.Errorf("unable to start container process: exec: %q: stat %s: no such file or directory", name, name)
+		if _, err := fs.StatAt(root, paths[0], true); err != nil {
+			return fmt.Errorf("unable to start container process: exec: %q: stat %s: no such file or directory", paths[0], paths[0])
 		}
 		return nil
 	}
-	pathVar := sandbox.DefaultPath
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathVar = v
-		}
-	}
-	for _, d := range strings.Split(pathVar, ":") {
-		if d == "" {
-			d = cwd
-		}
-		st, err := fs.StatAt(root, strings.TrimSuffix(d, "/")+"/"+name, true)
+	for _, p := range paths {
+		st, err := fs.StatAt(root, p, true)
 		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
 			return nil
 		}
