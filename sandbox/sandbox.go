@@ -236,7 +236,7 @@ type Sandbox struct {
 }
 
 // New builds the sandbox's file system view and kernel.
-func New(cfg Config) (*Sandbox, error) {
+func New(cfg Config) (_ *Sandbox, err error) {
 	if err := checkPlatform(cfg.Platform); err != nil {
 		return nil, err
 	}
@@ -260,9 +260,13 @@ func New(cfg Config) (*Sandbox, error) {
 	// Every host directory of the view (its root descriptor) is closed
 	// with the sandbox, or now if it cannot be made.
 	fds := &hostfs.FDBudget{Max: hostFDsCap()}
+	defer func() {
+		if err != nil {
+			fds.Close()
+		}
+	}()
 	fs, mountRest, grant, err := buildFS(cfg, names, budget, fds)
 	if err != nil {
-		fds.Close()
 		return nil, err
 	}
 	var alog *audit.Log
@@ -280,7 +284,6 @@ func New(cfg Config) (*Sandbox, error) {
 	s.budget = budget
 	s.budget.MaxFiles = mappedFilesCap()
 	if s.gw, s.net, err = newNetwork(cfg.Network, alog, s, s.budget, fs); err != nil {
-		fds.Close()
 		return nil, err
 	}
 	kcfg := kernel.Config{
@@ -305,7 +308,6 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	if err := mountRest(s.kernel); err != nil {
 		s.closeNetwork()
-		fds.Close()
 		return nil, err
 	}
 	// From now on the sandbox resolves paths for its guest (PATH lookups)
