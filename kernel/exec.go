@@ -15,6 +15,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/loader"
 	"github.com/litebox-go/litebox/platform"
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
 
 // Guest address-space layout: the mmap area sits below the platform's
@@ -239,6 +240,10 @@ func (p *programFile) Info() mm.FileInfo {
 
 // Ref is the open file the program's mappings keep open.
 func (p *programFile) Ref() mm.FileRef { return p.f }
+
+// CacheKey lets the program's mappings come from the page cache
+// (mm.Cacheable).
+func (p *programFile) CacheKey() (pagecache.Key, bool) { return p.f.CacheKey() }
 
 // Close drops the opener's reference (each open holds a host fd for a
 // host file).

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/kernel/mm"
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
 
 // Errors that say why a program cannot run. They wrap the errno Linux's
@@ -306,6 +307,22 @@ func (s segmentFile) ReadAt(p []byte, off int64) (int, error) {
 		return n, err
 	}
 	return s.f.ReadAt(p, off)
+}
+
+// CacheKey lets the segment come from the page cache (mm.Cacheable) when
+// its file can: the entry holds the file's bytes up to the segment's end,
+// zero after, as the segment shows them.
+func (s segmentFile) CacheKey() (pagecache.Key, bool) {
+	c, ok := s.f.(interface{ CacheKey() (pagecache.Key, bool) })
+	if !ok {
+		return pagecache.Key{}, false
+	}
+	k, ok := c.CacheKey()
+	if !ok {
+		return pagecache.Key{}, false
+	}
+	k.Size = min(k.Size, s.limit)
+	return k, true
 }
 
 // mapImage maps every PT_LOAD of p and returns the load bias. For

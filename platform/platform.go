@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
 
 // Regs is the x86-64 general-purpose register file of a guest thread.
@@ -47,6 +49,13 @@ type AddressSpace interface {
 	// memory's own: stores are seen by litebox, by every other mapping of
 	// them and by the copies Fork makes.
 	MapMemory(addr, length uint64, prot int, mem Memory, off uint64) error
+	// PageCache is the page cache whose memfd the address space maps file
+	// pages from with MapCache; nil if it has none.
+	PageCache() *pagecache.Cache
+	// MapCache maps [off, off+length) of the page cache's memfd at exactly
+	// [addr, addr+length), MAP_PRIVATE: the cache's pages until the guest
+	// writes one, then a private copy.
+	MapCache(addr, length uint64, prot int, off uint64) error
 	// Unmap removes [addr, addr+length).
 	Unmap(addr, length uint64) error
 	// Protect changes the protection of [addr, addr+length).

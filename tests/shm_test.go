@@ -330,3 +330,36 @@ func TestMmapHostFileCharged(t *testing.T) {
 		t.Errorf("host file big16 after the guest: %d bytes, %v", len(b), err)
 	}
 }
+
+// TestMmapPrivateFile runs testdata/mmap_private.c natively and under
+// litebox on a file of a host directory mounted :ro (private mappings
+// from the page cache) and :rw (private copies): copy-on-write, fork,
+// MADV_DONTNEED, mremap and mprotect must look the same as natively.
+func TestMmapPrivateFile(t *testing.T) {
+	for _, v := range harness.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			t.Parallel()
+			bin := program(t, "mmap_private", v)
+			dir := t.TempDir()
+			data := make([]byte, 3*4096+100)
+			for i := range data {
+				data[i] = byte(i*7 + i/4096)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			native := runNative(t, "", nil, nil, bin, dir)
+			if native.ExitCode != 0 {
+				t.Fatalf("native run failed:\n%s", native)
+			}
+			for _, mode := range []string{"ro", "rw"} {
+				got := runGuest(t, harness.Guest{Mounts: []string{workMount(v), dir + ":/data:" + mode}}, nil, "/work/mmap_private", "/data")
+				checkExitedNormally(t, got)
+				checkResult(t, got, native, true)
+			}
+			if after, err := os.ReadFile(filepath.Join(dir, "f")); err != nil || !bytes.Equal(after, data) {
+				t.Errorf("the file changed under private mappings (%v)", err)
+			}
+		})
+	}
+}

@@ -44,6 +44,7 @@ func (m *MM) hold(r FileRef) error {
 // dropUnmapped drops the references to files no VMA maps any more. Called,
 // deferred, by every operation that may remove VMAs.
 func (m *MM) dropUnmapped() {
+	m.dropUncached()
 	if len(m.held) == 0 {
 		return
 	}
@@ -64,6 +65,10 @@ func (m *MM) dropUnmapped() {
 
 // dropAll drops every file reference (the address space is gone).
 func (m *MM) dropAll() {
+	for e := range m.cached {
+		e.Release()
+	}
+	m.cached = nil
 	for r := range m.held {
 		m.budget.dropFile(r)
 		_ = r.DecRef()

@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
 
 // Page geometry and guest address-space bounds (x86-64, 4-level paging).
@@ -66,6 +68,9 @@ type VMA struct {
 	// NoExec forbids adding PROT_EXEC (a file of a noexec mount: Linux's
 	// missing VM_MAYEXEC).
 	NoExec bool
+	// Cache is the page-cache entry a private file mapping maps its
+	// pages from (cache.go); nil for a private copy.
+	Cache *pagecache.Entry
 }
 
 func (v VMA) len() uint64 { return v.End - v.Start }
@@ -78,8 +83,12 @@ func (v VMA) len() uint64 { return v.End - v.Start }
 //     host nothing (mprotect to PROT_WRITE charges it, and back releases,
 //     as Linux does for an anonymous VMA never written);
 //   - shared anonymous memory always (shmem charges at creation);
-//   - private file mappings always, unlike Linux: their pages are copies
-//     of the file filled in at mmap, not page cache;
+//   - private file mappings from the page cache as Linux does, only
+//     while writable: until written their pages are the cache's, charged
+//     once to the process-wide cache (pagecache), and a store makes a
+//     private copy;
+//   - other private file mappings always, unlike Linux: their pages are
+//     copies of the file filled in at mmap;
 //   - shared file mappings never, as on Linux: their pages are the file's,
 //     charged by the file system (memfs to --tmpfs-size, hostfs's cache to
 //     --memory), and their pages past the end of the file are PROT_NONE
@@ -88,6 +97,8 @@ func (v VMA) commits() bool {
 	switch {
 	case v.Pages != nil:
 		return false
+	case v.Cache != nil:
+		return v.Prot&unix.PROT_WRITE != 0
 	case v.Shared, v.File != nil:
 		return true
 	default:
@@ -130,6 +141,7 @@ type MM struct {
 	peak      uint64 // the most mapped at once (getrusage's maxrss)
 	users     int    // processes sharing this address space
 	held      map[FileRef]struct{}
+	cached    map[*pagecache.Entry]struct{} // page-cache entries VMAs map (cache.go)
 	// eofHoles are the ranges of shared file mappings past the end of
 	// their file, mapped PROT_NONE (shared.go, FileFault).
 	eofHoles []Range
@@ -228,6 +240,8 @@ func (m *MM) Mmap(r MapRequest) (uint64, error) {
 		v.Pages, v.Obj = r.Pages, r.Pages.Object()
 	case r.Shared && r.File == nil:
 		v.Obj, v.Offset = &anonObject{}, 0
+	case !r.Shared && r.File != nil:
+		v.Cache = m.cacheFor(r.File, r.Offset, length)
 	}
 	if err := m.charge(v); err != nil {
 		return 0, err
@@ -468,6 +482,9 @@ func (m *MM) overlap(start, end uint64) uint64 {
 func (m *MM) populate(v VMA, start, end uint64) error {
 	if v.Pages != nil {
 		return m.mapFilePages(v, start, end)
+	}
+	if v.Cache != nil {
+		return m.populateCached(v, start, end)
 	}
 	prot := v.Prot
 	if v.File != nil {
@@ -797,8 +814,10 @@ func (m *MM) Madvise(addr, length uint64, advice int) error {
 		if err := m.as.Discard(s, e-s); err != nil {
 			return err
 		}
-		if v.File != nil && v.Pages == nil {
-			// A private file page that is dropped reads back the file.
+		if v.File != nil && v.Pages == nil && v.Cache == nil {
+			// A private file page that is dropped reads back the file
+			// (a cached one does by itself: the host drops the copy and
+			// the page is the cache's again).
 			if v.Prot&unix.PROT_WRITE == 0 {
 				if err := m.as.Protect(s, e-s, v.Prot|unix.PROT_WRITE); err != nil {
 					return err
@@ -938,10 +957,14 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 			return 0, fmt.Errorf("mm: remap: %w", err)
 		}
 		m.clearHoles(old, old+oldLen)
+	} else if v.Cache != nil {
+		if err := m.remapCached(v, old, oldLen, dst, newLen); err != nil {
+			return 0, fmt.Errorf("mm: remap: %w", err)
+		}
 	} else if err := m.as.Remap(old, oldLen, dst, moveLen); err != nil {
 		return 0, fmt.Errorf("mm: remap: %w", err)
 	}
-	if moveLen < newLen && v.Pages == nil {
+	if moveLen < newLen && sharedAnon {
 		if err := m.as.MapShared(dst+oldLen, newLen-oldLen, v.Prot); err != nil {
 			return 0, fmt.Errorf("mm: remap: %w", err)
 		}
@@ -965,7 +988,7 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 	m.vmas = kept
 	moved.Start, moved.End = dst, dst+newLen
 	m.insert(moved)
-	if newLen > oldLen && moved.File != nil && moved.Pages == nil {
+	if newLen > oldLen && moved.File != nil && moved.Pages == nil && moved.Cache == nil {
 		// The host grew the moved mapping with zero pages; a private file
 		// mapping shows the file's bytes there.
 		tail := moved
@@ -1115,6 +1138,13 @@ func (m *MM) Fork(as Mapper) *MM {
 	m.budget.add(int64(c.committed))
 	// The copy maps the same files: it holds them too (never past the
 	// cap, which counts distinct files).
+	for e := range m.cached {
+		e.Hold()
+		if c.cached == nil {
+			c.cached = map[*pagecache.Entry]struct{}{}
+		}
+		c.cached[e] = struct{}{}
+	}
 	for r := range m.held {
 		if c.budget.holdFile(r) == nil {
 			r.IncRef()

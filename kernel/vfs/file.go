@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
 
 // File is an open file description, shared by dup'ed descriptors: it owns
@@ -274,6 +276,22 @@ func (f *File) appendLocked(p []byte) (int, int64, error) {
 	}
 	n, err := f.ops.WriteAt(p, st.Size)
 	return n, st.Size + int64(n), err
+}
+
+// PageCacheKeyer is file operations whose bytes the page cache may hold
+// for private mappings (mm.Cacheable): a file system that can name the
+// version of a file's bytes (a read-only host mount, an image layer).
+type PageCacheKeyer interface {
+	CacheKey() (pagecache.Key, bool)
+}
+
+// CacheKey names the version of the file's bytes for the page cache;
+// false if its file system cannot.
+func (f *File) CacheKey() (pagecache.Key, bool) {
+	if k, ok := f.ops.(PageCacheKeyer); ok {
+		return k.CacheKey()
+	}
+	return pagecache.Key{}, false
 }
 
 // Pread reads at off without touching the file offset.

@@ -23,6 +23,7 @@ import (
 	"github.com/litebox-go/litebox/platform/internal/lockedthread"
 	"github.com/litebox-go/litebox/platform/internal/pool"
 	"github.com/litebox-go/litebox/platform/internal/stubexec"
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
 
 // Platform is the ptrace South. Its first address space starts the
@@ -33,6 +34,7 @@ type Platform struct {
 	once   sync.Once
 	err    error
 	pool   *pool.Pool
+	cache  *pagecache.Cache // shared by every platform of the process
 	holder *stub
 	// tracer is the holder's tracer thread: ptrace demands that one OS
 	// thread issue every request for the holder.
@@ -51,9 +53,12 @@ func (p *Platform) startHolder() error {
 		if p.pool, p.err = pool.New(); p.err != nil {
 			return
 		}
+		if p.cache, p.err = pagecache.Default(); p.err != nil {
+			return
+		}
 		p.tracer, p.err = lockedthread.Start(func() error {
 			var err error
-			p.holder, err = execHolder(p.pool.FD())
+			p.holder, err = execHolder(p.pool.FD(), p.cache.ReadOnlyFD())
 			return err
 		}, func() {
 			// Not Release: a zombie stub still traced by another thread
@@ -77,14 +82,15 @@ func (p *Platform) Close() {
 
 // execHolder starts the holder stub from a sealed memfd, in new
 // namespaces, as an unprivileged user of its own user namespace.
-func execHolder(poolFD int) (*stub, error) {
+func execHolder(poolFD, cacheFD int) (*stub, error) {
 	pfd := uintptr(poolFD)
-	// fd 3: the pool, mapped then closed by the stub.
-	pid, err := stubexec.Exec(holderStub().Image, []uintptr{pfd, pfd, pfd, pfd})
+	// fd 3: the pool, mapped then closed by the stub; fd 7: the page
+	// cache, read-only, kept.
+	pid, err := stubexec.Exec(holderStub().Image, []uintptr{pfd, pfd, pfd, pfd, pfd, pfd, pfd, uintptr(cacheFD)})
 	if err != nil {
 		return nil, fmt.Errorf("ptrace: %w", err)
 	}
-	s := newStub(pid, platform.Regs{}, nil)
+	s := newStub(pid, platform.Regs{}, nil, nil)
 	if err := s.start(); err != nil {
 		s.Release()
 		return nil, err
@@ -112,7 +118,7 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ptrace: new stub: %w", err)
 	}
-	s := newStub(pid, p.holder.base, p.pool)
+	s := newStub(pid, p.holder.base, p.pool, p.cache)
 	if err := s.initial.Bind(); err != nil {
 		s.Release()
 		return nil, err
@@ -137,9 +143,9 @@ type stub struct {
 	dead    bool
 }
 
-func newStub(pid int, base platform.Regs, p *pool.Pool) *stub {
+func newStub(pid int, base platform.Regs, p *pool.Pool, c *pagecache.Cache) *stub {
 	s := &stub{pid: pid, base: base, pool: p, threads: map[int]*thread{}}
-	s.Ops = hostops.Ops{Call: s.inject, Pool: p,
+	s.Ops = hostops.Ops{Call: s.inject, Pool: p, Cache: c,
 		Reserved: []platform.Range{{Start: stubBase, End: stubEnd}, {Start: pool.Base, End: pool.End}}}
 	s.initial = &thread{s: s, tid: pid}
 	return s
@@ -375,7 +381,7 @@ func (s *stub) Fork() (platform.AddressSpace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ptrace: fork stub: %w", err)
 	}
-	return newStub(pid, s.base, s.pool), nil
+	return newStub(pid, s.base, s.pool, s.Cache), nil
 }
 
 func (s *stub) NewThread() (platform.Thread, error) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform/internal/hostops"
 )
 
 // TestStubOwnsOnlyItsPage checks that after start-up the stub has dropped
@@ -44,8 +46,26 @@ func TestStubOwnsOnlyItsPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fds) != 0 {
-		t.Fatalf("stub has %d open fds, want 0", len(fds))
+	// Only the page cache, read-only: the stub can map it MAP_PRIVATE
+	// and nothing else.
+	if len(fds) != 1 || fds[0].Name() != strconv.Itoa(hostops.CacheFD) {
+		t.Fatalf("stub fds = %v, want only %d (the page cache)", fds, hostops.CacheFD)
+	}
+	dir := "/proc/" + strconv.Itoa(s.pid)
+	if target, err := os.Readlink(dir + "/fd/7"); err != nil || !strings.Contains(target, "litebox-pagecache") {
+		t.Fatalf("fd 7 is %q (%v), want the page cache memfd", target, err)
+	}
+	info, err := os.ReadFile(dir + "/fdinfo/7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(info), "\n") {
+		if f, ok := strings.CutPrefix(l, "flags:"); ok {
+			flags, err := strconv.ParseUint(strings.TrimSpace(f), 8, 32)
+			if err != nil || flags&unix.O_ACCMODE != unix.O_RDONLY {
+				t.Fatalf("page cache fd flags %q, want read-only", f)
+			}
+		}
 	}
 }
 

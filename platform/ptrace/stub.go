@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/platform/internal/holder"
+	"github.com/litebox-go/litebox/platform/internal/hostops"
 	"github.com/litebox-go/litebox/platform/internal/pool"
 	"github.com/litebox-go/litebox/platform/seccomp"
 )
@@ -66,8 +67,11 @@ var holderStub = sync.OnceValue(func() *holder.Stub {
 		// guest memory is carved from it, so it stays shared across fork.
 		// PROT_NONE: the guest reaches pool pages only where they are
 		// mapped for it.
-		Maps:   []holder.SharedMap{{Addr: pool.Base, Len: pool.Size, Prot: unix.PROT_NONE, FD: 3}},
-		Filter: &stubFilter,
+		Maps: []holder.SharedMap{{Addr: pool.Base, Len: pool.Size, Prot: unix.PROT_NONE, FD: 3}},
+		// The page cache (fd 7, read-only), mapped MAP_PRIVATE per file
+		// mapping by hostops.MapCache.
+		KeepFDs: []int{hostops.CacheFD},
+		Filter:  &stubFilter,
 	})
 	if err != nil {
 		panic("ptrace: " + err.Error()) // a bug in the spec above, caught by every test

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/litebox-go/litebox/platform/internal/holder"
+	"github.com/litebox-go/litebox/platform/internal/hostops"
 	"github.com/litebox-go/litebox/platform/internal/pool"
 	"github.com/litebox-go/litebox/platform/seccomp"
 )
@@ -181,7 +182,7 @@ var holderStub = sync.OnceValue(func() *holder.Stub {
 			{Addr: pool.Base, Len: pool.Size, Prot: unix.PROT_NONE, FD: 4},
 			{Addr: ctrlBase, Len: ctrlSize, Prot: unix.PROT_READ, FD: 5},
 		},
-		KeepFDs: []int{3, completionFD},
+		KeepFDs: []int{3, completionFD, hostops.CacheFD},
 		Handler: &holder.Handler{Entry: codeBase + offHandler, Restorer: codeBase + offRestorer,
 			Signals: []unix.Signal{unix.SIGSYS, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSTKFLT}},
 		Block:  ^faults,

@@ -31,6 +31,7 @@ import (
 	"github.com/litebox-go/litebox/platform/internal/lockedthread"
 	"github.com/litebox-go/litebox/platform/internal/pool"
 	"github.com/litebox-go/litebox/platform/internal/stubexec"
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
 
 // Platform is the systrap South. Like the ptrace platform it starts a
@@ -50,6 +51,9 @@ type Platform struct {
 	complR, complW int
 	completions
 	pool *pool.Pool
+	// cache is the process's page cache, which every stub inherits
+	// read-only at hostops.CacheFD.
+	cache *pagecache.Cache
 
 	slotMu sync.Mutex
 	used   [maxSlots]bool
@@ -265,6 +269,9 @@ func (p *Platform) setUp() error {
 	if p.pool, err = pool.New(); err != nil {
 		return err
 	}
+	if p.cache, err = pagecache.Default(); err != nil {
+		return err
+	}
 	p.tracer, err = lockedthread.Start(func() error {
 		var err error
 		p.holder, err = p.execHolder()
@@ -378,7 +385,7 @@ func (p *Platform) execHolder() (*traced, error) {
 	}
 	defer unix.Close(ro)
 	shm := uintptr(p.shmFD)
-	pid, err := stubexec.Exec(holderStub().Image, []uintptr{shm, shm, shm, shm, uintptr(p.pool.FD()), uintptr(ro), uintptr(p.complW)})
+	pid, err := stubexec.Exec(holderStub().Image, []uintptr{shm, shm, shm, shm, uintptr(p.pool.FD()), uintptr(ro), uintptr(p.complW), uintptr(p.cache.ReadOnlyFD())})
 	if err != nil {
 		return nil, fmt.Errorf("systrap: %w", err)
 	}
@@ -582,7 +589,7 @@ func (s *stub) Reserved() []platform.Range { return s.ReservedRanges() }
 // newStub records a stub process of the platform.
 func (p *Platform) newStub(pid, hcSlot int) *stub {
 	s := &stub{p: p, pid: pid, hcSlot: hcSlot, threads: map[int]*thread{}}
-	s.Ops = hostops.Ops{Call: s.hostcall, Pool: p.pool,
+	s.Ops = hostops.Ops{Call: s.hostcall, Pool: p.pool, Cache: p.cache,
 		Reserved: []platform.Range{{Start: codeBase, End: reservedEnd}, {Start: pool.Base, End: pool.End}}}
 	return s
 }

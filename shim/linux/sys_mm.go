@@ -3,10 +3,10 @@ package linux
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/kernel"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
-
-	"github.com/litebox-go/litebox/kernel"
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
 
 func sysBrk(t *kernel.Task, a args) (uint64, error) { return t.Proc.MM.Brk(a[0]), nil }
@@ -39,6 +39,10 @@ type sharedOpener interface {
 type fileBacking struct{ f *vfs.File }
 
 func (b fileBacking) ReadAt(p []byte, off int64) (int, error) { return b.f.Pread(p, off) }
+
+// CacheKey lets a private mapping of the file come from the page cache
+// (mm.Cacheable).
+func (b fileBacking) CacheKey() (pagecache.Key, bool) { return b.f.CacheKey() }
 
 func sysMmap(t *kernel.Task, a args) (uint64, error) {
 	addr, length, prot, flags, fd, off := a[0], a[1], int(a[2]), int(a[3]), fdArg(a[4]), a[5]

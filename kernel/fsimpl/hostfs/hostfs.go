@@ -36,6 +36,7 @@ import (
 
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/vfs"
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
 
 // Options configures a hostfs instance.
@@ -567,6 +568,27 @@ func (o *fileOps) ReadAt(p []byte, off int64) (n int, err error) {
 		}
 	}
 	return n, err
+}
+
+// CacheKey names the host file's current version for the page cache, on
+// read-only mounts, whose files only the host changes: a change there
+// gives a new size, mtime or ctime (nanoseconds; the host kernel makes
+// ctime fine-grained once it has been read, as it is here), so a new key.
+// A writable mount's file is not cached: a guest's own stores would have
+// to reach the entries (not built).
+func (o *fileOps) CacheKey() (pagecache.Key, bool) {
+	if !o.fs.opts.ReadOnly || o.writable {
+		return pagecache.Key{}, false
+	}
+	var st unix.Stat_t
+	if o.use(func(fd int) error { return unix.Fstat(fd, &st) }) != nil {
+		return pagecache.Key{}, false
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return pagecache.Key{}, false
+	}
+	return pagecache.Key{Dev: st.Dev, Ino: st.Ino, FileSize: st.Size, Size: st.Size,
+		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}, true
 }
 
 func (o *fileOps) WriteAt(p []byte, off int64) (n int, err error) {

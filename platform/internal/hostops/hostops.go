@@ -10,6 +10,7 @@ import (
 
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/platform/internal/pool"
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
 
 // Ops implements the memory operations of platform.AddressSpace.
@@ -20,7 +21,13 @@ type Ops struct {
 	Reserved []platform.Range
 	// Pool supplies pages for shared mappings.
 	Pool *pool.Pool
+	// Cache is the page cache the stub inherited read-only at CacheFD;
+	// nil if it has none.
+	Cache *pagecache.Cache
 }
+
+// CacheFD is the descriptor number of the page cache in every stub.
+const CacheFD = 7
 
 // CheckRange refuses unaligned, empty, wrapping or out-of-bounds ranges
 // and any range touching a reserved one.
@@ -92,6 +99,24 @@ func (o Ops) MapMemory(addr, length uint64, prot int, mem platform.Memory, off u
 		return err
 	}
 	_, err := o.Call(unix.SYS_MPROTECT, addr, length, uint64(prot))
+	return err
+}
+
+// PageCache is the cache MapCache maps from (nil: none).
+func (o Ops) PageCache() *pagecache.Cache { return o.Cache }
+
+// MapCache maps [off, off+length) of the page cache's memfd at exactly
+// [addr, addr+length), MAP_PRIVATE: the cache's pages until the guest
+// writes one, then its own copy. The stub's descriptor is read-only, so
+// the host refuses anything but a private mapping anyway.
+func (o Ops) MapCache(addr, length uint64, prot int, off uint64) error {
+	if err := o.CheckRange(addr, length); err != nil {
+		return err
+	}
+	if o.Cache == nil || off%platform.PageSize != 0 || off > o.Cache.Span() || length > o.Cache.Span()-off {
+		return unix.EINVAL
+	}
+	_, err := o.Call(unix.SYS_MMAP, addr, length, uint64(prot), unix.MAP_PRIVATE|unix.MAP_FIXED, CacheFD, off)
 	return err
 }
 
