@@ -379,3 +379,94 @@ func TestFutexRequeuedWaiterGivesUp(t *testing.T) {
 		t.Fatalf("wake on the requeue target after the waiter left: woke %d (%v), want 0", n, err)
 	}
 }
+
+// TestFutexWaitTask: a guest thread's futex wait, sleeping on its OS
+// thread (or, past the bound of such waits, parked), ends as FutexWait's
+// does: a wake or a requeue then a wake returns nil, the deadline
+// ETIMEDOUT, a signal sent during the wait or already pending ERESTARTSYS,
+// a changed word EAGAIN; and a wait ended by a signal leaves the queue.
+func TestFutexWaitTask(t *testing.T) {
+	type outcome struct {
+		err   error
+		woken int // what a FutexWake after the wait ended wakes
+	}
+	cases := []struct {
+		name     string
+		val      uint32 // the waiter's expected value; the word holds 0
+		deadline time.Duration
+		pending  bool // SIGUSR1 is pending before the wait
+		act      func(t *testing.T, f *kernel.Futexes, tk *kernel.Task)
+		want     error
+	}{
+		{name: "woken", act: func(t *testing.T, f *kernel.Futexes, _ *kernel.Task) { wakeUntil(t, f, keyA, 1, ^uint32(0)) }},
+		{name: "requeued then woken", act: func(t *testing.T, f *kernel.Futexes, _ *kernel.Task) {
+			deadline := time.Now().Add(waitTimeout)
+			for {
+				n, err := f.FutexRequeue(keyA, keyB, 0, 1, nil)
+				if err != nil {
+					t.Fatalf("FutexRequeue: %v", err)
+				}
+				if n == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the waiter never queued")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			wakeUntil(t, f, keyB, 1, ^uint32(0))
+		}},
+		{name: "timeout", deadline: 20 * time.Millisecond, want: unix.ETIMEDOUT},
+		{name: "signal during the wait", want: kernel.ERESTARTSYS, act: func(t *testing.T, _ *kernel.Futexes, tk *kernel.Task) {
+			time.Sleep(20 * time.Millisecond)
+			if err := tk.SendSignal(kernel.SigInfo{Signo: unix.SIGUSR1, Code: kernel.SIKernel}); err != nil {
+				t.Fatalf("SendSignal: %v", err)
+			}
+		}},
+		{name: "signal pending before", pending: true, want: kernel.ERESTARTSYS},
+		{name: "word changed", val: 1, want: unix.EAGAIN},
+	}
+	for _, parked := range []bool{false, true} {
+		for _, tc := range cases {
+			name := tc.name
+			if parked {
+				name += " (parked)"
+			}
+			t.Run(name, func(t *testing.T) {
+				p := newProc(t)
+				tk := p.Leader()
+				if _, err := p.Sigaction(int(unix.SIGUSR1), &kernel.SigAction{Handler: handler}); err != nil {
+					t.Fatal(err)
+				}
+				tk.SetMask(0)
+				if tc.pending {
+					if err := tk.SendSignal(kernel.SigInfo{Signo: unix.SIGUSR1, Code: kernel.SIKernel}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var f kernel.Futexes
+				if parked {
+					f.SetThreadWaiters(kernel.MaxThreadWaiters)
+				}
+				var deadline *time.Time
+				if tc.deadline != 0 {
+					at := time.Now().Add(tc.deadline)
+					deadline = &at
+				}
+				ch := make(chan error, 1)
+				go func() { ch <- f.FutexWaitTask(tk, keyA, tc.val, constLoad(0), ^uint32(0), deadline) }()
+				if tc.act != nil {
+					tc.act(t, &f, tk)
+				}
+				if err := result(t, ch); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+					t.Fatalf("FutexWaitTask = %v, want %v", err, tc.want)
+				}
+				for _, k := range []kernel.FutexKey{keyA, keyB} {
+					if n, _ := f.FutexWake(k, 1, ^uint32(0)); n != 0 {
+						t.Fatalf("a wait that ended was still queued on %v", k)
+					}
+				}
+			})
+		}
+	}
+}

@@ -53,6 +53,9 @@ type Task struct {
 	wakeCh chan struct{}
 	// kick pushes the task out of guest code (set by whoever runs it).
 	kick func()
+	// sleeper is the futex wait the task sleeps in on its OS thread
+	// (Futexes.FutexWaitTask), which wake interrupts.
+	sleeper *futexWaiter
 	// savedMask is the mask to restore after a signal interrupts
 	// sigsuspend/ppoll/pselect, which run with a temporary mask.
 	savedMask    uint64
@@ -214,11 +217,27 @@ func (t *Task) wake() {
 		close(t.wakeCh)
 		t.wakeCh = nil
 	}
+	if t.sleeper != nil {
+		t.sleeper.interrupt()
+	}
 	kick := t.kick
 	t.mu.Unlock()
 	if kick != nil {
 		kick()
 	}
+}
+
+// setSleeper registers w as the task's OS-thread futex wait (nil: none).
+// It refuses, reporting false, when the wait would be interrupted at once,
+// as interrupted's channel would be closed.
+func (t *Task) setSleeper(w *futexWaiter) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if w != nil && (t.killed || t.hasDeliverableLocked() || t.Proc.Exiting()) {
+		return false
+	}
+	t.sleeper = w
+	return true
 }
 
 // recheckSignals wakes the task if a change of mask made a signal

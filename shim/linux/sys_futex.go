@@ -62,7 +62,7 @@ func sysFutex(t *kernel.Task, a args) (uint64, error) {
 			}
 			deadline = &at
 		}
-		return 0, futexes.FutexWait(key, val, load, bitset, deadline, t.Interruptible())
+		return 0, futexes.FutexWaitTask(t, key, val, load, bitset, deadline)
 	case futexWake, futexWakeBitset:
 		bitset := uint32(futexBitsetAll)
 		if cmd == futexWakeBitset {
