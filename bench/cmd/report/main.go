@@ -28,6 +28,12 @@
 // that system's cell, and does not fail the command either. Progress goes
 // to standard error. With the defaults the whole report takes about five
 // minutes on two cores, most of it in the sandboxes on ptrace.
+//
+// The density rows (-rows density, issue 15; bench/density.go) run once:
+// for each N of -density-n, N idle python3 sandboxes at once on each
+// system, and on litebox-multi, one process hosting all N sandboxes
+// (bench/cmd/multibox); they get a table of their own (PSS per sandbox,
+// start latency percentiles) and a section of the PNG under the bar chart.
 package main
 
 import (
