@@ -62,6 +62,11 @@ type Density struct {
 	// (litebox's, runsc's, bwrap's; multibox's one for all; natively
 	// python3 itself), divided by N.
 	SupervisorPSS float64 `json:"supervisor_pss_bytes"`
+	// MemfdBytes is the memory allocated to the memory files (memfds) the
+	// processes hold open, each counted once, divided by N: a check on PSS,
+	// which counts such pages only where some process maps them (litebox's
+	// page cache and pool, gVisor's memory file are memfds).
+	MemfdBytes float64 `json:"memfd_bytes"`
 	// Processes is how many host processes the N sandboxes are.
 	Processes int `json:"processes"`
 	// StartsNs are the start latencies, in order of readiness: from
@@ -320,9 +325,11 @@ func (e *Env) MeasureDensity(name string, n int) (Density, error) {
 
 	children := childrenMap()
 	var total, top int64
+	memfds := map[[2]uint64]int64{}
 	for _, p := range procs {
 		pid := p.cmd.Process.Pid
 		for i, q := range descendants(children, pid) {
+			heldMemfds(q, memfds)
 			pss, err := pssOf(q)
 			if err != nil {
 				if i == 0 {
@@ -337,9 +344,35 @@ func (e *Env) MeasureDensity(name string, n int) (Density, error) {
 			d.Processes++
 		}
 	}
+	for _, b := range memfds {
+		d.MemfdBytes += float64(b) / float64(n)
+	}
 	d.PSS = float64(total) / float64(n)
 	d.SupervisorPSS = float64(top) / float64(n)
 	return d, nil
+}
+
+// heldMemfds adds the memfds process pid holds open to seen, by device
+// and inode, with their allocated bytes. A process or descriptor that goes
+// away meanwhile is skipped.
+func heldMemfds(pid int, seen map[[2]uint64]int64) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, ent := range ents {
+		path := filepath.Join(dir, ent.Name())
+		target, err := os.Readlink(path)
+		if err != nil || !strings.HasPrefix(target, "/memfd:") {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(path, &st) != nil {
+			continue
+		}
+		seen[[2]uint64{st.Dev, st.Ino}] = st.Blocks * 512
+	}
 }
 
 // minAvailable is the host memory (MemAvailable) below which the density

@@ -241,16 +241,18 @@ func printDensity(w io.Writer, out *Report) (ok bool) {
 	fmt.Fprintf(w, "\nDensity: N idle `python3 -c '%s'` at once, started %d at a time (one round). PSS (MB, 10^6 bytes) of every\n", bench.DensityScript, bench.DensityInFlight)
 	fmt.Fprintln(w, "process of every sandbox summed and divided by N, and its part in the top process of each sandbox (litebox,")
 	fmt.Fprintln(w, "runsc, bwrap; multibox's one for all N; natively python3 itself); start latency from starting a sandbox to its")
-	fmt.Fprintln(w, "guest printing ready (nearest-rank percentiles); ratios are to native at the same N:")
+	fmt.Fprintln(w, "guest printing ready (nearest-rank percentiles); ratios are to native at the same N. memfds: the allocated")
+	fmt.Fprintln(w, "memory of the memory files the processes hold (litebox's page cache and pool, gVisor's memory file), each once,")
+	fmt.Fprintln(w, "divided by N: in PSS where mapped, a check that nothing is left out where not:")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| System | N | PSS per sandbox | of which top process | processes | start p50 | start p99 | all ready after |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| System | N | PSS per sandbox | of which top process | memfds | processes | start p50 | start p99 | all ready after |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range out.Density {
 		switch {
 		case r.Unavailable != "":
-			fmt.Fprintf(w, "| %s | %d | %s | | | | | |\n", r.System, r.N, firstLineOf(r.Unavailable))
+			fmt.Fprintf(w, "| %s | %d | %s | | | | | | |\n", r.System, r.N, firstLineOf(r.Unavailable))
 		case r.Error != "":
-			fmt.Fprintf(w, "| %s | %d | failed: %s | | | | | |\n", r.System, r.N, firstLineOf(r.Error))
+			fmt.Fprintf(w, "| %s | %d | failed: %s | | | | | | |\n", r.System, r.N, firstLineOf(r.Error))
 			if !r.peer {
 				ok = false
 			}
@@ -261,8 +263,8 @@ func printDensity(w io.Writer, out *Report) (ok bool) {
 				pss += " (" + formatRatio(d.PSS/nd.PSS) + ")"
 				p50 += " (" + formatRatio(float64(d.StartP50Ns)/float64(nd.StartP50Ns)) + ")"
 			}
-			fmt.Fprintf(w, "| %s | %d | %s | %.1f MB | %d | %s | %s | %s |\n", r.System, r.N, pss, d.SupervisorPSS/1e6,
-				d.Processes, p50, formatNs(float64(d.StartP99Ns)), formatNs(float64(d.WallNs)))
+			fmt.Fprintf(w, "| %s | %d | %s | %.1f MB | %.1f MB | %d | %s | %s | %s |\n", r.System, r.N, pss, d.SupervisorPSS/1e6,
+				d.MemfdBytes/1e6, d.Processes, p50, formatNs(float64(d.StartP99Ns)), formatNs(float64(d.WallNs)))
 		}
 	}
 	return ok

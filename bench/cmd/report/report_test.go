@@ -279,7 +279,7 @@ func TestParseCounts(t *testing.T) {
 // fails the report.
 func TestPrintDensity(t *testing.T) {
 	d := func(n int, pss, top float64, p50, p99 int64) *bench.Density {
-		return &bench.Density{N: n, PSS: pss, SupervisorPSS: top, Processes: 3 * n, StartP50Ns: p50, StartP99Ns: p99, WallNs: 2 * p99}
+		return &bench.Density{N: n, PSS: pss, SupervisorPSS: top, MemfdBytes: top / 2, Processes: 3 * n, StartP50Ns: p50, StartP99Ns: p99, WallNs: 2 * p99}
 	}
 	out := &Report{Density: []*DensityResult{
 		{System: bench.Native, N: 10, Density: d(10, 3e6, 3e6, 50e6, 60e6)},
@@ -292,10 +292,10 @@ func TestPrintDensity(t *testing.T) {
 		t.Errorf("a peer's failure failed the report")
 	}
 	for _, want := range []string{
-		"| native | 10 | 3.0 MB | 3.0 MB | 30 | 50.00 ms | 60.00 ms | 120.00 ms |",
-		"| litebox-multi | 10 | 6.0 MB (2.00×) | 2.5 MB | 30 | 300.00 ms (6.00×) | 400.00 ms | 800.00 ms |",
-		"| gvisor | 10 | failed: runsc: boom | | | | | |",
-		"| bwrap | 10 | not installed | | | | | |",
+		"| native | 10 | 3.0 MB | 3.0 MB | 1.5 MB | 30 | 50.00 ms | 60.00 ms | 120.00 ms |",
+		"| litebox-multi | 10 | 6.0 MB (2.00×) | 2.5 MB | 1.2 MB | 30 | 300.00 ms (6.00×) | 400.00 ms | 800.00 ms |",
+		"| gvisor | 10 | failed: runsc: boom | | | | | | |",
+		"| bwrap | 10 | not installed | | | | | | |",
 	} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("no line %q in\n%s", want, buf.String())
