@@ -5,7 +5,7 @@ GO          ?= go
 # first that supports go 1.26; 2025.1.1 does not understand this go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test vet lint fuzz fuzz-guest bench bench-image soak syscalls-doc compat compat-net engines oci-validation clean
+.PHONY: all build test vet lint fuzz fuzz-guest bench bench-image bench-density soak syscalls-doc compat compat-net engines oci-validation clean
 
 all: build
 
@@ -61,6 +61,11 @@ bench:
 # per machine into the test cache (/var/cache/litebox-tests).
 bench-image:
 	$(GO) run ./bench/cmd/report -rows python_startup,image,image_memory
+
+# The density rows alone (issue 15; bench/README.md, "Density rows"): N idle
+# python3 sandboxes at once per system, memory and start latency, about a minute.
+bench-density:
+	$(GO) run ./bench/cmd/report -rows density
 
 # docs/syscalls.md: every syscall number, whether the shim implements it and
 # which integration tests exercise it. Each guest run of the tests appends

@@ -170,6 +170,7 @@ type Env struct {
 	net        netState    // the network rows' probes (net.go)
 	img        imageState  // the image rows' fixture and store (image.go)
 	eng        engineState // the engine row's runtime build and Podman store (engines.go)
+	multi      multiState  // the density rows' multibox build (density.go)
 }
 
 // Setup builds litebox and the benchmark programs into a temporary

@@ -47,8 +47,17 @@ const (
 
 // writeChart draws the ratios to native of every row as groups of
 // horizontal bars, one per sandbox, on a log scale, and writes the PNG.
+// Below it, if the density rows were measured, their section
+// (drawDensityChart).
 func writeChart(path string, out *Report) error {
-	img := drawChart(out)
+	var bars *image.RGBA
+	if len(out.Measurements) > 0 {
+		bars = drawChart(out)
+	}
+	img := stack(bars, drawDensityChart(out))
+	if img == nil {
+		return fmt.Errorf("no rows to draw")
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@
 //	    [-rows getppid,...,net] [-iterations 100000] [-forks 200]
 //	    [-roundtrips 20000] [-mib 256] [-primes 600000]
 //	    [-iperf-seconds 1] [-iperf-omit 1] [-wrk-seconds 1] [-connections 1000]
+//	    [-density-n 1,10,50,100]
 //
 // The command line of `make bench` is
 //
@@ -27,6 +28,12 @@
 // that system's cell, and does not fail the command either. Progress goes
 // to standard error. With the defaults the whole report takes about five
 // minutes on two cores, most of it in the sandboxes on ptrace.
+//
+// The density rows (-rows density, issue 15; bench/density.go) run once:
+// for each N of -density-n, N idle python3 sandboxes at once on each
+// system, and on litebox-multi, one process hosting all N sandboxes
+// (bench/cmd/multibox); they get a table of their own (PSS per sandbox,
+// start latency percentiles) and a section of the PNG under the bar chart.
 package main
 
 import (
@@ -36,6 +43,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,6 +62,7 @@ type config struct {
 	iperfOmit  int // seconds of warm-up before them
 	wrkSecs    int // seconds of each wrk run
 	conns      int // connections per bench_connect run
+	densityN   string
 	groups     string
 	systems    string
 	jsonFile   string
@@ -76,7 +85,9 @@ func main() {
 	flag.IntVar(&c.wrkSecs, "wrk-seconds", bench.WrkSeconds, "seconds wrk loads the HTTP server in the requests-per-second row")
 	flag.IntVar(&c.conns, "connections", bench.ConnectIterations, "TCP connections set up and torn down per run of the connection-rate row")
 	flag.StringVar(&c.groups, "rows", "", "comma-separated groups of rows to measure (default all): "+strings.Join(groupNames, ", "))
-	flag.StringVar(&c.systems, "systems", strings.Join(allSystems, ","), "comma-separated systems to measure (native is always measured)")
+	flag.StringVar(&c.densityN, "density-n", joinInts(bench.DensityCounts), "comma-separated numbers of sandboxes of the density rows")
+	flag.StringVar(&c.systems, "systems", strings.Join(append(allSystems, bench.LiteboxMulti), ","),
+		"comma-separated systems to measure (native is always measured; "+bench.LiteboxMulti+" has only the density rows)")
 	flag.StringVar(&c.jsonFile, "json", "", "also write the results, with every run, as JSON to this file")
 	flag.StringVar(&c.pngFile, "png", "", "also draw the ratios to native as a PNG bar chart in this file")
 	flag.Parse()
@@ -117,7 +128,7 @@ type rate struct {
 
 // Names of the groups of rows, for -rows.
 var groupNames = []string{"getppid", "clock_gettime", "static_startup", "python_startup", "fork_exec", "tmp_io",
-	"python_cpu", "futex_pingpong", "net", "image", "image_memory", "engines"}
+	"python_cpu", "futex_pingpong", "net", "image", "image_memory", "engines", "density"}
 
 // group is one or more rows measured by the same runs: measure returns one
 // value, in nanoseconds, per row, and the wall-clock times of the process
@@ -158,6 +169,20 @@ type Report struct {
 	// ImageMemory is the memory of one sandbox with bench.ImageSandboxes
 	// of them running python3 on one image, per system (image.go).
 	ImageMemory []*MemoryResult `json:"image_memory,omitempty"`
+	// Density is the density rows (issue 15): per system and number of
+	// sandboxes, the memory and start latencies of that many idle python3
+	// sandboxes at once, in column order then by N (bench/density.go).
+	Density []*DensityResult `json:"density,omitempty"`
+}
+
+// DensityResult is the density measurement of N sandboxes on one system.
+type DensityResult struct {
+	System      string         `json:"system"`
+	N           int            `json:"n"`
+	Density     *bench.Density `json:"density,omitempty"`
+	Error       string         `json:"error,omitempty"`
+	Unavailable string         `json:"unavailable,omitempty"`
+	peer        bool
 }
 
 // MemoryResult is the image memory measurement on one system.
@@ -250,10 +275,15 @@ func report(c config) (ok bool, err error) {
 		if name == "" {
 			continue
 		}
-		if !slices.Contains(allSystems, name) {
-			return false, fmt.Errorf("-systems: unknown system %q (known: %s)", name, strings.Join(allSystems, ", "))
+		if !slices.Contains(allSystems, name) && name != bench.LiteboxMulti {
+			return false, fmt.Errorf("-systems: unknown system %q (known: %s, %s)", name, strings.Join(allSystems, ", "), bench.LiteboxMulti)
 		}
 		selected[name] = true
+	}
+
+	densityN, err := parseCounts(c.densityN)
+	if err != nil {
+		return false, fmt.Errorf("-density-n: %w", err)
 	}
 
 	start := time.Now()
@@ -421,6 +451,9 @@ func report(c config) (ok bool, err error) {
 			out.ImageMemory = append(out.ImageMemory, r)
 		}
 	}
+	if len(groupSel) == 0 || groupSel["density"] {
+		out.Density = measureDensity(e, selected, densityN)
+	}
 	for i := range out.Systems {
 		out.Systems[i].NetNote = e.NetNote(e.System(out.Systems[i].Name))
 	}
@@ -548,4 +581,87 @@ func median(vals []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// measureDensity runs the density rows: for each N, each selected system
+// in column order. A system that fails at one N is not tried at the larger
+// ones (their cells say so).
+func measureDensity(e *bench.Env, selected map[string]bool, counts []int) []*DensityResult {
+	var names []string
+	for _, name := range e.DensitySystems() {
+		if selected[name] {
+			names = append(names, name)
+		}
+	}
+	failedAt := map[string]int{}
+	byKey := map[string]*DensityResult{}
+	for _, n := range counts {
+		for _, name := range names {
+			peer := name == bench.GVisor || name == bench.Bwrap
+			r := &DensityResult{System: name, N: n, Unavailable: e.DensityUnavailable(name), peer: peer}
+			byKey[fmt.Sprint(name, n)] = r
+			if r.Unavailable != "" {
+				continue
+			}
+			if at, ok := failedAt[name]; ok {
+				r.Unavailable = fmt.Sprintf("unavailable: not run after N=%d failed", at)
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "report: density, %d sandboxes: %s\n", n, name)
+			t0 := time.Now()
+			d, err := e.MeasureDensity(name, n)
+			if err != nil {
+				failedAt[name] = n
+				if msg := err.Error(); strings.Contains(msg, "unavailable: ") {
+					// The host's memory floor: not a failure of the system.
+					r.Unavailable = msg[strings.Index(msg, "unavailable: "):]
+				} else {
+					r.Error = msg
+				}
+				fmt.Fprintf(os.Stderr, "report: density, %d sandboxes: %s: %s\n", n, name, firstLineOf(err.Error()))
+				continue
+			}
+			r.Density = &d
+			fmt.Fprintf(os.Stderr, "report: density, %d sandboxes: %s: %.1f MB/sandbox, start p50 %s p99 %s (%v)\n", n, name,
+				d.PSS/1e6, formatNs(float64(d.StartP50Ns)), formatNs(float64(d.StartP99Ns)), time.Since(t0).Round(100*time.Millisecond))
+		}
+	}
+	var out []*DensityResult
+	for _, name := range names {
+		for _, n := range counts {
+			out = append(out, byKey[fmt.Sprint(name, n)])
+		}
+	}
+	return out
+}
+
+// parseCounts parses a comma-separated list of positive integers, which it
+// returns sorted and without repeats.
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no number of sandboxes in %q", s)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
 }

@@ -28,17 +28,19 @@ func printMarkdown(w io.Writer, out *Report, systems []*bench.System, start time
 	fmt.Fprintln(w, "or connections/s, native's rate ÷ the sandbox's): above 1× is slower than native.")
 	fmt.Fprintln(w)
 
-	fmt.Fprint(w, "| Measurement |")
-	for _, s := range systems {
-		fmt.Fprintf(w, " %s |", s.Name)
-	}
-	fmt.Fprint(w, "\n|---|")
-	for range systems {
-		fmt.Fprint(w, "---:|")
-	}
-	fmt.Fprintln(w)
 	ok = true
 	var failures []string
+	if len(out.Measurements) > 0 { // not with only the density rows
+		fmt.Fprint(w, "| Measurement |")
+		for _, s := range systems {
+			fmt.Fprintf(w, " %s |", s.Name)
+		}
+		fmt.Fprint(w, "\n|---|")
+		for range systems {
+			fmt.Fprint(w, "---:|")
+		}
+		fmt.Fprintln(w)
+	}
 	for _, m := range out.Measurements {
 		fmt.Fprintf(w, "| %s |", m.Name)
 		for _, r := range m.Results {
@@ -54,6 +56,9 @@ func printMarkdown(w io.Writer, out *Report, systems []*bench.System, start time
 	}
 
 	if !printImageNotes(w, out) {
+		ok = false
+	}
+	if !printDensity(w, out) {
 		ok = false
 	}
 
@@ -77,6 +82,13 @@ func printMarkdown(w io.Writer, out *Report, systems []*bench.System, start time
 			}
 		}
 		fmt.Fprintln(w, ".")
+	}
+	if len(out.Density) > 0 {
+		argv := bench.DensityMultiCommand(0)
+		argv[2] = "N"
+		argv[len(argv)-1] = "'" + argv[len(argv)-1] + "'"
+		fmt.Fprintf(w, "- %s (density rows only): `%s`, one process for all N sandboxes (bench/cmd/multibox).\n",
+			bench.LiteboxMulti, strings.Join(argv, " "))
 	}
 
 	if len(failures) > 0 {
@@ -209,4 +221,51 @@ func printImageNotes(w io.Writer, out *Report) (ok bool) {
 func firstLineOf(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return strings.ReplaceAll(line, "|", "/")
+}
+
+// printDensity writes the density table: per system and N, the PSS of one
+// idle sandbox, its ratio to native's at the same N, the supervisors' part
+// of it, the processes, the start latencies. It returns false if a litebox
+// column failed.
+func printDensity(w io.Writer, out *Report) (ok bool) {
+	ok = true
+	if len(out.Density) == 0 {
+		return ok
+	}
+	native := map[int]*bench.Density{}
+	for _, r := range out.Density {
+		if r.System == bench.Native && r.Density != nil {
+			native[r.N] = r.Density
+		}
+	}
+	fmt.Fprintf(w, "\nDensity: N idle `python3 -c '%s'` at once, started %d at a time (one round). PSS (MB, 10^6 bytes) of every\n", bench.DensityScript, bench.DensityInFlight)
+	fmt.Fprintln(w, "process of every sandbox summed and divided by N, and its part in the top process of each sandbox (litebox,")
+	fmt.Fprintln(w, "runsc, bwrap; multibox's one for all N; natively python3 itself); start latency from starting a sandbox to its")
+	fmt.Fprintln(w, "guest printing ready (nearest-rank percentiles); ratios are to native at the same N. memfds: the allocated")
+	fmt.Fprintln(w, "memory of the memory files the processes hold (litebox's page cache and pool, gVisor's memory file), each once,")
+	fmt.Fprintln(w, "divided by N: in PSS where mapped, a check that nothing is left out where not:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| System | N | PSS per sandbox | of which top process | memfds | processes | start p50 | start p99 | all ready after |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range out.Density {
+		switch {
+		case r.Unavailable != "":
+			fmt.Fprintf(w, "| %s | %d | %s | | | | | | |\n", r.System, r.N, firstLineOf(r.Unavailable))
+		case r.Error != "":
+			fmt.Fprintf(w, "| %s | %d | failed: %s | | | | | | |\n", r.System, r.N, firstLineOf(r.Error))
+			if !r.peer {
+				ok = false
+			}
+		case r.Density != nil:
+			d := r.Density
+			pss, p50 := fmt.Sprintf("%.1f MB", d.PSS/1e6), formatNs(float64(d.StartP50Ns))
+			if nd := native[r.N]; nd != nil && r.System != bench.Native && nd.PSS > 0 && nd.StartP50Ns > 0 {
+				pss += " (" + formatRatio(d.PSS/nd.PSS) + ")"
+				p50 += " (" + formatRatio(float64(d.StartP50Ns)/float64(nd.StartP50Ns)) + ")"
+			}
+			fmt.Fprintf(w, "| %s | %d | %s | %.1f MB | %.1f MB | %d | %s | %s | %s |\n", r.System, r.N, pss, d.SupervisorPSS/1e6,
+				d.MemfdBytes/1e6, d.Processes, p50, formatNs(float64(d.StartP99Ns)), formatNs(float64(d.WallNs)))
+		}
+	}
+	return ok
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"image/color"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,120 @@ func TestMeasureRowUnavailable(t *testing.T) {
 	out := &Report{Runs: 2, Measurements: ms}
 	if !printMarkdown(&buf, out, systems, time.Now(), time.Second) {
 		t.Errorf("an unavailable row failed the report:\n%s", buf.String())
+	}
+}
+
+// TestDrawDensityChart draws the density section with every kind of cell
+// and checks that each measured system's line is in it and that it goes
+// under the bar chart.
+func TestDrawDensityChart(t *testing.T) {
+	d := func(n int, pss float64, p50 int64) *bench.Density {
+		return &bench.Density{N: n, PSS: pss, StartP50Ns: p50, StartP99Ns: 2 * p50}
+	}
+	out := &Report{
+		Systems: []SystemInfo{{Name: bench.Native}, {Name: bench.LiteboxPtrace}},
+		Measurements: []*Measurement{{Short: "x", Results: []*Result{
+			{System: bench.Native, MedianNs: ptr(1)},
+			{System: bench.LiteboxPtrace, MedianNs: ptr(2), Ratio: ptr(2)},
+		}}},
+		Density: []*DensityResult{
+			{System: bench.Native, N: 1, Density: d(1, 6e6, 16e6)},
+			{System: bench.Native, N: 10, Density: d(10, 3e6, 50e6)},
+			{System: bench.LiteboxMulti, N: 1, Density: d(1, 24e6, 50e6)},
+			{System: bench.LiteboxMulti, N: 10, Density: d(10, 6e6, 300e6)},
+			{System: bench.GVisor, N: 1, Error: "boom"},
+			{System: bench.GVisor, N: 10, Unavailable: "unavailable: not run after N=1 failed"},
+		},
+	}
+	img := drawDensityChart(out)
+	if img == nil || img.Bounds().Dx() != chartWidth || img.Bounds().Dy() != densityHeight {
+		t.Fatalf("density chart bounds %v", img.Bounds())
+	}
+	has := func(c color.RGBA) bool {
+		for y := densityTop; y < densityTop+densityPlotH; y++ {
+			for x := panelLefts[0]; x < panelLefts[1]+panelW; x++ {
+				if img.RGBAAt(x, y) == c {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, s := range []string{bench.Native, bench.LiteboxMulti} {
+		if !has(lineColor(s)) {
+			t.Errorf("no line of %s in the plots", s)
+		}
+	}
+	if has(lineColor(bench.GVisor)) {
+		t.Errorf("a line for gvisor, which has no figures")
+	}
+	bars := drawChart(out)
+	both := stack(bars, img)
+	if got, want := both.Bounds().Dy(), bars.Bounds().Dy()+densityHeight; got != want {
+		t.Errorf("stacked height %d, want %d", got, want)
+	}
+	if stack(nil, nil) != nil || drawDensityChart(&Report{}) != nil {
+		t.Errorf("an empty chart is not nil")
+	}
+}
+
+// TestParseCounts checks the -density-n list.
+func TestParseCounts(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // "" for an error
+	}{
+		{"1,10,50,100", "1,10,50,100"},
+		{" 100, 1 ,10,10", "1,10,100"},
+		{"5", "5"},
+		{"", ""},
+		{",", ""},
+		{"0", ""},
+		{"-1", ""},
+		{"1,x", ""},
+	} {
+		got, err := parseCounts(tc.in)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("parseCounts(%q) = %v, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || joinInts(got) != tc.want {
+			t.Errorf("parseCounts(%q) = %v, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestPrintDensity checks the density table: ratios to native at the same
+// N, failures and unavailable cells, and that only a litebox failure
+// fails the report.
+func TestPrintDensity(t *testing.T) {
+	d := func(n int, pss, top float64, p50, p99 int64) *bench.Density {
+		return &bench.Density{N: n, PSS: pss, SupervisorPSS: top, MemfdBytes: top / 2, Processes: 3 * n, StartP50Ns: p50, StartP99Ns: p99, WallNs: 2 * p99}
+	}
+	out := &Report{Density: []*DensityResult{
+		{System: bench.Native, N: 10, Density: d(10, 3e6, 3e6, 50e6, 60e6)},
+		{System: bench.LiteboxMulti, N: 10, Density: d(10, 6e6, 2.5e6, 300e6, 400e6)},
+		{System: bench.GVisor, N: 10, Error: "runsc: boom\nmore", peer: true},
+		{System: bench.Bwrap, N: 10, Unavailable: bench.NotInstalled, peer: true},
+	}}
+	var buf strings.Builder
+	if !printDensity(&buf, out) {
+		t.Errorf("a peer's failure failed the report")
+	}
+	for _, want := range []string{
+		"| native | 10 | 3.0 MB | 3.0 MB | 1.5 MB | 30 | 50.00 ms | 60.00 ms | 120.00 ms |",
+		"| litebox-multi | 10 | 6.0 MB (2.00×) | 2.5 MB | 1.2 MB | 30 | 300.00 ms (6.00×) | 400.00 ms | 800.00 ms |",
+		"| gvisor | 10 | failed: runsc: boom | | | | | | |",
+		"| bwrap | 10 | not installed | | | | | | |",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("no line %q in\n%s", want, buf.String())
+		}
+	}
+	out.Density = append(out.Density, &DensityResult{System: bench.LiteboxPtrace, N: 10, Error: "boom"})
+	if printDensity(&strings.Builder{}, out) {
+		t.Errorf("a litebox failure did not fail the report")
 	}
 }
