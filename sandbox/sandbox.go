@@ -40,6 +40,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/fsimpl/procfs"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/netstack"
+	"github.com/litebox-go/litebox/kernel/verify"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/shim/linux"
@@ -160,6 +161,14 @@ type Config struct {
 	// fault. Off (litebox run), pid 1 is a process like any other, inside
 	// and out, as the program is when run natively.
 	ContainerInit bool
+	// Verify, if set, is verified execution (kernel/verify): with a
+	// Manifest (one verified against a trusted key: manifest.ReadVerified)
+	// the kernel refuses with EACCES every program, interpreter, script
+	// and executable file mapping whose content the manifest does not
+	// list; NoExecAnon refuses anonymous executable memory. Set, even
+	// empty, the sandbox also remembers every file mapped executable
+	// (Mapped), for a record of the run. Its Audit is the sandbox's.
+	Verify *verify.Options
 }
 
 // outside is the source of the signals sent from outside the sandbox
@@ -290,7 +299,7 @@ func New(cfg Config) (_ *Sandbox, err error) {
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
 		Memory: s.budget, Serving: s.serve.begin, Creds: creds, Net: s.net,
-		ContainerInit: cfg.ContainerInit,
+		ContainerInit: cfg.ContainerInit, Verify: cfg.Verify,
 	}
 	if cfg.Limits.CPUs > 0 {
 		s.share.period = cfg.Limits.CPUPeriod
@@ -534,6 +543,16 @@ func mountHostAs(fs *vfs.VFS, hostPath, guestPath string, opts hostfs.Options, n
 
 // FS returns the sandbox's file system, for embedders that prepare files.
 func (s *Sandbox) FS() *vfs.VFS { return s.fs }
+
+// Mapped returns the files mapped executable so far, with their digests,
+// and how many more were not remembered; nil without Config.Verify.
+func (s *Sandbox) Mapped() ([]verify.Mapped, int) {
+	p := s.kernel.Verify()
+	if p == nil {
+		return nil, 0
+	}
+	return p.Mapped()
+}
 
 // InternalError is returned by Cmd.Run and Cmd.Wait when a bug in litebox
 // (a panic on any goroutine serving the sandbox) ended the sandbox. Its

@@ -132,6 +132,7 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		publish      []string
 		dnsUpstream  string
 		img          imageFlags
+		verified     verifyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- PROGRAM [ARGS...]\n  litebox run --image REF [flags] [-- PROGRAM [ARGS...]]",
@@ -176,6 +177,12 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := sandbox.Config{Platform: platform, LogUnsupported: logFlag, PanicOnSyscall: panicSyscall}
+			// The manifest is checked first: nothing runs unless it verifies.
+			vopts, err := verified.options(false)
+			if err != nil {
+				return usageError{err}
+			}
+			cfg.Verify = vopts
 			network, err := parseNetwork(netMode, allow, publish)
 			if err != nil {
 				return usageError{err}
@@ -321,6 +328,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 	f.StringVar(&platform, "platform", "auto", platformHelp())
 	f.StringVar(&user, "user", "", "run as the guest user `UID[:GID]` (default 1000:1000; with --image also NAME[:GROUP] of the image, default its User or root); 0 is root to litebox's kernel only, never to the host")
 	img.add(f)
+	verified.add(f)
 	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
 	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
 	f.StringVar(&auditMax, "audit-max-size", "64M", "cap the --audit file's size; one audit_truncated event ends it (0: unlimited)")
