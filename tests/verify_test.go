@@ -7,8 +7,11 @@ package tests
 // (HOST:GUEST), so each test makes its manifest in a fraction of a second.
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -265,4 +268,281 @@ func TestVerifyUnlistedProgram(t *testing.T) {
 	}
 	res := runGuest(t, g, nil, "/w/prog", "-c", "echo ran")
 	checkOneLineError(t, res, 126)
+}
+
+// work copies the guest program name (static) into the tree's work
+// directory, which the manifest lists as /work when given as extra
+// v.work()+":/work", and which the guest sees there.
+func (v *verifyTree) work(t *testing.T, names ...string) string {
+	t.Helper()
+	dir := filepath.Join(v.dir, "work")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		copyFile(t, program(t, n, staticVariant), filepath.Join(dir, n))
+	}
+	return dir
+}
+
+// TestVerifySwappedFile: a listed file on a :rw mount rewritten in place
+// (same inode and size) between its check and its mapping. The check
+// hashes the bytes the mapping shows: pages mapped with other bytes and
+// made executable after the file became the listed one are refused (B),
+// a file changed after a mapping was made leaves that mapping's checked
+// bytes and refuses the next mapping (C), and pages that show the listed
+// bytes may become executable whatever the file holds since (A).
+func TestVerifySwappedFile(t *testing.T) {
+	v := newVerifyTree(t)
+	work := v.work(t, "verify_swap")
+	rw := t.TempDir()
+	real, err := filepath.EvalSymlinks(filepath.Join(v.lib, "libz.so.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, real, filepath.Join(rw, "t.so"))
+	signed := v.manifest(t, work+":/work", rw+":/rw")
+	data, err := os.ReadFile(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/3] ^= 0x80
+	if err := os.WriteFile(filepath.Join(rw, "evil.so"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g, audit := v.guest(t, signed)
+	g.Mounts = []string{work + ":/work", rw + ":/rw:rw"}
+	got := runGuest(t, g, nil, "/work/verify_swap", "/rw")
+	want := "A: mprotect 0\nA: pages good\nB: mprotect EACCES\nC: mmap ok\nC: mmap again EACCES\nC: first pages good\n"
+	checkResult(t, got, harness.Result{Stdout: []byte(want)}, true)
+	// Natively (and in litebox without --verify) every call succeeds.
+	calls := regexp.MustCompile(`(?m)^.*pages.*\n`)
+	native := runNative(t, "", nil, nil, program(t, "verify_swap", staticVariant), rw)
+	plain := runGuest(t, harness.Guest{Mounts: g.Mounts}, nil, "/work/verify_swap", "/rw")
+	wantCalls := "A: mprotect 0\nB: mprotect 0\nC: mmap ok\nC: mmap again ok\n"
+	for name, r := range map[string]harness.Result{"native": native, "litebox without --verify": plain} {
+		if s := calls.ReplaceAllString(string(r.Stdout), ""); s != wantCalls || r.ExitCode != 0 {
+			t.Errorf("%s: exit %d, calls %q, want %q", name, r.ExitCode, s, wantCalls)
+		}
+	}
+	var ops []string
+	for _, ev := range denials(t, audit) {
+		if ev["path"] != "/rw/t.so" || ev["expected_sha256"] != fileSHA256(t, real) {
+			t.Errorf("event %v: want /rw/t.so, expected %s", ev, fileSHA256(t, real))
+		}
+		if ev["actual_sha256"] != fileSHA256(t, filepath.Join(rw, "evil.so")) {
+			t.Errorf("event %v: actual_sha256 is not the changed bytes'", ev)
+		}
+		ops = append(ops, ev["op"].(string))
+	}
+	if strings.Join(ops, ",") != "mprotect,mmap" {
+		t.Errorf("refusals by %v, want mprotect (B), mmap (C)", ops)
+	}
+}
+
+// TestVerifyNoExecAnon: --no-exec-anon refuses anonymous executable
+// memory, as a JIT makes it, with EACCES and an audit event; natively (and
+// without the flag) every call succeeds. libffi's closures (ctypes
+// callbacks), which fall back to a shared double mapping of a file, fail
+// too: writable and executable memory is refused whatever backs it.
+func TestVerifyNoExecAnon(t *testing.T) {
+	program(t, "verify_anon", staticVariant)
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	g := harness.Guest{Mounts: []string{workMount(staticVariant)}, Flags: []string{"--no-exec-anon", "--audit", audit}}
+	native := runNative(t, "", nil, nil, program(t, "verify_anon", staticVariant))
+	plain := runGuest(t, harness.Guest{Mounts: g.Mounts}, nil, "/work/verify_anon")
+	checkResult(t, plain, native, true)
+	got := runGuest(t, g, nil, "/work/verify_anon")
+	want := strings.NewReplacer("mmap rwx: ok", "mmap rwx: EACCES", "mmap shared rx: ok", "mmap shared rx: EACCES",
+		"mprotect rx: 0", "mprotect rx: EACCES").Replace(string(native.Stdout))
+	checkResult(t, got, harness.Result{Stdout: []byte(want)}, true)
+	var ops []string
+	for _, ev := range denials(t, audit) {
+		for n := auditCount(t, ev); n > 0; n-- {
+			ops = append(ops, ev["op"].(string))
+		}
+		if ev["reason"] != "anonymous executable memory (--no-exec-anon)" {
+			t.Errorf("event %v", ev)
+		}
+	}
+	if len(ops) != 3 {
+		t.Errorf("refusals %v, want mmap, mmap, mprotect", ops)
+	}
+
+	ctypes := `import ctypes
+try:
+    print(ctypes.CFUNCTYPE(ctypes.c_int)(lambda: 7)())
+except MemoryError:
+    print("MemoryError")`
+	if res := runGuest(t, harness.Guest{}, nil, "/usr/bin/python3", "-c", ctypes); string(res.Stdout) != "7\n" {
+		t.Fatalf("ctypes callback without --no-exec-anon: %s", res)
+	}
+	res := runGuest(t, harness.Guest{Flags: []string{"--no-exec-anon"}}, nil, "/usr/bin/python3", "-c", ctypes)
+	checkResult(t, res, harness.Result{Stdout: []byte("MemoryError\n")}, true)
+}
+
+// TestVerifyScripts: a #! script is checked at execve, and so is the
+// interpreter its #! line names: a listed script runs, an unlisted one or
+// one whose interpreter is unlisted is refused with EACCES, which the
+// shell reports as natively (126).
+func TestVerifyScripts(t *testing.T) {
+	v := newVerifyTree(t)
+	w := filepath.Join(v.dir, "scripts")
+	if err := os.Mkdir(w, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(w, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("listed.sh", "#!/bin/sh\necho listed ran\n")
+	write("bash.sh", "#!/bin/bash\necho bash ran\n") // /usr/bin/bash is not listed
+	signed := v.manifest(t, w+":/w")
+	write("unlisted.sh", "#!/bin/sh\necho unlisted ran\n")
+	g, audit := v.guest(t, signed)
+	g.Mounts = []string{w + ":/w"}
+	script := "/w/listed.sh; echo status $?; /w/unlisted.sh; echo status $?; /w/bash.sh; echo status $?"
+	got := runGuest(t, g, nil, "/bin/sh", "-c", script)
+	// Natively, EACCES for the same files: no exec bit.
+	nat := t.TempDir()
+	for _, n := range []string{"listed.sh", "unlisted.sh", "bash.sh"} {
+		copyFile(t, filepath.Join(w, n), filepath.Join(nat, n))
+	}
+	for _, n := range []string{"unlisted.sh", "bash.sh"} {
+		if err := os.Chmod(filepath.Join(nat, n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := runNative(t, "", nil, nil, "/bin/sh", "-c", strings.ReplaceAll(script, "/w/", nat+"/"))
+	want.Stderr = []byte(strings.ReplaceAll(string(want.Stderr), nat+"/", "/w/"))
+	checkResult(t, got, want, true)
+	if string(got.Stdout) != "listed ran\nstatus 0\nstatus 126\nstatus 126\n" {
+		t.Errorf("stdout %q", got.Stdout)
+	}
+	var seen []string
+	for _, ev := range denials(t, audit) {
+		seen = append(seen, ev["op"].(string)+" "+ev["path"].(string))
+	}
+	if strings.Join(seen, ",") != "script /w/unlisted.sh,script_interpreter /usr/bin/bash" {
+		t.Errorf("refusals %v", seen)
+	}
+}
+
+// TestVerifyDlopen: Python's import of a C extension the manifest does
+// not list fails with ImportError (dlopen's mmap refused), while a listed
+// one loads.
+func TestVerifyDlopen(t *testing.T) {
+	const listed, unlisted = "_json.cpython-311-x86_64-linux-gnu.so", "_queue.cpython-311-x86_64-linux-gnu.so"
+	v := newVerifyTree(t, listed)
+	signed := v.manifest(t)
+	g, audit := v.guest(t, signed)
+	prog := `import _json
+print("_json", _json.__file__)
+try:
+    import _queue
+    print("_queue loaded")
+except ImportError as e:
+    print("ImportError", e)`
+	got := runGuest(t, g, nil, "/usr/bin/python3", "-c", prog)
+	want := "_json " + dynloadDir + "/" + listed + "\nImportError " + dynloadDir + "/" + unlisted +
+		": failed to map segment from shared object\n"
+	checkResult(t, got, harness.Result{Stdout: []byte(want)}, true)
+	native := runNative(t, "", nil, nil, "/usr/bin/python3", "-c", prog)
+	if !strings.HasSuffix(string(native.Stdout), "_queue loaded\n") {
+		t.Errorf("natively: %s", native.Stdout)
+	}
+	ev := denials(t, audit)
+	if len(ev) != 1 || ev[0]["path"] != dynloadDir+"/"+unlisted || ev[0]["reason"] != "not in the manifest" {
+		t.Errorf("refusals %v, want one of %s", ev, unlisted)
+	}
+}
+
+// TestVerifyBadManifest: a manifest that is malformed, unsigned, signed
+// by another key or whose payload was changed, and missing or mismatched
+// flags, are one litebox: line and exit 125, and nothing runs (the guest
+// would create a file in a :rw mount).
+func TestVerifyBadManifest(t *testing.T) {
+	v := newVerifyTree(t)
+	signed := v.manifest(t)
+	other := newVerifyTree(t)
+	out := t.TempDir()
+	d := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(d, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	env, err := os.ReadFile(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned, err := os.ReadFile(filepath.Join(v.dir, "m.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := tamperPayload(t, env)
+	cases := []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"malformed", []string{"--verify", write("bad.json", []byte("{not json")), "--trust", v.pub}, "bad.json"},
+		{"unsigned", []string{"--verify", write("unsigned.json", unsigned), "--trust", v.pub}, "not signed"},
+		{"other key", []string{"--verify", signed, "--trust", other.pub}, "m.signed.json"},
+		{"payload changed", []string{"--verify", write("tampered.json", tampered), "--trust", v.pub}, "tampered.json"},
+		{"no trust", []string{"--verify", signed}, "--verify needs --trust"},
+		{"trust alone", []string{"--trust", v.pub}, "--trust needs --verify"},
+		{"missing manifest", []string{"--verify", filepath.Join(d, "none.json"), "--trust", v.pub}, "none.json"},
+		{"key not a key", []string{"--verify", signed, "--trust", signed}, "--trust"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := harness.Guest{Mounts: []string{out + ":/out:rw"}, Flags: tc.flags}
+			res := runGuest(t, g, nil, "/bin/sh", "-c", "echo ran > /out/"+tc.name)
+			checkOneLineError(t, res, 125)
+			if !strings.Contains(string(res.Stderr), tc.want) {
+				t.Errorf("stderr %q does not name %q", res.Stderr, tc.want)
+			}
+			if _, err := os.Stat(filepath.Join(out, tc.name)); err == nil {
+				t.Errorf("the guest ran")
+			}
+		})
+	}
+}
+
+// tamperPayload returns the DSSE envelope env with one character of its
+// payload changed (the first hex digit of a digest) and its signatures
+// kept: signed bytes that are not the ones signed.
+func tamperPayload(t *testing.T, env []byte) []byte {
+	t.Helper()
+	var e map[string]any
+	if err := json.Unmarshal(env, &e); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := base64.StdEncoding.DecodeString(e["payload"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(payload, []byte(`"sha256"`))
+	if i < 0 {
+		i = bytes.Index(payload, []byte(`sha256`))
+	}
+	if i < 0 {
+		t.Fatalf("no digest in the payload %s", payload)
+	}
+	j := i + bytes.IndexAny(payload[i:], "0123456789abcdef")
+	if payload[j] == '0' {
+		payload[j] = '1'
+	} else {
+		payload[j] = '0'
+	}
+	e["payload"] = base64.StdEncoding.EncodeToString(payload)
+	out, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

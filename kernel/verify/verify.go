@@ -48,7 +48,10 @@ type Options struct {
 	// content (only NoExecAnon applies).
 	Manifest *manifest.Manifest
 	// NoExecAnon refuses anonymous executable memory (W^X): mmap or
-	// mprotect with PROT_EXEC of memory no file backs.
+	// mprotect with PROT_EXEC of memory no file backs, and of memory that
+	// is writable at once (a private file mapping with PROT_WRITE too, a
+	// shared mapping of a writable file, which another mapping of the
+	// same pages may write: the double mapping JITs and libffi use).
 	NoExecAnon bool
 	// Audit receives the refusals; nil: none are written.
 	Audit func(event string, attrs ...slog.Attr)
@@ -122,9 +125,10 @@ type Check struct {
 	// as it is (pages the guest wrote), or may change after the check
 	// (the shared pages of a writable file).
 	Fresh bool
-	// Refuse, under a manifest, refuses whatever the content, for this
-	// reason ("writable and executable", "a shared mapping of a writable
-	// file"): what could run is not what was checked.
+	// Refuse, under a manifest or NoExecAnon, refuses whatever the
+	// content, for this reason ("writable and executable", "a shared
+	// mapping of a writable file"): the memory is writable and
+	// executable at once (W^X), so what runs need not be what was checked.
 	Refuse string
 	// Map records the file, once allowed, as mapped executable.
 	Map bool
@@ -154,10 +158,12 @@ func (p *Policy) Check(c Check) error {
 	if err != nil {
 		return err
 	}
+	if c.Refuse != "" && (p.m != nil || p.noExecAnon) {
+		// Memory that is writable, here or through another mapping of
+		// the same pages, and executable: W^X.
+		return p.deny(c, name, c.Refuse, sum, nil)
+	}
 	if p.m != nil {
-		if c.Refuse != "" {
-			return p.deny(c, name, c.Refuse, sum, nil)
-		}
 		if err := p.m.Check(name, sum.sum, sum.size); err != nil {
 			return p.deny(c, name, p.reason(name, err), sum, err)
 		}
@@ -225,7 +231,7 @@ func (p *Policy) deny(c Check, name, why string, got digest, err error) error {
 		var mm *manifest.MismatchError
 		if errors.As(err, &mm) {
 			attrs = append(attrs, slog.String("expected_sha256", mm.Want.String()), slog.Int64("expected_size", mm.WantSize))
-		} else if e, ok := p.m.Lookup(name); ok {
+		} else if e, ok := p.lookup(name); ok {
 			attrs = append(attrs, slog.String("expected_sha256", e.SHA256.String()), slog.Int64("expected_size", e.Size))
 		} else {
 			attrs = append(attrs, slog.String("expected_sha256", ""))
@@ -234,6 +240,14 @@ func (p *Policy) deny(c Check, name, why string, got digest, err error) error {
 		p.audit(Event, attrs...)
 	}
 	return &DeniedError{Path: name, Op: c.Op, Reason: why}
+}
+
+// lookup is the manifest's entry of name, if there is a manifest.
+func (p *Policy) lookup(name string) (manifest.Entry, bool) {
+	if p.m == nil {
+		return manifest.Entry{}, false
+	}
+	return p.m.Lookup(name)
 }
 
 // CheckAnon decides whether anonymous memory may become executable (op:
