@@ -167,7 +167,8 @@ type Config struct {
 	// and executable file mapping whose content the manifest does not
 	// list; NoExecAnon refuses anonymous executable memory. Set, even
 	// empty, the sandbox also remembers every file mapped executable
-	// (Mapped), for a record of the run. Its Audit is the sandbox's.
+	// (Mapped) and counts its audit events (AuditCounts), with or
+	// without Audit, for a record of the run. Its Audit is the sandbox's.
 	Verify *verify.Options
 }
 
@@ -287,6 +288,10 @@ func New(cfg Config) (_ *Sandbox, err error) {
 			}
 		}
 		alog = audit.New(cfg.Audit, opts)
+	} else if cfg.Verify != nil {
+		// A record of the run counts the audit events (AuditCounts),
+		// written or not.
+		alog = audit.New(io.Discard, audit.Options{})
 	}
 	creds := cfg.creds()
 	s := &Sandbox{cfg: cfg, fs: fs, hostFDs: fds, log: log, audit: alog}
@@ -543,6 +548,36 @@ func mountHostAs(fs *vfs.VFS, hostPath, guestPath string, opts hostfs.Options, n
 
 // FS returns the sandbox's file system, for embedders that prepare files.
 func (s *Sandbox) FS() *vfs.VFS { return s.fs }
+
+// AuditCounts returns how many audit events of each kind the sandbox has
+// had (see audit.Log.Counts); nil without Audit or Verify.
+func (s *Sandbox) AuditCounts() map[string]int64 { return s.audit.Counts() }
+
+// Usage is what a sandbox's guests used.
+type Usage struct {
+	// CPU is the CPU time of every guest process; LiteboxCPU that of
+	// litebox's own work serving them (both count against --cpu-time).
+	CPU, LiteboxCPU time.Duration
+	// PeakMemory is the most memory charged to --memory at once.
+	PeakMemory uint64
+}
+
+// Usage returns what the sandbox's guests have used so far (final once
+// Close has returned).
+func (s *Sandbox) Usage() Usage {
+	return Usage{CPU: s.spaces.cpuTime(), LiteboxCPU: s.serve.total(), PeakMemory: s.budget.Peak()}
+}
+
+// PlatformName is the platform the sandbox's guests run on ("systrap",
+// "ptrace"), once its first command has started; "" before.
+func (s *Sandbox) PlatformName() string {
+	s.platMu.Lock()
+	defer s.platMu.Unlock()
+	if s.plat == nil {
+		return ""
+	}
+	return s.plat.Name()
+}
 
 // Mapped returns the files mapped executable so far, with their digests,
 // and how many more were not remembered; nil without Config.Verify.

@@ -546,3 +546,155 @@ func tamperPayload(t *testing.T, env []byte) []byte {
 	}
 	return out
 }
+
+// mapsProbe prints, at its end, the files /proc/self/maps shows mapped
+// executable (r-x file entries; [vdso] is litebox's, not a file).
+const mapsProbe = `import _json
+paths = set()
+with open("/proc/self/maps") as f:
+    for line in f:
+        parts = line.split()
+        if len(parts) >= 6 and "x" in parts[1] and parts[5].startswith("/"):
+            paths.add(parts[5])
+print("\n".join(sorted(paths)))`
+
+// readRecord verifies a record with litebox record verify and returns
+// its statement's predicate, decoded from the envelope.
+func readRecord(t *testing.T, path, pub string) (summary string, pred map[string]any) {
+	t.Helper()
+	res := runLitebox(t, nil, "record", "verify", "--trust", pub, path)
+	if res.ExitCode != 0 {
+		t.Fatalf("record verify: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct{ Payload string }
+	if err := json.Unmarshal(data, &env); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(payload, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st["_type"] != "https://in-toto.io/Statement/v1" {
+		t.Errorf("_type %v", st["_type"])
+	}
+	return string(res.Stdout), st["predicate"].(map[string]any)
+}
+
+// TestVerifyRecord: --record writes a signed in-toto statement of the
+// run whose executables are exactly the files the guest's own
+// /proc/self/maps shows mapped executable at its end, each with the
+// SHA-256 of the host file; the run's facts are in it; a changed record
+// or another key fails record verify with 1, a file that is no record
+// with 125. It works without --verify too (nothing is then refused).
+func TestVerifyRecord(t *testing.T) {
+	v := newVerifyTree(t, "_json.cpython-311-x86_64-linux-gnu.so")
+	signed := v.manifest(t)
+	for _, enforce := range []bool{true, false} {
+		rec := filepath.Join(t.TempDir(), "run.json")
+		g := harness.Guest{Flags: []string{"--record", rec, "--record-key", v.key, "--memory", "2G"}}
+		if enforce {
+			g.Flags = append(g.Flags, "--verify", signed, "--trust", v.pub)
+		}
+		got := runGuest(t, g, nil, "/usr/bin/python3", "-c", mapsProbe)
+		if got.ExitCode != 0 {
+			t.Fatalf("exit %d: %s", got.ExitCode, got.Stderr)
+		}
+		summary, pred := readRecord(t, rec, v.pub)
+		var paths []string
+		for _, e := range pred["executables"].([]any) {
+			f := e.(map[string]any)
+			p := f["path"].(string)
+			paths = append(paths, p)
+			if f["sha256"] != fileSHA256(t, p) {
+				t.Errorf("%s: sha256 %v, the host file's is %s", p, f["sha256"], fileSHA256(t, p))
+			}
+		}
+		if want := strings.TrimSuffix(string(got.Stdout), "\n"); strings.Join(paths, "\n") != want {
+			t.Errorf("enforce=%v: the record lists\n%s\nthe guest's maps show\n%s", enforce, strings.Join(paths, "\n"), want)
+		}
+		cmd := pred["command"].([]any)
+		if len(cmd) != 3 || cmd[0] != "/usr/bin/python3" || cmd[2] != mapsProbe || pred["exitStatus"] != float64(0) {
+			t.Errorf("command %v, exit %v", cmd, pred["exitStatus"])
+		}
+		limits := pred["limits"].(map[string]any)
+		if limits["memoryBytes"] != float64(2<<30) || pred["network"].(map[string]any)["mode"] != "none" {
+			t.Errorf("limits %v network %v", limits, pred["network"])
+		}
+		if _, ok := pred["manifest"]; ok != enforce {
+			t.Errorf("enforce=%v: manifest %v", enforce, pred["manifest"])
+		}
+		if u := pred["usage"].(map[string]any); u["cpuNanos"].(float64) <= 0 || u["peakMemoryBytes"].(float64) <= 0 {
+			t.Errorf("usage %v", u)
+		}
+		if ev := pred["auditEvents"].(map[string]any); ev["sandbox_exit"] != float64(1) || ev["command_exit"] != float64(1) {
+			t.Errorf("audit events %v", ev)
+		}
+		if !strings.Contains(summary, "verified: signed by key") || !strings.Contains(summary, "/usr/bin/python3.11") {
+			t.Errorf("summary %q", summary)
+		}
+		if !enforce {
+			continue
+		}
+		// Tampering.
+		data, err := os.ReadFile(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := t.TempDir()
+		tampered := filepath.Join(d, "tampered.json")
+		os.WriteFile(tampered, tamperPayload(t, data), 0o644)
+		garbage := filepath.Join(d, "garbage.json")
+		os.WriteFile(garbage, data[:len(data)/2], 0o644)
+		other := newVerifyTree(t)
+		for _, tc := range []struct {
+			name, file, pub string
+			code            int
+		}{
+			{"payload changed", tampered, v.pub, 1},
+			{"other key", rec, other.pub, 1},
+			{"truncated", garbage, v.pub, 125},
+			{"a manifest", signed, v.pub, 125},
+		} {
+			res := runLitebox(t, nil, "record", "verify", "--trust", tc.pub, tc.file)
+			if res.ExitCode != tc.code || len(res.Stdout) != 0 || !strings.HasPrefix(string(res.Stderr), "litebox: ") ||
+				strings.Count(string(res.Stderr), "\n") != 1 {
+				t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d and one litebox: line", tc.name, res.ExitCode, res.Stdout, res.Stderr, tc.code)
+			}
+		}
+	}
+}
+
+// TestVerifyRecordRefused: the record of a refused run has litebox's exit
+// status and counts the refusals; a bad --record-key is a usage error
+// before anything runs, and leaves no record.
+func TestVerifyRecordRefused(t *testing.T) {
+	v := newVerifyTree(t)
+	signed := v.manifest(t)
+	dir := t.TempDir()
+	copyFile(t, "/usr/bin/dash", filepath.Join(dir, "prog"))
+	rec := filepath.Join(t.TempDir(), "run.json")
+	g := harness.Guest{Mounts: []string{dir + ":/w"}, Flags: []string{"--record", rec, "--record-key", v.key, "--verify", signed, "--trust", v.pub}}
+	res := runGuest(t, g, nil, "/usr/bin/dash", "-c", "/w/prog -c true; exit 3")
+	if res.ExitCode != 3 {
+		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	_, pred := readRecord(t, rec, v.pub)
+	if pred["exitStatus"] != float64(3) || pred["auditEvents"].(map[string]any)["exec_denied"] != float64(1) {
+		t.Errorf("exit %v, audit events %v", pred["exitStatus"], pred["auditEvents"])
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	g.Flags = []string{"--record", bad, "--record-key", v.pub}
+	res = runGuest(t, g, nil, "/usr/bin/dash", "-c", "true")
+	checkOneLineError(t, res, 125)
+	if _, err := os.Stat(bad); err == nil {
+		t.Errorf("a run refused for its flags left a record")
+	}
+}

@@ -55,31 +55,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		return 0
 	}
 	var exit *sandbox.ExitError
-	var prog *sandbox.ProgramError
 	var internal *sandbox.InternalError
+	var bad unverified
 	switch {
 	case errors.As(err, &internal):
 		// One line; the stack is in the audit log (kernel_error).
 		fmt.Fprintf(stderr, "litebox: %v\n", internal)
-		return exitInternal
 	case errors.As(err, &exit):
 		if exit.Reason != "" {
 			fmt.Fprintf(stderr, "litebox: %s\n", exit.Reason)
 		}
-		if exit.Signaled() {
-			return 128 + int(exit.Signal())
-		}
-		return exit.ExitStatus()
-	case errors.As(err, &prog):
+	case errors.As(err, &bad):
 		fmt.Fprintf(stderr, "litebox: %v\n", err)
-		if errors.Is(err, sandbox.ErrNotFound) {
-			return exitMissing
-		}
-		return exitCannot
+		return exitUnverified
 	default:
 		fmt.Fprintf(stderr, "litebox: %v\n", err)
-		return exitUsage
 	}
+	return exitStatus(err)
 }
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -101,6 +93,7 @@ Go; the program never talks to the host kernel directly.`,
 	root.AddCommand(newPullCmd(stdout, stderr))
 	root.AddCommand(newImagesCmd(stdout))
 	root.AddCommand(newManifestCmd(stdout, stderr))
+	root.AddCommand(newRecordCmd(stdout))
 	return root
 }
 
@@ -133,6 +126,7 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		dnsUpstream  string
 		img          imageFlags
 		verified     verifyFlags
+		recordF      recordFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- PROGRAM [ARGS...]\n  litebox run --image REF [flags] [-- PROGRAM [ARGS...]]",
@@ -178,11 +172,16 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := sandbox.Config{Platform: platform, LogUnsupported: logFlag, PanicOnSyscall: panicSyscall}
 			// The manifest is checked first: nothing runs unless it verifies.
-			vopts, err := verified.options(false)
+			vopts, err := verified.options(recordF.path != "")
 			if err != nil {
 				return usageError{err}
 			}
 			cfg.Verify = vopts
+			rec, err := recordF.open()
+			if err != nil {
+				return usageError{err}
+			}
+			defer rec.abandon() // unless written: a run that never started has no record
 			network, err := parseNetwork(netMode, allow, publish)
 			if err != nil {
 				return usageError{err}
@@ -286,6 +285,13 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 					return usageError{err}
 				}
 			}
+			if rec != nil {
+				ref := img.image
+				if ref == "" {
+					ref = img.rootfs
+				}
+				rec.configure(&cfg, args, im, ref, verified.keyID, netMode, allow, publish)
+			}
 			sb, err := sandbox.New(cfg)
 			if err != nil {
 				return usageError{err}
@@ -317,6 +323,14 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 			if cerr := sb.Close(); err == nil {
 				err = cerr
 			}
+			if rec != nil {
+				if rerr := rec.finish(sb, err); rerr != nil {
+					if err == nil {
+						return usageError{rerr}
+					}
+					fmt.Fprintf(stderr, "litebox: %v\n", rerr)
+				}
+			}
 			return err
 		},
 	}
@@ -329,6 +343,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 	f.StringVar(&user, "user", "", "run as the guest user `UID[:GID]` (default 1000:1000; with --image also NAME[:GROUP] of the image, default its User or root); 0 is root to litebox's kernel only, never to the host")
 	img.add(f)
 	verified.add(f)
+	recordF.add(f)
 	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
 	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
 	f.StringVar(&auditMax, "audit-max-size", "64M", "cap the --audit file's size; one audit_truncated event ends it (0: unlimited)")

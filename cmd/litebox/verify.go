@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/litebox-go/litebox/attest/keys"
 	"github.com/litebox-go/litebox/attest/manifest"
 	"github.com/litebox-go/litebox/kernel/verify"
 )
@@ -14,6 +15,8 @@ type verifyFlags struct {
 	manifest   string
 	trust      string
 	noExecAnon bool
+	// keyID is the --trust key's id, once options has read it.
+	keyID string
 }
 
 func (v *verifyFlags) add(f *pflag.FlagSet) {
@@ -43,6 +46,9 @@ func (v *verifyFlags) options(record bool) (*verify.Options, error) {
 			return nil, err
 		}
 		o.Manifest = m
+		if pub, err := keys.ReadPublic(v.trust); err == nil {
+			v.keyID = keys.KeyID(pub)
+		}
 	}
 	return o, nil
 }
