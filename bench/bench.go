@@ -170,6 +170,7 @@ type Env struct {
 	net        netState    // the network rows' probes (net.go)
 	img        imageState  // the image rows' fixture and store (image.go)
 	eng        engineState // the engine row's runtime build and Podman store (engines.go)
+	ver        verifyState // the verified-execution row's manifest (verify.go)
 }
 
 // Setup builds litebox and the benchmark programs into a temporary

@@ -35,7 +35,9 @@ type ExecMapping struct {
 	// Sum returns the SHA-256 and length of the file content exactly as
 	// the mapping shows it: the whole file, read once into the buffer the
 	// mapping is then filled from (or, for pages that exist already,
-	// with those pages in place of the file's bytes at their offset).
+	// with those pages in place of the file's bytes at their offset). A
+	// check that does not call it (it knows the content by the file's
+	// identity) has the mapping filled from the file as without a check.
 	Sum func() (sum [32]byte, size int64, err error)
 	// Written is set when the mapping's pages exist already and differ
 	// from the file's bytes (the guest wrote them): nothing remembered of
@@ -175,16 +177,32 @@ func (m *MM) execSource(v VMA, op string) (Backing, func(), error) {
 	if v.Pages != nil {
 		return v.File, func() {}, m.checkShared(v, op)
 	}
-	s, err := m.takeSnapshot(v.File)
-	if err != nil {
-		return nil, nil, err
+	// The snapshot is taken when the check asks for the sum: a checker
+	// that knows the file's content by its identity (a file of a
+	// read-only mount hashed before) does not, and the mapping is then
+	// filled from the file as without a check.
+	var snap *snapshot
+	var snapErr error
+	sum := func() ([32]byte, int64, error) {
+		if snap == nil && snapErr == nil {
+			snap, snapErr = m.takeSnapshot(v.File)
+		}
+		if snapErr != nil {
+			return [32]byte{}, 0, snapErr
+		}
+		return snap.sum()
 	}
-	x := ExecMapping{File: v.Hold, Name: v.Info.Path, Op: op, Sum: s.sum, Writable: v.Prot&unix.PROT_WRITE != 0}
+	x := ExecMapping{File: v.Hold, Name: v.Info.Path, Op: op, Sum: sum, Writable: v.Prot&unix.PROT_WRITE != 0}
 	if err := m.exec.CheckExec(x); err != nil {
-		s.release()
+		if snap != nil {
+			snap.release()
+		}
 		return nil, nil, err
 	}
-	return s, s.release, nil
+	if snap == nil {
+		return v.File, func() {}, nil
+	}
+	return snap, snap.release, nil
 }
 
 // checkShared checks a MAP_SHARED mapping of a file's own pages that is
