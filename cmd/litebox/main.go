@@ -290,7 +290,7 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 				if ref == "" {
 					ref = img.rootfs
 				}
-				rec.configure(&cfg, args, im, ref, verified.keyID, netMode, allow, publish)
+				rec.configure(&cfg, args, im, ref, &verified, netMode, allow, publish)
 			}
 			sb, err := sandbox.New(cfg)
 			if err != nil {
@@ -322,6 +322,11 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 			err = c.Run()
 			if cerr := sb.Close(); err == nil {
 				err = cerr
+			}
+			if verr := verified.wait(); verr != nil {
+				// The first program's check waited for it and refused:
+				// nothing of the guest ran.
+				return usageError{verr}
 			}
 			if rec != nil {
 				if rerr := rec.finish(sb, err); rerr != nil {

@@ -54,10 +54,11 @@ func (r *recordFlags) add(f *pflag.FlagSet) {
 // that a bad key or an unwritable FILE is a usage error before anything
 // runs, and written after it.
 type recorder struct {
-	f     *os.File
-	priv  ed25519.PrivateKey
-	run   record.Run
-	start time.Time
+	verify *verifyFlags
+	f      *os.File
+	priv   ed25519.PrivateKey
+	run    record.Run
+	start  time.Time
 }
 
 // abandon removes FILE of a run that did not start (a usage error).
@@ -91,20 +92,16 @@ func (r *recordFlags) open() (*recorder, error) {
 }
 
 // configure notes how the run is set up.
-func (rc *recorder) configure(cfg *sandbox.Config, args []string, im *image.Image, imgRef, manifestKey string, network string, allow, publish []string) {
+func (rc *recorder) configure(cfg *sandbox.Config, args []string, im *image.Image, imgRef string, v *verifyFlags, network string, allow, publish []string) {
 	r := &rc.run
 	r.Command = append([]string{}, args...)
 	if im != nil {
 		r.Image = &record.Image{Ref: imgRef, Digest: im.Digest}
 	}
-	if v := cfg.Verify; v != nil {
-		r.NoExecAnon = v.NoExecAnon
-		if v.Manifest != nil {
-			if d, err := v.Manifest.Digest(); err == nil {
-				r.Manifest = &record.Manifest{Digest: "sha256:" + d.String(), KeyID: manifestKey}
-			}
-		}
+	if cfg.Verify != nil {
+		r.NoExecAnon = cfg.Verify.NoExecAnon
 	}
+	rc.verify = v
 	l := cfg.Limits
 	r.Limits = record.Limits{MemoryBytes: l.Memory, Pids: l.Tasks, NoFile: l.NoFile, FileSizeBytes: l.FileSize,
 		TmpfsSizeBytes: cfg.TmpSize, CPUTime: durationOrNone(l.CPUTime), Timeout: durationOrNone(l.Timeout)}
@@ -129,6 +126,15 @@ func (rc *recorder) finish(sb *sandbox.Sandbox, err error) error {
 	r := &rc.run
 	r.StartTime, r.EndTime = rc.start, time.Now()
 	r.ExitStatus = exitStatus(err)
+	if rc.verify != nil && rc.verify.load != nil {
+		if m, keyID, err := rc.verify.load(); err == nil {
+			d, err := m.Digest()
+			if err != nil {
+				return fmt.Errorf("--record: %w", err)
+			}
+			r.Manifest = &record.Manifest{Digest: "sha256:" + d.String(), KeyID: keyID}
+		}
+	}
 	if sb != nil {
 		r.Platform = sb.PlatformName()
 		u := sb.Usage()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/spf13/pflag"
 
@@ -15,8 +16,9 @@ type verifyFlags struct {
 	manifest   string
 	trust      string
 	noExecAnon bool
-	// keyID is the --trust key's id, once options has read it.
-	keyID string
+	// load waits for the manifest being verified (options); nil without
+	// --verify.
+	load func() (*manifest.Manifest, string, error)
 }
 
 func (v *verifyFlags) add(f *pflag.FlagSet) {
@@ -25,10 +27,13 @@ func (v *verifyFlags) add(f *pflag.FlagSet) {
 	f.BoolVar(&v.noExecAnon, "no-exec-anon", false, "refuse executable anonymous memory (W^X): mmap/mprotect with PROT_EXEC of memory no file backs get EACCES; JITs (Java, Node, PyPy, LuaJIT, libffi closures) then fail")
 }
 
-// options reads and verifies the manifest, before anything runs: a
-// manifest that is malformed, unsigned, signed by another key or over
-// other bytes is a one-line usage error (exit 125). record says a record
-// of the run is wanted, which needs the policy even without a manifest.
+// options starts reading and verifying the manifest, which goes on while
+// the sandbox is made; the kernel's first check (the first program's
+// execve, before any guest instruction) waits for it, and wait reports
+// its error after the run: a manifest that is malformed, unsigned, signed
+// by another key or over other bytes is then a one-line usage error
+// (exit 125), and nothing of the guest has run. record says a record of
+// the run is wanted, which needs the policy even without a manifest.
 func (v *verifyFlags) options(record bool) (*verify.Options, error) {
 	if v.manifest == "" && v.trust != "" {
 		return nil, errors.New("--trust needs --verify MANIFEST")
@@ -41,14 +46,40 @@ func (v *verifyFlags) options(record bool) (*verify.Options, error) {
 		if v.trust == "" {
 			return nil, errors.New("--verify needs --trust PUBKEY, the key the manifest must be signed with")
 		}
-		m, err := manifest.ReadVerified(v.manifest, v.trust)
-		if err != nil {
-			return nil, err
+		type verified struct {
+			m     *manifest.Manifest
+			keyID string
+			err   error
 		}
-		o.Manifest = m
-		if pub, err := keys.ReadPublic(v.trust); err == nil {
-			v.keyID = keys.KeyID(pub)
+		ch := make(chan verified, 1)
+		go func() {
+			m, err := manifest.ReadVerified(v.manifest, v.trust)
+			r := verified{m: m, err: err}
+			if pub, perr := keys.ReadPublic(v.trust); err == nil && perr == nil {
+				r.keyID = keys.KeyID(pub)
+			}
+			ch <- r
+		}()
+		var once sync.Once
+		var r verified
+		v.load = func() (*manifest.Manifest, string, error) {
+			once.Do(func() { r = <-ch })
+			return r.m, r.keyID, r.err
+		}
+		o.Load = func() (*manifest.Manifest, error) {
+			m, _, err := v.load()
+			return m, err
 		}
 	}
 	return o, nil
+}
+
+// wait returns the manifest's verification error, once it is done; nil
+// without --verify.
+func (v *verifyFlags) wait() error {
+	if v.load == nil {
+		return nil
+	}
+	_, _, err := v.load()
+	return err
 }

@@ -47,6 +47,12 @@ type Options struct {
 	// Manifest lists what may run; nil: nothing is refused for its
 	// content (only NoExecAnon applies).
 	Manifest *manifest.Manifest
+	// Load, if set instead of Manifest, returns it: the first check calls
+	// it once and waits, so that verifying a large signed manifest
+	// overlaps the sandbox's start-up while nothing runs before it has
+	// verified. An error refuses every check with EACCES (nothing of the
+	// guest runs); whoever gave Load reports the error.
+	Load func() (*manifest.Manifest, error)
 	// NoExecAnon refuses anonymous executable memory (W^X): mmap or
 	// mprotect with PROT_EXEC of memory no file backs, and of memory that
 	// is writable at once (a private file mapping with PROT_WRITE too, a
@@ -62,7 +68,13 @@ type Options struct {
 // Policy decides what may run in one sandbox. It is safe for concurrent
 // use by every task of the sandbox.
 type Policy struct {
+	// m is the manifest once loaded (manifest()); enforcing whether
+	// there is or will be one.
 	m          *manifest.Manifest
+	load       func() (*manifest.Manifest, error)
+	loadOnce   sync.Once
+	loadErr    error
+	enforcing  bool
 	noExecAnon bool
 	audit      func(event string, attrs ...slog.Attr)
 	maxCache   int
@@ -100,12 +112,35 @@ func New(o Options) *Policy {
 	if n <= 0 {
 		n = DefaultCacheEntries
 	}
-	return &Policy{m: o.Manifest, noExecAnon: o.NoExecAnon, audit: o.Audit, maxCache: n,
+	return &Policy{m: o.Manifest, load: o.Load, enforcing: o.Manifest != nil || o.Load != nil,
+		noExecAnon: o.NoExecAnon, audit: o.Audit, maxCache: n,
 		cache: make(map[identity]digest), mapped: make(map[Mapped]struct{})}
 }
 
 // Enforcing reports whether the policy refuses files (it has a manifest).
-func (p *Policy) Enforcing() bool { return p != nil && p.m != nil }
+func (p *Policy) Enforcing() bool { return p != nil && p.enforcing }
+
+// manifest returns the manifest, loading it on first use (Options.Load).
+func (p *Policy) manifest() (*manifest.Manifest, error) {
+	p.loadOnce.Do(func() {
+		if p.load != nil {
+			p.m, p.loadErr = p.load()
+			if p.loadErr == nil && p.m == nil {
+				p.loadErr = errors.New("verify: no manifest")
+			}
+		}
+	})
+	return p.m, p.loadErr
+}
+
+// Manifest returns the manifest the policy enforces (waiting for it to
+// load), or nil.
+func (p *Policy) Manifest() (*manifest.Manifest, error) {
+	if !p.Enforcing() {
+		return nil, nil
+	}
+	return p.manifest()
+}
 
 // Check is one question to the policy.
 type Check struct {
@@ -148,6 +183,10 @@ func (e *DeniedError) Unwrap() error { return unix.EACCES }
 // Check decides c: nil to allow, a *DeniedError (EACCES) to refuse, or
 // the error of Sum (ENOMEM, EIO: the content could not be read).
 func (p *Policy) Check(c Check) error {
+	m, err := p.manifest()
+	if err != nil {
+		return &DeniedError{Path: c.Name, Op: c.Op, Reason: "the manifest did not verify"}
+	}
 	name := c.Name
 	if c.File != nil {
 		name = c.File.Path()
@@ -158,13 +197,13 @@ func (p *Policy) Check(c Check) error {
 	if err != nil {
 		return err
 	}
-	if c.Refuse != "" && (p.m != nil || p.noExecAnon) {
+	if c.Refuse != "" && (m != nil || p.noExecAnon) {
 		// Memory that is writable, here or through another mapping of
 		// the same pages, and executable: W^X.
 		return p.deny(c, name, c.Refuse, sum, nil)
 	}
-	if p.m != nil {
-		if err := p.m.Check(name, sum.sum, sum.size); err != nil {
+	if m != nil {
+		if err := m.Check(name, sum.sum, sum.size); err != nil {
 			return p.deny(c, name, p.reason(name, err), sum, err)
 		}
 	}
@@ -219,7 +258,7 @@ func (p *Policy) reason(name string, err error) string {
 	case errors.As(err, &mm):
 		return "sha256 differs from the manifest"
 	}
-	if e, ok := p.m.Lookup(name); ok && !e.Executable() {
+	if e, ok := p.lookup(name); ok && !e.Executable() {
 		return "listed as data, not for execution"
 	}
 	return "not in the manifest"
@@ -244,10 +283,11 @@ func (p *Policy) deny(c Check, name, why string, got digest, err error) error {
 
 // lookup is the manifest's entry of name, if there is a manifest.
 func (p *Policy) lookup(name string) (manifest.Entry, bool) {
-	if p.m == nil {
+	m, err := p.manifest()
+	if m == nil || err != nil {
 		return manifest.Entry{}, false
 	}
-	return p.m.Lookup(name)
+	return m.Lookup(name)
 }
 
 // CheckAnon decides whether anonymous memory may become executable (op:
