@@ -150,6 +150,14 @@ the image's /etc/passwd; none: root) apply. Every blob is checked against its
 sha256 the first time it is read; compressed layers are decompressed once into
 the store's cache (--store).
 
+With --verify MANIFEST --trust PUBKEY, the kernel runs only what the signed
+manifest lists: any program, ELF interpreter, #! script or interpreter, and any
+file mapped executable (shared libraries, dlopen, Python C extensions) whose
+SHA-256 is not the listed one is refused with EACCES and an exec_denied audit
+event. Data and scripts' later reads are not checked; JIT code (anonymous
+memory) is allowed unless --no-exec-anon, which also makes JITs fail. --record
+FILE --record-key KEY writes a signed record of the run (litebox record verify).
+
 litebox's own failures print one line starting with "litebox:" and exit with
 70 (internal error: a bug in litebox ended the sandbox), 125 (bad usage or
 configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
@@ -162,7 +170,8 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
   litebox run --net netns:/run/netns/c1 --mount ./www:/www -- /bin/busybox httpd -f -p 80 -h /www
   litebox run --image oci:./debian-layout:bookworm -- /usr/bin/python3 -c 'print(1)'
   litebox run --image docker-archive:app.tar -e DEBUG=1 -p 8080:8000
-  litebox run --rootfs ./alpine-minirootfs.tar.gz --read-only -- /bin/sh -c 'cat /etc/os-release'`,
+  litebox run --rootfs ./alpine-minirootfs.tar.gz --read-only -- /bin/sh -c 'cat /etc/os-release'
+  litebox run --verify host.signed.json --trust key.pub --record run.json --record-key key.pem -- /usr/bin/python3 -c pass`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && !img.any() {
 				return usageError{errors.New("give a program to run: litebox run [flags] -- PROGRAM [ARGS...] (or --image REF)")}

@@ -449,7 +449,7 @@ func newManifestSignCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sign --key KEY FILE [-o OUT]",
 		Short: "Sign a manifest with an ed25519 key",
-		Long: `Check the manifest FILE (as 'litebox run --verify' will) and write a DSSE
+		Long: `Check the manifest FILE (as 'litebox run --verify' does) and write a DSSE
 envelope of its canonical JSON, signed with the ed25519 private key KEY
 (PKCS#8 PEM, as 'openssl genpkey -algorithm ed25519' writes it), to OUT or
 stdout. The key is read on the host and never enters a sandbox.`,

@@ -24,7 +24,7 @@ type verifyFlags struct {
 func (v *verifyFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&v.manifest, "verify", "", "run only what the signed manifest `MANIFEST` lists: every program, ELF interpreter, #! script and interpreter, and file mapped executable must have the listed SHA-256, else EACCES and an exec_denied audit event (needs --trust)")
 	f.StringVar(&v.trust, "trust", "", "the public key `PUBKEY` (PEM, openssl pkey -pubout) the --verify manifest must be signed with")
-	f.BoolVar(&v.noExecAnon, "no-exec-anon", false, "refuse executable anonymous memory (W^X): mmap/mprotect with PROT_EXEC of memory no file backs get EACCES; JITs (Java, Node, PyPy, LuaJIT, libffi closures) then fail")
+	f.BoolVar(&v.noExecAnon, "no-exec-anon", false, "refuse executable anonymous memory and memory both writable and executable (W^X): such mmap/mprotect get EACCES; JITs (Java, Node, PyPy, LuaJIT, libffi closures) then fail")
 }
 
 // options starts reading and verifying the manifest, which goes on while
