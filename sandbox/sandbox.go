@@ -165,9 +165,9 @@ type Config struct {
 	// Manifest (one verified against a trusted key: manifest.ReadVerified)
 	// the kernel refuses with EACCES every program, interpreter, script
 	// and executable file mapping whose content the manifest does not
-	// list; NoExecAnon refuses anonymous executable memory. Set, even
-	// empty, the sandbox also remembers every file mapped executable
-	// (Mapped) and counts its audit events (AuditCounts), with or
+	// list; NoExecAnon refuses anonymous executable memory; with Record
+	// the sandbox remembers every file mapped executable (Mapped). Set,
+	// the sandbox also counts its audit events (AuditCounts), with or
 	// without Audit, for a record of the run. Its Audit is the sandbox's.
 	Verify *verify.Options
 }

@@ -41,7 +41,7 @@ func (v *verifyFlags) options(record bool) (*verify.Options, error) {
 	if v.manifest == "" && !v.noExecAnon && !record {
 		return nil, nil
 	}
-	o := &verify.Options{NoExecAnon: v.noExecAnon}
+	o := &verify.Options{NoExecAnon: v.noExecAnon, Record: record}
 	if v.manifest != "" {
 		if v.trust == "" {
 			return nil, errors.New("--verify needs --trust PUBKEY, the key the manifest must be signed with")

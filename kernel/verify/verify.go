@@ -59,6 +59,9 @@ type Options struct {
 	// shared mapping of a writable file, which another mapping of the
 	// same pages may write: the double mapping JITs and libffi use).
 	NoExecAnon bool
+	// Record remembers the files mapped executable (Mapped), hashing
+	// them also when nothing is enforced.
+	Record bool
 	// Audit receives the refusals; nil: none are written.
 	Audit func(event string, attrs ...slog.Attr)
 	// CacheEntries bounds the remembered digests; 0: DefaultCacheEntries.
@@ -75,6 +78,7 @@ type Policy struct {
 	loadOnce   sync.Once
 	loadErr    error
 	enforcing  bool
+	record     bool
 	noExecAnon bool
 	audit      func(event string, attrs ...slog.Attr)
 	maxCache   int
@@ -113,7 +117,7 @@ func New(o Options) *Policy {
 		n = DefaultCacheEntries
 	}
 	return &Policy{m: o.Manifest, load: o.Load, enforcing: o.Manifest != nil || o.Load != nil,
-		noExecAnon: o.NoExecAnon, audit: o.Audit, maxCache: n,
+		record: o.Record, noExecAnon: o.NoExecAnon, audit: o.Audit, maxCache: n,
 		cache: make(map[identity]digest), mapped: make(map[Mapped]struct{})}
 }
 
@@ -193,6 +197,14 @@ func (p *Policy) Check(c Check) error {
 	} else if !c.Fresh {
 		return nil // litebox's own image, as litebox made it
 	}
+	if m == nil && !p.record {
+		// Nothing to compare or remember: only W^X can refuse, and
+		// needs no digest.
+		if c.Refuse != "" && p.noExecAnon {
+			return p.deny(c, name, c.Refuse, digest{}, nil)
+		}
+		return nil
+	}
 	sum, err := p.sum(c)
 	if err != nil {
 		return err
@@ -207,7 +219,7 @@ func (p *Policy) Check(c Check) error {
 			return p.deny(c, name, p.reason(name, err), sum, err)
 		}
 	}
-	if c.Map && c.File != nil {
+	if c.Map && c.File != nil && p.record {
 		p.remember(Mapped{Path: name, SHA256: sum.sum, Size: sum.size})
 	}
 	return nil

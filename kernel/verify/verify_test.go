@@ -73,7 +73,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestRecordOnly(t *testing.T) {
-	p := New(Options{})
+	p := New(Options{Record: true})
 	if p.Enforcing() {
 		t.Fatal("a policy without a manifest enforces")
 	}
