@@ -171,6 +171,7 @@ type Env struct {
 	img        imageState  // the image rows' fixture and store (image.go)
 	eng        engineState // the engine row's runtime build and Podman store (engines.go)
 	multi      multiState  // the density rows' multibox build (density.go)
+	ver        verifyState // the verified-execution row's manifest (verify.go)
 }
 
 // Setup builds litebox and the benchmark programs into a temporary

@@ -134,6 +134,7 @@ func cpuTime(as platform.AddressSpace) func() (int64, error) {
 // path into it, following #! lines.
 func (t *Task) load(path string, argv, envp []string) (*image, error) {
 	p := t.Proc
+	execOp := opExec
 	for depth := 0; ; depth++ {
 		f, err := openProgram(p, path)
 		if err != nil {
@@ -141,11 +142,18 @@ func (t *Task) load(path string, argv, envp []string) (*image, error) {
 		}
 		head := make([]byte, 256)
 		n, _ := f.ReadAt(head, 0)
-		_ = f.Close() // the loader opens the program again
 		interp, arg, ok := ParseShebang(head[:n])
+		if ok {
+			err = p.k.checkProgram(f, opScript)
+		}
+		_ = f.Close() // the loader opens the program again
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			break
 		}
+		execOp = opScriptInterp
 		if depth == maxShebangDepth {
 			return nil, unix.ELOOP
 		}
@@ -179,7 +187,23 @@ func (t *Task) load(path string, argv, envp []string) (*image, error) {
 	m := mm.New(as, reserved, mmapTop)
 	m.SetBudget(p.k.cfg.Memory)
 	m.SetLimit(p.asLimit()) // RLIMIT_AS is kept across execve
-	open := func(path string) (loader.File, error) { return openProgram(p, path) }
+	opened := 0
+	open := func(path string) (loader.File, error) {
+		f, err := openProgram(p, path)
+		if err != nil {
+			return nil, err
+		}
+		// The loader opens the program, then its PT_INTERP.
+		op := execOp
+		if opened++; opened > 1 {
+			op = opELFInterp
+		}
+		if err := p.k.checkProgram(f, op); err != nil {
+			_ = f.Close()
+			return nil, err
+		}
+		return f, nil
+	}
 	creds, secure := p.Creds().Exec()
 	layout := loader.Layout{IDs: loader.IDs{UID: creds.UID, EUID: creds.EUID, GID: creds.GID, EGID: creds.EGID,
 		Secure: secure}}
@@ -189,6 +213,7 @@ func (t *Task) load(path string, argv, envp []string) (*image, error) {
 		// The program runs without a vDSO (its C library makes syscalls).
 		p.k.Log().Debug("no vDSO for the new image", "pid", p.PID, "err", err)
 	}
+	p.k.setExecCheck(m) // after the vDSO: litebox's own code is not the manifest's
 	img, err := loader.Load(m, open, path, argv, envp, hardware(), layout)
 	if err != nil {
 		as.Release()

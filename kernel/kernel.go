@@ -19,6 +19,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/netstack"
 	"github.com/litebox-go/litebox/kernel/vdso"
+	"github.com/litebox-go/litebox/kernel/verify"
 
 	"github.com/litebox-go/litebox/kernel/socket/inet"
 	"github.com/litebox-go/litebox/kernel/socket/unixsock"
@@ -63,6 +64,10 @@ type Config struct {
 	// run natively is: a terminal's ^C, SIGPIPE, SIGXFSZ and its own
 	// abort() end it as they would outside.
 	ContainerInit bool
+	// Verify, if set, is verified execution (kernel/verify, verified.go):
+	// what may be executed or mapped executable, and the record of what
+	// was. nil: everything may, and nothing is recorded.
+	Verify *verify.Options
 }
 
 // Limits are the resource limits the kernel enforces; zero means the
@@ -75,9 +80,11 @@ type Limits struct {
 
 // Kernel is one sandbox's kernel.
 type Kernel struct {
-	cfg   Config
-	boot  time.Time
-	clock *vdso.Clock // the guest's clocks and the vDSO's data page
+	cfg Config
+	// verify is verified execution's policy; nil without Config.Verify.
+	verify *verify.Policy
+	boot   time.Time
+	clock  *vdso.Clock // the guest's clocks and the vDSO's data page
 
 	mu          sync.Mutex
 	unsupported map[string]bool
@@ -160,6 +167,11 @@ func New(cfg Config) *Kernel {
 		// What the guest makes the VFS hold (dentries) counts against the
 		// sandbox's memory like any other kernel object.
 		cfg.FS.SetCharge(k.chargeSigned)
+	}
+	if cfg.Verify != nil {
+		o := *cfg.Verify
+		o.Audit = k.AuditEvent
+		k.verify = verify.New(o)
 	}
 	return k
 }

@@ -295,6 +295,10 @@ type segmentFile struct {
 	limit int64 // file offset where the segment's file bytes end
 }
 
+// Whole is the segment's file, for mm's check of an executable mapping,
+// which hashes the whole file (mm.Limited).
+func (s segmentFile) Whole() (mm.Backing, int64) { return s.f, s.limit }
+
 func (s segmentFile) ReadAt(p []byte, off int64) (int, error) {
 	if off >= s.limit {
 		return 0, io.EOF

@@ -40,6 +40,7 @@ import (
 	"github.com/litebox-go/litebox/kernel/fsimpl/procfs"
 	"github.com/litebox-go/litebox/kernel/mm"
 	"github.com/litebox-go/litebox/kernel/netstack"
+	"github.com/litebox-go/litebox/kernel/verify"
 	"github.com/litebox-go/litebox/kernel/vfs"
 	"github.com/litebox-go/litebox/platform"
 	"github.com/litebox-go/litebox/shim/linux"
@@ -160,6 +161,15 @@ type Config struct {
 	// fault. Off (litebox run), pid 1 is a process like any other, inside
 	// and out, as the program is when run natively.
 	ContainerInit bool
+	// Verify, if set, is verified execution (kernel/verify): with a
+	// Manifest (one verified against a trusted key: manifest.ReadVerified)
+	// the kernel refuses with EACCES every program, interpreter, script
+	// and executable file mapping whose content the manifest does not
+	// list; NoExecAnon refuses anonymous executable memory; with Record
+	// the sandbox remembers every file mapped executable (Mapped). Set,
+	// the sandbox also counts its audit events (AuditCounts), with or
+	// without Audit, for a record of the run. Its Audit is the sandbox's.
+	Verify *verify.Options
 }
 
 // outside is the source of the signals sent from outside the sandbox
@@ -278,6 +288,10 @@ func New(cfg Config) (_ *Sandbox, err error) {
 			}
 		}
 		alog = audit.New(cfg.Audit, opts)
+	} else if cfg.Verify != nil {
+		// A record of the run counts the audit events (AuditCounts),
+		// written or not.
+		alog = audit.New(io.Discard, audit.Options{})
 	}
 	creds := cfg.creds()
 	s := &Sandbox{cfg: cfg, fs: fs, hostFDs: fds, log: log, audit: alog}
@@ -290,7 +304,7 @@ func New(cfg Config) (_ *Sandbox, err error) {
 		FS: fs, Log: log, LogUnsupported: cfg.LogUnsupported, Audit: alog, Hostname: cfg.Hostname,
 		Limits: kernel.Limits{NoFile: cfg.Limits.NoFile, Tasks: cfg.Limits.Tasks, FileSize: cfg.Limits.FileSize},
 		Memory: s.budget, Serving: s.serve.begin, Creds: creds, Net: s.net,
-		ContainerInit: cfg.ContainerInit,
+		ContainerInit: cfg.ContainerInit, Verify: cfg.Verify,
 	}
 	if cfg.Limits.CPUs > 0 {
 		s.share.period = cfg.Limits.CPUPeriod
@@ -534,6 +548,46 @@ func mountHostAs(fs *vfs.VFS, hostPath, guestPath string, opts hostfs.Options, n
 
 // FS returns the sandbox's file system, for embedders that prepare files.
 func (s *Sandbox) FS() *vfs.VFS { return s.fs }
+
+// AuditCounts returns how many audit events of each kind the sandbox has
+// had (see audit.Log.Counts); nil without Audit or Verify.
+func (s *Sandbox) AuditCounts() map[string]int64 { return s.audit.Counts() }
+
+// Usage is what a sandbox's guests used.
+type Usage struct {
+	// CPU is the CPU time of every guest process; LiteboxCPU that of
+	// litebox's own work serving them (both count against --cpu-time).
+	CPU, LiteboxCPU time.Duration
+	// PeakMemory is the most memory charged to --memory at once.
+	PeakMemory uint64
+}
+
+// Usage returns what the sandbox's guests have used so far (final once
+// Close has returned).
+func (s *Sandbox) Usage() Usage {
+	return Usage{CPU: s.spaces.cpuTime(), LiteboxCPU: s.serve.total(), PeakMemory: s.budget.Peak()}
+}
+
+// PlatformName is the platform the sandbox's guests run on ("systrap",
+// "ptrace"), once its first command has started; "" before.
+func (s *Sandbox) PlatformName() string {
+	s.platMu.Lock()
+	defer s.platMu.Unlock()
+	if s.plat == nil {
+		return ""
+	}
+	return s.plat.Name()
+}
+
+// Mapped returns the files mapped executable so far, with their digests,
+// and how many more were not remembered; nil without Config.Verify.
+func (s *Sandbox) Mapped() ([]verify.Mapped, int) {
+	p := s.kernel.Verify()
+	if p == nil {
+		return nil, 0
+	}
+	return p.Mapped()
+}
 
 // InternalError is returned by Cmd.Run and Cmd.Wait when a bug in litebox
 // (a panic on any goroutine serving the sandbox) ended the sandbox. Its

@@ -105,7 +105,7 @@ func (e *Envelope) Verify(payloadType string, pub ed25519.PublicKey) ([]byte, er
 		return nil, fmt.Errorf("envelope: payload type %q, want %q", strictjson.Clip(e.PayloadType), payloadType)
 	}
 	if len(e.Signatures) == 0 {
-		return nil, errors.New("envelope: not signed")
+		return nil, &SignatureError{"envelope: not signed"}
 	}
 	id := keys.KeyID(pub)
 	found := false
@@ -120,10 +120,18 @@ func (e *Envelope) Verify(payloadType string, pub ed25519.PublicKey) ([]byte, er
 		}
 	}
 	if found {
-		return nil, fmt.Errorf("envelope: the signature of key %s does not verify (payload or signature changed)", short(id))
+		return nil, &SignatureError{fmt.Sprintf("envelope: the signature of key %s does not verify (payload or signature changed)", short(id))}
 	}
-	return nil, fmt.Errorf("envelope: not signed by the trusted key %s", short(id))
+	return nil, &SignatureError{fmt.Sprintf("envelope: not signed by the trusted key %s", short(id))}
 }
+
+// SignatureError is Verify's error for a well-formed envelope of the
+// right payload type that the trusted key did not sign (no signature of
+// its key id verifies): a verifier's "bad signature", as opposed to
+// input that is not an envelope at all.
+type SignatureError struct{ msg string }
+
+func (e *SignatureError) Error() string { return e.msg }
 
 // short abbreviates a key id for messages, as git abbreviates commits.
 func short(id string) string {

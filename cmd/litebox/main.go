@@ -55,31 +55,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		return 0
 	}
 	var exit *sandbox.ExitError
-	var prog *sandbox.ProgramError
 	var internal *sandbox.InternalError
+	var bad unverified
 	switch {
 	case errors.As(err, &internal):
 		// One line; the stack is in the audit log (kernel_error).
 		fmt.Fprintf(stderr, "litebox: %v\n", internal)
-		return exitInternal
 	case errors.As(err, &exit):
 		if exit.Reason != "" {
 			fmt.Fprintf(stderr, "litebox: %s\n", exit.Reason)
 		}
-		if exit.Signaled() {
-			return 128 + int(exit.Signal())
-		}
-		return exit.ExitStatus()
-	case errors.As(err, &prog):
+	case errors.As(err, &bad):
 		fmt.Fprintf(stderr, "litebox: %v\n", err)
-		if errors.Is(err, sandbox.ErrNotFound) {
-			return exitMissing
-		}
-		return exitCannot
+		return exitUnverified
 	default:
 		fmt.Fprintf(stderr, "litebox: %v\n", err)
-		return exitUsage
 	}
+	return exitStatus(err)
 }
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -101,6 +93,7 @@ Go; the program never talks to the host kernel directly.`,
 	root.AddCommand(newPullCmd(stdout, stderr))
 	root.AddCommand(newImagesCmd(stdout))
 	root.AddCommand(newManifestCmd(stdout, stderr))
+	root.AddCommand(newRecordCmd(stdout))
 	return root
 }
 
@@ -132,6 +125,8 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		publish      []string
 		dnsUpstream  string
 		img          imageFlags
+		verified     verifyFlags
+		recordF      recordFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- PROGRAM [ARGS...]\n  litebox run --image REF [flags] [-- PROGRAM [ARGS...]]",
@@ -155,6 +150,14 @@ the image's /etc/passwd; none: root) apply. Every blob is checked against its
 sha256 the first time it is read; compressed layers are decompressed once into
 the store's cache (--store).
 
+With --verify MANIFEST --trust PUBKEY, the kernel runs only what the signed
+manifest lists: any program, ELF interpreter, #! script or interpreter, and any
+file mapped executable (shared libraries, dlopen, Python C extensions) whose
+SHA-256 is not the listed one is refused with EACCES and an exec_denied audit
+event. Data and scripts' later reads are not checked; JIT code (anonymous
+memory) is allowed unless --no-exec-anon, which also makes JITs fail. --record
+FILE --record-key KEY writes a signed record of the run (litebox record verify).
+
 litebox's own failures print one line starting with "litebox:" and exit with
 70 (internal error: a bug in litebox ended the sandbox), 125 (bad usage or
 configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
@@ -167,7 +170,8 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
   litebox run --net netns:/run/netns/c1 --mount ./www:/www -- /bin/busybox httpd -f -p 80 -h /www
   litebox run --image oci:./debian-layout:bookworm -- /usr/bin/python3 -c 'print(1)'
   litebox run --image docker-archive:app.tar -e DEBUG=1 -p 8080:8000
-  litebox run --rootfs ./alpine-minirootfs.tar.gz --read-only -- /bin/sh -c 'cat /etc/os-release'`,
+  litebox run --rootfs ./alpine-minirootfs.tar.gz --read-only -- /bin/sh -c 'cat /etc/os-release'
+  litebox run --verify host.signed.json --trust key.pub --record run.json --record-key key.pem -- /usr/bin/python3 -c pass`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && !img.any() {
 				return usageError{errors.New("give a program to run: litebox run [flags] -- PROGRAM [ARGS...] (or --image REF)")}
@@ -176,6 +180,17 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := sandbox.Config{Platform: platform, LogUnsupported: logFlag, PanicOnSyscall: panicSyscall}
+			// The manifest is checked first: nothing runs unless it verifies.
+			vopts, err := verified.options(recordF.path != "")
+			if err != nil {
+				return usageError{err}
+			}
+			cfg.Verify = vopts
+			rec, err := recordF.open()
+			if err != nil {
+				return usageError{err}
+			}
+			defer rec.abandon() // unless written: a run that never started has no record
 			network, err := parseNetwork(netMode, allow, publish)
 			if err != nil {
 				return usageError{err}
@@ -279,6 +294,13 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 					return usageError{err}
 				}
 			}
+			if rec != nil {
+				ref := img.image
+				if ref == "" {
+					ref = img.rootfs
+				}
+				rec.configure(&cfg, args, im, ref, &verified, netMode, allow, publish)
+			}
 			sb, err := sandbox.New(cfg)
 			if err != nil {
 				return usageError{err}
@@ -310,6 +332,19 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 			if cerr := sb.Close(); err == nil {
 				err = cerr
 			}
+			if verr := verified.wait(); verr != nil {
+				// The first program's check waited for it and refused:
+				// nothing of the guest ran.
+				return usageError{verr}
+			}
+			if rec != nil {
+				if rerr := rec.finish(sb, err); rerr != nil {
+					if err == nil {
+						return usageError{rerr}
+					}
+					fmt.Fprintf(stderr, "litebox: %v\n", rerr)
+				}
+			}
 			return err
 		},
 	}
@@ -321,6 +356,8 @@ configuration), 126 (PROGRAM cannot be executed) or 127 (PROGRAM not found).`,
 	f.StringVar(&platform, "platform", "auto", platformHelp())
 	f.StringVar(&user, "user", "", "run as the guest user `UID[:GID]` (default 1000:1000; with --image also NAME[:GROUP] of the image, default its User or root); 0 is root to litebox's kernel only, never to the host")
 	img.add(f)
+	verified.add(f)
+	recordF.add(f)
 	f.BoolVar(&logFlag, "log", false, "report unsupported syscalls and kernel diagnostics on stderr")
 	f.StringVar(&audit, "audit", "", "append JSON-lines audit events to `FILE`")
 	f.StringVar(&auditMax, "audit-max-size", "64M", "cap the --audit file's size; one audit_truncated event ends it (0: unlimited)")

@@ -38,10 +38,9 @@ func newManifestCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `A manifest lists the SHA-256 and size of every executable, shared library and
 script of a file tree, by the path the guest sees it at, and any other files
 named as verified data. Signed with an ed25519 key the operator keeps on the
-host, it says which files may run. Enforcing it at run time (litebox run
---verify: refusing to execute or map as code any file whose contents it does
-not list) is not built yet: today these commands make, sign and check
-manifests.
+host, it says which files may run: litebox run --verify MANIFEST --trust
+PUBKEY refuses (EACCES to the guest, an exec_denied audit event) to execute,
+or map as code, any file whose contents the manifest does not list.
 
 The signature is a DSSE envelope over the manifest's canonical JSON. Keys are
 PEM files as openssl writes them:
@@ -450,7 +449,7 @@ func newManifestSignCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sign --key KEY FILE [-o OUT]",
 		Short: "Sign a manifest with an ed25519 key",
-		Long: `Check the manifest FILE (as 'litebox run --verify' will) and write a DSSE
+		Long: `Check the manifest FILE (as 'litebox run --verify' does) and write a DSSE
 envelope of its canonical JSON, signed with the ed25519 private key KEY
 (PKCS#8 PEM, as 'openssl genpkey -algorithm ed25519' writes it), to OUT or
 stdout. The key is read on the host and never enters a sandbox.`,
@@ -490,14 +489,18 @@ func newManifestVerifyCmd(stdout io.Writer) *cobra.Command {
 		Long: `Check that FILE is a manifest signed by the ed25519 public key PUBKEY (PKIX
 PEM, as 'openssl pkey -pubout' writes it): the envelope's signature, its
 payload type, and the manifest itself, as 'litebox run --verify' checks them.
-Prints one line on success; any failure is one line and exit status 125.`,
+Prints one line on success; any failure is one line, and exit status 1 when
+the signature does not verify (another key, or the manifest changed after it
+was signed), 125 for anything else (a file that cannot be read, is not a
+signed manifest, or not a valid one). litebox run --verify refuses all of
+these alike, with 125.`,
 		Example: `  openssl pkey -in key.pem -pubout -out key.pub
   litebox manifest verify --trust key.pub host.signed.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := manifest.ReadVerified(args[0], trust)
 			if err != nil {
-				return usageError{err}
+				return verifyError(err)
 			}
 			pub, err := keys.ReadPublic(trust)
 			if err != nil {

@@ -80,6 +80,9 @@ type Log struct {
 	final   *slog.Record // written last, by Finish
 	recent  map[string]*entry
 	dropped int64 // events lost since the last audit_dropped line
+	// counts are the events recorded by message, folded, dropped and
+	// truncated ones included (Counts).
+	counts map[string]int64
 
 	// Owned by the writer goroutine (and by Close once it has ended).
 	buf       bytes.Buffer
@@ -114,9 +117,26 @@ func New(w io.Writer, opts Options) *Log {
 		opts.Now = time.Now
 	}
 	l := &Log{w: w, opts: opts, q: make(chan slog.Record, opts.Queue), crit: make(chan slog.Record, critQueue),
-		stop: make(chan struct{}), done: make(chan struct{}), sweepReq: make(chan chan struct{}), recent: map[string]*entry{}, written: opts.Existing}
+		stop: make(chan struct{}), done: make(chan struct{}), sweepReq: make(chan chan struct{}), recent: map[string]*entry{}, written: opts.Existing,
+		counts: map[string]int64{}}
 	l.h = slog.NewJSONHandler(&l.buf, nil)
 	return l
+}
+
+// Counts returns how many events of each message were recorded, those
+// folded into a count, dropped or cut off by the size cap included: what
+// happened, not what was written. It may be called after Close.
+func (l *Log) Counts() map[string]int64 {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]int64, len(l.counts))
+	for k, v := range l.counts {
+		out[k] = v
+	}
+	return out
 }
 
 // run starts the writer the first time an event arrives, so that a log
@@ -148,6 +168,7 @@ func (l *Log) Event(msg string, attrs ...slog.Attr) {
 		l.mu.Unlock()
 		return
 	}
+	l.counts[msg]++
 	if e, ok := l.recent[k]; ok {
 		e.count++
 		e.last = now
@@ -173,6 +194,9 @@ func (l *Log) Critical(msg string, attrs ...slog.Attr) {
 	now := l.opts.Now()
 	l.mu.Lock()
 	closed := l.closed
+	if !closed {
+		l.counts[msg]++
+	}
 	l.mu.Unlock()
 	if closed {
 		return
@@ -225,6 +249,9 @@ func (l *Log) finish(final *slog.Record) error {
 	}
 	l.closed = true
 	l.final = final
+	if final != nil {
+		l.counts[final.Message]++
+	}
 	l.mu.Unlock()
 	l.run()
 	close(l.stop)

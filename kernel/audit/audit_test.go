@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -363,5 +364,25 @@ func TestFinishIsLast(t *testing.T) {
 		if err := l.Finish("again"); err != nil || len(parse(t, buf.Bytes())) != 12 {
 			t.Fatal("events after Finish were written")
 		}
+	}
+}
+
+// TestCounts: every event is counted by message, folded ones included,
+// and the counts stay readable once the log is closed.
+func TestCounts(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(&buf, Options{})
+	for range 5 {
+		l.Event("denied", slog.String("syscall", "socket"))
+	}
+	l.Event("limit_exceeded")
+	l.Critical("command_exit")
+	if err := l.Finish("sandbox_exit"); err != nil {
+		t.Fatal(err)
+	}
+	l.Event("late") // after Close: neither written nor counted
+	want := map[string]int64{"denied": 5, "limit_exceeded": 1, "command_exit": 1, "sandbox_exit": 1}
+	if got := l.Counts(); !maps.Equal(got, want) {
+		t.Errorf("Counts() = %v, want %v", got, want)
 	}
 }

@@ -145,6 +145,8 @@ type MM struct {
 	// eofHoles are the ranges of shared file mappings past the end of
 	// their file, mapped PROT_NONE (shared.go, FileFault).
 	eofHoles []Range
+	// exec decides which mappings may become executable (exec.go).
+	exec ExecCheck
 }
 
 // Range is a half-open address range.
@@ -240,7 +242,10 @@ func (m *MM) Mmap(r MapRequest) (uint64, error) {
 		v.Pages, v.Obj = r.Pages, r.Pages.Object()
 	case r.Shared && r.File == nil:
 		v.Obj, v.Offset = &anonObject{}, 0
-	case !r.Shared && r.File != nil:
+	case !r.Shared && r.File != nil && (m.exec == nil || r.Prot&unix.PROT_EXEC == 0):
+		// A mapping an exec check governs is filled from the snapshot the
+		// check hashed (exec.go), never from a cache entry filled apart
+		// from it.
 		v.Cache = m.cacheFor(r.File, r.Offset, length)
 	}
 	if err := m.charge(v); err != nil {
@@ -256,10 +261,15 @@ func (m *MM) Mmap(r MapRequest) (uint64, error) {
 	if err := m.hold(r.Hold); err != nil {
 		return 0, err
 	}
+	fillFrom, done, err := m.checkMmap(v)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	if err := m.unmapLocked(addr, addr+length); err != nil {
 		return 0, err
 	}
-	if err := m.populate(v, v.Start, v.End); err != nil {
+	if err := m.populate(fillFrom, v.Start, v.End); err != nil {
 		_ = m.as.Unmap(v.Start, v.len())
 		return 0, err
 	}
@@ -711,6 +721,9 @@ func (m *MM) Mprotect(addr, length uint64, prot int) error {
 				return unix.EACCES
 			}
 		}
+		if err := m.checkProtect(addr, end, prot); err != nil {
+			return err
+		}
 	}
 	// Charge what becomes committed before changing anything: ENOMEM
 	// leaves the range as it was (Linux's mprotect_fixup charges the
@@ -824,7 +837,14 @@ func (m *MM) Madvise(addr, length uint64, advice int) error {
 				}
 			}
 			vv := v
-			if err := m.fill(vv, s, e); err != nil {
+			src, done, err := m.execSource(v, "madvise")
+			if err != nil {
+				return err
+			}
+			vv.File = src
+			err = m.fill(vv, s, e)
+			done()
+			if err != nil {
 				return err
 			}
 			if v.Prot&unix.PROT_WRITE == 0 {
@@ -914,7 +934,15 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 		grow := v
 		grow.Start, grow.End = old+oldLen, old+newLen
 		grow.Offset = v.Offset + (old + oldLen - v.Start)
-		if err := m.populate(grow, grow.Start, grow.End); err != nil {
+		src, done, err := m.execSource(grow, "mremap")
+		if err != nil {
+			return 0, err
+		}
+		fill := grow
+		fill.File = src
+		err = m.populate(fill, grow.Start, grow.End)
+		done()
+		if err != nil {
 			return 0, err
 		}
 		m.vmas[idx].End = grow.End
@@ -994,10 +1022,17 @@ func (m *MM) Mremap(old, oldLen, newLen uint64, mayMove, fixed bool, newAddr uin
 		tail := moved
 		tail.Start = dst + oldLen
 		tail.Offset = moved.Offset + oldLen
+		src, done, err := m.execSource(tail, "mremap")
+		if err != nil {
+			return 0, err
+		}
+		tail.File = src
 		if moved.Prot&unix.PROT_WRITE == 0 {
 			_ = m.as.Protect(tail.Start, newLen-oldLen, moved.Prot|unix.PROT_WRITE)
 		}
-		if err := m.fill(tail, tail.Start, tail.End); err != nil {
+		err = m.fill(tail, tail.Start, tail.End)
+		done()
+		if err != nil {
 			return 0, err
 		}
 		if moved.Prot&unix.PROT_WRITE == 0 {
@@ -1131,7 +1166,7 @@ func (m *MM) Fork(as Mapper) *MM {
 	defer m.mu.Unlock()
 	c := &MM{as: as, vmas: append([]VMA(nil), m.vmas...), reserved: m.reserved, mmapTop: m.mmapTop,
 		brkStart: m.brkStart, brk: m.brk, limit: m.limit, mapped: m.mapped, committed: m.committed,
-		users: 1, budget: m.budget, eofHoles: append([]Range(nil), m.eofHoles...)}
+		users: 1, budget: m.budget, eofHoles: append([]Range(nil), m.eofHoles...), exec: m.exec}
 	// The copy's commit counts in full against the sandbox's budget, as
 	// Linux's dup_mmap charges every accountable VMA again (the host
 	// shares pages until written, the limit does not).

@@ -44,6 +44,13 @@ func (b fileBacking) ReadAt(p []byte, off int64) (int, error) { return b.f.Pread
 // (mm.Cacheable).
 func (b fileBacking) CacheKey() (pagecache.Key, bool) { return b.f.CacheKey() }
 
+// Size lets mm read an executable mapping's file for its check in one
+// buffer of the right size.
+func (b fileBacking) Size() (int64, error) {
+	st, err := b.f.Stat()
+	return st.Size, err
+}
+
 func sysMmap(t *kernel.Task, a args) (uint64, error) {
 	addr, length, prot, flags, fd, off := a[0], a[1], int(a[2]), int(a[3]), fdArg(a[4]), a[5]
 	if prot&^(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC) != 0 {

@@ -127,7 +127,7 @@ type rate struct {
 }
 
 // Names of the groups of rows, for -rows.
-var groupNames = []string{"getppid", "clock_gettime", "static_startup", "python_startup", "fork_exec", "tmp_io",
+var groupNames = []string{"getppid", "clock_gettime", "static_startup", "python_startup", "python_startup_verify", "fork_exec", "tmp_io",
 	"python_cpu", "futex_pingpong", "net", "image", "image_memory", "engines", "density"}
 
 // group is one or more rows measured by the same runs: measure returns one
@@ -339,6 +339,10 @@ func report(c config) (ok bool, err error) {
 			single(e.Startup), nil},
 		{"python_startup", []row{{"python_startup", "start-up of `python3 -c pass` (whole run)", "start python3", "run", 0, 0, rate{}}},
 			single(e.PythonStartup), nil},
+		// Verified execution (issue 17): the same run under --verify.
+		{"python_startup_verify", []row{{"python_startup_verify", "start-up of `python3 -c pass` under `--verify` (a signed manifest of python's directories; native: the plain run) (whole run; compare with python_startup)",
+			"start python3 --verify", "run", 0, 0, rate{}}},
+			single(e.PythonStartupVerify), e.VerifyUnavailable},
 		{"fork_exec", []row{{"fork_exec", fmt.Sprintf("fork + execve /bin/true + waitpid (per iteration, %d-iteration loop)", c.forks),
 			"fork+exec+wait", "iteration", c.forks, 0, rate{}}},
 			single(func(s *bench.System) (bench.Sample, error) { return e.ForkExecCost(s, c.forks) }), nil},

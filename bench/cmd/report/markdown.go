@@ -192,6 +192,17 @@ func printImageNotes(w io.Writer, out *Report) (ok bool) {
 			fmt.Fprintf(w, "\n`python3 -c pass` from the image ÷ from the host's view (medians): %s.\n", strings.Join(parts, ", "))
 		}
 	}
+	if ver, host := byID["python_startup_verify"], byID["python_startup"]; ver != nil && host != nil {
+		var parts []string
+		for i, r := range ver.Results {
+			if i < len(host.Results) && r.MedianNs != nil && host.Results[i].MedianNs != nil && r.System != bench.Native {
+				parts = append(parts, fmt.Sprintf("%s %s", r.System, formatRatio(*r.MedianNs / *host.Results[i].MedianNs)))
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "\n`python3 -c pass` with `--verify` ÷ without (medians): %s.\n", strings.Join(parts, ", "))
+		}
+	}
 	if len(out.ImageMemory) == 0 {
 		return ok
 	}
