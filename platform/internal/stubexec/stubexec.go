@@ -32,6 +32,24 @@ func Exec(image []byte, files []uintptr) (int, error) {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
 		return 0, fmt.Errorf("sealing stub: %w", err)
 	}
+	// The child execs /proc/self/fd/N after placing files at 0..n-1, and
+	// on the way moves each file numbered below its place to numbers above
+	// the highest of files: the image's descriptor must be none of those
+	// numbers, or the child would exec whatever file landed there
+	// (ENOEXEC).
+	above := len(files)
+	for _, f := range files {
+		above = max(above, int(f)+1)
+	}
+	above += len(files) + 1
+	if fd < above {
+		high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, above)
+		if err != nil {
+			return 0, fmt.Errorf("moving the stub's descriptor: %w", err)
+		}
+		defer unix.Close(high)
+		fd = high
+	}
 	// nobody when litebox runs as root, else litebox's own user.
 	hostUID, hostGID := os.Getuid(), os.Getgid()
 	if hostUID == 0 {
