@@ -63,7 +63,8 @@ func (c execCheck) CheckExec(x mm.ExecMapping) error {
 			return manifest.Digest(s), n, err
 		},
 		// A file mm did not name as a guest file is checked as new bytes.
-		Fresh: x.Written || x.Shared || (x.File != nil && !isFile), Refuse: refuse, Map: true})
+		Fresh: x.Written || x.Shared || (x.File != nil && !isFile), Refuse: refuse, Map: true,
+		Key: x.Key, Keyed: x.Keyed})
 }
 
 func (c execCheck) CheckAnonExec(op string) error { return c.p.CheckAnon(op) }

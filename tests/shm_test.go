@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/litebox-go/litebox/platform/pagecache"
 	"github.com/litebox-go/litebox/tests/harness"
 )
 
@@ -348,10 +350,14 @@ func TestMmapPrivateFile(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "f"), data, 0o644); err != nil {
 				t.Fatal(err)
 			}
+			written := time.Now()
 			native := runNative(t, "", nil, nil, bin, dir)
 			if native.ExitCode != 0 {
 				t.Fatalf("native run failed:\n%s", native)
 			}
+			// The page cache takes a host file only once its last change
+			// is StableAfter old: wait, so that :ro maps the cache.
+			time.Sleep(time.Until(written.Add(pagecache.StableAfter + 10*time.Millisecond)))
 			for _, mode := range []string{"ro", "rw"} {
 				got := runGuest(t, harness.Guest{Mounts: []string{workMount(v), dir + ":/data:" + mode}}, nil, "/work/mmap_private", "/data")
 				checkExitedNormally(t, got)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/litebox-go/litebox/attest/digests"
 	"github.com/litebox-go/litebox/attest/keys"
 	"github.com/litebox-go/litebox/attest/manifest"
 	"github.com/litebox-go/litebox/kernel/verify"
@@ -41,7 +42,9 @@ func (v *verifyFlags) options(record bool) (*verify.Options, error) {
 	if v.manifest == "" && !v.noExecAnon && !record {
 		return nil, nil
 	}
-	o := &verify.Options{NoExecAnon: v.noExecAnon, Record: record}
+	// Digests of host files are remembered across runs (the user's cache
+	// directory; LITEBOX_DIGESTS=DIR|off), so a second run hashes nothing.
+	o := &verify.Options{NoExecAnon: v.noExecAnon, Record: record, Digests: digests.Process()}
 	if v.manifest != "" {
 		if v.trust == "" {
 			return nil, errors.New("--verify needs --trust PUBKEY, the key the manifest must be signed with")

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
 
 // ExecCheck decides whether memory may become executable: verified
@@ -50,6 +52,11 @@ type ExecMapping struct {
 	// Writable is set for a private mapping that is to be writable and
 	// executable at once: the guest may write into it what then runs.
 	Writable bool
+	// Key, when Keyed, is the version of the file the mapping shows: it
+	// maps a page-cache entry of that key, whose bytes Sum hashes. A
+	// checker may answer from a digest it remembers for that version.
+	Key   pagecache.Key
+	Keyed bool
 }
 
 // SetExecCheck makes c decide which mappings may become executable in
@@ -157,6 +164,9 @@ func (m *MM) checkMmap(v VMA) (VMA, func(), error) {
 	if v.File == nil {
 		return v, func() {}, m.exec.CheckAnonExec("mmap")
 	}
+	if v.Cache != nil {
+		return v, func() {}, m.checkCached(v)
+	}
 	src, done, err := m.execSource(v, "mmap")
 	if err != nil {
 		return v, nil, err
@@ -164,6 +174,36 @@ func (m *MM) checkMmap(v VMA) (VMA, func(), error) {
 	fill := v
 	fill.File = src
 	return fill, done, nil
+}
+
+// checkCached checks a private mapping that shows a page-cache entry:
+// what runs is the entry's bytes, filled once and never changed, so those
+// are what is hashed (with, for a loader segment whose entry ends before
+// its file, the rest of the file, which the manifest's digest also covers
+// but no mapping shows), and a checker that remembers the digest of the
+// entry's version need not hash at all.
+func (m *MM) checkCached(v VMA) error {
+	e := v.Cache
+	sum := func() ([32]byte, int64, error) {
+		h := sha256.New()
+		if err := e.WriteContent(h, v.File); err != nil {
+			return [32]byte{}, 0, fmt.Errorf("mm: reading the file to check: %w", err)
+		}
+		n := e.Key().Size
+		if l, ok := v.File.(Limited); ok && n < e.Key().FileSize {
+			whole, _ := l.Whole()
+			rest, err := io.Copy(h, io.NewSectionReader(whole, n, e.Key().FileSize+1-n))
+			if err != nil {
+				return [32]byte{}, 0, fmt.Errorf("mm: reading the file to check: %w", err)
+			}
+			n += rest
+		}
+		var s [32]byte
+		h.Sum(s[:0])
+		return s, n, nil
+	}
+	return m.exec.CheckExec(ExecMapping{File: v.Hold, Name: v.Info.Path, Op: "mmap", Sum: sum,
+		Writable: v.Prot&unix.PROT_WRITE != 0, Key: e.Key(), Keyed: true})
 }
 
 // execSource checks a private file mapping v that is about to be filled

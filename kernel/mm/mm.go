@@ -242,10 +242,9 @@ func (m *MM) Mmap(r MapRequest) (uint64, error) {
 		v.Pages, v.Obj = r.Pages, r.Pages.Object()
 	case r.Shared && r.File == nil:
 		v.Obj, v.Offset = &anonObject{}, 0
-	case !r.Shared && r.File != nil && (m.exec == nil || r.Prot&unix.PROT_EXEC == 0):
-		// A mapping an exec check governs is filled from the snapshot the
-		// check hashed (exec.go), never from a cache entry filled apart
-		// from it.
+	case !r.Shared && r.File != nil:
+		// An executable one too: the exec check hashes the entry's own
+		// bytes (checkCached).
 		v.Cache = m.cacheFor(r.File, r.Offset, length)
 	}
 	if err := m.charge(v); err != nil {

@@ -11,10 +11,15 @@
 // memory with NoExecAnon): it only remembers the files mapped executable,
 // with their digests, for the run's record (--record without --verify).
 //
-// Digests are remembered per file identity (device, inode, size, mtime,
-// ctime) for files of read-only mounts only, which nothing in the sandbox
-// can change: a file the guest could write is hashed at every check, from
-// the bytes the mapping is filled from (mm's snapshot).
+// Digests are remembered per file version, the page cache's key (for a
+// host file its device, inode, size, mtime and ctime), in a digests.Store
+// shared by the process's sandboxes and, for host files, by the user's
+// litebox processes: only for files that have a key (read-only mounts,
+// which nothing in the sandbox can change; image layers), and only when
+// hashed from bytes read once the version's bytes were fixed
+// (pagecache.Stable). A file the guest could write
+// is hashed at every check, from the bytes the mapping is filled from (mm's
+// snapshot, or the page-cache entry the mapping shows).
 package verify
 
 import (
@@ -24,16 +29,15 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/litebox-go/litebox/attest/digests"
 	"github.com/litebox-go/litebox/attest/manifest"
 	"github.com/litebox-go/litebox/kernel/vfs"
+	"github.com/litebox-go/litebox/platform/pagecache"
 )
-
-// DefaultCacheEntries bounds the remembered digests when Options does
-// not: a few thousand files is more than a large application maps.
-const DefaultCacheEntries = 8192
 
 // MaxMapped bounds the distinct (path, digest) pairs a Policy remembers
 // for the record; beyond it they are only counted (Dropped).
@@ -64,8 +68,10 @@ type Options struct {
 	Record bool
 	// Audit receives the refusals; nil: none are written.
 	Audit func(event string, attrs ...slog.Attr)
-	// CacheEntries bounds the remembered digests; 0: DefaultCacheEntries.
-	CacheEntries int
+	// Digests remembers the digests of file versions across checks (and,
+	// shared, across sandboxes and runs); nil: a store of this policy's
+	// own, in memory.
+	Digests *digests.Store
 }
 
 // Policy decides what may run in one sandbox. It is safe for concurrent
@@ -81,21 +87,11 @@ type Policy struct {
 	record     bool
 	noExecAnon bool
 	audit      func(event string, attrs ...slog.Attr)
-	maxCache   int
+	digests    *digests.Store
 
 	mu      sync.Mutex
-	cache   map[identity]digest
 	mapped  map[Mapped]struct{}
 	dropped int
-}
-
-// identity is a file's identity as stat gives it: a file changed in
-// place has a new mtime and ctime (its size perhaps too), a file replaced
-// by another a new inode.
-type identity struct {
-	dev, ino     uint64
-	size         int64
-	mtime, ctime unix.Timespec
 }
 
 type digest struct {
@@ -112,13 +108,13 @@ type Mapped struct {
 
 // New returns a Policy.
 func New(o Options) *Policy {
-	n := o.CacheEntries
-	if n <= 0 {
-		n = DefaultCacheEntries
+	d := o.Digests
+	if d == nil {
+		d = digests.NewMemory()
 	}
 	return &Policy{m: o.Manifest, load: o.Load, enforcing: o.Manifest != nil || o.Load != nil,
-		record: o.Record, noExecAnon: o.NoExecAnon, audit: o.Audit, maxCache: n,
-		cache: make(map[identity]digest), mapped: make(map[Mapped]struct{})}
+		record: o.Record, noExecAnon: o.NoExecAnon, audit: o.Audit, digests: d,
+		mapped: make(map[Mapped]struct{})}
 }
 
 // Enforcing reports whether the policy refuses files (it has a manifest).
@@ -160,6 +156,12 @@ type Check struct {
 	Op string
 	// Sum returns the SHA-256 and size of the content that is to run.
 	Sum func() (manifest.Digest, int64, error)
+	// Key, when Keyed, is the version of File whose bytes are to run (the
+	// page-cache entry a mapping shows); else the policy asks File for
+	// its current one (vfs.File.CacheKey). A file without one is hashed
+	// at every check.
+	Key   pagecache.Key
+	Keyed bool
 	// Fresh forbids a remembered digest: the content is not the file's
 	// as it is (pages the guest wrote), or may change after the check
 	// (the shared pages of a writable file).
@@ -225,40 +227,43 @@ func (p *Policy) Check(c Check) error {
 	return nil
 }
 
-// sum returns c's content digest: remembered for the file's identity when
-// it may be, else from c.Sum.
+// sum returns c's content digest: remembered for the file's version when
+// it may be, else from c.Sum (and then remembered if the version's bytes
+// are fixed and were the version's all along).
 func (p *Policy) sum(c Check) (digest, error) {
-	id, cacheable := identity{}, false
-	if c.File != nil && !c.Fresh {
-		if d := c.File.Dentry(); d != nil && d.ReadOnly() {
-			if st, err := c.File.Stat(); err == nil {
-				id = identity{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtime, ctime: st.Ctime}
-				cacheable = true
-			}
+	key, keyed := c.Key, c.Keyed
+	if c.File == nil || c.Fresh {
+		keyed = false
+	} else if !keyed {
+		key, keyed = c.File.CacheKey()
+	}
+	if keyed {
+		if d, ok := p.digests.Lookup(key); ok {
+			return digest{sum: manifest.Digest(d), size: key.FileSize}, nil
 		}
 	}
-	if cacheable {
-		p.mu.Lock()
-		d, ok := p.cache[id]
-		p.mu.Unlock()
-		if ok {
-			return d, nil
-		}
-	}
+	start := time.Now()
 	s, n, err := c.Sum()
 	if err != nil {
 		return digest{}, err
 	}
 	d := digest{sum: s, size: n}
-	if cacheable && n == id.size {
-		p.mu.Lock()
-		if len(p.cache) >= p.maxCache {
-			clear(p.cache) // simplest bound: start over, hashing again costs only time
+	if keyed && n == key.FileSize && pagecache.Stable(key, start) {
+		// The file is still the version hashed: no write changed it
+		// meanwhile (which would have changed its key), so the digest
+		// stands for that version wherever it is mapped from.
+		if now, ok := c.File.CacheKey(); ok && sameVersion(now, key) {
+			p.digests.Add(key, digests.Digest(s))
 		}
-		p.cache[id] = d
-		p.mu.Unlock()
 	}
 	return d, nil
+}
+
+// sameVersion reports whether a and b name one version of one file (the
+// bytes a mapping shows, Size, aside).
+func sameVersion(a, b pagecache.Key) bool {
+	a.Size, b.Size = 0, 0
+	return a == b
 }
 
 // reason is the audit event's reason for the refusal err of m.Check.

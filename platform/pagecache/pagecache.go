@@ -23,11 +23,11 @@
 package pagecache
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,6 +45,27 @@ type Key struct {
 	// Size is how many bytes a mapping shows: FileSize, or less for a
 	// segment that ends earlier (bytes past Size read as zero).
 	Size int64
+}
+
+// StableAfter is how long after a host file's last change (its ctime) its
+// bytes are taken as fixed for its key. File times advance in clock ticks
+// (a few milliseconds, coarser on some file systems), so two writes inside
+// one tick leave the same ctime: bytes read within a tick of the change
+// could be of a version that a later write in that tick replaced without
+// changing the key. A second is far beyond any tick.
+const StableAfter = time.Second
+
+// Stable reports whether bytes of the version k read from time now on are
+// its bytes for good: an image layer's file always (its layer is
+// content-addressed and never written), a host file once its ctime is
+// StableAfter in the past. The cache holds stable versions only, and
+// verified execution remembers digests of stable versions only, so an
+// entry and a remembered digest of one key are of the same bytes.
+func Stable(k Key, now time.Time) bool {
+	if k.Src != "" {
+		return true
+	}
+	return now.UnixNano()-k.Ctime > int64(StableAfter)
 }
 
 // Defaults for New.
@@ -170,11 +191,21 @@ func (c *Cache) Stats() Stats {
 // a private copy instead.
 var ErrFull = errors.New("pagecache: full")
 
+// ErrUnstable is returned by Get for a file changed too recently for its
+// key to name its bytes (Stable).
+var ErrUnstable = errors.New("pagecache: file changed too recently")
+
 // Get returns the entry for key, creating it (empty) if needed, with one
 // reference taken for the caller (Release gives it back).
+//
+// A version that is not Stable yet is refused (ErrUnstable): the caller
+// maps a private copy.
 func (c *Cache) Get(key Key) (*Entry, error) {
 	if key.Size <= 0 || key.Size > key.FileSize {
 		return nil, fmt.Errorf("pagecache: entry size %d of a %d-byte file: %w", key.Size, key.FileSize, unix.EINVAL)
+	}
+	if !Stable(key, time.Now()) {
+		return nil, ErrUnstable
 	}
 	length := (uint64(key.Size) + pageSize - 1) &^ (pageSize - 1)
 	c.mu.Lock()
@@ -298,9 +329,6 @@ type Entry struct {
 	fillMu sync.Mutex // serializes fills; guards filled
 	filled []uint64   // bitmap of filled pages
 
-	sumOnce sync.Once
-	sum     [sha256.Size]byte
-	sumErr  error
 }
 
 // Key is the entry's key.
@@ -425,20 +453,19 @@ func readFull(r io.ReaderAt, p []byte, off int64) error {
 	return nil
 }
 
-// SHA256 returns the digest of the entry's Size bytes, filling the whole
-// entry first: the bytes hashed are the bytes every mapping of the entry
-// shows, and they never change afterwards.
-func (e *Entry) SHA256(read io.ReaderAt) ([sha256.Size]byte, error) {
-	e.sumOnce.Do(func() {
-		if e.sumErr = e.Fill(0, e.len, read); e.sumErr != nil {
-			return
-		}
-		mem, err := e.bytes()
-		if err != nil {
-			e.sumErr = err
-			return
-		}
-		e.sum = sha256.Sum256(mem[:e.key.Size])
-	})
-	return e.sum, e.sumErr
+// WriteContent fills the whole entry (from read, as Fill) and writes its
+// Size bytes to w: verified execution hashes exactly the bytes every
+// mapping of the entry shows, which never change once filled, so a file
+// that changes while it is hashed cannot make the hash differ from what
+// runs.
+func (e *Entry) WriteContent(w io.Writer, read io.ReaderAt) error {
+	if err := e.Fill(0, e.len, read); err != nil {
+		return err
+	}
+	mem, err := e.bytes()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(mem[:e.key.Size])
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -156,9 +157,13 @@ func TestDiscardAndDigest(t *testing.T) {
 	f := &file{data: pattern(5000, 3)}
 	k := key(1, 5000)
 	e, _ := c.Get(k)
-	sum, err := e.SHA256(f)
-	if err != nil || sum != sha256.Sum256(f.data) {
-		t.Fatalf("SHA256 = %x, %v; want the file's", sum, err)
+	h := sha256.New()
+	if err := e.WriteContent(h, f); err != nil || !bytes.Equal(h.Sum(nil), sumOf(f.data)) {
+		t.Fatalf("WriteContent hashed to %x, %v; want the file's %x", h.Sum(nil), err, sumOf(f.data))
+	}
+	// The entry is filled whole: its bytes are the file's.
+	if mem, _ := e.bytes(); !bytes.Equal(mem[:5000], f.data) {
+		t.Fatal("WriteContent left the entry unfilled")
 	}
 	e.Discard()
 	again, _ := c.Get(k)
@@ -205,4 +210,24 @@ func TestStubDescriptorIsReadOnly(t *testing.T) {
 	if err := unix.Ftruncate(c.fd, int64(c.span)*2); err != unix.EPERM {
 		t.Errorf("growing the memfd: %v, want EPERM", err)
 	}
+}
+
+func sumOf(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+// TestRecentFilesAreNotCached checks that a host file changed within
+// StableAfter gets no entry: a second write in the same clock tick would
+// leave its key unchanged.
+func TestRecentFilesAreNotCached(t *testing.T) {
+	c := newCache(t, 1<<20, 1<<20)
+	k := key(1, 100)
+	k.Ctime = time.Now().UnixNano()
+	if e, err := c.Get(k); !errors.Is(err, ErrUnstable) {
+		t.Fatalf("Get of a file changed just now = %v, %v; want ErrUnstable", e, err)
+	}
+	k.Src = "sha256:0123/usr/bin/x" // an image layer's: never written
+	e, err := c.Get(k)
+	if err != nil {
+		t.Fatalf("Get of a layer's file = %v", err)
+	}
+	e.Release()
 }
