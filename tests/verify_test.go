@@ -19,6 +19,10 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/attest/digests"
+	"github.com/litebox-go/litebox/platform/pagecache"
 	"github.com/litebox-go/litebox/tests/harness"
 )
 
@@ -697,4 +701,70 @@ func TestVerifyRecordRefused(t *testing.T) {
 	if _, err := os.Stat(bad); err == nil {
 		t.Errorf("a run refused for its flags left a record")
 	}
+}
+
+// hostVersion is the page-cache key of the host file path, as hostfs
+// names it on a read-only mount.
+func hostVersion(t *testing.T, path string) pagecache.Key {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return pagecache.Key{Dev: st.Dev, Ino: st.Ino, FileSize: st.Size, Size: st.Size,
+		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
+}
+
+// TestVerifyRemembersDigests: a run under --verify leaves the digests of
+// the host files it mapped in the store named by LITEBOX_DIGESTS (equal
+// to the files' own SHA-256), a later run takes them from there without
+// hashing (a record planted with another digest for libz makes ld.so's
+// mapping of it refused, and the audit event reports the planted digest),
+// and a store others may write is not used. Not parallel: it sets the
+// environment litebox runs with.
+func TestVerifyRemembersDigests(t *testing.T) {
+	v := newVerifyTree(t)
+	signed := v.manifest(t)
+	store := filepath.Join(t.TempDir(), "digests")
+	t.Setenv("LITEBOX_DIGESTS", store)
+	want := runNative(t, "", nil, nil, "/usr/bin/python3", "-c", pythonProbe, "x")
+	g, audit := v.guest(t, signed)
+	checkResult(t, runGuest(t, g, nil, "/usr/bin/python3", "-c", pythonProbe, "x"), want, true)
+
+	libz, err := filepath.EvalSymlinks(hostLibDir + "/libz.so.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := digests.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{pythonReal, libz} {
+		d, ok := s.Lookup(hostVersion(t, p))
+		if !ok || hex.EncodeToString(d[:]) != fileSHA256(t, p) {
+			t.Errorf("store's digest of %s = %x, %v; want its SHA-256 %s", p, d, ok, fileSHA256(t, p))
+		}
+	}
+	planted := digests.Digest{0xba, 0xd0}
+	s.Add(hostVersion(t, libz), planted)
+	s.Close()
+
+	got := runGuest(t, g, nil, "/usr/bin/python3", "-c", "pass")
+	wantErr := "/usr/bin/python3: error while loading shared libraries: libz.so.1: failed to map segment from shared object\n"
+	if got.ExitCode != 127 || string(got.Stderr) != wantErr {
+		t.Errorf("with a planted digest: exit %d, stderr %q; want 127 and %q", got.ExitCode, got.Stderr, wantErr)
+	}
+	var found bool
+	for _, ev := range denials(t, audit) {
+		found = found || ev["actual_sha256"] == hex.EncodeToString(planted[:])
+	}
+	if !found {
+		t.Errorf("no refusal reports the planted digest: %v", denials(t, audit))
+	}
+
+	// A store anyone may write is ignored: the files are hashed again.
+	if err := os.Chmod(store, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, runGuest(t, g, nil, "/usr/bin/python3", "-c", pythonProbe, "x"), want, true)
 }
