@@ -62,32 +62,8 @@ func (m *MM) cacheFor(f Backing, off, length uint64) *pagecache.Entry {
 // reference Get took (or dropping it when the address space holds e
 // already).
 func (m *MM) holdEntry(e *pagecache.Entry) {
-	if _, ok := m.cached[e]; ok {
+	if !m.cached.add(e) {
 		e.Release()
-		return
-	}
-	if m.cached == nil {
-		m.cached = map[*pagecache.Entry]struct{}{}
-	}
-	m.cached[e] = struct{}{}
-}
-
-// dropUncached releases the entries no VMA maps any more.
-func (m *MM) dropUncached() {
-	if len(m.cached) == 0 {
-		return
-	}
-	live := make(map[*pagecache.Entry]struct{}, len(m.cached))
-	for _, v := range m.vmas {
-		if v.Cache != nil {
-			live[v.Cache] = struct{}{}
-		}
-	}
-	for e := range m.cached {
-		if _, ok := live[e]; !ok {
-			delete(m.cached, e)
-			e.Release()
-		}
 	}
 }
 

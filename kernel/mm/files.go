@@ -1,6 +1,10 @@
 package mm
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/litebox-go/litebox/platform/pagecache"
+)
 
 // FileRef is the open file a private file mapping reads from. Its bytes are
 // copied in when the mapping is made, but read again later (a page dropped
@@ -34,46 +38,42 @@ func (m *MM) hold(r FileRef) error {
 		return err
 	}
 	r.IncRef()
-	if m.held == nil {
-		m.held = map[FileRef]struct{}{}
-	}
-	m.held[r] = struct{}{}
+	m.held.add(r)
 	return nil
 }
 
-// dropUnmapped drops the references to files no VMA maps any more. Called,
-// deferred, by every operation that may remove VMAs.
+// dropUnmapped drops the references to files, and to page-cache entries,
+// no VMA maps any more. Called, deferred, by every operation that may
+// remove VMAs.
 func (m *MM) dropUnmapped() {
-	m.dropUncached()
-	if len(m.held) == 0 {
+	if len(m.held) == 0 && len(m.cached) == 0 {
 		return
 	}
-	live := make(map[FileRef]struct{}, len(m.held))
+	files := make(map[FileRef]struct{}, len(m.held))
+	entries := make(map[*pagecache.Entry]struct{}, len(m.cached))
 	for _, v := range m.vmas {
 		if v.Hold != nil {
-			live[v.Hold] = struct{}{}
+			files[v.Hold] = struct{}{}
+		}
+		if v.Cache != nil {
+			entries[v.Cache] = struct{}{}
 		}
 	}
-	for r := range m.held {
-		if _, ok := live[r]; !ok {
-			delete(m.held, r)
-			m.budget.dropFile(r)
-			_ = r.DecRef()
-		}
-	}
+	m.cached.sweep(entries, (*pagecache.Entry).Release)
+	m.held.sweep(files, m.dropFile)
 }
 
-// dropAll drops every file reference (the address space is gone).
+// dropFile gives back the address space's reference to r.
+func (m *MM) dropFile(r FileRef) {
+	m.budget.dropFile(r)
+	_ = r.DecRef()
+}
+
+// dropAll drops every file and entry reference (the address space is
+// gone).
 func (m *MM) dropAll() {
-	for e := range m.cached {
-		e.Release()
-	}
-	m.cached = nil
-	for r := range m.held {
-		m.budget.dropFile(r)
-		_ = r.DecRef()
-	}
-	m.held = nil
+	m.cached.releaseAll((*pagecache.Entry).Release)
+	m.held.releaseAll(m.dropFile)
 }
 
 // HeldFiles is how many distinct open files the address space keeps open.

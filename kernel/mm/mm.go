@@ -140,8 +140,8 @@ type MM struct {
 	committed uint64
 	peak      uint64 // the most mapped at once (getrusage's maxrss)
 	users     int    // processes sharing this address space
-	held      map[FileRef]struct{}
-	cached    map[*pagecache.Entry]struct{} // page-cache entries VMAs map (cache.go)
+	held      refSet[FileRef]
+	cached    refSet[*pagecache.Entry] // page-cache entries VMAs map (cache.go)
 	// eofHoles are the ranges of shared file mappings past the end of
 	// their file, mapped PROT_NONE (shared.go, FileFault).
 	eofHoles []Range
@@ -1172,22 +1172,14 @@ func (m *MM) Fork(as Mapper) *MM {
 	m.budget.add(int64(c.committed))
 	// The copy maps the same files: it holds them too (never past the
 	// cap, which counts distinct files).
-	for e := range m.cached {
-		e.Hold()
-		if c.cached == nil {
-			c.cached = map[*pagecache.Entry]struct{}{}
+	m.cached.copyTo(&c.cached, func(e *pagecache.Entry) bool { e.Hold(); return true })
+	m.held.copyTo(&c.held, func(r FileRef) bool {
+		if c.budget.holdFile(r) != nil {
+			return false
 		}
-		c.cached[e] = struct{}{}
-	}
-	for r := range m.held {
-		if c.budget.holdFile(r) == nil {
-			r.IncRef()
-			if c.held == nil {
-				c.held = map[FileRef]struct{}{}
-			}
-			c.held[r] = struct{}{}
-		}
-	}
+		r.IncRef()
+		return true
+	})
 	return c
 }
 
